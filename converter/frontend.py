@@ -1,0 +1,97 @@
+"""ONNX (simplified, shape-inferred) -> IR graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from nanort.runtime.errors import ConversionError, UnsupportedOpError
+
+from .importers import import_node
+from .ir import Graph, Shape
+from .onnx_loader import default_opset
+
+
+def _elem_dtype(elem_type: int) -> np.dtype | None:
+    try:
+        dt = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:
+        return None
+    return dt if dt.kind in "fiub" and dt.itemsize <= 8 else None
+
+
+def _shape_of(tt: onnx.TypeProto.Tensor) -> Shape | None:
+    if not tt.HasField("shape"):
+        return None
+    dims: list[int | str | None] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return tuple(dims)
+
+
+def _declare_values(graph: Graph, g: onnx.GraphProto) -> None:
+    for init in g.initializer:
+        arr = numpy_helper.to_array(init)
+        if _elem_dtype(init.data_type) is None:
+            raise UnsupportedOpError(
+                f"initializer {init.name!r} has type {helper.tensor_dtype_to_string(init.data_type)}, "
+                "which nanort does not support")
+        graph.add_tensor(init.name, arr.dtype, arr.shape, np.require(arr, requirements="C"))
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        if vi.name in graph.tensors or not vi.type.HasField("tensor_type"):
+            continue
+        tt = vi.type.tensor_type
+        dtype = _elem_dtype(tt.elem_type) if tt.elem_type else None
+        if dtype is None:
+            continue
+        graph.add_tensor(vi.name, dtype, _shape_of(tt))
+
+
+def _check_inputs(graph: Graph, g: onnx.GraphProto) -> None:
+    for vi in g.input:
+        t = graph.tensors.get(vi.name)
+        if t is None:
+            elem = vi.type.tensor_type.elem_type if vi.type.HasField("tensor_type") else 0
+            kind = helper.tensor_dtype_to_string(elem) if elem else "a non-tensor type"
+            raise UnsupportedOpError(f"graph input {vi.name!r} has {kind}, which nanort does not support")
+        if t.shape is None:
+            raise ConversionError(f"graph input {vi.name!r} has unknown rank; give its shape with --input-shape")
+        graph.inputs.append(vi.name)
+
+
+def _fill_missing_outputs(graph: Graph, first_new: int) -> None:
+    """Outputs shape inference could not type take their first input's type."""
+    for node in graph.nodes[first_new:]:
+        for o in node.outputs:
+            if o and o not in graph.tensors:
+                src = next((graph.tensors[i] for i in node.inputs if i in graph.tensors), None)
+                graph.add_tensor(o, src.dtype if src is not None else np.float32, None)
+
+
+def import_model(model: onnx.ModelProto, progress: Callable[[int, int], None] | None = None) -> Graph:
+    graph = Graph()
+    g = model.graph
+    opset = default_opset(model)
+    _declare_values(graph, g)
+    _check_inputs(graph, g)
+    total = len(g.node)
+    for i, node in enumerate(g.node):
+        start = len(graph.nodes)
+        import_node(graph, node, opset)
+        _fill_missing_outputs(graph, start)
+        if progress:
+            progress(i + 1, total)
+    for o in g.output:
+        if o.name not in graph.tensors:
+            raise ConversionError(f"graph output {o.name!r} is never produced")
+        graph.outputs.append(o.name)
+    graph.metadata = {p.key: p.value for p in model.metadata_props}
+    return graph

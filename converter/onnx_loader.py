@@ -1,0 +1,230 @@
+"""Read an ONNX model and simplify it at the ONNX level before import:
+user shape overrides, constant folding (including the Shape -> Gather ->
+Concat -> Reshape arithmetic of exported models once shapes are static) and
+shape inference.
+
+Folding evaluates nodes with ONNX's own reference implementation
+(onnx.reference), so folded values follow the ONNX specification rather
+than nanort's kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from nanort.runtime.errors import ConversionError
+
+MIN_OPSET, MAX_OPSET = 7, 23
+# Ops whose result is not a function of their inputs, or that hold subgraphs.
+NOT_FOLDABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
+                "Bernoulli", "If", "Loop", "Scan", "SequenceConstruct", "SequenceEmpty", "Optional"}
+# A folded value this much larger than the node's inputs stays a node
+# (Expand, Tile, ConstantOfShape would otherwise bloat the file).
+FOLD_GROWTH_LIMIT = 1 << 16
+
+
+def load(path: str | os.PathLike) -> onnx.ModelProto:
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf raises DecodeError and friends
+        raise ConversionError(f"{path} is not a valid ONNX file (truncated or corrupt): {e}") from None
+    if not model.HasField("graph") or not model.graph.node and not model.graph.output:
+        raise ConversionError(f"{path} holds no ONNX graph")
+    _load_external_data(model, path.parent)
+    check_opset(model)
+    return model
+
+
+def _load_external_data(model: onnx.ModelProto, base: Path) -> None:
+    for tensor in onnx.external_data_helper._get_all_tensors(model):
+        if not onnx.external_data_helper.uses_external_data(tensor):
+            continue
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location", "")
+        file = (base / location).resolve()
+        if not location or not file.is_file():
+            raise ConversionError(
+                f"initializer {tensor.name!r} keeps its data in external file {location!r}, "
+                f"which is missing (looked in {base})")
+        try:
+            onnx.external_data_helper.load_external_data_for_tensor(tensor, str(base))
+        except Exception as e:
+            raise ConversionError(f"cannot read external data of initializer {tensor.name!r} "
+                                  f"from {location!r}: {e}") from None
+        tensor.data_location = TensorProto.DEFAULT
+        del tensor.external_data[:]
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return imp.version
+    return 1
+
+
+def check_opset(model: onnx.ModelProto) -> None:
+    v = default_opset(model)
+    if not MIN_OPSET <= v <= MAX_OPSET:
+        raise ConversionError(f"ONNX opset {v} is not supported (nanort converts opsets {MIN_OPSET}..{MAX_OPSET}; "
+                              "use onnx.version_converter to upgrade old models)")
+
+
+def set_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]]) -> None:
+    """Fixes the dims of graph inputs (the --input-shape override)."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = {i.name: i for i in model.graph.input if i.name not in initializers}
+    for name, dims in shapes.items():
+        if name not in inputs:
+            raise ConversionError(f"--input-shape names {name!r}, but the model's inputs are "
+                                  f"{', '.join(inputs) or '(none)'}")
+        tshape = inputs[name].type.tensor_type.shape
+        if len(tshape.dim) and len(tshape.dim) != len(dims):
+            raise ConversionError(f"input {name!r} has rank {len(tshape.dim)}, --input-shape gives {len(dims)} dims")
+        for d, (old, new) in enumerate(zip(tshape.dim, dims)):
+            if old.HasField("dim_value") and old.dim_value > 0 and old.dim_value != new:
+                raise ConversionError(f"input {name!r}: dimension {d} is {old.dim_value} in the model, "
+                                      f"--input-shape gives {new}")
+        del tshape.dim[:]
+        for v in dims:
+            tshape.dim.add().dim_value = int(v)
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as e:
+        raise ConversionError(f"the model's shapes are inconsistent: {e}") from None
+
+
+def constant_value(node: onnx.NodeProto) -> np.ndarray:
+    attr = node.attribute[0]
+    if attr.name == "value":
+        return numpy_helper.to_array(attr.t)
+    if attr.name == "sparse_value":
+        sparse = attr.sparse_tensor
+        dense = np.zeros(tuple(sparse.dims), dtype=helper.tensor_dtype_to_np_dtype(sparse.values.data_type))
+        vals, idx = numpy_helper.to_array(sparse.values), numpy_helper.to_array(sparse.indices)
+        if idx.ndim == 1:
+            dense.reshape(-1)[idx] = vals
+        else:
+            dense[tuple(idx.T)] = vals
+        return dense
+    kinds = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
+    if attr.name in kinds:
+        return np.array(helper.get_attribute_value(attr), dtype=kinds[attr.name])
+    if attr.name in ("value_string", "value_strings"):
+        raise ConversionError(f"Constant node {node.name!r}: string tensors are not supported")
+    raise ConversionError(f"Constant node {node.name!r} has no value")
+
+
+def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray | None], opsets: Mapping[str, int]
+                  ) -> list[np.ndarray]:
+    """Runs one node with ONNX's reference implementation."""
+    from onnx.reference import ReferenceEvaluator
+
+    graph_inputs, feeds = [], {}
+    for name, value in zip(node.input, inputs):
+        if name and name not in feeds:
+            elem = helper.np_dtype_to_tensor_dtype(value.dtype)
+            graph_inputs.append(helper.make_tensor_value_info(name, elem, value.shape))
+            feeds[name] = value
+    outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in node.output if o]
+    g = helper.make_graph([node], "fold", graph_inputs, outputs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    results = ReferenceEvaluator(m).run(None, feeds)
+    return [np.asarray(r) for r in results]
+
+
+def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    out = {}
+    g = model.graph
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            out[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
+    return out
+
+
+def _shape_value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    rank = len(shape)
+    start, end = attrs.get("start", 0), attrs.get("end", rank)
+    start = min(max(start + rank if start < 0 else start, 0), rank)
+    end = min(max(end + rank if end < 0 else end, 0), rank)
+    return np.array(shape[start:end], dtype=np.int64)
+
+
+def _fold_once(model: onnx.ModelProto) -> bool:
+    g = model.graph
+    opsets = {i.domain or "": i.version for i in model.opset_import}
+    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    shapes = _static_shapes(model)
+    kept, changed = [], False
+    for node in g.node:
+        value = _fold_node(node, consts, shapes, opsets)
+        if value is None:
+            kept.append(node)
+            continue
+        consts.update(value)
+        changed = True
+    if changed:
+        used = {i for n in kept for i in n.input} | {o.name for o in g.output}
+        del g.node[:]
+        g.node.extend(kept)
+        del g.initializer[:]
+        g.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items() if k in used)
+        _drop_constant_inputs(g)
+    return changed
+
+
+def _drop_constant_inputs(g: onnx.GraphProto) -> None:
+    """Inputs backed by an initializer (pre-IR-4 style defaults) are constants."""
+    initializers = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in initializers]
+    del g.input[:]
+    g.input.extend(inputs)
+
+
+def _fold_node(node: onnx.NodeProto, consts: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]],
+               opsets: Mapping[str, int]) -> dict[str, np.ndarray] | None:
+    if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDABLE:
+        return None
+    if node.op_type == "Constant":
+        return {node.output[0]: constant_value(node)}
+    if node.op_type == "Shape" and node.input[0] in shapes:
+        return {node.output[0]: _shape_value(node, shapes[node.input[0]])}
+    if node.op_type == "Size" and node.input[0] in shapes:
+        return {node.output[0]: np.array(int(np.prod(shapes[node.input[0]])), dtype=np.int64)}
+    if not all(i == "" or i in consts for i in node.input):
+        return None
+    inputs = [consts[i] if i else None for i in node.input]
+    try:
+        outputs = evaluate_node(node, inputs, opsets)
+    except Exception:
+        return None  # leave it to the runtime; the importer reports real problems
+    in_bytes = sum(a.nbytes for a in inputs if a is not None)
+    if sum(o.nbytes for o in outputs) > in_bytes + FOLD_GROWTH_LIMIT:
+        return None
+    return dict(zip([o for o in node.output if o], outputs))
+
+
+def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None) -> onnx.ModelProto:
+    """Constant-folds to a fixed point, re-running shape inference in between."""
+    _drop_constant_inputs(model.graph)
+    model = infer_shapes(model)
+    for _ in range(16):
+        if progress:
+            progress("folding constants")
+        if not _fold_once(model):
+            break
+        model = infer_shapes(model)
+    return model

@@ -1,0 +1,163 @@
+/*
+ * nanort: on-device inference runtime for .nrt models. Public C API.
+ *
+ * Usage:
+ *   nrt_options opts; nrt_options_init(&opts); opts.num_threads = 2;
+ *   nrt_model* m; if (nrt_model_create(&opts, &m) != NRT_OK) ...;
+ *   if (nrt_model_load_file(m, "model.nrt") != NRT_OK) puts(nrt_model_error(m));
+ *   memcpy(nrt_model_input_data(m, 0), image, bytes);   (after prepare)
+ *   nrt_model_invoke(m);  ... nrt_model_output_data(m, 0) ...
+ *   nrt_model_free(m);
+ *
+ * Every function returns a status; on failure the handle keeps a message
+ * naming what is wrong (nrt_model_error). The runtime never aborts, exits or
+ * prints, whatever file or input it is given.
+ *
+ * Threads: a model may be used from any thread, but by one at a time; a
+ * second concurrent call on the same model returns NRT_ERR_BUSY. Separate
+ * models are independent and may run concurrently.
+ */
+#ifndef NANORT_H
+#define NANORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define NRT_API __declspec(dllexport)
+#else
+#define NRT_API __attribute__((visibility("default")))
+#endif
+
+#define NRT_VERSION_MAJOR 0
+#define NRT_VERSION_MINOR 1
+#define NRT_VERSION_PATCH 0
+#define NRT_MAX_RANK 8
+
+typedef enum nrt_status {
+    NRT_OK = 0,
+    NRT_ERR_INVALID_ARGUMENT = 1, /* bad argument to an API call */
+    NRT_ERR_IO = 2,               /* file cannot be opened / read / mapped */
+    NRT_ERR_INVALID_MODEL = 3,    /* the model file fails verification */
+    NRT_ERR_UNSUPPORTED = 4,      /* valid, but uses something this build lacks */
+    NRT_ERR_SHAPE = 5,            /* shapes do not fit together */
+    NRT_ERR_DTYPE = 6,            /* wrong element type */
+    NRT_ERR_OUT_OF_MEMORY = 7,
+    NRT_ERR_LIMIT = 8,            /* a resource limit in nrt_options is exceeded */
+    NRT_ERR_STATE = 9,            /* call out of order (e.g. invoke before load) */
+    NRT_ERR_BUSY = 10,            /* another thread is using this model */
+    NRT_ERR_INTERNAL = 11,
+} nrt_status;
+
+typedef enum nrt_dtype {
+    NRT_FLOAT32 = 0,
+    NRT_FLOAT16 = 1,
+    NRT_FLOAT64 = 2,
+    NRT_INT8 = 3,
+    NRT_UINT8 = 4,
+    NRT_INT16 = 5,
+    NRT_INT32 = 6,
+    NRT_INT64 = 7,
+    NRT_BOOL = 8,
+    NRT_INT4 = 9,
+} nrt_dtype;
+
+/* Kernel levels, best last within an architecture. NRT_ISA_AUTO picks the
+ * best one the CPU supports; forcing a level the CPU lacks is an error. */
+typedef enum nrt_isa {
+    NRT_ISA_AUTO = -1,
+    NRT_ISA_REF = 0,      /* portable reference C */
+    NRT_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA */
+    NRT_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI */
+    NRT_ISA_NEON = 3,     /* AArch64 Advanced SIMD */
+    NRT_ISA_DOTPROD = 4,  /* AArch64 + SDOT/UDOT */
+    NRT_ISA_COUNT = 5,
+} nrt_isa;
+
+typedef struct nrt_options {
+    int num_threads;          /* >= 1 */
+    int isa;                  /* nrt_isa; NRT_ISA_AUTO by default */
+    int max_rank;             /* tensors of higher rank are rejected */
+    uint64_t max_arena_bytes; /* activation memory limit */
+    uint64_t max_file_bytes;  /* model size limit */
+    int preserve_intermediates; /* give every tensor its own memory so all
+                                   can be read after invoke (calibration, debugging) */
+} nrt_options;
+
+typedef struct nrt_tensor_info {
+    const char* name;
+    nrt_dtype dtype;
+    int rank;
+    int64_t dims[NRT_MAX_RANK];  /* current shape; -1 where not yet known */
+    int64_t declared_dims[NRT_MAX_RANK]; /* from the file; -1 = dynamic */
+    size_t bytes;                /* current size in bytes */
+    /* quantization: count 0 = not quantized; 1 = per tensor; else per channel */
+    uint32_t quant_count;
+    const float* quant_scale;
+    const int64_t* quant_zero_point;
+    int quant_axis;
+} nrt_tensor_info;
+
+typedef struct nrt_model nrt_model;
+
+NRT_API const char* nrt_version(void);
+NRT_API const char* nrt_status_name(nrt_status status);
+NRT_API const char* nrt_isa_name(nrt_isa isa);
+NRT_API const char* nrt_dtype_name(nrt_dtype dtype);
+NRT_API size_t nrt_dtype_size(nrt_dtype dtype);
+/* Best kernel level this CPU supports. */
+NRT_API nrt_isa nrt_cpu_best_isa(void);
+
+NRT_API void nrt_options_init(nrt_options* options);
+
+NRT_API nrt_status nrt_model_create(const nrt_options* options, nrt_model** out_model);
+NRT_API void nrt_model_free(nrt_model* model);
+NRT_API const char* nrt_model_error(const nrt_model* model);
+
+/* Load: memory-maps the file (weights are used in place). */
+NRT_API nrt_status nrt_model_load_file(nrt_model* model, const char* path);
+/* Load from memory. copy = 0 uses the buffer in place: it must stay valid
+ * and unchanged until the model is freed. */
+NRT_API nrt_status nrt_model_load_buffer(nrt_model* model, const void* data, size_t size, int copy);
+
+NRT_API nrt_status nrt_model_set_num_threads(nrt_model* model, int num_threads);
+NRT_API nrt_isa nrt_model_isa(const nrt_model* model);
+
+NRT_API int nrt_model_num_inputs(const nrt_model* model);
+NRT_API int nrt_model_num_outputs(const nrt_model* model);
+NRT_API nrt_status nrt_model_input_info(nrt_model* model, int index, nrt_tensor_info* info);
+NRT_API nrt_status nrt_model_output_info(nrt_model* model, int index, nrt_tensor_info* info);
+NRT_API int nrt_model_input_index(const nrt_model* model, const char* name);
+NRT_API int nrt_model_output_index(const nrt_model* model, const char* name);
+
+/* Sets the shape an input will have; the next prepare/invoke propagates it. */
+NRT_API nrt_status nrt_model_resize_input(nrt_model* model, int index, int rank, const int64_t* dims);
+/* Propagates shapes, plans memory, chooses kernels. Invoke calls it when needed. */
+NRT_API nrt_status nrt_model_prepare(nrt_model* model);
+
+/* Input/output memory, valid after a successful prepare until the next
+ * resize / prepare / free. */
+NRT_API void* nrt_model_input_data(nrt_model* model, int index);
+NRT_API const void* nrt_model_output_data(nrt_model* model, int index);
+NRT_API nrt_status nrt_model_set_input(nrt_model* model, int index, const void* data, size_t bytes);
+NRT_API nrt_status nrt_model_invoke(nrt_model* model);
+
+/* Activation arena size chosen by the planner (bytes), after prepare. */
+NRT_API size_t nrt_model_arena_bytes(const nrt_model* model);
+/* Memory taken by weights packed at load (bytes), beyond the mapped file. */
+NRT_API size_t nrt_model_packed_weight_bytes(const nrt_model* model);
+
+/* Every tensor of the graph, for inspection. Data of intermediate tensors is
+ * meaningful after invoke only with options.preserve_intermediates. */
+NRT_API int nrt_model_num_tensors(const nrt_model* model);
+NRT_API nrt_status nrt_model_tensor_info(nrt_model* model, int index, nrt_tensor_info* info);
+NRT_API const void* nrt_model_tensor_data(nrt_model* model, int index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NANORT_H */

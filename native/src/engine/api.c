@@ -1,0 +1,332 @@
+/* The public C API: argument checks, the busy guard, and handle state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpu_features.h"
+#include "dtype.h"
+#include "model.h"
+#include "threadpool.h"
+
+enum { MAP_NONE = 0, MAP_MMAP = 1, MAP_COPY = 2, MAP_BORROWED = 3 };
+
+const char* nrt_version(void) { return "0.1.0"; }
+
+const char* nrt_status_name(nrt_status st) {
+    static const char* const names[] = {
+        "OK", "INVALID_ARGUMENT", "IO", "INVALID_MODEL", "UNSUPPORTED", "SHAPE",
+        "DTYPE", "OUT_OF_MEMORY", "LIMIT", "STATE", "BUSY", "INTERNAL",
+    };
+    return (unsigned)st < sizeof names / sizeof *names ? names[st] : "UNKNOWN";
+}
+
+void nrt_set_error(nrt_model* m, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof m->error, fmt, ap);
+    va_end(ap);
+}
+
+nrt_status nrt_fail(nrt_model* m, nrt_status st, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof m->error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void nrt_options_init(nrt_options* o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->num_threads = 1;
+    o->isa = NRT_ISA_AUTO;
+    o->max_rank = NRT_MAX_RANK;
+    o->max_arena_bytes = (uint64_t)4 << 30;
+    o->max_file_bytes = (uint64_t)2 << 30;
+}
+
+static nrt_status resolve_isa(nrt_model* m, int requested) {
+    if (requested == NRT_ISA_AUTO) {
+        const char* env = getenv("NANORT_ISA");
+        requested = nrt_isa_from_name(env);
+        if (requested == -2)
+            return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT,
+                            "NANORT_ISA=%s is not one of ref, avx2, avx512, neon, dotprod, auto", env);
+    }
+    if (requested == NRT_ISA_AUTO) {
+        m->isa = nrt_cpu_best_isa();
+        return NRT_OK;
+    }
+    if (requested < 0 || requested >= NRT_ISA_COUNT)
+        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "isa %d is not a valid kernel level", requested);
+    if (!nrt_cpu_supports_isa((nrt_isa)requested))
+        return nrt_fail(m, NRT_ERR_UNSUPPORTED, "this CPU cannot run %s kernels (best: %s)",
+                        nrt_isa_name((nrt_isa)requested), nrt_isa_name(nrt_cpu_best_isa()));
+    m->isa = (nrt_isa)requested;
+    return NRT_OK;
+}
+
+nrt_status nrt_model_create(const nrt_options* options, nrt_model** out) {
+    if (!out) return NRT_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    nrt_options o;
+    if (options) o = *options; else nrt_options_init(&o);
+    if (o.num_threads < 1 || o.num_threads > 256 || o.max_rank < 1 || o.max_rank > NRT_MAX_RANK)
+        return NRT_ERR_INVALID_ARGUMENT;
+    nrt_model* m = calloc(1, sizeof *m);
+    if (!m) return NRT_ERR_OUT_OF_MEMORY;
+    atomic_flag_clear(&m->busy);
+    m->opts = o;
+    nrt_status st = resolve_isa(m, o.isa);
+    if (st == NRT_OK && !(m->pool = nrt_threadpool_create(o.num_threads))) st = NRT_ERR_OUT_OF_MEMORY;
+    *out = m; /* returned even on failure so the caller can read the message */
+    return st;
+}
+
+static void unmap(nrt_model* m) {
+    if (m->map_kind == MAP_MMAP) munmap(m->map, m->map_size);
+    else if (m->map_kind == MAP_COPY) free(m->map);
+    m->map = NULL;
+    m->map_size = 0;
+    m->map_kind = MAP_NONE;
+    m->fb = (nrt_fb){0};
+}
+
+void nrt_model_free(nrt_model* m) {
+    if (!m) return;
+    nrt_unload(m);
+    unmap(m);
+    nrt_threadpool_free(m->pool);
+    free(m->arena);
+    free(m);
+}
+
+const char* nrt_model_error(const nrt_model* m) { return m ? m->error : "no model handle"; }
+
+/* Guards every call that touches model state against concurrent use. */
+#define ENTER(m)                                                                         \
+    do {                                                                                 \
+        if (!(m)) return NRT_ERR_INVALID_ARGUMENT;                                       \
+        if (atomic_flag_test_and_set(&(m)->busy))                                        \
+            return NRT_ERR_BUSY; /* message not set: another thread owns the handle */  \
+    } while (0)
+#define LEAVE(m, st) do { atomic_flag_clear(&(m)->busy); return (st); } while (0)
+
+static nrt_status finish_load(nrt_model* m) {
+    m->fb = (nrt_fb){m->map, m->map_size};
+    nrt_status st = nrt_load(m);
+    if (st != NRT_OK) {
+        nrt_unload(m);
+        unmap(m);
+    }
+    return st;
+}
+
+nrt_status nrt_model_load_file(nrt_model* m, const char* path) {
+    ENTER(m);
+    if (!path) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "path is NULL"));
+    if (m->map_kind != MAP_NONE) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "a model is already loaded in this handle"));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) LEAVE(m, nrt_fail(m, NRT_ERR_IO, "cannot open %s: %s", path, strerror(errno)));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        LEAVE(m, nrt_fail(m, NRT_ERR_IO, "%s is not a regular file", path));
+    }
+    if ((uint64_t)sb.st_size > m->opts.max_file_bytes || (uint64_t)sb.st_size > UINT32_MAX) {
+        close(fd);
+        LEAVE(m, nrt_fail(m, NRT_ERR_LIMIT, "%s is %lld bytes, over the %llu-byte limit", path,
+                          (long long)sb.st_size, (unsigned long long)m->opts.max_file_bytes));
+    }
+    if (sb.st_size < 8) {
+        close(fd);
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: %s is %lld bytes", path,
+                          (long long)sb.st_size));
+    }
+    void* p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) LEAVE(m, nrt_fail(m, NRT_ERR_IO, "cannot map %s: %s", path, strerror(errno)));
+    m->map = p;
+    m->map_size = (size_t)sb.st_size;
+    m->map_kind = MAP_MMAP;
+    LEAVE(m, finish_load(m));
+}
+
+nrt_status nrt_model_load_buffer(nrt_model* m, const void* data, size_t size, int copy) {
+    ENTER(m);
+    if (!data && size) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "data is NULL"));
+    if (m->map_kind != MAP_NONE) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "a model is already loaded in this handle"));
+    if (size > m->opts.max_file_bytes || size > UINT32_MAX)
+        LEAVE(m, nrt_fail(m, NRT_ERR_LIMIT, "model of %zu bytes is over the size limit", size));
+    if (size < 8) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: buffer is %zu bytes", size));
+    if (copy || ((uintptr_t)data % 64) != 0) {
+        /* Weights must be 64-byte aligned in memory for in-place use. */
+        void* p = aligned_alloc(64, (size + 63) / 64 * 64);
+        if (!p) LEAVE(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory copying the model"));
+        memcpy(p, data, size);
+        m->map = p;
+        m->map_kind = MAP_COPY;
+    } else {
+        m->map = (void*)data;
+        m->map_kind = MAP_BORROWED;
+    }
+    m->map_size = size;
+    LEAVE(m, finish_load(m));
+}
+
+nrt_status nrt_model_set_num_threads(nrt_model* m, int n) {
+    ENTER(m);
+    if (n < 1 || n > 256) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "num_threads %d is not in 1..256", n));
+    if (nrt_threadpool_size(m->pool) != n) {
+        nrt_threadpool* p = nrt_threadpool_create(n);
+        if (!p) LEAVE(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot start %d threads", n));
+        nrt_threadpool_free(m->pool);
+        m->pool = p;
+        m->opts.num_threads = n;
+        m->prepared = false; /* kernels may split work differently */
+    }
+    LEAVE(m, NRT_OK);
+}
+
+nrt_isa nrt_model_isa(const nrt_model* m) { return m ? m->isa : NRT_ISA_REF; }
+
+int nrt_model_num_inputs(const nrt_model* m) { return m ? m->num_inputs : 0; }
+int nrt_model_num_outputs(const nrt_model* m) { return m ? m->num_outputs : 0; }
+
+static void fill_info(const nrt_tensor* t, nrt_tensor_info* info) {
+    memset(info, 0, sizeof *info);
+    info->name = t->name ? t->name : "";
+    info->dtype = t->dtype;
+    info->rank = t->shape_known ? t->rank : t->decl_rank;
+    for (int d = 0; d < NRT_MAX_RANK; d++) {
+        info->declared_dims[d] = d < t->decl_rank ? t->decl_dims[d] : 0;
+        info->dims[d] = d < info->rank ? (t->shape_known ? t->dims[d] : t->decl_dims[d]) : 0;
+    }
+    info->bytes = t->shape_known ? t->nbytes : 0;
+    info->quant_count = t->quant.count;
+    info->quant_scale = t->quant.scale;
+    info->quant_zero_point = t->quant.zero_point;
+    info->quant_axis = t->quant.axis;
+}
+
+static nrt_status io_info(nrt_model* m, int index, nrt_tensor_info* info, bool input) {
+    if (!m || !info) return NRT_ERR_INVALID_ARGUMENT;
+    int n = input ? m->num_inputs : m->num_outputs;
+    if (index < 0 || index >= n)
+        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "%s index %d is out of range (model has %d)",
+                        input ? "input" : "output", index, n);
+    fill_info(&m->tensors[(input ? m->inputs : m->outputs)[index]], info);
+    return NRT_OK;
+}
+
+nrt_status nrt_model_input_info(nrt_model* m, int i, nrt_tensor_info* info) { return io_info(m, i, info, true); }
+nrt_status nrt_model_output_info(nrt_model* m, int i, nrt_tensor_info* info) { return io_info(m, i, info, false); }
+
+static int find_io(const nrt_model* m, const char* name, const int32_t* list, int n) {
+    for (int i = 0; m && name && i < n; i++) {
+        const char* tn = m->tensors[list[i]].name;
+        if (tn && !strcmp(tn, name)) return i;
+    }
+    return -1;
+}
+
+int nrt_model_input_index(const nrt_model* m, const char* name) {
+    return m ? find_io(m, name, m->inputs, m->num_inputs) : -1;
+}
+int nrt_model_output_index(const nrt_model* m, const char* name) {
+    return m ? find_io(m, name, m->outputs, m->num_outputs) : -1;
+}
+
+nrt_status nrt_model_resize_input(nrt_model* m, int index, int rank, const int64_t* dims) {
+    ENTER(m);
+    if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
+    if (index < 0 || index >= m->num_inputs)
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input index %d is out of range (model has %d)", index,
+                          m->num_inputs));
+    nrt_tensor* t = &m->tensors[m->inputs[index]];
+    if (rank != t->decl_rank || (rank > 0 && !dims))
+        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "input %s has rank %d, got a shape of rank %d", t->name, t->decl_rank,
+                          rank));
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] < 0)
+            LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "input %s: dimension %d is %lld", t->name, d, (long long)dims[d]));
+        if (t->decl_dims[d] >= 0 && dims[d] != t->decl_dims[d])
+            LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "input %s: dimension %d must be %lld (static in the model), got %lld",
+                              t->name, d, (long long)t->decl_dims[d], (long long)dims[d]));
+    }
+    bool same = t->shape_known && t->rank == rank;
+    for (int d = 0; same && d < rank; d++) same = t->dims[d] == dims[d];
+    if (!same) {
+        t->rank = rank;
+        for (int d = 0; d < NRT_MAX_RANK; d++) t->dims[d] = d < rank ? dims[d] : 1;
+        t->shape_known = true;
+        m->prepared = false;
+    }
+    LEAVE(m, NRT_OK);
+}
+
+nrt_status nrt_model_prepare(nrt_model* m) {
+    ENTER(m);
+    if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
+    LEAVE(m, m->prepared ? NRT_OK : nrt_prepare(m));
+}
+
+void* nrt_model_input_data(nrt_model* m, int index) {
+    if (!m || !m->prepared || index < 0 || index >= m->num_inputs) return NULL;
+    return m->tensors[m->inputs[index]].data;
+}
+
+const void* nrt_model_output_data(nrt_model* m, int index) {
+    if (!m || !m->prepared || index < 0 || index >= m->num_outputs) return NULL;
+    return m->tensors[m->outputs[index]].data;
+}
+
+nrt_status nrt_model_set_input(nrt_model* m, int index, const void* data, size_t bytes) {
+    ENTER(m);
+    if (!m->prepared) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "prepare the model before setting inputs"));
+    if (index < 0 || index >= m->num_inputs)
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input index %d is out of range (model has %d)", index,
+                          m->num_inputs));
+    nrt_tensor* t = &m->tensors[m->inputs[index]];
+    if (bytes != t->nbytes)
+        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "input %s takes %zu bytes, got %zu", t->name, t->nbytes, bytes));
+    if (bytes && !data) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input data is NULL"));
+    if (bytes) memmove(t->data, data, bytes);
+    LEAVE(m, NRT_OK);
+}
+
+nrt_status nrt_model_invoke(nrt_model* m) {
+    ENTER(m);
+    if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
+    if (!m->prepared) {
+        nrt_status st = nrt_prepare(m);
+        if (st != NRT_OK) LEAVE(m, st);
+    }
+    LEAVE(m, nrt_invoke(m));
+}
+
+size_t nrt_model_arena_bytes(const nrt_model* m) { return m ? m->arena_bytes : 0; }
+size_t nrt_model_packed_weight_bytes(const nrt_model* m) { return m ? m->packed_weight_bytes : 0; }
+int nrt_model_num_tensors(const nrt_model* m) { return m ? m->num_tensors : 0; }
+
+nrt_status nrt_model_tensor_info(nrt_model* m, int index, nrt_tensor_info* info) {
+    if (!m || !info) return NRT_ERR_INVALID_ARGUMENT;
+    if (index < 0 || index >= m->num_tensors)
+        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "tensor index %d is out of range (model has %d)", index,
+                        m->num_tensors);
+    fill_info(&m->tensors[index], info);
+    return NRT_OK;
+}
+
+const void* nrt_model_tensor_data(nrt_model* m, int index) {
+    if (!m || index < 0 || index >= m->num_tensors) return NULL;
+    nrt_tensor* t = &m->tensors[index];
+    if (t->kind == NRT_TENSOR_ACTIVATION && !m->prepared) return NULL;
+    return t->data;
+}

@@ -1,0 +1,325 @@
+/* Load = verify the whole file once and build the in-memory graph.
+ *
+ * Nothing from the file is trusted: every offset, length, index, enum value,
+ * shape and quantization parameter is checked here (or by the op's parse)
+ * before any later stage uses it, so prepare/invoke can rely on a
+ * structurally valid graph. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "op.h"
+
+#define NRT_FORMAT_VERSION 1
+
+typedef struct loader {
+    nrt_model* m;
+    nrt_fb_vec buffers;
+} loader;
+
+static const char* tensor_label(const nrt_tensor* t) { return t->name ? t->name : "(unnamed)"; }
+
+static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_table* q) {
+    nrt_model* m = L->m;
+    nrt_fb_vec scale, zp;
+    int32_t axis, block_axis, block_size;
+    if (!nrt_fb_vector(q, NRT_FB_QuantParams_scale, 4, &scale) ||
+        !nrt_fb_vector(q, NRT_FB_QuantParams_zero_point, 8, &zp) ||
+        !nrt_fb_i32(q, NRT_FB_QuantParams_axis, -1, &axis) ||
+        !nrt_fb_i32(q, NRT_FB_QuantParams_block_axis, -1, &block_axis) ||
+        !nrt_fb_i32(q, NRT_FB_QuantParams_block_size, 0, &block_size))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s (#%d): corrupt quantization parameters",
+                        tensor_label(t), index);
+    if (scale.len == 0) return NRT_OK;
+    if (zp.len != 0 && zp.len != scale.len)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u zero points for %u scales",
+                        tensor_label(t), zp.len, scale.len);
+    if (axis < -1 || axis >= t->decl_rank || (scale.len > 1 && axis < 0))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: quantization axis %d out of range for rank %d",
+                        tensor_label(t), axis, t->decl_rank);
+    if (block_size < 0 || (block_size > 0 && (block_axis < 0 || block_axis >= t->decl_rank)))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: bad block quantization (axis %d, size %d)",
+                        tensor_label(t), block_axis, block_size);
+    if (scale.len > 1 && t->decl_dims[axis] >= 0) {
+        int64_t want = t->decl_dims[axis];
+        if (block_size > 0 && t->decl_dims[block_axis] >= 0)
+            want *= (t->decl_dims[block_axis] + block_size - 1) / block_size;
+        if (want != (int64_t)scale.len)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u scales but %lld channels on axis %d",
+                            tensor_label(t), scale.len, (long long)want, axis);
+    }
+    const float* s = nrt_fb_vec_data(&scale);
+    for (uint32_t i = 0; i < scale.len; i++)
+        if (!(isfinite(s[i]) && s[i] > 0.0f))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scale[%u] = %g is not a finite positive number",
+                            tensor_label(t), i, (double)s[i]);
+    int64_t lo, hi;
+    nrt_dtype_range(t->dtype, &lo, &hi);
+    const int64_t* z = zp.len ? nrt_fb_vec_data(&zp) : NULL;
+    for (uint32_t i = 0; z && i < zp.len; i++)
+        if (z[i] < lo || z[i] > hi)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: zero_point[%u] = %lld outside the range of %s",
+                            tensor_label(t), i, (long long)z[i], nrt_dtype_name(t->dtype));
+    t->quant = (nrt_quant){scale.len, s, z, axis, block_axis, block_size};
+    return NRT_OK;
+}
+
+static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
+    nrt_model* m = L->m;
+    nrt_fb_table b;
+    uint64_t offset, size;
+    if (buffer_index >= L->buffers.len || !nrt_fb_vec_table(&L->buffers, buffer_index, &b) ||
+        !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
+                        tensor_label(t), buffer_index, L->buffers.len);
+    int64_t n = 1;
+    for (int d = 0; d < t->decl_rank; d++) {
+        if (t->decl_dims[d] < 0)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s has a dynamic dimension", tensor_label(t));
+        if (!nrt_mul_overflow_ok(n, t->decl_dims[d], &n))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows", tensor_label(t));
+    }
+    uint64_t want;
+    if (!nrt_dtype_bytes(t->dtype, n, &want) || want != size)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                        "constant tensor %s: buffer holds %llu bytes but %s x %lld elements need %llu",
+                        tensor_label(t), (unsigned long long)size, nrt_dtype_name(t->dtype), (long long)n,
+                        (unsigned long long)want);
+    if (size > 0 && (offset > m->map_size || size > m->map_size - offset || offset % 64 != 0))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                        "constant tensor %s: buffer [%llu, +%llu) is outside the %zu-byte file or not 64-byte aligned",
+                        tensor_label(t), (unsigned long long)offset, (unsigned long long)size, m->map_size);
+    t->kind = NRT_TENSOR_CONSTANT;
+    t->data = size ? (uint8_t*)m->map + offset : (void*)m; /* non-NULL for empty tensors */
+    t->nbytes = (size_t)size;
+    t->rank = t->decl_rank;
+    memcpy(t->dims, t->decl_dims, sizeof t->dims);
+    t->shape_known = true;
+    return NRT_OK;
+}
+
+static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
+    nrt_model* m = L->m;
+    nrt_tensor* t = &m->tensors[index];
+    t->producer = -1;
+    t->quant.axis = -1;
+    nrt_fb_vec shape, dim_names;
+    uint8_t type, layout;
+    uint32_t buffer;
+    nrt_fb_table q, sp;
+    bool has_q, has_sp;
+    if (!nrt_fb_string(ft, NRT_FB_Tensor_name, &t->name) || !nrt_fb_u8(ft, NRT_FB_Tensor_type, 0, &type) ||
+        !nrt_fb_vector(ft, NRT_FB_Tensor_shape, 8, &shape) ||
+        !nrt_fb_vector(ft, NRT_FB_Tensor_dim_names, 4, &dim_names) ||
+        !nrt_fb_u32(ft, NRT_FB_Tensor_buffer, 0, &buffer) ||
+        !nrt_fb_table_field(ft, NRT_FB_Tensor_quant, &q, &has_q) ||
+        !nrt_fb_table_field(ft, NRT_FB_Tensor_sparsity, &sp, &has_sp) ||
+        !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%d: corrupt table", index);
+    if (type >= NRT_DTYPE_COUNT)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: unknown data type %u", tensor_label(t), type);
+    t->dtype = (nrt_dtype)type;
+    if (shape.len > (uint32_t)m->opts.max_rank)
+        return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: rank %u exceeds the limit of %d", tensor_label(t),
+                        shape.len, m->opts.max_rank);
+    t->decl_rank = (int)shape.len;
+    for (int d = 0; d < NRT_MAX_RANK; d++) t->decl_dims[d] = d < t->decl_rank ? nrt_fb_vec_i64(&shape, (uint32_t)d) : 1;
+    for (int d = 0; d < t->decl_rank; d++)
+        if (t->decl_dims[d] < -1)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: dimension %d is %lld", tensor_label(t), d,
+                            (long long)t->decl_dims[d]);
+    for (uint32_t i = 0; i < dim_names.len; i++) {
+        const char* s;
+        if (!nrt_fb_vec_string(&dim_names, i, &s))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names", tensor_label(t));
+    }
+    if (has_sp) {
+        uint8_t format;
+        if (!nrt_fb_u8(&sp, NRT_FB_Sparsity_format, 0, &format))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt sparsity table", tensor_label(t));
+        if (format != NRT_FB_SparseFormat_DENSE)
+            return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: sparse format %u is not supported by this runtime",
+                            tensor_label(t), format);
+    }
+    if (layout != NRT_FB_WeightLayout_PLAIN)
+        return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
+                        tensor_label(t), layout);
+    if (buffer != 0) {
+        nrt_status st = load_buffer(L, t, buffer);
+        if (st != NRT_OK) return st;
+    }
+    return has_q ? load_quant(L, t, index, &q) : NRT_OK;
+}
+
+static nrt_status load_index_vector(nrt_model* m, const nrt_fb_table* t, int slot, const char* what,
+                                    const char* owner, bool allow_omitted, int32_t** out, int* count) {
+    nrt_fb_vec v;
+    if (!nrt_fb_vector(t, slot, 4, &v))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: corrupt %s list", owner, what);
+    if (v.len > 4096) return nrt_fail(m, NRT_ERR_LIMIT, "%s: %u %s exceed the limit of 4096", owner, v.len, what);
+    *out = malloc(sizeof(int32_t) * (v.len ? v.len : 1));
+    if (!*out) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *count = (int)v.len;
+    for (uint32_t i = 0; i < v.len; i++) {
+        int32_t x = nrt_fb_vec_i32(&v, i);
+        if (x >= m->num_tensors || x < -1 || (x == -1 && !allow_omitted))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: %s[%u] = %d is not a tensor index (graph has %d tensors)",
+                            owner, what, i, x, m->num_tensors);
+        (*out)[i] = x;
+    }
+    return NRT_OK;
+}
+
+static nrt_status load_node(loader* L, int index, const nrt_fb_table* ft) {
+    nrt_model* m = L->m;
+    nrt_node* n = &m->nodes[index];
+    uint16_t op;
+    char owner[160];
+    if (!nrt_fb_u16(ft, NRT_FB_Operator_op, 0, &op) || !nrt_fb_string(ft, NRT_FB_Operator_name, &n->name) ||
+        !nrt_fb_u8(ft, NRT_FB_Operator_options_type, 0, &n->options_type))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "operator #%d: corrupt table", index);
+    n->op = op;
+    n->def = nrt_op_lookup(op);
+    snprintf(owner, sizeof owner, "operator #%d '%s' (%s)", index, n->name ? n->name : "",
+             n->def ? n->def->name : "?");
+    if (!n->def)
+        return nrt_fail(m, NRT_ERR_UNSUPPORTED, "%s: op type %u is not supported by this runtime", owner, op);
+    nrt_status st = load_index_vector(m, ft, NRT_FB_Operator_inputs, "inputs", owner, true, &n->inputs, &n->num_inputs);
+    if (st == NRT_OK)
+        st = load_index_vector(m, ft, NRT_FB_Operator_outputs, "outputs", owner, false, &n->outputs, &n->num_outputs);
+    if (st != NRT_OK) return st;
+    const nrt_op_def* d = n->def;
+    if (n->num_inputs < d->min_inputs || (d->max_inputs >= 0 && n->num_inputs > d->max_inputs))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: has %d inputs, expects %d..%d", owner, n->num_inputs,
+                        d->min_inputs, d->max_inputs);
+    if (n->num_outputs < d->min_outputs || (d->max_outputs >= 0 && n->num_outputs > d->max_outputs))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: has %d outputs, expects %d..%d", owner, n->num_outputs,
+                        d->min_outputs, d->max_outputs);
+    if (n->options_type != 0 && n->options_type != d->options_type)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: options of type %u do not belong to this op", owner,
+                        n->options_type);
+    bool present = false;
+    if (n->options_type != 0 && !nrt_fb_table_field(ft, NRT_FB_Operator_options, &n->options, &present))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: corrupt options table", owner);
+    if (!present) {
+        /* An empty table: every field reads as its schema default. */
+        n->options = (nrt_fb_table){.fb = &m->fb};
+    }
+    if (!d->parse) return NRT_OK;
+    nrt_ctx ctx = {m, n, index};
+    return d->parse(&ctx);
+}
+
+/* Every tensor written once, read only after it is written (which also
+ * rules out cycles), graph outputs produced. */
+static nrt_status check_graph(nrt_model* m) {
+    for (int i = 0; i < m->num_inputs; i++) {
+        nrt_tensor* t = &m->tensors[m->inputs[i]];
+        if (t->kind == NRT_TENSOR_CONSTANT || t->is_input)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph input %s is a constant or listed twice", tensor_label(t));
+        t->is_input = true;
+    }
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        for (int k = 0; k < n->num_inputs; k++) {
+            if (n->inputs[k] < 0) continue;
+            nrt_tensor* t = &m->tensors[n->inputs[k]];
+            if (t->kind != NRT_TENSOR_CONSTANT && !t->is_input && t->producer < 0)
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                                "operator #%d '%s' (%s) reads tensor %s before any operator writes it "
+                                "(operators out of order, or a cycle)",
+                                i, n->name ? n->name : "", n->def->name, tensor_label(t));
+        }
+        for (int k = 0; k < n->num_outputs; k++) {
+            nrt_tensor* t = &m->tensors[n->outputs[k]];
+            if (t->kind == NRT_TENSOR_CONSTANT || t->is_input || t->producer >= 0)
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                                "operator #%d '%s' (%s) writes tensor %s, which is a constant, an input, "
+                                "or already written",
+                                i, n->name ? n->name : "", n->def->name, tensor_label(t));
+            t->producer = i;
+        }
+    }
+    for (int i = 0; i < m->num_outputs; i++) {
+        nrt_tensor* t = &m->tensors[m->outputs[i]];
+        if (t->kind != NRT_TENSOR_CONSTANT && !t->is_input && t->producer < 0)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph output %s is never produced", tensor_label(t));
+        t->is_output = true;
+    }
+    return NRT_OK;
+}
+
+static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
+    nrt_model* m = L->m;
+    nrt_fb_vec tensors, ops;
+    if (!nrt_fb_vector(g, NRT_FB_Graph_tensors, 4, &tensors) || !nrt_fb_vector(g, NRT_FB_Graph_operators, 4, &ops))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph: corrupt tensor or operator list");
+    if (tensors.len > 1000000 || ops.len > 1000000)
+        return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors / %u operators exceed the limit", tensors.len, ops.len);
+    m->num_tensors = (int)tensors.len;
+    m->num_nodes = (int)ops.len;
+    m->tensors = calloc(tensors.len ? tensors.len : 1, sizeof(nrt_tensor));
+    m->nodes = calloc(ops.len ? ops.len : 1, sizeof(nrt_node));
+    if (!m->tensors || !m->nodes) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint32_t i = 0; i < tensors.len; i++) {
+        nrt_fb_table t;
+        if (!nrt_fb_vec_table(&tensors, i, &t)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%u: corrupt", i);
+        nrt_status st = load_tensor(L, (int)i, &t);
+        if (st != NRT_OK) return st;
+    }
+    nrt_status st = load_index_vector(m, g, NRT_FB_Graph_inputs, "inputs", "graph", false, &m->inputs, &m->num_inputs);
+    if (st == NRT_OK)
+        st = load_index_vector(m, g, NRT_FB_Graph_outputs, "outputs", "graph", false, &m->outputs, &m->num_outputs);
+    if (st != NRT_OK) return st;
+    for (uint32_t i = 0; i < ops.len; i++) {
+        nrt_fb_table t;
+        if (!nrt_fb_vec_table(&ops, i, &t)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "operator #%u: corrupt", i);
+        st = load_node(L, (int)i, &t);
+        if (st != NRT_OK) return st;
+    }
+    return check_graph(m);
+}
+
+nrt_status nrt_load(nrt_model* m) {
+    loader L = {.m = m};
+    nrt_fb_table root, g;
+    if (m->fb.size < 8)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: file is %zu bytes", m->fb.size);
+    if (!nrt_fb_root(&m->fb, NRT_FB_FILE_IDENTIFIER, &root))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                        "not a nanort model: no '" NRT_FB_FILE_IDENTIFIER "' identifier or corrupt root table");
+    uint32_t version;
+    nrt_fb_vec graphs;
+    if (!nrt_fb_u32(&root, NRT_FB_Model_format_version, 0, &version) ||
+        !nrt_fb_vector(&root, NRT_FB_Model_graphs, 4, &graphs) ||
+        !nrt_fb_vector(&root, NRT_FB_Model_buffers, 4, &L.buffers))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt model table");
+    if (version == 0 || version > NRT_FORMAT_VERSION)
+        return nrt_fail(m, NRT_ERR_UNSUPPORTED, "format version %u is not supported (this runtime reads 1..%d)",
+                        version, NRT_FORMAT_VERSION);
+    if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
+    nrt_status st = load_graph(&L, &g);
+    if (st == NRT_OK) m->loaded = true;
+    return st;
+}
+
+void nrt_unload(nrt_model* m) {
+    nrt_release_prepared(m);
+    for (int i = 0; m->nodes && i < m->num_nodes; i++) {
+        free(m->nodes[i].inputs);
+        free(m->nodes[i].outputs);
+        free(m->nodes[i].params);
+    }
+    free(m->nodes);
+    free(m->tensors);
+    free(m->inputs);
+    free(m->outputs);
+    m->nodes = NULL;
+    m->tensors = NULL;
+    m->inputs = m->outputs = NULL;
+    m->num_nodes = m->num_tensors = m->num_inputs = m->num_outputs = 0;
+    m->loaded = false;
+}

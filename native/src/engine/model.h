@@ -1,0 +1,104 @@
+/* The runtime's in-memory model: tensors, nodes, and the state that
+ * load / prepare / invoke share. Ops see it through op.h. */
+#ifndef NRT_MODEL_H
+#define NRT_MODEL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb.h"
+#include "nanort.h"
+
+typedef struct nrt_threadpool nrt_threadpool;
+typedef struct nrt_op_def nrt_op_def;
+
+typedef enum nrt_tensor_kind {
+    NRT_TENSOR_ACTIVATION = 0, /* lives in the arena */
+    NRT_TENSOR_CONSTANT = 1,   /* weights: points into the model file */
+    NRT_TENSOR_STATIC = 2,     /* computed during prepare from shapes (Shape, ...) */
+} nrt_tensor_kind;
+
+typedef struct nrt_quant {
+    uint32_t count;            /* 0 = not quantized */
+    const float* scale;        /* count entries, in the model file */
+    const int64_t* zero_point; /* count entries or NULL (all zero) */
+    int axis;                  /* -1 = per tensor */
+    int block_axis;
+    int block_size;
+} nrt_quant;
+
+typedef struct nrt_tensor {
+    const char* name;
+    nrt_dtype dtype;
+    uint8_t kind;                    /* nrt_tensor_kind */
+    int rank;
+    int64_t dims[NRT_MAX_RANK];      /* current shape (valid after prepare) */
+    int decl_rank;
+    int64_t decl_dims[NRT_MAX_RANK]; /* shape in the file; -1 = dynamic */
+    size_t nbytes;                   /* current size */
+    void* data;
+    nrt_quant quant;
+    int producer;                    /* node index, -1 for inputs/constants */
+    int last_use;                    /* last node reading it (planning) */
+    bool is_input, is_output;
+    bool shape_known;                /* set by prepare */
+} nrt_tensor;
+
+/* Per-ISA weight packing done once at load (kept across re-prepares). */
+typedef struct nrt_node {
+    uint16_t op;
+    const nrt_op_def* def;
+    const char* name;
+    int num_inputs, num_outputs;
+    int32_t* inputs;           /* -1 = omitted optional input */
+    int32_t* outputs;
+    nrt_fb_table options;      /* valid when options_type != 0 */
+    uint8_t options_type;
+    void* params;              /* parsed options (op-owned layout, freed by engine) */
+    void* state;               /* prepare-time state (freed by engine; def->release first) */
+    size_t scratch_bytes;      /* per-invoke temporary memory, set by prepare */
+    void* scratch;             /* 64-byte aligned, valid during eval */
+    bool static_eval;          /* evaluated during prepare */
+} nrt_node;
+
+typedef struct nrt_static_block nrt_static_block;
+
+struct nrt_model {
+    nrt_options opts;
+    nrt_isa isa;
+    char error[512];
+    atomic_flag busy;
+
+    /* file */
+    void* map;                 /* mmap'ed or owned copy */
+    size_t map_size;
+    int map_kind;              /* 0 none, 1 mmap, 2 malloc'ed copy, 3 caller's buffer */
+    nrt_fb fb;
+
+    int num_tensors, num_nodes, num_inputs, num_outputs;
+    nrt_tensor* tensors;
+    nrt_node* nodes;
+    int32_t* inputs;
+    int32_t* outputs;
+
+    /* prepare */
+    bool loaded, prepared;
+    void* arena;
+    size_t arena_bytes, arena_capacity;
+    nrt_static_block* static_blocks; /* storage of NRT_TENSOR_STATIC tensors */
+    size_t packed_weight_bytes;
+    nrt_threadpool* pool;
+};
+
+void nrt_set_error(nrt_model* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+nrt_status nrt_fail(nrt_model* m, nrt_status st, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+nrt_status nrt_load(nrt_model* m);          /* verify + build tensors/nodes from m->fb */
+void nrt_unload(nrt_model* m);
+nrt_status nrt_prepare(nrt_model* m);
+nrt_status nrt_invoke(nrt_model* m);
+void nrt_release_prepared(nrt_model* m);
+
+#endif

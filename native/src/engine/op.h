@@ -1,0 +1,140 @@
+/* What an operator implementation sees of the engine.
+ *
+ * An op is a nrt_op_def: `parse` reads and checks its options once at load,
+ * `prepare` checks input dtypes/shapes and sets output shapes (and asks for
+ * scratch memory or builds per-shape state), `eval` computes. All three get
+ * the node through nrt_ctx and report problems with nrt_op_fail, which
+ * prefixes the op type and node name to the message.
+ */
+#ifndef NRT_OP_H
+#define NRT_OP_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef struct nrt_ctx {
+    nrt_model* model;
+    nrt_node* node;
+    int node_index;
+} nrt_ctx;
+
+/* nrt_op_def.flags */
+#define NRT_OP_SHAPE_ONLY 1  /* reads only its inputs' shapes (Shape, Size): always evaluated in prepare */
+
+struct nrt_op_def {
+    const char* name;
+    uint8_t flags;
+    uint8_t options_type;      /* NRT_FB_OpOptions_*; 0 = takes no options */
+    int8_t min_inputs, max_inputs;   /* max -1 = any number */
+    int8_t min_outputs, max_outputs;
+    nrt_status (*parse)(nrt_ctx* ctx);    /* optional */
+    nrt_status (*prepare)(nrt_ctx* ctx);
+    nrt_status (*eval)(nrt_ctx* ctx);
+    void (*release)(nrt_node* node);      /* optional: frees what state points to */
+};
+
+/* The op table, indexed by NRT_FB_OpType_* (NULL = not built in). */
+const nrt_op_def* nrt_op_lookup(unsigned op_type);
+
+/* ---- errors ---- */
+nrt_status nrt_op_fail(nrt_ctx* ctx, nrt_status st, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- tensors ---- */
+/* Input i, or NULL when omitted (-1) or absent. */
+nrt_tensor* nrt_in(nrt_ctx* ctx, int i);
+nrt_tensor* nrt_out(nrt_ctx* ctx, int i);
+static inline int nrt_num_in(const nrt_ctx* ctx) { return ctx->node->num_inputs; }
+static inline int nrt_num_out(const nrt_ctx* ctx) { return ctx->node->num_outputs; }
+
+int64_t nrt_numel(const nrt_tensor* t);
+/* Checks rank/dims, computes the byte size without overflow. */
+nrt_status nrt_set_shape(nrt_ctx* ctx, nrt_tensor* t, int rank, const int64_t* dims);
+static inline nrt_status nrt_set_shape_like(nrt_ctx* ctx, nrt_tensor* t, const nrt_tensor* like) {
+    return nrt_set_shape(ctx, t, like->rank, like->dims);
+}
+nrt_status nrt_expect_dtype(nrt_ctx* ctx, const nrt_tensor* t, nrt_dtype dtype, const char* role);
+nrt_status nrt_expect_same_dtype(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b);
+/* Values known before invoke: constants and tensors computed in prepare. */
+static inline bool nrt_is_static(const nrt_tensor* t) { return t->kind != NRT_TENSOR_ACTIVATION; }
+/* Reads a static int32/int64 tensor of at most `max` values (shape inputs). */
+nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* role, int64_t* out, int max, int* count);
+/* Reads a static float (or integer) scalar. */
+nrt_status nrt_read_static_float(nrt_ctx* ctx, const nrt_tensor* t, const char* role, double* out);
+/* Normalizes a possibly negative axis for a tensor of `rank`. */
+nrt_status nrt_axis(nrt_ctx* ctx, int64_t axis, int rank, int* out);
+
+/* ---- options (read in parse) ---- */
+/* Reads an int vector option (at most max entries). */
+nrt_status nrt_opt_ints(nrt_ctx* ctx, int slot, const char* what, int64_t* out, int max, int* count);
+nrt_status nrt_opt_i32(nrt_ctx* ctx, int slot, int32_t dflt, int32_t* out);
+nrt_status nrt_opt_u8(nrt_ctx* ctx, int slot, uint8_t dflt, uint8_t* out);
+nrt_status nrt_opt_f32(nrt_ctx* ctx, int slot, float dflt, float* out);
+nrt_status nrt_opt_bytes(nrt_ctx* ctx, int slot, const uint8_t** data, uint32_t* len);
+/* Fused activation struct at `slot` (absent = NONE). */
+typedef struct nrt_activation {
+    uint8_t kind;   /* NRT_FB_ActivationKind_* */
+    float alpha, beta;
+} nrt_activation;
+nrt_status nrt_opt_activation(nrt_ctx* ctx, int slot, nrt_activation* out);
+/* Allocates node->params (zeroed); freed by the engine. */
+void* nrt_alloc_params(nrt_ctx* ctx, size_t size);
+/* Allocates node->state (zeroed), replacing any previous state. */
+void* nrt_alloc_state(nrt_ctx* ctx, size_t size);
+
+/* ---- threads ---- */
+typedef void (*nrt_task_fn)(void* arg, size_t begin, size_t end);
+/* Runs fn over [0, n) split into contiguous ranges, on the model's threads.
+ * `grain` is the smallest range worth giving a thread. */
+void nrt_parallel_for(nrt_ctx* ctx, size_t n, size_t grain, nrt_task_fn fn, void* arg);
+int nrt_num_threads(const nrt_ctx* ctx);
+
+/* ---- numerics shared by kernels ---- */
+float nrt_activation_apply(const nrt_activation* act, float x);
+static inline float nrt_f16_to_f32(uint16_t h);
+static inline uint16_t nrt_f32_to_f16(float f);
+
+static inline float nrt_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalize */
+            int e = -1;
+            do { e++; man <<= 1; } while ((man & 0x400) == 0);
+            bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 112) << 23 | man << 13;
+    }
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t nrt_f32_to_f16(float f) {
+    uint32_t x;
+    __builtin_memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | (uint32_t)exp << 10 | man >> 13, rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into exponent: correct */
+    return (uint16_t)half;
+}
+
+#endif

@@ -1,0 +1,21 @@
+/* Arena memory planner: places every activation tensor and per-node scratch
+ * buffer at an offset in one arena so that buffers whose lifetimes overlap
+ * never share bytes, keeping the arena small (greedy by size, as TFLite's
+ * arena planner and ExecuTorch's greedy planner do). */
+#ifndef NRT_PLANNER_H
+#define NRT_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct nrt_plan_item {
+    size_t size;
+    int first, last;   /* node indices of the first and last use, inclusive */
+    size_t offset;     /* result */
+} nrt_plan_item;
+
+/* Assigns offsets (64-byte aligned); returns the arena size, or (size_t)-1 on
+ * allocation failure. `separate` gives every item its own bytes. */
+size_t nrt_plan_arena(nrt_plan_item* items, size_t n, bool separate);
+
+#endif

@@ -1,0 +1,194 @@
+/* Prepare: propagate shapes through the graph, evaluate the shape arithmetic
+ * that dynamic models carry (Shape -> Gather -> Concat -> Reshape ...) once,
+ * plan the activation arena, and point every tensor at its memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+#include "planner.h"
+
+/* Outputs up to this size whose inputs are all known before invoke are
+ * computed during prepare (shape tensors); larger ones run at invoke. */
+#define STATIC_EVAL_MAX_BYTES 65536
+
+struct nrt_static_block {
+    nrt_static_block* next;
+    max_align_t pad_;
+};
+
+static void* static_alloc(nrt_model* m, size_t bytes) {
+    size_t header = (sizeof(nrt_static_block) + 63) / 64 * 64;
+    nrt_static_block* b = aligned_alloc(64, header + (bytes + 63) / 64 * 64);
+    if (!b) return NULL;
+    b->next = m->static_blocks;
+    m->static_blocks = b;
+    return (uint8_t*)b + header;
+}
+
+void nrt_release_prepared(nrt_model* m) {
+    for (int i = 0; m->nodes && i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        if (n->state && n->def->release) n->def->release(n);
+        free(n->state);
+        n->state = NULL;
+        n->scratch_bytes = 0;
+        n->scratch = NULL;
+        n->static_eval = false;
+    }
+    while (m->static_blocks) {
+        nrt_static_block* next = m->static_blocks->next;
+        free(m->static_blocks);
+        m->static_blocks = next;
+    }
+    m->prepared = false;
+}
+
+static nrt_status reset_shapes(nrt_model* m) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        nrt_tensor* t = &m->tensors[i];
+        if (t->kind == NRT_TENSOR_STATIC) t->kind = NRT_TENSOR_ACTIVATION;
+        if (t->kind == NRT_TENSOR_ACTIVATION && !t->is_input) {
+            t->shape_known = false;
+            t->data = NULL;
+        }
+    }
+    for (int i = 0; i < m->num_inputs; i++) {
+        nrt_tensor* t = &m->tensors[m->inputs[i]];
+        if (!t->shape_known) {
+            for (int d = 0; d < t->decl_rank; d++)
+                if (t->decl_dims[d] < 0)
+                    return nrt_fail(m, NRT_ERR_SHAPE,
+                                    "input %s has dynamic dimension %d: set its shape (resize the input) first",
+                                    t->name, d);
+            t->rank = t->decl_rank;
+            memcpy(t->dims, t->decl_dims, sizeof t->dims);
+            t->shape_known = true;
+        }
+        nrt_ctx ctx = {m, NULL, -1};
+        nrt_status st = nrt_set_shape(&ctx, t, t->rank, t->dims);
+        if (st != NRT_OK) return st;
+    }
+    return NRT_OK;
+}
+
+static bool can_eval_statically(nrt_model* m, nrt_node* n) {
+    if (n->def->flags & NRT_OP_SHAPE_ONLY) return true;
+    size_t bytes = 0;
+    for (int k = 0; k < n->num_inputs; k++)
+        if (n->inputs[k] >= 0 && !nrt_is_static(&m->tensors[n->inputs[k]])) return false;
+    for (int k = 0; k < n->num_outputs; k++) {
+        const nrt_tensor* t = &m->tensors[n->outputs[k]];
+        bytes += t->nbytes;
+        if (t->is_output && t->nbytes > 1024) return false;
+    }
+    return bytes <= STATIC_EVAL_MAX_BYTES;
+}
+
+static nrt_status eval_statically(nrt_model* m, nrt_ctx* ctx) {
+    nrt_node* n = ctx->node;
+    for (int k = 0; k < n->num_outputs; k++) {
+        nrt_tensor* t = &m->tensors[n->outputs[k]];
+        if (!(t->data = static_alloc(m, t->nbytes))) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        t->kind = NRT_TENSOR_STATIC;
+    }
+    if (n->scratch_bytes && !(n->scratch = static_alloc(m, n->scratch_bytes)))
+        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    n->static_eval = true;
+    return n->def->eval(ctx);
+}
+
+static nrt_status propagate(nrt_model* m) {
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        nrt_ctx ctx = {m, n, i};
+        nrt_status st = n->def->prepare(&ctx);
+        if (st != NRT_OK) return st;
+        for (int k = 0; k < n->num_outputs; k++)
+            if (!m->tensors[n->outputs[k]].shape_known)
+                return nrt_op_fail(&ctx, NRT_ERR_INTERNAL, "output %d has no shape after prepare", k);
+        if (can_eval_statically(m, n) && (st = eval_statically(m, &ctx)) != NRT_OK) return st;
+    }
+    return NRT_OK;
+}
+
+static nrt_status plan(nrt_model* m) {
+    int nt = m->num_tensors, nn = m->num_nodes;
+    for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
+    for (int i = 0; i < nn; i++) {
+        nrt_node* n = &m->nodes[i];
+        if (n->static_eval) continue;
+        for (int k = 0; k < n->num_inputs; k++)
+            if (n->inputs[k] >= 0) m->tensors[n->inputs[k]].last_use = i;
+    }
+    nrt_plan_item* items = malloc(sizeof *items * (size_t)(nt + nn + 1));
+    int* owner = malloc(sizeof *owner * (size_t)(nt + nn + 1)); /* tensor index, or -(node + 1) */
+    if (!items || !owner) {
+        free(items);
+        free(owner);
+        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    size_t count = 0;
+    for (int i = 0; i < nt; i++) {
+        nrt_tensor* t = &m->tensors[i];
+        if (t->kind != NRT_TENSOR_ACTIVATION) continue;
+        int first = t->is_input ? 0 : t->producer;
+        int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
+        items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
+        owner[count++] = i;
+    }
+    for (int i = 0; i < nn; i++) {
+        if (m->nodes[i].static_eval || !m->nodes[i].scratch_bytes) continue;
+        items[count] = (nrt_plan_item){m->nodes[i].scratch_bytes, i, i, 0};
+        owner[count++] = -(i + 1);
+    }
+    size_t total = nrt_plan_arena(items, count, m->opts.preserve_intermediates != 0);
+    nrt_status st = NRT_OK;
+    if (total == (size_t)-1) {
+        st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory planning the arena");
+    } else if (total > m->opts.max_arena_bytes) {
+        st = nrt_fail(m, NRT_ERR_LIMIT, "activations need %zu bytes, over the %llu-byte arena limit", total,
+                      (unsigned long long)m->opts.max_arena_bytes);
+    } else if (total > m->arena_capacity || !m->arena) {
+        free(m->arena);
+        m->arena_capacity = 0;
+        if (!(m->arena = aligned_alloc(64, total ? total : 64)))
+            st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", total);
+        else
+            m->arena_capacity = total;
+    }
+    if (st == NRT_OK) {
+        m->arena_bytes = total;
+        for (size_t i = 0; i < count; i++) {
+            void* p = (uint8_t*)m->arena + items[i].offset;
+            if (owner[i] >= 0) m->tensors[owner[i]].data = p;
+            else m->nodes[-owner[i] - 1].scratch = p;
+        }
+    }
+    free(items);
+    free(owner);
+    return st;
+}
+
+nrt_status nrt_prepare(nrt_model* m) {
+    nrt_release_prepared(m);
+    nrt_status st = reset_shapes(m);
+    if (st == NRT_OK) st = propagate(m);
+    if (st == NRT_OK) st = plan(m);
+    if (st != NRT_OK) {
+        nrt_release_prepared(m);
+        return st;
+    }
+    m->prepared = true;
+    return NRT_OK;
+}
+
+nrt_status nrt_invoke(nrt_model* m) {
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        if (n->static_eval) continue;
+        nrt_ctx ctx = {m, n, i};
+        nrt_status st = n->def->eval(&ctx);
+        if (st != NRT_OK) return st;
+    }
+    return NRT_OK;
+}

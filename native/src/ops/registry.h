@@ -1,0 +1,19 @@
+/* Every op the runtime implements, by family (one family per ops/ file).
+ * Adding an op: define `const nrt_op_def nrt_op_<Name>` in its family file
+ * and list it here. */
+#ifndef NRT_REGISTRY_H
+#define NRT_REGISTRY_H
+
+#define NRT_OPS_UNARY(X)                                                                             \
+    X(Identity) X(Relu) X(LeakyRelu) X(Elu) X(Selu) X(Celu) X(Sigmoid) X(HardSigmoid) X(HardSwish)  \
+    X(Silu) X(Mish) X(Tanh) X(Gelu) X(Erf) X(Softplus) X(Softsign) X(Sqrt) X(Exp) X(Log) X(Neg)      \
+    X(Abs) X(Reciprocal) X(Floor) X(Ceil) X(Round) X(Sign) X(Sin) X(Cos) X(Tan) X(Asin) X(Acos)     \
+    X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(Not) X(IsNaN) X(IsInf) X(ThresholdedRelu)
+
+#define NRT_OPS(X) NRT_OPS_UNARY(X)
+
+#define X(NAME) extern const nrt_op_def nrt_op_##NAME;
+NRT_OPS(X)
+#undef X
+
+#endif

@@ -1,0 +1,35 @@
+"""nanort: ONNX models -> compact .nrt files -> a small, fast C runtime.
+
+    import nanort
+    nanort.convert("model.onnx", "model.nrt")
+    model = nanort.Model("model.nrt")
+    outputs = model.run({"x": x})
+"""
+
+from nanort.converter import convert
+from nanort.runtime.errors import (
+    BusyError,
+    ConversionError,
+    DTypeError,
+    Error,
+    FileError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidModelError,
+    LimitError,
+    OutOfMemoryError,
+    ShapeError,
+    StateError,
+    UnsupportedError,
+    UnsupportedOpError,
+)
+from nanort.runtime.model import Model, TensorInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BusyError", "ConversionError", "DTypeError", "Error", "FileError", "InternalError",
+    "InvalidArgumentError", "InvalidModelError", "LimitError", "Model", "OutOfMemoryError",
+    "ShapeError", "StateError", "TensorInfo", "UnsupportedError", "UnsupportedOpError",
+    "convert", "__version__",
+]

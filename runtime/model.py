@@ -1,0 +1,325 @@
+"""`nanort.Model`: run a .nrt model from Python (numpy in, numpy out)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import errors
+from ._nanort_c import ffi, lib
+
+# nrt_dtype codes -> numpy dtypes (int4 is a storage-only weight type).
+DTYPES: dict[int, np.dtype] = {
+    0: np.dtype(np.float32),
+    1: np.dtype(np.float16),
+    2: np.dtype(np.float64),
+    3: np.dtype(np.int8),
+    4: np.dtype(np.uint8),
+    5: np.dtype(np.int16),
+    6: np.dtype(np.int32),
+    7: np.dtype(np.int64),
+    8: np.dtype(np.bool_),
+}
+ISAS = {"auto": -1, "ref": 0, "avx2": 1, "avx512": 2, "neon": 3, "dotprod": 4}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, shape (None for a dynamic dimension), dtype and quantization of a tensor."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+    scale: np.ndarray | None = None
+    zero_point: np.ndarray | None = None
+    quant_axis: int | None = None
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale is not None
+
+
+def _check(status: int, handle: Any = None) -> None:
+    if status == 0:
+        return
+    cls = errors.STATUS_ERRORS.get(status, errors.Error)
+    if status == 10:  # BUSY: the message on the handle belongs to the other thread
+        raise cls("the model is being used by another thread; use one Model per thread")
+    msg = ffi.string(lib.nrt_model_error(handle)).decode("utf-8", "replace") if handle is not None else ""
+    raise cls(msg or ffi.string(lib.nrt_status_name(status)).decode())
+
+
+def _info(c_info: Any, declared: bool) -> TensorInfo:
+    rank = c_info.rank
+    dims = c_info.declared_dims if declared else c_info.dims
+    shape = tuple(None if dims[d] < 0 else int(dims[d]) for d in range(rank))
+    scale = zp = axis = None
+    if c_info.quant_count:
+        n = c_info.quant_count
+        scale = np.frombuffer(ffi.buffer(c_info.quant_scale, 4 * n), np.float32).copy()
+        if c_info.quant_zero_point != ffi.NULL:
+            zp = np.frombuffer(ffi.buffer(c_info.quant_zero_point, 8 * n), np.int64).copy()
+        else:
+            zp = np.zeros(n, np.int64)
+        axis = int(c_info.quant_axis) if n > 1 else None
+    return TensorInfo(ffi.string(c_info.name).decode(), shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)),
+                      scale, zp, axis)
+
+
+class Model:
+    """A loaded .nrt model.
+
+    >>> m = nanort.Model("model.nrt", threads=2)
+    >>> out = m.run({"x": image})             # dict of outputs
+    >>> (probs,) = m.run(["probs"], {"x": image})   # onnxruntime style
+
+    `run` accepts any input shape the model's dynamic dimensions allow and
+    re-prepares only when a shape changes. One Model must not be run from two
+    threads at once (the second call raises BusyError); give each thread its
+    own Model.
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, *, threads: int = 1, isa: str = "auto",
+                 preserve_intermediates: bool = False, max_arena_bytes: int | None = None,
+                 check_finite: bool = True):
+        if isa not in ISAS:
+            raise errors.InvalidArgumentError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
+        if not isinstance(threads, int) or threads < 1:
+            raise errors.InvalidArgumentError(f"threads must be a positive int, got {threads!r}")
+        opts = ffi.new("nrt_options*")
+        lib.nrt_options_init(opts)
+        opts.num_threads = threads
+        opts.isa = ISAS[isa]
+        opts.preserve_intermediates = int(preserve_intermediates)
+        if max_arena_bytes is not None:
+            opts.max_arena_bytes = max_arena_bytes
+        handle = ffi.new("nrt_model**")
+        status = lib.nrt_model_create(opts, handle)
+        self._h = handle[0] if handle[0] != ffi.NULL else None
+        self._lock = threading.Lock()
+        self._check_finite = check_finite
+        if status != 0:
+            try:
+                _check(status, self._h)
+            finally:
+                self.close()
+        try:
+            if isinstance(model, (bytes, bytearray, memoryview)):
+                self._buffer = bytes(model)
+                _check(lib.nrt_model_load_buffer(self._h, self._buffer, len(self._buffer), 1), self._h)
+            else:
+                path = os.fspath(model)
+                _check(lib.nrt_model_load_file(self._h, path.encode()), self._h)
+        except BaseException:
+            self.close()
+            raise
+        info = ffi.new("nrt_tensor_info*")
+        self._input_infos, self._output_infos = [], []
+        for i in range(lib.nrt_model_num_inputs(self._h)):
+            _check(lib.nrt_model_input_info(self._h, i, info), self._h)
+            self._input_infos.append(_info(info, declared=True))
+        for i in range(lib.nrt_model_num_outputs(self._h)):
+            _check(lib.nrt_model_output_info(self._h, i, info), self._h)
+            self._output_infos.append(_info(info, declared=True))
+        self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
+        self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
+        self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
+
+    # -- metadata ---------------------------------------------------------
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return list(self._input_infos)
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return list(self._output_infos)
+
+    def get_inputs(self) -> list[TensorInfo]:
+        """onnxruntime-compatible spelling of `inputs`."""
+        return self.inputs
+
+    def get_outputs(self) -> list[TensorInfo]:
+        return self.outputs
+
+    @property
+    def isa(self) -> str:
+        return ffi.string(lib.nrt_isa_name(lib.nrt_model_isa(self._handle()))).decode()
+
+    @property
+    def arena_bytes(self) -> int:
+        """Activation memory the planner chose at the last prepare."""
+        return int(lib.nrt_model_arena_bytes(self._handle()))
+
+    @property
+    def packed_weight_bytes(self) -> int:
+        return int(lib.nrt_model_packed_weight_bytes(self._handle()))
+
+    def set_threads(self, threads: int) -> None:
+        with self._guard():
+            _check(lib.nrt_model_set_num_threads(self._h, threads), self._h)
+
+    # -- running ----------------------------------------------------------
+    def run(self, *args: Any) -> Any:
+        """run(feeds) -> dict, or run(output_names | None, feeds) -> list."""
+        if len(args) == 1:
+            names, feeds, as_dict = None, args[0], True
+        elif len(args) == 2:
+            names, feeds, as_dict = args[0], args[1], False
+        else:
+            raise errors.InvalidArgumentError("run takes (feeds) or (output_names, feeds)")
+        if not isinstance(feeds, Mapping):
+            raise errors.InvalidArgumentError(f"feeds must be a dict of name -> numpy array, got {type(feeds).__name__}")
+        if names is None:
+            indices = list(range(len(self._output_infos)))
+        else:
+            if isinstance(names, str) or not isinstance(names, Sequence):
+                raise errors.InvalidArgumentError("output_names must be a list of names or None")
+            indices = [self._output_position(n) for n in names]
+        with self._guard():
+            arrays = self._validate_feeds(feeds)
+            self._resize(arrays)
+            _check(lib.nrt_model_prepare(self._h), self._h)
+            for i, arr in enumerate(arrays):
+                if arr.nbytes:
+                    ffi.memmove(lib.nrt_model_input_data(self._h, i), arr, arr.nbytes)
+            _check(lib.nrt_model_invoke(self._h), self._h)
+            results = [self._fetch_output(i) for i in indices]
+        if as_dict:
+            return {self._output_infos[i].name: r for i, r in zip(indices, results)}
+        return results
+
+    def _output_position(self, name: str) -> int:
+        if name not in self._output_index:
+            raise errors.InvalidArgumentError(
+                f"unknown output {name!r}; outputs are {', '.join(self._output_index)}")
+        return self._output_index[name]
+
+    def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        unknown = [k for k in feeds if k not in self._input_index]
+        if unknown:
+            raise errors.InvalidArgumentError(
+                f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
+        missing = [t.name for t in self._input_infos if t.name not in feeds]
+        if missing:
+            raise errors.InvalidArgumentError(f"missing input {missing[0]!r}")
+        arrays = []
+        for info in self._input_infos:
+            arr = feeds[info.name]
+            if not isinstance(arr, np.ndarray):
+                raise errors.DTypeError(f"input {info.name!r} must be a numpy array, got {type(arr).__name__}")
+            if arr.dtype != info.dtype:
+                raise errors.DTypeError(f"input {info.name!r} must be {info.dtype}, got {arr.dtype}")
+            if arr.ndim != len(info.shape):
+                raise errors.ShapeError(f"input {info.name!r} must have rank {len(info.shape)} "
+                                        f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
+            for d, (want, got) in enumerate(zip(info.shape, arr.shape)):
+                if want is not None and want != got:
+                    raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
+                                            f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
+            if self._check_finite and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+                bad = np.argwhere(~np.isfinite(arr))[0]
+                raise errors.InvalidArgumentError(
+                    f"input {info.name!r} holds NaN or Inf (first at index {tuple(int(i) for i in bad)}); "
+                    "pass check_finite=False to Model to allow it")
+            arrays.append(np.require(arr, requirements="C"))
+        return arrays
+
+    def _resize(self, arrays: list[np.ndarray]) -> None:
+        for i, arr in enumerate(arrays):
+            if self._shapes[i] != arr.shape:
+                dims = ffi.new("int64_t[]", list(arr.shape) or [0])
+                _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
+                self._shapes[i] = arr.shape
+
+    def _fetch_output(self, index: int) -> np.ndarray:
+        info = ffi.new("nrt_tensor_info*")
+        _check(lib.nrt_model_output_info(self._h, index, info), self._h)
+        shape = tuple(int(info.dims[d]) for d in range(info.rank))
+        dtype = DTYPES[info.dtype]
+        if info.bytes == 0:
+            return np.zeros(shape, dtype)
+        ptr = lib.nrt_model_output_data(self._h, index)
+        return np.frombuffer(ffi.buffer(ptr, info.bytes), dtype).reshape(shape).copy()
+
+    # -- introspection of every tensor (calibration, debugging) -----------
+    def tensor_infos(self) -> list[TensorInfo]:
+        info = ffi.new("nrt_tensor_info*")
+        out = []
+        for i in range(lib.nrt_model_num_tensors(self._handle())):
+            _check(lib.nrt_model_tensor_info(self._h, i, info), self._h)
+            out.append(_info(info, declared=False))
+        return out
+
+    def tensor_value(self, index: int) -> np.ndarray | None:
+        """A tensor's current value (intermediates need preserve_intermediates=True)."""
+        info = ffi.new("nrt_tensor_info*")
+        _check(lib.nrt_model_tensor_info(self._handle(), index, info), self._h)
+        ptr = lib.nrt_model_tensor_data(self._h, index)
+        if ptr == ffi.NULL or info.dtype not in DTYPES:
+            return None
+        shape = tuple(int(info.dims[d]) for d in range(info.rank))
+        if info.bytes == 0:
+            return np.zeros(shape, DTYPES[info.dtype])
+        return np.frombuffer(ffi.buffer(ptr, info.bytes), DTYPES[info.dtype]).reshape(shape).copy()
+
+    # -- lifetime ---------------------------------------------------------
+    def _handle(self) -> Any:
+        if self._h is None:
+            raise errors.StateError("the model is closed")
+        return self._h
+
+    def _guard(self) -> _Guard:
+        self._handle()
+        return _Guard(self)
+
+    def close(self) -> None:
+        """Frees the model; waits for a run in progress on another thread."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            h, self._h = getattr(self, "_h", None), None
+        else:
+            with lock:
+                h, self._h = self._h, None
+        if h is not None:
+            lib.nrt_model_free(h)
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{t.name}:{_fmt(t.shape)}" for t in self._input_infos)
+        outs = ", ".join(f"{t.name}:{_fmt(t.shape)}" for t in self._output_infos)
+        return f"<nanort.Model inputs=[{ins}] outputs=[{outs}]>"
+
+
+class _Guard:
+    """Refuses concurrent use of one Model (the C handle would refuse too,
+    but the Python side shares shape bookkeeping)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def __enter__(self) -> None:
+        if not self.model._lock.acquire(blocking=False):
+            raise errors.BusyError("the model is being used by another thread; use one Model per thread")
+        if self.model._h is None:
+            self.model._lock.release()
+            raise errors.StateError("the model is closed")
+
+    def __exit__(self, *exc: object) -> None:
+        self.model._lock.release()
+
+
+def _fmt(shape: tuple[int | None, ...]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
