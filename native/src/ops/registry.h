@@ -10,7 +10,24 @@
     X(Abs) X(Reciprocal) X(Floor) X(Ceil) X(Round) X(Sign) X(Sin) X(Cos) X(Tan) X(Asin) X(Acos)     \
     X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(Not) X(IsNaN) X(IsInf) X(ThresholdedRelu)
 
-#define NRT_OPS(X) NRT_OPS_UNARY(X)
+/* ops/binary.c, ops/elementwise.c: Add ... Where, Clip, Cast */
+#define NRT_OPS_ELEMENTWISE(X)
+
+/* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
+#define NRT_OPS_SPATIAL(X)
+
+/* ops/reshape.c, ops/transpose.c, ops/concat_split.c, ops/slice.c, ops/gather.c, ops/shape.c, ops/expand_tile.c ... */
+#define NRT_OPS_MOVEMENT(X)
+
+/* ops/reduce.c, ops/softmax.c, ops/matmul.c, ops/layer_norm.c, ops/rnn.c */
+#define NRT_OPS_MATH(X)
+
+/* ops/quantize.c, ops/lut.c and the int8 paths */
+#define NRT_OPS_QUANT(X)
+
+#define NRT_OPS(X)                                                                                   \
+    NRT_OPS_UNARY(X) NRT_OPS_ELEMENTWISE(X) NRT_OPS_SPATIAL(X) NRT_OPS_MOVEMENT(X) NRT_OPS_MATH(X)     \
+    NRT_OPS_QUANT(X)
 
 #define X(NAME) extern const nrt_op_def nrt_op_##NAME;
 NRT_OPS(X)

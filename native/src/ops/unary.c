@@ -47,16 +47,18 @@ static nrt_status unary_prepare(nrt_ctx* ctx) {
     if (!x) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input 0 is missing");
     nrt_status st;
     if (op == NRT_FB_OpType_IsNaN || op == NRT_FB_OpType_IsInf) {
-        if ((st = nrt_expect_dtype(ctx, x, NRT_FLOAT32, "input")) || (st = nrt_expect_dtype(ctx, y, NRT_BOOL, "output")))
-            return st;
+        if (x->dtype != NRT_FLOAT32)
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has type %s; only float32 is supported", x->name,
+                               nrt_dtype_name(x->dtype));
+        if ((st = nrt_expect_dtype(ctx, y, NRT_BOOL, "output"))) return st;
     } else if (op == NRT_FB_OpType_Not) {
         if ((st = nrt_expect_dtype(ctx, x, NRT_BOOL, "input")) || (st = nrt_expect_same_dtype(ctx, x, y))) return st;
     } else {
         if ((st = nrt_expect_same_dtype(ctx, x, y))) return st;
         bool ok = op == NRT_FB_OpType_Identity || x->dtype == NRT_FLOAT32 || (int_op(op) && is_int(x->dtype));
         if (!ok)
-            return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s has type %s, which this op does not take", x->name,
-                               nrt_dtype_name(x->dtype));
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has type %s, which this op does not support",
+                               x->name, nrt_dtype_name(x->dtype));
     }
     return nrt_set_shape_like(ctx, y, x);
 }
