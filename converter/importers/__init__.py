@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper
-
 from nanort.runtime.errors import UnsupportedOpError
+from onnx import helper
 
 from ..ir import Graph, Node, Shape
 

@@ -8,17 +8,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, layout
+from . import cleanup, fold, fuse, layout
 
 
 @dataclass
 class PassOptions:
     nhwc_io: bool = False
+    optimize: bool = True
 
 
 def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], None] | None = None) -> None:
-    steps: list[tuple[str, Callable[[Graph], None]]] = [
-        ("cleanup", cleanup.run),
+    steps: list[tuple[str, Callable[[Graph], None]]] = [("cleanup", cleanup.run)]
+    if options.optimize:
+        steps += [
+            ("neutral arithmetic", fold.drop_neutral_arithmetic),
+            ("cleanup", cleanup.run),
+            ("fold batchnorm / scale-shift", fold.fold_linear_steps),
+            ("fuse patterns", fuse.fuse_patterns),
+            ("matmul -> fully connected", fuse.matmul_to_fully_connected),
+            ("fold scale-shift", fold.fold_linear_steps),
+            ("fuse activations", fuse.fuse_activations),
+            ("cleanup", cleanup.run),
+        ]
+    steps += [
         ("layout", lambda g: layout.run(g, nhwc_io=options.nhwc_io)),
         ("cleanup", cleanup.run),
     ]

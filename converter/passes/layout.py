@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node, Tensor
+from ..ir import Graph, Node
 from ..schema_map import OPTIONS_TABLE
 
 NHWC = (0, 2, 3, 1)
