@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from nanort.runtime.errors import ConversionError
 
 from . import onnx_loader

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
-from nanort.runtime.errors import ConversionError, UnsupportedOpError
 from onnx import helper, numpy_helper
+
+from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
 from .importers import import_node
 from .ir import Graph, Shape

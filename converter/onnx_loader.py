@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from nanort.runtime.errors import ConversionError
 from onnx import TensorProto, helper, numpy_helper
+
+from nanort.runtime.errors import ConversionError
 
 MIN_OPSET, MAX_OPSET = 7, 23
 # Ops whose result is not a function of their inputs, or that hold subgraphs.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from nanort.schema.DataType import DataType
 from nanort.schema.OpType import OpType
 

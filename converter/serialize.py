@@ -19,6 +19,7 @@ from typing import Any
 
 import flatbuffers
 import numpy as np
+
 from nanort.schema import OpOptions as _union_module
 from nanort.schema.Buffer import BufferT
 from nanort.schema.FusedActivation import FusedActivationT

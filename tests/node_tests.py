@@ -9,12 +9,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import nanort
 import numpy as np
 import onnx
+from onnx import numpy_helper
+
+import nanort
 from nanort.converter import convert_graph
 from nanort.converter.serialize import serialize
-from onnx import numpy_helper
 
 RTOL, ATOL = 1e-3, 1e-7
 # Cases whose outputs are loose by nature get ONNX's own looser tolerance.

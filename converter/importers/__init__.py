@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import onnx
-from nanort.runtime.errors import UnsupportedOpError
 from onnx import helper
+
+from nanort.runtime.errors import UnsupportedOpError
 
 from ..ir import Graph, Node, Shape
 

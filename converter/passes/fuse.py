@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from nanort.schema.ActivationKind import ActivationKind
 
 from ..ir import Graph, Node
