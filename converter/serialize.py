@@ -73,7 +73,8 @@ def _options(node: Node) -> tuple[int, Any]:
     return getattr(_union_module.OpOptions, table), obj
 
 
-def _tensor_order(graph: Graph) -> list[str]:
+def tensor_order(graph: Graph) -> list[str]:
+    """Tensor names in the order of their indices in the file."""
     order: dict[str, None] = {}
     for name in graph.inputs:
         order[name] = None
@@ -185,7 +186,7 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
 
 def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
     info = info or {}
-    order = _tensor_order(graph)
+    order = tensor_order(graph)
     missing = [n for n in order if n not in graph.tensors]
     if missing:
         raise ValueError(f"tensor {missing[0]!r} is used but not defined")

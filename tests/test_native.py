@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import onnx
 import pytest
-from native_build import cmake_build, have, c_test_path
+from native_build import c_test_path, cmake_build, have
 from onnx import TensorProto, helper
 
 import nanort
