@@ -15,6 +15,9 @@ from . import cleanup, fold, fuse, layout
 class PassOptions:
     nhwc_io: bool = False
     optimize: bool = True
+    # int8 keeps nonlinear activations as their own ops (they become lookup
+    # tables with their own output ranges); only clamps fuse into producers.
+    fuse_only_clamps: bool = False
 
 
 def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], None] | None = None) -> None:
@@ -27,7 +30,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("fuse patterns", fuse.fuse_patterns),
             ("matmul -> fully connected", fuse.matmul_to_fully_connected),
             ("fold scale-shift", fold.fold_linear_steps),
-            ("fuse activations", fuse.fuse_activations),
+            ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),
             ("cleanup", cleanup.run),
         ]
     steps += [

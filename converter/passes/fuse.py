@@ -260,8 +260,9 @@ ACTIVATIONS = {
 FUSE_INTO = {"Conv", "ConvTranspose", "FullyConnected", "MatMul", "Add"}
 
 
-def fuse_activations(graph: Graph) -> None:
+def fuse_activations(graph: Graph, only_clamps: bool = False) -> None:
     m = Matcher(graph)
+    allowed = {"Relu", "Clip"} if only_clamps else set(ACTIVATIONS)
     for node in list(graph.nodes):
         if node.op not in FUSE_INTO or "activation" in node.attrs:
             continue
@@ -269,7 +270,7 @@ def fuse_activations(graph: Graph) -> None:
         if graph.tensors[out].dtype != np.float32:
             continue
         act = m.only_consumer(out)
-        if act is None or act.op not in ACTIVATIONS or act.inputs[0] != out:
+        if act is None or act.op not in allowed or act.inputs[0] != out:
             continue
         params = ACTIVATIONS[act.op](act)
         if params is None:
