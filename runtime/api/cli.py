@@ -27,6 +27,20 @@ def _shape_arg(text: str) -> tuple[str, list[int]]:
     return name, [int(d) for d in dims.split(",")]
 
 
+def _size_arg(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _floats_arg(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _fmt_shape(shape: Sequence) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
@@ -41,8 +55,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
         def report(msg: str, done: int, total: int) -> None:
             progress.update(task, description=msg, completed=done, total=total or None)
 
-        result = nanort.convert(args.model, args.output, input_shapes=shapes, nhwc_io=args.nhwc_io,
-                                progress=report)
+        preprocess = None
+        if args.quantize == "int8":
+            from nanort.converter import ImagePreprocess
+
+            preprocess = ImagePreprocess(size=args.size, mean=args.mean, std=args.std, scale=args.scale,
+                                         channel_order=args.channel_order, layout=args.layout)
+        result = nanort.convert(
+            args.model, args.output, input_shapes=shapes, nhwc_io=args.nhwc_io, quantize=args.quantize,
+            calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
+            calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
+            keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
+            threads=args.threads, progress=report)
     if not args.quiet:
         _print_report(result)
     return 0
@@ -67,6 +91,14 @@ def _print_report(r) -> None:
     out.print(ops)
     for note in r.notes:
         out.print(f"note: {note}")
+    q = r.quantization
+    if q is not None and q.rows:
+        out.print(f"calibration: {q.description} in {q.seconds:.1f} s")
+        worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
+        from nanort.converter.quantize.report import text_table
+
+        out.print("lowest per-layer SQNR (full table: --report FILE.html):")
+        out.print(text_table(worst))
 
 
 # ---------------------------------------------------------------- inspect --
@@ -172,6 +204,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
+    q = c.add_argument_group("quantization")
+    q.add_argument("--quantize", choices=["int8", "dynamic"],
+                   help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
+    q.add_argument("--calibration", metavar="DATA",
+                   help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
+    q.add_argument("--calibration-method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    q.add_argument("--percentile", type=float, default=99.99, help="for --calibration-method percentile")
+    q.add_argument("--calibration-limit", type=int, metavar="N", help="use at most N calibration samples")
+    q.add_argument("--size", type=_size_arg, metavar="WxH", help="resize calibration images (default: model input)")
+    q.add_argument("--mean", type=_floats_arg, default=(0.0, 0.0, 0.0), metavar="M1,M2,M3",
+                   help="per-channel mean subtracted after scaling to [0,1]")
+    q.add_argument("--std", type=_floats_arg, default=(1.0, 1.0, 1.0), metavar="S1,S2,S3")
+    q.add_argument("--scale", type=float, default=1 / 255, help="pixel scale before mean/std (default 1/255)")
+    q.add_argument("--channel-order", choices=["rgb", "bgr"], default="rgb")
+    q.add_argument("--layout", choices=["nchw", "nhwc"], default="nchw", help="calibration tensor layout")
+    q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
+    q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
+    q.add_argument("--auto-float", type=int, default=0, metavar="N",
+                   help="keep the N layers that add the most quantization error in fp32")
+    q.add_argument("--report", metavar="FILE.html", help="write the per-layer quantization report")
+    q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
 
