@@ -20,7 +20,7 @@ from . import onnx_loader
 from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
-from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, quantize_graph
+from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -104,7 +104,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
     outcome = None
     try:
+        pre_quantized = _has_qdq(model)
+        if quantize is None and pre_quantized:
+            quantize = "int8"  # keep what quantization-aware training learned
         graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        if quantize == "int8" and calibration is None and has_given_params(graph):
+            calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
         if quantize:
             spec = QuantizeSpec(quantize, calibration, calibration_method, percentile, per_channel,
@@ -137,6 +142,11 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         notes=outcome.result.notes if outcome else [],
         quantization=outcome,
     )
+
+
+def _has_qdq(model) -> bool:
+    ops = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
+    return any(n.op_type in ops for n in model.graph.node)
 
 
 def _version() -> str:

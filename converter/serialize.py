@@ -130,7 +130,7 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
         tt.shape = dims
         tt.dimNames = dim_names
         tt.buffer = blob_index.get(name, 0)
-        if t.quant is not None:
+        if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             q.scale = np.ascontiguousarray(t.quant.scale, np.float32)
             q.zeroPoint = np.ascontiguousarray(t.quant.zero_point, np.int64)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, fold, fuse, layout
+from . import cleanup, fold, fuse, layout, qdq
 
 
 @dataclass
@@ -21,7 +21,7 @@ class PassOptions:
 
 
 def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], None] | None = None) -> None:
-    steps: list[tuple[str, Callable[[Graph], None]]] = [("cleanup", cleanup.run)]
+    steps: list[tuple[str, Callable[[Graph], None]]] = [("cleanup", cleanup.run), ("fold QDQ", qdq.fold_qdq)]
     if options.optimize:
         steps += [
             ("neutral arithmetic", fold.drop_neutral_arithmetic),

@@ -96,12 +96,15 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return QuantizationOutcome(q, quantize_dynamic(q, spec.per_channel), [], 0, 0.0, "no calibration (dynamic)")
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
-    data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit, preprocess=spec.preprocess)
     start = time.perf_counter()
-    stats = collect_stats(graph, data, spec.threads,
-                          (lambda i, n: progress("calibrating", i, n)) if progress else None)
+    if spec.calibration is None and has_given_params(graph):
+        data, stats, samples = None, {}, []  # a pre-quantized model brings its own scales
+    else:
+        data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit, preprocess=spec.preprocess)
+        stats = collect_stats(graph, data, spec.threads,
+                              (lambda i, n: progress("calibrating", i, n)) if progress else None)
+        samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
     seconds = time.perf_counter() - start
-    samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float))
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
@@ -122,4 +125,11 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
                 r.note = "kept in fp32: among the most sensitive layers (auto)"
         result.float_nodes = [(n, op, "among the most sensitive layers (auto)" if n in worst else why)
                               for n, op, why in result.float_nodes]
+    if data is None:
+        return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters")
     return QuantizationOutcome(q, result, rows, len(data), seconds, data.description)
+
+
+def has_given_params(graph: Graph) -> bool:
+    """True for pre-quantized models (QDQ annotations on float activations)."""
+    return any(t.quant is not None and t.data is None and t.dtype == np.float32 for t in graph.tensors.values())

@@ -83,7 +83,15 @@ class _Quantizer:
         return (st.max - st.min) / bulk > self.opts.mixed_range_ratio
 
     def params_for(self, name: str) -> tuple[float, int]:
+        given = self.g.tensors[name].quant
+        if given is not None and given.scale.size == 1:  # from a pre-quantized model
+            return float(given.scale[0]), int(given.zero_point[0])
         return int8_params(*self.range_of(name))
+
+    def has_params(self, name: str) -> bool:
+        t = self.g.tensors[name]
+        return (t.quant is not None and t.quant.scale.size == 1) or (
+            name in self.stats and self.stats[name].count > 0)
 
     # -- decisions ----------------------------------------------------------
     def decide(self, node: Node) -> Decision:
@@ -92,8 +100,12 @@ class _Quantizer:
         acts = [i for i in node.inputs if i and not self.g.tensors[i].is_const]
         if any(self.g.tensors[i].dtype != np.float32 for i in acts[:1]):
             return Decision(False, "not a float32 op")
+        missing = [t for t in acts + node.outputs if t and self.g.tensors[t].dtype == np.float32
+                   and not self.has_params(t)]
+        if missing:
+            return Decision(False, f"no calibration data or given scale for {missing[0]}")
         for t in acts + node.outputs:
-            if t in self.stats and self.mixed_range(t):
+            if t in self.stats and self.g.tensors[t].quant is None and self.mixed_range(t):
                 st = self.stats[t]
                 return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, bulk much narrower)")
         if node.op in TAILS and any(o in self.g.outputs for o in node.outputs):
@@ -189,7 +201,20 @@ class _Quantizer:
 
     # -- per-op rewrites ----------------------------------------------------
     def weights(self, node: Node, axis: int) -> tuple[str, np.ndarray]:
-        w = self.g.const(node.inputs[1]).astype(np.float32)
+        wt = self.g.tensors[node.inputs[1]]
+        w = wt.data.astype(np.float32)
+        given = wt.quant
+        if given is not None and not given.zero_point.any() and (given.scale.size == 1 or given.axis == axis):
+            scale = np.broadcast_to(given.scale, (w.shape[axis],)).astype(np.float32)  # the model's own scales
+            per_channel = given.scale.size > 1
+            shape = [1] * w.ndim
+            shape[axis] = -1
+            q = np.clip(np.rint(w / scale.reshape(shape)), -128, 127).astype(np.int8)
+            name = self.g.add_const(q, f"{node.name}_wq")
+            self.g.tensors[name].quant = QuantParams(scale if per_channel else scale[:1],
+                                                     np.zeros(scale.size if per_channel else 1, np.int64),
+                                                     axis if per_channel else None)
+            return name, scale
         if self.opts.per_channel:
             other = tuple(a for a in range(w.ndim) if a != axis)
             absmax = np.abs(w).max(axis=other)
