@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from nanort.converter.ir import Graph
+from nanort.converter.ir import Graph, Node
 from nanort.converter.serialize import serialize
 from nanort.schema.ActivationKind import ActivationKind
 from onnx import TensorProto, helper
@@ -544,7 +544,6 @@ def test_fused_activation(kind, alpha, beta, fn):
     g.add_tensor("b", np.float32, (300,))
     g.add_tensor("y", np.float32, (4, 300))
     g.inputs, g.outputs = ["a", "b"], ["y"]
-    from nanort.converter.ir import Node
     g.nodes.append(Node("Add", ["a", "b"], ["y"], {"activation": (kind, alpha, beta)}, "add"))
     a, b = rand([4, 300], np.float32), rand([300], np.float32)
     with nanort.Model(serialize(g)) as nm:
@@ -557,8 +556,39 @@ def test_fused_activation_on_int_is_unsupported():
     for n in ("a", "b", "y"):
         g.add_tensor(n, np.int32, (3,))
     g.inputs, g.outputs = ["a", "b"], ["y"]
-    from nanort.converter.ir import Node
     g.nodes.append(Node("Add", ["a", "b"], ["y"], {"activation": (ActivationKind.RELU, 0, 0)}, "add"))
     with nanort.Model(serialize(g)) as nm:
         with pytest.raises(nanort.UnsupportedError, match="fused activation"):
             nm.run({"a": np.ones(3, np.int32), "b": np.ones(3, np.int32)})
+
+
+# ---- inconsistent files: clean errors at prepare, never a crash ---------------
+
+def _ir(op: str, inputs: dict, out_dtype, attrs: dict | None = None, out_shape=None) -> bytes:
+    g = Graph()
+    for name, arr in inputs.items():
+        g.add_tensor(name, arr.dtype, arr.shape)
+    g.add_tensor("y", out_dtype, out_shape)
+    g.inputs, g.outputs = list(inputs), ["y"]
+    g.nodes.append(Node(op, list(inputs), ["y"], attrs or {}, "node"))
+    return serialize(g)
+
+
+@pytest.mark.parametrize("op,inputs,out_dtype,attrs,error", [
+    ("Add", {"a": np.ones(3, np.int32), "b": np.ones(3, np.float32)}, np.int32, None, nanort.DTypeError),
+    ("Add", {"a": np.ones(3, np.float32), "b": np.ones(3, np.float32)}, np.int32, None, nanort.DTypeError),
+    ("Equal", {"a": np.ones(3, np.float32), "b": np.ones(3, np.float32)}, np.float32, None, nanort.DTypeError),
+    ("And", {"a": np.ones(3, np.int8), "b": np.ones(3, np.int8)}, np.int8, None, nanort.UnsupportedError),
+    ("BitShift", {"a": np.ones(3, np.int32), "b": np.ones(3, np.int32)}, np.int32, None, nanort.UnsupportedError),
+    ("PRelu", {"a": np.ones((2, 3), np.float32), "b": np.ones((4, 2, 3), np.float32)}, np.float32, None,
+     nanort.ShapeError),
+    ("Where", {"c": np.ones(3, np.float32), "x": np.ones(3, np.float32), "y2": np.ones(3, np.float32)},
+     np.float32, None, nanort.DTypeError),
+    ("Clip", {"x": np.ones(3, np.float32), "lo": np.ones(2, np.float32)}, np.float32, None, nanort.ShapeError),
+    ("Clip", {"x": np.ones(3, np.float32), "lo": np.ones(1, np.int32)}, np.float32, None, nanort.DTypeError),
+    ("Cast", {"x": np.ones(3, np.float32)}, np.float32, {"to": 6}, nanort.DTypeError),
+])
+def test_inconsistent_model_errors(op, inputs, out_dtype, attrs, error):
+    with nanort.Model(_ir(op, inputs, out_dtype, attrs)) as nm:
+        with pytest.raises(error):
+            nm.run(inputs)

@@ -7,26 +7,44 @@
 
 /* ---- Where ---- */
 
-#define WHERE_LOOP(T)                                                                                      \
-    do {                                                                                                  \
-        const T* X = x;                                                                                   \
-        const T* Yv = y;                                                                                  \
-        T* O = out;                                                                                       \
-        if (sc && sx && sy) {                                                                             \
-            for (size_t i = 0; i < n; i++) O[i] = c[i] ? X[i] : Yv[i];                                    \
-        } else {                                                                                          \
-            for (size_t i = 0; i < n; i++) O[i] = c[i * sc] ? X[i * sx] : Yv[i * sy];                     \
+/* One loop per element size; called with literal strides so each of the
+ * eight stride combinations compiles to its own (vectorizable) loop. Both
+ * values are read before the select so it needs no branch. */
+#define WHERE_FN(T)                                                                                        \
+    static inline __attribute__((always_inline)) void where_##T(const uint8_t* c, const T* x, const T* y,  \
+                                                                T* o, size_t n, size_t sc, size_t sx,     \
+                                                                size_t sy) {                              \
+        for (size_t i = 0; i < n; i++) {                                                                  \
+            T xv = x[i * sx], yv = y[i * sy];                                                             \
+            o[i] = c[i * sc] ? xv : yv;                                                                   \
         }                                                                                                 \
-    } while (0)
+    }                                                                                                     \
+    static void where_strided_##T(const uint8_t* c, const T* x, const T* y, T* o, size_t n, int strides) { \
+        switch (strides) {                                                                                \
+        case 0: where_##T(c, x, y, o, n, 0, 0, 0); break;                                                 \
+        case 1: where_##T(c, x, y, o, n, 0, 0, 1); break;                                                 \
+        case 2: where_##T(c, x, y, o, n, 0, 1, 0); break;                                                 \
+        case 3: where_##T(c, x, y, o, n, 0, 1, 1); break;                                                 \
+        case 4: where_##T(c, x, y, o, n, 1, 0, 0); break;                                                 \
+        case 5: where_##T(c, x, y, o, n, 1, 0, 1); break;                                                 \
+        case 6: where_##T(c, x, y, o, n, 1, 1, 0); break;                                                 \
+        default: where_##T(c, x, y, o, n, 1, 1, 1); break;                                                \
+        }                                                                                                 \
+    }
 
-void nrt_where_ref(size_t elem_size, const uint8_t* c, const void* x, const void* y, void* out, size_t n, int sc_,
-                   int sx_, int sy_) {
-    size_t sc = (size_t)sc_, sx = (size_t)sx_, sy = (size_t)sy_;
+WHERE_FN(uint8_t)
+WHERE_FN(uint16_t)
+WHERE_FN(uint32_t)
+WHERE_FN(uint64_t)
+
+void nrt_where_ref(size_t elem_size, const uint8_t* c, const void* x, const void* y, void* out, size_t n, int sc,
+                   int sx, int sy) {
+    int strides = (sc != 0) * 4 + (sx != 0) * 2 + (sy != 0);
     switch (elem_size) {
-    case 1: WHERE_LOOP(uint8_t); break;
-    case 2: WHERE_LOOP(uint16_t); break;
-    case 4: WHERE_LOOP(uint32_t); break;
-    default: WHERE_LOOP(uint64_t); break;
+    case 1: where_strided_uint8_t(c, x, y, out, n, strides); break;
+    case 2: where_strided_uint16_t(c, x, y, out, n, strides); break;
+    case 4: where_strided_uint32_t(c, x, y, out, n, strides); break;
+    default: where_strided_uint64_t(c, x, y, out, n, strides); break;
     }
 }
 
@@ -144,6 +162,14 @@ void nrt_cast_ref(nrt_dtype from, const void* x, nrt_dtype to, void* y, size_t n
     size_t in_size = nrt_dtype_size(from), out_size = nrt_dtype_size(to);
     if (from == to && from != NRT_BOOL) {
         memcpy(y, x, n * in_size);
+        return;
+    }
+    if (from == NRT_FLOAT32 && to == NRT_FLOAT16) { /* common in fp16 models: no detour through double */
+        for (size_t i = 0; i < n; i++) ((uint16_t*)y)[i] = nrt_f32_to_f16(((const float*)x)[i]);
+        return;
+    }
+    if (from == NRT_FLOAT16 && to == NRT_FLOAT32) {
+        for (size_t i = 0; i < n; i++) ((float*)y)[i] = nrt_f16_to_f32(((const uint16_t*)x)[i]);
         return;
     }
     double f[CAST_BLOCK];
