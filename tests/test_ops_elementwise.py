@@ -530,6 +530,19 @@ def test_dynamic_shapes(tmp_path):
                 assert_same(got, want)
 
 
+def test_large_parallel_chain(tmp_path):
+    """Where / Clip / Cast / compare split across threads."""
+    nodes = [helper.make_node("Greater", ["x", "t"], ["c"]), helper.make_node("Where", ["c", "x", "y"], ["w"]),
+             helper.make_node("Clip", ["w", "lo", "hi"], ["k"]),
+             helper.make_node("Cast", ["k"], ["out"], to=TensorProto.INT16),
+             helper.make_node("Cast", ["k"], ["h"], to=TensorProto.FLOAT16)]
+    inits = [_const("lo", np.array(-3, np.float32)), _const("hi", np.array(4.5, np.float32))]
+    m = model(nodes, [("x", np.float32, [3, 70001]), ("t", np.float32, [70001]), ("y", np.float32, [3, 1])],
+              [("out", np.int16), ("h", np.float16)], opset=13, inits=inits)
+    feeds = {"x": rand([3, 70001], np.float32), "t": rand([70001], np.float32), "y": rand([3, 1], np.float32)}
+    check(m, feeds, tmp_path, threads=3)
+
+
 # ---- fused activation (set by the converter's fusion passes) ---------------------
 
 @pytest.mark.parametrize("kind,alpha,beta,fn", [

@@ -166,6 +166,7 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     const void* b = block_operand(w, 1, j->b, j->eb, off[1], rows, &bs);
     int64_t n = rows * j->s->plan.dims[j->s->plan.rank - 1];
     void* y = j->y + (size_t)out * j->ey;
+    /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
     nrt_binary_ref_run(&j->kernel, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
     if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, n);
 }
