@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import nanort
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+import nanort
 from nanort.converter.ir import Graph, Node
 from nanort.converter.serialize import serialize
 from nanort.schema.ActivationKind import ActivationKind
-from onnx import TensorProto, helper
-from onnx.reference import ReferenceEvaluator
 
 # numpy warns on the deliberate out-of-range float -> int / float16 casts of the references
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
