@@ -12,8 +12,8 @@ from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
 from .importers import import_node
 from .ir import Graph, Shape
-from .schema_map import NP_TO_DTYPE
 from .onnx_loader import default_opset
+from .schema_map import NP_TO_DTYPE
 
 
 def _elem_dtype(elem_type: int) -> np.dtype | None:
