@@ -30,8 +30,7 @@ def quantize_linear(ctx: ImportContext) -> None:
         out_type = ctx.dtype(2)
     if out_type is None or np.dtype(out_type).type not in _INT_TYPES:
         ctx.unsupported(f"quantizing to {out_type} is not supported (int8, uint8, int16, int32 are)")
-    if ctx.attr("output_dtype", 0) and not ctx.input(2):
-        ctx.unsupported("output_dtype without a zero point input")
+    # output_dtype without a zero point: the output tensor's type (shape inference) carries it, zero point 0
     ctx.emit("QuantizeLinear", [ctx.input(0), ctx.input(1), ctx.input(2)], [ctx.output(0)], **_axis_attrs(ctx))
 
 

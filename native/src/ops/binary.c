@@ -7,6 +7,7 @@
 #include "../engine/dtype.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
+#include "quant_common.h"
 
 typedef struct binary_params {
     nrt_activation act;
@@ -19,6 +20,8 @@ typedef struct binary_state {
     int mode;        /* NRT_BIN_*: which operand the innermost dim holds constant */
     bool check_zero; /* integer Div / Mod: a zero divisor is an error */
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
+    bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
+    nrt_s8_binary q;
 } binary_state;
 
 static nrt_status binary_parse(nrt_ctx* ctx) {
@@ -48,10 +51,40 @@ static unsigned pow_variant(const nrt_tensor* e) {
     return v == 2.0 ? NRT_BIN_SQUARE : (v == 0.5 ? NRT_BIN_SQRT : 0u);
 }
 
+/* Quantized int8 Add / Sub / Mul (kernels/requant.h); the fused Relu / Clip
+ * becomes the output clamp. */
+static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
+                            binary_state* s) {
+    const binary_params* p = ctx->node->params;
+    unsigned op = ctx->node->op;
+    if (op != NRT_FB_OpType_Add && op != NRT_FB_OpType_Sub && op != NRT_FB_OpType_Mul)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "no int8 kernel for quantized operands (Add, Sub, Mul have one)");
+    nrt_qs8 qa, qb, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        return st;
+    s->q.za = qa.zero_point;
+    s->q.zb = qb.zero_point;
+    if (op == NRT_FB_OpType_Mul) {
+        s->q.mb = 0.0f;
+        st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y", &s->q.ma);
+    } else {
+        double sb = op == NRT_FB_OpType_Sub ? -(double)qb.scale : (double)qb.scale;
+        if (!(st = nrt_qs8_multiplier(ctx, qa.scale, qy.scale, "s_a / s_y", &s->q.ma)))
+            st = nrt_qs8_multiplier(ctx, sb, qy.scale, "s_b / s_y", &s->q.mb);
+    }
+    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
+                                    NRT_INT8, false, &s->q};
+    s->int8 = true;
+    return st;
+}
+
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
                               binary_state* s) {
     const binary_params* p = ctx->node->params;
     unsigned op = ctx->node->op;
+    if (nrt_is_qs8(a) || nrt_is_qs8(b) || nrt_is_qs8(y)) return pick_int8(ctx, a, b, y, s);
     if (!nrt_binary_ref_select(op, p->variant, a->dtype, b->dtype, &s->kernel)) {
         if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "not implemented for inputs %s (%s) and %s (%s)", a->name,
@@ -206,7 +239,8 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     if (s->plan.total == 0) return NRT_OK;
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
-    binary_job job = {s, s->kernel, &p->act, a->data, b->data, y->data, nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype),
+    static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
+    binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data, nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype),
                       nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
     if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);

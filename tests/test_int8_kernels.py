@@ -1,0 +1,265 @@
+"""int8 kernels, bit for bit against the numpy model of the contract
+(tests/int8_reference.py).
+
+Every case is a .nrt graph built by hand from the converter's IR (int8
+tensors with QuantParams, folded int32 biases), run through nanort.Model:
+the runtime ops are exercised exactly as converted models use them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import int8_reference as ref
+import nanort
+from nanort.converter.ir import Graph, Node, QuantParams
+from nanort.converter.serialize import serialize
+from nanort.schema.ActivationKind import ActivationKind
+
+RNG = np.random.default_rng(20261123)
+ACTS = {None: (ActivationKind.NONE, 0.0, 0.0), "relu": (ActivationKind.RELU, 0.0, 0.0),
+        "clip": (ActivationKind.CLIP, 0.0, 6.0)}
+
+
+class G:
+    """A small graph builder: tensors with optional data and QuantParams."""
+
+    def __init__(self):
+        self.g = Graph()
+
+    def t(self, name, dtype, shape, q=None, data=None, axis=None):
+        t = self.g.add_tensor(name, dtype, shape, None if data is None else np.ascontiguousarray(data, dtype))
+        if q is not None:
+            t.quant = QuantParams(q[0], q[1], axis)
+        return name
+
+    def node(self, op, inputs, outputs, **attrs):
+        self.g.nodes.append(Node(op, list(inputs), list(outputs), attrs, f"{op}_{len(self.g.nodes)}"))
+
+    def run(self, feeds, outputs=None, threads=1):
+        self.g.inputs = list(feeds)
+        if outputs is not None:
+            self.g.outputs = list(outputs)
+        with nanort.Model(serialize(self.g), threads=threads, check_finite=False) as m:
+            return m.run(None, feeds)
+
+    def model(self, inputs, outputs, threads=1):
+        self.g.inputs, self.g.outputs = list(inputs), list(outputs)
+        return nanort.Model(serialize(self.g), threads=threads, check_finite=False)
+
+
+def q8(shape) -> np.ndarray:
+    return RNG.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def qparams(scale=None, zp=None):
+    s = float(np.float32(scale if scale is not None else RNG.uniform(0.005, 0.2)))
+    z = int(zp if zp is not None else RNG.integers(-128, 128))
+    return s, z
+
+
+def same(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
+    if not np.array_equal(got, want):
+        bad = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
+        raise AssertionError(f"{bad.size} of {got.size} values differ, first at {bad[0]}: "
+                             f"{got.reshape(-1)[bad[0]]} != {want.reshape(-1)[bad[0]]}")
+
+
+# ---- QuantizeLinear / DequantizeLinear / Lut ------------------------------------------------
+
+SPECIAL = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32])
+@pytest.mark.parametrize("scale,zp", [(0.05, None), (1.0, 0), (3e-6, None), (1e3, None)])
+def test_quantize_per_tensor_from_quant_params(dtype, scale, zp):
+    lo, hi = ref.QRANGE[dtype]
+    zp = int(RNG.integers(max(lo, -1000), min(hi, 1000) + 1)) if zp is None else zp
+    scale = float(np.float32(scale))
+    x = np.concatenate([RNG.normal(0, 200 * scale, 1000).astype(np.float32), SPECIAL * scale,
+                        (np.arange(-40, 40, dtype=np.float32) + 0.5) * np.float32(scale)])
+    b = G()
+    b.t("x", np.float32, x.shape)
+    b.t("y", dtype, x.shape, (scale, zp))
+    b.node("QuantizeLinear", ["x"], ["y"])
+    b.t("z", np.float32, x.shape)
+    b.node("DequantizeLinear", ["y"], ["z"])
+    y, z = b.run({"x": x}, ["y", "z"])
+    same(y, ref.quantize(x, scale, zp, dtype))
+    same(z, ref.dequantize(y, scale, zp))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 3])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_quantize_per_axis_from_quant_params(axis, threads):
+    shape = (3, 5, 7, 9)
+    x = RNG.normal(0, 3, shape).astype(np.float32)
+    c = shape[axis]
+    s = RNG.uniform(0.01, 0.1, c).astype(np.float32)
+    z = RNG.integers(-20, 20, c)
+    b = G()
+    b.t("x", np.float32, shape)
+    b.t("y", np.int8, shape, (s, z), axis=axis)
+    b.t("z", np.float32, shape)
+    b.node("QuantizeLinear", ["x"], ["y"])
+    b.node("DequantizeLinear", ["y"], ["z"])
+    y, zz = b.run({"x": x}, ["y", "z"], threads=threads)
+    bshape = [1] * 4
+    bshape[axis] = c
+    same(y, ref.quantize(x, s.reshape(bshape), z.reshape(bshape), np.int8))
+    same(zz, ref.dequantize(y, s.reshape(bshape), z.reshape(bshape)))
+
+
+def test_quantize_blocked_inputs():
+    x = RNG.normal(0, 3, (2, 7, 3)).astype(np.float32)
+    s = RNG.uniform(0.01, 0.1, (2, 3, 3)).astype(np.float32)   # blocks of 3 along axis 1: ceil(7 / 3) = 3
+    z = RNG.integers(-20, 20, (2, 3, 3)).astype(np.int8)
+    b = G()
+    b.t("x", np.float32, x.shape)
+    b.t("s", np.float32, s.shape, data=s)
+    b.t("zp", np.int8, z.shape, data=z)
+    b.t("y", np.int8, x.shape)
+    b.node("QuantizeLinear", ["x", "s", "zp"], ["y"], axis=1, block_size=3)
+    (y,) = b.run({"x": x}, ["y"])
+    rep = lambda a: np.repeat(a, 3, axis=1)[:, :7]  # noqa: E731
+    same(y, ref.quantize(x, rep(s), rep(z), np.int8))
+
+
+def test_lut_all_codes():
+    x = np.arange(-128, 128, dtype=np.int8).reshape(4, 64)
+    table = q8(256)
+    b = G()
+    b.t("x", np.int8, x.shape, (0.1, 3))
+    b.t("table", np.int8, (256,), data=table)
+    b.t("y", np.int8, x.shape, (0.05, -7))
+    b.node("Lut", ["x", "table"], ["y"])
+    (y,) = b.run({"x": x}, ["y"])
+    same(y, ref.lut(x, table))
+
+
+def test_lut_bad_table_is_shape_error():
+    b = G()
+    b.t("x", np.int8, (4,), (0.1, 3))
+    b.t("table", np.int8, (255,), data=q8(255))
+    b.t("y", np.int8, (4,), (0.05, -7))
+    b.node("Lut", ["x", "table"], ["y"])
+    with pytest.raises(nanort.ShapeError, match="256"):
+        b.run({"x": q8(4)}, ["y"])
+
+
+def test_quantize_without_any_scale_is_invalid():
+    b = G()
+    b.t("x", np.float32, (4,))
+    b.t("y", np.int8, (4,))
+    b.node("QuantizeLinear", ["x"], ["y"])
+    with pytest.raises(nanort.InvalidModelError, match="no scale"):
+        b.run({"x": np.zeros(4, np.float32)}, ["y"])
+
+
+# ---- Add / Sub / Mul -----------------------------------------------------------------------
+
+BROADCAST = [((2, 5, 7, 33), (2, 5, 7, 33)), ((2, 5, 7, 33), (33,)), ((2, 5, 7, 33), (1, 1, 1, 1)),
+             ((1,), (3, 65)), ((4, 1, 3), (1, 5, 1)), ((2, 3, 1, 16), (2, 1, 9, 1)), ((1000,), (1000,))]
+
+
+def _binary(op, sa, sb, qa, qb, qy, act=None, threads=1, a=None, b=None):
+    a = q8(sa) if a is None else a
+    b_ = q8(sb) if b is None else b
+    g = G()
+    g.t("a", np.int8, sa, qa)
+    g.t("b", np.int8, sb, qb)
+    g.t("y", np.int8, np.broadcast_shapes(sa, sb), qy)
+    g.node(op, ["a", "b"], ["y"], activation=ACTS[act])
+    (y,) = g.run({"a": a, "b": b_}, ["y"], threads=threads)
+    if op == "Mul":
+        want = ref.mul(a, qa, b_, qb, qy, act)
+    else:
+        want = ref.add(a, qa, b_, qb, qy, sub=op == "Sub", act=act)
+    same(y, want)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("sa,sb", BROADCAST)
+def test_binary_broadcast(op, sa, sb):
+    qy = qparams(0.3 if op == "Mul" else 0.1)
+    _binary(op, sa, sb, qparams(), qparams(), qy)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("act", ["relu", "clip"])
+def test_binary_fused_clamp(op, act):
+    _binary(op, (3, 40), (40,), qparams(0.05), qparams(0.05), qparams(0.04), act=act)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("za,zb,zy", [(-128, 127, -128), (127, -128, 127), (0, 0, 0)])
+def test_binary_extreme_zero_points(op, za, zb, zy):
+    _binary(op, (7, 31), (7, 31), qparams(0.02, za), qparams(0.3, zb), qparams(0.05, zy))
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("sa,sb,sy", [(1e-6, 1e-6, 1.0), (100.0, 0.01, 1e-3), (1e-30, 1e-30, 1e-30),
+                                      (1e5, 1e5, 1e-5)])
+def test_binary_extreme_scales(op, sa, sb, sy):
+    _binary(op, (5, 17), (17,), qparams(sa), qparams(sb), qparams(sy))
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("seed", [40, 49, 52, 101, 149, 182])
+def test_binary_every_pair(op, seed):
+    """All 65536 (a, b) code pairs. Rounding differences are rare (about one
+    parameter set in 30 changes a byte when Add is evaluated with an FMA or in
+    double); these seeds are ones where such a deviation from the contract's
+    float steps changes at least one output."""
+    rng = np.random.default_rng(seed)
+    qs = [(float(np.float32(rng.uniform(0.002, 0.3))), int(rng.integers(-128, 128))) for _ in range(3)]
+    codes = np.arange(-128, 128, dtype=np.int8)
+    _binary(op, (256, 1), (1, 256), *qs, a=codes.reshape(256, 1), b=codes.reshape(1, 256))
+
+
+def test_binary_ties_round_to_even():
+    # s_a / s_y = 0.5: odd differences land exactly on .5 after the multiply
+    a = np.arange(-128, 128, dtype=np.int8)
+    _binary("Add", (256,), (1,), (0.5, 0), (1.0, 0), (1.0, 0), a=a, b=np.zeros(1, np.int8))
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_binary_parallel(threads):
+    _binary("Add", (3, 64, 64, 17), (17,), qparams(), qparams(), qparams(), threads=threads)
+    _binary("Mul", (3, 64, 64, 17), (3, 1, 1, 17), qparams(), qparams(), qparams(0.5), threads=threads)
+
+
+def test_plain_int8_add_still_wraps():
+    g = G()
+    for n in ("a", "b", "y"):
+        g.t(n, np.int8, (3,))
+    g.node("Add", ["a", "b"], ["y"])
+    (y,) = g.run({"a": np.array([100, -100, 5], np.int8), "b": np.array([100, -100, 5], np.int8)}, ["y"])
+    same(y, np.array([-56, 56, 10], np.int8))
+
+
+@pytest.mark.parametrize("case,error,match", [
+    ("output_without_params", nanort.InvalidModelError, "no quantization parameters"),
+    ("per_channel_activation", nanort.UnsupportedError, "per tensor"),
+    ("sigmoid", nanort.UnsupportedError, "no int8 form"),
+    ("div", nanort.UnsupportedError, "no int8 kernel"),
+    ("huge_multiplier", nanort.UnsupportedError, "2\\^64"),
+    ("float_operand", nanort.DTypeError, "int8"),
+])
+def test_binary_bad_models(case, error, match):
+    g = G()
+    g.t("a", np.int8, (2, 3), (0.1, 0), axis=None)
+    if case == "per_channel_activation":
+        g.t("b", np.int8, (2, 3), (np.full(3, 0.1, np.float32), np.zeros(3)), axis=1)
+    elif case == "float_operand":
+        g.t("b", np.float32, (2, 3))
+    else:
+        g.t("b", np.int8, (2, 3), (0.1, 0))
+    g.t("y", np.int8, (2, 3), None if case == "output_without_params" else
+        ((1e-30, 0) if case == "huge_multiplier" else (0.1, 0)))
+    act = ACTS[None] if case != "sigmoid" else (ActivationKind.SIGMOID, 0.0, 0.0)
+    g.node("Div" if case == "div" else "Add", ["a", "b"], ["y"], activation=act)
+    feeds = {"a": q8((2, 3)), "b": q8((2, 3)) if case != "float_operand" else np.ones((2, 3), np.float32)}
+    with pytest.raises(error, match=match):
+        g.run(feeds, ["y"])
