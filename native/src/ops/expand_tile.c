@@ -46,7 +46,8 @@ static nrt_status tile_prepare(nrt_ctx* ctx) {
     /* The output seen as [reps[0], dims[0], reps[1], dims[1], ...]. */
     nrt_strided s = {.rank = 2 * x->rank, .esize = nrt_dtype_size(x->dtype)};
     for (int d = 0; d < x->rank; d++) {
-        if (reps[d] < 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "repeats[%d] = %lld is negative", d, (long long)reps[d]);
+        if (reps[d] < 0)
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "repeats[%d] = %lld is negative", d, (long long)reps[d]);
         if (__builtin_mul_overflow(x->dims[d], reps[d], &dims[d]))
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "tiled dim %d overflows", d);
         s.dims[2 * d] = reps[d];
