@@ -11,7 +11,9 @@
     X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(Not) X(IsNaN) X(IsInf) X(ThresholdedRelu)
 
 /* ops/binary.c, ops/elementwise.c: Add ... Where, Clip, Cast */
-#define NRT_OPS_ELEMENTWISE(X)
+#define NRT_OPS_ELEMENTWISE(X)                                                                       \
+    X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Min) X(Max) X(Mod) X(Equal) X(Greater) X(GreaterOrEqual)   \
+    X(Less) X(LessOrEqual) X(And) X(Or) X(Xor) X(BitShift) X(PRelu) X(Where) X(Clip) X(Cast)
 
 /* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
 #define NRT_OPS_SPATIAL(X)
