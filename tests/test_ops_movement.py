@@ -11,17 +11,18 @@ import itertools
 import os
 from pathlib import Path
 
-import nanort
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from assets import onnx_node_tests
-from nanort.converter import convert_graph
-from nanort.converter.ir import Graph, Node
-from nanort.converter.serialize import serialize
 from node_tests import _load_tensors, all_cases
 from onnx import helper, numpy_helper
+
+import nanort
+from nanort.converter import convert_graph
+from nanort.converter.ir import Graph, Node, QuantParams
+from nanort.converter.serialize import serialize
 
 RNG = np.random.default_rng(1234)
 DTYPES = [np.float32, np.float16, np.float64, np.int8, np.uint8, np.int16, np.int32, np.int64, np.bool_]
@@ -620,3 +621,47 @@ def test_node_case_with_constant_shape_inputs(case):
     for gv, ev in zip(got, expected, strict=True):
         assert gv.dtype == ev.dtype and gv.shape == ev.shape
         np.testing.assert_allclose(gv, ev, rtol=1e-6)
+
+
+# ------------------------------------------------------------ int8 tensors
+
+
+def quantized_graph(nodes, tensors, inputs, outputs) -> Graph:
+    """IR graph: tensors maps name -> (dtype, shape, (scale, zero_point) or None, constant data or None)."""
+    g = Graph()
+    for name, (dtype, shape, q, data) in tensors.items():
+        t = g.add_tensor(name, dtype, shape, data)
+        if q is not None:
+            t.quant = QuantParams(np.float32(q[0]), np.int64(q[1]))
+    g.nodes, g.inputs, g.outputs = nodes, inputs, outputs
+    return g
+
+
+def test_int8_concat_rescales_inputs_as_requant_h_specifies():
+    qa, qb, qy = (0.05, -3), (0.2, 10), (0.1, 2)
+    a, b, c = rand((2, 3, 4), np.int8), rand((2, 5, 4), np.int8), rand((2, 2, 4), np.int8)
+    g = quantized_graph([Node("Concat", ["a", "b", "c"], ["y"], {"axis": 1}, "concat")],
+                        {"a": (np.int8, a.shape, qa, None), "b": (np.int8, b.shape, qb, None),
+                         "c": (np.int8, c.shape, qy, None), "y": (np.int8, (2, 10, 4), qy, None)},
+                        ["a", "b", "c"], ["y"])
+    with nanort.Model(serialize(g)) as m:
+        (y,) = m.run(None, {"a": a, "b": b, "c": c})
+
+    def requant(x, q):  # (float)(x - z_x) * (float)(s_x / s_y), clamped, rounded half to even, + z_y
+        mult = np.float32(np.float64(np.float32(q[0])) / np.float64(np.float32(qy[0])))
+        v = (x.astype(np.int32) - q[1]).astype(np.float32) * mult
+        return (np.rint(np.clip(v, -128 - qy[1], 127 - qy[1])) + qy[1]).astype(np.int8)
+
+    np.testing.assert_array_equal(y, np.concatenate([requant(a, qa), requant(b, qb), c], axis=1))
+
+
+def test_int8_movement_requires_equal_quantization():
+    x = rand((2, 6), np.int8)
+    g = quantized_graph([Node("Reshape", ["x", "s"], ["y"], {}, "reshape")],
+                        {"x": (np.int8, (2, 6), (0.1, 3), None), "s": (np.int64, (2,), None, np.array([3, 4])),
+                         "y": (np.int8, (3, 4), (0.1, 3), None)}, ["x"], ["y"])
+    with nanort.Model(serialize(g)) as m:
+        np.testing.assert_array_equal(m.run(None, {"x": x})[0], x.reshape(3, 4))
+    g.tensors["y"].quant = QuantParams(np.float32(0.2), np.int64(3))
+    with nanort.Model(serialize(g)) as m, pytest.raises(nanort.InvalidModelError, match="quantized differently"):
+        m.run(None, {"x": x})

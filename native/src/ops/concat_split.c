@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/requant.h"
 #include "movement_util.h"
 
 typedef struct axis_params {
@@ -14,16 +15,19 @@ typedef struct axis_params {
 typedef struct blocks_state {
     size_t rows, row_bytes;
     int n;
-    size_t* block_bytes;  /* n entries */
-    void** ptrs;          /* n entries: the parts' data, filled at eval */
+    size_t* block_bytes;          /* n entries */
+    void** ptrs;                  /* n entries: the parts' data, filled at eval */
+    nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
 } blocks_state;
 
 static void blocks_release(nrt_node* node) {
     blocks_state* s = node->state;
     free(s->block_bytes);
     free(s->ptrs);
+    free(s->rescale);
     s->block_bytes = NULL;
     s->ptrs = NULL;
+    s->rescale = NULL;
 }
 
 static blocks_state* alloc_blocks(nrt_ctx* ctx, int n) {
@@ -68,6 +72,27 @@ static nrt_status axis_parse(nrt_ctx* ctx) {
 
 /* ---- Concat ---- */
 
+/* Int8 inputs whose quantization differs from the output's are rescaled
+ * as requant.h specifies; others are copied. */
+static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor* y) {
+    const nrt_quant* qy = &y->quant;
+    for (int k = 0; k < s->n; k++) {
+        const nrt_tensor* x = nrt_in(ctx, k);
+        if (nrt_mv_same_quant(&x->quant, qy)) continue;
+        if (x->dtype != NRT_INT8 || x->quant.count != 1 || qy->count != 1 || x->quant.block_size || qy->block_size)
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s and output %s are quantized differently; only "
+                               "per-tensor int8 inputs are rescaled", x->name, y->name);
+        if (!s->rescale && !(s->rescale = calloc((size_t)s->n, sizeof *s->rescale)))
+            return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        s->rescale[k] = (nrt_int8_rescale){false, nrt_requant_multiplier(x->quant.scale[0], 1.0, qy->scale[0]),
+                                           x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0,
+                                           qy->zero_point ? (int32_t)qy->zero_point[0] : 0};
+    }
+    for (int k = 0; s->rescale && k < s->n; k++)
+        if (nrt_mv_same_quant(&nrt_in(ctx, k)->quant, qy)) s->rescale[k].copy = true;
+    return NRT_OK;
+}
+
 static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const nrt_tensor* t, int axis) {
     if (t->dtype == NRT_INT4)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is int4, a packed weight type", t->name);
@@ -110,7 +135,7 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     s->rows = rows_before(y, axis);
     s->row_bytes = bytes_from(y, axis);
     for (int k = 0; k < n; k++) s->block_bytes[k] = bytes_from(nrt_in(ctx, k), axis);
-    return NRT_OK;
+    return concat_rescale(ctx, s, y);
 }
 
 typedef struct blocks_job {
@@ -120,7 +145,8 @@ typedef struct blocks_job {
 
 static void concat_range(void* arg, size_t begin, size_t end) {
     const blocks_job* j = arg;
-    nrt_concat_ref((const void* const*)j->s->ptrs, j->s->block_bytes, j->s->n, j->data, j->s->row_bytes, begin, end);
+    nrt_concat_ref((const void* const*)j->s->ptrs, j->s->block_bytes, j->s->n, j->s->rescale, j->data,
+                   j->s->row_bytes, begin, end);
 }
 
 static nrt_status concat_eval(nrt_ctx* ctx) {
@@ -183,7 +209,8 @@ static nrt_status split_prepare(nrt_ctx* ctx) {
     for (int k = 0; k < n && st == NRT_OK; k++) {
         nrt_tensor* out = nrt_out(ctx, k);
         dims[axis] = sizes[k];
-        if ((st = nrt_expect_same_dtype(ctx, x, out)) == NRT_OK) st = nrt_set_shape(ctx, out, x->rank, dims);
+        if (!(st = nrt_expect_same_dtype(ctx, x, out)) && !(st = nrt_mv_expect_same_quant(ctx, x, out)))
+            st = nrt_set_shape(ctx, out, x->rank, dims);
         s->block_bytes[k] = bytes_from(out, axis);
     }
     free(sizes);

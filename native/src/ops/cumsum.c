@@ -29,7 +29,7 @@ static nrt_status cumsum_prepare(nrt_ctx* ctx) {
     nrt_tensor *x, *y, *axis_t = nrt_in(ctx, 1);
     int axis;
     nrt_status st;
-    if ((st = nrt_mv_data_io(ctx, &x, &y))) return st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = nrt_mv_not_quantized(ctx, x))) return st;
     nrt_dtype t = x->dtype;
     if (t != NRT_FLOAT32 && t != NRT_FLOAT64 && t != NRT_INT32 && t != NRT_INT64)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "CumSum of %s is not supported", nrt_dtype_name(t));

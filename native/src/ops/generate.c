@@ -31,6 +31,7 @@ static nrt_status cos_prepare(nrt_ctx* ctx) {
         (st = nrt_read_static_ints(ctx, shape_t, "shape", dims, NRT_MAX_RANK, &n)))
         return st;
     if (y->dtype == NRT_INT4) return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "output %s is int4", y->name);
+    if ((st = nrt_mv_not_quantized(ctx, y))) return st;
     if (p->len && p->len != nrt_dtype_size(y->dtype))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "value has %u bytes, output %s is %s", p->len, y->name,
                            nrt_dtype_name(y->dtype));
@@ -107,6 +108,7 @@ static nrt_status range_prepare(nrt_ctx* ctx) {
         if (nrt_numel(in[i]) != 1)
             return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s must be a scalar", roles[i], in[i]->name);
     }
+    if ((st = nrt_mv_not_quantized(ctx, y))) return st;
     if (!range_type(y->dtype))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "Range of %s is not supported", nrt_dtype_name(y->dtype));
     int64_t n;
@@ -157,7 +159,7 @@ static nrt_status onehot_prepare(nrt_ctx* ctx) {
     nrt_status st;
     if ((st = nrt_mv_input(ctx, 0, "indices", &idx)) || (st = nrt_mv_input(ctx, 1, "depth", &depth_t)) ||
         (st = nrt_mv_input(ctx, 2, "values", &values)) || (st = nrt_expect_same_dtype(ctx, values, y)) ||
-        (st = nrt_read_static_float(ctx, depth_t, "depth", &depth)))
+        (st = nrt_read_static_float(ctx, depth_t, "depth", &depth)) || (st = nrt_mv_not_quantized(ctx, y)))
         return st;
     if (!numeric(idx->dtype))
         return nrt_op_fail(ctx, NRT_ERR_DTYPE, "indices %s are %s", idx->name, nrt_dtype_name(idx->dtype));

@@ -16,7 +16,28 @@ nrt_status nrt_mv_data_io(nrt_ctx* ctx, nrt_tensor** x, nrt_tensor** y) {
     if ((*x)->dtype == NRT_INT4)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is int4, a packed weight type this op cannot move",
                            (*x)->name);
-    return nrt_expect_same_dtype(ctx, *x, *y);
+    if ((st = nrt_expect_same_dtype(ctx, *x, *y))) return st;
+    return nrt_mv_expect_same_quant(ctx, *x, *y);
+}
+
+bool nrt_mv_same_quant(const nrt_quant* a, const nrt_quant* b) {
+    if (a->count != b->count || a->block_size != b->block_size || (a->count > 1 && a->axis != b->axis)) return false;
+    for (uint32_t i = 0; i < a->count; i++) {
+        int64_t za = a->zero_point ? a->zero_point[i] : 0, zb = b->zero_point ? b->zero_point[i] : 0;
+        if (a->scale[i] != b->scale[i] || za != zb) return false;
+    }
+    return true;
+}
+
+nrt_status nrt_mv_expect_same_quant(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* y) {
+    if (nrt_mv_same_quant(&x->quant, &y->quant)) return NRT_OK;
+    return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "%s and %s are quantized differently; this op copies values and "
+                       "cannot rescale them", x->name, y->name);
+}
+
+nrt_status nrt_mv_not_quantized(nrt_ctx* ctx, const nrt_tensor* t) {
+    if (!t->quant.count) return NRT_OK;
+    return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s is quantized; this op has no int8 implementation", t->name);
 }
 
 void nrt_mv_strides(int rank, const int64_t* dims, int64_t* strides) {

@@ -20,7 +20,7 @@ static nrt_status trilu_parse(nrt_ctx* ctx) {
 static nrt_status trilu_prepare(nrt_ctx* ctx) {
     nrt_tensor *x, *y, *k = nrt_in(ctx, 1);
     nrt_status st;
-    if ((st = nrt_mv_data_io(ctx, &x, &y))) return st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = nrt_mv_not_quantized(ctx, x))) return st;
     if (x->rank < 2) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "input %s has rank %d, needs at least 2", x->name, x->rank);
     if (k && (st = nrt_expect_dtype(ctx, k, NRT_INT64, "k"))) return st;
     if (k && nrt_numel(k) != 1) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "k %s must hold one value", k->name);

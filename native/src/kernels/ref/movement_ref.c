@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "../requant.h"
+
 enum { MODE_NONE, MODE_RUN, MODE_FILL, MODE_BANDED, MODE_ELEMENT };
 
 /* The transposing loop copies bands of BAND output columns (input rows):
@@ -168,13 +170,19 @@ void nrt_strided_copy_ref(const nrt_strided* s, const void* in, void* out, size_
     }
 }
 
-void nrt_concat_ref(const void* const* ins, const size_t* block_bytes, int n, void* out, size_t row_bytes,
-                    size_t row_begin, size_t row_end) {
+static void rescale_int8(const int8_t* x, int8_t* y, size_t n, const nrt_int8_rescale* r) {
+    for (size_t i = 0; i < n; i++) y[i] = nrt_requantize_float((float)(x[i] - r->zx) * r->m, r->zy, -128, 127);
+}
+
+void nrt_concat_ref(const void* const* ins, const size_t* block_bytes, int n, const nrt_int8_rescale* rescale,
+                    void* out, size_t row_bytes, size_t row_begin, size_t row_end) {
     for (size_t r = row_begin; r < row_end; r++) {
         uint8_t* dst = (uint8_t*)out + r * row_bytes;
         for (int k = 0; k < n; k++) {
+            const uint8_t* src = (const uint8_t*)ins[k] + r * block_bytes[k];
             if (!block_bytes[k]) continue;
-            memcpy(dst, (const uint8_t*)ins[k] + r * block_bytes[k], block_bytes[k]);
+            if (!rescale || rescale[k].copy) memcpy(dst, src, block_bytes[k]);
+            else rescale_int8((const int8_t*)src, (int8_t*)dst, block_bytes[k], &rescale[k]);
             dst += block_bytes[k];
         }
     }

@@ -41,10 +41,19 @@ typedef struct nrt_strided {
 void nrt_strided_plan(nrt_strided* s);
 void nrt_strided_copy_ref(const nrt_strided* s, const void* in, void* out, size_t unit_begin, size_t unit_end);
 
+/* How Concat brings an int8 input to the output's quantization
+ * (requant.h): y = requantize((float)(x - zx) * m, zy), or a copy. */
+typedef struct nrt_int8_rescale {
+    bool copy;
+    float m;
+    int32_t zx, zy;
+} nrt_int8_rescale;
+
 /* Concat: for each of `outer` rows, the inputs' blocks one after another.
- * Split: the inverse. block_bytes[k] is input (output) k's bytes per row. */
-void nrt_concat_ref(const void* const* ins, const size_t* block_bytes, int n, void* out, size_t row_bytes,
-                    size_t row_begin, size_t row_end);
+ * Split: the inverse. block_bytes[k] is input (output) k's bytes per row.
+ * rescale: NULL (every block copied) or one entry per int8 input. */
+void nrt_concat_ref(const void* const* ins, const size_t* block_bytes, int n, const nrt_int8_rescale* rescale,
+                    void* out, size_t row_bytes, size_t row_begin, size_t row_end);
 void nrt_split_ref(const void* in, size_t row_bytes, void* const* outs, const size_t* block_bytes, int n,
                    size_t row_begin, size_t row_end);
 
