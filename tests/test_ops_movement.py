@@ -220,6 +220,26 @@ def test_transpose_large_multithreaded():
         np.testing.assert_array_equal(rt.run(None, {"x": x})[0], x.transpose(0, 2, 3, 1))
 
 
+def test_multithreaded_chain():
+    # big enough that every op splits its work across threads
+    nodes = [helper.make_node("Concat", ["a", "b"], ["c"], axis=1),
+             helper.make_node("Split", ["c"], ["s0", "s1", "s2"], axis=2, num_outputs=3),
+             helper.make_node("Gather", ["s1", "i"], ["g"], axis=1),
+             helper.make_node("CumSum", ["g", "ax"], ["cs"]),
+             helper.make_node("Slice", ["cs", "st", "en", "sa", "sp"], ["sl"]),
+             helper.make_node("Expand", ["sl", "shape"], ["e"]),
+             helper.make_node("Tile", ["s2", "reps"], ["t"])]
+    inputs = {"a": rand((3, 50, 300)), "b": rand((3, 70, 300)), "i": RNG.integers(-120, 120, (90,)).astype(np.int64)}
+    inits = {"ax": np.array(2, np.int64), "st": np.array([-1], np.int64), "en": np.array([I64_MIN], np.int64),
+             "sa": np.array([1], np.int64), "sp": np.array([-2], np.int64), "shape": np.array([2, 1, 1, 1], np.int64),
+             "reps": np.array([2, 3, 1], np.int64)}
+    model = make_model(nodes, inputs, ["e", "t", "s0"], inits, opset=18)
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    with nanort.Model(serialize(convert_graph(m)), threads=4) as rt:
+        assert_same(rt.run(None, inputs), ort_run(model, inputs), exact=False)
+
+
 # ------------------------------------------------------------ Concat / Split
 
 
