@@ -20,7 +20,10 @@ from onnx.reference import ReferenceEvaluator
 
 import nanort
 from nanort.converter import convert_graph
+from nanort.converter.importers.matmul import fully_connected_from_matmul
+from nanort.converter.ir import Graph, Node
 from nanort.converter.serialize import serialize
+from nanort.schema.ActivationKind import ActivationKind
 
 RNG = np.random.default_rng(1234)
 F32 = TensorProto.FLOAT
@@ -60,7 +63,7 @@ def run_ort(model, feeds):
 
 def assert_close(got, want, rtol=1e-5, atol=1e-5):
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         w = np.asarray(w)
         assert g.shape == w.shape, (g.shape, w.shape)
         assert g.dtype == w.dtype, (g.dtype, w.dtype)
@@ -145,6 +148,7 @@ def test_reduce_long_is_accurate():
         np.testing.assert_allclose(got, want, rtol=2e-7)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy: mean of an empty slice
 @pytest.mark.parametrize("op", REDUCE_OPS)
 def test_reduce_empty_and_noop(op):
     """Zero-size reduced axis, and empty axes with noop_with_empty_axes:
@@ -313,6 +317,76 @@ def test_gemm_constant_a():
     check(model, {"b": randn(3, 4)})
 
 
+# ---------------------------------------- FullyConnected / fused activation --
+def ir_run(nodes, inputs: dict, consts: dict, out_shape_dtype=np.float32):
+    """Runs IR nodes directly (ops the importers emit only in some forms)."""
+    g = Graph()
+    for name, v in inputs.items():
+        g.add_tensor(name, v.dtype, v.shape)
+        g.inputs.append(name)
+    for name, v in consts.items():
+        g.add_tensor(name, v.dtype, v.shape, v)
+    for nd in nodes:
+        for o in nd.outputs:
+            g.add_tensor(o, out_shape_dtype, None)
+    g.nodes = list(nodes)
+    g.outputs = [nodes[-1].outputs[0]]
+    with nanort.Model(serialize(g), threads=2) as m:
+        return m.run(None, inputs)[0]
+
+
+ACTS = [((ActivationKind.NONE, 0, 0), lambda v: v), ((ActivationKind.RELU, 0, 0), lambda v: np.maximum(v, 0)),
+        ((ActivationKind.CLIP, -0.5, 0.7), lambda v: np.clip(v, -0.5, 0.7)),
+        ((ActivationKind.LEAKY_RELU, 0.1, 0), lambda v: np.where(v >= 0, v, 0.1 * v)),
+        ((ActivationKind.SIGMOID, 0, 0), lambda v: 1 / (1 + np.exp(-v))),
+        ((ActivationKind.HARD_SWISH, 0, 0), lambda v: v * np.clip(v / 6 + 0.5, 0, 1))]
+
+
+@pytest.mark.parametrize("act,ref", ACTS, ids=[str(a[0][0]) for a in ACTS])
+@pytest.mark.parametrize("keep_dims", [True, False])
+@pytest.mark.parametrize("const_w", [True, False])
+def test_fully_connected(const_w, keep_dims, act, ref):
+    x, w, b = randn(2, 3, 19), randn(37, 19), randn(37)
+    inputs, consts = {"x": x}, {"b": b}
+    (consts if const_w else inputs)["w"] = w
+    node = Node("FullyConnected", ["x", "w", "b"], ["y"], {"keep_dims": keep_dims, "activation": act})
+    got = ir_run([node], inputs, consts)
+    want = ref(x.astype(np.float64) @ w.T.astype(np.float64) + b)
+    np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-5, atol=1e-5)
+    assert got.shape == ((2, 3, 37) if keep_dims else (6, 37))
+
+
+def test_matmul_fused_activation():
+    a, b = randn(4, 5, 6), randn(6, 7)
+    got = ir_run([Node("MatMul", ["a", "b"], ["y"], {"activation": (ActivationKind.RELU, 0, 0)})], {"a": a},
+                 {"b": b})
+    np.testing.assert_allclose(got, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_fully_connected_bad_weight_shape_is_an_error():
+    node = Node("FullyConnected", ["x", "w"], ["y"], {"keep_dims": True})
+    with pytest.raises(nanort.ShapeError, match="features"):
+        ir_run([node], {"x": randn(2, 5)}, {"w": randn(3, 4)})
+
+
+def test_fully_connected_from_matmul_helper():
+    """The rewrite the lead's fusion pass can use: MatMul(x, B) + b -> FullyConnected."""
+    b, bias = randn(6, 4), randn(4)
+    g = Graph()
+    g.add_tensor("x", np.float32, (3, 6))
+    g.inputs = ["x"]
+    g.add_tensor("B", np.float32, b.shape, b)
+    g.add_tensor("y", np.float32, (3, 4))
+    mm = Node("MatMul", ["x", "B"], ["y"], {}, "mm")
+    fc = fully_connected_from_matmul(g, mm, bias)
+    assert fc is not None and fc.op == "FullyConnected"
+    g.nodes, g.outputs = [fc], ["y"]
+    x = randn(3, 6)
+    with nanort.Model(serialize(g)) as m:
+        np.testing.assert_allclose(m.run(None, {"x": x})[0], x @ b + bias, rtol=1e-5, atol=1e-5)
+    assert fully_connected_from_matmul(g, Node("MatMul", ["x", "x"], ["y"]), None) is None
+
+
 # -------------------------------------------------------------- layernorm --
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("axis", [-1, -2, 1])
@@ -436,6 +510,32 @@ def test_rnn_other_activations_unsupported():
     model = rnn_model("GRU", "forward", 4, 5, 2, 3, activations=["Relu", "Tanh"])
     with pytest.raises(nanort.UnsupportedOpError, match="activations"):
         convert_graph(model)
+
+
+# ------------------------------------------------------ bad models / inputs --
+BAD = [
+    ("dup axes", Node("ReduceSum", ["x"], ["y"], {"axes": [1, -2]}), {}, nanort.InvalidModelError),
+    ("axis range", Node("ReduceMax", ["x"], ["y"], {"axes": [3]}), {}, nanort.InvalidModelError),
+    ("argmax axes", Node("ArgMax", ["x"], ["y"], {"axes": [0, 1]}), {}, nanort.InvalidModelError),
+    ("softmax axis", Node("Softmax", ["x"], ["y"], {"axis": -4}), {}, nanort.InvalidModelError),
+    ("ln scale", Node("LayerNormalization", ["x", "s"], ["y"], {"axis": -1}), {"s": randn(3)}, nanort.ShapeError),
+    ("ln epsilon", Node("LayerNormalization", ["x", "s"], ["y"], {"epsilon": -1.0}), {"s": randn(4)},
+     nanort.InvalidModelError),
+    ("lstm hidden", Node("LSTM", ["x", "w", "r"], ["y"], {"hidden_size": 0}),
+     {"w": randn(1, 8, 4), "r": randn(1, 8, 2)}, nanort.InvalidModelError),
+    ("lstm W", Node("LSTM", ["x", "w", "r"], ["y"], {"hidden_size": 2}),
+     {"w": randn(1, 8, 3), "r": randn(1, 8, 2)}, nanort.ShapeError),
+    ("gru lens type", Node("GRU", ["x", "w", "r", "", "lens"], ["y"], {"hidden_size": 2}),
+     {"w": randn(1, 6, 4), "r": randn(1, 6, 2), "lens": np.ones(3, np.float32)}, nanort.DTypeError),
+    ("matmul rank", Node("MatMul", ["x", "z"], ["y"]), {"z": np.float32(2.0)}, nanort.ShapeError),
+    ("fc bias", Node("FullyConnected", ["x", "w", "b"], ["y"]), {"w": randn(5, 4), "b": randn(4)}, nanort.ShapeError),
+]
+
+
+@pytest.mark.parametrize("node,consts,error", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_models_fail_cleanly(node, consts, error):
+    with pytest.raises(error):
+        ir_run([node], {"x": randn(2, 3, 4)}, consts)
 
 
 # ---------------------------------------------------------- dynamic dims --

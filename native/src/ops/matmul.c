@@ -157,7 +157,8 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
     if (b->rank > 1) dims[r++] = s->N;
     if ((st = nrt_set_shape(ctx, y, r, dims))) return st;
     if (b->rank <= 2 && s->nb > 0) { /* B shared by every batch: one product with batch*M rows */
-        s->M *= s->batch;
+        if (!nrt_mul_overflow_ok(s->M, s->batch, &s->M))
+            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count overflows");
         s->batch = 1;
         s->nb = 0;
     }

@@ -157,6 +157,8 @@ static nrt_status reduce_prepare(nrt_ctx* ctx) {
     if ((st = nrt_set_shape(ctx, y, r, dims))) return st;
     build_plan(ctx, x, red, s);
     bool minmax_f32 = x->dtype == NRT_FLOAT32 && (op == NRT_FB_OpType_ReduceMax || op == NRT_FB_OpType_ReduceMin);
+    if (!minmax_f32 && (uint64_t)nrt_numel(y) > SIZE_MAX / 8)
+        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "output %s is too large", y->name);
     ctx->node->scratch_bytes = minmax_f32 ? 0 : 8 * (size_t)nrt_numel(y); /* double or int64 accumulators */
     return NRT_OK;
 }

@@ -113,25 +113,26 @@ static nrt_status set_outputs(nrt_ctx* ctx, const rnn_params* p, const rnn_state
     return NRT_OK;
 }
 
+/* Reserves n floats at *off; false on overflow. */
+static bool take(size_t* off, int64_t n, size_t* at) {
+    *at = *off;
+    return n >= 0 && !__builtin_add_overflow(*off, (size_t)n, off);
+}
+
 /* Lays out the scratch buffers; false on size overflow. */
 static bool plan_scratch(rnn_state* s, int64_t H, size_t* bytes) {
     int64_t rows, xw, gh, bh;
+    size_t off = 0;
     if (!nrt_mul_overflow_ok(s->seq, s->batch, &rows) || !nrt_mul_overflow_ok(rows, s->G, &xw) ||
         !nrt_mul_overflow_ok(s->batch, s->G, &gh) || !nrt_mul_overflow_ok(s->batch, H, &bh))
         return false;
-    size_t off = 0;
-    s->xw = off, off += (size_t)xw;
-    s->gh = off, off += (size_t)gh;
-    s->h = off, off += (size_t)bh;
-    s->c = off, off += (size_t)bh;
-    s->rh = off, off += (size_t)bh;
-    s->bx = off, off += (size_t)s->G;
-    s->bh = off, off += (size_t)s->G;
+    if (!take(&off, xw, &s->xw) || !take(&off, gh, &s->gh) || !take(&off, bh, &s->h) || !take(&off, bh, &s->c) ||
+        !take(&off, bh, &s->rh) || !take(&off, s->G, &s->bx) || !take(&off, s->G, &s->bh) || off > SIZE_MAX / 8)
+        return false;
     off = (off + 1) / 2 * 2; /* 8-byte alignment for the lengths */
     s->lens = off * sizeof(float);
-    if (off > (SIZE_MAX - 8 * (size_t)s->batch) / sizeof(float)) return false;
-    *bytes = s->lens + 8 * (size_t)s->batch;
-    return true;
+    return !__builtin_mul_overflow((size_t)s->batch, (size_t)8, bytes) &&
+           !__builtin_add_overflow(*bytes, s->lens, bytes);
 }
 
 static nrt_status rnn_prepare(nrt_ctx* ctx) {
