@@ -20,8 +20,8 @@ from onnx.reference import ReferenceEvaluator
 
 import nanort
 from nanort.converter import convert_graph
-from nanort.converter.importers.matmul import fully_connected_from_matmul
 from nanort.converter.ir import Graph, Node
+from nanort.converter.passes.fuse import fully_connected_from_matmul
 from nanort.converter.serialize import serialize
 from nanort.schema.ActivationKind import ActivationKind
 
@@ -370,7 +370,7 @@ def test_fully_connected_bad_weight_shape_is_an_error():
 
 
 def test_fully_connected_from_matmul_helper():
-    """The rewrite the lead's fusion pass can use: MatMul(x, B) + b -> FullyConnected."""
+    """The fusion pass's rewrite: MatMul(x, B) + b -> FullyConnected."""
     b, bias = randn(6, 4), randn(4)
     g = Graph()
     g.add_tensor("x", np.float32, (3, 6))

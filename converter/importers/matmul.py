@@ -10,11 +10,8 @@ computed B, Mul for alpha, Add for beta * C.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..ir import Graph, Node
 from . import ImportContext, register
 
 
@@ -29,29 +26,6 @@ def _check_float(ctx: ImportContext, *inputs: int) -> None:
 def matmul(ctx: ImportContext) -> None:
     _check_float(ctx, 0, 1)
     ctx.emit("MatMul", [ctx.input(0), ctx.input(1)], [ctx.output(0)])
-
-
-def fully_connected_from_matmul(graph: Graph, matmul: Node, bias: np.ndarray | None = None,
-                                output: str | None = None) -> Node | None:
-    """A FullyConnected node equivalent to `matmul` (+ `bias` per column), or
-    None when B is not a constant 2-D matrix. The caller replaces the MatMul
-    (and the Add it folded) with the returned node; `output` defaults to the
-    MatMul's output."""
-    b = graph.const(matmul.inputs[1])
-    if b is None or b.ndim != 2 or b.dtype != np.float32:
-        return None
-    n = b.shape[1]
-    inputs = [matmul.inputs[0], graph.add_const(np.ascontiguousarray(b.T), f"{matmul.name}/W")]
-    if bias is not None:
-        bias = np.asarray(bias, np.float32)
-        if bias.size not in (1, n) or (bias.ndim > 1 and bias.shape[:-1] != (1,) * (bias.ndim - 1)):
-            return None
-        inputs.append(graph.add_const(np.ascontiguousarray(np.broadcast_to(bias.reshape(-1), (n,))),
-                                      f"{matmul.name}/bias"))
-    attrs: dict[str, Any] = {"keep_dims": True}
-    if "activation" in matmul.attrs:
-        attrs["activation"] = matmul.attrs["activation"]
-    return Node("FullyConnected", inputs, [output or matmul.outputs[0]], attrs, matmul.name)
 
 
 class _Gemm:
