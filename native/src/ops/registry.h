@@ -26,7 +26,10 @@
     X(OneHot)
 
 /* ops/reduce.c, ops/softmax.c, ops/matmul.c, ops/layer_norm.c, ops/rnn.c */
-#define NRT_OPS_MATH(X)
+#define NRT_OPS_MATH(X)                                                                              \
+    X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceProd) X(ReduceL1) X(ReduceL2)        \
+    X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin) X(Softmax)              \
+    X(LogSoftmax) X(Hardmax) X(MatMul) X(FullyConnected) X(LayerNormalization) X(LSTM) X(GRU)
 
 /* ops/quantize.c, ops/lut.c and the int8 paths */
 #define NRT_OPS_QUANT(X)
