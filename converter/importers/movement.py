@@ -3,10 +3,11 @@ Transpose, Concat, Split, Slice, Gather, GatherElements, Shape, Size,
 ConstantOfShape, Expand, Range, Tile, CumSum, Trilu, OneHot.
 
 Opset differences are resolved here so the runtime sees one form: values
-that ONNX moved from attributes to inputs (Reshape's shape before opset 5,
-Slice's starts/ends/axes before 10, Split's sizes before 13) become constant
-inputs; Squeeze/Unsqueeze axes given as a constant input (opset 13+) become
-the `axes` option, and stay input 1 when they are computed.
+that ONNX moved from attributes to inputs (Slice's starts/ends/axes before
+opset 10, Split's sizes before 13) become constant inputs; Squeeze/Unsqueeze
+axes given as a constant input (opset 13+) become the `axes` option, and stay
+input 1 when they are computed. CumSum's axis becomes the `axis` option when
+constant (else input 1, read at run time).
 """
 
 from __future__ import annotations
@@ -29,11 +30,8 @@ def _clamp_i32(v: int) -> int:
 
 @register("Reshape")
 def reshape(ctx: ImportContext) -> None:
-    if ctx.opset < 5:
-        shape = ctx.add_const(np.array(ctx.attr("shape", []), np.int64), "shape")
-    else:
-        shape = ctx.input(1)
-    ctx.emit("Reshape", [ctx.input(0), shape], [ctx.output(0)], allowzero=bool(ctx.attr("allowzero", 0)))
+    # (opsets < 5, where the shape was an attribute, are below the converter's minimum)
+    ctx.emit("Reshape", [ctx.input(0), ctx.input(1)], [ctx.output(0)], allowzero=bool(ctx.attr("allowzero", 0)))
 
 
 @register("Flatten")
