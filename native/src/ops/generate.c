@@ -49,10 +49,6 @@ static nrt_status cos_eval(nrt_ctx* ctx) {
 
 /* ---- Range ---- */
 
-typedef struct range_state {
-    size_t n;
-} range_state;
-
 static bool range_type(nrt_dtype t) {
     return t == NRT_FLOAT32 || t == NRT_FLOAT64 || t == NRT_INT16 || t == NRT_INT32 || t == NRT_INT64;
 }
@@ -112,23 +108,21 @@ static nrt_status range_prepare(nrt_ctx* ctx) {
     if (!range_type(y->dtype))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "Range of %s is not supported", nrt_dtype_name(y->dtype));
     int64_t n;
-    if ((st = range_count(ctx, in, &n)) || (st = nrt_set_shape(ctx, y, 1, &n))) return st;
-    range_state* s = nrt_alloc_state(ctx, sizeof *s);
-    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    s->n = (size_t)n;
-    return NRT_OK;
+    if ((st = range_count(ctx, in, &n))) return st;
+    return nrt_set_shape(ctx, y, 1, &n);
 }
 
 static nrt_status range_eval(nrt_ctx* ctx) {
-    const range_state* s = ctx->node->state;
     const nrt_tensor *start = nrt_in(ctx, 0), *delta = nrt_in(ctx, 2);
-    void* y = nrt_out(ctx, 0)->data;
+    nrt_tensor* out = nrt_out(ctx, 0);
+    void* y = out->data;
+    size_t n = (size_t)nrt_numel(out);
     switch (start->dtype) {
-    case NRT_FLOAT32: nrt_range_f32_ref(*(const float*)start->data, *(const float*)delta->data, y, s->n); break;
-    case NRT_FLOAT64: nrt_range_f64_ref(*(const double*)start->data, *(const double*)delta->data, y, s->n); break;
-    case NRT_INT16: nrt_range_i16_ref(*(const int16_t*)start->data, *(const int16_t*)delta->data, y, s->n); break;
-    case NRT_INT32: nrt_range_i32_ref(*(const int32_t*)start->data, *(const int32_t*)delta->data, y, s->n); break;
-    default: nrt_range_i64_ref(*(const int64_t*)start->data, *(const int64_t*)delta->data, y, s->n); break;
+    case NRT_FLOAT32: nrt_range_f32_ref(*(const float*)start->data, *(const float*)delta->data, y, n); break;
+    case NRT_FLOAT64: nrt_range_f64_ref(*(const double*)start->data, *(const double*)delta->data, y, n); break;
+    case NRT_INT16: nrt_range_i16_ref(*(const int16_t*)start->data, *(const int16_t*)delta->data, y, n); break;
+    case NRT_INT32: nrt_range_i32_ref(*(const int32_t*)start->data, *(const int32_t*)delta->data, y, n); break;
+    default: nrt_range_i64_ref(*(const int64_t*)start->data, *(const int64_t*)delta->data, y, n); break;
     }
     return NRT_OK;
 }
