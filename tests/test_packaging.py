@@ -28,6 +28,12 @@ def test_subpackages():
     assert nanort.converter.convert is nanort.convert
 
 
+def test_running_a_model_does_not_import_the_converter(tmp_path):
+    code = "import sys, nanort; print('onnx' in sys.modules, 'nanort.converter' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["False", "False"]
+
+
 def test_c_runtime_reports_its_cpu_level():
     from nanort.runtime._nanort_c import ffi, lib
 

@@ -7,6 +7,7 @@ it so its output is written once."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -219,29 +220,50 @@ def _internal_only(m: Matcher, nodes: list[Node], last: Node) -> bool:
     return True
 
 
+def fully_connected_from_matmul(graph: Graph, matmul: Node, bias: np.ndarray | None = None,
+                                output: str | None = None) -> Node | None:
+    """A FullyConnected node equivalent to `matmul` (+ `bias` per column), or
+    None when B is not a constant 2-D matrix. The caller replaces the MatMul
+    (and the Add it folded) with the returned node; `output` defaults to the
+    MatMul's output."""
+    b = graph.const(matmul.inputs[1])
+    if b is None or b.ndim != 2 or b.dtype != np.float32:
+        return None
+    n = b.shape[1]
+    inputs = [matmul.inputs[0], graph.add_const(np.ascontiguousarray(b.T), f"{matmul.name}/W")]
+    if bias is not None:
+        bias = np.asarray(bias, np.float32)
+        if bias.size not in (1, n) or (bias.ndim > 1 and bias.shape[:-1] != (1,) * (bias.ndim - 1)):
+            return None
+        inputs.append(graph.add_const(np.ascontiguousarray(np.broadcast_to(bias.reshape(-1), (n,))),
+                                      f"{matmul.name}/bias"))
+    attrs: dict[str, Any] = {"keep_dims": True}
+    if "activation" in matmul.attrs:
+        attrs["activation"] = matmul.attrs["activation"]
+    return Node("FullyConnected", inputs, [output or matmul.outputs[0]], attrs, matmul.name)
+
+
 def matmul_to_fully_connected(graph: Graph) -> None:
-    """MatMul(x, B const [K, N]) (+ Add bias [N]) -> FullyConnected(x, B^T, bias)."""
+    """MatMul(x, B const [K, N]) (+ Add of a per-column constant) -> FullyConnected(x, B^T, bias)."""
     m = Matcher(graph)
     for node in list(graph.nodes):
-        if node.op != "MatMul" or node.attrs:
+        x = graph.tensors[node.inputs[0]] if node.op == "MatMul" else None
+        if x is None or x.rank is None or x.rank < 2:
             continue
-        b = graph.const(node.inputs[1])
-        x = graph.tensors[node.inputs[0]]
-        if b is None or b.ndim != 2 or b.dtype != np.float32 or x.rank is None or x.rank < 2:
+        out, bias, add = node.outputs[0], None, m.only_consumer(node.outputs[0])
+        if add is not None and add.op == "Add" and "activation" not in node.attrs:
+            other = other_input(add, out)
+            value = graph.const(other) if other else None
+            if value is not None and graph.tensors[add.outputs[0]].shape == graph.tensors[out].shape:
+                bias, out = value, add.outputs[0]
+        fc = fully_connected_from_matmul(graph, node, bias, out)
+        if fc is None and bias is not None:
+            bias, out, fc = None, node.outputs[0], fully_connected_from_matmul(graph, node, None)
+        if fc is None:
             continue
-        w = graph.add_const(np.ascontiguousarray(b.T), f"{node.name}_w")
-        inputs, out = [node.inputs[0], w], node.outputs[0]
-        add = m.only_consumer(out)
-        if add is not None and add.op == "Add":
-            bias_name = other_input(add, out)
-            bias = graph.const(bias_name) if bias_name else None
-            if bias is not None and bias.size == b.shape[1] and bias.shape[-1:] == (b.shape[1],) \
-                    and graph.tensors[add.outputs[0]].shape == graph.tensors[out].shape:
-                inputs.append(graph.add_const(bias.reshape(-1).astype(np.float32), f"{node.name}_b"))
-                out = add.outputs[0]
-                graph.nodes.remove(add)
-        idx = graph.nodes.index(node)
-        graph.nodes[idx] = Node("FullyConnected", inputs, [out], {}, node.name)
+        if bias is not None:
+            graph.nodes.remove(add)
+        graph.nodes[graph.nodes.index(node)] = fc
         m.refresh()
 
 

@@ -191,6 +191,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ bench --
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from nanort.bench import run_bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_bench(args.model, args.vs, args.threads, args.runs, args.warmup, args.isa,
+                            dict(args.input_shape or []), not args.no_memory, Path(tmp))
+    t = Table(title=f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs")
+    for col in ("runtime", "median ms", "min ms", "max ms", "nanort speedup", "peak RSS MB", "load ms"):
+        t.add_column(col, justify="left" if col == "runtime" else "right")
+    base = results[0].timing
+    for r in results:
+        t.add_row(r.name, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}", f"{r.timing.max_ms:.3f}",
+                  "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+                  "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.1f}",
+                  "-" if r.load_ms is None else f"{r.load_ms:.1f}")
+    out.print(t)
+    out.print("peak RSS: whole process incl. the Python interpreter, each runtime in its own fresh process; "
+              "load: from the runtime imported to the first result")
+    return 0
+
+
 # ------------------------------------------------------------------- main --
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nanort", description="Convert ONNX models to .nrt and run them.")
@@ -243,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
+                       description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
+                                   "onnxruntime on the same random inputs in one process; peak RSS and load "
+                                   "time of each in separate processes.")
+    b.add_argument("model", help=".nrt model")
+    b.add_argument("--vs", metavar="MODEL.onnx", help="compare with this ONNX model under onnxruntime")
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
+                   help="shape for inputs with dynamic dims")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

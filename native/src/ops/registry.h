@@ -18,11 +18,18 @@
 /* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
 #define NRT_OPS_SPATIAL(X)
 
-/* ops/reshape.c, ops/transpose.c, ops/concat_split.c, ops/slice.c, ops/gather.c, ops/shape.c, ops/expand_tile.c ... */
-#define NRT_OPS_MOVEMENT(X)
+/* ops/reshape.c, ops/transpose.c, ops/concat_split.c, ops/slice.c, ops/gather.c, ops/shape.c, ops/expand_tile.c,
+ * ops/generate.c, ops/cumsum.c, ops/trilu.c */
+#define NRT_OPS_MOVEMENT(X)                                                                          \
+    X(Reshape) X(Flatten) X(Squeeze) X(Unsqueeze) X(Transpose) X(Concat) X(Split) X(Slice) X(Gather)     \
+    X(GatherElements) X(Shape) X(Size) X(ConstantOfShape) X(Expand) X(Range) X(Tile) X(CumSum) X(Trilu)  \
+    X(OneHot)
 
 /* ops/reduce.c, ops/softmax.c, ops/matmul.c, ops/layer_norm.c, ops/rnn.c */
-#define NRT_OPS_MATH(X)
+#define NRT_OPS_MATH(X)                                                                              \
+    X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceProd) X(ReduceL1) X(ReduceL2)        \
+    X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin) X(Softmax)              \
+    X(LogSoftmax) X(Hardmax) X(MatMul) X(FullyConnected) X(LayerNormalization) X(LSTM) X(GRU)
 
 /* ops/quantize.c, ops/lut.c and the int8 paths */
 #define NRT_OPS_QUANT(X) X(QuantizeLinear) X(DequantizeLinear) X(DynamicQuantizeLinear) X(Lut)

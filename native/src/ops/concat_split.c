@@ -1,0 +1,238 @@
+/* Concat and Split along one axis. Both see a tensor as [outer, axis *
+ * inner] rows and copy each input's (output's) block of every row. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/requant.h"
+#include "movement_util.h"
+
+typedef struct axis_params {
+    int32_t axis;
+    int32_t num_outputs; /* Split: 0 = one part per output */
+} axis_params;
+
+/* Per-shape state: the row count and each part's bytes per row. */
+typedef struct blocks_state {
+    size_t rows, row_bytes;
+    int n;
+    size_t* block_bytes;          /* n entries */
+    void** ptrs;                  /* n entries: the parts' data, filled at eval */
+    nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
+} blocks_state;
+
+static void blocks_release(nrt_node* node) {
+    blocks_state* s = node->state;
+    free(s->block_bytes);
+    free(s->ptrs);
+    free(s->rescale);
+    s->block_bytes = NULL;
+    s->ptrs = NULL;
+    s->rescale = NULL;
+}
+
+static blocks_state* alloc_blocks(nrt_ctx* ctx, int n) {
+    blocks_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return NULL;
+    s->n = n;
+    s->block_bytes = calloc((size_t)n + 1, sizeof *s->block_bytes);
+    s->ptrs = calloc((size_t)n + 1, sizeof *s->ptrs);
+    return s->block_bytes && s->ptrs ? s : NULL;
+}
+
+/* rows = prod(dims[:axis]); per-row bytes of a part = its axis dim x prod(dims[axis+1:]) x esize. */
+static size_t rows_before(const nrt_tensor* t, int axis) {
+    size_t r = 1;
+    for (int d = 0; d < axis; d++) r *= (size_t)t->dims[d];
+    return r;
+}
+
+static size_t bytes_from(const nrt_tensor* t, int axis) {
+    size_t b = nrt_dtype_size(t->dtype);
+    for (int d = axis; d < t->rank; d++) b *= (size_t)t->dims[d];
+    return b;
+}
+
+static nrt_status axis_parse(nrt_ctx* ctx) {
+    axis_params* p = nrt_alloc_params(ctx, sizeof *p);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_status st;
+    if (ctx->node->op == NRT_FB_OpType_Split) {
+        if ((st = nrt_opt_i32(ctx, NRT_FB_SplitOptions_axis, 0, &p->axis)) ||
+            (st = nrt_opt_i32(ctx, NRT_FB_SplitOptions_num_outputs, 0, &p->num_outputs)))
+            return st;
+        if (p->num_outputs < 0)
+            return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "num_outputs %d is negative", (int)p->num_outputs);
+        if (p->num_outputs && p->num_outputs != ctx->node->num_outputs)
+            return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "num_outputs is %d but the node has %d outputs",
+                               (int)p->num_outputs, ctx->node->num_outputs);
+        return NRT_OK;
+    }
+    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
+}
+
+/* ---- Concat ---- */
+
+/* Int8 inputs whose quantization differs from the output's are rescaled
+ * as requant.h specifies; others are copied. */
+static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor* y) {
+    const nrt_quant* qy = &y->quant;
+    for (int k = 0; k < s->n; k++) {
+        const nrt_tensor* x = nrt_in(ctx, k);
+        if (nrt_mv_same_quant(&x->quant, qy)) continue;
+        if (x->dtype != NRT_INT8 || x->quant.count != 1 || qy->count != 1 || x->quant.block_size || qy->block_size)
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s and output %s are quantized differently; only "
+                               "per-tensor int8 inputs are rescaled", x->name, y->name);
+        if (!s->rescale && !(s->rescale = calloc((size_t)s->n, sizeof *s->rescale)))
+            return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        s->rescale[k] = (nrt_int8_rescale){false, nrt_requant_multiplier(x->quant.scale[0], 1.0, qy->scale[0]),
+                                           x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0,
+                                           qy->zero_point ? (int32_t)qy->zero_point[0] : 0};
+    }
+    for (int k = 0; s->rescale && k < s->n; k++)
+        if (nrt_mv_same_quant(&nrt_in(ctx, k)->quant, qy)) s->rescale[k].copy = true;
+    return NRT_OK;
+}
+
+static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const nrt_tensor* t, int axis) {
+    if (t->dtype == NRT_INT4)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is int4, a packed weight type", t->name);
+    nrt_status st = nrt_expect_same_dtype(ctx, first, t);
+    if (st) return st;
+    if (t->rank != first->rank)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s and %s have ranks %d and %d", first->name, t->name,
+                           first->rank, t->rank);
+    for (int d = 0; d < t->rank; d++)
+        if (d != axis && t->dims[d] != first->dims[d]) {
+            char a[96], b[96];
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s %s and %s %s differ outside axis %d", first->name,
+                               nrt_mv_dims_str(first->rank, first->dims, a, sizeof a), t->name,
+                               nrt_mv_dims_str(t->rank, t->dims, b, sizeof b), axis);
+        }
+    return NRT_OK;
+}
+
+static nrt_status concat_prepare(nrt_ctx* ctx) {
+    const axis_params* p = ctx->node->params;
+    int n = nrt_num_in(ctx);
+    nrt_tensor *first, *y = nrt_out(ctx, 0);
+    nrt_status st = nrt_mv_input(ctx, 0, "inputs", &first);
+    if (st) return st;
+    if (first->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "cannot concatenate scalars (%s)", first->name);
+    int axis;
+    if ((st = nrt_axis(ctx, p->axis, first->rank, &axis)) || (st = nrt_expect_same_dtype(ctx, first, y))) return st;
+    int64_t dims[NRT_MAX_RANK];
+    memcpy(dims, first->dims, sizeof dims);
+    dims[axis] = 0;
+    for (int k = 0; k < n; k++) {
+        nrt_tensor* t;
+        if ((st = nrt_mv_input(ctx, k, "inputs", &t)) || (st = check_concat_input(ctx, first, t, axis))) return st;
+        if (__builtin_add_overflow(dims[axis], t->dims[axis], &dims[axis]))
+            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "concatenated dim overflows");
+    }
+    if ((st = nrt_set_shape(ctx, y, first->rank, dims))) return st;
+    blocks_state* s = alloc_blocks(ctx, n);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    s->rows = rows_before(y, axis);
+    s->row_bytes = bytes_from(y, axis);
+    for (int k = 0; k < n; k++) s->block_bytes[k] = bytes_from(nrt_in(ctx, k), axis);
+    return concat_rescale(ctx, s, y);
+}
+
+typedef struct blocks_job {
+    const blocks_state* s;
+    void* data;  /* Concat: output, Split: input */
+} blocks_job;
+
+static void concat_range(void* arg, size_t begin, size_t end) {
+    const blocks_job* j = arg;
+    nrt_concat_ref((const void* const*)j->s->ptrs, j->s->block_bytes, j->s->n, j->s->rescale, j->data,
+                   j->s->row_bytes, begin, end);
+}
+
+static nrt_status concat_eval(nrt_ctx* ctx) {
+    blocks_state* s = ctx->node->state;
+    for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_in(ctx, k)->data;
+    blocks_job job = {s, nrt_out(ctx, 0)->data};
+    if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
+    return NRT_OK;
+}
+
+/* ---- Split ---- */
+
+/* Part sizes: input 1 when present, else equal parts of ceil(dim / n) with
+ * a smaller last one (ONNX opset 18). */
+static nrt_status split_sizes(nrt_ctx* ctx, const nrt_tensor* x, int axis, int64_t* sizes) {
+    int n = nrt_num_out(ctx), count;
+    int64_t dim = x->dims[axis], sum = 0;
+    nrt_tensor* t = nrt_in(ctx, 1);
+    if (t) {
+        nrt_status st = nrt_read_static_ints(ctx, t, "split", sizes, n, &count);
+        if (st) return st;
+        if (count != n)
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "split has %d sizes for %d outputs", count, n);
+        for (int k = 0; k < n; k++) {
+            if (sizes[k] < 0 || __builtin_add_overflow(sum, sizes[k], &sum))
+                return nrt_op_fail(ctx, NRT_ERR_SHAPE, "split size %lld is invalid", (long long)sizes[k]);
+        }
+        if (sum != dim)
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "split sizes add up to %lld, but dim %d of input %s is %lld",
+                               (long long)sum, axis, x->name, (long long)dim);
+        return NRT_OK;
+    }
+    int64_t part = (dim + n - 1) / n;
+    for (int k = 0; k < n; k++) {
+        sizes[k] = part < dim - sum ? part : dim - sum;
+        sum += sizes[k];
+    }
+    if (n > 1 && sizes[n - 1] == 0 && dim % n != 0)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "dim %d of input %s (%lld) cannot be split into %d parts", axis,
+                           x->name, (long long)dim, n);
+    return NRT_OK;
+}
+
+static nrt_status split_prepare(nrt_ctx* ctx) {
+    const axis_params* p = ctx->node->params;
+    int n = nrt_num_out(ctx), axis;
+    nrt_tensor *x, *y;
+    nrt_status st = nrt_mv_data_io(ctx, &x, &y);
+    if (st || (st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
+    if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "cannot split a scalar (%s)", x->name);
+    blocks_state* s = alloc_blocks(ctx, n);
+    int64_t* sizes = calloc((size_t)n, sizeof *sizes);
+    if (!s || !sizes) {
+        free(sizes);
+        return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    st = split_sizes(ctx, x, axis, sizes);
+    int64_t dims[NRT_MAX_RANK];
+    memcpy(dims, x->dims, sizeof dims);
+    for (int k = 0; k < n && st == NRT_OK; k++) {
+        nrt_tensor* out = nrt_out(ctx, k);
+        dims[axis] = sizes[k];
+        if (!(st = nrt_expect_same_dtype(ctx, x, out)) && !(st = nrt_mv_expect_same_quant(ctx, x, out)))
+            st = nrt_set_shape(ctx, out, x->rank, dims);
+        s->block_bytes[k] = bytes_from(out, axis);
+    }
+    free(sizes);
+    s->rows = rows_before(x, axis);
+    s->row_bytes = bytes_from(x, axis);
+    return st;
+}
+
+static void split_range(void* arg, size_t begin, size_t end) {
+    const blocks_job* j = arg;
+    nrt_split_ref(j->data, j->s->row_bytes, j->s->ptrs, j->s->block_bytes, j->s->n, begin, end);
+}
+
+static nrt_status split_eval(nrt_ctx* ctx) {
+    blocks_state* s = ctx->node->state;
+    for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_out(ctx, k)->data;
+    blocks_job job = {s, nrt_in(ctx, 0)->data};
+    if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, split_range, &job);
+    return NRT_OK;
+}
+
+const nrt_op_def nrt_op_Concat = {"Concat", 0, NRT_FB_OpOptions_AxisOptions, 1, -1, 1, 1,
+                                  axis_parse, concat_prepare, concat_eval, blocks_release};
+const nrt_op_def nrt_op_Split = {"Split", 0, NRT_FB_OpOptions_SplitOptions, 1, 2, 1, -1,
+                                 axis_parse, split_prepare, split_eval, blocks_release};

@@ -1,0 +1,128 @@
+/* Gather and GatherElements. Indices (int32 / int64) may be run-time data:
+ * every index is checked before it is used, and one outside [-dim, dim)
+ * fails the invoke with NRT_ERR_INVALID_ARGUMENT. */
+#include "movement_util.h"
+
+typedef struct gather_params {
+    int32_t axis;
+} gather_params;
+
+typedef struct gather_state {
+    int axis;
+    size_t outer, nidx, inner_bytes;
+} gather_state;
+
+static nrt_status gather_parse(nrt_ctx* ctx) {
+    gather_params* p = nrt_alloc_params(ctx, sizeof *p);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
+}
+
+static nrt_status indices_input(nrt_ctx* ctx, nrt_tensor** idx) {
+    nrt_status st = nrt_mv_input(ctx, 1, "indices", idx);
+    if (st) return st;
+    if ((*idx)->dtype != NRT_INT32 && (*idx)->dtype != NRT_INT64)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "indices %s are %s, expected int32 or int64", (*idx)->name,
+                           nrt_dtype_name((*idx)->dtype));
+    return NRT_OK;
+}
+
+static nrt_status index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, int64_t dim) {
+    int64_t v = idx->dtype == NRT_INT64 ? ((const int64_t*)idx->data)[pos] : ((const int32_t*)idx->data)[pos];
+    return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "index %lld (at position %lld of %s) is out of range for a "
+                       "dim of %lld", (long long)v, (long long)pos, idx->name, (long long)dim);
+}
+
+/* ---- Gather ---- */
+
+static nrt_status gather_prepare(nrt_ctx* ctx) {
+    const gather_params* p = ctx->node->params;
+    nrt_tensor *x, *y, *idx;
+    int axis;
+    nrt_status st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = indices_input(ctx, &idx))) return st;
+    if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s is a scalar", x->name);
+    if ((st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
+    int rank = x->rank - 1 + idx->rank;
+    if (rank > ctx->model->opts.max_rank)
+        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "output would have rank %d (limit %d)", rank,
+                           ctx->model->opts.max_rank);
+    int64_t dims[NRT_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < axis; d++) dims[r++] = x->dims[d];
+    for (int d = 0; d < idx->rank; d++) dims[r++] = idx->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) dims[r++] = x->dims[d];
+    if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
+    gather_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    s->axis = axis;
+    s->outer = 1;
+    s->inner_bytes = nrt_dtype_size(x->dtype);
+    for (int d = 0; d < axis; d++) s->outer *= (size_t)x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) s->inner_bytes *= (size_t)x->dims[d];
+    s->nidx = (size_t)nrt_numel(idx);
+    ctx->node->scratch_bytes = s->nidx * sizeof(int64_t); /* the normalized indices */
+    return NRT_OK;
+}
+
+typedef struct gather_job {
+    const gather_state* s;
+    const void* data;
+    const int64_t* idx;
+    int64_t dim;
+    void* out;
+} gather_job;
+
+static void gather_range(void* arg, size_t begin, size_t end) {
+    const gather_job* j = arg;
+    nrt_gather_ref(j->data, j->idx, j->s->nidx, j->dim, j->s->inner_bytes, j->out, begin, end);
+}
+
+static nrt_status gather_eval(nrt_ctx* ctx) {
+    const gather_state* s = ctx->node->state;
+    nrt_tensor *x = nrt_in(ctx, 0), *idx = nrt_in(ctx, 1);
+    int64_t dim = x->dims[s->axis];
+    if (!s->nidx) return NRT_OK;
+    int64_t* norm = ctx->node->scratch;
+    int64_t bad = nrt_gather_indices_ref(idx->data, idx->dtype == NRT_INT64, s->nidx, dim, norm);
+    if (bad >= 0) return index_error(ctx, idx, bad, dim);
+    gather_job job = {s, x->data, norm, dim, nrt_out(ctx, 0)->data};
+    if (s->inner_bytes) nrt_mv_parallel(ctx, s->outer * s->nidx, s->inner_bytes, gather_range, &job);
+    return NRT_OK;
+}
+
+/* ---- GatherElements ---- */
+
+static nrt_status gather_elements_prepare(nrt_ctx* ctx) {
+    const gather_params* p = ctx->node->params;
+    nrt_tensor *x, *y, *idx;
+    int axis;
+    nrt_status st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = indices_input(ctx, &idx))) return st;
+    if (x->rank == 0 || idx->rank != x->rank)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s (rank %d) and indices %s (rank %d) need the same rank >= 1",
+                           x->name, x->rank, idx->name, idx->rank);
+    if ((st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
+    for (int d = 0; d < x->rank; d++)
+        if (d != axis && idx->dims[d] > x->dims[d])
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "indices %s dim %d (%lld) is larger than data %s's (%lld)",
+                               idx->name, d, (long long)idx->dims[d], x->name, (long long)x->dims[d]);
+    gather_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    s->axis = axis;
+    return nrt_set_shape(ctx, y, idx->rank, idx->dims);
+}
+
+static nrt_status gather_elements_eval(nrt_ctx* ctx) {
+    const gather_state* s = ctx->node->state;
+    nrt_tensor *x = nrt_in(ctx, 0), *idx = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    if (!y->nbytes) return NRT_OK;
+    int64_t bad = nrt_gather_elements_ref(x->data, x->dims, idx->data, idx->dtype == NRT_INT64, y->dims, x->rank,
+                                          s->axis, nrt_dtype_size(x->dtype), y->data);
+    return bad >= 0 ? index_error(ctx, idx, bad, x->dims[s->axis]) : NRT_OK;
+}
+
+const nrt_op_def nrt_op_Gather = {"Gather", 0, NRT_FB_OpOptions_AxisOptions, 2, 2, 1, 1,
+                                  gather_parse, gather_prepare, gather_eval, NULL};
+const nrt_op_def nrt_op_GatherElements = {"GatherElements", 0, NRT_FB_OpOptions_AxisOptions, 2, 2, 1, 1,
+                                          gather_parse, gather_elements_prepare, gather_elements_eval, NULL};
