@@ -212,7 +212,8 @@ def dynamic_fully_connected(x, w, s_w, bias=None, act=None):
     q, s, z, bad = quantize_rows(x.reshape(-1, x.shape[-1]))
     acc = wrap32((q.astype(np.int64) - z[:, None]) @ w.astype(np.int64).T)
     ms = (s[:, None] * np.resize(np.asarray(s_w, F32), w.shape[0])[None, :]).astype(F32)
-    y = acc.astype(F32) * ms
+    with np.errstate(invalid="ignore"):
+        y = acc.astype(F32) * ms
     if bias is not None:
         y = y + np.asarray(bias, F32)
     if act == "relu":
@@ -268,7 +269,7 @@ def softmax(x, qx, axis=-1):
     """Integer-only: e = T[max - x], S = sum e, y = min(127, (256 e + S // 2) // S - 128)."""
     t = softmax_table(qx[0])
     x = x.astype(np.int64)
-    e = t[x.max(axis=axis, keepdims=True) - x]
+    e = t[x.max(axis=axis, keepdims=True) - x].astype(np.int64)
     s = e.sum(axis=axis, keepdims=True)
     y = (e * 256 + s // 2) // s - 128
     return np.minimum(y, 127).astype(np.int8)

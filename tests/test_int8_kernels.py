@@ -263,3 +263,233 @@ def test_binary_bad_models(case, error, match):
     feeds = {"a": q8((2, 3)), "b": q8((2, 3)) if case != "float_operand" else np.ones((2, 3), np.float32)}
     with pytest.raises(error, match=match):
         g.run(feeds, ["y"])
+
+
+# ---- FullyConnected / MatMul / dynamic FullyConnected ---------------------------------------
+
+def weights(shape, axis=0, per_channel=True):
+    """Symmetric int8 weights (-127..127) and their float32 scales along `axis`."""
+    w = RNG.integers(-127, 128, size=shape, dtype=np.int8)
+    n = shape[axis] if per_channel else 1
+    return w, RNG.uniform(0.001, 0.05, n).astype(np.float32)
+
+
+def weight_tensor(g, name, w, s_w, axis):
+    per_channel = s_w.size > 1
+    return g.t(name, np.int8, w.shape, (s_w, np.zeros(s_w.size, np.int64)), data=w,
+               axis=axis if per_channel else None)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 3), (33, 64, 31), (2, 300, 129)])
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_fully_connected(m, k, n, per_channel, act):
+    qx, qy = qparams(0.05), qparams(0.02 * np.sqrt(k))
+    x = q8((m, k))
+    w, s_w = weights((n, k), per_channel=per_channel)
+    bias = ref.fold_bias(RNG.normal(0, 1, n), qx[0], np.resize(s_w, n), qx[1], w)
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("b", np.int32, (n,), data=bias)
+    g.t("y", np.int8, (m, n), qy)
+    g.node("FullyConnected", ["x", "w", "b"], ["y"], activation=ACTS[act])
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, ref.fully_connected(x, qx, w, s_w, bias, qy, act))
+
+
+def test_fully_connected_rank3_no_bias_extreme_zero_points():
+    qx, qy = qparams(0.05, -128), qparams(0.5, 127)
+    x = q8((2, 3, 40))
+    w, s_w = weights((7, 40))
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("y", np.int8, (2, 3, 7), qy)
+    g.node("FullyConnected", ["x", "w"], ["y"])
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, ref.fully_connected(x, qx, w, s_w, np.zeros(7, np.int32), qy))
+
+
+def test_fully_connected_accumulator_wraps():
+    """A hostile bias near INT32_MAX: the sum wraps modulo 2^32 (defined, equal on every kernel)."""
+    qx, qy = (1.0, 0), (1.0, 0)
+    x = np.full((1, 4), 127, np.int8)
+    w = np.full((2, 4), 127, np.int8)
+    bias = np.array([2 ** 31 - 100, -2 ** 31 + 5], np.int32)
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    weight_tensor(g, "w", w, np.ones(1, np.float32), 0)
+    g.t("b", np.int32, (2,), data=bias)
+    g.t("y", np.int8, (1, 2), qy)
+    g.node("FullyConnected", ["x", "w", "b"], ["y"])
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, ref.fully_connected(x, qx, w, np.ones(1, np.float32), bias, qy))
+    assert y[0, 0] == -128  # wrapped to a large negative sum
+
+
+@pytest.mark.parametrize("sa,sb", [((5, 17), (17, 9)), ((2, 3, 4, 33), (2, 3, 33, 65)), ((3, 1, 8, 16), (4, 16, 5)),
+                                   ((300, 7), (7, 300)), ((1, 1), (1, 1))])
+def test_matmul(sa, sb):
+    qa, qb = qparams(0.05), qparams(0.05)
+    qy = qparams(0.02 * np.sqrt(sa[-1]))
+    a, b = q8(sa), q8(sb)
+    g = G()
+    g.t("a", np.int8, sa, qa)
+    g.t("b", np.int8, sb, qb)
+    g.t("y", np.int8, np.matmul(np.zeros(sa), np.zeros(sb)).shape, qy)
+    g.node("MatMul", ["a", "b"], ["y"], activation=ACTS["clip"])
+    (y,) = g.run({"a": a, "b": b}, ["y"], threads=3)
+    same(y, ref.matmul(a, qa, b, qb, qy, "clip"))
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 8, 4), (7, 33, 17), (64, 256, 96), (3, 1, 2)])
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_dynamic_fully_connected(m, k, n, per_channel, with_bias):
+    x = (RNG.normal(0, 2, (m, k)) + RNG.uniform(-3, 3, (m, 1))).astype(np.float32)
+    x[0, :] = np.abs(x[0, :])            # a row with min 0 (zero point -128)
+    if m > 2:
+        x[1, :] = 0.0                    # all zeros: scale 1
+        x[2, :] = -np.abs(x[2, :])       # max 0
+    w, s_w = weights((n, k), per_channel=per_channel)
+    bias = RNG.normal(0, 1, n).astype(np.float32) if with_bias else None
+    g = G()
+    g.t("x", np.float32, x.shape)
+    weight_tensor(g, "w", w, s_w, 0)
+    ins = ["x", "w"]
+    if with_bias:
+        ins.append(g.t("b", np.float32, (n,), data=bias))
+    g.t("y", np.float32, (m, n))
+    g.node("FullyConnected", ins, ["y"])
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    want = ref.dynamic_fully_connected(x, w, s_w, bias)
+    assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+    # and it approximates the float product
+    exact = x @ (w.astype(np.float32) * np.resize(s_w, n)[:, None]).T + (0 if bias is None else bias)
+    assert np.abs(y - exact).max() <= 0.02 * np.abs(exact).max() + 1e-6
+
+
+def test_dynamic_fully_connected_non_finite_rows_and_relu():
+    x = RNG.normal(0, 1, (4, 16)).astype(np.float32)
+    x[1, 3] = np.nan
+    x[2, 0] = np.inf
+    x[3, :2] = [3e38, -3e38]             # finite values whose range overflows
+    w, s_w = weights((5, 16))
+    g = G()
+    g.t("x", np.float32, x.shape)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("y", np.float32, (4, 5))
+    g.node("FullyConnected", ["x", "w"], ["y"], activation=ACTS["relu"])
+    (y,) = g.run({"x": x}, ["y"])
+    want = ref.dynamic_fully_connected(x, w, s_w, None, act="relu")
+    assert np.isnan(y[1:]).all() and np.isfinite(y[0]).all()
+    assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("case,error,match", [
+    ("bias_float", nanort.DTypeError, "int32 bias"),
+    ("weight_zero_point", nanort.UnsupportedError, "symmetric"),
+    ("scale_count", nanort.InvalidModelError, "scales along axis"),
+    ("output_params", nanort.InvalidModelError, "no quantization parameters"),
+])
+def test_fully_connected_bad_models(case, error, match):
+    g = G()
+    g.t("x", np.int8, (2, 8), (0.1, 0))
+    w = q8((4, 8))
+    if case == "weight_zero_point":
+        g.t("w", np.int8, w.shape, (np.full(4, 0.1, np.float32), np.ones(4)), data=w, axis=0)
+    elif case == "scale_count":
+        g.t("w", np.int8, w.shape, (np.full(8, 0.1, np.float32), np.zeros(8)), data=w, axis=1)
+    else:
+        g.t("w", np.int8, w.shape, (np.full(4, 0.1, np.float32), np.zeros(4)), data=w, axis=0)
+    if case == "bias_float":
+        g.t("b", np.float32, (4,), data=np.zeros(4, np.float32))
+    else:
+        g.t("b", np.int32, (4,), data=np.zeros(4, np.int32))
+    g.t("y", np.int8, (2, 4), None if case == "output_params" else (0.1, 0))
+    g.node("FullyConnected", ["x", "w", "b"], ["y"])
+    with pytest.raises(error, match=match):
+        g.run({"x": q8((2, 8))}, ["y"])
+
+
+# ---- Softmax ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,axis", [((3, 10), -1), ((2, 5, 7), 1), ((4, 1000), 1), ((2, 3, 4, 5), 0),
+                                        ((6, 1), 1)])
+@pytest.mark.parametrize("s_x", [0.01, 0.1, 1.0, 30.0])
+def test_softmax(shape, axis, s_x):
+    qx = qparams(s_x)
+    x = q8(shape)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, shape, (1 / 256, -128))
+    g.node("Softmax", ["x"], ["y"], axis=axis)
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, ref.softmax(x, qx, axis))
+    # close to the float softmax
+    xi = x.astype(np.int64)
+    f = np.exp(np.float64(qx[0]) * (xi - xi.max(axis=axis, keepdims=True)))
+    f /= f.sum(axis=axis, keepdims=True)
+    assert np.abs((y.astype(np.float64) + 128) / 256 - f).max() <= 1.5 / 256
+
+
+def test_softmax_requires_fixed_output_params():
+    g = G()
+    g.t("x", np.int8, (2, 3), (0.1, 0))
+    g.t("y", np.int8, (2, 3), (1 / 255, -128))
+    g.node("Softmax", ["x"], ["y"], axis=-1)
+    with pytest.raises(nanort.InvalidModelError, match="1/256"):
+        g.run({"x": q8((2, 3))}, ["y"])
+
+
+# ---- data movement and Concat on int8 ------------------------------------------------------
+
+def test_concat_rescales_each_input():
+    qs = [qparams(), qparams(), qparams()]
+    qy = qparams(0.1)
+    xs = [q8((2, 3, 5)), q8((2, 4, 5)), q8((2, 1, 5))]
+    g = G()
+    for i, (x, q) in enumerate(zip(xs, qs)):
+        g.t(f"x{i}", np.int8, x.shape, qs[1] if i == 2 else q)   # x2 shares x1's parameters
+    g.t("y", np.int8, (2, 8, 5), qy)
+    g.node("Concat", ["x0", "x1", "x2"], ["y"], axis=1)
+    (y,) = g.run({f"x{i}": x for i, x in enumerate(xs)}, ["y"])
+    same(y, ref.concat(xs, [qs[0], qs[1], qs[1]], qy, axis=1))
+
+
+def test_concat_equal_params_is_a_copy():
+    q = qparams()
+    xs = [q8((3, 2)), q8((3, 5))]
+    g = G()
+    g.t("a", np.int8, (3, 2), q)
+    g.t("b", np.int8, (3, 5), q)
+    g.t("y", np.int8, (3, 7), q)
+    g.node("Concat", ["a", "b"], ["y"], axis=1)
+    (y,) = g.run({"a": xs[0], "b": xs[1]}, ["y"])
+    same(y, np.concatenate(xs, axis=1))
+
+
+@pytest.mark.parametrize("op,attrs,fn", [
+    ("Transpose", {"perm": [0, 2, 1]}, lambda x: x.transpose(0, 2, 1)),
+    ("Flatten", {"axis": 1}, lambda x: x.reshape(2, -1)),
+])
+def test_movement_keeps_values(op, attrs, fn):
+    q = qparams()
+    x = q8((2, 3, 4))
+    want = fn(x)
+    g = G()
+    g.t("x", np.int8, x.shape, q)
+    g.t("y", np.int8, want.shape, q)
+    g.node(op, ["x"], ["y"], **attrs)
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)
+
+
+def test_movement_with_different_params_is_invalid():
+    g = G()
+    g.t("x", np.int8, (2, 3), (0.1, 0))
+    g.t("y", np.int8, (3, 2), (0.2, 0))
+    g.node("Transpose", ["x"], ["y"], perm=[1, 0])
+    with pytest.raises(nanort.InvalidModelError, match="quantized differently"):
+        g.run({"x": q8((2, 3))}, ["y"])

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../engine/op.h"
 #include "binary_ref.h"
 
 /* Output side of a requantization: zero point and the clamp [qmin, qmax]. */
@@ -36,5 +37,58 @@ void nrt_rescale_s8_ref(const int8_t* x, int8_t* y, size_t n, int32_t zx, float 
 
 /* y = clamp(x, qmin, qmax) (an int8 max pool's / movement op's fused Relu). */
 void nrt_clamp_s8_ref(int8_t* y, size_t n, int32_t qmin, int32_t qmax);
+
+/* ---- matrix products ---- */
+
+/* FullyConnected: c[m, n] = requant(bias[n] + sum_k a[m, k] * b[n, k], m[n]) (b = W [N, K],
+ *   folded int32 bias or NULL, per-channel multipliers m[N]).
+ * MatMul: c[m, n] = requant(sum_k (a[m, k] - za) * (b[k, n] - zb), m[0]) (b [K, N]).
+ * Both compute the rectangle [m0, m1) x [n0, n1). */
+typedef struct nrt_s8_gemm {
+    int64_t M, N, K;
+    const int8_t* a;
+    int64_t lda;
+    const int8_t* b;
+    int64_t ldb;
+    int8_t* c;
+    int64_t ldc;
+    const int32_t* bias;
+    const float* m;
+    int32_t za, zb;
+    nrt_s8_out out;
+} nrt_s8_gemm;
+
+void nrt_fc_s8_ref(const nrt_s8_gemm* g, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+void nrt_matmul_s8_ref(const nrt_s8_gemm* g, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+
+/* Dynamic-quantization FullyConnected (requant.h): float x [M, K] rows
+ * quantized at run time, int8 W [N, K] with scales w_scale (N, or 1 when
+ * !per_channel), float bias or NULL, float y [M, N], fused activation. */
+typedef struct nrt_dyn_fc {
+    int64_t M, N, K;
+    const float* x;
+    const int8_t* w;
+    const float* w_scale;
+    bool per_channel;
+    const float* bias;
+    float* y;
+    nrt_activation act;
+    int8_t* q;        /* scratch [M, K]: the quantized rows */
+    float* row_scale; /* scratch [M]: s per row, NaN for a row that cannot be quantized */
+    int32_t* row_zero; /* scratch [M] */
+} nrt_dyn_fc;
+
+/* Step 1, rows [m0, m1): quantize x into q / row_scale / row_zero. */
+void nrt_dynamic_quantize_rows_ref(const nrt_dyn_fc* g, int64_t m0, int64_t m1);
+/* Step 2, the rectangle [m0, m1) x [n0, n1) of y. */
+void nrt_dynamic_fc_ref(const nrt_dyn_fc* g, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+
+/* ---- softmax ---- */
+
+/* table[d] = rint(65536 exp(-s_x d)), d = 0..255 (requant.h). */
+void nrt_softmax_s8_table(float s_x, uint32_t* table);
+/* x viewed as [outer, n, inner]; slices [o0, o1) of the outer dimension. */
+void nrt_softmax_s8_ref(const uint32_t* table, const int8_t* x, int8_t* y, int64_t o0, int64_t o1, int64_t n,
+                        int64_t inner);
 
 #endif
