@@ -84,6 +84,7 @@ CONV_CASES = {
     "depthwise": ((1, 8, 10, 10), 8, (3, 3), dict(group=8, pads=[1, 1, 1, 1]), True),
     "depthwise_multiplier2_stride2": ((1, 5, 11, 10), 10, (5, 5), dict(group=5, pads=[2, 2, 2, 2], strides=[2, 2]),
                                       True),
+    "3x3_many_out_channels": ((1, 5, 6, 7), 70, (3, 3), dict(pads=[1, 1, 1, 1]), True),
     "pointwise": ((2, 7, 5, 6), 9, (1, 1), {}, True),
     "pointwise_many_channels": ((1, 70, 4, 5), 130, (1, 1), {}, True),
     "1x1_stride2": ((1, 7, 9, 9), 3, (1, 1), dict(strides=[2, 2]), False),
@@ -143,18 +144,24 @@ ACTIVATIONS = {
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=list(ACTIVATIONS))
-@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose", "MaxPool", "GlobalAveragePool"])
 def test_fused_activation(op, act, tmp_path):
-    """ConvOptions.activation (set by the converter's fusion): compared with ORT's conv + the activation."""
+    """ConvOptions / PoolOptions.activation (set by the converter's fusion): compared with
+    ORT's op followed by the activation."""
     (kind, alpha, beta), fn = ACTIVATIONS[act]
     wshape = (6, 4, 3, 3) if op == "Conv" else (4, 6, 3, 3)  # 6 output channels either way
-    node = helper.make_node(op, ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])
-    model = make_model([node], [vi("x", (1, 4, 7, 6))], [vi("y", None)],
-                       [init("w", rand(*wshape) * 2), init("b", rand(6))])
+    if op.startswith("Conv"):
+        node = helper.make_node(op, ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])
+        inits = [init("w", rand(*wshape) * 2), init("b", rand(6))]
+    else:
+        attrs = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]) if op == "MaxPool" else {}
+        node = helper.make_node(op, ["x"], ["y"], **attrs)
+        inits = []
+    model = make_model([node], [vi("x", (1, 4, 7, 6))], [vi("y", None)], inits)
     graph = convert_graph(model)
     [conv] = [n for n in graph.nodes if n.op == op]
     conv.attrs["activation"] = (kind, alpha, beta)
-    x = rand(1, 4, 7, 6)
+    x = rand(1, 4, 7, 6) * 4
     with nanort.Model(serialize(graph)) as m:
         got = m.run(None, {"x": x})[0]
     want = fn(ort_run(model, {"x": x})[0].astype(np.float64))
@@ -190,6 +197,8 @@ CONVT_CASES = {
     "same_upper": ((1, 2, 5, 4), 3, (3, 3), dict(strides=[2, 2], auto_pad="SAME_UPPER"), True),
     "same_lower": ((1, 2, 5, 4), 3, (4, 4), dict(strides=[2, 2], auto_pad="SAME_LOWER"), True),
     "depthwise": ((1, 6, 4, 4), 6, (4, 4), dict(group=6, strides=[2, 2], pads=[1, 1, 1, 1]), True),
+    "one_output_channel": ((2, 13, 4, 5), 1, (3, 3), dict(strides=[2, 2], pads=[1, 0, 0, 1]), True),
+    "group2_few_outputs": ((1, 18, 3, 4), 4, (2, 3), dict(group=2, strides=[2, 1]), True),
 }
 
 
@@ -201,6 +210,15 @@ def test_conv_transpose(case, tmp_path):
     node = helper.make_node("ConvTranspose", ["x", "w"] + (["b"] if bias else []), ["y"], **attrs)
     model = make_model([node], [vi("x", xshape)], [vi("y", None)], inits)
     check(model, {"x": rand(*xshape)}, tmp_path, threads=2)
+
+
+@pytest.mark.parametrize("cin,cout,group", [(3, 5, 1), (16, 2, 1), (4, 4, 4)], ids=["plain", "dot", "depthwise"])
+def test_conv_transpose_weights_as_input(cin, cout, group, tmp_path):
+    """Weights that are a graph input (repacked at run time for the dot / depthwise layouts)."""
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 0, 0], group=group)
+    wshape = (cin, cout // group, 3, 3)
+    model = make_model([node], [vi("x", (1, cin, 4, 3)), vi("w", wshape)], [vi("y", None)])
+    check(model, {"x": rand(1, cin, 4, 3), "w": rand(*wshape)}, tmp_path)
 
 
 def test_conv_transpose_1d(tmp_path):
@@ -359,22 +377,51 @@ def test_resize_after_conv_is_nhwc(mode, tmp_path):
     check(model, {"x": rand(1, 3, 5, 4)}, tmp_path, feed_sets=[{"x": rand(1, 3, 3, 6)}])
 
 
-@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("mode", ["nearest", "linear", "crop"])
 def test_resize_perm_option(mode, tmp_path):
-    """ResizeOptions.perm: logical-order scales on an NHWC tensor (what the layout
+    """ResizeOptions.perm: logical-order vectors on an NHWC tensor (what the layout
     pass emits when scales / sizes are computed from shapes at run time)."""
-    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"]),
-             helper.make_node("Resize", ["c1", "", "scales"], ["y"], mode=mode)]
     scales = np.array([1, 1, 2, 0.5], np.float32)
+    roi = np.array([0, 0, 0.1, -0.2, 1, 1, 0.7, 1.1], np.float32)
+    attrs = {"mode": mode}
+    if mode == "crop":
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"]),
+             helper.make_node("Resize", ["c1", "roi", "scales"], ["y"], **attrs)]
     model = make_model(nodes, [vi("x", (1, 3, 5, 8))], [vi("y", None)],
-                       [init("w1", rand(4, 3, 1, 1)), init("scales", scales)])
+                       [init("w1", rand(4, 3, 1, 1)), init("scales", scales), init("roi", roi)])
     graph = convert_graph(model)
     [node] = [n for n in graph.nodes if n.op == "Resize"]
     node.inputs[2] = graph.add_const(scales, "logical_scales")
+    if mode == "crop":
+        node.inputs[1] = graph.add_const(roi, "logical_roi")
     node.attrs["perm"] = [0, 2, 3, 1]
     x = rand(1, 3, 5, 8)
     with nanort.Model(serialize(graph)) as m:
         np.testing.assert_allclose(m.run({"x": x})["y"], ort_run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+def test_layout_pass_resize_with_runtime_sizes():
+    """A Resize whose sizes are computed at run time: the layout pass sets perm and
+    leaves the constant roi in logical order (it used to permute it as well)."""
+    from nanort.converter.ir import Graph, Node
+    from nanort.converter.passes import layout
+    g = Graph()
+    g.add_tensor("x", np.float32, (1, 3, 4, 5))
+    g.add_tensor("sizes", np.int64, (4,))
+    g.inputs = ["x", "sizes"]
+    w = g.add_const(rand(4, 3, 1, 1), "w")
+    roi = np.array([0, 0, 0.1, 0.2, 1, 1, 0.9, 0.8], np.float32)
+    r = g.add_const(roi, "roi")
+    g.add_tensor("c", np.float32, (1, 4, 4, 5))
+    g.add_tensor("y", np.float32, None)
+    g.nodes = [Node("Conv", ["x", w], ["c"], {}, "conv"),
+               Node("Resize", ["c", r, "", "sizes"], ["y"], {"mode": 1, "coordinate_transform": 4}, "resize")]
+    g.outputs = ["y"]
+    layout.run(g)
+    [node] = [n for n in g.nodes if n.op == "Resize"]
+    assert node.attrs["perm"] == [0, 2, 3, 1]
+    np.testing.assert_array_equal(g.const(node.inputs[1]), roi)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "linear"])

@@ -1,9 +1,10 @@
 /* Conv and ConvTranspose, float32, 2-D on NHWC activations.
  *
  * Conv: x [N, H, W, C_in], W OHWI [C_out, KH, KW, C_in/group], bias [C_out].
- * A constant W is repacked once at load (kernels/ref/conv_ref.h explains the
- * layout); a W computed at run time is repacked into scratch on each run.
- * ConvTranspose: W [C_in, KH, KW, C_out/group], used as stored.
+ * ConvTranspose: W [C_in, KH, KW, C_out/group].
+ * A constant W is repacked once at load when the kernel wants another layout
+ * (kernels/ref/conv_ref.h explains them); a W computed at run time is
+ * repacked into scratch on each run.
  * auto_pad, output_shape and output_padding are resolved in prepare from the
  * actual input size, following ONNX. */
 #include <string.h>
@@ -29,11 +30,18 @@ typedef struct conv_state {
 
 /* ---- load ---- */
 
-/* The weights can be packed at load when they are a float32 4-D constant
- * whose output channels split into the groups. */
-static bool packable(const nrt_tensor* w, int64_t group) {
-    return w && w->kind == NRT_TENSOR_CONSTANT && w->dtype == NRT_FLOAT32 && w->rank == 4 && group > 0 &&
-           w->dims[0] % group == 0;
+/* The weights are packed at load when they are a float32 4-D constant whose
+ * leading dim (Conv: outputs, ConvTranspose: inputs) splits into the groups,
+ * and the kernel wants them packed. */
+static bool packable(const nrt_tensor* w, int64_t group, bool transpose) {
+    if (!(w && w->kind == NRT_TENSOR_CONSTANT && w->dtype == NRT_FLOAT32 && w->rank == 4 && w->dims[0] % group == 0))
+        return false;
+    return !transpose || nrt_conv_transpose_layout(w->dims[0] / group, w->dims[3], group) != NRT_CONVT_PLAIN;
+}
+
+static void pack(bool transpose, const float* w, const int64_t* dims, int64_t group, float* packed) {
+    if (transpose) nrt_conv_transpose_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
+    else nrt_conv_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
 }
 
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
@@ -42,8 +50,8 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     if (st != NRT_OK) return st;
     if (group < 1) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "group = %d must be positive", group);
     nrt_tensor* w = nrt_in(ctx, 1);
-    bool pack = !transpose && packable(w, group);
-    conv_params* p = nrt_alloc_params(ctx, sizeof *p + (pack ? w->nbytes : 0));
+    bool packed = packable(w, group, transpose);
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p + (packed ? w->nbytes : 0));
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     p->group = group;
     if ((st = nrt_window2d_parse(ctx, NRT_FB_ConvOptions_kernel_shape, NRT_FB_ConvOptions_strides,
@@ -56,8 +64,8 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
         return st;
     if (!transpose && (p->out_pad[0] || p->out_pad[1] || p->n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
-    if (pack) {
-        nrt_conv_pack_f32(w->data, w->dims[0], w->dims[1], w->dims[2], w->dims[3], group, p->w);
+    if (packed) {
+        pack(transpose, w->data, w->dims, group, p->w);
         p->packed = true;
         ctx->model->packed_weight_bytes += w->nbytes;
     }
@@ -190,7 +198,8 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    return finish_prepare(ctx, &g, 0);
+    bool repack = !p->packed && nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
+    return finish_prepare(ctx, &g, repack ? (size_t)nrt_numel(w) : 0);
 }
 
 /* ---- eval ---- */
@@ -253,8 +262,17 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
 }
 
 static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
+    const nrt_conv2d_geom* g = &s->g;
     conv_job job = make_job(ctx, s);
+    if (p->packed) {
+        job.w = p->w;
+    } else if (nrt_conv_transpose_layout(g->cin / g->group, g->cout / g->group, g->group) != NRT_CONVT_PLAIN) {
+        float* packed = (float*)((uint8_t*)ctx->node->scratch + s->packed_offset);
+        nrt_conv_transpose_pack_f32(job.w, g->cin, g->kh, g->kw, g->cout / g->group, g->group, packed);
+        job.w = packed;
+    }
     if (s->g.n == 0 || s->g.cout == 0) return NRT_OK;
     nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_transpose_rows, &job);
     return NRT_OK;

@@ -1,12 +1,15 @@
 /* MaxPool (float32, int8, uint8), AveragePool (float32), GlobalAveragePool
  * and GlobalMaxPool (float32), 2-D on NHWC tensors. Window sizes, auto_pad
- * and ceil_mode are resolved against the actual input in prepare. */
+ * and ceil_mode are resolved against the actual input in prepare. A fused
+ * activation (float32) is applied to the pooled values. */
+#include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
 #include "spatial_common.h"
 
 typedef struct pool_params {
     nrt_window2d win;
     bool ceil_mode, count_include_pad;
+    nrt_activation act;   /* fused by the converter; float32 only */
 } pool_params;
 
 static bool is_global(const nrt_ctx* ctx) {
@@ -17,17 +20,14 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
     pool_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     uint8_t ceil_mode, include_pad;
-    nrt_activation act;
     nrt_status st;
     if ((st = nrt_window2d_parse(ctx, NRT_FB_PoolOptions_kernel_shape, NRT_FB_PoolOptions_strides,
                                  NRT_FB_PoolOptions_dilations, NRT_FB_PoolOptions_pads, NRT_FB_PoolOptions_auto_pad,
                                  &p->win)) ||
         (st = nrt_opt_u8(ctx, NRT_FB_PoolOptions_ceil_mode, 0, &ceil_mode)) ||
         (st = nrt_opt_u8(ctx, NRT_FB_PoolOptions_count_include_pad, 0, &include_pad)) ||
-        (st = nrt_opt_activation(ctx, NRT_FB_PoolOptions_activation, &act)))
+        (st = nrt_opt_activation(ctx, NRT_FB_PoolOptions_activation, &p->act)))
         return st;
-    if (act.kind != NRT_FB_ActivationKind_NONE)
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation on a pool is not supported");
     if (!is_global(ctx) && p->win.kernel[0] == 0)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
     p->ceil_mode = ceil_mode;
@@ -36,6 +36,10 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
 }
 
 static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
+    const pool_params* p = ctx->node->params;
+    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_FB_ActivationKind_NONE)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs float32 input, %s is %s", x->name,
+                           nrt_dtype_name(x->dtype));
     bool int8_ok = ctx->node->op == NRT_FB_OpType_MaxPool && (x->dtype == NRT_INT8 || x->dtype == NRT_UINT8);
     if (x->dtype != NRT_FLOAT32 && !int8_ok)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s, which this op does not support", x->name,
@@ -78,21 +82,27 @@ typedef struct pool_job {
 static void pool_rows(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
     const nrt_pool2d_geom* g = j->ctx->node->state;
+    const pool_params* p = j->ctx->node->params;
     int64_t b = (int64_t)begin, e = (int64_t)end;
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
     else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
+    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+        nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);
 }
 
 static void global_rows(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
     const nrt_tensor* x = j->x;
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
+    const pool_params* p = j->ctx->node->params;
     if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool)
         nrt_global_avgpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
     else
         nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
+    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+        nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
 static nrt_status pool_eval(nrt_ctx* ctx) {

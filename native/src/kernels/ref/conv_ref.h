@@ -12,8 +12,15 @@
  * and for non-finite weights.
  *
  * ConvTranspose: x NHWC, weights [C_in, KH, KW, C_out/group] (IHWO), computed
- * as a gather per output row: each output sums over the (kh, kw, ic) that
- * reach it, in that order, then + bias, then the activation. */
+ * as a gather per output row: each output adds, for every tap (kh, kw) that
+ * reaches it in that order, the sum over the group's input channels, then
+ * + bias, then the activation. The weights are used in the layout
+ * nrt_conv_transpose_layout picks, which also fixes the order of the
+ * input-channel sum:
+ *   PLAIN (as stored, IHWO): sequential over ic, vectorized over outputs;
+ *   DOT (few outputs per group, many inputs): packed [group][KH][KW][C_out/g][C_in/g],
+ *     a 4-lane dot product over ic (see dot4 in conv_ref.c);
+ *   DEPTHWISE (one input and one output per group): packed [KH][KW][C]. */
 #ifndef NRT_CONV_REF_H
 #define NRT_CONV_REF_H
 
@@ -56,7 +63,14 @@ void nrt_conv2d_f32_ref(const nrt_conv2d_geom* g, const float* x, const float* p
 void nrt_conv1x1_f32_ref(const nrt_conv2d_geom* g, const float* x, const float* packed_w, const float* bias,
                          const nrt_activation* act, float* y, int64_t m_begin, int64_t m_end);
 
-/* ConvTranspose output rows [row_begin, row_end) of N * OH. */
+enum { NRT_CONVT_PLAIN = 0, NRT_CONVT_DOT = 1, NRT_CONVT_DEPTHWISE = 2 };
+int nrt_conv_transpose_layout(int64_t cin_per_group, int64_t cout_per_group, int64_t group);
+/* w IHWO -> the layout above (not called for PLAIN). */
+void nrt_conv_transpose_pack_f32(const float* w, int64_t cin, int64_t kh, int64_t kw, int64_t cout_per_group,
+                                 int64_t group, float* packed);
+
+/* ConvTranspose output rows [row_begin, row_end) of N * OH; w in the layout
+ * nrt_conv_transpose_layout gives. */
 void nrt_conv_transpose2d_f32_ref(const nrt_conv2d_geom* g, const float* x, const float* w, const float* bias,
                                   const nrt_activation* act, float* y, int64_t row_begin, int64_t row_end);
 
