@@ -20,9 +20,10 @@ from . import onnx_loader
 from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
+from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
 from .serialize import serialize, write_atomic
 
-__all__ = ["ConversionReport", "convert", "convert_graph"]
+__all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -40,6 +41,7 @@ class ConversionReport:
     outputs: list[tuple[str, tuple]]
     float_fallbacks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quantization: QuantizationOutcome | None = None
 
     def summary(self) -> str:
         lines = [
@@ -63,25 +65,36 @@ def _parameter_count(graph: Graph) -> int:
 
 
 def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-                  progress: ProgressFn | None = None) -> Graph:
-    """ONNX ModelProto -> optimized IR graph (no file written)."""
+                  progress: ProgressFn | None = None, fuse_only_clamps: bool = False) -> Graph:
+    """ONNX ModelProto -> optimized float IR graph (no file written)."""
     if input_shapes:
         onnx_loader.set_input_shapes(model, input_shapes)
     model = onnx_loader.simplify(model, (lambda msg: progress(msg, 0, 0)) if progress else None)
     graph = import_model(model, (lambda i, n: progress("importing", i, n)) if progress else None)
-    run_passes(graph, PassOptions(nhwc_io=nhwc_io), (lambda msg: progress(msg, 0, 0)) if progress else None)
+    run_passes(graph, PassOptions(nhwc_io=nhwc_io, fuse_only_clamps=fuse_only_clamps),
+               (lambda msg: progress(msg, 0, 0)) if progress else None)
     return graph
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-            progress: ProgressFn | None = None) -> ConversionReport:
+            quantize: str | None = None, calibration=None, calibration_method: str = "percentile",
+            percentile: float = 99.99, calibration_limit: int | None = None,
+            preprocess: ImagePreprocess | None = None, per_channel: bool = True,
+            keep_float: Sequence[str] = (), auto_float: int = 0, report: str | os.PathLike | None = None,
+            threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
     nhwc_io makes 4-D inputs/outputs of conv nets NHWC instead of the model's
-    NCHW. Raises ConversionError (UnsupportedOpError for unsupported ops); on
-    error no output file is left behind.
+    NCHW. quantize="int8" calibrates on `calibration` (a folder of images with
+    `preprocess`, .npy/.npz files, or an iterable of feed dicts; None = random,
+    with a warning) using `calibration_method` (minmax, percentile, mse,
+    entropy); quantize="dynamic" stores int8 weights and quantizes activations
+    per row at run time. keep_float names nodes to keep in fp32; auto_float=N
+    keeps the N most error-adding layers in fp32; report writes an HTML page.
+    Raises ConversionError (UnsupportedOpError for unsupported ops); on error
+    no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
@@ -89,16 +102,33 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     source_hist: dict[str, int] = {}
     for n in model.graph.node:
         source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+    outcome = None
     try:
-        graph = convert_graph(model, input_shapes, nhwc_io, progress)
+        pre_quantized = _has_qdq(model)
+        if quantize is None and pre_quantized:
+            quantize = "int8"  # keep what quantization-aware training learned
+        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        if quantize == "int8" and calibration is None and has_given_params(graph):
+            calibration_method = "given"
+        info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
+        if quantize:
+            spec = QuantizeSpec(quantize, calibration, calibration_method, percentile, per_channel,
+                                calibration_limit, preprocess, list(keep_float), auto_float, threads=threads)
+            outcome = quantize_graph(graph, spec, progress)
+            graph = outcome.graph
+            info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
+                        calibration_method=calibration_method if quantize == "int8" else "",
+                        calibration_samples=outcome.samples, float_nodes=outcome.float_nodes_text(),
+                        quant_summary=outcome.summary_json())
+            if report:
+                outcome.write_html(report, f"nanort int8 report: {src.name}")
         if progress:
             progress("writing", 0, 0)
-        data = serialize(graph, {
-            "producer_version": _version(),
-            "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
-        })
+        data = serialize(graph, info)
     except ConversionError:
         raise
+    except ValueError as e:  # bad option values
+        raise ConversionError(str(e)) from None
     except RecursionError as e:
         raise ConversionError(f"model graph too deep to convert: {e}") from None
     write_atomic(dst, data)
@@ -108,7 +138,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         parameters=_parameter_count(graph),
         inputs=[(n, graph.tensors[n].shape) for n in graph.inputs],
         outputs=[(n, graph.tensors[n].shape) for n in graph.outputs],
+        float_fallbacks=outcome.float_nodes_text() if outcome else [],
+        notes=outcome.result.notes if outcome else [],
+        quantization=outcome,
     )
+
+
+def _has_qdq(model) -> bool:
+    ops = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
+    return any(n.op_type in ops for n in model.graph.node)
 
 
 def _version() -> str:

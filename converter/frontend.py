@@ -13,14 +13,16 @@ from nanort.runtime.errors import ConversionError, UnsupportedOpError
 from .importers import import_node
 from .ir import Graph, Shape
 from .onnx_loader import default_opset
+from .schema_map import NP_TO_DTYPE
 
 
 def _elem_dtype(elem_type: int) -> np.dtype | None:
+    """The numpy dtype of an ONNX element type nanort has, else None."""
     try:
         dt = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
     except Exception:
         return None
-    return dt if dt.kind in "fiub" and dt.itemsize <= 8 else None
+    return dt if dt in NP_TO_DTYPE else None
 
 
 def _shape_of(tt: onnx.TypeProto.Tensor) -> Shape | None:

@@ -40,7 +40,6 @@ def load(path: str | os.PathLike) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.graph.node and not model.graph.output:
         raise ConversionError(f"{path} holds no ONNX graph")
     _load_external_data(model, path.parent)
-    check_opset(model)
     return model
 
 
@@ -99,10 +98,30 @@ def set_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]]
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX shape inference in strict mode: contradictory shapes or types are
+    an error here rather than a surprise in the runtime."""
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except Exception as e:
-        raise ConversionError(f"the model's shapes are inconsistent: {e}") from None
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise ConversionError(f"the model's shapes or types are inconsistent: {msg}") from None
+
+
+def check_structure(model: onnx.ModelProto) -> None:
+    """Every value a node reads is defined before it; every output is produced.
+    (A truncated or hand-edited file typically fails here.)"""
+    g = model.graph
+    defined = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
+    for k, node in enumerate(g.node):
+        for name in node.input:
+            if name not in defined:
+                raise ConversionError(
+                    f"{node.op_type} node {node.name or k!r} reads {name!r}, which no graph input, initializer "
+                    "or earlier node defines (missing initializer, or nodes out of order)")
+        defined.update(node.output)
+    for o in g.output:
+        if o.name not in defined:
+            raise ConversionError(f"graph output {o.name!r} is not produced by any node")
 
 
 def constant_value(node: onnx.NodeProto) -> np.ndarray:
@@ -218,7 +237,9 @@ def _fold_node(node: onnx.NodeProto, consts: dict[str, np.ndarray], shapes: dict
 
 
 def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None) -> onnx.ModelProto:
-    """Constant-folds to a fixed point, re-running shape inference in between."""
+    """Checks the graph, then constant-folds to a fixed point, re-running shape inference in between."""
+    check_opset(model)
+    check_structure(model)
     _drop_constant_inputs(model.graph)
     model = infer_shapes(model)
     for _ in range(16):

@@ -73,7 +73,8 @@ def _options(node: Node) -> tuple[int, Any]:
     return getattr(_union_module.OpOptions, table), obj
 
 
-def _tensor_order(graph: Graph) -> list[str]:
+def tensor_order(graph: Graph) -> list[str]:
+    """Tensor names in the order of their indices in the file."""
     order: dict[str, None] = {}
     for name in graph.inputs:
         order[name] = None
@@ -129,7 +130,7 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
         tt.shape = dims
         tt.dimNames = dim_names
         tt.buffer = blob_index.get(name, 0)
-        if t.quant is not None:
+        if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             q.scale = np.ascontiguousarray(t.quant.scale, np.float32)
             q.zeroPoint = np.ascontiguousarray(t.quant.zero_point, np.int64)
@@ -185,7 +186,7 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
 
 def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
     info = info or {}
-    order = _tensor_order(graph)
+    order = tensor_order(graph)
     missing = [n for n in order if n not in graph.tensors]
     if missing:
         raise ValueError(f"tensor {missing[0]!r} is used but not defined")

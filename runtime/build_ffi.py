@@ -56,7 +56,8 @@ ffibuilder.set_source(
     '#include "nanort.h"',
     sources=sources(),
     include_dirs=[str(NATIVE / "include")],
-    extra_compile_args=["-std=c11", "-O3", "-D_GNU_SOURCE", "-ffp-contract=off", "-fno-math-errno", "-g0"],
+    extra_compile_args=["-std=c11", "-O3", "-D_GNU_SOURCE", "-ffp-contract=off", "-fno-math-errno",
+                        "-fno-trapping-math", "-g0"],
     libraries=["m", "pthread"],
 )
 

@@ -173,7 +173,8 @@ class Model:
         else:
             raise errors.InvalidArgumentError("run takes (feeds) or (output_names, feeds)")
         if not isinstance(feeds, Mapping):
-            raise errors.InvalidArgumentError(f"feeds must be a dict of name -> numpy array, got {type(feeds).__name__}")
+            raise errors.InvalidArgumentError(
+                f"feeds must be a dict of name -> numpy array, got {type(feeds).__name__}")
         if names is None:
             indices = list(range(len(self._output_infos)))
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import ImportContext, register
 
 SIMPLE = [
@@ -56,7 +58,10 @@ def isinf(ctx: ImportContext) -> None:
 
 @register("Dropout")
 def dropout(ctx: ImportContext) -> None:
-    # Inference: identity. A requested mask output is all true.
+    """Inference-mode Dropout is the identity; training mode is refused."""
     if len(ctx.outputs) > 1 and ctx.output(1):
         ctx.unsupported("the mask output of Dropout is not supported")
+    training = ctx.const(2) if ctx.input(2) else np.array(False)
+    if training is None or bool(training):
+        ctx.unsupported("training_mode=True (random dropout) is not supported; nanort runs inference")
     ctx.emit("Identity", [ctx.input(0)], [ctx.output(0)])

@@ -8,17 +8,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, layout
+from . import cleanup, fold, fuse, layout, qdq
 
 
 @dataclass
 class PassOptions:
     nhwc_io: bool = False
+    optimize: bool = True
+    # int8 keeps nonlinear activations as their own ops (they become lookup
+    # tables with their own output ranges); only clamps fuse into producers.
+    fuse_only_clamps: bool = False
 
 
 def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], None] | None = None) -> None:
-    steps: list[tuple[str, Callable[[Graph], None]]] = [
-        ("cleanup", cleanup.run),
+    steps: list[tuple[str, Callable[[Graph], None]]] = [("cleanup", cleanup.run), ("fold QDQ", qdq.fold_qdq)]
+    if options.optimize:
+        steps += [
+            ("neutral arithmetic", fold.drop_neutral_arithmetic),
+            ("cleanup", cleanup.run),
+            ("fold batchnorm / scale-shift", fold.fold_linear_steps),
+            ("fuse patterns", fuse.fuse_patterns),
+            ("matmul -> fully connected", fuse.matmul_to_fully_connected),
+            ("fold scale-shift", fold.fold_linear_steps),
+            ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),
+            ("cleanup", cleanup.run),
+        ]
+    steps += [
         ("layout", lambda g: layout.run(g, nhwc_io=options.nhwc_io)),
         ("cleanup", cleanup.run),
     ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node, Tensor
+from ..ir import Graph, Node, QuantParams, Tensor
 from ..schema_map import OPTIONS_TABLE
 
 NHWC = (0, 2, 3, 1)
@@ -41,6 +41,14 @@ def _inverse(p: tuple[int, ...]) -> tuple[int, ...]:
     for j, a in enumerate(p):
         inv[a] = j
     return tuple(inv)
+
+
+def _permuted_quant(t: Tensor, target: tuple[int, ...]) -> QuantParams | None:
+    """A constant's quantization annotation after its axes are permuted."""
+    q = t.quant
+    if q is None or q.axis is None:
+        return q
+    return QuantParams(q.scale, q.zero_point, target.index(q.axis))
 
 
 class _Layout:
@@ -74,6 +82,7 @@ class _Layout:
             if t.is_const:
                 new = self.g.add_const(np.transpose(t.data, phys), f"{name}_perm")
                 self.g.tensors[new].shape = t.shape
+                self.g.tensors[new].quant = _permuted_quant(t, tgt or _identity(rank))
             else:
                 new = self.g.fresh_name(f"{name}_perm")
                 self.g.add_tensor(new, t.dtype, t.shape)

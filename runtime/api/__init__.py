@@ -6,7 +6,6 @@
     outputs = model.run({"x": x})
 """
 
-from nanort.converter import convert
 from nanort.runtime.errors import (
     BusyError,
     ConversionError,
@@ -26,6 +25,17 @@ from nanort.runtime.errors import (
 from nanort.runtime.model import Model, TensorInfo
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The converter (and onnx) load only when first used: running a model
+    # needs nothing but the runtime.
+    if name == "convert":
+        from nanort.converter import convert
+
+        return convert
+    raise AttributeError(f"module 'nanort' has no attribute {name!r}")
+
 
 __all__ = [
     "BusyError", "ConversionError", "DTypeError", "Error", "FileError", "InternalError",

@@ -21,6 +21,23 @@ typedef struct loader {
 
 static const char* tensor_label(const nrt_tensor* t) { return t->name ? t->name : "(unnamed)"; }
 
+static bool strings_ok(const nrt_fb_table* t, const int* slots, int n) {
+    for (int i = 0; i < n; i++) {
+        const char* s;
+        if (!nrt_fb_string(t, slots[i], &s)) return false;
+    }
+    return true;
+}
+
+static bool string_vector_ok(const nrt_fb_table* t, int slot) {
+    nrt_fb_vec v;
+    const char* s;
+    if (!nrt_fb_vector(t, slot, 4, &v)) return false;
+    for (uint32_t i = 0; i < v.len; i++)
+        if (!nrt_fb_vec_string(&v, i, &s)) return false;
+    return true;
+}
+
 static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_table* q) {
     nrt_model* m = L->m;
     nrt_fb_vec scale, zp;
@@ -130,14 +147,18 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         if (t->decl_dims[d] < -1)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: dimension %d is %lld", tensor_label(t), d,
                             (long long)t->decl_dims[d]);
-    for (uint32_t i = 0; i < dim_names.len; i++) {
-        const char* s;
-        if (!nrt_fb_vec_string(&dim_names, i, &s))
-            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names", tensor_label(t));
-    }
+    static const int tensor_strings[] = {NRT_FB_Tensor_packing};
+    nrt_fb_vec perm;
+    if (!string_vector_ok(ft, NRT_FB_Tensor_dim_names) || !strings_ok(ft, tensor_strings, 1) ||
+        !nrt_fb_vector(ft, NRT_FB_Tensor_logical_perm, 4, &perm))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names, packing or logical_perm",
+                        tensor_label(t));
     if (has_sp) {
         uint8_t format;
-        if (!nrt_fb_u8(&sp, NRT_FB_Sparsity_format, 0, &format))
+        nrt_fb_vec v;
+        if (!nrt_fb_u8(&sp, NRT_FB_Sparsity_format, 0, &format) ||
+            !nrt_fb_vector(&sp, NRT_FB_Sparsity_block_shape, 4, &v) ||
+            !nrt_fb_vector(&sp, NRT_FB_Sparsity_dense_shape, 8, &v))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt sparsity table", tensor_label(t));
         if (format != NRT_FB_SparseFormat_DENSE)
             return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: sparse format %u is not supported by this runtime",
@@ -282,6 +303,51 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
     return check_graph(m);
 }
 
+/* Tables the runtime does not use still get verified: a file either is
+ * well-formed throughout or is rejected. */
+static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* root) {
+    static const int model_strings[] = {NRT_FB_Model_producer, NRT_FB_Model_producer_version,
+                                        NRT_FB_Model_source_sha256};
+    if (!strings_ok(root, model_strings, 3)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt producer strings");
+    nrt_fb_vec list;
+    nrt_fb_table t, e;
+    if (!nrt_fb_vector(root, NRT_FB_Model_metadata, 4, &list))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt metadata list");
+    static const int meta_strings[] = {NRT_FB_Metadata_key, NRT_FB_Metadata_value};
+    for (uint32_t i = 0; i < list.len; i++)
+        if (!nrt_fb_vec_table(&list, i, &t) || !strings_ok(&t, meta_strings, 2))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "metadata entry #%u is corrupt", i);
+    if (!nrt_fb_vector(root, NRT_FB_Model_signatures, 4, &list))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt signature list");
+    for (uint32_t i = 0; i < list.len; i++) {
+        static const int sig_strings[] = {NRT_FB_Signature_key};
+        static const int io_slots[] = {NRT_FB_Signature_inputs, NRT_FB_Signature_outputs};
+        if (!nrt_fb_vec_table(&list, i, &t) || !strings_ok(&t, sig_strings, 1))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u is corrupt", i);
+        for (int k = 0; k < 2; k++) {
+            nrt_fb_vec io;
+            if (!nrt_fb_vector(&t, io_slots[k], 4, &io))
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u is corrupt", i);
+            for (uint32_t j = 0; j < io.len; j++) {
+                static const int entry_strings[] = {NRT_FB_SignatureTensor_name};
+                int32_t tensor;
+                if (!nrt_fb_vec_table(&io, j, &e) || !strings_ok(&e, entry_strings, 1) ||
+                    !nrt_fb_i32(&e, NRT_FB_SignatureTensor_tensor, -1, &tensor) || tensor < 0 ||
+                    tensor >= m->num_tensors)
+                    return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u entry #%u is corrupt or names no tensor",
+                                    i, j);
+            }
+        }
+    }
+    bool present;
+    static const int recipe_strings[] = {NRT_FB_QuantizationRecipe_scheme, NRT_FB_QuantizationRecipe_calibration_method,
+                                         NRT_FB_QuantizationRecipe_summary};
+    if (!nrt_fb_table_field(root, NRT_FB_Model_quantization, &t, &present) ||
+        (present && (!strings_ok(&t, recipe_strings, 3) || !string_vector_ok(&t, NRT_FB_QuantizationRecipe_float_nodes))))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt quantization recipe");
+    return NRT_OK;
+}
+
 nrt_status nrt_load(nrt_model* m) {
     loader L = {.m = m};
     nrt_fb_table root, g;
@@ -302,6 +368,7 @@ nrt_status nrt_load(nrt_model* m) {
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
     nrt_status st = load_graph(&L, &g);
+    if (st == NRT_OK) st = verify_descriptive_tables(m, &root);
     if (st == NRT_OK) m->loaded = true;
     return st;
 }

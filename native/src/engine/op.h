@@ -116,25 +116,27 @@ static inline float nrt_f16_to_f32(uint16_t h) {
     return f;
 }
 
+/* Round to nearest even, overflow -> inf, NaN -> quiet NaN (sign kept).
+ * Branch-free in the common (normal) case; equal to the straightforward
+ * shift-and-round version for all 2^32 inputs (checked exhaustively). */
 static inline uint16_t nrt_f32_to_f16(float f) {
     uint32_t x;
     __builtin_memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000;
-    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
-    uint32_t man = x & 0x7fffff;
-    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
-    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
-    if (exp <= 0) {
-        if (exp < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        uint32_t shift = (uint32_t)(14 - exp);
-        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return (uint16_t)(sign | half);
+    uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+    if (a >= 0x47800000u) /* >= 65536, inf or NaN */
+        return (uint16_t)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (a < 0x38800000u) { /* below 2^-14: adding 0.5f rounds to the half subnormal's unit (2^-24) */
+        float t;
+        uint32_t b;
+        __builtin_memcpy(&t, &a, 4);
+        t += 0.5f;
+        __builtin_memcpy(&b, &t, 4);
+        return (uint16_t)(sign | (b - 0x3f000000u));
     }
-    uint32_t half = sign | (uint32_t)exp << 10 | man >> 13, rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into exponent: correct */
-    return (uint16_t)half;
+    /* rebias the exponent (-112 << 23), add just under half an ulp plus the
+     * kept lsb (ties to even); a mantissa carry rounds up into the exponent / inf */
+    a += 0xc8000fffu + ((a >> 13) & 1u);
+    return (uint16_t)(sign | (a >> 13));
 }
 
 #endif

@@ -11,7 +11,9 @@
     X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(Not) X(IsNaN) X(IsInf) X(ThresholdedRelu)
 
 /* ops/binary.c, ops/elementwise.c: Add ... Where, Clip, Cast */
-#define NRT_OPS_ELEMENTWISE(X)
+#define NRT_OPS_ELEMENTWISE(X)                                                                       \
+    X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Min) X(Max) X(Mod) X(Equal) X(Greater) X(GreaterOrEqual)   \
+    X(Less) X(LessOrEqual) X(And) X(Or) X(Xor) X(BitShift) X(PRelu) X(Where) X(Clip) X(Cast)
 
 /* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
 #define NRT_OPS_SPATIAL(X)                                                                           \
@@ -23,7 +25,10 @@
 #define NRT_OPS_MOVEMENT(X)
 
 /* ops/reduce.c, ops/softmax.c, ops/matmul.c, ops/layer_norm.c, ops/rnn.c */
-#define NRT_OPS_MATH(X)
+#define NRT_OPS_MATH(X)                                                                              \
+    X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceProd) X(ReduceL1) X(ReduceL2)        \
+    X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin) X(Softmax)              \
+    X(LogSoftmax) X(Hardmax) X(MatMul) X(FullyConnected) X(LayerNormalization) X(LSTM) X(GRU)
 
 /* ops/quantize.c, ops/lut.c and the int8 paths */
 #define NRT_OPS_QUANT(X)

@@ -1,0 +1,224 @@
+/* Elementwise binary ops with numpy broadcasting: Add Sub Mul Div Pow Min Max
+ * Mod, the comparisons (bool output), And Or Xor (bool), BitShift (uint8) and
+ * PRelu (slope broadcast to x's shape). Semantics and dtypes: see
+ * kernels/ref/binary_ref.h. A fused activation applies to float32 results. */
+#include <string.h>
+
+#include "../engine/dtype.h"
+#include "../kernels/ref/binary_ref.h"
+#include "broadcast.h"
+
+typedef struct binary_params {
+    nrt_activation act;
+    unsigned variant; /* NRT_BIN_FMOD, NRT_BIN_SHIFT_LEFT */
+} binary_params;
+
+typedef struct binary_state {
+    nrt_bcast plan;
+    nrt_binary_kernel kernel;
+    int mode;        /* NRT_BIN_*: which operand the innermost dim holds constant */
+    bool check_zero; /* integer Div / Mod: a zero divisor is an error */
+    bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
+} binary_state;
+
+static nrt_status binary_parse(nrt_ctx* ctx) {
+    binary_params* p = nrt_alloc_params(ctx, sizeof *p);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    uint8_t fmod, left;
+    nrt_status st;
+    if ((st = nrt_opt_activation(ctx, NRT_FB_BinaryOptions_activation, &p->act)) ||
+        (st = nrt_opt_u8(ctx, NRT_FB_BinaryOptions_fmod, 0, &fmod)) ||
+        (st = nrt_opt_u8(ctx, NRT_FB_BinaryOptions_shift_left, 0, &left)))
+        return st;
+    p->variant = (fmod ? NRT_BIN_FMOD : 0u) | (left ? NRT_BIN_SHIFT_LEFT : 0u);
+    return NRT_OK;
+}
+
+static bool is_int(nrt_dtype t) { return !nrt_dtype_table[t].is_float && t != NRT_BOOL && t != NRT_INT4; }
+
+/* Pow with one float exponent of 2 or 0.5 (variances, norms) has exact fast
+ * kernels; the exponent may be computed at run time, so eval looks. */
+static unsigned pow_variant(const nrt_tensor* e) {
+    double v;
+    switch (e->dtype) {
+    case NRT_FLOAT32: v = *(const float*)e->data; break;
+    case NRT_FLOAT64: v = *(const double*)e->data; break;
+    default: v = nrt_f16_to_f32(*(const uint16_t*)e->data); break;
+    }
+    return v == 2.0 ? NRT_BIN_SQUARE : (v == 0.5 ? NRT_BIN_SQRT : 0u);
+}
+
+static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
+                              binary_state* s) {
+    const binary_params* p = ctx->node->params;
+    unsigned op = ctx->node->op;
+    if (!nrt_binary_ref_select(op, p->variant, a->dtype, b->dtype, &s->kernel)) {
+        if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "not implemented for inputs %s (%s) and %s (%s)", a->name,
+                           nrt_dtype_name(a->dtype), b->name, nrt_dtype_name(b->dtype));
+    }
+    nrt_status st = nrt_expect_dtype(ctx, y, s->kernel.y_type, "output");
+    if (st) return st;
+    if (p->act.kind != NRT_FB_ActivationKind_NONE && y->dtype != NRT_FLOAT32)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs a float32 result; %s is %s", y->name,
+                           nrt_dtype_name(y->dtype));
+    s->check_zero = (op == NRT_FB_OpType_Div || op == NRT_FB_OpType_Mod) && is_int(b->dtype);
+    s->scalar_pow = op == NRT_FB_OpType_Pow && a->dtype == b->dtype && nrt_dtype_table[b->dtype].is_float &&
+                    nrt_numel(b) == 1;
+    return NRT_OK;
+}
+
+static nrt_status binary_prepare(nrt_ctx* ctx) {
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    if (!a || !b) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "both inputs are required");
+    binary_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_status st = pick_kernel(ctx, a, b, y, s);
+    if (st) return st;
+    const nrt_tensor* ins[2] = {a, b};
+    int rank;
+    int64_t dims[NRT_MAX_RANK];
+    if ((st = nrt_bcast_shape(ctx, 2, ins, &rank, dims))) return st;
+    if (ctx->node->op == NRT_FB_OpType_PRelu &&
+        (rank != a->rank || memcmp(dims, a->dims, sizeof *dims * (size_t)rank) != 0))
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "slope %s does not broadcast to the shape of input %s", b->name,
+                           a->name);
+    if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
+    nrt_bcast_plan(&s->plan, 2, ins, rank, dims);
+    int sa = nrt_bcast_inner_stride(&s->plan, 0), sb = nrt_bcast_inner_stride(&s->plan, 1);
+    s->mode = !sb ? NRT_BIN_VS : (!sa ? NRT_BIN_SV : NRT_BIN_VV);
+    return NRT_OK;
+}
+
+/* Short rows (x[N, 3] + b[3], boxes, grids) are handled in blocks of whole
+ * rows: operands that are not contiguous over the block are gathered into
+ * contiguous buffers, so one kernel call covers many rows. */
+#define SHORT_ROW 64
+#define ROW_BLOCK 512 /* elements per block */
+
+typedef struct binary_job {
+    const binary_state* s;
+    nrt_binary_kernel kernel;
+    const nrt_activation* act;
+    const uint8_t *a, *b;
+    uint8_t* y;
+    size_t ea, eb, ey; /* element sizes */
+} binary_job;
+
+static void apply_activation(const nrt_activation* act, float* y, int64_t n) {
+    if (act->kind == NRT_FB_ActivationKind_RELU) {
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, y[i]);
+    }
+}
+
+/* What one thread's walk needs: the job, and gather buffers for short rows. */
+typedef struct binary_walk {
+    const binary_job* j;
+    int64_t cached_off[2], cached_rows[2]; /* a buffer holding a repeated row (stride 0 across rows) is
+                                              reused while it covers the same rows */
+    _Alignas(64) uint8_t buf[2][ROW_BLOCK * 8];
+} binary_walk;
+
+static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count) {
+    const binary_job* j = ((const binary_walk*)arg)->j;
+    void* y = j->y + (size_t)out * j->ey;
+    nrt_binary_ref_run(&j->kernel, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y,
+                       (size_t)count, j->s->mode);
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, count);
+}
+
+#define GATHER(T)                                                                                          \
+    do {                                                                                                  \
+        const T* from = (const T*)base;                                                                   \
+        T* to = (T*)buf;                                                                                  \
+        for (int64_t r = 0; r < rows; r++, from += so)                                                    \
+            for (int64_t k = 0; k < inner; k++) *to++ = from[k * si];                                     \
+    } while (0)
+
+/* Operand i over `rows` whole rows as a contiguous run (or one value: *scalar). */
+static const void* block_operand(binary_walk* w, int i, const uint8_t* src, size_t esize, int64_t off,
+                                 int64_t rows, bool* scalar) {
+    const nrt_bcast* p = &w->j->s->plan;
+    int64_t inner = p->dims[p->rank - 1], so = p->strides[i][p->rank - 2], si = p->strides[i][p->rank - 1];
+    const uint8_t* base = src + (size_t)off * esize;
+    uint8_t* buf = w->buf[i];
+    *scalar = so == 0 && si == 0;
+    if (*scalar || (si == 1 && so == inner)) return base;
+    if (so == 0 && w->cached_off[i] == off && w->cached_rows[i] >= rows) return buf;
+    switch (esize) {
+    case 1: GATHER(uint8_t); break;
+    case 2: GATHER(uint16_t); break;
+    case 4: GATHER(uint32_t); break;
+    default: GATHER(uint64_t); break;
+    }
+    w->cached_off[i] = so == 0 ? off : -1;
+    w->cached_rows[i] = rows;
+    return buf;
+}
+
+static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows) {
+    binary_walk* w = arg;
+    const binary_job* j = w->j;
+    bool as, bs;
+    const void* a = block_operand(w, 0, j->a, j->ea, off[0], rows, &as);
+    const void* b = block_operand(w, 1, j->b, j->eb, off[1], rows, &bs);
+    int64_t n = rows * j->s->plan.dims[j->s->plan.rank - 1];
+    void* y = j->y + (size_t)out * j->ey;
+    /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
+    nrt_binary_ref_run(&j->kernel, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, n);
+}
+
+static void binary_task(void* arg, size_t begin, size_t end) {
+    binary_walk w = {.j = arg, .cached_off = {-1, -1}};
+    const nrt_bcast* p = &w.j->s->plan;
+    int64_t inner = p->dims[p->rank - 1];
+    bool short_rows = p->rank >= 2 && inner < SHORT_ROW;
+    nrt_bcast_visit_rows(p, (int64_t)begin, (int64_t)end, short_rows ? ROW_BLOCK / inner : 0, binary_run,
+                         short_rows ? binary_rows : NULL, &w);
+}
+
+static bool has_zero(const nrt_tensor* t) {
+    int64_t n = nrt_numel(t);
+    switch (nrt_dtype_size(t->dtype)) {
+    case 1: return memchr(t->data, 0, (size_t)n) != NULL;
+    case 2:
+        for (int64_t i = 0; i < n; i++)
+            if (((const uint16_t*)t->data)[i] == 0) return true;
+        return false;
+    case 4:
+        for (int64_t i = 0; i < n; i++)
+            if (((const uint32_t*)t->data)[i] == 0) return true;
+        return false;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            if (((const uint64_t*)t->data)[i] == 0) return true;
+        return false;
+    }
+}
+
+static nrt_status binary_eval(nrt_ctx* ctx) {
+    const binary_params* p = ctx->node->params;
+    const binary_state* s = ctx->node->state;
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    if (s->plan.total == 0) return NRT_OK;
+    if (s->check_zero && has_zero(b))
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
+    binary_job job = {s, s->kernel, &p->act, a->data, b->data, y->data, nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype),
+                      nrt_dtype_size(y->dtype)};
+    unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
+    if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
+    /* Pow, float16 and mixed-type kernels cost far more per element. */
+    bool heavy = (ctx->node->op == NRT_FB_OpType_Pow && !pv) || s->kernel.via_f32;
+    nrt_parallel_for(ctx, (size_t)s->plan.total, heavy ? 2048 : 16384, binary_task, &job);
+    return NRT_OK;
+}
+
+#define BINARY_OP(NAME)                                                                                     \
+    const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_BinaryOptions, 2, 2, 1, 1,               \
+                                      binary_parse, binary_prepare, binary_eval, NULL};
+BINARY_OP(Add) BINARY_OP(Sub) BINARY_OP(Mul) BINARY_OP(Div) BINARY_OP(Pow) BINARY_OP(Min) BINARY_OP(Max)
+BINARY_OP(Mod) BINARY_OP(Equal) BINARY_OP(Greater) BINARY_OP(GreaterOrEqual) BINARY_OP(Less)
+BINARY_OP(LessOrEqual) BINARY_OP(And) BINARY_OP(Or) BINARY_OP(Xor) BINARY_OP(BitShift) BINARY_OP(PRelu)

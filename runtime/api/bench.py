@@ -1,0 +1,121 @@
+"""`nanort bench`: latency of a .nrt model (and of the ONNX model under
+onnxruntime with --vs) over interleaved runs in one process, plus peak RSS
+and load time of each, measured in separate fresh processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import nanort
+from nanort.runtime.benchmark import Timing, interleaved
+
+
+@dataclass
+class BenchResult:
+    name: str
+    timing: Timing
+    peak_rss_mb: float | None = None
+    load_ms: float | None = None
+
+
+def make_inputs(model: nanort.Model, shapes: dict[str, list[int]], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for t in model.inputs:
+        shape = shapes.get(t.name) or list(t.shape)
+        if any(d is None for d in shape):
+            raise nanort.InvalidArgumentError(
+                f"input {t.name!r} has dynamic dims {list(t.shape)}; give its shape with --input-shape")
+        if t.dtype.kind == "f":
+            feeds[t.name] = rng.uniform(0, 1, shape).astype(t.dtype)
+        elif t.dtype == np.bool_:
+            feeds[t.name] = rng.integers(0, 2, shape).astype(np.bool_)
+        else:
+            feeds[t.name] = rng.integers(0, 8, shape).astype(t.dtype)
+    return feeds
+
+
+def ort_session(onnx_path: str, threads: int):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise nanort.InvalidArgumentError("--vs needs onnxruntime (pip install onnxruntime)") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+
+
+_MEASURE = r"""
+import json, sys, time
+import numpy as np
+kind, path, threads, runs, feeds_path, isa = sys.argv[1:7]
+threads, runs = int(threads), int(runs)
+feeds = dict(np.load(feeds_path))
+if kind == "nanort":
+    import nanort
+    t0 = time.perf_counter()
+    m = nanort.Model(path, threads=threads, isa=isa)
+    run = lambda: m.run(feeds)
+else:
+    import onnxruntime as ort
+    t0 = time.perf_counter()
+    o = ort.SessionOptions(); o.intra_op_num_threads = threads; o.inter_op_num_threads = 1
+    s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+    run = lambda: s.run(None, feeds)
+run()
+load_ms = (time.perf_counter() - t0) * 1e3
+for _ in range(runs):
+    run()
+# VmHWM, not getrusage: ru_maxrss carries the parent's peak across exec on Linux
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"peak_rss_mb": hwm / 1024, "load_ms": load_ms}))
+"""
+
+
+def measure_process(kind: str, path: str, threads: int, feeds_path: Path, isa: str, runs: int = 5) -> dict:
+    """Peak RSS (whole process, Python included) and load-to-first-result time in a fresh process."""
+    r = subprocess.run([sys.executable, "-c", _MEASURE, kind, path, str(threads), str(runs), str(feeds_path), isa],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise nanort.Error(f"measuring {kind} in a subprocess failed: {r.stderr.strip().splitlines()[-1:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_bench(model_path: str, vs: str | None, threads: int, runs: int, warmup: int, isa: str,
+              shapes: dict[str, list[int]], memory: bool, tmpdir: Path) -> list[BenchResult]:
+    model = nanort.Model(model_path, threads=threads, isa=isa)
+    feeds = make_inputs(model, shapes)
+    candidates = {"nanort": lambda: model.run(feeds)}
+    if vs:
+        sess = ort_session(vs, threads)
+        names = {i.name for i in sess.get_inputs()}
+        missing = names - set(feeds)
+        if missing:
+            raise nanort.InvalidArgumentError(f"the ONNX model's inputs {sorted(missing)} are not the .nrt model's")
+        candidates["onnxruntime"] = lambda: sess.run(None, feeds)
+    timings = interleaved(candidates, runs=runs, warmup=warmup)
+    results = [BenchResult(name, t) for name, t in timings.items()]
+    if memory:
+        feeds_path = tmpdir / "feeds.npz"
+        np.savez(feeds_path, **feeds)
+        for r in results:
+            path = model_path if r.name == "nanort" else vs
+            info = measure_process(r.name, str(path), threads, feeds_path, isa)
+            r.peak_rss_mb, r.load_ms = info["peak_rss_mb"], info["load_ms"]
+    model.close()
+    return results
+
+
+def load_time_ms(model_path: str, threads: int) -> float:
+    t0 = time.perf_counter()
+    with nanort.Model(model_path, threads=threads):
+        pass
+    return (time.perf_counter() - t0) * 1e3

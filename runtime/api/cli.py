@@ -1,0 +1,301 @@
+"""The `nanort` command: convert, inspect, run."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import nanort
+from nanort.runtime import nrt_file
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def _shape_arg(text: str) -> tuple[str, list[int]]:
+    name, sep, dims = text.rpartition(":")
+    if not sep or not name or not re.fullmatch(r"\d+(,\d+)*", dims):
+        raise argparse.ArgumentTypeError(f"expected NAME:D1,D2,... (e.g. x:1,3,640,640), got {text!r}")
+    return name, [int(d) for d in dims.split(",")]
+
+
+def _size_arg(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _floats_arg(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _fmt_shape(shape: Sequence) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+# ---------------------------------------------------------------- convert --
+def cmd_convert(args: argparse.Namespace) -> int:
+    shapes = dict(args.input_shape or [])
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("loading", total=None)
+
+        def report(msg: str, done: int, total: int) -> None:
+            progress.update(task, description=msg, completed=done, total=total or None)
+
+        preprocess = None
+        if args.quantize == "int8":
+            from nanort.converter import ImagePreprocess
+
+            preprocess = ImagePreprocess(size=args.size, mean=args.mean, std=args.std, scale=args.scale,
+                                         channel_order=args.channel_order, layout=args.layout)
+        result = nanort.convert(
+            args.model, args.output, input_shapes=shapes, nhwc_io=args.nhwc_io, quantize=args.quantize,
+            calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
+            calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
+            keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
+            threads=args.threads, progress=report)
+    if not args.quiet:
+        _print_report(result)
+    return 0
+
+
+def _print_report(r) -> None:
+    out.print(f"[bold]{r.source}[/] -> [bold]{r.output}[/]")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB (onnx) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
+              f"{r.output_bytes / max(r.source_bytes, 1):.0%}")
+    t.add_row("parameters", f"{r.parameters:,}")
+    t.add_row("inputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.inputs))
+    t.add_row("outputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.outputs))
+    t.add_row("ops", f"{sum(r.source_op_histogram.values())} onnx nodes -> {sum(r.op_histogram.values())} nanort ops")
+    t.add_row("fp32 fallbacks", ", ".join(r.float_fallbacks) if r.float_fallbacks else "none")
+    out.print(t)
+    ops = Table(title="ops by type", title_justify="left")
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, n in r.op_histogram.items():
+        ops.add_row(op, str(n))
+    out.print(ops)
+    for note in r.notes:
+        out.print(f"note: {note}")
+    q = r.quantization
+    if q is not None and q.rows:
+        out.print(f"calibration: {q.description} in {q.seconds:.1f} s")
+        worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
+        from nanort.converter.quantize.report import text_table
+
+        out.print("lowest per-layer SQNR (full table: --report FILE.html):")
+        out.print(text_table(worst))
+
+
+# ---------------------------------------------------------------- inspect --
+def cmd_inspect(args: argparse.Namespace) -> int:
+    with nanort.Model(args.model) as model:  # verifies the file
+        arena = _planned_arena(model)
+        f = nrt_file.read(args.model)
+    out.print(f"[bold]{f.path}[/]: {f.size / 1e6:.2f} MB, format v{f.format_version}, "
+              f"made by {f.producer} {f.producer_version}")
+    if f.source_sha256:
+        out.print(f"source model sha256: {f.source_sha256}")
+    sig = Table(title="signature", title_justify="left")
+    for col in ("", "name", "dtype", "shape", "quantization"):
+        sig.add_column(col)
+    for kind, idx in [("input", i) for i in f.inputs] + [("output", o) for o in f.outputs]:
+        t = f.tensors[idx]
+        sig.add_row(kind, t.name, t.dtype, _fmt_shape(t.shape), _quant_text(t))
+    out.print(sig)
+    hist = Table(title=f"ops ({len(f.ops)})", title_justify="left")
+    hist.add_column("op")
+    hist.add_column("count", justify="right")
+    for op, n in f.op_histogram().items():
+        hist.add_row(op, str(n))
+    out.print(hist)
+    consts = [t for t in f.tensors if t.constant_bytes]
+    out.print(f"tensors: {len(f.tensors)} ({len(consts)} constant, {f.weight_bytes / 1e6:.2f} MB of weights)")
+    out.print(f"planned activation arena: {arena}")
+    out.print(f"quantization: {f.quant_scheme or 'float32'}"
+              + (f", calibration {f.calibration_method} on {f.calibration_samples} samples"
+                 if f.calibration_method else ""))
+    if f.float_nodes:
+        out.print("kept in fp32: " + ", ".join(f.float_nodes))
+    if f.metadata:
+        meta = Table(title="metadata", title_justify="left")
+        meta.add_column("key")
+        meta.add_column("value")
+        for k, v in f.metadata.items():
+            one_line = v.replace("\n", "\\n")
+            meta.add_row(k, one_line if len(one_line) <= 60 else one_line[:57] + f"... ({len(v)} chars)")
+        out.print(meta)
+    if args.tensors:
+        tt = Table(title="tensors", title_justify="left")
+        for col in ("#", "name", "dtype", "shape", "bytes", "quantization"):
+            tt.add_column(col)
+        for t in f.tensors:
+            tt.add_row(str(t.index), t.name, t.dtype, _fmt_shape(t.shape),
+                       str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
+        out.print(tt)
+    return 0
+
+
+def _planned_arena(model: nanort.Model) -> str:
+    if any(d is None for t in model.inputs for d in t.shape):
+        return "depends on the input shape (dynamic dimensions)"
+    feeds = {t.name: np.zeros([d for d in t.shape], t.dtype) for t in model.inputs}
+    model.run(feeds)
+    return f"{model.arena_bytes / 1e6:.2f} MB"
+
+
+def _quant_text(t: nrt_file.TensorEntry) -> str:
+    if t.scale is None:
+        return ""
+    if t.scale.size == 1:
+        return f"scale {t.scale[0]:.6g}, zero point {int(t.zero_point[0])}"
+    return f"per-channel (axis {t.quant_axis}, {t.scale.size} scales {t.scale.min():.3g}..{t.scale.max():.3g})"
+
+
+# -------------------------------------------------------------------- run --
+def cmd_run(args: argparse.Namespace) -> int:
+    with nanort.Model(args.model, threads=args.threads, isa=args.isa) as model:
+        feeds = {}
+        for item in args.input:
+            name, sep, path = item.partition("=")
+            if not sep:
+                if len(model.inputs) != 1:
+                    raise nanort.InvalidArgumentError(
+                        f"--input {item!r}: the model has {len(model.inputs)} inputs; use NAME=FILE.npy")
+                name, path = model.inputs[0].name, item
+            try:
+                feeds[name] = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise nanort.InvalidArgumentError(f"cannot read {path}: {e}") from None
+        results = model.run(feeds)
+    outdir = Path(args.output_dir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, value in results.items():
+        path = outdir / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".npy")
+        np.save(path, value)
+        out.print(f"{name}: {value.dtype} {_fmt_shape(value.shape)} -> {path}")
+    return 0
+
+
+# ------------------------------------------------------------------ bench --
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from nanort.bench import run_bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_bench(args.model, args.vs, args.threads, args.runs, args.warmup, args.isa,
+                            dict(args.input_shape or []), not args.no_memory, Path(tmp))
+    t = Table(title=f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs")
+    for col in ("runtime", "median ms", "min ms", "max ms", "nanort speedup", "peak RSS MB", "load ms"):
+        t.add_column(col, justify="left" if col == "runtime" else "right")
+    base = results[0].timing
+    for r in results:
+        t.add_row(r.name, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}", f"{r.timing.max_ms:.3f}",
+                  "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+                  "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.1f}",
+                  "-" if r.load_ms is None else f"{r.load_ms:.1f}")
+    out.print(t)
+    out.print("peak RSS: whole process incl. the Python interpreter, each runtime in its own fresh process; "
+              "load: from the runtime imported to the first result")
+    return 0
+
+
+# ------------------------------------------------------------------- main --
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nanort", description="Convert ONNX models to .nrt and run them.")
+    p.add_argument("--version", action="version", version=f"nanort {nanort.__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="convert an ONNX model to .nrt",
+                       description="Convert an ONNX model to a .nrt file and print a summary.")
+    c.add_argument("model", help="source .onnx file (external data files are read from its folder)")
+    c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
+    c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
+                   help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
+    c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
+    q = c.add_argument_group("quantization")
+    q.add_argument("--quantize", choices=["int8", "dynamic"],
+                   help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
+    q.add_argument("--calibration", metavar="DATA",
+                   help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
+    q.add_argument("--calibration-method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    q.add_argument("--percentile", type=float, default=99.99, help="for --calibration-method percentile")
+    q.add_argument("--calibration-limit", type=int, metavar="N", help="use at most N calibration samples")
+    q.add_argument("--size", type=_size_arg, metavar="WxH", help="resize calibration images (default: model input)")
+    q.add_argument("--mean", type=_floats_arg, default=(0.0, 0.0, 0.0), metavar="M1,M2,M3",
+                   help="per-channel mean subtracted after scaling to [0,1]")
+    q.add_argument("--std", type=_floats_arg, default=(1.0, 1.0, 1.0), metavar="S1,S2,S3")
+    q.add_argument("--scale", type=float, default=1 / 255, help="pixel scale before mean/std (default 1/255)")
+    q.add_argument("--channel-order", choices=["rgb", "bgr"], default="rgb")
+    q.add_argument("--layout", choices=["nchw", "nhwc"], default="nchw", help="calibration tensor layout")
+    q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
+    q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
+    q.add_argument("--auto-float", type=int, default=0, metavar="N",
+                   help="keep the N layers that add the most quantization error in fp32")
+    q.add_argument("--report", metavar="FILE.html", help="write the per-layer quantization report")
+    q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("inspect", help="show a .nrt model's signature, ops and metadata",
+                       description="Verify a .nrt file and show what it contains.")
+    i.add_argument("model")
+    i.add_argument("--tensors", action="store_true", help="list every tensor")
+    i.set_defaults(func=cmd_inspect)
+
+    r = sub.add_parser("run", help="run a .nrt model on .npy inputs",
+                       description="Run a .nrt model on inputs from .npy files and save the outputs as .npy.")
+    r.add_argument("model")
+    r.add_argument("--input", action="append", required=True, metavar="NAME=FILE.npy",
+                   help="an input (repeatable); NAME= may be left out for single-input models")
+    r.add_argument("--output-dir", default=".", help="where to write <output name>.npy (default: .)")
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
+                       description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
+                                   "onnxruntime on the same random inputs in one process; peak RSS and load "
+                                   "time of each in separate processes.")
+    b.add_argument("model", help=".nrt model")
+    b.add_argument("--vs", metavar="MODEL.onnx", help="compare with this ONNX model under onnxruntime")
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
+                   help="shape for inputs with dynamic dims")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except nanort.Error as e:
+        print(f"nanort {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

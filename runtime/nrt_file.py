@@ -1,0 +1,115 @@
+"""Read the contents of a .nrt file for inspection (names, shapes, ops,
+quantization, metadata). The runtime verifies a file before this reads it,
+so malformed files are reported by the C verifier, not by Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nanort.schema.DataType import DataType
+from nanort.schema.Model import Model as FbModel
+from nanort.schema.OpType import OpType
+
+from . import errors
+
+DTYPE_NAMES = {v: k.lower() for k, v in vars(DataType).items() if not k.startswith("_")}
+OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+
+
+@dataclass
+class TensorEntry:
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+    constant_bytes: int
+    scale: np.ndarray | None = None
+    zero_point: np.ndarray | None = None
+    quant_axis: int = -1
+    logical_perm: tuple[int, ...] | None = None
+
+
+@dataclass
+class OpEntry:
+    op: str
+    name: str
+    inputs: list[int]
+    outputs: list[int]
+
+
+@dataclass
+class NrtFile:
+    path: str
+    size: int
+    format_version: int
+    producer: str
+    producer_version: str
+    source_sha256: str
+    tensors: list[TensorEntry]
+    ops: list[OpEntry]
+    inputs: list[int]
+    outputs: list[int]
+    metadata: dict[str, str] = field(default_factory=dict)
+    quant_scheme: str = ""
+    calibration_method: str = ""
+    calibration_samples: int = 0
+    float_nodes: list[str] = field(default_factory=list)
+    quant_summary: str = ""
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(t.constant_bytes for t in self.tensors)
+
+    def op_histogram(self) -> dict[str, int]:
+        hist: dict[str, int] = {}
+        for o in self.ops:
+            hist[o.op] = hist.get(o.op, 0) + 1
+        return dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _s(b: bytes | None) -> str:
+    return b.decode("utf-8", "replace") if b else ""
+
+
+def read(path: str | Path) -> NrtFile:
+    data = Path(path).read_bytes()
+    if len(data) < 8 or not FbModel.ModelBufferHasIdentifier(data, 0):
+        raise errors.InvalidModelError(f"{path} is not a nanort model")
+    m = FbModel.GetRootAs(data, 0)
+    g = m.Graphs(0)
+    buffers = [(m.Buffers(i).Offset(), m.Buffers(i).Size()) for i in range(m.BuffersLength())]
+    tensors = []
+    for i in range(g.TensorsLength()):
+        t = g.Tensors(i)
+        names = [_s(t.DimNames(d)) for d in range(t.DimNamesLength())]
+        shape = tuple((names[d] if d < len(names) and names[d] else "?") if t.Shape(d) < 0 else int(t.Shape(d))
+                      for d in range(t.ShapeLength()))
+        q = t.Quant()
+        entry = TensorEntry(i, _s(t.Name()), DTYPE_NAMES.get(t.Type(), "?"), shape,
+                            buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0)
+        if q is not None and q.ScaleLength():
+            entry.scale = q.ScaleAsNumpy().copy()
+            entry.zero_point = q.ZeroPointAsNumpy().copy() if q.ZeroPointLength() else np.zeros_like(entry.scale)
+            entry.quant_axis = q.Axis()
+        if t.LogicalPermLength():
+            entry.logical_perm = tuple(int(x) for x in t.LogicalPermAsNumpy())
+        tensors.append(entry)
+    ops = [OpEntry(OP_NAMES.get(g.Operators(i).Op(), f"op{g.Operators(i).Op()}"), _s(g.Operators(i).Name()),
+                   list(g.Operators(i).InputsAsNumpy()) if g.Operators(i).InputsLength() else [],
+                   list(g.Operators(i).OutputsAsNumpy()) if g.Operators(i).OutputsLength() else [])
+           for i in range(g.OperatorsLength())]
+    meta = {_s(m.Metadata(i).Key()): _s(m.Metadata(i).Value()) for i in range(m.MetadataLength())}
+    q = m.Quantization()
+    return NrtFile(
+        path=str(path), size=len(data), format_version=m.FormatVersion(), producer=_s(m.Producer()),
+        producer_version=_s(m.ProducerVersion()), source_sha256=_s(m.SourceSha256()), tensors=tensors, ops=ops,
+        inputs=list(g.InputsAsNumpy()) if g.InputsLength() else [],
+        outputs=list(g.OutputsAsNumpy()) if g.OutputsLength() else [], metadata=meta,
+        quant_scheme=_s(q.Scheme()) if q else "", calibration_method=_s(q.CalibrationMethod()) if q else "",
+        calibration_samples=q.CalibrationSamples() if q else 0,
+        float_nodes=[_s(q.FloatNodes(i)) for i in range(q.FloatNodesLength())] if q else [],
+        quant_summary=_s(q.Summary()) if q else "",
+    )

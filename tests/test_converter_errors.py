@@ -1,0 +1,121 @@
+"""Bad converter input: one clear nanort.ConversionError (a one-line CLI
+error, non-zero exit), never a traceback, and no partial output file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import nanort
+
+F = TensorProto.FLOAT
+
+
+def _model(nodes, inits=(), inputs=None, outputs=None, opset=17):
+    inputs = inputs or [helper.make_tensor_value_info("x", F, [1, 4])]
+    outputs = outputs or [helper.make_tensor_value_info("y", F, None)]
+    return helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, list(inits)),
+                             opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.fixture
+def good(tmp_path):
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+               [numpy_helper.from_array(np.ones((4, 3), np.float32), "w")])
+    path = tmp_path / "good.onnx"
+    onnx.save(m, path)
+    return path
+
+
+def _convert_fails(src, dst, match: str | None, cls=nanort.ConversionError):
+    with pytest.raises(cls, match=match):
+        nanort.convert(src, dst)
+    assert not dst.exists()
+    assert not list(dst.parent.glob(f".{dst.name}.*")), "temporary file left behind"
+
+
+def test_truncated_file(good, tmp_path):
+    data = good.read_bytes()
+    for cut in (1, len(data) // 3, len(data) - 7):
+        bad = tmp_path / f"cut{cut}.onnx"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(nanort.ConversionError):
+            nanort.convert(bad, tmp_path / "out.nrt")
+        assert not (tmp_path / "out.nrt").exists()
+
+
+def test_garbage_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07this is not protobuf at all" * 10)
+    _convert_fails(bad, tmp_path / "o.nrt", None)
+
+
+def test_missing_initializer(tmp_path):
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])])
+    onnx.save(m, tmp_path / "m.onnx")
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "reads 'w'")
+
+
+def test_unsupported_op_names_op_node_and_opset(tmp_path):
+    m = _model([helper.make_node("Einsum", ["x"], ["y"], name="e1", equation="ij->ji")], opset=13)
+    onnx.save(m, tmp_path / "m.onnx")
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", r"Einsum node 'e1' \(opset 13\)",
+                   nanort.UnsupportedOpError)
+
+
+def test_inconsistent_shapes(tmp_path):
+    m = _model([helper.make_node("Add", ["x", "b"], ["y"])],
+               [numpy_helper.from_array(np.ones((3, 5), np.float32), "b")])
+    onnx.save(m, tmp_path / "m.onnx")
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "inconsistent")
+
+
+def test_missing_external_data(tmp_path):
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])
+    onnx.save(m, tmp_path / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    (tmp_path / "weights.bin").unlink()
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "weights.bin")
+
+
+def test_external_data_loads(tmp_path):
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w")
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])
+    onnx.save(m, tmp_path / "m.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
+    nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt")
+    x = np.ones((1, 4), np.float32)
+    with nanort.Model(tmp_path / "m.nrt") as model:
+        np.testing.assert_allclose(model.run({"x": x})["y"], x @ np.arange(12, dtype=np.float32).reshape(4, 3))
+
+
+def test_old_opset_is_refused(tmp_path):
+    m = _model([helper.make_node("Relu", ["x"], ["y"])], opset=5)
+    onnx.save(m, tmp_path / "m.onnx")
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "opset 5")
+
+
+def test_existing_output_survives_a_failed_conversion(tmp_path, good):
+    out = tmp_path / "model.nrt"
+    nanort.convert(good, out)
+    before = out.read_bytes()
+    m = _model([helper.make_node("Einsum", ["x"], ["y"], equation="ij->ji")], opset=13)
+    onnx.save(m, tmp_path / "bad.onnx")
+    with pytest.raises(nanort.UnsupportedOpError):
+        nanort.convert(tmp_path / "bad.onnx", out)
+    assert out.read_bytes() == before
+
+
+def test_cli_prints_one_line_and_exits_nonzero(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    r = subprocess.run([sys.executable, "-m", "nanort.cli", "convert", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nanort convert: error:"), r.stderr
+    assert "Traceback" not in r.stderr
