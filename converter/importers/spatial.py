@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from nanort.schema.AutoPad import AutoPad
 from nanort.schema.DepthSpaceMode import DepthSpaceMode
 
@@ -20,14 +21,18 @@ AUTO_PAD = {"NOTSET": AutoPad.NOTSET, "SAME_UPPER": AutoPad.SAME_UPPER, "SAME_LO
             "VALID": AutoPad.VALID}
 
 
-def _spatial_rank(ctx: ImportContext, what: str) -> int:
-    """Number of spatial dims of input 0 (1 or 2); refuses 3-D and unknown ranks."""
-    rank = ctx.rank(0)
-    if rank is None and ctx.num_inputs > 1:
-        w = ctx.const(1)
-        rank = w.ndim if w is not None else ctx.rank(1)
+def _spatial_rank(ctx: ImportContext, what: str, x: str | None = None, w: str | None = None) -> int:
+    """Number of spatial dims of the input (1 or 2); refuses 3-D and unknown ranks."""
+    x = ctx.input(0) if x is None else x
+    w = (ctx.input(1) if ctx.num_inputs > 1 else "") if w is None else w
+    shape = ctx.shape(x)
+    rank = None if shape is None else len(shape)
+    if rank is None and w:
+        c = ctx.graph.const(w)
+        wshape = ctx.shape(w)
+        rank = c.ndim if c is not None else (None if wshape is None else len(wshape))
     if rank is None:
-        ctx.unsupported(f"the rank of input {ctx.input(0)!r} is unknown")
+        ctx.unsupported(f"the rank of input {x!r} is unknown")
     if rank == 5:
         ctx.unsupported(f"3-D {what} is not supported")
     if rank not in (3, 4):
@@ -35,8 +40,8 @@ def _spatial_rank(ctx: ImportContext, what: str) -> int:
     return rank - 2
 
 
-def _float32_only(ctx: ImportContext, allowed: tuple[Any, ...] = (np.float32,)) -> None:
-    dt = ctx.dtype(0)
+def _float32_only(ctx: ImportContext, allowed: tuple[Any, ...] = (np.float32,), x: str | None = None) -> None:
+    dt = ctx.dtype(ctx.input(0) if x is None else x)
     if dt is not None and dt not in [np.dtype(a) for a in allowed]:
         ctx.unsupported(f"input type {dt} is not supported")
 
@@ -88,37 +93,42 @@ def _unsqueezed(ctx: ImportContext, name: str, hint: str) -> str:
     return out
 
 
-def _emit_lifted(ctx: ImportContext, op: str, inputs: list[str], lift_inputs: int, **attrs: Any) -> None:
+def _emit_lifted(ctx: ImportContext, op: str, inputs: list[str], lift_inputs: int, output: str,
+                 **attrs: Any) -> None:
     """Emits `op` on inputs whose first `lift_inputs` are lifted to 2-D, then squeezes the output."""
     ins = [_unsqueezed(ctx, n, f"in{i}_2d") if i < lift_inputs and n else n for i, n in enumerate(inputs)]
-    shape = ctx.shape(ctx.output(0))
-    y = ctx.temp("out_2d", ctx.dtype(0), None if shape is None else (*shape[:2], 1, *shape[2:]))
+    shape = ctx.shape(output)
+    y = ctx.temp("out_2d", ctx.dtype(inputs[0]), None if shape is None else (*shape[:2], 1, *shape[2:]))
     ctx.emit(op, ins, [y], **attrs)
-    ctx.emit("Squeeze", [y], [ctx.output(0)], axes=[2])
+    ctx.emit("Squeeze", [y], [output], axes=[2])
 
 
 def _emit_spatial(ctx: ImportContext, op: str, spatial: int, inputs: list[str], lift_inputs: int,
-                  **attrs: Any) -> None:
+                  output: str | None = None, **attrs: Any) -> None:
+    output = output or ctx.output(0)
     while inputs and not inputs[-1]:
         inputs = inputs[:-1]
     if spatial == 1:
-        _emit_lifted(ctx, op, inputs, lift_inputs, **attrs)
+        _emit_lifted(ctx, op, inputs, lift_inputs, output, **attrs)
     else:
-        ctx.emit(op, inputs, [ctx.output(0)], **attrs)
+        ctx.emit(op, inputs, [output], **attrs)
 
 
 # -- convolutions ------------------------------------------------------------
 
 @register("Conv")
-def conv(ctx: ImportContext) -> None:
-    spatial = _spatial_rank(ctx, "convolution")
-    _float32_only(ctx)
+def conv(ctx: ImportContext, inputs: list[str] | None = None, output: str | None = None) -> None:
+    """Also emits the float Conv of QLinearConv / ConvInteger, which pass their
+    own (dequantized) `inputs` [x, W, B] and `output` and share Conv's attributes."""
+    inputs = inputs or [ctx.input(0), ctx.input(1), ctx.input(2)]
+    spatial = _spatial_rank(ctx, "convolution", inputs[0], inputs[1])
+    _float32_only(ctx, x=inputs[0])
     attrs = _window_attrs(ctx, spatial, kernel_required=False)
     group = int(ctx.attr("group", 1))
     if group < 1:
         ctx.unsupported(f"group={group}")
     attrs["group"] = group
-    _emit_spatial(ctx, "Conv", spatial, [ctx.input(0), ctx.input(1), ctx.input(2)], 2, **attrs)
+    _emit_spatial(ctx, "Conv", spatial, list(inputs), 2, output, **attrs)
 
 
 @register("ConvTranspose")
