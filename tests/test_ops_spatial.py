@@ -616,7 +616,7 @@ def _node_cases(pattern: str):
     return sorted(p for p in root.iterdir() if p.name.startswith(pattern) and (p / "model.onnx").exists())
 
 
-FROZEN = _node_cases("test_resize_") + _node_cases("test_constant_pad") + \
+FROZEN = _node_cases("test_resize_") + _node_cases("test_upsample_") + _node_cases("test_constant_pad") + \
     [p for p in _node_cases("test_") if p.name.endswith(("edge_pad", "reflect_pad", "wrap_pad"))]
 
 
