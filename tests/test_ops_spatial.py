@@ -12,15 +12,16 @@ from __future__ import annotations
 import glob
 import os
 
-import nanort
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import nanort
 from nanort.converter import convert_graph
 from nanort.converter.serialize import serialize
 from nanort.schema.ActivationKind import ActivationKind
-from onnx import TensorProto, helper, numpy_helper
 
 RNG = np.random.default_rng(1234)
 F32 = TensorProto.FLOAT

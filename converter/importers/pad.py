@@ -8,6 +8,7 @@ optional axes input, which is folded into full-rank pads when it is constant
 from __future__ import annotations
 
 import numpy as np
+
 from nanort.schema.PadMode import PadMode
 
 from . import ImportContext, register

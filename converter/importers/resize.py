@@ -10,6 +10,7 @@ importer picks the matching nearest mode, and refuses a mix of the two.
 from __future__ import annotations
 
 import numpy as np
+
 from nanort.schema.CoordinateTransform import CoordinateTransform
 from nanort.schema.KeepAspectRatio import KeepAspectRatio
 from nanort.schema.NearestMode import NearestMode
