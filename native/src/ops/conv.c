@@ -77,7 +77,7 @@ static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(
 
 /* ---- prepare ---- */
 
-/* Checks x, W, bias types and ranks; `bias_len` is the bias length wanted. */
+/* Checks x, W, bias types and that x and W are 4-D with a non-empty W. */
 static nrt_status check_tensors(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w, const nrt_tensor* b) {
     if (x->dtype != NRT_FLOAT32)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s; only float32 is supported", x->name,
