@@ -25,6 +25,11 @@ def _elem_dtype(elem_type: int) -> np.dtype | None:
     return dt if dt in NP_TO_DTYPE else None
 
 
+def _type_name(elem_type: int) -> str:
+    return onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type in onnx.TensorProto.DataType.values() \
+        else str(elem_type)
+
+
 def _shape_of(tt: onnx.TypeProto.Tensor) -> Shape | None:
     if not tt.HasField("shape"):
         return None
@@ -44,7 +49,7 @@ def _declare_values(graph: Graph, g: onnx.GraphProto) -> None:
         arr = numpy_helper.to_array(init)
         if _elem_dtype(init.data_type) is None:
             raise UnsupportedOpError(
-                f"initializer {init.name!r} has type {helper.tensor_dtype_to_string(init.data_type)}, "
+                f"initializer {init.name!r} has type {_type_name(init.data_type)}, "
                 "which nanort does not support")
         graph.add_tensor(init.name, arr.dtype, arr.shape, np.require(arr, requirements="C"))
     for vi in list(g.input) + list(g.value_info) + list(g.output):
@@ -62,7 +67,7 @@ def _check_inputs(graph: Graph, g: onnx.GraphProto) -> None:
         t = graph.tensors.get(vi.name)
         if t is None:
             elem = vi.type.tensor_type.elem_type if vi.type.HasField("tensor_type") else 0
-            kind = helper.tensor_dtype_to_string(elem) if elem else "a non-tensor type"
+            kind = f"type {_type_name(elem)}" if elem else "a non-tensor type"
             raise UnsupportedOpError(f"graph input {vi.name!r} has {kind}, which nanort does not support")
         if t.shape is None:
             raise ConversionError(f"graph input {vi.name!r} has unknown rank; give its shape with --input-shape")

@@ -20,7 +20,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from nanort.runtime.errors import ConversionError
 
-MIN_OPSET, MAX_OPSET = 7, 23
+# Newest opset = what the installed onnx knows (its shape inference must understand the model).
+MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
 # Ops whose result is not a function of their inputs, or that hold subgraphs.
 NOT_FOLDABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
                 "Bernoulli", "If", "Loop", "Scan", "SequenceConstruct", "SequenceEmpty", "Optional"}
@@ -236,10 +237,33 @@ def _fold_node(node: onnx.NodeProto, consts: dict[str, np.ndarray], shapes: dict
     return dict(zip([o for o in node.output if o], outputs))
 
 
+STEP_LIMIT = 2 ** 31 - 1
+
+
+def clamp_slice_steps(model: onnx.ModelProto) -> None:
+    """Constant Slice steps beyond +-(2^31 - 1) become +-(2^31 - 1): the same
+    result for any tensor nanort can hold, and ONNX's own shape inference
+    crashes (onnx 1.23: segfault, or unbounded memory) on steps near 2^63."""
+    g = model.graph
+    steps = {n.input[4] for n in g.node if n.op_type == "Slice" and len(n.input) > 4 and n.input[4]}
+    for init in g.initializer:
+        if init.name in steps:
+            v = numpy_helper.to_array(init)
+            if v.dtype.kind == "i" and np.abs(v.astype(np.float64)).max(initial=0) > STEP_LIMIT:
+                init.CopyFrom(numpy_helper.from_array(np.clip(v, -STEP_LIMIT, STEP_LIMIT).astype(v.dtype), init.name))
+    for node in g.node:
+        if node.op_type == "Constant" and node.output[0] in steps and node.attribute[0].name == "value":
+            v = numpy_helper.to_array(node.attribute[0].t)
+            if v.dtype.kind == "i" and np.abs(v.astype(np.float64)).max(initial=0) > STEP_LIMIT:
+                node.attribute[0].t.CopyFrom(numpy_helper.from_array(np.clip(v, -STEP_LIMIT, STEP_LIMIT)
+                                                                     .astype(v.dtype)))
+
+
 def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None) -> onnx.ModelProto:
     """Checks the graph, then constant-folds to a fixed point, re-running shape inference in between."""
     check_opset(model)
     check_structure(model)
+    clamp_slice_steps(model)
     _drop_constant_inputs(model.graph)
     model = infer_shapes(model)
     for _ in range(16):

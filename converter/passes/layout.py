@@ -314,12 +314,13 @@ class _Layout:
             node.inputs = [node.inputs[0]] + [self.plain(i) for i in node.inputs[1:]]
         else:
             ins = [node.inputs[0]]
-            dynamic = False
+            # With any vector computed at run time the runtime reorders them all
+            # through `perm`, so none may be permuted here.
+            dynamic = any(name and self.g.const(name) is None for name in node.inputs[1:])
             for k in range(1, len(node.inputs)):
                 name = node.inputs[k]
                 value = self.g.const(name)
-                if not name or value is None or value.size == 0:
-                    dynamic |= bool(name) and value is None
+                if dynamic or not name or value is None or value.size == 0:
                     ins.append(self.plain(name))
                     continue
                 if k == 1:  # roi: [starts..., ends...]

@@ -79,12 +79,13 @@ nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* r
                                 int* count) {
     if (!nrt_is_static(t))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
-                           "%s %s is computed from tensor data at run time; only values that are constant or "
+                           "%s '%s' is computed from tensor data at run time; only values that are constant or "
                            "derived from shapes are supported", role, t->name);
     if (t->dtype != NRT_INT64 && t->dtype != NRT_INT32)
-        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "%s %s is %s, expected int64", role, t->name, nrt_dtype_name(t->dtype));
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "%s '%s' is %s, expected int64", role, t->name,
+                           nrt_dtype_name(t->dtype));
     int64_t n = nrt_numel(t);
-    if (n > max) return nrt_op_fail(ctx, NRT_ERR_LIMIT, "%s %s has %lld values (at most %d)", role, t->name,
+    if (n > max) return nrt_op_fail(ctx, NRT_ERR_LIMIT, "%s '%s' has %lld values (at most %d)", role, t->name,
                                     (long long)n, max);
     for (int64_t i = 0; i < n; i++)
         out[i] = t->dtype == NRT_INT64 ? ((const int64_t*)t->data)[i] : ((const int32_t*)t->data)[i];

@@ -16,7 +16,10 @@
     X(Less) X(LessOrEqual) X(And) X(Or) X(Xor) X(BitShift) X(PRelu) X(Where) X(Clip) X(Cast)
 
 /* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
-#define NRT_OPS_SPATIAL(X)
+#define NRT_OPS_SPATIAL(X)                                                                           \
+    X(Conv) X(ConvTranspose) X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(GlobalMaxPool) X(Resize)    \
+    X(Pad) X(DepthToSpace) X(SpaceToDepth) X(BatchNormalization) X(InstanceNormalization)               \
+    X(LpNormalization)
 
 /* ops/reshape.c, ops/transpose.c, ops/concat_split.c, ops/slice.c, ops/gather.c, ops/shape.c, ops/expand_tile.c,
  * ops/generate.c, ops/cumsum.c, ops/trilu.c */

@@ -1,0 +1,284 @@
+/* Conv and ConvTranspose, float32, 2-D on NHWC activations.
+ *
+ * Conv: x [N, H, W, C_in], W OHWI [C_out, KH, KW, C_in/group], bias [C_out].
+ * ConvTranspose: W [C_in, KH, KW, C_out/group].
+ * A constant W is repacked once at load when the kernel wants another layout
+ * (kernels/ref/conv_ref.h explains them); a W computed at run time is
+ * repacked into scratch on each run.
+ * auto_pad, output_shape and output_padding are resolved in prepare from the
+ * actual input size, following ONNX. */
+#include <string.h>
+
+#include "../engine/dtype.h"
+#include "../kernels/ref/conv_ref.h"
+#include "spatial_common.h"
+
+typedef struct conv_params {
+    nrt_window2d win;
+    int64_t group;
+    nrt_activation act;
+    int64_t out_pad[2], out_shape[2];
+    int n_out_shape;
+    bool packed;          /* w[] holds the constant weights, packed */
+    float w[];
+} conv_params;
+
+typedef struct conv_state {
+    nrt_conv2d_geom g;
+    size_t zeros_offset, packed_offset; /* in scratch */
+} conv_state;
+
+/* ---- load ---- */
+
+/* The weights are packed at load when they are a float32 4-D constant whose
+ * leading dim (Conv: outputs, ConvTranspose: inputs) splits into the groups,
+ * and the kernel wants them packed. */
+static bool packable(const nrt_tensor* w, int64_t group, bool transpose) {
+    if (!(w && w->kind == NRT_TENSOR_CONSTANT && w->dtype == NRT_FLOAT32 && w->rank == 4 && w->dims[0] % group == 0))
+        return false;
+    return !transpose || nrt_conv_transpose_layout(w->dims[0] / group, w->dims[3], group) != NRT_CONVT_PLAIN;
+}
+
+static void pack(bool transpose, const float* w, const int64_t* dims, int64_t group, float* packed) {
+    if (transpose) nrt_conv_transpose_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
+    else nrt_conv_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
+}
+
+static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
+    int32_t group;
+    nrt_status st = nrt_opt_i32(ctx, NRT_FB_ConvOptions_group, 1, &group);
+    if (st != NRT_OK) return st;
+    if (group < 1) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "group = %d must be positive", group);
+    nrt_tensor* w = nrt_in(ctx, 1);
+    bool packed = packable(w, group, transpose);
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p + (packed ? w->nbytes : 0));
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    p->group = group;
+    if ((st = nrt_window2d_parse(ctx, NRT_FB_ConvOptions_kernel_shape, NRT_FB_ConvOptions_strides,
+                                 NRT_FB_ConvOptions_dilations, NRT_FB_ConvOptions_pads, NRT_FB_ConvOptions_auto_pad,
+                                 &p->win)) ||
+        (st = nrt_opt_activation(ctx, NRT_FB_ConvOptions_activation, &p->act)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_padding, "output_padding", 2, 0, p->out_pad, NULL)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_shape, "output_shape", 2, 1, p->out_shape,
+                              &p->n_out_shape)))
+        return st;
+    if (!transpose && (p->out_pad[0] || p->out_pad[1] || p->n_out_shape))
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
+    if (packed) {
+        pack(transpose, w->data, w->dims, group, p->w);
+        p->packed = true;
+        ctx->model->packed_weight_bytes += w->nbytes;
+    }
+    return NRT_OK;
+}
+
+static nrt_status conv_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, false); }
+static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, true); }
+
+/* ---- prepare ---- */
+
+/* Checks x, W, bias types and that x and W are 4-D with a non-empty W. */
+static nrt_status check_tensors(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w, const nrt_tensor* b) {
+    if (x->dtype != NRT_FLOAT32)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s; only float32 is supported", x->name,
+                           nrt_dtype_name(x->dtype));
+    nrt_status st;
+    if ((st = nrt_expect_dtype(ctx, w, NRT_FLOAT32, "weights")) ||
+        (b && (st = nrt_expect_dtype(ctx, b, NRT_FLOAT32, "bias"))))
+        return st;
+    if (x->rank != 4 || w->rank != 4)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
+                           "input %s (rank %d) and weights %s (rank %d) must be 4-D: only 2-D convolution is "
+                           "supported", x->name, x->rank, w->name, w->rank);
+    if (w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[0] < 1)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "weights %s have an empty dimension", w->name);
+    return NRT_OK;
+}
+
+static nrt_status check_bias(nrt_ctx* ctx, const nrt_tensor* b, int64_t cout) {
+    if (b && (b->rank != 1 || b->dims[0] != cout))
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "bias %s must have shape [%lld]", b->name, (long long)cout);
+    return NRT_OK;
+}
+
+static nrt_status check_kernel(nrt_ctx* ctx, const conv_params* p, const nrt_tensor* w) {
+    if (p->win.kernel[0] && (p->win.kernel[0] != w->dims[1] || p->win.kernel[1] != w->dims[2]))
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "kernel_shape [%lld, %lld] does not match weights %s (%lld x %lld)",
+                           (long long)p->win.kernel[0], (long long)p->win.kernel[1], w->name,
+                           (long long)w->dims[1], (long long)w->dims[2]);
+    return NRT_OK;
+}
+
+static void axis_init(nrt_axis_geom* a, const nrt_window2d* win, int i, int64_t in, int64_t kernel) {
+    *a = (nrt_axis_geom){in, 0, kernel, win->stride[i], win->dilation[i], win->pads[i], win->pads[i + 2]};
+}
+
+static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t scratch_floats_packed) {
+    int64_t dims[4] = {g->n, g->oh, g->ow, g->cout};
+    nrt_status st = nrt_set_shape(ctx, nrt_out(ctx, 0), 4, dims);
+    if (st != NRT_OK) return st;
+    conv_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    s->g = *g;
+    size_t zeros = (size_t)(g->cin / g->group + 16) * sizeof(float);
+    s->zeros_offset = 0;
+    s->packed_offset = (zeros + 63) / 64 * 64;
+    ctx->node->scratch_bytes = s->packed_offset + scratch_floats_packed * sizeof(float);
+    return NRT_OK;
+}
+
+static nrt_status conv_prepare(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
+    nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and weights are required");
+    nrt_status st;
+    if ((st = check_tensors(ctx, x, w, b)) || (st = check_kernel(ctx, p, w))) return st;
+    int64_t cin = x->dims[3], cout = w->dims[0], cig = w->dims[3];
+    if (cin % p->group != 0 || cin / p->group != cig || cout % p->group != 0)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE,
+                           "input %s has %lld channels and weights %s [%lld, %lld, %lld, %lld]: with group = %lld, "
+                           "channels must be group x %lld and output channels a multiple of group",
+                           x->name, (long long)cin, w->name, (long long)cout, (long long)w->dims[1],
+                           (long long)w->dims[2], (long long)cig, (long long)p->group, (long long)cig);
+    if ((st = check_bias(ctx, b, cout))) return st;
+    nrt_axis_geom ay, ax;
+    axis_init(&ay, &p->win, 0, x->dims[1], w->dims[1]);
+    axis_init(&ax, &p->win, 1, x->dims[2], w->dims[2]);
+    if ((st = nrt_axis_resolve(ctx, "height", p->win.auto_pad, false, &ay)) ||
+        (st = nrt_axis_resolve(ctx, "width", p->win.auto_pad, false, &ax)))
+        return st;
+    nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
+                         ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
+    return finish_prepare(ctx, &g, p->packed ? 0 : (size_t)nrt_numel(w));
+}
+
+/* ONNX's `a // 2` for a possibly negative total padding. */
+static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
+
+/* One axis of ConvTranspose: output size and leading pad, from
+ * output_shape (which wins), auto_pad SAME_*, or the explicit pads. */
+static nrt_status convt_axis(nrt_ctx* ctx, const conv_params* p, int i, int64_t in, int64_t k, int64_t* out,
+                             int64_t* pad_begin) {
+    const nrt_window2d* win = &p->win;
+    int64_t s = win->stride[i], eff = (k - 1) * win->dilation[i] + 1, natural = s * (in - 1) + p->out_pad[i] + eff;
+    bool same = win->auto_pad == NRT_FB_AutoPad_SAME_UPPER || win->auto_pad == NRT_FB_AutoPad_SAME_LOWER;
+    if (p->n_out_shape || same) {
+        *out = p->n_out_shape ? p->out_shape[i] : in * s;
+        int64_t total = natural - *out;
+        *pad_begin = win->auto_pad == NRT_FB_AutoPad_SAME_UPPER ? floor_half(total) : total - floor_half(total);
+    } else {
+        bool valid = win->auto_pad == NRT_FB_AutoPad_VALID;
+        int64_t pb = valid ? 0 : win->pads[i], pe = valid ? 0 : win->pads[i + 2];
+        *out = natural - pb - pe;
+        *pad_begin = pb;
+    }
+    if (*out < 1)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "output %s would be %lld (input %lld, kernel %lld, stride %lld)",
+                           i == 0 ? "height" : "width", (long long)*out, (long long)in, (long long)k, (long long)s);
+    return NRT_OK;
+}
+
+static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
+    nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and weights are required");
+    nrt_status st;
+    if ((st = check_tensors(ctx, x, w, b)) || (st = check_kernel(ctx, p, w))) return st;
+    int64_t cin = x->dims[3], cout;
+    if (w->dims[0] != cin || cin % p->group != 0 || !nrt_mul_overflow_ok(w->dims[3], p->group, &cout))
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE,
+                           "input %s has %lld channels but weights %s are [%lld, %lld, %lld, %lld] with group = %lld",
+                           x->name, (long long)cin, w->name, (long long)w->dims[0], (long long)w->dims[1],
+                           (long long)w->dims[2], (long long)w->dims[3], (long long)p->group);
+    if ((st = check_bias(ctx, b, cout))) return st;
+    int64_t oh, ow, pad_t, pad_l;
+    if ((st = convt_axis(ctx, p, 0, x->dims[1], w->dims[1], &oh, &pad_t)) ||
+        (st = convt_axis(ctx, p, 1, x->dims[2], w->dims[2], &ow, &pad_l)))
+        return st;
+    nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
+                         p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
+                         pad_t, pad_l, p->group};
+    bool repack = !p->packed && nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
+    return finish_prepare(ctx, &g, repack ? (size_t)nrt_numel(w) : 0);
+}
+
+/* ---- eval ---- */
+
+typedef struct conv_job {
+    const nrt_conv2d_geom* g;
+    const float *x, *w, *bias, *zeros;
+    const nrt_activation* act;
+    float* y;
+} conv_job;
+
+static void conv_rows(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    nrt_conv2d_f32_ref(j->g, j->x, j->w, j->bias, j->act, j->zeros, j->y, (int64_t)begin, (int64_t)end);
+}
+
+static void conv_pixels(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    nrt_conv1x1_f32_ref(j->g, j->x, j->w, j->bias, j->act, j->y, (int64_t)begin, (int64_t)end);
+}
+
+static void conv_transpose_rows(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    nrt_conv_transpose2d_f32_ref(j->g, j->x, j->w, j->bias, j->act, j->y, (int64_t)begin, (int64_t)end);
+}
+
+static conv_job make_job(nrt_ctx* ctx, const conv_state* s) {
+    const conv_params* p = ctx->node->params;
+    nrt_tensor* b = nrt_in(ctx, 2);
+    conv_job job = {&s->g, nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, b ? b->data : NULL, NULL, &p->act,
+                    nrt_out(ctx, 0)->data};
+    return job;
+}
+
+static nrt_status conv_eval(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
+    const conv_state* s = ctx->node->state;
+    const nrt_conv2d_geom* g = &s->g;
+    uint8_t* scratch = ctx->node->scratch;
+    conv_job job = make_job(ctx, s);
+    float* zeros = (float*)(scratch + s->zeros_offset);
+    memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
+    job.zeros = zeros;
+    if (p->packed) {
+        job.w = p->w;
+    } else {
+        float* packed = (float*)(scratch + s->packed_offset);
+        nrt_conv_pack_f32(job.w, g->cout, g->kh, g->kw, g->cin / g->group, g->group, packed);
+        job.w = packed;
+    }
+    if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return NRT_OK;
+    if (nrt_conv_is_pointwise(g)) {
+        size_t pixels = (size_t)(g->n * g->oh * g->ow);
+        size_t grain = (size_t)(1 + 65536 / (g->cin * g->cout + 1));
+        nrt_parallel_for(ctx, pixels, grain < 4 ? 4 : grain, conv_pixels, &job);
+    } else {
+        nrt_parallel_for(ctx, (size_t)(g->n * g->oh), 1, conv_rows, &job);
+    }
+    return NRT_OK;
+}
+
+static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
+    const conv_state* s = ctx->node->state;
+    const nrt_conv2d_geom* g = &s->g;
+    conv_job job = make_job(ctx, s);
+    if (p->packed) {
+        job.w = p->w;
+    } else if (nrt_conv_transpose_layout(g->cin / g->group, g->cout / g->group, g->group) != NRT_CONVT_PLAIN) {
+        float* packed = (float*)((uint8_t*)ctx->node->scratch + s->packed_offset);
+        nrt_conv_transpose_pack_f32(job.w, g->cin, g->kh, g->kw, g->cout / g->group, g->group, packed);
+        job.w = packed;
+    }
+    if (s->g.n == 0 || s->g.cout == 0) return NRT_OK;
+    nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_transpose_rows, &job);
+    return NRT_OK;
+}
+
+const nrt_op_def nrt_op_Conv = {"Conv", 0, NRT_FB_OpOptions_ConvOptions, 2, 3, 1, 1,
+                                conv_parse, conv_prepare, conv_eval, NULL};
+const nrt_op_def nrt_op_ConvTranspose = {"ConvTranspose", 0, NRT_FB_OpOptions_ConvOptions, 2, 3, 1, 1,
+                                         conv_transpose_parse, conv_transpose_prepare, conv_transpose_eval, NULL};

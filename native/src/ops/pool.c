@@ -1,0 +1,123 @@
+/* MaxPool (float32, int8, uint8), AveragePool (float32), GlobalAveragePool
+ * and GlobalMaxPool (float32), 2-D on NHWC tensors. Window sizes, auto_pad
+ * and ceil_mode are resolved against the actual input in prepare. A fused
+ * activation (float32) is applied to the pooled values. */
+#include "../kernels/ref/conv_ref.h"
+#include "../kernels/ref/pool_ref.h"
+#include "spatial_common.h"
+
+typedef struct pool_params {
+    nrt_window2d win;
+    bool ceil_mode, count_include_pad;
+    nrt_activation act;   /* fused by the converter; float32 only */
+} pool_params;
+
+static bool is_global(const nrt_ctx* ctx) {
+    return ctx->node->op == NRT_FB_OpType_GlobalAveragePool || ctx->node->op == NRT_FB_OpType_GlobalMaxPool;
+}
+
+static nrt_status pool_parse(nrt_ctx* ctx) {
+    pool_params* p = nrt_alloc_params(ctx, sizeof *p);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    uint8_t ceil_mode, include_pad;
+    nrt_status st;
+    if ((st = nrt_window2d_parse(ctx, NRT_FB_PoolOptions_kernel_shape, NRT_FB_PoolOptions_strides,
+                                 NRT_FB_PoolOptions_dilations, NRT_FB_PoolOptions_pads, NRT_FB_PoolOptions_auto_pad,
+                                 &p->win)) ||
+        (st = nrt_opt_u8(ctx, NRT_FB_PoolOptions_ceil_mode, 0, &ceil_mode)) ||
+        (st = nrt_opt_u8(ctx, NRT_FB_PoolOptions_count_include_pad, 0, &include_pad)) ||
+        (st = nrt_opt_activation(ctx, NRT_FB_PoolOptions_activation, &p->act)))
+        return st;
+    if (!is_global(ctx) && p->win.kernel[0] == 0)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
+    p->ceil_mode = ceil_mode;
+    p->count_include_pad = include_pad;
+    return NRT_OK;
+}
+
+static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
+    const pool_params* p = ctx->node->params;
+    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_FB_ActivationKind_NONE)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs float32 input, %s is %s", x->name,
+                           nrt_dtype_name(x->dtype));
+    bool int8_ok = ctx->node->op == NRT_FB_OpType_MaxPool && (x->dtype == NRT_INT8 || x->dtype == NRT_UINT8);
+    if (x->dtype != NRT_FLOAT32 && !int8_ok)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s, which this op does not support", x->name,
+                           nrt_dtype_name(x->dtype));
+    if (x->rank != 4)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has rank %d: only 2-D pooling (4-D NHWC input) is "
+                           "supported", x->name, x->rank);
+    return nrt_expect_same_dtype(ctx, x, nrt_out(ctx, 0));
+}
+
+static nrt_status pool_prepare(nrt_ctx* ctx) {
+    const pool_params* p = ctx->node->params;
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+    nrt_status st = check_input(ctx, x);
+    if (st != NRT_OK) return st;
+    if (is_global(ctx)) {
+        int64_t dims[4] = {x->dims[0], 1, 1, x->dims[3]};
+        return nrt_set_shape(ctx, y, 4, dims);
+    }
+    const nrt_window2d* w = &p->win;
+    nrt_axis_geom ay = {x->dims[1], 0, w->kernel[0], w->stride[0], w->dilation[0], w->pads[0], w->pads[2]};
+    nrt_axis_geom ax = {x->dims[2], 0, w->kernel[1], w->stride[1], w->dilation[1], w->pads[1], w->pads[3]};
+    if ((st = nrt_axis_resolve(ctx, "height", w->auto_pad, p->ceil_mode, &ay)) ||
+        (st = nrt_axis_resolve(ctx, "width", w->auto_pad, p->ceil_mode, &ax)))
+        return st;
+    nrt_pool2d_geom* g = nrt_alloc_state(ctx, sizeof *g);
+    if (!g) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *g = (nrt_pool2d_geom){x->dims[0], ay.in, ax.in, x->dims[3], ay.out, ax.out, ay.kernel, ax.kernel, ay.stride,
+                           ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, ay.pad_end, ax.pad_end,
+                           p->count_include_pad};
+    int64_t dims[4] = {g->n, g->oh, g->ow, g->c};
+    return nrt_set_shape(ctx, y, 4, dims);
+}
+
+typedef struct pool_job {
+    nrt_ctx* ctx;
+    const nrt_tensor *x, *y;
+} pool_job;
+
+static void pool_rows(void* arg, size_t begin, size_t end) {
+    const pool_job* j = arg;
+    const nrt_pool2d_geom* g = j->ctx->node->state;
+    const pool_params* p = j->ctx->node->params;
+    int64_t b = (int64_t)begin, e = (int64_t)end;
+    if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
+    else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
+    else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
+    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+        nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);
+}
+
+static void global_rows(void* arg, size_t begin, size_t end) {
+    const pool_job* j = arg;
+    const nrt_tensor* x = j->x;
+    int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
+    const pool_params* p = j->ctx->node->params;
+    if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool)
+        nrt_global_avgpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
+    else
+        nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
+    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+        nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
+}
+
+static nrt_status pool_eval(nrt_ctx* ctx) {
+    pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
+    if (nrt_numel(job.y) == 0) return NRT_OK;
+    if (is_global(ctx)) {
+        nrt_parallel_for(ctx, (size_t)job.x->dims[0], 1, global_rows, &job);
+    } else {
+        const nrt_pool2d_geom* g = ctx->node->state;
+        nrt_parallel_for(ctx, (size_t)(g->n * g->oh), 1, pool_rows, &job);
+    }
+    return NRT_OK;
+}
+
+#define POOL_OP(NAME)                                                                                 \
+    const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_PoolOptions, 1, 1, 1, 1,          \
+                                      pool_parse, pool_prepare, pool_eval, NULL};
+POOL_OP(MaxPool) POOL_OP(AveragePool) POOL_OP(GlobalAveragePool) POOL_OP(GlobalMaxPool)
