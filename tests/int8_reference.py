@@ -248,7 +248,7 @@ def avg_pool(x, qx, qy, kernel, stride=(1, 1), pads=(0, 0, 0, 0), count_include_
                         acc += d[:, h, w, :]
                     if inside or (count_include_pad and padded):
                         count += 1
-            m = F32(np.float64(qx[0]) / (np.float64(qy[0]) * np.float64(count)))
+            m = F32(np.float64(qx[0]) / (np.float64(qy[0]) * np.float64(max(count, 1))))  # count 0: sum 0
             out[:, y, xx, :] = requantize(acc, m, qy[1], qmin, qmax)
     return out
 

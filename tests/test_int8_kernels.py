@@ -493,3 +493,220 @@ def test_movement_with_different_params_is_invalid():
     g.node("Transpose", ["x"], ["y"], perm=[1, 0])
     with pytest.raises(nanort.InvalidModelError, match="quantized differently"):
         g.run({"x": q8((2, 3))}, ["y"])
+
+
+# ---- Conv / ConvTranspose ------------------------------------------------------------------
+
+CONVS = [  # (x NHWC, cout, kernel, stride, dilation, pads t l b r, group)
+    ((1, 7, 9, 3), 5, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    ((2, 8, 8, 5), 7, (3, 3), (2, 2), (1, 1), (1, 0, 1, 2), 1),
+    ((1, 9, 7, 4), 6, (3, 2), (1, 2), (2, 1), (2, 1, 2, 0), 1),
+    ((2, 6, 6, 6), 9, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 3),      # grouped 1x1
+    ((1, 10, 10, 8), 8, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 8),    # depthwise
+    ((1, 10, 11, 6), 12, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2), 6),   # depthwise, multiplier 2, stride 2
+    ((1, 9, 9, 5), 5, (3, 3), (1, 1), (2, 2), (2, 2, 2, 2), 5),      # depthwise dilated
+    ((3, 5, 4, 17), 33, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),    # pointwise, odd channels, batch 3
+    ((1, 4, 4, 300), 260, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0), 1),  # > 256 channels (blocks)
+    ((1, 3, 3, 2), 3, (3, 3), (1, 1), (1, 1), (3, 3, 3, 3), 1),      # pads >= kernel: pure padding windows
+]
+
+
+def conv_graph(x_shape, w, s_w, bias, qx, qy, kernel, stride, dilation, pads, group, y_shape, act=None,
+               op="Conv", axis=0):
+    g = G()
+    g.t("x", np.int8, x_shape, qx)
+    weight_tensor(g, "w", w, s_w, axis)
+    g.t("b", np.int32, bias.shape, data=bias)
+    g.t("y", np.int8, y_shape, qy)
+    g.node(op, ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
+           pads=list(pads), group=group, activation=ACTS[act])
+    return g
+
+
+@pytest.mark.parametrize("case", range(len(CONVS)))
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_conv(case, act):
+    shape, cout, kernel, stride, dilation, pads, group = CONVS[case]
+    qx, qy = qparams(0.05), qparams(0.1)
+    x = q8(shape)
+    w, s_w = weights((cout, *kernel, shape[3] // group))
+    bias = ref.fold_bias(RNG.normal(0, 2, cout), qx[0], s_w, qx[1], w)
+    want = ref.conv2d(x, qx, w, s_w, bias, qy, stride, dilation, pads, group, act)
+    g = conv_graph(shape, w, s_w, bias, qx, qy, kernel, stride, dilation, pads, group, want.shape, act)
+    (y,) = g.run({"x": x}, ["y"], threads=3)
+    same(y, want)
+
+
+@pytest.mark.parametrize("zx", [-128, 127])
+def test_conv_extreme_zero_points_and_per_tensor_weights(zx):
+    shape, cout, kernel, stride, dilation, pads, group = CONVS[1]
+    qx, qy = qparams(0.02, zx), qparams(0.5, -zx - 1)
+    x = q8(shape)
+    w, s_w = weights((cout, *kernel, shape[3]), per_channel=False)
+    bias = ref.fold_bias(RNG.normal(0, 2, cout), qx[0], np.resize(s_w, cout), qx[1], w)
+    want = ref.conv2d(x, qx, w, s_w, bias, qy, stride, dilation, pads, group, "clip", 0.0, 6.0)
+    g = conv_graph(shape, w, s_w, bias, qx, qy, kernel, stride, dilation, pads, group, want.shape, "clip")
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)
+
+
+def test_conv_auto_pad_same():
+    x_shape, cout = (1, 7, 8, 4), 6
+    qx, qy = qparams(0.05), qparams(0.1)
+    x = q8(x_shape)
+    w, s_w = weights((cout, 3, 3, 4))
+    bias = ref.fold_bias(RNG.normal(0, 2, cout), qx[0], s_w, qx[1], w)
+    # SAME_UPPER, stride 2: height 7 -> 4 (pads 1, 1), width 8 -> 4 (pads 0, 1)
+    want = ref.conv2d(x, qx, w, s_w, bias, qy, (2, 2), (1, 1), (1, 0, 1, 1), 1)
+    g = G()
+    g.t("x", np.int8, x_shape, qx)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("b", np.int32, (cout,), data=bias)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], strides=[2, 2], auto_pad=1)
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)
+
+
+CONV_TRANSPOSES = [  # (x NHWC, cout/group, kernel, stride, dilation, pads t l b r, output_padding, group)
+    ((1, 4, 5, 3), 4, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    ((2, 3, 3, 5), 6, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0), (0, 0), 1),
+    ((1, 5, 4, 2), 3, (3, 2), (1, 2), (2, 1), (0, 1, 2, 0), (0, 1), 1),
+    ((1, 4, 4, 6), 2, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), (0, 0), 3),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONV_TRANSPOSES)))
+def test_conv_transpose(case):
+    shape, opg, kernel, stride, dilation, pads, out_pad, group = CONV_TRANSPOSES[case]
+    qx, qy = qparams(0.05), qparams(0.1)
+    x = q8(shape)
+    w, s_w = weights((shape[3], *kernel, opg), axis=3)
+    cout = opg * group
+    b = RNG.normal(0, 2, cout)
+    bias = np.rint(b / (np.float64(qx[0]) * np.resize(s_w, cout).astype(np.float64))).astype(np.int32)
+    eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    out_hw = tuple(s * (i - 1) + op + e - pads[a] - pads[a + 2]
+                   for a, (s, i, op, e) in enumerate(zip(stride, shape[1:3], out_pad, eff)))
+    want = ref.conv_transpose2d(x, qx, w, s_w, bias, qy, stride, dilation, pads[:2], out_hw, group)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    weight_tensor(g, "w", w, s_w, 3)
+    g.t("b", np.int32, (cout,), data=bias)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride),
+           dilations=list(dilation), pads=list(pads), output_padding=list(out_pad), group=group)
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, want)
+
+
+@pytest.mark.parametrize("case,error,match", [
+    ("float_bias", nanort.DTypeError, "bias"),
+    ("weights_per_input_channel", nanort.InvalidModelError, "scales along axis"),
+    ("no_output_params", nanort.InvalidModelError, "no quantization parameters"),
+    ("sigmoid", nanort.UnsupportedError, "no int8 form"),
+])
+def test_conv_bad_models(case, error, match):
+    w = q8((4, 3, 3, 2))
+    g = G()
+    g.t("x", np.int8, (1, 5, 5, 2), (0.1, 0))
+    if case == "weights_per_input_channel":
+        g.t("w", np.int8, w.shape, (np.full(2, 0.1, np.float32), np.zeros(2)), data=w, axis=3)
+    else:
+        g.t("w", np.int8, w.shape, (np.full(4, 0.1, np.float32), np.zeros(4)), data=w, axis=0)
+    if case == "float_bias":
+        g.t("b", np.float32, (4,), data=np.zeros(4, np.float32))
+    else:
+        g.t("b", np.int32, (4,), data=np.zeros(4, np.int32))
+    g.t("y", np.int8, (1, 3, 3, 4), None if case == "no_output_params" else (0.1, 0))
+    act = (ActivationKind.SIGMOID, 0.0, 0.0) if case == "sigmoid" else ACTS[None]
+    g.node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], activation=act)
+    with pytest.raises(error, match=match):
+        g.run({"x": q8((1, 5, 5, 2))}, ["y"])
+
+
+# ---- pooling -------------------------------------------------------------------------------
+
+POOLS = [  # (x NHWC, kernel, stride, pads t l b r, count_include_pad, ceil_mode)
+    ((1, 7, 7, 5), (3, 3), (2, 2), (1, 1, 1, 1), False, False),
+    ((2, 6, 9, 3), (3, 3), (2, 2), (1, 1, 1, 1), True, False),
+    ((1, 8, 8, 300), (2, 2), (2, 2), (0, 0, 0, 0), False, False),
+    ((1, 7, 6, 4), (3, 2), (2, 2), (0, 0, 0, 0), False, True),
+    ((1, 5, 5, 2), (5, 5), (1, 1), (2, 2, 2, 2), True, False),
+    ((1, 2, 2, 3), (2, 2), (1, 1), (2, 2, 2, 2), False, False),   # windows entirely in the padding: count 0
+]
+
+
+def pool_out(shape, kernel, stride, pads, ceil_mode):
+    out = []
+    for a in range(2):
+        span = shape[1 + a] + pads[a] + pads[a + 2] - kernel[a]
+        o = span // stride[a] + 1
+        if ceil_mode and span % stride[a]:
+            o += 1
+            if (o - 1) * stride[a] >= shape[1 + a] + pads[a]:
+                o -= 1
+        out.append(o)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("case", range(len(POOLS)))
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_avg_pool(case, act):
+    shape, kernel, stride, pads, include_pad, ceil_mode = POOLS[case]
+    qx, qy = qparams(0.05), qparams(0.04)
+    x = q8(shape)
+    out_hw = pool_out(shape, kernel, stride, pads, ceil_mode)
+    # count: taps inside the input (or the padded input); ceil_mode's last window may reach past both
+    want = ref.avg_pool(x, qx, qy, kernel, stride, pads, include_pad, out_hw, act=act)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("AveragePool", ["x"], ["y"], kernel_shape=list(kernel), strides=list(stride), pads=list(pads),
+           count_include_pad=include_pad, ceil_mode=ceil_mode, activation=ACTS[act])
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, want)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7, 5), (3, 1, 1, 300), (2, 16, 16, 33)])
+def test_global_avg_pool(shape):
+    qx, qy = qparams(0.05), qparams(0.02)
+    x = q8(shape)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, (shape[0], 1, 1, shape[3]), qy)
+    g.node("GlobalAveragePool", ["x"], ["y"])
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, ref.global_avg_pool(x, qx, qy))
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "GlobalMaxPool"])
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_max_pools(op, act):
+    q = qparams(0.05, 10)
+    x = q8((2, 6, 7, 9))
+    g = G()
+    g.t("x", np.int8, x.shape, q)
+    if op == "MaxPool":
+        xp = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], constant_values=-128)
+        want = np.stack([np.stack([xp[:, i * 2:i * 2 + 3, j * 2:j * 2 + 3].max(axis=(1, 2)) for j in range(4)], 1)
+                         for i in range(3)], 1)
+        g.t("y", np.int8, want.shape, q)
+        g.node(op, ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], activation=ACTS[act])
+    else:
+        want = x.max(axis=(1, 2), keepdims=True)
+        g.t("y", np.int8, want.shape, q)
+        g.node(op, ["x"], ["y"], activation=ACTS[act])
+    if act == "relu":
+        want = np.maximum(want, np.int8(q[1]))
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)
+
+
+def test_max_pool_needs_equal_params():
+    g = G()
+    g.t("x", np.int8, (1, 4, 4, 2), (0.1, 0))
+    g.t("y", np.int8, (1, 2, 2, 2), (0.2, 0))
+    g.node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    with pytest.raises(nanort.InvalidModelError, match="equal quantization parameters"):
+        g.run({"x": q8((1, 4, 4, 2))}, ["y"])

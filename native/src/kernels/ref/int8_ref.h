@@ -11,6 +11,8 @@
 
 #include "../../engine/op.h"
 #include "binary_ref.h"
+#include "conv_ref.h"
+#include "pool_ref.h"
 
 /* Output side of a requantization: zero point and the clamp [qmin, qmax]. */
 typedef struct nrt_s8_out {
@@ -37,6 +39,55 @@ void nrt_rescale_s8_ref(const int8_t* x, int8_t* y, size_t n, int32_t zx, float 
 
 /* y = clamp(x, qmin, qmax) (an int8 max pool's / movement op's fused Relu). */
 void nrt_clamp_s8_ref(int8_t* y, size_t n, int32_t qmin, int32_t qmax);
+
+/* ---- convolution ---- */
+
+/* Conv: x NHWC, w OHWI [Cout, KH, KW, Cin/group] (or, when dw_packed, the
+ * depthwise weights repacked [KH][KW][Cout]), folded int32 bias (or NULL),
+ * per-channel multipliers m[Cout]; padding taps read zx.
+ * ConvTranspose: w [Cin, KH, KW, Cout/group], unfolded bias, and
+ * acc = bias + sum over the taps that reach the output of (x - zx) * w. */
+typedef struct nrt_s8_conv {
+    const int8_t* x;
+    const int8_t* w;
+    const int32_t* bias;
+    const float* m;
+    int8_t* y;
+    int32_t zx;
+    nrt_s8_out out;
+    bool dw_packed;
+} nrt_s8_conv;
+
+/* OHWI depthwise weights [Cout, KH, KW, 1] -> [KH][KW][Cout]. */
+void nrt_conv_dw_pack_s8(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int8_t* packed);
+/* Output rows [row_begin, row_end) of N * OH. */
+void nrt_conv2d_s8_ref(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t row_begin, int64_t row_end);
+void nrt_conv_transpose2d_s8_ref(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t row_begin,
+                                 int64_t row_end);
+
+/* ---- pooling ---- */
+
+/* AveragePool: acc = sum of (x - zx) over the taps inside the input; m(count) =
+ * s_x / (s_y * count) with the float op's count (count_include_pad), count 0
+ * taken as 1. scale_ratio = s_x / s_y is not used: m is formed in double from
+ * s_x and s_y per window. Output rows [row_begin, row_end) of N * OH. */
+typedef struct nrt_s8_pool {
+    const int8_t* x;
+    int8_t* y;
+    float s_x, s_y;
+    int32_t zx;
+    nrt_s8_out out;
+} nrt_s8_pool;
+
+void nrt_avgpool2d_s8_ref(const nrt_pool2d_geom* g, const nrt_s8_pool* p, int64_t row_begin, int64_t row_end);
+/* Global pools: x [N, HW, C] -> y [N, C], batches [n_begin, n_end). */
+void nrt_global_avgpool_s8_ref(const nrt_s8_pool* p, int64_t hw, int64_t c, int64_t n_begin, int64_t n_end);
+void nrt_global_maxpool_s8_ref(const int8_t* x, int64_t hw, int64_t c, int8_t* y, int64_t n_begin, int64_t n_end);
+
+/* The contract's AvgPool multiplier for a window of `count` taps. */
+static inline float nrt_avgpool_multiplier(float s_x, float s_y, int64_t count) {
+    return (float)((double)s_x / ((double)s_y * (double)(count > 0 ? count : 1)));
+}
 
 /* ---- matrix products ---- */
 
