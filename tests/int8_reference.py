@@ -281,3 +281,53 @@ def pad(x, qx, pads):
     begins, ends = pads[:r], pads[r:]
     crop = tuple(slice(max(-b, 0), x.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(zip(begins, ends)))
     return np.pad(x[crop], [(max(b, 0), max(e, 0)) for b, e in zip(begins, ends)], constant_values=qx[1])
+
+
+def _linear_taps(in_len: int, out_len: int, coord: str) -> tuple[np.ndarray, np.ndarray]:
+    """ONNX's linear taps of one axis (double coordinates, float32 weights);
+    an integer source coordinate v is taken as tap v with weight 1 (and tap v - 1 with weight 0)."""
+    s = out_len / in_len
+    out_w = s * in_len
+    idx = np.zeros((out_len, 2), np.int64)
+    w = np.zeros((out_len, 2), F32)
+    for o in range(out_len):
+        if coord == "half_pixel":
+            v = (o + 0.5) / s - 0.5
+        elif coord == "asymmetric":
+            v = o / s
+        elif coord == "align_corners":
+            v = 0.0 if out_w == 1 else o * (in_len - 1) / (out_w - 1)
+        else:  # pytorch_half_pixel
+            v = -0.5 if out_w == 1 else (o + 0.5) / s - 0.5
+        fl = math.floor(v)
+        r = v - fl
+        if r == 0:
+            fl, r = fl - 1, 1.0
+        idx[o] = np.clip([fl, fl + 1], 0, in_len - 1)
+        w[o] = [F32(1.0 - r), F32(r)]
+    return idx, w
+
+
+def resize_linear(x, qx, qy, out_shape, coord="half_pixel"):
+    """f = x - z_x in float32; separable passes over the resized axes, shrinking
+    ones first (stable by out / in), each y = w0 * f[i0] + w1 * f[i1] in float32;
+    then requantize(t * s_x / s_y)."""
+    t = (x.astype(np.int32) - qx[1]).astype(F32)
+    axes = [a for a in range(x.ndim) if out_shape[a] != x.shape[a]]
+    for a in sorted(axes, key=lambda a: out_shape[a] / x.shape[a]):
+        idx, w = _linear_taps(x.shape[a], out_shape[a], coord)
+        shape = [1] * x.ndim
+        shape[a] = -1
+        t0 = np.take(t, idx[:, 0], axis=a) * w[:, 0].reshape(shape)
+        t1 = np.take(t, idx[:, 1], axis=a) * w[:, 1].reshape(shape)
+        t = (t0.astype(F32) + t1.astype(F32)).astype(F32)
+    m = multiplier(qx[0], qy[0])
+    return requantize_float(t * m, qy[1])
+
+
+def resize_nearest_asymmetric_floor(x, qx, qy, factors):
+    """Integer upsampling factors (asymmetric, floor): repeat, then rescale."""
+    y = x
+    for a, f in enumerate(factors):
+        y = np.repeat(y, f, axis=a)
+    return rescale(y, qx, qy)

@@ -710,3 +710,80 @@ def test_max_pool_needs_equal_params():
     g.node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
     with pytest.raises(nanort.InvalidModelError, match="equal quantization parameters"):
         g.run({"x": q8((1, 4, 4, 2))}, ["y"])
+
+
+# ---- Resize / Pad ----------------------------------------------------------------------------
+
+COORDS = {"half_pixel": 0, "asymmetric": 1, "pytorch_half_pixel": 2, "align_corners": 3}
+
+
+def resize_graph(x_shape, out_shape, qx, qy, mode, coord=0, nearest_mode=0):
+    g = G()
+    g.t("x", np.int8, x_shape, qx)
+    g.t("sizes", np.int64, (len(out_shape),), data=np.array(out_shape, np.int64))
+    g.t("y", np.int8, out_shape, qy)
+    g.node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, coordinate_transform=coord,
+           nearest_mode=nearest_mode)
+    return g
+
+
+@pytest.mark.parametrize("x_shape,out_shape", [((1, 5, 7, 3), (1, 10, 14, 3)), ((2, 8, 6, 5), (2, 3, 13, 5)),
+                                               ((1, 4, 4, 300), (1, 8, 8, 300)), ((3, 9), (3, 20)),
+                                               ((1, 6, 6, 2), (1, 6, 6, 2))])
+@pytest.mark.parametrize("coord", list(COORDS))
+def test_resize_linear(x_shape, out_shape, coord):
+    qx, qy = qparams(0.05), qparams(0.06)
+    x = q8(x_shape)
+    g = resize_graph(x_shape, out_shape, qx, qy, 1, COORDS[coord])
+    (y,) = g.run({"x": x}, ["y"], threads=2)
+    same(y, ref.resize_linear(x, qx, qy, out_shape, coord))
+
+
+@pytest.mark.parametrize("equal_params", [True, False])
+def test_resize_nearest(equal_params):
+    qx = qparams(0.05)
+    qy = qx if equal_params else qparams(0.03)
+    x = q8((2, 5, 6, 7))
+    g = resize_graph(x.shape, (2, 10, 18, 7), qx, qy, 0, COORDS["asymmetric"], nearest_mode=2)  # floor
+    (y,) = g.run({"x": x}, ["y"])
+    want = ref.resize_nearest_asymmetric_floor(x, qx, qy, (1, 2, 3, 1))
+    if equal_params:
+        same(want, np.repeat(np.repeat(x, 2, axis=1), 3, axis=2))  # a plain copy
+    same(y, want)
+
+
+@pytest.mark.parametrize("pads", [[0, 1, 2, 0, 0, 2, 1, 0], [0, -1, 1, 0, 0, 2, -2, 0], [1, 0, 0, 3, 0, 0, 0, 0]])
+@pytest.mark.parametrize("value", [None, 0.0, 0.37, "code"])
+def test_pad_constant(pads, value):
+    q = qparams(0.05)
+    x = q8((2, 4, 5, 3))
+    g = G()
+    g.t("x", np.int8, x.shape, q)
+    g.t("pads", np.int64, (8,), data=np.array(pads, np.int64))
+    ins = ["x", "pads"]
+    fill = q[1]
+    if value == "code":
+        ins.append(g.t("v", np.int8, (), data=np.array(-77, np.int8)))
+        fill = -77
+    elif value is not None:
+        ins.append(g.t("v", np.float32, (), data=np.array(value, np.float32)))
+        fill = int(ref.quantize(np.float32(value), q[0], q[1], np.int8))
+    want = ref.pad(x, (q[0], fill), pads)
+    g.t("y", np.int8, want.shape, q)
+    g.node("Pad", ins, ["y"], mode=0)
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)
+
+
+def test_pad_reflect_int8_copies():
+    q = qparams(0.05)
+    x = q8((1, 4, 5, 2))
+    pads = [0, 2, 1, 0, 0, 1, 3, 0]
+    g = G()
+    g.t("x", np.int8, x.shape, q)
+    g.t("pads", np.int64, (8,), data=np.array(pads, np.int64))
+    want = np.pad(x, [(0, 0), (2, 1), (1, 3), (0, 0)], mode="reflect")
+    g.t("y", np.int8, want.shape, q)
+    g.node("Pad", ["x", "pads"], ["y"], mode=1)
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, want)

@@ -63,8 +63,9 @@
  *             + ... in tap order, axes in the float op's order), then
  *             v = t * m (m = s_x / s_y), clamp/round. tf_crop_and_resize's
  *             extrapolation has no int8 form (NRT_ERR_UNSUPPORTED).
- *   Pad       constant mode pads with z_x (real zero; a nonzero pad value has no int8
- *             form); reflect / edge copy. Parameters equal.
+ *   Pad       constant mode pads with z_x (real zero) when no value is given, with a
+ *             float32 value quantized by the Quantize rule below, or with an int8 value
+ *             taken as a code; reflect / edge / wrap copy. Parameters equal.
  *   Lut       y = table[x + 128], the 256-entry int8 table computed by the converter
  *   Softmax   output scale 1/256, zero point -128 (checked at prepare); integer-only:
  *             e[i] = T[max - x[i]] with T[d] = (uint32)rint(65536.0 * exp(-(double)s_x * d))

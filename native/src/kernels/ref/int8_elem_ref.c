@@ -45,6 +45,14 @@ void nrt_rescale_s8_ref(const int8_t* x, int8_t* y, size_t n, int32_t zx, float 
         y[i] = nrt_requantize_float((float)(x[i] - zx) * m, out->zero_point, out->qmin, out->qmax);
 }
 
+void nrt_s8_to_f32_ref(const int8_t* x, size_t n, int32_t zx, float* f) {
+    for (size_t i = 0; i < n; i++) f[i] = (float)(x[i] - zx);
+}
+
+void nrt_f32_to_s8_ref(const float* f, size_t n, float m, const nrt_s8_out* out, int8_t* y) {
+    for (size_t i = 0; i < n; i++) y[i] = nrt_requantize_float(f[i] * m, out->zero_point, out->qmin, out->qmax);
+}
+
 void nrt_clamp_s8_ref(int8_t* y, size_t n, int32_t qmin, int32_t qmax) {
     for (size_t i = 0; i < n; i++) y[i] = (int8_t)(y[i] < qmin ? qmin : (y[i] > qmax ? qmax : y[i]));
 }

@@ -37,6 +37,11 @@ void nrt_mul_s8_ref(const nrt_binary_kernel* k, const void* a, const void* b, vo
 /* Rescale: y = requant((x - zx) * m); a copy when m == 1 and zx == zy with no clamp. */
 void nrt_rescale_s8_ref(const int8_t* x, int8_t* y, size_t n, int32_t zx, float m, const nrt_s8_out* out);
 
+/* f[i] = (float)(x[i] - zx): an int8 tensor in float (Resize's linear passes). */
+void nrt_s8_to_f32_ref(const int8_t* x, size_t n, int32_t zx, float* f);
+/* y[i] = requant(f[i] * m): back to int8. */
+void nrt_f32_to_s8_ref(const float* f, size_t n, float m, const nrt_s8_out* out, int8_t* y);
+
 /* y = clamp(x, qmin, qmax) (an int8 max pool's / movement op's fused Relu). */
 void nrt_clamp_s8_ref(int8_t* y, size_t n, int32_t qmin, int32_t qmax);
 
