@@ -4,6 +4,8 @@
 
 #include "../engine/op.h"
 #include "../kernels/ref/unary_ref.h"
+#include "movement_util.h"
+#include "quant_common.h"
 
 typedef struct unary_params {
     nrt_unary_params k;
@@ -55,6 +57,12 @@ static nrt_status unary_prepare(nrt_ctx* ctx) {
         if ((st = nrt_expect_dtype(ctx, x, NRT_BOOL, "input")) || (st = nrt_expect_same_dtype(ctx, x, y))) return st;
     } else {
         if ((st = nrt_expect_same_dtype(ctx, x, y))) return st;
+        if (nrt_is_qs8(x) || nrt_is_qs8(y)) { /* quantized int8: only Identity copies (a Lut computes) */
+            if (op != NRT_FB_OpType_Identity)
+                return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; this op has no int8 kernel "
+                                   "(the converter uses a Lut)", x->name);
+            if ((st = nrt_mv_expect_same_quant(ctx, x, y))) return st;
+        }
         bool ok = op == NRT_FB_OpType_Identity || x->dtype == NRT_FLOAT32 || (int_op(op) && is_int(x->dtype));
         if (!ok)
             return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has type %s, which this op does not support",
