@@ -7,10 +7,10 @@ the runtime ops are exercised exactly as converted models use them."""
 
 from __future__ import annotations
 
+import int8_reference as ref
 import numpy as np
 import pytest
 
-import int8_reference as ref
 import nanort
 from nanort.converter.ir import Graph, Node, QuantParams
 from nanort.converter.serialize import serialize
