@@ -16,7 +16,8 @@ from rich.table import Table
 import nanort
 from nanort.runtime import nrt_file
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False)
 
 
