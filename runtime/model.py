@@ -247,6 +247,22 @@ class Model:
         ptr = lib.nrt_model_output_data(self._h, index)
         return np.frombuffer(ffi.buffer(ptr, info.bytes), dtype).reshape(shape).copy()
 
+    # -- per-operator profile ---------------------------------------------
+    def set_profiling(self, enable: bool = True) -> None:
+        """Start (and reset) or stop timing every operator during run()."""
+        with self._guard():
+            _check(lib.nrt_model_set_profiling(self._h, int(enable)), self._h)
+
+    def profile(self) -> list[dict]:
+        """Per operator: op type, node name, calls and total milliseconds."""
+        p = ffi.new("nrt_node_profile*")
+        out = []
+        for i in range(lib.nrt_model_num_nodes(self._handle())):
+            _check(lib.nrt_model_node_profile(self._h, i, p), self._h)
+            out.append({"op": ffi.string(p.op_type).decode(), "name": ffi.string(p.name).decode(),
+                        "calls": int(p.calls), "ms": p.total_ns / 1e6})
+        return out
+
     # -- introspection of every tensor (calibration, debugging) -----------
     def tensor_infos(self) -> list[TensorInfo]:
         info = ffi.new("nrt_tensor_info*")
