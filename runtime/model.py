@@ -222,7 +222,7 @@ class Model:
                 if want is not None and want != got:
                     raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
                                             f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            if self._check_finite and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+            if self._check_finite and arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
                 bad = np.argwhere(~np.isfinite(arr))[0]
                 raise errors.InvalidArgumentError(
                     f"input {info.name!r} holds NaN or Inf (first at index {tuple(int(i) for i in bad)}); "
@@ -336,6 +336,16 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.model._lock.release()
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """NaN and Inf make the sum non-finite, so one cheap reduction clears the
+    common case; only a non-finite sum (which overflow can also cause) needs
+    the elementwise check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum(dtype=np.float64)):
+            return True
+    return bool(np.isfinite(arr).all())
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:
