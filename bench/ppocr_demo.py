@@ -25,7 +25,7 @@ from assets import PPOCR_MODELS, ppocr_model  # noqa: E402
 import nanort  # noqa: E402
 from nanort.runtime.benchmark import interleaved  # noqa: E402
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 def sample_input(kind: str) -> np.ndarray:

@@ -78,6 +78,20 @@ def check_opset(model: onnx.ModelProto) -> None:
                               "use onnx.version_converter to upgrade old models)")
 
 
+def sanitize_declared_shapes(model: onnx.ModelProto) -> None:
+    """Exporters write -1 or 0 for unknown dims (PaddlePaddle does); those are
+    dynamic. Declared intermediate shapes are dropped: inference recomputes
+    them, and stale ones would only conflict."""
+    g = model.graph
+    for vi in list(g.input) + list(g.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape"):
+            for d in tt.shape.dim:
+                if d.HasField("dim_value") and d.dim_value <= 0:
+                    d.Clear()
+    del g.value_info[:]
+
+
 def set_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]]) -> None:
     """Fixes the dims of graph inputs (the --input-shape override)."""
     initializers = {i.name for i in model.graph.initializer}
@@ -259,10 +273,75 @@ def clamp_slice_steps(model: onnx.ModelProto) -> None:
                                                                      .astype(v.dtype)))
 
 
+def _known_ranks(model: onnx.ModelProto) -> dict[str, int]:
+    g = model.graph
+    out = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape"):
+            out[vi.name] = len(tt.shape.dim)
+    for init in g.initializer:
+        out[init.name] = len(init.dims)
+    return out
+
+
+def _shape_length(model: onnx.ModelProto, name: str) -> int | None:
+    """Static length of a 1-D shape tensor."""
+    for vi in list(model.graph.value_info) + list(model.graph.input):
+        if vi.name == name:
+            dims = vi.type.tensor_type.shape.dim
+            return dims[0].dim_value if len(dims) == 1 and dims[0].HasField("dim_value") else None
+    for init in model.graph.initializer:
+        if init.name == name:
+            return init.dims[0] if len(init.dims) == 1 else None
+    return None
+
+
+def repair_ranks(model: onnx.ModelProto) -> bool:
+    """ONNX shape inference drops the rank of a Reshape / Expand / ConstantOfShape
+    output when the shape tensor's values are partly dynamic, although its length
+    fixes the rank; importers need ranks (opset < 13 Softmax, layouts), so state
+    them (dims unknown) and let inference carry them on. True if anything changed."""
+    ranks = _known_ranks(model)
+    changed = False
+    for node in model.graph.node:
+        out = node.output[0] if node.output else ""
+        if not out or out in ranks:
+            continue
+        rank = None
+        if node.op_type == "Reshape" and len(node.input) == 2:
+            rank = _shape_length(model, node.input[1])
+        elif node.op_type == "ConstantOfShape":
+            rank = _shape_length(model, node.input[0])
+        elif node.op_type == "Expand" and node.input[0] in ranks:
+            n = _shape_length(model, node.input[1])
+            rank = None if n is None else max(n, ranks[node.input[0]])
+        if rank is not None:
+            vi = model.graph.value_info.add()
+            vi.name = out
+            vi.type.tensor_type.elem_type = _elem_type_of(model, node.input[0]) if node.op_type != "ConstantOfShape" \
+                else onnx.TensorProto.FLOAT
+            for _ in range(rank):
+                vi.type.tensor_type.shape.dim.add()
+            changed = True
+    return changed
+
+
+def _elem_type_of(model: onnx.ModelProto, name: str) -> int:
+    for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        if vi.name == name and vi.type.tensor_type.elem_type:
+            return vi.type.tensor_type.elem_type
+    for init in model.graph.initializer:
+        if init.name == name:
+            return init.data_type
+    return 0
+
+
 def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None) -> onnx.ModelProto:
     """Checks the graph, then constant-folds to a fixed point, re-running shape inference in between."""
     check_opset(model)
     check_structure(model)
+    sanitize_declared_shapes(model)
     clamp_slice_steps(model)
     _drop_constant_inputs(model.graph)
     model = infer_shapes(model)
@@ -270,6 +349,10 @@ def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = No
         if progress:
             progress("folding constants")
         if not _fold_once(model):
+            break
+        model = infer_shapes(model)
+    for _ in range(8):
+        if not repair_ranks(model):
             break
         model = infer_shapes(model)
     return model

@@ -222,7 +222,7 @@ class Model:
                 if want is not None and want != got:
                     raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
                                             f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            if self._check_finite and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+            if self._check_finite and arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
                 bad = np.argwhere(~np.isfinite(arr))[0]
                 raise errors.InvalidArgumentError(
                     f"input {info.name!r} holds NaN or Inf (first at index {tuple(int(i) for i in bad)}); "
@@ -246,6 +246,22 @@ class Model:
             return np.zeros(shape, dtype)
         ptr = lib.nrt_model_output_data(self._h, index)
         return np.frombuffer(ffi.buffer(ptr, info.bytes), dtype).reshape(shape).copy()
+
+    # -- per-operator profile ---------------------------------------------
+    def set_profiling(self, enable: bool = True) -> None:
+        """Start (and reset) or stop timing every operator during run()."""
+        with self._guard():
+            _check(lib.nrt_model_set_profiling(self._h, int(enable)), self._h)
+
+    def profile(self) -> list[dict]:
+        """Per operator: op type, node name, calls and total milliseconds."""
+        p = ffi.new("nrt_node_profile*")
+        out = []
+        for i in range(lib.nrt_model_num_nodes(self._handle())):
+            _check(lib.nrt_model_node_profile(self._h, i, p), self._h)
+            out.append({"op": ffi.string(p.op_type).decode(), "name": ffi.string(p.name).decode(),
+                        "calls": int(p.calls), "ms": p.total_ns / 1e6})
+        return out
 
     # -- introspection of every tensor (calibration, debugging) -----------
     def tensor_infos(self) -> list[TensorInfo]:
@@ -320,6 +336,16 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.model._lock.release()
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """NaN and Inf make the sum non-finite, so one cheap reduction clears the
+    common case; only a non-finite sum (which overflow can also cause) needs
+    the elementwise check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum(dtype=np.float64)):
+            return True
+    return bool(np.isfinite(arr).all())
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:

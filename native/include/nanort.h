@@ -157,6 +157,19 @@ NRT_API int nrt_model_num_tensors(const nrt_model* model);
 NRT_API nrt_status nrt_model_tensor_info(nrt_model* model, int index, nrt_tensor_info* info);
 NRT_API const void* nrt_model_tensor_data(nrt_model* model, int index);
 
+/* Per-operator timing (for finding where time goes). While enabled, invoke
+ * adds each operator's wall time to its counters. */
+typedef struct nrt_node_profile {
+    const char* op_type;
+    const char* name;
+    uint64_t calls;
+    uint64_t total_ns;
+} nrt_node_profile;
+
+NRT_API nrt_status nrt_model_set_profiling(nrt_model* model, int enable);
+NRT_API int nrt_model_num_nodes(const nrt_model* model);
+NRT_API nrt_status nrt_model_node_profile(const nrt_model* model, int index, nrt_node_profile* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,3 +119,21 @@ def load_time_ms(model_path: str, threads: int) -> float:
     with nanort.Model(model_path, threads=threads):
         pass
     return (time.perf_counter() - t0) * 1e3
+
+
+def profile(model_path: str, threads: int, isa: str, shapes: dict[str, list[int]], runs: int
+            ) -> tuple[list[dict], list[tuple[str, int, float]]]:
+    """Per-node and per-op-type time (ms per run), slowest first."""
+    with nanort.Model(model_path, threads=threads, isa=isa) as model:
+        feeds = make_inputs(model, shapes)
+        model.run(feeds)
+        model.set_profiling(True)
+        for _ in range(runs):
+            model.run(feeds)
+        nodes = [dict(p, ms=p["ms"] / runs) for p in model.profile() if p["calls"]]
+    by_type: dict[str, tuple[int, float]] = {}
+    for p in nodes:
+        count, ms = by_type.get(p["op"], (0, 0.0))
+        by_type[p["op"]] = (count + 1, ms + p["ms"])
+    types = sorted(((op, c, ms) for op, (c, ms) in by_type.items()), key=lambda r: -r[2])
+    return sorted(nodes, key=lambda p: -p["ms"]), types

@@ -16,7 +16,8 @@ from rich.table import Table
 import nanort
 from nanort.runtime import nrt_file
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False)
 
 
@@ -212,6 +213,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out.print(t)
     out.print("peak RSS: whole process incl. the Python interpreter, each runtime in its own fresh process; "
               "load: from the runtime imported to the first result")
+    if args.profile:
+        from nanort.bench import profile
+
+        nodes, types = profile(args.model, args.threads, args.isa, dict(args.input_shape or []), args.runs)
+        total = sum(ms for _, _, ms in types)
+        pt = Table(title=f"time by op type (sum {total:.3f} ms per run)", title_justify="left")
+        for col in ("op", "nodes", "ms", "share"):
+            pt.add_column(col, justify="left" if col == "op" else "right")
+        for op, count, ms in types:
+            pt.add_row(op, str(count), f"{ms:.3f}", f"{ms / total:.1%}")
+        out.print(pt)
+        nt = Table(title=f"slowest {args.profile} nodes", title_justify="left")
+        for col in ("node", "op", "ms"):
+            nt.add_column(col, justify="right" if col == "ms" else "left")
+        for p in nodes[:args.profile]:
+            nt.add_row(p["name"], p["op"], f"{p['ms']:.3f}")
+        out.print(nt)
     return 0
 
 
@@ -281,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="shape for inputs with dynamic dims")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")
+    b.add_argument("--profile", type=int, nargs="?", const=15, default=0, metavar="N",
+                   help="also time every operator and list the N slowest nodes (default 15)")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -12,6 +12,7 @@
 #include "cpu_features.h"
 #include "dtype.h"
 #include "model.h"
+#include "op.h"
 #include "threadpool.h"
 
 enum { MAP_NONE = 0, MAP_MMAP = 1, MAP_COPY = 2, MAP_BORROWED = 3 };
@@ -329,4 +330,20 @@ const void* nrt_model_tensor_data(nrt_model* m, int index) {
     nrt_tensor* t = &m->tensors[index];
     if (t->kind == NRT_TENSOR_ACTIVATION && !m->prepared) return NULL;
     return t->data;
+}
+
+nrt_status nrt_model_set_profiling(nrt_model* m, int enable) {
+    ENTER(m);
+    m->profiling = enable != 0;
+    for (int i = 0; i < m->num_nodes; i++) m->nodes[i].profile_calls = m->nodes[i].profile_ns = 0;
+    LEAVE(m, NRT_OK);
+}
+
+int nrt_model_num_nodes(const nrt_model* m) { return m ? m->num_nodes : 0; }
+
+nrt_status nrt_model_node_profile(const nrt_model* m, int index, nrt_node_profile* out) {
+    if (!m || !out || index < 0 || index >= m->num_nodes) return NRT_ERR_INVALID_ARGUMENT;
+    const nrt_node* n = &m->nodes[index];
+    *out = (nrt_node_profile){n->def->name, n->name ? n->name : "", n->profile_calls, n->profile_ns};
+    return NRT_OK;
 }

@@ -61,6 +61,7 @@ typedef struct nrt_node {
     size_t scratch_bytes;      /* per-invoke temporary memory, set by prepare */
     void* scratch;             /* 64-byte aligned, valid during eval */
     bool static_eval;          /* evaluated during prepare */
+    uint64_t profile_calls, profile_ns;
 } nrt_node;
 
 typedef struct nrt_static_block nrt_static_block;
@@ -90,6 +91,7 @@ struct nrt_model {
     nrt_static_block* static_blocks; /* storage of NRT_TENSOR_STATIC tensors */
     size_t packed_weight_bytes;
     nrt_threadpool* pool;
+    bool profiling;
 };
 
 void nrt_set_error(nrt_model* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

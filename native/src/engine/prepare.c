@@ -3,6 +3,7 @@
  * plan the activation arena, and point every tensor at its memory. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "op.h"
 #include "planner.h"
@@ -182,12 +183,23 @@ nrt_status nrt_prepare(nrt_model* m) {
     return NRT_OK;
 }
 
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 nrt_status nrt_invoke(nrt_model* m) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval) continue;
         nrt_ctx ctx = {m, n, i};
+        uint64_t start = m->profiling ? now_ns() : 0;
         nrt_status st = n->def->eval(&ctx);
+        if (m->profiling) {
+            n->profile_ns += now_ns() - start;
+            n->profile_calls++;
+        }
         if (st != NRT_OK) return st;
     }
     return NRT_OK;
