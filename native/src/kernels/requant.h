@@ -49,8 +49,8 @@
  *             uses scale[c mod (Cout/group)].
  *   AvgPool   acc = sum over the window of (x - z_x), padding taps adding 0,
  *             m = (float)((double)s_x / ((double)s_y * count)) where count is the
- *             float op's divisor for that window (count_include_pad rules);
- *             GlobalAveragePool: count = H * W
+ *             float op's divisor for that window (count_include_pad rules; a window
+ *             with no tap has acc 0 and uses count 1); GlobalAveragePool: count = H * W
  *   MaxPool   plain int8 max over the window, then clamped to [qmin, qmax];
  *             input and output parameters must be equal
  *   Rescale   v = (float)(x - z_x) * m, m = s_x / s_y; q = clamp/round as above.

@@ -240,8 +240,8 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
     static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
-    binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data, nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype),
-                      nrt_dtype_size(y->dtype)};
+    binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data,
+                      nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype), nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
     if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
     /* Pow, float16 and mixed-type kernels cost far more per element. */

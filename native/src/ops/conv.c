@@ -89,7 +89,8 @@ static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(
  * checked with the output's in finish_int8). */
 static nrt_status check_int8(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* b) {
     nrt_status st;
-    if ((st = nrt_expect_dtype(ctx, w, NRT_INT8, "weights")) || (b && (st = nrt_expect_dtype(ctx, b, NRT_INT32, "bias"))))
+    if ((st = nrt_expect_dtype(ctx, w, NRT_INT8, "weights")) ||
+        (b && (st = nrt_expect_dtype(ctx, b, NRT_INT32, "bias"))))
         return st;
     if (!nrt_is_static(w))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int8 weights %s must be constant", w->name);

@@ -72,8 +72,37 @@ static void dw_block(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t n, 
         }
 }
 
+#define PATCH 4096 /* bytes of an output pixel's input patch gathered at once */
+
+/* Ungrouped conv: the pixel's taps [t0, t1) gathered into one contiguous
+ * patch (z_x for padding) in OHWI order, so each output channel adds one long
+ * dot product with its weight row. */
+static void patch_block(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t n, int64_t oy, int64_t ox,
+                        int64_t c0, int64_t len, uint32_t* acc, int8_t* patch) {
+    int64_t taps = g->kh * g->kw, per = PATCH / g->cin, K = taps * g->cin;
+    for (int64_t t0 = 0; t0 < taps; t0 += per) {
+        int64_t t1 = t0 + per < taps ? t0 + per : taps;
+        for (int64_t t = t0; t < t1; t++) {
+            const int8_t* xp = tap_pixel(g, c->x, n, oy * g->sh - g->pad_t + t / g->kw * g->dh,
+                                         ox * g->sw - g->pad_l + t % g->kw * g->dw);
+            int8_t* dst = patch + (t - t0) * g->cin;
+            if (xp) memcpy(dst, xp, (size_t)g->cin);
+            else memset(dst, (int)c->zx, (size_t)g->cin);
+        }
+        int64_t plen = (t1 - t0) * g->cin;
+        for (int64_t j = 0; j < len; j++) {
+            const int8_t* w = c->w + (c0 + j) * K + t0 * g->cin;
+            uint32_t sum = 0;
+            for (int64_t i = 0; i < plen; i++) sum += (uint32_t)(patch[i] * w[i]);
+            acc[j] += sum;
+        }
+    }
+}
+
 void nrt_conv2d_s8_ref(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t row_begin, int64_t row_end) {
     uint32_t acc[CBLOCK];
+    _Alignas(64) int8_t patch[PATCH];
+    bool use_patch = g->group == 1 && g->cin <= PATCH;
     for (int64_t row = row_begin; row < row_end; row++) {
         int64_t n = row / g->oh, oy = row % g->oh;
         for (int64_t ox = 0; ox < g->ow; ox++) {
@@ -82,6 +111,7 @@ void nrt_conv2d_s8_ref(const nrt_conv2d_geom* g, const nrt_s8_conv* c, int64_t r
                 int64_t len = g->cout - c0 < CBLOCK ? g->cout - c0 : CBLOCK;
                 init_acc(acc, c->bias, c0, len);
                 if (c->dw_packed) dw_block(g, c, n, oy, ox, c0, len, acc);
+                else if (use_patch) patch_block(g, c, n, oy, ox, c0, len, acc, patch);
                 else conv_block(g, c, n, oy, ox, c0, len, acc);
                 store(c, acc, y + c0, c0, len);
             }

@@ -73,9 +73,9 @@ void nrt_conv_transpose2d_s8_ref(const nrt_conv2d_geom* g, const nrt_s8_conv* c,
 /* ---- pooling ---- */
 
 /* AveragePool: acc = sum of (x - zx) over the taps inside the input; m(count) =
- * s_x / (s_y * count) with the float op's count (count_include_pad), count 0
- * taken as 1. scale_ratio = s_x / s_y is not used: m is formed in double from
- * s_x and s_y per window. Output rows [row_begin, row_end) of N * OH. */
+ * s_x / (s_y * count), formed in double per window, with the float op's count
+ * (count_include_pad); a window with no tap (count 0, acc 0) uses count 1.
+ * Output rows [row_begin, row_end) of N * OH. */
 typedef struct nrt_s8_pool {
     const int8_t* x;
     int8_t* y;
