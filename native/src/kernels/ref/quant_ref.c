@@ -50,13 +50,36 @@ static int64_t row_params(const nrt_qlayout* l, int64_t r, int64_t* step) {
             y[i] = (T)nrt_quantize_value(x[i], j->s[k + i * step], j->z[k + i * step], lo, hi);       \
     } while (0)
 
+/* The same rule in float for 8/16-bit results (vectorizes): clamping rint(x / s)
+ * to [lo - z, hi - z] and adding z equals clamping rint(x / s) + z to [lo, hi]
+ * (every bound is an integer far below 2^24); NaN becomes 0, so z. */
+static inline int32_t quantize_small(float x, float s, int32_t z, float lo, float hi) {
+    float v = rintf(x / s), a = lo - (float)z, b = hi - (float)z;
+    v = v != v ? 0.0f : (v < a ? a : (v > b ? b : v));
+    return (int32_t)v + z;
+}
+
+#define QUANT_ROW_SMALL(T)                                                                            \
+    do {                                                                                              \
+        const float* x = (const float*)j->src + r * inner_;                                           \
+        T* y = (T*)j->dst + r * inner_;                                                                \
+        if (step == 0) { /* one scale for the run: hoisted so the loop vectorizes */                  \
+            float s0 = j->s[k];                                                                       \
+            int32_t z0 = j->z[k];                                                                     \
+            for (int64_t i = i0; i < i1; i++) y[i] = (T)quantize_small(x[i], s0, z0, (float)lo, (float)hi); \
+        } else {                                                                                      \
+            for (int64_t i = i0; i < i1; i++)                                                         \
+                y[i] = (T)quantize_small(x[i], j->s[k + i], j->z[k + i], (float)lo, (float)hi);       \
+        }                                                                                             \
+    } while (0)
+
 void nrt_quantize_ref(const nrt_qjob* j, int64_t begin, int64_t end) {
     double lo, hi;
     qrange(j->qtype, &lo, &hi);
     switch (j->qtype) {
-    case NRT_INT8: FOR_ROW_PARTS(j, begin, end, QUANT_ROW(int8_t)); break;
-    case NRT_UINT8: FOR_ROW_PARTS(j, begin, end, QUANT_ROW(uint8_t)); break;
-    case NRT_INT16: FOR_ROW_PARTS(j, begin, end, QUANT_ROW(int16_t)); break;
+    case NRT_INT8: FOR_ROW_PARTS(j, begin, end, QUANT_ROW_SMALL(int8_t)); break;
+    case NRT_UINT8: FOR_ROW_PARTS(j, begin, end, QUANT_ROW_SMALL(uint8_t)); break;
+    case NRT_INT16: FOR_ROW_PARTS(j, begin, end, QUANT_ROW_SMALL(int16_t)); break;
     default: FOR_ROW_PARTS(j, begin, end, QUANT_ROW(int32_t)); break;
     }
 }
