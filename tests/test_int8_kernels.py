@@ -311,6 +311,22 @@ def test_fully_connected_rank3_no_bias_extreme_zero_points():
     same(y, ref.fully_connected(x, qx, w, s_w, np.zeros(7, np.int32), qy))
 
 
+@pytest.mark.parametrize("sx,sy", [(1e-6, 1.0), (10.0, 1e-4), (1e-20, 1e-20), (3.0, 30.0)])
+def test_fully_connected_extreme_scales(sx, sy):
+    qx, qy = qparams(sx), qparams(sy)
+    x = q8((6, 50))
+    w, s_w = weights((9, 50))
+    bias = RNG.integers(-2 ** 20, 2 ** 20, 9).astype(np.int32)
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("b", np.int32, (9,), data=bias)
+    g.t("y", np.int8, (6, 9), qy)
+    g.node("FullyConnected", ["x", "w", "b"], ["y"])
+    (y,) = g.run({"x": x}, ["y"])
+    same(y, ref.fully_connected(x, qx, w, s_w, bias, qy))
+
+
 def test_fully_connected_accumulator_wraps():
     """A hostile bias near INT32_MAX: the sum wraps modulo 2^32 (defined, equal on every kernel)."""
     qx, qy = (1.0, 0), (1.0, 0)

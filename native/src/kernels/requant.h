@@ -23,8 +23,10 @@
  *   q    = (int32)rint(v) + z_y                                     round half to even
  * qmin/qmax are -128/127, narrowed by a fused Relu/Clip (the only fused
  * activations an int8 op accepts; others are NRT_ERR_UNSUPPORTED):
- *   qmin = clamp(z_y + rint((double)lo / s_y), -128, 127), qmax = clamp(z_y + rint((double)hi / s_y), -128, 127)
- * in double (Relu: lo = 0, hi = +inf; Clip: lo = alpha, hi = beta), see nrt_requant_bounds.
+ *   qmin = clamp(z_y + rint((double)lo / s_y), -128, 127)
+ *   qmax = clamp(z_y + rint((double)hi / s_y), -128, 127)
+ * in double (Relu: lo = 0, hi = +inf; Clip: lo = alpha, hi = beta; an infinite
+ * bound leaves -128 / 127), see nrt_requant_bounds.
  * Every step is exactly specified IEEE single arithmetic (the file is
  * compiled with -ffp-contract=off and SIMD kernels use the same operations
  * in the same order: cvtdq2ps, mulps, maxps/minps, cvtps2dq under the default
@@ -71,7 +73,9 @@
  *             e[i] = T[max - x[i]] with T[d] = (uint32)rint(65536.0 * exp(-(double)s_x * d))
  *             for d = 0..255 (double, computed at prepare; T[0] = 65536), S = sum e
  *             (uint64, exact, S >= 65536), y = min(127, (e * 256 + S/2) / S - 128)
- *             (integer division), along the op's axis.
+ *             (integer division), along the op's axis. (exp is the C library's; a
+ *             last-bit difference between libraries changes T[d] only when
+ *             65536 exp(..) lies within ~1e-16 of a half integer.)
  *   Quantize  q = clamp(rint(x / s) + z)  (IEEE float division, not a reciprocal
  *             multiply; rint in float, + z and the clamp to the output type's range
  *             in double, so int32 outputs saturate exactly); NaN gives z.
@@ -89,10 +93,12 @@
  *               y[n] = (float)acc * (s * s_w[n])  [+ bias[n]]  then the fused activation
  *             (s * s_w[n] one float multiply, then one multiply, then one add).
  *             A row holding inf or NaN, or whose hi - lo overflows, gives NaN outputs.
- * Data-movement ops (Reshape, Transpose, Slice, MaxPool, nearest Resize, Pad
- * with z_x, ...) copy int8 values and require equal input/output parameters
- * (Resize and Concat rescale instead, see above).
- * All multipliers m are computed as (float)(double expression) once at prepare.
+ * Data-movement ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice,
+ * Split, Gather, Expand, Tile, DepthToSpace, SpaceToDepth, Identity, MaxPool,
+ * Pad) copy int8 values and require equal input/output parameters (Concat
+ * and Resize rescale instead, see above).
+ * All multipliers m are computed as (float)(double expression): once at
+ * prepare, or per window for AvgPool (the same value either way).
  */
 #ifndef NRT_REQUANT_H
 #define NRT_REQUANT_H
