@@ -79,8 +79,9 @@ enum { NRT_F32_VADD, NRT_F32_VSUB, NRT_F32_VMUL, NRT_F32_VDIV, NRT_F32_VMIN, NRT
 typedef void (*nrt_f32_vbinary_ukernel)(size_t n, const float* a, const float* b, float* y, int mode);
 /* y[i] = act(x[i]) (x == y allowed). */
 typedef void (*nrt_f32_vact_ukernel)(const nrt_activation* act, const float* x, float* y, size_t n);
-/* y[c] = (sum over p < n of x[p * c_total + c]) * scale, channels [0, c). */
-typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t n, size_t c, float scale, float* y);
+/* y[j] = (sum over p < rows of x[p * stride + j]) * scale, for j < cols. */
+typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t rows, size_t cols, size_t stride, float scale,
+                                          float* y);
 
 typedef struct nrt_f32_vector_table {
     const char* name;

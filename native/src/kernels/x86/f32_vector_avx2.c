@@ -81,13 +81,13 @@ NRT_AVX2 static void vact(const nrt_activation* act, const float* x, float* y, s
     }
 }
 
-NRT_AVX2 static void vsum_rows(const float* x, size_t n, size_t c, float scale, float* y) {
+NRT_AVX2 static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
     __m256 s = _mm256_set1_ps(scale);
     size_t j = 0;
     for (; j + 32 <= c; j += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (size_t p = 0; p < n; p++) {
-            const float* xp = x + p * c + j;
+            const float* xp = x + p * stride + j;
             a0 = _mm256_add_ps(a0, _mm256_loadu_ps(xp));
             a1 = _mm256_add_ps(a1, _mm256_loadu_ps(xp + 8));
             a2 = _mm256_add_ps(a2, _mm256_loadu_ps(xp + 16));
@@ -101,7 +101,7 @@ NRT_AVX2 static void vsum_rows(const float* x, size_t n, size_t c, float scale, 
     for (; j < c; j += 8) {
         __m256i m = nrt_mask8(c - j);
         __m256 a0 = _mm256_setzero_ps();
-        for (size_t p = 0; p < n; p++) a0 = _mm256_add_ps(a0, _mm256_maskload_ps(x + p * c + j, m));
+        for (size_t p = 0; p < n; p++) a0 = _mm256_add_ps(a0, _mm256_maskload_ps(x + p * stride + j, m));
         _mm256_maskstore_ps(y + j, m, _mm256_mul_ps(a0, s));
     }
 }

@@ -88,13 +88,13 @@ NRT_AVX512 static void vact(const nrt_activation* act, const float* x, float* y,
 }
 
 /* Column sums of x [n][c] times scale: 64 columns per pass over the rows. */
-NRT_AVX512 static void vsum_rows(const float* x, size_t n, size_t c, float scale, float* y) {
+NRT_AVX512 static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
     __m512 s = _mm512_set1_ps(scale);
     size_t j = 0;
     for (; j + 64 <= c; j += 64) {
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (size_t p = 0; p < n; p++) {
-            const float* xp = x + p * c + j;
+            const float* xp = x + p * stride + j;
             a0 = _mm512_add_ps(a0, _mm512_loadu_ps(xp));
             a1 = _mm512_add_ps(a1, _mm512_loadu_ps(xp + 16));
             a2 = _mm512_add_ps(a2, _mm512_loadu_ps(xp + 32));
@@ -108,7 +108,7 @@ NRT_AVX512 static void vsum_rows(const float* x, size_t n, size_t c, float scale
     for (; j < c; j += 16) {
         __mmask16 m = nrt_mask16(c - j);
         __m512 a0 = _mm512_setzero_ps();
-        for (size_t p = 0; p < n; p++) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m, x + p * c + j));
+        for (size_t p = 0; p < n; p++) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m, x + p * stride + j));
         _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(a0, s));
     }
 }
