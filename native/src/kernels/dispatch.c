@@ -10,7 +10,7 @@
 const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_f32_gemm_8x32_avx512;
+    case NRT_ISA_AVX512: return &nrt_f32_gemm_12x32_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_gemm_6x16_avx2;
 #endif
     case NRT_ISA_DOTPROD: /* fall through: no dotprod-specific float kernels */

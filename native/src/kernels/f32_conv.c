@@ -1,8 +1,18 @@
 #include "f32_conv.h"
 
+#include <string.h>
+
 #include "f32_gemm.h"
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Taps [*k0, *k1) of a window starting at `start` (dilation d) inside [0, n). */
+static void valid_taps(int64_t start, int64_t kernel, int64_t d, int64_t n, int64_t* k0, int64_t* k1) {
+    int64_t a = start >= 0 ? 0 : (-start + d - 1) / d, b = start >= n ? 0 : (n - start + d - 1) / d;
+    *k0 = a < kernel ? a : kernel;
+    *k1 = b < kernel ? b : kernel;
+    if (*k1 < *k0) *k1 = *k0;
+}
 
 /* ---- plan and packing (load time) ---- */
 
@@ -16,8 +26,8 @@ bool nrt_f32_conv_plan_init(nrt_isa isa, const nrt_f32_conv_desc* d, nrt_f32_con
                         d->stride[0] == wd[1] && d->stride[1] == wd[2];
         if (!upsample || !(plan->gemm = nrt_f32_gemm_table_for(isa))) return false;
         plan->kind = NRT_F32_CONV_TRANSPOSE;
-        plan->group_floats = nrt_f32_gemm_packed_floats(plan->gemm, (size_t)wd[3], (size_t)wd[0]);
-        plan->packed_floats = taps * plan->group_floats;
+        plan->group_floats = nrt_f32_gemm_packed_floats(plan->gemm, (size_t)(wd[2] * wd[3]), (size_t)wd[0]);
+        plan->packed_floats = (size_t)wd[1] * plan->group_floats;
         return true;
     }
     size_t cout = (size_t)wd[0], cig = (size_t)wd[3], group = (size_t)d->group;
@@ -50,10 +60,14 @@ void nrt_f32_conv_pack(const nrt_f32_conv_plan* plan, const nrt_f32_conv_desc* d
         pack_depthwise(plan->dw->cw, (size_t)wd[0], taps, w, bias, packed);
     } else if (plan->kind == NRT_F32_CONV_TRANSPOSE) {
         /* tap t: W_t[oc][ic] = w[ic][t][oc] */
-        size_t cin = (size_t)wd[0], cout = (size_t)wd[3];
-        for (size_t t = 0; t < taps; t++)
-            nrt_f32_gemm_pack(plan->gemm, cout, cin, w + t * cout, 1, taps * cout, bias,
-                              packed + t * plan->group_floats);
+        /* kernel row ky: W_ky[kx * C_out + oc][ic] = w[ic][ky][kx][oc] (rows of w are contiguous in n);
+         * the bias of column n is bias[n % C_out], patched into each panel's bias slots */
+        size_t cin = (size_t)wd[0], cout = (size_t)wd[3], cols = (size_t)wd[2] * cout, nr = plan->gemm->nr;
+        for (size_t ky = 0; ky < (size_t)wd[1]; ky++) {
+            float* dst = packed + ky * plan->group_floats;
+            nrt_f32_gemm_pack(plan->gemm, cols, cin, w + ky * cols, 1, (size_t)wd[1] * cols, NULL, dst);
+            for (size_t n = 0; bias && n < cols; n++) dst[n / nr * nr * (1 + cin) + n % nr] = bias[n % cout];
+        }
     } else {
         /* group g: rows oc of OHWI are already [C_out/g][K = taps * C_in/g] */
         size_t cog = (size_t)wd[0] / (size_t)d->group, k = taps * (size_t)wd[3];
@@ -73,34 +87,92 @@ typedef struct conv_job {
     float* y;
     size_t m_tiles, panels_per_group, n_blocks, block_units;
     bool direct;       /* 1x1 stride-1 unpadded: rows read in place */
+    bool merged_rows;  /* few input channels: one indirection entry per kernel row (build_row_indirection) */
 } conv_job;
 
+/* Output pixel m as (image, row, column), advanced one pixel at a time. */
+typedef struct pixel_pos {
+    int64_t n, oy, ox;
+} pixel_pos;
+
+static pixel_pos pixel_at(const nrt_conv2d_geom* g, size_t m) {
+    int64_t hw = g->oh * g->ow, rem = (int64_t)m % hw;
+    return (pixel_pos){(int64_t)m / hw, rem / g->ow, rem % g->ow};
+}
+
+static void pixel_next(const nrt_conv2d_geom* g, pixel_pos* p) {
+    if (++p->ox < g->ow) return;
+    p->ox = 0;
+    if (++p->oy < g->oh) return;
+    p->oy = 0;
+    p->n++;
+}
+
 /* Row pointers of output pixels [m0, m0 + mr) for every tap, for group grp:
- * ind[t * MR + r]; rows past mr repeat the last one. */
+ * ind[t * MR + r] (the zero row in the padding); rows past mr repeat the
+ * last one. */
 static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t grp, const float** ind) {
     const nrt_conv2d_geom* g = j->g;
-    size_t MR = j->plan->gemm->mr, cig = (size_t)(g->cin / g->group);
+    size_t MR = j->plan->gemm->mr;
+    pixel_pos p = pixel_at(g, m0);
     for (size_t r = 0; r < MR; r++) {
-        int64_t m = (int64_t)(m0 + (r < mr ? r : mr - 1));
-        int64_t n = m / (g->oh * g->ow), rem = m % (g->oh * g->ow), oy = rem / g->ow, ox = rem % g->ow;
+        if (r > 0 && r < mr) pixel_next(g, &p);
+        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        const float* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
+        const float** out = ind + r;
         for (int64_t ky = 0; ky < g->kh; ky++) {
-            int64_t iy = oy * g->sh - g->pad_t + ky * g->dh;
-            bool row_ok = iy >= 0 && iy < g->ih;
-            for (int64_t kx = 0; kx < g->kw; kx++) {
-                int64_t ix = ox * g->sw - g->pad_l + kx * g->dw;
-                const float* p = j->zeros;
-                if (row_ok && ix >= 0 && ix < g->iw) p = j->x + ((n * g->ih + iy) * g->iw + ix) * g->cin + (int64_t)(grp * cig);
-                ind[(size_t)(ky * g->kw + kx) * MR + r] = p;
+            int64_t iy = iy0 + ky * g->dh;
+            const float* row = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
+            for (int64_t kx = 0; kx < g->kw; kx++, out += MR) {
+                int64_t ix = ix0 + kx * g->dw;
+                *out = row && ix >= 0 && ix < g->iw ? row + ix * g->cin : j->zeros;
             }
         }
     }
 }
+
+/* Few input channels, ungrouped, undilated columns: the kw taps of a kernel
+ * row are kw x C_in contiguous floats of the input, so the indirection holds
+ * one pointer per kernel row (K blocks of kc = kw x C_in). Pixels whose row
+ * crosses the left / right edge get a zero-padded copy in `edge`; rows in
+ * the padding point at `zero_row`. */
+static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const float** ind, float* edge,
+                                  const float* zero_row) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
+    pixel_pos p = pixel_at(g, m0);
+    for (size_t r = 0; r < MR; r++) {
+        if (r > 0 && r < mr) pixel_next(g, &p);
+        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l, kx0, kx1;
+        valid_taps(ix0, g->kw, 1, g->iw, &kx0, &kx1);
+        const float* img = j->x + p.n * g->ih * g->iw * g->cin;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t iy = iy0 + ky * g->dh;
+            const float** out = ind + (size_t)ky * MR + r;
+            if (iy < 0 || iy >= g->ih || kx0 == kx1) {
+                *out = zero_row;
+            } else if (kx0 == 0 && kx1 == g->kw) {
+                *out = img + (iy * g->iw + ix0) * g->cin;
+            } else {
+                float* dst = edge + (r * (size_t)g->kh + (size_t)ky) * run;
+                const float* src = img + (iy * g->iw + ix0 + kx0) * g->cin;
+                size_t lo = (size_t)(kx0 * g->cin), hi = (size_t)(kx1 * g->cin);
+                for (size_t i = 0; i < run; i++) dst[i] = i >= lo && i < hi ? src[i - lo] : 0.0f;
+                *out = dst;
+            }
+        }
+    }
+}
+
+/* Reads-only zeros for the rows in the padding of the merged-row indirection. */
+static const float zero_row[NRT_F32_ROWS_MAX_K];
 
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_f32_gemm_table* t = j->plan->gemm;
     const float* ind[NRT_F32_CONV_MAX_TAPS * NRT_F32_GEMM_MAX_MR];
+    float edge[NRT_F32_ROWS_MAX_K * NRT_F32_GEMM_MAX_MR];
     size_t M = (size_t)(g->n * g->oh * g->ow), cout = (size_t)g->cout, cig = (size_t)(g->cin / g->group);
     size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw), panel = t->nr * (1 + taps * cig);
     size_t units = (size_t)g->group * j->panels_per_group;
@@ -117,6 +189,12 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->gemm(mr, nc, cig, j->x + m0 * (size_t)g->cin, (size_t)g->cin, w, c, cout, j->act);
                 continue;
             }
+            if (j->merged_rows) {
+                if (grp != built) build_row_indirection(j, m0, mr, ind, edge, zero_row);
+                built = grp;
+                t->igemm(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->act);
+                continue;
+            }
             if (grp != built) build_indirection(j, m0, mr, grp, ind);
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->act);
@@ -128,7 +206,10 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     const nrt_f32_gemm_table* t = j->plan->gemm;
     size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
+    size_t cig = (size_t)(g->cin / g->group);
     j->direct = nrt_conv_is_pointwise(g);
+    j->merged_rows = !j->direct && g->group == 1 && g->dw == 1 && g->kw > 1 && cig < NRT_F32_ROWS_CHANNELS &&
+                     (size_t)g->kw * cig <= NRT_F32_ROWS_MAX_K;
     j->m_tiles = ceil_div(M, t->mr);
     j->panels_per_group = ceil_div(cog, t->nr);
     size_t units = (size_t)g->group * j->panels_per_group;
@@ -141,14 +222,6 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
 }
 
 /* ---- depthwise ---- */
-
-/* Taps [*k0, *k1) of a window starting at `start` (dilation d) inside [0, n). */
-static void valid_taps(int64_t start, int64_t kernel, int64_t d, int64_t n, int64_t* k0, int64_t* k1) {
-    int64_t a = start >= 0 ? 0 : (-start + d - 1) / d, b = start >= n ? 0 : (n - start + d - 1) / d;
-    *k0 = a < kernel ? a : kernel;
-    *k1 = b < kernel ? b : kernel;
-    if (*k1 < *k0) *k1 = *k0;
-}
 
 typedef struct dw_job {
     const nrt_conv2d_geom* g;
@@ -209,25 +282,24 @@ static void run_depthwise(nrt_ctx* ctx, const conv_job* cj) {
 
 /* ---- ConvTranspose, kernel == stride ---- */
 
+/* One tile of an input row: for each kernel row, a GEMM of N = kw x C_out
+ * written to output row iy * sh + ky from column ix0 * sw on. */
 static void convt_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_f32_gemm_table* t = j->plan->gemm;
-    size_t cin = (size_t)g->cin, cout = (size_t)g->cout, panel = t->nr * (1 + cin);
-    size_t tiles = ceil_div((size_t)g->iw, t->mr);
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout, cols = (size_t)g->kw * cout, panel = t->nr * (1 + cin);
+    size_t tiles = ceil_div((size_t)g->iw, t->mr), iw = (size_t)g->iw;
     for (size_t task = begin; task < end; task++) {
-        size_t row = task / tiles, ix0 = task % tiles * t->mr, iw = (size_t)g->iw;
-        size_t mr = iw - ix0 < t->mr ? iw - ix0 : t->mr;
+        size_t row = task / tiles, ix0 = task % tiles * t->mr, mr = iw - ix0 < t->mr ? iw - ix0 : t->mr;
         int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
         const float* a = j->x + (row * iw + ix0) * cin;
-        for (int64_t ky = 0; ky < g->kh; ky++)
-            for (int64_t kx = 0; kx < g->kw; kx++) {
-                const float* w = j->packed + (size_t)(ky * g->kw + kx) * j->plan->group_floats;
-                float* c = j->y + ((size_t)((n * g->oh + iy * g->sh + ky) * g->ow + kx) + ix0 * (size_t)g->sw) * cout;
-                for (size_t n0 = 0; n0 < cout; n0 += t->nr, w += panel)
-                    t->gemm(mr, cout - n0 < t->nr ? cout - n0 : t->nr, cin, a, cin, w, c + n0,
-                            (size_t)g->sw * cout, j->act);
-            }
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            const float* w = j->packed + (size_t)ky * j->plan->group_floats;
+            float* c = j->y + ((size_t)((n * g->oh + iy * g->sh + ky) * g->ow) + ix0 * (size_t)g->sw) * cout;
+            for (size_t n0 = 0; n0 < cols; n0 += t->nr, w += panel)
+                t->gemm(mr, cols - n0 < t->nr ? cols - n0 : t->nr, cin, a, cin, w, c + n0, cols, j->act);
+        }
     }
 }
 
@@ -240,7 +312,7 @@ static void run_transpose(nrt_ctx* ctx, conv_job* j) {
 
 void nrt_f32_conv_run(nrt_ctx* ctx, const nrt_f32_conv_plan* plan, const nrt_conv2d_geom* g, const float* x,
                       const float* packed, const float* zeros, const nrt_activation* act, float* y) {
-    conv_job j = {plan, g, x, packed, zeros, act, y, 0, 0, 0, 0, false};
+    conv_job j = {plan, g, x, packed, zeros, act, y, 0, 0, 0, 0, false, false};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     switch (plan->kind) {
     case NRT_F32_CONV_DEPTHWISE: run_depthwise(ctx, &j); break;

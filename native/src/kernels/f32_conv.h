@@ -14,8 +14,14 @@
  *              layer without an im2col copy;
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): each input pixel feeds a disjoint
- *              kh x kw block of outputs, so every tap is a GEMM whose rows
- *              land stride apart.
+ *              kh x kw block of outputs. For kernel row ky, the kw x C_out
+ *              outputs of consecutive input pixels are consecutive in output
+ *              row (iy * stride + ky): one GEMM per kernel row with
+ *              N = kw x C_out writes them in place.
+ * A GEMM conv with few input channels (the RGB first layer) takes the kw taps
+ * of a kernel row as one contiguous K block (they are adjacent pixels in
+ * NHWC), so the microkernel runs kh loops of kw x C_in instead of kh x kw
+ * loops of C_in.
  * Anything else (other ConvTranspose geometries, runtime weights or bias,
  * more than NRT_F32_CONV_MAX_TAPS taps) stays on the reference kernels. */
 #ifndef NRT_F32_CONV_H
@@ -27,6 +33,10 @@
 #include "ref/conv_ref.h"
 
 #define NRT_F32_CONV_MAX_TAPS 128
+/* Ungrouped convs with fewer input channels than this (and kw x C_in <=
+ * NRT_F32_ROWS_MAX_K) take one indirection entry per kernel row. */
+#define NRT_F32_ROWS_CHANNELS 16
+#define NRT_F32_ROWS_MAX_K 256
 
 enum { NRT_F32_CONV_NONE = 0, NRT_F32_CONV_DEPTHWISE, NRT_F32_CONV_GEMM, NRT_F32_CONV_TRANSPOSE };
 
@@ -34,7 +44,7 @@ typedef struct nrt_f32_conv_plan {
     int kind;
     const nrt_f32_gemm_table* gemm;
     const nrt_f32_dwconv_table* dw;
-    size_t group_floats;  /* packed floats per group (GEMM) or per tap (TRANSPOSE) */
+    size_t group_floats;  /* packed floats per group (GEMM) or per kernel row (TRANSPOSE) */
     size_t packed_floats; /* total */
 } nrt_f32_conv_plan;
 

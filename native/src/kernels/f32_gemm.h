@@ -7,7 +7,7 @@
 #include "f32_kernels.h"
 
 /* Largest MR of any table, and the packed-weight alignment. */
-#define NRT_F32_GEMM_MAX_MR 8
+#define NRT_F32_GEMM_MAX_MR 12
 #define NRT_F32_PACK_ALIGN 64
 
 /* Floats of the packed form of an N x K weight matrix: ceil(N / nr) panels of

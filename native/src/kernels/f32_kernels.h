@@ -4,7 +4,7 @@
  *
  * A table is a const struct of function pointers for one op family and one
  * ISA tier, named after what its widest kernel does (XNNPACK style:
- * "f32-gemm-8x32-avx512" = float32 GEMM, 8 rows x 32 columns per call,
+ * "f32-gemm-12x32-avx512" = float32 GEMM, 12 rows x 32 columns per call,
  * AVX-512). nrt_f32_*_table(isa) returns the best tier at or below `isa`,
  * falling back tier by tier; NULL means "no microkernels at this level":
  * the op then runs its reference kernel (kernels/ref/), which is also what
@@ -98,7 +98,7 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
-extern const nrt_f32_gemm_table nrt_f32_gemm_8x32_avx512;
+extern const nrt_f32_gemm_table nrt_f32_gemm_12x32_avx512;
 extern const nrt_f32_gemm_table nrt_f32_gemm_6x16_avx2;
 extern const nrt_f32_dwconv_table nrt_f32_dwconv_16x4_avx512;
 extern const nrt_f32_dwconv_table nrt_f32_dwconv_8x4_avx2;
