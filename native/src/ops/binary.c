@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../kernels/f32_kernels.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
 #include "quant_common.h"
@@ -22,6 +23,8 @@ typedef struct binary_state {
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
     bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
     nrt_s8_binary q;
+    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the ISA's vector kernel (NULL: reference) */
+    nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
 } binary_state;
 
 static nrt_status binary_parse(nrt_ctx* ctx) {
@@ -80,6 +83,23 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     return st;
 }
 
+/* float32 Add / Sub / Mul / Div / Min / Max: the ISA's vector kernels. */
+static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
+    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
+    int vop = -1;
+    switch (ctx->node->op) {
+    case NRT_FB_OpType_Add: vop = NRT_F32_VADD; break;
+    case NRT_FB_OpType_Sub: vop = NRT_F32_VSUB; break;
+    case NRT_FB_OpType_Mul: vop = NRT_F32_VMUL; break;
+    case NRT_FB_OpType_Div: vop = NRT_F32_VDIV; break;
+    case NRT_FB_OpType_Min: vop = NRT_F32_VMIN; break;
+    case NRT_FB_OpType_Max: vop = NRT_F32_VMAX; break;
+    default: break;
+    }
+    s->vfast = t && vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? t->binary[vop] : NULL;
+    s->vact = t ? t->act : NULL;
+}
+
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
                               binary_state* s) {
     const binary_params* p = ctx->node->params;
@@ -98,6 +118,7 @@ static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     s->check_zero = (op == NRT_FB_OpType_Div || op == NRT_FB_OpType_Mod) && is_int(b->dtype);
     s->scalar_pow = op == NRT_FB_OpType_Pow && a->dtype == b->dtype && nrt_dtype_table[b->dtype].is_float &&
                     nrt_numel(b) == 1;
+    pick_fast(ctx, a, b, s);
     return NRT_OK;
 }
 
@@ -138,8 +159,10 @@ typedef struct binary_job {
     size_t ea, eb, ey; /* element sizes */
 } binary_job;
 
-static void apply_activation(const nrt_activation* act, float* y, int64_t n) {
-    if (act->kind == NRT_FB_ActivationKind_RELU) {
+static void apply_activation(const binary_state* s, const nrt_activation* act, float* y, int64_t n) {
+    if (s->vact) {
+        s->vact(act, y, y, (size_t)n);
+    } else if (act->kind == NRT_FB_ActivationKind_RELU) {
         for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
     } else {
         for (int64_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, y[i]);
@@ -154,12 +177,16 @@ typedef struct binary_walk {
     _Alignas(64) uint8_t buf[2][ROW_BLOCK * 8];
 } binary_walk;
 
+static void run_kernel(const binary_job* j, const void* a, const void* b, void* y, size_t n, int mode) {
+    if (j->s->vfast) j->s->vfast(n, a, b, y, mode);
+    else nrt_binary_ref_run(&j->kernel, a, b, y, n, mode);
+}
+
 static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count) {
     const binary_job* j = ((const binary_walk*)arg)->j;
     void* y = j->y + (size_t)out * j->ey;
-    nrt_binary_ref_run(&j->kernel, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y,
-                       (size_t)count, j->s->mode);
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, count);
+    run_kernel(j, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y, (size_t)count, j->s->mode);
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, count);
 }
 
 #define GATHER(T)                                                                                          \
@@ -200,8 +227,8 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     int64_t n = rows * j->s->plan.dims[j->s->plan.rank - 1];
     void* y = j->y + (size_t)out * j->ey;
     /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
-    nrt_binary_ref_run(&j->kernel, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, n);
+    run_kernel(j, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, n);
 }
 
 static void binary_task(void* arg, size_t begin, size_t end) {

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../kernels/f32_conv.h"
+#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
 #include "spatial_common.h"
@@ -24,7 +26,8 @@ typedef struct conv_params {
     nrt_activation act;
     int64_t out_pad[2], out_shape[2];
     int n_out_shape;
-    bool packed;          /* w[] holds the constant weights, packed */
+    bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
+    nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
     float w[];
 } conv_params;
 
@@ -52,29 +55,62 @@ static void pack(bool transpose, const float* w, const int64_t* dims, int64_t gr
     else nrt_conv_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
 }
 
+/* The ISA's kernels take constant float32 weights and bias; what they do
+ * with the geometry is f32_conv.h's choice. */
+static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f32_conv_plan* plan) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 4) return false;
+    int64_t cout = transpose ? w->dims[3] * o->group : w->dims[0];
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && b->rank == 1 && b->dims[0] == cout))
+        return false;
+    const nrt_window2d* win = &o->win;
+    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
+                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
+    nrt_f32_conv_desc d = {transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
+                           {win->dilation[0], win->dilation[1]}, padded};
+    return nrt_f32_conv_plan_init(ctx->model->isa, &d, plan);
+}
+
+static const float* fast_weights(const conv_params* p) {
+    uintptr_t a = ((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1);
+    return (const float*)a;
+}
+
+static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    nrt_f32_conv_desc d = {transpose, w->dims, p->group, {0, 0}, {0, 0}, false};
+    nrt_f32_conv_pack(&p->fast, &d, w->data, b ? b->data : NULL, (float*)fast_weights(p));
+    ctx->model->packed_weight_bytes += p->fast.packed_floats * sizeof(float);
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
+    conv_params o = {0};
     int32_t group;
     nrt_status st = nrt_opt_i32(ctx, NRT_FB_ConvOptions_group, 1, &group);
     if (st != NRT_OK) return st;
     if (group < 1) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "group = %d must be positive", group);
-    nrt_tensor* w = nrt_in(ctx, 1);
-    bool packed = packable(w, group, transpose);
-    conv_params* p = nrt_alloc_params(ctx, sizeof *p + (packed ? w->nbytes : 0));
-    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    p->group = group;
+    o.group = group;
     if ((st = nrt_window2d_parse(ctx, NRT_FB_ConvOptions_kernel_shape, NRT_FB_ConvOptions_strides,
                                  NRT_FB_ConvOptions_dilations, NRT_FB_ConvOptions_pads, NRT_FB_ConvOptions_auto_pad,
-                                 &p->win)) ||
-        (st = nrt_opt_activation(ctx, NRT_FB_ConvOptions_activation, &p->act)) ||
-        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_padding, "output_padding", 2, 0, p->out_pad, NULL)) ||
-        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_shape, "output_shape", 2, 1, p->out_shape,
-                              &p->n_out_shape)))
+                                 &o.win)) ||
+        (st = nrt_opt_activation(ctx, NRT_FB_ConvOptions_activation, &o.act)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_padding, "output_padding", 2, 0, o.out_pad, NULL)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_shape, "output_shape", 2, 1, o.out_shape,
+                              &o.n_out_shape)))
         return st;
-    if (!transpose && (p->out_pad[0] || p->out_pad[1] || p->n_out_shape))
+    if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
-    if (packed) {
+    nrt_tensor* w = nrt_in(ctx, 1);
+    bool fast = plan_fast(ctx, &o, transpose, &o.fast);
+    o.packed = !fast && packable(w, group, transpose);
+    size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *p = o;
+    if (fast) {
+        pack_fast(ctx, p, transpose);
+    } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
-        p->packed = true;
         ctx->model->packed_weight_bytes += w->nbytes;
     }
     return NRT_OK;
@@ -203,7 +239,7 @@ static nrt_status conv_prepare(nrt_ctx* ctx) {
         return st;
     nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
                          ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
-    return finish_prepare(ctx, &g, p->packed ? 0 : (size_t)nrt_numel(w));
+    return finish_prepare(ctx, &g, p->packed || p->fast.kind ? 0 : (size_t)nrt_numel(w));
 }
 
 /* ONNX's `a // 2` for a possibly negative total padding. */
@@ -252,7 +288,9 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    bool repack = !p->packed && !nrt_is_qs8(x) &&
+    if (p->fast.kind && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "upsampling kernel chosen for a geometry it does not cover");
+    bool repack = !p->packed && !p->fast.kind && !nrt_is_qs8(x) &&
                   nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
     return finish_prepare(ctx, &g, repack ? (size_t)nrt_numel(w) : 0);
 }
@@ -326,6 +364,10 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
     float* zeros = (float*)(scratch + s->zeros_offset);
     memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
     job.zeros = zeros;
+    if (p->fast.kind) {
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), zeros, &p->act, job.y);
+        return NRT_OK;
+    }
     if (p->packed) {
         job.w = p->w;
     } else {
@@ -350,6 +392,10 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     const nrt_conv2d_geom* g = &s->g;
     if (s->int8) return eval_int8(ctx, s, conv_transpose_s8_rows);
     conv_job job = make_job(ctx, s);
+    if (p->fast.kind) {
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), NULL, &p->act, job.y);
+        return NRT_OK;
+    }
     if (p->packed) {
         job.w = p->w;
     } else if (nrt_conv_transpose_layout(g->cin / g->group, g->cout / g->group, g->group) != NRT_CONVT_PLAIN) {

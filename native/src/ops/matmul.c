@@ -11,12 +11,19 @@
 
 #include "../engine/dtype.h"
 #include "quant_common.h"
+#include "../kernels/f32_gemm.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
 typedef struct gemm_params {
     nrt_activation act;
     bool keep_dims; /* FullyConnected */
+    /* The ISA's GEMM kernels (NULL: the reference ones). MatMul packs B into
+     * scratch on each run; FullyConnected runs them only on a constant W
+     * (and bias), packed at load into w[] (`packed` is w[] aligned). */
+    const nrt_f32_gemm_table* fast;
+    const float* packed;
+    float w[];
 } gemm_params;
 
 /* MatMul's batch structure, computed in prepare. */
@@ -29,6 +36,7 @@ typedef struct matmul_state {
     bool int8;                       /* quantized operands: q holds the constants, m the multiplier */
     nrt_s8_gemm q;
     float m;
+    bool fast;                       /* float32 on the ISA's GEMM kernels */
 } matmul_state;
 
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
@@ -113,15 +121,37 @@ void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
     run_tiles(ctx, &j, 1, g->M, g->N);
 }
 
+/* Bytes to reserve for FullyConnected's packed W and bias, 0 when the fast
+ * kernels cannot take them (W or bias computed at run time, other types). */
+static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!t || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
+    return nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float) +
+           NRT_F32_PACK_ALIGN;
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
-    gemm_params* p = nrt_alloc_params(ctx, sizeof *p);
+    bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
+    const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
+    size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
+    gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
     if (st) return st;
-    if (ctx->node->op == NRT_FB_OpType_FullyConnected) {
+    if (fc) {
         uint8_t keep;
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
+    }
+    p->fast = !fc || extra ? t : NULL;
+    if (fc && extra) {
+        const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+        float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
+        nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
+                          b ? b->data : NULL, packed);
+        p->packed = packed;
+        ctx->model->packed_weight_bytes += extra - NRT_F32_PACK_ALIGN;
     }
     return NRT_OK;
 }
@@ -177,6 +207,13 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     return NRT_OK;
 }
 
+/* Fast MatMul scratch: per-batch offsets of A, then B packed per batch. */
+static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_table* t, size_t* packed_offset) {
+    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN *
+                     NRT_F32_PACK_ALIGN;
+    return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
+}
+
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     nrt_status st;
@@ -212,12 +249,48 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
         s->batch = 1;
         s->nb = 0;
     }
+    const gemm_params* p = ctx->node->params;
+    size_t unused;
+    s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
+    if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
+    return NRT_OK;
+}
+
+typedef struct pack_job {
+    const matmul_state* s;
+    const nrt_f32_gemm_table* t;
+    const float* b;
+    int64_t* a_offset;
+    float* packed;
+} pack_job;
+
+static void pack_batches(void* arg, size_t begin, size_t end) {
+    const pack_job* j = arg;
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, floats = nrt_f32_gemm_packed_floats(j->t, N, K);
+    for (size_t bi = begin; bi < end; bi++) {
+        int64_t ao, bo;
+        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
+        j->a_offset[bi] = ao;
+        nrt_f32_gemm_pack(j->t, N, K, j->b + bo, 1, N, NULL, j->packed + bi * floats);
+    }
+}
+
+static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const matmul_state* s) {
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    size_t off, N = (size_t)s->N, K = (size_t)s->K;
+    matmul_fast_scratch(s, p->fast, &off);
+    pack_job pj = {s, p->fast, b->data, ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + off)};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_batches, &pj);
+    nrt_f32_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
+                           nrt_f32_gemm_packed_floats(p->fast, N, K), y->data, N, &p->act};
+    nrt_f32_gemm_run(ctx, p->fast, &g);
     return NRT_OK;
 }
 
 static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
+    if (s->fast) return matmul_eval_fast(ctx, p, s);
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
                   .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
@@ -338,6 +411,12 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         gemm_job j = {.q = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, s->m, 0, 0, s->out},
                       .kind = FC_INT8, .fc = true, .s = NULL};
         run_tiles(ctx, &j, 1, M, N);
+        return NRT_OK;
+    }
+    if (s->kind == FC_F32 && p->fast) {
+        nrt_f32_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
+                               (size_t)N, &p->act};
+        nrt_f32_gemm_run(ctx, p->fast, &f);
         return NRT_OK;
     }
     nrt_gemm_f32 g = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, p->act};

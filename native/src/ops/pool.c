@@ -5,6 +5,7 @@
  * Quantized int8 (kernels/requant.h): all four; the max pools need equal
  * input / output parameters, the average pools requantize; a fused Relu /
  * Clip becomes the output clamp. */
+#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
 #include "quant_common.h"
@@ -14,6 +15,7 @@ typedef struct pool_params {
     nrt_window2d win;
     bool ceil_mode, count_include_pad;
     nrt_activation act;   /* fused by the converter; float32 only */
+    const nrt_f32_vector_table* vt; /* the ISA's vector kernels (GlobalAveragePool), NULL: reference */
 } pool_params;
 
 typedef struct pool_state {
@@ -42,6 +44,7 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
     p->ceil_mode = ceil_mode;
     p->count_include_pad = include_pad;
+    p->vt = nrt_f32_vector_table_for(ctx->model->isa);
     return NRT_OK;
 }
 
@@ -180,9 +183,31 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
+/* GlobalAveragePool on the vector kernels: tasks of 64 channels of one image. */
+#define GAP_BLOCK 64
+static void global_avg_fast(void* arg, size_t begin, size_t end) {
+    const pool_job* j = arg;
+    const pool_params* p = j->ctx->node->params;
+    size_t hw = (size_t)(j->x->dims[1] * j->x->dims[2]), c = (size_t)j->x->dims[3];
+    size_t blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
+    for (size_t t = begin; t < end; t++) {
+        size_t n = t / blocks, c0 = t % blocks * GAP_BLOCK, cc = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
+        float* y = (float*)j->y->data + n * c + c0;
+        p->vt->sum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
+        if (p->act.kind != NRT_FB_ActivationKind_NONE) p->vt->act(&p->act, y, y, cc);
+    }
+}
+
 static nrt_status pool_eval(nrt_ctx* ctx) {
     pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
+    const pool_params* p = ctx->node->params;
     if (nrt_numel(job.y) == 0) return NRT_OK;
+    if (p->vt && ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
+        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
+        size_t tasks = (size_t)job.x->dims[0] * blocks;
+        nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
+        return NRT_OK;
+    }
     if (is_global(ctx)) {
         nrt_parallel_for(ctx, (size_t)job.x->dims[0], 1, global_rows, &job);
     } else {
