@@ -100,7 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calib", type=int, default=100, help="calibration samples per model")
     ap.add_argument("--eval", type=int, default=100, help="held-out evaluation samples per model")
-    ap.add_argument("--method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    ap.add_argument("--method", default="mse", choices=["minmax", "percentile", "mse", "entropy"])
     ap.add_argument("--models", default="det,rec,cls")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nanort-quant-"))

@@ -78,7 +78,7 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-            quantize: str | None = None, calibration=None, calibration_method: str = "percentile",
+            quantize: str | None = None, calibration=None, calibration_method: str = "mse",
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, report: str | os.PathLike | None = None,

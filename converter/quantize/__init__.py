@@ -29,7 +29,7 @@ MODES = ("int8", "dynamic")
 class QuantizeSpec:
     mode: str = "int8"
     calibration: str | Path | Iterable[Mapping[str, np.ndarray]] | None = None
-    observer: str = "percentile"
+    observer: str = "mse"
     percentile: float = 99.99
     per_channel: bool = True
     limit: int | None = None

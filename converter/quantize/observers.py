@@ -33,11 +33,13 @@ class TensorStats:
         self.width = 0.0
         self.origin = 0.0
         self.hist = np.zeros(BINS, np.float64)
+        self._ranges: dict[tuple[str, float], tuple[float, float]] = {}
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, np.float32).reshape(-1)
         if x.size == 0:
             return
+        self._ranges.clear()
         finite = np.isfinite(x)
         if not finite.all():
             self.nonfinite += int(x.size - finite.sum())
@@ -84,6 +86,12 @@ class TensorStats:
         """The [lo, hi] the chosen observer picks (always contains 0, so zero is exact in int8)."""
         if self.count == 0:
             return 0.0, 0.0
+        key = (method, percentile)
+        if key not in self._ranges:
+            self._ranges[key] = self._range(method, percentile)
+        return self._ranges[key]
+
+    def _range(self, method: str, percentile: float) -> tuple[float, float]:
         if method == "minmax":
             lo, hi = self.min, self.max
         elif method == "percentile":
@@ -107,23 +115,26 @@ class TensorStats:
 
     def quant_error(self, lo: float, hi: float) -> float:
         """Expected squared error of int8 quantization with range [lo, hi] over the histogram."""
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-        scale = max(hi - lo, 1e-12) / 255.0
+        return float(self._quant_errors(np.array([lo]), np.array([hi]))[0])
+
+    def _quant_errors(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """quant_error for many candidate ranges at once (one row per candidate)."""
+        lo, hi = np.minimum(lo, 0.0)[:, None], np.maximum(hi, 0.0)[:, None]
+        scale = np.maximum(hi - lo, 1e-12) / 255.0
         zp = np.clip(np.round(-128 - lo / scale), -128, 127)
-        c = self.centers
+        c = self.centers[None, :]
         q = np.clip(np.round(c / scale) + zp, -128, 127)
         err = (c - (q - zp) * scale) ** 2 + self.width ** 2 / 12.0
-        return float((err * self.hist).sum() / self.hist.sum())
+        return (err * self.hist).sum(axis=1) / self.hist.sum()
 
     def _mse_range(self) -> tuple[float, float]:
-        best, best_range = math.inf, (self.min, self.max)
-        for shrink_lo in np.linspace(0.2, 1.0, 17):
-            for shrink_hi in np.linspace(0.2, 1.0, 17):
-                lo, hi = self.min * shrink_lo if self.min < 0 else self.min, self.max * shrink_hi
-                e = self.quant_error(lo, hi)
-                if e < best:
-                    best, best_range = e, (lo, hi)
-        return best_range
+        shrink = np.linspace(0.2, 1.0, 17)
+        s_lo, s_hi = (a.reshape(-1) for a in np.meshgrid(shrink, shrink, indexing="ij"))
+        lo = self.min * s_lo if self.min < 0 else np.full(s_lo.shape, self.min)
+        hi = self.max * s_hi
+        errors = self._quant_errors(lo, hi)
+        best = int(np.argmin(errors))  # first minimum: the same choice as a scan in this order
+        return float(lo[best]), float(hi[best])
 
     def _entropy_range(self) -> tuple[float, float]:
         """KL-divergence calibration on the histogram of |x| (TensorRT's method)."""

@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
     q.add_argument("--calibration", metavar="DATA",
                    help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
-    q.add_argument("--calibration-method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    q.add_argument("--calibration-method", default="mse", choices=["minmax", "percentile", "mse", "entropy"],
+                   help="activation ranges: mse (default: least expected squared error), percentile, minmax, entropy")
     q.add_argument("--percentile", type=float, default=99.99, help="for --calibration-method percentile")
     q.add_argument("--calibration-limit", type=int, metavar="N", help="use at most N calibration samples")
     q.add_argument("--size", type=_size_arg, metavar="WxH", help="resize calibration images (default: model input)")
