@@ -241,14 +241,14 @@ class _Quantizer:
                    and not self.has_params(t)]
         if missing:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
-        for t in acts + node.outputs:
-            if t in self.stats and self.g.tensors[t].quant is None and self.mixed_range(t):
-                st = self.stats[t]
-                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, bulk much narrower)")
         if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
             return Decision(False, "probability tail feeding a graph output")
         if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
             return Decision(False, "feeds the output / a probability tail: fp32 activations (int8 weights)")
+        for t in acts + node.outputs:
+            if t in self.stats and self.g.tensors[t].quant is None and self.mixed_range(t):
+                st = self.stats[t]
+                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, bulk much narrower)")
         ok, why = self.capable(node)
         return Decision(ok, why)
 
