@@ -112,7 +112,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
         if quantize:
-            spec = QuantizeSpec(quantize, calibration, calibration_method, percentile, per_channel,
+            observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
+            spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float, threads=threads)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph

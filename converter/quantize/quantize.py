@@ -198,18 +198,31 @@ class _Quantizer:
             return False
         lo, hi = st.range("percentile", 99.9)
         bulk = max(hi - lo, 1e-12)
-        return (st.max - st.min) / bulk > self.opts.mixed_range_ratio
+        if (st.max - st.min) / bulk > self.opts.mixed_range_ratio:
+            return True  # rare values far outside the bulk
+        return split_populations(st)
 
     def params_for(self, name: str) -> tuple[float, int]:
         given = self.g.tensors[name].quant
         if given is not None and given.scale.size == 1:  # from a pre-quantized model
             return float(given.scale[0]), int(given.zero_point[0])
+        st = self.stats.get(name)
+        if (st is None or st.count == 0) and self.moved_from(name) is not None:
+            return self.params_for(self.moved_from(name))
         return int8_params(*self.active_range(name, *self.range_of(name)))
+
+    def moved_from(self, name: str) -> str | None:
+        """The input of the data-movement op producing `name` (a layout Transpose the converter
+        inserted after a QDQ-annotated tensor has the same values, so the same parameters)."""
+        p = self.producer.get(name)
+        return p.inputs[0] if p is not None and p.op in MOVEMENT and p.inputs and p.inputs[0] != name else None
 
     def has_params(self, name: str) -> bool:
         t = self.g.tensors[name]
-        return (t.quant is not None and t.quant.scale.size == 1) or (
-            name in self.stats and self.stats[name].count > 0)
+        if (t.quant is not None and t.quant.scale.size == 1) or (name in self.stats and self.stats[name].count > 0):
+            return True
+        src = self.moved_from(name)
+        return src is not None and self.has_params(src)
 
     def is_float(self, name: str) -> bool:
         """float32 in the source graph (an activation already rewritten to int8 counts: it was float)."""
@@ -492,6 +505,25 @@ class _Quantizer:
             self.g.add_tensor(name, np.float32, t.shape).perm = t.perm
             self.g.nodes.append(Node("DequantizeLinear", [internal], [name], {}, f"{name}/dequantize"))
             self.g.outputs[k] = name
+
+
+def split_populations(st: TensorStats) -> bool:
+    """Two populations far apart (an additive -10000 attention mask on half the scores,
+    filler values next to data): one empty stretch of the histogram covers nearly all of
+    the range, values lie on both sides, and one side has a spread of its own that a
+    single int8 scale over the whole range would erase."""
+    occupied = np.nonzero(st.hist > 0)[0]
+    if occupied.size < 2:
+        return False
+    gaps = np.diff(occupied)
+    k = int(np.argmax(gaps))
+    span = occupied[-1] - occupied[0]
+    if span <= 0 or gaps[k] < 0.9 * span:
+        return False
+    below, above = occupied[:k + 1], occupied[k + 1:]
+    spread = max(below[-1] - below[0], above[-1] - above[0])
+    mass = min(st.hist[below].sum(), st.hist[above].sum()) / st.hist.sum()
+    return spread >= 1 and mass >= 1e-4
 
 
 @dataclass
