@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import ppocr  # noqa: E402
 from assets import PPOCR_MODELS, ppocr_model  # noqa: E402
+from ppocr import ort_int8  # noqa: E402
 
 import nanort  # noqa: E402
 
@@ -36,39 +36,8 @@ def samples(kind: str, seeds: range) -> list:
     if kind == "det":
         return [ppocr.det_sample(s) for s in seeds]
     if kind == "rec":
-        return [ppocr.rec_sample(s) for s in seeds]
+        return [ppocr.text_line_sample(s) for s in seeds]  # words and numbers in a real font
     return [ppocr.cls_sample(s) for s in seeds]
-
-
-def ort_int8(src: Path, dst: Path, calib: list[np.ndarray], shape) -> float:
-    """onnxruntime's static QDQ quantizer as its docs recommend: pre-process,
-    per-channel int8 weights, uint8 activations, MinMax. The models are
-    opset 11/12 and the quantizer writes per-channel DequantizeLinear with an
-    axis (opset 13), which ORT refuses to load, so upgrade to opset 13 first."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(calib)
-
-        def get_next(self):
-            x = next(self.it, None)
-            return None if x is None else {"x": x}
-
-    m = onnx.load(str(src))
-    for i in m.graph.input:
-        for d, v in zip(i.type.tensor_type.shape.dim, shape):
-            d.Clear()
-            d.dim_value = v
-    m = onnx.version_converter.convert_version(m, 13)
-    up, pre = dst.with_suffix(".opset13.onnx"), dst.with_suffix(".pre.onnx")
-    onnx.save(m, str(up))
-    start = time.perf_counter()
-    quant_pre_process(str(up), str(pre), skip_symbolic_shape=True)
-    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
-    return time.perf_counter() - start
 
 
 def runner(session):

@@ -207,7 +207,8 @@ def word_text(rng: np.random.Generator) -> str:
         if r < 0.18:
             parts.append(f"{int(rng.integers(1, 10_000)):,}.{int(rng.integers(0, 100)):02d}")
         elif r < 0.26:
-            parts.append(f"{int(rng.integers(1990, 2031))}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}")
+            y, mo, d = int(rng.integers(1990, 2031)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+            parts.append(f"{y}-{mo:02d}-{d:02d}")
         elif r < 0.32:
             parts.append(str(int(rng.integers(0, 1000))))
         else:
@@ -235,3 +236,42 @@ def text_line_sample(seed: int, width: int = 320, height: int = 48) -> tuple[np.
     out = np.zeros((3, height, width), np.float32)
     out[:, :, :w] = x
     return out[None], text
+
+
+# ------------------------------------------- onnxruntime's own int8 (peer) --
+def ort_int8(src, dst, calib: list[np.ndarray], shape) -> float:
+    """onnxruntime's static QDQ quantizer as its docs recommend: pre-process,
+    per-channel int8 weights, uint8 activations, MinMax, calibrated on `calib`
+    (inputs of the model's input "x"). The PP-OCR models are opset 11/12 and the
+    quantizer writes per-channel DequantizeLinear with an axis (opset 13), which
+    onnxruntime refuses to load, so the model is upgraded to opset 13 first.
+    Returns the seconds quantization took."""
+    import time
+    from pathlib import Path
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(calib)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {"x": x}
+
+    dst = Path(dst)
+    m = onnx.load(str(src))
+    for i in m.graph.input:
+        for d, v in zip(i.type.tensor_type.shape.dim, shape):
+            d.Clear()
+            d.dim_value = v
+    m = onnx.version_converter.convert_version(m, 13)
+    up, pre = dst.with_suffix(".opset13.onnx"), dst.with_suffix(".pre.onnx")
+    onnx.save(m, str(up))
+    start = time.perf_counter()
+    quant_pre_process(str(up), str(pre), skip_symbolic_shape=True)
+    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    return time.perf_counter() - start

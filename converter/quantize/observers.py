@@ -24,6 +24,19 @@ SAMPLE_LIMIT = 1 << 17  # values per tensor per sample that go into the histogra
 OBSERVERS = ("minmax", "percentile", "mse", "entropy")
 
 
+def _sample_step(size: int) -> int:
+    """Stride of the values sampled into the histogram: 1 up to SAMPLE_LIMIT values, else a
+    prime >= 7, so that a channels-last tensor's stride never lands on a few channels only
+    (a stride of 12 through 48 channels would see 4 of them)."""
+    raw = size // SAMPLE_LIMIT
+    if raw < 1:
+        return 1
+    step = max(raw, 7)
+    while any(step % p == 0 for p in range(2, int(step ** 0.5) + 1)):
+        step += 1
+    return step
+
+
 class TensorStats:
     def __init__(self) -> None:
         self.min = math.inf
@@ -40,13 +53,14 @@ class TensorStats:
         if x.size == 0:
             return
         self._ranges.clear()
-        finite = np.isfinite(x)
-        if not finite.all():
+        lo, hi = float(x.min()), float(x.max())  # NaN / inf show here: one pass for the usual case
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = np.isfinite(x)
             self.nonfinite += int(x.size - finite.sum())
             x = x[finite]
             if x.size == 0:
                 return
-        lo, hi = float(x.min()), float(x.max())
+            lo, hi = float(x.min()), float(x.max())
         self.min, self.max = min(self.min, lo), max(self.max, hi)
         if lo < -HUGE or hi > HUGE:  # (masks at +-FLT_MAX): in min / max, so mixed_range sees them, but
             x = x[np.abs(x) <= HUGE]  # doubling the histogram's bin width to reach them would overflow
@@ -60,7 +74,7 @@ class TensorStats:
             self.origin = math.floor(lo / self.width) * self.width
         while lo < self.origin or hi >= self.origin + BINS * self.width:
             self._double_width(lo)
-        step = max(1, x.size // SAMPLE_LIMIT)
+        step = _sample_step(x.size)
         sample = x[(x.size % step) // 2::step] if step > 1 else x
         idx = np.clip(((sample - self.origin) / self.width).astype(np.int64), 0, BINS - 1)
         self.hist += np.bincount(idx, minlength=BINS) * (x.size / sample.size)
