@@ -12,7 +12,6 @@ static int8 QDQ quantizer calibrated on the same images:
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +97,7 @@ def test_cls_same_class_as_fp32(int8):
     path, _ = int8("cls")
     fp = _session(ppocr_model("cls"))
     with nanort.Model(path) as model:
-        for x, label in _samples("cls", range(40)):
+        for x, _ in _samples("cls", range(40)):
             want = fp.run(None, {"x": x})[0].argmax()
             assert model.run(None, {"x": x})[0].argmax() == want
 
