@@ -112,3 +112,27 @@ def test_size(int8, kind):
     path, _ = int8(kind)
     ratio = path.stat().st_size / ppocr_model(kind).stat().st_size
     assert ratio <= 0.3, f"{kind}: int8 .nrt is {ratio:.3f}x the fp32 .onnx"
+
+
+def test_onnxruntime_qdq_classifier_imports(tmp_path: Path):
+    """The classifier as onnxruntime's quantize_static writes it (QDQ, its pre-processing turned
+    HardSwish's Clip(0, 6) into the saturation of a uint8 [0, 6] QuantizeLinear) converts with
+    its own scales and agrees with onnxruntime running it: the same class on every line, and the
+    output within one step of its scale on >= 99 % of the elements."""
+    qdq = tmp_path / "cls_qdq.onnx"
+    ppocr.ort_int8(ppocr_model("cls"), qdq, _calibration("cls"), PPOCR_MODELS["cls"][1])
+    m = onnx.load(str(qdq))
+    out = next(n for n in m.graph.node if n.output[0] == m.graph.output[0].name)
+    assert out.op_type == "DequantizeLinear"
+    scale = float(onnx.numpy_helper.to_array(next(i for i in m.graph.initializer if i.name == out.input[1])))
+    nanort.convert(qdq, tmp_path / "cls_qdq.nrt")
+    peer = _session(qdq)
+    steps = []
+    with nanort.Model(tmp_path / "cls_qdq.nrt") as model:
+        for x, _ in _samples("cls", range(40)):
+            want, got = peer.run(None, {"x": x})[0], model.run(None, {"x": x})[0]
+            assert got.argmax() == want.argmax()
+            steps.append(np.abs(got - want).reshape(-1) / scale)
+    within = float((np.concatenate(steps) <= 1.0 + 1e-3).mean())
+    print(f"cls QDQ: {within:.1%} of output elements within one step of onnxruntime's")
+    assert within >= 0.99

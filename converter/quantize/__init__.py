@@ -117,7 +117,8 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     q, result, rows = attempt()
     for _ in range(2):  # layers whose int8 form collapses (measured), then islands not worth converting
         bad = collapsed_layers(rows, graph)
-        bad.update(islands(graph, result, stats, len(data) if data is not None else 0))
+        if data is not None:  # (a pre-quantized model runs as its author quantized it)
+            bad.update(islands(graph, result, stats, len(data)))
         bad = {n: why for n, why in bad.items() if n not in opts.force_float}
         if not bad:
             break

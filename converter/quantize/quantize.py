@@ -6,15 +6,31 @@ float tensor it needs is quantized once (QuantizeLinear) and shared; a float
 node that reads an int8 tensor gets a dequantized copy (DequantizeLinear).
 Graph inputs and outputs stay float32.
 
+Accuracy rules applied to every model:
+  * runs of elementwise functions (HardSwish -> Mul by a constant -> Add a
+    constant...) whose intermediates have no other reader are one Lut: one
+    rounding instead of one per step;
+  * a tensor read only by saturating functions gets int8 levels only where
+    its readers' results change (HardSwish's input below -3 is all 0);
+  * activation ranges come from the observer (MSE by default), weights are
+    symmetric per output channel with scales that keep the int32 bias
+    representable.
+
 What stays float32, and why (all reported):
   * ops without an int8 kernel;
   * nodes named with keep_float;
-  * "mixed-range" tensors: a few values far outside the bulk (attention masks,
-    pixel box coordinates concatenated with 0..1 scores) would take nearly all
-    int8 levels, so neither their producer nor their readers are quantized;
+  * "mixed-range" tensors: a few values far outside the bulk, or two
+    populations far apart (attention masks, pixel box coordinates next to
+    0..1 scores) would take nearly all int8 levels, so neither their producer
+    nor their readers are quantized;
   * Concat of inputs whose ranges differ by more than mixed_range_ratio;
   * probability tails (Softmax / Sigmoid / ... that produce a graph output),
-    which decoding steps read at full precision.
+    which decoding steps read at full precision; a FullyConnected producing an
+    output or a tail's input keeps float activations with int8 weights (the
+    dynamic kernel);
+  * nodes in opts.force_float: measured collapses and int8 islands that do
+    not pay for their Quantize/Dequantize (quantize_graph decides these from
+    the per-layer report, see collapsed_layers and islands).
 """
 
 from __future__ import annotations
@@ -120,14 +136,14 @@ class _Quantizer:
                 if out in outputs or len(readers) != 1 or not self.unary_step(readers[0]):
                     break
                 chain.append(readers[0])
-            if len(chain) < 2:
-                merged.append(node)
-                continue
+            if len(chain) < 2 and not (node.op in SCALAR_ARITH and self.unary_step(node)):
+                merged.append(node)  # (a lone arithmetic step with a constant is a table too: exact
+                continue             # f(x) per int8 code, no rounded constant, no second rescale)
             taken.update(id(n) for n in chain[1:])
             first = chain[0]
             x = first.inputs[self.scalar_operand(first)[0]] if first.op in SCALAR_ARITH else first.inputs[0]
             merged.append(Node("UnaryChain", [x], [chain[-1].outputs[0]], {"steps": chain},
-                               f"{chain[0].name}..{chain[-1].name}"))
+                               chain[0].name if len(chain) == 1 else f"{chain[0].name}..{chain[-1].name}"))
         self.g.nodes = merged
 
     def step_function(self, node: Node):
@@ -146,10 +162,15 @@ class _Quantizer:
         fns = [self.step_function(n) for n in steps]
         if any(f is None for f in fns):
             return None
+        # a pre-quantized model rounds and saturates the steps' annotated results (not the last's:
+        # the table's own output grid does that)
+        grids = [self.params_for(n.outputs[0]) if self.given(n.outputs[0]) else None for n in steps[:-1]] + [None]
 
         def composed(x: np.ndarray) -> np.ndarray:
-            for f in fns:
+            for f, grid in zip(fns, grids):
                 x = f(x)
+                if grid is not None:
+                    x = (np.clip(np.rint(x / grid[0]) + grid[1], -128, 127) - grid[1]) * grid[0]
             return x
         return composed
 
@@ -348,6 +369,26 @@ class _Quantizer:
             self.dequantized[name] = f
         return self.dequantized[name]
 
+    def given(self, name: str) -> bool:
+        """A float activation that a pre-quantized (QDQ) model quantizes: its per-tensor
+        Quantize/Dequantize pair was folded into an annotation."""
+        t = self.g.tensors[name]
+        return t.data is None and t.dtype == np.float32 and t.quant is not None and t.quant.scale.size == 1
+
+    def fake_quantized(self, name: str) -> str:
+        """A float node computes an annotated tensor: the model's QuantizeLinear still rounds
+        and saturates it (onnxruntime's pre-processing even drops a Clip(0, 6) whose bounds a
+        uint8 range [0, 6] enforces). The node now writes a float temporary, quantized into
+        `name`, which becomes int8; float readers get a dequantized copy. Returns the
+        temporary's name."""
+        t = self.g.tensors[name]
+        f = self.g.fresh_name(f"{name}_float")
+        self.g.add_tensor(f, np.float32, t.shape).perm = t.perm
+        params = self.params_for(name)
+        self.out.append(Node("QuantizeLinear", [f], [name], {}, f"{name}/quantize"))
+        self.make_int8(name, params)
+        return f
+
     def make_int8(self, name: str, params: tuple[float, int]) -> None:
         t = self.g.tensors[name]
         t.dtype = np.dtype(np.int8)
@@ -451,7 +492,7 @@ class _Quantizer:
         obs_lo, obs_hi = self.active_range(out, *self.range_of(out))
         if max(lo, obs_lo) < min(hi, obs_hi):
             lo, hi = max(lo, obs_lo), min(hi, obs_hi)
-        params = int8_params(lo, hi)
+        params = self.params_for(out) if self.given(out) else int8_params(lo, hi)  # a QDQ model's own
         with np.errstate(all="ignore"):
             table = tables.table(fn, s_x, z_x, *params)
         self.make_int8(out, params)
@@ -487,6 +528,9 @@ class _Quantizer:
                         dynamic_fc_weights(self.g, m, self.opts.per_channel):
                     self.notes.append(f"{m.name}: fp32 activations with int8 weights (dynamic FullyConnected)")
                 self.out.append(m)
+                for k, o in enumerate(m.outputs):
+                    if o and self.given(o):
+                        m.outputs[k] = self.fake_quantized(o)
         self.g.nodes = self.out
         self._float_outputs()
 
