@@ -22,6 +22,7 @@ BINS = 2048
 HUGE = 1e30  # larger finite values stay out of the histogram
 SAMPLE_LIMIT = 1 << 17  # values per tensor per sample that go into the histogram
 OBSERVERS = ("minmax", "percentile", "mse", "entropy")
+ENTROPY_MIN_VALUES = 1 << 16
 
 
 def _sample_step(size: int) -> int:
@@ -151,32 +152,16 @@ class TensorStats:
         return float(lo[best]), float(hi[best])
 
     def _entropy_range(self) -> tuple[float, float]:
-        """KL-divergence calibration on the histogram of |x| (TensorRT's method)."""
-        amax = max(abs(self.min), abs(self.max))
-        if amax == 0:
-            return 0.0, 0.0
-        nbins = 2048
-        edges = np.linspace(0, amax, nbins + 1)
-        absc = np.abs(self.centers)
-        hist, _ = np.histogram(absc, bins=edges, weights=self.hist)
-        levels = 128
-        best_kl, best_i = math.inf, nbins
-        for i in range(levels, nbins + 1, 16):
-            ref = hist[:i].copy()
-            ref[i - 1] += hist[i:].sum()
-            if ref.sum() == 0:
-                continue
-            chunks = np.array_split(hist[:i], levels)
-            quant = np.concatenate([
-                np.where(c > 0, c.sum() / max((c > 0).sum(), 1), 0.0) for c in chunks])
-            p = ref / ref.sum()
-            q = quant / max(quant.sum(), 1e-30)
-            mask = p > 0
-            kl = float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
-            if kl < best_kl:
-                best_kl, best_i = kl, i
-        threshold = edges[best_i]
-        return max(self.min, -threshold), min(self.max, threshold)
+        """KL-divergence calibration (TensorRT's method), on each side of zero separately:
+        activations here are asymmetric int8, and a one-sided |x| histogram would let a spike
+        away from zero (HardSwish's flat part after an affine step lands on its offset) pull
+        the threshold of both sides down to it."""
+        if self.count < ENTROPY_MIN_VALUES:  # too few values for a 2048-bin distribution (an SE block's
+            return self.min, self.max        # 1x1 excitations): the KL search would clip at random
+        c = self.centers
+        hi = _kl_threshold(c[c > 0], self.hist[c > 0], self.max) if self.max > 0 else 0.0
+        lo = -_kl_threshold(-c[c < 0], self.hist[c < 0], -self.min) if self.min < 0 else 0.0
+        return max(self.min, lo), min(self.max, hi)
 
     def clipped_fraction(self, lo: float, hi: float) -> float:
         """Share of observed values outside [lo, hi]."""
@@ -193,3 +178,28 @@ def int8_params(lo: float, hi: float) -> tuple[float, int]:
     scale = (hi - lo) / 255.0
     zp = int(np.clip(np.round(-128 - lo / scale), -128, 127))
     return float(np.float32(scale)), zp
+
+
+def _kl_threshold(values: np.ndarray, weights: np.ndarray, amax: float, levels: int = 128) -> float:
+    """The clipping threshold in (0, amax] of non-negative values (with weights) whose
+    `levels`-level quantization keeps the distribution closest in KL divergence."""
+    nbins = 2048
+    if amax <= 0 or weights.sum() <= 0:
+        return amax
+    edges = np.linspace(0, amax, nbins + 1)
+    hist, _ = np.histogram(values, bins=edges, weights=weights)
+    best_kl, best_i = math.inf, nbins
+    for i in range(levels, nbins + 1, 16):
+        ref = hist[:i].copy()
+        ref[i - 1] += hist[i:].sum()
+        if ref.sum() == 0:
+            continue
+        chunks = np.array_split(hist[:i], levels)
+        quant = np.concatenate([np.where(ch > 0, ch.sum() / max((ch > 0).sum(), 1), 0.0) for ch in chunks])
+        p = ref / ref.sum()
+        q = quant / max(quant.sum(), 1e-30)
+        mask = p > 0
+        kl = float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
+        if kl < best_kl:
+            best_kl, best_i = kl, i
+    return float(edges[best_i])
