@@ -30,7 +30,7 @@ def _sample_step(size: int) -> int:
     prime >= 7, so that a channels-last tensor's stride never lands on a few channels only
     (a stride of 12 through 48 channels would see 4 of them)."""
     raw = size // SAMPLE_LIMIT
-    if raw < 1:
+    if raw <= 1:
         return 1
     step = max(raw, 7)
     while any(step % p == 0 for p in range(2, int(step ** 0.5) + 1)):

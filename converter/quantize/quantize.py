@@ -53,6 +53,7 @@ RESCALING = {"Add", "Sub", "Mul", "Concat", "AveragePool", "GlobalAveragePool", 
 TAILS = {"Softmax", "LogSoftmax", "Sigmoid", "HardSigmoid", "Tanh"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
 SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
+SPLIT_MIN_VALUES = 256  # values on the smaller side of a split population
 
 
 @dataclass
@@ -282,7 +283,8 @@ class _Quantizer:
         for t in acts + node.outputs:
             if t in self.stats and self.g.tensors[t].quant is None and self.mixed_range(t):
                 st = self.stats[t]
-                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, bulk much narrower)")
+                what = "two populations far apart" if split_populations(st) else "bulk much narrower"
+                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, {what})")
         ok, why = self.capable(node)
         return Decision(ok, why)
 
@@ -566,8 +568,9 @@ def split_populations(st: TensorStats) -> bool:
         return False
     below, above = occupied[:k + 1], occupied[k + 1:]
     spread = max(below[-1] - below[0], above[-1] - above[0])
-    mass = min(st.hist[below].sum(), st.hist[above].sum()) / st.hist.sum()
-    return spread >= 1 and mass >= 1e-4
+    smaller = min(st.hist[below].sum(), st.hist[above].sum())
+    # a population, not a few stray values of a small tensor (an SE block's 1x1 excitations)
+    return spread >= 1 and smaller >= max(1e-3 * st.hist.sum(), SPLIT_MIN_VALUES)
 
 
 @dataclass
