@@ -51,9 +51,9 @@ MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", 
             "GlobalMaxPool", "DepthToSpace", "SpaceToDepth", "Identity"}
 RESCALING = {"Add", "Sub", "Mul", "Concat", "AveragePool", "GlobalAveragePool", "MatMul", "Resize"}
 TAILS = {"Softmax", "LogSoftmax", "Sigmoid", "HardSigmoid", "Tanh"}
+PROBABILITIES = {"Softmax", "Sigmoid", "HardSigmoid"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
 SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
-SPLIT_MIN_VALUES = 256  # values on the smaller side of a split population
 
 
 @dataclass
@@ -222,7 +222,10 @@ class _Quantizer:
         bulk = max(hi - lo, 1e-12)
         if (st.max - st.min) / bulk > self.opts.mixed_range_ratio:
             return True  # rare values far outside the bulk
-        return split_populations(st)
+        producer = self.producer.get(name)
+        if producer is not None and self.members(producer)[-1].op in PROBABILITIES:
+            return False  # probabilities and gates: a few near 1, most near 0; 1/256 steps are their usual int8 form
+        return split_populations(st, self.opts.mixed_range_ratio)
 
     def params_for(self, name: str) -> tuple[float, int]:
         given = self.g.tensors[name].quant
@@ -553,24 +556,23 @@ class _Quantizer:
             self.g.outputs[k] = name
 
 
-def split_populations(st: TensorStats) -> bool:
-    """Two populations far apart (an additive -10000 attention mask on half the scores,
+def split_populations(st: TensorStats, ratio: float = 64.0) -> bool:
+    """Two populations far apart (an additive -10000 attention mask on part of the scores,
     filler values next to data): one empty stretch of the histogram covers nearly all of
-    the range, values lie on both sides, and one side has a spread of its own that a
-    single int8 scale over the whole range would erase."""
+    the range, and the population holding most values spans less than 1/ratio of the whole
+    range, so a single int8 scale would leave it a few levels."""
     occupied = np.nonzero(st.hist > 0)[0]
     if occupied.size < 2:
         return False
     gaps = np.diff(occupied)
     k = int(np.argmax(gaps))
-    span = occupied[-1] - occupied[0]
-    if span <= 0 or gaps[k] < 0.9 * span:
+    span = occupied[-1] - occupied[0] + 1
+    if gaps[k] < 0.9 * span:
         return False
-    below, above = occupied[:k + 1], occupied[k + 1:]
-    spread = max(below[-1] - below[0], above[-1] - above[0])
-    smaller = min(st.hist[below].sum(), st.hist[above].sum())
-    # a population, not a few stray values of a small tensor (an SE block's 1x1 excitations)
-    return spread >= 1 and smaller >= max(1e-3 * st.hist.sum(), SPLIT_MIN_VALUES)
+    sides = occupied[:k + 1], occupied[k + 1:]
+    mass = [st.hist[side].sum() for side in sides]
+    bulk = sides[int(np.argmax(mass))]
+    return (bulk[-1] - bulk[0] + 1) * ratio <= span and min(mass) >= 1e-4 * st.hist.sum()
 
 
 @dataclass
