@@ -77,7 +77,7 @@ def main() -> None:
     for col in ("model", "metric", "fp32 (onnxruntime)", "nanort int8", "onnxruntime int8 QDQ"):
         table.add_column(col, justify="left" if col in ("model", "metric") else "right")
     sizes = Table(title="files and calibration time")
-    for col in ("model", "onnx fp32 MB", "nanort int8 MB", "ort int8 MB", "nanort calib s", "ort quantize s"):
+    for col in ("model", "onnx fp32 MB", "nanort int8 MB", "ort int8 MB", "nanort calib s (cpu)", "ort quantize s"):
         sizes.add_column(col, justify="left" if col == "model" else "right")
     for kind in args.models.split(","):
         src = ppocr_model(kind)
@@ -103,7 +103,8 @@ def main() -> None:
         for metric in r_nq:
             table.add_row(kind, metric, f"{r_fp.get(metric, 1.0):.4f}", f"{r_nq[metric]:.4f}", f"{r_oq[metric]:.4f}")
         sizes.add_row(kind, f"{src.stat().st_size / 1e6:.2f}", f"{q_path.stat().st_size / 1e6:.2f}",
-                      f"{ort_path.stat().st_size / 1e6:.2f}", f"{report.quantization.seconds:.1f}",
+                      f"{ort_path.stat().st_size / 1e6:.2f}",
+                      f"{report.quantization.seconds:.1f} ({report.quantization.cpu_seconds:.1f})",
                       f"{ort_seconds:.1f}")
         if report.float_fallbacks:
             console.print(f"{kind}: kept in fp32: " + "; ".join(report.float_fallbacks))

@@ -83,7 +83,10 @@ def test_rec_character_accuracy(int8, tmp_path: Path):
 def test_det_probability_map_and_calibration_time(int8):
     path, report = int8("det")
     assert report.quantization.samples == 100
-    assert report.quantization.seconds < 60.0, f"calibrating on 100 pages took {report.quantization.seconds:.1f} s"
+    q = report.quantization
+    print(f"det calibration on 100 pages: {q.seconds:.1f} s wall, {q.cpu_seconds:.1f} s processor time")
+    # processor time: 2 cores shared by several jobs make wall time a measure of the neighbours
+    assert q.cpu_seconds < 60.0, f"calibrating on 100 pages took {q.cpu_seconds:.1f} s of processor time"
     fp = _session(ppocr_model("det"))
     with nanort.Model(path) as model:
         for x, _ in _samples("det", range(3)):

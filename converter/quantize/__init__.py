@@ -48,6 +48,7 @@ class QuantizationOutcome:
     samples: int
     seconds: float
     description: str
+    cpu_seconds: float = 0.0  # the calibration's processor time (wall time on a busy machine is longer)
 
     def float_nodes_text(self) -> list[str]:
         return [f"{name} ({op}: {why})" for name, op, why in self.result.float_nodes]
@@ -55,6 +56,7 @@ class QuantizationOutcome:
     def summary_json(self) -> str:
         q = [r.sqnr_db for r in self.rows if r.sqnr_db is not None and not math.isinf(r.sqnr_db)]
         return json.dumps({"samples": self.samples, "seconds": round(self.seconds, 2),
+                           "cpu_seconds": round(self.cpu_seconds, 2),
                            "int8_nodes": len(self.result.int8_nodes), "float_nodes": len(self.result.float_nodes),
                            "min_sqnr_db": round(min(q), 2) if q else None,
                            "median_sqnr_db": round(float(np.median(q)), 2) if q else None})
@@ -64,7 +66,7 @@ class QuantizationOutcome:
 
     def write_html(self, path: str | Path, title: str) -> None:
         write_html(str(path), self.rows, title, [
-            f"calibration: {self.description} in {self.seconds:.1f} s",
+            f"calibration: {self.description} in {self.seconds:.1f} s ({self.cpu_seconds:.1f} s processor time)",
             f"{len(self.result.int8_nodes)} int8 nodes, {len(self.result.float_nodes)} kept in fp32",
         ])
 
@@ -96,7 +98,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return QuantizationOutcome(q, quantize_dynamic(q, spec.per_channel), [], 0, 0.0, "no calibration (dynamic)")
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
         data, stats, samples = None, {}, []  # a pre-quantized model brings its own scales
     else:
@@ -105,6 +107,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
                               (lambda i, n: progress("calibrating", i, n)) if progress else None)
         samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float))
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
@@ -138,8 +141,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         result.float_nodes = [(n, op, "among the most sensitive layers (auto)" if n in worst else why)
                               for n, op, why in result.float_nodes]
     if data is None:
-        return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters")
-    return QuantizationOutcome(q, result, rows, len(data), seconds, data.description)
+        return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
+                                   cpu_seconds)
+    return QuantizationOutcome(q, result, rows, len(data), seconds, data.description, cpu_seconds)
 
 
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...

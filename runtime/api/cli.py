@@ -94,7 +94,7 @@ def _print_report(r) -> None:
         out.print(f"note: {note}")
     q = r.quantization
     if q is not None and q.rows:
-        out.print(f"calibration: {q.description} in {q.seconds:.1f} s")
+        out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
         worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
         from nanort.converter.quantize.report import text_table
 
