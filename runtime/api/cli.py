@@ -94,7 +94,7 @@ def _print_report(r) -> None:
         out.print(f"note: {note}")
     q = r.quantization
     if q is not None and q.rows:
-        out.print(f"calibration: {q.description} in {q.seconds:.1f} s")
+        out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
         worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
         from nanort.converter.quantize.report import text_table
 
@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
     q.add_argument("--calibration", metavar="DATA",
                    help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
-    q.add_argument("--calibration-method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    q.add_argument("--calibration-method", default="mse", choices=["minmax", "percentile", "mse", "entropy"],
+                   help="activation ranges: mse (default: least expected squared error), percentile, minmax, entropy")
     q.add_argument("--percentile", type=float, default=99.99, help="for --calibration-method percentile")
     q.add_argument("--calibration-limit", type=int, metavar="N", help="use at most N calibration samples")
     q.add_argument("--size", type=_size_arg, metavar="WxH", help="resize calibration images (default: model input)")
