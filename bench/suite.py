@@ -33,10 +33,8 @@ from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE))
 import ppocr  # noqa: E402
 from assets import PPOCR_MODELS, ppocr_model  # noqa: E402
-from quant_accuracy import ort_int8  # noqa: E402
 
 import nanort  # noqa: E402
 from nanort.runtime.api.bench import measure_process  # noqa: E402
@@ -118,7 +116,7 @@ def prepare_models(kind: str, shape, calib_n: int, workdir: Path) -> dict[str, t
     nanort.convert(src, fp32, input_shapes={"x": list(shape)})
     nanort.convert(src, int8, input_shapes={"x": list(shape)}, quantize="int8",
                    calibration=[{"x": x} for x in calib])
-    ort_int8(src, ort_q, calib, shape)
+    ppocr.ort_int8(src, ort_q, calib, shape)
     return {"nanort fp32": ("nanort", fp32), "nanort int8": ("nanort", int8),
             "onnxruntime fp32": ("onnxruntime", src), "onnxruntime int8": ("onnxruntime", ort_q)}
 
