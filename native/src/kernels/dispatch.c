@@ -72,6 +72,12 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
 
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
     switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: /* VBMI (byte permutes for the Lut) is not part of the level: asked here */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
+    case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
+#endif
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON:
     default: return NULL;

@@ -179,6 +179,7 @@ extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
+extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 #endif
 

@@ -6,6 +6,7 @@
 
 #include "../engine/dtype.h"
 #include "../kernels/f32_kernels.h"
+#include "../kernels/s8_kernels.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
 #include "quant_common.h"
@@ -79,6 +80,9 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     }
     s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
                                     NRT_INT8, false, &s->q};
+    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
+    nrt_binary_fn fast = !vt ? NULL : op == NRT_FB_OpType_Mul ? vt->mul : vt->add;
+    if (fast && s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = fast; /* same bytes (s8_kernels.h) */
     s->int8 = true;
     return st;
 }

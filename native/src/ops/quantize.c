@@ -12,6 +12,7 @@
 #include "../engine/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/quant_ref.h"
+#include "../kernels/s8_kernels.h"
 
 typedef struct qdq_params {
     int32_t axis, block_size;
@@ -242,15 +243,18 @@ static nrt_status lut_prepare(nrt_ctx* ctx) {
 typedef struct lut_task {
     const int8_t *x, *table;
     int8_t* y;
+    nrt_s8_lut_ukernel fast; /* the ISA's table kernel (s8_kernels.h), NULL: reference */
 } lut_task;
 
 static void lut_range(void* arg, size_t begin, size_t end) {
     const lut_task* t = arg;
-    nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
+    if (t->fast) t->fast(end - begin, t->x + begin, t->table, t->y + begin);
+    else nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
 }
 
 static nrt_status lut_eval(nrt_ctx* ctx) {
-    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
+    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
+    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data, vt ? vt->lut : NULL};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
     return NRT_OK;
 }
