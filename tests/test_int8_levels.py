@@ -113,6 +113,7 @@ def check_conv(c, x=None, qx=None, qy=None, w=None, s_w=None, bias="fold", lo=0.
     cin, cout, group = c["shape"][3], c["cout"], c["group"]
     qx = qx or (0.05, c["zx"])
     qy = qy or (c["sy"], c["zy"])
+    qx, qy = (float(np.float32(qx[0])), qx[1]), (float(np.float32(qy[0])), qy[1])  # as the file stores them
     x = q8(c["shape"]) if x is None else x
     if w is None:
         w = rng.integers(-127, 128, size=(cout, *c["kernel"], cin // group), dtype=np.int8)
@@ -329,3 +330,39 @@ def test_max_pool(case, act):
     g.node("MaxPool", ["x"], ["y"], kernel_shape=list(kernel), strides=list(stride), pads=list(pads),
            ceil_mode=ceil_mode, activation=ACTS[act])
     run_simple(g, {"x": x}, want, threads=2)
+
+
+# ---- ConvTranspose (kernel == stride: the upsampling GEMM; others: reference on every level) ----
+
+CONVT = [  # (x NHWC, cout, kernel, stride, pads t l b r, per_channel, act)
+    ((1, 5, 7, 24), 24, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((2, 4, 3, 5), 1, (2, 2), (2, 2), (0, 0, 0, 0), True, None),
+    ((1, 3, 6, 37), 19, (3, 3), (3, 3), (0, 0, 0, 0), False, "clip"),
+    ((1, 6, 5, 16), 40, (2, 1), (2, 1), (0, 0, 0, 0), True, None),
+    ((1, 9, 9, 70), 33, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((1, 4, 5, 8), 6, (3, 3), (2, 2), (1, 1, 1, 1), True, None),   # not an upsampling geometry: reference
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONVT)))
+@pytest.mark.parametrize("zx", [-128, 0, 127])
+def test_conv_transpose(case, zx):
+    shape, cout, kernel, stride, pads, per_channel, act = CONVT[case]
+    rng = np.random.default_rng(case * 300 + zx + 128)
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    qx, qy = (f32(0.05), zx), (f32(0.1 * np.sqrt(shape[3] / 8)), int(rng.integers(-128, 128)))
+    x = q8(shape)
+    w = rng.integers(-127, 128, size=(shape[3], *kernel, cout), dtype=np.int8)
+    s_w = scales(rng, cout, per_channel)
+    bias = np.rint(rng.normal(0, 2, cout) / (np.float64(qx[0]) * np.resize(s_w, cout))).astype(np.int32)
+    out_hw = tuple(s * (i - 1) + k - pads[a] - pads[a + 2]
+                   for a, (s, i, k) in enumerate(zip(stride, shape[1:3], kernel)))
+    want = ref.conv_transpose2d(x, qx, w, s_w, bias, qy, stride, (1, 1), pads[:2], out_hw, 1, act)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    weight_tensor(g, "w", w, s_w, 3)
+    g.t("b", np.int32, (cout,), data=bias)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride),
+           pads=list(pads), group=1, activation=ACTS[act])
+    run_levels(g, {"x": x}, want, threads=1 + case % 2, expect_packed=pads == (0, 0, 0, 0))
