@@ -366,3 +366,43 @@ def test_conv_transpose(case, zx):
     g.node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride),
            pads=list(pads), group=1, activation=ACTS[act])
     run_levels(g, {"x": x}, want, threads=1 + case % 2, expect_packed=pads == (0, 0, 0, 0))
+
+
+# ---- Concat / nearest Resize rescale --------------------------------------------------------
+
+def test_concat_rescale():
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    qs = [(f32(0.03), -5), (f32(0.2), 100), (f32(0.07), -128), (f32(0.1), 7)]
+    qy = (f32(0.1), 7)
+    xs = [q8((1, 9, 11, c)) for c in (24, 5, 33, 16)]
+    g = G()
+    for i, (x, q) in enumerate(zip(xs, qs)):
+        g.t(f"x{i}", np.int8, x.shape, q)
+    g.t("y", np.int8, (1, 9, 11, 78), qy)
+    g.node("Concat", [f"x{i}" for i in range(4)], ["y"], axis=3)
+    run_simple(g, {f"x{i}": x for i, x in enumerate(xs)}, ref.concat(xs, qs, qy, axis=3), threads=2)
+
+
+@pytest.mark.parametrize("factor", [(1, 2, 2, 1), (1, 8, 8, 1)])
+def test_resize_nearest_rescale(factor):
+    from test_int8_kernels import resize_graph
+    qx, qy = (float(np.float32(0.05)), 3), (float(np.float32(0.03)), -9)
+    x = q8((1, 5, 6, 24))
+    out = tuple(d * f for d, f in zip(x.shape, factor))
+    g = resize_graph(x.shape, out, qx, qy, 0, 1, nearest_mode=2)  # asymmetric, floor
+    run_simple(g, {"x": x}, ref.resize_nearest_asymmetric_floor(x, qx, qy, factor), threads=2)
+
+
+# ---- QuantizeLinear (float32 -> int8, one scale) ----------------------------------------------
+
+@pytest.mark.parametrize("scale,zp", [(0.05, -7), (1.0, 0), (3e-6, 127), (1e3, -128)])
+def test_quantize(scale, zp):
+    scale = float(np.float32(scale))
+    special = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)
+    x = np.concatenate([np.random.default_rng(zp + 128).normal(0, 200 * scale, 1001).astype(np.float32),
+                        special * np.float32(scale), (np.arange(-300, 300, dtype=np.float32) + 0.5) * np.float32(scale)])
+    g = G()
+    g.t("x", np.float32, x.shape)
+    g.t("y", np.int8, x.shape, (scale, zp))
+    g.node("QuantizeLinear", ["x"], ["y"])
+    run_simple(g, {"x": x}, ref.quantize(x, scale, zp, np.int8), threads=2)

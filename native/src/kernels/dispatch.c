@@ -83,3 +83,27 @@ const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
     default: return NULL;
     }
 }
+
+nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}

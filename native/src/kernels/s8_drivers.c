@@ -212,7 +212,20 @@ typedef struct conv_job {
     int8_t* y;
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
     bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    ptrdiff_t tap_offset[NRT_S8_CONV_MAX_TAPS]; /* tap t's input offset from the window's corner pixel */
 } conv_job;
+
+static void init_tap_offsets(conv_job* j) {
+    const nrt_conv2d_geom* g = j->g;
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++)
+            j->tap_offset[ky * g->kw + kx] = (ptrdiff_t)((ky * g->dh * g->iw + kx * g->dw) * g->cin);
+}
+
+/* Whether every tap of the window with corner (iy0, ix0) lies inside the input. */
+static bool interior(const nrt_conv2d_geom* g, int64_t iy0, int64_t ix0) {
+    return iy0 >= 0 && ix0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->ih && ix0 + (g->kw - 1) * g->dw < g->iw;
+}
 
 /* Output pixel m as (image, row, column), advanced one pixel at a time. */
 typedef struct pixel_pos {
@@ -243,6 +256,11 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
         int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
         const int8_t** out = ind + r;
+        if (interior(g, iy0, ix0)) { /* the common case: fixed offsets from the corner */
+            const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+            for (int64_t t = 0; t < g->kh * g->kw; t++) out[(size_t)t * MR] = corner + j->tap_offset[t];
+            continue;
+        }
         for (int64_t ky = 0; ky < g->kh; ky++) {
             int64_t iy = iy0 + ky * g->dh;
             const int8_t* row = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
@@ -316,6 +334,11 @@ static void dw_task(void* arg, size_t begin, size_t end) {
             const int8_t** out = ind;
             for (int64_t p = 0; p < np; p++) {
                 int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
+                if (interior(g, iy0, ix0)) {
+                    const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+                    for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
+                    continue;
+                }
                 for (int64_t ky = 0; ky < g->kh; ky++) {
                     int64_t iy = iy0 + ky * g->dh;
                     const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
@@ -369,8 +392,9 @@ static void run_transpose(nrt_ctx* ctx, conv_job* j) {
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
                      const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y) {
-    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false};
+    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false, {0}};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
+    if (plan->kind != NRT_S8_CONV_TRANSPOSE) init_tap_offsets(&j);
     if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);
     else if (plan->kind == NRT_S8_CONV_TRANSPOSE) run_transpose(ctx, &j);
     else run_gemm(ctx, &j);

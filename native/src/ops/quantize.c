@@ -157,10 +157,15 @@ static void gather_params(nrt_ctx* ctx, const nrt_tensor* q, int64_t count, floa
 typedef struct qdq_task {
     nrt_qjob job;
     bool quantize;
+    nrt_s8_quantize_ukernel fast; /* per-tensor float32 -> int8: the ISA's kernel (s8_kernels.h) */
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
     const qdq_task* t = arg;
+    if (t->fast) {
+        t->fast(end - begin, (const float*)t->job.src + begin, t->job.s[0], t->job.z[0], (int8_t*)t->job.dst + begin);
+        return;
+    }
     if (t->quantize) nrt_quantize_ref(&t->job, (int64_t)begin, (int64_t)end);
     else nrt_dequantize_ref(&t->job, (int64_t)begin, (int64_t)end);
 }
@@ -172,7 +177,9 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     float* s = ctx->node->scratch;
     int32_t* z = (int32_t*)(s + st->count);
     gather_params(ctx, q, st->count, s, z);
-    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize};
+    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL};
+    if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)
+        t.fast = nrt_s8_quantize_for(ctx->model->isa);
     nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, qdq_range, &t);
     return NRT_OK;
 }

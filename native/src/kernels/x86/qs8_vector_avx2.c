@@ -90,6 +90,34 @@ NRT_AVX2_S8 static void qs8_maxpool_avx2(size_t channels, size_t taps, const int
     }
 }
 
+NRT_AVX2_S8 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
+                                      int8_t* y) {
+    const __m256i z = _mm256_set1_epi32(zx), zp = _mm256_set1_epi32(rq->zero_point);
+    const __m256 mv = _mm256_set1_ps(m), lo = _mm256_set1_ps(rq->lo), hi = _mm256_set1_ps(rq->hi);
+    for (size_t i = 0; i < n; i += 8) {
+        size_t r = n - i;
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8(x + i, r), z)), mv);
+        nrt_s8_store_low(y + i, finish(v, lo, hi, zp), r < 8 ? r : 8);
+    }
+}
+
+NRT_AVX2_S8 void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y) {
+    const __m256 sv = _mm256_set1_ps(s), lo = _mm256_set1_ps(-128.0f - (float)z), hi = _mm256_set1_ps(127.0f - (float)z);
+    const __m256i zp = _mm256_set1_epi32(z);
+    for (size_t i = 0; i < n; i += 8) {
+        size_t r = n - i;
+        float tmp[8] = {0};
+        const float* xp = x + i;
+        if (r < 8) {
+            memcpy(tmp, xp, r * sizeof(float));
+            xp = tmp;
+        }
+        __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(xp), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN -> 0 */
+        nrt_s8_store_low(y + i, finish(v, lo, hi, zp), r < 8 ? r : 8);
+    }
+}
+
 const nrt_s8_vector_table nrt_qs8_vector_avx2 = {
     "qs8-vector-avx2", NRT_ISA_AVX2, qs8_vadd_avx2, qs8_vmul_avx2, NULL,
     qs8_gavgpool_avx2, qs8_avgpool_avx2, qs8_maxpool_avx2,

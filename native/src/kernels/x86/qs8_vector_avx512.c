@@ -124,6 +124,31 @@ NRT_AVX512VNNI static void qs8_maxpool_avx512(size_t channels, size_t taps, cons
     }
 }
 
+NRT_AVX512VNNI void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
+                                           int8_t* y) {
+    const __m512i z = _mm512_set1_epi32(zx), zp = _mm512_set1_epi32(rq->zero_point);
+    const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, z)), mv);
+        _mm_mask_storeu_epi8(y + i, k, finish(v, lo, hi, zp));
+    }
+}
+
+/* quantize_small of kernels/ref/quant_ref.c: v = rint(x / s), NaN -> 0,
+ * clamped to [-128 - z, 127 - z], + z. */
+NRT_AVX512VNNI void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y) {
+    const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-128.0f - (float)z), hi = _mm512_set1_ps(127.0f - (float)z);
+    const __m512i zp = _mm512_set1_epi32(z);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16(n - i);
+        __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), sv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
+        _mm_mask_storeu_epi8(y + i, k, finish(v, lo, hi, zp));
+    }
+}
+
 const nrt_s8_vector_table nrt_qs8_vector_avx512 = {
     "qs8-vector-avx512", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, NULL,
     qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
