@@ -288,6 +288,8 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     if (((const resize_params*)ctx->node->params)->m.mode != NRT_FB_ResizeMode_NEAREST) {
         if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
         ctx->node->scratch_bytes = 2 * aligned_floats(s->buf_floats) + aligned_floats((size_t)nrt_numel(x));
+    } else if (s->rescale && nrt_numel(x) < nrt_numel(y)) {
+        ctx->node->scratch_bytes = (size_t)nrt_numel(x); /* x rescaled before the gather (eval_nearest) */
     }
     return NRT_OK;
 }
@@ -368,8 +370,15 @@ static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* 
     plan.value = (const uint8_t*)&p->extrapolation_value; /* used by float32 only */
     int64_t row_len = y->dims[y->rank - 1];
     resize_job job = {&plan, NULL, x->data, y->data};
+    bool before = s->int8 && s->rescale && nrt_numel(x) < nrt_numel(y);
+    if (before) { /* pointwise, and every output is some input code: rescale the smaller tensor first */
+        int8_job r = {s, NULL, ctx->node->scratch, nrt_s8_rescale_for(ctx->model->isa)};
+        memcpy(ctx->node->scratch, x->data, (size_t)nrt_numel(x));
+        nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, rescale, &r);
+        job.x = ctx->node->scratch;
+    }
     nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
-    if (s->int8 && s->rescale) { /* pointwise, so after the gather */
+    if (s->int8 && s->rescale && !before) { /* pointwise, so after the gather */
         int8_job r = {s, NULL, y->data, nrt_s8_rescale_for(ctx->model->isa)};
         nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, rescale, &r);
     }
