@@ -25,27 +25,35 @@ NRT_AVX512VNNI_INLINE __m128i finish(__m512 v, __m512 lo, __m512 hi, __m512i zp)
 
 /* One binary kernel per op: OPV(da, db) gives the float value from the
  * int32 differences (vectors). A scalar operand is broadcast as a vector of
- * equal codes, which gives the same per-element arithmetic. */
+ * equal codes, which gives the same per-element arithmetic. Full blocks of 16
+ * use plain loads and stores, the tail masked ones. */
 #define S8_BINARY(NAME, OPV)                                                                                     \
-    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
-                                    size_t n, int mode) {                                                        \
-        const nrt_s8_binary* p = kern->params;                                                                   \
-        const int8_t *A = pa, *B = pb;                                                                           \
-        int8_t* Y = py;                                                                                          \
+    NRT_AVX512VNNI_INLINE void NAME##_block(const int8_t* A, const int8_t* B, int8_t* Y, __mmask16 k, int mode,  \
+                                            const nrt_s8_binary* p, const int FULL) {                            \
         const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);                            \
         const __m512 ma = _mm512_set1_ps(p->ma), mb = _mm512_set1_ps(p->mb);                                   \
         const __m512 lo = _mm512_set1_ps((float)(p->out.qmin - p->out.zero_point));                           \
         const __m512 hi = _mm512_set1_ps((float)(p->out.qmax - p->out.zero_point));                           \
         const __m512i zp = _mm512_set1_epi32(p->out.zero_point);                                               \
-        const __m512i sa = _mm512_set1_epi32(mode == NRT_BIN_SV ? A[0] - p->za : 0);                          \
-        const __m512i sb = _mm512_set1_epi32(mode == NRT_BIN_VS ? B[0] - p->zb : 0);                          \
-        for (size_t i = 0; i < n; i += 16) {                                                                     \
-            __mmask16 k = mask16(n - i);                                                                         \
-            __m512i da = mode == NRT_BIN_SV ? sa : load_diff(A + i, k, za);                                     \
-            __m512i db = mode == NRT_BIN_VS ? sb : load_diff(B + i, k, zb);                                     \
-            _mm_mask_storeu_epi8(Y + i, k, finish(OPV, lo, hi, zp));                                            \
-        }                                                                                                        \
+        __m512i da = mode == NRT_BIN_SV ? _mm512_set1_epi32(A[0] - p->za)                                      \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)A)), za)  \
+                            : load_diff(A, k, za);                                                               \
+        __m512i db = mode == NRT_BIN_VS ? _mm512_set1_epi32(B[0] - p->zb)                                      \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)B)), zb)  \
+                            : load_diff(B, k, zb);                                                               \
+        __m128i q = finish(OPV, lo, hi, zp);                                                                     \
+        if (FULL) _mm_storeu_si128((__m128i*)Y, q);                                                              \
+        else _mm_mask_storeu_epi8(Y, k, q);                                                                      \
         (void)ma, (void)mb;                                                                                      \
+    }                                                                                                            \
+    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
+                                    size_t n, int mode) {                                                        \
+        const nrt_s8_binary* p = kern->params;                                                                   \
+        const int8_t *A = pa, *B = pb;                                                                           \
+        int8_t* Y = py;                                                                                          \
+        size_t sa = mode == NRT_BIN_SV ? 0 : 1, sb = mode == NRT_BIN_VS ? 0 : 1, i = 0;                         \
+        for (; i + 16 <= n; i += 16) NAME##_block(A + i * sa, B + i * sb, Y + i, 0xFFFF, mode, p, 1);           \
+        if (i < n) NAME##_block(A + i * sa, B + i * sb, Y + i, mask16(n - i), mode, p, 0);                      \
     }
 
 S8_BINARY(qs8_vadd_avx512,
@@ -128,7 +136,12 @@ NRT_AVX512VNNI void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx
                                            int8_t* y) {
     const __m512i z = _mm512_set1_epi32(zx), zp = _mm512_set1_epi32(rq->zero_point);
     const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
-    for (size_t i = 0; i < n; i += 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i d = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(x + i))), z);
+        _mm_storeu_si128((__m128i*)(y + i), finish(_mm512_mul_ps(_mm512_cvtepi32_ps(d), mv), lo, hi, zp));
+    }
+    if (i < n) {
         __mmask16 k = mask16(n - i);
         __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, z)), mv);
         _mm_mask_storeu_epi8(y + i, k, finish(v, lo, hi, zp));
