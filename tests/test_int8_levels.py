@@ -139,6 +139,12 @@ BIG = [  # larger shapes: several row tiles, column panels and K blocks per call
          group=1),
     dict(shape=(1, 24, 24, 3), cout=16, kernel=(3, 3), stride=(2, 2), dilation=(1, 1), pads=[1, 1, 1, 1], group=1),
     dict(shape=(3, 6, 7, 130), cout=33, kernel=(2, 3), stride=(1, 2), dilation=(2, 1), pads=[0, 1, 2, 0], group=1),
+    # depthwise on maps shorter than the kernel: rows whose top / bottom taps are all padding
+    dict(shape=(1, 2, 40, 200), cout=200, kernel=(5, 5), stride=(1, 1), dilation=(1, 1), pads=[2, 2, 2, 2],
+         group=200),
+    dict(shape=(2, 3, 17, 88), cout=88, kernel=(5, 5), stride=(2, 1), dilation=(1, 1), pads=[2, 2, 2, 2], group=88),
+    dict(shape=(1, 4, 9, 24), cout=24, kernel=(3, 3), stride=(1, 1), dilation=(2, 2), pads=[3, 2, 1, 2], group=24),
+    dict(shape=(1, 1, 5, 40), cout=40, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[4, 1, 0, 1], group=40),
 ]
 
 

@@ -91,6 +91,61 @@ static void pack_depthwise(const nrt_s8_dwconv_table* t, size_t c, size_t taps, 
     }
 }
 
+/* Taps k of a window starting at `start` (dilation d) inside [0, n): [*k0, *k1). */
+static void valid_rows(int64_t start, int64_t kernel, int64_t d, int64_t n, int64_t* k0, int64_t* k1) {
+    int64_t a = start >= 0 ? 0 : (-start + d - 1) / d, b = start >= n ? 0 : (n - start + d - 1) / d;
+    *k0 = a < kernel ? a : kernel;
+    *k1 = b < kernel ? b : kernel;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+size_t nrt_s8_dw_rows_plan(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, nrt_s8_dw_rows* r) {
+    *r = (nrt_s8_dw_rows){0};
+    if (plan->kind != NRT_S8_CONV_DEPTHWISE) return 0;
+    size_t bytes = 0, tiles = ceil_div((size_t)g->cout, plan->dw->cw);
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t ky0, ky1;
+        valid_rows(oy * g->sh - g->pad_t, g->kh, g->dh, g->ih, &ky0, &ky1);
+        if (ky0 == 0 && ky1 == g->kh) continue;
+        int v = 0;
+        while (v < r->count && !(r->ky0[v] == ky0 && r->ky1[v] == ky1)) v++;
+        if (v < r->count) continue;
+        if (r->count == NRT_S8_DW_MAX_VARIANTS) break; /* rows past the limit use the full weights */
+        r->ky0[v] = ky0;
+        r->ky1[v] = ky1;
+        r->offset[v] = bytes;
+        bytes += tiles * nrt_s8_dwconv_tile_bytes(plan->dw, (size_t)((ky1 - ky0) * g->kw));
+        bytes = ceil_div(bytes, NRT_S8_PACK_ALIGN) * NRT_S8_PACK_ALIGN;
+        r->count++;
+    }
+    return bytes;
+}
+
+void nrt_s8_dw_rows_pack(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* w,
+                         const int32_t* bias, const float* m, int32_t zx, nrt_s8_dw_rows* r, void* mem) {
+    size_t c = (size_t)g->cout, kh = (size_t)g->kh, kw = (size_t)g->kw, taps = kh * kw;
+    r->packed = mem;
+    int32_t b[64];
+    int8_t wv[64 * NRT_S8_CONV_MAX_TAPS];
+    for (int v = 0; v < r->count; v++) {
+        size_t k0 = (size_t)r->ky0[v], k1 = (size_t)r->ky1[v], vt = (k1 - k0) * kw;
+        size_t tile = nrt_s8_dwconv_tile_bytes(plan->dw, vt);
+        /* 64 channels at a time (a multiple of every tile width) */
+        for (size_t c0 = 0; c0 < c; c0 += 64) {
+            size_t cn = c - c0 < 64 ? c - c0 : 64;
+            for (size_t i = 0; i < cn; i++) {
+                const int8_t* wc = w + (c0 + i) * taps;
+                uint32_t skipped = 0;
+                for (size_t t = 0; t < taps; t++)
+                    if (t / kw < k0 || t / kw >= k1) skipped += (uint32_t)wc[t];
+                b[i] = (int32_t)((bias ? (uint32_t)bias[c0 + i] : 0u) + (uint32_t)zx * skipped);
+                memcpy(wv + i * vt, wc + k0 * kw, vt);
+            }
+            pack_depthwise(plan->dw, cn, vt, wv, b, m + c0, (uint8_t*)mem + r->offset[v] + c0 / plan->dw->cw * tile);
+        }
+    }
+}
+
 /* ---- GEMM (FullyConnected) ---- */
 
 typedef struct gemm_job {
@@ -210,6 +265,7 @@ typedef struct conv_job {
     const uint8_t* packed;
     const nrt_s8_requant* rq;
     int8_t* y;
+    const nrt_s8_dw_rows* rows;
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
     bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
     ptrdiff_t tap_offset[NRT_S8_CONV_MAX_TAPS]; /* tap t's input offset from the window's corner pixel */
@@ -319,14 +375,29 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
 
 /* ---- Conv: depthwise ---- */
 
+/* Kernel rows [*ky0, *ky1) of output row oy inside the input, and the
+ * variant packed for them (-1: none; all rows run on the full weights). */
+static int row_variant(const conv_job* j, int64_t iy0, int64_t* ky0, int64_t* ky1) {
+    const nrt_conv2d_geom* g = j->g;
+    valid_rows(iy0, g->kh, g->dh, g->ih, ky0, ky1);
+    for (int v = 0; j->rows && v < j->rows->count; v++)
+        if (j->rows->ky0[v] == *ky0 && j->rows->ky1[v] == *ky1) return v;
+    *ky0 = 0;
+    *ky1 = g->kh;
+    return -1;
+}
+
 static void dw_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_dwconv_table* t = j->plan->dw;
     const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
-    size_t taps = (size_t)(g->kh * g->kw), c = (size_t)g->cout;
+    size_t c = (size_t)g->cout;
     for (size_t row = begin; row < end; row++) {
-        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t;
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t, ky0, ky1;
+        int v = row_variant(j, iy0, &ky0, &ky1);
+        const uint8_t* packed = v < 0 ? j->packed : j->rows->packed + j->rows->offset[v];
+        size_t taps = (size_t)((ky1 - ky0) * g->kw);
         const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
         int8_t* yrow = j->y + row * (size_t)g->ow * c;
         for (int64_t ox0 = 0; ox0 < g->ow; ox0 += DW_PIXELS) {
@@ -334,12 +405,12 @@ static void dw_task(void* arg, size_t begin, size_t end) {
             const int8_t** out = ind;
             for (int64_t p = 0; p < np; p++) {
                 int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
-                if (interior(g, iy0, ix0)) {
+                if (v < 0 && interior(g, iy0, ix0)) {
                     const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
                     for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
                     continue;
                 }
-                for (int64_t ky = 0; ky < g->kh; ky++) {
+                for (int64_t ky = ky0; ky < ky1; ky++) {
                     int64_t iy = iy0 + ky * g->dh;
                     const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
                     for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -348,7 +419,7 @@ static void dw_task(void* arg, size_t begin, size_t end) {
                     }
                 }
             }
-            t->run(c, (size_t)np, taps, ind, j->packed, yrow + (size_t)ox0 * c, c, j->rq);
+            t->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)ox0 * c, c, j->rq);
         }
     }
 }
@@ -391,8 +462,9 @@ static void run_transpose(nrt_ctx* ctx, conv_job* j) {
 }
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
-                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y) {
-    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false, {0}};
+                     const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
+                     int8_t* y) {
+    conv_job j = {plan, g, x, zbuf, packed, rq, y, rows, 0, 0, 0, 0, false, {0}};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     if (plan->kind != NRT_S8_CONV_TRANSPOSE) init_tap_offsets(&j);
     if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);

@@ -91,9 +91,33 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, co
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed);
 
+/* Depthwise row variants (per input shape): an output row whose top or
+ * bottom kernel rows lie entirely in the padding runs only the kernel rows
+ * [ky0, ky1) inside the input, on weights packed for them, the skipped taps'
+ * z_x * W folded into the bias (exact modulo 2^32). Small feature maps with
+ * 5x5 kernels spend most taps in the padding otherwise. */
+#define NRT_S8_DW_MAX_VARIANTS 8
+
+typedef struct nrt_s8_dw_rows {
+    int count;
+    int64_t ky0[NRT_S8_DW_MAX_VARIANTS], ky1[NRT_S8_DW_MAX_VARIANTS];
+    size_t offset[NRT_S8_DW_MAX_VARIANTS]; /* bytes into the variants' memory */
+    const uint8_t* packed;                 /* set by nrt_s8_dw_rows_pack */
+} nrt_s8_dw_rows;
+
+/* Plans the variants of a DEPTHWISE plan for geometry g; returns the bytes
+ * they need (0: none worth having; r->count 0). */
+size_t nrt_s8_dw_rows_plan(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, nrt_s8_dw_rows* r);
+
+/* Packs them into `mem` (NRT_S8_PACK_ALIGN-aligned) from the OHWI weights,
+ * the folded bias (NULL: 0), multipliers m and the input zero point. */
+void nrt_s8_dw_rows_pack(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* w,
+                         const int32_t* bias, const float* m, int32_t zx, nrt_s8_dw_rows* r, void* mem);
+
 /* y = requant(conv(x)) for the whole output; `zbuf` holds >= C_in bytes of
- * z_x (the padding taps' input). */
+ * z_x (the padding taps' input); rows: depthwise row variants or NULL. */
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
-                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y);
+                     const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
+                     int8_t* y);
 
 #endif
