@@ -191,7 +191,8 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
 
 /* ---- Conv: plan and packing ---- */
 
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, nrt_s8_conv_plan* plan) {
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, int64_t dilation_w,
+                           nrt_s8_conv_plan* plan) {
     *plan = (nrt_s8_conv_plan){0};
     if (wd[1] > NRT_S8_CONV_MAX_TAPS || wd[2] > NRT_S8_CONV_MAX_TAPS) return false;
     size_t taps = (size_t)(wd[1] * wd[2]), cout = (size_t)wd[0], cig = (size_t)wd[3];
@@ -203,7 +204,11 @@ bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, nrt_s8
     }
     if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
     plan->kind = NRT_S8_CONV_GEMM;
-    plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout / (size_t)group, cig, taps);
+    size_t run = (size_t)wd[2] * cig;
+    plan->merged_rows = group == 1 && dilation_w == 1 && wd[2] > 1 && cig < NRT_S8_ROWS_CHANNELS &&
+                        run <= NRT_S8_ROWS_MAX_K && wd[1] <= NRT_S8_ROWS_MAX_KH;
+    if (plan->merged_rows) plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout, run, (size_t)wd[1]);
+    else plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout / (size_t)group, cig, taps);
     plan->packed_bytes = (size_t)group * plan->group_bytes;
     return true;
 }
@@ -215,8 +220,13 @@ void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, int64_t g
         pack_depthwise(plan->dw, cout, taps, w, bias, m, packed);
         return;
     }
-    /* group grp: OHWI rows [grp * cog, (grp + 1) * cog), each taps x cig */
     size_t cog = cout / (size_t)group, k = taps * cig;
+    if (plan->merged_rows) { /* kh blocks of the kw x cig contiguous values of a kernel row */
+        size_t run = (size_t)wd[2] * cig;
+        nrt_s8_gemm_pack(plan->gemm, cout, run, (size_t)wd[1], w, k, run, bias, m, packed);
+        return;
+    }
+    /* group grp: OHWI rows [grp * cog, (grp + 1) * cog), each taps x cig */
     for (size_t grp = 0; grp < (size_t)group; grp++)
         nrt_s8_gemm_pack(plan->gemm, cog, cig, taps, w + grp * cog * k, k, cig, bias ? bias + grp * cog : NULL,
                          m + grp * cog, (uint8_t*)packed + grp * plan->group_bytes);
@@ -328,11 +338,44 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
     }
 }
 
+/* Merged rows: one pointer per (pixel, kernel row) at the kw x C_in bytes
+ * under it; rows crossing the left / right edge, or in the padding, get a
+ * copy in `edge` with z_x filled in. */
+static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
+    int8_t zx = *j->zbuf;
+    pixel_pos p = pixel_at(g, m0);
+    for (size_t r = 0; r < MR; r++) {
+        if (r > 0 && r < mr) pixel_next(g, &p);
+        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        int64_t kx0 = ix0 >= 0 ? 0 : -ix0, kx1 = g->iw - ix0;
+        kx0 = kx0 < g->kw ? kx0 : g->kw;
+        kx1 = kx1 < g->kw ? (kx1 > kx0 ? kx1 : kx0) : g->kw;
+        const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t iy = iy0 + ky * g->dh;
+            const int8_t** out = ind + (size_t)ky * MR + r;
+            bool row_in = iy >= 0 && iy < g->ih;
+            if (row_in && kx0 == 0 && kx1 == g->kw) {
+                *out = img + (iy * g->iw + ix0) * g->cin;
+                continue;
+            }
+            int8_t* dst = edge + (r * (size_t)g->kh + (size_t)ky) * run;
+            size_t lo = row_in ? (size_t)(kx0 * g->cin) : 0, hi = row_in ? (size_t)(kx1 * g->cin) : 0;
+            const int8_t* src = hi > lo ? img + (iy * g->iw + ix0 + kx0) * g->cin : NULL;
+            for (size_t i = 0; i < run; i++) dst[i] = i >= lo && i < hi ? src[i - lo] : zx;
+            *out = dst;
+        }
+    }
+}
+
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_gemm_table* t = j->plan->gemm;
     const int8_t* ind[NRT_S8_CONV_MAX_TAPS * NRT_S8_GEMM_MAX_MR];
+    int8_t edge[NRT_S8_GEMM_MAX_MR * NRT_S8_ROWS_MAX_KH * NRT_S8_ROWS_MAX_K];
     size_t M = (size_t)(g->n * g->oh * g->ow), cout = (size_t)g->cout, cig = (size_t)(g->cin / g->group);
     size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw);
     size_t units = (size_t)g->group * j->panels_per_group;
@@ -349,6 +392,12 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->gemm(mr, nc, cig, j->x + m0 * (size_t)g->cin, (size_t)g->cin, w, c, cout, j->rq);
                 continue;
             }
+            if (j->plan->merged_rows) {
+                if (grp != built) build_row_indirection(j, m0, mr, ind, edge);
+                built = grp;
+                t->igemm(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->rq);
+                continue;
+            }
             if (grp != built) build_indirection(j, m0, mr, grp, ind);
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->rq);
@@ -361,9 +410,10 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     const nrt_s8_gemm_table* t = j->plan->gemm;
     size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
     size_t cig = (size_t)(g->cin / g->group), taps = (size_t)(g->kh * g->kw);
-    j->direct = nrt_conv_is_pointwise(g);
+    j->direct = nrt_conv_is_pointwise(g) && !j->plan->merged_rows;
     j->panels_per_group = ceil_div(cog, t->nr);
-    j->panel_bytes = nrt_s8_gemm_panel_bytes(t, cig, taps);
+    j->panel_bytes = j->plan->merged_rows ? nrt_s8_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
+                                          : nrt_s8_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
     size_t split = nrt_f32_column_split(ctx, m_tiles, units);
     j->block_units = ceil_div(units, split);

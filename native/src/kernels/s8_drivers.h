@@ -14,7 +14,14 @@
  *              unpadded ungrouped conv reads the input rows in place (gemm);
  *              every other one goes through an indirection buffer (igemm:
  *              one pointer per pixel and tap, the z_x buffer in the padding),
- *              built per tile of MR pixels: no im2col copy.
+ *              built per tile of MR pixels: no im2col copy. With few input
+ *              channels (the RGB first layer) and undilated columns, the kw
+ *              taps of a kernel row are kw x C_in contiguous bytes of the
+ *              input, so each kernel row is one K block of the indirection
+ *              ("merged rows": kh blocks of kw x C_in instead of kh x kw
+ *              blocks of C_in, e.g. 3 x 9 bytes instead of 9 x 3); pixels
+ *              whose row crosses the left / right edge get a copy with z_x
+ *              filled in.
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): every output pixel receives
  *              exactly one tap, so z_x folds into the bias like a Conv's
@@ -35,6 +42,11 @@
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
 #define NRT_S8_PACK_ALIGN 64
+/* Merged rows: C_in below this and kw x C_in at most NRT_S8_ROWS_MAX_K, kh at
+ * most NRT_S8_ROWS_MAX_KH (the edge copies live on the stack). */
+#define NRT_S8_ROWS_CHANNELS 16
+#define NRT_S8_ROWS_MAX_K 64
+#define NRT_S8_ROWS_MAX_KH 16
 
 /* ---- GEMM packing (layout: s8_kernels.h) ---- */
 
@@ -68,13 +80,15 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
+    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_s8_conv_plan;
 
-/* wdims: OHWI [C_out, KH, KW, C_in / group]. False (kind NONE) when `isa`
- * has no kernels for this conv. */
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, nrt_s8_conv_plan* plan);
+/* wdims: OHWI [C_out, KH, KW, C_in / group]; dilation_w: the column
+ * dilation. False (kind NONE) when `isa` has no kernels for this conv. */
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, int64_t dilation_w,
+                           nrt_s8_conv_plan* plan);
 
 /* Packs the OHWI weights with the folded bias (NULL: 0) and the per-channel
  * multipliers m[C_out]. */

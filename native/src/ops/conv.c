@@ -101,7 +101,7 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
         o->act.kind != NRT_FB_ActivationKind_CLIP)
         return false;
-    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, plan);
+    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, o->win.dilation[1], plan);
     const nrt_window2d* win = &o->win;
     bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
                   o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
