@@ -412,3 +412,21 @@ def test_quantize(scale, zp):
     g.t("y", np.int8, x.shape, (scale, zp))
     g.node("QuantizeLinear", ["x"], ["y"])
     run_simple(g, {"x": x}, ref.quantize(x, scale, zp, np.int8), threads=2)
+
+
+@pytest.mark.parametrize("zp", [-128, -3, 127])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000])
+def test_dequantize(zp, n):
+    scale = float(np.float32(0.0371))
+    q = np.resize(np.arange(-128, 128, dtype=np.int8), n)
+    g = G()
+    g.t("q", np.int8, (n,), (scale, zp))
+    g.t("y", np.float32, (n,))
+    g.node("DequantizeLinear", ["q"], ["y"])
+    g.g.inputs, g.g.outputs = ["q"], ["y"]
+    data = serialize(g.g)
+    want = ref.dequantize(q, scale, zp)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, check_finite=False) as m:
+            (y,) = m.run(None, {"q": q})
+            assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa

@@ -107,3 +107,15 @@ nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
     default: return NULL;
     }
 }
+
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}

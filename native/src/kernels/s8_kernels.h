@@ -177,6 +177,10 @@ typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, fl
  * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref. */
 typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
 
+/* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
+ * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
+typedef void (*nrt_s8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
@@ -184,6 +188,7 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
 nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
@@ -198,6 +203,8 @@ void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, cons
 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
 void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y);
+void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y);
 #endif
 
 #endif
