@@ -145,6 +145,10 @@ BIG = [  # larger shapes: several row tiles, column panels and K blocks per call
     dict(shape=(2, 3, 17, 88), cout=88, kernel=(5, 5), stride=(2, 1), dilation=(1, 1), pads=[2, 2, 2, 2], group=88),
     dict(shape=(1, 4, 9, 24), cout=24, kernel=(3, 3), stride=(1, 1), dilation=(2, 2), pads=[3, 2, 1, 2], group=24),
     dict(shape=(1, 1, 5, 40), cout=40, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[4, 1, 0, 1], group=40),
+    # depthwise channel counts at the tile boundaries (16, 32 + 16, 32 + 17)
+    dict(shape=(1, 9, 11, 16), cout=16, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[1, 1, 1, 1], group=16),
+    dict(shape=(1, 7, 10, 48), cout=48, kernel=(3, 3), stride=(2, 2), dilation=(1, 1), pads=[1, 1, 1, 1], group=48),
+    dict(shape=(1, 7, 10, 49), cout=49, kernel=(5, 5), stride=(1, 1), dilation=(1, 1), pads=[2, 2, 2, 2], group=49),
 ]
 
 

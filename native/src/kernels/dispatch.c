@@ -61,7 +61,7 @@ const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_16x4_avx512vnni;
+    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
 #endif
     case NRT_ISA_DOTPROD:

@@ -61,33 +61,41 @@ void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks
 }
 
 /* Depthwise tiles: bias[cw], taps x cw weights in the table's format, m[cw];
- * w is OHWI [C][KH][KW][1] = [C][taps]. */
+ * w is OHWI [C][KH][KW][1] = [C][taps]. NRT_S8_DW_PAIRS stores each tile's
+ * channels even ones first (slot j / 2), then odd ones (cw / 2 + j / 2). */
 static void pack_depthwise(const nrt_s8_dwconv_table* t, size_t c, size_t taps, const int8_t* w,
                            const int32_t* bias, const float* m, uint8_t* p) {
-    size_t cw = t->cw;
+    size_t cw = t->cw, wb = nrt_s8_dw_weight_bytes(t->wformat);
+    bool pairs = t->wformat == NRT_S8_DW_PAIRS;
     for (size_t c0 = 0; c0 < c; c0 += cw) {
         for (size_t j = 0; j < cw; j++) {
-            int32_t b = c0 + j < c && bias ? bias[c0 + j] : 0;
-            memcpy(p, &b, sizeof b);
-            p += sizeof b;
+            size_t slot = pairs ? (j % 2) * (cw / 2) + j / 2 : j;
+            int32_t v = c0 + j < c && bias ? bias[c0 + j] : 0;
+            memcpy(p + slot * sizeof v, &v, sizeof v);
         }
-        for (size_t tap = 0; tap < taps; tap++)
+        p += cw * sizeof(int32_t);
+        for (size_t tap = 0; tap < taps; tap++, p += cw * wb)
             for (size_t j = 0; j < cw; j++) {
                 int8_t v = c0 + j < c ? w[(c0 + j) * taps + tap] : 0;
                 int16_t v16 = v;
                 uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
-                switch (t->wformat) {
-                case NRT_S8_DW_INT8: *p = (uint8_t)v; break;
-                case NRT_S8_DW_INT16: memcpy(p, &v16, sizeof v16); break;
-                default: memcpy(p, &v32, sizeof v32); break;
+                if (pairs) {
+                    uint32_t lane = j % 2 ? v32 << 16 : v32; /* (w, 0) for even channels, (0, w) for odd */
+                    memcpy(p + ((j % 2) * (cw / 2) + j / 2) * wb, &lane, sizeof lane);
+                    continue;
                 }
-                p += t->wformat;
+                switch (t->wformat) {
+                case NRT_S8_DW_INT8: p[j] = (uint8_t)v; break;
+                case NRT_S8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
+                default: memcpy(p + j * wb, &v32, sizeof v32); break;
+                }
             }
         for (size_t j = 0; j < cw; j++) {
+            size_t slot = pairs ? (j % 2) * (cw / 2) + j / 2 : j;
             float v = c0 + j < c ? m[c0 + j] : 0.0f;
-            memcpy(p, &v, sizeof v);
-            p += sizeof v;
+            memcpy(p + slot * sizeof v, &v, sizeof v);
         }
+        p += cw * sizeof(float);
     }
 }
 
