@@ -119,3 +119,15 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
     default: return NULL;
     }
 }
+
+const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
+#endif
+    case NRT_ISA_AVX2: /* none yet: reference */
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
