@@ -33,7 +33,9 @@
  * last output channel and k past kc are zero (bias, weights and m). The K
  * dimension is ks blocks ("taps") of kc values: ks = 1 for GEMM / 1x1 conv /
  * FullyConnected (kc = K), ks = KH * KW for the indirect conv (kc = input
- * channels per group, each tap padded to a multiple of kr separately).
+ * channels per group, each tap padded to a multiple of kr separately), ks =
+ * KH for a conv with few input channels (kc = KW x C_in: one block per kernel
+ * row, s8_drivers.h "merged rows").
  * Byte size of a panel: nrt_s8_gemm_panel_bytes(); always a multiple of 4.
  *
  * x_offset: a kernel that reads activations as unsigned bytes u = x ^ 0x80 =
@@ -45,8 +47,9 @@
  * serves VNNI, AVX2 (vpmaddwd on sign-extended pairs) and NEON sdot alike.
  *
  * Packing happens once, at load, into the op's parameters (the bytes count in
- * model->packed_weight_bytes), because the multipliers need the input and
- * output scales, which the converter may still change.
+ * model->packed_weight_bytes): the panel width nr and x_offset are the
+ * running ISA's, so a file stays portable; the multipliers come from the
+ * tensors' scales, known at load.
  *
  * ---- microkernel calls ----
  *
