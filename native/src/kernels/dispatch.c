@@ -49,7 +49,7 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_gemm_8x32c4_avx512vnni;
+    case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
 #endif
     case NRT_ISA_DOTPROD: /* slot for kernels/arm/ (qs8-qc8w-gemm-...c4-neondot); none yet: fall through */

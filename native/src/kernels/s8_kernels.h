@@ -2,8 +2,8 @@
  * (kernels/s8_drivers.c: packing, indirection, tiling, threads) and the
  * per-ISA int8 microkernels (kernels/x86/, kernels/arm/). Same pattern as
  * f32_kernels.h: one const table per op family and ISA tier, named XNNPACK
- * style after its widest kernel ("qs8-qc8w-gemm-8x32c4-minmax-fp32-avx512vnni"
- * = signed int8 activations, int8 weights with per-channel scales, 8 rows x
+ * style after its widest kernel ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni"
+ * = signed int8 activations, int8 weights with per-channel scales, 12 rows x
  * 32 columns per call, K in blocks of 4, output clamp, fp32 requantization,
  * AVX-512 VNNI). nrt_s8_*_table_for(isa) returns the best tier at or below
  * `isa`, falling back tier by tier; NULL means the op runs its reference
@@ -226,7 +226,7 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
-extern const nrt_s8_gemm_table nrt_qs8_gemm_8x32c4_avx512vnni;
+extern const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
