@@ -91,7 +91,7 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
     }
     const float* m = (const float*)w;
     __m512 m0 = _mm512_loadu_ps(m), m1 = _mm512_loadu_ps(m + 16);
-    __m256 my = _mm256_loadu_ps(m + 16 * NZ);
+    __m256 my = NY ? _mm256_loadu_ps(m + 16 * NZ) : _mm256_setzero_ps(); /* (never past the panel) */
     __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
     __m512i zp = _mm512_set1_epi32(rq->zero_point);
     size_t ny0 = 16 * (size_t)NZ;
