@@ -231,8 +231,9 @@ def run_simple(g: G, feeds: dict, want: np.ndarray, threads: int = 1):
 
 
 @pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
-@pytest.mark.parametrize("sa,sb", [((1, 3, 5, 88), (1, 1, 1, 88)), ((2, 7, 9, 33), (2, 7, 9, 33)), ((1, 4, 4, 16), (1,)),
-                                   ((1,), (5, 63)), ((3, 1, 17), (1, 4, 1)), ((1001,), (1001,)), ((1, 2, 3, 200), (1, 2, 3, 1))])
+@pytest.mark.parametrize("sa,sb", [((1, 3, 5, 88), (1, 1, 1, 88)), ((2, 7, 9, 33), (2, 7, 9, 33)),
+                                   ((1, 4, 4, 16), (1,)), ((1,), (5, 63)), ((3, 1, 17), (1, 4, 1)),
+                                   ((1001,), (1001,)), ((1, 2, 3, 200), (1, 2, 3, 1))])
 @pytest.mark.parametrize("act", [None, "relu"])
 def test_binary(op, sa, sb, act):
     rng = np.random.default_rng(len(sa) * 7 + sb[-1])
@@ -410,7 +411,8 @@ def test_quantize(scale, zp):
     scale = float(np.float32(scale))
     special = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)
     x = np.concatenate([np.random.default_rng(zp + 128).normal(0, 200 * scale, 1001).astype(np.float32),
-                        special * np.float32(scale), (np.arange(-300, 300, dtype=np.float32) + 0.5) * np.float32(scale)])
+                        special * np.float32(scale),
+                        (np.arange(-300, 300, dtype=np.float32) + 0.5) * np.float32(scale)])
     g = G()
     g.t("x", np.float32, x.shape)
     g.t("y", np.int8, x.shape, (scale, zp))
