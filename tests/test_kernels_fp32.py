@@ -318,3 +318,47 @@ def test_global_average_pool(shape):
     nodes = [helper.make_node("GlobalAveragePool", ["x"], ["y"])]
     model = make_model(nodes, [vi("x", list(shape))], [vi("y", None)], [])
     check_levels(model, {"x": r.standard_normal(shape).astype(np.float32)})
+
+
+# -- Softmax / LogSoftmax -------------------------------------------------------------------
+
+# (shape, axis): last-axis rows run the ISA's row kernel (odd lengths: masked tails; the
+# rec head's [1, 40, 6625]); other axes the reference's column blocks at every level.
+SOFTMAX_CASES = [((1, 40, 6625), -1), ((3, 1), -1), ((2, 17), 1), ((5, 33), -1), ((4, 15), -1), ((2, 1000), -1),
+                 ((1, 7), -1), ((2, 5, 7), 1), ((3, 70, 2), 0), ((6, 31), 0)]
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax(op):
+    r = rng(21)
+    nodes, inputs, outputs, feeds = [], [], [], {}
+    for i, (shape, axis) in enumerate(SOFTMAX_CASES):
+        nodes.append(helper.make_node(op, [f"x{i}"], [f"y{i}"], axis=axis))
+        inputs.append(vi(f"x{i}", list(shape)))
+        outputs.append(vi(f"y{i}", None))
+        feeds[f"x{i}"] = (r.standard_normal(shape) * (1 + 3 * i)).astype(np.float32)
+    check_levels(make_model(nodes, inputs, outputs, []), feeds, rtol=2e-6, atol=1e-8)
+
+
+def test_softmax_extremes():
+    """-inf, values far below the maximum (exp underflows to subnormals / 0), huge magnitudes,
+    equal values, and NaN (the whole row becomes NaN at every level, as numpy's softmax)."""
+    ninf, nan = -np.inf, np.nan
+    rows = np.array([[0.0, -87.0, -88.0, -100.0, -103.9, -104.5, -120.0, ninf, -1e30, 1.0, 2.0, -3.0, 0.5, 0.0, 0.0,
+                      0.0, -90.0],
+                     [1e30, -1e30, 3e38, -3e38, 0.0, 1.0, ninf, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0],
+                     [7.0] * 17,
+                     [ninf] * 16 + [0.0]], np.float32)
+    with_nan = rows.copy()
+    with_nan[1, 9] = nan
+    with_nan[2, 0] = nan
+    for op in ("Softmax", "LogSoftmax"):
+        model = make_model([helper.make_node(op, ["x"], ["y"], axis=-1)], [vi("x", [4, 17])], [vi("y", None)], [])
+        want = ort_run(model, {"x": rows})[0]
+        blob = serialize(convert_graph(model))
+        for isa in levels():
+            with nanort.Model(blob, isa=isa, check_finite=False) as m:
+                np.testing.assert_allclose(m.run(None, {"x": rows})[0], want, rtol=2e-6, atol=1e-30, err_msg=isa)
+                y = m.run(None, {"x": with_nan})[0]
+            assert np.isnan(y[1:3]).all(), isa
+            assert not np.isnan(y[[0, 3]]).any(), isa

@@ -16,6 +16,7 @@
 #ifndef NRT_F32_KERNELS_H
 #define NRT_F32_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,12 +84,19 @@ typedef void (*nrt_f32_vact_ukernel)(const nrt_activation* act, const float* x, 
 typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t rows, size_t cols, size_t stride, float scale,
                                           float* y);
 
+/* Softmax (log_softmax false) or LogSoftmax (true) of one contiguous row of
+ * n > 0 values (x == y not allowed). Same numerics as the reference
+ * (kernels/ref/softmax_ref.h: max subtracted, sum of the exponentials in
+ * double, 1 / sum or log(sum) in double) with a vector exp within ~2 ulp. */
+typedef void (*nrt_f32_vsoftmax_ukernel)(bool log_softmax, const float* x, float* y, size_t n);
+
 typedef struct nrt_f32_vector_table {
     const char* name;
     nrt_isa isa;
     nrt_f32_vbinary_ukernel binary[NRT_F32_VOP_COUNT];
     nrt_f32_vact_ukernel act;      /* every activation kind (kinds without SIMD code: scalar) */
     nrt_f32_vsum_rows_ukernel sum_rows;
+    nrt_f32_vsoftmax_ukernel softmax_row;
 } nrt_f32_vector_table;
 
 /* Best table at or below `isa`, or NULL (use the reference kernels). */

@@ -1,6 +1,7 @@
 /* f32-vector-avx2: the elementwise kernels of f32_vector_avx512.c on AVX2,
  * 32 floats per step, masked tails. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "../f32_kernels.h"
 #include "../ref/binary_ref.h"
@@ -106,6 +107,101 @@ NRT_AVX2 static void vsum_rows(const float* x, size_t n, size_t c, size_t stride
     }
 }
 
+/* ---- Softmax / LogSoftmax of one contiguous row (see f32_vector_avx512.c) ----
+ *
+ * exp of x - max (<= 0, or NaN) on its own here: nrt_exp256 clamps its input
+ * at -87.3 (no subnormals), which would turn tiny probabilities into ~1e-38.
+ * Clamped at -110 instead (exp(-110) rounds to 0; max(c, v) keeps a NaN v),
+ * n in [-159, 0] is applied as 2^n1 * 2^n2 with both halves normal, so the
+ * subnormal range rounds once, as in the reference. */
+NRT_AVX2_INLINE __m256 exp_nonpos256(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-110.0f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i ni = _mm256_cvtps_epi32(n); /* NaN lanes: garbage scale, p is NaN anyway */
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+NRT_AVX2_INLINE __m256d widen_sum256(__m256d s, __m256 e) {
+    return _mm256_add_pd(_mm256_add_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
+                         _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+}
+
+NRT_AVX2_INLINE float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+NRT_AVX2 static float row_max256(const float* x, size_t n) {
+    __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+    }
+    for (; i < n; i += 8) { /* masked-off lanes read as x[0], a value already in the max */
+        __m256 v = _mm256_maskload_ps(x + i, nrt_mask8(n - i));
+        m0 = _mm256_max_ps(m0, _mm256_blendv_ps(_mm256_set1_ps(x[0]), v, _mm256_castsi256_ps(nrt_mask8(n - i))));
+    }
+    return hmax256(_mm256_max_ps(m0, m1));
+}
+
+NRT_AVX2 static double exp_sum256(const float* x, float* y, size_t n, float mx) {
+    __m256 vm = _mm256_set1_ps(mx);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 e0 = exp_nonpos256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 e1 = exp_nonpos256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm));
+        if (y) {
+            _mm256_storeu_ps(y + i, e0);
+            _mm256_storeu_ps(y + i + 8, e1);
+        }
+        s0 = widen_sum256(s0, e0);
+        s1 = widen_sum256(s1, e1);
+    }
+    for (; i < n; i += 8) {
+        __m256i m = nrt_mask8(n - i);
+        __m256 e = exp_nonpos256(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+        if (y) _mm256_maskstore_ps(y + i, m, e);
+        s0 = widen_sum256(s0, e);
+    }
+    __m256d s = _mm256_add_pd(s0, s1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+NRT_AVX2 static void vsoftmax_row(bool log_softmax, const float* x, float* y, size_t n) {
+    float mx = row_max256(x, n);
+    size_t i = 0;
+    if (!log_softmax) {
+        __m256 f = _mm256_set1_ps((float)(1.0 / exp_sum256(x, y, n, mx)));
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), f));
+        for (; i < n; i++) y[i] *= _mm256_cvtss_f32(f);
+        return;
+    }
+    float ls = (float)log(exp_sum256(x, NULL, n, mx));
+    __m256 vls = _mm256_set1_ps(ls), vm = _mm256_set1_ps(mx);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vls));
+    for (; i < n; i++) y[i] = (x[i] - mx) - ls;
+}
+
 const nrt_f32_vector_table nrt_f32_vector_avx2 = {
-    "f32-vector-avx2", NRT_ISA_AVX2, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows,
+    "f32-vector-avx2", NRT_ISA_AVX2, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows, vsoftmax_row,
 };

@@ -1,8 +1,9 @@
 /* f32-vector-avx512: elementwise float32 kernels (binary arithmetic with a
- * repeated operand, activations, column sums for global pooling), 64 floats
+ * repeated operand, activations, column sums for global pooling, Softmax rows), 64 floats
  * per step, masked tails. Interface: f32_kernels.h. Min / Max propagate NaN
  * from either operand, as the reference does. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "../f32_kernels.h"
 #include "../ref/binary_ref.h"
@@ -113,6 +114,76 @@ NRT_AVX512 static void vsum_rows(const float* x, size_t n, size_t c, size_t stri
     }
 }
 
+/* ---- Softmax / LogSoftmax of one contiguous row ----
+ *
+ * exp of x - max (<= 0, or NaN): clamped below at -110 first, because
+ * nrt_exp512 of -inf would compute inf - inf = NaN in its range reduction;
+ * exp(-110) already rounds to 0 (vscalefps rounds the subnormal range the
+ * way the reference does). max(c, v) returns v when v is NaN, so NaN stays
+ * NaN and reaches the sum (every output of that row becomes NaN, as in the
+ * reference). */
+NRT_AVX512_INLINE __m512 exp_nonpos512(__m512 v) { return nrt_exp512(_mm512_max_ps(_mm512_set1_ps(-110.0f), v)); }
+
+NRT_AVX512_INLINE __m512d widen_sum512(__m512d s, __m512 e) {
+    return _mm512_add_pd(_mm512_add_pd(s, _mm512_cvtps_pd(_mm512_castps512_ps256(e))),
+                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+}
+
+NRT_AVX512 static float row_max512(const float* x, size_t n) {
+    __m512 m0 = _mm512_set1_ps(x[0]), m1 = m0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = nrt_mask16(n - i);
+        m0 = _mm512_mask_max_ps(m0, m, m0, _mm512_maskz_loadu_ps(m, x + i));
+    }
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+/* Sum of exp(x - mx) in double; the exponentials go to y unless y is NULL. */
+NRT_AVX512 static double exp_sum512(const float* x, float* y, size_t n, float mx) {
+    __m512 vm = _mm512_set1_ps(mx);
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 e0 = exp_nonpos512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        __m512 e1 = exp_nonpos512(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vm));
+        if (y) {
+            _mm512_storeu_ps(y + i, e0);
+            _mm512_storeu_ps(y + i + 16, e1);
+        }
+        s0 = widen_sum512(s0, e0);
+        s1 = widen_sum512(s1, e1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = nrt_mask16(n - i);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_nonpos512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm)));
+        if (y) _mm512_mask_storeu_ps(y + i, m, e);
+        s0 = widen_sum512(s0, e);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+NRT_AVX512 static void vsoftmax_row(bool log_softmax, const float* x, float* y, size_t n) {
+    float mx = row_max512(x, n);
+    size_t i = 0;
+    if (!log_softmax) {
+        __m512 f = _mm512_set1_ps((float)(1.0 / exp_sum512(x, y, n, mx)));
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), f));
+        __mmask16 m = nrt_mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), f));
+        return;
+    }
+    __m512 ls = _mm512_set1_ps((float)log(exp_sum512(x, NULL, n, mx))), vm = _mm512_set1_ps(mx);
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), ls));
+    __mmask16 m = nrt_mask16(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), ls));
+}
+
 const nrt_f32_vector_table nrt_f32_vector_avx512 = {
-    "f32-vector-avx512", NRT_ISA_AVX512, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows,
+    "f32-vector-avx512", NRT_ISA_AVX512, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows, vsoftmax_row,
 };
