@@ -224,6 +224,42 @@ def test_fully_connected_random(seed):
     run_levels(g, {"x": x}, ref.fully_connected(x, qx, w, s_w, bias, qy, act), threads=1 + (seed % 2))
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_dynamic_fully_connected_random(seed):
+    """float x, int8 W, float y (rows quantized at run time): the bits of the numpy model at
+    every level; the last seeds take the rec head's [40, 120] x [6625, 120] and rows that
+    cannot be quantized (NaN / inf / a range that overflows: NaN outputs)."""
+    rng = np.random.default_rng(2000 + seed)
+    m, k, n = int(rng.integers(1, 12)), int(rng.integers(1, 90)), int(rng.integers(1, 70))
+    if seed >= 10:
+        m, k, n = 40, 120, 6625
+    x = (rng.normal(0, 2, (m, k)) + rng.uniform(-3, 3, (m, 1))).astype(np.float32)
+    x[0] = np.abs(x[0])
+    if m > 3:
+        x[1], x[2, 0], x[3, :1] = 0.0, np.nan, 3e38
+        x[3, -1] = -3e38 if k > 1 else x[3, -1]
+    w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
+    s_w = scales(rng, n, seed % 3 != 0)
+    bias = rng.normal(0, 1, n).astype(np.float32) if seed % 2 else None
+    act = [None, "relu", "clip"][seed % 3]
+    g = G()
+    g.t("x", np.float32, x.shape)
+    weight_tensor(g, "w", w, s_w, 0)
+    ins = ["x", "w"] + ([g.t("b", np.float32, (n,), data=bias)] if bias is not None else [])
+    g.t("y", np.float32, (m, n))
+    g.node("FullyConnected", ins, ["y"], activation=ACTS[act])
+    want = ref.dynamic_fully_connected(x, w, s_w, bias, act=act)
+    if act == "clip":  # the numpy model has Relu only: Clip(0, 6) as nrt_activation_apply writes it
+        want = np.where(want < 0, np.float32(0), np.where(want > 6, np.float32(6), want)).astype(np.float32)
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=1 + seed % 2, check_finite=False) as model:
+            (y,) = model.run(None, {"x": x})
+            if isa == "avx512":
+                assert model.packed_weight_bytes > 0, "the avx512 dynamic FullyConnected kernel was not used"
+        assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
+
 # ---- elementwise, Lut, pooling ---------------------------------------------------------------
 
 def run_simple(g: G, feeds: dict, want: np.ndarray, threads: int = 1):

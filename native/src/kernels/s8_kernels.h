@@ -214,6 +214,24 @@ typedef struct nrt_s8_matmul_table {
     nrt_s8_matmul_ukernel run;
 } nrt_s8_matmul_table;
 
+/* ---- dynamic-quantization FullyConnected (kernels/ref/int8_ref.h, nrt_dyn_fc:
+ * float x rows quantized at run time to q / row_scale / row_zero, int8 W
+ * [N, K], float y) ----
+ *
+ * W is packed once at load (pack, into packed_bytes(N, K) bytes) in the
+ * kernel's own layout; run computes the rectangle [m0, m1) x [n0, n1) of y
+ * from the quantized rows, bit for bit as nrt_dynamic_fc_ref (the integer
+ * dot products modulo 2^32, then the same float operations in the same
+ * order; fused activations through nrt_activation_apply). */
+struct nrt_dyn_fc;
+typedef struct nrt_qd8_fc_table {
+    const char* name;
+    nrt_isa isa;
+    size_t (*packed_bytes)(size_t N, size_t K);
+    void (*pack)(size_t N, size_t K, const int8_t* w, void* packed);
+    void (*run)(const struct nrt_dyn_fc* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+} nrt_qd8_fc_table;
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
@@ -223,6 +241,7 @@ nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
 const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa);
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
 nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
+const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
@@ -234,6 +253,7 @@ extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
 void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);

@@ -28,6 +28,9 @@ typedef struct gemm_params {
     /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load into w[]. */
     const nrt_s8_gemm_table* s8;
     const void* s8_packed;
+    /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load into w[]. */
+    const nrt_qd8_fc_table* qd8;
+    const void* qd8_packed;
     float w[];
 } gemm_params;
 
@@ -57,6 +60,7 @@ typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
     nrt_s8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
+    const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
     int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
     bool fc;
     const matmul_state* s; /* NULL: a single product */
@@ -84,7 +88,8 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
         int64_t ao = 0, bo = 0;
         if (j->s && bi > 0) batch_offsets(j->s, bi, &ao, &bo);
         if (j->kind == FC_DYNAMIC) {
-            nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
+            if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
+            else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
             nrt_s8_gemm q = j->q;
             q.a += ao;
@@ -163,6 +168,25 @@ static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t,
     free(m);
 }
 
+/* Bytes to reserve for a dynamic FullyConnected's packed W (float x, int8
+ * constant W: its scales are checked in prepare), 0 when the ISA has no kernel. */
+static size_t fc_qd8_bytes(nrt_ctx* ctx, const nrt_qd8_fc_table* t) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+        w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+        return 0;
+    return t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]) + NRT_S8_PACK_ALIGN;
+}
+
+static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t, size_t bytes) {
+    const nrt_tensor* w = nrt_in(ctx, 1);
+    void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+    t->pack((size_t)w->dims[0], (size_t)w->dims[1], w->data, packed);
+    p->qd8 = t;
+    p->qd8_packed = packed;
+    ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
     const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
@@ -170,6 +194,9 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
     size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
     if (extra8 > extra) extra = extra8;
+    const nrt_qd8_fc_table* tq = fc ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
+    size_t extraq = tq ? fc_qd8_bytes(ctx, tq) : 0;
+    if (extraq > extra) extra = extraq;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
@@ -179,8 +206,10 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || (extra && !extra8) ? t : NULL;
-    if (extra8) {
+    p->fast = !fc || (extra && !extra8 && !extraq) ? t : NULL;
+    if (extraq) {
+        fc_qd8_pack(ctx, p, tq, extraq);
+    } else if (extra8) {
         fc_s8_pack(ctx, p, t8, extra8);
     } else if (fc && extra) {
         const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
@@ -472,7 +501,7 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
                     y->data, p->act, (int8_t*)scratch, row_scale, (int32_t*)(row_scale + M)};
     size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
     nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &d);
-    gemm_job j = {.dyn = &d, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
+    gemm_job j = {.dyn = &d, .p = p, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
     run_tiles(ctx, &j, 1, M, N);
 }
 
