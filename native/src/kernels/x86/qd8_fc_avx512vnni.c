@@ -37,12 +37,17 @@ static void pack(size_t N, size_t K, const int8_t* w, void* packed) {
     }
 }
 
-/* Bytes 4 gi .. 4 gi + 3 of a quantized row as u = q + 128; past K any
- * value (W is 0 there). */
-NRT_AVX512VNNI_INLINE int32_t group_u8(const int8_t* q, size_t gi, size_t K) {
+/* Bytes 4 gi .. 4 gi + 3 of a quantized row as u = q + 128: a whole group,
+ * or (tail) the last K % 4 bytes, the rest any value (W is 0 there). */
+NRT_AVX512VNNI_INLINE int32_t group_u8(const int8_t* q, size_t gi) {
+    uint32_t v;
+    memcpy(&v, q + 4 * gi, 4);
+    return (int32_t)(v ^ 0x80808080u);
+}
+
+NRT_AVX512VNNI_INLINE int32_t tail_u8(const int8_t* q, size_t gi, size_t rem) {
     uint32_t v = 0;
-    size_t k = 4 * gi;
-    memcpy(&v, q + k, K - k < 4 ? K - k : 4);
+    for (size_t b = 0; b < rem; b++) v |= (uint32_t)(uint8_t)q[4 * gi + b] << (8 * b);
     return (int32_t)(v ^ 0x80808080u);
 }
 
@@ -57,11 +62,18 @@ NRT_AVX512VNNI_INLINE void tile(const nrt_dyn_fc* g, const uint8_t* panel, int64
         acc[r] = _mm512_setzero_si512();
     }
     const uint8_t* wg = panel + NR * sizeof(int32_t);
-    for (size_t gi = 0; gi < G; gi++) {
+    size_t full = K / 4;
+    for (size_t gi = 0; gi < full; gi++) {
         __m512i wv = _mm512_loadu_si512(wg + gi * NR * 4);
 #pragma GCC unroll 4
         for (int r = 0; r < MR; r++)
-            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(group_u8(qr[r], gi, K)), wv);
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(group_u8(qr[r], gi)), wv);
+    }
+    if (full < G) {
+        __m512i wv = _mm512_loadu_si512(wg + full * NR * 4);
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; r++)
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(tail_u8(qr[r], full, K % 4)), wv);
     }
     __m512i colsum = _mm512_loadu_si512(panel);
     __m512 ws = g->per_channel ? _mm512_maskz_loadu_ps(m, g->w_scale + col0) : _mm512_set1_ps(g->w_scale[0]);
