@@ -212,6 +212,23 @@ def test_transpose_large_multithreaded():
         np.testing.assert_array_equal(rt.run(None, {"x": x})[0], x.transpose(0, 2, 3, 1))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
+def test_transpose_short_rows(dtype, c):
+    """Gathers whose output rows are 1-4 elements (an NCHW image to NHWC), also reversed by a
+    negative-step Slice first and split across threads: the short-row loop of the strided copy."""
+    x = rand((1, c, 13, 37), dtype)
+    check([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 2, 3, 1])], {"x": x}, ["y"])
+    nodes = [helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["s"]),
+             helper.make_node("Transpose", ["s"], ["y"], perm=[0, 2, 3, 1])]
+    inits = {"st": np.array([-1, -2], np.int64), "en": np.array([I64_MIN, I64_MIN], np.int64),
+             "ax": np.array([1, 3], np.int64), "sp": np.array([-1, -1], np.int64)}
+    check(nodes, {"x": x}, ["y"], inits)
+    big = rand((1, c, 200, 300), dtype)
+    model = make_model([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 2, 3, 1])], {"x": big}, ["y"])
+    with nanort.Model(serialize(convert_graph(model)), threads=3, check_finite=False) as rt:
+        np.testing.assert_array_equal(rt.run(None, {"x": big})[0], big.transpose(0, 2, 3, 1))
+
 def test_multithreaded_chain():
     # big enough that every op splits its work across threads
     nodes = [helper.make_node("Concat", ["a", "b"], ["c"], axis=1),
