@@ -256,8 +256,8 @@ def test_dynamic_fully_connected_random(seed):
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=1 + seed % 2, check_finite=False) as model:
             (y,) = model.run(None, {"x": x})
-            if isa == "avx512":
-                assert model.packed_weight_bytes > 0, "the avx512 dynamic FullyConnected kernel was not used"
+            if isa in ("avx2", "avx512"):
+                assert model.packed_weight_bytes > 0, f"the {isa} dynamic FullyConnected kernel was not used"
         assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
 
 # ---- elementwise, Lut, pooling ---------------------------------------------------------------

@@ -136,8 +136,8 @@ const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case NRT_ISA_AVX512: return &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
 #endif
-    case NRT_ISA_AVX2: /* none yet: reference */
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON:
     default: return NULL;

@@ -254,6 +254,7 @@ extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs w
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
 void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
