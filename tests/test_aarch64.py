@@ -1,7 +1,9 @@
 """The C runtime cross-compiles for aarch64 (Debian gcc-aarch64-linux-gnu) and
 its C tests run under qemu-aarch64: -cpu max (NEON + dotprod) and
 -cpu cortex-a53 (NEON without dotprod, exercising the fallback). test_levels
-compares every kernel level the emulated CPU has against the reference."""
+compares every kernel level the emulated CPU has against the reference
+(float within tolerance, int8 byte for byte) on the models of level_models.py
+(shapes_net: many shapes of every kernel family), and says which levels ran."""
 
 from __future__ import annotations
 
@@ -52,3 +54,8 @@ def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
     r = qemu(cpu, c_test_path(arm_build, "test_levels"), *models)
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("best level on this CPU: dotprod" if cpu == "max" else "best level on this CPU: neon") in r.stdout
+    # every model ran at NEON, and at dotprod exactly where the CPU has it (cortex-a53 must fall back)
+    n = len(models)
+    want = f"levels exercised: neon({n} models) dotprod({n} models)" if cpu == "max" else \
+        f"levels exercised: neon({n} models)\n"
+    assert want in r.stdout, r.stdout

@@ -12,6 +12,7 @@
 #define FLOAT_RTOL 1e-3
 
 static int failures = 0;
+static int exercised[NRT_ISA_COUNT]; /* models run at each level (printed at the end for the test drivers) */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t next_random(void) {
@@ -98,6 +99,7 @@ static void check_model(const char* path) {
         nrt_model* m = open_at(path, isa);
         if (!m) continue;
         levels++;
+        exercised[isa]++;
         for (int round = 0; round < 3; round++) {
             for (int i = 0; i < nrt_model_num_inputs(ref); i++) {
                 nrt_tensor_info info;
@@ -125,6 +127,10 @@ static void check_model(const char* path) {
 int main(int argc, char** argv) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
     for (int i = 1; i < argc; i++) check_model(argv[i]);
+    printf("levels exercised:");
+    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++)
+        if (exercised[isa]) printf(" %s(%d models)", nrt_isa_name((nrt_isa)isa), exercised[isa]);
+    printf("\n");
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;
 }

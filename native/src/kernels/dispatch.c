@@ -13,8 +13,10 @@ const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_gemm_12x32_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_gemm_6x16_avx2;
 #endif
-    case NRT_ISA_DOTPROD: /* fall through: no dotprod-specific float kernels */
-    case NRT_ISA_NEON:    /* slot for kernels/arm/ (f32-gemm-...-neon); none yet: reference */
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* dotprod has no float instructions: the NEON kernels */
+    case NRT_ISA_NEON: return &nrt_f32_gemm_8x8_neon;
+#endif
     default: return NULL;
     }
 }
@@ -25,8 +27,10 @@ const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_dwconv_16x4_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_dwconv_8x4_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_f32_dwconv_8x4_neon;
+#endif
     default: return NULL;
     }
 }
@@ -37,8 +41,10 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_vector_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_f32_vector_neon;
+#endif
     default: return NULL;
     }
 }
