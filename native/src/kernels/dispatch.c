@@ -6,6 +6,7 @@
  * The tables are const data chosen per model (model->isa), so there is no
  * global state to initialize and two models may run different levels. */
 #include "f32_kernels.h"
+#include "s8_kernels.h"
 
 const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     switch (isa) {
@@ -45,6 +46,32 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON: return &nrt_f32_vector_neon;
 #endif
+    default: return NULL;
+    }
+}
+
+/* ---- int8 (s8_kernels.h) ---- */
+
+const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
+    switch (isa) {
+    case NRT_ISA_DOTPROD: /* slot for kernels/arm/ (qs8-qc8w-gemm-...c4-neondot); none yet: fall through */
+    case NRT_ISA_NEON:    /* slot for kernels/arm/ (qs8-qc8w-gemm-...-neon); none yet: reference */
+    default: return NULL;
+    }
+}
+
+const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
+    switch (isa) {
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
+    switch (isa) {
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
     default: return NULL;
     }
 }

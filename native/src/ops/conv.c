@@ -11,11 +11,13 @@
  * (per-channel scales along axis 0 for Conv, axis 3 for ConvTranspose) and an
  * int32 bias (folded for Conv, unfolded for ConvTranspose) gives a quantized
  * int8 y; a fused Relu / Clip narrows the output clamp. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "../kernels/f32_conv.h"
 #include "../kernels/f32_gemm.h"
+#include "../kernels/s8_drivers.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
 #include "spatial_common.h"
@@ -28,6 +30,7 @@ typedef struct conv_params {
     int n_out_shape;
     bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
     nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
+    nrt_s8_conv_plan s8;    /* kind != NONE: w[] holds the int8 weights packed for the ISA's kernels */
     float w[];
 } conv_params;
 
@@ -83,6 +86,41 @@ static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
     ctx->model->packed_weight_bytes += p->fast.packed_floats * sizeof(float);
 }
 
+/* int8 Conv on the ISA's kernels (s8_drivers.h): a quantized x and y, constant
+ * int8 OHWI weights with their multipliers known now, a constant int32 bias. */
+static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_conv_plan* plan) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (transpose || !x || !w || !y || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->rank != 4 ||
+        w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
+        return false;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return false;
+    if (!nrt_is_qs8(x) || !nrt_is_qs8(y)) return false;
+    if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
+        o->act.kind != NRT_FB_ActivationKind_CLIP)
+        return false;
+    return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, plan);
+}
+
+static void* s8_weights(const conv_params* p) {
+    return (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+}
+
+/* Packs the int8 weights; false (and no plan) when the multipliers are not
+ * known or not in range (prepare then reports why, or runs the reference). */
+static bool pack_s8(nrt_ctx* ctx, conv_params* p) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    float* m = malloc((size_t)w->dims[0] * sizeof(float));
+    bool ok = m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m);
+    if (ok) {
+        nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, s8_weights(p));
+        ctx->model->packed_weight_bytes += p->s8.packed_bytes;
+    } else {
+        p->s8 = (nrt_s8_conv_plan){0};
+    }
+    free(m);
+    return ok;
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     conv_params o = {0};
     int32_t group;
@@ -102,13 +140,17 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
     nrt_tensor* w = nrt_in(ctx, 1);
     bool fast = plan_fast(ctx, &o, transpose, &o.fast);
-    o.packed = !fast && packable(w, group, transpose);
+    bool s8 = !fast && plan_s8(ctx, &o, transpose, &o.s8);
+    o.packed = !fast && !s8 && packable(w, group, transpose);
     size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
+    if (s8) bytes = o.s8.packed_bytes + NRT_S8_PACK_ALIGN;
     conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
     if (fast) {
         pack_fast(ctx, p, transpose);
+    } else if (s8) {
+        pack_s8(ctx, p);
     } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
         ctx->model->packed_weight_bytes += w->nbytes;
@@ -207,7 +249,8 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = *g;
     if (int8) {
-        ctx->node->scratch_bytes = 0;
+        const conv_params* p = ctx->node->params;
+        ctx->node->scratch_bytes = p->s8.kind ? (size_t)g->cin : 0; /* the z_x padding buffer */
         return finish_int8(ctx, s, ctx->node->op == NRT_FB_OpType_ConvTranspose);
     }
     size_t zeros = (size_t)(g->cin / g->group + 16) * sizeof(float);
@@ -343,7 +386,15 @@ static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
 }
 
 static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
+    const conv_params* p = ctx->node->params;
     nrt_tensor* b = nrt_in(ctx, 2);
+    if (p->s8.kind) {
+        int8_t* zbuf = ctx->node->scratch;
+        memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
+        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), zbuf, &rq, nrt_out(ctx, 0)->data);
+        return NRT_OK;
+    }
     conv_s8_job job = {&s->g, s->q};
     job.q.x = nrt_in(ctx, 0)->data;
     job.q.y = nrt_out(ctx, 0)->data;

@@ -7,11 +7,13 @@
  * time, float32 bias and result). */
 #include "matmul.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "quant_common.h"
 #include "../kernels/f32_gemm.h"
+#include "../kernels/s8_drivers.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
@@ -23,6 +25,9 @@ typedef struct gemm_params {
      * (and bias), packed at load into w[] (`packed` is w[] aligned). */
     const nrt_f32_gemm_table* fast;
     const float* packed;
+    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load into w[]. */
+    const nrt_s8_gemm_table* s8;
+    const void* s8_packed;
     float w[];
 } gemm_params;
 
@@ -131,10 +136,39 @@ static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
            NRT_F32_PACK_ALIGN;
 }
 
+/* Bytes to reserve for an int8 FullyConnected's packed W (s8_drivers.h), 0
+ * when the ISA has no kernels or W, bias, x or y do not fit them. */
+static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_s8_gemm_table* t) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!t || !nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+        w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+        return 0;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return 0;
+    return nrt_s8_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_S8_PACK_ALIGN;
+}
+
+/* Packs it; leaves p->s8 NULL when the multipliers are unknown or out of range. */
+static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t, size_t bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
+    float* m = malloc(N * sizeof(float));
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
+        void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+        nrt_s8_gemm_pack(t, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, packed);
+        p->s8 = t;
+        p->s8_packed = packed;
+        ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+    }
+    free(m);
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
     const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
     size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
+    const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
+    size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
+    if (extra8 > extra) extra = extra8;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
@@ -144,8 +178,10 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || extra ? t : NULL;
-    if (fc && extra) {
+    p->fast = !fc || (extra && !extra8) ? t : NULL;
+    if (extra8) {
+        fc_s8_pack(ctx, p, t8, extra8);
+    } else if (fc && extra) {
         const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
         float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
         nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
@@ -405,6 +441,13 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {
         fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (s->kind == FC_INT8 && p->s8) {
+        nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
+        nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
+                              &rq};
+        nrt_s8_gemm_run(ctx, p->s8, &a);
         return NRT_OK;
     }
     if (s->kind == FC_INT8) {

@@ -1,0 +1,303 @@
+#include "s8_drivers.h"
+
+#include <string.h>
+
+#include "f32_gemm.h" /* nrt_f32_grain / nrt_f32_column_split: the same task sizing */
+
+/* Packed weights up to this size stay in a core's L2 across row tiles; larger
+ * ones are walked in column blocks of BLOCK_BYTES with the row tiles inside. */
+#define L2_WEIGHT_BYTES (512u << 10)
+#define BLOCK_BYTES (128u << 10)
+/* Output pixels whose depthwise tap pointers are built at once. */
+#define DW_PIXELS 16
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* ---- packing ---- */
+
+size_t nrt_s8_gemm_packed_bytes(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks) {
+    return ceil_div(n, t->nr) * nrt_s8_gemm_panel_bytes(t, kc, ks);
+}
+
+void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks, const int8_t* w, size_t stride_n,
+                      size_t stride_tap, const int32_t* bias, const float* m, void* packed) {
+    size_t nr = t->nr, kr = t->kr, kcb = ceil_div(kc, kr);
+    uint8_t* p = packed;
+    for (size_t n0 = 0; n0 < n; n0 += nr) {
+        size_t nc = n - n0 < nr ? n - n0 : nr;
+        for (size_t j = 0; j < nr; j++) {
+            /* B - x_offset * sum W, modulo 2^32 (s8_kernels.h) */
+            uint32_t sum = 0, b = 0;
+            if (j < nc) {
+                for (size_t tap = 0; tap < ks; tap++)
+                    for (size_t k = 0; k < kc; k++) sum += (uint32_t)w[(n0 + j) * stride_n + tap * stride_tap + k];
+                b = (bias ? (uint32_t)bias[n0 + j] : 0u) - (uint32_t)t->x_offset * sum;
+            }
+            memcpy(p, &b, sizeof b);
+            p += sizeof b;
+        }
+        for (size_t tap = 0; tap < ks; tap++)
+            for (size_t kb = 0; kb < kcb; kb++)
+                for (size_t j = 0; j < nr; j++)
+                    for (size_t kk = 0; kk < kr; kk++) {
+                        size_t k = kb * kr + kk;
+                        *p++ = (uint8_t)(j < nc && k < kc ? w[(n0 + j) * stride_n + tap * stride_tap + k] : 0);
+                    }
+        for (size_t j = 0; j < nr; j++) {
+            float v = j < nc ? m[n0 + j] : 0.0f;
+            memcpy(p, &v, sizeof v);
+            p += sizeof v;
+        }
+    }
+}
+
+/* Depthwise tiles: bias[cw], taps x cw weights in the table's format, m[cw];
+ * w is OHWI [C][KH][KW][1] = [C][taps]. */
+static void pack_depthwise(const nrt_s8_dwconv_table* t, size_t c, size_t taps, const int8_t* w,
+                           const int32_t* bias, const float* m, uint8_t* p) {
+    size_t cw = t->cw;
+    for (size_t c0 = 0; c0 < c; c0 += cw) {
+        for (size_t j = 0; j < cw; j++) {
+            int32_t b = c0 + j < c && bias ? bias[c0 + j] : 0;
+            memcpy(p, &b, sizeof b);
+            p += sizeof b;
+        }
+        for (size_t tap = 0; tap < taps; tap++)
+            for (size_t j = 0; j < cw; j++) {
+                int8_t v = c0 + j < c ? w[(c0 + j) * taps + tap] : 0;
+                int16_t v16 = v;
+                uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
+                switch (t->wformat) {
+                case NRT_S8_DW_INT8: *p = (uint8_t)v; break;
+                case NRT_S8_DW_INT16: memcpy(p, &v16, sizeof v16); break;
+                default: memcpy(p, &v32, sizeof v32); break;
+                }
+                p += t->wformat;
+            }
+        for (size_t j = 0; j < cw; j++) {
+            float v = c0 + j < c ? m[c0 + j] : 0.0f;
+            memcpy(p, &v, sizeof v);
+            p += sizeof v;
+        }
+    }
+}
+
+/* ---- GEMM (FullyConnected) ---- */
+
+typedef struct gemm_job {
+    const nrt_s8_gemm_table* t;
+    const nrt_s8_gemm_args* g;
+    size_t m_tiles, panels, n_blocks, block_panels, panel_bytes;
+    bool m_inner; /* task order: row tiles inside column blocks */
+} gemm_job;
+
+static void gemm_task(void* arg, size_t begin, size_t end) {
+    const gemm_job* j = arg;
+    const nrt_s8_gemm_args* g = j->g;
+    size_t mr_max = j->t->mr, nr = j->t->nr;
+    for (size_t task = begin; task < end; task++) {
+        size_t mt = j->m_inner ? task % j->m_tiles : task / j->n_blocks;
+        size_t nb = j->m_inner ? task / j->m_tiles : task % j->n_blocks;
+        size_t m0 = mt * mr_max, mr = g->M - m0 < mr_max ? g->M - m0 : mr_max;
+        size_t p1 = (nb + 1) * j->block_panels < j->panels ? (nb + 1) * j->block_panels : j->panels;
+        for (size_t p = nb * j->block_panels; p < p1; p++) {
+            size_t n0 = p * nr, nc = g->N - n0 < nr ? g->N - n0 : nr;
+            j->t->gemm(mr, nc, g->K, g->a + m0 * g->lda, g->lda, (const uint8_t*)g->packed + p * j->panel_bytes,
+                       g->c + m0 * g->ldc + n0, g->ldc, g->rq);
+        }
+    }
+}
+
+void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g) {
+    if (g->M == 0 || g->N == 0) return;
+    gemm_job j = {t, g, ceil_div(g->M, t->mr), ceil_div(g->N, t->nr), 1, 1, nrt_s8_gemm_panel_bytes(t, g->K, 1),
+                  false};
+    if (j.panels * j.panel_bytes > L2_WEIGHT_BYTES && j.m_tiles > 1) {
+        j.block_panels = BLOCK_BYTES / j.panel_bytes ? BLOCK_BYTES / j.panel_bytes : 1;
+        j.m_inner = true;
+    } else {
+        size_t split = nrt_f32_column_split(ctx, j.m_tiles, j.panels);
+        j.block_panels = ceil_div(j.panels, split);
+    }
+    j.n_blocks = ceil_div(j.panels, j.block_panels);
+    size_t tasks = j.m_tiles * j.n_blocks;
+    double work = (double)t->mr * (double)(j.block_panels * t->nr) * (double)g->K;
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), gemm_task, &j);
+}
+
+/* ---- Conv: plan and packing ---- */
+
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, nrt_s8_conv_plan* plan) {
+    *plan = (nrt_s8_conv_plan){0};
+    if (wd[1] > NRT_S8_CONV_MAX_TAPS || wd[2] > NRT_S8_CONV_MAX_TAPS) return false;
+    size_t taps = (size_t)(wd[1] * wd[2]), cout = (size_t)wd[0], cig = (size_t)wd[3];
+    if (group < 1 || taps > NRT_S8_CONV_MAX_TAPS || cout % (size_t)group != 0) return false;
+    if (cig == 1 && group > 1 && cout == (size_t)group && (plan->dw = nrt_s8_dwconv_table_for(isa))) {
+        plan->kind = NRT_S8_CONV_DEPTHWISE;
+        plan->packed_bytes = ceil_div(cout, plan->dw->cw) * nrt_s8_dwconv_tile_bytes(plan->dw, taps);
+        return true;
+    }
+    if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    plan->kind = NRT_S8_CONV_GEMM;
+    plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout / (size_t)group, cig, taps);
+    plan->packed_bytes = (size_t)group * plan->group_bytes;
+    return true;
+}
+
+void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, int64_t group, const int8_t* w,
+                      const int32_t* bias, const float* m, void* packed) {
+    size_t taps = (size_t)(wd[1] * wd[2]), cout = (size_t)wd[0], cig = (size_t)wd[3];
+    if (plan->kind == NRT_S8_CONV_DEPTHWISE) {
+        pack_depthwise(plan->dw, cout, taps, w, bias, m, packed);
+        return;
+    }
+    /* group grp: OHWI rows [grp * cog, (grp + 1) * cog), each taps x cig */
+    size_t cog = cout / (size_t)group, k = taps * cig;
+    for (size_t grp = 0; grp < (size_t)group; grp++)
+        nrt_s8_gemm_pack(plan->gemm, cog, cig, taps, w + grp * cog * k, k, cig, bias ? bias + grp * cog : NULL,
+                         m + grp * cog, (uint8_t*)packed + grp * plan->group_bytes);
+}
+
+/* ---- Conv: GEMM / indirect GEMM ---- */
+
+typedef struct conv_job {
+    const nrt_s8_conv_plan* plan;
+    const nrt_conv2d_geom* g;
+    const int8_t *x, *zbuf;
+    const uint8_t* packed;
+    const nrt_s8_requant* rq;
+    int8_t* y;
+    size_t panels_per_group, n_blocks, block_units, panel_bytes;
+    bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+} conv_job;
+
+/* Output pixel m as (image, row, column), advanced one pixel at a time. */
+typedef struct pixel_pos {
+    int64_t n, oy, ox;
+} pixel_pos;
+
+static pixel_pos pixel_at(const nrt_conv2d_geom* g, size_t m) {
+    int64_t hw = g->oh * g->ow, rem = (int64_t)m % hw;
+    return (pixel_pos){(int64_t)m / hw, rem / g->ow, rem % g->ow};
+}
+
+static void pixel_next(const nrt_conv2d_geom* g, pixel_pos* p) {
+    if (++p->ox < g->ow) return;
+    p->ox = 0;
+    if (++p->oy < g->oh) return;
+    p->oy = 0;
+    p->n++;
+}
+
+/* Tap pointers of output pixels [m0, m0 + mr) for group grp: ind[t * MR + r]
+ * (the z_x buffer in the padding); rows past mr repeat the last one. */
+static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t grp, const int8_t** ind) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t MR = j->plan->gemm->mr;
+    pixel_pos p = pixel_at(g, m0);
+    for (size_t r = 0; r < MR; r++) {
+        if (r > 0 && r < mr) pixel_next(g, &p);
+        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
+        const int8_t** out = ind + r;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t iy = iy0 + ky * g->dh;
+            const int8_t* row = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
+            for (int64_t kx = 0; kx < g->kw; kx++, out += MR) {
+                int64_t ix = ix0 + kx * g->dw;
+                *out = row && ix >= 0 && ix < g->iw ? row + ix * g->cin : j->zbuf;
+            }
+        }
+    }
+}
+
+static void conv_gemm_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_gemm_table* t = j->plan->gemm;
+    const int8_t* ind[NRT_S8_CONV_MAX_TAPS * NRT_S8_GEMM_MAX_MR];
+    size_t M = (size_t)(g->n * g->oh * g->ow), cout = (size_t)g->cout, cig = (size_t)(g->cin / g->group);
+    size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw);
+    size_t units = (size_t)g->group * j->panels_per_group;
+    for (size_t task = begin; task < end; task++) {
+        size_t mt = task / j->n_blocks, nb = task % j->n_blocks;
+        size_t m0 = mt * t->mr, mr = M - m0 < t->mr ? M - m0 : t->mr;
+        size_t u1 = (nb + 1) * j->block_units < units ? (nb + 1) * j->block_units : units, built = (size_t)-1;
+        for (size_t u = nb * j->block_units; u < u1; u++) {
+            size_t grp = u / j->panels_per_group, pn = u % j->panels_per_group, n0 = pn * t->nr;
+            size_t nc = cog - n0 < t->nr ? cog - n0 : t->nr;
+            const uint8_t* w = j->packed + grp * j->plan->group_bytes + pn * j->panel_bytes;
+            int8_t* c = j->y + m0 * cout + grp * cog + n0;
+            if (j->direct) {
+                t->gemm(mr, nc, cig, j->x + m0 * (size_t)g->cin, (size_t)g->cin, w, c, cout, j->rq);
+                continue;
+            }
+            if (grp != built) build_indirection(j, m0, mr, grp, ind);
+            built = grp;
+            t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->rq);
+        }
+    }
+}
+
+static void run_gemm(nrt_ctx* ctx, conv_job* j) {
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_gemm_table* t = j->plan->gemm;
+    size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
+    size_t cig = (size_t)(g->cin / g->group), taps = (size_t)(g->kh * g->kw);
+    j->direct = nrt_conv_is_pointwise(g);
+    j->panels_per_group = ceil_div(cog, t->nr);
+    j->panel_bytes = nrt_s8_gemm_panel_bytes(t, cig, taps);
+    size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
+    size_t split = nrt_f32_column_split(ctx, m_tiles, units);
+    j->block_units = ceil_div(units, split);
+    j->n_blocks = ceil_div(units, j->block_units);
+    double work = (double)t->mr * (double)(j->block_units * t->nr) * (double)(taps * cig);
+    size_t tasks = m_tiles * j->n_blocks;
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), conv_gemm_task, j);
+}
+
+/* ---- Conv: depthwise ---- */
+
+static void dw_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_dwconv_table* t = j->plan->dw;
+    const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
+    size_t taps = (size_t)(g->kh * g->kw), c = (size_t)g->cout;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t;
+        const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
+        int8_t* yrow = j->y + row * (size_t)g->ow * c;
+        for (int64_t ox0 = 0; ox0 < g->ow; ox0 += DW_PIXELS) {
+            int64_t np = g->ow - ox0 < DW_PIXELS ? g->ow - ox0 : DW_PIXELS;
+            const int8_t** out = ind;
+            for (int64_t p = 0; p < np; p++) {
+                int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
+                for (int64_t ky = 0; ky < g->kh; ky++) {
+                    int64_t iy = iy0 + ky * g->dh;
+                    const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
+                    for (int64_t kx = 0; kx < g->kw; kx++) {
+                        int64_t ix = ix0 + kx * g->dw;
+                        *out++ = xr && ix >= 0 && ix < g->iw ? xr + ix * g->cin : j->zbuf;
+                    }
+                }
+            }
+            t->run(c, (size_t)np, taps, ind, j->packed, yrow + (size_t)ox0 * c, c, j->rq);
+        }
+    }
+}
+
+static void run_depthwise(nrt_ctx* ctx, conv_job* j) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t rows = (size_t)(g->n * g->oh);
+    double work = (double)(g->ow * g->cout * g->kh * g->kw);
+    nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), dw_task, j);
+}
+
+void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
+                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y) {
+    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false};
+    if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
+    if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);
+    else run_gemm(ctx, &j);
+}

@@ -1,0 +1,82 @@
+/* int8 drivers over the microkernel tables of s8_kernels.h: weight packing,
+ * indirection, tiling and threads for Conv (GEMM, indirect GEMM, depthwise)
+ * and FullyConnected. ISA-independent: the tables decide tile shapes and
+ * packed layouts; every level gives the reference kernels' bytes.
+ *
+ * Conv algorithms, chosen once at load from the weights' shape (the plan is
+ * kept with the packed weights in the op's parameters):
+ *   DEPTHWISE  group == C_in == C_out (one input channel per output channel):
+ *              the dwconv kernels, vectorized over channels, one tap pointer
+ *              per (output pixel, tap), padding taps pointing at a buffer of
+ *              z_x (so the folded bias stays exact at the borders);
+ *   GEMM       any other conv, per group: output pixels x output channels,
+ *              K = taps x input channels of the group. A 1x1 stride-1
+ *              unpadded ungrouped conv reads the input rows in place (gemm);
+ *              every other one goes through an indirection buffer (igemm:
+ *              one pointer per pixel and tap, the z_x buffer in the padding),
+ *              built per tile of MR pixels: no im2col copy.
+ * Other geometries (ConvTranspose, more than NRT_S8_CONV_MAX_TAPS taps,
+ * depthwise with a channel multiplier) stay on the reference kernels. */
+#ifndef NRT_S8_DRIVERS_H
+#define NRT_S8_DRIVERS_H
+
+#include <stdbool.h>
+
+#include "ref/conv_ref.h"
+#include "s8_kernels.h"
+
+#define NRT_S8_CONV_MAX_TAPS 128
+#define NRT_S8_GEMM_MAX_MR 12
+#define NRT_S8_PACK_ALIGN 64
+
+/* ---- GEMM packing (layout: s8_kernels.h) ---- */
+
+/* Bytes for n columns of ks x kc values: ceil(n / nr) panels. */
+size_t nrt_s8_gemm_packed_bytes(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks);
+
+/* Packs W, element (column j, tap p, k) at w[j * stride_n + p * stride_tap + k],
+ * with bias[j] (NULL: 0) and multipliers m[j]. */
+void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks, const int8_t* w, size_t stride_n,
+                      size_t stride_tap, const int32_t* bias, const float* m, void* packed);
+
+/* C[M, N] = requant(bias + A[M, K] . W^T) on packed weights; rows of A at
+ * a + i * lda, of C at c + i * ldc. */
+typedef struct nrt_s8_gemm_args {
+    size_t M, N, K;
+    const int8_t* a;
+    size_t lda;
+    const void* packed;
+    int8_t* c;
+    size_t ldc;
+    const nrt_s8_requant* rq;
+} nrt_s8_gemm_args;
+
+void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g);
+
+/* ---- Conv ---- */
+
+enum { NRT_S8_CONV_NONE = 0, NRT_S8_CONV_GEMM, NRT_S8_CONV_DEPTHWISE };
+
+typedef struct nrt_s8_conv_plan {
+    int kind;
+    const nrt_s8_gemm_table* gemm;
+    const nrt_s8_dwconv_table* dw;
+    size_t group_bytes;  /* GEMM: packed bytes per group */
+    size_t packed_bytes; /* total */
+} nrt_s8_conv_plan;
+
+/* wdims: OHWI [C_out, KH, KW, C_in / group]. False (kind NONE) when `isa`
+ * has no kernels for this conv. */
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, nrt_s8_conv_plan* plan);
+
+/* Packs the OHWI weights with the folded bias (NULL: 0) and the per-channel
+ * multipliers m[C_out]. */
+void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, int64_t group, const int8_t* w,
+                      const int32_t* bias, const float* m, void* packed);
+
+/* y = requant(conv(x)) for the whole output; `zbuf` holds >= C_in bytes of
+ * z_x (the padding taps' input). */
+void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
+                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y);
+
+#endif
