@@ -149,3 +149,10 @@ def write_all(folder: Path, int8: bool = True) -> list[Path]:
             paths.append(folder / f"{name}_int8.nrt")
             nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(make()))
     return paths
+
+
+def level_args(paths: list[Path]) -> list[str]:
+    """test_levels' arguments: float models, then --exact and the int8 ones
+    (compared byte for byte, see tests/c/test_levels.c)."""
+    exact = [str(p) for p in paths if p.stem.endswith("_int8")]
+    return [str(p) for p in paths if str(p) not in exact] + (["--exact", *exact] if exact else [])

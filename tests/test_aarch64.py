@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from level_models import write_all
+from level_models import level_args, write_all
 from native_build import ROOT, c_test_path, cmake_build, have
 
 pytestmark = pytest.mark.skipif(not (have("aarch64-linux-gnu-gcc") and have("qemu-aarch64")),
@@ -51,7 +51,7 @@ def test_api_under_qemu(arm_build, models, cpu):
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
-    r = qemu(cpu, c_test_path(arm_build, "test_levels"), *models)
+    r = qemu(cpu, c_test_path(arm_build, "test_levels"), *level_args(models))
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("best level on this CPU: dotprod" if cpu == "max" else "best level on this CPU: neon") in r.stdout
     # every model ran at NEON, and at dotprod exactly where the CPU has it (cortex-a53 must fall back)

@@ -1,7 +1,11 @@
 /* Runs each model (argv) at every kernel level this CPU supports and
  * compares with the reference level on the same inputs: int8/integer
  * outputs must be bit-identical, float outputs within a relative tolerance
- * (float kernels may sum in a different order). Exit status = failures. */
+ * (float kernels may sum in a different order). Models after the argument
+ * --exact compare every output byte for byte: quantized models, whose float
+ * outputs are dequantized int8 codes (the int8 kernels are bit-exact, and
+ * the float ops left in them are single IEEE operations per element).
+ * Prints the levels it ran; exit status = failures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +67,8 @@ static nrt_model* open_at(const char* path, int isa) {
 }
 
 static void compare(const char* path, int isa, int out, const nrt_tensor_info* info, const void* want,
-                    const void* got) {
-    if (info->dtype == NRT_FLOAT32) {
+                    const void* got, int exact) {
+    if (info->dtype == NRT_FLOAT32 && !exact) {
         const float *a = want, *b = got;
         for (size_t i = 0; i < info->bytes / 4; i++) {
             double tol = FLOAT_RTOL * (fabs((double)a[i]) + 1.0);
@@ -84,7 +88,7 @@ static void compare(const char* path, int isa, int out, const nrt_tensor_info* i
     }
 }
 
-static void check_model(const char* path) {
+static void check_model(const char* path, int exact) {
     nrt_model* ref = open_at(path, NRT_ISA_REF);
     if (!ref) return;
     int levels = 0;
@@ -115,7 +119,7 @@ static void check_model(const char* path) {
             for (int k = 0; k < nrt_model_num_outputs(ref); k++) {
                 nrt_tensor_info info;
                 nrt_model_output_info(ref, k, &info);
-                compare(path, isa, k, &info, nrt_model_output_data(ref, k), nrt_model_output_data(m, k));
+                compare(path, isa, k, &info, nrt_model_output_data(ref, k), nrt_model_output_data(m, k), exact);
             }
         }
         nrt_model_free(m);
@@ -126,7 +130,11 @@ static void check_model(const char* path) {
 
 int main(int argc, char** argv) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
-    for (int i = 1; i < argc; i++) check_model(argv[i]);
+    int exact = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--exact")) exact = 1;
+        else check_model(argv[i], exact);
+    }
     printf("levels exercised:");
     for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++)
         if (exercised[isa]) printf(" %s(%d models)", nrt_isa_name((nrt_isa)isa), exercised[isa]);

@@ -54,16 +54,20 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
 
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
     switch (isa) {
-    case NRT_ISA_DOTPROD: /* slot for kernels/arm/ (qs8-qc8w-gemm-...c4-neondot); none yet: fall through */
-    case NRT_ISA_NEON:    /* slot for kernels/arm/ (qs8-qc8w-gemm-...-neon); none yet: reference */
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: return &nrt_qs8_gemm_8x8c4_neondot;
+    case NRT_ISA_NEON: return &nrt_qs8_gemm_8x8_neon;
+#endif
     default: return NULL;
     }
 }
 
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
     switch (isa) {
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* a depthwise tap has nothing for SDOT to sum: the NEON kernel */
+    case NRT_ISA_NEON: return &nrt_qs8_dwconv_16x2_neon;
+#endif
     default: return NULL;
     }
 }
