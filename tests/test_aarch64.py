@@ -59,3 +59,13 @@ def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
     want = f"levels exercised: neon({n} models) dotprod({n} models)" if cpu == "max" else \
         f"levels exercised: neon({n} models)\n"
     assert want in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_int8_microkernels_under_qemu(arm_build, cpu):
+    """test_s8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
+    r = qemu(cpu, c_test_path(arm_build, "test_s8_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
+    assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
+    assert ("qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout

@@ -46,6 +46,13 @@ def test_kernel_levels_agree_natively(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_int8_microkernels_natively(tmp_path):
+    """test_s8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
+    build = cmake_build(tmp_path / "s8", "gcc" if have("gcc") else "cc")
+    r = subprocess.run([str(c_test_path(build, "test_s8_kernels"))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_python_and_c_agree(small_model):
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(2, 6)
     with nanort.Model(small_model) as m:

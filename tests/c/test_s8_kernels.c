@@ -1,0 +1,249 @@
+/* The int8 microkernels of every level this CPU runs (s8_kernels.h), called
+ * directly on many shapes and compared byte for byte with a scalar
+ * evaluation of kernels/requant.h:
+ *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
+ *     panel width, K around every block size (1 .. 100), 1 or several taps;
+ *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels.
+ * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
+ * int32 range (the accumulator must wrap like the reference's), multipliers
+ * from tiny to large (clamping) and narrowed output ranges (fused Relu / Clip).
+ * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
+ * past the bytes it was given crashes; outputs are checked not to be written
+ * outside the tile. Prints the tables it ran; exit status = failures. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/cpu_features.h"
+#include "kernels/requant.h"
+#include "kernels/s8_drivers.h"
+
+static int failures = 0;
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static uint32_t next_random(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static void fill_bytes(int8_t* p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = (int8_t)(uint8_t)next_random();
+}
+
+/* A buffer of n bytes whose end touches an inaccessible page. */
+typedef struct guarded {
+    uint8_t* map;
+    size_t map_bytes;
+    int8_t* data;
+} guarded;
+
+static guarded guarded_alloc(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (n + page - 1) / page * page + page;
+    guarded g = {mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), span, NULL};
+    if (g.map == MAP_FAILED) {
+        printf("mmap failed\n");
+        exit(2);
+    }
+    mprotect(g.map + span - page, page, PROT_NONE);
+    g.data = (int8_t*)(g.map + span - page - n);
+    return g;
+}
+
+static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
+
+/* Requantization parameters: a multiplier around 2^-e, a random zero point, a random (valid) output range. */
+static void random_requant(size_t k_total, float* m, size_t n, nrt_s8_requant* rq, int32_t* qmin, int32_t* qmax) {
+    float base = 1.0f / (float)(k_total * 128 + 1);
+    for (size_t i = 0; i < n; i++) m[i] = base * (float)(1 + next_random() % 4000) / 100.0f;
+    if (next_random() % 8 == 0) m[0] = 0x1p40f; /* saturates */
+    int32_t zp = (int32_t)(next_random() % 256) - 128, lo = -128, hi = 127;
+    if (next_random() % 3 == 0) lo = zp; /* Relu */
+    if (next_random() % 4 == 0) hi = lo + (int32_t)(next_random() % (uint32_t)(128 - lo));
+    *qmin = lo;
+    *qmax = hi;
+    *rq = nrt_s8_requant_make(zp, lo, hi);
+}
+
+/* ---- GEMM / IGEMM ---- */
+
+typedef struct gemm_case {
+    size_t M, N, kc, ks;
+    bool indirect;
+} gemm_case;
+
+static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
+    size_t M = gc->M, N = gc->N, kc = gc->kc, ks = gc->ks, K = kc * ks, rows = M * ks + 3;
+    int8_t* w = malloc(N * K);
+    int32_t* bias = malloc(N * sizeof(int32_t));
+    float* m = malloc(N * sizeof(float));
+    size_t packed_bytes = nrt_s8_gemm_packed_bytes(t, N, kc, ks);
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (packed_bytes + NRT_S8_PACK_ALIGN - 1) / NRT_S8_PACK_ALIGN *
+                                                        NRT_S8_PACK_ALIGN);
+    size_t c_stride = N + 5;
+    int8_t* c = malloc(M * c_stride);
+    const int8_t** ind = malloc(t->mr * ks * sizeof *ind);
+    size_t* pick = malloc(M * ks * sizeof *pick); /* row of x for (pixel, tap) */
+    guarded x = guarded_alloc(rows * kc);
+    if (!w || !bias || !m || !packed || !c || !ind || !pick) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, N * K);
+    fill_bytes(x.data, rows * kc);
+    for (size_t j = 0; j < N; j++) bias[j] = (int32_t)next_random() - (int32_t)(next_random() % 2 ? 0x40000000 : 0);
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    random_requant(K, m, N, &rq, &qmin, &qmax);
+    nrt_s8_gemm_pack(t, N, kc, ks, w, K, kc, bias, m, packed);
+    /* direct GEMM: pixel i reads row i (rows of K = kc bytes, ks = 1); indirect:
+     * a random row per (pixel, tap), the last row (ending at the guard) used too */
+    for (size_t i = 0; i < M * ks; i++) pick[i] = gc->indirect ? next_random() % rows : i;
+    if (gc->indirect) pick[M * ks - 1] = rows - 1;
+    memset(c, 0x5A, M * c_stride);
+    size_t panel = nrt_s8_gemm_panel_bytes(t, kc, ks);
+    for (size_t m0 = 0; m0 < M; m0 += t->mr) {
+        size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
+        for (size_t n0 = 0; n0 < N; n0 += t->nr) {
+            size_t nc = N - n0 < t->nr ? N - n0 : t->nr;
+            const void* wp = (const uint8_t*)packed + n0 / t->nr * panel;
+            if (!gc->indirect) {
+                /* direct rows at stride kc: the last pixel's row ends at the guard when M * ks == rows - 3 */
+                const int8_t* a = x.data + (rows - M) * kc + m0 * kc;
+                t->gemm(mr, nc, kc, a, kc, wp, c + m0 * c_stride + n0, c_stride, &rq);
+            } else {
+                for (size_t p = 0; p < ks; p++)
+                    for (size_t r = 0; r < t->mr; r++)
+                        ind[p * t->mr + r] = x.data + pick[(m0 + (r < mr ? r : mr - 1)) * ks + p] * kc;
+                t->igemm(mr, nc, kc, ks, ind, wp, c + m0 * c_stride + n0, c_stride, &rq);
+            }
+        }
+    }
+    for (size_t i = 0; i < M && failures < 20; i++) {
+        for (size_t j = 0; j < c_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < N) {
+                int32_t acc = bias[j];
+                for (size_t p = 0; p < ks; p++) {
+                    const int8_t* row = gc->indirect ? x.data + pick[i * ks + p] * kc : x.data + (rows - M + i) * kc;
+                    for (size_t k = 0; k < kc; k++) acc = nrt_mac_wrap(acc, row[k], w[j * K + p * kc + k]);
+                }
+                want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+            }
+            if (c[i * c_stride + j] != want) {
+                printf("FAIL %s %s M=%zu N=%zu kc=%zu ks=%zu: c[%zu][%zu] = %d, want %d\n", t->name,
+                       gc->indirect ? "igemm" : "gemm", M, N, kc, ks, i, j, c[i * c_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(c), free(ind), free(pick);
+}
+
+static int run_gemm_cases(const nrt_s8_gemm_table* t) {
+    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 31, 32, 33, 63, 100};
+    int cases = 0;
+    size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5, 37};
+    size_t ms[] = {1, 2, 3, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
+    for (size_t a = 0; a < sizeof kcs / sizeof *kcs; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++) {
+                if (ns[b] == 0 || ms[d] == 0) continue;
+                gemm_case g = {ms[d], ns[b], kcs[a], 1, false};
+                check_gemm(t, &g), cases++;
+                g.indirect = true;
+                g.ks = 1 + (a + b + d) % 4 * 2; /* 1, 3, 5, 7 taps */
+                check_gemm(t, &g), cases++;
+            }
+    return cases;
+}
+
+/* ---- depthwise ---- */
+
+static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npix) {
+    size_t taps = kh * kw, pixels = npix * taps + 2;
+    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
+    nrt_s8_conv_plan plan;
+    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
+        printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan at %s\n", C, taps, nrt_isa_name(isa));
+        failures++;
+        return;
+    }
+    int8_t* w = malloc(C * taps);
+    int32_t* bias = malloc(C * sizeof(int32_t));
+    float* m = malloc(C * sizeof(float));
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
+                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    size_t y_stride = C + 3;
+    int8_t* y = malloc(npix * y_stride);
+    int8_t* zbuf = malloc(C);
+    const int8_t** ind = malloc(npix * taps * sizeof *ind);
+    guarded x = guarded_alloc(pixels * C);
+    if (!w || !bias || !m || !packed || !y || !zbuf || !ind) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, C * taps);
+    fill_bytes(x.data, pixels * C);
+    memset(zbuf, (int)(next_random() % 256) - 128, C);
+    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)next_random();
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    random_requant(taps, m, C, &rq, &qmin, &qmax);
+    nrt_s8_conv_pack(&plan, wdims, (int64_t)C, w, bias, m, packed);
+    for (size_t i = 0; i < npix * taps; i++)
+        ind[i] = next_random() % 5 == 0 ? zbuf : x.data + (next_random() % pixels) * C;
+    ind[npix * taps - 1] = x.data + (pixels - 1) * C; /* ends at the guard */
+    memset(y, 0x5A, npix * y_stride);
+    plan.dw->run(C, npix, taps, ind, packed, y, y_stride, &rq);
+    for (size_t p = 0; p < npix && failures < 20; p++)
+        for (size_t j = 0; j < y_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < C) {
+                int32_t acc = bias[j];
+                for (size_t t = 0; t < taps; t++) acc = nrt_mac_wrap(acc, ind[p * taps + t][j], w[j * taps + t]);
+                want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+            }
+            if (y[p * y_stride + j] != want) {
+                printf("FAIL %s C=%zu taps=%zu npix=%zu: y[%zu][%zu] = %d, want %d\n", plan.dw->name, C, taps, npix,
+                       p, j, y[p * y_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(y), free(zbuf), free(ind);
+}
+
+static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
+    size_t cs[] = {2, 3, 7, t->cw - 1, t->cw, t->cw + 1, 2 * t->cw + 3, 70};
+    static const size_t ks[][2] = {{1, 1}, {2, 2}, {3, 3}, {1, 5}, {5, 5}};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+            for (size_t npix = 1; npix <= 5; npix++) {
+                if (cs[a] == 0) continue;
+                check_dwconv(isa, cs[a], ks[b][0], ks[b][1], npix);
+                cases++;
+            }
+    return cases;
+}
+
+int main(void) {
+    printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
+    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
+        if (!nrt_cpu_supports_isa((nrt_isa)isa)) continue;
+        /* a level whose table is a lower level's was tested there */
+        const nrt_s8_gemm_table* g = nrt_s8_gemm_table_for((nrt_isa)isa);
+        if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
+        const nrt_s8_dwconv_table* d = nrt_s8_dwconv_table_for((nrt_isa)isa);
+        if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
+    }
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
