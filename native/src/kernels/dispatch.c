@@ -54,6 +54,10 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
 
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
     switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_gemm_8x32c4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
+#endif
 #if defined(__aarch64__)
     case NRT_ISA_DOTPROD: return &nrt_qs8_gemm_8x8c4_neondot;
     case NRT_ISA_NEON: return &nrt_qs8_gemm_8x8_neon;
@@ -64,6 +68,10 @@ const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
 
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
     switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_16x4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
+#endif
 #if defined(__aarch64__)
     case NRT_ISA_DOTPROD: /* a depthwise tap has nothing for SDOT to sum: the NEON kernel */
     case NRT_ISA_NEON: return &nrt_qs8_dwconv_16x2_neon;

@@ -176,8 +176,8 @@ const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x32c4_avx512vnni;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32_avx512vnni;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16_avx2;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x4_avx512vnni;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 #endif

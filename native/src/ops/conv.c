@@ -388,7 +388,7 @@ static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
 static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
     const conv_params* p = ctx->node->params;
     nrt_tensor* b = nrt_in(ctx, 2);
-    if (p->s8.kind) {
+    if (p->s8.kind && s->q.out.qmin <= s->q.out.qmax) { /* (a Clip with min > max: the reference's order) */
         int8_t* zbuf = ctx->node->scratch;
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);

@@ -443,7 +443,7 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         fc_eval_dynamic(ctx, s);
         return NRT_OK;
     }
-    if (s->kind == FC_INT8 && p->s8) {
+    if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
         nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
         nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
                               &rq};
