@@ -3,7 +3,10 @@
  * evaluation of kernels/requant.h:
  *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
- *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels.
+ *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
+ *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
+ *     windowed average and max pooling) on lengths around the vector widths,
+ *     against the reference functions or requant.h's steps.
  * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
  * int32 range (the accumulator must wrap like the reference's), multipliers
  * from tiny to large (clamping) and narrowed output ranges (fused Relu / Clip).
@@ -17,6 +20,8 @@
 #include <unistd.h>
 
 #include "engine/cpu_features.h"
+#include "kernels/ref/int8_ref.h"
+#include "kernels/ref/quant_ref.h"
 #include "kernels/requant.h"
 #include "kernels/s8_drivers.h"
 
@@ -234,6 +239,114 @@ static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
     return cases;
 }
 
+/* ---- vector kernels ---- */
+
+static void expect_bytes(const char* what, size_t n, const int8_t* got, const int8_t* want) {
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) {
+            printf("FAIL %s: [%zu] = %d, want %d\n", what, i, got[i], want[i]);
+            failures++;
+            return;
+        }
+}
+
+static void check_binary(const nrt_s8_vector_table* t, size_t n, int mul, int mode) {
+    nrt_s8_binary p;
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    float m[2];
+    random_requant(1, m, 2, &rq, &qmin, &qmax);
+    p.za = (int32_t)(next_random() % 256) - 128;
+    p.zb = (int32_t)(next_random() % 256) - 128;
+    p.ma = (float)(next_random() % 1000 + 1) / (mul ? 20000.0f : 300.0f);
+    p.mb = (float)(next_random() % 1000 + 1) / 300.0f * (next_random() % 2 ? -1.0f : 1.0f); /* Sub: negative */
+    p.out = (nrt_s8_out){rq.zero_point, qmin, qmax};
+    nrt_binary_kernel k = {0};
+    k.params = &p;
+    int8_t a[300], b[300], want[300 + 8], got[300 + 8];
+    fill_bytes(a, n);
+    fill_bytes(b, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    (mul ? nrt_mul_s8_ref : nrt_add_s8_ref)(&k, a, b, want, n, mode);
+    (mul ? t->mul : t->add)(&k, a, b, got, n, mode);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s n=%zu mode=%d", t->name, mul ? "mul" : "add", n, mode);
+    expect_bytes(what, n + 8, got, want);
+}
+
+static void check_lut(const nrt_s8_vector_table* t, size_t n) {
+    int8_t table[256], x[300], want[300 + 8], got[300 + 8];
+    fill_bytes(table, 256);
+    fill_bytes(x, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    nrt_lut_s8_ref(x, table, want, (int64_t)n);
+    guarded g = guarded_alloc(n); /* the input ends at the guard */
+    memcpy(g.data, x, n);
+    t->lut(n, g.data, table, got);
+    guarded_free(&g);
+    char what[64];
+    snprintf(what, sizeof what, "%s lut n=%zu", t->name, n);
+    expect_bytes(what, n + 8, got, want);
+}
+
+/* kind 0: gavgpool over `taps` rows, 1: avgpool over `taps` pointers, 2: maxpool */
+static void check_pool(const nrt_s8_vector_table* t, int kind, size_t channels, size_t taps) {
+    size_t stride = channels + 2, rows = taps + 3;
+    guarded x = guarded_alloc(rows * stride);
+    fill_bytes(x.data, rows * stride);
+    const int8_t* ind[64];
+    for (size_t i = 0; i < taps; i++) ind[i] = x.data + (next_random() % rows) * stride;
+    if (taps) ind[taps - 1] = x.data + rows * stride - channels; /* ends at the guard */
+    int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(taps, &m, 1, &rq, &qmin, &qmax);
+    int8_t want[300 + 8], got[300 + 8];
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    const int8_t* base = x.data + rows * stride - ((taps ? taps : 1) - 1) * stride - channels;
+    for (size_t c = 0; c < channels; c++) {
+        int32_t acc = 0, mx = -128;
+        for (size_t i = 0; i < taps; i++) {
+            int8_t v = kind == 0 ? base[i * stride + c] : ind[i][c];
+            acc = nrt_mac_wrap(acc, v - zx, 1);
+            mx = v > mx ? v : mx;
+        }
+        want[c] = kind == 2 ? (int8_t)(mx < qmin ? qmin : (mx > qmax ? qmax : mx))
+                            : nrt_requantize(acc, m, rq.zero_point, qmin, qmax);
+    }
+    if (kind == 0) t->gavgpool(taps, channels, base, stride, zx, m, &rq, got);
+    else if (kind == 1) t->avgpool(channels, taps, ind, zx, m, &rq, got);
+    else t->maxpool(channels, taps, ind, qmin, qmax, got);
+    guarded_free(&x);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s channels=%zu taps=%zu", t->name,
+             kind == 0 ? "gavgpool" : kind == 1 ? "avgpool" : "maxpool", channels, taps);
+    expect_bytes(what, channels + 8, got, want);
+}
+
+static int run_vector_cases(const nrt_s8_vector_table* t) {
+    static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
+    static const size_t taps[] = {1, 2, 4, 9, 25, 49};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+        for (int mode = 0; mode < 3; mode++) {
+            if (t->add) check_binary(t, ns[a], 0, mode), cases++;
+            if (t->mul) check_binary(t, ns[a], 1, mode), cases++;
+        }
+        if (t->lut) check_lut(t, ns[a]), cases++;
+        for (size_t b = 0; b < sizeof taps / sizeof *taps; b++) {
+            if (t->gavgpool) check_pool(t, 0, ns[a], taps[b]), cases++;
+            if (t->avgpool) check_pool(t, 1, ns[a], taps[b]), cases++;
+            if (t->maxpool) check_pool(t, 2, ns[a], taps[b]), cases++;
+        }
+        if (t->maxpool) check_pool(t, 2, ns[a], 0), cases++; /* no tap: -128, clamped */
+    }
+    return cases;
+}
+
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
     for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
@@ -243,6 +356,8 @@ int main(void) {
         if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
         const nrt_s8_dwconv_table* d = nrt_s8_dwconv_table_for((nrt_isa)isa);
         if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
+        const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
+        if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
     }
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;

@@ -82,8 +82,10 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
 
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
     switch (isa) {
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_qs8_vector_neon;
+#endif
     default: return NULL;
     }
 }

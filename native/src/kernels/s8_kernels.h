@@ -185,6 +185,7 @@ extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8_neon;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon;
+extern const nrt_s8_vector_table nrt_qs8_vector_neon;
 #endif
 
 #endif
