@@ -79,9 +79,10 @@ NRT_NEON_S8_INLINE void dw_pixels(size_t channels, size_t taps, const int8_t* co
 static void qs8_dwconv_16x2_neon(size_t channels, size_t npix, size_t taps, const int8_t* const* ind, const void* w,
                                  int8_t* y, size_t y_stride, const nrt_s8_requant* rq) {
     nrt_s8_rq_neon q = nrt_s8_rq_neon_make(rq);
+    const int8_t* wb = w;
     size_t p = 0;
-    for (; p + 2 <= npix; p += 2) dw_pixels(channels, taps, ind + p * taps, (const int8_t*)w, y + p * y_stride, y_stride, &q, 2);
-    if (p < npix) dw_pixels(channels, taps, ind + p * taps, (const int8_t*)w, y + p * y_stride, y_stride, &q, 1);
+    for (; p + 2 <= npix; p += 2) dw_pixels(channels, taps, ind + p * taps, wb, y + p * y_stride, y_stride, &q, 2);
+    if (p < npix) dw_pixels(channels, taps, ind + p * taps, wb, y + p * y_stride, y_stride, &q, 1);
 }
 
 const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon = {

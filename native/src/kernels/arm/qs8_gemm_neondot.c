@@ -15,27 +15,31 @@
  * there).
  *
  * This file needs the dot-product instructions: CMake compiles it with
- * -march=armv8.2-a+dotprod; other GCC builds get them from the pragma
- * below. The dispatch (dispatch.c) only picks this table on CPUs whose
- * HWCAP reports ASIMDDP, so the library still runs on a Cortex-A53. */
-#if !defined(__ARM_FEATURE_DOTPROD) && defined(__GNUC__) && !defined(__clang__)
+ * -march=armv8.2-a+dotprod; other builds (the Python extension) get them
+ * from the pragma / attributes below. The dispatch (dispatch.c) only picks
+ * this table on CPUs whose HWCAP reports ASIMDDP, so the library still runs
+ * on a Cortex-A53. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../s8_kernels.h"
+
+#if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
+/* clang before 16 declares arm_neon.h's dot-product intrinsics only when the
+ * whole file is compiled for them: declare them here, and compile every
+ * function from here to the end of the file for the extension. */
+#define __ARM_FEATURE_DOTPROD 1
+#pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
+#define NRT_CLANG_DOTPROD_REGION
+#elif !defined(__ARM_FEATURE_DOTPROD) && defined(__GNUC__)
 #pragma GCC target("arch=armv8.2-a+dotprod")
 #endif
 #include <arm_neon.h>
 
-#include "../s8_kernels.h"
 #include "qs8_requant_neon.h"
 
-#if !defined(__ARM_FEATURE_DOTPROD) && defined(__clang__)
-/* clang (before 16) declares the dot-product intrinsics only for files
- * compiled with the extension: the same instructions through inline asm. */
-#define SDOT_LANE(ACC, W, A, L)                                                                          \
-    __asm__(".arch_extension dotprod\n\tsdot %0.4s, %1.16b, %2.4b[" #L "]" : "+w"(ACC) : "w"(W), "w"(A))
-#define SDOT(ACC, W, A) __asm__(".arch_extension dotprod\n\tsdot %0.4s, %1.16b, %2.16b" : "+w"(ACC) : "w"(W), "w"(A))
-#else
 #define SDOT_LANE(ACC, W, A, L) ((ACC) = vdotq_laneq_s32((ACC), (W), (A), L))
 #define SDOT(ACC, W, A) ((ACC) = vdotq_s32((ACC), (W), (A)))
-#endif
 
 #define MR 8
 #define NR 8
@@ -63,8 +67,8 @@ NRT_NEON_S8_INLINE int8x16_t dup4(const int8_t* p, size_t n) {
 }
 
 /* acc += A[:, 0:kc] . W[0:kc, :]; returns w past the block (ceil(kc / 4) x 4 x NR bytes). */
-NRT_NEON_S8_INLINE const int8_t* acc_block(tile_acc* t, const int8_t* const* ap, size_t kc, const int8_t* w,
-                                           const int R) {
+NRT_NEON_S8_INLINE const int8_t* acc_block(tile_acc* t, const int8_t* const* ap, size_t kc,
+                                                       const int8_t* w, const int R) {
     size_t k = 0;
     for (; k + 16 <= kc; k += 16, w += 16 * NR) {
         int8x16_t av[MR];
@@ -123,30 +127,33 @@ NRT_NEON_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, co
 }
 
 #define ROWS(R)                                                                                            \
-    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, const int8_t* a, \
-                         size_t a_stride, const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) { \
-        gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R);                               \
+    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,     \
+                                     const int8_t* a, size_t a_stride, const void* w, int8_t* c,              \
+                                     size_t c_stride, const nrt_s8_requant* rq) {                             \
+        gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R);                                   \
     }
 ROWS(8)
 ROWS(4)
 ROWS(2)
 ROWS(1)
 
-static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, const int8_t* a,
-                          size_t a_stride, const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
+static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+                                      const int8_t* a, size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+                                      const nrt_s8_requant* rq) {
     if (mr > 4) tile_8(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
     else if (mr > 2) tile_4(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
     else if (mr > 1) tile_2(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
 }
 
-static void qs8_gemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w,
-                                   int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
+static void qs8_gemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                                               const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
     dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, rq);
 }
 
 static void qs8_igemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a,
-                                    const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
+                                                const void* w, int8_t* c, size_t c_stride,
+                                                const nrt_s8_requant* rq) {
     dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, rq);
 }
 
@@ -154,3 +161,7 @@ const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot = {
     "qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot", NRT_ISA_DOTPROD, MR, NR, 4, 0, qs8_gemm_8x8c4_neondot,
     qs8_igemm_8x8c4_neondot,
 };
+
+#ifdef NRT_CLANG_DOTPROD_REGION
+#pragma clang attribute pop
+#endif
