@@ -113,6 +113,7 @@ def check_conv(c, x=None, qx=None, qy=None, w=None, s_w=None, bias="fold", lo=0.
     cin, cout, group = c["shape"][3], c["cout"], c["group"]
     qx = qx or (0.05, c["zx"])
     qy = qy or (c["sy"], c["zy"])
+    qx, qy = (float(np.float32(qx[0])), qx[1]), (float(np.float32(qy[0])), qy[1])  # as the file stores them
     x = q8(c["shape"]) if x is None else x
     if w is None:
         w = rng.integers(-127, 128, size=(cout, *c["kernel"], cin // group), dtype=np.int8)
@@ -211,3 +212,197 @@ def test_fully_connected_random(seed):
     g.t("y", np.int8, (m, n), qy)
     g.node("FullyConnected", ["x", "w", "b"], ["y"], activation=ACTS[act])
     run_levels(g, {"x": x}, ref.fully_connected(x, qx, w, s_w, bias, qy, act), threads=1 + (seed % 2))
+
+
+# ---- elementwise, Lut, pooling ---------------------------------------------------------------
+
+def run_simple(g: G, feeds: dict, want: np.ndarray, threads: int = 1):
+    run_levels(g, feeds, want, threads=threads, expect_packed=False)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("sa,sb", [((1, 3, 5, 88), (1, 1, 1, 88)), ((2, 7, 9, 33), (2, 7, 9, 33)), ((1, 4, 4, 16), (1,)),
+                                   ((1,), (5, 63)), ((3, 1, 17), (1, 4, 1)), ((1001,), (1001,)), ((1, 2, 3, 200), (1, 2, 3, 1))])
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_binary(op, sa, sb, act):
+    rng = np.random.default_rng(len(sa) * 7 + sb[-1])
+    f32 = lambda v: float(np.float32(v))  # noqa: E731  scales as the file stores them
+    qa, qb = (f32(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128))), (f32(rng.uniform(0.01, 0.2)), -128)
+    qy = (f32(0.3 if op == "Mul" else 0.1), int(rng.integers(-128, 128)))
+    a, b = q8(sa), q8(sb)
+    g = G()
+    g.t("a", np.int8, sa, qa)
+    g.t("b", np.int8, sb, qb)
+    g.t("y", np.int8, np.broadcast_shapes(sa, sb), qy)
+    g.node(op, ["a", "b"], ["y"], activation=ACTS[act])
+    want = ref.mul(a, qa, b, qb, qy, act) if op == "Mul" else ref.add(a, qa, b, qb, qy, sub=op == "Sub", act=act)
+    run_simple(g, {"a": a, "b": b}, want, threads=2)
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+@pytest.mark.parametrize("seed", [40, 49, 52, 101])
+def test_binary_every_pair(op, seed):
+    """All 65536 code pairs, with parameters where a deviation from the float steps shows."""
+    rng = np.random.default_rng(seed)
+    qs = [(float(np.float32(rng.uniform(0.002, 0.3))), int(rng.integers(-128, 128))) for _ in range(3)]
+    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    b = a.reshape(1, 256)
+    g = G()
+    g.t("a", np.int8, a.shape, qs[0])
+    g.t("b", np.int8, b.shape, qs[1])
+    g.t("y", np.int8, (256, 256), qs[2])
+    g.node(op, ["a", "b"], ["y"])
+    want = ref.mul(a, qs[0], b, qs[1], qs[2]) if op == "Mul" else ref.add(a, qs[0], b, qs[1], qs[2])
+    run_simple(g, {"a": a, "b": b}, want)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 1000, 4099])
+def test_lut(n):
+    table = q8(256)
+    x = np.resize(np.arange(-128, 128, dtype=np.int8), n)
+    np.random.default_rng(n).shuffle(x)
+    g = G()
+    g.t("x", np.int8, (n,), (0.1, 3))
+    g.t("table", np.int8, (256,), data=table)
+    g.t("y", np.int8, (n,), (0.05, -7))
+    g.node("Lut", ["x", "table"], ["y"])
+    run_simple(g, {"x": x}, ref.lut(x, table), threads=2)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7, 5), (3, 1, 1, 300), (2, 16, 16, 33), (1, 3, 96, 88), (1, 2, 2, 64)])
+@pytest.mark.parametrize("zx", [-128, 5, 127])
+def test_global_avg_pool(shape, zx):
+    qx, qy = (float(np.float32(0.05)), zx), (float(np.float32(0.02)), -3)
+    x = q8(shape)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, (shape[0], 1, 1, shape[3]), qy)
+    g.node("GlobalAveragePool", ["x"], ["y"])
+    run_simple(g, {"x": x}, ref.global_avg_pool(x, qx, qy), threads=2)
+
+
+POOLS = [  # (x NHWC, kernel, stride, pads t l b r, count_include_pad, ceil_mode)
+    ((1, 7, 7, 5), (3, 3), (2, 2), (1, 1, 1, 1), False, False),
+    ((2, 6, 9, 70), (3, 3), (2, 2), (1, 1, 1, 1), True, False),
+    ((1, 8, 8, 300), (2, 2), (2, 2), (0, 0, 0, 0), False, False),
+    ((1, 7, 6, 4), (3, 2), (2, 2), (0, 0, 0, 0), False, True),
+    ((1, 5, 5, 17), (5, 5), (1, 1), (2, 2, 2, 2), True, False),
+    ((1, 2, 2, 3), (2, 2), (1, 1), (2, 2, 2, 2), False, False),   # windows entirely in the padding
+    ((1, 4, 40, 64), (2, 2), (2, 1), (0, 0, 0, 1), False, False),
+]
+
+
+@pytest.mark.parametrize("case", range(len(POOLS)))
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_avg_pool(case, act):
+    from test_int8_kernels import pool_out
+    shape, kernel, stride, pads, include_pad, ceil_mode = POOLS[case]
+    qx, qy = (float(np.float32(0.05)), -20), (float(np.float32(0.04)), 9)  # scales as the file stores them
+    x = q8(shape)
+    out_hw = pool_out(shape, kernel, stride, pads, ceil_mode)
+    want = ref.avg_pool(x, qx, qy, kernel, stride, pads, include_pad, out_hw, act=act)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("AveragePool", ["x"], ["y"], kernel_shape=list(kernel), strides=list(stride), pads=list(pads),
+           count_include_pad=include_pad, ceil_mode=ceil_mode, activation=ACTS[act])
+    run_simple(g, {"x": x}, want, threads=2)
+
+
+@pytest.mark.parametrize("case", range(len(POOLS)))
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_max_pool(case, act):
+    from test_int8_kernels import pool_out
+    shape, kernel, stride, pads, _, ceil_mode = POOLS[case]
+    q = (0.05, 10)
+    x = q8(shape)
+    oh, ow = pool_out(shape, kernel, stride, pads, ceil_mode)
+    xp = np.full((shape[0], shape[1] + pads[0] + pads[2] + kernel[0], shape[2] + pads[1] + pads[3] + kernel[1],
+                  shape[3]), -128, np.int8)
+    xp[:, pads[0]:pads[0] + shape[1], pads[1]:pads[1] + shape[2]] = x
+    want = np.stack([np.stack([xp[:, i * stride[0]:i * stride[0] + kernel[0], j * stride[1]:j * stride[1] + kernel[1]]
+                               .max(axis=(1, 2)) for j in range(ow)], 1) for i in range(oh)], 1)
+    if act == "relu":
+        want = np.maximum(want, np.int8(q[1]))
+    g = G()
+    g.t("x", np.int8, shape, q)
+    g.t("y", np.int8, want.shape, q)
+    g.node("MaxPool", ["x"], ["y"], kernel_shape=list(kernel), strides=list(stride), pads=list(pads),
+           ceil_mode=ceil_mode, activation=ACTS[act])
+    run_simple(g, {"x": x}, want, threads=2)
+
+
+# ---- ConvTranspose (kernel == stride: the upsampling GEMM; others: reference on every level) ----
+
+CONVT = [  # (x NHWC, cout, kernel, stride, pads t l b r, per_channel, act)
+    ((1, 5, 7, 24), 24, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((2, 4, 3, 5), 1, (2, 2), (2, 2), (0, 0, 0, 0), True, None),
+    ((1, 3, 6, 37), 19, (3, 3), (3, 3), (0, 0, 0, 0), False, "clip"),
+    ((1, 6, 5, 16), 40, (2, 1), (2, 1), (0, 0, 0, 0), True, None),
+    ((1, 9, 9, 70), 33, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((1, 4, 5, 8), 6, (3, 3), (2, 2), (1, 1, 1, 1), True, None),   # not an upsampling geometry: reference
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONVT)))
+@pytest.mark.parametrize("zx", [-128, 0, 127])
+def test_conv_transpose(case, zx):
+    shape, cout, kernel, stride, pads, per_channel, act = CONVT[case]
+    rng = np.random.default_rng(case * 300 + zx + 128)
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    qx, qy = (f32(0.05), zx), (f32(0.1 * np.sqrt(shape[3] / 8)), int(rng.integers(-128, 128)))
+    x = q8(shape)
+    w = rng.integers(-127, 128, size=(shape[3], *kernel, cout), dtype=np.int8)
+    s_w = scales(rng, cout, per_channel)
+    bias = np.rint(rng.normal(0, 2, cout) / (np.float64(qx[0]) * np.resize(s_w, cout))).astype(np.int32)
+    out_hw = tuple(s * (i - 1) + k - pads[a] - pads[a + 2]
+                   for a, (s, i, k) in enumerate(zip(stride, shape[1:3], kernel)))
+    want = ref.conv_transpose2d(x, qx, w, s_w, bias, qy, stride, (1, 1), pads[:2], out_hw, 1, act)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    weight_tensor(g, "w", w, s_w, 3)
+    g.t("b", np.int32, (cout,), data=bias)
+    g.t("y", np.int8, want.shape, qy)
+    g.node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride),
+           pads=list(pads), group=1, activation=ACTS[act])
+    run_levels(g, {"x": x}, want, threads=1 + case % 2, expect_packed=pads == (0, 0, 0, 0))
+
+
+# ---- Concat / nearest Resize rescale --------------------------------------------------------
+
+def test_concat_rescale():
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    qs = [(f32(0.03), -5), (f32(0.2), 100), (f32(0.07), -128), (f32(0.1), 7)]
+    qy = (f32(0.1), 7)
+    xs = [q8((1, 9, 11, c)) for c in (24, 5, 33, 16)]
+    g = G()
+    for i, (x, q) in enumerate(zip(xs, qs)):
+        g.t(f"x{i}", np.int8, x.shape, q)
+    g.t("y", np.int8, (1, 9, 11, 78), qy)
+    g.node("Concat", [f"x{i}" for i in range(4)], ["y"], axis=3)
+    run_simple(g, {f"x{i}": x for i, x in enumerate(xs)}, ref.concat(xs, qs, qy, axis=3), threads=2)
+
+
+@pytest.mark.parametrize("factor", [(1, 2, 2, 1), (1, 8, 8, 1)])
+def test_resize_nearest_rescale(factor):
+    from test_int8_kernels import resize_graph
+    qx, qy = (float(np.float32(0.05)), 3), (float(np.float32(0.03)), -9)
+    x = q8((1, 5, 6, 24))
+    out = tuple(d * f for d, f in zip(x.shape, factor))
+    g = resize_graph(x.shape, out, qx, qy, 0, 1, nearest_mode=2)  # asymmetric, floor
+    run_simple(g, {"x": x}, ref.resize_nearest_asymmetric_floor(x, qx, qy, factor), threads=2)
+
+
+# ---- QuantizeLinear (float32 -> int8, one scale) ----------------------------------------------
+
+@pytest.mark.parametrize("scale,zp", [(0.05, -7), (1.0, 0), (3e-6, 127), (1e3, -128)])
+def test_quantize(scale, zp):
+    scale = float(np.float32(scale))
+    special = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)
+    x = np.concatenate([np.random.default_rng(zp + 128).normal(0, 200 * scale, 1001).astype(np.float32),
+                        special * np.float32(scale), (np.arange(-300, 300, dtype=np.float32) + 0.5) * np.float32(scale)])
+    g = G()
+    g.t("x", np.float32, x.shape)
+    g.t("y", np.int8, x.shape, (scale, zp))
+    g.node("QuantizeLinear", ["x"], ["y"])
+    run_simple(g, {"x": x}, ref.quantize(x, scale, zp, np.int8), threads=2)

@@ -13,6 +13,7 @@
  * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
  * past the bytes it was given crashes; outputs are checked not to be written
  * outside the tile. Prints the tables it ran; exit status = failures. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,67 @@ static void check_pool(const nrt_s8_vector_table* t, int kind, size_t channels, 
     expect_bytes(what, channels + 8, got, want);
 }
 
+static void check_rescale(nrt_s8_rescale_ukernel k, const char* name, size_t n, int in_place) {
+    int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(1, &m, 1, &rq, &qmin, &qmax);
+    m = next_random() % 5 == 0 ? 1.0f : (float)(next_random() % 3000 + 1) / 1000.0f;
+    if (m == 1.0f && next_random() % 2) { /* the reference's plain copy */
+        zx = rq.zero_point, qmin = -128, qmax = 127;
+        rq = nrt_s8_requant_make(zx, -128, 127);
+    }
+    nrt_s8_out out = {rq.zero_point, qmin, qmax};
+    int8_t x[300], want[300 + 8], got[300 + 8];
+    fill_bytes(x, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    nrt_rescale_s8_ref(x, want, n, zx, m, &out);
+    if (in_place) {
+        memcpy(got, x, n);
+        k(n, got, zx, m, &rq, got);
+    } else {
+        guarded g = guarded_alloc(n);
+        memcpy(g.data, x, n);
+        k(n, g.data, zx, m, &rq, got);
+        guarded_free(&g);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s rescale n=%zu%s", name, n, in_place ? " in place" : "");
+    expect_bytes(what, n + 8, got, want);
+}
+
+/* The contract's QuantizeLinear: rint(x / s) in float, NaN -> z, clamp, + z. */
+static int8_t quantize_one(float x, float s, int32_t z) {
+    float v = rintf(x / s), a = -128.0f - (float)z, b = 127.0f - (float)z;
+    v = v != v ? 0.0f : (v < a ? a : (v > b ? b : v));
+    return (int8_t)((int32_t)v + z);
+}
+
+static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n) {
+    float s = (float)(next_random() % 1000 + 1) / 4000.0f;
+    int32_t z = (int32_t)(next_random() % 256) - 128;
+    guarded g = guarded_alloc(n * sizeof(float));
+    float* x = (float*)(void*)g.data;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = next_random() % 16;
+        if (r == 0) x[i] = NAN;
+        else if (r == 1) x[i] = INFINITY;
+        else if (r == 2) x[i] = -1e30f;
+        else if (r < 6) x[i] = ((float)(next_random() % 300) - 150.5f) * s; /* ties */
+        else x[i] = ((float)(next_random() % 20001) / 100.0f - 100.0f) * s;
+    }
+    int8_t want[300 + 8], got[300 + 8];
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    for (size_t i = 0; i < n; i++) want[i] = quantize_one(x[i], s, z);
+    k(n, x, s, z, got);
+    guarded_free(&g);
+    char what[96];
+    snprintf(what, sizeof what, "%s quantize n=%zu", name, n);
+    expect_bytes(what, n + 8, got, want);
+}
+
 static int run_vector_cases(const nrt_s8_vector_table* t) {
     static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
     static const size_t taps[] = {1, 2, 4, 9, 25, 49};
@@ -358,6 +420,19 @@ int main(void) {
         if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
+        /* rescale / quantize: entry points without a level field; tested at each level that has one */
+        nrt_s8_rescale_ukernel rs = nrt_s8_rescale_for((nrt_isa)isa);
+        nrt_s8_quantize_ukernel qz = nrt_s8_quantize_for((nrt_isa)isa);
+        if (rs || qz) {
+            static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
+            int cases = 0;
+            for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+                const char* name = nrt_isa_name((nrt_isa)isa);
+                if (rs) check_rescale(rs, name, ns[i], 0), check_rescale(rs, name, ns[i], 1), cases += 2;
+                if (qz) check_quantize(qz, name, ns[i]), cases++;
+            }
+            printf("rescale / quantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);
+        }
     }
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;

@@ -82,9 +82,43 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
 
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
     switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: /* VBMI (byte permutes for the Lut) is not part of the level: asked here */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
+    case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
+#endif
 #if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON: return &nrt_qs8_vector_neon;
+#endif
+    default: return NULL;
+    }
+}
+
+nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
+#endif
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON: return nrt_qs8_rescale_neon;
+#endif
+    default: return NULL;
+    }
+}
+
+nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
+#endif
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON: return nrt_qs8_quantize_neon;
 #endif
     default: return NULL;
     }

@@ -1,5 +1,6 @@
 #include "s8_drivers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "f32_gemm.h" /* nrt_f32_grain / nrt_f32_column_split: the same task sizing */
@@ -19,8 +20,9 @@ size_t nrt_s8_gemm_packed_bytes(const nrt_s8_gemm_table* t, size_t n, size_t kc,
     return ceil_div(n, t->nr) * nrt_s8_gemm_panel_bytes(t, kc, ks);
 }
 
-void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks, const int8_t* w, size_t stride_n,
-                      size_t stride_tap, const int32_t* bias, const float* m, void* packed) {
+/* Element (column j, tap p, k) at w[j * stride_n + p * stride_tap + k * stride_k]. */
+static void pack_panels(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks, const int8_t* w, size_t stride_n,
+                        size_t stride_tap, size_t stride_k, const int32_t* bias, const float* m, void* packed) {
     size_t nr = t->nr, kr = t->kr, kcb = ceil_div(kc, kr);
     uint8_t* p = packed;
     for (size_t n0 = 0; n0 < n; n0 += nr) {
@@ -30,7 +32,8 @@ void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks
             uint32_t sum = 0, b = 0;
             if (j < nc) {
                 for (size_t tap = 0; tap < ks; tap++)
-                    for (size_t k = 0; k < kc; k++) sum += (uint32_t)w[(n0 + j) * stride_n + tap * stride_tap + k];
+                    for (size_t k = 0; k < kc; k++)
+                        sum += (uint32_t)w[(n0 + j) * stride_n + tap * stride_tap + k * stride_k];
                 b = (bias ? (uint32_t)bias[n0 + j] : 0u) - (uint32_t)t->x_offset * sum;
             }
             memcpy(p, &b, sizeof b);
@@ -41,7 +44,8 @@ void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks
                 for (size_t j = 0; j < nr; j++)
                     for (size_t kk = 0; kk < kr; kk++) {
                         size_t k = kb * kr + kk;
-                        *p++ = (uint8_t)(j < nc && k < kc ? w[(n0 + j) * stride_n + tap * stride_tap + k] : 0);
+                        *p++ = (uint8_t)(j < nc && k < kc ? w[(n0 + j) * stride_n + tap * stride_tap + k * stride_k]
+                                                          : 0);
                     }
         for (size_t j = 0; j < nr; j++) {
             float v = j < nc ? m[n0 + j] : 0.0f;
@@ -49,6 +53,11 @@ void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks
             p += sizeof v;
         }
     }
+}
+
+void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks, const int8_t* w, size_t stride_n,
+                      size_t stride_tap, const int32_t* bias, const float* m, void* packed) {
+    pack_panels(t, n, kc, ks, w, stride_n, stride_tap, 1, bias, m, packed);
 }
 
 /* Depthwise tiles: bias[cw], taps x cw weights in the table's format, m[cw];
@@ -158,6 +167,40 @@ void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, int64_t g
                          m + grp * cog, (uint8_t*)packed + grp * plan->group_bytes);
 }
 
+bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const int64_t* stride,
+                            const int64_t* dilation, bool padded, nrt_s8_conv_plan* plan) {
+    *plan = (nrt_s8_conv_plan){0};
+    bool upsample = group == 1 && !padded && dilation[0] == 1 && dilation[1] == 1 && stride[0] == wd[1] &&
+                    stride[1] == wd[2];
+    if (!upsample || !(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    plan->kind = NRT_S8_CONV_TRANSPOSE;
+    plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, (size_t)(wd[2] * wd[3]), (size_t)wd[0], 1);
+    plan->packed_bytes = (size_t)wd[1] * plan->group_bytes;
+    return true;
+}
+
+bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
+                       const float* m, int32_t zx, void* packed) {
+    size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
+    int32_t* b = malloc(cols * sizeof *b);
+    float* mc = malloc(cols * sizeof *mc);
+    bool ok = b && mc;
+    for (size_t ky = 0; ok && ky < kh; ky++) {
+        /* kernel row ky: column j = kx * C_out + c, K = C_in, W_ky[j][ci] = w[ci][ky][kx][c] */
+        const int8_t* wk = w + ky * cols;
+        for (size_t j = 0; j < cols; j++) {
+            uint32_t sum = 0;
+            for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)wk[ci * kh * cols + j];
+            b[j] = (int32_t)((bias ? (uint32_t)bias[j % cout] : 0u) - (uint32_t)zx * sum);
+            mc[j] = m[j % cout];
+        }
+        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * cols, b, mc, (uint8_t*)packed + ky * plan->group_bytes);
+    }
+    free(b);
+    free(mc);
+    return ok;
+}
+
 /* ---- Conv: GEMM / indirect GEMM ---- */
 
 typedef struct conv_job {
@@ -169,7 +212,20 @@ typedef struct conv_job {
     int8_t* y;
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
     bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    ptrdiff_t tap_offset[NRT_S8_CONV_MAX_TAPS]; /* tap t's input offset from the window's corner pixel */
 } conv_job;
+
+static void init_tap_offsets(conv_job* j) {
+    const nrt_conv2d_geom* g = j->g;
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++)
+            j->tap_offset[ky * g->kw + kx] = (ptrdiff_t)((ky * g->dh * g->iw + kx * g->dw) * g->cin);
+}
+
+/* Whether every tap of the window with corner (iy0, ix0) lies inside the input. */
+static bool interior(const nrt_conv2d_geom* g, int64_t iy0, int64_t ix0) {
+    return iy0 >= 0 && ix0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->ih && ix0 + (g->kw - 1) * g->dw < g->iw;
+}
 
 /* Output pixel m as (image, row, column), advanced one pixel at a time. */
 typedef struct pixel_pos {
@@ -200,6 +256,11 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
         int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
         const int8_t** out = ind + r;
+        if (interior(g, iy0, ix0)) { /* the common case: fixed offsets from the corner */
+            const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+            for (int64_t t = 0; t < g->kh * g->kw; t++) out[(size_t)t * MR] = corner + j->tap_offset[t];
+            continue;
+        }
         for (int64_t ky = 0; ky < g->kh; ky++) {
             int64_t iy = iy0 + ky * g->dh;
             const int8_t* row = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
@@ -273,6 +334,11 @@ static void dw_task(void* arg, size_t begin, size_t end) {
             const int8_t** out = ind;
             for (int64_t p = 0; p < np; p++) {
                 int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
+                if (interior(g, iy0, ix0)) {
+                    const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+                    for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
+                    continue;
+                }
                 for (int64_t ky = 0; ky < g->kh; ky++) {
                     int64_t iy = iy0 + ky * g->dh;
                     const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
@@ -294,10 +360,42 @@ static void run_depthwise(nrt_ctx* ctx, conv_job* j) {
     nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), dw_task, j);
 }
 
+/* ---- ConvTranspose, kernel == stride ---- */
+
+/* One tile of an input row: for each kernel row, a GEMM of N = kw x C_out
+ * written to output row iy * sh + ky from column ix0 * sw on. */
+static void convt_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_gemm_table* t = j->plan->gemm;
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout, cols = (size_t)g->kw * cout, iw = (size_t)g->iw;
+    size_t tiles = ceil_div(iw, t->mr), panel = nrt_s8_gemm_panel_bytes(t, cin, 1);
+    for (size_t task = begin; task < end; task++) {
+        size_t row = task / tiles, ix0 = task % tiles * t->mr, mr = iw - ix0 < t->mr ? iw - ix0 : t->mr;
+        int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
+        const int8_t* a = j->x + (row * iw + ix0) * cin;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            const uint8_t* w = j->packed + (size_t)ky * j->plan->group_bytes;
+            int8_t* c = j->y + ((size_t)((n * g->oh + iy * g->sh + ky) * g->ow) + ix0 * (size_t)g->sw) * cout;
+            for (size_t n0 = 0; n0 < cols; n0 += t->nr, w += panel)
+                t->gemm(mr, cols - n0 < t->nr ? cols - n0 : t->nr, cin, a, cin, w, c + n0, cols, j->rq);
+        }
+    }
+}
+
+static void run_transpose(nrt_ctx* ctx, conv_job* j) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
+    double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), convt_task, j);
+}
+
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
                      const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y) {
-    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false};
+    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false, {0}};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
+    if (plan->kind != NRT_S8_CONV_TRANSPOSE) init_tap_offsets(&j);
     if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);
+    else if (plan->kind == NRT_S8_CONV_TRANSPOSE) run_transpose(ctx, &j);
     else run_gemm(ctx, &j);
 }

@@ -15,8 +15,15 @@
  *              every other one goes through an indirection buffer (igemm:
  *              one pointer per pixel and tap, the z_x buffer in the padding),
  *              built per tile of MR pixels: no im2col copy.
- * Other geometries (ConvTranspose, more than NRT_S8_CONV_MAX_TAPS taps,
- * depthwise with a channel multiplier) stay on the reference kernels. */
+ *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
+ *              group 1 (upsampling layers): every output pixel receives
+ *              exactly one tap, so z_x folds into the bias like a Conv's
+ *              (B[c] - z_x * sum_ci W[ci, ky, kx, c], per kernel position).
+ *              For kernel row ky, the kw x C_out outputs of consecutive input
+ *              pixels are consecutive in output row iy * stride + ky: one
+ *              GEMM per kernel row with N = kw x C_out writes them in place.
+ * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
+ * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
 #define NRT_S8_DRIVERS_H
 
@@ -55,13 +62,13 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
 
 /* ---- Conv ---- */
 
-enum { NRT_S8_CONV_NONE = 0, NRT_S8_CONV_GEMM, NRT_S8_CONV_DEPTHWISE };
+enum { NRT_S8_CONV_NONE = 0, NRT_S8_CONV_GEMM, NRT_S8_CONV_DEPTHWISE, NRT_S8_CONV_TRANSPOSE };
 
 typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
-    size_t group_bytes;  /* GEMM: packed bytes per group */
+    size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_s8_conv_plan;
 
@@ -73,6 +80,16 @@ bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, nrt
  * multipliers m[C_out]. */
 void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, int64_t group, const int8_t* w,
                       const int32_t* bias, const float* m, void* packed);
+
+/* ConvTranspose, wdims [C_in, KH, KW, C_out / group]: true (kind TRANSPOSE)
+ * for the upsampling geometry above when `isa` has GEMM kernels. */
+bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, const int64_t* stride,
+                            const int64_t* dilation, bool padded, nrt_s8_conv_plan* plan);
+
+/* Packs its weights with the unfolded bias (NULL: 0), multipliers m[C_out]
+ * and the input zero point; false when out of memory. */
+bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, const int8_t* w, const int32_t* bias,
+                       const float* m, int32_t zx, void* packed);
 
 /* y = requant(conv(x)) for the whole output; `zbuf` holds >= C_in bytes of
  * z_x (the padding taps' input). */

@@ -166,11 +166,24 @@ typedef struct nrt_s8_vector_table {
     nrt_s8_maxpool_ukernel maxpool;
 } nrt_s8_vector_table;
 
+/* Rescale (Concat inputs, nearest Resize): y[i] = requant((float)(x[i] - zx) * m)
+ * as nrt_rescale_s8_ref computes it (requant.h), n values; x == y allowed.
+ * A separate entry point (not a vector-table field) so that tables written
+ * before it existed stay complete. */
+typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
+                                       int8_t* y);
+
+/* QuantizeLinear of float32 to int8 with one scale: y[i] = the contract's
+ * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref. */
+typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
+nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
+nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
@@ -179,13 +192,20 @@ extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
+extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
+void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8_neon;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon;
 extern const nrt_s8_vector_table nrt_qs8_vector_neon;
+void nrt_qs8_rescale_neon(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_quantize_neon(size_t n, const float* x, float s, int32_t z, int8_t* y);
 #endif
 
 #endif

@@ -90,15 +90,20 @@ static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
  * int8 OHWI weights with their multipliers known now, a constant int32 bias. */
 static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_conv_plan* plan) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    if (transpose || !x || !w || !y || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->rank != 4 ||
+    if (!x || !w || !y || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->rank != 4 ||
         w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
         return false;
-    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return false;
+    int64_t cout = transpose ? w->dims[3] : w->dims[0];
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == cout)) return false;
     if (!nrt_is_qs8(x) || !nrt_is_qs8(y)) return false;
     if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
         o->act.kind != NRT_FB_ActivationKind_CLIP)
         return false;
-    return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, plan);
+    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, plan);
+    const nrt_window2d* win = &o->win;
+    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
+                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
+    return nrt_s8_convt_plan_init(ctx->model->isa, w->dims, o->group, win->stride, win->dilation, padded, plan);
 }
 
 static void* s8_weights(const conv_params* p) {
@@ -107,12 +112,18 @@ static void* s8_weights(const conv_params* p) {
 
 /* Packs the int8 weights; false (and no plan) when the multipliers are not
  * known or not in range (prepare then reports why, or runs the reference). */
-static bool pack_s8(nrt_ctx* ctx, conv_params* p) {
+static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    float* m = malloc((size_t)w->dims[0] * sizeof(float));
-    bool ok = m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m);
-    if (ok) {
+    int axis = transpose ? 3 : 0;
+    float* m = malloc((size_t)w->dims[axis] * sizeof(float));
+    bool ok = m && nrt_qs8_static_multipliers(x, w, axis, y, w->dims[axis], m);
+    if (ok && transpose) {
+        int32_t zx = x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0;
+        ok = nrt_s8_convt_pack(&p->s8, w->dims, w->data, b ? b->data : NULL, m, zx, s8_weights(p));
+    } else if (ok) {
         nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, s8_weights(p));
+    }
+    if (ok) {
         ctx->model->packed_weight_bytes += p->s8.packed_bytes;
     } else {
         p->s8 = (nrt_s8_conv_plan){0};
@@ -150,7 +161,7 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     if (fast) {
         pack_fast(ctx, p, transpose);
     } else if (s8) {
-        pack_s8(ctx, p);
+        pack_s8(ctx, p, transpose);
     } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
         ctx->model->packed_weight_bytes += w->nbytes;
@@ -331,7 +342,7 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    if (p->fast.kind && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
+    if ((p->fast.kind || p->s8.kind) && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
         return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "upsampling kernel chosen for a geometry it does not cover");
     bool repack = !p->packed && !p->fast.kind && !nrt_is_qs8(x) &&
                   nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;

@@ -8,13 +8,17 @@
  *   lut        256-entry table lookup: TBL / TBX over four 64-byte quarters;
  *   gavgpool / avgpool  sums of (x - z_x) in int32 (SSUBL + SADDW, wrapping
  *              like the reference), one requantization;
- *   maxpool    SMAX over the taps from -128, then the [qmin, qmax] clamp.
+ *   maxpool    SMAX over the taps from -128, then the [qmin, qmax] clamp;
+ *   rescale    (float)(x - z_x) * m, clamp, round, + z_y (Concat, nearest Resize);
+ *   quantize   float32 -> int8: FDIV by the scale (not a reciprocal multiply),
+ *              FRINTN (rintf), NaN -> 0, clamp to [-128 - z, 127 - z], + z.
  * Channel / element tails load and store only the bytes they own. */
 #include <arm_neon.h>
 
 #include "../ref/binary_ref.h"
 #include "../ref/int8_ref.h"
 #include "../s8_kernels.h"
+#include "f32_act_neon.h"
 #include "qs8_requant_neon.h"
 
 /* v (already scaled) -> rint(clamp(v)) + z_y: nrt_requantize_float on 4 lanes. */
@@ -167,6 +171,49 @@ static void qs8_maxpool_neon(size_t channels, size_t taps, const int8_t* const* 
         v = vbslq_s8(vcltq_s8(v, lo), lo, vminq_s8(v, hi));
         if (n >= 16) vst1q_s8(y + c0, v);
         else nrt_st_s8_part16(y + c0, v, n);
+    }
+}
+
+/* ---- Rescale, QuantizeLinear (separate entry points of s8_kernels.h) ---- */
+
+void nrt_qs8_rescale_neon(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y) {
+    nrt_s8_rq_neon q = nrt_s8_rq_neon_make(rq);
+    int8x8_t z = vdup_n_s8((int8_t)zx);
+    float32x4_t mv = vdupq_n_f32(m);
+    for (size_t i = 0; i < n; i += 16) {
+        size_t cnt = n - i < 16 ? n - i : 16;
+        wide16 d = widen_sub(cnt == 16 ? vld1q_s8(x + i) : nrt_ld_s8_part16(x + i, cnt), z);
+        int8x16_t r = narrow16(requant_float4(vmulq_f32(vcvtq_f32_s32(d.v[0]), mv), &q),
+                               requant_float4(vmulq_f32(vcvtq_f32_s32(d.v[1]), mv), &q),
+                               requant_float4(vmulq_f32(vcvtq_f32_s32(d.v[2]), mv), &q),
+                               requant_float4(vmulq_f32(vcvtq_f32_s32(d.v[3]), mv), &q));
+        if (cnt == 16) vst1q_s8(y + i, r);
+        else nrt_st_s8_part16(y + i, r, cnt);
+    }
+}
+
+/* 4 floats -> rint(x / s), NaN -> 0, clamped to [lo, hi], + z (quantize_small of kernels/ref/quant_ref.c). */
+NRT_NEON_S8_INLINE int32x4_t quantize4(float32x4_t x, float32x4_t s, const nrt_s8_rq_neon* q) {
+    float32x4_t v = vrndnq_f32(vdivq_f32(x, s));
+    v = vbslq_f32(vceqq_f32(v, v), v, vdupq_n_f32(0.0f));
+    v = vbslq_f32(vcltq_f32(v, q->lo), q->lo, vminq_f32(v, q->hi));
+    return vaddq_s32(vcvtnq_s32_f32(v), q->zp);
+}
+
+void nrt_qs8_quantize_neon(size_t n, const float* x, float s, int32_t z, int8_t* y) {
+    nrt_s8_rq_neon q = {vdupq_n_f32(-128.0f - (float)z), vdupq_n_f32(127.0f - (float)z), vdupq_n_s32(z)};
+    float32x4_t sv = vdupq_n_f32(s);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int32x4_t r[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) r[j] = quantize4(vld1q_f32(x + i + 4 * j), sv, &q);
+        vst1q_s8(y + i, narrow16(r[0], r[1], r[2], r[3]));
+    }
+    for (; i < n; i += 4) {
+        size_t cnt = n - i < 4 ? n - i : 4;
+        int32x4_t r = quantize4(cnt == 4 ? vld1q_f32(x + i) : nrt_ld_part_f32(x + i, cnt), sv, &q);
+        nrt_st_s8_part8(y + i, nrt_s8_narrow8(r, r), cnt);
     }
 }
 

@@ -11,9 +11,15 @@
 #define CW 16
 #define PIX 4
 
+/* 16 codes of a tap, sign-extended: a plain load for a full tile (folded
+ * into vpmovsxbd), a masked one for the channel tail. */
+NRT_AVX512VNNI_INLINE __m512i load_x(const int8_t* x, __mmask16 km, const int FULL) {
+    return _mm512_cvtepi8_epi32(FULL ? _mm_loadu_si128((const __m128i*)x) : _mm_maskz_loadu_epi8(km, x));
+}
+
 NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size_t c0, __mmask16 km,
                                      const int32_t* tile, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
-                                     const int P) {
+                                     const int P, const int FULL) {
     __m512i acc[PIX];
     __m512i bias = _mm512_loadu_si512(tile);
 #pragma GCC unroll 4
@@ -23,16 +29,27 @@ NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size
         __m512i wv = _mm512_loadu_si512(w);
 #pragma GCC unroll 4
         for (int p = 0; p < P; p++) {
-            __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(km, ind[(size_t)p * taps + t] + c0));
-            acc[p] = _mm512_dpwssd_epi32(acc[p], xv, wv);
+            acc[p] = _mm512_dpwssd_epi32(acc[p], load_x(ind[(size_t)p * taps + t] + c0, km, FULL), wv);
         }
     }
     __m512 m = _mm512_loadu_ps((const float*)w);
     __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
     __m512i zp = _mm512_set1_epi32(rq->zero_point);
 #pragma GCC unroll 4
-    for (int p = 0; p < P; p++)
-        _mm_mask_storeu_epi8(y + (size_t)p * y_stride + c0, km, nrt_s8_requant16(acc[p], m, lo, hi, zp));
+    for (int p = 0; p < P; p++) {
+        __m128i q = nrt_s8_requant16(acc[p], m, lo, hi, zp);
+        if (FULL) _mm_storeu_si128((__m128i*)(y + (size_t)p * y_stride + c0), q);
+        else _mm_mask_storeu_epi8(y + (size_t)p * y_stride + c0, km, q);
+    }
+}
+
+/* All pixels of one channel tile. */
+NRT_AVX512VNNI_INLINE void dw_tile(size_t npix, size_t taps, const int8_t* const* ind, size_t c0, __mmask16 km,
+                                   const int32_t* wt, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
+                                   const int FULL) {
+    size_t p = 0;
+    for (; p + PIX <= npix; p += PIX) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, FULL);
+    for (; p < npix; p++) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, 1, FULL);
 }
 
 NRT_AVX512VNNI static void qs8_dwconv_16x4_avx512vnni(size_t channels, size_t npix, size_t taps,
@@ -41,10 +58,12 @@ NRT_AVX512VNNI static void qs8_dwconv_16x4_avx512vnni(size_t channels, size_t np
     size_t tile = CW * (2 + taps);
     const int32_t* wt = w;
     for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
-        __mmask16 km = (__mmask16)(channels - c0 >= CW ? 0xFFFF : (1u << (channels - c0)) - 1);
-        size_t p = 0;
-        for (; p + PIX <= npix; p += PIX) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, PIX);
-        for (; p < npix; p++) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, 1);
+        if (channels - c0 >= CW) {
+            dw_tile(npix, taps, ind, c0, 0xFFFF, wt, y, y_stride, rq, 1);
+        } else {
+            __mmask16 km = (__mmask16)((1u << (channels - c0)) - 1);
+            dw_tile(npix, taps, ind, c0, km, wt, y, y_stride, rq, 0);
+        }
     }
 }
 

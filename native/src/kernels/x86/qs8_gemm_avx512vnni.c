@@ -10,7 +10,7 @@
  * four products stay far inside int32).
  *
  * One template (gemm_tile) instantiated per row count (8, 4, 2, 1) and width
- * (two zmm = 32 columns, or one = 16 for a narrow last panel); a K remainder
+ * (32 = two zmm, 24 = zmm + ymm, 16 = zmm, 8 = ymm, for narrow panels); a K remainder
  * of 1-3 is read byte-exactly (never past the row) against zero-padded
  * weights, whose products with the flipped 0x80 bytes vanish. */
 #include "qs8_requant_x86.h"
@@ -19,31 +19,40 @@
 #define NR 32
 #define KR 4
 
-/* acc[r][j] += (u8 of 4 activations of row r) . (column block j's 4 weights),
- * for kc values of each row pointer; returns the weights after them. */
-NRT_AVX512VNNI_INLINE const int8_t* acc_block(__m512i acc[MR][2], const int8_t* const* ap, size_t kc,
-                                              const int8_t* w, const int R, const int NZ) {
+/* Accumulators: NZ (0-2) zmm of 16 columns, then NY (0/1) ymm of 8: a panel
+ * of 24 columns costs 1.5 vector-widths instead of 2 (Zen 4 splits zmm
+ * operations into two 256-bit halves, so the ymm is half the price). */
+typedef struct tile_acc {
+    __m512i z[MR][2];
+    __m256i y[MR];
+} tile_acc;
+
+/* acc[r] += (u8 of 4 activations of row r) . (the 4 weights of each
+ * column), for kc values of each row pointer; returns the weights after them. */
+NRT_AVX512VNNI_INLINE void acc_step(tile_acc* t, const int8_t* const* ap, size_t k, size_t rem, const int8_t* w,
+                                    const int R, const int NZ, const int NY) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
-    size_t k = 0;
-    for (; k + KR <= kc; k += KR, w += NR * KR) {
-        __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_setzero_si512();
-        if (NZ > 1) w1 = _mm512_loadu_si512(w + 64);
+    __m512i w0 = _mm512_setzero_si512(), w1 = _mm512_setzero_si512();
+    __m256i wy = _mm256_setzero_si256();
+    if (NZ > 0) w0 = _mm512_loadu_si512(w);
+    if (NZ > 1) w1 = _mm512_loadu_si512(w + 64);
+    if (NY) wy = _mm256_loadu_si256((const __m256i*)(w + 64 * NZ));
 #pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            __m512i av = _mm512_xor_si512(_mm512_set1_epi32(nrt_s8_load4(ap[r] + k)), flip);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, w0);
-            if (NZ > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, w1);
-        }
+    for (int r = 0; r < R; r++) {
+        int32_t a4 = rem >= KR ? nrt_s8_load4(ap[r] + k) : nrt_s8_load_partial(ap[r] + k, rem);
+        __m512i av = _mm512_xor_si512(_mm512_set1_epi32(a4), flip);
+        if (NZ > 0) t->z[r][0] = _mm512_dpbusd_epi32(t->z[r][0], av, w0);
+        if (NZ > 1) t->z[r][1] = _mm512_dpbusd_epi32(t->z[r][1], av, w1);
+        if (NY) t->y[r] = _mm256_dpbusd_epi32(t->y[r], _mm512_castsi512_si256(av), wy);
     }
-    if (k < kc) {
-        __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_setzero_si512();
-        if (NZ > 1) w1 = _mm512_loadu_si512(w + 64);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            __m512i av = _mm512_xor_si512(_mm512_set1_epi32(nrt_s8_load_partial(ap[r] + k, kc - k)), flip);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, w0);
-            if (NZ > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, w1);
-        }
+}
+
+NRT_AVX512VNNI_INLINE const int8_t* acc_block(tile_acc* t, const int8_t* const* ap, size_t kc, const int8_t* w,
+                                              const int R, const int NZ, const int NY) {
+    size_t k = 0;
+    for (; k + KR <= kc; k += KR, w += NR * KR) acc_step(t, ap, k, KR, w, R, NZ, NY);
+    if (k < kc) { /* 1-3 values left: read byte-exactly, against zero weights */
+        acc_step(t, ap, k, kc - k, w, R, NZ, NY);
         w += NR * KR;
     }
     return w;
@@ -51,41 +60,55 @@ NRT_AVX512VNNI_INLINE const int8_t* acc_block(__m512i acc[MR][2], const int8_t* 
 
 NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
                                      const int8_t* a, size_t a_stride, const void* packed, int8_t* c,
-                                     size_t c_stride, const nrt_s8_requant* rq, const int R, const int NZ) {
-    __m512i acc[MR][2];
+                                     size_t c_stride, const nrt_s8_requant* rq, const int R, const int NZ,
+                                     const int NY) {
+    tile_acc t;
     const int32_t* bias = packed;
-    __m512i b0 = _mm512_loadu_si512(bias), b1 = _mm512_setzero_si512();
+    __m512i b0 = _mm512_setzero_si512(), b1 = _mm512_setzero_si512();
+    __m256i by = _mm256_setzero_si256();
+    if (NZ > 0) b0 = _mm512_loadu_si512(bias);
     if (NZ > 1) b1 = _mm512_loadu_si512(bias + 16);
+    if (NY) by = _mm256_loadu_si256((const __m256i*)(bias + 16 * NZ));
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-        acc[r][0] = b0;
-        acc[r][1] = b1;
+        t.z[r][0] = b0;
+        t.z[r][1] = b1;
+        t.y[r] = by;
     }
     const int8_t* w = (const int8_t*)(bias + NR);
     const int8_t* ap[MR];
     if (!ind) {
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) ap[r] = a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
-        w = acc_block(acc, ap, kc, w, R, NZ);
+        w = acc_block(&t, ap, kc, w, R, NZ, NY);
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++) ap[r] = ind[r];
-            w = acc_block(acc, ap, kc, w, R, NZ);
+            w = acc_block(&t, ap, kc, w, R, NZ, NY);
         }
     }
     const float* m = (const float*)w;
     __m512 m0 = _mm512_loadu_ps(m), m1 = _mm512_loadu_ps(m + 16);
+    __m256 my = _mm256_loadu_ps(m + 16 * NZ);
     __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
     __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    size_t ny0 = 16 * (size_t)NZ;
     __mmask16 k0 = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
     __mmask16 k1 = (__mmask16)(nc >= 32 ? 0xFFFF : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+    __mmask16 ky = (__mmask16)(nc >= ny0 + 8 ? 0xFF : nc > ny0 ? (1u << (nc - ny0)) - 1 : 0);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
         if ((size_t)r >= mr) break;
         int8_t* cr = c + (size_t)r * c_stride;
-        _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16(acc[r][0], m0, lo, hi, zp));
-        if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16(acc[r][1], m1, lo, hi, zp));
+        if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16(t.z[r][0], m0, lo, hi, zp));
+        if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16(t.z[r][1], m1, lo, hi, zp));
+        if (NY) {
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(t.y[r]), my);
+            v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
+            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm512_castsi512_si256(zp));
+            _mm_mask_storeu_epi8(cr + ny0, ky, _mm256_cvtepi32_epi8(q));
+        }
     }
 }
 
@@ -93,8 +116,10 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
     NRT_AVX512VNNI static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, \
                                         const int8_t* a, size_t a_stride, const void* w, int8_t* c,         \
                                         size_t c_stride, const nrt_s8_requant* rq) {                         \
-        if (nc > 16) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 2);                  \
-        else gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1);                          \
+        if (nc > 24) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 2, 0);               \
+        else if (nc > 16) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 1);          \
+        else if (nc > 8) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 0);           \
+        else gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 0, 1);                       \
     }
 WIDTHS(8)
 WIDTHS(4)

@@ -27,9 +27,10 @@ static inline int32_t nrt_s8_load4(const int8_t* p) {
 }
 
 static inline int32_t nrt_s8_load_partial(const int8_t* p, size_t n) {
-    int32_t v = 0;
-    memcpy(&v, p, n);
-    return v;
+    uint32_t v = (uint8_t)p[0]; /* byte by byte: a variable-length memcpy would be a library call */
+    if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
+    if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
+    return (int32_t)v;
 }
 
 /* 16 accumulators -> 16 int8 codes. */
