@@ -123,8 +123,13 @@ def shapes_net() -> onnx.ModelProto:
     nodes += [helper.make_node("Add", ["e", "ec"], ["e1"]), helper.make_node("Mul", ["e1", "e"], ["e2"]),
               helper.make_node("Sub", ["es", "e2"], ["e3"]), helper.make_node("Max", ["e3", "er"], ["e4"]),
               helper.make_node("Min", ["e4", "es"], ["e5"]), helper.make_node("Div", ["e5", "es"], ["ye"]),
-              helper.make_node("GlobalAveragePool", ["e"], ["yg"])]
-    outputs += ["ye", "yg"]
+              helper.make_node("GlobalAveragePool", ["e"], ["yg"]),
+              # windowed pooling (padding, stride 2) and a Concat of differently scaled inputs (rescale)
+              helper.make_node("AveragePool", ["e2"], ["ya"], kernel_shape=[3, 3], strides=[2, 2],
+                               pads=[1, 1, 1, 1]),
+              helper.make_node("MaxPool", ["e1"], ["ym"], kernel_shape=[3, 2], pads=[1, 0, 1, 1]),
+              helper.make_node("Concat", ["e1", "e3", "e"], ["yc"], axis=1)]
+    outputs += ["ye", "yg", "ya", "ym", "yc"]
     g = helper.make_graph(nodes, "shapes_net", inputs,
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
