@@ -69,3 +69,12 @@ def test_int8_microkernels_under_qemu(arm_build, cpu):
     assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
     assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
     assert ("qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_float_microkernels_under_qemu(arm_build, cpu):
+    """test_f32_kernels: the NEON float32 tables (dotprod uses them too) on many shapes, guard page after the input."""
+    r = qemu(cpu, c_test_path(arm_build, "test_f32_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "f32-vector-neon:"):
+        assert name in r.stdout, r.stdout

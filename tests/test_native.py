@@ -57,6 +57,12 @@ def test_int8_microkernels_natively(levels_build):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_float_microkernels_natively(levels_build):
+    """test_f32_kernels: the float32 microkernel tables of this CPU's levels on many shapes."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_f32_kernels"))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_python_and_c_agree(small_model):
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(2, 6)
     with nanort.Model(small_model) as m:
