@@ -7,6 +7,7 @@ compares every kernel level the emulated CPU has against the reference
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -38,9 +39,9 @@ def _has_int8() -> bool:
     return hasattr(OpType, "Lut")
 
 
-def qemu(cpu: str, binary, *args) -> subprocess.CompletedProcess:
+def qemu(cpu: str, binary, *args, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["qemu-aarch64", "-cpu", cpu, str(binary), *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env={**os.environ, **(env or {})})
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -78,3 +79,16 @@ def test_float_microkernels_under_qemu(arm_build, cpu):
     assert r.returncode == 0, r.stdout + r.stderr
     for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "f32-vector-neon:"):
         assert name in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("cpu,forced,want", [
+    ("max", None, "default level: dotprod"),            # HWCAP ASIMDDP detected
+    ("cortex-a53", None, "default level: neon"),        # no dot product: NEON
+    ("max", "neon", "default level: neon"),             # NANORT_ISA forces a lower level
+    ("max", "ref", "default level: ref"),
+    ("cortex-a53", "dotprod", "default level refused: this CPU cannot run dotprod kernels (best: neon)"),
+])
+def test_level_detection_and_nanort_isa_under_qemu(arm_build, cpu, forced, want):
+    r = qemu(cpu, c_test_path(arm_build, "test_levels"), env={"NANORT_ISA": forced or ""})  # "": auto
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert want in r.stdout, r.stdout

@@ -130,6 +130,13 @@ static void check_model(const char* path, int exact) {
 
 int main(int argc, char** argv) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
+    /* the level a model gets by default: the best one, or NANORT_ISA's when set */
+    nrt_options o;
+    nrt_options_init(&o);
+    nrt_model* probe = NULL;
+    if (nrt_model_create(&o, &probe) == NRT_OK) printf("default level: %s\n", nrt_isa_name(nrt_model_isa(probe)));
+    else printf("default level refused: %s\n", probe ? nrt_model_error(probe) : "out of memory");
+    nrt_model_free(probe);
     int exact = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--exact")) exact = 1;
