@@ -92,3 +92,21 @@ def test_level_detection_and_nanort_isa_under_qemu(arm_build, cpu, forced, want)
     r = qemu(cpu, c_test_path(arm_build, "test_levels"), env={"NANORT_ISA": forced or ""})  # "": auto
     assert r.returncode == 0, r.stdout + r.stderr
     assert want in r.stdout, r.stdout
+
+
+@pytest.fixture(scope="module")
+def arm_clang_build(tmp_path_factory):
+    cc = "clang-14" if have("clang-14") else "clang"
+    if not have(cc):
+        pytest.skip("clang not installed")
+    build = tmp_path_factory.mktemp("arm_clang")
+    return cmake_build(build, cc,
+                       f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'native' / 'cmake' / 'aarch64-linux-gnu-clang.cmake'}")
+
+
+def test_clang_build_under_qemu(arm_clang_build):
+    """The aarch64 build is warning-free with clang too (-Werror), and its NEON / dotprod kernels pass."""
+    for name in ("test_s8_kernels", "test_f32_kernels"):
+        r = qemu("max", c_test_path(arm_clang_build, name))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "neondot" in r.stdout or name == "test_f32_kernels", r.stdout
