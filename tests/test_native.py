@@ -43,11 +43,11 @@ def levels_build(tmp_path_factory):
 
 def test_kernel_levels_agree_natively(tmp_path, levels_build):
     """Every kernel level this CPU has gives the reference's results (int8 bit-exact)."""
-    from level_models import write_all
+    from level_models import level_args, write_all
 
     build = levels_build
-    models = write_all(tmp_path, int8=False)
-    r = subprocess.run([str(c_test_path(build, "test_levels")), *map(str, models)], capture_output=True, text=True)
+    models = write_all(tmp_path, int8=True)
+    r = subprocess.run([str(c_test_path(build, "test_levels")), *level_args(models)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
