@@ -100,7 +100,7 @@ static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
     }
     fill_bytes(w, N * K);
     fill_bytes(x.data, rows * kc);
-    for (size_t j = 0; j < N; j++) bias[j] = (int32_t)next_random() - (int32_t)(next_random() % 2 ? 0x40000000 : 0);
+    for (size_t j = 0; j < N; j++) bias[j] = (int32_t)(next_random() * 65599u + (next_random() % 2 ? 0x80000000u : 0u));
     int32_t qmin, qmax;
     nrt_s8_requant rq;
     random_requant(K, m, N, &rq, &qmin, &qmax);
