@@ -14,9 +14,11 @@
  * zeros above (no byte past the row is read; the packed weights are zero
  * there).
  *
- * This file needs the dot-product instructions: CMake compiles it with
- * -march=armv8.2-a+dotprod; other builds (the Python extension) get them
- * from the pragma / attributes below. The dispatch (dispatch.c) only picks
+ * This file enables the dot-product instructions for its own functions
+ * (below: a GCC target pragma, or a clang target-attribute region), unless
+ * the whole build already targets them; every build (CMake, the Python
+ * extension) compiles it with the common flags, and no per-file -march can
+ * clash with a -mcpu the user chose. The dispatch (dispatch.c) only picks
  * this table on CPUs whose HWCAP reports ASIMDDP, so the library still runs
  * on a Cortex-A53. */
 #include <stdint.h>
