@@ -139,6 +139,16 @@ BIG = [  # larger shapes: several row tiles, column panels and K blocks per call
          group=1),
     dict(shape=(1, 24, 24, 3), cout=16, kernel=(3, 3), stride=(2, 2), dilation=(1, 1), pads=[1, 1, 1, 1], group=1),
     dict(shape=(3, 6, 7, 130), cout=33, kernel=(2, 3), stride=(1, 2), dilation=(2, 1), pads=[0, 1, 2, 0], group=1),
+    # depthwise on maps shorter than the kernel: rows whose top / bottom taps are all padding
+    dict(shape=(1, 2, 40, 200), cout=200, kernel=(5, 5), stride=(1, 1), dilation=(1, 1), pads=[2, 2, 2, 2],
+         group=200),
+    dict(shape=(2, 3, 17, 88), cout=88, kernel=(5, 5), stride=(2, 1), dilation=(1, 1), pads=[2, 2, 2, 2], group=88),
+    dict(shape=(1, 4, 9, 24), cout=24, kernel=(3, 3), stride=(1, 1), dilation=(2, 2), pads=[3, 2, 1, 2], group=24),
+    dict(shape=(1, 1, 5, 40), cout=40, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[4, 1, 0, 1], group=40),
+    # depthwise channel counts at the tile boundaries (16, 32 + 16, 32 + 17)
+    dict(shape=(1, 9, 11, 16), cout=16, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[1, 1, 1, 1], group=16),
+    dict(shape=(1, 7, 10, 48), cout=48, kernel=(3, 3), stride=(2, 2), dilation=(1, 1), pads=[1, 1, 1, 1], group=48),
+    dict(shape=(1, 7, 10, 49), cout=49, kernel=(5, 5), stride=(1, 1), dilation=(1, 1), pads=[2, 2, 2, 2], group=49),
 ]
 
 
@@ -406,3 +416,21 @@ def test_quantize(scale, zp):
     g.t("y", np.int8, x.shape, (scale, zp))
     g.node("QuantizeLinear", ["x"], ["y"])
     run_simple(g, {"x": x}, ref.quantize(x, scale, zp, np.int8), threads=2)
+
+
+@pytest.mark.parametrize("zp", [-128, -3, 127])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000])
+def test_dequantize(zp, n):
+    scale = float(np.float32(0.0371))
+    q = np.resize(np.arange(-128, 128, dtype=np.int8), n)
+    g = G()
+    g.t("q", np.int8, (n,), (scale, zp))
+    g.t("y", np.float32, (n,))
+    g.node("DequantizeLinear", ["q"], ["y"])
+    g.g.inputs, g.g.outputs = ["q"], ["y"]
+    data = serialize(g.g)
+    want = ref.dequantize(q, scale, zp)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, check_finite=False) as m:
+            (y,) = m.run(None, {"q": q})
+            assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa

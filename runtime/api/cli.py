@@ -106,6 +106,7 @@ def _print_report(r) -> None:
 def cmd_inspect(args: argparse.Namespace) -> int:
     with nanort.Model(args.model) as model:  # verifies the file
         arena = _planned_arena(model)
+        isa, packed = model.isa, model.packed_weight_bytes
         f = nrt_file.read(args.model)
     out.print(f"[bold]{f.path}[/]: {f.size / 1e6:.2f} MB, format v{f.format_version}, "
               f"made by {f.producer} {f.producer_version}")
@@ -127,6 +128,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     consts = [t for t in f.tensors if t.constant_bytes]
     out.print(f"tensors: {len(f.tensors)} ({len(consts)} constant, {f.weight_bytes / 1e6:.2f} MB of weights)")
     out.print(f"planned activation arena: {arena}")
+    out.print(f"kernel level on this CPU: {isa}; weights repacked for it at load: {packed / 1e6:.2f} MB"
+              " (mapped from the file in place otherwise)")
     out.print(f"quantization: {f.quant_scheme or 'float32'}"
               + (f", calibration {f.calibration_method} on {f.calibration_samples} samples"
                  if f.calibration_method else ""))

@@ -69,7 +69,7 @@ const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_16x4_avx512vnni;
+    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
 #endif
 #if defined(__aarch64__)
@@ -120,6 +120,18 @@ nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON: return nrt_qs8_quantize_neon;
 #endif
+    default: return NULL;
+    }
+}
+
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
     default: return NULL;
     }
 }

@@ -61,32 +61,95 @@ void nrt_s8_gemm_pack(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks
 }
 
 /* Depthwise tiles: bias[cw], taps x cw weights in the table's format, m[cw];
- * w is OHWI [C][KH][KW][1] = [C][taps]. */
+ * w is OHWI [C][KH][KW][1] = [C][taps]. NRT_S8_DW_PAIRS stores each tile's
+ * channels even ones first (slot j / 2), then odd ones (cw / 2 + j / 2). */
 static void pack_depthwise(const nrt_s8_dwconv_table* t, size_t c, size_t taps, const int8_t* w,
                            const int32_t* bias, const float* m, uint8_t* p) {
-    size_t cw = t->cw;
+    size_t cw = t->cw, wb = nrt_s8_dw_weight_bytes(t->wformat);
+    bool pairs = t->wformat == NRT_S8_DW_PAIRS;
     for (size_t c0 = 0; c0 < c; c0 += cw) {
         for (size_t j = 0; j < cw; j++) {
-            int32_t b = c0 + j < c && bias ? bias[c0 + j] : 0;
-            memcpy(p, &b, sizeof b);
-            p += sizeof b;
+            size_t slot = pairs ? (j % 2) * (cw / 2) + j / 2 : j;
+            int32_t v = c0 + j < c && bias ? bias[c0 + j] : 0;
+            memcpy(p + slot * sizeof v, &v, sizeof v);
         }
-        for (size_t tap = 0; tap < taps; tap++)
+        p += cw * sizeof(int32_t);
+        for (size_t tap = 0; tap < taps; tap++, p += cw * wb)
             for (size_t j = 0; j < cw; j++) {
                 int8_t v = c0 + j < c ? w[(c0 + j) * taps + tap] : 0;
                 int16_t v16 = v;
                 uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
-                switch (t->wformat) {
-                case NRT_S8_DW_INT8: *p = (uint8_t)v; break;
-                case NRT_S8_DW_INT16: memcpy(p, &v16, sizeof v16); break;
-                default: memcpy(p, &v32, sizeof v32); break;
+                if (pairs) {
+                    uint32_t lane = j % 2 ? v32 << 16 : v32; /* (w, 0) for even channels, (0, w) for odd */
+                    memcpy(p + ((j % 2) * (cw / 2) + j / 2) * wb, &lane, sizeof lane);
+                    continue;
                 }
-                p += t->wformat;
+                switch (t->wformat) {
+                case NRT_S8_DW_INT8: p[j] = (uint8_t)v; break;
+                case NRT_S8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
+                default: memcpy(p + j * wb, &v32, sizeof v32); break;
+                }
             }
         for (size_t j = 0; j < cw; j++) {
+            size_t slot = pairs ? (j % 2) * (cw / 2) + j / 2 : j;
             float v = c0 + j < c ? m[c0 + j] : 0.0f;
-            memcpy(p, &v, sizeof v);
-            p += sizeof v;
+            memcpy(p + slot * sizeof v, &v, sizeof v);
+        }
+        p += cw * sizeof(float);
+    }
+}
+
+/* Taps k of a window starting at `start` (dilation d) inside [0, n): [*k0, *k1). */
+static void valid_rows(int64_t start, int64_t kernel, int64_t d, int64_t n, int64_t* k0, int64_t* k1) {
+    int64_t a = start >= 0 ? 0 : (-start + d - 1) / d, b = start >= n ? 0 : (n - start + d - 1) / d;
+    *k0 = a < kernel ? a : kernel;
+    *k1 = b < kernel ? b : kernel;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+size_t nrt_s8_dw_rows_plan(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, nrt_s8_dw_rows* r) {
+    *r = (nrt_s8_dw_rows){0};
+    if (plan->kind != NRT_S8_CONV_DEPTHWISE) return 0;
+    size_t bytes = 0, tiles = ceil_div((size_t)g->cout, plan->dw->cw);
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t ky0, ky1;
+        valid_rows(oy * g->sh - g->pad_t, g->kh, g->dh, g->ih, &ky0, &ky1);
+        if (ky0 == 0 && ky1 == g->kh) continue;
+        int v = 0;
+        while (v < r->count && !(r->ky0[v] == ky0 && r->ky1[v] == ky1)) v++;
+        if (v < r->count) continue;
+        if (r->count == NRT_S8_DW_MAX_VARIANTS) break; /* rows past the limit use the full weights */
+        r->ky0[v] = ky0;
+        r->ky1[v] = ky1;
+        r->offset[v] = bytes;
+        bytes += tiles * nrt_s8_dwconv_tile_bytes(plan->dw, (size_t)((ky1 - ky0) * g->kw));
+        bytes = ceil_div(bytes, NRT_S8_PACK_ALIGN) * NRT_S8_PACK_ALIGN;
+        r->count++;
+    }
+    return bytes;
+}
+
+void nrt_s8_dw_rows_pack(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* w,
+                         const int32_t* bias, const float* m, int32_t zx, nrt_s8_dw_rows* r, void* mem) {
+    size_t c = (size_t)g->cout, kh = (size_t)g->kh, kw = (size_t)g->kw, taps = kh * kw;
+    r->packed = mem;
+    int32_t b[64];
+    int8_t wv[64 * NRT_S8_CONV_MAX_TAPS];
+    for (int v = 0; v < r->count; v++) {
+        size_t k0 = (size_t)r->ky0[v], k1 = (size_t)r->ky1[v], vt = (k1 - k0) * kw;
+        size_t tile = nrt_s8_dwconv_tile_bytes(plan->dw, vt);
+        /* 64 channels at a time (a multiple of every tile width) */
+        for (size_t c0 = 0; c0 < c; c0 += 64) {
+            size_t cn = c - c0 < 64 ? c - c0 : 64;
+            for (size_t i = 0; i < cn; i++) {
+                const int8_t* wc = w + (c0 + i) * taps;
+                uint32_t skipped = 0;
+                for (size_t t = 0; t < taps; t++)
+                    if (t / kw < k0 || t / kw >= k1) skipped += (uint32_t)wc[t];
+                b[i] = (int32_t)((bias ? (uint32_t)bias[c0 + i] : 0u) + (uint32_t)zx * skipped);
+                memcpy(wv + i * vt, wc + k0 * kw, vt);
+            }
+            pack_depthwise(plan->dw, cn, vt, wv, b, m + c0, (uint8_t*)mem + r->offset[v] + c0 / plan->dw->cw * tile);
         }
     }
 }
@@ -136,7 +199,8 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
 
 /* ---- Conv: plan and packing ---- */
 
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, nrt_s8_conv_plan* plan) {
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, int64_t dilation_w,
+                           nrt_s8_conv_plan* plan) {
     *plan = (nrt_s8_conv_plan){0};
     if (wd[1] > NRT_S8_CONV_MAX_TAPS || wd[2] > NRT_S8_CONV_MAX_TAPS) return false;
     size_t taps = (size_t)(wd[1] * wd[2]), cout = (size_t)wd[0], cig = (size_t)wd[3];
@@ -148,7 +212,11 @@ bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, nrt_s8
     }
     if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
     plan->kind = NRT_S8_CONV_GEMM;
-    plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout / (size_t)group, cig, taps);
+    size_t run = (size_t)wd[2] * cig;
+    plan->merged_rows = group == 1 && dilation_w == 1 && wd[2] > 1 && cig < NRT_S8_ROWS_CHANNELS &&
+                        run <= NRT_S8_ROWS_MAX_K && wd[1] <= NRT_S8_ROWS_MAX_KH;
+    if (plan->merged_rows) plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout, run, (size_t)wd[1]);
+    else plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, cout / (size_t)group, cig, taps);
     plan->packed_bytes = (size_t)group * plan->group_bytes;
     return true;
 }
@@ -160,8 +228,13 @@ void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, int64_t g
         pack_depthwise(plan->dw, cout, taps, w, bias, m, packed);
         return;
     }
-    /* group grp: OHWI rows [grp * cog, (grp + 1) * cog), each taps x cig */
     size_t cog = cout / (size_t)group, k = taps * cig;
+    if (plan->merged_rows) { /* kh blocks of the kw x cig contiguous values of a kernel row */
+        size_t run = (size_t)wd[2] * cig;
+        nrt_s8_gemm_pack(plan->gemm, cout, run, (size_t)wd[1], w, k, run, bias, m, packed);
+        return;
+    }
+    /* group grp: OHWI rows [grp * cog, (grp + 1) * cog), each taps x cig */
     for (size_t grp = 0; grp < (size_t)group; grp++)
         nrt_s8_gemm_pack(plan->gemm, cog, cig, taps, w + grp * cog * k, k, cig, bias ? bias + grp * cog : NULL,
                          m + grp * cog, (uint8_t*)packed + grp * plan->group_bytes);
@@ -210,6 +283,7 @@ typedef struct conv_job {
     const uint8_t* packed;
     const nrt_s8_requant* rq;
     int8_t* y;
+    const nrt_s8_dw_rows* rows;
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
     bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
     ptrdiff_t tap_offset[NRT_S8_CONV_MAX_TAPS]; /* tap t's input offset from the window's corner pixel */
@@ -272,11 +346,44 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
     }
 }
 
+/* Merged rows: one pointer per (pixel, kernel row) at the kw x C_in bytes
+ * under it; rows crossing the left / right edge, or in the padding, get a
+ * copy in `edge` with z_x filled in. */
+static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
+    int8_t zx = *j->zbuf;
+    pixel_pos p = pixel_at(g, m0);
+    for (size_t r = 0; r < MR; r++) {
+        if (r > 0 && r < mr) pixel_next(g, &p);
+        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        int64_t kx0 = ix0 >= 0 ? 0 : -ix0, kx1 = g->iw - ix0;
+        kx0 = kx0 < g->kw ? kx0 : g->kw;
+        kx1 = kx1 < g->kw ? (kx1 > kx0 ? kx1 : kx0) : g->kw;
+        const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t iy = iy0 + ky * g->dh;
+            const int8_t** out = ind + (size_t)ky * MR + r;
+            bool row_in = iy >= 0 && iy < g->ih;
+            if (row_in && kx0 == 0 && kx1 == g->kw) {
+                *out = img + (iy * g->iw + ix0) * g->cin;
+                continue;
+            }
+            int8_t* dst = edge + (r * (size_t)g->kh + (size_t)ky) * run;
+            size_t lo = row_in ? (size_t)(kx0 * g->cin) : 0, hi = row_in ? (size_t)(kx1 * g->cin) : 0;
+            const int8_t* src = hi > lo ? img + (iy * g->iw + ix0 + kx0) * g->cin : NULL;
+            for (size_t i = 0; i < run; i++) dst[i] = i >= lo && i < hi ? src[i - lo] : zx;
+            *out = dst;
+        }
+    }
+}
+
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_gemm_table* t = j->plan->gemm;
     const int8_t* ind[NRT_S8_CONV_MAX_TAPS * NRT_S8_GEMM_MAX_MR];
+    int8_t edge[NRT_S8_GEMM_MAX_MR * NRT_S8_ROWS_MAX_KH * NRT_S8_ROWS_MAX_K];
     size_t M = (size_t)(g->n * g->oh * g->ow), cout = (size_t)g->cout, cig = (size_t)(g->cin / g->group);
     size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw);
     size_t units = (size_t)g->group * j->panels_per_group;
@@ -293,6 +400,12 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->gemm(mr, nc, cig, j->x + m0 * (size_t)g->cin, (size_t)g->cin, w, c, cout, j->rq);
                 continue;
             }
+            if (j->plan->merged_rows) {
+                if (grp != built) build_row_indirection(j, m0, mr, ind, edge);
+                built = grp;
+                t->igemm(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->rq);
+                continue;
+            }
             if (grp != built) build_indirection(j, m0, mr, grp, ind);
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->rq);
@@ -305,9 +418,10 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     const nrt_s8_gemm_table* t = j->plan->gemm;
     size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
     size_t cig = (size_t)(g->cin / g->group), taps = (size_t)(g->kh * g->kw);
-    j->direct = nrt_conv_is_pointwise(g);
+    j->direct = nrt_conv_is_pointwise(g) && !j->plan->merged_rows;
     j->panels_per_group = ceil_div(cog, t->nr);
-    j->panel_bytes = nrt_s8_gemm_panel_bytes(t, cig, taps);
+    j->panel_bytes = j->plan->merged_rows ? nrt_s8_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
+                                          : nrt_s8_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
     size_t split = nrt_f32_column_split(ctx, m_tiles, units);
     j->block_units = ceil_div(units, split);
@@ -319,14 +433,29 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
 
 /* ---- Conv: depthwise ---- */
 
+/* Kernel rows [*ky0, *ky1) of output row oy inside the input, and the
+ * variant packed for them (-1: none; all rows run on the full weights). */
+static int row_variant(const conv_job* j, int64_t iy0, int64_t* ky0, int64_t* ky1) {
+    const nrt_conv2d_geom* g = j->g;
+    valid_rows(iy0, g->kh, g->dh, g->ih, ky0, ky1);
+    for (int v = 0; j->rows && v < j->rows->count; v++)
+        if (j->rows->ky0[v] == *ky0 && j->rows->ky1[v] == *ky1) return v;
+    *ky0 = 0;
+    *ky1 = g->kh;
+    return -1;
+}
+
 static void dw_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_dwconv_table* t = j->plan->dw;
     const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
-    size_t taps = (size_t)(g->kh * g->kw), c = (size_t)g->cout;
+    size_t c = (size_t)g->cout;
     for (size_t row = begin; row < end; row++) {
-        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t;
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t, ky0, ky1;
+        int v = row_variant(j, iy0, &ky0, &ky1);
+        const uint8_t* packed = v < 0 ? j->packed : j->rows->packed + j->rows->offset[v];
+        size_t taps = (size_t)((ky1 - ky0) * g->kw);
         const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
         int8_t* yrow = j->y + row * (size_t)g->ow * c;
         for (int64_t ox0 = 0; ox0 < g->ow; ox0 += DW_PIXELS) {
@@ -334,12 +463,12 @@ static void dw_task(void* arg, size_t begin, size_t end) {
             const int8_t** out = ind;
             for (int64_t p = 0; p < np; p++) {
                 int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
-                if (interior(g, iy0, ix0)) {
+                if (v < 0 && interior(g, iy0, ix0)) {
                     const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
                     for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
                     continue;
                 }
-                for (int64_t ky = 0; ky < g->kh; ky++) {
+                for (int64_t ky = ky0; ky < ky1; ky++) {
                     int64_t iy = iy0 + ky * g->dh;
                     const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
                     for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -348,7 +477,7 @@ static void dw_task(void* arg, size_t begin, size_t end) {
                     }
                 }
             }
-            t->run(c, (size_t)np, taps, ind, j->packed, yrow + (size_t)ox0 * c, c, j->rq);
+            t->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)ox0 * c, c, j->rq);
         }
     }
 }
@@ -391,8 +520,9 @@ static void run_transpose(nrt_ctx* ctx, conv_job* j) {
 }
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
-                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y) {
-    conv_job j = {plan, g, x, zbuf, packed, rq, y, 0, 0, 0, 0, false, {0}};
+                     const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
+                     int8_t* y) {
+    conv_job j = {plan, g, x, zbuf, packed, rq, y, rows, 0, 0, 0, 0, false, {0}};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     if (plan->kind != NRT_S8_CONV_TRANSPOSE) init_tap_offsets(&j);
     if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);

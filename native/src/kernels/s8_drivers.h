@@ -14,7 +14,14 @@
  *              unpadded ungrouped conv reads the input rows in place (gemm);
  *              every other one goes through an indirection buffer (igemm:
  *              one pointer per pixel and tap, the z_x buffer in the padding),
- *              built per tile of MR pixels: no im2col copy.
+ *              built per tile of MR pixels: no im2col copy. With few input
+ *              channels (the RGB first layer) and undilated columns, the kw
+ *              taps of a kernel row are kw x C_in contiguous bytes of the
+ *              input, so each kernel row is one K block of the indirection
+ *              ("merged rows": kh blocks of kw x C_in instead of kh x kw
+ *              blocks of C_in, e.g. 3 x 9 bytes instead of 9 x 3); pixels
+ *              whose row crosses the left / right edge get a copy with z_x
+ *              filled in.
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): every output pixel receives
  *              exactly one tap, so z_x folds into the bias like a Conv's
@@ -35,6 +42,11 @@
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
 #define NRT_S8_PACK_ALIGN 64
+/* Merged rows: C_in below this and kw x C_in at most NRT_S8_ROWS_MAX_K, kh at
+ * most NRT_S8_ROWS_MAX_KH (the edge copies live on the stack). */
+#define NRT_S8_ROWS_CHANNELS 16
+#define NRT_S8_ROWS_MAX_K 64
+#define NRT_S8_ROWS_MAX_KH 16
 
 /* ---- GEMM packing (layout: s8_kernels.h) ---- */
 
@@ -68,13 +80,15 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
+    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_s8_conv_plan;
 
-/* wdims: OHWI [C_out, KH, KW, C_in / group]. False (kind NONE) when `isa`
- * has no kernels for this conv. */
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, nrt_s8_conv_plan* plan);
+/* wdims: OHWI [C_out, KH, KW, C_in / group]; dilation_w: the column
+ * dilation. False (kind NONE) when `isa` has no kernels for this conv. */
+bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, int64_t dilation_w,
+                           nrt_s8_conv_plan* plan);
 
 /* Packs the OHWI weights with the folded bias (NULL: 0) and the per-channel
  * multipliers m[C_out]. */
@@ -91,9 +105,33 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, co
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed);
 
+/* Depthwise row variants (per input shape): an output row whose top or
+ * bottom kernel rows lie entirely in the padding runs only the kernel rows
+ * [ky0, ky1) inside the input, on weights packed for them, the skipped taps'
+ * z_x * W folded into the bias (exact modulo 2^32). Small feature maps with
+ * 5x5 kernels spend most taps in the padding otherwise. */
+#define NRT_S8_DW_MAX_VARIANTS 8
+
+typedef struct nrt_s8_dw_rows {
+    int count;
+    int64_t ky0[NRT_S8_DW_MAX_VARIANTS], ky1[NRT_S8_DW_MAX_VARIANTS];
+    size_t offset[NRT_S8_DW_MAX_VARIANTS]; /* bytes into the variants' memory */
+    const uint8_t* packed;                 /* set by nrt_s8_dw_rows_pack */
+} nrt_s8_dw_rows;
+
+/* Plans the variants of a DEPTHWISE plan for geometry g; returns the bytes
+ * they need (0: none worth having; r->count 0). */
+size_t nrt_s8_dw_rows_plan(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, nrt_s8_dw_rows* r);
+
+/* Packs them into `mem` (NRT_S8_PACK_ALIGN-aligned) from the OHWI weights,
+ * the folded bias (NULL: 0), multipliers m and the input zero point. */
+void nrt_s8_dw_rows_pack(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* w,
+                         const int32_t* bias, const float* m, int32_t zx, nrt_s8_dw_rows* r, void* mem);
+
 /* y = requant(conv(x)) for the whole output; `zbuf` holds >= C_in bytes of
- * z_x (the padding taps' input). */
+ * z_x (the padding taps' input); rows: depthwise row variants or NULL. */
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
-                     const void* packed, const int8_t* zbuf, const nrt_s8_requant* rq, int8_t* y);
+                     const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
+                     int8_t* y);
 
 #endif

@@ -115,12 +115,21 @@ static inline size_t nrt_s8_gemm_panel_bytes(const nrt_s8_gemm_table* t, size_t 
  *                                  w in the low half and 0 in the high half, so that a
  *                                  16-bit pair multiply-add (vpmaddwd / vpdpwssd) with a
  *                                  sign-extended int32 x yields exactly x * w
+ *                                NRT_S8_DW_PAIRS: for inputs widened to int16 two channels
+ *                                  per int32 lane (x[2i], x[2i+1]): the even channels'
+ *                                  weights as (w, 0) lanes, then the odd channels' as
+ *                                  (0, w) lanes (4 bytes per weight; cw even); one
+ *                                  vpdpwssd per half then gives exact x * w per channel.
+ *                                  bias[] and m[] of such a tile are in the same order:
+ *                                  even channels first, then odd ones.
  *   float  m[cw]
  *
  * A call computes `npix` output pixels, every channel: pixel p's taps are the
  * pointers ind[p * taps + t] (into the input, at the pixel's channel 0, or the
  * padding buffer of z_x), output pixel p at y + p * y_stride. */
-enum { NRT_S8_DW_INT8 = 1, NRT_S8_DW_INT16 = 2, NRT_S8_DW_INT32LO = 4 };
+enum { NRT_S8_DW_INT8 = 1, NRT_S8_DW_INT16 = 2, NRT_S8_DW_INT32LO = 4, NRT_S8_DW_PAIRS = 0x104 };
+/* Bytes per packed depthwise weight of a format. */
+static inline size_t nrt_s8_dw_weight_bytes(uint32_t wformat) { return wformat & 0xFF; }
 
 typedef void (*nrt_s8_dwconv_ukernel)(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
                                       const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq);
@@ -129,12 +138,12 @@ typedef struct nrt_s8_dwconv_table {
     const char* name;
     nrt_isa isa;
     uint32_t cw;
-    uint32_t wformat; /* NRT_S8_DW_*: also the bytes per packed weight */
+    uint32_t wformat; /* NRT_S8_DW_* (nrt_s8_dw_weight_bytes: the bytes per packed weight) */
     nrt_s8_dwconv_ukernel run;
 } nrt_s8_dwconv_table;
 
 static inline size_t nrt_s8_dwconv_tile_bytes(const nrt_s8_dwconv_table* t, size_t taps) {
-    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * t->wformat);
+    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_s8_dw_weight_bytes(t->wformat));
 }
 
 /* ---- vector kernels: elementwise, table, pooling ----
@@ -177,6 +186,10 @@ typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, fl
  * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref. */
 typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
 
+/* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
+ * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
+typedef void (*nrt_s8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
@@ -184,12 +197,13 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
 nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x32c4_avx512vnni;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x4_avx512vnni;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
@@ -198,6 +212,8 @@ void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, cons
 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
 void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y);
+void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;

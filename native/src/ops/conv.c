@@ -39,6 +39,8 @@ typedef struct conv_state {
     size_t zeros_offset, packed_offset; /* in scratch */
     bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
     nrt_s8_conv q;
+    nrt_s8_dw_rows rows;                /* depthwise row variants (s8_drivers.h), at rows_offset in extra[] */
+    size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
 
@@ -99,7 +101,7 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
         o->act.kind != NRT_FB_ActivationKind_CLIP)
         return false;
-    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, plan);
+    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, o->win.dilation[1], plan);
     const nrt_window2d* win = &o->win;
     bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
                   o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
@@ -247,6 +249,11 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
         nrt_conv_dw_pack_s8(w->data, g->cout, g->kh, g->kw, packed);
         s->q.w = packed;
     }
+    if (s->rows.count) {
+        const nrt_tensor* b = nrt_in(ctx, 2);
+        uintptr_t a = ((uintptr_t)s->extra + s->rows_offset + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1);
+        nrt_s8_dw_rows_pack(&p->s8, g, w->data, b ? b->data : NULL, m, s->q.zx, &s->rows, (void*)a);
+    }
     return NRT_OK;
 }
 
@@ -256,9 +263,15 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
     if (st != NRT_OK) return st;
     bool int8 = nrt_is_qs8(nrt_in(ctx, 0));
     size_t extra = int8 ? (size_t)g->cout * sizeof(float) + (size_t)nrt_numel(nrt_in(ctx, 1)) : 0;
+    nrt_s8_dw_rows rows = {0};
+    size_t rows_bytes = int8 ? nrt_s8_dw_rows_plan(&((const conv_params*)ctx->node->params)->s8, g, &rows) : 0;
+    size_t rows_offset = extra;
+    if (rows_bytes) extra += rows_bytes + NRT_S8_PACK_ALIGN;
     conv_state* s = nrt_alloc_state(ctx, sizeof *s + extra);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = *g;
+    s->rows = rows;
+    s->rows_offset = rows_offset;
     if (int8) {
         const conv_params* p = ctx->node->params;
         ctx->node->scratch_bytes = p->s8.kind ? (size_t)g->cin : 0; /* the z_x padding buffer */
@@ -403,7 +416,8 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
         int8_t* zbuf = ctx->node->scratch;
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
-        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), zbuf, &rq, nrt_out(ctx, 0)->data);
+        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
+                        nrt_out(ctx, 0)->data);
         return NRT_OK;
     }
     conv_s8_job job = {&s->g, s->q};

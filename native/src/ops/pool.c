@@ -167,7 +167,9 @@ static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t 
 static bool pool_fast_int8(const nrt_ctx* ctx, const pool_state* s) {
     const pool_params* p = ctx->node->params;
     const nrt_pool2d_geom* g = &s->g;
-    if (!p->vt8 || s->q.out.qmin > s->q.out.qmax || g->kh * g->kw > POOL_MAX_TAPS) return false;
+    if (!p->vt8 || s->q.out.qmin > s->q.out.qmax || g->kh > POOL_MAX_TAPS || g->kw > POOL_MAX_TAPS ||
+        g->kh * g->kw > POOL_MAX_TAPS)
+        return false;
     return ctx->node->op == NRT_FB_OpType_AveragePool ? p->vt8->avgpool != NULL : p->vt8->maxpool != NULL;
 }
 

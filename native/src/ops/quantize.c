@@ -158,10 +158,15 @@ typedef struct qdq_task {
     nrt_qjob job;
     bool quantize;
     nrt_s8_quantize_ukernel fast; /* per-tensor float32 -> int8: the ISA's kernel (s8_kernels.h) */
+    nrt_s8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
     const qdq_task* t = arg;
+    if (t->fast_dq) {
+        t->fast_dq(end - begin, (const int8_t*)t->job.src + begin, t->job.s[0], t->job.z[0], (float*)t->job.dst + begin);
+        return;
+    }
     if (t->fast) {
         t->fast(end - begin, (const float*)t->job.src + begin, t->job.s[0], t->job.z[0], (int8_t*)t->job.dst + begin);
         return;
@@ -177,9 +182,11 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     float* s = ctx->node->scratch;
     int32_t* z = (int32_t*)(s + st->count);
     gather_params(ctx, q, st->count, s, z);
-    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL};
+    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL};
     if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)
         t.fast = nrt_s8_quantize_for(ctx->model->isa);
+    if (!quantize && st->l.per_tensor && q->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32 && z[0] >= -128 && z[0] <= 127)
+        t.fast_dq = nrt_s8_dequantize_for(ctx->model->isa);
     nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, qdq_range, &t);
     return NRT_OK;
 }

@@ -118,6 +118,22 @@ NRT_AVX2_S8 void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_
     }
 }
 
+NRT_AVX2_S8 void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y) {
+    const __m256i zv = _mm256_set1_epi32(z);
+    const __m256 sv = _mm256_set1_ps(s);
+    for (size_t i = 0; i < n; i += 8) {
+        size_t r = n - i;
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8(x + i, r), zv)), sv);
+        if (r >= 8) {
+            _mm256_storeu_ps(y + i, v);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, v);
+            memcpy(y + i, tmp, r * sizeof(float));
+        }
+    }
+}
+
 const nrt_s8_vector_table nrt_qs8_vector_avx2 = {
     "qs8-vector-avx2", NRT_ISA_AVX2, qs8_vadd_avx2, qs8_vmul_avx2, NULL,
     qs8_gavgpool_avx2, qs8_avgpool_avx2, qs8_maxpool_avx2,

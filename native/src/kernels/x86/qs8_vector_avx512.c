@@ -162,6 +162,15 @@ NRT_AVX512VNNI void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, i
     }
 }
 
+NRT_AVX512VNNI void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y) {
+    const __m512i zv = _mm512_set1_epi32(z);
+    const __m512 sv = _mm512_set1_ps(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, zv)), sv));
+    }
+}
+
 const nrt_s8_vector_table nrt_qs8_vector_avx512 = {
     "qs8-vector-avx512", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, NULL,
     qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
