@@ -5,8 +5,9 @@
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
- *     windowed average and max pooling) on lengths around the vector widths,
- *     against the reference functions or requant.h's steps.
+ *     windowed average and max pooling, Rescale, QuantizeLinear,
+ *     DequantizeLinear) on lengths around the vector widths, against the
+ *     reference functions or requant.h's steps.
  * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
  * int32 range (the accumulator must wrap like the reference's), multipliers
  * from tiny to large (clamping) and narrowed output ranges (fused Relu / Clip).
@@ -175,7 +176,7 @@ static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npi
     size_t taps = kh * kw, pixels = npix * taps + 2;
     int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
     nrt_s8_conv_plan plan;
-    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
+    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, 1, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
         printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan at %s\n", C, taps, nrt_isa_name(isa));
         failures++;
         return;
@@ -389,6 +390,21 @@ static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n
     expect_bytes(what, n + 8, got, want);
 }
 
+static void check_dequantize(nrt_s8_dequantize_ukernel k, const char* name, size_t n) {
+    float s = (float)(next_random() % 1000 + 1) / 3000.0f, want[300 + 4], got[300 + 4];
+    int32_t z = (int32_t)(next_random() % 256) - 128;
+    guarded g = guarded_alloc(n);
+    fill_bytes(g.data, n);
+    for (size_t i = 0; i < n + 4; i++) want[i] = got[i] = -7.0f;
+    for (size_t i = 0; i < n; i++) want[i] = (float)(g.data[i] - z) * s;
+    k(n, g.data, s, z, got);
+    guarded_free(&g);
+    if (memcmp(want, got, (n + 4) * sizeof(float)) != 0) {
+        printf("FAIL %s dequantize n=%zu\n", name, n);
+        failures++;
+    }
+}
+
 static int run_vector_cases(const nrt_s8_vector_table* t) {
     static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
     static const size_t taps[] = {1, 2, 4, 9, 25, 49};
@@ -420,18 +436,20 @@ int main(void) {
         if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
-        /* rescale / quantize: entry points without a level field; tested at each level that has one */
+        /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */
         nrt_s8_rescale_ukernel rs = nrt_s8_rescale_for((nrt_isa)isa);
         nrt_s8_quantize_ukernel qz = nrt_s8_quantize_for((nrt_isa)isa);
-        if (rs || qz) {
+        nrt_s8_dequantize_ukernel dq = nrt_s8_dequantize_for((nrt_isa)isa);
+        if (rs || qz || dq) {
             static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
             int cases = 0;
             for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
                 const char* name = nrt_isa_name((nrt_isa)isa);
                 if (rs) check_rescale(rs, name, ns[i], 0), check_rescale(rs, name, ns[i], 1), cases += 2;
                 if (qz) check_quantize(qz, name, ns[i]), cases++;
+                if (dq) check_dequantize(dq, name, ns[i]), cases++;
             }
-            printf("rescale / quantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);
+            printf("rescale / quantize / dequantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);
         }
     }
     printf("%d failure(s)\n", failures);

@@ -130,8 +130,10 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return nrt_qs8_dequantize_neon;
+#endif
     default: return NULL;
     }
 }

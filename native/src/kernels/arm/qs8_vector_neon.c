@@ -11,7 +11,8 @@
  *   maxpool    SMAX over the taps from -128, then the [qmin, qmax] clamp;
  *   rescale    (float)(x - z_x) * m, clamp, round, + z_y (Concat, nearest Resize);
  *   quantize   float32 -> int8: FDIV by the scale (not a reciprocal multiply),
- *              FRINTN (rintf), NaN -> 0, clamp to [-128 - z, 127 - z], + z.
+ *              FRINTN (rintf), NaN -> 0, clamp to [-128 - z, 127 - z], + z;
+ *   dequantize int8 -> float32: (float)(x - z) (exact) times the scale, one FMUL.
  * Channel / element tails load and store only the bytes they own. */
 #include <arm_neon.h>
 
@@ -214,6 +215,29 @@ void nrt_qs8_quantize_neon(size_t n, const float* x, float s, int32_t z, int8_t*
         size_t cnt = n - i < 4 ? n - i : 4;
         int32x4_t r = quantize4(cnt == 4 ? vld1q_f32(x + i) : nrt_ld_part_f32(x + i, cnt), sv, &q);
         nrt_st_s8_part8(y + i, nrt_s8_narrow8(r, r), cnt);
+    }
+}
+
+void nrt_qs8_dequantize_neon(size_t n, const int8_t* x, float s, int32_t z, float* y) {
+    int8x8_t zv = vdup_n_s8((int8_t)z);
+    float32x4_t sv = vdupq_n_f32(s);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        wide16 d = widen_sub(vld1q_s8(x + i), zv);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) vst1q_f32(y + i + 4 * j, vmulq_f32(vcvtq_f32_s32(d.v[j]), sv));
+    }
+    if (i < n) {
+        size_t cnt = n - i;
+        wide16 d = widen_sub(nrt_ld_s8_part16(x + i, cnt), zv);
+        for (int j = 0; cnt > 0; j++) {
+            size_t part = cnt < 4 ? cnt : 4;
+            float32x4_t v = vmulq_f32(vcvtq_f32_s32(d.v[j]), sv);
+            if (part == 4) vst1q_f32(y + i, v);
+            else nrt_st_part_f32(y + i, v, part);
+            i += part;
+            cnt -= part;
+        }
     }
 }
 
