@@ -3,7 +3,11 @@ its C tests run under qemu-aarch64: -cpu max (NEON + dotprod) and
 -cpu cortex-a53 (NEON without dotprod, exercising the fallback). test_levels
 compares every kernel level the emulated CPU has against the reference
 (float within tolerance, int8 byte for byte) on the models of level_models.py
-(shapes_net: many shapes of every kernel family), and says which levels ran."""
+(shapes_net: many shapes of every kernel family), and says which levels ran;
+test_s8_kernels / test_f32_kernels call every NEON / dotprod microkernel
+directly on many shapes (guard page after the inputs). Also: the level each
+CPU gets by default (HWCAP), NANORT_ISA forcing and refusal, and a clang
+build of the same tests."""
 
 from __future__ import annotations
 
