@@ -434,3 +434,22 @@ def test_dequantize(zp, n):
         with nanort.Model(data, isa=isa, check_finite=False) as m:
             (y,) = m.run(None, {"q": q})
             assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
+
+
+# ---- MatMul of two int8 activations ------------------------------------------------------------
+
+@pytest.mark.parametrize("sa,sb", [((5, 17), (17, 9)), ((2, 3, 4, 33), (2, 3, 33, 65)), ((3, 1, 8, 16), (4, 16, 5)),
+                                   ((1, 8, 40, 15), (1, 8, 15, 40)), ((1, 8, 40, 40), (1, 8, 40, 15)),
+                                   ((300, 7), (7, 300)), ((1, 1), (1, 1)), ((7,), (7, 3)), ((2, 6, 5), (5,))])
+@pytest.mark.parametrize("za,zb", [(-128, 127), (3, -9), (127, -128)])
+def test_matmul(sa, sb, za, zb):
+    f32 = lambda v: float(np.float32(v))  # noqa: E731
+    qa, qb = (f32(0.05), za), (f32(0.04), zb)
+    qy = (f32(0.02 * np.sqrt(sa[-1]) * 10), -3)
+    a, b = q8(sa), q8(sb)
+    g = G()
+    g.t("a", np.int8, sa, qa)
+    g.t("b", np.int8, sb, qb)
+    g.t("y", np.int8, np.matmul(np.zeros(sa), np.zeros(sb)).shape, qy)
+    g.node("MatMul", ["a", "b"], ["y"], activation=ACTS["relu"])
+    run_simple(g, {"a": a, "b": b}, ref.matmul(a, qa, b, qb, qy, "relu"), threads=3)

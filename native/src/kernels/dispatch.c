@@ -55,7 +55,7 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_gemm_8x32c4_avx512vnni;
+    case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
 #endif
 #if defined(__aarch64__)
@@ -134,6 +134,18 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON: return nrt_qs8_dequantize_neon;
 #endif
+    default: return NULL;
+    }
+}
+
+const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
+#endif
+    case NRT_ISA_AVX2: /* none yet: reference */
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
     default: return NULL;
     }
 }

@@ -197,6 +197,52 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
     nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), gemm_task, &j);
 }
 
+/* ---- MatMul of two activations ---- */
+
+size_t nrt_s8_matmul_packed_elems(const nrt_s8_matmul_table* t, size_t K, size_t N) {
+    return ceil_div(N, t->nr) * ceil_div(K, 2) * t->nr * 2;
+}
+
+void nrt_s8_matmul_pack(const nrt_s8_matmul_table* t, size_t K, size_t N, const int8_t* b, size_t ldb, int32_t zb,
+                        int16_t* packed) {
+    size_t nr = t->nr;
+    for (size_t n0 = 0; n0 < N; n0 += nr)
+        for (size_t k = 0; k < K; k += 2)
+            for (size_t j = 0; j < nr; j++) {
+                bool col = n0 + j < N;
+                *packed++ = (int16_t)(col ? b[k * ldb + n0 + j] - zb : 0);
+                *packed++ = (int16_t)(col && k + 1 < K ? b[(k + 1) * ldb + n0 + j] - zb : 0);
+            }
+}
+
+typedef struct matmul_job {
+    const nrt_s8_matmul_table* t;
+    const nrt_s8_matmul_args* g;
+    size_t m_tiles, panels;
+} matmul_job;
+
+static void matmul_task(void* arg, size_t begin, size_t end) {
+    const matmul_job* j = arg;
+    const nrt_s8_matmul_args* g = j->g;
+    size_t MR = j->t->mr, nr = j->t->nr, per_batch = j->m_tiles * j->panels;
+    size_t panel = ceil_div(g->K, 2) * nr * 2;
+    for (size_t task = begin; task < end; task++) {
+        size_t bi = task / per_batch, r = task % per_batch, mt = r / j->panels, pn = r % j->panels;
+        size_t m0 = mt * MR, mr = g->M - m0 < MR ? g->M - m0 : MR, n0 = pn * nr, nc = g->N - n0 < nr ? g->N - n0 : nr;
+        const int8_t* a = g->a + (g->a_offset ? g->a_offset[bi] : 0) + m0 * g->lda;
+        j->t->run(mr, nc, g->K, a, g->lda, g->za, g->packed + bi * g->packed_stride + pn * panel,
+                  g->c + (bi * g->M + m0) * g->ldc + n0, g->ldc, g->m, g->rq);
+    }
+}
+
+void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g) {
+    if (g->M == 0 || g->N == 0 || g->batch == 0) return;
+    matmul_job j = {t, g, ceil_div(g->M, t->mr), ceil_div(g->N, t->nr)};
+    size_t tasks = g->batch * j.m_tiles * j.panels;
+    double work = (double)t->mr * (double)t->nr * (double)(g->K ? g->K : 1);
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), matmul_task, &j);
+}
+
 /* ---- Conv: plan and packing ---- */
 
 bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, int64_t dilation_w,

@@ -72,6 +72,33 @@ typedef struct nrt_s8_gemm_args {
 
 void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g);
 
+/* ---- MatMul of two int8 activations (layout: s8_kernels.h) ---- */
+
+/* int16 elements of B [K, N] packed: ceil(N / nr) panels of ceil(K / 2) x nr x 2. */
+size_t nrt_s8_matmul_packed_elems(const nrt_s8_matmul_table* t, size_t K, size_t N);
+
+/* Packs B, element (k, j) at b[k * ldb + j], minus its zero point zb. */
+void nrt_s8_matmul_pack(const nrt_s8_matmul_table* t, size_t K, size_t N, const int8_t* b, size_t ldb, int32_t zb,
+                        int16_t* packed);
+
+/* `batch` products: product i reads A at a + a_offset[i] (rows of K, lda
+ * apart), packed B at packed + i * packed_stride, writes C at c + i * M * ldc. */
+typedef struct nrt_s8_matmul_args {
+    size_t M, N, K, batch;
+    const int8_t* a;
+    const int64_t* a_offset;
+    size_t lda;
+    const int16_t* packed;
+    size_t packed_stride;
+    int8_t* c;
+    size_t ldc;
+    int32_t za;
+    float m;
+    const nrt_s8_requant* rq;
+} nrt_s8_matmul_args;
+
+void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g);
+
 /* ---- Conv ---- */
 
 enum { NRT_S8_CONV_NONE = 0, NRT_S8_CONV_GEMM, NRT_S8_CONV_DEPTHWISE, NRT_S8_CONV_TRANSPOSE };

@@ -2,8 +2,8 @@
  * (kernels/s8_drivers.c: packing, indirection, tiling, threads) and the
  * per-ISA int8 microkernels (kernels/x86/, kernels/arm/). Same pattern as
  * f32_kernels.h: one const table per op family and ISA tier, named XNNPACK
- * style after its widest kernel ("qs8-qc8w-gemm-8x32c4-minmax-fp32-avx512vnni"
- * = signed int8 activations, int8 weights with per-channel scales, 8 rows x
+ * style after its widest kernel ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni"
+ * = signed int8 activations, int8 weights with per-channel scales, 12 rows x
  * 32 columns per call, K in blocks of 4, output clamp, fp32 requantization,
  * AVX-512 VNNI). nrt_s8_*_table_for(isa) returns the best tier at or below
  * `isa`, falling back tier by tier; NULL means the op runs its reference
@@ -33,7 +33,9 @@
  * last output channel and k past kc are zero (bias, weights and m). The K
  * dimension is ks blocks ("taps") of kc values: ks = 1 for GEMM / 1x1 conv /
  * FullyConnected (kc = K), ks = KH * KW for the indirect conv (kc = input
- * channels per group, each tap padded to a multiple of kr separately).
+ * channels per group, each tap padded to a multiple of kr separately), ks =
+ * KH for a conv with few input channels (kc = KW x C_in: one block per kernel
+ * row, s8_drivers.h "merged rows").
  * Byte size of a panel: nrt_s8_gemm_panel_bytes(); always a multiple of 4.
  *
  * x_offset: a kernel that reads activations as unsigned bytes u = x ^ 0x80 =
@@ -45,8 +47,9 @@
  * serves VNNI, AVX2 (vpmaddwd on sign-extended pairs) and NEON sdot alike.
  *
  * Packing happens once, at load, into the op's parameters (the bytes count in
- * model->packed_weight_bytes), because the multipliers need the input and
- * output scales, which the converter may still change.
+ * model->packed_weight_bytes): the panel width nr and x_offset are the
+ * running ISA's, so a file stays portable; the multipliers come from the
+ * tensors' scales, known at load.
  *
  * ---- microkernel calls ----
  *
@@ -190,24 +193,47 @@ typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32
  * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
 typedef void (*nrt_s8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
 
+/* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
+ * no bias, one multiplier m) ----
+ *
+ * B [K, N] changes with every run, so it is packed per product at run time
+ * (s8_drivers.c) into panels of nr columns with K in pairs, the zero point
+ * already removed (b - zb lies in [-255, 255]: int16):
+ *   int16 b2[ceil(K / 2)][nr][2] = (b[2p][j] - zb, b[2p + 1][j] - zb), 0 past K and N.
+ * A call computes mr <= MR rows x nc <= nr columns of one panel: row r of A
+ * at a + r * a_stride (K values, read exactly), C row r at c + r * c_stride.
+ * Each product pair sums at most 2 * 255^2 < 2^31: exact in int32 lanes. */
+typedef void (*nrt_s8_matmul_ukernel)(size_t mr, size_t nc, size_t K, const int8_t* a, size_t a_stride, int32_t za,
+                                      const int16_t* b, int8_t* c, size_t c_stride, float m,
+                                      const nrt_s8_requant* rq);
+
+typedef struct nrt_s8_matmul_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t mr, nr;
+    nrt_s8_matmul_ukernel run;
+} nrt_s8_matmul_table;
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
 nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
+const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa);
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
 nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
 
 /* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
 #if defined(__x86_64__) || defined(__i386__)
-extern const nrt_s8_gemm_table nrt_qs8_gemm_8x32c4_avx512vnni;
+extern const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
+extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
 void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
 void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);

@@ -42,6 +42,7 @@ typedef struct matmul_state {
     nrt_s8_gemm q;
     float m;
     bool fast;                       /* float32 on the ISA's GEMM kernels */
+    const nrt_s8_matmul_table* s8;   /* int8 on the ISA's MatMul kernels (B packed into scratch), NULL: reference */
 } matmul_state;
 
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
@@ -250,6 +251,13 @@ static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_tabl
     return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
 }
 
+/* int8 MatMul scratch: per-batch offsets of A, then B packed per batch (s8_drivers.h). */
+static size_t matmul_s8_scratch(const matmul_state* s, size_t* packed_offset) {
+    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + 63) / 64 * 64;
+    return *packed_offset + (size_t)s->batch * nrt_s8_matmul_packed_elems(s->s8, (size_t)s->K, (size_t)s->N) *
+                                sizeof(int16_t);
+}
+
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     nrt_status st;
@@ -289,6 +297,39 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
     size_t unused;
     s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
     if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
+    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_s8_matmul_table_for(ctx->model->isa) : NULL;
+    if (s->s8) ctx->node->scratch_bytes = matmul_s8_scratch(s, &unused);
+    return NRT_OK;
+}
+
+typedef struct pack_s8_job {
+    const matmul_state* s;
+    const int8_t* b;
+    int64_t* a_offset;
+    int16_t* packed;
+} pack_s8_job;
+
+static void pack_s8_batches(void* arg, size_t begin, size_t end) {
+    const pack_s8_job* j = arg;
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, elems = nrt_s8_matmul_packed_elems(j->s->s8, K, N);
+    for (size_t bi = begin; bi < end; bi++) {
+        int64_t ao, bo;
+        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
+        j->a_offset[bi] = ao;
+        nrt_s8_matmul_pack(j->s->s8, K, N, j->b + bo, N, j->s->q.zb, j->packed + bi * elems);
+    }
+}
+
+static nrt_status matmul_eval_s8(nrt_ctx* ctx, const matmul_state* s) {
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    size_t off, N = (size_t)s->N, K = (size_t)s->K;
+    matmul_s8_scratch(s, &off);
+    pack_s8_job pj = {s, b->data, ctx->node->scratch, (int16_t*)(void*)((uint8_t*)ctx->node->scratch + off)};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_s8_batches, &pj);
+    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    nrt_s8_matmul_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, pj.a_offset, K, pj.packed,
+                            nrt_s8_matmul_packed_elems(s->s8, K, N), y->data, N, s->q.za, s->m, &rq};
+    nrt_s8_matmul_run(ctx, s->s8, &g);
     return NRT_OK;
 }
 
@@ -327,6 +368,7 @@ static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
     if (s->fast) return matmul_eval_fast(ctx, p, s);
+    if (s->s8) return matmul_eval_s8(ctx, s);
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
                   .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
