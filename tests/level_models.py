@@ -130,6 +130,11 @@ def shapes_net() -> onnx.ModelProto:
               helper.make_node("MaxPool", ["e1"], ["ym"], kernel_shape=[3, 2], pads=[1, 0, 1, 1]),
               helper.make_node("Concat", ["e1", "e3", "e"], ["yc"], axis=1)]
     outputs += ["ye", "yg", "ya", "ym", "yc"]
+    # MatMul of two activations, batch 2, odd sizes
+    inputs += [helper.make_tensor_value_info("p", TensorProto.FLOAT, [2, 5, 13]),
+               helper.make_tensor_value_info("q", TensorProto.FLOAT, [2, 13, 11])]
+    nodes.append(helper.make_node("MatMul", ["p", "q"], ["yp"]))
+    outputs.append("yp")
     g = helper.make_graph(nodes, "shapes_net", inputs,
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])

@@ -4,6 +4,7 @@
  *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
+ *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
  *     DequantizeLinear) on lengths around the vector widths, against the
@@ -425,6 +426,65 @@ static int run_vector_cases(const nrt_s8_vector_table* t) {
     return cases;
 }
 
+/* ---- MatMul of two activations ---- */
+
+static void check_matmul(const nrt_s8_matmul_table* t, size_t M, size_t N, size_t K) {
+    int32_t za = (int32_t)(next_random() % 256) - 128, zb = (int32_t)(next_random() % 256) - 128, qmin, qmax;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(K * 2, &m, 1, &rq, &qmin, &qmax);
+    int8_t* b = malloc(K * N + 1);
+    int16_t* packed = malloc((nrt_s8_matmul_packed_elems(t, K, N) + 1) * sizeof(int16_t));
+    size_t c_stride = N + 3;
+    int8_t* c = malloc(M * c_stride);
+    guarded a = guarded_alloc(M * K + 1); /* the last row ends at the guard */
+    if (!b || !packed || !c) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(b, K * N);
+    fill_bytes(a.data, M * K + 1);
+    const int8_t* a0 = a.data + 1;
+    nrt_s8_matmul_pack(t, K, N, b, N, zb, packed);
+    memset(c, 0x5A, M * c_stride);
+    size_t panel = (K + 1) / 2 * t->nr * 2;
+    for (size_t m0 = 0; m0 < M; m0 += t->mr)
+        for (size_t n0 = 0; n0 < N; n0 += t->nr) {
+            size_t mr = M - m0 < t->mr ? M - m0 : t->mr, nc = N - n0 < t->nr ? N - n0 : t->nr;
+            t->run(mr, nc, K, a0 + m0 * K, K, za, packed + n0 / t->nr * panel, c + m0 * c_stride + n0, c_stride, m,
+                   &rq);
+        }
+    for (size_t i = 0; i < M && failures < 20; i++)
+        for (size_t j = 0; j < c_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < N) {
+                int32_t acc = 0;
+                for (size_t k = 0; k < K; k++) acc = nrt_mac_wrap(acc, a0[i * K + k] - za, b[k * N + j] - zb);
+                want = nrt_requantize(acc, m, rq.zero_point, qmin, qmax);
+            }
+            if (c[i * c_stride + j] != want) {
+                printf("FAIL %s M=%zu N=%zu K=%zu: c[%zu][%zu] = %d, want %d\n", t->name, M, N, K, i, j,
+                       c[i * c_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&a);
+    free(b), free(packed), free(c);
+}
+
+static int run_matmul_cases(const nrt_s8_matmul_table* t) {
+    static const size_t ks[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 101};
+    size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
+    size_t ms[] = {1, 2, 3, t->mr, t->mr + 1, 2 * t->mr + 3};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++)
+                if (ns[b] && ms[d]) check_matmul(t, ms[d], ns[b], ks[a]), cases++;
+    return cases;
+}
+
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
     for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
@@ -434,6 +494,8 @@ int main(void) {
         if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
         const nrt_s8_dwconv_table* d = nrt_s8_dwconv_table_for((nrt_isa)isa);
         if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
+        const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
+        if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
         /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */

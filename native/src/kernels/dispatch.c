@@ -143,9 +143,11 @@ const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
 #endif
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* pairs of int16 products: no SDOT form, the NEON kernel */
+    case NRT_ISA_NEON: return &nrt_qs8_matmul_4x8k2_neon;
+#endif
     case NRT_ISA_AVX2: /* none yet: reference */
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
     default: return NULL;
     }
 }
