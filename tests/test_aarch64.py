@@ -1,14 +1,21 @@
 """The C runtime cross-compiles for aarch64 (Debian gcc-aarch64-linux-gnu) and
 its C tests run under qemu-aarch64: -cpu max (NEON + dotprod) and
 -cpu cortex-a53 (NEON without dotprod, exercising the fallback). test_levels
-compares every kernel level the emulated CPU has against the reference."""
+compares every kernel level the emulated CPU has against the reference
+(float within tolerance, int8 byte for byte) on the models of level_models.py
+(shapes_net: many shapes of every kernel family), and says which levels ran;
+test_s8_kernels / test_f32_kernels call every NEON / dotprod microkernel
+directly on many shapes (guard page after the inputs). Also: the level each
+CPU gets by default (HWCAP), NANORT_ISA forcing and refusal, and a clang
+build of the same tests."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
-from level_models import write_all
+from level_models import level_args, write_all
 from native_build import ROOT, c_test_path, cmake_build, have
 
 pytestmark = pytest.mark.skipif(not (have("aarch64-linux-gnu-gcc") and have("qemu-aarch64")),
@@ -36,9 +43,9 @@ def _has_int8() -> bool:
     return hasattr(OpType, "Lut")
 
 
-def qemu(cpu: str, binary, *args) -> subprocess.CompletedProcess:
+def qemu(cpu: str, binary, *args, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["qemu-aarch64", "-cpu", cpu, str(binary), *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env={**os.environ, **(env or {})})
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -49,6 +56,61 @@ def test_api_under_qemu(arm_build, models, cpu):
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
-    r = qemu(cpu, c_test_path(arm_build, "test_levels"), *models)
+    r = qemu(cpu, c_test_path(arm_build, "test_levels"), *level_args(models))
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("best level on this CPU: dotprod" if cpu == "max" else "best level on this CPU: neon") in r.stdout
+    # every model ran at NEON, and at dotprod exactly where the CPU has it (cortex-a53 must fall back)
+    n = len(models)
+    want = f"levels exercised: neon({n} models) dotprod({n} models)" if cpu == "max" else \
+        f"levels exercised: neon({n} models)\n"
+    assert want in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_int8_microkernels_under_qemu(arm_build, cpu):
+    """test_s8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
+    r = qemu(cpu, c_test_path(arm_build, "test_s8_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
+    assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
+    assert ("qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_float_microkernels_under_qemu(arm_build, cpu):
+    """test_f32_kernels: the NEON float32 tables (dotprod uses them too) on many shapes, guard page after the input."""
+    r = qemu(cpu, c_test_path(arm_build, "test_f32_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "f32-vector-neon:"):
+        assert name in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("cpu,forced,want", [
+    ("max", None, "default level: dotprod"),            # HWCAP ASIMDDP detected
+    ("cortex-a53", None, "default level: neon"),        # no dot product: NEON
+    ("max", "neon", "default level: neon"),             # NANORT_ISA forces a lower level
+    ("max", "ref", "default level: ref"),
+    ("cortex-a53", "dotprod", "default level refused: this CPU cannot run dotprod kernels (best: neon)"),
+])
+def test_level_detection_and_nanort_isa_under_qemu(arm_build, cpu, forced, want):
+    r = qemu(cpu, c_test_path(arm_build, "test_levels"), env={"NANORT_ISA": forced or ""})  # "": auto
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert want in r.stdout, r.stdout
+
+
+@pytest.fixture(scope="module")
+def arm_clang_build(tmp_path_factory):
+    cc = "clang-14" if have("clang-14") else "clang"
+    if not have(cc):
+        pytest.skip("clang not installed")
+    build = tmp_path_factory.mktemp("arm_clang")
+    return cmake_build(build, cc,
+                       f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'native' / 'cmake' / 'aarch64-linux-gnu-clang.cmake'}")
+
+
+def test_clang_build_under_qemu(arm_clang_build):
+    """The aarch64 build is warning-free with clang too (-Werror), and its NEON / dotprod kernels pass."""
+    for name in ("test_s8_kernels", "test_f32_kernels"):
+        r = qemu("max", c_test_path(arm_clang_build, name))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "neondot" in r.stdout or name == "test_f32_kernels", r.stdout

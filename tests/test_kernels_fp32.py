@@ -1,4 +1,4 @@
-"""Float32 kernels at every level this CPU runs (Model(isa="ref"/"avx2"/"avx512")):
+"""Float32 kernels at every level this CPU runs (Model(isa="ref"/"avx2"/"avx512", or "neon"/"dotprod" on ARM)):
 Conv (1x1 GEMM, indirect GEMM with padding / stride / dilation / groups, the
 3-channel first layer, depthwise), ConvTranspose, FullyConnected, MatMul,
 fused activations, elementwise Add/Sub/Mul/Div/Min/Max with broadcasting,
@@ -21,13 +21,16 @@ from nanort.converter.serialize import serialize
 from nanort.runtime._nanort_c import ffi, lib
 
 F32 = TensorProto.FLOAT
-ORDER = ["ref", "avx2", "avx512"]
+LADDERS = (["ref", "avx2", "avx512"], ["ref", "neon", "dotprod"])
 
 
 def levels() -> list[str]:
-    """Kernel levels this CPU can run: the x86 ladder up to the best one."""
+    """Kernel levels this CPU can run: its architecture's ladder up to the best one."""
     best = ffi.string(lib.nrt_isa_name(lib.nrt_cpu_best_isa())).decode()
-    return ORDER[: ORDER.index(best) + 1] if best in ORDER else ["ref"]
+    for order in LADDERS:
+        if best in order:
+            return order[: order.index(best) + 1]
+    return ["ref"]
 
 
 def rng(seed: int) -> np.random.Generator:

@@ -36,13 +36,30 @@ def test_builds_warning_free_and_api_test_passes(cc, tmp_path, small_model):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_kernel_levels_agree_natively(tmp_path):
-    """Every kernel level this CPU has gives the reference's results (int8 bit-exact)."""
-    from level_models import write_all
+@pytest.fixture(scope="module")
+def levels_build(tmp_path_factory):
+    return cmake_build(tmp_path_factory.mktemp("levels"), "gcc" if have("gcc") else "cc")
 
-    build = cmake_build(tmp_path / "levels", "gcc" if have("gcc") else "cc")
+
+def test_kernel_levels_agree_natively(tmp_path, levels_build):
+    """Every kernel level this CPU has gives the reference's results (int8 bit-exact)."""
+    from level_models import level_args, write_all
+
+    build = levels_build
     models = write_all(tmp_path, int8=True)
-    r = subprocess.run([str(c_test_path(build, "test_levels")), *map(str, models)], capture_output=True, text=True)
+    r = subprocess.run([str(c_test_path(build, "test_levels")), *level_args(models)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_int8_microkernels_natively(levels_build):
+    """test_s8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_s8_kernels"))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_float_microkernels_natively(levels_build):
+    """test_f32_kernels: the float32 microkernel tables of this CPU's levels on many shapes."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_f32_kernels"))], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

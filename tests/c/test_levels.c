@@ -1,7 +1,11 @@
 /* Runs each model (argv) at every kernel level this CPU supports and
  * compares with the reference level on the same inputs: int8/integer
  * outputs must be bit-identical, float outputs within a relative tolerance
- * (float kernels may sum in a different order). Exit status = failures. */
+ * (float kernels may sum in a different order). Models after the argument
+ * --exact compare every output byte for byte: quantized models, whose float
+ * outputs are dequantized int8 codes (the int8 kernels are bit-exact, and
+ * the float ops left in them are single IEEE operations per element).
+ * Prints the levels it ran; exit status = failures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 #define FLOAT_RTOL 1e-3
 
 static int failures = 0;
+static int exercised[NRT_ISA_COUNT]; /* models run at each level (printed at the end for the test drivers) */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t next_random(void) {
@@ -62,8 +67,8 @@ static nrt_model* open_at(const char* path, int isa) {
 }
 
 static void compare(const char* path, int isa, int out, const nrt_tensor_info* info, const void* want,
-                    const void* got) {
-    if (info->dtype == NRT_FLOAT32) {
+                    const void* got, int exact) {
+    if (info->dtype == NRT_FLOAT32 && !exact) {
         const float *a = want, *b = got;
         for (size_t i = 0; i < info->bytes / 4; i++) {
             double tol = FLOAT_RTOL * (fabs((double)a[i]) + 1.0);
@@ -83,7 +88,7 @@ static void compare(const char* path, int isa, int out, const nrt_tensor_info* i
     }
 }
 
-static void check_model(const char* path) {
+static void check_model(const char* path, int exact) {
     nrt_model* ref = open_at(path, NRT_ISA_REF);
     if (!ref) return;
     int levels = 0;
@@ -98,6 +103,7 @@ static void check_model(const char* path) {
         nrt_model* m = open_at(path, isa);
         if (!m) continue;
         levels++;
+        exercised[isa]++;
         for (int round = 0; round < 3; round++) {
             for (int i = 0; i < nrt_model_num_inputs(ref); i++) {
                 nrt_tensor_info info;
@@ -113,7 +119,7 @@ static void check_model(const char* path) {
             for (int k = 0; k < nrt_model_num_outputs(ref); k++) {
                 nrt_tensor_info info;
                 nrt_model_output_info(ref, k, &info);
-                compare(path, isa, k, &info, nrt_model_output_data(ref, k), nrt_model_output_data(m, k));
+                compare(path, isa, k, &info, nrt_model_output_data(ref, k), nrt_model_output_data(m, k), exact);
             }
         }
         nrt_model_free(m);
@@ -124,7 +130,22 @@ static void check_model(const char* path) {
 
 int main(int argc, char** argv) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
-    for (int i = 1; i < argc; i++) check_model(argv[i]);
+    /* the level a model gets by default: the best one, or NANORT_ISA's when set */
+    nrt_options o;
+    nrt_options_init(&o);
+    nrt_model* probe = NULL;
+    if (nrt_model_create(&o, &probe) == NRT_OK) printf("default level: %s\n", nrt_isa_name(nrt_model_isa(probe)));
+    else printf("default level refused: %s\n", probe ? nrt_model_error(probe) : "out of memory");
+    nrt_model_free(probe);
+    int exact = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--exact")) exact = 1;
+        else check_model(argv[i], exact);
+    }
+    printf("levels exercised:");
+    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++)
+        if (exercised[isa]) printf(" %s(%d models)", nrt_isa_name((nrt_isa)isa), exercised[isa]);
+    printf("\n");
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;
 }

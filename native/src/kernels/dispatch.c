@@ -14,8 +14,10 @@ const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_gemm_12x32_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_gemm_6x16_avx2;
 #endif
-    case NRT_ISA_DOTPROD: /* fall through: no dotprod-specific float kernels */
-    case NRT_ISA_NEON:    /* slot for kernels/arm/ (f32-gemm-...-neon); none yet: reference */
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* dotprod has no float instructions: the NEON kernels */
+    case NRT_ISA_NEON: return &nrt_f32_gemm_8x8_neon;
+#endif
     default: return NULL;
     }
 }
@@ -26,8 +28,10 @@ const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_dwconv_16x4_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_dwconv_8x4_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_f32_dwconv_8x4_neon;
+#endif
     default: return NULL;
     }
 }
@@ -38,8 +42,10 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_vector_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_f32_vector_neon;
+#endif
     default: return NULL;
     }
 }
@@ -52,8 +58,10 @@ const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
 #endif
-    case NRT_ISA_DOTPROD: /* slot for kernels/arm/ (qs8-qc8w-gemm-...c4-neondot); none yet: fall through */
-    case NRT_ISA_NEON:    /* slot for kernels/arm/ (qs8-qc8w-gemm-...-neon); none yet: reference */
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: return &nrt_qs8_gemm_8x8c4_neondot;
+    case NRT_ISA_NEON: return &nrt_qs8_gemm_8x8_neon;
+#endif
     default: return NULL;
     }
 }
@@ -64,8 +72,10 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
 #endif
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* a depthwise tap has nothing for SDOT to sum: the NEON kernel */
+    case NRT_ISA_NEON: return &nrt_qs8_dwconv_16x2_neon;
+#endif
     default: return NULL;
     }
 }
@@ -78,8 +88,10 @@ const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
         return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return &nrt_qs8_vector_neon;
+#endif
     default: return NULL;
     }
 }
@@ -90,8 +102,10 @@ nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return nrt_qs8_rescale_neon;
+#endif
     default: return NULL;
     }
 }
@@ -102,8 +116,10 @@ nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return nrt_qs8_quantize_neon;
+#endif
     default: return NULL;
     }
 }
@@ -114,8 +130,10 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
 #endif
+#if defined(__aarch64__)
     case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
+    case NRT_ISA_NEON: return nrt_qs8_dequantize_neon;
+#endif
     default: return NULL;
     }
 }
@@ -125,9 +143,11 @@ const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
 #endif
+#if defined(__aarch64__)
+    case NRT_ISA_DOTPROD: /* pairs of int16 products: no SDOT form, the NEON kernel */
+    case NRT_ISA_NEON: return &nrt_qs8_matmul_4x8k2_neon;
+#endif
     case NRT_ISA_AVX2: /* none yet: reference */
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
     default: return NULL;
     }
 }

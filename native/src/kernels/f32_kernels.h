@@ -113,5 +113,10 @@ extern const nrt_f32_dwconv_table nrt_f32_dwconv_8x4_avx2;
 extern const nrt_f32_vector_table nrt_f32_vector_avx512;
 extern const nrt_f32_vector_table nrt_f32_vector_avx2;
 #endif
+#if defined(__aarch64__)
+extern const nrt_f32_gemm_table nrt_f32_gemm_8x8_neon;
+extern const nrt_f32_dwconv_table nrt_f32_dwconv_8x4_neon;
+extern const nrt_f32_vector_table nrt_f32_vector_neon;
+#endif
 
 #endif

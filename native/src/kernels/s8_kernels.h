@@ -262,5 +262,15 @@ void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t*
 void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y);
 void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y);
 #endif
+#if defined(__aarch64__)
+extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;
+extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8_neon;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon;
+extern const nrt_s8_vector_table nrt_qs8_vector_neon;
+extern const nrt_s8_matmul_table nrt_qs8_matmul_4x8k2_neon;
+void nrt_qs8_rescale_neon(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_quantize_neon(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_dequantize_neon(size_t n, const int8_t* x, float s, int32_t z, float* y);
+#endif
 
 #endif

@@ -1,0 +1,340 @@
+/* The float32 microkernels of every level this CPU runs (f32_kernels.h),
+ * called directly on many shapes and compared with a double-precision
+ * evaluation (GEMM / IGEMM / depthwise: relative to the sum of |terms|;
+ * binary ops bit for bit, since each is one IEEE operation; activations and
+ * column sums within a few ulp):
+ *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
+ *     panel width, K around the unroll factors, 1 or several taps, fused
+ *     activations (SIMD ones and the scalar Tanh);
+ *   depthwise: channel counts around the tile width, kernel sizes, dilation,
+ *     1 .. 9 pixels;
+ *   vector: Add / Sub / Mul / Div / Min / Max in the three broadcast modes,
+ *     every activation kind, column sums, on lengths around the vector widths.
+ * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
+ * past what it was given crashes; outputs are checked not to be written
+ * outside the tile. Prints the tables it ran; exit status = failures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/cpu_features.h"
+#include "kernels/f32_conv.h"
+#include "kernels/f32_gemm.h"
+#include "kernels/ref/binary_ref.h"
+
+#define SENTINEL 12345.0f
+
+static int failures = 0;
+static uint64_t rng_state = 0x853C49E6748FEA9Bull;
+
+static uint32_t next_random(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static float frand(void) { return (float)(next_random() % 20001) / 10000.0f - 1.0f; }
+
+/* n floats whose end touches an inaccessible page. */
+typedef struct guarded {
+    uint8_t* map;
+    size_t map_bytes;
+    float* data;
+} guarded;
+
+static guarded guarded_alloc(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = n * sizeof(float);
+    size_t span = (bytes + page - 1) / page * page + page;
+    guarded g = {mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), span, NULL};
+    if (g.map == MAP_FAILED) {
+        printf("mmap failed\n");
+        exit(2);
+    }
+    mprotect(g.map + span - page, page, PROT_NONE);
+    g.data = (float*)(void*)(g.map + span - page - bytes);
+    for (size_t i = 0; i < n; i++) g.data[i] = frand();
+    return g;
+}
+
+static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
+
+static void* packed_alloc(size_t floats) {
+    size_t bytes = (floats * sizeof(float) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN * NRT_F32_PACK_ALIGN;
+    void* p = aligned_alloc(NRT_F32_PACK_ALIGN, bytes ? bytes : NRT_F32_PACK_ALIGN);
+    if (!p) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* |got - act(sum)| within a relative 1e-5 of the sum of |terms| (plus the activation's few ulp). */
+static int close_to(float got, double sum, double mag, const nrt_activation* act) {
+    double want = (double)nrt_activation_apply(act, (float)sum);
+    double tol = 1e-5 * (mag + 1.0) + 1e-6 * fabs(want);
+    return fabs((double)got - want) <= tol;
+}
+
+static const nrt_activation ACTS[] = {
+    {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f},      {NRT_FB_ActivationKind_RELU, 0.0f, 0.0f},
+    {NRT_FB_ActivationKind_CLIP, -0.5f, 0.75f},    {NRT_FB_ActivationKind_LEAKY_RELU, 0.1f, 0.0f},
+    {NRT_FB_ActivationKind_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_FB_ActivationKind_HARD_SWISH, 0.0f, 0.0f},
+    {NRT_FB_ActivationKind_SIGMOID, 0.0f, 0.0f},   {NRT_FB_ActivationKind_SILU, 0.0f, 0.0f},
+    {NRT_FB_ActivationKind_TANH, 0.0f, 0.0f},
+};
+#define N_ACTS (sizeof ACTS / sizeof *ACTS)
+
+/* ---- GEMM / IGEMM ---- */
+
+static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
+                       const nrt_activation* act) {
+    size_t K = kc * ks, rows = indirect ? M * ks + 3 : M;
+    float* w = malloc(N * K * sizeof(float));
+    float* bias = malloc(N * sizeof(float));
+    size_t c_stride = N + 3;
+    float* c = malloc(M * c_stride * sizeof(float));
+    const float** ind = malloc(t->mr * ks * sizeof *ind);
+    size_t* pick = malloc(M * ks * sizeof *pick);
+    float* packed = packed_alloc(nrt_f32_gemm_packed_floats(t, N, K));
+    guarded x = guarded_alloc(rows * kc);
+    if (!w || !bias || !c || !ind || !pick) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < N * K; i++) w[i] = frand();
+    for (size_t j = 0; j < N; j++) bias[j] = frand();
+    nrt_f32_gemm_pack(t, N, K, w, K, 1, bias, packed);
+    for (size_t i = 0; i < M * ks; i++) pick[i] = indirect ? next_random() % rows : i;
+    if (indirect) pick[M * ks - 1] = rows - 1; /* ends at the guard */
+    for (size_t i = 0; i < M * c_stride; i++) c[i] = SENTINEL;
+    size_t panel = t->nr * (1 + K);
+    for (size_t m0 = 0; m0 < M; m0 += t->mr) {
+        size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
+        for (size_t n0 = 0; n0 < N; n0 += t->nr) {
+            size_t nc = N - n0 < t->nr ? N - n0 : t->nr;
+            const float* wp = packed + n0 / t->nr * panel;
+            if (!indirect) {
+                t->gemm(mr, nc, kc, x.data + m0 * kc, kc, wp, c + m0 * c_stride + n0, c_stride, act);
+                continue;
+            }
+            for (size_t p = 0; p < ks; p++)
+                for (size_t r = 0; r < t->mr; r++)
+                    ind[p * t->mr + r] = x.data + pick[(m0 + (r < mr ? r : mr - 1)) * ks + p] * kc;
+            t->igemm(mr, nc, kc, ks, ind, wp, c + m0 * c_stride + n0, c_stride, act);
+        }
+    }
+    for (size_t i = 0; i < M && failures < 20; i++)
+        for (size_t j = 0; j < c_stride; j++) {
+            float got = c[i * c_stride + j];
+            int ok;
+            double sum = 0.0, mag = 0.0;
+            if (j < N) {
+                sum = bias[j], mag = fabs(bias[j]);
+                for (size_t p = 0; p < ks; p++) {
+                    const float* row = x.data + pick[i * ks + p] * kc;
+                    for (size_t k = 0; k < kc; k++) {
+                        double term = (double)row[k] * (double)w[j * K + p * kc + k];
+                        sum += term, mag += fabs(term);
+                    }
+                }
+                ok = close_to(got, sum, mag, act);
+            } else {
+                ok = got == SENTINEL;
+            }
+            if (!ok) {
+                printf("FAIL %s %s M=%zu N=%zu kc=%zu ks=%zu act=%u: c[%zu][%zu] = %.9g, want %.9g\n", t->name,
+                       indirect ? "igemm" : "gemm", M, N, kc, ks, act->kind, i, j, (double)got,
+                       j < N ? (double)nrt_activation_apply(act, (float)sum) : (double)SENTINEL);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(c), free(ind), free(pick), free(packed);
+}
+
+static int run_gemm_cases(const nrt_f32_gemm_table* t) {
+    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100};
+    size_t ns[] = {1, 3, t->nr / 2, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
+    size_t ms[] = {1, 2, 3, 4, 5, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof kcs / sizeof *kcs; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++) {
+                if (!ns[b] || !ms[d]) continue;
+                const nrt_activation* act = &ACTS[(a + b + d) % N_ACTS];
+                check_gemm(t, ms[d], ns[b], kcs[a], 1, false, act), cases++;
+                check_gemm(t, ms[d], ns[b], kcs[a], 1 + (a + d) % 3 * 3, true, act), cases++;
+            }
+    return cases;
+}
+
+/* ---- depthwise: npix output pixels of one row, stride 1, every tap inside the input ---- */
+
+static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t dil, size_t npix,
+                         const nrt_activation* act) {
+    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
+    nrt_f32_conv_desc d = {false, wdims, (int64_t)C, {1, 1}, {(int64_t)dil, (int64_t)dil}, true};
+    nrt_f32_conv_plan plan;
+    if (!nrt_f32_conv_plan_init(isa, &d, &plan) || plan.kind != NRT_F32_CONV_DEPTHWISE) {
+        printf("FAIL depthwise C=%zu at %s: no depthwise plan\n", C, nrt_isa_name(isa));
+        failures++;
+        return;
+    }
+    size_t taps = kh * kw, W = npix + (kw - 1) * dil, H = (kh - 1) * dil + 1;
+    float* w = malloc(C * taps * sizeof(float));
+    float* bias = malloc(C * sizeof(float));
+    float* y = malloc((npix * C + 4) * sizeof(float));
+    float* packed = packed_alloc(plan.packed_floats);
+    guarded x = guarded_alloc(H * W * C); /* the last tap of the last pixel ends at the guard */
+    if (!w || !bias || !y) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < C * taps; i++) w[i] = frand();
+    for (size_t j = 0; j < C; j++) bias[j] = frand();
+    nrt_f32_conv_pack(&plan, &d, w, bias, packed);
+    nrt_f32_dwconv_args args = {C, kh, kw, C, dil * W * C, dil * C, packed, act};
+    for (size_t i = 0; i < npix * C + 4; i++) y[i] = SENTINEL;
+    plan.dw->run(&args, npix, x.data, 0, kh, 0, kw, y);
+    for (size_t p = 0; p < npix && failures < 20; p++)
+        for (size_t ch = 0; ch < C + (p == npix - 1 ? 4 : 0); ch++) {
+            float got = y[p * C + ch];
+            int ok;
+            double sum = 0.0, mag = 0.0;
+            if (ch < C) {
+                sum = bias[ch], mag = fabs(bias[ch]);
+                for (size_t ky = 0; ky < kh; ky++)
+                    for (size_t kx = 0; kx < kw; kx++) {
+                        double term = (double)x.data[((ky * dil) * W + p + kx * dil) * C + ch] *
+                                      (double)w[ch * taps + ky * kw + kx];
+                        sum += term, mag += fabs(term);
+                    }
+                ok = close_to(got, sum, mag, act);
+            } else {
+                ok = got == SENTINEL;
+            }
+            if (!ok) {
+                printf("FAIL %s C=%zu k=%zux%zu dil=%zu npix=%zu act=%u: y[%zu][%zu] = %.9g\n", plan.dw->name, C, kh,
+                       kw, dil, npix, act->kind, p, ch, (double)got);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(y), free(packed);
+}
+
+static int run_dwconv_cases(nrt_isa isa, const nrt_f32_dwconv_table* t) {
+    size_t cs[] = {2, 3, 4, 5, t->cw - 1, t->cw, t->cw + 1, t->cw + 4, 2 * t->cw + 3, 70};
+    static const size_t ks[][3] = {{1, 1, 1}, {3, 3, 1}, {3, 3, 2}, {5, 5, 1}, {1, 3, 1}};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+            for (size_t npix = 1; npix <= 9; npix += 2) {
+                check_dwconv(isa, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, &ACTS[(a + b + npix) % N_ACTS]);
+                cases++;
+            }
+    return cases;
+}
+
+/* ---- vector kernels ---- */
+
+static float ref_binary(int op, float a, float b) {
+    switch (op) {
+    case NRT_F32_VADD: return a + b;
+    case NRT_F32_VSUB: return a - b;
+    case NRT_F32_VMUL: return a * b;
+    case NRT_F32_VDIV: return a / b;
+    case NRT_F32_VMIN: return a != a || b != b ? NAN : (a < b ? a : b);
+    default: return a != a || b != b ? NAN : (a > b ? a : b);
+    }
+}
+
+static int run_vector_cases(const nrt_f32_vector_table* t) {
+    static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257};
+    float y[300], a[300];
+    int cases = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof *ns && failures < 20; i++) {
+        size_t n = ns[i];
+        for (int op = 0; op < NRT_F32_VOP_COUNT; op++)
+            for (int mode = 0; mode < 3; mode++) {
+                guarded ga = guarded_alloc(n), gb = guarded_alloc(n);
+                if (n > 2) ga.data[1] = NAN, gb.data[2] = NAN; /* Min / Max propagate NaN */
+                for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
+                /* a single operand is the last float before the guard */
+                const float* pa = mode == NRT_BIN_SV ? ga.data + n - 1 : ga.data;
+                const float* pb = mode == NRT_BIN_VS ? gb.data + n - 1 : gb.data;
+                t->binary[op](n, pa, pb, y, mode);
+                for (size_t j = 0; j < n + 4; j++) {
+                    float want = SENTINEL;
+                    if (j < n) want = ref_binary(op, pa[mode == NRT_BIN_SV ? 0 : j], pb[mode == NRT_BIN_VS ? 0 : j]);
+                    if (memcmp(&want, &y[j], 4) != 0 && !(want != want && y[j] != y[j])) {
+                        printf("FAIL %s op %d mode %d n=%zu: y[%zu] = %.9g, want %.9g\n", t->name, op, mode, n, j,
+                               (double)y[j], (double)want);
+                        failures++;
+                        break;
+                    }
+                }
+                guarded_free(&ga), guarded_free(&gb);
+                cases++;
+            }
+        for (size_t k = 0; k < N_ACTS; k++) {
+            guarded gx = guarded_alloc(n);
+            for (size_t j = 0; j < n; j++) gx.data[j] *= 8.0f, a[j] = gx.data[j];
+            for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
+            t->act(&ACTS[k], gx.data, y, n);
+            for (size_t j = 0; j < n + 4; j++) {
+                int ok = j < n ? close_to(y[j], (double)a[j], 0.0, &ACTS[k]) : y[j] == SENTINEL;
+                if (!ok) {
+                    printf("FAIL %s act %u n=%zu: y[%zu] = %.9g for x = %.9g\n", t->name, ACTS[k].kind, n, j,
+                           (double)y[j], (double)a[j]);
+                    failures++;
+                    break;
+                }
+            }
+            guarded_free(&gx);
+            cases++;
+        }
+        size_t rows = 1 + n % 7, stride = n + 3;
+        guarded gs = guarded_alloc((rows - 1) * stride + n);
+        for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
+        t->sum_rows(gs.data, rows, n, stride, 0.25f, y);
+        for (size_t j = 0; j < n + 4; j++) {
+            double sum = 0.0, mag = 0.0;
+            for (size_t p = 0; j < n && p < rows; p++) {
+                sum += gs.data[p * stride + j];
+                mag += fabs(gs.data[p * stride + j]);
+            }
+            int ok = j < n ? fabs((double)y[j] - 0.25 * sum) <= 1e-6 * (mag + 1.0) : y[j] == SENTINEL;
+            if (!ok) {
+                printf("FAIL %s sum_rows rows=%zu n=%zu: y[%zu] = %.9g\n", t->name, rows, n, j, (double)y[j]);
+                failures++;
+                break;
+            }
+        }
+        guarded_free(&gs);
+        cases++;
+    }
+    return cases;
+}
+
+int main(void) {
+    printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
+    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
+        if (!nrt_cpu_supports_isa((nrt_isa)isa)) continue;
+        /* a level whose table is a lower level's was tested there */
+        const nrt_f32_gemm_table* g = nrt_f32_gemm_table_for((nrt_isa)isa);
+        if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
+        const nrt_f32_dwconv_table* d = nrt_f32_dwconv_table_for((nrt_isa)isa);
+        if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
+        const nrt_f32_vector_table* v = nrt_f32_vector_table_for((nrt_isa)isa);
+        if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
+    }
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}

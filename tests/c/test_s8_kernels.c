@@ -1,0 +1,519 @@
+/* The int8 microkernels of every level this CPU runs (s8_kernels.h), called
+ * directly on many shapes and compared byte for byte with a scalar
+ * evaluation of kernels/requant.h:
+ *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
+ *     panel width, K around every block size (1 .. 100), 1 or several taps;
+ *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
+ *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
+ *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
+ *     windowed average and max pooling, Rescale, QuantizeLinear,
+ *     DequantizeLinear) on lengths around the vector widths, against the
+ *     reference functions or requant.h's steps.
+ * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
+ * int32 range (the accumulator must wrap like the reference's), multipliers
+ * from tiny to large (clamping) and narrowed output ranges (fused Relu / Clip).
+ * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
+ * past the bytes it was given crashes; outputs are checked not to be written
+ * outside the tile. Prints the tables it ran; exit status = failures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/cpu_features.h"
+#include "kernels/ref/int8_ref.h"
+#include "kernels/ref/quant_ref.h"
+#include "kernels/requant.h"
+#include "kernels/s8_drivers.h"
+
+static int failures = 0;
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static uint32_t next_random(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static void fill_bytes(int8_t* p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = (int8_t)(uint8_t)next_random();
+}
+
+/* A buffer of n bytes whose end touches an inaccessible page. */
+typedef struct guarded {
+    uint8_t* map;
+    size_t map_bytes;
+    int8_t* data;
+} guarded;
+
+static guarded guarded_alloc(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (n + page - 1) / page * page + page;
+    guarded g = {mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), span, NULL};
+    if (g.map == MAP_FAILED) {
+        printf("mmap failed\n");
+        exit(2);
+    }
+    mprotect(g.map + span - page, page, PROT_NONE);
+    g.data = (int8_t*)(g.map + span - page - n);
+    return g;
+}
+
+static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
+
+/* Requantization parameters: a multiplier around 2^-e, a random zero point, a random (valid) output range. */
+static void random_requant(size_t k_total, float* m, size_t n, nrt_s8_requant* rq, int32_t* qmin, int32_t* qmax) {
+    float base = 1.0f / (float)(k_total * 128 + 1);
+    for (size_t i = 0; i < n; i++) m[i] = base * (float)(1 + next_random() % 4000) / 100.0f;
+    if (next_random() % 8 == 0) m[0] = 0x1p40f; /* saturates */
+    int32_t zp = (int32_t)(next_random() % 256) - 128, lo = -128, hi = 127;
+    if (next_random() % 3 == 0) lo = zp; /* Relu */
+    if (next_random() % 4 == 0) hi = lo + (int32_t)(next_random() % (uint32_t)(128 - lo));
+    *qmin = lo;
+    *qmax = hi;
+    *rq = nrt_s8_requant_make(zp, lo, hi);
+}
+
+/* ---- GEMM / IGEMM ---- */
+
+typedef struct gemm_case {
+    size_t M, N, kc, ks;
+    bool indirect;
+} gemm_case;
+
+static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
+    size_t M = gc->M, N = gc->N, kc = gc->kc, ks = gc->ks, K = kc * ks, rows = M * ks + 3;
+    int8_t* w = malloc(N * K);
+    int32_t* bias = malloc(N * sizeof(int32_t));
+    float* m = malloc(N * sizeof(float));
+    size_t packed_bytes = nrt_s8_gemm_packed_bytes(t, N, kc, ks);
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (packed_bytes + NRT_S8_PACK_ALIGN - 1) / NRT_S8_PACK_ALIGN *
+                                                        NRT_S8_PACK_ALIGN);
+    size_t c_stride = N + 5;
+    int8_t* c = malloc(M * c_stride);
+    const int8_t** ind = malloc(t->mr * ks * sizeof *ind);
+    size_t* pick = malloc(M * ks * sizeof *pick); /* row of x for (pixel, tap) */
+    guarded x = guarded_alloc(rows * kc);
+    if (!w || !bias || !m || !packed || !c || !ind || !pick) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, N * K);
+    fill_bytes(x.data, rows * kc);
+    for (size_t j = 0; j < N; j++) bias[j] = (int32_t)(next_random() * 65599u + (next_random() % 2 ? 0x80000000u : 0u));
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    random_requant(K, m, N, &rq, &qmin, &qmax);
+    nrt_s8_gemm_pack(t, N, kc, ks, w, K, kc, bias, m, packed);
+    /* direct GEMM: pixel i reads row i (rows of K = kc bytes, ks = 1); indirect:
+     * a random row per (pixel, tap), the last row (ending at the guard) used too */
+    for (size_t i = 0; i < M * ks; i++) pick[i] = gc->indirect ? next_random() % rows : i;
+    if (gc->indirect) pick[M * ks - 1] = rows - 1;
+    memset(c, 0x5A, M * c_stride);
+    size_t panel = nrt_s8_gemm_panel_bytes(t, kc, ks);
+    for (size_t m0 = 0; m0 < M; m0 += t->mr) {
+        size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
+        for (size_t n0 = 0; n0 < N; n0 += t->nr) {
+            size_t nc = N - n0 < t->nr ? N - n0 : t->nr;
+            const void* wp = (const uint8_t*)packed + n0 / t->nr * panel;
+            if (!gc->indirect) {
+                /* direct rows at stride kc: the last pixel's row ends at the guard when M * ks == rows - 3 */
+                const int8_t* a = x.data + (rows - M) * kc + m0 * kc;
+                t->gemm(mr, nc, kc, a, kc, wp, c + m0 * c_stride + n0, c_stride, &rq);
+            } else {
+                for (size_t p = 0; p < ks; p++)
+                    for (size_t r = 0; r < t->mr; r++)
+                        ind[p * t->mr + r] = x.data + pick[(m0 + (r < mr ? r : mr - 1)) * ks + p] * kc;
+                t->igemm(mr, nc, kc, ks, ind, wp, c + m0 * c_stride + n0, c_stride, &rq);
+            }
+        }
+    }
+    for (size_t i = 0; i < M && failures < 20; i++) {
+        for (size_t j = 0; j < c_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < N) {
+                int32_t acc = bias[j];
+                for (size_t p = 0; p < ks; p++) {
+                    const int8_t* row = gc->indirect ? x.data + pick[i * ks + p] * kc : x.data + (rows - M + i) * kc;
+                    for (size_t k = 0; k < kc; k++) acc = nrt_mac_wrap(acc, row[k], w[j * K + p * kc + k]);
+                }
+                want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+            }
+            if (c[i * c_stride + j] != want) {
+                printf("FAIL %s %s M=%zu N=%zu kc=%zu ks=%zu: c[%zu][%zu] = %d, want %d\n", t->name,
+                       gc->indirect ? "igemm" : "gemm", M, N, kc, ks, i, j, c[i * c_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(c), free(ind), free(pick);
+}
+
+static int run_gemm_cases(const nrt_s8_gemm_table* t) {
+    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 31, 32, 33, 63, 100};
+    int cases = 0;
+    size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5, 37};
+    size_t ms[] = {1, 2, 3, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
+    for (size_t a = 0; a < sizeof kcs / sizeof *kcs; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++) {
+                if (ns[b] == 0 || ms[d] == 0) continue;
+                gemm_case g = {ms[d], ns[b], kcs[a], 1, false};
+                check_gemm(t, &g), cases++;
+                g.indirect = true;
+                g.ks = 1 + (a + b + d) % 4 * 2; /* 1, 3, 5, 7 taps */
+                check_gemm(t, &g), cases++;
+            }
+    return cases;
+}
+
+/* ---- depthwise ---- */
+
+static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npix) {
+    size_t taps = kh * kw, pixels = npix * taps + 2;
+    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
+    nrt_s8_conv_plan plan;
+    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, 1, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
+        printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan at %s\n", C, taps, nrt_isa_name(isa));
+        failures++;
+        return;
+    }
+    int8_t* w = malloc(C * taps);
+    int32_t* bias = malloc(C * sizeof(int32_t));
+    float* m = malloc(C * sizeof(float));
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
+                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    size_t y_stride = C + 3;
+    int8_t* y = malloc(npix * y_stride);
+    int8_t* zbuf = malloc(C);
+    const int8_t** ind = malloc(npix * taps * sizeof *ind);
+    guarded x = guarded_alloc(pixels * C);
+    if (!w || !bias || !m || !packed || !y || !zbuf || !ind) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, C * taps);
+    fill_bytes(x.data, pixels * C);
+    memset(zbuf, (int)(next_random() % 256) - 128, C);
+    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)next_random();
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    random_requant(taps, m, C, &rq, &qmin, &qmax);
+    nrt_s8_conv_pack(&plan, wdims, (int64_t)C, w, bias, m, packed);
+    for (size_t i = 0; i < npix * taps; i++)
+        ind[i] = next_random() % 5 == 0 ? zbuf : x.data + (next_random() % pixels) * C;
+    ind[npix * taps - 1] = x.data + (pixels - 1) * C; /* ends at the guard */
+    memset(y, 0x5A, npix * y_stride);
+    plan.dw->run(C, npix, taps, ind, packed, y, y_stride, &rq);
+    for (size_t p = 0; p < npix && failures < 20; p++)
+        for (size_t j = 0; j < y_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < C) {
+                int32_t acc = bias[j];
+                for (size_t t = 0; t < taps; t++) acc = nrt_mac_wrap(acc, ind[p * taps + t][j], w[j * taps + t]);
+                want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+            }
+            if (y[p * y_stride + j] != want) {
+                printf("FAIL %s C=%zu taps=%zu npix=%zu: y[%zu][%zu] = %d, want %d\n", plan.dw->name, C, taps, npix,
+                       p, j, y[p * y_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(y), free(zbuf), free(ind);
+}
+
+static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
+    size_t cs[] = {2, 3, 7, t->cw - 1, t->cw, t->cw + 1, 2 * t->cw + 3, 70};
+    static const size_t ks[][2] = {{1, 1}, {2, 2}, {3, 3}, {1, 5}, {5, 5}};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+            for (size_t npix = 1; npix <= 5; npix++) {
+                if (cs[a] == 0) continue;
+                check_dwconv(isa, cs[a], ks[b][0], ks[b][1], npix);
+                cases++;
+            }
+    return cases;
+}
+
+/* ---- vector kernels ---- */
+
+static void expect_bytes(const char* what, size_t n, const int8_t* got, const int8_t* want) {
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) {
+            printf("FAIL %s: [%zu] = %d, want %d\n", what, i, got[i], want[i]);
+            failures++;
+            return;
+        }
+}
+
+static void check_binary(const nrt_s8_vector_table* t, size_t n, int mul, int mode) {
+    nrt_s8_binary p;
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    float m[2];
+    random_requant(1, m, 2, &rq, &qmin, &qmax);
+    p.za = (int32_t)(next_random() % 256) - 128;
+    p.zb = (int32_t)(next_random() % 256) - 128;
+    p.ma = (float)(next_random() % 1000 + 1) / (mul ? 20000.0f : 300.0f);
+    p.mb = (float)(next_random() % 1000 + 1) / 300.0f * (next_random() % 2 ? -1.0f : 1.0f); /* Sub: negative */
+    p.out = (nrt_s8_out){rq.zero_point, qmin, qmax};
+    nrt_binary_kernel k = {0};
+    k.params = &p;
+    int8_t a[300], b[300], want[300 + 8], got[300 + 8];
+    fill_bytes(a, n);
+    fill_bytes(b, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    (mul ? nrt_mul_s8_ref : nrt_add_s8_ref)(&k, a, b, want, n, mode);
+    (mul ? t->mul : t->add)(&k, a, b, got, n, mode);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s n=%zu mode=%d", t->name, mul ? "mul" : "add", n, mode);
+    expect_bytes(what, n + 8, got, want);
+}
+
+static void check_lut(const nrt_s8_vector_table* t, size_t n) {
+    int8_t table[256], x[300], want[300 + 8], got[300 + 8];
+    fill_bytes(table, 256);
+    fill_bytes(x, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    nrt_lut_s8_ref(x, table, want, (int64_t)n);
+    guarded g = guarded_alloc(n); /* the input ends at the guard */
+    memcpy(g.data, x, n);
+    t->lut(n, g.data, table, got);
+    guarded_free(&g);
+    char what[64];
+    snprintf(what, sizeof what, "%s lut n=%zu", t->name, n);
+    expect_bytes(what, n + 8, got, want);
+}
+
+/* kind 0: gavgpool over `taps` rows, 1: avgpool over `taps` pointers, 2: maxpool */
+static void check_pool(const nrt_s8_vector_table* t, int kind, size_t channels, size_t taps) {
+    size_t stride = channels + 2, rows = taps + 3;
+    guarded x = guarded_alloc(rows * stride);
+    fill_bytes(x.data, rows * stride);
+    const int8_t* ind[64];
+    for (size_t i = 0; i < taps; i++) ind[i] = x.data + (next_random() % rows) * stride;
+    if (taps) ind[taps - 1] = x.data + rows * stride - channels; /* ends at the guard */
+    int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(taps, &m, 1, &rq, &qmin, &qmax);
+    int8_t want[300 + 8], got[300 + 8];
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    const int8_t* base = x.data + rows * stride - ((taps ? taps : 1) - 1) * stride - channels;
+    for (size_t c = 0; c < channels; c++) {
+        int32_t acc = 0, mx = -128;
+        for (size_t i = 0; i < taps; i++) {
+            int8_t v = kind == 0 ? base[i * stride + c] : ind[i][c];
+            acc = nrt_mac_wrap(acc, v - zx, 1);
+            mx = v > mx ? v : mx;
+        }
+        want[c] = kind == 2 ? (int8_t)(mx < qmin ? qmin : (mx > qmax ? qmax : mx))
+                            : nrt_requantize(acc, m, rq.zero_point, qmin, qmax);
+    }
+    if (kind == 0) t->gavgpool(taps, channels, base, stride, zx, m, &rq, got);
+    else if (kind == 1) t->avgpool(channels, taps, ind, zx, m, &rq, got);
+    else t->maxpool(channels, taps, ind, qmin, qmax, got);
+    guarded_free(&x);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s channels=%zu taps=%zu", t->name,
+             kind == 0 ? "gavgpool" : kind == 1 ? "avgpool" : "maxpool", channels, taps);
+    expect_bytes(what, channels + 8, got, want);
+}
+
+static void check_rescale(nrt_s8_rescale_ukernel k, const char* name, size_t n, int in_place) {
+    int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(1, &m, 1, &rq, &qmin, &qmax);
+    m = next_random() % 5 == 0 ? 1.0f : (float)(next_random() % 3000 + 1) / 1000.0f;
+    if (m == 1.0f && next_random() % 2) { /* the reference's plain copy */
+        zx = rq.zero_point, qmin = -128, qmax = 127;
+        rq = nrt_s8_requant_make(zx, -128, 127);
+    }
+    nrt_s8_out out = {rq.zero_point, qmin, qmax};
+    int8_t x[300], want[300 + 8], got[300 + 8];
+    fill_bytes(x, n);
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    nrt_rescale_s8_ref(x, want, n, zx, m, &out);
+    if (in_place) {
+        memcpy(got, x, n);
+        k(n, got, zx, m, &rq, got);
+    } else {
+        guarded g = guarded_alloc(n);
+        memcpy(g.data, x, n);
+        k(n, g.data, zx, m, &rq, got);
+        guarded_free(&g);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s rescale n=%zu%s", name, n, in_place ? " in place" : "");
+    expect_bytes(what, n + 8, got, want);
+}
+
+/* The contract's QuantizeLinear: rint(x / s) in float, NaN -> z, clamp, + z. */
+static int8_t quantize_one(float x, float s, int32_t z) {
+    float v = rintf(x / s), a = -128.0f - (float)z, b = 127.0f - (float)z;
+    v = v != v ? 0.0f : (v < a ? a : (v > b ? b : v));
+    return (int8_t)((int32_t)v + z);
+}
+
+static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n) {
+    float s = (float)(next_random() % 1000 + 1) / 4000.0f;
+    int32_t z = (int32_t)(next_random() % 256) - 128;
+    guarded g = guarded_alloc(n * sizeof(float));
+    float* x = (float*)(void*)g.data;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = next_random() % 16;
+        if (r == 0) x[i] = NAN;
+        else if (r == 1) x[i] = INFINITY;
+        else if (r == 2) x[i] = -1e30f;
+        else if (r < 6) x[i] = ((float)(next_random() % 300) - 150.5f) * s; /* ties */
+        else x[i] = ((float)(next_random() % 20001) / 100.0f - 100.0f) * s;
+    }
+    int8_t want[300 + 8], got[300 + 8];
+    memset(want, 0x5A, sizeof want);
+    memset(got, 0x5A, sizeof got);
+    for (size_t i = 0; i < n; i++) want[i] = quantize_one(x[i], s, z);
+    k(n, x, s, z, got);
+    guarded_free(&g);
+    char what[96];
+    snprintf(what, sizeof what, "%s quantize n=%zu", name, n);
+    expect_bytes(what, n + 8, got, want);
+}
+
+static void check_dequantize(nrt_s8_dequantize_ukernel k, const char* name, size_t n) {
+    float s = (float)(next_random() % 1000 + 1) / 3000.0f, want[300 + 4], got[300 + 4];
+    int32_t z = (int32_t)(next_random() % 256) - 128;
+    guarded g = guarded_alloc(n);
+    fill_bytes(g.data, n);
+    for (size_t i = 0; i < n + 4; i++) want[i] = got[i] = -7.0f;
+    for (size_t i = 0; i < n; i++) want[i] = (float)(g.data[i] - z) * s;
+    k(n, g.data, s, z, got);
+    guarded_free(&g);
+    if (memcmp(want, got, (n + 4) * sizeof(float)) != 0) {
+        printf("FAIL %s dequantize n=%zu\n", name, n);
+        failures++;
+    }
+}
+
+static int run_vector_cases(const nrt_s8_vector_table* t) {
+    static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
+    static const size_t taps[] = {1, 2, 4, 9, 25, 49};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+        for (int mode = 0; mode < 3; mode++) {
+            if (t->add) check_binary(t, ns[a], 0, mode), cases++;
+            if (t->mul) check_binary(t, ns[a], 1, mode), cases++;
+        }
+        if (t->lut) check_lut(t, ns[a]), cases++;
+        for (size_t b = 0; b < sizeof taps / sizeof *taps; b++) {
+            if (t->gavgpool) check_pool(t, 0, ns[a], taps[b]), cases++;
+            if (t->avgpool) check_pool(t, 1, ns[a], taps[b]), cases++;
+            if (t->maxpool) check_pool(t, 2, ns[a], taps[b]), cases++;
+        }
+        if (t->maxpool) check_pool(t, 2, ns[a], 0), cases++; /* no tap: -128, clamped */
+    }
+    return cases;
+}
+
+/* ---- MatMul of two activations ---- */
+
+static void check_matmul(const nrt_s8_matmul_table* t, size_t M, size_t N, size_t K) {
+    int32_t za = (int32_t)(next_random() % 256) - 128, zb = (int32_t)(next_random() % 256) - 128, qmin, qmax;
+    nrt_s8_requant rq;
+    float m;
+    random_requant(K * 2, &m, 1, &rq, &qmin, &qmax);
+    int8_t* b = malloc(K * N + 1);
+    int16_t* packed = malloc((nrt_s8_matmul_packed_elems(t, K, N) + 1) * sizeof(int16_t));
+    size_t c_stride = N + 3;
+    int8_t* c = malloc(M * c_stride);
+    guarded a = guarded_alloc(M * K + 1); /* the last row ends at the guard */
+    if (!b || !packed || !c) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(b, K * N);
+    fill_bytes(a.data, M * K + 1);
+    const int8_t* a0 = a.data + 1;
+    nrt_s8_matmul_pack(t, K, N, b, N, zb, packed);
+    memset(c, 0x5A, M * c_stride);
+    size_t panel = (K + 1) / 2 * t->nr * 2;
+    for (size_t m0 = 0; m0 < M; m0 += t->mr)
+        for (size_t n0 = 0; n0 < N; n0 += t->nr) {
+            size_t mr = M - m0 < t->mr ? M - m0 : t->mr, nc = N - n0 < t->nr ? N - n0 : t->nr;
+            t->run(mr, nc, K, a0 + m0 * K, K, za, packed + n0 / t->nr * panel, c + m0 * c_stride + n0, c_stride, m,
+                   &rq);
+        }
+    for (size_t i = 0; i < M && failures < 20; i++)
+        for (size_t j = 0; j < c_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < N) {
+                int32_t acc = 0;
+                for (size_t k = 0; k < K; k++) acc = nrt_mac_wrap(acc, a0[i * K + k] - za, b[k * N + j] - zb);
+                want = nrt_requantize(acc, m, rq.zero_point, qmin, qmax);
+            }
+            if (c[i * c_stride + j] != want) {
+                printf("FAIL %s M=%zu N=%zu K=%zu: c[%zu][%zu] = %d, want %d\n", t->name, M, N, K, i, j,
+                       c[i * c_stride + j], want);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&a);
+    free(b), free(packed), free(c);
+}
+
+static int run_matmul_cases(const nrt_s8_matmul_table* t) {
+    static const size_t ks[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 101};
+    size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
+    size_t ms[] = {1, 2, 3, t->mr, t->mr + 1, 2 * t->mr + 3};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++)
+                if (ns[b] && ms[d]) check_matmul(t, ms[d], ns[b], ks[a]), cases++;
+    return cases;
+}
+
+int main(void) {
+    printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
+    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
+        if (!nrt_cpu_supports_isa((nrt_isa)isa)) continue;
+        /* a level whose table is a lower level's was tested there */
+        const nrt_s8_gemm_table* g = nrt_s8_gemm_table_for((nrt_isa)isa);
+        if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
+        const nrt_s8_dwconv_table* d = nrt_s8_dwconv_table_for((nrt_isa)isa);
+        if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
+        const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
+        if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
+        const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
+        if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
+        /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */
+        nrt_s8_rescale_ukernel rs = nrt_s8_rescale_for((nrt_isa)isa);
+        nrt_s8_quantize_ukernel qz = nrt_s8_quantize_for((nrt_isa)isa);
+        nrt_s8_dequantize_ukernel dq = nrt_s8_dequantize_for((nrt_isa)isa);
+        if (rs || qz || dq) {
+            static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
+            int cases = 0;
+            for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+                const char* name = nrt_isa_name((nrt_isa)isa);
+                if (rs) check_rescale(rs, name, ns[i], 0), check_rescale(rs, name, ns[i], 1), cases += 2;
+                if (qz) check_quantize(qz, name, ns[i]), cases++;
+                if (dq) check_dequantize(dq, name, ns[i]), cases++;
+            }
+            printf("rescale / quantize / dequantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);
+        }
+    }
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
