@@ -1,6 +1,6 @@
 /* Float32 microkernel tables: the interface between ISA-independent drivers
  * (kernels/f32_*.c: packing, tiling, threads) and the per-ISA microkernels
- * (kernels/x86/, kernels/arm/). README.md in this folder explains the pattern.
+ * (kernels/x86/, kernels/arm/). dispatch.c picks a table per kernel level.
  *
  * A table is a const struct of function pointers for one op family and one
  * ISA tier, named after what its widest kernel does (XNNPACK style:
