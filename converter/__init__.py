@@ -81,7 +81,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             quantize: str | None = None, calibration=None, calibration_method: str = "mse",
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
-            keep_float: Sequence[str] = (), auto_float: int = 0, report: str | os.PathLike | None = None,
+            keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
+            report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
@@ -92,7 +93,11 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     with a warning) using `calibration_method` (minmax, percentile, mse,
     entropy); quantize="dynamic" stores int8 weights and quantizes activations
     per row at run time. keep_float names nodes to keep in fp32; auto_float=N
-    keeps the N most error-adding layers in fp32; report writes an HTML page.
+    keeps the N most error-adding layers in fp32; auto_fallback=False turns off
+    the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
+    whose measured error collapses, int8 islands too small to pay for their
+    Quantize/Dequantize); report writes an
+    HTML page.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -114,7 +119,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         if quantize:
             observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
             spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
-                                calibration_limit, preprocess, list(keep_float), auto_float, threads=threads)
+                                calibration_limit, preprocess, list(keep_float), auto_float,
+                                auto_fallback=auto_fallback, threads=threads)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",

@@ -36,6 +36,9 @@ class QuantizeSpec:
     preprocess: ImagePreprocess | None = None
     keep_float: list[str] = field(default_factory=list)
     auto_float: int = 0
+    # False: no automatic fp32 fallback (probability tails, mixed-range tensors,
+    # measured collapses, int8 islands): every op with an int8 kernel is int8
+    auto_fallback: bool = True
     report_samples: int = 4
     threads: int = 1
 
@@ -108,7 +111,8 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
-    opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float))
+    opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
+                        range_rules=spec.auto_fallback)
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -118,7 +122,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
 
     q, result, rows = attempt()
-    for _ in range(2):  # layers whose int8 form collapses (measured), then islands not worth converting
+    for _ in range(2 if spec.auto_fallback else 0):  # measured collapses, then islands not worth converting
         bad = collapsed_layers(rows, graph)
         if data is not None:  # (a pre-quantized model runs as its author quantized it)
             bad.update(islands(graph, result, stats, len(data)))

@@ -64,6 +64,7 @@ class QuantOptions:
     keep_float: list[str] = field(default_factory=list)
     mixed_range_ratio: float = 64.0
     force_float: dict[str, str] = field(default_factory=dict)  # node -> reason (islands, measured error)
+    range_rules: bool = True  # False: probability tails and mixed-range tensors go int8 too
 
 
 @dataclass
@@ -279,6 +280,8 @@ class _Quantizer:
                    and not self.has_params(t)]
         if missing:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
+        if not self.opts.range_rules:
+            return Decision(*self.capable(node))
         if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
             return Decision(False, "probability tail feeding a graph output")
         if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
