@@ -91,12 +91,17 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
         !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
                         tensor_label(t), buffer_index, L->buffers.len);
-    int64_t n = 1;
+    /* nonzero: as in nrt_set_shape, an empty constant's other dims must fit
+     * the file too (ops compute partial products of them). */
+    int64_t n = 1, nonzero = 1;
     for (int d = 0; d < t->decl_rank; d++) {
-        if (t->decl_dims[d] < 0)
+        int64_t dim = t->decl_dims[d];
+        if (dim < 0)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s has a dynamic dimension", tensor_label(t));
-        if (!nrt_mul_overflow_ok(n, t->decl_dims[d], &n))
-            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows", tensor_label(t));
+        if (!nrt_mul_overflow_ok(n, dim, &n) || (dim && !nrt_mul_overflow_ok(nonzero, dim, &nonzero)) ||
+            nonzero > (int64_t)m->map_size * 8)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows or exceeds the file",
+                            tensor_label(t));
     }
     uint64_t want;
     if (!nrt_dtype_bytes(t->dtype, n, &want) || want != size)
