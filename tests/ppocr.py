@@ -91,3 +91,79 @@ def ctc_decode(probs: np.ndarray, characters: list[str]) -> str:
     keep[1:] = idx[1:] != idx[:-1]
     keep &= idx != 0
     return "".join(characters[i] for i in idx[keep])
+
+
+# ------------------------------------------------- synthetic labelled data --
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:-/()%"
+
+
+def random_text(rng: np.random.Generator, min_len: int = 4, max_len: int = 18) -> str:
+    """Words of random letters/digits separated by single spaces."""
+    n = int(rng.integers(min_len, max_len + 1))
+    chars = [ALPHABET[i] for i in rng.integers(0, len(ALPHABET), n)]
+    for i in range(2, n - 2):
+        if rng.random() < 0.15 and chars[i - 1] != " ":
+            chars[i] = " "
+    return "".join(chars).strip()
+
+
+def rec_sample(seed: int) -> tuple[np.ndarray, str]:
+    rng = np.random.default_rng(seed)
+    text = random_text(rng, 4, 14)
+    return rec_input(text, seed=seed), text
+
+
+def cls_sample(seed: int) -> tuple[np.ndarray, int]:
+    """A text line, upright (label 0) or rotated 180 degrees (label 1)."""
+    rng = np.random.default_rng(seed)
+    label = int(rng.integers(0, 2))
+    return cls_input(random_text(rng, 6, 16), seed=seed, rotate=bool(label)), label
+
+
+def det_sample(seed: int, width: int = 640, height: int = 640) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A page of random text lines and each line's box (left, top, right, bottom)."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (width, height), tuple(int(v) for v in rng.integers(200, 256, 3)))
+    draw = ImageDraw.Draw(img)
+    boxes = []
+    y = int(rng.integers(5, 30))
+    while y < height - 40:
+        size = int(rng.integers(16, 44))
+        font = _font(size)
+        text = random_text(rng, 5, 24)
+        x0 = int(rng.integers(5, width // 3))
+        left, top, right, bottom = draw.textbbox((x0, y), text, font=font)
+        draw.text((x0, y), text, fill=tuple(int(v) for v in rng.integers(0, 80, 3)), font=font)
+        boxes.append((max(left, 0), max(top, 0), min(right, width), min(bottom, height)))
+        y = bottom + int(rng.integers(12, 50))
+    return normalize(img)[None], boxes
+
+
+def det_scores(prob: np.ndarray, boxes: list[tuple[int, int, int, int]], thresh: float = 0.3,
+               cover: float = 0.2) -> tuple[float, float]:
+    """(line recall, pixel precision) of a DB probability map: a line counts as
+    found when `cover` of its box is above `thresh` (DB maps are shrunk text
+    kernels); precision is the share of text pixels that fall inside a box."""
+    text = prob > thresh
+    inside = np.zeros_like(text)
+    found = 0
+    for left, top, right, bottom in boxes:
+        inside[top:bottom, left:right] = True
+        region = text[top:bottom, left:right]
+        found += region.size > 0 and region.mean() >= cover
+    return found / max(len(boxes), 1), float((text & inside).sum() / max(text.sum(), 1))
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(pred: str, truth: str) -> float:
+    """1 - normalized edit distance, the usual OCR character accuracy."""
+    return 1.0 - edit_distance(pred, truth) / max(len(truth), len(pred), 1)

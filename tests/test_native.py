@@ -36,6 +36,16 @@ def test_builds_warning_free_and_api_test_passes(cc, tmp_path, small_model):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_kernel_levels_agree_natively(tmp_path):
+    """Every kernel level this CPU has gives the reference's results (int8 bit-exact)."""
+    from level_models import write_all
+
+    build = cmake_build(tmp_path / "levels", "gcc" if have("gcc") else "cc")
+    models = write_all(tmp_path, int8=False)
+    r = subprocess.run([str(c_test_path(build, "test_levels")), *map(str, models)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_python_and_c_agree(small_model):
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(2, 6)
     with nanort.Model(small_model) as m:

@@ -21,6 +21,30 @@ def test_histogram_survives_range_growth_exactly():
     np.testing.assert_array_equal(np.bincount(idx, minlength=len(stats.hist)), stats.hist)
 
 
+@pytest.mark.parametrize("parts", [
+    [(0.1, 0.5), (-0.03, 0.57)],        # first sample non-negative (origin 0), later ones below it
+    [(0.0, 1e-6), (-300.0, -200.0)],
+    [(5.0, 6.0), (-7.0, 1.0), (-1e4, -9e3)],
+])
+def test_histogram_grows_below_a_zero_origin(parts):
+    stats = TensorStats()
+    values = [RNG.uniform(lo, hi, 500).astype(np.float32) for lo, hi in parts]
+    for v in values:
+        stats.update(v)
+    allv = np.concatenate(values)
+    assert np.isfinite(stats.width) and stats.hist.sum() == pytest.approx(allv.size)
+    idx = np.floor((allv - stats.origin) / stats.width).astype(int)
+    np.testing.assert_array_equal(np.bincount(idx, minlength=len(stats.hist)), stats.hist)
+
+
+def test_huge_values_stay_out_of_the_histogram():
+    stats = TensorStats()
+    x = RNG.uniform(-1, 1, 1000).astype(np.float32)
+    x[:3] = -3.4e38  # an attention mask
+    stats.update(x)
+    assert stats.min == np.float32(-3.4e38) and np.isfinite(stats.width) and stats.hist.sum() == 997
+
+
 def test_percentile_clips_the_tails():
     stats = TensorStats()
     x = RNG.standard_normal(200_000).astype(np.float32)

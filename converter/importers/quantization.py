@@ -30,8 +30,7 @@ def quantize_linear(ctx: ImportContext) -> None:
         out_type = ctx.dtype(2)
     if out_type is None or np.dtype(out_type).type not in _INT_TYPES:
         ctx.unsupported(f"quantizing to {out_type} is not supported (int8, uint8, int16, int32 are)")
-    if ctx.attr("output_dtype", 0) and not ctx.input(2):
-        ctx.unsupported("output_dtype without a zero point input")
+    # output_dtype without a zero point: the output tensor's type (shape inference) carries it, zero point 0
     ctx.emit("QuantizeLinear", [ctx.input(0), ctx.input(1), ctx.input(2)], [ctx.output(0)], **_axis_attrs(ctx))
 
 
@@ -85,8 +84,12 @@ def qlinear_matmul(ctx: ImportContext) -> None:
 
 
 def _integer_operand(ctx: ImportContext, i: int, zp: int, hint: str, axis: int) -> str:
-    """An integer operand minus its zero point, as float (exact for int8/uint8)."""
-    one = ctx.add_const(np.float32(1.0), "one")
+    """An integer operand minus its zero point, as float (exact for int8/uint8). The unit
+    scale takes the zero point's shape (DequantizeLinear wants them alike)."""
+    zp_shape = ctx.shape(zp) if ctx.input(zp) else ()
+    if zp_shape is None or not all(isinstance(d, int) for d in zp_shape):
+        ctx.unsupported("the zero point's shape must be static")
+    one = ctx.add_const(np.ones(zp_shape, np.float32), "one")
     zero = ctx.input(zp) or ctx.add_const(np.zeros((), ctx.dtype(i)), "zp")
     name = ctx.temp(hint, np.float32, ctx.shape(i))
     ctx.emit("DequantizeLinear", [ctx.input(i), one, zero], [name], axis=axis)
@@ -100,7 +103,7 @@ def _to_int32(ctx: ImportContext, y: str) -> None:
 @register("MatMulInteger")
 def matmul_integer(ctx: ImportContext) -> None:
     """int32 result of (a - a_zp) @ (b - b_zp); exact while partial sums stay below 2^24."""
-    a = _integer_operand(ctx, 0, 2, "a_float", axis=-1)
+    a = _integer_operand(ctx, 0, 2, "a_float", axis=-2)  # a per-row zero point runs along M
     b = _integer_operand(ctx, 1, 3, "b_float", axis=-1)
     y = ctx.temp("y_float", np.float32, ctx.shape(ctx.output(0)))
     ctx.emit("MatMul", [a, b], [y])

@@ -98,7 +98,8 @@ def _check_feeds(feeds: dict, inputs: Sequence[tuple[str, tuple, np.dtype]], whe
         if arr.ndim != len(shape) or any(isinstance(d, int) and d != g for d, g in zip(shape, arr.shape)):
             raise ConversionError(f"calibration {where}: input {name!r} has shape {arr.shape}, "
                                   f"the model takes {list(shape)}")
-        out[name] = np.ascontiguousarray(arr.astype(dtype, copy=False))
+        out[name] = np.require(arr.astype(dtype, copy=False), requirements="C")  # keeps rank 0 (ascontiguousarray
+        # would make a scalar input 1-D)
     return out
 
 

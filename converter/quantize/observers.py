@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 BINS = 2048
+HUGE = 1e30  # larger finite values stay out of the histogram
 SAMPLE_LIMIT = 1 << 17  # values per tensor per sample that go into the histogram
 OBSERVERS = ("minmax", "percentile", "mse", "entropy")
 
@@ -45,21 +46,29 @@ class TensorStats:
                 return
         lo, hi = float(x.min()), float(x.max())
         self.min, self.max = min(self.min, lo), max(self.max, hi)
+        if lo < -HUGE or hi > HUGE:  # (masks at +-FLT_MAX): in min / max, so mixed_range sees them, but
+            x = x[np.abs(x) <= HUGE]  # doubling the histogram's bin width to reach them would overflow
+            if x.size == 0:
+                return
+            lo, hi = float(x.min()), float(x.max())
         self.count += x.size
         if self.width == 0.0:
             span = max(hi - lo, abs(hi), abs(lo), 1e-12)
             self.width = 2.0 ** math.ceil(math.log2(span / (BINS - 2)))
             self.origin = math.floor(lo / self.width) * self.width
         while lo < self.origin or hi >= self.origin + BINS * self.width:
-            self._double_width()
+            self._double_width(lo)
         step = max(1, x.size // SAMPLE_LIMIT)
         sample = x[(x.size % step) // 2::step] if step > 1 else x
         idx = np.clip(((sample - self.origin) / self.width).astype(np.int64), 0, BINS - 1)
         self.hist += np.bincount(idx, minlength=BINS) * (x.size / sample.size)
 
-    def _double_width(self) -> None:
+    def _double_width(self, lo: float) -> None:
+        """Doubles the bin width, moving the origin down towards lo as far as the old
+        bins all stay inside (a histogram that started at 0 must be able to grow below it)."""
         new_width = self.width * 2
-        new_origin = math.floor(self.origin / new_width) * new_width
+        lowest = math.ceil((self.origin - BINS * self.width) / new_width) * new_width
+        new_origin = max(math.floor(min(lo, self.origin) / new_width) * new_width, lowest)
         starts = self.origin + np.arange(BINS) * self.width
         idx = np.floor((starts - new_origin) / new_width).astype(np.int64)
         merged = np.zeros(BINS, np.float64)

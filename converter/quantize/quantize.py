@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nanort.schema.ActivationKind import ActivationKind
+from nanort.schema.CoordinateTransform import CoordinateTransform
 
 from ..ir import Graph, Node, QuantParams
 from . import tables
@@ -93,12 +94,16 @@ class _Quantizer:
         return (t.quant is not None and t.quant.scale.size == 1) or (
             name in self.stats and self.stats[name].count > 0)
 
+    def is_float(self, name: str) -> bool:
+        """float32 in the source graph (an activation already rewritten to int8 counts: it was float)."""
+        return self.g.tensors[name].dtype == np.float32 or name in self.is_int8
+
     # -- decisions ----------------------------------------------------------
     def decide(self, node: Node) -> Decision:
         if node.name in self.opts.keep_float or any(o in self.opts.keep_float for o in node.outputs):
             return Decision(False, "kept in fp32 as asked")
         acts = [i for i in node.inputs if i and not self.g.tensors[i].is_const]
-        if any(self.g.tensors[i].dtype != np.float32 for i in acts[:1]):
+        if any(not self.is_float(i) for i in acts[:1]):
             return Decision(False, "not a float32 op")
         missing = [t for t in acts + node.outputs if t and self.g.tensors[t].dtype == np.float32
                    and not self.has_params(t)]
@@ -123,7 +128,7 @@ class _Quantizer:
                 return False, "grouped ConvTranspose has no int8 kernel"
             return (act in CLAMP_ACTIVATIONS), "fused activation has no int8 form"
         if op in ("Add", "Sub", "Mul", "MatMul"):
-            if any(g.tensors[i].dtype != np.float32 for i in node.inputs):
+            if any(not self.is_float(i) for i in node.inputs):
                 return False, "non-float operand"
             if op == "MatMul" and any(g.tensors[i].is_const for i in node.inputs):
                 return False, "constant MatMul operand (FullyConnected covers that)"
@@ -136,6 +141,8 @@ class _Quantizer:
                 return False, "Concat of inputs with very different ranges"
             return True, ""
         if op == "Resize":
+            if node.attrs.get("coordinate_transform", 0) == CoordinateTransform.TF_CROP_AND_RESIZE:
+                return False, "tf_crop_and_resize has no int8 form (extrapolation)"
             return node.attrs.get("mode", 0) in (0, 1), "cubic Resize has no int8 kernel"
         if op == "Pad":
             value = g.const(node.input(2))
@@ -145,6 +152,8 @@ class _Quantizer:
             return True, ""
         if op in ("AveragePool", "GlobalAveragePool") or op in MOVEMENT:
             return True, ""
+        if op == "Clip" and (node.input(1) or node.input(2)):
+            return False, "Clip bounds computed at run time (a Lut needs them at convert time)"
         if op in tables.FUNCTIONS or op in tables.PARTIAL:
             fn = tables.function_for(op, node.attrs, self.range_of(node.inputs[0]))
             return fn is not None, f"{op} is not defined on the input's range"

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../kernels/f32_kernels.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
+#include "quant_common.h"
 
 typedef struct binary_params {
     nrt_activation act;
@@ -19,6 +21,10 @@ typedef struct binary_state {
     int mode;        /* NRT_BIN_*: which operand the innermost dim holds constant */
     bool check_zero; /* integer Div / Mod: a zero divisor is an error */
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
+    bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
+    nrt_s8_binary q;
+    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the ISA's vector kernel (NULL: reference) */
+    nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
 } binary_state;
 
 static nrt_status binary_parse(nrt_ctx* ctx) {
@@ -48,10 +54,57 @@ static unsigned pow_variant(const nrt_tensor* e) {
     return v == 2.0 ? NRT_BIN_SQUARE : (v == 0.5 ? NRT_BIN_SQRT : 0u);
 }
 
+/* Quantized int8 Add / Sub / Mul (kernels/requant.h); the fused Relu / Clip
+ * becomes the output clamp. */
+static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
+                            binary_state* s) {
+    const binary_params* p = ctx->node->params;
+    unsigned op = ctx->node->op;
+    if (op != NRT_FB_OpType_Add && op != NRT_FB_OpType_Sub && op != NRT_FB_OpType_Mul)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "no int8 kernel for quantized operands (Add, Sub, Mul have one)");
+    nrt_qs8 qa, qb, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        return st;
+    s->q.za = qa.zero_point;
+    s->q.zb = qb.zero_point;
+    if (op == NRT_FB_OpType_Mul) {
+        s->q.mb = 0.0f;
+        st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y", &s->q.ma);
+    } else {
+        double sb = op == NRT_FB_OpType_Sub ? -(double)qb.scale : (double)qb.scale;
+        if (!(st = nrt_qs8_multiplier(ctx, qa.scale, qy.scale, "s_a / s_y", &s->q.ma)))
+            st = nrt_qs8_multiplier(ctx, sb, qy.scale, "s_b / s_y", &s->q.mb);
+    }
+    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
+                                    NRT_INT8, false, &s->q};
+    s->int8 = true;
+    return st;
+}
+
+/* float32 Add / Sub / Mul / Div / Min / Max: the ISA's vector kernels. */
+static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
+    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
+    int vop = -1;
+    switch (ctx->node->op) {
+    case NRT_FB_OpType_Add: vop = NRT_F32_VADD; break;
+    case NRT_FB_OpType_Sub: vop = NRT_F32_VSUB; break;
+    case NRT_FB_OpType_Mul: vop = NRT_F32_VMUL; break;
+    case NRT_FB_OpType_Div: vop = NRT_F32_VDIV; break;
+    case NRT_FB_OpType_Min: vop = NRT_F32_VMIN; break;
+    case NRT_FB_OpType_Max: vop = NRT_F32_VMAX; break;
+    default: break;
+    }
+    s->vfast = t && vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? t->binary[vop] : NULL;
+    s->vact = t ? t->act : NULL;
+}
+
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
                               binary_state* s) {
     const binary_params* p = ctx->node->params;
     unsigned op = ctx->node->op;
+    if (nrt_is_qs8(a) || nrt_is_qs8(b) || nrt_is_qs8(y)) return pick_int8(ctx, a, b, y, s);
     if (!nrt_binary_ref_select(op, p->variant, a->dtype, b->dtype, &s->kernel)) {
         if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "not implemented for inputs %s (%s) and %s (%s)", a->name,
@@ -65,6 +118,7 @@ static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     s->check_zero = (op == NRT_FB_OpType_Div || op == NRT_FB_OpType_Mod) && is_int(b->dtype);
     s->scalar_pow = op == NRT_FB_OpType_Pow && a->dtype == b->dtype && nrt_dtype_table[b->dtype].is_float &&
                     nrt_numel(b) == 1;
+    pick_fast(ctx, a, b, s);
     return NRT_OK;
 }
 
@@ -105,8 +159,10 @@ typedef struct binary_job {
     size_t ea, eb, ey; /* element sizes */
 } binary_job;
 
-static void apply_activation(const nrt_activation* act, float* y, int64_t n) {
-    if (act->kind == NRT_FB_ActivationKind_RELU) {
+static void apply_activation(const binary_state* s, const nrt_activation* act, float* y, int64_t n) {
+    if (s->vact) {
+        s->vact(act, y, y, (size_t)n);
+    } else if (act->kind == NRT_FB_ActivationKind_RELU) {
         for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
     } else {
         for (int64_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, y[i]);
@@ -121,12 +177,16 @@ typedef struct binary_walk {
     _Alignas(64) uint8_t buf[2][ROW_BLOCK * 8];
 } binary_walk;
 
+static void run_kernel(const binary_job* j, const void* a, const void* b, void* y, size_t n, int mode) {
+    if (j->s->vfast) j->s->vfast(n, a, b, y, mode);
+    else nrt_binary_ref_run(&j->kernel, a, b, y, n, mode);
+}
+
 static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count) {
     const binary_job* j = ((const binary_walk*)arg)->j;
     void* y = j->y + (size_t)out * j->ey;
-    nrt_binary_ref_run(&j->kernel, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y,
-                       (size_t)count, j->s->mode);
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, count);
+    run_kernel(j, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y, (size_t)count, j->s->mode);
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, count);
 }
 
 #define GATHER(T)                                                                                          \
@@ -167,8 +227,8 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     int64_t n = rows * j->s->plan.dims[j->s->plan.rank - 1];
     void* y = j->y + (size_t)out * j->ey;
     /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
-    nrt_binary_ref_run(&j->kernel, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->act, y, n);
+    run_kernel(j, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, n);
 }
 
 static void binary_task(void* arg, size_t begin, size_t end) {
@@ -206,8 +266,9 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     if (s->plan.total == 0) return NRT_OK;
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
-    binary_job job = {s, s->kernel, &p->act, a->data, b->data, y->data, nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype),
-                      nrt_dtype_size(y->dtype)};
+    static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
+    binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data,
+                      nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype), nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
     if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
     /* Pow, float16 and mixed-type kernels cost far more per element. */

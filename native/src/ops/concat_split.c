@@ -87,6 +87,9 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
         s->rescale[k] = (nrt_int8_rescale){false, nrt_requant_multiplier(x->quant.scale[0], 1.0, qy->scale[0]),
                                            x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0,
                                            qy->zero_point ? (int32_t)qy->zero_point[0] : 0};
+        if (!nrt_requant_multiplier_ok(s->rescale[k].m))
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "rescaling %s to %s needs a multiplier %g outside the int8 "
+                               "range (|m| <= 2^64)", x->name, y->name, (double)s->rescale[k].m);
     }
     for (int k = 0; s->rescale && k < s->n; k++)
         if (nrt_mv_same_quant(&nrt_in(ctx, k)->quant, qy)) s->rescale[k].copy = true;

@@ -6,11 +6,18 @@
  * (kernels/ref/conv_ref.h explains them); a W computed at run time is
  * repacked into scratch on each run.
  * auto_pad, output_shape and output_padding are resolved in prepare from the
- * actual input size, following ONNX. */
+ * actual input size, following ONNX.
+ * int8 (kernels/requant.h): a quantized int8 x with constant int8 weights
+ * (per-channel scales along axis 0 for Conv, axis 3 for ConvTranspose) and an
+ * int32 bias (folded for Conv, unfolded for ConvTranspose) gives a quantized
+ * int8 y; a fused Relu / Clip narrows the output clamp. */
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../kernels/f32_conv.h"
+#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
+#include "quant_common.h"
 #include "spatial_common.h"
 
 typedef struct conv_params {
@@ -19,13 +26,17 @@ typedef struct conv_params {
     nrt_activation act;
     int64_t out_pad[2], out_shape[2];
     int n_out_shape;
-    bool packed;          /* w[] holds the constant weights, packed */
+    bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
+    nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
     float w[];
 } conv_params;
 
 typedef struct conv_state {
     nrt_conv2d_geom g;
     size_t zeros_offset, packed_offset; /* in scratch */
+    bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
+    nrt_s8_conv q;
+    _Alignas(8) uint8_t extra[];
 } conv_state;
 
 /* ---- load ---- */
@@ -44,29 +55,62 @@ static void pack(bool transpose, const float* w, const int64_t* dims, int64_t gr
     else nrt_conv_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
 }
 
+/* The ISA's kernels take constant float32 weights and bias; what they do
+ * with the geometry is f32_conv.h's choice. */
+static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f32_conv_plan* plan) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 4) return false;
+    int64_t cout = transpose ? w->dims[3] * o->group : w->dims[0];
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && b->rank == 1 && b->dims[0] == cout))
+        return false;
+    const nrt_window2d* win = &o->win;
+    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
+                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
+    nrt_f32_conv_desc d = {transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
+                           {win->dilation[0], win->dilation[1]}, padded};
+    return nrt_f32_conv_plan_init(ctx->model->isa, &d, plan);
+}
+
+static const float* fast_weights(const conv_params* p) {
+    uintptr_t a = ((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1);
+    return (const float*)a;
+}
+
+static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    nrt_f32_conv_desc d = {transpose, w->dims, p->group, {0, 0}, {0, 0}, false};
+    nrt_f32_conv_pack(&p->fast, &d, w->data, b ? b->data : NULL, (float*)fast_weights(p));
+    ctx->model->packed_weight_bytes += p->fast.packed_floats * sizeof(float);
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
+    conv_params o = {0};
     int32_t group;
     nrt_status st = nrt_opt_i32(ctx, NRT_FB_ConvOptions_group, 1, &group);
     if (st != NRT_OK) return st;
     if (group < 1) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "group = %d must be positive", group);
-    nrt_tensor* w = nrt_in(ctx, 1);
-    bool packed = packable(w, group, transpose);
-    conv_params* p = nrt_alloc_params(ctx, sizeof *p + (packed ? w->nbytes : 0));
-    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    p->group = group;
+    o.group = group;
     if ((st = nrt_window2d_parse(ctx, NRT_FB_ConvOptions_kernel_shape, NRT_FB_ConvOptions_strides,
                                  NRT_FB_ConvOptions_dilations, NRT_FB_ConvOptions_pads, NRT_FB_ConvOptions_auto_pad,
-                                 &p->win)) ||
-        (st = nrt_opt_activation(ctx, NRT_FB_ConvOptions_activation, &p->act)) ||
-        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_padding, "output_padding", 2, 0, p->out_pad, NULL)) ||
-        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_shape, "output_shape", 2, 1, p->out_shape,
-                              &p->n_out_shape)))
+                                 &o.win)) ||
+        (st = nrt_opt_activation(ctx, NRT_FB_ConvOptions_activation, &o.act)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_padding, "output_padding", 2, 0, o.out_pad, NULL)) ||
+        (st = nrt_spatial_opt(ctx, NRT_FB_ConvOptions_output_shape, "output_shape", 2, 1, o.out_shape,
+                              &o.n_out_shape)))
         return st;
-    if (!transpose && (p->out_pad[0] || p->out_pad[1] || p->n_out_shape))
+    if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
-    if (packed) {
+    nrt_tensor* w = nrt_in(ctx, 1);
+    bool fast = plan_fast(ctx, &o, transpose, &o.fast);
+    o.packed = !fast && packable(w, group, transpose);
+    size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *p = o;
+    if (fast) {
+        pack_fast(ctx, p, transpose);
+    } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
-        p->packed = true;
         ctx->model->packed_weight_bytes += w->nbytes;
     }
     return NRT_OK;
@@ -77,15 +121,30 @@ static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(
 
 /* ---- prepare ---- */
 
+/* int8: constant int8 weights and an int32 bias (their parameters are
+ * checked with the output's in finish_int8). */
+static nrt_status check_int8(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* b) {
+    nrt_status st;
+    if ((st = nrt_expect_dtype(ctx, w, NRT_INT8, "weights")) ||
+        (b && (st = nrt_expect_dtype(ctx, b, NRT_INT32, "bias"))))
+        return st;
+    if (!nrt_is_static(w))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int8 weights %s must be constant", w->name);
+    return NRT_OK;
+}
+
 /* Checks x, W, bias types and that x and W are 4-D with a non-empty W. */
 static nrt_status check_tensors(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w, const nrt_tensor* b) {
-    if (x->dtype != NRT_FLOAT32)
+    nrt_status st;
+    if (nrt_is_qs8(x)) {
+        if ((st = check_int8(ctx, w, b))) return st;
+    } else if (x->dtype != NRT_FLOAT32) {
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s; only float32 is supported", x->name,
                            nrt_dtype_name(x->dtype));
-    nrt_status st;
-    if ((st = nrt_expect_dtype(ctx, w, NRT_FLOAT32, "weights")) ||
-        (b && (st = nrt_expect_dtype(ctx, b, NRT_FLOAT32, "bias"))))
+    } else if ((st = nrt_expect_dtype(ctx, w, NRT_FLOAT32, "weights")) ||
+               (b && (st = nrt_expect_dtype(ctx, b, NRT_FLOAT32, "bias")))) {
         return st;
+    }
     if (x->rank != 4 || w->rank != 4)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
                            "input %s (rank %d) and weights %s (rank %d) must be 4-D: only 2-D convolution is "
@@ -113,13 +172,44 @@ static void axis_init(nrt_axis_geom* a, const nrt_window2d* win, int i, int64_t 
     *a = (nrt_axis_geom){in, 0, kernel, win->stride[i], win->dilation[i], win->pads[i], win->pads[i + 2]};
 }
 
+/* The int8 constants: multipliers s_x s_w[c] / s_y, the output clamp, and
+ * depthwise Conv weights repacked [KH][KW][Cout] for contiguous channel loops. */
+static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
+    const conv_params* p = ctx->node->params;
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    const nrt_conv2d_geom* g = &s->g;
+    nrt_qs8 qx, qy;
+    float* m = (float*)s->extra;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
+        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_weight_multipliers(ctx, w, transpose ? 3 : 0, g->cout, qx.scale, qy.scale, m)))
+        return st;
+    s->int8 = true;
+    s->q.zx = qx.zero_point;
+    s->q.m = m;
+    s->q.dw_packed = !transpose && nrt_conv_is_depthwise(g->cin / g->group, g->group);
+    if (s->q.dw_packed) {
+        int8_t* packed = (int8_t*)(m + g->cout);
+        nrt_conv_dw_pack_s8(w->data, g->cout, g->kh, g->kw, packed);
+        s->q.w = packed;
+    }
+    return NRT_OK;
+}
+
 static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t scratch_floats_packed) {
     int64_t dims[4] = {g->n, g->oh, g->ow, g->cout};
     nrt_status st = nrt_set_shape(ctx, nrt_out(ctx, 0), 4, dims);
     if (st != NRT_OK) return st;
-    conv_state* s = nrt_alloc_state(ctx, sizeof *s);
+    bool int8 = nrt_is_qs8(nrt_in(ctx, 0));
+    size_t extra = int8 ? (size_t)g->cout * sizeof(float) + (size_t)nrt_numel(nrt_in(ctx, 1)) : 0;
+    conv_state* s = nrt_alloc_state(ctx, sizeof *s + extra);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = *g;
+    if (int8) {
+        ctx->node->scratch_bytes = 0;
+        return finish_int8(ctx, s, ctx->node->op == NRT_FB_OpType_ConvTranspose);
+    }
     size_t zeros = (size_t)(g->cin / g->group + 16) * sizeof(float);
     s->zeros_offset = 0;
     s->packed_offset = (zeros + 63) / 64 * 64;
@@ -149,7 +239,7 @@ static nrt_status conv_prepare(nrt_ctx* ctx) {
         return st;
     nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
                          ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
-    return finish_prepare(ctx, &g, p->packed ? 0 : (size_t)nrt_numel(w));
+    return finish_prepare(ctx, &g, p->packed || p->fast.kind ? 0 : (size_t)nrt_numel(w));
 }
 
 /* ONNX's `a // 2` for a possibly negative total padding. */
@@ -198,7 +288,10 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    bool repack = !p->packed && nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
+    if (p->fast.kind && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "upsampling kernel chosen for a geometry it does not cover");
+    bool repack = !p->packed && !p->fast.kind && !nrt_is_qs8(x) &&
+                  nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
     return finish_prepare(ctx, &g, repack ? (size_t)nrt_numel(w) : 0);
 }
 
@@ -234,15 +327,47 @@ static conv_job make_job(nrt_ctx* ctx, const conv_state* s) {
     return job;
 }
 
+typedef struct conv_s8_job {
+    const nrt_conv2d_geom* g;
+    nrt_s8_conv q;
+} conv_s8_job;
+
+static void conv_s8_rows(void* arg, size_t begin, size_t end) {
+    const conv_s8_job* j = arg;
+    nrt_conv2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+}
+
+static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
+    const conv_s8_job* j = arg;
+    nrt_conv_transpose2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+}
+
+static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
+    nrt_tensor* b = nrt_in(ctx, 2);
+    conv_s8_job job = {&s->g, s->q};
+    job.q.x = nrt_in(ctx, 0)->data;
+    job.q.y = nrt_out(ctx, 0)->data;
+    job.q.bias = b ? b->data : NULL;
+    if (!s->q.dw_packed) job.q.w = nrt_in(ctx, 1)->data;
+    if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
+    nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, rows, &job);
+    return NRT_OK;
+}
+
 static nrt_status conv_eval(nrt_ctx* ctx) {
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
+    if (s->int8) return eval_int8(ctx, s, conv_s8_rows);
     uint8_t* scratch = ctx->node->scratch;
     conv_job job = make_job(ctx, s);
     float* zeros = (float*)(scratch + s->zeros_offset);
     memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
     job.zeros = zeros;
+    if (p->fast.kind) {
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), zeros, &p->act, job.y);
+        return NRT_OK;
+    }
     if (p->packed) {
         job.w = p->w;
     } else {
@@ -265,7 +390,12 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
+    if (s->int8) return eval_int8(ctx, s, conv_transpose_s8_rows);
     conv_job job = make_job(ctx, s);
+    if (p->fast.kind) {
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), NULL, &p->act, job.y);
+        return NRT_OK;
+    }
     if (p->packed) {
         job.w = p->w;
     } else if (nrt_conv_transpose_layout(g->cin / g->group, g->cout / g->group, g->group) != NRT_CONVT_PLAIN) {

@@ -3,6 +3,7 @@
 #include "../engine/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/depth_space_ref.h"
+#include "movement_util.h"
 
 typedef struct depth_space_params {
     int64_t block;
@@ -32,6 +33,7 @@ static nrt_status depth_space_prepare(nrt_ctx* ctx) {
     const depth_space_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     nrt_status st = nrt_expect_same_dtype(ctx, x, y);
+    if (st == NRT_OK) st = nrt_mv_expect_same_quant(ctx, x, y); /* quantized values are copied */
     if (st != NRT_OK) return st;
     if (x->dtype == NRT_INT4) return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int4 tensors are not supported");
     if (x->rank != 4)

@@ -1,17 +1,29 @@
 /* MatMul (numpy semantics: batched, broadcasting batch dims, 1-D operands)
  * and FullyConnected (y[..., N] = x[..., K] . W[N, K]^T + b[N]), float32,
- * with a fused activation. */
+ * with a fused activation.
+ * int8 (kernels/requant.h): MatMul of two quantized int8 activations;
+ * FullyConnected of an int8 x with int8 W and a folded int32 bias; and the
+ * dynamic FullyConnected of a float32 x with int8 W (rows quantized at run
+ * time, float32 bias and result). */
 #include "matmul.h"
 
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "quant_common.h"
+#include "../kernels/f32_gemm.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
 typedef struct gemm_params {
     nrt_activation act;
     bool keep_dims; /* FullyConnected */
+    /* The ISA's GEMM kernels (NULL: the reference ones). MatMul packs B into
+     * scratch on each run; FullyConnected runs them only on a constant W
+     * (and bias), packed at load into w[] (`packed` is w[] aligned). */
+    const nrt_f32_gemm_table* fast;
+    const float* packed;
+    float w[];
 } gemm_params;
 
 /* MatMul's batch structure, computed in prepare. */
@@ -21,13 +33,28 @@ typedef struct matmul_state {
     int64_t bdims[NRT_MAX_RANK];
     int64_t a_stride[NRT_MAX_RANK];  /* element offset per batch index step, 0 = broadcast */
     int64_t b_stride[NRT_MAX_RANK];
+    bool int8;                       /* quantized operands: q holds the constants, m the multiplier */
+    nrt_s8_gemm q;
+    float m;
+    bool fast;                       /* float32 on the ISA's GEMM kernels */
 } matmul_state;
+
+/* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
+typedef struct fc_state {
+    int64_t rows;
+    enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
+    nrt_s8_out out;
+    float m[];
+} fc_state;
 
 typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
+    nrt_s8_gemm q;         /* int8: batch 0's pointers and constants */
+    const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
+    int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
     bool fc;
     const matmul_state* s; /* NULL: a single product */
-    int64_t tile_n, tiles_m, tiles_n;
+    int64_t M, N, tile_n, tiles_m, tiles_n;
 } gemm_job;
 
 static void batch_offsets(const matmul_state* s, int64_t bi, int64_t* ao, int64_t* bo) {
@@ -46,52 +73,85 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
     for (size_t t = begin; t < end; t++) {
         int64_t bi = (int64_t)t / per_batch, r = (int64_t)t % per_batch;
         int64_t m0 = r / j->tiles_n * TILE_M, n0 = r % j->tiles_n * j->tile_n;
-        int64_t m1 = m0 + TILE_M < j->g.M ? m0 + TILE_M : j->g.M;
-        int64_t n1 = n0 + j->tile_n < j->g.N ? n0 + j->tile_n : j->g.N;
-        nrt_gemm_f32 g = j->g;
-        if (j->s && bi > 0) {
-            int64_t ao, bo;
-            batch_offsets(j->s, bi, &ao, &bo);
+        int64_t m1 = m0 + TILE_M < j->M ? m0 + TILE_M : j->M;
+        int64_t n1 = n0 + j->tile_n < j->N ? n0 + j->tile_n : j->N;
+        int64_t ao = 0, bo = 0;
+        if (j->s && bi > 0) batch_offsets(j->s, bi, &ao, &bo);
+        if (j->kind == FC_DYNAMIC) {
+            nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
+        } else if (j->kind == FC_INT8) {
+            nrt_s8_gemm q = j->q;
+            q.a += ao;
+            q.b += bo;
+            q.c += bi * q.M * q.N;
+            if (j->fc) nrt_fc_s8_ref(&q, m0, m1, n0, n1);
+            else nrt_matmul_s8_ref(&q, m0, m1, n0, n1);
+        } else {
+            nrt_gemm_f32 g = j->g;
             g.a += ao;
             g.b += bo;
             g.c += bi * g.M * g.N;
+            if (j->fc) nrt_fc_f32_ref(&g, m0, m1, n0, n1);
+            else nrt_matmul_f32_ref(&g, m0, m1, n0, n1);
         }
-        if (j->fc) nrt_fc_f32_ref(&g, m0, m1, n0, n1);
-        else nrt_matmul_f32_ref(&g, m0, m1, n0, n1);
     }
 }
 
 /* Splits the columns too when there are too few row tiles to keep every
  * thread busy (M = 1 products, RNN steps). */
-static void run_tiles(nrt_ctx* ctx, gemm_job* j, int64_t batch) {
-    if (j->g.M == 0 || j->g.N == 0 || batch == 0) return;
-    j->tiles_m = (j->g.M + TILE_M - 1) / TILE_M;
-    j->tile_n = j->g.N;
+static void run_tiles(nrt_ctx* ctx, gemm_job* j, int64_t batch, int64_t M, int64_t N) {
+    if (M == 0 || N == 0 || batch == 0) return;
+    j->M = M;
+    j->N = N;
+    j->tiles_m = (M + TILE_M - 1) / TILE_M;
+    j->tile_n = N;
     int64_t threads = nrt_num_threads(ctx), row_tasks = j->tiles_m * batch;
     if (threads > 1 && row_tasks < 4 * threads) {
         int64_t split = (4 * threads + row_tasks - 1) / row_tasks;
-        int64_t tn = (j->g.N + split - 1) / split;
+        int64_t tn = (N + split - 1) / split;
         tn = (tn + 31) / 32 * 32;
-        j->tile_n = tn < j->g.N ? tn : j->g.N;
+        j->tile_n = tn < N ? tn : N;
     }
-    j->tiles_n = (j->g.N + j->tile_n - 1) / j->tile_n;
+    j->tiles_n = (N + j->tile_n - 1) / j->tile_n;
     nrt_parallel_for(ctx, (size_t)(row_tasks * j->tiles_n), 1, gemm_range, j);
 }
 
 void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
     gemm_job j = {.g = *g, .fc = fc, .s = NULL};
-    run_tiles(ctx, &j, 1);
+    run_tiles(ctx, &j, 1, g->M, g->N);
+}
+
+/* Bytes to reserve for FullyConnected's packed W and bias, 0 when the fast
+ * kernels cannot take them (W or bias computed at run time, other types). */
+static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!t || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
+    return nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float) +
+           NRT_F32_PACK_ALIGN;
 }
 
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
-    gemm_params* p = nrt_alloc_params(ctx, sizeof *p);
+    bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
+    const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
+    size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
+    gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
     if (st) return st;
-    if (ctx->node->op == NRT_FB_OpType_FullyConnected) {
+    if (fc) {
         uint8_t keep;
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
+    }
+    p->fast = !fc || extra ? t : NULL;
+    if (fc && extra) {
+        const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+        float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
+        nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
+                          b ? b->data : NULL, packed);
+        p->packed = packed;
+        ctx->model->packed_weight_bytes += extra - NRT_F32_PACK_ALIGN;
     }
     return NRT_OK;
 }
@@ -130,18 +190,45 @@ static nrt_status matmul_batch(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tens
     return NRT_OK;
 }
 
+/* MatMul of quantized int8 A and B: acc = sum (a - za)(b - zb), m = s_a s_b / s_y. */
+static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
+                              matmul_state* s) {
+    const gemm_params* p = ctx->node->params;
+    nrt_qs8 qa, qb, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y",
+                                 &s->m)))
+        return st;
+    s->int8 = true;
+    s->q.za = qa.zero_point;
+    s->q.zb = qb.zero_point;
+    return NRT_OK;
+}
+
+/* Fast MatMul scratch: per-batch offsets of A, then B packed per batch. */
+static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_table* t, size_t* packed_offset) {
+    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN *
+                     NRT_F32_PACK_ALIGN;
+    return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
+}
+
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     nrt_status st;
     if (!a || !b) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "inputs A and B are required");
-    if ((st = expect_f32(ctx, a, "input")) || (st = expect_f32(ctx, b, "input")) ||
-        (st = nrt_expect_same_dtype(ctx, a, y)))
+    matmul_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (nrt_is_qs8(a) || nrt_is_qs8(b)) {
+        if ((st = matmul_int8(ctx, a, b, y, s))) return st;
+    } else if ((st = expect_f32(ctx, a, "input")) || (st = expect_f32(ctx, b, "input")) ||
+               (st = nrt_expect_same_dtype(ctx, a, y))) {
         return st;
+    }
     if (a->rank < 1 || b->rank < 1)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "MatMul operands must have rank >= 1 (%s has %d, %s has %d)", a->name,
                            a->rank, b->name, b->rank);
-    matmul_state* s = nrt_alloc_state(ctx, sizeof *s);
-    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->M = a->rank == 1 ? 1 : a->dims[a->rank - 2];
     s->K = a->dims[a->rank - 1];
     s->N = b->rank == 1 ? 1 : b->dims[b->rank - 1];
@@ -162,27 +249,98 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
         s->batch = 1;
         s->nb = 0;
     }
+    const gemm_params* p = ctx->node->params;
+    size_t unused;
+    s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
+    if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
+    return NRT_OK;
+}
+
+typedef struct pack_job {
+    const matmul_state* s;
+    const nrt_f32_gemm_table* t;
+    const float* b;
+    int64_t* a_offset;
+    float* packed;
+} pack_job;
+
+static void pack_batches(void* arg, size_t begin, size_t end) {
+    const pack_job* j = arg;
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, floats = nrt_f32_gemm_packed_floats(j->t, N, K);
+    for (size_t bi = begin; bi < end; bi++) {
+        int64_t ao, bo;
+        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
+        j->a_offset[bi] = ao;
+        nrt_f32_gemm_pack(j->t, N, K, j->b + bo, 1, N, NULL, j->packed + bi * floats);
+    }
+}
+
+static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const matmul_state* s) {
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    size_t off, N = (size_t)s->N, K = (size_t)s->K;
+    matmul_fast_scratch(s, p->fast, &off);
+    pack_job pj = {s, p->fast, b->data, ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + off)};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_batches, &pj);
+    nrt_f32_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
+                           nrt_f32_gemm_packed_floats(p->fast, N, K), y->data, N, &p->act};
+    nrt_f32_gemm_run(ctx, p->fast, &g);
     return NRT_OK;
 }
 
 static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
+    if (s->fast) return matmul_eval_fast(ctx, p, s);
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
-                  .fc = false, .s = s};
-    run_tiles(ctx, &j, s->batch);
+                  .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
+    if (s->int8) {
+        j.q = s->q;
+        j.q.m = &s->m;
+        j.q.M = s->M, j.q.N = s->N, j.q.K = s->K;
+        j.q.a = a->data, j.q.lda = s->K, j.q.b = b->data, j.q.ldb = s->N, j.q.c = y->data, j.q.ldc = s->N;
+    }
+    run_tiles(ctx, &j, s->batch, s->M, s->N);
     return NRT_OK;
 }
+
+/* int8 x, W, folded int32 bias -> int8 y: multipliers m[n] = s_x s_w[n] / s_y. */
+static nrt_status fc_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w, const nrt_tensor* bias,
+                          const nrt_tensor* y, fc_state* s) {
+    const gemm_params* p = ctx->node->params;
+    nrt_qs8 qx, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
+        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->out)) ||
+        (st = nrt_qs8_weight_multipliers(ctx, w, 0, w->dims[0], qx.scale, qy.scale, s->m)))
+        return st;
+    if (bias && bias->dtype != NRT_INT32)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "bias %s is %s; an int8 FullyConnected takes an int32 bias", bias->name,
+                           nrt_dtype_name(bias->dtype));
+    s->kind = FC_INT8;
+    return NRT_OK;
+}
+
+/* float x, int8 W -> float y: rows of x quantized at run time. */
+static nrt_status fc_dynamic(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* bias, const nrt_tensor* y,
+                             fc_state* s) {
+    nrt_status st;
+    float unused;
+    if ((st = expect_f32(ctx, y, "output")) || (bias && (st = expect_f32(ctx, bias, "bias"))) ||
+        (st = nrt_qs8_weight_multipliers(ctx, w, 0, 1, 1.0, 1.0, &unused)))
+        return st;
+    s->kind = FC_DYNAMIC;
+    return NRT_OK;
+}
+
+/* Scratch of the dynamic kernel: q [M, K] int8, then row scales and zero points. */
+static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
 static nrt_status fc_prepare(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     nrt_status st;
     if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "inputs x and W are required");
-    if ((st = expect_f32(ctx, x, "input")) || (st = expect_f32(ctx, w, "weight")) ||
-        (st = nrt_expect_same_dtype(ctx, x, y)))
-        return st;
     if (x->rank < 1 || w->rank != 2)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "x %s must have rank >= 1 and W %s rank 2 (got %d and %d)", x->name,
                            w->name, x->rank, w->rank);
@@ -190,18 +348,30 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     if (w->dims[1] != K)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "W %s is [%lld, %lld] but x %s has %lld features", w->name,
                            (long long)N, (long long)w->dims[1], x->name, (long long)K);
-    if (bias && ((st = expect_f32(ctx, bias, "bias")) || nrt_numel(bias) != N))
-        return st ? st : nrt_op_fail(ctx, NRT_ERR_SHAPE, "bias %s has %lld values, expected %lld", bias->name,
-                                     (long long)nrt_numel(bias), (long long)N);
+    if (bias && nrt_numel(bias) != N)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "bias %s has %lld values, expected %lld", bias->name,
+                           (long long)nrt_numel(bias), (long long)N);
+    fc_state* s = nrt_alloc_state(ctx, sizeof *s + (size_t)N * sizeof(float));
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (nrt_is_qs8(x)) st = fc_int8(ctx, x, w, bias, y, s);
+    else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT8) st = fc_dynamic(ctx, w, bias, y, s);
+    else if (!(st = expect_f32(ctx, x, "input")) && !(st = expect_f32(ctx, w, "weight")) &&
+             !(st = nrt_expect_same_dtype(ctx, x, y)) && bias)
+        st = expect_f32(ctx, bias, "bias");
+    if (st) return st;
     int64_t dims[NRT_MAX_RANK], M = 1;
     for (int d = 0; d < x->rank - 1; d++) {
         dims[d] = x->dims[d];
         if (!nrt_mul_overflow_ok(M, x->dims[d], &M))
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count of x %s overflows", x->name);
     }
-    int64_t* rows = nrt_alloc_state(ctx, sizeof *rows);
-    if (!rows) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    *rows = M;
+    s->rows = M;
+    if (s->kind == FC_DYNAMIC) {
+        int64_t mk;
+        if (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40)
+            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
+        ctx->node->scratch_bytes = dyn_offset(M, K) + (size_t)M * (sizeof(float) + sizeof(int32_t));
+    }
     if (p->keep_dims) {
         dims[x->rank - 1] = N;
         return nrt_set_shape(ctx, y, x->rank, dims);
@@ -210,10 +380,45 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     return nrt_set_shape(ctx, y, 2, flat);
 }
 
-static nrt_status fc_eval(nrt_ctx* ctx) {
+static void dyn_rows(void* arg, size_t begin, size_t end) {
+    nrt_dynamic_quantize_rows_ref(arg, (int64_t)begin, (int64_t)end);
+}
+
+static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    int64_t K = w->dims[1], N = w->dims[0], M = *(const int64_t*)ctx->node->state;
+    int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
+    uint8_t* scratch = ctx->node->scratch;
+    float* row_scale = (float*)(scratch + dyn_offset(M, K));
+    nrt_dyn_fc d = {M, N, K, x->data, w->data, w->quant.scale, w->quant.count > 1, bias ? bias->data : NULL,
+                    y->data, p->act, (int8_t*)scratch, row_scale, (int32_t*)(row_scale + M)};
+    size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
+    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &d);
+    gemm_job j = {.dyn = &d, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
+    run_tiles(ctx, &j, 1, M, N);
+}
+
+static nrt_status fc_eval(nrt_ctx* ctx) {
+    const gemm_params* p = ctx->node->params;
+    const fc_state* s = ctx->node->state;
+    nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
+    if (s->kind == FC_DYNAMIC) {
+        fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (s->kind == FC_INT8) {
+        gemm_job j = {.q = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, s->m, 0, 0, s->out},
+                      .kind = FC_INT8, .fc = true, .s = NULL};
+        run_tiles(ctx, &j, 1, M, N);
+        return NRT_OK;
+    }
+    if (s->kind == FC_F32 && p->fast) {
+        nrt_f32_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
+                               (size_t)N, &p->act};
+        nrt_f32_gemm_run(ctx, p->fast, &f);
+        return NRT_OK;
+    }
     nrt_gemm_f32 g = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, p->act};
     nrt_gemm_f32_parallel(ctx, &g, true);
     return NRT_OK;

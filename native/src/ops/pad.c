@@ -2,12 +2,17 @@
  * ends, one pair per axis), constant_value? (one element of data's type,
  * read at run time), axes? (static; the axes the pads apply to).
  * Modes constant / reflect / edge / wrap. A negative pad crops: the crop is
- * applied first and the border modes read from the cropped tensor. */
+ * applied first and the border modes read from the cropped tensor.
+ * Quantized int8 (kernels/requant.h): input and output parameters must be
+ * equal; the constant is z_x (real zero) when no value is given, a float32
+ * value quantized with x's parameters, or an int8 value taken as a code. */
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
+#include "../kernels/ref/quant_ref.h"
+#include "quant_common.h"
 
 /* Pads beyond this size are rejected (keeps index arithmetic in range). */
 #define PAD_MAX ((int64_t)1 << 40)
@@ -17,6 +22,8 @@ typedef struct pad_params {
 } pad_params;
 
 typedef struct pad_state {
+    bool int8;
+    nrt_qs8 q; /* int8: x's parameters */
     int64_t in_dims[NRT_MAX_RANK], out_dims[NRT_MAX_RANK];
     const int64_t* map[NRT_MAX_RANK];
     nrt_pad_plan plan;
@@ -132,7 +139,14 @@ static nrt_status pad_prepare(nrt_ctx* ctx) {
     nrt_status st = nrt_expect_same_dtype(ctx, x, nrt_out(ctx, 0));
     if (st != NRT_OK) return st;
     if (x->dtype == NRT_INT4) return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int4 tensors are not supported");
-    if (value && nrt_numel(value) > 0) {
+    bool int8 = nrt_is_qs8(x);
+    if (int8 && (st = nrt_qs8_same_params(ctx, x, nrt_out(ctx, 0)))) return st;
+    if (int8 && value && nrt_numel(value) > 0 && value->dtype != NRT_FLOAT32 && value->dtype != NRT_INT8)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "constant_value %s of an int8 Pad must be float32 (quantized) or int8",
+                           value->name);
+    if (int8 && value && nrt_numel(value) > 1)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "constant_value %s must hold one value", value->name);
+    if (!int8 && value && nrt_numel(value) > 0) {
         if ((st = nrt_expect_same_dtype(ctx, x, value))) return st;
         if (nrt_numel(value) != 1)
             return nrt_op_fail(ctx, NRT_ERR_SHAPE, "constant_value %s must hold one value", value->name);
@@ -143,7 +157,17 @@ static nrt_status pad_prepare(nrt_ctx* ctx) {
         nrt_alloc_state(ctx, 0);
         return nrt_set_shape_like(ctx, nrt_out(ctx, 0), x);
     }
-    return build_plan(ctx, x, begin, end);
+    if ((st = build_plan(ctx, x, begin, end))) return st;
+    pad_state* s = ctx->node->state;
+    s->int8 = int8;
+    return int8 ? nrt_qs8_params(ctx, x, "input", &s->q) : NRT_OK;
+}
+
+/* The int8 constant: z_x, a float value quantized, or an int8 code. */
+static int8_t int8_fill(const pad_state* s, const nrt_tensor* value) {
+    if (!value || nrt_numel(value) == 0) return (int8_t)s->q.zero_point;
+    if (value->dtype == NRT_INT8) return *(const int8_t*)value->data;
+    return (int8_t)nrt_quantize_value(*(const float*)value->data, s->q.scale, s->q.zero_point, -128.0, 127.0);
 }
 
 typedef struct pad_job {
@@ -165,8 +189,9 @@ static nrt_status pad_eval(nrt_ctx* ctx) {
     }
     const pad_state* s = ctx->node->state;
     uint64_t zero[1] = {0};
+    int8_t fill = s->int8 ? int8_fill(s, value) : 0;
     nrt_pad_plan plan = s->plan;
-    plan.value = value && nrt_numel(value) == 1 ? value->data : (const uint8_t*)zero;
+    plan.value = s->int8 ? (const uint8_t*)&fill : value && nrt_numel(value) == 1 ? value->data : (const uint8_t*)zero;
     int64_t rows = nrt_numel(y) / (y->dims[y->rank - 1] ? y->dims[y->rank - 1] : 1);
     if (nrt_numel(y) == 0) return NRT_OK;
     pad_job job = {&plan, x->data, y->data};

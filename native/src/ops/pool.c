@@ -1,16 +1,28 @@
 /* MaxPool (float32, int8, uint8), AveragePool (float32), GlobalAveragePool
  * and GlobalMaxPool (float32), 2-D on NHWC tensors. Window sizes, auto_pad
  * and ceil_mode are resolved against the actual input in prepare. A fused
- * activation (float32) is applied to the pooled values. */
+ * activation (float32) is applied to the pooled values.
+ * Quantized int8 (kernels/requant.h): all four; the max pools need equal
+ * input / output parameters, the average pools requantize; a fused Relu /
+ * Clip becomes the output clamp. */
+#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
+#include "quant_common.h"
 #include "spatial_common.h"
 
 typedef struct pool_params {
     nrt_window2d win;
     bool ceil_mode, count_include_pad;
     nrt_activation act;   /* fused by the converter; float32 only */
+    const nrt_f32_vector_table* vt; /* the ISA's vector kernels (GlobalAveragePool), NULL: reference */
 } pool_params;
+
+typedef struct pool_state {
+    nrt_pool2d_geom g;  /* window pools */
+    bool int8;          /* quantized int8: q (x, y filled at eval) */
+    nrt_s8_pool q;
+} pool_state;
 
 static bool is_global(const nrt_ctx* ctx) {
     return ctx->node->op == NRT_FB_OpType_GlobalAveragePool || ctx->node->op == NRT_FB_OpType_GlobalMaxPool;
@@ -32,11 +44,37 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
     p->ceil_mode = ceil_mode;
     p->count_include_pad = include_pad;
+    p->vt = nrt_f32_vector_table_for(ctx->model->isa);
+    return NRT_OK;
+}
+
+static bool is_max(const nrt_ctx* ctx) {
+    return ctx->node->op == NRT_FB_OpType_MaxPool || ctx->node->op == NRT_FB_OpType_GlobalMaxPool;
+}
+
+/* Quantized int8: parameters and the output clamp. */
+static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* y, pool_state* s) {
+    const pool_params* p = ctx->node->params;
+    nrt_qs8 qx, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
+        (is_max(ctx) && (st = nrt_qs8_same_params(ctx, x, y))) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        return st;
+    float m; /* the largest of the average pool's multipliers (count 1) must be in range */
+    if (!is_max(ctx) && (st = nrt_qs8_multiplier(ctx, qx.scale, qy.scale, "s_x / s_y", &m))) return st;
+    s->int8 = true;
+    s->q.s_x = qx.scale;
+    s->q.s_y = qy.scale;
+    s->q.zx = qx.zero_point;
     return NRT_OK;
 }
 
 static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
     const pool_params* p = ctx->node->params;
+    if (x->rank != 4)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has rank %d: only 2-D pooling (4-D NHWC input) is "
+                           "supported", x->name, x->rank);
+    if (nrt_is_qs8(x)) return NRT_OK;
     if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_FB_ActivationKind_NONE)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs float32 input, %s is %s", x->name,
                            nrt_dtype_name(x->dtype));
@@ -44,9 +82,6 @@ static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
     if (x->dtype != NRT_FLOAT32 && !int8_ok)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s, which this op does not support", x->name,
                            nrt_dtype_name(x->dtype));
-    if (x->rank != 4)
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has rank %d: only 2-D pooling (4-D NHWC input) is "
-                           "supported", x->name, x->rank);
     return nrt_expect_same_dtype(ctx, x, nrt_out(ctx, 0));
 }
 
@@ -55,6 +90,9 @@ static nrt_status pool_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     nrt_status st = check_input(ctx, x);
     if (st != NRT_OK) return st;
+    pool_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (nrt_is_qs8(x) && (st = prepare_int8(ctx, x, y, s))) return st;
     if (is_global(ctx)) {
         int64_t dims[4] = {x->dims[0], 1, 1, x->dims[3]};
         return nrt_set_shape(ctx, y, 4, dims);
@@ -65,8 +103,7 @@ static nrt_status pool_prepare(nrt_ctx* ctx) {
     if ((st = nrt_axis_resolve(ctx, "height", w->auto_pad, p->ceil_mode, &ay)) ||
         (st = nrt_axis_resolve(ctx, "width", w->auto_pad, p->ceil_mode, &ax)))
         return st;
-    nrt_pool2d_geom* g = nrt_alloc_state(ctx, sizeof *g);
-    if (!g) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_pool2d_geom* g = &s->g;
     *g = (nrt_pool2d_geom){x->dims[0], ay.in, ax.in, x->dims[3], ay.out, ax.out, ay.kernel, ax.kernel, ay.stride,
                            ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, ay.pad_end, ax.pad_end,
                            p->count_include_pad};
@@ -79,11 +116,32 @@ typedef struct pool_job {
     const nrt_tensor *x, *y;
 } pool_job;
 
+/* Quantized int8 window pools: the max pool's fused clamp applies after the max. */
+static void pool_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
+    const nrt_pool2d_geom* g = &s->g;
+    if (j->ctx->node->op == NRT_FB_OpType_AveragePool) {
+        nrt_s8_pool q = s->q;
+        q.x = j->x->data;
+        q.y = j->y->data;
+        nrt_avgpool2d_s8_ref(g, &q, b, e);
+        return;
+    }
+    nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    size_t n = (size_t)((e - b) * g->ow * g->c);
+    if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
+        nrt_clamp_s8_ref((int8_t*)j->y->data + b * g->ow * g->c, n, s->q.out.qmin, s->q.out.qmax);
+}
+
 static void pool_rows(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
-    const nrt_pool2d_geom* g = j->ctx->node->state;
+    const pool_state* s = j->ctx->node->state;
+    const nrt_pool2d_geom* g = &s->g;
     const pool_params* p = j->ctx->node->params;
     int64_t b = (int64_t)begin, e = (int64_t)end;
+    if (s->int8) {
+        pool_rows_int8(j, s, b, e);
+        return;
+    }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
@@ -92,11 +150,31 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
         nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);
 }
 
+static void global_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
+    const nrt_tensor* x = j->x;
+    int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
+    if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool) {
+        nrt_s8_pool q = s->q;
+        q.x = x->data;
+        q.y = j->y->data;
+        nrt_global_avgpool_s8_ref(&q, hw, c, b, e);
+        return;
+    }
+    nrt_global_maxpool_s8_ref(x->data, hw, c, j->y->data, b, e);
+    if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
+        nrt_clamp_s8_ref((int8_t*)j->y->data + b * c, (size_t)((e - b) * c), s->q.out.qmin, s->q.out.qmax);
+}
+
 static void global_rows(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
     const nrt_tensor* x = j->x;
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
     const pool_params* p = j->ctx->node->params;
+    const pool_state* s = j->ctx->node->state;
+    if (s->int8) {
+        global_rows_int8(j, s, (int64_t)begin, (int64_t)end);
+        return;
+    }
     if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool)
         nrt_global_avgpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
     else
@@ -105,13 +183,35 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
+/* GlobalAveragePool on the vector kernels: tasks of 64 channels of one image. */
+#define GAP_BLOCK 64
+static void global_avg_fast(void* arg, size_t begin, size_t end) {
+    const pool_job* j = arg;
+    const pool_params* p = j->ctx->node->params;
+    size_t hw = (size_t)(j->x->dims[1] * j->x->dims[2]), c = (size_t)j->x->dims[3];
+    size_t blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
+    for (size_t t = begin; t < end; t++) {
+        size_t n = t / blocks, c0 = t % blocks * GAP_BLOCK, cc = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
+        float* y = (float*)j->y->data + n * c + c0;
+        p->vt->sum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
+        if (p->act.kind != NRT_FB_ActivationKind_NONE) p->vt->act(&p->act, y, y, cc);
+    }
+}
+
 static nrt_status pool_eval(nrt_ctx* ctx) {
     pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
+    const pool_params* p = ctx->node->params;
     if (nrt_numel(job.y) == 0) return NRT_OK;
+    if (p->vt && ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
+        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
+        size_t tasks = (size_t)job.x->dims[0] * blocks;
+        nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
+        return NRT_OK;
+    }
     if (is_global(ctx)) {
         nrt_parallel_for(ctx, (size_t)job.x->dims[0], 1, global_rows, &job);
     } else {
-        const nrt_pool2d_geom* g = ctx->node->state;
+        const nrt_pool2d_geom* g = &((const pool_state*)ctx->node->state)->g;
         nrt_parallel_for(ctx, (size_t)(g->n * g->oh), 1, pool_rows, &job);
     }
     return NRT_OK;

@@ -35,7 +35,7 @@
     X(LogSoftmax) X(Hardmax) X(MatMul) X(FullyConnected) X(LayerNormalization) X(LSTM) X(GRU)
 
 /* ops/quantize.c, ops/lut.c and the int8 paths */
-#define NRT_OPS_QUANT(X)
+#define NRT_OPS_QUANT(X) X(QuantizeLinear) X(DequantizeLinear) X(DynamicQuantizeLinear) X(Lut)
 
 #define NRT_OPS(X)                                                                                   \
     NRT_OPS_UNARY(X) NRT_OPS_ELEMENTWISE(X) NRT_OPS_SPATIAL(X) NRT_OPS_MOVEMENT(X) NRT_OPS_MATH(X)     \

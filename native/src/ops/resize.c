@@ -8,13 +8,17 @@
  *
  * nearest works on every element type (a gather); linear and cubic on
  * float32, as separable passes (shrinking axes first, which keeps the
- * intermediates no larger than the input or output). */
+ * intermediates no larger than the input or output).
+ * Quantized int8 (kernels/requant.h): nearest gathers and rescales when the
+ * output's parameters differ; linear / cubic run the same float passes on
+ * (x - z_x) and requantize the result with s_x / s_y. */
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/resize_ref.h"
+#include "quant_common.h"
 
 typedef struct resize_params {
     nrt_resize_method m;
@@ -37,6 +41,10 @@ typedef struct resize_state {
     int npass;                         /* linear / cubic */
     resize_pass_plan pass[NRT_MAX_RANK];
     size_t buf_floats;                 /* each of the two scratch buffers */
+    bool int8, rescale;                /* int8; nearest with differing parameters */
+    int32_t zx;
+    float m;                           /* s_x / s_y */
+    nrt_s8_out out;
     int64_t data[];                    /* maps, or tap indices then weights and flags */
 } resize_state;
 
@@ -260,6 +268,29 @@ static nrt_status plan_passes(nrt_ctx* ctx, const resize_params* p, const nrt_te
     return NRT_OK;
 }
 
+/* Buffer size of the float scratch (64-byte multiples). */
+static size_t aligned_floats(size_t n) { return (n * sizeof(float) + 63) / 64 * 64; }
+
+/* int8: the rescale constants; linear / cubic also need (x - z_x) in float
+ * (a third buffer after the two pass buffers) and the last pass' float output. */
+static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* y) {
+    resize_state* s = ctx->node->state;
+    nrt_qs8 qx, qy;
+    nrt_status st;
+    if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
+        (st = nrt_qs8_multiplier(ctx, qx.scale, qy.scale, "s_x / s_y", &s->m)))
+        return st;
+    s->int8 = true;
+    s->zx = qx.zero_point;
+    s->out = (nrt_s8_out){qy.zero_point, -128, 127};
+    s->rescale = qx.scale != qy.scale || qx.zero_point != qy.zero_point;
+    if (((const resize_params*)ctx->node->params)->m.mode != NRT_FB_ResizeMode_NEAREST) {
+        if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
+        ctx->node->scratch_bytes = 2 * aligned_floats(s->buf_floats) + aligned_floats((size_t)nrt_numel(x));
+    }
+    return NRT_OK;
+}
+
 static nrt_status resize_prepare(nrt_ctx* ctx) {
     const resize_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
@@ -267,7 +298,10 @@ static nrt_status resize_prepare(nrt_ctx* ctx) {
     if (st != NRT_OK) return st;
     bool nearest = p->m.mode == NRT_FB_ResizeMode_NEAREST;
     bool crop = p->m.coord == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE;
-    if (x->dtype != NRT_FLOAT32 && (!nearest || crop || x->dtype == NRT_INT4))
+    if (nrt_is_qs8(x) && crop)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; tf_crop_and_resize has no int8 form",
+                           x->name);
+    if (x->dtype != NRT_FLOAT32 && !nrt_is_qs8(x) && (!nearest || crop || x->dtype == NRT_INT4))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is %s; this mode supports float32 only", x->name,
                            nrt_dtype_name(x->dtype));
     if (x->rank < 1) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "input %s is a scalar", x->name);
@@ -282,7 +316,8 @@ static nrt_status resize_prepare(nrt_ctx* ctx) {
     if (nrt_numel(y) == 0)
         return nrt_alloc_state(ctx, sizeof(resize_state)) ? NRT_OK
                                                            : nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    return nearest ? plan_nearest(ctx, p, x, ax) : plan_passes(ctx, p, x, ax);
+    if ((st = nearest ? plan_nearest(ctx, p, x, ax) : plan_passes(ctx, p, x, ax))) return st;
+    return nrt_is_qs8(x) ? prepare_int8(ctx, x, y) : NRT_OK;
 }
 
 /* ---- eval ---- */
@@ -304,33 +339,74 @@ static void pass_items(void* arg, size_t begin, size_t end) {
     nrt_resize_pass_f32_ref(j->pass, j->x, j->y, (int64_t)begin, (int64_t)end);
 }
 
+/* int8 element-wise steps, over element ranges. */
+typedef struct int8_job {
+    const resize_state* s;
+    const void* src;
+    void* dst;
+} int8_job;
+
+static void to_float(void* arg, size_t begin, size_t end) {
+    const int8_job* j = arg;
+    nrt_s8_to_f32_ref((const int8_t*)j->src + begin, end - begin, j->s->zx, (float*)j->dst + begin);
+}
+
+static void to_int8(void* arg, size_t begin, size_t end) {
+    const int8_job* j = arg;
+    nrt_f32_to_s8_ref((const float*)j->src + begin, end - begin, j->s->m, &j->s->out, (int8_t*)j->dst + begin);
+}
+
+static void rescale(void* arg, size_t begin, size_t end) {
+    const int8_job* j = arg;
+    int8_t* y = (int8_t*)j->dst + begin;
+    nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out);
+}
+
+static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* x, nrt_tensor* y) {
+    const resize_params* p = ctx->node->params;
+    nrt_pad_plan plan = s->gather;
+    plan.value = (const uint8_t*)&p->extrapolation_value; /* used by float32 only */
+    int64_t row_len = y->dims[y->rank - 1];
+    resize_job job = {&plan, NULL, x->data, y->data};
+    nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
+    if (s->int8 && s->rescale) { /* pointwise, so after the gather */
+        int8_job r = {s, NULL, y->data};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, rescale, &r);
+    }
+}
+
 static nrt_status resize_eval(nrt_ctx* ctx) {
     const resize_params* p = ctx->node->params;
     const resize_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     if (nrt_numel(y) == 0) return NRT_OK;
     if (p->m.mode == NRT_FB_ResizeMode_NEAREST) {
-        nrt_pad_plan plan = s->gather;
-        plan.value = (const uint8_t*)&p->extrapolation_value; /* used by float32 only */
-        int64_t row_len = y->dims[y->rank - 1];
-        resize_job job = {&plan, NULL, x->data, y->data};
-        nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
+        eval_nearest(ctx, s, x, y);
         return NRT_OK;
     }
-    if (s->npass == 0) {
+    if (s->npass == 0 && !s->int8) {
         memcpy(y->data, x->data, x->nbytes);
         return NRT_OK;
     }
-    float* buf[2] = {ctx->node->scratch,
-                     (float*)((uint8_t*)ctx->node->scratch + (s->buf_floats * sizeof(float) + 63) / 64 * 64)};
+    float* buf[2] = {ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + aligned_floats(s->buf_floats))};
     const float* src = x->data;
+    if (s->int8) { /* (x - z_x) in float; every pass then writes a float buffer */
+        float* f = (float*)((uint8_t*)ctx->node->scratch + 2 * aligned_floats(s->buf_floats));
+        int8_job j = {s, x->data, f};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, to_float, &j);
+        src = f;
+    }
     for (int i = 0; i < s->npass; i++) {
-        float* dst = i == s->npass - 1 ? y->data : buf[i % 2];
+        float* dst = i == s->npass - 1 && !s->int8 ? y->data : buf[i % 2];
         const resize_pass_plan* pp = &s->pass[i];
         resize_job job = {NULL, &pp->k, src, dst};
         nrt_parallel_for(ctx, (size_t)(pp->outer * pp->k.out_len), 1 + 16384 / (size_t)(pp->k.inner * pp->k.taps),
                          pass_items, &job);
         src = dst;
+    }
+    if (s->int8) {
+        int8_job j = {s, src, y->data};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, to_int8, &j);
     }
     return NRT_OK;
 }

@@ -1,18 +1,22 @@
 /* Softmax, LogSoftmax, Hardmax along one axis (opset-13 semantics; the
  * converter expresses older opsets' flatten-to-2-D rule with Flatten /
- * Reshape around the op). float32. */
+ * Reshape around the op). float32; Softmax also on quantized int8
+ * (integer-only, kernels/requant.h: output scale 1/256, zero point -128). */
 #include "../engine/op.h"
 #include "../kernels/ref/softmax_ref.h"
+#include "quant_common.h"
 
 typedef struct softmax_state {
     int64_t outer, n, inner;
+    bool int8;
+    uint32_t table[256]; /* int8: T[d] = rint(65536 exp(-s_x d)) */
 } softmax_state;
 
 typedef struct softmax_job {
     nrt_softmax_kind kind;
     const softmax_state* s;
-    const float* x;
-    float* y;
+    const void* x; /* float32, or int8 */
+    void* y;
 } softmax_job;
 
 static nrt_status softmax_parse(nrt_ctx* ctx) {
@@ -21,19 +25,38 @@ static nrt_status softmax_parse(nrt_ctx* ctx) {
     return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, axis);
 }
 
+/* Quantized int8 Softmax: the output's parameters are fixed by the contract. */
+static nrt_status softmax_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* y, softmax_state* s) {
+    nrt_qs8 qx, qy;
+    nrt_status st;
+    if (ctx->node->op != NRT_FB_OpType_Softmax)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; only Softmax has an int8 kernel",
+                           x->name);
+    if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy))) return st;
+    if (qy.scale != 1.0f / 256.0f || qy.zero_point != -128)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "an int8 Softmax output has scale 1/256 and zero point -128; "
+                           "%s has %g and %d", y->name, (double)qy.scale, (int)qy.zero_point);
+    s->int8 = true;
+    nrt_softmax_s8_table(qx.scale, s->table);
+    return NRT_OK;
+}
+
 static nrt_status softmax_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     if (!x) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input 0 is missing");
-    if (x->dtype != NRT_FLOAT32)
+    softmax_state* s = nrt_alloc_state(ctx, sizeof *s);
+    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_status st;
+    if (nrt_is_qs8(x)) {
+        if ((st = softmax_int8(ctx, x, y, s))) return st;
+    } else if (x->dtype != NRT_FLOAT32) {
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has type %s; only float32 is supported", x->name,
                            nrt_dtype_name(x->dtype));
-    nrt_status st;
+    }
     int axis;
     if ((st = nrt_expect_same_dtype(ctx, x, y)) ||
         (st = nrt_axis(ctx, *(const int32_t*)ctx->node->params, x->rank, &axis)))
         return st;
-    softmax_state* s = nrt_alloc_state(ctx, sizeof *s);
-    if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->outer = s->inner = 1;
     s->n = x->rank ? x->dims[axis] : 1;
     for (int d = 0; d < x->rank; d++) {
@@ -46,7 +69,10 @@ static nrt_status softmax_prepare(nrt_ctx* ctx) {
 
 static void softmax_range(void* arg, size_t begin, size_t end) {
     const softmax_job* j = arg;
-    nrt_softmax_f32_ref(j->kind, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
+    if (j->s->int8)
+        nrt_softmax_s8_ref(j->s->table, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
+    else
+        nrt_softmax_f32_ref(j->kind, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
 }
 
 static nrt_status softmax_eval(nrt_ctx* ctx) {

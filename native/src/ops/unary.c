@@ -3,12 +3,35 @@
 #include <string.h>
 
 #include "../engine/op.h"
+#include "../kernels/f32_kernels.h"
 #include "../kernels/ref/unary_ref.h"
+#include "movement_util.h"
+#include "quant_common.h"
 
 typedef struct unary_params {
     nrt_unary_params k;
     bool detect_pos, detect_neg;
+    nrt_f32_vact_ukernel vact; /* float32 ops that are activation kinds: the ISA's kernel (NULL: reference) */
+    nrt_activation act;        /* ... and that kind */
 } unary_params;
+
+/* The unary ops that are also fused-activation kinds run on the ISA's
+ * vector kernel when it has one. */
+static void pick_fast(nrt_ctx* ctx, unary_params* p) {
+    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
+    uint8_t kind;
+    switch (ctx->node->op) {
+    case NRT_FB_OpType_Relu: kind = NRT_FB_ActivationKind_RELU; break;
+    case NRT_FB_OpType_LeakyRelu: kind = NRT_FB_ActivationKind_LEAKY_RELU; break;
+    case NRT_FB_OpType_Sigmoid: kind = NRT_FB_ActivationKind_SIGMOID; break;
+    case NRT_FB_OpType_HardSigmoid: kind = NRT_FB_ActivationKind_HARD_SIGMOID; break;
+    case NRT_FB_OpType_HardSwish: kind = NRT_FB_ActivationKind_HARD_SWISH; break;
+    case NRT_FB_OpType_Silu: kind = NRT_FB_ActivationKind_SILU; break;
+    default: return;
+    }
+    p->vact = t ? t->act : NULL;
+    p->act = (nrt_activation){kind, p->k.alpha, p->k.beta};
+}
 
 static nrt_status unary_parse(nrt_ctx* ctx) {
     unary_params* p = nrt_alloc_params(ctx, sizeof *p);
@@ -29,6 +52,7 @@ static nrt_status unary_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "alpha/beta must be finite");
     if (ctx->node->op == NRT_FB_OpType_Celu && p->k.alpha == 0.0f)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "Celu alpha must not be 0");
+    pick_fast(ctx, p);
     return NRT_OK;
 }
 
@@ -55,6 +79,12 @@ static nrt_status unary_prepare(nrt_ctx* ctx) {
         if ((st = nrt_expect_dtype(ctx, x, NRT_BOOL, "input")) || (st = nrt_expect_same_dtype(ctx, x, y))) return st;
     } else {
         if ((st = nrt_expect_same_dtype(ctx, x, y))) return st;
+        if (nrt_is_qs8(x) || nrt_is_qs8(y)) { /* quantized int8: only Identity copies (a Lut computes) */
+            if (op != NRT_FB_OpType_Identity)
+                return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; this op has no int8 kernel "
+                                   "(the converter uses a Lut)", x->name);
+            if ((st = nrt_mv_expect_same_quant(ctx, x, y))) return st;
+        }
         bool ok = op == NRT_FB_OpType_Identity || x->dtype == NRT_FLOAT32 || (int_op(op) && is_int(x->dtype));
         if (!ok)
             return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has type %s, which this op does not support",
@@ -71,7 +101,8 @@ typedef struct unary_job {
 
 static void unary_range(void* arg, size_t begin, size_t end) {
     const unary_job* j = arg;
-    nrt_unary_f32_ref(&j->p->k, j->x + begin, j->y + begin, end - begin);
+    if (j->p->vact) j->p->vact(&j->p->act, j->x + begin, j->y + begin, end - begin);
+    else nrt_unary_f32_ref(&j->p->k, j->x + begin, j->y + begin, end - begin);
 }
 
 #define INT_LOOP(T)                                                                                   \

@@ -276,7 +276,7 @@ static bool pow_mixed_ok(nrt_dtype a, nrt_dtype b) {
 }
 
 bool nrt_binary_ref_select(unsigned op, unsigned variant, nrt_dtype a, nrt_dtype b, nrt_binary_kernel* k) {
-    *k = (nrt_binary_kernel){NULL, a, b, a, false};
+    *k = (nrt_binary_kernel){NULL, a, b, a, false, NULL};
     if ((unsigned)a >= NRT_DTYPE_COUNT || (unsigned)b >= NRT_DTYPE_COUNT) return false;
     if (op == NRT_FB_OpType_Pow && a != b) {
         if (!pow_mixed_ok(a, b)) return false;

@@ -1,0 +1,258 @@
+/* Quantization ops: QuantizeLinear (float32 -> int8 / uint8 / int16 / int32),
+ * DequantizeLinear (back to float32), DynamicQuantizeLinear (ONNX: uint8 with
+ * run-time scale and zero point) and Lut (int8 -> int8 through a 256-entry
+ * table). Arithmetic: kernels/requant.h and kernels/ref/quant_ref.h.
+ *
+ * QuantizeLinear / DequantizeLinear take their scale and zero point from
+ * inputs 1 and 2 when present (ONNX: per tensor, per axis, or blocked along
+ * the axis), else from the integer tensor's QuantParams (per tensor or per
+ * axis) -- the form the converter's int8 graphs use. */
+#include <string.h>
+
+#include "../engine/dtype.h"
+#include "../engine/op.h"
+#include "../kernels/ref/quant_ref.h"
+
+typedef struct qdq_params {
+    int32_t axis, block_size;
+} qdq_params;
+
+typedef struct qdq_state {
+    nrt_qlayout l;
+    int64_t count; /* scales (and zero points) */
+} qdq_state;
+
+static nrt_status qdq_parse(nrt_ctx* ctx) {
+    qdq_params* p = nrt_alloc_params(ctx, sizeof *p);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    uint8_t saturate;
+    nrt_status st;
+    if ((st = nrt_opt_i32(ctx, NRT_FB_QuantizeOptions_axis, 1, &p->axis)) ||
+        (st = nrt_opt_i32(ctx, NRT_FB_QuantizeOptions_block_size, 0, &p->block_size)) ||
+        (st = nrt_opt_u8(ctx, NRT_FB_QuantizeOptions_saturate, 1, &saturate)))
+        return st;
+    if (p->block_size < 0)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "block_size %d is negative", (int)p->block_size);
+    return NRT_OK;
+}
+
+static bool quant_type(nrt_dtype t) {
+    return t == NRT_INT8 || t == NRT_UINT8 || t == NRT_INT16 || t == NRT_INT32;
+}
+
+/* x viewed as [outer][axis][inner] around axis `a`. */
+static void split_at(const nrt_tensor* x, int a, nrt_qlayout* l) {
+    l->outer = l->axis = l->inner = 1;
+    for (int d = 0; d < x->rank; d++) {
+        if (d < a) l->outer *= x->dims[d];
+        else if (d == a) l->axis = x->dims[d];
+        else l->inner *= x->dims[d];
+    }
+}
+
+static void per_tensor(const nrt_tensor* x, nrt_qlayout* l) {
+    *l = (nrt_qlayout){1, 1, nrt_numel(x), 0, true};
+}
+
+/* Scale / zero point given as inputs (ONNX form). */
+static nrt_status layout_from_inputs(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* s, const nrt_tensor* z,
+                                     const nrt_tensor* q, qdq_state* st) {
+    const qdq_params* p = ctx->node->params;
+    if (s->dtype != NRT_FLOAT32)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "scale %s is %s; only float32 scales are supported", s->name,
+                           nrt_dtype_name(s->dtype));
+    if (z && z->dtype != q->dtype)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "zero point %s is %s but %s is %s", z->name, nrt_dtype_name(z->dtype),
+                           q->name, nrt_dtype_name(q->dtype));
+    if (z && (z->rank != s->rank || memcmp(z->dims, s->dims, sizeof *s->dims * (size_t)s->rank) != 0))
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "zero point %s and scale %s differ in shape", z->name, s->name);
+    st->count = nrt_numel(s);
+    if (st->count == 1 && p->block_size == 0) {
+        per_tensor(x, &st->l);
+        return NRT_OK;
+    }
+    int a;
+    nrt_status e = nrt_axis(ctx, p->axis, x->rank, &a);
+    if (e) return e;
+    split_at(x, a, &st->l);
+    if (p->block_size == 0) {
+        if (s->rank != 1 || s->dims[0] != x->dims[a])
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "scale %s must hold 1 or %lld values (axis %d of %s)", s->name,
+                               (long long)x->dims[a], a, x->name);
+        return NRT_OK;
+    }
+    st->l.block = p->block_size;
+    bool ok = s->rank == x->rank;
+    for (int d = 0; ok && d < x->rank; d++)
+        ok = s->dims[d] == (d == a ? (x->dims[d] + p->block_size - 1) / p->block_size : x->dims[d]);
+    if (!ok)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE,
+                           "scale %s does not fit blocks of %d along axis %d of %s (same shape with "
+                           "ceil(dim / block) on the axis expected)", s->name, (int)p->block_size, a, x->name);
+    return NRT_OK;
+}
+
+/* Scale / zero point from the integer tensor's QuantParams. */
+static nrt_status layout_from_quant(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* q, qdq_state* st) {
+    const nrt_quant* qp = &q->quant;
+    if (qp->count == 0)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "no scale: neither a scale input nor quantization "
+                           "parameters on %s", q->name);
+    if (qp->block_size > 0)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s has block quantization parameters", q->name);
+    st->count = qp->count;
+    if (qp->count == 1) {
+        per_tensor(x, &st->l);
+        return NRT_OK;
+    }
+    if (qp->axis < 0 || qp->axis >= x->rank || x->dims[qp->axis] != (int64_t)qp->count)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s has %u scales along axis %d, which does not match its shape",
+                           q->name, qp->count, qp->axis);
+    split_at(x, qp->axis, &st->l);
+    return NRT_OK;
+}
+
+/* Shared by Quantize (x float, y integer) and Dequantize (x integer, y float). */
+static nrt_status qdq_prepare(nrt_ctx* ctx, bool quantize) {
+    nrt_tensor *x = nrt_in(ctx, 0), *s = nrt_in(ctx, 1), *z = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!x) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input 0 is missing");
+    nrt_tensor *f = quantize ? x : y, *q = quantize ? y : x;
+    if (f->dtype != NRT_FLOAT32)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s is %s; only float32 is supported", f->name,
+                           nrt_dtype_name(f->dtype));
+    if (!quant_type(q->dtype))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s is %s; int8, uint8, int16 and int32 are supported", q->name,
+                           nrt_dtype_name(q->dtype));
+    if (z && !s) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "a zero point input without a scale input");
+    qdq_state* st = nrt_alloc_state(ctx, sizeof *st);
+    if (!st) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_status e = s ? layout_from_inputs(ctx, x, s, z, q, st) : layout_from_quant(ctx, x, q, st);
+    if (e) return e;
+    ctx->node->scratch_bytes = (size_t)st->count * (sizeof(float) + sizeof(int32_t));
+    return nrt_set_shape_like(ctx, y, x);
+}
+
+static nrt_status quantize_prepare(nrt_ctx* ctx) { return qdq_prepare(ctx, true); }
+static nrt_status dequantize_prepare(nrt_ctx* ctx) { return qdq_prepare(ctx, false); }
+
+/* Scales and int32 zero points into scratch, from inputs or QuantParams. */
+static void gather_params(nrt_ctx* ctx, const nrt_tensor* q, int64_t count, float* s, int32_t* z) {
+    const nrt_tensor *si = nrt_in(ctx, 1), *zi = nrt_in(ctx, 2);
+    for (int64_t i = 0; i < count; i++) {
+        if (si) {
+            s[i] = ((const float*)si->data)[i];
+            if (!zi) z[i] = 0;
+            else if (zi->dtype == NRT_INT8) z[i] = ((const int8_t*)zi->data)[i];
+            else if (zi->dtype == NRT_UINT8) z[i] = ((const uint8_t*)zi->data)[i];
+            else if (zi->dtype == NRT_INT16) z[i] = ((const int16_t*)zi->data)[i];
+            else z[i] = ((const int32_t*)zi->data)[i];
+        } else {
+            s[i] = q->quant.scale[i];
+            z[i] = q->quant.zero_point ? (int32_t)q->quant.zero_point[i] : 0;
+        }
+    }
+}
+
+typedef struct qdq_task {
+    nrt_qjob job;
+    bool quantize;
+} qdq_task;
+
+static void qdq_range(void* arg, size_t begin, size_t end) {
+    const qdq_task* t = arg;
+    if (t->quantize) nrt_quantize_ref(&t->job, (int64_t)begin, (int64_t)end);
+    else nrt_dequantize_ref(&t->job, (int64_t)begin, (int64_t)end);
+}
+
+static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
+    const qdq_state* st = ctx->node->state;
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+    const nrt_tensor* q = quantize ? y : x;
+    float* s = ctx->node->scratch;
+    int32_t* z = (int32_t*)(s + st->count);
+    gather_params(ctx, q, st->count, s, z);
+    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize};
+    nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, qdq_range, &t);
+    return NRT_OK;
+}
+
+static nrt_status quantize_eval(nrt_ctx* ctx) { return qdq_eval(ctx, true); }
+static nrt_status dequantize_eval(nrt_ctx* ctx) { return qdq_eval(ctx, false); }
+
+const nrt_op_def nrt_op_QuantizeLinear = {"QuantizeLinear", 0, NRT_FB_OpOptions_QuantizeOptions, 1, 3, 1, 1,
+                                          qdq_parse, quantize_prepare, quantize_eval, NULL};
+const nrt_op_def nrt_op_DequantizeLinear = {"DequantizeLinear", 0, NRT_FB_OpOptions_QuantizeOptions, 1, 3, 1, 1,
+                                            qdq_parse, dequantize_prepare, dequantize_eval, NULL};
+
+/* ---- DynamicQuantizeLinear: y uint8, y_scale float32 scalar, y_zero_point uint8 scalar ---- */
+
+static nrt_status dynq_prepare(nrt_ctx* ctx) {
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0), *s = nrt_out(ctx, 1), *z = nrt_out(ctx, 2);
+    if (!x) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input 0 is missing");
+    nrt_status st;
+    if ((st = nrt_expect_dtype(ctx, x, NRT_FLOAT32, "input")) || (st = nrt_expect_dtype(ctx, y, NRT_UINT8, "output")) ||
+        (st = nrt_expect_dtype(ctx, s, NRT_FLOAT32, "scale output")) ||
+        (st = nrt_expect_dtype(ctx, z, NRT_UINT8, "zero point output")))
+        return st;
+    if ((st = nrt_set_shape_like(ctx, y, x)) || (st = nrt_set_shape(ctx, s, 0, NULL))) return st;
+    return nrt_set_shape(ctx, z, 0, NULL);
+}
+
+typedef struct dynq_task {
+    const float* x;
+    uint8_t* y;
+    float scale;
+    int32_t zero_point;
+} dynq_task;
+
+static void dynq_range(void* arg, size_t begin, size_t end) {
+    const dynq_task* t = arg;
+    nrt_quantize_u8_ref(t->x + begin, (int64_t)(end - begin), t->scale, t->zero_point, t->y + begin);
+}
+
+static nrt_status dynq_eval(nrt_ctx* ctx) {
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+    float* scale = nrt_out(ctx, 1)->data;
+    uint8_t* zp = nrt_out(ctx, 2)->data;
+    int64_t n = nrt_numel(x);
+    nrt_dynamic_quantize_params(x->data, n, scale, zp);
+    dynq_task t = {x->data, y->data, *scale, *zp};
+    nrt_parallel_for(ctx, (size_t)n, 16384, dynq_range, &t);
+    return NRT_OK;
+}
+
+const nrt_op_def nrt_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", 0, 0, 1, 1, 3, 3,
+                                                 NULL, dynq_prepare, dynq_eval, NULL};
+
+/* ---- Lut: y = table[x + 128] ---- */
+
+static nrt_status lut_prepare(nrt_ctx* ctx) {
+    nrt_tensor *x = nrt_in(ctx, 0), *table = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    if (!x || !table) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and table are required");
+    nrt_status st;
+    if ((st = nrt_expect_dtype(ctx, x, NRT_INT8, "input")) || (st = nrt_expect_dtype(ctx, table, NRT_INT8, "table")) ||
+        (st = nrt_expect_dtype(ctx, y, NRT_INT8, "output")))
+        return st;
+    if (nrt_numel(table) != 256)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; an int8 table has 256", table->name,
+                           (long long)nrt_numel(table));
+    return nrt_set_shape_like(ctx, y, x);
+}
+
+typedef struct lut_task {
+    const int8_t *x, *table;
+    int8_t* y;
+} lut_task;
+
+static void lut_range(void* arg, size_t begin, size_t end) {
+    const lut_task* t = arg;
+    nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
+}
+
+static nrt_status lut_eval(nrt_ctx* ctx) {
+    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
+    nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
+    return NRT_OK;
+}
+
+const nrt_op_def nrt_op_Lut = {"Lut", 0, 0, 2, 2, 1, 1, NULL, lut_prepare, lut_eval, NULL};

@@ -1,0 +1,189 @@
+"""End to end int8: small hand-made ONNX nets through
+nanort.convert(quantize="int8", calibration=...) and the runtime, against
+onnxruntime fp32. The nets cover every int8 kernel a converted conv net
+uses: Conv (plain, strided, depthwise, 1x1), ConvTranspose, Lut (HardSwish,
+HardSigmoid, Sigmoid, LeakyRelu, Tanh), SE-style GlobalAveragePool + Mul,
+residual Add, Sub, MaxPool, Concat, Resize (linear and nearest), Pad,
+AveragePool, FullyConnected, MatMul of two activations, Softmax."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import nanort
+
+
+class Net:
+    """onnx.helper with random weights (He init) and named nodes."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.inits: list[onnx.TensorProto] = []
+        self.nodes: list[onnx.NodeProto] = []
+
+    def w(self, name, *shape, scale=None):
+        fan = int(np.prod(shape[1:]))
+        a = self.rng.normal(0, scale or np.sqrt(2.0 / fan), shape).astype(np.float32)
+        self.inits.append(numpy_helper.from_array(a, name))
+        return name
+
+    def b(self, name, n):
+        self.inits.append(numpy_helper.from_array(self.rng.normal(0, 0.1, n).astype(np.float32), name))
+        return name
+
+    def c(self, name, value):
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def __call__(self, op, inputs, out, **attrs):
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def model(self, x_shape, y_shape) -> onnx.ModelProto:
+        g = helper.make_graph(self.nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+                              initializer=self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        onnx.checker.check_model(m)
+        return m
+
+
+def conv_net() -> onnx.ModelProto:
+    """Conv + Relu, strided Conv + HardSwish, depthwise Conv, SE (GlobalAveragePool, 1x1 convs,
+    HardSigmoid, Mul), residual Add, two branches (1x1 conv; MaxPool + Conv + Sigmoid) into Concat,
+    linear Resize, AveragePool, strided Conv, GlobalAveragePool, Gemm, Softmax, MatMul."""
+    n = Net()
+    h = n("Conv", ["x", n.w("w1", 16, 3, 3, 3), n.b("b1", 16)], "c1", pads=[1, 1, 1, 1])
+    h = n("Relu", [h], "r1")
+    h = n("Conv", [h, n.w("w2", 24, 16, 3, 3), n.b("b2", 24)], "c2", pads=[1, 1, 1, 1], strides=[2, 2])
+    hs = n("HardSwish", [h], "hs2")
+    d = n("Conv", [hs, n.w("wd", 24, 1, 3, 3), n.b("bd", 24)], "cd", pads=[1, 1, 1, 1], group=24)
+    d = n("Relu", [d], "rd")
+    s = n("GlobalAveragePool", [d], "gap")
+    s = n("Conv", [s, n.w("ws1", 8, 24, 1, 1), n.b("bs1", 8)], "se1")
+    s = n("Relu", [s], "se1r")
+    s = n("Conv", [s, n.w("ws2", 24, 8, 1, 1), n.b("bs2", 24)], "se2")
+    s = n("HardSigmoid", [s], "se2h", alpha=1 / 6, beta=0.5)
+    h = n("Mul", [d, s], "se")
+    h = n("Add", [h, hs], "res")
+    a = n("Conv", [h, n.w("wa", 12, 24, 1, 1), n.b("ba", 12)], "ca")
+    b = n("MaxPool", [h], "mp", kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
+    b = n("Conv", [b, n.w("wb", 12, 24, 3, 3), n.b("bb", 12)], "cb", pads=[1, 1, 1, 1])
+    b = n("Sigmoid", [b], "sb")
+    h = n("Concat", [a, b], "cat", axis=1)
+    h = n("Resize", [h, "", n.c("scales", np.array([1, 1, 2, 2], np.float32))], "up", mode="linear")
+    h = n("AveragePool", [h], "ap", kernel_shape=[2, 2], strides=[2, 2])
+    h = n("Conv", [h, n.w("w5", 10, 24, 3, 3), n.b("b5", 10)], "c5", pads=[1, 1, 1, 1], strides=[2, 2])
+    h = n("GlobalAveragePool", [h], "gap2")
+    h = n("Flatten", [h], "flat")
+    h = n("Gemm", [h, n.w("wfc", 16, 10, scale=0.5), n.b("bfc", 16)], "fc", transB=1)
+    h = n("Softmax", [h], "sm", axis=1)
+    n("MatMul", [h, n.w("wout", 16, 5, scale=1.0)], "y")
+    return n.model([1, 3, 32, 32], [1, 5])
+
+
+def decoder_net() -> onnx.ModelProto:
+    """Conv + LeakyRelu, Pad, strided Conv, ConvTranspose + Relu, nearest Resize, Sub, Tanh,
+    attention-like MatMul of two activations with Softmax, Reshape / Transpose."""
+    n = Net(1)
+    h = n("Conv", ["x", n.w("w1", 8, 3, 3, 3), n.b("b1", 8)], "c1", pads=[1, 1, 1, 1], strides=[2, 2])
+    h = n("LeakyRelu", [h], "l1", alpha=0.1)
+    h = n("Pad", [h, n.c("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))], "p1", mode="constant")
+    h = n("Conv", [h, n.w("w2", 8, 8, 3, 3), n.b("b2", 8)], "c2", strides=[2, 2])
+    h = n("ConvTranspose", [h, n.w("wt", 8, 6, 3, 3, scale=0.3), n.b("bt", 6)], "ct", strides=[2, 2],
+          pads=[1, 1, 1, 1], output_padding=[1, 1])
+    h = n("Relu", [h], "ctr")
+    u = n("Resize", [h, "", n.c("scales", np.array([1, 1, 2, 2], np.float32))], "up", mode="nearest")
+    v = n("Conv", ["x", n.w("w3", 6, 3, 1, 1), n.b("b3", 6)], "c3")
+    h = n("Sub", [u, v], "d")
+    h = n("Tanh", [h], "t")
+    q = n("Reshape", [h, n.c("s1", np.array([1, 6, -1], np.int64))], "q")
+    k = n("Transpose", [q], "k", perm=[0, 2, 1])
+    a = n("MatMul", [q, k], "att")
+    a = n("Softmax", [a], "sm", axis=-1)
+    o = n("MatMul", [a, q], "o")
+    o = n("Reshape", [o, n.c("s2", np.array([1, 6, 32, 32], np.int64))], "o4")
+    n("Conv", [o, n.w("w4", 4, 6, 3, 3), n.b("b4", 4)], "y", pads=[1, 1, 1, 1])
+    return n.model([1, 3, 32, 32], [1, 4, 32, 32])
+
+
+def sqnr_db(want: np.ndarray, got: np.ndarray) -> float:
+    noise = float(((want.astype(np.float64) - got) ** 2).sum())
+    return 10 * np.log10(float((want.astype(np.float64) ** 2).sum()) / max(noise, 1e-30))
+
+
+def images(rng, count):
+    return [{"x": rng.uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)} for _ in range(count)]
+
+
+@pytest.mark.parametrize("make,int8_ops", [
+    (conv_net, {"Conv", "Lut", "GlobalAveragePool", "Mul", "Add", "MaxPool", "Concat", "Resize", "AveragePool",
+                "FullyConnected", "Softmax"}),
+    (decoder_net, {"Conv", "Lut", "Pad", "ConvTranspose", "Resize", "Sub", "MatMul", "Softmax"}),
+])
+def test_int8_net_against_onnxruntime(make, int8_ops, tmp_path: Path):
+    m = make()
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(7)
+    report = nanort.convert(src, dst, quantize="int8", calibration=images(rng, 16))
+    assert report.float_fallbacks == [], report.float_fallbacks  # every node runs in int8
+    ops = {op for op, _ in report.op_histogram.items()}
+    assert int8_ops <= ops, int8_ops - ops
+    assert report.op_histogram["QuantizeLinear"] == 1 and report.op_histogram["DequantizeLinear"] == 1
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with nanort.Model(dst) as one, nanort.Model(dst, threads=3) as three:
+        for feeds in images(rng, 4):
+            want = sess.run(None, feeds)[0]
+            got = one.run(feeds)["y"]
+            assert sqnr_db(want, got) > 25.0
+            # the int8 path is deterministic: any thread count gives the same bytes
+            assert np.array_equal(got, three.run(feeds)["y"])
+
+
+def test_dynamic_mlp_against_onnxruntime(tmp_path: Path):
+    n = Net(2)
+    h = n("MatMul", ["x", n.w("w1", 64, 128, scale=0.125)], "h")
+    h = n("Relu", [h], "hr")
+    n("Gemm", [h, n.w("w2", 128, 32, scale=0.09), n.b("b2", 32)], "y")
+    g = helper.make_graph(n.nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 32])], initializer=n.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    report = nanort.convert(src, dst, quantize="dynamic")
+    assert report.op_histogram == {"FullyConnected": 2}
+    x = np.random.default_rng(3).normal(0, 1, (9, 64)).astype(np.float32)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with nanort.Model(dst) as nm:
+        got = nm.run({"x": x})["y"]
+    assert sqnr_db(want, got) > 30.0
+
+
+def test_clip_with_run_time_bounds_stays_float(tmp_path: Path):
+    """A Lut is computed at convert time, so a Clip whose bound is an input must not become one."""
+    n = Net(4)
+    h = n("Conv", ["x", n.w("w1", 4, 3, 3, 3), n.b("b1", 4)], "c1", pads=[1, 1, 1, 1])
+    n("Clip", [h, "lo", n.c("hi", np.array(0.5, np.float32))], "y")
+    g = helper.make_graph(n.nodes, "clip", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]),
+                                             helper.make_tensor_value_info("lo", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], initializer=n.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(5)
+    feeds = [{"x": rng.uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32), "lo": np.array(-0.2, np.float32)}
+             for _ in range(4)]
+    report = nanort.convert(src, dst, quantize="int8", calibration=feeds)
+    assert any("Clip" in f and "run time" in f for f in report.float_fallbacks), report.float_fallbacks
+    f = {"x": feeds[0]["x"], "lo": np.array(0.1, np.float32)}  # a bound the calibration never saw
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, f)[0]
+    with nanort.Model(dst) as nm:
+        got = nm.run(f)["y"]
+    assert got.min() >= 0.1 - 0.01 and sqnr_db(want, got) > 25.0  # (the layout Transpose after it is int8)
