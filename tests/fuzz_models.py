@@ -216,23 +216,78 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
 }
 
 
-def convert_seed_models(out_dir: Path) -> tuple[list[Path], dict[str, str]]:
-    """Converts every seed model into out_dir; returns the .nrt paths and the
-    models the converter refused (name -> reason)."""
+# Quantized variants: int8 with calibration (the int8 kernels of every ISA
+# level) and dynamic int8 (int8 weights, activations quantized per row).
+INT8_SEEDS = ("conv", "conv_transpose", "pools", "softmax_matmul", "binary", "norms", "resize_pad_space",
+              "param_unary", "reduce")
+DYNAMIC_SEEDS = ("softmax_matmul", "conv", "rnn")
+
+
+def _calibration(model: onnx.ModelProto, n: int = 4) -> list[dict[str, np.ndarray]]:
+    """Random feeds for the model's inputs, dynamic dims set to 2."""
+    rng = np.random.default_rng(7)
+    feeds = []
+    for _ in range(n):
+        feed = {}
+        for vi in model.graph.input:
+            tt = vi.type.tensor_type
+            shape = [d.dim_value if d.HasField("dim_value") else 2 for d in tt.shape.dim]
+            dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type)
+            if np.issubdtype(dtype, np.floating):
+                feed[vi.name] = rng.standard_normal(shape).astype(dtype)
+            else:
+                feed[vi.name] = rng.integers(0, 3, shape).astype(dtype)
+        feeds.append(feed)
+    return feeds
+
+
+def _convert(src: Path, dst: Path, refused: dict[str, str], **kw) -> Path | None:
+    try:
+        nanort.convert(src, dst, **kw)
+    except nanort.Error as e:
+        refused[dst.stem] = str(e).splitlines()[0]
+        return None
+    return dst
+
+
+def convert_seed_models(out_dir: Path, quantized: bool = True) -> tuple[list[Path], dict[str, str]]:
+    """Converts every seed model (and the quantized variants) into out_dir;
+    returns the .nrt paths and the models the converter refused (name -> reason)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, refused = [], {}
     for name, build in SEED_MODELS.items():
         src = out_dir / f"{name}.onnx"
-        onnx.save(build(), src)
+        model = build()
+        onnx.save(model, src)
         try:
-            nanort.convert(src, out_dir / f"{name}.nrt")
-        except nanort.Error as e:
-            refused[name] = str(e).splitlines()[0]
-            continue
+            paths.append(_convert(src, out_dir / f"{name}.nrt", refused))
+            if quantized and name in INT8_SEEDS:
+                paths.append(_convert(src, out_dir / f"{name}_int8.nrt", refused, quantize="int8",
+                                      calibration=_calibration(model)))
+            if quantized and name in DYNAMIC_SEEDS:
+                paths.append(_convert(src, out_dir / f"{name}_dynamic.nrt", refused, quantize="dynamic"))
         finally:
             src.unlink()
-        paths.append(out_dir / f"{name}.nrt")
-    return paths, refused
+    return [p for p in paths if p is not None], refused
+
+
+def convert_real_model(out_dir: Path, kind: str = "cls") -> list[Path]:
+    """A PP-OCR model (downloaded into the test cache), fp32 and int8: real
+    converted models for the corpus replay and the leak check."""
+    from assets import PPOCR_MODELS, ppocr_model
+
+    src = ppocr_model(kind)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = out_dir / f"ppocr_{kind}.nrt", out_dir / f"ppocr_{kind}_int8.nrt"
+    name = onnx.load(src, load_external_data=False).graph.input[0].name
+    shape = PPOCR_MODELS[kind][1]  # static: the programs size dynamic dims too small for a real CNN
+    if not fp32.exists():
+        nanort.convert(src, fp32, input_shapes={name: shape})
+    if not int8.exists():
+        rng = np.random.default_rng(3)
+        calib = [{name: rng.uniform(-1, 1, shape).astype(np.float32)} for _ in range(2)]
+        nanort.convert(src, int8, input_shapes={name: shape}, quantize="int8", calibration=calib)
+    return [fp32, int8]
 
 
 if __name__ == "__main__":
