@@ -185,7 +185,7 @@ def _ort_run(model: onnx.ModelProto, feed: np.ndarray):
         return None
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(random_graph())
 def test_random_graphs_convert_and_match_onnxruntime(tmp_path_factory, case):
     model, feed = case
@@ -259,7 +259,7 @@ def corrupted(draw):
     return bytes(data)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=300, **SETTINGS)
 @given(corrupted())
 def test_corrupted_onnx_fails_cleanly(tmp_path_factory, data):
     d = tmp_path_factory.mktemp("c")
@@ -278,6 +278,61 @@ def test_corrupted_onnx_fails_cleanly(tmp_path_factory, data):
             m.run({"x": np.ones((1, 3, 8, 8), np.float32)})
         except nanort.Error:
             pass
+
+
+@st.composite
+def structurally_corrupted(draw):
+    """A valid model with one or two semantic faults a byte flip rarely makes."""
+    m = onnx.ModelProto.FromString(VALID_ONNX)
+    g = m.graph
+    for _ in range(draw(st.integers(1, 2))):
+        fault = draw(st.sampled_from(["drop_init", "dangling_input", "op_type", "init_dims", "input_dim",
+                                      "attr_value", "duplicate_output", "cycle", "opset", "domain", "init_dtype",
+                                      "drop_output_value", "empty_name", "raw_size"]))
+        node = g.node[draw(st.integers(0, len(g.node) - 1))]
+        if fault == "drop_init" and g.initializer:
+            del g.initializer[draw(st.integers(0, len(g.initializer) - 1))]
+        elif fault == "dangling_input":
+            node.input[draw(st.integers(0, len(node.input) - 1))] = "nowhere"
+        elif fault == "op_type":
+            node.op_type = draw(st.sampled_from(["", "Foo", "conv", "If", "Loop", "NonMaxSuppression", "Scan"]))
+        elif fault == "init_dims" and g.initializer:
+            init = g.initializer[draw(st.integers(0, len(g.initializer) - 1))]
+            init.dims[:] = draw(st.lists(st.sampled_from([0, 1, 3, -1, 2**40]), min_size=0, max_size=5))
+        elif fault == "input_dim":
+            dim = g.input[0].type.tensor_type.shape.dim[draw(st.integers(0, 3))]
+            dim.dim_value = draw(st.sampled_from([0, 1, 100000, -5]))
+        elif fault == "attr_value" and node.attribute:
+            a = node.attribute[draw(st.integers(0, len(node.attribute) - 1))]
+            if a.ints:
+                a.ints[:] = draw(st.lists(st.sampled_from([0, -1, -7, 2**31, 2**62]), min_size=0, max_size=6))
+            elif a.type == onnx.AttributeProto.INT:
+                a.i = draw(st.sampled_from([0, -1, 2**62]))
+        elif fault == "duplicate_output":
+            node.output[0] = g.node[0].output[0]
+        elif fault == "cycle":
+            g.node[0].input[0] = g.node[-1].output[0]
+        elif fault == "opset":
+            m.opset_import[0].version = draw(st.sampled_from([1, 6, 99]))
+        elif fault == "domain":
+            node.domain = "com.example"
+        elif fault == "init_dtype" and g.initializer:
+            g.initializer[draw(st.integers(0, len(g.initializer) - 1))].data_type = draw(
+                st.sampled_from([0, 8, 16, 99]))
+        elif fault == "drop_output_value":
+            g.output[0].name = "never_made"
+        elif fault == "empty_name":
+            node.output[0] = ""
+        elif fault == "raw_size" and g.initializer:
+            init = g.initializer[draw(st.integers(0, len(g.initializer) - 1))]
+            init.raw_data = init.raw_data[: len(init.raw_data) // 2]
+    return m.SerializeToString()
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(structurally_corrupted())
+def test_structurally_corrupted_onnx_fails_cleanly(tmp_path_factory, data):
+    test_corrupted_onnx_fails_cleanly.hypothesis.inner_test(tmp_path_factory, data)
 
 
 # ------------------------------------------------------------- random feeds
