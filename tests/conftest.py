@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ def sanitized_build(tmp_path_factory) -> Path:
     why = can_fuzz("clang")
     if why:
         pytest.skip(why)
-    return sanitizer_build(tmp_path_factory.mktemp("asan"))
+    # NANORT_ASAN_BUILD: a build folder to reuse (rebuilt incrementally), for local runs
+    reuse = os.environ.get("NANORT_ASAN_BUILD")
+    return sanitizer_build(Path(reuse) if reuse else tmp_path_factory.mktemp("asan"))
 
 
 @pytest.fixture(scope="session")
