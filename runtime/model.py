@@ -67,8 +67,8 @@ def _info(c_info: Any, declared: bool) -> TensorInfo:
         else:
             zp = np.zeros(n, np.int64)
         axis = int(c_info.quant_axis) if n > 1 else None
-    return TensorInfo(ffi.string(c_info.name).decode("utf-8", "replace"), shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)),
-                      scale, zp, axis)
+    name = ffi.string(c_info.name).decode("utf-8", "replace")
+    return TensorInfo(name, shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)), scale, zp, axis)
 
 
 class Model:

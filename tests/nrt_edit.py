@@ -91,7 +91,7 @@ class Editable:
         fb = build()
         assert len(fb) == len(first)
         out = bytearray(fb)
-        for buf, blob in zip(self.model.buffers, self.blobs):
+        for _buf, blob in zip(self.model.buffers, self.blobs):
             if blob:
                 start = (len(out) + ALIGN - 1) // ALIGN * ALIGN
                 out.extend(b"\0" * (start - len(out)))

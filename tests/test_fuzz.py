@@ -2,8 +2,9 @@
 built with clang, ASan + UBSan (+ LSan), for a bounded time.
 
 The corpus starts from converted models over most op types (fp32, int8,
-dynamic int8), PP-OCR's classifier, structure-aware mutants of the models
-(tests/graph_mutations.py) and every earlier crash (tests/regressions/). The
+dynamic int8), structure-aware mutants of them (tests/graph_mutations.py)
+and every earlier crash (tests/regressions/); PP-OCR's classifier (a real
+model) is replayed through the same target. The
 fuzzer runs at the best kernel level of this CPU for two thirds of the time
 and with NANORT_ISA=ref for the rest. Any crash, sanitizer report, leak or
 input slower than the per-input timeout fails the test; the reproducer is
@@ -69,20 +70,38 @@ def _fuzz(binary: Path, corpus: Path, seeds: Path, artifacts: Path, seconds: int
             "crashes": crashes, "wall": time.monotonic() - t0, "isa": isa or "auto"}
 
 
+def _replay(build: Path, files: list[Path]) -> None:
+    """Runs the fuzz target once on each file (no mutation)."""
+    for isa in ("auto", "ref"):
+        env = {**os.environ, **SANITIZER_ENV, "NANORT_ISA": isa}
+        r = subprocess.run([str(c_test_path(build, "fuzz_model")), *map(str, files)], capture_output=True,
+                           text=True, env=env, timeout=600)
+        assert r.returncode == 0, f"NANORT_ISA={isa}\n" + (r.stdout + r.stderr)[-6000:]
+
+
 def test_regressions_replay(sanitized_build):
-    """Every input that once crashed runs clean (each file once)."""
-    files = sorted(map(str, REGRESSIONS.glob("*.nrtfuzz")))
+    """Every input that once crashed runs clean (each file once, at the best and the reference kernel level)."""
+    files = sorted(REGRESSIONS.glob("*.nrtfuzz"))
     assert files
-    r = subprocess.run([str(c_test_path(sanitized_build, "fuzz_model")), *files], capture_output=True, text=True,
-                       env={**os.environ, **SANITIZER_ENV}, timeout=600)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    _replay(sanitized_build, files)
 
 
-def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, real_models, tmp_path):
+def test_real_models_replay(sanitized_build, real_models, tmp_path):
+    """PP-OCR's classifier (fp32, int8) through the fuzz target, bare and with
+    a driving tail. (Not in the mutating corpus: at 250-550 KB they would
+    slow every execution tenfold, and their structure is the seeds'.)"""
+    files = []
+    for p in real_models:
+        files += [p, tmp_path / f"{p.stem}.tail"]
+        files[-1].write_bytes(fuzz_input(p.read_bytes()))
+    _replay(sanitized_build, files)
+
+
+def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
     binary = c_test_path(sanitized_build, "fuzz_model")
     seeds, corpus = tmp_path / "seeds", tmp_path / "corpus"
     corpus.mkdir()
-    n_seeds = _seed_corpus(seeds, [*seed_models, *real_models])
+    n_seeds = _seed_corpus(seeds, seed_models)
     runs = []
     for isa, share in ((None, 2 / 3), ("ref", 1 / 3)):
         artifacts = tmp_path / f"artifacts-{isa or 'auto'}"
@@ -98,9 +117,9 @@ def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, real_models, tmp
                                  f"reproducers in {kept}: {run['crashes']}\n{run['log'][-8000:]}")
     total = sum(r["execs"] for r in runs)
     corpus_size = len(list(corpus.iterdir()))
-    FUZZ_STATS.append(f"libFuzzer fuzz_model: {n_seeds} seed inputs, {total} executions "
+    FUZZ_STATS.append(f"libFuzzer fuzz_model: {n_seeds} seed inputs, {total} executions ("
                       + ", ".join(f"{r['execs']} at NANORT_ISA={r['isa']} in {r['wall']:.0f} s (seed {r['seed']})"
                                   for r in runs)
-                      + f"; {corpus_size} new corpus inputs, no crash")
+                      + f"); {corpus_size} new corpus inputs, no crash")
     print(FUZZ_STATS[-1])
     assert all(r["execs"] > 0 for r in runs)

@@ -190,7 +190,8 @@ def test_input_shape_element_count_overflows():
 
 def test_input_shape_over_arena_limit():
     data = edited(relu_file(), lambda e: setattr(e.tensor("x"), "shape", [2**20, 2**12]))
-    expect(data, nanort.LimitError, "tensor x: declared shape needs 4294967296 elements of float32, over the memory limit")
+    expect(data, nanort.LimitError,
+           "tensor x: declared shape needs 4294967296 elements of float32, over the memory limit")
 
 
 def test_empty_tensor_with_huge_other_dims():
