@@ -65,9 +65,13 @@ def _fuzz(binary: Path, corpus: Path, seeds: Path, artifacts: Path, seconds: int
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 600)
     log = r.stdout + r.stderr
     execs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)
-    crashes = sorted(p.name for p in artifacts.iterdir()) if artifacts.exists() else []
+    found = sorted(p.name for p in artifacts.iterdir()) if artifacts.exists() else []
+    # slow-unit-*: over 10 s (a big convolution under ASan on a busy machine),
+    # kept for a look but no failure; crash-, leak-, timeout-, oom-: failures
+    crashes = [f for f in found if not f.startswith("slow-unit-")]
     return {"rc": r.returncode, "execs": int(execs[-1]) if execs else 0, "seed": seed, "log": log,
-            "crashes": crashes, "wall": time.monotonic() - t0, "isa": isa or "auto"}
+            "crashes": crashes, "slow": len(found) - len(crashes), "wall": time.monotonic() - t0,
+            "isa": isa or "auto"}
 
 
 def _replay(build: Path, files: list[Path]) -> None:
@@ -120,6 +124,7 @@ def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
     FUZZ_STATS.append(f"libFuzzer fuzz_model: {n_seeds} seed inputs, {total} executions ("
                       + ", ".join(f"{r['execs']} at NANORT_ISA={r['isa']} in {r['wall']:.0f} s (seed {r['seed']})"
                                   for r in runs)
-                      + f"); {corpus_size} new corpus inputs, no crash")
+                      + f"); {corpus_size} new corpus inputs, {sum(r['slow'] for r in runs)} slow inputs (> 10 s), "
+                      "no crash")
     print(FUZZ_STATS[-1])
     assert all(r["execs"] > 0 for r in runs)
