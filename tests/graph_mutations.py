@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,45 +43,54 @@ def _len(v) -> int:
     return 0 if v is None else len(v)
 
 
-def mutants(data: bytes, rng: random.Random, per_kind: int = 3) -> Iterator[tuple[str, bytes]]:
-    """(description, mutated file) pairs."""
+def mutant_edits(data: bytes, rng: random.Random, per_kind: int = 3) -> list[tuple[str, Callable]]:
+    """(description, edit) pairs; apply_edit makes the mutated file."""
     base = Editable(data)
     n_tensors = len(base.graph.tensors)
     n_ops = len(base.graph.operators)
-
-    def make(desc, edit):
-        e = Editable(data)
-        edit(e)
-        try:
-            return desc, e.to_bytes()
-        except Exception:  # noqa: BLE001 - an edit the object API cannot pack: skip
-            return None
-
     out = []
     for i in range(n_ops):
         op = base.graph.operators[i]
         for k in range(_len(op.inputs)):
             for t in [-1] + rng.sample(range(n_tensors), min(per_kind, n_tensors)):
-                out.append(make(f"op {i} input {k} -> {t}",
-                                lambda e, i=i, k=k, t=t: e.graph.operators[i].inputs.__setitem__(k, t)))
+                out.append((f"op {i} input {k} -> {t}",
+                            lambda e, i=i, k=k, t=t: e.graph.operators[i].inputs.__setitem__(k, t)))
         for k in range(_len(op.outputs)):
             t = rng.randrange(n_tensors)
-            out.append(make(f"op {i} output {k} -> {t}",
-                            lambda e, i=i, k=k, t=t: e.graph.operators[i].outputs.__setitem__(k, t)))
+            out.append((f"op {i} output {k} -> {t}",
+                        lambda e, i=i, k=k, t=t: e.graph.operators[i].outputs.__setitem__(k, t)))
         if op.options is not None:
             for field, value in _option_mutants(op.options):
-                out.append(make(f"op {i} option {field} = {value}",
-                                lambda e, i=i, f=field, v=value: setattr(e.graph.operators[i].options, f, v)))
+                out.append((f"op {i} option {field} = {value}",
+                            lambda e, i=i, f=field, v=value: setattr(e.graph.operators[i].options, f, v)))
     for j in range(n_tensors):
         t = base.graph.tensors[j]
         if t.buffer:
             continue
         for dt in rng.sample(DTYPES, 2):
-            out.append(make(f"tensor {j} type {dt}", lambda e, j=j, dt=dt: setattr(e.graph.tensors[j], "type", dt)))
+            out.append((f"tensor {j} type {dt}", lambda e, j=j, dt=dt: setattr(e.graph.tensors[j], "type", dt)))
         shape = [] if t.shape is None else [int(d) for d in t.shape]
         for s in ([], shape + [1], shape[:-1], [0] * len(shape), [-1] * len(shape)):
-            out.append(make(f"tensor {j} shape {s}", lambda e, j=j, s=s: setattr(e.graph.tensors[j], "shape", s)))
-    yield from (m for m in out if m is not None)
+            out.append((f"tensor {j} shape {s}", lambda e, j=j, s=s: setattr(e.graph.tensors[j], "shape", s)))
+    return out
+
+
+def apply_edit(data: bytes, edit: Callable) -> bytes | None:
+    """The file with one edit applied; None when the object API cannot pack it."""
+    e = Editable(data)
+    edit(e)
+    try:
+        return e.to_bytes()
+    except Exception:  # noqa: BLE001 - an edit the object API cannot pack: skip
+        return None
+
+
+def mutants(data: bytes, rng: random.Random, per_kind: int = 3) -> Iterator[tuple[str, bytes]]:
+    """(description, mutated file) pairs."""
+    for desc, edit in mutant_edits(data, rng, per_kind):
+        m = apply_edit(data, edit)
+        if m is not None:
+            yield desc, m
 
 
 FUZZ_TAIL = bytes([1, 2, 3, 0, 1, 1, 1, 1]) + bytes([0, 0, 0x80, 0x3F, 1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])

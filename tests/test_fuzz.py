@@ -23,7 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from graph_mutations import fuzz_input, mutants
+from graph_mutations import apply_edit, fuzz_input, mutant_edits
 from native_build import SANITIZER_ENV, c_test_path
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
@@ -39,15 +39,16 @@ def _seed_corpus(folder: Path, models: list[Path]) -> int:
     """Writes each model bare and with a driving tail, a sample of graph mutants, and the regressions."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(1)
-    all_mutants = []
+    edits = []
     for p in models:
         data = p.read_bytes()
         (folder / f"{p.stem}.bare").write_bytes(data)
         (folder / f"{p.stem}.tail").write_bytes(fuzz_input(data))
-        if p.stat().st_size < 64 * 1024:
-            all_mutants += [fuzz_input(m) for _, m in mutants(data, rng, per_kind=2)]
-    for k, m in enumerate(rng.sample(all_mutants, min(MUTANTS_IN_CORPUS, len(all_mutants)))):
-        (folder / f"mutant{k:04d}").write_bytes(m)
+        edits += [(data, edit) for _, edit in mutant_edits(data, rng, per_kind=2)]
+    for k, (data, edit) in enumerate(rng.sample(edits, min(MUTANTS_IN_CORPUS, len(edits)))):
+        m = apply_edit(data, edit)
+        if m is not None:
+            (folder / f"mutant{k:04d}").write_bytes(fuzz_input(m))
     for r in REGRESSIONS.glob("*.nrtfuzz"):
         shutil.copy(r, folder / r.name)
     return len(list(folder.iterdir()))
