@@ -52,3 +52,10 @@ def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
     r = qemu(cpu, c_test_path(arm_build, "test_levels"), *models)
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("best level on this CPU: dotprod" if cpu == "max" else "best level on this CPU: neon") in r.stdout
+
+
+def test_load_invoke_cycles_under_qemu(arm_build, seed_models):
+    """Random sizes, load paths, thread counts and input bytes on the seed
+    models (fp32, int8, dynamic int8) at the emulated CPU's best level."""
+    r = qemu("max", c_test_path(arm_build, "test_cycles"), "-n", "6", *seed_models)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
