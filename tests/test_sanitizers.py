@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from native_build import SANITIZER_ENV, c_test_path, have
+from native_build import SANITIZER_ENV, c_test_path, can_fuzz
 
 # Models with one float32 input that test_api can drive alone.
 API_MODELS = ("unary_chain", "conv", "conv_int8", "pools_int8", "conv_dynamic", "rnn")
@@ -27,8 +27,9 @@ def run_sanitized(build: Path, name: str, *args, timeout: int = 600) -> str:
 
 def test_leak_checker_is_live(tmp_path):
     """LSan works on this machine (a deliberate leak is reported), so a clean run means no leak."""
-    if not have("clang"):
-        pytest.skip("clang not installed")
+    why = can_fuzz("clang")
+    if why:
+        pytest.skip(why)
     (tmp_path / "leak.c").write_text("#include <stdlib.h>\nvoid* volatile p;\n"
                                      "int main(void) { p = malloc(77); p = 0; return 0; }\n")
     subprocess.run(["clang", "-g", "-fsanitize=address", str(tmp_path / "leak.c"), "-o", str(tmp_path / "leak")],
