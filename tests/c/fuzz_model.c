@@ -9,9 +9,9 @@
  * Gather indices take hostile values too). An input with L = 0 is a bare
  * model file (uses a fixed fill). Each model is loaded, resized, prepared and
  * invoked twice: with the tail's shapes, then with dynamic dims of 1 (first
- * axis) and 32 (others: big enough for real CNNs' kernels), which also runs
- * the re-prepare paths. Any status is fine; crashes, sanitizer reports, leaks
- * and hangs are bugs.
+ * axis) and 32 (others: big enough for real CNNs' kernels), on two threads
+ * when L is odd, which also runs the re-prepare paths. Any status is fine;
+ * crashes, sanitizer reports, leaks and hangs are bugs.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined (tests/test_fuzz.py).
  * Reproduce: ./fuzz_model crash-file
@@ -92,6 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (nrt_model_load_buffer(m, data, model_size, 1) == NRT_OK) {
         run_once(m, t, ndims, t + ndims, tail - ndims);
+        /* With an odd tail, the bigger shapes run on two threads: kernels
+         * split their work, so the partition arithmetic is fuzzed too (not
+         * always: starting a thread costs more than a small model's run). */
+        if (tail & 1) nrt_model_set_num_threads(m, 2);
         run_once(m, NULL, 0, t + ndims, tail - ndims);
         /* A second invoke on the same shapes reuses the prepared plan. */
         nrt_model_invoke(m);
