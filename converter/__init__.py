@@ -78,7 +78,7 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-            quantize: str | None = None, calibration=None, calibration_method: str = "percentile",
+            quantize: str | None = None, calibration=None, calibration_method: str = "mse",
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, report: str | os.PathLike | None = None,
@@ -112,7 +112,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
         if quantize:
-            spec = QuantizeSpec(quantize, calibration, calibration_method, percentile, per_channel,
+            observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
+            spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float, threads=threads)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph

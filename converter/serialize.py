@@ -133,7 +133,8 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             q.scale = np.ascontiguousarray(t.quant.scale, np.float32)
-            q.zeroPoint = np.ascontiguousarray(t.quant.zero_point, np.int64)
+            if t.data is None or t.quant.zero_point.any():  # all-zero (symmetric weights): omitted, 8 bytes a channel
+                q.zeroPoint = np.ascontiguousarray(t.quant.zero_point, np.int64)
             q.axis = -1 if t.quant.axis is None else int(t.quant.axis)
             tt.quant = q
         if t.perm is not None:

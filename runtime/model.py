@@ -272,8 +272,9 @@ class Model:
             out.append(_info(info, declared=False))
         return out
 
-    def tensor_value(self, index: int) -> np.ndarray | None:
-        """A tensor's current value (intermediates need preserve_intermediates=True)."""
+    def tensor_value(self, index: int, copy: bool = True) -> np.ndarray | None:
+        """A tensor's current value (intermediates need preserve_intermediates=True).
+        copy=False returns a read-only view of the runtime's memory, valid until the next run."""
         info = ffi.new("nrt_tensor_info*")
         _check(lib.nrt_model_tensor_info(self._handle(), index, info), self._h)
         ptr = lib.nrt_model_tensor_data(self._h, index)
@@ -282,7 +283,11 @@ class Model:
         shape = tuple(int(info.dims[d]) for d in range(info.rank))
         if info.bytes == 0:
             return np.zeros(shape, DTYPES[info.dtype])
-        return np.frombuffer(ffi.buffer(ptr, info.bytes), DTYPES[info.dtype]).reshape(shape).copy()
+        view = np.frombuffer(ffi.buffer(ptr, info.bytes), DTYPES[info.dtype]).reshape(shape)
+        if copy:
+            return view.copy()
+        view.flags.writeable = False
+        return view
 
     # -- lifetime ---------------------------------------------------------
     def _handle(self) -> Any:

@@ -41,7 +41,7 @@ def test_kernel_levels_agree_natively(tmp_path):
     from level_models import write_all
 
     build = cmake_build(tmp_path / "levels", "gcc" if have("gcc") else "cc")
-    models = write_all(tmp_path, int8=False)
+    models = write_all(tmp_path, int8=True)
     r = subprocess.run([str(c_test_path(build, "test_levels")), *map(str, models)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -81,11 +81,25 @@ def fold_qdq(graph: Graph) -> None:
         if params is None or not same or params.scale.size != 1:
             continue
         graph.tensors[x].quant = params
+        kept = next((r.outputs[0] for r in readers if r.outputs[0] in graph.outputs), None)
         for r in readers:
             graph.replace_input(r.outputs[0], x)
             graph.nodes.remove(r)
         graph.nodes.remove(node)
+        if kept is not None and x not in graph.inputs and graph.outputs.count(x) == 1:
+            _rename(graph, x, kept)  # the graph output keeps its name
         m.refresh()
+
+
+def _rename(graph: Graph, old: str, new: str) -> None:
+    t = graph.tensors.pop(old)
+    graph.tensors.pop(new, None)
+    t.name = new
+    graph.tensors[new] = t
+    for n in graph.nodes:
+        n.inputs = [new if i == old else i for i in n.inputs]
+        n.outputs = [new if o == old else o for o in n.outputs]
+    graph.outputs = [new if o == old else o for o in graph.outputs]
 
 
 def _same_params(graph: Graph, q: Node, dq: Node) -> bool:

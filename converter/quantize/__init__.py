@@ -29,7 +29,7 @@ MODES = ("int8", "dynamic")
 class QuantizeSpec:
     mode: str = "int8"
     calibration: str | Path | Iterable[Mapping[str, np.ndarray]] | None = None
-    observer: str = "percentile"
+    observer: str = "mse"
     percentile: float = 99.99
     per_channel: bool = True
     limit: int | None = None
@@ -48,6 +48,7 @@ class QuantizationOutcome:
     samples: int
     seconds: float
     description: str
+    cpu_seconds: float = 0.0  # the calibration's processor time (wall time on a busy machine is longer)
 
     def float_nodes_text(self) -> list[str]:
         return [f"{name} ({op}: {why})" for name, op, why in self.result.float_nodes]
@@ -55,6 +56,7 @@ class QuantizationOutcome:
     def summary_json(self) -> str:
         q = [r.sqnr_db for r in self.rows if r.sqnr_db is not None and not math.isinf(r.sqnr_db)]
         return json.dumps({"samples": self.samples, "seconds": round(self.seconds, 2),
+                           "cpu_seconds": round(self.cpu_seconds, 2),
                            "int8_nodes": len(self.result.int8_nodes), "float_nodes": len(self.result.float_nodes),
                            "min_sqnr_db": round(min(q), 2) if q else None,
                            "median_sqnr_db": round(float(np.median(q)), 2) if q else None})
@@ -64,7 +66,7 @@ class QuantizationOutcome:
 
     def write_html(self, path: str | Path, title: str) -> None:
         write_html(str(path), self.rows, title, [
-            f"calibration: {self.description} in {self.seconds:.1f} s",
+            f"calibration: {self.description} in {self.seconds:.1f} s ({self.cpu_seconds:.1f} s processor time)",
             f"{len(self.result.int8_nodes)} int8 nodes, {len(self.result.float_nodes)} kept in fp32",
         ])
 
@@ -96,7 +98,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return QuantizationOutcome(q, quantize_dynamic(q, spec.per_channel), [], 0, 0.0, "no calibration (dynamic)")
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
         data, stats, samples = None, {}, []  # a pre-quantized model brings its own scales
     else:
@@ -105,6 +107,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
                               (lambda i, n: progress("calibrating", i, n)) if progress else None)
         samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float))
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
@@ -115,6 +118,18 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
 
     q, result, rows = attempt()
+    for _ in range(2):  # layers whose int8 form collapses (measured), then islands not worth converting
+        bad = collapsed_layers(rows, graph)
+        if data is not None:  # (a pre-quantized model runs as its author quantized it)
+            bad.update(islands(graph, result, stats, len(data)))
+        bad = {n: why for n, why in bad.items() if n not in opts.force_float}
+        if not bad:
+            break
+        opts.force_float.update(bad)
+        q, result, rows = attempt()
+        for r in rows:
+            if r.node in bad:
+                r.note = f"kept in fp32: {bad[r.node]}"
     if spec.auto_float > 0:
         added = _added_noise(rows, q)
         worst = sorted(added, key=added.get, reverse=True)[:spec.auto_float]
@@ -126,8 +141,124 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         result.float_nodes = [(n, op, "among the most sensitive layers (auto)" if n in worst else why)
                               for n, op, why in result.float_nodes]
     if data is None:
-        return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters")
-    return QuantizationOutcome(q, result, rows, len(data), seconds, data.description)
+        return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
+                                   cpu_seconds)
+    return QuantizationOutcome(q, result, rows, len(data), seconds, data.description, cpu_seconds)
+
+
+COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
+COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
+ISLAND_MACS_PER_ELEMENT = 16.0
+
+
+def collapsed_layers(rows: list[LayerRow], graph: Graph) -> dict[str, str]:
+    """Layers whose measured int8 error (per-layer SQNR against fp32 on calibration samples)
+    jumps far below that of their inputs: one int8 scale cannot hold their output (a mask
+    added to attention scores, box coordinates next to scores...). Range analysis catches
+    most such tensors before quantizing; this is the measured backstop."""
+    sqnr = {r.tensor: r.sqnr_db for r in rows if r.sqnr_db is not None}
+    producers = graph.producers()
+    memo: dict[str, float] = {}
+
+    def upstream(t: str, depth: int = 0) -> float:
+        """SQNR of a tensor, or (without a row: a graph input, a step inside a chain, an fp32
+        layer) the worst of the tensors it is computed from."""
+        if t in sqnr:
+            return sqnr[t]
+        if t not in memo:
+            node = producers.get(t)
+            memo[t] = min((upstream(i, depth + 1) for i in node.inputs if i and not graph.tensors[i].is_const),
+                          default=math.inf) if node is not None and depth < 64 else math.inf
+        return memo[t]
+
+    out = {}
+    for r in rows:
+        if r.sqnr_db is None or r.sqnr_db >= COLLAPSE_BELOW_DB:
+            continue
+        node = producers.get(r.tensor)
+        ins = [upstream(i) for i in (node.inputs if node else []) if i and not graph.tensors[i].is_const]
+        best_in = min(ins, default=math.inf)
+        if best_in - r.sqnr_db >= COLLAPSE_DROP_DB:
+            out[r.node] = (f"measured int8 error: SQNR {r.sqnr_db:.1f} dB at its output, "
+                           f"{best_in:.1f} dB at its inputs")
+    return out
+
+
+def _numel(graph: Graph, name: str, stats: dict, samples: int) -> float:
+    shape = graph.tensors[name].static_shape
+    if shape is not None:
+        return float(np.prod(shape))
+    st = stats.get(name)
+    return st.count / samples if st is not None and samples else 0.0
+
+
+def _macs(graph: Graph, node, numel) -> float:
+    w = graph.tensors[node.inputs[1]] if len(node.inputs) > 1 and node.inputs[1] else None
+    if node.op in ("Conv", "FullyConnected") and w is not None and w.shape:
+        return numel(node.outputs[0]) * float(np.prod([d for d in w.shape[1:] if isinstance(d, int)]))
+    if node.op == "ConvTranspose" and w is not None and w.shape:
+        return numel(node.inputs[0]) * float(np.prod([d for d in w.shape[1:] if isinstance(d, int)]))
+    if node.op == "MatMul":
+        a = graph.tensors[node.inputs[0]].shape
+        k = a[-1] if a else None
+        return numel(node.outputs[0]) * (k if isinstance(k, int) else 1)
+    return 0.0
+
+
+def islands(graph: Graph, result: QuantResult, stats: dict, samples: int) -> dict[str, str]:
+    """int8 only where it pays. The int8 nodes form connected groups (joined by the int8
+    tensors between them); a group's entry tensors are quantized and its exit tensors
+    dequantized, one pass over memory each. int8 arithmetic saves time only on
+    multiply-accumulates (Conv, ConvTranspose, FullyConnected, MatMul; elementwise and
+    data-movement ops cost about the same in either form), so a group stays int8 only if
+    it has at least ISLAND_MACS_PER_ELEMENT MACs per element converted at its border;
+    otherwise (a lone Transpose before an output, an Add between float ops, a tiny 1x1
+    conv) it runs in fp32 without the Quantize/Dequantize pairs."""
+    int8 = set(result.int8_nodes)
+    nodes = [n for n in graph.nodes if n.name in int8]
+    producers = graph.producers()
+    consumers = graph.consumers()
+    parent = {n.name: n.name for n in nodes}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for n in nodes:
+        for i in n.inputs:
+            p = producers.get(i)
+            if p is not None and p.name in int8:
+                parent[find(p.name)] = find(n.name)
+
+    def numel(name: str) -> float:
+        return _numel(graph, name, stats, samples)
+
+    macs: dict[str, float] = {}
+    border: dict[str, float] = {}
+    seen: set[tuple[str, str]] = set()
+    for n in nodes:
+        root = find(n.name)
+        macs[root] = macs.get(root, 0.0) + _macs(graph, n, numel)
+        for i in n.inputs:
+            t = graph.tensors.get(i) if i else None
+            if t is None or t.is_const or t.dtype != np.float32 or (root, i) in seen:
+                continue
+            p = producers.get(i)
+            if p is None or p.name not in int8:
+                seen.add((root, i))
+                border[root] = border.get(root, 0.0) + numel(i)
+        for o in n.outputs:
+            if o and (o in graph.outputs or any(c.name not in int8 for c in consumers.get(o, []))):
+                border[root] = border.get(root, 0.0) + numel(o)
+    out = {}
+    for n in nodes:
+        root = find(n.name)
+        if macs.get(root, 0.0) < ISLAND_MACS_PER_ELEMENT * border.get(root, 0.0):
+            out[n.name] = (f"int8 island: {macs.get(root, 0.0):.3g} MACs for {border.get(root, 0.0):.3g} "
+                           "elements to quantize/dequantize; fp32 is faster")
+    return out
 
 
 def has_given_params(graph: Graph) -> bool:

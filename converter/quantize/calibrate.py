@@ -32,7 +32,7 @@ def collect_stats(graph: Graph, data: CalibrationSource, threads: int = 1,
             model.run(feeds)
             for index, name in enumerate(order):
                 if name in wanted:
-                    value = model.tensor_value(index)
+                    value = model.tensor_value(index, copy=False)  # read before the next run
                     if value is not None:
                         stats[name].update(value)
             if progress:

@@ -22,6 +22,20 @@ BINS = 2048
 HUGE = 1e30  # larger finite values stay out of the histogram
 SAMPLE_LIMIT = 1 << 17  # values per tensor per sample that go into the histogram
 OBSERVERS = ("minmax", "percentile", "mse", "entropy")
+ENTROPY_MIN_VALUES = 1 << 16
+
+
+def _sample_step(size: int) -> int:
+    """Stride of the values sampled into the histogram: 1 up to SAMPLE_LIMIT values, else a
+    prime >= 7, so that a channels-last tensor's stride never lands on a few channels only
+    (a stride of 12 through 48 channels would see 4 of them)."""
+    raw = size // SAMPLE_LIMIT
+    if raw <= 1:
+        return 1
+    step = max(raw, 7)
+    while any(step % p == 0 for p in range(2, int(step ** 0.5) + 1)):
+        step += 1
+    return step
 
 
 class TensorStats:
@@ -33,18 +47,21 @@ class TensorStats:
         self.width = 0.0
         self.origin = 0.0
         self.hist = np.zeros(BINS, np.float64)
+        self._ranges: dict[tuple[str, float], tuple[float, float]] = {}
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, np.float32).reshape(-1)
         if x.size == 0:
             return
-        finite = np.isfinite(x)
-        if not finite.all():
+        self._ranges.clear()
+        lo, hi = float(x.min()), float(x.max())  # NaN / inf show here: one pass for the usual case
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = np.isfinite(x)
             self.nonfinite += int(x.size - finite.sum())
             x = x[finite]
             if x.size == 0:
                 return
-        lo, hi = float(x.min()), float(x.max())
+            lo, hi = float(x.min()), float(x.max())
         self.min, self.max = min(self.min, lo), max(self.max, hi)
         if lo < -HUGE or hi > HUGE:  # (masks at +-FLT_MAX): in min / max, so mixed_range sees them, but
             x = x[np.abs(x) <= HUGE]  # doubling the histogram's bin width to reach them would overflow
@@ -58,7 +75,7 @@ class TensorStats:
             self.origin = math.floor(lo / self.width) * self.width
         while lo < self.origin or hi >= self.origin + BINS * self.width:
             self._double_width(lo)
-        step = max(1, x.size // SAMPLE_LIMIT)
+        step = _sample_step(x.size)
         sample = x[(x.size % step) // 2::step] if step > 1 else x
         idx = np.clip(((sample - self.origin) / self.width).astype(np.int64), 0, BINS - 1)
         self.hist += np.bincount(idx, minlength=BINS) * (x.size / sample.size)
@@ -84,6 +101,12 @@ class TensorStats:
         """The [lo, hi] the chosen observer picks (always contains 0, so zero is exact in int8)."""
         if self.count == 0:
             return 0.0, 0.0
+        key = (method, percentile)
+        if key not in self._ranges:
+            self._ranges[key] = self._range(method, percentile)
+        return self._ranges[key]
+
+    def _range(self, method: str, percentile: float) -> tuple[float, float]:
         if method == "minmax":
             lo, hi = self.min, self.max
         elif method == "percentile":
@@ -107,51 +130,38 @@ class TensorStats:
 
     def quant_error(self, lo: float, hi: float) -> float:
         """Expected squared error of int8 quantization with range [lo, hi] over the histogram."""
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-        scale = max(hi - lo, 1e-12) / 255.0
+        return float(self._quant_errors(np.array([lo]), np.array([hi]))[0])
+
+    def _quant_errors(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """quant_error for many candidate ranges at once (one row per candidate)."""
+        lo, hi = np.minimum(lo, 0.0)[:, None], np.maximum(hi, 0.0)[:, None]
+        scale = np.maximum(hi - lo, 1e-12) / 255.0
         zp = np.clip(np.round(-128 - lo / scale), -128, 127)
-        c = self.centers
+        c = self.centers[None, :]
         q = np.clip(np.round(c / scale) + zp, -128, 127)
         err = (c - (q - zp) * scale) ** 2 + self.width ** 2 / 12.0
-        return float((err * self.hist).sum() / self.hist.sum())
+        return (err * self.hist).sum(axis=1) / self.hist.sum()
 
     def _mse_range(self) -> tuple[float, float]:
-        best, best_range = math.inf, (self.min, self.max)
-        for shrink_lo in np.linspace(0.2, 1.0, 17):
-            for shrink_hi in np.linspace(0.2, 1.0, 17):
-                lo, hi = self.min * shrink_lo if self.min < 0 else self.min, self.max * shrink_hi
-                e = self.quant_error(lo, hi)
-                if e < best:
-                    best, best_range = e, (lo, hi)
-        return best_range
+        shrink = np.linspace(0.2, 1.0, 17)
+        s_lo, s_hi = (a.reshape(-1) for a in np.meshgrid(shrink, shrink, indexing="ij"))
+        lo = self.min * s_lo if self.min < 0 else np.full(s_lo.shape, self.min)
+        hi = self.max * s_hi
+        errors = self._quant_errors(lo, hi)
+        best = int(np.argmin(errors))  # first minimum: the same choice as a scan in this order
+        return float(lo[best]), float(hi[best])
 
     def _entropy_range(self) -> tuple[float, float]:
-        """KL-divergence calibration on the histogram of |x| (TensorRT's method)."""
-        amax = max(abs(self.min), abs(self.max))
-        if amax == 0:
-            return 0.0, 0.0
-        nbins = 2048
-        edges = np.linspace(0, amax, nbins + 1)
-        absc = np.abs(self.centers)
-        hist, _ = np.histogram(absc, bins=edges, weights=self.hist)
-        levels = 128
-        best_kl, best_i = math.inf, nbins
-        for i in range(levels, nbins + 1, 16):
-            ref = hist[:i].copy()
-            ref[i - 1] += hist[i:].sum()
-            if ref.sum() == 0:
-                continue
-            chunks = np.array_split(hist[:i], levels)
-            quant = np.concatenate([
-                np.where(c > 0, c.sum() / max((c > 0).sum(), 1), 0.0) for c in chunks])
-            p = ref / ref.sum()
-            q = quant / max(quant.sum(), 1e-30)
-            mask = p > 0
-            kl = float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
-            if kl < best_kl:
-                best_kl, best_i = kl, i
-        threshold = edges[best_i]
-        return max(self.min, -threshold), min(self.max, threshold)
+        """KL-divergence calibration (TensorRT's method), on each side of zero separately:
+        activations here are asymmetric int8, and a one-sided |x| histogram would let a spike
+        away from zero (HardSwish's flat part after an affine step lands on its offset) pull
+        the threshold of both sides down to it."""
+        if self.count < ENTROPY_MIN_VALUES:  # too few values for a 2048-bin distribution (an SE block's
+            return self.min, self.max        # 1x1 excitations): the KL search would clip at random
+        c = self.centers
+        hi = _kl_threshold(c[c > 0], self.hist[c > 0], self.max) if self.max > 0 else 0.0
+        lo = -_kl_threshold(-c[c < 0], self.hist[c < 0], -self.min) if self.min < 0 else 0.0
+        return max(self.min, lo), min(self.max, hi)
 
     def clipped_fraction(self, lo: float, hi: float) -> float:
         """Share of observed values outside [lo, hi]."""
@@ -168,3 +178,28 @@ def int8_params(lo: float, hi: float) -> tuple[float, int]:
     scale = (hi - lo) / 255.0
     zp = int(np.clip(np.round(-128 - lo / scale), -128, 127))
     return float(np.float32(scale)), zp
+
+
+def _kl_threshold(values: np.ndarray, weights: np.ndarray, amax: float, levels: int = 128) -> float:
+    """The clipping threshold in (0, amax] of non-negative values (with weights) whose
+    `levels`-level quantization keeps the distribution closest in KL divergence."""
+    nbins = 2048
+    if amax <= 0 or weights.sum() <= 0:
+        return amax
+    edges = np.linspace(0, amax, nbins + 1)
+    hist, _ = np.histogram(values, bins=edges, weights=weights)
+    best_kl, best_i = math.inf, nbins
+    for i in range(levels, nbins + 1, 16):
+        ref = hist[:i].copy()
+        ref[i - 1] += hist[i:].sum()
+        if ref.sum() == 0:
+            continue
+        chunks = np.array_split(hist[:i], levels)
+        quant = np.concatenate([np.where(ch > 0, ch.sum() / max((ch > 0).sum(), 1), 0.0) for ch in chunks])
+        p = ref / ref.sum()
+        q = quant / max(quant.sum(), 1e-30)
+        mask = p > 0
+        kl = float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
+        if kl < best_kl:
+            best_kl, best_i = kl, i
+    return float(edges[best_i])

@@ -6,15 +6,31 @@ float tensor it needs is quantized once (QuantizeLinear) and shared; a float
 node that reads an int8 tensor gets a dequantized copy (DequantizeLinear).
 Graph inputs and outputs stay float32.
 
+Accuracy rules applied to every model:
+  * runs of elementwise functions (HardSwish -> Mul by a constant -> Add a
+    constant...) whose intermediates have no other reader are one Lut: one
+    rounding instead of one per step;
+  * a tensor read only by saturating functions gets int8 levels only where
+    its readers' results change (HardSwish's input below -3 is all 0);
+  * activation ranges come from the observer (MSE by default), weights are
+    symmetric per output channel with scales that keep the int32 bias
+    representable.
+
 What stays float32, and why (all reported):
   * ops without an int8 kernel;
   * nodes named with keep_float;
-  * "mixed-range" tensors: a few values far outside the bulk (attention masks,
-    pixel box coordinates concatenated with 0..1 scores) would take nearly all
-    int8 levels, so neither their producer nor their readers are quantized;
+  * "mixed-range" tensors: a few values far outside the bulk, or two
+    populations far apart (attention masks, pixel box coordinates next to
+    0..1 scores) would take nearly all int8 levels, so neither their producer
+    nor their readers are quantized;
   * Concat of inputs whose ranges differ by more than mixed_range_ratio;
   * probability tails (Softmax / Sigmoid / ... that produce a graph output),
-    which decoding steps read at full precision.
+    which decoding steps read at full precision; a FullyConnected producing an
+    output or a tail's input keeps float activations with int8 weights (the
+    dynamic kernel);
+  * nodes in opts.force_float: measured collapses and int8 islands that do
+    not pay for their Quantize/Dequantize (quantize_graph decides these from
+    the per-layer report, see collapsed_layers and islands).
 """
 
 from __future__ import annotations
@@ -35,16 +51,19 @@ MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", 
             "GlobalMaxPool", "DepthToSpace", "SpaceToDepth", "Identity"}
 RESCALING = {"Add", "Sub", "Mul", "Concat", "AveragePool", "GlobalAveragePool", "MatMul", "Resize"}
 TAILS = {"Softmax", "LogSoftmax", "Sigmoid", "HardSigmoid", "Tanh"}
+PROBABILITIES = {"Softmax", "Sigmoid", "HardSigmoid"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
+SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
 
 
 @dataclass
 class QuantOptions:
-    observer: str = "percentile"
+    observer: str = "mse"
     percentile: float = 99.99
     per_channel: bool = True
     keep_float: list[str] = field(default_factory=list)
     mixed_range_ratio: float = 64.0
+    force_float: dict[str, str] = field(default_factory=dict)  # node -> reason (islands, measured error)
 
 
 @dataclass
@@ -64,9 +83,129 @@ class _Quantizer:
         self.is_int8: set[str] = set()                  # tensors that now hold int8
         self.out: list[Node] = []
         self.decisions: dict[str, Decision] = {}
+        self.dont_care: dict[str, tuple[float, float]] = {}  # tensor -> range outside which readers are flat
         self.notes: list[str] = []
+        self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
+
+    # -- elementwise chains ---------------------------------------------------
+    def scalar_operand(self, node: Node) -> tuple[int, float] | None:
+        """(index of the activation, constant) for Add/Sub/Mul/Div of an activation and a
+        one-element float constant that does not broadcast the activation, else None."""
+        if node.op not in SCALAR_ARITH or len(node.inputs) != 2 or node.attrs.get("activation", (0,))[0]:
+            return None
+        for k in (0, 1):
+            c, x = self.g.const(node.inputs[1 - k]), node.inputs[k]
+            t = self.g.tensors[x]
+            if c is None or c.size != 1 or c.dtype != np.float32 or t.is_const or not self.is_float(x):
+                continue
+            if t.shape is None or t.shape != self.g.tensors[node.outputs[0]].shape:
+                continue
+            if node.op == "Div" and (k == 1 or c.reshape(-1)[0] == 0):
+                return None
+            return k, float(c.reshape(-1)[0])
+        return None
+
+    def unary_step(self, node: Node) -> bool:
+        """True for nodes that map one activation elementwise through a fixed function."""
+        if node.op in SCALAR_ARITH:
+            return self.scalar_operand(node) is not None
+        if node.op not in tables.FUNCTIONS and node.op not in tables.PARTIAL:
+            return False
+        if node.op == "Clip" and (node.input(1) or node.input(2)):
+            return False
+        x = node.inputs[0]
+        return len([i for i in node.inputs if i]) == 1 and not self.g.tensors[x].is_const and self.is_float(x)
+
+    def _merge_unary_chains(self) -> None:
+        """Runs of elementwise functions (HardSwish -> Mul by a constant -> Add a constant,
+        as PP-LCNet's learnable affine blocks do) whose intermediate results have no other
+        reader become one UnaryChain node: in int8 that is a single 256-entry table, one
+        rounding instead of one per step (and one pass over memory instead of three)."""
+        consumers = self.g.consumers()
+        outputs = set(self.g.outputs)
+        merged: list[Node] = []
+        taken: set[int] = set()
+        for node in self.g.nodes:
+            if id(node) in taken:
+                continue
+            chain = [node]
+            while self.unary_step(chain[-1]):
+                out = chain[-1].outputs[0]
+                readers = consumers.get(out, [])
+                if out in outputs or len(readers) != 1 or not self.unary_step(readers[0]):
+                    break
+                chain.append(readers[0])
+            if len(chain) < 2 and not (node.op in SCALAR_ARITH and self.unary_step(node)):
+                merged.append(node)  # (a lone arithmetic step with a constant is a table too: exact
+                continue             # f(x) per int8 code, no rounded constant, no second rescale)
+            taken.update(id(n) for n in chain[1:])
+            first = chain[0]
+            x = first.inputs[self.scalar_operand(first)[0]] if first.op in SCALAR_ARITH else first.inputs[0]
+            merged.append(Node("UnaryChain", [x], [chain[-1].outputs[0]], {"steps": chain},
+                               chain[0].name if len(chain) == 1 else f"{chain[0].name}..{chain[-1].name}"))
+        self.g.nodes = merged
+
+    def step_function(self, node: Node):
+        """float64 -> float64 for one unary step, or None where undefined on its input range."""
+        if node.op in SCALAR_ARITH:
+            k, c = self.scalar_operand(node)
+            return {"Add": lambda x: x + c, "Mul": lambda x: x * c, "Div": lambda x: x / c,
+                    "Sub": (lambda x: x - c) if k == 0 else (lambda x: c - x)}[node.op]
+        return tables.function_for(node.op, node.attrs, self.range_of(node.inputs[0]))
+
+    def unary_function(self, node: Node):
+        """The elementwise function a Lut-able node or chain computes, else None."""
+        steps = node.attrs["steps"] if node.op == "UnaryChain" else [node]
+        if node.op != "UnaryChain" and (node.op in SCALAR_ARITH or not self.unary_step(node)):
+            return None
+        fns = [self.step_function(n) for n in steps]
+        if any(f is None for f in fns):
+            return None
+        # a pre-quantized model rounds and saturates the steps' annotated results (not the last's:
+        # the table's own output grid does that)
+        grids = [self.params_for(n.outputs[0]) if self.given(n.outputs[0]) else None for n in steps[:-1]] + [None]
+
+        def composed(x: np.ndarray) -> np.ndarray:
+            for f, grid in zip(fns, grids):
+                x = f(x)
+                if grid is not None:
+                    x = (np.clip(np.rint(x / grid[0]) + grid[1], -128, 127) - grid[1]) * grid[0]
+            return x
+        return composed
+
+    def active_range(self, name: str, lo: float, hi: float) -> tuple[float, float]:
+        """Narrows [lo, hi] to where the tensor's readers can tell values apart: a
+        tensor read only by saturating functions (HardSwish is 0 below -3, HardSigmoid
+        flat outside [-3, 3], Sigmoid within a quarter of an output step of 0 / 1) needs
+        no int8 levels where every reader's result stays constant. Float readers see the
+        same results too (the clipped values map to the same outputs)."""
+        readers = self.consumers.get(name, [])
+        if not readers or name in self.g.outputs or hi - lo <= 0:
+            return lo, hi
+        grid = np.linspace(lo, hi, 4097)
+        new_lo, new_hi = hi, lo
+        for r in readers:
+            f = self.unary_function(r)
+            if f is None:
+                return lo, hi
+            with np.errstate(all="ignore"):
+                y = f(grid)
+            if not np.all(np.isfinite(y)):
+                return lo, hi
+            tol = (float(y.max()) - float(y.min())) / 255.0 / 4.0
+            moving_lo = np.nonzero(np.abs(y - y[0]) > tol)[0]
+            moving_hi = np.nonzero(np.abs(y - y[-1]) > tol)[0]
+            if moving_lo.size == 0:  # constant over the whole range
+                continue
+            new_lo = min(new_lo, float(grid[max(moving_lo[0] - 1, 0)]))
+            new_hi = max(new_hi, float(grid[min(moving_hi[-1] + 1, grid.size - 1)]))
+        if new_lo >= new_hi:
+            return lo, hi
+        if new_lo > lo or new_hi < hi:
+            self.dont_care[name] = (new_lo, new_hi)
+        return new_lo, new_hi
 
     # -- ranges -------------------------------------------------------------
     def range_of(self, name: str) -> tuple[float, float]:
@@ -81,27 +220,58 @@ class _Quantizer:
             return False
         lo, hi = st.range("percentile", 99.9)
         bulk = max(hi - lo, 1e-12)
-        return (st.max - st.min) / bulk > self.opts.mixed_range_ratio
+        if (st.max - st.min) / bulk > self.opts.mixed_range_ratio:
+            return True  # rare values far outside the bulk
+        producer = self.producer.get(name)
+        if producer is not None and self.members(producer)[-1].op in PROBABILITIES:
+            return False  # probabilities and gates: a few near 1, most near 0; 1/256 steps are their usual int8 form
+        return split_populations(st, self.opts.mixed_range_ratio)
 
     def params_for(self, name: str) -> tuple[float, int]:
         given = self.g.tensors[name].quant
         if given is not None and given.scale.size == 1:  # from a pre-quantized model
             return float(given.scale[0]), int(given.zero_point[0])
-        return int8_params(*self.range_of(name))
+        st = self.stats.get(name)
+        if (st is None or st.count == 0) and self.moved_from(name) is not None:
+            return self.params_for(self.moved_from(name))
+        return int8_params(*self.active_range(name, *self.range_of(name)))
+
+    def moved_from(self, name: str) -> str | None:
+        """The input of the data-movement op producing `name` (a layout Transpose the converter
+        inserted after a QDQ-annotated tensor has the same values, so the same parameters)."""
+        p = self.producer.get(name)
+        return p.inputs[0] if p is not None and p.op in MOVEMENT and p.inputs and p.inputs[0] != name else None
 
     def has_params(self, name: str) -> bool:
         t = self.g.tensors[name]
-        return (t.quant is not None and t.quant.scale.size == 1) or (
-            name in self.stats and self.stats[name].count > 0)
+        if (t.quant is not None and t.quant.scale.size == 1) or (name in self.stats and self.stats[name].count > 0):
+            return True
+        src = self.moved_from(name)
+        return src is not None and self.has_params(src)
 
     def is_float(self, name: str) -> bool:
         """float32 in the source graph (an activation already rewritten to int8 counts: it was float)."""
         return self.g.tensors[name].dtype == np.float32 or name in self.is_int8
 
     # -- decisions ----------------------------------------------------------
+    def members(self, node: Node) -> list[Node]:
+        return node.attrs["steps"] if node.op == "UnaryChain" else [node]
+
+    def reaches_output(self, name: str) -> bool:
+        """True when `name` is a graph output or reaches one only through data movement."""
+        if name in self.g.outputs:
+            return True
+        readers = self.consumers.get(name, [])
+        return bool(readers) and all(r.op in MOVEMENT and r.inputs[0] == name and
+                                     all(self.reaches_output(o) for o in r.outputs if o) for r in readers)
+
     def decide(self, node: Node) -> Decision:
-        if node.name in self.opts.keep_float or any(o in self.opts.keep_float for o in node.outputs):
-            return Decision(False, "kept in fp32 as asked")
+        members = self.members(node)
+        for m in members:
+            if m.name in self.opts.keep_float or any(o in self.opts.keep_float for o in m.outputs):
+                return Decision(False, "kept in fp32 as asked")
+            if m.name in self.opts.force_float:
+                return Decision(False, self.opts.force_float[m.name])
         acts = [i for i in node.inputs if i and not self.g.tensors[i].is_const]
         if any(not self.is_float(i) for i in acts[:1]):
             return Decision(False, "not a float32 op")
@@ -109,14 +279,26 @@ class _Quantizer:
                    and not self.has_params(t)]
         if missing:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
+        if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
+            return Decision(False, "probability tail feeding a graph output")
+        if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
+            return Decision(False, "feeds the output / a probability tail: fp32 activations (int8 weights)")
         for t in acts + node.outputs:
             if t in self.stats and self.g.tensors[t].quant is None and self.mixed_range(t):
                 st = self.stats[t]
-                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, bulk much narrower)")
-        if node.op in TAILS and any(o in self.g.outputs for o in node.outputs):
-            return Decision(False, "probability tail feeding a graph output")
+                what = "two populations far apart" if split_populations(st) else "bulk much narrower"
+                return Decision(False, f"mixed-range tensor {t} ({st.min:.3g}..{st.max:.3g}, {what})")
         ok, why = self.capable(node)
         return Decision(ok, why)
+
+    def feeds_tail(self, name: str) -> bool:
+        """The result is a graph output or read only by probability tails that produce one:
+        decoding reads it at full precision."""
+        if self.reaches_output(name):
+            return True
+        readers = self.consumers.get(name, [])
+        return bool(readers) and all(self.members(r)[-1].op in TAILS and
+                                     all(self.reaches_output(o) for o in r.outputs) for r in readers)
 
     def capable(self, node: Node) -> tuple[bool, str]:
         op, g = node.op, self.g
@@ -154,6 +336,8 @@ class _Quantizer:
             return True, ""
         if op == "Clip" and (node.input(1) or node.input(2)):
             return False, "Clip bounds computed at run time (a Lut needs them at convert time)"
+        if op == "UnaryChain":
+            return self.unary_function(node) is not None, "a step is not defined on its input's range"
         if op in tables.FUNCTIONS or op in tables.PARTIAL:
             fn = tables.function_for(op, node.attrs, self.range_of(node.inputs[0]))
             return fn is not None, f"{op} is not defined on the input's range"
@@ -190,6 +374,26 @@ class _Quantizer:
             self.dequantized[name] = f
         return self.dequantized[name]
 
+    def given(self, name: str) -> bool:
+        """A float activation that a pre-quantized (QDQ) model quantizes: its per-tensor
+        Quantize/Dequantize pair was folded into an annotation."""
+        t = self.g.tensors[name]
+        return t.data is None and t.dtype == np.float32 and t.quant is not None and t.quant.scale.size == 1
+
+    def fake_quantized(self, name: str) -> str:
+        """A float node computes an annotated tensor: the model's QuantizeLinear still rounds
+        and saturates it (onnxruntime's pre-processing even drops a Clip(0, 6) whose bounds a
+        uint8 range [0, 6] enforces). The node now writes a float temporary, quantized into
+        `name`, which becomes int8; float readers get a dequantized copy. Returns the
+        temporary's name."""
+        t = self.g.tensors[name]
+        f = self.g.fresh_name(f"{name}_float")
+        self.g.add_tensor(f, np.float32, t.shape).perm = t.perm
+        params = self.params_for(name)
+        self.out.append(Node("QuantizeLinear", [f], [name], {}, f"{name}/quantize"))
+        self.make_int8(name, params)
+        return f
+
     def make_int8(self, name: str, params: tuple[float, int]) -> None:
         t = self.g.tensors[name]
         t.dtype = np.dtype(np.int8)
@@ -209,7 +413,10 @@ class _Quantizer:
         return new
 
     # -- per-op rewrites ----------------------------------------------------
-    def weights(self, node: Node, axis: int) -> tuple[str, np.ndarray]:
+    def weights(self, node: Node, axis: int, min_scale: np.ndarray | None = None) -> tuple[str, np.ndarray]:
+        """int8 weights, symmetric per output channel. min_scale (per channel) keeps the
+        int32 bias b / (s_x s_w) representable: a dead channel (weights near 0, a real
+        bias) would otherwise get a tiny scale and a saturated bias."""
         wt = self.g.tensors[node.inputs[1]]
         w = wt.data.astype(np.float32)
         given = wt.quant
@@ -229,7 +436,10 @@ class _Quantizer:
             absmax = np.abs(w).max(axis=other)
         else:
             absmax = np.full(w.shape[axis], np.abs(w).max())
-        scale = np.where(absmax > 0, absmax / 127.0, 1.0).astype(np.float32)
+        scale = np.where(absmax > 0, absmax / 127.0, 1.0)
+        if min_scale is not None:
+            scale = np.maximum(scale, min_scale if self.opts.per_channel else min_scale.max())
+        scale = scale.astype(np.float32)
         shape = [1] * w.ndim
         shape[axis] = -1
         q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
@@ -244,11 +454,11 @@ class _Quantizer:
         x = node.inputs[0]
         s_x, z_x = self.params[x]
         axis = 3 if node.op == "ConvTranspose" else 0
-        wname, s_w = self.weights(node, axis)
-        wq = self.g.const(wname).astype(np.int64)
-        channels = wq.shape[axis]
+        channels = self.g.tensors[node.inputs[1]].shape[axis]
         b = self.g.const(node.input(2))
         b = np.zeros(channels, np.float64) if b is None else b.astype(np.float64).reshape(-1)
+        wname, s_w = self.weights(node, axis, np.abs(b) / (np.float64(s_x) * 2.0 ** 30))
+        wq = self.g.const(wname).astype(np.int64)
         bias = np.rint(b / (np.float64(s_x) * s_w.astype(np.float64)))
         if node.op != "ConvTranspose":  # fold the input zero point (requant.h)
             bias -= z_x * np.moveaxis(wq, axis, 0).reshape(channels, -1).sum(axis=1)
@@ -274,18 +484,24 @@ class _Quantizer:
             self.make_int8(o, params)
 
     def lut(self, node: Node) -> Node:
+        """One 256-entry table for a nonlinear op or a chain of elementwise steps. The
+        output range is the function's range over the input's int8 grid, narrowed to
+        what the calibration data reaches (the observer's range)."""
         x = node.inputs[0]
         s_x, z_x = self.params[x]
-        fn = tables.function_for(node.op, node.attrs, self.range_of(x))
-        y = fn(tables.input_grid(s_x, z_x))
+        fn = self.unary_function(node)
+        with np.errstate(all="ignore"):
+            y = fn(tables.input_grid(s_x, z_x))
         lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
-        obs_lo, obs_hi = self.range_of(node.outputs[0])
-        if (hi - lo) > 4 * max(obs_hi - obs_lo, 1e-12):  # unbounded f (Exp): trust the data
+        out = node.outputs[0]
+        obs_lo, obs_hi = self.active_range(out, *self.range_of(out))
+        if max(lo, obs_lo) < min(hi, obs_hi):
             lo, hi = max(lo, obs_lo), min(hi, obs_hi)
-        params = int8_params(lo, hi)
-        table = tables.table(fn, s_x, z_x, *params)
-        self.make_int8(node.outputs[0], params)
-        return Node("Lut", [x, self.g.add_const(table, f"{node.name}_table")], node.outputs, {}, node.name)
+        params = self.params_for(out) if self.given(out) else int8_params(lo, hi)  # a QDQ model's own
+        with np.errstate(all="ignore"):
+            table = tables.table(fn, s_x, z_x, *params)
+        self.make_int8(out, params)
+        return Node("Lut", [x, self.g.add_const(table, f"{node.name}_table")], [out], {}, node.name)
 
     def rewrite_int8(self, node: Node) -> Node:
         g = self.g
@@ -297,7 +513,7 @@ class _Quantizer:
             node.inputs = [self.as_int8(node.inputs[0])] + node.inputs[1:]
         if node.op in ("Conv", "FullyConnected", "ConvTranspose"):
             self.conv_like(node)
-        if node.op in tables.FUNCTIONS or node.op in tables.PARTIAL:
+        if node.op in tables.FUNCTIONS or node.op in tables.PARTIAL or node.op == "UnaryChain":
             return self.lut(node)
         self.finish_node(node)
         return node
@@ -305,12 +521,21 @@ class _Quantizer:
     def run(self) -> None:
         for node in self.g.nodes:
             d = self.decide(node)
-            self.decisions[node.name] = d
+            for m in self.members(node):
+                self.decisions[m.name] = d
             if d.int8:
-                node = self.rewrite_int8(node)
-            else:
-                node.inputs = [self.as_float(i) for i in node.inputs]
-            self.out.append(node)
+                self.out.append(self.rewrite_int8(node))
+                continue
+            for m in self.members(node):
+                mixed = bool(m.inputs) and self.mixed_range(m.inputs[0])
+                m.inputs = [self.as_float(i) for i in m.inputs]
+                if m.op == "FullyConnected" and d.reason != "kept in fp32 as asked" and not mixed and \
+                        dynamic_fc_weights(self.g, m, self.opts.per_channel):
+                    self.notes.append(f"{m.name}: fp32 activations with int8 weights (dynamic FullyConnected)")
+                self.out.append(m)
+                for k, o in enumerate(m.outputs):
+                    if o and self.given(o):
+                        m.outputs[k] = self.fake_quantized(o)
         self.g.nodes = self.out
         self._float_outputs()
 
@@ -331,12 +556,32 @@ class _Quantizer:
             self.g.outputs[k] = name
 
 
+def split_populations(st: TensorStats, ratio: float = 64.0) -> bool:
+    """Two populations far apart (an additive -10000 attention mask on part of the scores,
+    filler values next to data): one empty stretch of the histogram covers nearly all of
+    the range, and the population holding most values spans less than 1/ratio of the whole
+    range, so a single int8 scale would leave it a few levels."""
+    occupied = np.nonzero(st.hist > 0)[0]
+    if occupied.size < 2:
+        return False
+    gaps = np.diff(occupied)
+    k = int(np.argmax(gaps))
+    span = occupied[-1] - occupied[0] + 1
+    if gaps[k] < 0.9 * span:
+        return False
+    sides = occupied[:k + 1], occupied[k + 1:]
+    mass = [st.hist[side].sum() for side in sides]
+    bulk = sides[int(np.argmax(mass))]
+    return (bulk[-1] - bulk[0] + 1) * ratio <= span and min(mass) >= 1e-4 * st.hist.sum()
+
+
 @dataclass
 class QuantResult:
     int8_nodes: list[str]
     float_nodes: list[tuple[str, str, str]]  # (node, op, reason)
     notes: list[str]
     params: dict[str, tuple[float, int]]
+    active: dict[str, tuple[float, float]] = field(default_factory=dict)  # ranges narrowed for flat readers
 
 
 def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOptions) -> QuantResult:
@@ -344,7 +589,24 @@ def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOption
     q = _Quantizer(graph, stats, opts)
     q.run()
     floats = [(name, ops[name], d.reason) for name, d in q.decisions.items() if not d.int8]
-    return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params)
+    return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care)
+
+
+def dynamic_fc_weights(graph: Graph, node: Node, per_channel: bool = True) -> bool:
+    """Stores a FullyConnected's constant float weights as int8 (symmetric, per output
+    channel): the runtime then quantizes x per row at run time (float in, float out)."""
+    w = graph.const(node.input(1))
+    if w is None or w.dtype != np.float32 or w.ndim != 2:
+        return False
+    absmax = np.abs(w).max(axis=1) if per_channel else np.full(w.shape[0], np.abs(w).max())
+    scale = np.where(absmax > 0, absmax / 127.0, 1.0).astype(np.float32)
+    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    name = graph.add_const(q, f"{node.name}_wq")
+    graph.tensors[name].quant = QuantParams(scale if per_channel else scale[:1],
+                                            np.zeros(len(scale) if per_channel else 1, np.int64),
+                                            0 if per_channel else None)
+    node.inputs[1] = name
+    return True
 
 
 def quantize_dynamic(graph: Graph, per_channel: bool = True) -> QuantResult:
@@ -352,20 +614,11 @@ def quantize_dynamic(graph: Graph, per_channel: bool = True) -> QuantResult:
     to int8; activations stay float and are quantized per row at run time."""
     done, floats = [], []
     for node in graph.nodes:
-        w = graph.const(node.input(1)) if node.op == "FullyConnected" else None
-        if w is None or w.dtype != np.float32:
+        if node.op == "FullyConnected" and dynamic_fc_weights(graph, node, per_channel):
+            done.append(node.name)
+        else:
             floats.append((node.name, node.op, "no dynamic int8 kernel" if node.op != "FullyConnected"
                            else "weights are not constant"))
-            continue
-        absmax = np.abs(w).max(axis=1) if per_channel else np.full(w.shape[0], np.abs(w).max())
-        scale = np.where(absmax > 0, absmax / 127.0, 1.0).astype(np.float32)
-        q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
-        name = graph.add_const(q, f"{node.name}_wq")
-        graph.tensors[name].quant = QuantParams(scale if per_channel else scale[:1],
-                                                np.zeros(len(scale) if per_channel else 1, np.int64),
-                                                0 if per_channel else None)
-        node.inputs[1] = name
-        done.append(node.name)
     return QuantResult(done, floats, [], {})
 
 

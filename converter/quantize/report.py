@@ -52,11 +52,15 @@ def layer_rows(fp_graph: Graph, q_graph: Graph, result: QuantResult, stats: dict
             continue
         scale, zp = result.params[out]
         ref = np.concatenate([r.reshape(-1) for r in ref_vals[out]])
+        if out in result.active:  # read only by functions flat outside this range: differences there are moot
+            ref = np.clip(ref, *result.active[out])
         deq = np.concatenate([(q.astype(np.float32).reshape(-1) - zp) * scale for q in q_vals[out]])
         st = stats.get(out)
         clipped = None
-        if st is not None and st.count:
-            lo, hi = st.range(observer, percentile)
+        if st is not None and st.count:  # calibration values beyond half a step outside the int8 grid
+            lo, hi = scale * (-128 - zp) - scale / 2, scale * (127 - zp) + scale / 2
+            if out in result.active:  # (its readers are flat beyond the narrowed range)
+                lo, hi = min(lo, result.active[out][0]), max(hi, result.active[out][1])
             clipped = st.clipped_fraction(lo, hi)
         rows.append(LayerRow(node.name, node.op, out, "int8", scale, zp, clipped, sqnr_db(ref, deq)))
     return rows

@@ -94,7 +94,7 @@ def _print_report(r) -> None:
         out.print(f"note: {note}")
     q = r.quantization
     if q is not None and q.rows:
-        out.print(f"calibration: {q.description} in {q.seconds:.1f} s")
+        out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
         worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
         from nanort.converter.quantize.report import text_table
 
@@ -106,6 +106,7 @@ def _print_report(r) -> None:
 def cmd_inspect(args: argparse.Namespace) -> int:
     with nanort.Model(args.model) as model:  # verifies the file
         arena = _planned_arena(model)
+        isa, packed = model.isa, model.packed_weight_bytes
         f = nrt_file.read(args.model)
     out.print(f"[bold]{f.path}[/]: {f.size / 1e6:.2f} MB, format v{f.format_version}, "
               f"made by {f.producer} {f.producer_version}")
@@ -127,6 +128,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     consts = [t for t in f.tensors if t.constant_bytes]
     out.print(f"tensors: {len(f.tensors)} ({len(consts)} constant, {f.weight_bytes / 1e6:.2f} MB of weights)")
     out.print(f"planned activation arena: {arena}")
+    out.print(f"kernel level on this CPU: {isa}; weights repacked for it at load: {packed / 1e6:.2f} MB"
+              " (mapped from the file in place otherwise)")
     out.print(f"quantization: {f.quant_scheme or 'float32'}"
               + (f", calibration {f.calibration_method} on {f.calibration_samples} samples"
                  if f.calibration_method else ""))
@@ -251,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
     q.add_argument("--calibration", metavar="DATA",
                    help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
-    q.add_argument("--calibration-method", default="percentile", choices=["minmax", "percentile", "mse", "entropy"])
+    q.add_argument("--calibration-method", default="mse", choices=["minmax", "percentile", "mse", "entropy"],
+                   help="activation ranges: mse (default: least expected squared error), percentile, minmax, entropy")
     q.add_argument("--percentile", type=float, default=99.99, help="for --calibration-method percentile")
     q.add_argument("--calibration-limit", type=int, metavar="N", help="use at most N calibration samples")
     q.add_argument("--size", type=_size_arg, metavar="WxH", help="resize calibration images (default: model input)")

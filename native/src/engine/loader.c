@@ -355,7 +355,7 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
                 static const int entry_strings[] = {NRT_FB_SignatureTensor_name};
                 int32_t tensor;
                 if (!nrt_fb_vec_table(&io, j, &e) || !strings_ok(&e, entry_strings, 1) ||
-                    !nrt_fb_i32(&e, NRT_FB_SignatureTensor_tensor, -1, &tensor) || tensor < 0 ||
+                    !nrt_fb_i32(&e, NRT_FB_SignatureTensor_tensor, 0, &tensor) || tensor < 0 ||
                     tensor >= m->num_tensors)
                     return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u entry #%u is corrupt or names no tensor",
                                     i, j);

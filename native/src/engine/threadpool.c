@@ -20,27 +20,52 @@
  * wake-up costs tens of microseconds. */
 #define SPIN_POLLS 20000
 
+/* A job is split into chunks that threads claim one at a time from `claim`,
+ * a single atomic word: job number << 32 | chunk count << 16 | next chunk.
+ * Claiming with a compare-and-swap on the whole word means a worker can only
+ * take a chunk of the job it read, and the caller waits only for chunks that
+ * were claimed (`pending` counts the unfinished ones), never for a worker
+ * that has not woken up yet: on a loaded machine (more runnable threads than
+ * cores) the caller simply does the work itself instead of waiting a
+ * scheduler time slice for a descheduled worker. */
+#define MAX_CHUNKS 0xffffu
+
 struct nrt_threadpool {
     int size;
     pthread_t* threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    atomic_uint_fast64_t generation;
-    atomic_int busy_workers;
-    atomic_size_t next_chunk;
+    atomic_uint_fast64_t generation; /* bumped per job: wakes sleeping workers */
+    atomic_uint_fast64_t claim;
+    atomic_size_t pending;
     bool stop;
-    /* the current job */
+    /* the current job: written before `claim` is published, stable until pending reaches 0 */
     nrt_range_fn fn;
     void* arg;
-    size_t n, chunk, num_chunks;
+    size_t n, chunk;
 };
 
-static void run_chunks(nrt_threadpool* p) {
+static void finish_chunk(nrt_threadpool* p) {
+    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Claims and runs chunks of the published job until none is left. */
+static void run_chunks(nrt_threadpool* p, bool caller) {
     for (;;) {
-        size_t c = atomic_fetch_add_explicit(&p->next_chunk, 1, memory_order_relaxed);
-        if (c >= p->num_chunks) return;
-        size_t begin = c * p->chunk, end = begin + p->chunk;
+        uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+        size_t index = (size_t)(c & 0xffffu), count = (size_t)((c >> 16) & 0xffffu);
+        if (index >= count) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        size_t begin = index * p->chunk, end = begin + p->chunk;
         p->fn(p->arg, begin, end < p->n ? end : p->n);
+        if (caller) atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        else finish_chunk(p);
     }
 }
 
@@ -61,12 +86,7 @@ static void* worker_main(void* arg) {
             if (stop) return NULL;
         }
         seen = gen;
-        run_chunks(p);
-        if (atomic_fetch_sub_explicit(&p->busy_workers, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_chunks(p, false);
     }
 }
 
@@ -79,8 +99,8 @@ nrt_threadpool* nrt_threadpool_create(int num_threads) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
-    atomic_init(&p->busy_workers, 0);
-    atomic_init(&p->next_chunk, 0);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->pending, 0);
     if (num_threads > 1) {
         p->threads = calloc((size_t)num_threads - 1, sizeof(pthread_t));
         if (!p->threads) { nrt_threadpool_free(p); return NULL; }
@@ -119,22 +139,25 @@ void nrt_threadpool_run(nrt_threadpool* p, size_t n, size_t grain, nrt_range_fn 
     /* A few chunks per thread balances uneven progress (a busy core). */
     size_t want = (size_t)p->size * 4;
     size_t chunks = max_chunks < want ? max_chunks : want;
+    if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
     p->fn = fn;
     p->arg = arg;
     p->n = n;
     p->chunk = (n + chunks - 1) / chunks;
-    p->num_chunks = (n + p->chunk - 1) / p->chunk;
-    atomic_store_explicit(&p->next_chunk, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy_workers, p->size - 1, memory_order_relaxed);
+    size_t count = (n + p->chunk - 1) / p->chunk;
+    atomic_store_explicit(&p->pending, count, memory_order_relaxed);
+    uint64_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->claim, (gen & 0xffffffffu) << 32 | (uint64_t)count << 16, memory_order_release);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->generation, gen, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_chunks(p);
-    for (int i = 0; i < SPIN_POLLS && atomic_load_explicit(&p->busy_workers, memory_order_acquire) > 0; i++) CPU_RELAX();
-    if (atomic_load_explicit(&p->busy_workers, memory_order_acquire) > 0) {
+    run_chunks(p, true);
+    /* Only chunks that workers claimed can still be running. */
+    for (int i = 0; i < SPIN_POLLS && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) CPU_RELAX();
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->busy_workers) > 0) pthread_cond_wait(&p->done, &p->mu);
+        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
 }

@@ -6,6 +6,7 @@
  * The tables are const data chosen per model (model->isa), so there is no
  * global state to initialize and two models may run different levels. */
 #include "f32_kernels.h"
+#include "s8_kernels.h"
 
 const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     switch (isa) {
@@ -37,6 +38,94 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
     case NRT_ISA_AVX512: return &nrt_f32_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_vector_avx2;
 #endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+/* ---- int8 (s8_kernels.h) ---- */
+
+const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
+#endif
+    case NRT_ISA_DOTPROD: /* slot for kernels/arm/ (qs8-qc8w-gemm-...c4-neondot); none yet: fall through */
+    case NRT_ISA_NEON:    /* slot for kernels/arm/ (qs8-qc8w-gemm-...-neon); none yet: reference */
+    default: return NULL;
+    }
+}
+
+const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: /* VBMI (byte permutes for the Lut) is not part of the level: asked here */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
+    case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
+    case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
+#endif
+    case NRT_ISA_DOTPROD:
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
+#endif
+    case NRT_ISA_AVX2: /* none yet: reference */
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON:
     default: return NULL;

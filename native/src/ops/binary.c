@@ -6,6 +6,7 @@
 
 #include "../engine/dtype.h"
 #include "../kernels/f32_kernels.h"
+#include "../kernels/s8_kernels.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
 #include "quant_common.h"
@@ -25,6 +26,8 @@ typedef struct binary_state {
     nrt_s8_binary q;
     nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the ISA's vector kernel (NULL: reference) */
     nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
+    nrt_s8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
+    int lut_vector;                /* which operand (0 / 1) runs through the table */
 } binary_state;
 
 static nrt_status binary_parse(nrt_ctx* ctx) {
@@ -79,6 +82,9 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     }
     s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
                                     NRT_INT8, false, &s->q};
+    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
+    nrt_binary_fn fast = !vt ? NULL : op == NRT_FB_OpType_Mul ? vt->mul : vt->add;
+    if (fast && s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = fast; /* same bytes (s8_kernels.h) */
     s->int8 = true;
     return st;
 }
@@ -139,6 +145,11 @@ static nrt_status binary_prepare(nrt_ctx* ctx) {
                            a->name);
     if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
     nrt_bcast_plan(&s->plan, 2, ins, rank, dims);
+    const nrt_s8_vector_table* vt = s->int8 ? nrt_s8_vector_table_for(ctx->model->isa) : NULL;
+    if (vt && vt->lut && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
+        s->lut_vector = nrt_numel(b) == 1 ? 0 : 1;
+        if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = vt->lut;
+    }
     int sa = nrt_bcast_inner_stride(&s->plan, 0), sb = nrt_bcast_inner_stride(&s->plan, 1);
     s->mode = !sb ? NRT_BIN_VS : (!sa ? NRT_BIN_SV : NRT_BIN_VV);
     return NRT_OK;
@@ -259,11 +270,40 @@ static bool has_zero(const nrt_tensor* t) {
     }
 }
 
+typedef struct lut_job {
+    nrt_s8_lut_ukernel lut;
+    const int8_t* x;
+    const int8_t* table;
+    int8_t* y;
+} lut_job;
+
+static void lut_range(void* arg, size_t begin, size_t end) {
+    const lut_job* j = arg;
+    j->lut(end - begin, j->x + begin, j->table, j->y + begin);
+}
+
+/* An int8 op with a single-value operand is a function of the other
+ * operand's code: its 256 results, computed by the op's own kernel (the same
+ * arithmetic, so the same bytes), become a table for the ISA's Lut kernel. */
+static void eval_int8_lut(nrt_ctx* ctx, const binary_state* s, const nrt_tensor* a, const nrt_tensor* b,
+                          nrt_tensor* y) {
+    int8_t codes[256], table[256];
+    for (int i = 0; i < 256; i++) codes[i] = (int8_t)(i - 128);
+    if (s->lut_vector == 0) s->kernel.fn(&s->kernel, codes, b->data, table, 256, NRT_BIN_VS);
+    else s->kernel.fn(&s->kernel, a->data, codes, table, 256, NRT_BIN_SV);
+    lut_job j = {s->lut, s->lut_vector == 0 ? a->data : b->data, table, y->data};
+    nrt_parallel_for(ctx, (size_t)s->plan.total, 65536, lut_range, &j);
+}
+
 static nrt_status binary_eval(nrt_ctx* ctx) {
     const binary_params* p = ctx->node->params;
     const binary_state* s = ctx->node->state;
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (s->plan.total == 0) return NRT_OK;
+    if (s->lut) {
+        eval_int8_lut(ctx, s, a, b, y);
+        return NRT_OK;
+    }
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
     static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../kernels/requant.h"
+#include "../kernels/s8_kernels.h"
 #include "movement_util.h"
 
 typedef struct axis_params {
@@ -18,6 +19,7 @@ typedef struct blocks_state {
     size_t* block_bytes;          /* n entries */
     void** ptrs;                  /* n entries: the parts' data, filled at eval */
     nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
+    nrt_s8_rescale_ukernel fast;  /* the ISA's rescale kernel for them (s8_kernels.h), NULL: reference */
 } blocks_state;
 
 static void blocks_release(nrt_node* node) {
@@ -93,6 +95,7 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
     }
     for (int k = 0; s->rescale && k < s->n; k++)
         if (nrt_mv_same_quant(&nrt_in(ctx, k)->quant, qy)) s->rescale[k].copy = true;
+    s->fast = s->rescale ? nrt_s8_rescale_for(ctx->model->isa) : NULL;
     return NRT_OK;
 }
 
@@ -146,8 +149,32 @@ typedef struct blocks_job {
     void* data;  /* Concat: output, Split: input */
 } blocks_job;
 
+/* The reference's loop with the ISA's rescale kernel (the same bytes). */
+static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+        uint8_t* dst = out + r * s->row_bytes;
+        for (int k = 0; k < s->n; k++) {
+            size_t nb = s->block_bytes[k];
+            const uint8_t* src = (const uint8_t*)s->ptrs[k] + r * nb;
+            const nrt_int8_rescale* q = &s->rescale[k];
+            if (!nb) continue;
+            if (q->copy) {
+                memcpy(dst, src, nb);
+            } else {
+                nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
+                s->fast(nb, (const int8_t*)src, q->zx, q->m, &rq, (int8_t*)dst);
+            }
+            dst += nb;
+        }
+    }
+}
+
 static void concat_range(void* arg, size_t begin, size_t end) {
     const blocks_job* j = arg;
+    if (j->s->rescale && j->s->fast) {
+        concat_rows_fast(j->s, j->data, begin, end);
+        return;
+    }
     nrt_concat_ref((const void* const*)j->s->ptrs, j->s->block_bytes, j->s->n, j->s->rescale, j->data,
                    j->s->row_bytes, begin, end);
 }

@@ -11,11 +11,13 @@
  * (per-channel scales along axis 0 for Conv, axis 3 for ConvTranspose) and an
  * int32 bias (folded for Conv, unfolded for ConvTranspose) gives a quantized
  * int8 y; a fused Relu / Clip narrows the output clamp. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "../kernels/f32_conv.h"
 #include "../kernels/f32_gemm.h"
+#include "../kernels/s8_drivers.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
 #include "spatial_common.h"
@@ -28,6 +30,7 @@ typedef struct conv_params {
     int n_out_shape;
     bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
     nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
+    nrt_s8_conv_plan s8;    /* kind != NONE: w[] holds the int8 weights packed for the ISA's kernels */
     float w[];
 } conv_params;
 
@@ -36,6 +39,8 @@ typedef struct conv_state {
     size_t zeros_offset, packed_offset; /* in scratch */
     bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
     nrt_s8_conv q;
+    nrt_s8_dw_rows rows;                /* depthwise row variants (s8_drivers.h), at rows_offset in extra[] */
+    size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
 
@@ -83,6 +88,52 @@ static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
     ctx->model->packed_weight_bytes += p->fast.packed_floats * sizeof(float);
 }
 
+/* int8 Conv on the ISA's kernels (s8_drivers.h): a quantized x and y, constant
+ * int8 OHWI weights with their multipliers known now, a constant int32 bias. */
+static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_conv_plan* plan) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!x || !w || !y || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->rank != 4 ||
+        w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
+        return false;
+    int64_t cout = transpose ? w->dims[3] : w->dims[0];
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == cout)) return false;
+    if (!nrt_is_qs8(x) || !nrt_is_qs8(y)) return false;
+    if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
+        o->act.kind != NRT_FB_ActivationKind_CLIP)
+        return false;
+    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, o->win.dilation[1], plan);
+    const nrt_window2d* win = &o->win;
+    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
+                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
+    return nrt_s8_convt_plan_init(ctx->model->isa, w->dims, o->group, win->stride, win->dilation, padded, plan);
+}
+
+static void* s8_weights(const conv_params* p) {
+    return (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+}
+
+/* Packs the int8 weights; false (and no plan) when the multipliers are not
+ * known or not in range (prepare then reports why, or runs the reference). */
+static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    int axis = transpose ? 3 : 0;
+    float* m = malloc((size_t)w->dims[axis] * sizeof(float));
+    bool ok = m && nrt_qs8_static_multipliers(x, w, axis, y, w->dims[axis], m);
+    if (ok && transpose) {
+        int32_t zx = x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0;
+        ok = nrt_s8_convt_pack(&p->s8, w->dims, w->data, b ? b->data : NULL, m, zx, s8_weights(p));
+    } else if (ok) {
+        nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, s8_weights(p));
+    }
+    if (ok) {
+        ctx->model->packed_weight_bytes += p->s8.packed_bytes;
+    } else {
+        p->s8 = (nrt_s8_conv_plan){0};
+    }
+    free(m);
+    return ok;
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     conv_params o = {0};
     int32_t group;
@@ -102,13 +153,17 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
     nrt_tensor* w = nrt_in(ctx, 1);
     bool fast = plan_fast(ctx, &o, transpose, &o.fast);
-    o.packed = !fast && packable(w, group, transpose);
+    bool s8 = !fast && plan_s8(ctx, &o, transpose, &o.s8);
+    o.packed = !fast && !s8 && packable(w, group, transpose);
     size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
+    if (s8) bytes = o.s8.packed_bytes + NRT_S8_PACK_ALIGN;
     conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
     if (fast) {
         pack_fast(ctx, p, transpose);
+    } else if (s8) {
+        pack_s8(ctx, p, transpose);
     } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
         ctx->model->packed_weight_bytes += w->nbytes;
@@ -194,6 +249,11 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
         nrt_conv_dw_pack_s8(w->data, g->cout, g->kh, g->kw, packed);
         s->q.w = packed;
     }
+    if (s->rows.count) {
+        const nrt_tensor* b = nrt_in(ctx, 2);
+        uintptr_t a = ((uintptr_t)s->extra + s->rows_offset + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1);
+        nrt_s8_dw_rows_pack(&p->s8, g, w->data, b ? b->data : NULL, m, s->q.zx, &s->rows, (void*)a);
+    }
     return NRT_OK;
 }
 
@@ -203,11 +263,18 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
     if (st != NRT_OK) return st;
     bool int8 = nrt_is_qs8(nrt_in(ctx, 0));
     size_t extra = int8 ? (size_t)g->cout * sizeof(float) + (size_t)nrt_numel(nrt_in(ctx, 1)) : 0;
+    nrt_s8_dw_rows rows = {0};
+    size_t rows_bytes = int8 ? nrt_s8_dw_rows_plan(&((const conv_params*)ctx->node->params)->s8, g, &rows) : 0;
+    size_t rows_offset = extra;
+    if (rows_bytes) extra += rows_bytes + NRT_S8_PACK_ALIGN;
     conv_state* s = nrt_alloc_state(ctx, sizeof *s + extra);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = *g;
+    s->rows = rows;
+    s->rows_offset = rows_offset;
     if (int8) {
-        ctx->node->scratch_bytes = 0;
+        const conv_params* p = ctx->node->params;
+        ctx->node->scratch_bytes = p->s8.kind ? (size_t)g->cin : 0; /* the z_x padding buffer */
         return finish_int8(ctx, s, ctx->node->op == NRT_FB_OpType_ConvTranspose);
     }
     size_t zeros = (size_t)(g->cin / g->group + 16) * sizeof(float);
@@ -288,7 +355,7 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    if (p->fast.kind && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
+    if ((p->fast.kind || p->s8.kind) && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
         return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "upsampling kernel chosen for a geometry it does not cover");
     bool repack = !p->packed && !p->fast.kind && !nrt_is_qs8(x) &&
                   nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
@@ -343,7 +410,16 @@ static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
 }
 
 static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
+    const conv_params* p = ctx->node->params;
     nrt_tensor* b = nrt_in(ctx, 2);
+    if (p->s8.kind && s->q.out.qmin <= s->q.out.qmax) { /* (a Clip with min > max: the reference's order) */
+        int8_t* zbuf = ctx->node->scratch;
+        memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
+        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
+                        nrt_out(ctx, 0)->data);
+        return NRT_OK;
+    }
     conv_s8_job job = {&s->g, s->q};
     job.q.x = nrt_in(ctx, 0)->data;
     job.q.y = nrt_out(ctx, 0)->data;

@@ -7,11 +7,13 @@
  * time, float32 bias and result). */
 #include "matmul.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/dtype.h"
 #include "quant_common.h"
 #include "../kernels/f32_gemm.h"
+#include "../kernels/s8_drivers.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
@@ -23,6 +25,9 @@ typedef struct gemm_params {
      * (and bias), packed at load into w[] (`packed` is w[] aligned). */
     const nrt_f32_gemm_table* fast;
     const float* packed;
+    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load into w[]. */
+    const nrt_s8_gemm_table* s8;
+    const void* s8_packed;
     float w[];
 } gemm_params;
 
@@ -37,6 +42,7 @@ typedef struct matmul_state {
     nrt_s8_gemm q;
     float m;
     bool fast;                       /* float32 on the ISA's GEMM kernels */
+    const nrt_s8_matmul_table* s8;   /* int8 on the ISA's MatMul kernels (B packed into scratch), NULL: reference */
 } matmul_state;
 
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
@@ -131,10 +137,39 @@ static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
            NRT_F32_PACK_ALIGN;
 }
 
+/* Bytes to reserve for an int8 FullyConnected's packed W (s8_drivers.h), 0
+ * when the ISA has no kernels or W, bias, x or y do not fit them. */
+static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_s8_gemm_table* t) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!t || !nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+        w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+        return 0;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return 0;
+    return nrt_s8_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_S8_PACK_ALIGN;
+}
+
+/* Packs it; leaves p->s8 NULL when the multipliers are unknown or out of range. */
+static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t, size_t bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
+    float* m = malloc(N * sizeof(float));
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
+        void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+        nrt_s8_gemm_pack(t, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, packed);
+        p->s8 = t;
+        p->s8_packed = packed;
+        ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+    }
+    free(m);
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
     const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
     size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
+    const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
+    size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
+    if (extra8 > extra) extra = extra8;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
@@ -144,8 +179,10 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || extra ? t : NULL;
-    if (fc && extra) {
+    p->fast = !fc || (extra && !extra8) ? t : NULL;
+    if (extra8) {
+        fc_s8_pack(ctx, p, t8, extra8);
+    } else if (fc && extra) {
         const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
         float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
         nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
@@ -214,6 +251,13 @@ static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_tabl
     return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
 }
 
+/* int8 MatMul scratch: per-batch offsets of A, then B packed per batch (s8_drivers.h). */
+static size_t matmul_s8_scratch(const matmul_state* s, size_t* packed_offset) {
+    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + 63) / 64 * 64;
+    return *packed_offset + (size_t)s->batch * nrt_s8_matmul_packed_elems(s->s8, (size_t)s->K, (size_t)s->N) *
+                                sizeof(int16_t);
+}
+
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     nrt_status st;
@@ -253,6 +297,39 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
     size_t unused;
     s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
     if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
+    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_s8_matmul_table_for(ctx->model->isa) : NULL;
+    if (s->s8) ctx->node->scratch_bytes = matmul_s8_scratch(s, &unused);
+    return NRT_OK;
+}
+
+typedef struct pack_s8_job {
+    const matmul_state* s;
+    const int8_t* b;
+    int64_t* a_offset;
+    int16_t* packed;
+} pack_s8_job;
+
+static void pack_s8_batches(void* arg, size_t begin, size_t end) {
+    const pack_s8_job* j = arg;
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, elems = nrt_s8_matmul_packed_elems(j->s->s8, K, N);
+    for (size_t bi = begin; bi < end; bi++) {
+        int64_t ao, bo;
+        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
+        j->a_offset[bi] = ao;
+        nrt_s8_matmul_pack(j->s->s8, K, N, j->b + bo, N, j->s->q.zb, j->packed + bi * elems);
+    }
+}
+
+static nrt_status matmul_eval_s8(nrt_ctx* ctx, const matmul_state* s) {
+    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    size_t off, N = (size_t)s->N, K = (size_t)s->K;
+    matmul_s8_scratch(s, &off);
+    pack_s8_job pj = {s, b->data, ctx->node->scratch, (int16_t*)(void*)((uint8_t*)ctx->node->scratch + off)};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_s8_batches, &pj);
+    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    nrt_s8_matmul_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, pj.a_offset, K, pj.packed,
+                            nrt_s8_matmul_packed_elems(s->s8, K, N), y->data, N, s->q.za, s->m, &rq};
+    nrt_s8_matmul_run(ctx, s->s8, &g);
     return NRT_OK;
 }
 
@@ -291,6 +368,7 @@ static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
     if (s->fast) return matmul_eval_fast(ctx, p, s);
+    if (s->s8) return matmul_eval_s8(ctx, s);
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
                   .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
@@ -405,6 +483,13 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {
         fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
+        nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
+        nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
+                              &rq};
+        nrt_s8_gemm_run(ctx, p->s8, &a);
         return NRT_OK;
     }
     if (s->kind == FC_INT8) {

@@ -8,6 +8,7 @@
 #include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
+#include "../kernels/s8_kernels.h"
 #include "quant_common.h"
 #include "spatial_common.h"
 
@@ -16,6 +17,7 @@ typedef struct pool_params {
     bool ceil_mode, count_include_pad;
     nrt_activation act;   /* fused by the converter; float32 only */
     const nrt_f32_vector_table* vt; /* the ISA's vector kernels (GlobalAveragePool), NULL: reference */
+    const nrt_s8_vector_table* vt8; /* the ISA's int8 pooling kernels (s8_kernels.h), NULL: reference */
 } pool_params;
 
 typedef struct pool_state {
@@ -45,6 +47,7 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
     p->ceil_mode = ceil_mode;
     p->count_include_pad = include_pad;
     p->vt = nrt_f32_vector_table_for(ctx->model->isa);
+    p->vt8 = nrt_s8_vector_table_for(ctx->model->isa);
     return NRT_OK;
 }
 
@@ -116,9 +119,67 @@ typedef struct pool_job {
     const nrt_tensor *x, *y;
 } pool_job;
 
+/* Taps k in [*k0, *k1) of a window starting at `start` (dilation d) that lie
+ * in [lo, hi) (as the reference pools count them). */
+static void tap_span(int64_t start, int64_t kernel, int64_t d, int64_t lo, int64_t hi, int64_t* k0, int64_t* k1) {
+    int64_t a = start >= lo ? 0 : (lo - start + d - 1) / d;
+    int64_t b = start >= hi ? 0 : (hi - start + d - 1) / d;
+    *k0 = a < kernel ? a : kernel;
+    *k1 = b < kernel ? b : kernel;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+#define POOL_MAX_TAPS 256
+
+/* The ISA's kernels, one output pixel at a time over the pointers of its taps
+ * inside the input (padding taps add nothing to either pool). */
+static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
+    const pool_params* p = j->ctx->node->params;
+    const nrt_pool2d_geom* g = &s->g;
+    const int8_t* ind[POOL_MAX_TAPS];
+    bool avg = j->ctx->node->op == NRT_FB_OpType_AveragePool;
+    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    const int8_t* x = j->x->data;
+    for (int64_t row = b; row < e; row++) {
+        int64_t n = row / g->oh, y0 = row % g->oh * g->sh - g->pad_t, ky0, ky1, py0, py1;
+        tap_span(y0, g->kh, g->dh, 0, g->ih, &ky0, &ky1);
+        tap_span(y0, g->kh, g->dh, -g->pad_t, g->ih + g->pad_b, &py0, &py1);
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t x0 = ox * g->sw - g->pad_l, kx0, kx1, px0, px1;
+            tap_span(x0, g->kw, g->dw, 0, g->iw, &kx0, &kx1);
+            tap_span(x0, g->kw, g->dw, -g->pad_l, g->iw + g->pad_r, &px0, &px1);
+            size_t taps = 0;
+            for (int64_t ky = ky0; ky < ky1; ky++)
+                for (int64_t kx = kx0; kx < kx1; kx++)
+                    ind[taps++] = x + ((n * g->ih + y0 + ky * g->dh) * g->iw + x0 + kx * g->dw) * g->c;
+            int8_t* yp = (int8_t*)j->y->data + (row * g->ow + ox) * g->c;
+            if (!avg) {
+                p->vt8->maxpool((size_t)g->c, taps, ind, s->q.out.qmin, s->q.out.qmax, yp);
+                continue;
+            }
+            int64_t count = g->count_include_pad ? (py1 - py0) * (px1 - px0) : (int64_t)taps;
+            float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, count);
+            p->vt8->avgpool((size_t)g->c, taps, ind, s->q.zx, m, &rq, yp);
+        }
+    }
+}
+
+static bool pool_fast_int8(const nrt_ctx* ctx, const pool_state* s) {
+    const pool_params* p = ctx->node->params;
+    const nrt_pool2d_geom* g = &s->g;
+    if (!p->vt8 || s->q.out.qmin > s->q.out.qmax || g->kh > POOL_MAX_TAPS || g->kw > POOL_MAX_TAPS ||
+        g->kh * g->kw > POOL_MAX_TAPS)
+        return false;
+    return ctx->node->op == NRT_FB_OpType_AveragePool ? p->vt8->avgpool != NULL : p->vt8->maxpool != NULL;
+}
+
 /* Quantized int8 window pools: the max pool's fused clamp applies after the max. */
 static void pool_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_pool2d_geom* g = &s->g;
+    if (pool_fast_int8(j->ctx, s)) {
+        pool_rows_int8_fast(j, s, b, e);
+        return;
+    }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) {
         nrt_s8_pool q = s->q;
         q.x = j->x->data;
@@ -153,7 +214,17 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
 static void global_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_tensor* x = j->x;
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
-    if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool) {
+    const nrt_s8_vector_table* vt8 = ((const pool_params*)j->ctx->node->params)->vt8;
+    bool avg = j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool;
+    if (avg && vt8 && vt8->gavgpool && s->q.out.qmin <= s->q.out.qmax) {
+        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, hw);
+        for (int64_t n = b; n < e; n++)
+            vt8->gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c, (size_t)c, s->q.zx, m, &rq,
+                          (int8_t*)j->y->data + n * c);
+        return;
+    }
+    if (avg) {
         nrt_s8_pool q = s->q;
         q.x = x->data;
         q.y = j->y->data;

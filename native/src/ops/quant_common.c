@@ -80,3 +80,24 @@ nrt_status nrt_qs8_weight_multipliers(nrt_ctx* ctx, const nrt_tensor* w, int axi
     }
     return NRT_OK;
 }
+
+static bool per_tensor_qs8(const nrt_tensor* t) {
+    return t && t->dtype == NRT_INT8 && t->quant.count == 1 && t->quant.block_size == 0;
+}
+
+bool nrt_qs8_static_multipliers(const nrt_tensor* x, const nrt_tensor* w, int axis, const nrt_tensor* y,
+                                int64_t channels, float* m) {
+    if (!per_tensor_qs8(x) || !per_tensor_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+        axis >= w->rank)
+        return false;
+    const nrt_quant* q = &w->quant;
+    if (q->count == 0 || q->block_size > 0 || (q->count != 1 && (q->axis != axis || (int64_t)q->count != channels)))
+        return false;
+    for (uint32_t i = 0; q->zero_point && i < q->count; i++)
+        if (q->zero_point[i] != 0) return false;
+    for (int64_t c = 0; c < channels; c++) {
+        m[c] = nrt_requant_multiplier(x->quant.scale[0], q->scale[q->count == 1 ? 0 : c], y->quant.scale[0]);
+        if (!nrt_requant_multiplier_ok(m[c])) return false;
+    }
+    return true;
+}

@@ -41,4 +41,12 @@ nrt_status nrt_qs8_multiplier(nrt_ctx* ctx, double num, double den, const char* 
 nrt_status nrt_qs8_weight_multipliers(nrt_ctx* ctx, const nrt_tensor* w, int axis, int64_t channels, double s_x,
                                       double s_y, float* m);
 
+/* The same multipliers computed at load for packing (kernels/s8_kernels.h):
+ * true and m[c] filled when x and y are per-tensor quantized int8 and w is a
+ * constant symmetric int8 weight with 1 or `channels` scales along `axis`,
+ * every multiplier in range; false otherwise, without an error (prepare
+ * reports what is wrong). */
+bool nrt_qs8_static_multipliers(const nrt_tensor* x, const nrt_tensor* w, int axis, const nrt_tensor* y,
+                                int64_t channels, float* m);
+
 #endif

@@ -12,6 +12,7 @@
 #include "../engine/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/quant_ref.h"
+#include "../kernels/s8_kernels.h"
 
 typedef struct qdq_params {
     int32_t axis, block_size;
@@ -156,10 +157,20 @@ static void gather_params(nrt_ctx* ctx, const nrt_tensor* q, int64_t count, floa
 typedef struct qdq_task {
     nrt_qjob job;
     bool quantize;
+    nrt_s8_quantize_ukernel fast; /* per-tensor float32 -> int8: the ISA's kernel (s8_kernels.h) */
+    nrt_s8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
     const qdq_task* t = arg;
+    if (t->fast_dq) {
+        t->fast_dq(end - begin, (const int8_t*)t->job.src + begin, t->job.s[0], t->job.z[0], (float*)t->job.dst + begin);
+        return;
+    }
+    if (t->fast) {
+        t->fast(end - begin, (const float*)t->job.src + begin, t->job.s[0], t->job.z[0], (int8_t*)t->job.dst + begin);
+        return;
+    }
     if (t->quantize) nrt_quantize_ref(&t->job, (int64_t)begin, (int64_t)end);
     else nrt_dequantize_ref(&t->job, (int64_t)begin, (int64_t)end);
 }
@@ -171,7 +182,11 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     float* s = ctx->node->scratch;
     int32_t* z = (int32_t*)(s + st->count);
     gather_params(ctx, q, st->count, s, z);
-    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize};
+    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL};
+    if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)
+        t.fast = nrt_s8_quantize_for(ctx->model->isa);
+    if (!quantize && st->l.per_tensor && q->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32 && z[0] >= -128 && z[0] <= 127)
+        t.fast_dq = nrt_s8_dequantize_for(ctx->model->isa);
     nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, qdq_range, &t);
     return NRT_OK;
 }
@@ -242,15 +257,18 @@ static nrt_status lut_prepare(nrt_ctx* ctx) {
 typedef struct lut_task {
     const int8_t *x, *table;
     int8_t* y;
+    nrt_s8_lut_ukernel fast; /* the ISA's table kernel (s8_kernels.h), NULL: reference */
 } lut_task;
 
 static void lut_range(void* arg, size_t begin, size_t end) {
     const lut_task* t = arg;
-    nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
+    if (t->fast) t->fast(end - begin, t->x + begin, t->table, t->y + begin);
+    else nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
 }
 
 static nrt_status lut_eval(nrt_ctx* ctx) {
-    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
+    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
+    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data, vt ? vt->lut : NULL};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
     return NRT_OK;
 }

@@ -18,6 +18,7 @@
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/resize_ref.h"
+#include "../kernels/s8_kernels.h"
 #include "quant_common.h"
 
 typedef struct resize_params {
@@ -287,6 +288,8 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     if (((const resize_params*)ctx->node->params)->m.mode != NRT_FB_ResizeMode_NEAREST) {
         if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
         ctx->node->scratch_bytes = 2 * aligned_floats(s->buf_floats) + aligned_floats((size_t)nrt_numel(x));
+    } else if (s->rescale && nrt_numel(x) < nrt_numel(y)) {
+        ctx->node->scratch_bytes = (size_t)nrt_numel(x); /* x rescaled before the gather (eval_nearest) */
     }
     return NRT_OK;
 }
@@ -344,6 +347,7 @@ typedef struct int8_job {
     const resize_state* s;
     const void* src;
     void* dst;
+    nrt_s8_rescale_ukernel fast; /* rescale: the ISA's kernel (s8_kernels.h), NULL: reference */
 } int8_job;
 
 static void to_float(void* arg, size_t begin, size_t end) {
@@ -359,7 +363,10 @@ static void to_int8(void* arg, size_t begin, size_t end) {
 static void rescale(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
     int8_t* y = (int8_t*)j->dst + begin;
-    nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out);
+    nrt_s8_rescale_ukernel fast = j->fast;
+    nrt_s8_requant rq = nrt_s8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
+    if (fast && rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
+    else nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out);
 }
 
 static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* x, nrt_tensor* y) {
@@ -368,9 +375,16 @@ static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* 
     plan.value = (const uint8_t*)&p->extrapolation_value; /* used by float32 only */
     int64_t row_len = y->dims[y->rank - 1];
     resize_job job = {&plan, NULL, x->data, y->data};
+    bool before = s->int8 && s->rescale && nrt_numel(x) < nrt_numel(y);
+    if (before) { /* pointwise, and every output is some input code: rescale the smaller tensor first */
+        int8_job r = {s, NULL, ctx->node->scratch, nrt_s8_rescale_for(ctx->model->isa)};
+        memcpy(ctx->node->scratch, x->data, (size_t)nrt_numel(x));
+        nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, rescale, &r);
+        job.x = ctx->node->scratch;
+    }
     nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
-    if (s->int8 && s->rescale) { /* pointwise, so after the gather */
-        int8_job r = {s, NULL, y->data};
+    if (s->int8 && s->rescale && !before) { /* pointwise, so after the gather */
+        int8_job r = {s, NULL, y->data, nrt_s8_rescale_for(ctx->model->isa)};
         nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, rescale, &r);
     }
 }
@@ -392,7 +406,7 @@ static nrt_status resize_eval(nrt_ctx* ctx) {
     const float* src = x->data;
     if (s->int8) { /* (x - z_x) in float; every pass then writes a float buffer */
         float* f = (float*)((uint8_t*)ctx->node->scratch + 2 * aligned_floats(s->buf_floats));
-        int8_job j = {s, x->data, f};
+        int8_job j = {s, x->data, f, NULL};
         nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, to_float, &j);
         src = f;
     }
@@ -405,7 +419,7 @@ static nrt_status resize_eval(nrt_ctx* ctx) {
         src = dst;
     }
     if (s->int8) {
-        int8_job j = {s, src, y->data};
+        int8_job j = {s, src, y->data, NULL};
         nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, to_int8, &j);
     }
     return NRT_OK;

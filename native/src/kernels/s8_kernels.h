@@ -1,0 +1,245 @@
+/* int8 microkernel tables: the interface between the ISA-independent drivers
+ * (kernels/s8_drivers.c: packing, indirection, tiling, threads) and the
+ * per-ISA int8 microkernels (kernels/x86/, kernels/arm/). Same pattern as
+ * f32_kernels.h: one const table per op family and ISA tier, named XNNPACK
+ * style after its widest kernel ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni"
+ * = signed int8 activations, int8 weights with per-channel scales, 12 rows x
+ * 32 columns per call, K in blocks of 4, output clamp, fp32 requantization,
+ * AVX-512 VNNI). nrt_s8_*_table_for(isa) returns the best tier at or below
+ * `isa`, falling back tier by tier; NULL means the op runs its reference
+ * kernel (kernels/ref/int8_*.c), which NRT_ISA_REF always does.
+ *
+ * Results: BIT-EXACT with the reference kernels on every level. Every kernel
+ * computes kernels/requant.h's accumulator modulo 2^32 (SIMD integer adds
+ * wrap, so any summation order gives the same int32) and then the same IEEE
+ * single steps in the same order: cvtdq2ps, mulps by the channel's
+ * multiplier, maxps / minps with [lo, hi], cvtps2dq under the default
+ * rounding mode (round half to even), + zero point, narrow (the value is
+ * already inside [-128, 127], so saturation never changes it). No FMA may
+ * fuse the multiply into anything (build flag -ffp-contract=off).
+ *
+ * ---- Packed GEMM weights (Conv incl. 1x1 / grouped, FullyConnected) ----
+ *
+ * Output channels are cut into column groups of `nr` (the table's); each
+ * group is one contiguous, self-contained blob ("panel", XNNPACK style), so
+ * a microkernel walks a single pointer:
+ *
+ *   int32  bias[nr]                          B[n] - x_offset * sum_k W[n, k]  (mod 2^32)
+ *   int8   w[ks][kcb][nr][kr]                kcb = ceil(kc / kr) blocks of kr
+ *                                            consecutive k per column ("c4" for kr = 4)
+ *   float  m[nr]                             requantization multipliers
+ *
+ * B is the folded int32 bias of requant.h (0 without one); columns past the
+ * last output channel and k past kc are zero (bias, weights and m). The K
+ * dimension is ks blocks ("taps") of kc values: ks = 1 for GEMM / 1x1 conv /
+ * FullyConnected (kc = K), ks = KH * KW for the indirect conv (kc = input
+ * channels per group, each tap padded to a multiple of kr separately), ks =
+ * KH for a conv with few input channels (kc = KW x C_in: one block per kernel
+ * row, s8_drivers.h "merged rows").
+ * Byte size of a panel: nrt_s8_gemm_panel_bytes(); always a multiple of 4.
+ *
+ * x_offset: a kernel that reads activations as unsigned bytes u = x ^ 0x80 =
+ * x + 128 (x86 VNNI's vpdpbusd multiplies u8 x s8) computes
+ * sum u * w = sum x * w + 128 * sum w; folding -128 * sum w into the packed
+ * bias restores requant.h's accumulator exactly modulo 2^32. Kernels that
+ * multiply signed bytes (NEON sdot, AVX2 widening to int16) use x_offset 0.
+ * The weight bytes do not depend on the ISA beyond (nr, kr): a c4 layout
+ * serves VNNI, AVX2 (vpmaddwd on sign-extended pairs) and NEON sdot alike.
+ *
+ * Packing happens once, at load, into the op's parameters (the bytes count in
+ * model->packed_weight_bytes): the panel width nr and x_offset are the
+ * running ISA's, so a file stays portable; the multipliers come from the
+ * tensors' scales, known at load.
+ *
+ * ---- microkernel calls ----
+ *
+ * gemm:  computes mr <= MR rows x nc <= nr columns of one panel `w`. Row r of
+ *        A is a + r * a_stride (kc int8 values, read exactly: no byte past
+ *        a + r * a_stride + kc - 1 is touched).
+ * igemm: K is ks blocks of kc; a[p * MR + r] points at row r's kc values for
+ *        block p (a conv tap: a pixel's input channels of the group, or the
+ *        padding buffer filled with z_x). Entries for r >= mr are valid
+ *        pointers too (copies of row mr - 1); they may be read, never stored.
+ * c:     row r at c + r * c_stride; exactly mr x nc bytes are written.
+ * rq:    the output side of the requantization (the multipliers are in w). */
+
+#ifndef NRT_S8_KERNELS_H
+#define NRT_S8_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/op.h"
+#include "ref/binary_ref.h"
+
+/* Output of a requantization in the form kernels use: the clamp [lo, hi] =
+ * [qmin - z_y, qmax - z_y] as floats (applied before rounding, requant.h),
+ * then + z_y. */
+typedef struct nrt_s8_requant {
+    float lo, hi;
+    int32_t zero_point;
+} nrt_s8_requant;
+
+static inline nrt_s8_requant nrt_s8_requant_make(int32_t zero_point, int32_t qmin, int32_t qmax) {
+    nrt_s8_requant r = {(float)(qmin - zero_point), (float)(qmax - zero_point), zero_point};
+    return r;
+}
+
+typedef void (*nrt_s8_gemm_ukernel)(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                                    const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq);
+typedef void (*nrt_s8_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a,
+                                     const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq);
+
+typedef struct nrt_s8_gemm_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t mr, nr, kr;   /* kr: 1, 2, 4 or 8 */
+    int32_t x_offset;      /* 128: activations read as x ^ 0x80 (see above); 0: signed */
+    nrt_s8_gemm_ukernel gemm;
+    nrt_s8_igemm_ukernel igemm;
+} nrt_s8_gemm_table;
+
+/* Bytes of one packed panel of kc x ks values per column. */
+static inline size_t nrt_s8_gemm_panel_bytes(const nrt_s8_gemm_table* t, size_t kc, size_t ks) {
+    size_t kcb = (kc + t->kr - 1) / t->kr;
+    return (size_t)t->nr * (2 * sizeof(int32_t) + ks * kcb * t->kr);
+}
+
+/* ---- depthwise convolution (one input channel per output channel) ----
+ *
+ * Packed per tile of `cw` channels (the last tile zero-padded):
+ *
+ *   int32  bias[cw]            folded B[c] (requant.h; no x offset: depthwise
+ *                              kernels multiply signed values)
+ *   W      w[taps][cw]         tap t = ky * KW + kx, element type by `wformat`:
+ *                                NRT_S8_DW_INT8:   int8
+ *                                NRT_S8_DW_INT16:  int16 (sign-extended)
+ *                                NRT_S8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e.
+ *                                  w in the low half and 0 in the high half, so that a
+ *                                  16-bit pair multiply-add (vpmaddwd / vpdpwssd) with a
+ *                                  sign-extended int32 x yields exactly x * w
+ *                                NRT_S8_DW_PAIRS: for inputs widened to int16 two channels
+ *                                  per int32 lane (x[2i], x[2i+1]): the even channels'
+ *                                  weights as (w, 0) lanes, then the odd channels' as
+ *                                  (0, w) lanes (4 bytes per weight; cw even); one
+ *                                  vpdpwssd per half then gives exact x * w per channel.
+ *                                  bias[] and m[] of such a tile are in the same order:
+ *                                  even channels first, then odd ones.
+ *   float  m[cw]
+ *
+ * A call computes `npix` output pixels, every channel: pixel p's taps are the
+ * pointers ind[p * taps + t] (into the input, at the pixel's channel 0, or the
+ * padding buffer of z_x), output pixel p at y + p * y_stride. */
+enum { NRT_S8_DW_INT8 = 1, NRT_S8_DW_INT16 = 2, NRT_S8_DW_INT32LO = 4, NRT_S8_DW_PAIRS = 0x104 };
+/* Bytes per packed depthwise weight of a format. */
+static inline size_t nrt_s8_dw_weight_bytes(uint32_t wformat) { return wformat & 0xFF; }
+
+typedef void (*nrt_s8_dwconv_ukernel)(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
+                                      const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq);
+
+typedef struct nrt_s8_dwconv_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t cw;
+    uint32_t wformat; /* NRT_S8_DW_* (nrt_s8_dw_weight_bytes: the bytes per packed weight) */
+    nrt_s8_dwconv_ukernel run;
+} nrt_s8_dwconv_table;
+
+static inline size_t nrt_s8_dwconv_tile_bytes(const nrt_s8_dwconv_table* t, size_t taps) {
+    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_s8_dw_weight_bytes(t->wformat));
+}
+
+/* ---- vector kernels: elementwise, table, pooling ----
+ *
+ * add / mul: exactly nrt_add_s8_ref / nrt_mul_s8_ref (same signature, an
+ *   nrt_binary_fn; k->params is an nrt_s8_binary; modes NRT_BIN_VV / VS / SV).
+ * lut:  y[i] = table[x[i] + 128] (256 entries).
+ * gavgpool: y[c] = requant(sum_{p < rows} (x[p * stride + c] - zx), m) for
+ *   c < channels (GlobalAveragePool; m = nrt_avgpool_multiplier(count)).
+ * avgpool: one output pixel of AveragePool: acc[c] = sum over the `taps`
+ *   pointers ind[t] (taps inside the input only) of (x - zx), requantized with m.
+ * maxpool: one output pixel of MaxPool: y[c] = clamp(max over ind[t][c],
+ *   qmin, qmax) (taps inside the input only; taps == 0 gives -128 clamped). */
+typedef void (*nrt_s8_lut_ukernel)(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+typedef void (*nrt_s8_gavgpool_ukernel)(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx,
+                                        float m, const nrt_s8_requant* rq, int8_t* y);
+typedef void (*nrt_s8_avgpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
+                                       const nrt_s8_requant* rq, int8_t* y);
+typedef void (*nrt_s8_maxpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
+                                       int32_t qmax, int8_t* y);
+
+typedef struct nrt_s8_vector_table {
+    const char* name;
+    nrt_isa isa;
+    nrt_binary_fn add, mul; /* any entry may be NULL: that op uses the reference */
+    nrt_s8_lut_ukernel lut;
+    nrt_s8_gavgpool_ukernel gavgpool;
+    nrt_s8_avgpool_ukernel avgpool;
+    nrt_s8_maxpool_ukernel maxpool;
+} nrt_s8_vector_table;
+
+/* Rescale (Concat inputs, nearest Resize): y[i] = requant((float)(x[i] - zx) * m)
+ * as nrt_rescale_s8_ref computes it (requant.h), n values; x == y allowed.
+ * A separate entry point (not a vector-table field) so that tables written
+ * before it existed stay complete. */
+typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
+                                       int8_t* y);
+
+/* QuantizeLinear of float32 to int8 with one scale: y[i] = the contract's
+ * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref. */
+typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
+
+/* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
+ * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
+typedef void (*nrt_s8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
+/* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
+ * no bias, one multiplier m) ----
+ *
+ * B [K, N] changes with every run, so it is packed per product at run time
+ * (s8_drivers.c) into panels of nr columns with K in pairs, the zero point
+ * already removed (b - zb lies in [-255, 255]: int16):
+ *   int16 b2[ceil(K / 2)][nr][2] = (b[2p][j] - zb, b[2p + 1][j] - zb), 0 past K and N.
+ * A call computes mr <= MR rows x nc <= nr columns of one panel: row r of A
+ * at a + r * a_stride (K values, read exactly), C row r at c + r * c_stride.
+ * Each product pair sums at most 2 * 255^2 < 2^31: exact in int32 lanes. */
+typedef void (*nrt_s8_matmul_ukernel)(size_t mr, size_t nc, size_t K, const int8_t* a, size_t a_stride, int32_t za,
+                                      const int16_t* b, int8_t* c, size_t c_stride, float m,
+                                      const nrt_s8_requant* rq);
+
+typedef struct nrt_s8_matmul_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t mr, nr;
+    nrt_s8_matmul_ukernel run;
+} nrt_s8_matmul_table;
+
+/* Best table at or below `isa`, or NULL (use the reference kernels). The
+ * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
+const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
+const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
+const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
+nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
+const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa);
+nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
+nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
+
+/* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
+#if defined(__x86_64__) || defined(__i386__)
+extern const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
+extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
+extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
+extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
+extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
+extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
+void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
+void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y);
+void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y);
+void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y);
+#endif
+
+#endif

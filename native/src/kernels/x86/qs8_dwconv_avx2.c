@@ -1,0 +1,53 @@
+/* qs8-qc8w-dwconv-8x4-minmax-fp32-avx2: depthwise convolution, 8 channels x
+ * 4 output pixels per inner step. Weights packed as int32 lanes holding
+ * (uint16)(int16)w (NRT_S8_DW_INT32LO), inputs sign-extended to int32:
+ * vpmaddwd gives x * w + sign(x) * 0 exactly, added with wrapping vpaddd.
+ * A channel tail is copied into a zeroed 8-byte buffer first (no byte past
+ * the channels is read). */
+#include "qs8_requant_x86.h"
+
+#define CW 8
+#define PIX 4
+
+NRT_AVX2_S8_INLINE __m256i load_x(const int8_t* x, size_t n) {
+    if (n >= CW) return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)x));
+    int64_t tmp = 0;
+    memcpy(&tmp, x, n);
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(tmp));
+}
+
+NRT_AVX2_S8_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size_t c0, size_t n, const int32_t* tile,
+                                  int8_t* y, size_t y_stride, const nrt_s8_requant* rq, const int P) {
+    __m256i acc[PIX];
+    __m256i bias = _mm256_loadu_si256((const __m256i*)tile);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++) acc[p] = bias;
+    const int32_t* w = tile + CW;
+    for (size_t t = 0; t < taps; t++, w += CW) {
+        __m256i wv = _mm256_loadu_si256((const __m256i*)w);
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++)
+            acc[p] = _mm256_add_epi32(acc[p], _mm256_madd_epi16(load_x(ind[(size_t)p * taps + t] + c0, n), wv));
+    }
+    __m256 m = _mm256_loadu_ps((const float*)w);
+    __m256 lo = _mm256_set1_ps(rq->lo), hi = _mm256_set1_ps(rq->hi);
+    __m256i zp = _mm256_set1_epi32(rq->zero_point);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++)
+        nrt_s8_store_low(y + (size_t)p * y_stride + c0, nrt_s8_requant8(acc[p], m, lo, hi, zp), n < CW ? n : CW);
+}
+
+NRT_AVX2_S8 static void qs8_dwconv_8x4_avx2(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
+                                            const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq) {
+    size_t tile = CW * (2 + taps);
+    const int32_t* wt = w;
+    for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
+        size_t n = channels - c0, p = 0;
+        for (; p + PIX <= npix; p += PIX) dw_pixels(taps, ind + p * taps, c0, n, wt, y + p * y_stride, y_stride, rq, PIX);
+        for (; p < npix; p++) dw_pixels(taps, ind + p * taps, c0, n, wt, y + p * y_stride, y_stride, rq, 1);
+    }
+}
+
+const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2 = {
+    "qs8-qc8w-dwconv-8x4-minmax-fp32-avx2", NRT_ISA_AVX2, CW, NRT_S8_DW_INT32LO, qs8_dwconv_8x4_avx2,
+};

@@ -1,0 +1,129 @@
+/* qs8-qc8w-dwconv-32x4-minmax-fp32-avx512vnni: depthwise convolution, 32
+ * channels x 4 output pixels per inner step (each weight vector loaded once
+ * for the 4 pixels).
+ *
+ * A tap's 32 input codes are widened to int16 in one vpmovsxbw, which leaves
+ * channels 2i and 2i+1 as the two halves of int32 lane i. The weights are
+ * packed as NRT_S8_DW_PAIRS (s8_kernels.h): (w[2i], 0) lanes for the even
+ * channels, (0, w[2i+1]) lanes for the odd ones, so one vpdpwssd per half
+ * adds exactly x * w per channel (products <= 2^14, sums wrapping modulo
+ * 2^32 like the reference). The even and odd accumulators are requantized
+ * separately (bias and multipliers are packed in that order) and their bytes
+ * interleaved back at the store. Channel tails use masked loads (no byte past
+ * the channels is touched) and masked stores; a tail of at most 16 channels
+ * (and a 16-channel layer) runs on the ymm halves, at half the cost. */
+#include "qs8_requant_x86.h"
+
+#define CW 32
+#define PIX 4
+
+/* 32 codes of a tap widened to int16: plain load for a full tile, masked for the tail. */
+NRT_AVX512VNNI_INLINE __m512i load_x(const int8_t* x, __mmask32 km, const int FULL) {
+    return _mm512_cvtepi8_epi16(FULL ? _mm256_loadu_si256((const __m256i*)x) : _mm256_maskz_loadu_epi8(km, x));
+}
+
+/* At most 16 channels (channels 0-15 of the tile are lanes 0-7 of both halves). */
+NRT_AVX512VNNI_INLINE void dw_pixels_half(size_t taps, const int8_t* const* ind, size_t c0, __mmask16 km,
+                                          const int32_t* tile, int8_t* y, size_t y_stride,
+                                          const nrt_s8_requant* rq, const int P) {
+    __m256i even[PIX], odd[PIX];
+    __m256i be = _mm256_loadu_si256((const __m256i*)tile), bo = _mm256_loadu_si256((const __m256i*)(tile + 16));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        even[p] = be;
+        odd[p] = bo;
+    }
+    const int32_t* w = tile + CW;
+    for (size_t t = 0; t < taps; t++, w += CW) {
+        __m256i we = _mm256_loadu_si256((const __m256i*)w), wo = _mm256_loadu_si256((const __m256i*)(w + 16));
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++) {
+            const int8_t* xp = ind[(size_t)p * taps + t] + c0;
+            __m256i xv = _mm256_cvtepi8_epi16(km == 0xFFFF ? _mm_loadu_si128((const __m128i*)xp) : _mm_maskz_loadu_epi8(km, xp));
+            even[p] = _mm256_dpwssd_epi32(even[p], xv, we);
+            odd[p] = _mm256_dpwssd_epi32(odd[p], xv, wo);
+        }
+    }
+    const float* m = (const float*)w;
+    __m256 me = _mm256_loadu_ps(m), mo = _mm256_loadu_ps(m + 16);
+    __m256 lo = _mm256_set1_ps(rq->lo), hi = _mm256_set1_ps(rq->hi);
+    __m256i zp = _mm256_set1_epi32(rq->zero_point);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        __m256 ve = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(even[p]), me), lo), hi);
+        __m256 vo = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(odd[p]), mo), lo), hi);
+        __m128i qe = _mm256_cvtepi32_epi8(_mm256_add_epi32(_mm256_cvtps_epi32(ve), zp));
+        __m128i qo = _mm256_cvtepi32_epi8(_mm256_add_epi32(_mm256_cvtps_epi32(vo), zp));
+        _mm_mask_storeu_epi8(y + (size_t)p * y_stride + c0, km, _mm_unpacklo_epi8(qe, qo));
+    }
+}
+
+NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size_t c0, __mmask32 km,
+                                     const int32_t* tile, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
+                                     const int P, const int FULL) {
+    __m512i even[PIX], odd[PIX];
+    __m512i be = _mm512_loadu_si512(tile), bo = _mm512_loadu_si512(tile + 16);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        even[p] = be;
+        odd[p] = bo;
+    }
+    const int32_t* w = tile + CW;
+    for (size_t t = 0; t < taps; t++, w += CW) {
+        __m512i we = _mm512_loadu_si512(w), wo = _mm512_loadu_si512(w + 16);
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++) {
+            __m512i xv = load_x(ind[(size_t)p * taps + t] + c0, km, FULL);
+            even[p] = _mm512_dpwssd_epi32(even[p], xv, we);
+            odd[p] = _mm512_dpwssd_epi32(odd[p], xv, wo);
+        }
+    }
+    const float* m = (const float*)w;
+    __m512 me = _mm512_loadu_ps(m), mo = _mm512_loadu_ps(m + 16);
+    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        __m128i qe = nrt_s8_requant16(even[p], me, lo, hi, zp), qo = nrt_s8_requant16(odd[p], mo, lo, hi, zp);
+        __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(qe, qo)),
+                                            _mm_unpackhi_epi8(qe, qo), 1);
+        int8_t* yp = y + (size_t)p * y_stride + c0;
+        if (FULL) _mm256_storeu_si256((__m256i*)yp, q);
+        else _mm256_mask_storeu_epi8(yp, km, q);
+    }
+}
+
+/* All pixels of one channel tile. */
+NRT_AVX512VNNI_INLINE void dw_tile(size_t npix, size_t taps, const int8_t* const* ind, size_t c0, __mmask32 km,
+                                   const int32_t* wt, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
+                                   const int FULL) {
+    size_t p = 0;
+    for (; p + PIX <= npix; p += PIX)
+        dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, FULL);
+    for (; p < npix; p++) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, 1, FULL);
+}
+
+NRT_AVX512VNNI static void qs8_dwconv_32x4_avx512vnni(size_t channels, size_t npix, size_t taps,
+                                                      const int8_t* const* ind, const void* w, int8_t* y,
+                                                      size_t y_stride, const nrt_s8_requant* rq) {
+    size_t tile = CW * (2 + taps);
+    const int32_t* wt = w;
+    for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
+        if (channels - c0 >= CW) {
+            dw_tile(npix, taps, ind, c0, 0xFFFFFFFFu, wt, y, y_stride, rq, 1);
+        } else if (channels - c0 <= 16) {
+            __mmask16 kh = (__mmask16)((1u << (channels - c0)) - 1);
+            size_t p = 0;
+            for (; p + PIX <= npix; p += PIX)
+                dw_pixels_half(taps, ind + p * taps, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX);
+            for (; p < npix; p++) dw_pixels_half(taps, ind + p * taps, c0, kh, wt, y + p * y_stride, y_stride, rq, 1);
+        } else {
+            __mmask32 km = (__mmask32)((1u << (channels - c0)) - 1);
+            dw_tile(npix, taps, ind, c0, km, wt, y, y_stride, rq, 0);
+        }
+    }
+}
+
+const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni = {
+    "qs8-qc8w-dwconv-32x4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, CW, NRT_S8_DW_PAIRS, qs8_dwconv_32x4_avx512vnni,
+};

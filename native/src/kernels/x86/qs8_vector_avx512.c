@@ -1,0 +1,182 @@
+/* qs8 vector kernels, AVX-512 (the VNNI level; the Lut table uses VBMI's
+ * byte permutes when the CPU has them): Add / Sub / Mul, Lut, GlobalAveragePool,
+ * AveragePool and MaxPool of one output pixel. 16 values per step (int32 /
+ * float lanes); tails through masked loads and stores, which never touch the
+ * masked-off bytes. Each float step is the reference's (requant.h), in its
+ * order: Add = (ma * fa) + (mb * fb), both products rounded, then the sum;
+ * Mul = ma * (float)(da * db) with da * db exact in int32. */
+#include "qs8_requant_x86.h"
+
+#include "../ref/int8_ref.h"
+
+#define VBMI_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+
+static inline __mmask16 mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1); }
+
+/* (float)(x[i] - z) for 16 codes (masked). */
+NRT_AVX512VNNI_INLINE __m512i load_diff(const int8_t* x, __mmask16 k, __m512i z) {
+    return _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x)), z);
+}
+
+NRT_AVX512VNNI_INLINE __m128i finish(__m512 v, __m512 lo, __m512 hi, __m512i zp) {
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+}
+
+/* One binary kernel per op: OPV(da, db) gives the float value from the
+ * int32 differences (vectors). A scalar operand is broadcast as a vector of
+ * equal codes, which gives the same per-element arithmetic. Full blocks of 16
+ * use plain loads and stores, the tail masked ones. */
+#define S8_BINARY(NAME, OPV)                                                                                     \
+    NRT_AVX512VNNI_INLINE void NAME##_block(const int8_t* A, const int8_t* B, int8_t* Y, __mmask16 k, int mode,  \
+                                            const nrt_s8_binary* p, const int FULL) {                            \
+        const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);                            \
+        const __m512 ma = _mm512_set1_ps(p->ma), mb = _mm512_set1_ps(p->mb);                                   \
+        const __m512 lo = _mm512_set1_ps((float)(p->out.qmin - p->out.zero_point));                           \
+        const __m512 hi = _mm512_set1_ps((float)(p->out.qmax - p->out.zero_point));                           \
+        const __m512i zp = _mm512_set1_epi32(p->out.zero_point);                                               \
+        __m512i da = mode == NRT_BIN_SV ? _mm512_set1_epi32(A[0] - p->za)                                      \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)A)), za)  \
+                            : load_diff(A, k, za);                                                               \
+        __m512i db = mode == NRT_BIN_VS ? _mm512_set1_epi32(B[0] - p->zb)                                      \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)B)), zb)  \
+                            : load_diff(B, k, zb);                                                               \
+        __m128i q = finish(OPV, lo, hi, zp);                                                                     \
+        if (FULL) _mm_storeu_si128((__m128i*)Y, q);                                                              \
+        else _mm_mask_storeu_epi8(Y, k, q);                                                                      \
+        (void)ma, (void)mb;                                                                                      \
+    }                                                                                                            \
+    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
+                                    size_t n, int mode) {                                                        \
+        const nrt_s8_binary* p = kern->params;                                                                   \
+        const int8_t *A = pa, *B = pb;                                                                           \
+        int8_t* Y = py;                                                                                          \
+        size_t sa = mode == NRT_BIN_SV ? 0 : 1, sb = mode == NRT_BIN_VS ? 0 : 1, i = 0;                         \
+        for (; i + 16 <= n; i += 16) NAME##_block(A + i * sa, B + i * sb, Y + i, 0xFFFF, mode, p, 1);           \
+        if (i < n) NAME##_block(A + i * sa, B + i * sb, Y + i, mask16(n - i), mode, p, 0);                      \
+    }
+
+S8_BINARY(qs8_vadd_avx512,
+          _mm512_add_ps(_mm512_mul_ps(ma, _mm512_cvtepi32_ps(da)), _mm512_mul_ps(mb, _mm512_cvtepi32_ps(db))))
+S8_BINARY(qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db))))
+
+/* ---- Lut: 256-byte table in four zmm; vpermi2b picks from 128 entries by
+ * the low 7 bits of u = x + 128, the top bit selects the half. ---- */
+VBMI_TARGET static void qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y) {
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (size_t i = 0; i < n; i += 64) {
+        __mmask64 k = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, x + i), flip);
+        __m512i lo = _mm512_permutex2var_epi8(t0, u, t1), hi = _mm512_permutex2var_epi8(t2, u, t3);
+        _mm512_mask_storeu_epi8(y + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(u), lo, hi));
+    }
+}
+
+/* ---- pooling ---- */
+
+NRT_AVX512VNNI static void qs8_gavgpool_avx512(size_t rows, size_t channels, const int8_t* x, size_t stride,
+                                               int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y) {
+    /* sum (x - zx) = sum x - rows * zx, modulo 2^32 like the reference's running sum */
+    const __m512i base = _mm512_set1_epi32((int32_t)(0u - (uint32_t)rows * (uint32_t)zx));
+    const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    const __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    size_t c = 0;
+    for (; c + 64 <= channels; c += 64) { /* four vectors per row pass */
+        __m512i a0 = base, a1 = base, a2 = base, a3 = base;
+        for (size_t r = 0; r < rows; r++) {
+            const int8_t* xp = x + r * stride + c;
+            a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)xp)));
+            a1 = _mm512_add_epi32(a1, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(xp + 16))));
+            a2 = _mm512_add_epi32(a2, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(xp + 32))));
+            a3 = _mm512_add_epi32(a3, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(xp + 48))));
+        }
+        _mm_storeu_si128((__m128i*)(y + c), nrt_s8_requant16(a0, mv, lo, hi, zp));
+        _mm_storeu_si128((__m128i*)(y + c + 16), nrt_s8_requant16(a1, mv, lo, hi, zp));
+        _mm_storeu_si128((__m128i*)(y + c + 32), nrt_s8_requant16(a2, mv, lo, hi, zp));
+        _mm_storeu_si128((__m128i*)(y + c + 48), nrt_s8_requant16(a3, mv, lo, hi, zp));
+    }
+    for (; c < channels; c += 16) {
+        __mmask16 k = mask16(channels - c);
+        __m512i a = base;
+        for (size_t r = 0; r < rows; r++)
+            a = _mm512_add_epi32(a, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + r * stride + c)));
+        _mm_mask_storeu_epi8(y + c, k, nrt_s8_requant16(a, mv, lo, hi, zp));
+    }
+}
+
+NRT_AVX512VNNI static void qs8_avgpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx,
+                                              float m, const nrt_s8_requant* rq, int8_t* y) {
+    const __m512i base = _mm512_set1_epi32((int32_t)(0u - (uint32_t)taps * (uint32_t)zx));
+    const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    const __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    for (size_t c = 0; c < channels; c += 16) {
+        __mmask16 k = mask16(channels - c);
+        __m512i a = base;
+        for (size_t t = 0; t < taps; t++) a = _mm512_add_epi32(a, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, ind[t] + c)));
+        _mm_mask_storeu_epi8(y + c, k, nrt_s8_requant16(a, mv, lo, hi, zp));
+    }
+}
+
+NRT_AVX512VNNI static void qs8_maxpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
+                                              int32_t qmax, int8_t* y) {
+    const __m512i vmin = _mm512_set1_epi8((char)qmin), vmax = _mm512_set1_epi8((char)qmax);
+    for (size_t c = 0; c < channels; c += 64) {
+        __mmask64 k = channels - c >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (channels - c)) - 1);
+        __m512i a = _mm512_set1_epi8(INT8_MIN);
+        for (size_t t = 0; t < taps; t++) a = _mm512_max_epi8(a, _mm512_maskz_loadu_epi8(k, ind[t] + c));
+        /* clamp as nrt_clamp_s8_ref: below qmin -> qmin, else above qmax -> qmax */
+        a = _mm512_min_epi8(_mm512_max_epi8(a, vmin), vmax);
+        _mm512_mask_storeu_epi8(y + c, k, a);
+    }
+}
+
+NRT_AVX512VNNI void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
+                                           int8_t* y) {
+    const __m512i z = _mm512_set1_epi32(zx), zp = _mm512_set1_epi32(rq->zero_point);
+    const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i d = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(x + i))), z);
+        _mm_storeu_si128((__m128i*)(y + i), finish(_mm512_mul_ps(_mm512_cvtepi32_ps(d), mv), lo, hi, zp));
+    }
+    if (i < n) {
+        __mmask16 k = mask16(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, z)), mv);
+        _mm_mask_storeu_epi8(y + i, k, finish(v, lo, hi, zp));
+    }
+}
+
+/* quantize_small of kernels/ref/quant_ref.c: v = rint(x / s), NaN -> 0,
+ * clamped to [-128 - z, 127 - z], + z. */
+NRT_AVX512VNNI void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y) {
+    const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-128.0f - (float)z), hi = _mm512_set1_ps(127.0f - (float)z);
+    const __m512i zp = _mm512_set1_epi32(z);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16(n - i);
+        __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), sv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
+        _mm_mask_storeu_epi8(y + i, k, finish(v, lo, hi, zp));
+    }
+}
+
+NRT_AVX512VNNI void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y) {
+    const __m512i zv = _mm512_set1_epi32(z);
+    const __m512 sv = _mm512_set1_ps(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, zv)), sv));
+    }
+}
+
+const nrt_s8_vector_table nrt_qs8_vector_avx512 = {
+    "qs8-vector-avx512", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, NULL,
+    qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
+};
+
+const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi = {
+    "qs8-vector-avx512vbmi", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, qs8_lut_avx512vbmi,
+    qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
+};
