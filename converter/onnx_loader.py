@@ -10,6 +10,7 @@ than nanort's kernels.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,7 +42,38 @@ def load(path: str | os.PathLike) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.graph.node and not model.graph.output:
         raise ConversionError(f"{path} holds no ONNX graph")
     _load_external_data(model, path.parent)
+    check_initializers(model.graph)
     return model
+
+
+# Element types whose data is one value per element (raw bytes or a typed field).
+_PLAIN_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.INT8,
+                TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16, TensorProto.INT32, TensorProto.UINT32,
+                TensorProto.INT64, TensorProto.UINT64, TensorProto.BOOL}
+
+
+def check_initializers(g: onnx.GraphProto) -> None:
+    """Every initializer's data holds exactly dims' element count (a corrupt
+    or hand-edited file otherwise fails later with a numpy message that
+    names nothing)."""
+    for init in g.initializer:
+        dims = list(init.dims)
+        if any(d < 0 for d in dims):
+            raise ConversionError(f"initializer {init.name!r} has a negative dimension: {dims}")
+        if init.data_type not in _PLAIN_TYPES:
+            continue  # strings, packed 4-bit, float8...: checked where they are read, or unsupported
+        count = math.prod(dims)
+        if init.raw_data:
+            have = len(init.raw_data)
+            want = count * np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type)).itemsize
+        else:
+            have = len(getattr(init, helper.tensor_dtype_to_field(init.data_type)))
+            want = count
+        if have != want:
+            raise ConversionError(f"initializer {init.name!r} ({TensorProto.DataType.Name(init.data_type).lower()}, "
+                                  f"dims {dims}) "
+                                  f"holds {have} {'bytes' if init.raw_data else 'values'} of data, "
+                                  f"its dims need {want}")
 
 
 def _load_external_data(model: onnx.ModelProto, base: Path) -> None:
@@ -51,6 +83,9 @@ def _load_external_data(model: onnx.ModelProto, base: Path) -> None:
         info = {e.key: e.value for e in tensor.external_data}
         location = info.get("location", "")
         file = (base / location).resolve()
+        if location and not file.is_relative_to(base.resolve()):
+            raise ConversionError(f"initializer {tensor.name!r} keeps its data in {location!r}, outside the "
+                                  f"model's folder {base}: refused")
         if not location or not file.is_file():
             raise ConversionError(
                 f"initializer {tensor.name!r} keeps its data in external file {location!r}, "

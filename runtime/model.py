@@ -67,8 +67,8 @@ def _info(c_info: Any, declared: bool) -> TensorInfo:
         else:
             zp = np.zeros(n, np.int64)
         axis = int(c_info.quant_axis) if n > 1 else None
-    return TensorInfo(ffi.string(c_info.name).decode(), shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)),
-                      scale, zp, axis)
+    name = ffi.string(c_info.name).decode("utf-8", "replace")
+    return TensorInfo(name, shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)), scale, zp, axis)
 
 
 class Model:
@@ -259,7 +259,7 @@ class Model:
         out = []
         for i in range(lib.nrt_model_num_nodes(self._handle())):
             _check(lib.nrt_model_node_profile(self._h, i, p), self._h)
-            out.append({"op": ffi.string(p.op_type).decode(), "name": ffi.string(p.name).decode(),
+            out.append({"op": ffi.string(p.op_type).decode(), "name": ffi.string(p.name).decode("utf-8", "replace"),
                         "calls": int(p.calls), "ms": p.total_ns / 1e6})
         return out
 

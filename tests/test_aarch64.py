@@ -114,3 +114,10 @@ def test_clang_build_under_qemu(arm_clang_build):
         r = qemu("max", c_test_path(arm_clang_build, name))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "neondot" in r.stdout or name == "test_f32_kernels", r.stdout
+
+
+def test_load_invoke_cycles_under_qemu(arm_build, seed_models):
+    """Random sizes, load paths, thread counts and input bytes on the seed
+    models (fp32, int8, dynamic int8) at the emulated CPU's best level."""
+    r = qemu("max", c_test_path(arm_build, "test_cycles"), "-n", "6", *seed_models)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]

@@ -84,6 +84,37 @@ def test_missing_external_data(tmp_path):
     _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "weights.bin")
 
 
+def test_external_data_outside_the_model_folder_is_refused(tmp_path):
+    """A location such as ../secret is a path traversal (ONNX's CVE-2022-25882 class)."""
+    (tmp_path / "secret.bin").write_bytes(np.ones(12, np.float32).tobytes())
+    sub = tmp_path / "model"
+    sub.mkdir()
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])
+    onnx.save(m, sub / "m.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
+    m = onnx.load(sub / "m.onnx", load_external_data=False)
+    for e in m.graph.initializer[0].external_data:
+        if e.key == "location":
+            e.value = "../secret.bin"
+    onnx.save(m, sub / "m.onnx")
+    _convert_fails(sub / "m.onnx", sub / "o.nrt", "outside the model's folder")
+
+
+@pytest.mark.parametrize("edit", ["raw_short", "typed_long", "negative_dim"])
+def test_initializer_data_does_not_match_dims(tmp_path, edit):
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    if edit == "raw_short":
+        w.raw_data = w.raw_data[:-4]
+    elif edit == "typed_long":
+        w.ClearField("raw_data")
+        w.float_data.extend([1.0] * 13)
+    else:
+        w.dims[0] = -4
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])
+    (tmp_path / "m.onnx").write_bytes(m.SerializeToString())
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", "initializer 'w'")
+
+
 def test_external_data_loads(tmp_path):
     w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w")
     m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])

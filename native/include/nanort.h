@@ -140,7 +140,8 @@ NRT_API nrt_status nrt_model_resize_input(nrt_model* model, int index, int rank,
 NRT_API nrt_status nrt_model_prepare(nrt_model* model);
 
 /* Input/output memory, valid after a successful prepare until the next
- * resize / prepare / free. */
+ * resize / prepare / free. Invoke may reuse input memory for intermediate
+ * tensors once the input is consumed: set every input before each invoke. */
 NRT_API void* nrt_model_input_data(nrt_model* model, int index);
 NRT_API const void* nrt_model_output_data(nrt_model* model, int index);
 NRT_API nrt_status nrt_model_set_input(nrt_model* model, int index, const void* data, size_t bytes);

@@ -117,7 +117,14 @@ const char* nrt_model_error(const nrt_model* m) { return m ? m->error : "no mode
         if (atomic_flag_test_and_set(&(m)->busy))                                        \
             return NRT_ERR_BUSY; /* message not set: another thread owns the handle */  \
     } while (0)
-#define LEAVE(m, st) do { atomic_flag_clear(&(m)->busy); return (st); } while (0)
+/* `st` is often the call itself (LEAVE(m, nrt_invoke(m))): evaluate it
+ * before the flag is released, or the work runs unguarded. */
+#define LEAVE(m, st)                          \
+    do {                                      \
+        nrt_status leave_status_ = (st);      \
+        atomic_flag_clear(&(m)->busy);        \
+        return leave_status_;                 \
+    } while (0)
 
 static nrt_status finish_load(nrt_model* m) {
     m->fb = (nrt_fb){m->map, m->map_size};
@@ -219,9 +226,15 @@ static void fill_info(const nrt_tensor* t, nrt_tensor_info* info) {
 static nrt_status io_info(nrt_model* m, int index, nrt_tensor_info* info, bool input) {
     if (!m || !info) return NRT_ERR_INVALID_ARGUMENT;
     int n = input ? m->num_inputs : m->num_outputs;
-    if (index < 0 || index >= n)
-        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "%s index %d is out of range (model has %d)",
-                        input ? "input" : "output", index, n);
+    if (index < 0 || index >= n) {
+        /* an info call needs no guard, but the message buffer does */
+        if (!atomic_flag_test_and_set(&m->busy)) {
+            nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "%s index %d is out of range (model has %d)",
+                     input ? "input" : "output", index, n);
+            atomic_flag_clear(&m->busy);
+        }
+        return NRT_ERR_INVALID_ARGUMENT;
+    }
     fill_info(&m->tensors[(input ? m->inputs : m->outputs)[index]], info);
     return NRT_OK;
 }
@@ -318,9 +331,14 @@ int nrt_model_num_tensors(const nrt_model* m) { return m ? m->num_tensors : 0; }
 
 nrt_status nrt_model_tensor_info(nrt_model* m, int index, nrt_tensor_info* info) {
     if (!m || !info) return NRT_ERR_INVALID_ARGUMENT;
-    if (index < 0 || index >= m->num_tensors)
-        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "tensor index %d is out of range (model has %d)", index,
-                        m->num_tensors);
+    if (index < 0 || index >= m->num_tensors) {
+        if (!atomic_flag_test_and_set(&m->busy)) { /* as in io_info */
+            nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "tensor index %d is out of range (model has %d)", index,
+                     m->num_tensors);
+            atomic_flag_clear(&m->busy);
+        }
+        return NRT_ERR_INVALID_ARGUMENT;
+    }
     fill_info(&m->tensors[index], info);
     return NRT_OK;
 }

@@ -91,12 +91,17 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
         !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
                         tensor_label(t), buffer_index, L->buffers.len);
-    int64_t n = 1;
+    /* nonzero: as in nrt_set_shape, an empty constant's other dims must fit
+     * the file too (ops compute partial products of them). */
+    int64_t n = 1, nonzero = 1;
     for (int d = 0; d < t->decl_rank; d++) {
-        if (t->decl_dims[d] < 0)
+        int64_t dim = t->decl_dims[d];
+        if (dim < 0)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s has a dynamic dimension", tensor_label(t));
-        if (!nrt_mul_overflow_ok(n, t->decl_dims[d], &n))
-            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows", tensor_label(t));
+        if (!nrt_mul_overflow_ok(n, dim, &n) || (dim && !nrt_mul_overflow_ok(nonzero, dim, &nonzero)) ||
+            nonzero > (int64_t)m->map_size * 8)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows or exceeds the file",
+                            tensor_label(t));
     }
     uint64_t want;
     if (!nrt_dtype_bytes(t->dtype, n, &want) || want != size)
@@ -143,10 +148,23 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
                         shape.len, m->opts.max_rank);
     t->decl_rank = (int)shape.len;
     for (int d = 0; d < NRT_MAX_RANK; d++) t->decl_dims[d] = d < t->decl_rank ? nrt_fb_vec_i64(&shape, (uint32_t)d) : 1;
-    for (int d = 0; d < t->decl_rank; d++)
-        if (t->decl_dims[d] < -1)
+    /* Declared dims: -1 (dynamic) or >= 0, and the known ones (other than 0,
+     * as in nrt_set_shape) of an activation must fit the activation memory
+     * limit (a constant's must fit its buffer: load_buffer). */
+    int64_t known = 1;
+    uint64_t known_bytes = 0;
+    for (int d = 0; d < t->decl_rank; d++) {
+        int64_t dim = t->decl_dims[d];
+        if (dim < -1)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: dimension %d is %lld", tensor_label(t), d,
-                            (long long)t->decl_dims[d]);
+                            (long long)dim);
+        if (dim > 0 && !nrt_mul_overflow_ok(known, dim, &known))
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: element count of the declared shape overflows",
+                            tensor_label(t));
+    }
+    if (buffer == 0 && (!nrt_dtype_bytes(t->dtype, known, &known_bytes) || known_bytes > m->opts.max_arena_bytes))
+        return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: declared shape needs %lld elements of %s, over the memory limit",
+                        tensor_label(t), (long long)known, nrt_dtype_name(t->dtype));
     static const int tensor_strings[] = {NRT_FB_Tensor_packing};
     nrt_fb_vec perm;
     if (!string_vector_ok(ft, NRT_FB_Tensor_dim_names) || !strings_ok(ft, tensor_strings, 1) ||
@@ -218,6 +236,11 @@ static nrt_status load_node(loader* L, int index, const nrt_fb_table* ft) {
     if (n->num_outputs < d->min_outputs || (d->max_outputs >= 0 && n->num_outputs > d->max_outputs))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: has %d outputs, expects %d..%d", owner, n->num_outputs,
                         d->min_outputs, d->max_outputs);
+    /* The 'omitted' index -1 only for optional inputs: every op's required
+     * inputs come first (TFLite's CVE-2020-15211 was -1 accepted anywhere). */
+    for (int k = 0; k < d->min_inputs && k < n->num_inputs; k++)
+        if (n->inputs[k] < 0)
+            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: input %d is required but omitted (index -1)", owner, k);
     if (n->options_type != 0 && n->options_type != d->options_type)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: options of type %u do not belong to this op", owner,
                         n->options_type);

@@ -42,20 +42,25 @@ nrt_status nrt_set_shape(nrt_ctx* ctx, nrt_tensor* t, int rank, const int64_t* d
     if (rank < 0 || rank > ctx->model->opts.max_rank)
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "tensor %s would have rank %d (limit %d)", t->name, rank,
                            ctx->model->opts.max_rank);
-    int64_t n = 1;
+    /* nonzero: the product of the dims other than 0. It must fit the limit
+     * too, so that every partial product of an empty tensor's dims (which
+     * ops compute for strides, index maps, loop bounds) stays small. */
+    int64_t n = 1, nonzero = 1;
     int64_t tmp[NRT_MAX_RANK];
     for (int d = 0; d < rank; d++) {
         if (dims[d] < 0)
             return nrt_op_fail(ctx, NRT_ERR_SHAPE, "tensor %s would have dimension %d = %lld", t->name, d,
                                (long long)dims[d]);
-        if (!nrt_mul_overflow_ok(n, dims[d], &n))
+        if (!nrt_mul_overflow_ok(n, dims[d], &n) || (dims[d] && !nrt_mul_overflow_ok(nonzero, dims[d], &nonzero)))
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "tensor %s: element count overflows", t->name);
         tmp[d] = dims[d];
     }
-    uint64_t bytes;
-    if (!nrt_dtype_bytes(t->dtype, n, &bytes) || bytes > ctx->model->opts.max_arena_bytes)
-        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "tensor %s would need %lld elements of %s, over the memory limit",
-                           t->name, (long long)n, nrt_dtype_name(t->dtype));
+    uint64_t bytes, nonzero_bytes;
+    if (!nrt_dtype_bytes(t->dtype, n, &bytes) || !nrt_dtype_bytes(t->dtype, nonzero, &nonzero_bytes) ||
+        nonzero_bytes > ctx->model->opts.max_arena_bytes)
+        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "tensor %s would need %lld elements of %s%s, over the memory limit",
+                           t->name, (long long)nonzero, nrt_dtype_name(t->dtype),
+                           n == 0 ? " (counting its dims other than 0)" : "");
     t->rank = rank;
     for (int d = 0; d < NRT_MAX_RANK; d++) t->dims[d] = d < rank ? tmp[d] : 1;
     t->nbytes = (size_t)bytes;

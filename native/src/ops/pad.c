@@ -99,6 +99,10 @@ static nrt_status build_plan(nrt_ctx* ctx, const nrt_tensor* x, const int64_t* b
     }
     nrt_status st = nrt_set_shape(ctx, nrt_out(ctx, 0), r, out);
     if (st != NRT_OK) return st;
+    /* An empty output needs no maps (eval returns at once); the other axes'
+     * sizes are only bounded by the output size when it is not empty. */
+    if (nrt_numel(nrt_out(ctx, 0)) == 0) return nrt_alloc_state(ctx, sizeof(pad_state)) ? NRT_OK
+                                                   : nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     pad_state* s = nrt_alloc_state(ctx, sizeof *s + (size_t)total * sizeof(int64_t));
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     int64_t* m = s->maps;

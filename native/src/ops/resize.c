@@ -314,6 +314,11 @@ static nrt_status resize_prepare(nrt_ctx* ctx) {
     int64_t out[NRT_MAX_RANK];
     for (int j = 0; j < x->rank; j++) out[j] = ax[j].out;
     if ((st = nrt_set_shape(ctx, y, x->rank, out))) return st;
+    /* Empty output: eval returns at once, and the per-axis tables (sized by
+     * each axis, unbounded when another axis is 0) are not needed. */
+    if (nrt_numel(y) == 0)
+        return nrt_alloc_state(ctx, sizeof(resize_state)) ? NRT_OK
+                                                           : nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     if ((st = nearest ? plan_nearest(ctx, p, x, ax) : plan_passes(ctx, p, x, ax))) return st;
     return nrt_is_qs8(x) ? prepare_int8(ctx, x, y) : NRT_OK;
 }

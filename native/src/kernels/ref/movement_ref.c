@@ -21,8 +21,11 @@ void nrt_strided_plan(nrt_strided* s) {
     int n = 0;
     s->mode = MODE_NONE;
     s->units = 0;
+    /* Empty output: nothing to copy. Checked before merging dims: the other
+     * dims' product is bounded by the output size only when none is 0. */
+    for (int d = 0; d < s->rank; d++)
+        if (s->dims[d] == 0) return;
     for (int d = 0; d < s->rank; d++) {
-        if (s->dims[d] == 0) return; /* empty output: nothing to copy */
         if (s->dims[d] == 1) continue; /* its stride never moves the offset */
         /* Merge into the previous dim when the two walk the input as one. */
         int64_t span;

@@ -1,0 +1,297 @@
+"""Small ONNX models covering many op types, with dynamic dims and integer
+inputs, converted to .nrt: the seed corpus of the libFuzzer target
+(tests/c/fuzz_model.c) and the models of the leak/cycle test.
+
+`python tests/fuzz_models.py OUT_DIR` writes them (for long manual fuzz runs).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import nanort
+
+F, I64, I32, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL
+RNG = np.random.default_rng(1234)
+
+
+def _vi(name, dtype, shape):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _c(name, value, dtype=np.float32):
+    return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+
+def _w(name, shape):
+    return _c(name, RNG.standard_normal(shape))
+
+
+def _model(nodes, inputs, inits=(), outputs=("y",), opset=17):
+    outs = [helper.make_tensor_value_info(o, F, None) for o in outputs]
+    # Leave the output type to shape inference (some outputs are int/bool).
+    for o in outs:
+        o.type.ClearField("tensor_type")
+    g = helper.make_graph(nodes, "g", inputs, outs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return m
+
+
+def _n(op, ins, outs, **attrs):
+    return helper.make_node(op, ins, outs, **attrs)
+
+
+X4 = [_vi("x", F, ["N", 3, 8, 8])]
+X2 = [_vi("x", F, ["N", 6])]
+
+
+def _unary_chain():
+    ops = ["Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Sqrt", "Log", "Neg", "Reciprocal", "Softplus", "Erf",
+           "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "HardSwish", "Softsign"]
+    nodes, prev = [], "x"
+    for i, op in enumerate(ops):
+        out = "y" if i == len(ops) - 1 else f"t{i}"
+        nodes.append(_n(op, [prev], [out]))
+        prev = out
+    return _model(nodes, X2)
+
+
+def _param_unary():
+    nodes = [_n("LeakyRelu", ["x"], ["a"], alpha=0.2), _n("Elu", ["a"], ["b"], alpha=0.5),
+             _n("HardSigmoid", ["b"], ["c"], alpha=0.3, beta=0.4), _n("Selu", ["c"], ["d"]),
+             _n("Celu", ["d"], ["e"], alpha=2.0), _n("ThresholdedRelu", ["e"], ["f"], alpha=0.1),
+             _n("Clip", ["f", "lo", "hi"], ["y"])]
+    return _model(nodes, X2, [_c("lo", -1.0), _c("hi", 2.0)])
+
+
+def _binary():
+    ins = [_vi("x", F, ["N", 1, 4]), _vi("z", F, [3, 1])]
+    nodes = [_n("Add", ["x", "z"], ["a"]), _n("Mul", ["a", "x"], ["b"]), _n("Sub", ["b", "z"], ["c"]),
+             _n("Div", ["c", "k"], ["d"]), _n("Pow", ["d", "two"], ["e"]), _n("Max", ["e", "x"], ["f"]),
+             _n("Min", ["f", "z"], ["g"]), _n("PRelu", ["g", "slope"], ["y"])]
+    return _model(nodes, ins, [_c("k", [2.0, 3.0, 4.0, 5.0]), _c("two", 2.0), _c("slope", [0.1, 0.2, 0.3, 0.4])])
+
+
+def _compare_where():
+    ins = [_vi("x", F, ["N", 5]), _vi("z", F, ["N", 5])]
+    nodes = [_n("Greater", ["x", "z"], ["g"]), _n("Less", ["x", "z"], ["l"]), _n("Equal", ["x", "z"], ["e"]),
+             _n("Or", ["g", "e"], ["o"]), _n("And", ["o", "l"], ["a"]), _n("Not", ["a"], ["na"]),
+             _n("Xor", ["na", "g"], ["xo"]), _n("Where", ["xo", "x", "z"], ["y"])]
+    return _model(nodes, ins)
+
+
+def _int_ops():
+    ins = [_vi("x", I64, ["N", 4]), _vi("z", I64, [4])]
+    nodes = [_n("Mod", ["x", "zc"], ["m"]), _n("Div", ["x", "z"], ["d"]), _n("Add", ["m", "d"], ["s"]),
+             _n("Cast", ["s"], ["f"], to=F), _n("Cast", ["f"], ["y"], to=I32)]
+    return _model(nodes, ins, [_c("zc", [1, 2, 3, 4], np.int64)])
+
+
+def _bitshift():
+    ins = [_vi("x", TensorProto.UINT8, [6]), _vi("z", TensorProto.UINT8, [6])]
+    return _model([_n("BitShift", ["x", "z"], ["y"], direction="LEFT")], ins)
+
+
+def _conv():
+    nodes = [_n("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 1]), _n("Relu", ["c"], ["r"]),
+             _n("Conv", ["r", "dw"], ["d"], group=4, pads=[1, 1, 1, 1], dilations=[2, 2]),
+             _n("Conv", ["d", "pw"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2])]
+    return _model(nodes, X4, [_w("w", (4, 3, 3, 3)), _w("b", (4,)), _w("dw", (4, 1, 3, 3)), _w("pw", (2, 4, 1, 1))])
+
+
+def _conv_transpose():
+    nodes = [_n("ConvTranspose", ["x", "w"], ["c"], strides=[2, 2], pads=[0, 1, 0, 1], output_padding=[1, 1]),
+             _n("ConvTranspose", ["c", "dw", "b"], ["y"], group=2, kernel_shape=[2, 2])]
+    return _model(nodes, X4, [_w("w", (3, 2, 3, 3)), _w("dw", (2, 1, 2, 2)), _w("b", (2,))])
+
+
+def _pools():
+    nodes = [_n("MaxPool", ["x"], ["a"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             _n("AveragePool", ["a"], ["b"], kernel_shape=[2, 2], count_include_pad=1, ceil_mode=1),
+             _n("GlobalAveragePool", ["b"], ["c"]), _n("GlobalMaxPool", ["x"], ["d"]), _n("Add", ["c", "d"], ["y"])]
+    return _model(nodes, X4)
+
+
+def _norms():
+    nodes = [_n("BatchNormalization", ["x", "s", "b", "mu", "var"], ["a"]),
+             _n("InstanceNormalization", ["a", "s", "b"], ["c"]), _n("LpNormalization", ["c"], ["d"], axis=1),
+             _n("LayerNormalization", ["d", "ls", "lb"], ["y"], axis=-1)]
+    inits = [_c("s", [1.0, 2.0, 0.5]), _c("b", [0.1, 0.0, -0.1]), _c("mu", [0.0, 1.0, 2.0]),
+             _c("var", [1.0, 0.5, 2.0]), _c("ls", [1.5]), _c("lb", [0.5])]
+    return _model(nodes, [_vi("x", F, ["N", 3, 4, "W"])], inits)
+
+
+def _resize_pad_space():
+    nodes = [_n("Resize", ["x", "", "sc"], ["r"], mode="nearest"),
+             _n("Resize", ["r", "", "sc2"], ["r2"], mode="linear", coordinate_transformation_mode="align_corners"),
+             _n("Pad", ["r2", "pads", "pv"], ["p"], mode="constant"),
+             _n("Pad", ["p", "pads2"], ["q"], mode="reflect"),
+             _n("SpaceToDepth", ["q"], ["s"], blocksize=2), _n("DepthToSpace", ["s"], ["y"], blocksize=2)]
+    inits = [_c("sc", [1, 1, 2, 2]), _c("sc2", [1, 1, 0.5, 1.5]), _c("pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64),
+             _c("pv", 0.5), _c("pads2", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)]
+    return _model(nodes, [_vi("x", F, [1, 3, 4, 4])], inits)
+
+
+def _movement():
+    ins = [_vi("x", F, ["N", 4, 6])]
+    nodes = [_n("Transpose", ["x"], ["t"], perm=[0, 2, 1]), _n("Shape", ["t"], ["sh"]),
+             _n("Reshape", ["t", "rs"], ["r"]), _n("Flatten", ["r"], ["f"], axis=1),
+             _n("Unsqueeze", ["f", "ax0"], ["u"]), _n("Squeeze", ["u", "ax0"], ["q"]),
+             _n("Split", ["q", "sp"], ["s1", "s2"], axis=1), _n("Concat", ["s2", "s1"], ["c"], axis=1),
+             _n("Slice", ["c", "st", "en", "ax1", "step"], ["sl"]), _n("Tile", ["sl", "rep"], ["ti"]),
+             _n("Expand", ["ti", "exs"], ["ex"]), _n("CumSum", ["ex", "ax1s"], ["cs"]),
+             _n("Trilu", ["cs"], ["y"], upper=1)]
+    inits = [_c("rs", [0, -1], np.int64), _c("ax0", [0], np.int64), _c("sp", [10, 14], np.int64),
+             _c("st", [1], np.int64), _c("en", [-1], np.int64), _c("ax1", [1], np.int64), _c("step", [2], np.int64),
+             _c("rep", [1, 2], np.int64), _c("exs", [2, 1, 1], np.int64), _c("ax1s", 1, np.int64)]
+    return _model(nodes, ins, inits, outputs=("y", "sh"))
+
+
+def _gather_input_indices():
+    ins = [_vi("x", F, [5, 3]), _vi("i", I64, ["K"]), _vi("j", I64, [2, 3])]
+    nodes = [_n("Gather", ["x", "i"], ["g"], axis=0), _n("GatherElements", ["x", "j"], ["ge"], axis=0),
+             _n("OneHot", ["i", "depth", "vals"], ["oh"], axis=-1), _n("ReduceSum", ["g"], ["y"], keepdims=0)]
+    inits = [_c("depth", 4, np.int64), _c("vals", [0.0, 1.0])]
+    return _model(nodes, ins, inits, outputs=("y", "ge", "oh"))
+
+
+def _shape_generators():
+    ins = [_vi("x", F, ["N", "M"])]
+    nodes = [_n("Shape", ["x"], ["s"]), _n("ConstantOfShape", ["s"], ["z"], value=_c("v", [2.0])),
+             _n("Size", ["x"], ["n"]), _n("Cast", ["n"], ["nf"], to=F), _n("Range", ["zero", "nf", "one"], ["r"]),
+             _n("Add", ["z", "x"], ["y"])]
+    return _model(nodes, ins, [_c("zero", 0.0), _c("one", 1.0)], outputs=("y", "r"))
+
+
+def _reduce():
+    ops = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+           "ReduceLogSumExp"]
+    nodes = [_n(op, ["x"], [f"r{i}"], axes=[1], keepdims=1) for i, op in enumerate(ops)]
+    nodes.append(_n("Sum", [f"r{i}" for i in range(len(ops))], ["s"]))
+    nodes += [_n("ArgMax", ["x"], ["am"], axis=2), _n("ArgMin", ["x"], ["an"], axis=0, keepdims=0)]
+    nodes += [_n("Abs", ["s"], ["sa"]), _n("ReduceLogSum", ["sa"], ["y"], axes=[2], keepdims=0)]
+    return _model(nodes, [_vi("x", F, ["N", 3, "W"])], outputs=("y", "am", "an"), opset=17)
+
+
+def _softmax_matmul():
+    ins = [_vi("x", F, ["N", 4, 8])]
+    nodes = [_n("MatMul", ["x", "w"], ["a"]), _n("Softmax", ["a"], ["s"], axis=-1),
+             _n("LogSoftmax", ["s"], ["l"], axis=1), _n("Hardmax", ["l"], ["h"], axis=-1),
+             _n("MatMul", ["h", "x"], ["mm"]), _n("Gemm", ["g_in", "gw", "gb"], ["g"], transB=1),
+             _n("Flatten", ["mm"], ["fl"], axis=2), _n("ReduceMean", ["fl"], ["y"], axes=[1])]
+    ins.append(_vi("g_in", F, ["B", 8]))
+    inits = [_w("w", (8, 4)), _w("gw", (5, 8)), _w("gb", (5,))]
+    return _model(nodes, ins, inits, outputs=("y", "g"))
+
+
+def _rnn():
+    ins = [_vi("x", F, ["T", 2, 3])]
+    nodes = [_n("LSTM", ["x", "W", "R", "B"], ["ly", "lh", "lc"], hidden_size=4),
+             _n("GRU", ["x", "gW", "gR", "gB"], ["gy", "gh"], hidden_size=4, direction="bidirectional",
+                linear_before_reset=1),
+             _n("Add", ["lh", "gh"], ["y"])]
+    inits = [_w("W", (1, 16, 3)), _w("R", (1, 16, 4)), _w("B", (1, 32)), _w("gW", (2, 12, 3)),
+             _w("gR", (2, 12, 4)), _w("gB", (2, 24))]
+    return _model(nodes, ins, inits, outputs=("y", "ly", "gy"))
+
+
+def _fp16_cast():
+    ins = [_vi("x", TensorProto.FLOAT16, ["N", 4])]
+    nodes = [_n("Cast", ["x"], ["f"], to=F), _n("Relu", ["f"], ["r"]), _n("Cast", ["r"], ["y"], to=TensorProto.FLOAT16)]
+    return _model(nodes, ins)
+
+
+SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "unary_chain": _unary_chain, "param_unary": _param_unary, "binary": _binary,
+    "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
+    "conv_transpose": _conv_transpose, "pools": _pools, "norms": _norms, "resize_pad_space": _resize_pad_space,
+    "movement": _movement, "gather_input_indices": _gather_input_indices, "shape_generators": _shape_generators,
+    "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
+}
+
+
+# Quantized variants: int8 with calibration (the int8 kernels of every ISA
+# level) and dynamic int8 (int8 weights, activations quantized per row).
+INT8_SEEDS = ("conv", "conv_transpose", "pools", "softmax_matmul", "binary", "norms", "resize_pad_space",
+              "param_unary", "reduce")
+DYNAMIC_SEEDS = ("softmax_matmul", "conv", "rnn")
+
+
+def _calibration(model: onnx.ModelProto, n: int = 4) -> list[dict[str, np.ndarray]]:
+    """Random feeds for the model's inputs, dynamic dims set to 2."""
+    rng = np.random.default_rng(7)
+    feeds = []
+    for _ in range(n):
+        feed = {}
+        for vi in model.graph.input:
+            tt = vi.type.tensor_type
+            shape = [d.dim_value if d.HasField("dim_value") else 2 for d in tt.shape.dim]
+            dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type)
+            if np.issubdtype(dtype, np.floating):
+                feed[vi.name] = rng.standard_normal(shape).astype(dtype)
+            else:
+                feed[vi.name] = rng.integers(0, 3, shape).astype(dtype)
+        feeds.append(feed)
+    return feeds
+
+
+def _convert(src: Path, dst: Path, refused: dict[str, str], **kw) -> Path | None:
+    try:
+        nanort.convert(src, dst, **kw)
+    except nanort.Error as e:
+        refused[dst.stem] = str(e).splitlines()[0]
+        return None
+    return dst
+
+
+def convert_seed_models(out_dir: Path, quantized: bool = True) -> tuple[list[Path], dict[str, str]]:
+    """Converts every seed model (and the quantized variants) into out_dir;
+    returns the .nrt paths and the models the converter refused (name -> reason)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, refused = [], {}
+    for name, build in SEED_MODELS.items():
+        src = out_dir / f"{name}.onnx"
+        model = build()
+        onnx.save(model, src)
+        try:
+            paths.append(_convert(src, out_dir / f"{name}.nrt", refused))
+            if quantized and name in INT8_SEEDS:
+                paths.append(_convert(src, out_dir / f"{name}_int8.nrt", refused, quantize="int8",
+                                      calibration=_calibration(model)))
+            if quantized and name in DYNAMIC_SEEDS:
+                paths.append(_convert(src, out_dir / f"{name}_dynamic.nrt", refused, quantize="dynamic"))
+        finally:
+            src.unlink()
+    return [p for p in paths if p is not None], refused
+
+
+def convert_real_model(out_dir: Path, kind: str = "cls") -> list[Path]:
+    """A PP-OCR model (downloaded into the test cache), fp32 and int8: real
+    converted models for the corpus replay and the leak check."""
+    from assets import PPOCR_MODELS, ppocr_model
+
+    src = ppocr_model(kind)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = out_dir / f"ppocr_{kind}.nrt", out_dir / f"ppocr_{kind}_int8.nrt"
+    name = onnx.load(src, load_external_data=False).graph.input[0].name
+    shape = PPOCR_MODELS[kind][1]  # static: the programs size dynamic dims too small for a real CNN
+    if not fp32.exists():
+        nanort.convert(src, fp32, input_shapes={name: shape})
+    if not int8.exists():
+        rng = np.random.default_rng(3)
+        calib = [{name: rng.uniform(-1, 1, shape).astype(np.float32)} for _ in range(2)]
+        nanort.convert(src, int8, input_shapes={name: shape}, quantize="int8", calibration=calib)
+    return [fp32, int8]
+
+
+if __name__ == "__main__":
+    ok, bad = convert_seed_models(Path(sys.argv[1]))
+    print(f"{len(ok)} models written")
+    for k, v in bad.items():
+        print(f"refused {k}: {v}")
