@@ -1,7 +1,9 @@
 /* Peak arithmetic throughput of this CPU, per core and for N threads:
  * the denominators of bench/suite.py's "% of peak" column.
  *
- *   cc -O2 -pthread bench/peak.c -o peak && ./peak [threads]
+ *   cc -O3 -pthread bench/peak.c -o peak && ./peak [threads]
+ * (-O3: the chain loop must be unrolled so the accumulators stay in registers;
+ * at -O2 they live in memory and the loop measures store forwarding instead)
  *
  * Each test runs independent multiply-accumulate chains (more chains than
  * the instruction's latency x issue width, so the loop is throughput-bound)

@@ -52,7 +52,7 @@ def measure_peak(threads: int, workdir: Path) -> dict[tuple[str, int], float]:
         console.print("[yellow]no C compiler: % of peak left out[/]")
         return {}
     exe = workdir / "peak"
-    subprocess.run([cc, "-O2", "-pthread", str(HERE / "peak.c"), "-o", str(exe)], check=True)
+    subprocess.run([cc, "-O3", "-pthread", str(HERE / "peak.c"), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe), str(threads)], check=True, capture_output=True, text=True).stdout
     peaks = {}
     for line in out.splitlines():
