@@ -3,6 +3,8 @@ error, non-zero exit), never a traceback, and no partial output file."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -140,6 +142,15 @@ def test_existing_output_survives_a_failed_conversion(tmp_path, good):
     with pytest.raises(nanort.UnsupportedOpError):
         nanort.convert(tmp_path / "bad.onnx", out)
     assert out.read_bytes() == before
+
+
+def test_output_gets_the_umask_permissions_not_the_temporary_files(tmp_path, good):
+    umask = os.umask(0o022)
+    try:
+        nanort.convert(good, tmp_path / "model.nrt")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "model.nrt").stat().st_mode) == 0o644
 
 
 def test_cli_prints_one_line_and_exits_nonzero(tmp_path):
