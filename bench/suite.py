@@ -153,6 +153,40 @@ def bench_model(kind: str, models: dict[str, tuple[str, Path]], threads: int, ru
     return rows
 
 
+def node_times(path: Path, threads: int, x: np.ndarray, runs: int) -> dict[str, tuple[str, float]]:
+    """{node name: (op, mean ms per run)} from the runtime's per-node profile."""
+    with nanort.Model(path, threads=threads) as model:
+        model.run({"x": x})
+        model.set_profiling(True)
+        for _ in range(runs):
+            model.run({"x": x})
+        return {p["name"]: (p["op"], p["ms"] / runs) for p in model.profile() if p["calls"]}
+
+
+def conv_scaling(kind: str, models: dict[str, tuple[str, Path]], threads: int, runs: int, top: int = 4
+                 ) -> list[tuple[str, str, str, float, float]]:
+    """The `top` slowest convolutions of each nanort model at 1 and `threads` threads:
+    (model, candidate, node, ms at 1 thread, ms at `threads`)."""
+    x = ppocr_input(kind, 0)
+    out = []
+    for name, (rt, path) in models.items():
+        if rt != "nanort":
+            continue
+        one, many = node_times(path, 1, x, runs), node_times(path, threads, x, runs)
+        convs = sorted((ms, node) for node, (op, ms) in one.items() if op.startswith("Conv"))[::-1][:top]
+        out += [(kind, name, node, ms, many[node][1]) for ms, node in convs]
+    return out
+
+
+def scaling_markdown(scaling: list[tuple[str, str, str, float, float]], threads: int) -> str:
+    lines = ["", f"Thread scaling of the slowest convolutions (per-node profile, mean of the runs; 1 vs {threads} "
+             "threads):", "", f"| model | runtime | node | ms, 1 thread | ms, {threads} threads | speedup |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {kind} | {name} | {node} | {one:.3f} | {many:.3f} | {one / many:.2f}x |"
+              for kind, name, node, one, many in scaling]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows: list[Row], macs: dict[str, int], peaks: dict, sizes: dict[tuple[str, str], float],
              runs: int, calib_n: int) -> str:
     by = {(r.model, r.threads, r.name): r for r in rows}
@@ -196,7 +230,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="nanort-suite-"))
     try:
         peaks = measure_peak(max(args.threads), workdir)
-        rows, macs, sizes = [], {}, {}
+        rows, macs, sizes, scaling = [], {}, {}, []
         for kind in args.models:
             shape = PPOCR_MODELS[kind][1]
             macs[kind] = count_macs(onnx.load(str(ppocr_model(kind))), shape)
@@ -205,7 +239,11 @@ def main() -> None:
             for threads in args.threads:
                 console.print(f"{kind}: timing at {threads} thread(s)")
                 rows += bench_model(kind, models, threads, args.runs, workdir)
+            if max(args.threads) > 1:
+                scaling += conv_scaling(kind, models, max(args.threads), args.runs)
         text = markdown(rows, macs, peaks, sizes, args.runs, args.calib)
+        if scaling:
+            text += scaling_markdown(scaling, max(args.threads))
         Path(args.out).write_text(text)
         show(rows, macs)
         console.print(f"wrote {args.out}")
