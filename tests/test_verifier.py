@@ -239,7 +239,7 @@ def test_buffer_shape_changed_under_data():
     (2**64 - 64, "outside"),  # offset + size wraps around 2^64 (LiteRT#7029)
     (2**32, "outside"),
     (64 * 1000, "outside"),
-    (None, "not 64-byte aligned"),
+    (None, "not 16-byte aligned"),
 ])
 def test_buffer_offset(offset, why):
     def fix(buffers):
@@ -248,6 +248,27 @@ def test_buffer_offset(offset, why):
 
     data = Editable(add_file()).to_bytes(fix)
     expect(data, nanort.InvalidModelError, f"constant tensor c: buffer .* is {why}|{why}")
+
+
+@pytest.mark.parametrize("elements, shift, ok", [
+    (6, 16, True),      # 24 bytes: 16-byte alignment is enough
+    (6, 8, False),
+    (255, 16, True),    # 1020 bytes
+    (256, 16, False),   # 1024 bytes and up: 64-byte aligned
+    (256, 32, False),
+    (256, 64, True),
+])
+def test_buffer_alignment_by_size(elements, shift, ok):
+    def fix(buffers):
+        buffers[1].offset += shift
+
+    e = Editable(graph_bytes(const_graph(np.arange(elements, dtype=F32))))
+    data = e.to_bytes(fix) + bytes(64)  # the shifted buffer stays inside the file
+    if ok:
+        with nanort.Model(data):
+            pass
+    else:
+        expect(data, nanort.InvalidModelError, f"not {16 if elements * 4 < 1024 else 64}-byte aligned")
 
 
 def test_two_tensors_share_a_buffer_is_fine():

@@ -13,6 +13,9 @@
 #include "op.h"
 
 #define NRT_FORMAT_VERSION 1
+/* Constant buffers smaller than this may be 16- instead of 64-byte aligned
+ * (converter/serialize.py: SMALL_BUFFER). */
+#define NRT_SMALL_BUFFER 1024
 
 typedef struct loader {
     nrt_model* m;
@@ -109,10 +112,15 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
                         "constant tensor %s: buffer holds %llu bytes but %s x %lld elements need %llu",
                         tensor_label(t), (unsigned long long)size, nrt_dtype_name(t->dtype), (long long)n,
                         (unsigned long long)want);
-    if (size > 0 && (offset > m->map_size || size > m->map_size - offset || offset % 64 != 0))
+    /* The alignment kernels may rely on when reading weights in place:
+     * 64 bytes from NRT_SMALL_BUFFER bytes up, 16 below (every element type
+     * and a 128-bit vector). */
+    uint64_t align = size >= NRT_SMALL_BUFFER ? 64 : 16;
+    if (size > 0 && (offset > m->map_size || size > m->map_size - offset || offset % align != 0))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL,
-                        "constant tensor %s: buffer [%llu, +%llu) is outside the %zu-byte file or not 64-byte aligned",
-                        tensor_label(t), (unsigned long long)offset, (unsigned long long)size, m->map_size);
+                        "constant tensor %s: buffer [%llu, +%llu) is outside the %zu-byte file or not %llu-byte aligned",
+                        tensor_label(t), (unsigned long long)offset, (unsigned long long)size, m->map_size,
+                        (unsigned long long)align);
     t->kind = NRT_TENSOR_CONSTANT;
     t->data = size ? (uint8_t*)m->map + offset : (void*)m; /* non-NULL for empty tensors */
     t->nbytes = (size_t)size;
