@@ -90,8 +90,9 @@ def read(path: str | Path) -> NrtFile:
         q = t.Quant()
         entry = TensorEntry(i, _s(t.Name()), DTYPE_NAMES.get(t.Type(), "?"), shape,
                             buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0)
-        if q is not None and q.ScaleLength():
-            entry.scale = q.ScaleAsNumpy().copy()
+        if q is not None and (q.ScaleLength() or q.ScaleBf16Length()):
+            entry.scale = (q.ScaleAsNumpy().copy() if q.ScaleLength()
+                           else (q.ScaleBf16AsNumpy().astype(np.uint32) << 16).view(np.float32))
             entry.zero_point = q.ZeroPointAsNumpy().copy() if q.ZeroPointLength() else np.zeros_like(entry.scale)
             entry.quant_axis = q.Axis()
         if t.LogicalPermLength():

@@ -41,37 +41,65 @@ static bool string_vector_ok(const nrt_fb_table* t, int slot) {
     return true;
 }
 
+/* The scales as floats: in place from the file, or widened from bfloat16
+ * (exact: a bfloat16 is the upper half of a float32) into owned memory. */
+static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32, const nrt_fb_vec* bf16,
+                              const float** out) {
+    if (f32->len != 0 && bf16->len != 0)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given both as float32 and as bfloat16",
+                        tensor_label(t));
+    if (bf16->len == 0) {
+        *out = f32->len ? nrt_fb_vec_data(f32) : NULL;
+        return NRT_OK;
+    }
+    if (!(t->owned_scale = malloc(sizeof(float) * bf16->len)))
+        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    const uint8_t* src = nrt_fb_vec_data(bf16);
+    for (uint32_t i = 0; i < bf16->len; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2u * i, 2);
+        uint32_t bits = (uint32_t)h << 16;
+        memcpy(&t->owned_scale[i], &bits, 4);
+    }
+    *out = t->owned_scale;
+    return NRT_OK;
+}
+
 static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_table* q) {
     nrt_model* m = L->m;
-    nrt_fb_vec scale, zp;
+    nrt_fb_vec scale, scale_bf16, zp;
     int32_t axis, block_axis, block_size;
     if (!nrt_fb_vector(q, NRT_FB_QuantParams_scale, 4, &scale) ||
+        !nrt_fb_vector(q, NRT_FB_QuantParams_scale_bf16, 2, &scale_bf16) ||
         !nrt_fb_vector(q, NRT_FB_QuantParams_zero_point, 8, &zp) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_axis, -1, &axis) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_axis, -1, &block_axis) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_size, 0, &block_size))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s (#%d): corrupt quantization parameters",
                         tensor_label(t), index);
-    if (scale.len == 0) return NRT_OK;
-    if (zp.len != 0 && zp.len != scale.len)
+    const float* s;
+    nrt_status st = load_scales(m, t, &scale, &scale_bf16, &s);
+    if (st != NRT_OK) return st;
+    if (!s) return NRT_OK;
+    uint32_t count = scale.len + scale_bf16.len; /* one of them is empty */
+    if (zp.len != 0 && zp.len != count)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u zero points for %u scales",
-                        tensor_label(t), zp.len, scale.len);
-    if (axis < -1 || axis >= t->decl_rank || (scale.len > 1 && axis < 0))
+                        tensor_label(t), zp.len, count);
+    if (axis < -1 || axis >= t->decl_rank || (count > 1 && axis < 0))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: quantization axis %d out of range for rank %d",
                         tensor_label(t), axis, t->decl_rank);
     if (block_size < 0 || (block_size > 0 && (block_axis < 0 || block_axis >= t->decl_rank)))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: bad block quantization (axis %d, size %d)",
                         tensor_label(t), block_axis, block_size);
-    if (scale.len > 1 && t->decl_dims[axis] >= 0) {
+    if (count > 1 && t->decl_dims[axis] >= 0) {
         int64_t want = t->decl_dims[axis];
         if (block_size > 0 && t->decl_dims[block_axis] >= 0)
             want *= (t->decl_dims[block_axis] + block_size - 1) / block_size;
-        if (want != (int64_t)scale.len)
+        if (want != (int64_t)count)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u scales but %lld channels on axis %d",
-                            tensor_label(t), scale.len, (long long)want, axis);
+                            tensor_label(t), count, (long long)want, axis);
     }
-    const float* s = nrt_fb_vec_data(&scale);
-    for (uint32_t i = 0; i < scale.len; i++)
+    for (uint32_t i = 0; i < count; i++)
         if (!(isfinite(s[i]) && s[i] > 0.0f))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scale[%u] = %g is not a finite positive number",
                             tensor_label(t), i, (double)s[i]);
@@ -82,7 +110,7 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
         if (z[i] < lo || z[i] > hi)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: zero_point[%u] = %lld outside the range of %s",
                             tensor_label(t), i, (long long)z[i], nrt_dtype_name(t->dtype));
-    t->quant = (nrt_quant){scale.len, s, z, axis, block_axis, block_size};
+    t->quant = (nrt_quant){count, s, z, axis, block_axis, block_size};
     return NRT_OK;
 }
 
@@ -406,6 +434,7 @@ nrt_status nrt_load(nrt_model* m) {
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) free(m->tensors[i].owned_scale);
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         free(m->nodes[i].inputs);
         free(m->nodes[i].outputs);
