@@ -25,7 +25,6 @@ import numpy as np
 from nanort.schema import Operator as O  # noqa: N812 (generated module of table functions)
 from nanort.schema import OpOptions as _union_module
 from nanort.schema import Tensor as T  # noqa: N812
-from nanort.schema.Buffer import BufferT
 from nanort.schema.FusedActivation import FusedActivationT
 from nanort.schema.Graph import GraphT
 from nanort.schema.Metadata import MetadataT
@@ -40,7 +39,7 @@ from nanort.schema.Tensor import TensorT
 from .ir import Graph, Node, Tensor
 from .schema_map import OP_CODES, OPTIONS_TABLE, dtype_code
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ALIGN = 64
 SMALL_ALIGN = 16
 SMALL_BUFFER = 1024
@@ -118,9 +117,6 @@ class _Layout:
     def offsets(self, start: int) -> list[tuple[int, int]]:
         out, pos = [], start
         for b in self.blobs:
-            if not b:
-                out.append((0, 0))
-                continue
             align = buffer_alignment(len(b))
             pos = (pos + align - 1) // align * align
             out.append((pos, len(b)))
@@ -230,12 +226,13 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
     quant = t.quant.Pack(b) if t.quant is not None else None
     perm = b.CreateNumpyVector(np.asarray(t.logicalPerm, np.int32)) if t.logicalPerm is not None else None
     T.TensorStart(b)
+    if t.dataOffset:
+        T.TensorAddDataOffset(b, t.dataOffset)
     if name is not None:
         T.TensorAddName(b, name)
     T.TensorAddShape(b, shape)
     if dim_names is not None:
         T.TensorAddDimNames(b, dim_names)
-    T.TensorAddBuffer(b, t.buffer)
     if quant is not None:
         T.TensorAddQuant(b, quant)
     if perm is not None:
@@ -260,8 +257,7 @@ def _pack_operator(b: _SharingBuilder, o: OperatorT) -> int:
     return O.OperatorEnd(b)
 
 
-def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placements: list[tuple[int, int]],
-           info: dict[str, Any]) -> bytes:
+def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[str, Any]) -> bytes:
     index = {name: i for i, name in enumerate(order)}
     io = set(graph.inputs) | set(graph.outputs)
     tensors = []
@@ -280,7 +276,7 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
             dim_names = None
         tt.shape = dims
         tt.dimNames = dim_names
-        tt.buffer = blob_index.get(name, 0)
+        tt.dataOffset = offsets.get(name, 0)
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             scale = np.ascontiguousarray(t.quant.scale, np.float32)
@@ -325,7 +321,6 @@ def _build(graph: Graph, order: list[str], blob_index: dict[str, int], placement
     m.producerVersion = info.get("producer_version", "")
     m.sourceSha256 = info.get("source_sha256", "")
     m.graphs = [g]
-    m.buffers = [BufferT(offset=off, size=size) for off, size in placements]
     m.signatures = [sig]
     m.metadata = [MetadataT(key=k, value=v) for k, v in graph.metadata.items()]
     recipe = QuantizationRecipeT()
@@ -347,7 +342,7 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
     missing = [n for n in order if n not in graph.tensors]
     if missing:
         raise ValueError(f"tensor {missing[0]!r} is used but not defined")
-    blobs: list[bytes] = [b""]  # buffer 0: "no data"
+    blobs: list[bytes] = []
     blob_index: dict[str, int] = {}
     seen: dict[bytes, int] = {}  # equal constants (lookup tables of equal scales, ...) share one buffer
     for name in order:
@@ -359,10 +354,14 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
                 blobs.append(blob)
             blob_index[name] = seen[blob]
     layout = _Layout(blobs)
-    first = _build(graph, order, blob_index, layout.offsets(ALIGN), info)
+
+    def offsets(placements: list[tuple[int, int]]) -> dict[str, int]:
+        return {name: placements[i][0] for name, i in blob_index.items()}
+
+    first = _build(graph, order, offsets(layout.offsets(ALIGN)), info)
     start = (len(first) + ALIGN - 1) // ALIGN * ALIGN
     placements = layout.offsets(start)
-    fb = _build(graph, order, blob_index, placements, info)
+    fb = _build(graph, order, offsets(placements), info)
     if len(fb) != len(first):
         raise AssertionError("FlatBuffer size changed between passes")
     out = bytearray(fb)

@@ -12,7 +12,7 @@
 #include "dtype.h"
 #include "op.h"
 
-#define NRT_FORMAT_VERSION 1
+#define NRT_FORMAT_VERSION 2
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
  * (converter/serialize.py: SMALL_BUFFER). */
 #define NRT_SMALL_BUFFER 1024
@@ -77,7 +77,7 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_size, 0, &block_size))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s (#%d): corrupt quantization parameters",
                         tensor_label(t), index);
-    const float* s;
+    const float* s = NULL;
     nrt_status st = load_scales(m, t, &scale, &scale_bf16, &s);
     if (st != NRT_OK) return st;
     if (!s) return NRT_OK;
@@ -114,14 +114,10 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
     return NRT_OK;
 }
 
-static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
+/* A constant's bytes at [offset, +size) of the file; size NULL: implied by
+ * its type and shape (Tensor.data_offset). */
+static nrt_status load_constant(loader* L, nrt_tensor* t, uint64_t offset, const uint64_t* given_size) {
     nrt_model* m = L->m;
-    nrt_fb_table b;
-    uint64_t offset, size;
-    if (buffer_index >= L->buffers.len || !nrt_fb_vec_table(&L->buffers, buffer_index, &b) ||
-        !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
-        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
-                        tensor_label(t), buffer_index, L->buffers.len);
     /* nonzero: as in nrt_set_shape, an empty constant's other dims must fit
      * the file too (ops compute partial products of them). */
     int64_t n = 1, nonzero = 1;
@@ -134,8 +130,10 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows or exceeds the file",
                             tensor_label(t));
     }
-    uint64_t want;
-    if (!nrt_dtype_bytes(t->dtype, n, &want) || want != size)
+    uint64_t want = 0;
+    bool counted = nrt_dtype_bytes(t->dtype, n, &want);
+    uint64_t size = given_size ? *given_size : want;
+    if (!counted || want != size)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL,
                         "constant tensor %s: buffer holds %llu bytes but %s x %lld elements need %llu",
                         tensor_label(t), (unsigned long long)size, nrt_dtype_name(t->dtype), (long long)n,
@@ -158,6 +156,16 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
     return NRT_OK;
 }
 
+static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
+    nrt_fb_table b;
+    uint64_t offset, size;
+    if (buffer_index >= L->buffers.len || !nrt_fb_vec_table(&L->buffers, buffer_index, &b) ||
+        !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
+        return nrt_fail(L->m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
+                        tensor_label(t), buffer_index, L->buffers.len);
+    return load_constant(L, t, offset, &size);
+}
+
 static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     nrt_model* m = L->m;
     nrt_tensor* t = &m->tensors[index];
@@ -166,6 +174,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     nrt_fb_vec shape, dim_names;
     uint8_t type, layout;
     uint32_t buffer;
+    uint64_t data_offset;
     nrt_fb_table q, sp;
     bool has_q, has_sp;
     if (!nrt_fb_string(ft, NRT_FB_Tensor_name, &t->name) || !nrt_fb_u8(ft, NRT_FB_Tensor_type, 0, &type) ||
@@ -174,7 +183,8 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         !nrt_fb_u32(ft, NRT_FB_Tensor_buffer, 0, &buffer) ||
         !nrt_fb_table_field(ft, NRT_FB_Tensor_quant, &q, &has_q) ||
         !nrt_fb_table_field(ft, NRT_FB_Tensor_sparsity, &sp, &has_sp) ||
-        !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout))
+        !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout) ||
+        !nrt_fb_u64(ft, NRT_FB_Tensor_data_offset, 0, &data_offset))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%d: corrupt table", index);
     if (type >= NRT_DTYPE_COUNT)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: unknown data type %u", tensor_label(t), type);
@@ -186,7 +196,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     for (int d = 0; d < NRT_MAX_RANK; d++) t->decl_dims[d] = d < t->decl_rank ? nrt_fb_vec_i64(&shape, (uint32_t)d) : 1;
     /* Declared dims: -1 (dynamic) or >= 0, and the known ones (other than 0,
      * as in nrt_set_shape) of an activation must fit the activation memory
-     * limit (a constant's must fit its buffer: load_buffer). */
+     * limit (a constant's must fit the file: load_constant). */
     int64_t known = 1;
     uint64_t known_bytes = 0;
     for (int d = 0; d < t->decl_rank; d++) {
@@ -198,7 +208,10 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: element count of the declared shape overflows",
                             tensor_label(t));
     }
-    if (buffer == 0 && (!nrt_dtype_bytes(t->dtype, known, &known_bytes) || known_bytes > m->opts.max_arena_bytes))
+    if (buffer != 0 && data_offset != 0)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s has both a buffer and a data offset", tensor_label(t));
+    bool constant = buffer != 0 || data_offset != 0;
+    if (!constant && (!nrt_dtype_bytes(t->dtype, known, &known_bytes) || known_bytes > m->opts.max_arena_bytes))
         return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: declared shape needs %lld elements of %s, over the memory limit",
                         tensor_label(t), (long long)known, nrt_dtype_name(t->dtype));
     static const int tensor_strings[] = {NRT_FB_Tensor_packing};
@@ -221,8 +234,8 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     if (layout != NRT_FB_WeightLayout_PLAIN)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
                         tensor_label(t), layout);
-    if (buffer != 0) {
-        nrt_status st = load_buffer(L, t, buffer);
+    if (constant) {
+        nrt_status st = buffer ? load_buffer(L, t, buffer) : load_constant(L, t, data_offset, NULL);
         if (st != NRT_OK) return st;
     }
     return has_q ? load_quant(L, t, index, &q) : NRT_OK;

@@ -52,6 +52,7 @@
 #define NRT_FB_Tensor_weight_layout 7
 #define NRT_FB_Tensor_packing 8
 #define NRT_FB_Tensor_logical_perm 9
+#define NRT_FB_Tensor_data_offset 10
 
 /* enum OpType : ushort */
 #define NRT_FB_OpType_Identity 0
