@@ -5,7 +5,8 @@ every distinct constant's bytes at an aligned absolute offset (see
 buffer_alignment), so the runtime uses weights in place from the mapped file.
 Offsets depend on the FlatBuffer's size, so the FlatBuffer is built twice; the
 first pass already gives every buffer a nonzero offset, so both passes write
-the same fields (default values are left out) and the size does not change.
+the same fields (default values are left out, but for options tables) and the
+size does not change.
 
 The file is written to a temporary name and renamed into place: a failed
 conversion never leaves a partial .nrt behind.
@@ -168,9 +169,11 @@ class _SharingBuilder(flatbuffers.Builder):
         self._vectors[key] = end
         return end
 
-    def shared_table(self, key: tuple, obj: Any) -> int:
+    def shared_table(self, key: tuple, obj: Any, force_defaults: bool) -> int:
         if key not in self._tables:
+            self.ForceDefaults(force_defaults)
             self._tables[key] = obj.Pack(self)
+            self.ForceDefaults(False)
         return self._tables[key]
 
 
@@ -191,14 +194,17 @@ def _value_key(v: Any) -> Any:
 class _Shared:
     """Packs an object-API table as the one copy of equal tables: operators
     share their options tables (every 1x1 stride-1 conv has the same ones),
-    tensors their quantization records."""
+    tensors their quantization records. Options tables keep every field,
+    defaults included: ops read them with their own defaults (Flatten's axis
+    is 1, the schema's 0), so the file states each value."""
 
-    def __init__(self, obj: Any):
+    def __init__(self, obj: Any, force_defaults: bool = False):
         self.obj = obj
-        self.key = _value_key(obj)
+        self.key = (force_defaults, _value_key(obj))
+        self.force_defaults = force_defaults
 
     def Pack(self, builder: _SharingBuilder) -> int:  # noqa: N802 (object-API name)
-        return builder.shared_table(self.key, self.obj)
+        return builder.shared_table(self.key, self.obj, self.force_defaults)
 
 
 class _Ordered:
@@ -300,7 +306,7 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
         o.inputs = [index[i] if i else -1 for i in n.inputs]
         o.outputs = [index[i] for i in n.outputs]
         o.optionsType, options = _options(n)
-        o.options = None if options is None else _Shared(options)
+        o.options = None if options is None else _Shared(options, force_defaults=True)
         ops.append(_Ordered(o))
     g = GraphT()
     g.name = info.get("graph_name", "main")

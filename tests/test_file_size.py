@@ -145,3 +145,16 @@ def test_made_up_constant_names_are_left_out(conv_model):
 def test_source_constant_names_are_kept():
     data = graph_bytes(add_chain([np.ones(3, F32)]))
     assert "c0" in _offsets(data)
+
+
+def test_options_keep_default_values():
+    """Options tables are written with every field: an op reading an absent
+    field uses its own default (Flatten: axis 1), not the schema's (0)."""
+    g = Graph()
+    g.add_tensor("x", F32, (2, 3, 4))
+    g.add_tensor("y", F32, (1, 24))
+    g.nodes.append(Node("Flatten", ["x"], ["y"], {"axis": 0}, name="flat"))
+    g.inputs, g.outputs = ["x"], ["y"]
+    x = np.arange(24, dtype=F32).reshape(2, 3, 4)
+    with nanort.Model(graph_bytes(g)) as m:
+        np.testing.assert_array_equal(m.run({"x": x})["y"], x.reshape(1, 24))
