@@ -79,6 +79,9 @@ class Graph:
         self.outputs: list[str] = []
         self.metadata: dict[str, str] = {}
         self._counter = itertools.count()
+        # Names fresh_name made up (not from the source model): the file
+        # leaves them out for constants, whose made-up names mean nothing to a user.
+        self.made_up: set[str] = set()
 
     # -- tensors ----------------------------------------------------------
     def add_tensor(self, name: str, dtype: Any, shape: Shape | None, data: np.ndarray | None = None) -> Tensor:
@@ -90,6 +93,7 @@ class Graph:
         while True:
             name = f"{hint}__{next(self._counter)}"
             if name not in self.tensors:
+                self.made_up.add(name)
                 return name
 
     def add_const(self, value: Any, hint: str = "const", dtype: Any = None) -> str:

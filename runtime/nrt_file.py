@@ -16,6 +16,17 @@ from nanort.schema.OpType import OpType
 from . import errors
 
 DTYPE_NAMES = {v: k.lower() for k, v in vars(DataType).items() if not k.startswith("_")}
+DTYPE_BITS = {DataType.FLOAT32: 32, DataType.FLOAT16: 16, DataType.FLOAT64: 64, DataType.INT8: 8, DataType.UINT8: 8,
+              DataType.INT16: 16, DataType.INT32: 32, DataType.INT64: 64, DataType.BOOL: 8, DataType.INT4: 4}
+
+
+def _constant_bytes(t, buffers: list[tuple[int, int]]) -> int:
+    """Bytes of a constant's data: a Buffer's size, or (Tensor.data_offset)
+    the type's size x the element count; 0 for activations."""
+    if t.DataOffset():
+        n = int(np.prod([t.Shape(d) for d in range(t.ShapeLength())], dtype=np.int64))
+        return (n * DTYPE_BITS.get(t.Type(), 8) + 7) // 8
+    return buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0
 OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
 
 
@@ -88,10 +99,10 @@ def read(path: str | Path) -> NrtFile:
         shape = tuple((names[d] if d < len(names) and names[d] else "?") if t.Shape(d) < 0 else int(t.Shape(d))
                       for d in range(t.ShapeLength()))
         q = t.Quant()
-        entry = TensorEntry(i, _s(t.Name()), DTYPE_NAMES.get(t.Type(), "?"), shape,
-                            buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0)
-        if q is not None and q.ScaleLength():
-            entry.scale = q.ScaleAsNumpy().copy()
+        entry = TensorEntry(i, _s(t.Name()), DTYPE_NAMES.get(t.Type(), "?"), shape, _constant_bytes(t, buffers))
+        if q is not None and (q.ScaleLength() or q.ScaleBf16Length()):
+            entry.scale = (q.ScaleAsNumpy().copy() if q.ScaleLength()
+                           else (q.ScaleBf16AsNumpy().astype(np.uint32) << 16).view(np.float32))
             entry.zero_point = q.ZeroPointAsNumpy().copy() if q.ZeroPointLength() else np.zeros_like(entry.scale)
             entry.quant_axis = q.Axis()
         if t.LogicalPermLength():

@@ -21,6 +21,7 @@ import numpy as np
 
 from nanort.converter.ir import Graph
 from nanort.converter.serialize import serialize
+from nanort.runtime.nrt_file import DTYPE_BITS
 from nanort.schema.Buffer import BufferT
 from nanort.schema.Model import ModelT
 
@@ -48,7 +49,13 @@ class Editable:
 
     def __init__(self, data: bytes):
         self.model = ModelT.InitFromPackedBuf(bytearray(data), 0)
+        self.model.buffers = self.model.buffers or [BufferT()]
         self.blobs = [bytes(data[b.offset:b.offset + b.size]) if b.size else b"" for b in self.model.buffers]
+        for t in self.graph.tensors:  # constants by data_offset (the converter's) become Buffers, to edit
+            if t.dataOffset:
+                n = int(np.prod(t.shape, dtype=np.int64)) if t.shape is not None else 1
+                size = (n * DTYPE_BITS[t.type] + 7) // 8
+                t.buffer, t.dataOffset = self.add_buffer(bytes(data[t.dataOffset:t.dataOffset + size])), 0
 
     @property
     def graph(self):
@@ -130,6 +137,12 @@ class FbView:
 
     def put_u32(self, pos: int, value: int) -> None:
         struct.pack_into("<I", self.data, pos, value & 0xFFFFFFFF)
+
+    def u64(self, pos: int) -> int:
+        return struct.unpack_from("<Q", self.data, pos)[0]
+
+    def put_u64(self, pos: int, value: int) -> None:
+        struct.pack_into("<Q", self.data, pos, value & 0xFFFFFFFFFFFFFFFF)
 
     def put_u16(self, pos: int, value: int) -> None:
         struct.pack_into("<H", self.data, pos, value & 0xFFFF)

@@ -105,12 +105,7 @@ def test_cls_same_class_as_fp32(int8):
             assert model.run(None, {"x": x})[0].argmax() == want
 
 
-@pytest.mark.parametrize("kind", [
-    "det", "rec",
-    pytest.param("cls", marks=pytest.mark.xfail(strict=True, reason=(
-        "0.35x: the 0.59 MB classifier's int8 weights and int32 biases are 0.25x, and the file's "
-        "per-tensor records (names, shapes, per-channel scales, op options: ~60 KB) do not shrink"))),
-])
+@pytest.mark.parametrize("kind", ["det", "rec", "cls"])
 def test_size(int8, kind):
     path, _ = int8(kind)
     ratio = path.stat().st_size / ppocr_model(kind).stat().st_size

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nrt_edit import GRAPH, MODEL, OPERATOR, TENSOR, Editable, FbView, graph_bytes, simple_graph
+from nrt_edit import GRAPH, MODEL, OPERATOR, SLOTS, TENSOR, Editable, FbView, graph_bytes, simple_graph
 
 import nanort
 from nanort.converter.ir import Graph, Node, QuantParams
@@ -91,9 +91,19 @@ def test_truncations_and_bit_flips_never_crash():
 
 
 def test_format_version():
-    for v in (0, 2, 0xFFFFFFFF):
+    for v in (0, 3, 0xFFFFFFFF):
         data = edited(relu_file(), lambda e, v=v: setattr(e.model, "formatVersion", v))
         expect(data, nanort.UnsupportedError, f"format version {v} is not supported")
+
+
+def test_version_1_file_with_buffers_loads():
+    """Version 1 files (constants by Buffer index, float32 scales) still run."""
+    data = edited(add_file(), lambda e: setattr(e.model, "formatVersion", 1))
+    v = FbView(data)
+    assert v.u32(v.field(v.tensor(1), TENSOR["buffer"])) != 0
+    assert v.u64(v.field(v.tensor(1), TENSOR["data_offset"])) == 0
+    with nanort.Model(data) as m:
+        np.testing.assert_array_equal(m.run({"x": np.ones((2, 3), F32)})["y"], 1 + np.arange(6).reshape(2, 3))
 
 
 def test_no_graph():
@@ -239,7 +249,7 @@ def test_buffer_shape_changed_under_data():
     (2**64 - 64, "outside"),  # offset + size wraps around 2^64 (LiteRT#7029)
     (2**32, "outside"),
     (64 * 1000, "outside"),
-    (None, "not 64-byte aligned"),
+    (None, "not 16-byte aligned"),
 ])
 def test_buffer_offset(offset, why):
     def fix(buffers):
@@ -248,6 +258,73 @@ def test_buffer_offset(offset, why):
 
     data = Editable(add_file()).to_bytes(fix)
     expect(data, nanort.InvalidModelError, f"constant tensor c: buffer .* is {why}|{why}")
+
+
+@pytest.mark.parametrize("elements, shift, ok", [
+    (6, 16, True),      # 24 bytes: 16-byte alignment is enough
+    (6, 8, False),
+    (255, 16, True),    # 1020 bytes
+    (256, 16, False),   # 1024 bytes and up: 64-byte aligned
+    (256, 32, False),
+    (256, 64, True),
+])
+def test_buffer_alignment_by_size(elements, shift, ok):
+    def fix(buffers):
+        buffers[1].offset += shift
+
+    e = Editable(graph_bytes(const_graph(np.arange(elements, dtype=F32))))
+    data = e.to_bytes(fix) + bytes(64)  # the shifted buffer stays inside the file
+    if ok:
+        with nanort.Model(data):
+            pass
+    else:
+        expect(data, nanort.InvalidModelError, f"not {16 if elements * 4 < 1024 else 64}-byte aligned")
+
+
+def _data_offset_file(elements: int = 6) -> tuple[FbView, int]:
+    """The converter's file for x + c: c (tensor 1) by Tensor.data_offset; the
+    position of that field."""
+    v = FbView(graph_bytes(const_graph(np.arange(elements, dtype=F32))))
+    pos = v.field(v.tensor(1), TENSOR["data_offset"])
+    assert pos and not v.field(v.tensor(1), TENSOR["buffer"])
+    return v, pos
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda off, size: 2**64 - 8, "outside"),   # offset + size wraps around 2^64
+    (lambda off, size: 2**32, "outside"),
+    (lambda off, size: size - 23, "outside"),   # 24 bytes from 1 byte before the end
+    (lambda off, size: off + 4, "not 16-byte aligned"),
+    (lambda off, size: off + 8, "not 16-byte aligned"),
+])
+def test_data_offset(change, why):
+    v, pos = _data_offset_file()
+    v.put_u64(pos, change(v.u64(pos), len(v.data)))
+    expect(v.bytes(), nanort.InvalidModelError, f"constant tensor c: buffer .* is {why}|{why}")
+
+
+def test_data_offset_size_follows_the_shape():
+    """The implied size is checked like a Buffer's: a shape that needs more
+    bytes than the file has past the offset is rejected."""
+    v, _ = _data_offset_file()
+    shape, n = v.vector(v.tensor(1), TENSOR["shape"])
+    assert n == 1 and v.u64(shape + 4) == 6
+    v.put_u64(shape + 4, 1000)  # 4000 bytes: more than the file holds past the offset
+    expect(v.bytes(), nanort.InvalidModelError, r"tensor c: buffer \[.*, \+4000\) is outside")
+
+
+def test_data_offset_and_buffer_together_is_invalid():
+    def edit(e):
+        e.tensor("c").dataOffset = e.model.buffers[e.tensor("c").buffer].offset or 64
+
+    expect(edited(add_file(), edit), nanort.InvalidModelError, "tensor c has both a buffer and a data offset")
+
+
+def test_data_offset_large_constant_is_64_byte_aligned():
+    v, pos = _data_offset_file(256 + 16)  # 1088 bytes
+    assert v.u64(pos) % 64 == 0
+    v.put_u64(pos, v.u64(pos) + 16)
+    expect(v.bytes(), nanort.InvalidModelError, "not 64-byte aligned")
 
 
 def test_two_tensors_share_a_buffer_is_fine():
@@ -329,6 +406,46 @@ def test_quantization_params(args, match):
         nanort.Model(data).close()
     else:
         expect(data, nanort.InvalidModelError, match)
+
+
+def bf16_file(bits, scale=None, axis=0) -> bytes:
+    """c: int8 [2, 3] with QuantParams.scale_bf16 = bits (and `scale`, if given)."""
+    e = Editable(graph_bytes(const_graph(np.zeros((2, 3), np.int8))))
+    q = QuantParamsT()
+    q.scaleBf16 = list(bits)
+    q.scale = scale
+    q.axis = axis
+    e.tensor("c").quant = q
+    return e.to_bytes()
+
+
+def test_bfloat16_scales_widen_exactly():
+    bits = [0x3F80, 0x0001]  # 1.0 and the smallest positive bfloat16 (a denormal)
+    with nanort.Model(bf16_file(bits)) as m:
+        c = next(t for t in m.tensor_infos() if t.name == "c")
+        want = (np.array(bits, np.uint32) << 16).view(np.float32)
+        np.testing.assert_array_equal(np.asarray(c.scale, np.float32), want)
+
+
+@pytest.mark.parametrize("bits, scale, match", [
+    ([0x3F80, 0x3F80], [1.0, 1.0], "tensor c: scales given both as float32 and as bfloat16"),
+    ([0x3F80, 0x3F80, 0x3F80], None, "tensor c: 3 scales but 2 channels on axis 0"),
+    ([0x3F80, 0x0000], None, r"tensor c: scale\[1\] = 0 is not a finite positive number"),
+    ([0x3F80, 0x7F80], None, "scale.* = inf is not a finite positive"),
+    ([0x7FC0, 0x3F80], None, "scale.* = nan is not a finite positive"),
+    ([0xBF80, 0x3F80], None, "scale.* = -1 is not a finite positive"),
+])
+def test_bfloat16_scales_checked(bits, scale, match):
+    expect(bf16_file(bits, scale), nanort.InvalidModelError, match)
+
+
+def test_bfloat16_scale_vector_misaligned():
+    data = bf16_file([0x3F80, 0x3F80])
+    v = FbView(data)
+    q = v.deref(v.field(v.tensor(1), TENSOR["quant"]))
+    f = v.field(q, SLOTS["QuantParams"]["scale_bf16"])
+    v.put_u32(f, v.u32(f) + 1)  # the vector 1 byte later: its uint16 elements are misaligned
+    expect(v.bytes(), nanort.InvalidModelError, "tensor c.*corrupt quantization parameters")
 
 
 def test_uint8_zero_point_range():

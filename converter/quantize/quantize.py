@@ -442,7 +442,7 @@ class _Quantizer:
         scale = np.where(absmax > 0, absmax / 127.0, 1.0)
         if min_scale is not None:
             scale = np.maximum(scale, min_scale if self.opts.per_channel else min_scale.max())
-        scale = scale.astype(np.float32)
+        scale = bfloat16_ceil(scale)
         shape = [1] * w.ndim
         shape[axis] = -1
         q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
@@ -587,6 +587,15 @@ class QuantResult:
     active: dict[str, tuple[float, float]] = field(default_factory=dict)  # ranges narrowed for flat readers
 
 
+def bfloat16_ceil(scale: np.ndarray) -> np.ndarray:
+    """Positive scales rounded up to bfloat16 values, as float32. The file
+    stores such scales in 2 bytes (serialize.py); rounding up keeps every
+    weight inside [-127, 127], with a step at most 2^-7 (0.8 %) coarser."""
+    bits = np.asarray(scale, np.float32).view(np.uint32)
+    up = ((bits & 0xFFFF) != 0).astype(np.uint32) << 16
+    return ((bits & np.uint32(0xFFFF0000)) + up).view(np.float32)
+
+
 def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOptions) -> QuantResult:
     ops = {n.name: n.op for n in graph.nodes}
     q = _Quantizer(graph, stats, opts)
@@ -602,7 +611,7 @@ def dynamic_fc_weights(graph: Graph, node: Node, per_channel: bool = True) -> bo
     if w is None or w.dtype != np.float32 or w.ndim != 2:
         return False
     absmax = np.abs(w).max(axis=1) if per_channel else np.full(w.shape[0], np.abs(w).max())
-    scale = np.where(absmax > 0, absmax / 127.0, 1.0).astype(np.float32)
+    scale = bfloat16_ceil(np.where(absmax > 0, absmax / 127.0, 1.0))
     q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
     name = graph.add_const(q, f"{node.name}_wq")
     graph.tensors[name].quant = QuantParams(scale if per_channel else scale[:1],

@@ -147,8 +147,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         tt = Table(title="tensors", title_justify="left")
         for col in ("#", "name", "dtype", "shape", "bytes", "quantization"):
             tt.add_column(col)
+        readers: dict[int, str] = {}  # unnamed constants (the converter's own) shown by their first reader
+        for op in f.ops:
+            for k, i in enumerate(op.inputs):
+                readers.setdefault(i, f"[dim]({op.name} input {k})[/]")
         for t in f.tensors:
-            tt.add_row(str(t.index), t.name, t.dtype, _fmt_shape(t.shape),
+            tt.add_row(str(t.index), t.name or readers.get(t.index, ""), t.dtype, _fmt_shape(t.shape),
                        str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
         out.print(tt)
     return 0

@@ -103,8 +103,35 @@ class QuantParams(object):
             return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
         return 0
 
+    # QuantParams
+    def ScaleBf16(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint16Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 2))
+        return 0
+
+    # QuantParams
+    def ScaleBf16AsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint16Flags, o)
+        return 0
+
+    # QuantParams
+    def ScaleBf16Length(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # QuantParams
+    def ScaleBf16IsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        return o == 0
+
 def QuantParamsStart(builder):
-    builder.StartObject(5)
+    builder.StartObject(6)
 
 def Start(builder):
     QuantParamsStart(builder)
@@ -151,6 +178,18 @@ def QuantParamsAddBlockSize(builder, blockSize):
 def AddBlockSize(builder, blockSize):
     QuantParamsAddBlockSize(builder, blockSize)
 
+def QuantParamsAddScaleBf16(builder, scaleBf16):
+    builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(scaleBf16), 0)
+
+def AddScaleBf16(builder, scaleBf16):
+    QuantParamsAddScaleBf16(builder, scaleBf16)
+
+def QuantParamsStartScaleBf16Vector(builder, numElems):
+    return builder.StartVector(2, numElems, 2)
+
+def StartScaleBf16Vector(builder, numElems):
+    return QuantParamsStartScaleBf16Vector(builder, numElems)
+
 def QuantParamsEnd(builder):
     return builder.EndObject()
 
@@ -172,12 +211,14 @@ class QuantParamsT(object):
         axis = -1,
         blockAxis = -1,
         blockSize = 0,
+        scaleBf16 = None,
     ):
         self.scale = scale  # type: Optional[List[float]]
         self.zeroPoint = zeroPoint  # type: Optional[List[int]]
         self.axis = axis  # type: int
         self.blockAxis = blockAxis  # type: int
         self.blockSize = blockSize  # type: int
+        self.scaleBf16 = scaleBf16  # type: Optional[List[int]]
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -217,6 +258,13 @@ class QuantParamsT(object):
         self.axis = quantParams.Axis()
         self.blockAxis = quantParams.BlockAxis()
         self.blockSize = quantParams.BlockSize()
+        if not quantParams.ScaleBf16IsNone():
+            if np is None:
+                self.scaleBf16 = []
+                for i in range(quantParams.ScaleBf16Length()):
+                    self.scaleBf16.append(quantParams.ScaleBf16(i))
+            else:
+                self.scaleBf16 = quantParams.ScaleBf16AsNumpy()
 
     # QuantParamsT
     def Pack(self, builder):
@@ -236,6 +284,14 @@ class QuantParamsT(object):
                 for i in reversed(range(len(self.zeroPoint))):
                     builder.PrependInt64(self.zeroPoint[i])
                 zeroPoint = builder.EndVector()
+        if self.scaleBf16 is not None:
+            if np is not None and type(self.scaleBf16) is np.ndarray:
+                scaleBf16 = builder.CreateNumpyVector(self.scaleBf16)
+            else:
+                QuantParamsStartScaleBf16Vector(builder, len(self.scaleBf16))
+                for i in reversed(range(len(self.scaleBf16))):
+                    builder.PrependUint16(self.scaleBf16[i])
+                scaleBf16 = builder.EndVector()
         QuantParamsStart(builder)
         if self.scale is not None:
             QuantParamsAddScale(builder, scale)
@@ -244,5 +300,7 @@ class QuantParamsT(object):
         QuantParamsAddAxis(builder, self.axis)
         QuantParamsAddBlockAxis(builder, self.blockAxis)
         QuantParamsAddBlockSize(builder, self.blockSize)
+        if self.scaleBf16 is not None:
+            QuantParamsAddScaleBf16(builder, scaleBf16)
         quantParams = QuantParamsEnd(builder)
         return quantParams

@@ -159,8 +159,15 @@ class Tensor(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
         return o == 0
 
+    # Tensor
+    def DataOffset(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
+        return 0
+
 def TensorStart(builder):
-    builder.StartObject(10)
+    builder.StartObject(11)
 
 def Start(builder):
     TensorStart(builder)
@@ -243,6 +250,12 @@ def TensorStartLogicalPermVector(builder, numElems):
 def StartLogicalPermVector(builder, numElems):
     return TensorStartLogicalPermVector(builder, numElems)
 
+def TensorAddDataOffset(builder, dataOffset):
+    builder.PrependUint64Slot(10, dataOffset, 0)
+
+def AddDataOffset(builder, dataOffset):
+    TensorAddDataOffset(builder, dataOffset)
+
 def TensorEnd(builder):
     return builder.EndObject()
 
@@ -271,6 +284,7 @@ class TensorT(object):
         weightLayout = 0,
         packing = None,
         logicalPerm = None,
+        dataOffset = 0,
     ):
         self.name = name  # type: Optional[str]
         self.type = type  # type: int
@@ -282,6 +296,7 @@ class TensorT(object):
         self.weightLayout = weightLayout  # type: int
         self.packing = packing  # type: Optional[str]
         self.logicalPerm = logicalPerm  # type: Optional[List[int]]
+        self.dataOffset = dataOffset  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -331,6 +346,7 @@ class TensorT(object):
                     self.logicalPerm.append(tensor.LogicalPerm(i))
             else:
                 self.logicalPerm = tensor.LogicalPermAsNumpy()
+        self.dataOffset = tensor.DataOffset()
 
     # TensorT
     def Pack(self, builder):
@@ -384,5 +400,6 @@ class TensorT(object):
             TensorAddPacking(builder, packing)
         if self.logicalPerm is not None:
             TensorAddLogicalPerm(builder, logicalPerm)
+        TensorAddDataOffset(builder, self.dataOffset)
         tensor = TensorEnd(builder)
         return tensor

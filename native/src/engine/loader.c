@@ -12,7 +12,10 @@
 #include "dtype.h"
 #include "op.h"
 
-#define NRT_FORMAT_VERSION 1
+#define NRT_FORMAT_VERSION 2
+/* Constant buffers smaller than this may be 16- instead of 64-byte aligned
+ * (converter/serialize.py: SMALL_BUFFER). */
+#define NRT_SMALL_BUFFER 1024
 
 typedef struct loader {
     nrt_model* m;
@@ -38,37 +41,65 @@ static bool string_vector_ok(const nrt_fb_table* t, int slot) {
     return true;
 }
 
+/* The scales as floats: in place from the file, or widened from bfloat16
+ * (exact: a bfloat16 is the upper half of a float32) into owned memory. */
+static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32, const nrt_fb_vec* bf16,
+                              const float** out) {
+    if (f32->len != 0 && bf16->len != 0)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given both as float32 and as bfloat16",
+                        tensor_label(t));
+    if (bf16->len == 0) {
+        *out = f32->len ? nrt_fb_vec_data(f32) : NULL;
+        return NRT_OK;
+    }
+    if (!(t->owned_scale = malloc(sizeof(float) * bf16->len)))
+        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    const uint8_t* src = nrt_fb_vec_data(bf16);
+    for (uint32_t i = 0; i < bf16->len; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2u * i, 2);
+        uint32_t bits = (uint32_t)h << 16;
+        memcpy(&t->owned_scale[i], &bits, 4);
+    }
+    *out = t->owned_scale;
+    return NRT_OK;
+}
+
 static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_table* q) {
     nrt_model* m = L->m;
-    nrt_fb_vec scale, zp;
+    nrt_fb_vec scale, scale_bf16, zp;
     int32_t axis, block_axis, block_size;
     if (!nrt_fb_vector(q, NRT_FB_QuantParams_scale, 4, &scale) ||
+        !nrt_fb_vector(q, NRT_FB_QuantParams_scale_bf16, 2, &scale_bf16) ||
         !nrt_fb_vector(q, NRT_FB_QuantParams_zero_point, 8, &zp) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_axis, -1, &axis) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_axis, -1, &block_axis) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_size, 0, &block_size))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s (#%d): corrupt quantization parameters",
                         tensor_label(t), index);
-    if (scale.len == 0) return NRT_OK;
-    if (zp.len != 0 && zp.len != scale.len)
+    const float* s = NULL;
+    nrt_status st = load_scales(m, t, &scale, &scale_bf16, &s);
+    if (st != NRT_OK) return st;
+    if (!s) return NRT_OK;
+    uint32_t count = scale.len + scale_bf16.len; /* one of them is empty */
+    if (zp.len != 0 && zp.len != count)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u zero points for %u scales",
-                        tensor_label(t), zp.len, scale.len);
-    if (axis < -1 || axis >= t->decl_rank || (scale.len > 1 && axis < 0))
+                        tensor_label(t), zp.len, count);
+    if (axis < -1 || axis >= t->decl_rank || (count > 1 && axis < 0))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: quantization axis %d out of range for rank %d",
                         tensor_label(t), axis, t->decl_rank);
     if (block_size < 0 || (block_size > 0 && (block_axis < 0 || block_axis >= t->decl_rank)))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: bad block quantization (axis %d, size %d)",
                         tensor_label(t), block_axis, block_size);
-    if (scale.len > 1 && t->decl_dims[axis] >= 0) {
+    if (count > 1 && t->decl_dims[axis] >= 0) {
         int64_t want = t->decl_dims[axis];
         if (block_size > 0 && t->decl_dims[block_axis] >= 0)
             want *= (t->decl_dims[block_axis] + block_size - 1) / block_size;
-        if (want != (int64_t)scale.len)
+        if (want != (int64_t)count)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u scales but %lld channels on axis %d",
-                            tensor_label(t), scale.len, (long long)want, axis);
+                            tensor_label(t), count, (long long)want, axis);
     }
-    const float* s = nrt_fb_vec_data(&scale);
-    for (uint32_t i = 0; i < scale.len; i++)
+    for (uint32_t i = 0; i < count; i++)
         if (!(isfinite(s[i]) && s[i] > 0.0f))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scale[%u] = %g is not a finite positive number",
                             tensor_label(t), i, (double)s[i]);
@@ -79,18 +110,14 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
         if (z[i] < lo || z[i] > hi)
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: zero_point[%u] = %lld outside the range of %s",
                             tensor_label(t), i, (long long)z[i], nrt_dtype_name(t->dtype));
-    t->quant = (nrt_quant){scale.len, s, z, axis, block_axis, block_size};
+    t->quant = (nrt_quant){count, s, z, axis, block_axis, block_size};
     return NRT_OK;
 }
 
-static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
+/* A constant's bytes at [offset, +size) of the file; size NULL: implied by
+ * its type and shape (Tensor.data_offset). */
+static nrt_status load_constant(loader* L, nrt_tensor* t, uint64_t offset, const uint64_t* given_size) {
     nrt_model* m = L->m;
-    nrt_fb_table b;
-    uint64_t offset, size;
-    if (buffer_index >= L->buffers.len || !nrt_fb_vec_table(&L->buffers, buffer_index, &b) ||
-        !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
-        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
-                        tensor_label(t), buffer_index, L->buffers.len);
     /* nonzero: as in nrt_set_shape, an empty constant's other dims must fit
      * the file too (ops compute partial products of them). */
     int64_t n = 1, nonzero = 1;
@@ -103,16 +130,23 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "constant tensor %s: element count overflows or exceeds the file",
                             tensor_label(t));
     }
-    uint64_t want;
-    if (!nrt_dtype_bytes(t->dtype, n, &want) || want != size)
+    uint64_t want = 0;
+    bool counted = nrt_dtype_bytes(t->dtype, n, &want);
+    uint64_t size = given_size ? *given_size : want;
+    if (!counted || want != size)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL,
                         "constant tensor %s: buffer holds %llu bytes but %s x %lld elements need %llu",
                         tensor_label(t), (unsigned long long)size, nrt_dtype_name(t->dtype), (long long)n,
                         (unsigned long long)want);
-    if (size > 0 && (offset > m->map_size || size > m->map_size - offset || offset % 64 != 0))
+    /* The alignment kernels may rely on when reading weights in place:
+     * 64 bytes from NRT_SMALL_BUFFER bytes up, 16 below (every element type
+     * and a 128-bit vector). */
+    uint64_t align = size >= NRT_SMALL_BUFFER ? 64 : 16;
+    if (size > 0 && (offset > m->map_size || size > m->map_size - offset || offset % align != 0))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL,
-                        "constant tensor %s: buffer [%llu, +%llu) is outside the %zu-byte file or not 64-byte aligned",
-                        tensor_label(t), (unsigned long long)offset, (unsigned long long)size, m->map_size);
+                        "constant tensor %s: buffer [%llu, +%llu) is outside the %zu-byte file or not %llu-byte aligned",
+                        tensor_label(t), (unsigned long long)offset, (unsigned long long)size, m->map_size,
+                        (unsigned long long)align);
     t->kind = NRT_TENSOR_CONSTANT;
     t->data = size ? (uint8_t*)m->map + offset : (void*)m; /* non-NULL for empty tensors */
     t->nbytes = (size_t)size;
@@ -120,6 +154,16 @@ static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
     memcpy(t->dims, t->decl_dims, sizeof t->dims);
     t->shape_known = true;
     return NRT_OK;
+}
+
+static nrt_status load_buffer(loader* L, nrt_tensor* t, uint32_t buffer_index) {
+    nrt_fb_table b;
+    uint64_t offset, size;
+    if (buffer_index >= L->buffers.len || !nrt_fb_vec_table(&L->buffers, buffer_index, &b) ||
+        !nrt_fb_u64(&b, NRT_FB_Buffer_offset, 0, &offset) || !nrt_fb_u64(&b, NRT_FB_Buffer_size, 0, &size))
+        return nrt_fail(L->m, NRT_ERR_INVALID_MODEL, "tensor %s: buffer index %u is invalid (%u buffers)",
+                        tensor_label(t), buffer_index, L->buffers.len);
+    return load_constant(L, t, offset, &size);
 }
 
 static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
@@ -130,6 +174,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     nrt_fb_vec shape, dim_names;
     uint8_t type, layout;
     uint32_t buffer;
+    uint64_t data_offset;
     nrt_fb_table q, sp;
     bool has_q, has_sp;
     if (!nrt_fb_string(ft, NRT_FB_Tensor_name, &t->name) || !nrt_fb_u8(ft, NRT_FB_Tensor_type, 0, &type) ||
@@ -138,7 +183,8 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         !nrt_fb_u32(ft, NRT_FB_Tensor_buffer, 0, &buffer) ||
         !nrt_fb_table_field(ft, NRT_FB_Tensor_quant, &q, &has_q) ||
         !nrt_fb_table_field(ft, NRT_FB_Tensor_sparsity, &sp, &has_sp) ||
-        !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout))
+        !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout) ||
+        !nrt_fb_u64(ft, NRT_FB_Tensor_data_offset, 0, &data_offset))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%d: corrupt table", index);
     if (type >= NRT_DTYPE_COUNT)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: unknown data type %u", tensor_label(t), type);
@@ -150,7 +196,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     for (int d = 0; d < NRT_MAX_RANK; d++) t->decl_dims[d] = d < t->decl_rank ? nrt_fb_vec_i64(&shape, (uint32_t)d) : 1;
     /* Declared dims: -1 (dynamic) or >= 0, and the known ones (other than 0,
      * as in nrt_set_shape) of an activation must fit the activation memory
-     * limit (a constant's must fit its buffer: load_buffer). */
+     * limit (a constant's must fit the file: load_constant). */
     int64_t known = 1;
     uint64_t known_bytes = 0;
     for (int d = 0; d < t->decl_rank; d++) {
@@ -162,7 +208,10 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: element count of the declared shape overflows",
                             tensor_label(t));
     }
-    if (buffer == 0 && (!nrt_dtype_bytes(t->dtype, known, &known_bytes) || known_bytes > m->opts.max_arena_bytes))
+    if (buffer != 0 && data_offset != 0)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s has both a buffer and a data offset", tensor_label(t));
+    bool constant = buffer != 0 || data_offset != 0;
+    if (!constant && (!nrt_dtype_bytes(t->dtype, known, &known_bytes) || known_bytes > m->opts.max_arena_bytes))
         return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: declared shape needs %lld elements of %s, over the memory limit",
                         tensor_label(t), (long long)known, nrt_dtype_name(t->dtype));
     static const int tensor_strings[] = {NRT_FB_Tensor_packing};
@@ -185,8 +234,8 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     if (layout != NRT_FB_WeightLayout_PLAIN)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
                         tensor_label(t), layout);
-    if (buffer != 0) {
-        nrt_status st = load_buffer(L, t, buffer);
+    if (constant) {
+        nrt_status st = buffer ? load_buffer(L, t, buffer) : load_constant(L, t, data_offset, NULL);
         if (st != NRT_OK) return st;
     }
     return has_q ? load_quant(L, t, index, &q) : NRT_OK;
@@ -398,6 +447,7 @@ nrt_status nrt_load(nrt_model* m) {
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) free(m->tensors[i].owned_scale);
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         free(m->nodes[i].inputs);
         free(m->nodes[i].outputs);

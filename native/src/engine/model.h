@@ -22,7 +22,7 @@ typedef enum nrt_tensor_kind {
 
 typedef struct nrt_quant {
     uint32_t count;            /* 0 = not quantized */
-    const float* scale;        /* count entries, in the model file */
+    const float* scale;        /* count entries, in the model file or (bfloat16 in the file) owned_scale */
     const int64_t* zero_point; /* count entries or NULL (all zero) */
     int axis;                  /* -1 = per tensor */
     int block_axis;
@@ -40,6 +40,7 @@ typedef struct nrt_tensor {
     size_t nbytes;                   /* current size */
     void* data;
     nrt_quant quant;
+    float* owned_scale;              /* scales widened from bfloat16 at load, freed at unload */
     int producer;                    /* node index, -1 for inputs/constants */
     int last_use;                    /* last node reading it (planning) */
     bool is_input, is_output;

@@ -22,6 +22,7 @@
 #define NRT_FB_QuantParams_axis 2
 #define NRT_FB_QuantParams_block_axis 3
 #define NRT_FB_QuantParams_block_size 4
+#define NRT_FB_QuantParams_scale_bf16 5
 
 /* enum SparseFormat : byte */
 #define NRT_FB_SparseFormat_DENSE 0
@@ -51,6 +52,7 @@
 #define NRT_FB_Tensor_weight_layout 7
 #define NRT_FB_Tensor_packing 8
 #define NRT_FB_Tensor_logical_perm 9
+#define NRT_FB_Tensor_data_offset 10
 
 /* enum OpType : ushort */
 #define NRT_FB_OpType_Identity 0
