@@ -491,40 +491,75 @@ static int row_variant(const conv_job* j, int64_t iy0, int64_t* ky0, int64_t* ky
     return -1;
 }
 
+/* Output columns [*ox0, *ox1) whose taps all lie inside the input's columns. */
+static void interior_cols(const nrt_conv2d_geom* g, int64_t* ox0, int64_t* ox1) {
+    int64_t last = g->iw - 1 - (g->kw - 1) * g->dw + g->pad_l; /* ox * sw may reach this */
+    int64_t b = last < 0 ? 0 : last / g->sw + 1, a = (g->pad_l + g->sw - 1) / g->sw;
+    *ox1 = b < g->ow ? b : g->ow;
+    *ox0 = a < *ox1 ? a : *ox1;
+}
+
+/* Output pixels [ox0, ox1) of output row `row` (corner row iy0, kernel rows
+ * [ky0, ky1) on weights `packed`; v < 0: the full weights) through the
+ * indirection kernel, DW_PIXELS at a time. */
+static void dw_indirect(const conv_job* j, size_t row, int64_t iy0, int64_t ky0, int64_t ky1, int v,
+                        const uint8_t* packed, int64_t ox0, int64_t ox1) {
+    const nrt_conv2d_geom* g = j->g;
+    const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
+    size_t c = (size_t)g->cout, taps = (size_t)((ky1 - ky0) * g->kw);
+    const int8_t* img = j->x + (int64_t)row / g->oh * g->ih * g->iw * g->cin;
+    int8_t* yrow = j->y + row * (size_t)g->ow * c;
+    for (int64_t oxb = ox0; oxb < ox1; oxb += DW_PIXELS) {
+        int64_t np = ox1 - oxb < DW_PIXELS ? ox1 - oxb : DW_PIXELS;
+        const int8_t** out = ind;
+        for (int64_t p = 0; p < np; p++) {
+            int64_t ix0 = (oxb + p) * g->sw - g->pad_l;
+            if (v < 0 && interior(g, iy0, ix0)) {
+                const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+                for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
+                continue;
+            }
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                int64_t iy = iy0 + ky * g->dh;
+                const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
+                for (int64_t kx = 0; kx < g->kw; kx++) {
+                    int64_t ix = ix0 + kx * g->dw;
+                    *out++ = xr && ix >= 0 && ix < g->iw ? xr + ix * g->cin : j->zbuf;
+                }
+            }
+        }
+        j->plan->dw->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)oxb * c, c, j->rq);
+    }
+}
+
+/* One output row per task unit: the interior columns through the row kernel
+ * (when the table has one and the kernel rows run lie inside the input), the
+ * rest through the indirection. */
 static void dw_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_dwconv_table* t = j->plan->dw;
-    const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
     size_t c = (size_t)g->cout;
+    int64_t ox0, ox1;
+    interior_cols(g, &ox0, &ox1);
     for (size_t row = begin; row < end; row++) {
         int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t, ky0, ky1;
         int v = row_variant(j, iy0, &ky0, &ky1);
         const uint8_t* packed = v < 0 ? j->packed : j->rows->packed + j->rows->offset[v];
-        size_t taps = (size_t)((ky1 - ky0) * g->kw);
-        const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
-        int8_t* yrow = j->y + row * (size_t)g->ow * c;
-        for (int64_t ox0 = 0; ox0 < g->ow; ox0 += DW_PIXELS) {
-            int64_t np = g->ow - ox0 < DW_PIXELS ? g->ow - ox0 : DW_PIXELS;
-            const int8_t** out = ind;
-            for (int64_t p = 0; p < np; p++) {
-                int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
-                if (v < 0 && interior(g, iy0, ix0)) {
-                    const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
-                    for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
-                    continue;
-                }
-                for (int64_t ky = ky0; ky < ky1; ky++) {
-                    int64_t iy = iy0 + ky * g->dh;
-                    const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
-                    for (int64_t kx = 0; kx < g->kw; kx++) {
-                        int64_t ix = ix0 + kx * g->dw;
-                        *out++ = xr && ix >= 0 && ix < g->iw ? xr + ix * g->cin : j->zbuf;
-                    }
-                }
-            }
-            t->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)ox0 * c, c, j->rq);
+        bool rows_in = ky1 > ky0 && iy0 + ky0 * g->dh >= 0 && iy0 + (ky1 - 1) * g->dh < g->ih;
+        if (!t->row || !rows_in || ox1 == ox0) {
+            dw_indirect(j, row, iy0, ky0, ky1, v, packed, 0, g->ow);
+            continue;
         }
+        const int8_t* rp[NRT_S8_CONV_MAX_TAPS];
+        const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
+        for (int64_t ky = ky0; ky < ky1; ky++)
+            rp[ky - ky0] = img + ((iy0 + ky * g->dh) * g->iw + ox0 * g->sw - g->pad_l) * g->cin;
+        int8_t* yrow = j->y + (row * (size_t)g->ow + (size_t)ox0) * c;
+        t->row(c, (size_t)(ox1 - ox0), (size_t)(ky1 - ky0), (size_t)g->kw, rp, (size_t)(g->sw * g->cin),
+               (size_t)(g->dw * g->cin), packed, yrow, j->rq);
+        dw_indirect(j, row, iy0, ky0, ky1, v, packed, 0, ox0);
+        dw_indirect(j, row, iy0, ky0, ky1, v, packed, ox1, g->ow);
     }
 }
 
