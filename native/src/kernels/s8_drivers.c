@@ -400,9 +400,18 @@ static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const
     size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
     int8_t zx = *j->zbuf;
     pixel_pos p = pixel_at(g, m0);
+    int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+    if (p.ox + (int64_t)mr <= g->ow && interior(g, iy0, ix0) && interior(g, iy0, ix0 + ((int64_t)mr - 1) * g->sw)) {
+        /* the common case: the tile's pixels in one output row, all inside: fixed strides */
+        const int8_t* corner = j->x + ((p.n * g->ih + iy0) * g->iw + ix0) * g->cin;
+        size_t xs = (size_t)(g->sw * g->cin), ys = (size_t)(g->dh * g->iw * g->cin);
+        for (size_t ky = 0; ky < (size_t)g->kh; ky++, corner += ys)
+            for (size_t r = 0; r < MR; r++) ind[ky * MR + r] = corner + (r < mr ? r : mr - 1) * xs;
+        return;
+    }
     for (size_t r = 0; r < MR; r++) {
         if (r > 0 && r < mr) pixel_next(g, &p);
-        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         int64_t kx0 = ix0 >= 0 ? 0 : -ix0, kx1 = g->iw - ix0;
         kx0 = kx0 < g->kw ? kx0 : g->kw;
         kx1 = kx1 < g->kw ? (kx1 > kx0 ? kx1 : kx0) : g->kw;
