@@ -50,7 +50,7 @@ NRT_AVX512VNNI_INLINE __m256i load_x16(const int8_t* x, __mmask16 km) {
 
 /* At most 16 channels (channels 0-15 of the tile are lanes 0-7 of both halves). */
 NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 km, const int32_t* tile, int8_t* y,
-                                          size_t y_stride, const nrt_s8_requant* rq, const int P) {
+                                          size_t y_stride, const nrt_s8_requant* rq, const int P, const int KW) {
     __m256i even[PIX], odd[PIX];
     __m256i be = _mm256_loadu_si256((const __m256i*)tile), bo = _mm256_loadu_si256((const __m256i*)(tile + 16));
 #pragma GCC unroll 4
@@ -63,7 +63,7 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 
         const int8_t* xr[PIX];
 #pragma GCC unroll 4
         for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
-        for (size_t kx = 0; kx < s->kw; kx++, w += CW) {
+        for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
             __m256i we = _mm256_loadu_si256((const __m256i*)w), wo = _mm256_loadu_si256((const __m256i*)(w + 16));
 #pragma GCC unroll 4
             for (int p = 0; p < P; p++) {
@@ -91,7 +91,8 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 
 }
 
 NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, const int32_t* tile, int8_t* y,
-                                     size_t y_stride, const nrt_s8_requant* rq, const int P, const int FULL) {
+                                     size_t y_stride, const nrt_s8_requant* rq, const int P, const int FULL,
+                                     const int KW) {
     __m512i even[PIX], odd[PIX];
     __m512i be = _mm512_loadu_si512(tile), bo = _mm512_loadu_si512(tile + 16);
 #pragma GCC unroll 4
@@ -104,7 +105,7 @@ NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, c
         const int8_t* xr[PIX];
 #pragma GCC unroll 4
         for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
-        for (size_t kx = 0; kx < s->kw; kx++, w += CW) {
+        for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
             __m512i we = _mm512_loadu_si512(w), wo = _mm512_loadu_si512(w + 16);
 #pragma GCC unroll 4
             for (int p = 0; p < P; p++) {
@@ -138,42 +139,43 @@ NRT_AVX512VNNI_INLINE dw_src src_at(const dw_src* s, size_t p) {
 
 /* All pixels of one channel tile. */
 NRT_AVX512VNNI_INLINE void dw_tile(const dw_src* s, size_t npix, size_t c0, size_t nc, const int32_t* wt, int8_t* y,
-                                   size_t y_stride, const nrt_s8_requant* rq) {
+                                   size_t y_stride, const nrt_s8_requant* rq, const int KW) {
     size_t p = 0;
     if (nc >= CW) {
         for (; p + PIX <= npix; p += PIX) {
             dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1, KW);
         }
         for (; p < npix; p++) {
             dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1, KW);
         }
     } else if (nc <= 16) {
         __mmask16 kh = (__mmask16)((1u << nc) - 1);
         for (; p + PIX <= npix; p += PIX) {
             dw_src a = src_at(s, p);
-            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX);
+            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX, KW);
         }
         for (; p < npix; p++) {
             dw_src a = src_at(s, p);
-            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, 1);
+            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, 1, KW);
         }
     } else {
         __mmask32 km = (__mmask32)((1u << nc) - 1);
         for (; p + PIX <= npix; p += PIX) {
             dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0);
+            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0, KW);
         }
         for (; p < npix; p++) {
             dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0);
+            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0, KW);
         }
     }
 }
 
 /* Pixels in blocks of BLOCK, every channel tile for a block: the block's
- * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles. */
+ * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles.
+ * Kernel widths 1 (the indirection's taps), 3 and 5 are unrolled. */
 NRT_AVX512VNNI_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
                                   size_t y_stride, const nrt_s8_requant* rq) {
     size_t tile = CW * (2 + s->kh * s->kw);
@@ -182,7 +184,10 @@ NRT_AVX512VNNI_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix,
         dw_src a = src_at(s, b0);
         const int32_t* wt = w;
         for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile)
-            dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq);
+            if (s->kw == 1) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 1);
+            else if (s->kw == 3) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 3);
+            else if (s->kw == 5) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 5);
+            else dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 0);
     }
 }
 
