@@ -293,6 +293,12 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
                     stride[1] == wd[2];
     if (!upsample || !(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
     plan->kind = NRT_S8_CONV_TRANSPOSE;
+    size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
+    plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
+    if (plan->merged_rows) {
+        plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, all, (size_t)wd[0], 1);
+        return true;
+    }
     plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, (size_t)(wd[2] * wd[3]), (size_t)wd[0], 1);
     plan->packed_bytes = (size_t)wd[1] * plan->group_bytes;
     return true;
@@ -301,19 +307,22 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed) {
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
+    size_t rows = plan->merged_rows ? 1 : kh, row_stride = cols;
+    if (plan->merged_rows) cols *= kh; /* one GEMM: column j = (ky * kw + kx) * C_out + c */
     int32_t* b = malloc(cols * sizeof *b);
     float* mc = malloc(cols * sizeof *mc);
     bool ok = b && mc;
-    for (size_t ky = 0; ok && ky < kh; ky++) {
+    for (size_t ky = 0; ok && ky < rows; ky++) {
         /* kernel row ky: column j = kx * C_out + c, K = C_in, W_ky[j][ci] = w[ci][ky][kx][c] */
-        const int8_t* wk = w + ky * cols;
+        const int8_t* wk = w + ky * row_stride;
         for (size_t j = 0; j < cols; j++) {
             uint32_t sum = 0;
-            for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)wk[ci * kh * cols + j];
+            for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)wk[ci * kh * kw * cout + j];
             b[j] = (int32_t)((bias ? (uint32_t)bias[j % cout] : 0u) - (uint32_t)zx * sum);
             mc[j] = m[j % cout];
         }
-        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * cols, b, mc, (uint8_t*)packed + ky * plan->group_bytes);
+        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
+                    (uint8_t*)packed + ky * plan->group_bytes);
     }
     free(b);
     free(mc);
@@ -602,11 +611,34 @@ static void convt_task(void* arg, size_t begin, size_t end) {
     }
 }
 
+/* Merged kernel rows (kh x kw x C_out <= nr): one GEMM per tile into a
+ * buffer, then each kernel row's kw x C_out values of the tile's pixels,
+ * contiguous in output row iy * sh + ky, copied there. */
+static void convt_merged_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_gemm_table* t = j->plan->gemm;
+    int8_t buf[NRT_S8_GEMM_MAX_MR * NRT_S8_GEMM_MAX_NR];
+    size_t cin = (size_t)g->cin, cols = (size_t)g->kw * (size_t)g->cout, all = (size_t)g->kh * cols;
+    size_t iw = (size_t)g->iw, tiles = ceil_div(iw, t->mr);
+    for (size_t task = begin; task < end; task++) {
+        size_t row = task / tiles, ix0 = task % tiles * t->mr, mr = iw - ix0 < t->mr ? iw - ix0 : t->mr;
+        int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
+        t->gemm(mr, all, cin, j->x + (row * iw + ix0) * cin, cin, j->packed, buf, all, j->rq);
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int8_t* c = j->y + ((size_t)((n * g->oh + iy * g->sh + ky) * g->ow) + ix0 * (size_t)g->sw) * (size_t)g->cout;
+            const int8_t* src = buf + (size_t)ky * cols;
+            for (size_t r = 0; r < mr; r++, c += cols, src += all)
+                for (size_t i = 0; i < cols; i++) c[i] = src[i];
+        }
+    }
+}
+
 static void run_transpose(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), convt_task, j);
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);
 }
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,

@@ -29,6 +29,10 @@
  *              For kernel row ky, the kw x C_out outputs of consecutive input
  *              pixels are consecutive in output row iy * stride + ky: one
  *              GEMM per kernel row with N = kw x C_out writes them in place.
+ *              When all kh x kw x C_out columns fit one panel (an upsampling
+ *              to one channel: 2 x 2 x 1), one GEMM covers every kernel row
+ *              through a buffer ("merged rows" too: the per-call cost of a
+ *              panel is paid once instead of kh times).
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
@@ -41,6 +45,7 @@
 
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
+#define NRT_S8_GEMM_MAX_NR 32
 #define NRT_S8_PACK_ALIGN 64
 /* Merged rows: C_in below this and kw x C_in at most NRT_S8_ROWS_MAX_K, kh at
  * most NRT_S8_ROWS_MAX_KH (the edge copies live on the stack). */
@@ -107,7 +112,8 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
-    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in) */
+    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
+                            TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_s8_conv_plan;
