@@ -14,6 +14,9 @@
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
+/* Bytes of a merged kernel row of `run` values in a packed panel: whole K blocks. */
+static size_t row_span(const nrt_s8_gemm_table* t, size_t run) { return ceil_div(run, t->kr) * t->kr; }
+
 /* ---- packing ---- */
 
 size_t nrt_s8_gemm_packed_bytes(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks) {
@@ -403,8 +406,12 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
 
 /* Merged rows: one pointer per (pixel, kernel row) at the kw x C_in bytes
  * under it; rows crossing the left / right edge, or in the padding, get a
- * copy in `edge` with z_x filled in. */
-static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
+ * copy in `edge` with z_x filled in. Returns the bytes the GEMM may read per
+ * pointer: kw x C_in, or that rounded up to whole K blocks when every pointer
+ * is into the input and the bytes past the run (the next pixel's, multiplied
+ * by the panel's zero pad weights) are still inside it: no K remainder, read
+ * byte by byte, per kernel row. */
+static size_t build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
     const nrt_conv2d_geom* g = j->g;
     size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
     int8_t zx = *j->zbuf;
@@ -416,7 +423,9 @@ static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const
         size_t xs = (size_t)(g->sw * g->cin), ys = (size_t)(g->dh * g->iw * g->cin);
         for (size_t ky = 0; ky < (size_t)g->kh; ky++, corner += ys)
             for (size_t r = 0; r < MR; r++) ind[ky * MR + r] = corner + (r < mr ? r : mr - 1) * xs;
-        return;
+        size_t span = row_span(j->plan->gemm, run);
+        const int8_t* last = ind[(size_t)(g->kh - 1) * MR + mr - 1];
+        return (size_t)(j->x + g->n * g->ih * g->iw * g->cin - last) >= span ? span : run;
     }
     for (size_t r = 0; r < MR; r++) {
         if (r > 0 && r < mr) pixel_next(g, &p);
@@ -440,6 +449,7 @@ static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const
             *out = dst;
         }
     }
+    return run;
 }
 
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
@@ -455,6 +465,7 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
         size_t mt = task / j->n_blocks, nb = task % j->n_blocks;
         size_t m0 = mt * t->mr, mr = M - m0 < t->mr ? M - m0 : t->mr;
         size_t u1 = (nb + 1) * j->block_units < units ? (nb + 1) * j->block_units : units, built = (size_t)-1;
+        size_t kc = 0; /* merged rows: bytes read per pointer (build_row_indirection) */
         for (size_t u = nb * j->block_units; u < u1; u++) {
             size_t grp = u / j->panels_per_group, pn = u % j->panels_per_group, n0 = pn * t->nr;
             size_t nc = cog - n0 < t->nr ? cog - n0 : t->nr;
@@ -465,9 +476,9 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 continue;
             }
             if (j->plan->merged_rows) {
-                if (grp != built) build_row_indirection(j, m0, mr, ind, edge);
+                if (grp != built) kc = build_row_indirection(j, m0, mr, ind, edge);
                 built = grp;
-                t->igemm(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->rq);
+                t->igemm(mr, nc, kc, (size_t)g->kh, ind, w, c, cout, j->rq);
                 continue;
             }
             if (grp != built) build_indirection(j, m0, mr, grp, ind);
