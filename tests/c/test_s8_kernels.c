@@ -4,7 +4,7 @@
  *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
- *     the row entry point with strides 1 and 2, dilation 2, up to 37 pixels;
+ *     the row entry point with 2 .. 70 channels, strides 1 and 2, dilation 2, up to 37 pixels;
  *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
@@ -292,13 +292,15 @@ static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
                 cases++;
             }
     if (!t->row) return cases;
-    /* row kernel: pixel counts around the pixel step (4) and block (16); strides 1 and 2, dilation 2 */
-    static const size_t np[] = {1, 3, 4, 5, 16, 17, 37};
-    for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
+    /* row kernel: pixel counts around the pixel step (4) and block (16); strides 1 and 2, dilation 2;
+     * 8 and 16 channels (several stride-1 pixels per vector on AVX-512) */
+    static const size_t np[] = {1, 2, 3, 4, 5, 9, 16, 17, 37};
+    size_t rc[] = {2, 3, 8, 16, t->cw - 1, t->cw, t->cw + 1, 48, 70};
+    for (size_t a = 0; a < sizeof rc / sizeof *rc; a++)
         for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
             for (size_t i = 0; i < sizeof np / sizeof *np; i++)
                 for (size_t v = 0; v < 3; v++) {
-                    size_t c = cs[a], xs = v == 1 ? 2 * c : c, ts = v == 2 ? 2 * c : c;
+                    size_t c = rc[a], xs = v == 1 ? 2 * c : c, ts = v == 2 ? 2 * c : c;
                     check_dwconv_row(isa, c, ks[b][0], ks[b][1], np[i], xs, ts);
                     cases++;
                 }

@@ -198,11 +198,35 @@ NRT_AVX512VNNI static void qs8_dwconv_32x4_avx512vnni(size_t channels, size_t np
     dw_all(&s, channels, npix, w, y, y_stride, rq);
 }
 
+/* 8 or 16 channels whose pixels are consecutive (stride 1): 32 / C pixels
+ * fill one 32-channel tile, on a copy of the tile whose lanes repeat the
+ * channels' (even lane i holds channel 2i mod C: slot i mod C / 2, odd
+ * lanes alike). The ymm path would leave half of every vector empty. */
+#define GROUP_MAX_TAPS 25
+
+NRT_AVX512VNNI_INLINE void repeat_tile(size_t channels, size_t taps, const int32_t* w, int32_t* dup) {
+    size_t half = channels / 2;
+    for (size_t row = 0; row < taps + 2; row++, w += CW, dup += CW)
+        for (size_t i = 0; i < CW / 2; i++) {
+            dup[i] = w[i % half];
+            dup[CW / 2 + i] = w[CW / 2 + i % half];
+        }
+}
+
 NRT_AVX512VNNI static void qs8_dwconv_row_32x4_avx512vnni(size_t channels, size_t npix, size_t kh, size_t kw,
                                                           const int8_t* const* rows, size_t xs, size_t ts,
                                                           const void* w, int8_t* y, const nrt_s8_requant* rq) {
     dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
-    dw_all(&s, channels, npix, w, y, channels, rq);
+    size_t g = CW / (channels ? channels : 1), grouped = 0;
+    if ((channels == 8 || channels == 16) && xs == channels && kh * kw <= GROUP_MAX_TAPS && npix >= g) {
+        int32_t dup[CW * (GROUP_MAX_TAPS + 2)];
+        repeat_tile(channels, kh * kw, w, dup);
+        dw_src sg = {NULL, rows, kh * kw, kh, kw, CW, ts, 0};
+        grouped = npix / g * g;
+        dw_all(&sg, CW, npix / g, dup, y, CW, rq);
+        s.p0 = grouped;
+    }
+    dw_all(&s, channels, npix - grouped, w, y + grouped * channels, channels, rq);
 }
 
 const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni = {
