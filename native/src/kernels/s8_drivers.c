@@ -381,16 +381,25 @@ static void pixel_next(const nrt_conv2d_geom* g, pixel_pos* p) {
  * (the z_x buffer in the padding); rows past mr repeat the last one. */
 static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t grp, const int8_t** ind) {
     const nrt_conv2d_geom* g = j->g;
-    size_t MR = j->plan->gemm->mr;
+    size_t MR = j->plan->gemm->mr, taps = (size_t)(g->kh * g->kw);
     pixel_pos p = pixel_at(g, m0);
+    int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+    if (p.ox + (int64_t)mr <= g->ow && interior(g, iy0, ix0) && interior(g, iy0, ix0 + ((int64_t)mr - 1) * g->sw)) {
+        /* the common case: the tile's pixels in one output row, all inside: fixed strides */
+        const int8_t* corner = j->x + ((p.n * g->ih + iy0) * g->iw + ix0) * g->cin + (int64_t)grp * (g->cin / g->group);
+        size_t xs = (size_t)(g->sw * g->cin);
+        for (size_t t = 0; t < taps; t++)
+            for (size_t r = 0; r < MR; r++) ind[t * MR + r] = corner + j->tap_offset[t] + (r < mr ? r : mr - 1) * xs;
+        return;
+    }
     for (size_t r = 0; r < MR; r++) {
         if (r > 0 && r < mr) pixel_next(g, &p);
-        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
         const int8_t** out = ind + r;
         if (interior(g, iy0, ix0)) { /* the common case: fixed offsets from the corner */
             const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
-            for (int64_t t = 0; t < g->kh * g->kw; t++) out[(size_t)t * MR] = corner + j->tap_offset[t];
+            for (size_t t = 0; t < taps; t++) out[t * MR] = corner + j->tap_offset[t];
             continue;
         }
         for (int64_t ky = 0; ky < g->kh; ky++) {
@@ -637,7 +646,8 @@ static void convt_merged_task(void* arg, size_t begin, size_t end) {
         int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
         t->gemm(mr, all, cin, j->x + (row * iw + ix0) * cin, cin, j->packed, buf, all, j->rq);
         for (int64_t ky = 0; ky < g->kh; ky++) {
-            int8_t* c = j->y + ((size_t)((n * g->oh + iy * g->sh + ky) * g->ow) + ix0 * (size_t)g->sw) * (size_t)g->cout;
+            size_t oy = (size_t)((n * g->oh + iy * g->sh + ky) * g->ow);
+            int8_t* c = j->y + (oy + ix0 * (size_t)g->sw) * (size_t)g->cout;
             const int8_t* src = buf + (size_t)ky * cols;
             for (size_t r = 0; r < mr; r++, c += cols, src += all)
                 for (size_t i = 0; i < cols; i++) c[i] = src[i];
