@@ -6,22 +6,30 @@
  * Conv algorithms, chosen once at load from the weights' shape (the plan is
  * kept with the packed weights in the op's parameters):
  *   DEPTHWISE  group == C_in == C_out (one input channel per output channel):
- *              the dwconv kernels, vectorized over channels, one tap pointer
- *              per (output pixel, tap), padding taps pointing at a buffer of
- *              z_x (so the folded bias stays exact at the borders);
+ *              the dwconv kernels, vectorized over channels. Each output
+ *              row's interior (every tap inside the input) goes to the
+ *              table's row kernel, which finds the taps at fixed strides from
+ *              one pointer per kernel row; the edge pixels (and everything on
+ *              tables without one) get one tap pointer per (output pixel,
+ *              tap), padding taps pointing at a buffer of z_x (so the folded
+ *              bias stays exact at the borders);
  *   GEMM       any other conv, per group: output pixels x output channels,
  *              K = taps x input channels of the group. A 1x1 stride-1
  *              unpadded ungrouped conv reads the input rows in place (gemm);
  *              every other one goes through an indirection buffer (igemm:
  *              one pointer per pixel and tap, the z_x buffer in the padding),
- *              built per tile of MR pixels: no im2col copy. With few input
+ *              built per tile of MR pixels: no im2col copy (a tile inside
+ *              the input within one output row: pointers at fixed strides,
+ *              no per-pixel edge tests). With few input
  *              channels (the RGB first layer) and undilated columns, the kw
  *              taps of a kernel row are kw x C_in contiguous bytes of the
  *              input, so each kernel row is one K block of the indirection
  *              ("merged rows": kh blocks of kw x C_in instead of kh x kw
  *              blocks of C_in, e.g. 3 x 9 bytes instead of 9 x 3); pixels
  *              whose row crosses the left / right edge get a copy with z_x
- *              filled in.
+ *              filled in; tiles whose rows all lie in the input read each
+ *              row padded to whole K blocks (the next pixel's bytes meet the
+ *              panel's zero weights) while that stays inside the input.
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): every output pixel receives
  *              exactly one tap, so z_x folds into the bias like a Conv's
