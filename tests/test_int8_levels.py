@@ -387,6 +387,10 @@ CONVT = [  # (x NHWC, cout, kernel, stride, pads t l b r, per_channel, act)
     ((1, 3, 6, 37), 19, (3, 3), (3, 3), (0, 0, 0, 0), False, "clip"),
     ((1, 6, 5, 16), 40, (2, 1), (2, 1), (0, 0, 0, 0), True, None),
     ((1, 9, 9, 70), 33, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    # every kernel position in one panel (kh x kw x cout <= nr: one GEMM, then scattered)
+    ((1, 3, 14, 24), 1, (2, 2), (2, 2), (0, 0, 0, 0), False, "relu"),
+    ((2, 3, 13, 10), 8, (2, 2), (2, 2), (0, 0, 0, 0), True, "clip"),
+    ((1, 2, 5, 7), 3, (3, 3), (3, 3), (0, 0, 0, 0), True, None),
     ((1, 4, 5, 8), 6, (3, 3), (2, 2), (1, 1, 1, 1), True, None),   # not an upsampling geometry: reference
 ]
 

@@ -4,6 +4,7 @@
  *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
+ *     the row entry point with 2 .. 70 channels, strides 1 and 2, dilation 2, up to 37 pixels;
  *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
@@ -228,6 +229,57 @@ static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npi
     free(w), free(bias), free(m), free(packed), free(y), free(zbuf), free(ind);
 }
 
+/* The row entry point: kernel row r's column kx of pixel p at
+ * rows[r] + p * xs + kx * ts; the last byte read is the input's last (at
+ * the guard); exactly npix * C output bytes written. */
+static void check_dwconv_row(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npix, size_t xs, size_t ts) {
+    size_t taps = kh * kw, row_bytes = (npix - 1) * xs + (kw - 1) * ts + C;
+    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
+    nrt_s8_conv_plan plan;
+    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, 1, &plan) || !plan.dw->row) return;
+    int8_t* w = malloc(C * taps);
+    int32_t* bias = malloc(C * sizeof(int32_t));
+    float* m = malloc(C * sizeof(float));
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
+                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    int8_t* y = malloc(npix * C + 8);
+    const int8_t* rows[5];
+    guarded x = guarded_alloc(kh * row_bytes);
+    if (!w || !bias || !m || !packed || !y) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, C * taps);
+    fill_bytes(x.data, kh * row_bytes);
+    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)next_random();
+    int32_t qmin, qmax;
+    nrt_s8_requant rq;
+    random_requant(taps, m, C, &rq, &qmin, &qmax);
+    nrt_s8_conv_pack(&plan, wdims, (int64_t)C, w, bias, m, packed);
+    for (size_t r = 0; r < kh; r++) rows[r] = x.data + r * row_bytes;
+    memset(y, 0x5A, npix * C + 8);
+    plan.dw->row(C, npix, kh, kw, rows, xs, ts, packed, y, &rq);
+    for (size_t i = 0; i < npix * C + 8 && failures < 20; i++) {
+        int8_t want = 0x5A;
+        if (i < npix * C) {
+            size_t p = i / C, j = i % C;
+            int32_t acc = bias[j];
+            for (size_t r = 0; r < kh; r++)
+                for (size_t kx = 0; kx < kw; kx++)
+                    acc = nrt_mac_wrap(acc, rows[r][p * xs + kx * ts + j], w[j * taps + r * kw + kx]);
+            want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+        }
+        if (y[i] != want) {
+            printf("FAIL %s row C=%zu %zux%zu npix=%zu xs=%zu ts=%zu: y[%zu] = %d, want %d\n", plan.dw->name, C, kh,
+                   kw, npix, xs, ts, i, y[i], want);
+            failures++;
+            break;
+        }
+    }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(y);
+}
+
 static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
     size_t cs[] = {2, 3, 7, t->cw - 1, t->cw, t->cw + 1, 2 * t->cw + 3, 70};
     static const size_t ks[][2] = {{1, 1}, {2, 2}, {3, 3}, {1, 5}, {5, 5}};
@@ -239,6 +291,19 @@ static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
                 check_dwconv(isa, cs[a], ks[b][0], ks[b][1], npix);
                 cases++;
             }
+    if (!t->row) return cases;
+    /* row kernel: pixel counts around the pixel step (4) and block (16); strides 1 and 2, dilation 2;
+     * 8 and 16 channels (several stride-1 pixels per vector on AVX-512) */
+    static const size_t np[] = {1, 2, 3, 4, 5, 9, 16, 17, 37};
+    size_t rc[] = {2, 3, 8, 16, t->cw - 1, t->cw, t->cw + 1, 48, 70};
+    for (size_t a = 0; a < sizeof rc / sizeof *rc; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+            for (size_t i = 0; i < sizeof np / sizeof *np; i++)
+                for (size_t v = 0; v < 3; v++) {
+                    size_t c = rc[a], xs = v == 1 ? 2 * c : c, ts = v == 2 ? 2 * c : c;
+                    check_dwconv_row(isa, c, ks[b][0], ks[b][1], np[i], xs, ts);
+                    cases++;
+                }
     return cases;
 }
 

@@ -14,6 +14,9 @@
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
+/* Bytes of a merged kernel row of `run` values in a packed panel: whole K blocks. */
+static size_t row_span(const nrt_s8_gemm_table* t, size_t run) { return ceil_div(run, t->kr) * t->kr; }
+
 /* ---- packing ---- */
 
 size_t nrt_s8_gemm_packed_bytes(const nrt_s8_gemm_table* t, size_t n, size_t kc, size_t ks) {
@@ -293,6 +296,12 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
                     stride[1] == wd[2];
     if (!upsample || !(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
     plan->kind = NRT_S8_CONV_TRANSPOSE;
+    size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
+    plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
+    if (plan->merged_rows) {
+        plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, all, (size_t)wd[0], 1);
+        return true;
+    }
     plan->group_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, (size_t)(wd[2] * wd[3]), (size_t)wd[0], 1);
     plan->packed_bytes = (size_t)wd[1] * plan->group_bytes;
     return true;
@@ -301,19 +310,22 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed) {
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
+    size_t rows = plan->merged_rows ? 1 : kh, row_stride = cols;
+    if (plan->merged_rows) cols *= kh; /* one GEMM: column j = (ky * kw + kx) * C_out + c */
     int32_t* b = malloc(cols * sizeof *b);
     float* mc = malloc(cols * sizeof *mc);
     bool ok = b && mc;
-    for (size_t ky = 0; ok && ky < kh; ky++) {
+    for (size_t ky = 0; ok && ky < rows; ky++) {
         /* kernel row ky: column j = kx * C_out + c, K = C_in, W_ky[j][ci] = w[ci][ky][kx][c] */
-        const int8_t* wk = w + ky * cols;
+        const int8_t* wk = w + ky * row_stride;
         for (size_t j = 0; j < cols; j++) {
             uint32_t sum = 0;
-            for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)wk[ci * kh * cols + j];
+            for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)wk[ci * kh * kw * cout + j];
             b[j] = (int32_t)((bias ? (uint32_t)bias[j % cout] : 0u) - (uint32_t)zx * sum);
             mc[j] = m[j % cout];
         }
-        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * cols, b, mc, (uint8_t*)packed + ky * plan->group_bytes);
+        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
+                    (uint8_t*)packed + ky * plan->group_bytes);
     }
     free(b);
     free(mc);
@@ -369,16 +381,25 @@ static void pixel_next(const nrt_conv2d_geom* g, pixel_pos* p) {
  * (the z_x buffer in the padding); rows past mr repeat the last one. */
 static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t grp, const int8_t** ind) {
     const nrt_conv2d_geom* g = j->g;
-    size_t MR = j->plan->gemm->mr;
+    size_t MR = j->plan->gemm->mr, taps = (size_t)(g->kh * g->kw);
     pixel_pos p = pixel_at(g, m0);
+    int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+    if (p.ox + (int64_t)mr <= g->ow && interior(g, iy0, ix0) && interior(g, iy0, ix0 + ((int64_t)mr - 1) * g->sw)) {
+        /* the common case: the tile's pixels in one output row, all inside: fixed strides */
+        const int8_t* corner = j->x + ((p.n * g->ih + iy0) * g->iw + ix0) * g->cin + (int64_t)grp * (g->cin / g->group);
+        size_t xs = (size_t)(g->sw * g->cin);
+        for (size_t t = 0; t < taps; t++)
+            for (size_t r = 0; r < MR; r++) ind[t * MR + r] = corner + j->tap_offset[t] + (r < mr ? r : mr - 1) * xs;
+        return;
+    }
     for (size_t r = 0; r < MR; r++) {
         if (r > 0 && r < mr) pixel_next(g, &p);
-        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         const int8_t* img = j->x + p.n * g->ih * g->iw * g->cin + (int64_t)grp * (g->cin / g->group);
         const int8_t** out = ind + r;
         if (interior(g, iy0, ix0)) { /* the common case: fixed offsets from the corner */
             const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
-            for (int64_t t = 0; t < g->kh * g->kw; t++) out[(size_t)t * MR] = corner + j->tap_offset[t];
+            for (size_t t = 0; t < taps; t++) out[t * MR] = corner + j->tap_offset[t];
             continue;
         }
         for (int64_t ky = 0; ky < g->kh; ky++) {
@@ -394,15 +415,30 @@ static void build_indirection(const conv_job* j, size_t m0, size_t mr, size_t gr
 
 /* Merged rows: one pointer per (pixel, kernel row) at the kw x C_in bytes
  * under it; rows crossing the left / right edge, or in the padding, get a
- * copy in `edge` with z_x filled in. */
-static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
+ * copy in `edge` with z_x filled in. Returns the bytes the GEMM may read per
+ * pointer: kw x C_in, or that rounded up to whole K blocks when every pointer
+ * is into the input and the bytes past the run (the next pixel's, multiplied
+ * by the panel's zero pad weights) are still inside it: no K remainder, read
+ * byte by byte, per kernel row. */
+static size_t build_row_indirection(const conv_job* j, size_t m0, size_t mr, const int8_t** ind, int8_t* edge) {
     const nrt_conv2d_geom* g = j->g;
     size_t MR = j->plan->gemm->mr, run = (size_t)(g->kw * g->cin);
     int8_t zx = *j->zbuf;
     pixel_pos p = pixel_at(g, m0);
+    int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+    if (p.ox + (int64_t)mr <= g->ow && interior(g, iy0, ix0) && interior(g, iy0, ix0 + ((int64_t)mr - 1) * g->sw)) {
+        /* the common case: the tile's pixels in one output row, all inside: fixed strides */
+        const int8_t* corner = j->x + ((p.n * g->ih + iy0) * g->iw + ix0) * g->cin;
+        size_t xs = (size_t)(g->sw * g->cin), ys = (size_t)(g->dh * g->iw * g->cin);
+        for (size_t ky = 0; ky < (size_t)g->kh; ky++, corner += ys)
+            for (size_t r = 0; r < MR; r++) ind[ky * MR + r] = corner + (r < mr ? r : mr - 1) * xs;
+        size_t span = row_span(j->plan->gemm, run);
+        const int8_t* last = ind[(size_t)(g->kh - 1) * MR + mr - 1];
+        return (size_t)(j->x + g->n * g->ih * g->iw * g->cin - last) >= span ? span : run;
+    }
     for (size_t r = 0; r < MR; r++) {
         if (r > 0 && r < mr) pixel_next(g, &p);
-        int64_t iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
+        iy0 = p.oy * g->sh - g->pad_t, ix0 = p.ox * g->sw - g->pad_l;
         int64_t kx0 = ix0 >= 0 ? 0 : -ix0, kx1 = g->iw - ix0;
         kx0 = kx0 < g->kw ? kx0 : g->kw;
         kx1 = kx1 < g->kw ? (kx1 > kx0 ? kx1 : kx0) : g->kw;
@@ -422,6 +458,7 @@ static void build_row_indirection(const conv_job* j, size_t m0, size_t mr, const
             *out = dst;
         }
     }
+    return run;
 }
 
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
@@ -437,6 +474,7 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
         size_t mt = task / j->n_blocks, nb = task % j->n_blocks;
         size_t m0 = mt * t->mr, mr = M - m0 < t->mr ? M - m0 : t->mr;
         size_t u1 = (nb + 1) * j->block_units < units ? (nb + 1) * j->block_units : units, built = (size_t)-1;
+        size_t kc = 0; /* merged rows: bytes read per pointer (build_row_indirection) */
         for (size_t u = nb * j->block_units; u < u1; u++) {
             size_t grp = u / j->panels_per_group, pn = u % j->panels_per_group, n0 = pn * t->nr;
             size_t nc = cog - n0 < t->nr ? cog - n0 : t->nr;
@@ -447,9 +485,9 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 continue;
             }
             if (j->plan->merged_rows) {
-                if (grp != built) build_row_indirection(j, m0, mr, ind, edge);
+                if (grp != built) kc = build_row_indirection(j, m0, mr, ind, edge);
                 built = grp;
-                t->igemm(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->rq);
+                t->igemm(mr, nc, kc, (size_t)g->kh, ind, w, c, cout, j->rq);
                 continue;
             }
             if (grp != built) build_indirection(j, m0, mr, grp, ind);
@@ -491,40 +529,75 @@ static int row_variant(const conv_job* j, int64_t iy0, int64_t* ky0, int64_t* ky
     return -1;
 }
 
+/* Output columns [*ox0, *ox1) whose taps all lie inside the input's columns. */
+static void interior_cols(const nrt_conv2d_geom* g, int64_t* ox0, int64_t* ox1) {
+    int64_t last = g->iw - 1 - (g->kw - 1) * g->dw + g->pad_l; /* ox * sw may reach this */
+    int64_t b = last < 0 ? 0 : last / g->sw + 1, a = (g->pad_l + g->sw - 1) / g->sw;
+    *ox1 = b < g->ow ? b : g->ow;
+    *ox0 = a < *ox1 ? a : *ox1;
+}
+
+/* Output pixels [ox0, ox1) of output row `row` (corner row iy0, kernel rows
+ * [ky0, ky1) on weights `packed`; v < 0: the full weights) through the
+ * indirection kernel, DW_PIXELS at a time. */
+static void dw_indirect(const conv_job* j, size_t row, int64_t iy0, int64_t ky0, int64_t ky1, int v,
+                        const uint8_t* packed, int64_t ox0, int64_t ox1) {
+    const nrt_conv2d_geom* g = j->g;
+    const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
+    size_t c = (size_t)g->cout, taps = (size_t)((ky1 - ky0) * g->kw);
+    const int8_t* img = j->x + (int64_t)row / g->oh * g->ih * g->iw * g->cin;
+    int8_t* yrow = j->y + row * (size_t)g->ow * c;
+    for (int64_t oxb = ox0; oxb < ox1; oxb += DW_PIXELS) {
+        int64_t np = ox1 - oxb < DW_PIXELS ? ox1 - oxb : DW_PIXELS;
+        const int8_t** out = ind;
+        for (int64_t p = 0; p < np; p++) {
+            int64_t ix0 = (oxb + p) * g->sw - g->pad_l;
+            if (v < 0 && interior(g, iy0, ix0)) {
+                const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
+                for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
+                continue;
+            }
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                int64_t iy = iy0 + ky * g->dh;
+                const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
+                for (int64_t kx = 0; kx < g->kw; kx++) {
+                    int64_t ix = ix0 + kx * g->dw;
+                    *out++ = xr && ix >= 0 && ix < g->iw ? xr + ix * g->cin : j->zbuf;
+                }
+            }
+        }
+        j->plan->dw->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)oxb * c, c, j->rq);
+    }
+}
+
+/* One output row per task unit: the interior columns through the row kernel
+ * (when the table has one and the kernel rows run lie inside the input), the
+ * rest through the indirection. */
 static void dw_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_dwconv_table* t = j->plan->dw;
-    const int8_t* ind[DW_PIXELS * NRT_S8_CONV_MAX_TAPS];
     size_t c = (size_t)g->cout;
+    int64_t ox0, ox1;
+    interior_cols(g, &ox0, &ox1);
     for (size_t row = begin; row < end; row++) {
         int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh, iy0 = oy * g->sh - g->pad_t, ky0, ky1;
         int v = row_variant(j, iy0, &ky0, &ky1);
         const uint8_t* packed = v < 0 ? j->packed : j->rows->packed + j->rows->offset[v];
-        size_t taps = (size_t)((ky1 - ky0) * g->kw);
-        const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
-        int8_t* yrow = j->y + row * (size_t)g->ow * c;
-        for (int64_t ox0 = 0; ox0 < g->ow; ox0 += DW_PIXELS) {
-            int64_t np = g->ow - ox0 < DW_PIXELS ? g->ow - ox0 : DW_PIXELS;
-            const int8_t** out = ind;
-            for (int64_t p = 0; p < np; p++) {
-                int64_t ix0 = (ox0 + p) * g->sw - g->pad_l;
-                if (v < 0 && interior(g, iy0, ix0)) {
-                    const int8_t* corner = img + (iy0 * g->iw + ix0) * g->cin;
-                    for (size_t t = 0; t < taps; t++) *out++ = corner + j->tap_offset[t];
-                    continue;
-                }
-                for (int64_t ky = ky0; ky < ky1; ky++) {
-                    int64_t iy = iy0 + ky * g->dh;
-                    const int8_t* xr = iy >= 0 && iy < g->ih ? img + iy * g->iw * g->cin : NULL;
-                    for (int64_t kx = 0; kx < g->kw; kx++) {
-                        int64_t ix = ix0 + kx * g->dw;
-                        *out++ = xr && ix >= 0 && ix < g->iw ? xr + ix * g->cin : j->zbuf;
-                    }
-                }
-            }
-            t->run(c, (size_t)np, taps, ind, packed, yrow + (size_t)ox0 * c, c, j->rq);
+        bool rows_in = ky1 > ky0 && iy0 + ky0 * g->dh >= 0 && iy0 + (ky1 - 1) * g->dh < g->ih;
+        if (!t->row || !rows_in || ox1 == ox0) {
+            dw_indirect(j, row, iy0, ky0, ky1, v, packed, 0, g->ow);
+            continue;
         }
+        const int8_t* rp[NRT_S8_CONV_MAX_TAPS];
+        const int8_t* img = j->x + n * g->ih * g->iw * g->cin;
+        for (int64_t ky = ky0; ky < ky1; ky++)
+            rp[ky - ky0] = img + ((iy0 + ky * g->dh) * g->iw + ox0 * g->sw - g->pad_l) * g->cin;
+        int8_t* yrow = j->y + (row * (size_t)g->ow + (size_t)ox0) * c;
+        t->row(c, (size_t)(ox1 - ox0), (size_t)(ky1 - ky0), (size_t)g->kw, rp, (size_t)(g->sw * g->cin),
+               (size_t)(g->dw * g->cin), packed, yrow, j->rq);
+        dw_indirect(j, row, iy0, ky0, ky1, v, packed, 0, ox0);
+        dw_indirect(j, row, iy0, ky0, ky1, v, packed, ox1, g->ow);
     }
 }
 
@@ -558,11 +631,35 @@ static void convt_task(void* arg, size_t begin, size_t end) {
     }
 }
 
+/* Merged kernel rows (kh x kw x C_out <= nr): one GEMM per tile into a
+ * buffer, then each kernel row's kw x C_out values of the tile's pixels,
+ * contiguous in output row iy * sh + ky, copied there. */
+static void convt_merged_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    const nrt_s8_gemm_table* t = j->plan->gemm;
+    int8_t buf[NRT_S8_GEMM_MAX_MR * NRT_S8_GEMM_MAX_NR];
+    size_t cin = (size_t)g->cin, cols = (size_t)g->kw * (size_t)g->cout, all = (size_t)g->kh * cols;
+    size_t iw = (size_t)g->iw, tiles = ceil_div(iw, t->mr);
+    for (size_t task = begin; task < end; task++) {
+        size_t row = task / tiles, ix0 = task % tiles * t->mr, mr = iw - ix0 < t->mr ? iw - ix0 : t->mr;
+        int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
+        t->gemm(mr, all, cin, j->x + (row * iw + ix0) * cin, cin, j->packed, buf, all, j->rq);
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            size_t oy = (size_t)((n * g->oh + iy * g->sh + ky) * g->ow);
+            int8_t* c = j->y + (oy + ix0 * (size_t)g->sw) * (size_t)g->cout;
+            const int8_t* src = buf + (size_t)ky * cols;
+            for (size_t r = 0; r < mr; r++, c += cols, src += all)
+                for (size_t i = 0; i < cols; i++) c[i] = src[i];
+        }
+    }
+}
+
 static void run_transpose(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), convt_task, j);
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);
 }
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,

@@ -6,22 +6,30 @@
  * Conv algorithms, chosen once at load from the weights' shape (the plan is
  * kept with the packed weights in the op's parameters):
  *   DEPTHWISE  group == C_in == C_out (one input channel per output channel):
- *              the dwconv kernels, vectorized over channels, one tap pointer
- *              per (output pixel, tap), padding taps pointing at a buffer of
- *              z_x (so the folded bias stays exact at the borders);
+ *              the dwconv kernels, vectorized over channels. Each output
+ *              row's interior (every tap inside the input) goes to the
+ *              table's row kernel, which finds the taps at fixed strides from
+ *              one pointer per kernel row; the edge pixels (and everything on
+ *              tables without one) get one tap pointer per (output pixel,
+ *              tap), padding taps pointing at a buffer of z_x (so the folded
+ *              bias stays exact at the borders);
  *   GEMM       any other conv, per group: output pixels x output channels,
  *              K = taps x input channels of the group. A 1x1 stride-1
  *              unpadded ungrouped conv reads the input rows in place (gemm);
  *              every other one goes through an indirection buffer (igemm:
  *              one pointer per pixel and tap, the z_x buffer in the padding),
- *              built per tile of MR pixels: no im2col copy. With few input
+ *              built per tile of MR pixels: no im2col copy (a tile inside
+ *              the input within one output row: pointers at fixed strides,
+ *              no per-pixel edge tests). With few input
  *              channels (the RGB first layer) and undilated columns, the kw
  *              taps of a kernel row are kw x C_in contiguous bytes of the
  *              input, so each kernel row is one K block of the indirection
  *              ("merged rows": kh blocks of kw x C_in instead of kh x kw
  *              blocks of C_in, e.g. 3 x 9 bytes instead of 9 x 3); pixels
  *              whose row crosses the left / right edge get a copy with z_x
- *              filled in.
+ *              filled in; tiles whose rows all lie in the input read each
+ *              row padded to whole K blocks (the next pixel's bytes meet the
+ *              panel's zero weights) while that stays inside the input.
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): every output pixel receives
  *              exactly one tap, so z_x folds into the bias like a Conv's
@@ -29,6 +37,10 @@
  *              For kernel row ky, the kw x C_out outputs of consecutive input
  *              pixels are consecutive in output row iy * stride + ky: one
  *              GEMM per kernel row with N = kw x C_out writes them in place.
+ *              When all kh x kw x C_out columns fit one panel (an upsampling
+ *              to one channel: 2 x 2 x 1), one GEMM covers every kernel row
+ *              through a buffer ("merged rows" too: the per-call cost of a
+ *              panel is paid once instead of kh times).
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
@@ -41,6 +53,7 @@
 
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
+#define NRT_S8_GEMM_MAX_NR 32
 #define NRT_S8_PACK_ALIGN 64
 /* Merged rows: C_in below this and kw x C_in at most NRT_S8_ROWS_MAX_K, kh at
  * most NRT_S8_ROWS_MAX_KH (the edge copies live on the stack). */
@@ -107,7 +120,8 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
-    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in) */
+    bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
+                            TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_s8_conv_plan;

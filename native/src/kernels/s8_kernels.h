@@ -127,9 +127,15 @@ static inline size_t nrt_s8_gemm_panel_bytes(const nrt_s8_gemm_table* t, size_t 
  *                                  even channels first, then odd ones.
  *   float  m[cw]
  *
- * A call computes `npix` output pixels, every channel: pixel p's taps are the
- * pointers ind[p * taps + t] (into the input, at the pixel's channel 0, or the
- * padding buffer of z_x), output pixel p at y + p * y_stride. */
+ * A call of `run` computes `npix` output pixels, every channel: pixel p's taps
+ * are the pointers ind[p * taps + t] (into the input, at the pixel's channel
+ * 0, or the padding buffer of z_x), output pixel p at y + p * y_stride.
+ * `row` (optional: NULL runs every pixel through `run`) computes `npix`
+ * pixels whose taps all lie inside the input, on weights packed for
+ * taps = kh * kw: kernel row r, column kx of pixel p is read at
+ * rows[r] + p * xs + kx * ts (channel 0), output pixel p is written at
+ * y + p * channels. The driver gives it the interior of each output row and
+ * builds pointers only for the few pixels at the left / right edges. */
 enum { NRT_S8_DW_INT8 = 1, NRT_S8_DW_INT16 = 2, NRT_S8_DW_INT32LO = 4, NRT_S8_DW_PAIRS = 0x104 };
 /* Bytes per packed depthwise weight of a format. */
 static inline size_t nrt_s8_dw_weight_bytes(uint32_t wformat) { return wformat & 0xFF; }
@@ -137,12 +143,17 @@ static inline size_t nrt_s8_dw_weight_bytes(uint32_t wformat) { return wformat &
 typedef void (*nrt_s8_dwconv_ukernel)(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
                                       const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq);
 
+typedef void (*nrt_s8_dwconv_row_ukernel)(size_t channels, size_t npix, size_t kh, size_t kw,
+                                          const int8_t* const* rows, size_t xs, size_t ts, const void* w, int8_t* y,
+                                          const nrt_s8_requant* rq);
+
 typedef struct nrt_s8_dwconv_table {
     const char* name;
     nrt_isa isa;
     uint32_t cw;
     uint32_t wformat; /* NRT_S8_DW_* (nrt_s8_dw_weight_bytes: the bytes per packed weight) */
     nrt_s8_dwconv_ukernel run;
+    nrt_s8_dwconv_row_ukernel row; /* NULL: none */
 } nrt_s8_dwconv_table;
 
 static inline size_t nrt_s8_dwconv_tile_bytes(const nrt_s8_dwconv_table* t, size_t taps) {

@@ -86,5 +86,5 @@ static void qs8_dwconv_16x2_neon(size_t channels, size_t npix, size_t taps, cons
 }
 
 const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon = {
-    "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8", NRT_ISA_NEON, CW, NRT_S8_DW_INT8, qs8_dwconv_16x2_neon,
+    "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8", NRT_ISA_NEON, CW, NRT_S8_DW_INT8, qs8_dwconv_16x2_neon, NULL,
 };

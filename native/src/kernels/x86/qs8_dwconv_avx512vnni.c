@@ -11,21 +11,46 @@
  * separately (bias and multipliers are packed in that order) and their bytes
  * interleaved back at the store. Channel tails use masked loads (no byte past
  * the channels is touched) and masked stores; a tail of at most 16 channels
- * (and a 16-channel layer) runs on the ymm halves, at half the cost. */
+ * (and a 16-channel layer) runs on the ymm halves, at half the cost.
+ *
+ * Two entry points share the arithmetic: `run` takes one pointer per (pixel,
+ * tap) from the driver's indirection buffer; `row` addresses the taps of
+ * interior pixels itself (a fixed stride per pixel and per kernel column from
+ * each kernel row's pointer), which saves building and reading the pointers:
+ * on small channel counts that was as much work as the arithmetic. */
 #include "qs8_requant_x86.h"
 
 #define CW 32
 #define PIX 4
+#define BLOCK 16
+
+/* Where the taps of pixel p0 + p are: ind != NULL: tap t at
+ * ind[(p0 + p) * taps + t], seen as kh = taps kernel rows of kw = 1 column;
+ * else kernel row r's column kx at rows[r] + (p0 + p) * xs + kx * ts. */
+typedef struct dw_src {
+    const int8_t* const* ind;
+    const int8_t* const* rows;
+    size_t taps, kh, kw, xs, ts, p0;
+} dw_src;
+
+/* Pixel p's pointer at column 0 of kernel row r. */
+NRT_AVX512VNNI_INLINE const int8_t* row_ptr(const dw_src* s, size_t p, size_t r) {
+    p += s->p0;
+    return s->ind ? s->ind[p * s->taps + r] : s->rows[r] + p * s->xs;
+}
 
 /* 32 codes of a tap widened to int16: plain load for a full tile, masked for the tail. */
 NRT_AVX512VNNI_INLINE __m512i load_x(const int8_t* x, __mmask32 km, const int FULL) {
     return _mm512_cvtepi8_epi16(FULL ? _mm256_loadu_si256((const __m256i*)x) : _mm256_maskz_loadu_epi8(km, x));
 }
 
+NRT_AVX512VNNI_INLINE __m256i load_x16(const int8_t* x, __mmask16 km) {
+    return _mm256_cvtepi8_epi16(km == 0xFFFF ? _mm_loadu_si128((const __m128i*)x) : _mm_maskz_loadu_epi8(km, x));
+}
+
 /* At most 16 channels (channels 0-15 of the tile are lanes 0-7 of both halves). */
-NRT_AVX512VNNI_INLINE void dw_pixels_half(size_t taps, const int8_t* const* ind, size_t c0, __mmask16 km,
-                                          const int32_t* tile, int8_t* y, size_t y_stride,
-                                          const nrt_s8_requant* rq, const int P) {
+NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 km, const int32_t* tile, int8_t* y,
+                                          size_t y_stride, const nrt_s8_requant* rq, const int P, const int KW) {
     __m256i even[PIX], odd[PIX];
     __m256i be = _mm256_loadu_si256((const __m256i*)tile), bo = _mm256_loadu_si256((const __m256i*)(tile + 16));
 #pragma GCC unroll 4
@@ -34,14 +59,18 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(size_t taps, const int8_t* const* ind,
         odd[p] = bo;
     }
     const int32_t* w = tile + CW;
-    for (size_t t = 0; t < taps; t++, w += CW) {
-        __m256i we = _mm256_loadu_si256((const __m256i*)w), wo = _mm256_loadu_si256((const __m256i*)(w + 16));
+    for (size_t r = 0; r < s->kh; r++) {
+        const int8_t* xr[PIX];
 #pragma GCC unroll 4
-        for (int p = 0; p < P; p++) {
-            const int8_t* xp = ind[(size_t)p * taps + t] + c0;
-            __m256i xv = _mm256_cvtepi8_epi16(km == 0xFFFF ? _mm_loadu_si128((const __m128i*)xp) : _mm_maskz_loadu_epi8(km, xp));
-            even[p] = _mm256_dpwssd_epi32(even[p], xv, we);
-            odd[p] = _mm256_dpwssd_epi32(odd[p], xv, wo);
+        for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
+        for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
+            __m256i we = _mm256_loadu_si256((const __m256i*)w), wo = _mm256_loadu_si256((const __m256i*)(w + 16));
+#pragma GCC unroll 4
+            for (int p = 0; p < P; p++) {
+                __m256i xv = load_x16(xr[p] + kx * s->ts, km);
+                even[p] = _mm256_dpwssd_epi32(even[p], xv, we);
+                odd[p] = _mm256_dpwssd_epi32(odd[p], xv, wo);
+            }
         }
     }
     const float* m = (const float*)w;
@@ -54,13 +83,16 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(size_t taps, const int8_t* const* ind,
         __m256 vo = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(odd[p]), mo), lo), hi);
         __m128i qe = _mm256_cvtepi32_epi8(_mm256_add_epi32(_mm256_cvtps_epi32(ve), zp));
         __m128i qo = _mm256_cvtepi32_epi8(_mm256_add_epi32(_mm256_cvtps_epi32(vo), zp));
-        _mm_mask_storeu_epi8(y + (size_t)p * y_stride + c0, km, _mm_unpacklo_epi8(qe, qo));
+        __m128i q = _mm_unpacklo_epi8(qe, qo);
+        int8_t* yp = y + (size_t)p * y_stride + c0;
+        if (km == 0xFFFF) _mm_storeu_si128((__m128i*)yp, q);
+        else _mm_mask_storeu_epi8(yp, km, q);
     }
 }
 
-NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size_t c0, __mmask32 km,
-                                     const int32_t* tile, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
-                                     const int P, const int FULL) {
+NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, const int32_t* tile, int8_t* y,
+                                     size_t y_stride, const nrt_s8_requant* rq, const int P, const int FULL,
+                                     const int KW) {
     __m512i even[PIX], odd[PIX];
     __m512i be = _mm512_loadu_si512(tile), bo = _mm512_loadu_si512(tile + 16);
 #pragma GCC unroll 4
@@ -69,13 +101,18 @@ NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size
         odd[p] = bo;
     }
     const int32_t* w = tile + CW;
-    for (size_t t = 0; t < taps; t++, w += CW) {
-        __m512i we = _mm512_loadu_si512(w), wo = _mm512_loadu_si512(w + 16);
+    for (size_t r = 0; r < s->kh; r++) {
+        const int8_t* xr[PIX];
 #pragma GCC unroll 4
-        for (int p = 0; p < P; p++) {
-            __m512i xv = load_x(ind[(size_t)p * taps + t] + c0, km, FULL);
-            even[p] = _mm512_dpwssd_epi32(even[p], xv, we);
-            odd[p] = _mm512_dpwssd_epi32(odd[p], xv, wo);
+        for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
+        for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
+            __m512i we = _mm512_loadu_si512(w), wo = _mm512_loadu_si512(w + 16);
+#pragma GCC unroll 4
+            for (int p = 0; p < P; p++) {
+                __m512i xv = load_x(xr[p] + kx * s->ts, km, FULL);
+                even[p] = _mm512_dpwssd_epi32(even[p], xv, we);
+                odd[p] = _mm512_dpwssd_epi32(odd[p], xv, wo);
+            }
         }
     }
     const float* m = (const float*)w;
@@ -93,37 +130,106 @@ NRT_AVX512VNNI_INLINE void dw_pixels(size_t taps, const int8_t* const* ind, size
     }
 }
 
+/* The source moved on by p pixels. */
+NRT_AVX512VNNI_INLINE dw_src src_at(const dw_src* s, size_t p) {
+    dw_src r = *s;
+    r.p0 += p;
+    return r;
+}
+
 /* All pixels of one channel tile. */
-NRT_AVX512VNNI_INLINE void dw_tile(size_t npix, size_t taps, const int8_t* const* ind, size_t c0, __mmask32 km,
-                                   const int32_t* wt, int8_t* y, size_t y_stride, const nrt_s8_requant* rq,
-                                   const int FULL) {
+NRT_AVX512VNNI_INLINE void dw_tile(const dw_src* s, size_t npix, size_t c0, size_t nc, const int32_t* wt, int8_t* y,
+                                   size_t y_stride, const nrt_s8_requant* rq, const int KW) {
     size_t p = 0;
-    for (; p + PIX <= npix; p += PIX)
-        dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, FULL);
-    for (; p < npix; p++) dw_pixels(taps, ind + p * taps, c0, km, wt, y + p * y_stride, y_stride, rq, 1, FULL);
+    if (nc >= CW) {
+        for (; p + PIX <= npix; p += PIX) {
+            dw_src a = src_at(s, p);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1, KW);
+        }
+        for (; p < npix; p++) {
+            dw_src a = src_at(s, p);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1, KW);
+        }
+    } else if (nc <= 16) {
+        __mmask16 kh = (__mmask16)((1u << nc) - 1);
+        for (; p + PIX <= npix; p += PIX) {
+            dw_src a = src_at(s, p);
+            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX, KW);
+        }
+        for (; p < npix; p++) {
+            dw_src a = src_at(s, p);
+            dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, 1, KW);
+        }
+    } else {
+        __mmask32 km = (__mmask32)((1u << nc) - 1);
+        for (; p + PIX <= npix; p += PIX) {
+            dw_src a = src_at(s, p);
+            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0, KW);
+        }
+        for (; p < npix; p++) {
+            dw_src a = src_at(s, p);
+            dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0, KW);
+        }
+    }
+}
+
+/* Pixels in blocks of BLOCK, every channel tile for a block: the block's
+ * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles.
+ * Kernel widths 1 (the indirection's taps), 3 and 5 are unrolled. */
+NRT_AVX512VNNI_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
+                                  size_t y_stride, const nrt_s8_requant* rq) {
+    size_t tile = CW * (2 + s->kh * s->kw);
+    for (size_t b0 = 0; b0 < npix; b0 += BLOCK) {
+        size_t nb = npix - b0 < BLOCK ? npix - b0 : BLOCK;
+        dw_src a = src_at(s, b0);
+        const int32_t* wt = w;
+        for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile)
+            if (s->kw == 1) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 1);
+            else if (s->kw == 3) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 3);
+            else if (s->kw == 5) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 5);
+            else dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 0);
+    }
 }
 
 NRT_AVX512VNNI static void qs8_dwconv_32x4_avx512vnni(size_t channels, size_t npix, size_t taps,
                                                       const int8_t* const* ind, const void* w, int8_t* y,
                                                       size_t y_stride, const nrt_s8_requant* rq) {
-    size_t tile = CW * (2 + taps);
-    const int32_t* wt = w;
-    for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
-        if (channels - c0 >= CW) {
-            dw_tile(npix, taps, ind, c0, 0xFFFFFFFFu, wt, y, y_stride, rq, 1);
-        } else if (channels - c0 <= 16) {
-            __mmask16 kh = (__mmask16)((1u << (channels - c0)) - 1);
-            size_t p = 0;
-            for (; p + PIX <= npix; p += PIX)
-                dw_pixels_half(taps, ind + p * taps, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX);
-            for (; p < npix; p++) dw_pixels_half(taps, ind + p * taps, c0, kh, wt, y + p * y_stride, y_stride, rq, 1);
-        } else {
-            __mmask32 km = (__mmask32)((1u << (channels - c0)) - 1);
-            dw_tile(npix, taps, ind, c0, km, wt, y, y_stride, rq, 0);
+    dw_src s = {ind, NULL, taps, taps, 1, 0, 0, 0};
+    dw_all(&s, channels, npix, w, y, y_stride, rq);
+}
+
+/* 8 or 16 channels whose pixels are consecutive (stride 1): 32 / C pixels
+ * fill one 32-channel tile, on a copy of the tile whose lanes repeat the
+ * channels' (even lane i holds channel 2i mod C: slot i mod C / 2, odd
+ * lanes alike). The ymm path would leave half of every vector empty. */
+#define GROUP_MAX_TAPS 25
+
+NRT_AVX512VNNI_INLINE void repeat_tile(size_t channels, size_t taps, const int32_t* w, int32_t* dup) {
+    size_t half = channels / 2;
+    for (size_t row = 0; row < taps + 2; row++, w += CW, dup += CW)
+        for (size_t i = 0; i < CW / 2; i++) {
+            dup[i] = w[i % half];
+            dup[CW / 2 + i] = w[CW / 2 + i % half];
         }
+}
+
+NRT_AVX512VNNI static void qs8_dwconv_row_32x4_avx512vnni(size_t channels, size_t npix, size_t kh, size_t kw,
+                                                          const int8_t* const* rows, size_t xs, size_t ts,
+                                                          const void* w, int8_t* y, const nrt_s8_requant* rq) {
+    dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
+    size_t g = CW / (channels ? channels : 1), grouped = 0;
+    if ((channels == 8 || channels == 16) && xs == channels && kh * kw <= GROUP_MAX_TAPS && npix >= g) {
+        int32_t dup[CW * (GROUP_MAX_TAPS + 2)];
+        repeat_tile(channels, kh * kw, w, dup);
+        dw_src sg = {NULL, rows, kh * kw, kh, kw, CW, ts, 0};
+        grouped = npix / g * g;
+        dw_all(&sg, CW, npix / g, dup, y, CW, rq);
+        s.p0 = grouped;
     }
+    dw_all(&s, channels, npix - grouped, w, y + grouped * channels, channels, rq);
 }
 
 const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni = {
     "qs8-qc8w-dwconv-32x4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, CW, NRT_S8_DW_PAIRS, qs8_dwconv_32x4_avx512vnni,
+    qs8_dwconv_row_32x4_avx512vnni,
 };
