@@ -421,15 +421,18 @@ def test_conv_transpose(case, zx):
 
 # ---- Concat / nearest Resize rescale --------------------------------------------------------
 
-def test_concat_rescale():
+# the kernel rescales blocks of rows of up to 4 KiB: one block, many blocks and a partial one, rows wider than a block
+@pytest.mark.parametrize("hw, channels", [((9, 11), (24, 5, 33, 16)), ((40, 41), (24, 5, 33, 16)),
+                                          ((3, 5), (24, 5000, 3, 2100))])
+def test_concat_rescale(hw, channels):
     f32 = lambda v: float(np.float32(v))  # noqa: E731
     qs = [(f32(0.03), -5), (f32(0.2), 100), (f32(0.07), -128), (f32(0.1), 7)]
     qy = (f32(0.1), 7)
-    xs = [q8((1, 9, 11, c)) for c in (24, 5, 33, 16)]
+    xs = [q8((1, *hw, c)) for c in channels]
     g = G()
     for i, (x, q) in enumerate(zip(xs, qs)):
         g.t(f"x{i}", np.int8, x.shape, q)
-    g.t("y", np.int8, (1, 9, 11, 78), qy)
+    g.t("y", np.int8, (1, *hw, sum(channels)), qy)
     g.node("Concat", [f"x{i}" for i in range(4)], ["y"], axis=3)
     run_simple(g, {f"x{i}": x for i, x in enumerate(xs)}, ref.concat(xs, qs, qy, axis=3), threads=2)
 

@@ -702,3 +702,26 @@ def test_int8_movement_requires_equal_quantization():
     g.tensors["y"].quant = QuantParams(np.float32(0.2), np.int64(3))
     with nanort.Model(serialize(g)) as m, pytest.raises(nanort.InvalidModelError, match="quantized differently"):
         m.run(None, {"x": x})
+
+
+# ------------------------------------------------------------------ row gather at 2 threads
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_nearest_resize_then_pad_split_across_threads(seed):
+    """Nearest upsampling repeats source rows and lines, which the gather copies from the rows it
+    wrote; with 2 threads a range starts mid-line, where nothing before it may be copied. The Conv
+    makes the converter run the Resize in NHWC, where a line is a row of pixels."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 40, 4))
+    shape = (1 + seed % 2, *shape[1:])
+    scales = np.array([1, 1, rng.choice([1, 2, 3, 1.5]), rng.choice([1, 2, 3, 0.5])], np.float32)
+    pads = np.array([0, 0, *rng.integers(-1, 4, 2), 0, 0, *rng.integers(-1, 4, 2)], np.int64)
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["c"]),
+                        helper.make_node("Resize", ["c", "", "scales"], ["r"], mode="nearest",
+                                         coordinate_transformation_mode=str(rng.choice(["asymmetric", "half_pixel"]))),
+                        helper.make_node("Pad", ["r", "pads"], ["y"], mode=str(rng.choice(["constant", "edge"])))],
+                       {"x": rand(shape)}, ["y"], {"scales": scales, "pads": pads, "w": rand(shape[1:2] * 2 + (1, 1))})
+    x = rand(shape)
+    with nanort.Model(serialize(convert_graph(model)), threads=2, check_finite=False) as m:
+        assert_same(m.run(None, {"x": x}), ort_run(model, {"x": x}), exact=False)  # the Conv rounds differently

@@ -149,22 +149,58 @@ typedef struct blocks_job {
     void* data;  /* Concat: output, Split: input */
 } blocks_job;
 
-/* The reference's loop with the ISA's rescale kernel (the same bytes). */
+/* The reference's loop with the ISA's rescale kernel (the same bytes). A
+ * channel concat of NHWC maps has rows of a few dozen bytes per input: a
+ * block of rows of one input is rescaled in one kernel call into a buffer,
+ * then copied out (the kernel's fixed cost per call outweighs a row's work),
+ * and every input fills one block of output rows before the next block (the
+ * block stays in cache while its rows are completed). */
+#define RESCALE_BLOCK_BYTES 4096
+
+/* memcpy of a few dozen bytes is a library call that costs more than the
+ * copy; constant-size pieces (overlapping at the end) compile to moves. */
+static inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
+    if (n >= 256) {
+        memcpy(dst, src, n);
+    } else if (n >= 16) {
+        for (size_t i = 0; i + 16 <= n; i += 16) memcpy(dst + i, src + i, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    }
+}
+
+static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, size_t rows, int8_t* buf) {
+    size_t nb = s->block_bytes[k];
+    const int8_t* x = (const int8_t*)s->ptrs[k] + r * nb;
+    const nrt_int8_rescale* q = &s->rescale[k];
+    nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
+    if (!q->copy && rows * nb <= RESCALE_BLOCK_BYTES) {
+        s->fast(rows * nb, x, q->zx, q->m, &rq, buf);
+        x = buf;
+    } else if (!q->copy) { /* rows of over half the buffer: one call each */
+        for (size_t i = 0; i < rows; i++) s->fast(nb, x + i * nb, q->zx, q->m, &rq, (int8_t*)dst + i * s->row_bytes);
+        return;
+    }
+    for (size_t i = 0; i < rows; i++) copy_short(dst + i * s->row_bytes, (const uint8_t*)x + i * nb, nb);
+}
+
 static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
-    for (size_t r = begin; r < end; r++) {
-        uint8_t* dst = out + r * s->row_bytes;
+    size_t widest = 1;
+    for (int k = 0; k < s->n; k++) widest = s->block_bytes[k] > widest ? s->block_bytes[k] : widest;
+    size_t block = widest < RESCALE_BLOCK_BYTES ? RESCALE_BLOCK_BYTES / widest : 1;
+    int8_t buf[RESCALE_BLOCK_BYTES];
+    for (size_t r = begin; r < end; r += block) {
+        size_t rows = end - r < block ? end - r : block, offset = 0;
         for (int k = 0; k < s->n; k++) {
-            size_t nb = s->block_bytes[k];
-            const uint8_t* src = (const uint8_t*)s->ptrs[k] + r * nb;
-            const nrt_int8_rescale* q = &s->rescale[k];
-            if (!nb) continue;
-            if (q->copy) {
-                memcpy(dst, src, nb);
-            } else {
-                nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
-                s->fast(nb, (const int8_t*)src, q->zx, q->m, &rq, (int8_t*)dst);
-            }
-            dst += nb;
+            if (s->block_bytes[k]) concat_block(s, k, out + r * s->row_bytes + offset, r, rows, buf);
+            offset += s->block_bytes[k];
         }
     }
 }
