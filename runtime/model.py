@@ -131,6 +131,8 @@ class Model:
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
+        # (shape, dtype, bytes) of each output for the current input shapes
+        self._out_meta: list[tuple[tuple[int, ...], np.dtype, int] | None] = [None] * len(self._output_infos)
 
     # -- metadata ---------------------------------------------------------
     @property
@@ -244,18 +246,22 @@ class Model:
         for i, arr in enumerate(arrays):
             if self._shapes[i] != arr.shape:
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
+                self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
                 self._shapes[i] = arr.shape
 
     def _fetch_output(self, index: int) -> np.ndarray:
-        info = ffi.new("nrt_tensor_info*")
-        _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-        shape = tuple(int(info.dims[d]) for d in range(info.rank))
-        dtype = DTYPES[info.dtype]
-        if info.bytes == 0:
+        meta = self._out_meta[index]
+        if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
+            info = ffi.new("nrt_tensor_info*")
+            _check(lib.nrt_model_output_info(self._h, index, info), self._h)
+            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype], int(info.bytes)
+            self._out_meta[index] = meta
+        shape, dtype, nbytes = meta
+        if nbytes == 0:
             return np.zeros(shape, dtype)
         ptr = lib.nrt_model_output_data(self._h, index)
-        return np.frombuffer(ffi.buffer(ptr, info.bytes), dtype).reshape(shape).copy()
+        return np.frombuffer(ffi.buffer(ptr, nbytes), dtype).reshape(shape).copy()
 
     # -- per-operator profile ---------------------------------------------
     def set_profiling(self, enable: bool = True) -> None:
