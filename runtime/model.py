@@ -204,29 +204,34 @@ class Model:
         return self._output_index[name]
 
     def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        unknown = [k for k in feeds if k not in self._input_index]
-        if unknown:
-            raise errors.InvalidArgumentError(
-                f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
-        missing = [t.name for t in self._input_infos if t.name not in feeds]
-        if missing:
+        if feeds.keys() != self._input_index.keys():
+            unknown = [k for k in feeds if k not in self._input_index]
+            if unknown:
+                raise errors.InvalidArgumentError(
+                    f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
+            missing = [t.name for t in self._input_infos if t.name not in feeds]
             raise errors.InvalidArgumentError(f"missing input {missing[0]!r}")
         arrays = []
-        for info in self._input_infos:
+        for i, info in enumerate(self._input_infos):
             arr = feeds[info.name]
             if not isinstance(arr, np.ndarray):
                 raise errors.DTypeError(f"input {info.name!r} must be a numpy array, got {type(arr).__name__}")
             if arr.dtype != info.dtype:
                 raise errors.DTypeError(f"input {info.name!r} must be {info.dtype}, got {arr.dtype}")
-            if arr.ndim != len(info.shape):
-                raise errors.ShapeError(f"input {info.name!r} must have rank {len(info.shape)} "
-                                        f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            for d, (want, got) in enumerate(zip(info.shape, arr.shape)):
-                if want is not None and want != got:
-                    raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
-                                            f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            arrays.append(np.require(arr, requirements="C"))
+            if arr.shape != self._shapes[i]:  # (the shape of the last run passed these checks)
+                self._check_shape(info, arr)
+            arrays.append(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
         return arrays
+
+    @staticmethod
+    def _check_shape(info: TensorInfo, arr: np.ndarray) -> None:
+        if arr.ndim != len(info.shape):
+            raise errors.ShapeError(f"input {info.name!r} must have rank {len(info.shape)} "
+                                    f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
+        for d, (want, got) in enumerate(zip(info.shape, arr.shape)):
+            if want is not None and want != got:
+                raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
+                                        f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
 
     def _copy_input(self, index: int, arr: np.ndarray) -> None:
         """Into the runtime's input memory; float inputs are checked for NaN /
