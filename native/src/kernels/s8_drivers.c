@@ -563,7 +563,7 @@ static void run_transpose(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
-    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), convt_task, j);
+    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), convt_task, j);
 }
 
 void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
