@@ -131,8 +131,8 @@ class Model:
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
-        # (shape, dtype, bytes) of each output for the current input shapes
-        self._out_meta: list[tuple[tuple[int, ...], np.dtype, int] | None] = [None] * len(self._output_infos)
+        # (shape, dtype) of each output for the current input shapes
+        self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
 
     # -- metadata ---------------------------------------------------------
     @property
@@ -260,13 +260,12 @@ class Model:
         if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
             info = ffi.new("nrt_tensor_info*")
             _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype], int(info.bytes)
+            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype]
             self._out_meta[index] = meta
-        shape, dtype, nbytes = meta
-        if nbytes == 0:
-            return np.zeros(shape, dtype)
-        ptr = lib.nrt_model_output_data(self._h, index)
-        return np.frombuffer(ffi.buffer(ptr, nbytes), dtype).reshape(shape).copy()
+        out = np.empty(*meta)
+        if out.nbytes:  # (the runtime's tensor holds exactly this many bytes)
+            ffi.memmove(out, lib.nrt_model_output_data(self._h, index), out.nbytes)
+        return out
 
     # -- per-operator profile ---------------------------------------------
     def set_profiling(self, enable: bool = True) -> None:
