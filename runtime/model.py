@@ -120,15 +120,19 @@ class Model:
             raise
         info = ffi.new("nrt_tensor_info*")
         self._input_infos, self._output_infos = [], []
+        self._input_codes: list[int] = []  # nrt_dtype of each input
         for i in range(lib.nrt_model_num_inputs(self._h)):
             _check(lib.nrt_model_input_info(self._h, i, info), self._h)
             self._input_infos.append(_info(info, declared=True))
+            self._input_codes.append(int(info.dtype))
         for i in range(lib.nrt_model_num_outputs(self._h)):
             _check(lib.nrt_model_output_info(self._h, i, info), self._h)
             self._output_infos.append(_info(info, declared=True))
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
+        # (shape, dtype) of each output for the current input shapes
+        self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
 
     # -- metadata ---------------------------------------------------------
     @property
@@ -186,8 +190,7 @@ class Model:
             self._resize(arrays)
             _check(lib.nrt_model_prepare(self._h), self._h)
             for i, arr in enumerate(arrays):
-                if arr.nbytes:
-                    ffi.memmove(lib.nrt_model_input_data(self._h, i), arr, arr.nbytes)
+                self._copy_input(i, arr)
             _check(lib.nrt_model_invoke(self._h), self._h)
             results = [self._fetch_output(i) for i in indices]
         if as_dict:
@@ -201,51 +204,68 @@ class Model:
         return self._output_index[name]
 
     def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        unknown = [k for k in feeds if k not in self._input_index]
-        if unknown:
-            raise errors.InvalidArgumentError(
-                f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
-        missing = [t.name for t in self._input_infos if t.name not in feeds]
-        if missing:
+        if feeds.keys() != self._input_index.keys():
+            unknown = [k for k in feeds if k not in self._input_index]
+            if unknown:
+                raise errors.InvalidArgumentError(
+                    f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
+            missing = [t.name for t in self._input_infos if t.name not in feeds]
             raise errors.InvalidArgumentError(f"missing input {missing[0]!r}")
         arrays = []
-        for info in self._input_infos:
+        for i, info in enumerate(self._input_infos):
             arr = feeds[info.name]
             if not isinstance(arr, np.ndarray):
                 raise errors.DTypeError(f"input {info.name!r} must be a numpy array, got {type(arr).__name__}")
             if arr.dtype != info.dtype:
                 raise errors.DTypeError(f"input {info.name!r} must be {info.dtype}, got {arr.dtype}")
-            if arr.ndim != len(info.shape):
-                raise errors.ShapeError(f"input {info.name!r} must have rank {len(info.shape)} "
-                                        f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            for d, (want, got) in enumerate(zip(info.shape, arr.shape)):
-                if want is not None and want != got:
-                    raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
-                                            f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
-            if self._check_finite and arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
-                bad = np.argwhere(~np.isfinite(arr))[0]
-                raise errors.InvalidArgumentError(
-                    f"input {info.name!r} holds NaN or Inf (first at index {tuple(int(i) for i in bad)}); "
-                    "pass check_finite=False to Model to allow it")
-            arrays.append(np.require(arr, requirements="C"))
+            if arr.shape != self._shapes[i]:  # (the shape of the last run passed these checks)
+                self._check_shape(info, arr)
+            arrays.append(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
         return arrays
+
+    @staticmethod
+    def _check_shape(info: TensorInfo, arr: np.ndarray) -> None:
+        if arr.ndim != len(info.shape):
+            raise errors.ShapeError(f"input {info.name!r} must have rank {len(info.shape)} "
+                                    f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
+        for d, (want, got) in enumerate(zip(info.shape, arr.shape)):
+            if want is not None and want != got:
+                raise errors.ShapeError(f"input {info.name!r}: dimension {d} must be {want} "
+                                        f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
+
+    def _copy_input(self, index: int, arr: np.ndarray) -> None:
+        """Into the runtime's input memory; float inputs are checked for NaN /
+        Inf in the same pass (nrt_copy_finite) unless check_finite=False."""
+        if not arr.nbytes:
+            return
+        dst = lib.nrt_model_input_data(self._h, index)
+        if not (self._check_finite and arr.dtype.kind == "f"):
+            ffi.memmove(dst, arr, arr.nbytes)
+        elif not lib.nrt_copy_finite(dst, ffi.from_buffer(arr), arr.size, self._input_codes[index]):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            raise errors.InvalidArgumentError(
+                f"input {self._input_infos[index].name!r} holds NaN or Inf (first at index "
+                f"{tuple(int(i) for i in bad)}); pass check_finite=False to Model to allow it")
 
     def _resize(self, arrays: list[np.ndarray]) -> None:
         for i, arr in enumerate(arrays):
             if self._shapes[i] != arr.shape:
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
+                self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
                 self._shapes[i] = arr.shape
 
     def _fetch_output(self, index: int) -> np.ndarray:
-        info = ffi.new("nrt_tensor_info*")
-        _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-        shape = tuple(int(info.dims[d]) for d in range(info.rank))
-        dtype = DTYPES[info.dtype]
-        if info.bytes == 0:
-            return np.zeros(shape, dtype)
-        ptr = lib.nrt_model_output_data(self._h, index)
-        return np.frombuffer(ffi.buffer(ptr, info.bytes), dtype).reshape(shape).copy()
+        meta = self._out_meta[index]
+        if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
+            info = ffi.new("nrt_tensor_info*")
+            _check(lib.nrt_model_output_info(self._h, index, info), self._h)
+            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype]
+            self._out_meta[index] = meta
+        out = np.empty(*meta)
+        if out.nbytes:  # (the runtime's tensor holds exactly this many bytes)
+            ffi.memmove(out, lib.nrt_model_output_data(self._h, index), out.nbytes)
+        return out
 
     # -- per-operator profile ---------------------------------------------
     def set_profiling(self, enable: bool = True) -> None:
@@ -341,16 +361,6 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.model._lock.release()
-
-
-def _all_finite(arr: np.ndarray) -> bool:
-    """NaN and Inf make the sum non-finite, so one cheap reduction clears the
-    common case; only a non-finite sum (which overflow can also cause) needs
-    the elementwise check."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(arr.sum(dtype=np.float64)):
-            return True
-    return bool(np.isfinite(arr).all())
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:

@@ -162,3 +162,29 @@ def test_each_thread_its_own_model_works(model_path):
     with nanort.Model(model_path) as m:
         for k, got in results.items():
             np.testing.assert_array_equal(got, m.run({"x": x(k)})["y"])
+
+
+@pytest.mark.parametrize("dtype, code", [(np.float16, 1), (np.float32, 0), (np.float64, 2)])
+@pytest.mark.parametrize("bad_at", [None, 0, 4095, 4096, 9999])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_copy_finite(dtype, code, bad_at, bad):
+    """nrt_copy_finite (the finite check of Model.run): copies everything, 0
+    exactly when a NaN / Inf is present, in any block; huge finite values
+    (whose sum would overflow) and subnormals are finite."""
+    from nanort.runtime._nanort_c import ffi, lib
+    src = np.random.default_rng(0).standard_normal(10000).astype(dtype)
+    src[:3] = [np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).tiny / 2]
+    if bad_at is not None:
+        src[bad_at] = bad
+    dst = np.zeros_like(src)
+    ok = lib.nrt_copy_finite(ffi.from_buffer(dst), ffi.from_buffer(src), src.size, code)
+    assert ok == (bad_at is None)
+    np.testing.assert_array_equal(dst.view(np.uint8), src.view(np.uint8))
+
+
+def test_copy_finite_integers_are_copied():
+    from nanort.runtime._nanort_c import ffi, lib
+    src = np.arange(-50, 50, dtype=np.int8)
+    dst = np.zeros_like(src)
+    assert lib.nrt_copy_finite(ffi.from_buffer(dst), ffi.from_buffer(src), src.size, 3) == 1
+    np.testing.assert_array_equal(dst, src)

@@ -160,7 +160,9 @@ def test_quantize_without_any_scale_is_invalid():
 # ---- Add / Sub / Mul -----------------------------------------------------------------------
 
 BROADCAST = [((2, 5, 7, 33), (2, 5, 7, 33)), ((2, 5, 7, 33), (33,)), ((2, 5, 7, 33), (1, 1, 1, 1)),
-             ((1,), (3, 65)), ((4, 1, 3), (1, 5, 1)), ((2, 3, 1, 16), (2, 1, 9, 1)), ((1000,), (1000,))]
+             ((1,), (3, 65)), ((4, 1, 3), (1, 5, 1)), ((2, 3, 1, 16), (2, 1, 9, 1)), ((1000,), (1000,)),
+             # long rows of a repeated operand (squeeze-excite scales): blocks of whole rows, either side
+             ((2, 5, 7, 200), (200,)), ((130,), (3, 7, 130)), ((2, 30, 300), (1, 1, 300)), ((5, 4097), (4097,))]
 
 
 def _binary(op, sa, sb, qa, qb, qy, act=None, threads=1, a=None, b=None):
@@ -228,6 +230,7 @@ def test_binary_ties_round_to_even():
 def test_binary_parallel(threads):
     _binary("Add", (3, 64, 64, 17), (17,), qparams(), qparams(), qparams(), threads=threads)
     _binary("Mul", (3, 64, 64, 17), (3, 1, 1, 17), qparams(), qparams(), qparams(0.5), threads=threads)
+    _binary("Mul", (2, 3, 96, 200), (1, 1, 1, 200), qparams(), qparams(), qparams(0.5), threads=threads)
 
 
 def test_plain_int8_add_still_wraps():

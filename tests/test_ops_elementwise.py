@@ -147,10 +147,13 @@ def test_broadcast_mismatch_is_shape_error(tmp_path):
 
 @pytest.mark.parametrize("sa,sb", [([64, 1031], [1031]), ([64, 1031], [64, 1]), ([1, 70000], []),
                                    ([8, 3, 2000], [8, 1, 2000]), ([40001, 3], [3]), ([40001, 3], [40001, 1]),
-                                   ([7, 9001, 2], [7, 1, 2]), ([3, 5000, 7], [5000, 1]), ([2, 3, 4001, 5], [3, 1, 5])])
+                                   ([7, 9001, 2], [7, 1, 2]), ([3, 5000, 7], [5000, 1]), ([2, 3, 4001, 5], [3, 1, 5]),
+                                   # a row repeated across rows (x * scale[C]), per outer index, either operand
+                                   ([6, 50, 200], [200]), ([4, 70, 130], [4, 1, 130]), ([300], [90, 300])])
 @pytest.mark.parametrize("dtype", ["float32", "int64", "float16"])
 def test_broadcast_parallel(sa, sb, dtype, tmp_path):
-    """Large enough to split across threads (chunks start mid-row); short rows go in gathered blocks."""
+    """Large enough to split across threads (chunks start mid-row); short rows and repeated rows go in
+    gathered blocks."""
     a, b = rand(sa, dtype), rand(sb, dtype)
     check(binary("Add", a, b), {"a": a, "b": b}, tmp_path, threads=3, rtol=1e-3 if dtype == "float16" else 1e-6)
 

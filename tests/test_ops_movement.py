@@ -229,6 +229,27 @@ def test_transpose_short_rows(dtype, c):
     with nanort.Model(serialize(convert_graph(model)), threads=3, check_finite=False) as rt:
         np.testing.assert_array_equal(rt.run(None, {"x": big})[0], big.transpose(0, 2, 3, 1))
 
+@pytest.mark.parametrize("isa", ["ref", "avx2", "avx512", "neon"])
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.float32, np.int64])
+def test_transpose_short_rows_levels(isa, dtype):
+    """Every kernel level's short-row gather (kernels/movement_kernels.h) moves the same elements,
+    including odd lengths that leave vector remainders and offsets from a Slice."""
+    for c, h, w in [(3, 48, 192), (1, 5, 7), (2, 3, 33), (3, 1, 1), (4, 17, 19), (3, 7, 61)]:
+        x = rand((2, c, h, w), dtype)
+        nodes = [helper.make_node("Slice", ["x", "st", "en", "ax"], ["s"]),
+                 helper.make_node("Transpose", ["s"], ["y"], perm=[0, 2, 3, 1])]
+        inits = {"st": np.array([1], np.int64), "en": np.array([w], np.int64), "ax": np.array([3], np.int64)}
+        for model in (make_model([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 2, 3, 1])], {"x": x}, ["y"]),
+                      make_model(nodes, {"x": x}, ["y"], inits)):
+            try:
+                rt = nanort.Model(serialize(convert_graph(model)), isa=isa, threads=2, check_finite=False)
+            except nanort.UnsupportedError:
+                pytest.skip(f"this CPU has no {isa} kernels")
+            with rt:
+                want = x[..., 1:] if len(model.graph.node) == 2 else x
+                np.testing.assert_array_equal(rt.run(None, {"x": x})[0], want.transpose(0, 2, 3, 1))
+
+
 def test_multithreaded_chain():
     # big enough that every op splits its work across threads
     nodes = [helper.make_node("Concat", ["a", "b"], ["c"], axis=1),

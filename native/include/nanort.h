@@ -145,6 +145,11 @@ NRT_API nrt_status nrt_model_prepare(nrt_model* model);
 NRT_API void* nrt_model_input_data(nrt_model* model, int index);
 NRT_API const void* nrt_model_output_data(nrt_model* model, int index);
 NRT_API nrt_status nrt_model_set_input(nrt_model* model, int index, const void* data, size_t bytes);
+/* Copies `count` elements of `dtype` from src to dst (which must not
+ * overlap) and returns 1 when every one is finite, 0 when a float element is
+ * NaN or infinite (all are copied either way): one pass for bindings that
+ * refuse non-finite inputs. Integer and bool elements count as finite. */
+NRT_API int nrt_copy_finite(void* dst, const void* src, size_t count, nrt_dtype dtype);
 NRT_API nrt_status nrt_model_invoke(nrt_model* model);
 
 /* Activation arena size chosen by the planner (bytes), after prepare. */

@@ -1,5 +1,7 @@
 #include "dtype.h"
 
+#include <string.h>
+
 const nrt_dtype_traits nrt_dtype_table[NRT_DTYPE_COUNT] = {
     [NRT_FLOAT32] = {"float32", 32, true, true, 0, 0},
     [NRT_FLOAT16] = {"float16", 16, true, true, 0, 0},
@@ -37,4 +39,43 @@ const char* nrt_dtype_name(nrt_dtype dtype) {
 
 size_t nrt_dtype_size(nrt_dtype dtype) {
     return (unsigned)dtype < NRT_DTYPE_COUNT ? (nrt_dtype_table[dtype].bits + 7u) / 8u : 0;
+}
+
+/* Block of elements copied and checked between early exits: the inner loop
+ * has no branch, so it vectorizes. */
+#define FINITE_BLOCK 4096
+
+/* An element is non-finite when its exponent bits are all ones. */
+#define COPY_FINITE(T, EXP)                                                   \
+    static int copy_finite_##T(T* dst, const T* src, size_t count) {          \
+        for (size_t i0 = 0; i0 < count; i0 += FINITE_BLOCK) {                 \
+            size_t n = count - i0 < FINITE_BLOCK ? count - i0 : FINITE_BLOCK; \
+            T bad = 0;                                                        \
+            for (size_t i = 0; i < n; i++) {                                  \
+                T v = src[i0 + i];                                            \
+                dst[i0 + i] = v;                                              \
+                bad |= (T)((v & EXP) == EXP);                                 \
+            }                                                                 \
+            if (bad) {                                                        \
+                memcpy(dst + i0 + n, src + i0 + n, (count - i0 - n) * sizeof(T)); \
+                return 0;                                                     \
+            }                                                                 \
+        }                                                                     \
+        return 1;                                                             \
+    }
+COPY_FINITE(uint16_t, (uint16_t)0x7c00u)
+COPY_FINITE(uint32_t, 0x7f800000u)
+COPY_FINITE(uint64_t, 0x7ff0000000000000u)
+
+int nrt_copy_finite(void* dst, const void* src, size_t count, nrt_dtype dtype) {
+    switch (dtype) {
+    case NRT_FLOAT16: return copy_finite_uint16_t(dst, src, count);
+    case NRT_FLOAT32: return copy_finite_uint32_t(dst, src, count);
+    case NRT_FLOAT64: return copy_finite_uint64_t(dst, src, count);
+    default: {
+        uint64_t bytes;
+        if (count && nrt_dtype_bytes(dtype, (int64_t)count, &bytes)) memcpy(dst, src, (size_t)bytes);
+        return 1;
+    }
+    }
 }

@@ -38,6 +38,7 @@ struct nrt_threadpool {
     atomic_uint_fast64_t generation; /* bumped per job: wakes sleeping workers */
     atomic_uint_fast64_t claim;
     atomic_size_t pending;
+    atomic_int sleepers; /* workers in (or about to enter) the condition wait */
     bool stop;
     /* the current job: written before `claim` is published, stable until pending reaches 0 */
     nrt_range_fn fn;
@@ -80,7 +81,9 @@ static void* worker_main(void* arg) {
         }
         if (gen == seen) {
             pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1); /* before reading generation: see nrt_threadpool_run */
             while ((gen = atomic_load(&p->generation)) == seen && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             bool stop = p->stop;
             pthread_mutex_unlock(&p->mu);
             if (stop) return NULL;
@@ -101,6 +104,7 @@ nrt_threadpool* nrt_threadpool_create(int num_threads) {
     atomic_init(&p->generation, 0);
     atomic_init(&p->claim, 0);
     atomic_init(&p->pending, 0);
+    atomic_init(&p->sleepers, 0);
     if (num_threads > 1) {
         p->threads = calloc((size_t)num_threads - 1, sizeof(pthread_t));
         if (!p->threads) { nrt_threadpool_free(p); return NULL; }
@@ -148,10 +152,17 @@ void nrt_threadpool_run(nrt_threadpool* p, size_t n, size_t grain, nrt_range_fn 
     atomic_store_explicit(&p->pending, count, memory_order_relaxed);
     uint64_t gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
     atomic_store_explicit(&p->claim, (gen & 0xffffffffu) << 32 | (uint64_t)count << 16, memory_order_release);
-    pthread_mutex_lock(&p->mu);
-    atomic_store_explicit(&p->generation, gen, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    /* Spinning workers see the new generation by themselves; the mutex and
+     * broadcast are needed only when one sleeps. Both sides write, then read
+     * the other's word (sequentially consistent): a worker that missed the new
+     * generation counted itself in `sleepers` before, so we see it and take
+     * the mutex, which it holds until it is waiting on the condition. */
+    atomic_store(&p->generation, gen);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
     run_chunks(p, true);
     /* Only chunks that workers claimed can still be running. */
     for (int i = 0; i < SPIN_POLLS && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) CPU_RELAX();

@@ -7,6 +7,7 @@
  * global state to initialize and two models may run different levels. */
 #include "f32_kernels.h"
 #include "s8_kernels.h"
+#include "movement_kernels.h"
 
 const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
     switch (isa) {
@@ -160,6 +161,16 @@ const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
 #endif
     case NRT_ISA_DOTPROD:
     case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
+nrt_strided_fn nrt_strided_short_rows_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512:
+    case NRT_ISA_AVX2: return nrt_strided_short_rows_avx2;
+#endif
     default: return NULL;
     }
 }

@@ -216,7 +216,8 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     size_t split = nrt_f32_column_split(ctx, j->m_tiles, units);
     j->block_units = ceil_div(units, split);
     j->n_blocks = ceil_div(units, j->block_units);
-    double work = (double)t->mr * (double)(j->block_units * t->nr) * (double)(g->kh * g->kw * (g->cin / g->group));
+    double rows = (double)(M < t->mr ? M : t->mr);
+    double work = rows * (double)(j->block_units * t->nr) * (double)(g->kh * g->kw * (g->cin / g->group));
     size_t tasks = j->m_tiles * j->n_blocks;
     nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), conv_gemm_task, j);
 }

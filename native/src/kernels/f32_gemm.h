@@ -38,9 +38,14 @@ typedef struct nrt_f32_gemm_args {
 void nrt_f32_gemm_run(nrt_ctx* ctx, const nrt_f32_gemm_table* t, const nrt_f32_gemm_args* g);
 
 /* Task sizing shared by the drivers: how many of `tasks` items (each worth
- * `work` multiply-adds) one thread should take at least, so that small ops
- * run on the calling thread alone. */
+ * `work` float multiply-adds) one thread should take at least, so that a
+ * thread's share pays for handing it over and small ops run on the calling
+ * thread alone. `work` counts the rows a task really computes (not a full
+ * MR-row tile when M is smaller). */
 size_t nrt_f32_grain(size_t tasks, double work);
+/* The same for int8 multiply-adds (dot-product instructions do several per
+ * float multiply-add's time). */
+size_t nrt_s8_grain(size_t tasks, double work);
 
 /* Column blocks to split N into (in panels) so `m_tasks` row tasks give every
  * thread a few pieces of work. */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "f32_gemm.h" /* nrt_f32_grain / nrt_f32_column_split: the same task sizing */
+#include "f32_gemm.h" /* nrt_f32_grain / nrt_s8_grain / nrt_f32_column_split: the same task sizing */
 
 /* Packed weights up to this size stay in a core's L2 across row tiles; larger
  * ones are walked in column blocks of BLOCK_BYTES with the row tiles inside. */
@@ -196,8 +196,9 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
     }
     j.n_blocks = ceil_div(j.panels, j.block_panels);
     size_t tasks = j.m_tiles * j.n_blocks;
-    double work = (double)t->mr * (double)(j.block_panels * t->nr) * (double)g->K;
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), gemm_task, &j);
+    double rows = (double)(g->M < t->mr ? g->M : t->mr);
+    double work = rows * (double)(j.block_panels * t->nr) * (double)g->K;
+    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), gemm_task, &j);
 }
 
 /* ---- MatMul of two activations ---- */
@@ -242,8 +243,8 @@ void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
     matmul_job j = {t, g, ceil_div(g->M, t->mr), ceil_div(g->N, t->nr)};
     size_t tasks = g->batch * j.m_tiles * j.panels;
-    double work = (double)t->mr * (double)t->nr * (double)(g->K ? g->K : 1);
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), matmul_task, &j);
+    double work = (double)(g->M < t->mr ? g->M : t->mr) * (double)t->nr * (double)(g->K ? g->K : 1);
+    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), matmul_task, &j);
 }
 
 /* ---- Conv: plan and packing ---- */
@@ -510,9 +511,9 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     size_t split = nrt_f32_column_split(ctx, m_tiles, units);
     j->block_units = ceil_div(units, split);
     j->n_blocks = ceil_div(units, j->block_units);
-    double work = (double)t->mr * (double)(j->block_units * t->nr) * (double)(taps * cig);
+    double work = (double)(M < t->mr ? M : t->mr) * (double)(j->block_units * t->nr) * (double)(taps * cig);
     size_t tasks = m_tiles * j->n_blocks;
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), conv_gemm_task, j);
+    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), conv_gemm_task, j);
 }
 
 /* ---- Conv: depthwise ---- */

@@ -157,9 +157,12 @@ static nrt_status binary_prepare(nrt_ctx* ctx) {
 
 /* Short rows (x[N, 3] + b[3], boxes, grids) are handled in blocks of whole
  * rows: operands that are not contiguous over the block are gathered into
- * contiguous buffers, so one kernel call covers many rows. */
+ * contiguous buffers, so one kernel call covers many rows. So are longer rows
+ * when an operand repeats one row (x[N, C] * scale[C]: squeeze-excite, per
+ * channel bias): the buffer holds the row repeated, copied once per task, and
+ * a call covers a block instead of one row. */
 #define SHORT_ROW 64
-#define ROW_BLOCK 512 /* elements per block */
+#define BLOCK_BYTES 4096 /* per gather buffer */
 
 typedef struct binary_job {
     const binary_state* s;
@@ -185,7 +188,7 @@ typedef struct binary_walk {
     const binary_job* j;
     int64_t cached_off[2], cached_rows[2]; /* a buffer holding a repeated row (stride 0 across rows) is
                                               reused while it covers the same rows */
-    _Alignas(64) uint8_t buf[2][ROW_BLOCK * 8];
+    _Alignas(64) uint8_t buf[2][BLOCK_BYTES];
 } binary_walk;
 
 static void run_kernel(const binary_job* j, const void* a, const void* b, void* y, size_t n, int mode) {
@@ -242,13 +245,22 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, n);
 }
 
+/* Whole rows per kernel call (0: a call per row), see SHORT_ROW. */
+static int64_t block_rows(const binary_job* j) {
+    const nrt_bcast* p = &j->s->plan;
+    if (p->rank < 2) return 0;
+    int64_t inner = p->dims[p->rank - 1];
+    int64_t fit = (int64_t)(BLOCK_BYTES / (j->ea > j->eb ? j->ea : j->eb)) / inner;
+    bool repeated = false;
+    for (int i = 0; i < 2; i++) repeated |= p->strides[i][p->rank - 2] == 0 && p->strides[i][p->rank - 1] == 1;
+    return (inner < SHORT_ROW || repeated) && fit >= 2 ? fit : 0;
+}
+
 static void binary_task(void* arg, size_t begin, size_t end) {
     binary_walk w = {.j = arg, .cached_off = {-1, -1}};
-    const nrt_bcast* p = &w.j->s->plan;
-    int64_t inner = p->dims[p->rank - 1];
-    bool short_rows = p->rank >= 2 && inner < SHORT_ROW;
-    nrt_bcast_visit_rows(p, (int64_t)begin, (int64_t)end, short_rows ? ROW_BLOCK / inner : 0, binary_run,
-                         short_rows ? binary_rows : NULL, &w);
+    int64_t rows = block_rows(w.j);
+    nrt_bcast_visit_rows(&w.j->s->plan, (int64_t)begin, (int64_t)end, rows, binary_run, rows ? binary_rows : NULL,
+                         &w);
 }
 
 static bool has_zero(const nrt_tensor* t) {

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../kernels/movement_kernels.h"
+
 nrt_status nrt_mv_input(nrt_ctx* ctx, int i, const char* role, nrt_tensor** out) {
     *out = nrt_in(ctx, i);
     if (!*out) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input %d (%s) is missing", i, role);
@@ -72,16 +74,18 @@ typedef struct strided_job {
     const nrt_strided* s;
     const void* in;
     void* out;
+    nrt_strided_fn copy;
 } strided_job;
 
 static void strided_range(void* arg, size_t begin, size_t end) {
     const strided_job* j = arg;
-    nrt_strided_copy_ref(j->s, j->in, j->out, begin, end);
+    j->copy(j->s, j->in, j->out, begin, end);
 }
 
 void nrt_mv_run_strided(nrt_ctx* ctx, const void* in, void* out) {
     const nrt_strided* s = ctx->node->state;
-    strided_job job = {s, in, out};
+    nrt_strided_fn fast = nrt_strided_short_rows(s) ? nrt_strided_short_rows_for(ctx->model->isa) : NULL;
+    strided_job job = {s, in, out, fast ? fast : nrt_strided_copy_ref};
     nrt_mv_parallel(ctx, s->units, s->unit_bytes, strided_range, &job);
 }
 

@@ -254,6 +254,10 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
+/* Window taps (one compare or add each) a thread's share of a pooling should
+ * cover at least: less costs more to hand over than it saves. */
+#define POOL_CHUNK 65536.0
+
 /* GlobalAveragePool on the vector kernels: tasks of 64 channels of one image. */
 #define GAP_BLOCK 64
 static void global_avg_fast(void* arg, size_t begin, size_t end) {
@@ -283,7 +287,9 @@ static nrt_status pool_eval(nrt_ctx* ctx) {
         nrt_parallel_for(ctx, (size_t)job.x->dims[0], 1, global_rows, &job);
     } else {
         const nrt_pool2d_geom* g = &((const pool_state*)ctx->node->state)->g;
-        nrt_parallel_for(ctx, (size_t)(g->n * g->oh), 1, pool_rows, &job);
+        double row_work = (double)(g->ow * g->c * g->kh * g->kw);
+        size_t grain = row_work >= POOL_CHUNK ? 1 : 1 + (size_t)(POOL_CHUNK / (row_work > 1.0 ? row_work : 1.0));
+        nrt_parallel_for(ctx, (size_t)(g->n * g->oh), grain, pool_rows, &job);
     }
     return NRT_OK;
 }

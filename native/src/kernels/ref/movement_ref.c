@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../requant.h"
+#include "movement_short_rows.h"
 
 enum { MODE_NONE, MODE_RUN, MODE_FILL, MODE_BANDED, MODE_ELEMENT };
 
@@ -68,6 +69,12 @@ void nrt_strided_plan(nrt_strided* s) {
     }
 }
 
+NRT_SHORT_ROWS_ENTRY(, nrt_strided_short_rows_ref)
+
+bool nrt_strided_short_rows(const nrt_strided* s) {
+    return s->rank == 2 && s->mode == MODE_ELEMENT && s->dims[1] <= 4;
+}
+
 /* Input offset of row `row` (the output's dims except the last), and the
  * per-dim counters to continue from it. */
 static int64_t row_start(const nrt_strided* s, size_t row, int64_t* idx) {
@@ -90,46 +97,13 @@ static int64_t next_row(const nrt_strided* s, int64_t* idx, int64_t off) {
     return off;
 }
 
-/* Per element size: the element loop, the fill and one band.
- *
- * short_rows: a 2-D gather with rows of at most 4 elements (an NCHW -> NHWC
- * image input: rows of 3 channels) would spend most of its time in the
- * generic loop's per-row bookkeeping; here a row is a fixed-length copy and
- * the next row's input is one stride further. */
+/* Per element size: the element loop, the fill and one band (short rows:
+ * movement_short_rows.h). */
 #define STRIDED_TYPED(T)                                                                                 \
-    static void short_rows_##T(const nrt_strided* s, const T* in, T* out, size_t begin, size_t end) {    \
-        int64_t len = s->dims[1], step = s->strides[1], s0 = s->strides[0];                              \
-        const T* src = in + s->offset + (int64_t)begin * s0;                                             \
-        T* dst = out + begin * (size_t)len;                                                              \
-        size_t n = end - begin;                                                                          \
-        switch (len) {                                                                                   \
-        case 1:                                                                                          \
-            for (size_t r = 0; r < n; r++) dst[r] = src[(int64_t)r * s0];                                \
-            return;                                                                                      \
-        case 2:                                                                                          \
-            for (size_t r = 0; r < n; r++) {                                                             \
-                const T* p = src + (int64_t)r * s0;                                                      \
-                dst[2 * r] = p[0];                                                                       \
-                dst[2 * r + 1] = p[step];                                                                \
-            }                                                                                            \
-            return;                                                                                      \
-        case 3:                                                                                          \
-            for (size_t r = 0; r < n; r++) {                                                             \
-                const T* p = src + (int64_t)r * s0;                                                      \
-                dst[3 * r] = p[0];                                                                       \
-                dst[3 * r + 1] = p[step];                                                                \
-                dst[3 * r + 2] = p[2 * step];                                                            \
-            }                                                                                            \
-            return;                                                                                      \
-        default:                                                                                         \
-            for (size_t r = 0; r < n; r++, dst += len)                                                   \
-                for (int64_t j = 0; j < len; j++) dst[j] = src[(int64_t)r * s0 + j * step];              \
-        }                                                                                                \
-    }                                                                                                    \
     static void rows_##T(const nrt_strided* s, const T* in, T* out, size_t begin, size_t end) {          \
         int64_t idx[NRT_STRIDED_MAX_RANK], len = s->dims[s->rank - 1], step = s->strides[s->rank - 1];   \
-        if (s->rank == 2 && s->mode == MODE_ELEMENT && len <= 4) {                                       \
-            short_rows_##T(s, in, out, begin, end);                                                      \
+        if (nrt_strided_short_rows(s)) {                                                                 \
+            nrt_strided_short_rows_ref(s, in, out, begin, end);                                          \
             return;                                                                                      \
         }                                                                                                \
         int64_t off = row_start(s, begin, idx);                                                          \

@@ -40,6 +40,13 @@ typedef struct nrt_strided {
 
 void nrt_strided_plan(nrt_strided* s);
 void nrt_strided_copy_ref(const nrt_strided* s, const void* in, void* out, size_t unit_begin, size_t unit_end);
+/* Whether a planned copy is a gather of rows of at most 4 elements (see
+ * movement_short_rows.h), which nrt_strided_short_rows_ref (or an ISA's
+ * version, nrt_strided_short_rows_for) copies. */
+bool nrt_strided_short_rows(const nrt_strided* s);
+void nrt_strided_short_rows_ref(const nrt_strided* s, const void* in, void* out, size_t unit_begin,
+                                size_t unit_end);
+typedef void (*nrt_strided_fn)(const nrt_strided* s, const void* in, void* out, size_t unit_begin, size_t unit_end);
 
 /* How Concat brings an int8 input to the output's quantization
  * (requant.h): y = requantize((float)(x - zx) * m, zy), or a copy. */

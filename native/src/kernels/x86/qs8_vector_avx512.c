@@ -25,35 +25,76 @@ NRT_AVX512VNNI_INLINE __m128i finish(__m512 v, __m512 lo, __m512 hi, __m512i zp)
 
 /* One binary kernel per op: OPV(da, db) gives the float value from the
  * int32 differences (vectors). A scalar operand is broadcast as a vector of
- * equal codes, which gives the same per-element arithmetic. Full blocks of 16
- * use plain loads and stores, the tail masked ones. */
+ * equal codes, which gives the same per-element arithmetic. Blocks of 64 are
+ * stored at once (store64), then blocks of 16, the tail with masked loads and
+ * stores. The constants are set up
+ * once per call, before the loop: the int8 stores may alias *p as far as the
+ * compiler knows, so reading p inside the loop would reload them per block. */
+typedef struct s8_binary_consts {
+    __m512i za, zb, zp, sa, sb;
+    __m512 ma, mb, lo, hi;
+} s8_binary_consts;
+
+NRT_AVX512VNNI_INLINE s8_binary_consts binary_consts(const nrt_s8_binary* p, const int8_t* A, const int8_t* B,
+                                                     int mode) {
+    s8_binary_consts c;
+    c.za = _mm512_set1_epi32(p->za);
+    c.zb = _mm512_set1_epi32(p->zb);
+    c.zp = _mm512_set1_epi32(p->out.zero_point);
+    c.sa = _mm512_set1_epi32(mode == NRT_BIN_SV ? A[0] - p->za : 0);
+    c.sb = _mm512_set1_epi32(mode == NRT_BIN_VS ? B[0] - p->zb : 0);
+    c.ma = _mm512_set1_ps(p->ma);
+    c.mb = _mm512_set1_ps(p->mb);
+    c.lo = _mm512_set1_ps((float)(p->out.qmin - p->out.zero_point));
+    c.hi = _mm512_set1_ps((float)(p->out.qmax - p->out.zero_point));
+    return c;
+}
+
+/* 64 int32 codes (four vectors, each already within int8) as 64 bytes in
+ * order: the in-lane packs interleave the vectors' 4-code groups, the dword
+ * permute puts the groups back in order. One store instead of four narrowing
+ * vpmovdb stores (two uops each on Zen 4). */
+NRT_AVX512VNNI_INLINE void store64(int8_t* y, __m512i q0, __m512i q1, __m512i q2, __m512i q3) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i p = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+    _mm512_storeu_si512(y, _mm512_permutexvar_epi32(order, p));
+}
+
 #define S8_BINARY(NAME, OPV)                                                                                     \
-    NRT_AVX512VNNI_INLINE void NAME##_block(const int8_t* A, const int8_t* B, int8_t* Y, __mmask16 k, int mode,  \
-                                            const nrt_s8_binary* p, const int FULL) {                            \
-        const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);                            \
-        const __m512 ma = _mm512_set1_ps(p->ma), mb = _mm512_set1_ps(p->mb);                                   \
-        const __m512 lo = _mm512_set1_ps((float)(p->out.qmin - p->out.zero_point));                           \
-        const __m512 hi = _mm512_set1_ps((float)(p->out.qmax - p->out.zero_point));                           \
-        const __m512i zp = _mm512_set1_epi32(p->out.zero_point);                                               \
-        __m512i da = mode == NRT_BIN_SV ? _mm512_set1_epi32(A[0] - p->za)                                      \
-                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)A)), za)  \
-                            : load_diff(A, k, za);                                                               \
-        __m512i db = mode == NRT_BIN_VS ? _mm512_set1_epi32(B[0] - p->zb)                                      \
-                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)B)), zb)  \
-                            : load_diff(B, k, zb);                                                               \
-        __m128i q = finish(OPV, lo, hi, zp);                                                                     \
-        if (FULL) _mm_storeu_si128((__m128i*)Y, q);                                                              \
-        else _mm_mask_storeu_epi8(Y, k, q);                                                                      \
+    /* 16 results as int32 codes (+ zero point, inside [qmin, qmax]) */                                          \
+    NRT_AVX512VNNI_INLINE __m512i NAME##_codes(const int8_t* A, const int8_t* B, __mmask16 k, int mode,          \
+                                               const s8_binary_consts* c, const int FULL) {                      \
+        const __m512 ma = c->ma, mb = c->mb;                                                                     \
+        __m512i da = mode == NRT_BIN_SV ? c->sa                                                                  \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)A)), c->za) \
+                            : load_diff(A, k, c->za);                                                            \
+        __m512i db = mode == NRT_BIN_VS ? c->sb                                                                  \
+                     : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)B)), c->zb) \
+                            : load_diff(B, k, c->zb);                                                            \
+        __m512 v = _mm512_min_ps(_mm512_max_ps(OPV, c->lo), c->hi);                                              \
         (void)ma, (void)mb;                                                                                      \
+        return _mm512_add_epi32(_mm512_cvtps_epi32(v), c->zp);                                                   \
     }                                                                                                            \
     NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
                                     size_t n, int mode) {                                                        \
-        const nrt_s8_binary* p = kern->params;                                                                   \
         const int8_t *A = pa, *B = pb;                                                                           \
         int8_t* Y = py;                                                                                          \
+        const s8_binary_consts c = binary_consts(kern->params, A, B, mode);                                      \
         size_t sa = mode == NRT_BIN_SV ? 0 : 1, sb = mode == NRT_BIN_VS ? 0 : 1, i = 0;                         \
-        for (; i + 16 <= n; i += 16) NAME##_block(A + i * sa, B + i * sb, Y + i, 0xFFFF, mode, p, 1);           \
-        if (i < n) NAME##_block(A + i * sa, B + i * sb, Y + i, mask16(n - i), mode, p, 0);                      \
+        for (; i + 64 <= n; i += 64) {                                                                           \
+            __m512i q0 = NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, &c, 1);                              \
+            __m512i q1 = NAME##_codes(A + (i + 16) * sa, B + (i + 16) * sb, 0xFFFF, mode, &c, 1);                \
+            __m512i q2 = NAME##_codes(A + (i + 32) * sa, B + (i + 32) * sb, 0xFFFF, mode, &c, 1);                \
+            __m512i q3 = NAME##_codes(A + (i + 48) * sa, B + (i + 48) * sb, 0xFFFF, mode, &c, 1);                \
+            store64(Y + i, q0, q1, q2, q3);                                                                      \
+        }                                                                                                        \
+        for (; i + 16 <= n; i += 16)                                                                             \
+            _mm_storeu_si128((__m128i*)(Y + i),                                                                  \
+                             _mm512_cvtepi32_epi8(NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, &c, 1)));    \
+        if (i < n)                                                                                               \
+            _mm_mask_storeu_epi8(Y + i, mask16(n - i),                                                           \
+                                 _mm512_cvtepi32_epi8(NAME##_codes(A + i * sa, B + i * sb, mask16(n - i), mode,   \
+                                                                   &c, 0)));                                     \
     }
 
 S8_BINARY(qs8_vadd_avx512,
