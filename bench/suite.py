@@ -38,7 +38,7 @@ from assets import PPOCR_MODELS, ppocr_model  # noqa: E402
 
 import nanort  # noqa: E402
 from nanort.runtime.api.bench import measure_process  # noqa: E402
-from nanort.runtime.benchmark import Timing, interleaved  # noqa: E402
+from nanort.runtime.benchmark import Timing, block_for, interleaved  # noqa: E402
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
@@ -143,7 +143,7 @@ def bench_model(kind: str, models: dict[str, tuple[str, Path]], threads: int, ru
     x = ppocr_input(kind, 0)
     sessions = {name: runner(rt, path, threads) for name, (rt, path) in models.items()}
     calls = {name: (lambda s=s: s.run(None, {"x": x})) for name, s in sessions.items()}
-    timings = interleaved(calls, runs=runs, warmup=3)
+    timings = interleaved(calls, runs=runs, warmup=3, block=block_for(threads))
     feeds = workdir / f"{kind}-feeds.npz"
     np.savez(feeds, x=x)
     rows = []
@@ -191,7 +191,9 @@ def markdown(rows: list[Row], macs: dict[str, int], peaks: dict, sizes: dict[tup
              runs: int, calib_n: int) -> str:
     by = {(r.model, r.threads, r.name): r for r in rows}
     lines = [
-        f"Median of {runs} interleaved runs (min-max in brackets); ratios are onnxruntime's median / this row's "
+        f"Median of {runs} interleaved runs (min-max in brackets; at 2 threads alternating in blocks of 5 runs, "
+        f"each after an untimed run that absorbs the other runtime's spinning worker threads); "
+        f"ratios are onnxruntime's median / this row's "
         f"(> 1: faster than onnxruntime). Peak RSS and load time (file to first result) in fresh processes. "
         f"int8 models calibrated on the same {calib_n} rendered images; onnxruntime int8 = its quantize_static QDQ "
         f"model after upgrading to opset 13 (its quantizer writes an invalid model from opset 11/12). "

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import nanort
-from nanort.runtime.benchmark import Timing, interleaved
+from nanort.runtime.benchmark import Timing, block_for, interleaved
 
 
 @dataclass
@@ -101,7 +101,7 @@ def run_bench(model_path: str, vs: str | None, threads: int, runs: int, warmup: 
         if missing:
             raise nanort.InvalidArgumentError(f"the ONNX model's inputs {sorted(missing)} are not the .nrt model's")
         candidates["onnxruntime"] = lambda: sess.run(None, feeds)
-    timings = interleaved(candidates, runs=runs, warmup=warmup)
+    timings = interleaved(candidates, runs=runs, warmup=warmup, block=block_for(threads))
     results = [BenchResult(name, t) for name, t in timings.items()]
     if memory:
         feeds_path = tmpdir / "feeds.npz"

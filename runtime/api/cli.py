@@ -296,8 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
-                                   "onnxruntime on the same random inputs in one process; peak RSS and load "
-                                   "time of each in separate processes.")
+                                   "onnxruntime on the same random inputs in one process (with several "
+                                   "threads in blocks of 5 runs, each led by an untimed run: the other "
+                                   "runtime's workers spin on after its run); peak RSS and load time of each "
+                                   "in separate processes.")
     b.add_argument("model", help=".nrt model")
     b.add_argument("--vs", metavar="MODEL.onnx", help="compare with this ONNX model under onnxruntime")
     b.add_argument("--threads", type=int, default=1)
