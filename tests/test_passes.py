@@ -99,6 +99,31 @@ def test_silu_and_hardsigmoid_swish():
     assert hist == {"Silu": 1, "HardSwish": 1}
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_residual_scale_becomes_one_multiply(swap):
+    """x + x * hardsigmoid(conv(pool(x))) (squeeze-excite residual) -> x * (s + 1): one full-size op."""
+    xi, feeds = x_input()
+    inits = [const("w", RNG.standard_normal((8, 8, 1, 1)) * 0.5)]
+    mul = helper.make_node("Mul", ["s", "x"] if swap else ["x", "s"], ["xs"])
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Conv", ["p", "w"], ["c"]),
+             helper.make_node("HardSigmoid", ["c"], ["s"], alpha=0.2, beta=0.5), mul,
+             helper.make_node("Add", ["xs", "x"] if swap else ["x", "xs"], ["y"])]
+    model = make(nodes, [xi], [helper.make_tensor_value_info("y", F, None)], inits)
+    assert check(model, feeds).get("Add") == 1
+    graph = convert_graph(model)
+    (add,) = graph.iter_nodes("Add")
+    assert np.prod(graph.tensors[add.outputs[0]].shape) == 8, "the Add should act on the 8 scales, not on x"
+
+
+def test_residual_scale_needs_a_smaller_scale():
+    """x + x * t with t as large as x is left alone (nothing to gain)."""
+    shape = (2, 5, 7)
+    xi, ti = (helper.make_tensor_value_info(n, F, list(shape)) for n in "xt")
+    feeds = {n: RNG.standard_normal(shape).astype(np.float32) for n in "xt"}
+    nodes = [helper.make_node("Mul", ["x", "t"], ["xt"]), helper.make_node("Add", ["x", "xt"], ["y"])]
+    assert check(make(nodes, [xi, ti], [helper.make_tensor_value_info("y", F, None)]), feeds) == {"Mul": 1, "Add": 1}
+
+
 def test_gelu_erf_form():
     xi = helper.make_tensor_value_info("x", F, [3, 10])
     feeds = {"x": RNG.standard_normal((3, 10)).astype(np.float32) * 3}

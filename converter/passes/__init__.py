@@ -28,6 +28,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("cleanup", cleanup.run),
             ("fold batchnorm / scale-shift", fold.fold_linear_steps),
             ("fuse patterns", fuse.fuse_patterns),
+            ("x + x * s -> x * (s + 1)", fuse.fold_residual_scale),
             ("matmul -> fully connected", fuse.matmul_to_fully_connected),
             ("fold scale-shift", fold.fold_linear_steps),
             ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),

@@ -208,6 +208,45 @@ def fuse_patterns(graph: Graph) -> None:
                 changed = True
 
 
+def _smaller_broadcast(x_shape: tuple, s_shape: tuple) -> bool:
+    """s broadcasts to x's shape without enlarging it and has fewer elements (a per-channel vector)."""
+    if len(s_shape) > len(x_shape):
+        return False
+    tail = x_shape[len(x_shape) - len(s_shape):]
+    fits = all(d == 1 or d == xd for d, xd in zip(s_shape, tail, strict=True))
+    return fits and (len(s_shape) < len(x_shape) or any(d == 1 and xd != 1 for d, xd in zip(s_shape, tail)))
+
+
+def fold_residual_scale(graph: Graph) -> None:
+    """x + x * s -> x * (s + 1) for a small s (per channel: the squeeze-excite
+    residual x + x * hardsigmoid(...) of PP-OCRv4 det's neck): one pass over
+    the full-size tensor instead of two, and in int8 one requantization fewer
+    (s + 1 joins s's lookup table)."""
+    m = Matcher(graph)
+    for add in list(graph.iter_nodes("Add")):
+        if len(add.inputs) != 2 or add.attrs:
+            continue
+        for x, scaled in (add.inputs, add.inputs[::-1]):
+            mul = m.prod(scaled, "Mul")
+            s = other_input(mul, x) if mul is not None and not mul.attrs else None
+            if s is None or s == x or m.only_consumer(scaled) is not add:
+                continue
+            tx, ts, ty = graph.tensors.get(x), graph.tensors.get(s), graph.tensors[add.outputs[0]]
+            if tx is None or ts is None or tx.shape is None or ts.shape is None or tx.dtype.kind != "f":
+                continue
+            if tx.shape != ty.shape or ts.dtype != tx.dtype or not _smaller_broadcast(tx.shape, ts.shape):
+                continue
+            s1 = graph.fresh_name(f"{s}_plus_one")
+            graph.add_tensor(s1, ts.dtype, ts.shape)
+            graph.nodes.insert(graph.nodes.index(mul),
+                               Node("Add", [s, graph.add_const(np.ones((), ts.dtype), "one")], [s1], {},
+                                    f"{add.name}/scale_plus_one"))
+            mul.inputs, mul.outputs = [x, s1], [add.outputs[0]]
+            graph.nodes.remove(add)
+            m.refresh()
+            break
+
+
 def _internal_only(m: Matcher, nodes: list[Node], last: Node) -> bool:
     """Every intermediate result of the pattern is used only inside it."""
     inside = {id(n) for n in nodes}
