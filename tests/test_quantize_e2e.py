@@ -149,6 +149,30 @@ def test_int8_net_against_onnxruntime(make, int8_ops, tmp_path: Path):
             assert np.array_equal(got, three.run(feeds)["y"])
 
 
+def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path):
+    """An FPN-style neck: coarse maps upsampled (nearest) and concatenated with a fine one. The
+    Resize outputs share the Concat's scale (the Resize rescales at the coarse size, the Concat
+    only copies), and the int8 result stays close to fp32."""
+    n = Net(3)
+    fine = n("Conv", ["x", n.w("w1", 8, 3, 3, 3), n.b("b1", 8)], "fine", pads=[1, 1, 1, 1])
+    coarse = n("Conv", ["x", n.w("w2", 8, 3, 3, 3, scale=2.0), n.b("b2", 8)], "coarse", pads=[1, 1, 1, 1],
+               strides=[2, 2])
+    up = n("Resize", [coarse, "", n.c("scales", np.array([1, 1, 2, 2], np.float32))], "up", mode="nearest")
+    cat = n("Concat", [up, fine], "cat", axis=1)
+    n("Conv", [cat, n.w("w3", 4, 16, 1, 1), n.b("b3", 4)], "y")
+    m = n.model([1, 3, 32, 32], [1, 4, 32, 32])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(5)
+    nanort.convert(src, dst, quantize="int8", calibration=images(rng, 16))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with nanort.Model(dst) as model:
+        q = {t.name: (float(t.scale[0]), int(t.zero_point[0])) for t in model.tensor_infos() if t.quantized}
+        assert q["up"] == q["cat"] != q["coarse"]
+        for feeds in images(rng, 3):
+            assert sqnr_db(sess.run(None, feeds)[0], model.run(feeds)["y"]) > 30.0
+
+
 def test_dynamic_mlp_against_onnxruntime(tmp_path: Path):
     n = Net(2)
     h = n("MatMul", ["x", n.w("w1", 64, 128, scale=0.125)], "h")
