@@ -402,10 +402,16 @@ static nrt_status resize_eval(nrt_ctx* ctx) {
         memcpy(y->data, x->data, x->nbytes);
         return NRT_OK;
     }
-    float* buf[2] = {ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + aligned_floats(s->buf_floats))};
+    /* No scratch when one float pass writes y directly (and no pointer arithmetic on NULL then). */
+    uint8_t* scratch = ctx->node->scratch;
+    float* buf[2] = {NULL, NULL};
+    if (scratch) {
+        buf[0] = (float*)scratch;
+        buf[1] = (float*)(scratch + aligned_floats(s->buf_floats));
+    }
     const float* src = x->data;
     if (s->int8) { /* (x - z_x) in float; every pass then writes a float buffer */
-        float* f = (float*)((uint8_t*)ctx->node->scratch + 2 * aligned_floats(s->buf_floats));
+        float* f = (float*)(scratch + 2 * aligned_floats(s->buf_floats));
         int8_job j = {s, x->data, f, NULL};
         nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, to_float, &j);
         src = f;
