@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nanort.h"
+#include "test_util.h"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                              \
@@ -17,22 +18,6 @@ static int failures = 0;
             printf("\n");                                             \
         }                                                             \
     } while (0)
-
-static unsigned char* read_file(const char* path, size_t* size) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char* buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 static nrt_model* new_model(void) {
     nrt_model* m = NULL;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nanort.h"
+#include "test_util.h"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                              \
@@ -31,22 +32,6 @@ static uint32_t rnd(void) { /* xorshift64 */
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return (uint32_t)(rng_state >> 32);
-}
-
-static unsigned char* read_file(const char* path, size_t* size) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char* buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
 }
 
 /* A status is a known code, and a failure leaves a message. */

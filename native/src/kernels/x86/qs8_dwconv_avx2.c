@@ -6,26 +6,12 @@
  * the channels is read). `run` reads the taps through the driver's pointers,
  * `row` (interior pixels) from each kernel row's pointer at fixed strides
  * (s8_kernels.h). */
+#include "qs8_dwconv_src.h"
 #include "qs8_requant_x86.h"
 
 #define CW 8
 #define PIX 4
 #define BLOCK 16
-
-/* Where the taps of pixel p0 + p are: ind != NULL: tap t at
- * ind[(p0 + p) * taps + t], seen as kh = taps kernel rows of kw = 1 column;
- * else kernel row r's column kx at rows[r] + (p0 + p) * xs + kx * ts. */
-typedef struct dw_src {
-    const int8_t* const* ind;
-    const int8_t* const* rows;
-    size_t taps, kh, kw, xs, ts, p0;
-} dw_src;
-
-/* Pixel p's pointer at column 0 of kernel row r. */
-NRT_AVX2_S8_INLINE const int8_t* row_ptr(const dw_src* s, size_t p, size_t r) {
-    p += s->p0;
-    return s->ind ? s->ind[p * s->taps + r] : s->rows[r] + p * s->xs;
-}
 
 NRT_AVX2_S8_INLINE __m256i load_x(const int8_t* x, size_t n) {
     if (n >= CW) return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)x));

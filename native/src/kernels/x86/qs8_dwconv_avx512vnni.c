@@ -18,26 +18,12 @@
  * interior pixels itself (a fixed stride per pixel and per kernel column from
  * each kernel row's pointer), which saves building and reading the pointers:
  * on small channel counts that was as much work as the arithmetic. */
+#include "qs8_dwconv_src.h"
 #include "qs8_requant_x86.h"
 
 #define CW 32
 #define PIX 4
 #define BLOCK 16
-
-/* Where the taps of pixel p0 + p are: ind != NULL: tap t at
- * ind[(p0 + p) * taps + t], seen as kh = taps kernel rows of kw = 1 column;
- * else kernel row r's column kx at rows[r] + (p0 + p) * xs + kx * ts. */
-typedef struct dw_src {
-    const int8_t* const* ind;
-    const int8_t* const* rows;
-    size_t taps, kh, kw, xs, ts, p0;
-} dw_src;
-
-/* Pixel p's pointer at column 0 of kernel row r. */
-NRT_AVX512VNNI_INLINE const int8_t* row_ptr(const dw_src* s, size_t p, size_t r) {
-    p += s->p0;
-    return s->ind ? s->ind[p * s->taps + r] : s->rows[r] + p * s->xs;
-}
 
 /* 32 codes of a tap widened to int16: plain load for a full tile, masked for the tail. */
 NRT_AVX512VNNI_INLINE __m512i load_x(const int8_t* x, __mmask32 km, const int FULL) {
