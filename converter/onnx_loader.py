@@ -52,6 +52,10 @@ _PLAIN_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, Tens
                 TensorProto.INT64, TensorProto.UINT64, TensorProto.BOOL}
 
 
+# Element types this onnx version knows (not UNDEFINED, not an unknown number).
+_KNOWN_TYPES = set(helper.get_all_tensor_dtypes())
+
+
 def check_initializers(g: onnx.GraphProto) -> None:
     """Every initializer's data holds exactly dims' element count (a corrupt
     or hand-edited file otherwise fails later with a numpy message that
@@ -60,6 +64,9 @@ def check_initializers(g: onnx.GraphProto) -> None:
         dims = list(init.dims)
         if any(d < 0 for d in dims):
             raise ConversionError(f"initializer {init.name!r} has a negative dimension: {dims}")
+        if init.data_type not in _KNOWN_TYPES:
+            raise ConversionError(f"initializer {init.name!r} has no valid element type "
+                                  f"(data_type {init.data_type})")
         if init.data_type not in _PLAIN_TYPES:
             continue  # strings, packed 4-bit, float8...: checked where they are read, or unsupported
         count = math.prod(dims)

@@ -102,7 +102,7 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path):
     _convert_fails(sub / "m.onnx", sub / "o.nrt", "outside the model's folder")
 
 
-@pytest.mark.parametrize("edit", ["raw_short", "typed_long", "negative_dim"])
+@pytest.mark.parametrize("edit", ["raw_short", "typed_long", "negative_dim", "undefined_type", "unknown_type"])
 def test_initializer_data_does_not_match_dims(tmp_path, edit):
     w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
     if edit == "raw_short":
@@ -110,6 +110,10 @@ def test_initializer_data_does_not_match_dims(tmp_path, edit):
     elif edit == "typed_long":
         w.ClearField("raw_data")
         w.float_data.extend([1.0] * 13)
+    elif edit == "undefined_type":  # Hypothesis found these two crashing constant folding
+        w.data_type = 0
+    elif edit == "unknown_type":
+        w.data_type = 99
     else:
         w.dims[0] = -4
     m = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [w])

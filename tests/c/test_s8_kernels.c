@@ -432,17 +432,36 @@ static int8_t quantize_one(float x, float s, int32_t z) {
     return (int8_t)((int32_t)v + z);
 }
 
-static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n) {
-    float s = (float)(next_random() % 1000 + 1) / 4000.0f;
+/* An input whose quotient x / s lies within a few ulps of the half-integer
+ * h (either side, or on it): where a kernel that multiplies by 1 / s must
+ * fall back to the division to round as the contract does. */
+static float near_half(float s) {
+    float h = (float)(int32_t)(next_random() % 301) - 150.5f;
+    float x = h * s;
+    for (uint32_t steps = next_random() % 4; steps; steps--) x = nextafterf(x, next_random() % 2 ? INFINITY : -INFINITY);
+    return x;
+}
+
+/* Scales: ordinary ones, and a few far from 1 whose reciprocal the kernels must not use. */
+static float quantize_scale(uint32_t which) {
+    static const float extreme[] = {1e-30f, 3e-39f, 1e-45f /* subnormal */, 1e30f, 3e38f, 0x1p-64f, 0x1p64f};
+    if (which % 4 != 3) return (float)(next_random() % 1000 + 1) / 4000.0f;
+    return extreme[next_random() % (sizeof extreme / sizeof *extreme)];
+}
+
+static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n, uint32_t which) {
+    float s = quantize_scale(which);
     int32_t z = (int32_t)(next_random() % 256) - 128;
     guarded g = guarded_alloc(n * sizeof(float));
     float* x = (float*)(void*)g.data;
     for (size_t i = 0; i < n; i++) {
         uint32_t r = next_random() % 16;
         if (r == 0) x[i] = NAN;
-        else if (r == 1) x[i] = INFINITY;
-        else if (r == 2) x[i] = -1e30f;
+        else if (r == 1) x[i] = next_random() % 2 ? INFINITY : -INFINITY;
+        else if (r == 2) x[i] = next_random() % 2 ? -1e30f : 3e38f;
         else if (r < 6) x[i] = ((float)(next_random() % 300) - 150.5f) * s; /* ties */
+        else if (r < 10) x[i] = near_half(s);
+        else if (r == 10) x[i] = ((float)(next_random() % 2001) - 1000.0f) * s; /* clamped */
         else x[i] = ((float)(next_random() % 20001) / 100.0f - 100.0f) * s;
     }
     int8_t want[300 + 8], got[300 + 8];
@@ -452,7 +471,7 @@ static void check_quantize(nrt_s8_quantize_ukernel k, const char* name, size_t n
     k(n, x, s, z, got);
     guarded_free(&g);
     char what[96];
-    snprintf(what, sizeof what, "%s quantize n=%zu", name, n);
+    snprintf(what, sizeof what, "%s quantize n=%zu s=%g", name, n, (double)s);
     expect_bytes(what, n + 8, got, want);
 }
 
@@ -573,7 +592,7 @@ int main(void) {
             for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
                 const char* name = nrt_isa_name((nrt_isa)isa);
                 if (rs) check_rescale(rs, name, ns[i], 0), check_rescale(rs, name, ns[i], 1), cases += 2;
-                if (qz) check_quantize(qz, name, ns[i]), cases++;
+                for (uint32_t w = 0; qz && w < 8; w++) check_quantize(qz, name, ns[i], w), cases++;
                 if (dq) check_dequantize(dq, name, ns[i]), cases++;
             }
             printf("rescale / quantize / dequantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);

@@ -197,8 +197,20 @@ typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, fl
                                        int8_t* y);
 
 /* QuantizeLinear of float32 to int8 with one scale: y[i] = the contract's
- * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref. */
+ * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref.
+ *
+ * A division per value is the x86 kernels' bottleneck (a model's float input
+ * is megabytes), so they multiply by r = 1 / s instead where that provably
+ * rounds the same: t = x * r and the quotient d = fl(x / s) each carry at
+ * most ~2^-24 relative error, so |t - d| < 2^-13 wherever |t| < 512, and
+ * rint(t) == rint(d) unless t lies within 2^-12 of a half-integer (those
+ * rare vectors redo their lanes with the division). Past 512 both clamp.
+ * nrt_s8_reciprocal_exact says for which scales r itself is precise enough. */
 typedef void (*nrt_s8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
+
+/* 1 / s is a normal float with full precision, far from overflow. */
+static inline bool nrt_s8_reciprocal_exact(float s) { return s >= 0x1p-64f && s <= 0x1p64f; }
+#define NRT_S8_NEAR_HALF (0.5f - 0x1p-12f) /* |t - rint(t)| from here on: divide */
 
 /* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
  * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */

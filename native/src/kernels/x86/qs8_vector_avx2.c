@@ -101,20 +101,33 @@ NRT_AVX2_S8 void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, flo
     }
 }
 
+/* rint(x / s) from x * (1 / s) except in lanes near a rounding boundary
+ * (see nrt_s8_quantize_ukernel); NaN -> 0. */
+NRT_AVX2_S8_INLINE __m256 quantize8(__m256 x, __m256 s, __m256 r, __m256 near) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 t = _mm256_mul_ps(x, r), v = _mm256_round_ps(t, NRT_ROUND_NEAREST);
+    /* unordered (x NaN or infinite) also redoes: inf * r - rint(inf * r) is NaN */
+    __m256 redo = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(t, v), magnitude), near, _CMP_NLT_UQ);
+    if (_mm256_movemask_ps(redo)) v = _mm256_blendv_ps(v, _mm256_round_ps(_mm256_div_ps(x, s), NRT_ROUND_NEAREST), redo);
+    return _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+}
+
 NRT_AVX2_S8 void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y) {
     const __m256 sv = _mm256_set1_ps(s), lo = _mm256_set1_ps(-128.0f - (float)z), hi = _mm256_set1_ps(127.0f - (float)z);
     const __m256i zp = _mm256_set1_epi32(z);
+    /* r = 0 with near = 0 sends every lane through the division */
+    const bool fast = nrt_s8_reciprocal_exact(s);
+    const __m256 r = _mm256_set1_ps(fast ? 1.0f / s : 0.0f), near = _mm256_set1_ps(fast ? NRT_S8_NEAR_HALF : 0.0f);
     for (size_t i = 0; i < n; i += 8) {
-        size_t r = n - i;
+        size_t left = n - i;
         float tmp[8] = {0};
         const float* xp = x + i;
-        if (r < 8) {
-            memcpy(tmp, xp, r * sizeof(float));
+        if (left < 8) {
+            memcpy(tmp, xp, left * sizeof(float));
             xp = tmp;
         }
-        __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(xp), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN -> 0 */
-        nrt_s8_store_low(y + i, finish(v, lo, hi, zp), r < 8 ? r : 8);
+        __m256 v = quantize8(_mm256_loadu_ps(xp), sv, r, near);
+        nrt_s8_store_low(y + i, finish(v, lo, hi, zp), left < 8 ? left : 8);
     }
 }
 
