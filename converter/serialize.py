@@ -195,8 +195,8 @@ class _Shared:
     """Packs an object-API table as the one copy of equal tables: operators
     share their options tables (every 1x1 stride-1 conv has the same ones),
     tensors their quantization records. Options tables keep every field,
-    defaults included: ops read them with their own defaults (Flatten's axis
-    is 1, the schema's 0), so the file states each value."""
+    defaults included, so the file states each value (the runtime reads an
+    absent field as the schema's default, as any FlatBuffers reader does)."""
 
     def __init__(self, obj: Any, force_defaults: bool = False):
         self.obj = obj

@@ -141,7 +141,8 @@ typedef struct onehot_state {
 static nrt_status onehot_parse(nrt_ctx* ctx) {
     onehot_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, -1, &p->axis);
+    /* an absent field is the schema's default, 0 (not ONNX's -1): the converter always writes it */
+    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
 }
 
 static bool numeric(nrt_dtype t) { return t != NRT_BOOL && t != NRT_INT4; }

@@ -91,7 +91,8 @@ static nrt_status reshape_prepare(nrt_ctx* ctx) {
 static nrt_status flatten_parse(nrt_ctx* ctx) {
     reshape_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 1, &p->axis);
+    /* an absent field is the schema's default, 0 (not ONNX's 1): the converter always writes it */
+    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
 }
 
 static nrt_status flatten_prepare(nrt_ctx* ctx) {
