@@ -16,6 +16,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Bytes of a merged kernel row of `run` values in a packed panel: whole K blocks. */
 static size_t row_span(const nrt_s8_gemm_table* t, size_t run) { return ceil_div(run, t->kr) * t->kr; }
+static size_t row_span_c4(size_t run) { return ceil_div(run, 4) * 4; }
 
 /* ---- packing ---- */
 
@@ -295,9 +296,17 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     *plan = (nrt_s8_conv_plan){0};
     bool upsample = group == 1 && !padded && dilation[0] == 1 && dilation[1] == 1 && stride[0] == wd[1] &&
                     stride[1] == wd[2];
-    if (!upsample || !(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
-    plan->kind = NRT_S8_CONV_TRANSPOSE;
+    if (!upsample) return false;
     size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
+    const nrt_s8_convt_table* ct = nrt_s8_convt_table_for(isa);
+    if (ct && ct->lanes % all == 0 && ct->lanes / all * row_span_c4((size_t)wd[0]) <= ct->max_bytes) {
+        plan->kind = NRT_S8_CONV_TRANSPOSE;
+        plan->convt = ct;
+        plan->group_bytes = plan->packed_bytes = nrt_s8_convt_packed_bytes(ct, (size_t)wd[0]);
+        return true;
+    }
+    if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    plan->kind = NRT_S8_CONV_TRANSPOSE;
     plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
     if (plan->merged_rows) {
         plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, all, (size_t)wd[0], 1);
@@ -308,8 +317,34 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     return true;
 }
 
+/* The lanes of a convt table (s8_kernels.h): lane l takes column (ky, j) of
+ * pixel slot l % (P * cols) / cols, packed as a c4 GEMM panel of `lanes` columns. */
+static bool convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, const int8_t* w, const int32_t* bias,
+                             const float* m, int32_t zx, void* packed) {
+    size_t cin = (size_t)wd[0], kh = (size_t)wd[1], cout = (size_t)wd[3], all = (size_t)wd[1] * (size_t)wd[2] * cout;
+    size_t lanes = ct->lanes, cols = all / kh, row_bytes = lanes / all * cols;
+    int8_t* wl = malloc(lanes * cin);
+    int32_t* b = malloc(lanes * sizeof *b);
+    float* ml = malloc(lanes * sizeof *ml);
+    bool ok = wl && b && ml;
+    for (size_t l = 0; ok && l < lanes; l++) {
+        size_t col = l / row_bytes * cols + l % cols; /* (ky, kx, c) = w[ci][ky][kx][c] at ci * all + col */
+        uint32_t sum = 0;
+        for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)(wl[l * cin + ci] = w[ci * all + col]);
+        b[l] = (int32_t)((bias ? (uint32_t)bias[col % cout] : 0u) - (uint32_t)zx * sum);
+        ml[l] = m[col % cout];
+    }
+    nrt_s8_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset, NULL, NULL};
+    if (ok) pack_panels(&t, lanes, cin, 1, wl, cin, 0, 1, b, ml, packed);
+    free(wl);
+    free(b);
+    free(ml);
+    return ok;
+}
+
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed) {
+    if (plan->convt) return convt_pack_lanes(plan->convt, wd, w, bias, m, zx, packed);
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
     size_t rows = plan->merged_rows ? 1 : kh, row_stride = cols;
     if (plan->merged_rows) cols *= kh; /* one GEMM: column j = (ky * kw + kx) * C_out + c */
@@ -656,8 +691,28 @@ static void convt_merged_task(void* arg, size_t begin, size_t end) {
     }
 }
 
+/* Few outputs per pixel (a convt table): one input row per task unit, the
+ * kernel writing every kernel row's outputs in place. */
+static void convt_lanes_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout, iw = (size_t)g->iw, y_row = (size_t)g->ow * cout;
+    size_t all = (size_t)(g->kh * g->kw) * cout;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
+        int8_t* y = j->y + (size_t)(n * g->oh + iy * g->sh) * y_row;
+        j->plan->convt->run(iw, cin, all, (size_t)g->kh, j->x + row * iw * cin, j->packed, y, y_row, j->rq);
+    }
+}
+
 static void run_transpose(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
+    if (j->plan->convt) {
+        size_t rows = (size_t)(g->n * g->ih);
+        double work = (double)(g->iw * g->kh * g->kw * g->cout * g->cin);
+        nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), convt_lanes_task, j);
+        return;
+    }
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
     nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);

@@ -40,7 +40,11 @@
  *              When all kh x kw x C_out columns fit one panel (an upsampling
  *              to one channel: 2 x 2 x 1), one GEMM covers every kernel row
  *              through a buffer ("merged rows" too: the per-call cost of a
- *              panel is paid once instead of kh times).
+ *              panel is paid once instead of kh times). Before both: when
+ *              kh x kw x C_out divides a convt table's vector (s8_kernels.h),
+ *              several pixels share each vector and one call per input row
+ *              writes every kernel row in place (x86 AVX-512 VNNI only; the
+ *              other levels take the GEMM).
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
@@ -120,6 +124,7 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
+    const nrt_s8_convt_table* convt; /* TRANSPOSE with few outputs per pixel (else the GEMM's) */
     bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
