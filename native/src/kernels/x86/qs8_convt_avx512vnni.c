@@ -75,7 +75,27 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
         shift[ky] = _mm_add_epi8(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                  _mm_set1_epi8((char)(ky * row_bytes)));
     int8_t buf[MAX_BYTES] = {0};
-    for (size_t p0 = 0; p0 < npix; p0 += P, x += P * kc) {
+    size_t p0 = 0;
+    if (packed_layout) /* whole pairs of vectors: two independent chains in flight */
+        for (; p0 + 2 * P <= npix; p0 += 2 * P, x += 2 * P * kc) {
+            size_t bytes = P * kc;
+            const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
+            __m512i a0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes), x), flip);
+            __m512i a1 = bytes > 64 ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes - 64), x + 64), flip) : flip;
+            __m512i c0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes), x + bytes), flip);
+            __m512i c1 = bytes > 64 ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes - 64), x + bytes + 64), flip) : flip;
+            __m128i q = outputs(a0, a1, kd, idx, w, b, m, lo, hi, zp);
+            __m128i r = outputs(c0, c1, kd, idx, w, b, m, lo, hi, zp);
+            int8_t* yr = y + p0 * cols;
+            __mmask16 keep = (__mmask16)((1u << row_bytes) - 1);
+            _mm_mask_storeu_epi8(yr, keep, q);
+            _mm_mask_storeu_epi8(yr + row_bytes, keep, r);
+            for (size_t ky = 1; ky < kh; ky++) {
+                _mm_mask_storeu_epi8(yr + ky * y_row, keep, _mm_shuffle_epi8(q, shift[ky]));
+                _mm_mask_storeu_epi8(yr + ky * y_row + row_bytes, keep, _mm_shuffle_epi8(r, shift[ky]));
+            }
+        }
+    for (; p0 < npix; p0 += P, x += P * kc) {
         size_t np = npix - p0 < P ? npix - p0 : P;
         __m512i v0, v1;
         load_pixels(x, np, kc, kd, packed_layout, buf, &v0, &v1);
