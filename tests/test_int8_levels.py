@@ -402,6 +402,10 @@ CONVT = [  # (x NHWC, cout, kernel, stride, pads t l b r, per_channel, act)
     ((2, 2, 17, 3), 1, (2, 1), (2, 1), (0, 0, 0, 0), True, None),
     ((1, 2, 5, 64), 1, (4, 4), (4, 4), (0, 0, 0, 0), True, "relu"),
     ((1, 3, 6, 40), 1, (2, 2), (2, 2), (0, 0, 0, 0), True, None),   # 4 pixels x 40 bytes > 2 zmm: the GEMM
+    # whole vectors per kernel row (the wide kernel: 32 .. 96 outputs per pixel), K odd, batch > 1
+    ((2, 3, 5, 13), 16, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((1, 2, 9, 7), 32, (1, 1), (1, 1), (0, 0, 0, 0), False, None),
+    ((1, 4, 3, 24), 16, (3, 2), (3, 2), (0, 0, 0, 0), True, "clip"),
 ]
 
 

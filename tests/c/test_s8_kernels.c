@@ -7,7 +7,8 @@
  *     the row entry point with 2 .. 70 channels, strides 1 and 2, dilation 2, up to 37 pixels;
  *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
  *   ConvTranspose with few outputs per pixel: kh x kw x C_out dividing the vector
- *     (1 .. 16), K 1 .. 128 (odd too), 1 .. 37 pixels (partial vectors);
+ *     (1 .. 16) or whole vectors per kernel row (32 .. 96; the wide kernel), K 1 .. 128
+ *     (odd too), 1 .. 37 pixels (partial vectors and tiles);
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
  *     DequantizeLinear) on lengths around the vector widths, against the
@@ -586,7 +587,7 @@ static int check_convt(nrt_isa isa, const nrt_s8_convt_table* t, size_t kc, size
         exit(2);
     }
     memset(y, 0x5A, kh * y_row);
-    t->run(npix, kc, n, kh, x.data, packed, y, y_row, &rq);
+    (plan.convt_wide ? t->wide : t->run)(npix, kc, n, kh, x.data, packed, y, y_row, &rq);
     for (size_t ky = 0; ky < kh && failures < 20; ky++)
         for (size_t i = 0; i < y_row; i++) {
             int8_t want = 0x5A;
@@ -611,7 +612,9 @@ static int check_convt(nrt_isa isa, const nrt_s8_convt_table* t, size_t kc, size
 
 static int run_convt_cases(nrt_isa isa, const nrt_s8_convt_table* t) {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 2}, {2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 4},
-                                       {2, 1, 4}, {1, 4, 2}, {4, 4, 1}, {1, 1, 16}, {4, 2, 2}, {2, 2, 3}};
+                                       {2, 1, 4}, {1, 4, 2}, {4, 4, 1}, {1, 1, 16}, {4, 2, 2}, {2, 2, 3},
+                                       /* wide: */ {2, 2, 8}, {1, 1, 32}, {2, 2, 24}, {3, 1, 16}, {2, 1, 32},
+                                       {1, 1, 96}, {1, 2, 40}, {2, 2, 12}, {1, 1, 112}};
     static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 11, 16, 24, 29, 32, 33, 64, 100, 128};
     static const size_t npixs[] = {1, 2, 3, 5, 8, 17, 37};
     int cases = 0;
@@ -634,7 +637,7 @@ int main(void) {
         const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
         if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
         const nrt_s8_convt_table* ct = nrt_s8_convt_table_for((nrt_isa)isa);
-        if (ct && ct->isa == (nrt_isa)isa) printf("%s: %d cases\n", ct->name, run_convt_cases((nrt_isa)isa, ct));
+        if (ct && ct->isa == (nrt_isa)isa) printf("%s / %s: %d cases\n", ct->name, ct->wide_name, run_convt_cases((nrt_isa)isa, ct));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
         /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */

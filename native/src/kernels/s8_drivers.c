@@ -305,6 +305,14 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
         plan->group_bytes = plan->packed_bytes = nrt_s8_convt_packed_bytes(ct, (size_t)wd[0]);
         return true;
     }
+    size_t cols = (size_t)(wd[2] * wd[3]);
+    if (ct && ct->wide && all <= ct->wide_max && cols % ct->lanes == 0) {
+        plan->kind = NRT_S8_CONV_TRANSPOSE;
+        plan->convt = ct;
+        plan->convt_wide = true;
+        plan->group_bytes = plan->packed_bytes = all * (2 * sizeof(int32_t) + row_span_c4((size_t)wd[0]));
+        return true;
+    }
     if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
     plan->kind = NRT_S8_CONV_TRANSPOSE;
     plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
@@ -344,10 +352,17 @@ static bool convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, co
 
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed) {
-    if (plan->convt) return convt_pack_lanes(plan->convt, wd, w, bias, m, zx, packed);
+    if (plan->convt && !plan->convt_wide) return convt_pack_lanes(plan->convt, wd, w, bias, m, zx, packed);
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
-    size_t rows = plan->merged_rows ? 1 : kh, row_stride = cols;
-    if (plan->merged_rows) cols *= kh; /* one GEMM: column j = (ky * kw + kx) * C_out + c */
+    size_t rows = plan->merged_rows || plan->convt_wide ? 1 : kh, row_stride = cols;
+    if (rows == 1) cols *= kh; /* one panel: column j = (ky * kw + kx) * C_out + c */
+    nrt_s8_gemm_table wide = {0};
+    const nrt_s8_gemm_table* t = plan->gemm;
+    if (plan->convt_wide) { /* the panel layout of a c4 GEMM n columns wide (s8_kernels.h) */
+        wide = (nrt_s8_gemm_table){plan->convt->wide_name, plan->convt->isa, 1, (uint32_t)cols, 4,
+                                   plan->convt->x_offset, NULL, NULL};
+        t = &wide;
+    }
     int32_t* b = malloc(cols * sizeof *b);
     float* mc = malloc(cols * sizeof *mc);
     bool ok = b && mc;
@@ -360,7 +375,7 @@ bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const in
             b[j] = (int32_t)((bias ? (uint32_t)bias[j % cout] : 0u) - (uint32_t)zx * sum);
             mc[j] = m[j % cout];
         }
-        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
+        pack_panels(t, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
                     (uint8_t*)packed + ky * plan->group_bytes);
     }
     free(b);
@@ -701,7 +716,8 @@ static void convt_lanes_task(void* arg, size_t begin, size_t end) {
     for (size_t row = begin; row < end; row++) {
         int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
         int8_t* y = j->y + (size_t)(n * g->oh + iy * g->sh) * y_row;
-        j->plan->convt->run(iw, cin, all, (size_t)g->kh, j->x + row * iw * cin, j->packed, y, y_row, j->rq);
+        nrt_s8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
+        run(iw, cin, all, (size_t)g->kh, j->x + row * iw * cin, j->packed, y, y_row, j->rq);
     }
 }
 

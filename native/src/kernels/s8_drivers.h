@@ -43,8 +43,11 @@
  *              panel is paid once instead of kh times). Before both: when
  *              kh x kw x C_out divides a convt table's vector (s8_kernels.h),
  *              several pixels share each vector and one call per input row
- *              writes every kernel row in place (x86 AVX-512 VNNI only; the
- *              other levels take the GEMM).
+ *              writes every kernel row in place; when it is a multiple of
+ *              the vector of at most the table's wide_max columns with whole
+ *              vectors per kernel row (24 -> 24 channels, 2 x 2), the table's
+ *              wide kernel does the same with a GEMM tile over all kernel rows
+ *              (x86 AVX-512 VNNI only; the other levels take the GEMM).
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
@@ -124,7 +127,8 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
-    const nrt_s8_convt_table* convt; /* TRANSPOSE with few outputs per pixel (else the GEMM's) */
+    const nrt_s8_convt_table* convt; /* TRANSPOSE through a convt table (else the GEMM's): */
+    bool convt_wide;                 /* its `wide` kernel, else its `run` */
     bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */

@@ -264,7 +264,13 @@ typedef struct nrt_qd8_fc_table {
  * (read exactly); kernel row ky of pixel p written at
  * y + ky * y_row + p * cols (exactly npix * cols bytes per kernel row).
  * Used when P * ceil(kc / 4) * 4 <= max_bytes (the pixels of one vector are
- * held in registers); other shapes take the GEMM. */
+ * held in registers).
+ *
+ * wide (optional): the same call for n a multiple of `lanes`, at most
+ * wide_max, with cols a multiple of `lanes` (every vector of columns inside
+ * one kernel row); packed as one GEMM panel of n columns in their natural
+ * order (ky, kx, c): int32 bias[n], int8 w[ceil(kc / 4)][n][4], float m[n].
+ * Other shapes take the GEMM. */
 typedef void (*nrt_s8_convt_ukernel)(size_t npix, size_t kc, size_t n, size_t kh, const int8_t* x, const void* w,
                                      int8_t* y, size_t y_row, const nrt_s8_requant* rq);
 
@@ -275,6 +281,9 @@ typedef struct nrt_s8_convt_table {
     uint32_t max_bytes; /* bound on P * ceil(kc / 4) * 4 */
     int32_t x_offset;   /* as a GEMM table's */
     nrt_s8_convt_ukernel run;
+    const char* wide_name;
+    uint32_t wide_max; /* n at most this for `wide` */
+    nrt_s8_convt_ukernel wide;
 } nrt_s8_convt_table;
 
 static inline size_t nrt_s8_convt_packed_bytes(const nrt_s8_convt_table* t, size_t kc) {

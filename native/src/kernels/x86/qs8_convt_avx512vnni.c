@@ -14,7 +14,10 @@
  * layout in the input; otherwise each pixel is copied to its 4-aligned place
  * in a small buffer (bytes between pixels meet zero weights). Partial vectors
  * (npix not a multiple of P) use masked loads and stores: no byte outside the
- * pixels' input or outputs is touched. */
+ * pixels' input or outputs is touched.
+ *
+ * qs8-qc8w-convt-1x96c4-minmax-fp32-avx512vnni (the table's `wide` kernel):
+ * n = 32 .. 96 outputs per pixel in whole vectors per kernel row, below. */
 #include "qs8_requant_x86.h"
 
 #define LANES 16
@@ -107,6 +110,72 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
     }
 }
 
+/* ---- wide: n = V x 16 columns (V <= 6), each kernel row a multiple of 16 ----
+ * One pixel at a time against all n columns: its 4 channels broadcast once
+ * for V vpdpbusd (a GEMM with panels of 32 columns per kernel row broadcasts
+ * them once per panel and kernel row), each 16-column block requantized and
+ * stored in place in its kernel row. (Tiles of 2 to 4 pixels sharing the
+ * weight loads measured slower: with 6 x R accumulators live, GCC's
+ * register allocation adds copies on every block.) */
+#define WIDE_V 6
+
+/* Block of 4 channels at k of one pixel as u8 in every lane (the first kc - k
+ * < 4 of them, read byte-exactly, at the end of K: zero weights). */
+NRT_AVX512VNNI_INLINE __m512i wide_x4(const int8_t* x, size_t k, size_t kc) {
+    int32_t a4 = k + 4 <= kc ? nrt_s8_load4(x + k) : nrt_s8_load_partial(x + k, kc - k);
+    return _mm512_xor_si512(_mm512_set1_epi32(a4), _mm512_set1_epi32((int32_t)0x80808080u));
+}
+
+NRT_AVX512VNNI_INLINE void wide_pixel(size_t kc, size_t cols, const int8_t* x, const void* packed, int8_t* y,
+                                      size_t y_row, const nrt_s8_requant* rq, const int V) {
+    const int32_t* bias = packed;
+    const __m512i* w = (const __m512i*)(bias + V * LANES);
+    __m512i acc[WIDE_V];
+#pragma GCC unroll 6
+    for (int v = 0; v < V; v++) acc[v] = _mm512_loadu_si512(bias + v * LANES);
+    size_t k = 0;
+    for (; k + 4 <= kc; k += 4, w += V) {
+        __m512i av = wide_x4(x, k, k + 4);
+#pragma GCC unroll 6
+        for (int v = 0; v < V; v++) acc[v] = _mm512_dpbusd_epi32(acc[v], av, _mm512_loadu_si512(w + v));
+    }
+    if (k < kc) {
+        __m512i av = wide_x4(x, k, kc);
+#pragma GCC unroll 6
+        for (int v = 0; v < V; v++) acc[v] = _mm512_dpbusd_epi32(acc[v], av, _mm512_loadu_si512(w + v));
+        w += V;
+    }
+    const float* m = (const float*)w;
+    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
+    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+#pragma GCC unroll 6
+    for (int v = 0; v < V; v++) {
+        size_t col = (size_t)v * LANES, ky = col / cols;
+        __m128i q = nrt_s8_requant16(acc[v], _mm512_loadu_ps(m + v * LANES), lo, hi, zp);
+        _mm_storeu_si128((__m128i*)(y + ky * y_row + (col - ky * cols)), q);
+    }
+}
+
+#define WIDE(V)                                                                                               \
+    NRT_AVX512VNNI static void wide_##V(size_t npix, size_t kc, size_t cols, const int8_t* x, const void* w, \
+                                        int8_t* y, size_t y_row, const nrt_s8_requant* rq) {                 \
+        for (size_t p = 0; p < npix; p++) wide_pixel(kc, cols, x + p * kc, w, y + p * cols, y_row, rq, V);  \
+    }
+WIDE(1)
+WIDE(2)
+WIDE(3)
+WIDE(4)
+WIDE(5)
+WIDE(6)
+
+static void qs8_convt_1x96c4_avx512vnni(size_t npix, size_t kc, size_t n, size_t kh, const int8_t* x,
+                                        const void* packed, int8_t* y, size_t y_row, const nrt_s8_requant* rq) {
+    static void (*const by_width[WIDE_V])(size_t, size_t, size_t, const int8_t*, const void*, int8_t*, size_t,
+                                          const nrt_s8_requant*) = {wide_1, wide_2, wide_3, wide_4, wide_5, wide_6};
+    by_width[n / LANES - 1](npix, kc, n / kh, x, packed, y, y_row, rq);
+}
+
 const nrt_s8_convt_table nrt_qs8_convt_16c4_avx512vnni = {
     "qs8-qc8w-convt-16c4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, LANES, MAX_BYTES, 128, qs8_convt_16c4_avx512vnni,
+    "qs8-qc8w-convt-1x96c4-minmax-fp32-avx512vnni", WIDE_V * LANES, qs8_convt_1x96c4_avx512vnni,
 };
