@@ -615,7 +615,7 @@ static int run_convt_cases(nrt_isa isa, const nrt_s8_convt_table* t) {
                                        {2, 1, 4}, {1, 4, 2}, {4, 4, 1}, {1, 1, 16}, {4, 2, 2}, {2, 2, 3},
                                        /* wide: */ {2, 2, 8}, {1, 1, 32}, {2, 2, 24}, {3, 1, 16}, {2, 1, 32},
                                        {1, 1, 96}, {1, 2, 40}, {2, 2, 12}, {1, 1, 112}};
-    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 11, 16, 24, 29, 32, 33, 64, 100, 128};
+    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 11, 16, 24, 29, 32, 33, 64, 100, 128, 203};
     static const size_t npixs[] = {1, 2, 3, 5, 8, 17, 37};
     int cases = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
@@ -637,7 +637,9 @@ int main(void) {
         const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
         if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
         const nrt_s8_convt_table* ct = nrt_s8_convt_table_for((nrt_isa)isa);
-        if (ct && ct->isa == (nrt_isa)isa) printf("%s / %s: %d cases\n", ct->name, ct->wide_name, run_convt_cases((nrt_isa)isa, ct));
+        if (ct && ct->isa == (nrt_isa)isa)
+            printf("%s%s%s: %d cases\n", ct->name, ct->wide ? " / " : "", ct->wide ? ct->wide_name : "",
+                   run_convt_cases((nrt_isa)isa, ct));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
         /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */

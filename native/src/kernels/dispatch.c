@@ -157,9 +157,9 @@ const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case NRT_ISA_AVX512: return &nrt_qs8_convt_16c4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_convt_8c2_avx2;
 #endif
-    case NRT_ISA_AVX2:    /* none: the GEMM kernels (s8_drivers.h TRANSPOSE) */
-    case NRT_ISA_DOTPROD: /* none: the GEMM kernels */
+    case NRT_ISA_DOTPROD: /* none: the GEMM kernels (s8_drivers.h TRANSPOSE) */
     case NRT_ISA_NEON:
     default: return NULL;
     }

@@ -299,7 +299,7 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     if (!upsample) return false;
     size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
     const nrt_s8_convt_table* ct = nrt_s8_convt_table_for(isa);
-    if (ct && ct->lanes % all == 0 && ct->lanes / all * row_span_c4((size_t)wd[0]) <= ct->max_bytes) {
+    if (ct && ct->lanes % all == 0 && ct->lanes / all * nrt_s8_convt_block_bytes(ct, (size_t)wd[0]) <= ct->max_bytes) {
         plan->kind = NRT_S8_CONV_TRANSPOSE;
         plan->convt = ct;
         plan->group_bytes = plan->packed_bytes = nrt_s8_convt_packed_bytes(ct, (size_t)wd[0]);
@@ -325,8 +325,24 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     return true;
 }
 
+/* int32 bias[n], int16 w[ceil(kc / 2)][n][2] (w[j * kc + k], 0 past kc), float m[n]
+ * (s8_kernels.h, convt kr 2); the bias as given (x_offset 0). */
+static void pack_pairs16(size_t n, size_t kc, const int8_t* w, const int32_t* bias, const float* m, void* packed) {
+    uint8_t* p = packed;
+    memcpy(p, bias, n * sizeof *bias);
+    p += n * sizeof *bias;
+    for (size_t k = 0; k < kc; k += 2)
+        for (size_t j = 0; j < n; j++)
+            for (size_t kk = k; kk < k + 2; kk++, p += sizeof(int16_t)) {
+                int16_t v = kk < kc ? w[j * kc + kk] : 0;
+                memcpy(p, &v, sizeof v);
+            }
+    memcpy(p, m, n * sizeof *m);
+}
+
 /* The lanes of a convt table (s8_kernels.h): lane l takes column (ky, j) of
- * pixel slot l % (P * cols) / cols, packed as a c4 GEMM panel of `lanes` columns. */
+ * pixel slot l % (P * cols) / cols, packed as a c4 GEMM panel of `lanes`
+ * columns (kr 4) or as int16 pairs (kr 2). */
 static bool convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, const int8_t* w, const int32_t* bias,
                              const float* m, int32_t zx, void* packed) {
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], cout = (size_t)wd[3], all = (size_t)wd[1] * (size_t)wd[2] * cout;
@@ -343,7 +359,8 @@ static bool convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, co
         ml[l] = m[col % cout];
     }
     nrt_s8_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset, NULL, NULL};
-    if (ok) pack_panels(&t, lanes, cin, 1, wl, cin, 0, 1, b, ml, packed);
+    if (ok && ct->kr == 4) pack_panels(&t, lanes, cin, 1, wl, cin, 0, 1, b, ml, packed);
+    if (ok && ct->kr == 2) pack_pairs16(lanes, cin, wl, b, ml, packed);
     free(wl);
     free(b);
     free(ml);

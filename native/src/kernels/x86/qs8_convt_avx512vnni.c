@@ -176,6 +176,6 @@ static void qs8_convt_1x96c4_avx512vnni(size_t npix, size_t kc, size_t n, size_t
 }
 
 const nrt_s8_convt_table nrt_qs8_convt_16c4_avx512vnni = {
-    "qs8-qc8w-convt-16c4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, LANES, MAX_BYTES, 128, qs8_convt_16c4_avx512vnni,
+    "qs8-qc8w-convt-16c4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, LANES, 4, MAX_BYTES, 128, qs8_convt_16c4_avx512vnni,
     "qs8-qc8w-convt-1x96c4-minmax-fp32-avx512vnni", WIDE_V * LANES, qs8_convt_1x96c4_avx512vnni,
 };
