@@ -40,14 +40,16 @@
  *              When all kh x kw x C_out columns fit one panel (an upsampling
  *              to one channel: 2 x 2 x 1), one GEMM covers every kernel row
  *              through a buffer ("merged rows" too: the per-call cost of a
- *              panel is paid once instead of kh times). Before both: when
- *              kh x kw x C_out divides a convt table's vector (s8_kernels.h),
- *              several pixels share each vector and one call per input row
- *              writes every kernel row in place; when it is a multiple of
- *              the vector of at most the table's wide_max columns with whole
- *              vectors per kernel row (24 -> 24 channels, 2 x 2), the table's
- *              wide kernel does the same with a GEMM tile over all kernel rows
- *              (x86 AVX-512 VNNI only; the other levels take the GEMM).
+ *              panel is paid once instead of kh times). Before both, on
+ *              levels with a convt table (s8_kernels.h; x86 AVX2 and AVX-512
+ *              VNNI, ARM takes the GEMM): when kh x kw x C_out divides its
+ *              vector, several pixels share each vector (one requantization
+ *              for all of them) and one call per input row writes every
+ *              kernel row in place; when it is whole vectors per kernel row,
+ *              at most the table's wide_max (24 -> 24 channels, 2 x 2: 2 x 48),
+ *              its wide kernel takes each pixel against all kernel rows at
+ *              once (one broadcast of the input for all of them), also in
+ *              place.
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
