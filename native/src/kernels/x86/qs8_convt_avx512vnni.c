@@ -57,11 +57,20 @@ NRT_AVX512VNNI_INLINE __m128i outputs(__m512i v0, __m512i v1, size_t kd, const _
     return nrt_s8_requant16(_mm512_add_epi32(acc0, acc1), m, lo, hi, zp);
 }
 
+/* Kernel row ky's `count` bytes of q (from byte ky * P * cols: shift[ky]
+ * moves them to the front) to y + ky * y_row. */
+NRT_AVX512VNNI_INLINE void store_rows(__m128i q, size_t count, size_t kh, const __m128i* shift, int8_t* y,
+                                      size_t y_row) {
+    __mmask16 keep = (__mmask16)((1u << count) - 1);
+    _mm_mask_storeu_epi8(y, keep, q);
+    for (size_t ky = 1; ky < kh; ky++) _mm_mask_storeu_epi8(y + ky * y_row, keep, _mm_shuffle_epi8(q, shift[ky]));
+}
+
 NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, size_t n, size_t kh, const int8_t* x,
                                                     const void* packed, int8_t* y, size_t y_row,
                                                     const nrt_s8_requant* rq) {
     size_t P = LANES / n, cols = n / kh, row_bytes = P * cols, kd = (kc + 3) / 4;
-    bool packed_layout = kc % 4 == 0 || P == 1;
+    bool packed_layout = kc % 4 == 0 || P == 1; /* the input is the 4-aligned layout */
     const int32_t* bias = packed;
     const __m512i* w = (const __m512i*)(bias + LANES);
     __m512i b = _mm512_loadu_si512(bias);
@@ -81,32 +90,19 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
     size_t p0 = 0;
     if (packed_layout) /* whole pairs of vectors: two independent chains in flight */
         for (; p0 + 2 * P <= npix; p0 += 2 * P, x += 2 * P * kc) {
-            size_t bytes = P * kc;
-            const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
-            __m512i a0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes), x), flip);
-            __m512i a1 = bytes > 64 ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes - 64), x + 64), flip) : flip;
-            __m512i c0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes), x + bytes), flip);
-            __m512i c1 = bytes > 64 ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(low_bits(bytes - 64), x + bytes + 64), flip) : flip;
+            __m512i a0, a1, c0, c1;
+            load_pixels(x, P, kc, kd, true, buf, &a0, &a1);
+            load_pixels(x + P * kc, P, kc, kd, true, buf, &c0, &c1);
             __m128i q = outputs(a0, a1, kd, idx, w, b, m, lo, hi, zp);
             __m128i r = outputs(c0, c1, kd, idx, w, b, m, lo, hi, zp);
-            int8_t* yr = y + p0 * cols;
-            __mmask16 keep = (__mmask16)((1u << row_bytes) - 1);
-            _mm_mask_storeu_epi8(yr, keep, q);
-            _mm_mask_storeu_epi8(yr + row_bytes, keep, r);
-            for (size_t ky = 1; ky < kh; ky++) {
-                _mm_mask_storeu_epi8(yr + ky * y_row, keep, _mm_shuffle_epi8(q, shift[ky]));
-                _mm_mask_storeu_epi8(yr + ky * y_row + row_bytes, keep, _mm_shuffle_epi8(r, shift[ky]));
-            }
+            store_rows(q, P * cols, kh, shift, y + p0 * cols, y_row);
+            store_rows(r, P * cols, kh, shift, y + (p0 + P) * cols, y_row);
         }
     for (; p0 < npix; p0 += P, x += P * kc) {
         size_t np = npix - p0 < P ? npix - p0 : P;
         __m512i v0, v1;
         load_pixels(x, np, kc, kd, packed_layout, buf, &v0, &v1);
-        __m128i q = outputs(v0, v1, kd, idx, w, b, m, lo, hi, zp);
-        __mmask16 keep = (__mmask16)((1u << (np * cols)) - 1);
-        int8_t* yr = y + p0 * cols;
-        _mm_mask_storeu_epi8(yr, keep, q);
-        for (size_t ky = 1; ky < kh; ky++) _mm_mask_storeu_epi8(yr + ky * y_row, keep, _mm_shuffle_epi8(q, shift[ky]));
+        store_rows(outputs(v0, v1, kd, idx, w, b, m, lo, hi, zp), np * cols, kh, shift, y + p0 * cols, y_row);
     }
 }
 
