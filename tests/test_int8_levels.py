@@ -392,6 +392,20 @@ CONVT = [  # (x NHWC, cout, kernel, stride, pads t l b r, per_channel, act)
     ((2, 3, 13, 10), 8, (2, 2), (2, 2), (0, 0, 0, 0), True, "clip"),
     ((1, 2, 5, 7), 3, (3, 3), (3, 3), (0, 0, 0, 0), True, None),
     ((1, 4, 5, 8), 6, (3, 3), (2, 2), (1, 1, 1, 1), True, None),   # not an upsampling geometry: reference
+    # kh x kw x cout dividing a vector (AVX-512 VNNI: several pixels per vector, the convt table):
+    # partial vectors, widths below one vector of pixels, K not a multiple of 4, batch > 1
+    ((2, 3, 5, 24), 1, (2, 2), (2, 2), (0, 0, 0, 0), True, None),
+    ((1, 2, 3, 13), 2, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((1, 4, 2, 6), 1, (1, 1), (1, 1), (0, 0, 0, 0), False, None),
+    ((1, 3, 7, 30), 4, (2, 2), (2, 2), (0, 0, 0, 0), True, "clip"),
+    ((1, 5, 9, 8), 2, (1, 1), (1, 1), (0, 0, 0, 0), True, None),
+    ((2, 2, 17, 3), 1, (2, 1), (2, 1), (0, 0, 0, 0), True, None),
+    ((1, 2, 5, 64), 1, (4, 4), (4, 4), (0, 0, 0, 0), True, "relu"),
+    ((1, 3, 6, 40), 1, (2, 2), (2, 2), (0, 0, 0, 0), True, None),   # 4 pixels x 40 bytes > 2 zmm: the GEMM
+    # whole vectors per kernel row (the wide kernel: 32 .. 96 outputs per pixel), K odd, batch > 1
+    ((2, 3, 5, 13), 16, (2, 2), (2, 2), (0, 0, 0, 0), True, "relu"),
+    ((1, 2, 9, 7), 32, (1, 1), (1, 1), (0, 0, 0, 0), False, None),
+    ((1, 4, 3, 24), 16, (3, 2), (3, 2), (0, 0, 0, 0), True, "clip"),
 ]
 
 

@@ -6,6 +6,9 @@
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
  *     the row entry point with 2 .. 70 channels, strides 1 and 2, dilation 2, up to 37 pixels;
  *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
+ *   ConvTranspose with few outputs per pixel: kh x kw x C_out dividing the vector
+ *     (1 .. 16) or whole vectors per kernel row (32 .. 96; the wide kernel), K 1 .. 128
+ *     (odd too), 1 .. 37 pixels (partial vectors and tiles);
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
  *     DequantizeLinear) on lengths around the vector widths, against the
@@ -569,6 +572,78 @@ static int run_matmul_cases(const nrt_s8_matmul_table* t) {
     return cases;
 }
 
+/* ---- ConvTranspose with few outputs per pixel (convt tables) ---- */
+
+/* npix pixels of kc channels (the last ends at the guard page) through the
+ * table's kernel on weights packed by the driver for [kc, kh, kw, cout];
+ * kernel row ky of pixel p compared with requant(B[c] + sum (x - zx) W). */
+static int check_convt(nrt_isa isa, const nrt_s8_convt_table* t, size_t kc, size_t kh, size_t kw, size_t cout,
+                        size_t npix) {
+    int64_t wd[4] = {(int64_t)kc, (int64_t)kh, (int64_t)kw, (int64_t)cout}, one[2] = {1, 1};
+    int64_t stride[2] = {(int64_t)kh, (int64_t)kw};
+    nrt_s8_conv_plan plan;
+    if (!nrt_s8_convt_plan_init(isa, wd, 1, stride, one, false, &plan) || plan.convt != t) return 0; /* not a shape for the kernel */
+    size_t n = kh * kw * cout, cols = kw * cout, y_row = npix * cols + 7, all = kc * n;
+    int8_t* w = malloc(all);
+    int32_t* bias = malloc(cout * sizeof(int32_t));
+    float* m = malloc(cout * sizeof(float));
+    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
+                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    int8_t* y = malloc(kh * y_row);
+    guarded x = guarded_alloc(npix * kc);
+    if (!w || !bias || !m || !packed || !y) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, all);
+    fill_bytes(x.data, npix * kc);
+    for (size_t c = 0; c < cout; c++) bias[c] = (int32_t)(next_random() * 65599u);
+    int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
+    nrt_s8_requant rq;
+    random_requant(kc, m, cout, &rq, &qmin, &qmax);
+    if (!nrt_s8_convt_pack(&plan, wd, w, bias, m, zx, packed)) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    memset(y, 0x5A, kh * y_row);
+    (plan.convt_wide ? t->wide : t->run)(npix, kc, n, kh, x.data, packed, y, y_row, &rq);
+    for (size_t ky = 0; ky < kh && failures < 20; ky++)
+        for (size_t i = 0; i < y_row; i++) {
+            int8_t want = 0x5A;
+            if (i < npix * cols) {
+                size_t p = i / cols, kx = i % cols / cout, c = i % cout;
+                int32_t acc = bias[c];
+                for (size_t ci = 0; ci < kc; ci++)
+                    acc = nrt_mac_wrap(acc, x.data[p * kc + ci] - zx, w[ci * n + (ky * kw + kx) * cout + c]);
+                want = nrt_requantize(acc, m[c], rq.zero_point, qmin, qmax);
+            }
+            if (y[ky * y_row + i] != want) {
+                printf("FAIL %s kc=%zu k=%zux%zu cout=%zu npix=%zu: row %zu byte %zu = %d, want %d\n", t->name, kc,
+                       kh, kw, cout, npix, ky, i, y[ky * y_row + i], want);
+                failures++;
+                break;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(y);
+    return 1;
+}
+
+static int run_convt_cases(nrt_isa isa, const nrt_s8_convt_table* t) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 2}, {2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 4},
+                                       {2, 1, 4}, {1, 4, 2}, {4, 4, 1}, {1, 1, 16}, {4, 2, 2}, {2, 2, 3},
+                                       /* wide: */ {2, 2, 8}, {1, 1, 32}, {2, 2, 24}, {3, 1, 16}, {2, 1, 32},
+                                       {1, 1, 96}, {1, 2, 40}, {2, 2, 12}, {1, 1, 112}};
+    static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 11, 16, 24, 29, 32, 33, 64, 100, 128, 203};
+    static const size_t npixs[] = {1, 2, 3, 5, 8, 17, 37};
+    int cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (size_t k = 0; k < sizeof kcs / sizeof *kcs; k++)
+            for (size_t p = 0; p < sizeof npixs / sizeof *npixs; p++)
+                cases += check_convt(isa, t, kcs[k], shapes[s][0], shapes[s][1], shapes[s][2], npixs[p]);
+    return cases;
+}
+
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
     for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
@@ -580,6 +655,10 @@ int main(void) {
         if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
         const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
         if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
+        const nrt_s8_convt_table* ct = nrt_s8_convt_table_for((nrt_isa)isa);
+        if (ct && ct->isa == (nrt_isa)isa)
+            printf("%s%s%s: %d cases\n", ct->name, ct->wide ? " / " : "", ct->wide ? ct->wide_name : "",
+                   run_convt_cases((nrt_isa)isa, ct));
         const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
         if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
         /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */

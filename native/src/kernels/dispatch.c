@@ -153,6 +153,18 @@ const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
     }
 }
 
+const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512: return &nrt_qs8_convt_16c4_avx512vnni;
+    case NRT_ISA_AVX2: return &nrt_qs8_convt_8c2_avx2;
+#endif
+    case NRT_ISA_DOTPROD: /* none: the GEMM kernels (s8_drivers.h TRANSPOSE) */
+    case NRT_ISA_NEON:
+    default: return NULL;
+    }
+}
+
 const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)

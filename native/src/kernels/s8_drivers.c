@@ -16,6 +16,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Bytes of a merged kernel row of `run` values in a packed panel: whole K blocks. */
 static size_t row_span(const nrt_s8_gemm_table* t, size_t run) { return ceil_div(run, t->kr) * t->kr; }
+static size_t row_span_c4(size_t run) { return ceil_div(run, 4) * 4; }
 
 /* ---- packing ---- */
 
@@ -295,9 +296,25 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     *plan = (nrt_s8_conv_plan){0};
     bool upsample = group == 1 && !padded && dilation[0] == 1 && dilation[1] == 1 && stride[0] == wd[1] &&
                     stride[1] == wd[2];
-    if (!upsample || !(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
-    plan->kind = NRT_S8_CONV_TRANSPOSE;
+    if (!upsample) return false;
     size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
+    const nrt_s8_convt_table* ct = nrt_s8_convt_table_for(isa);
+    if (ct && ct->lanes % all == 0 && ct->lanes / all * nrt_s8_convt_block_bytes(ct, (size_t)wd[0]) <= ct->max_bytes) {
+        plan->kind = NRT_S8_CONV_TRANSPOSE;
+        plan->convt = ct;
+        plan->group_bytes = plan->packed_bytes = nrt_s8_convt_packed_bytes(ct, (size_t)wd[0]);
+        return true;
+    }
+    size_t cols = (size_t)(wd[2] * wd[3]);
+    if (ct && ct->wide && all <= ct->wide_max && cols % ct->lanes == 0) {
+        plan->kind = NRT_S8_CONV_TRANSPOSE;
+        plan->convt = ct;
+        plan->convt_wide = true;
+        plan->group_bytes = plan->packed_bytes = all * (2 * sizeof(int32_t) + row_span_c4((size_t)wd[0]));
+        return true;
+    }
+    if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    plan->kind = NRT_S8_CONV_TRANSPOSE;
     plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
     if (plan->merged_rows) {
         plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_packed_bytes(plan->gemm, all, (size_t)wd[0], 1);
@@ -308,11 +325,61 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
     return true;
 }
 
+/* int32 bias[n], int16 w[ceil(kc / 2)][n][2] (w[j * kc + k], 0 past kc), float m[n]
+ * (s8_kernels.h, convt kr 2); the bias as given (x_offset 0). */
+static void pack_pairs16(size_t n, size_t kc, const int8_t* w, const int32_t* bias, const float* m, void* packed) {
+    uint8_t* p = packed;
+    memcpy(p, bias, n * sizeof *bias);
+    p += n * sizeof *bias;
+    for (size_t k = 0; k < kc; k += 2)
+        for (size_t j = 0; j < n; j++)
+            for (size_t kk = k; kk < k + 2; kk++, p += sizeof(int16_t)) {
+                int16_t v = kk < kc ? w[j * kc + kk] : 0;
+                memcpy(p, &v, sizeof v);
+            }
+    memcpy(p, m, n * sizeof *m);
+}
+
+/* The lanes of a convt table (s8_kernels.h): lane l takes column (ky, j) of
+ * pixel slot l % (P * cols) / cols, packed as a c4 GEMM panel of `lanes`
+ * columns (kr 4) or as int16 pairs (kr 2). */
+static bool convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, const int8_t* w, const int32_t* bias,
+                             const float* m, int32_t zx, void* packed) {
+    size_t cin = (size_t)wd[0], kh = (size_t)wd[1], cout = (size_t)wd[3], all = (size_t)wd[1] * (size_t)wd[2] * cout;
+    size_t lanes = ct->lanes, cols = all / kh, row_bytes = lanes / all * cols;
+    int8_t* wl = malloc(lanes * cin);
+    int32_t* b = malloc(lanes * sizeof *b);
+    float* ml = malloc(lanes * sizeof *ml);
+    bool ok = wl && b && ml;
+    for (size_t l = 0; ok && l < lanes; l++) {
+        size_t col = l / row_bytes * cols + l % cols; /* (ky, kx, c) = w[ci][ky][kx][c] at ci * all + col */
+        uint32_t sum = 0;
+        for (size_t ci = 0; ci < cin; ci++) sum += (uint32_t)(wl[l * cin + ci] = w[ci * all + col]);
+        b[l] = (int32_t)((bias ? (uint32_t)bias[col % cout] : 0u) - (uint32_t)zx * sum);
+        ml[l] = m[col % cout];
+    }
+    nrt_s8_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset, NULL, NULL};
+    if (ok && ct->kr == 4) pack_panels(&t, lanes, cin, 1, wl, cin, 0, 1, b, ml, packed);
+    if (ok && ct->kr == 2) pack_pairs16(lanes, cin, wl, b, ml, packed);
+    free(wl);
+    free(b);
+    free(ml);
+    return ok;
+}
+
 bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const int8_t* w, const int32_t* bias,
                        const float* m, int32_t zx, void* packed) {
+    if (plan->convt && !plan->convt_wide) return convt_pack_lanes(plan->convt, wd, w, bias, m, zx, packed);
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
-    size_t rows = plan->merged_rows ? 1 : kh, row_stride = cols;
-    if (plan->merged_rows) cols *= kh; /* one GEMM: column j = (ky * kw + kx) * C_out + c */
+    size_t rows = plan->merged_rows || plan->convt_wide ? 1 : kh, row_stride = cols;
+    if (rows == 1) cols *= kh; /* one panel: column j = (ky * kw + kx) * C_out + c */
+    nrt_s8_gemm_table wide = {0};
+    const nrt_s8_gemm_table* t = plan->gemm;
+    if (plan->convt_wide) { /* the panel layout of a c4 GEMM n columns wide (s8_kernels.h) */
+        wide = (nrt_s8_gemm_table){plan->convt->wide_name, plan->convt->isa, 1, (uint32_t)cols, 4,
+                                   plan->convt->x_offset, NULL, NULL};
+        t = &wide;
+    }
     int32_t* b = malloc(cols * sizeof *b);
     float* mc = malloc(cols * sizeof *mc);
     bool ok = b && mc;
@@ -325,7 +392,7 @@ bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const in
             b[j] = (int32_t)((bias ? (uint32_t)bias[j % cout] : 0u) - (uint32_t)zx * sum);
             mc[j] = m[j % cout];
         }
-        pack_panels(plan->gemm, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
+        pack_panels(t, cols, cin, 1, wk, 1, 0, kh * kw * cout, b, mc,
                     (uint8_t*)packed + ky * plan->group_bytes);
     }
     free(b);
@@ -656,8 +723,29 @@ static void convt_merged_task(void* arg, size_t begin, size_t end) {
     }
 }
 
+/* Few outputs per pixel (a convt table): one input row per task unit, the
+ * kernel writing every kernel row's outputs in place. */
+static void convt_lanes_task(void* arg, size_t begin, size_t end) {
+    const conv_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout, iw = (size_t)g->iw, y_row = (size_t)g->ow * cout;
+    size_t all = (size_t)(g->kh * g->kw) * cout;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
+        int8_t* y = j->y + (size_t)(n * g->oh + iy * g->sh) * y_row;
+        nrt_s8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
+        run(iw, cin, all, (size_t)g->kh, j->x + row * iw * cin, j->packed, y, y_row, j->rq);
+    }
+}
+
 static void run_transpose(nrt_ctx* ctx, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
+    if (j->plan->convt) {
+        size_t rows = (size_t)(g->n * g->ih);
+        double work = (double)(g->iw * g->kh * g->kw * g->cout * g->cin);
+        nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), convt_lanes_task, j);
+        return;
+    }
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
     nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);

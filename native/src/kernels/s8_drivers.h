@@ -40,7 +40,16 @@
  *              When all kh x kw x C_out columns fit one panel (an upsampling
  *              to one channel: 2 x 2 x 1), one GEMM covers every kernel row
  *              through a buffer ("merged rows" too: the per-call cost of a
- *              panel is paid once instead of kh times).
+ *              panel is paid once instead of kh times). Before both, on
+ *              levels with a convt table (s8_kernels.h; x86 AVX2 and AVX-512
+ *              VNNI, ARM takes the GEMM): when kh x kw x C_out divides its
+ *              vector, several pixels share each vector (one requantization
+ *              for all of them) and one call per input row writes every
+ *              kernel row in place; when it is whole vectors per kernel row,
+ *              at most the table's wide_max (24 -> 24 channels, 2 x 2: 2 x 48),
+ *              its wide kernel takes each pixel against all kernel rows at
+ *              once (one broadcast of the input for all of them), also in
+ *              place.
  * Other geometries (other ConvTransposes, more than NRT_S8_CONV_MAX_TAPS
  * taps, depthwise with a channel multiplier) stay on the reference kernels. */
 #ifndef NRT_S8_DRIVERS_H
@@ -120,6 +129,8 @@ typedef struct nrt_s8_conv_plan {
     int kind;
     const nrt_s8_gemm_table* gemm;
     const nrt_s8_dwconv_table* dw;
+    const nrt_s8_convt_table* convt; /* TRANSPOSE through a convt table (else the GEMM's): */
+    bool convt_wide;                 /* its `wide` kernel, else its `run` */
     bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */

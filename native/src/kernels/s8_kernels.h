@@ -255,6 +255,61 @@ typedef struct nrt_qd8_fc_table {
     void (*run)(const struct nrt_dyn_fc* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 } nrt_qd8_fc_table;
 
+/* ---- ConvTranspose with kernel == stride and few outputs per input pixel ----
+ *
+ * An upsampling ConvTranspose (s8_drivers.h TRANSPOSE) gives each input pixel
+ * n = kh x kw x C_out outputs. With n small (2 x 2 x 1 in OCR detection
+ * heads) a GEMM wastes most of a vector on each pixel; this kernel puts
+ * P = lanes / n pixels in one vector of int32 lanes (n must divide lanes),
+ * lane l = ky * (P * cols) + p * cols + j for pixel p, kernel row ky and
+ * column j = kx * C_out + c of that kernel row (cols = kw x C_out), so one
+ * requantization serves P pixels and each kernel row's outputs of the P
+ * pixels are P * cols consecutive bytes of its output row.
+ *
+ * Packed (once per ConvTranspose), columns taken per lane as above, K in
+ * blocks of kr (4 bytes per lane and block either way):
+ *   int32  bias[lanes]            B[c] - z_x * sum_ci W - x_offset * sum_ci W  (mod 2^32)
+ *   kr 4:  int8  w[ceil(kc / 4)][lanes][4]    W[ci][ky][kx][c], 0 past kc
+ *          (the GEMM panel layout of a c4 table with nr = lanes, above)
+ *   kr 2:  int16 w[ceil(kc / 2)][lanes][2]    the same weights sign-extended,
+ *          for kernels multiplying int16 pairs (AVX2 vpmaddwd)
+ *   float  m[lanes]
+ *
+ * run: npix consecutive input pixels, pixel p's kc channels at x + p * kc
+ * (read exactly); kernel row ky of pixel p written at
+ * y + ky * y_row + p * cols (exactly npix * cols bytes per kernel row).
+ * Used when P * ceil(kc / kr) * 4 <= max_bytes (the pixels of one vector are
+ * held in registers or a small buffer).
+ *
+ * wide (optional): the same call for n a multiple of `lanes`, at most
+ * wide_max, with cols a multiple of `lanes` (every vector of columns inside
+ * one kernel row); packed as one GEMM panel of n columns in their natural
+ * order (ky, kx, c): int32 bias[n], int8 w[ceil(kc / 4)][n][4], float m[n].
+ * Other shapes take the GEMM. */
+typedef void (*nrt_s8_convt_ukernel)(size_t npix, size_t kc, size_t n, size_t kh, const int8_t* x, const void* w,
+                                     int8_t* y, size_t y_row, const nrt_s8_requant* rq);
+
+typedef struct nrt_s8_convt_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t lanes;     /* int32 lanes per vector: n divides it */
+    uint32_t kr;        /* 4 (int8 blocks) or 2 (int16 pairs) */
+    uint32_t max_bytes; /* bound on P * ceil(kc / kr) * 4 */
+    int32_t x_offset;   /* as a GEMM table's */
+    nrt_s8_convt_ukernel run;
+    const char* wide_name;
+    uint32_t wide_max; /* n at most this for `wide` (NULL: none) */
+    nrt_s8_convt_ukernel wide;
+} nrt_s8_convt_table;
+
+/* Bytes of P pixels' blocks (run's bound) and of the packed weights. */
+static inline size_t nrt_s8_convt_block_bytes(const nrt_s8_convt_table* t, size_t kc) {
+    return (kc + t->kr - 1) / t->kr * 4;
+}
+static inline size_t nrt_s8_convt_packed_bytes(const nrt_s8_convt_table* t, size_t kc) {
+    return (size_t)t->lanes * (2 * sizeof(int32_t) + nrt_s8_convt_block_bytes(t, kc));
+}
+
 /* Best table at or below `isa`, or NULL (use the reference kernels). The
  * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
@@ -262,6 +317,7 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
 nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
 const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa);
+const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa);
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
 nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
 const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa);
@@ -276,6 +332,8 @@ extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
 extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
 extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
+extern const nrt_s8_convt_table nrt_qs8_convt_16c4_avx512vnni;
+extern const nrt_s8_convt_table nrt_qs8_convt_8c2_avx2;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
 void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
