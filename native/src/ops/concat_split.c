@@ -3,13 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/ref/int8_ref.h"
 #include "../kernels/requant.h"
 #include "../kernels/s8_kernels.h"
 #include "movement_util.h"
+#include "upsample.h"
 
 typedef struct axis_params {
     int32_t axis;
     int32_t num_outputs; /* Split: 0 = one part per output */
+    nrt_upsample up;     /* Concat: inputs read upsampled (upsample.h) */
 } axis_params;
 
 /* Per-shape state: the row count and each part's bytes per row. */
@@ -20,6 +23,8 @@ typedef struct blocks_state {
     void** ptrs;                  /* n entries: the parts' data, filled at eval */
     nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
     nrt_s8_rescale_ukernel fast;  /* the ISA's rescale kernel for them (s8_kernels.h), NULL: reference */
+    const nrt_upsample* up;       /* Concat with upsampled inputs (channel axis of 4-D tensors), else NULL */
+    int64_t height, width;        /* up: the output's H and W */
 } blocks_state;
 
 static void blocks_release(nrt_node* node) {
@@ -69,7 +74,8 @@ static nrt_status axis_parse(nrt_ctx* ctx) {
                                (int)p->num_outputs, ctx->node->num_outputs);
         return NRT_OK;
     }
-    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
+    if ((st = nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis))) return st;
+    return nrt_upsample_parse(ctx, NRT_FB_AxisOptions_upsample, &p->up);
 }
 
 /* ---- Concat ---- */
@@ -99,7 +105,9 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
     return NRT_OK;
 }
 
-static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const nrt_tensor* t, int axis) {
+/* Input t (seen as dims: upsampled when it is) against the first input (seen as first_dims). */
+static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const int64_t* first_dims,
+                                     const nrt_tensor* t, const int64_t* dims, int axis) {
     if (t->dtype == NRT_INT4)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is int4, a packed weight type", t->name);
     nrt_status st = nrt_expect_same_dtype(ctx, first, t);
@@ -108,11 +116,11 @@ static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, cons
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s and %s have ranks %d and %d", first->name, t->name,
                            first->rank, t->rank);
     for (int d = 0; d < t->rank; d++)
-        if (d != axis && t->dims[d] != first->dims[d]) {
+        if (d != axis && dims[d] != first_dims[d]) {
             char a[96], b[96];
-            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s %s and %s %s differ outside axis %d", first->name,
-                               nrt_mv_dims_str(first->rank, first->dims, a, sizeof a), t->name,
-                               nrt_mv_dims_str(t->rank, t->dims, b, sizeof b), axis);
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s %s and %s %s differ outside axis %d (as upsampled)",
+                               first->name, nrt_mv_dims_str(first->rank, first_dims, a, sizeof a), t->name,
+                               nrt_mv_dims_str(t->rank, dims, b, sizeof b), axis);
         }
     return NRT_OK;
 }
@@ -126,12 +134,18 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     if (first->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "cannot concatenate scalars (%s)", first->name);
     int axis;
     if ((st = nrt_axis(ctx, p->axis, first->rank, &axis)) || (st = nrt_expect_same_dtype(ctx, first, y))) return st;
-    int64_t dims[NRT_MAX_RANK];
-    memcpy(dims, first->dims, sizeof dims);
+    if (p->up.any && (first->rank != 4 || axis != 3))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "upsampled inputs are concatenated on axis 3 of 4-D tensors "
+                           "only (axis %d, rank %d)", axis, first->rank);
+    int64_t dims[NRT_MAX_RANK] = {0}, first_dims[NRT_MAX_RANK] = {0}, view[NRT_MAX_RANK] = {0};
+    if ((st = nrt_upsample_view(ctx, &p->up, 0, first, first_dims))) return st;
+    memcpy(dims, first_dims, sizeof dims);
     dims[axis] = 0;
     for (int k = 0; k < n; k++) {
         nrt_tensor* t;
-        if ((st = nrt_mv_input(ctx, k, "inputs", &t)) || (st = check_concat_input(ctx, first, t, axis))) return st;
+        if ((st = nrt_mv_input(ctx, k, "inputs", &t)) || (st = nrt_upsample_view(ctx, &p->up, k, t, view)) ||
+            (st = check_concat_input(ctx, first, first_dims, t, view, axis)))
+            return st;
         if (__builtin_add_overflow(dims[axis], t->dims[axis], &dims[axis]))
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "concatenated dim overflows");
     }
@@ -141,6 +155,11 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     s->rows = rows_before(y, axis);
     s->row_bytes = bytes_from(y, axis);
     for (int k = 0; k < n; k++) s->block_bytes[k] = bytes_from(nrt_in(ctx, k), axis);
+    if (p->up.any) {
+        s->up = &p->up;
+        s->height = y->dims[1];
+        s->width = y->dims[2];
+    }
     return concat_rescale(ctx, s, y);
 }
 
@@ -205,8 +224,71 @@ static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, 
     }
 }
 
+/* ---- Concat with upsampled inputs: rows are the output's image rows (n, y) ---- */
+
+/* n values of input k brought to the output's quantization. */
+static void rescale_input(const blocks_state* s, int k, const int8_t* x, size_t n, int8_t* y) {
+    const nrt_int8_rescale* q = &s->rescale[k];
+    if (s->fast) {
+        nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
+        s->fast(n, x, q->zx, q->m, &rq, y);
+    } else {
+        nrt_s8_out out = {q->zy, -128, 127};
+        nrt_rescale_s8_ref(x, y, n, q->zx, q->m, &out);
+    }
+}
+
+/* Input k's part of one output image row: `src` is its source row (the
+ * row y / fh), each source pixel fills fw output pixels at stride
+ * row_bytes. An input that needs rescaling is rescaled once per source
+ * pixel, in chunks through `buf`, before it is repeated. */
+static void concat_up_input(const blocks_state* s, int k, const uint8_t* src, uint8_t* dst, int8_t* buf) {
+    size_t nb = s->block_bytes[k], rb = s->row_bytes;
+    int64_t fw = s->up->f[k][1], w = s->width / fw;
+    bool rescale = s->rescale && !s->rescale[k].copy;
+    int64_t chunk = rescale && nb <= RESCALE_BLOCK_BYTES ? (int64_t)(RESCALE_BLOCK_BYTES / nb) : w;
+    for (int64_t x0 = 0; x0 < w; x0 += chunk) {
+        int64_t x1 = w - x0 < chunk ? w : x0 + chunk;
+        const uint8_t* from = src + (size_t)x0 * nb;
+        if (rescale && nb <= RESCALE_BLOCK_BYTES) {
+            rescale_input(s, k, (const int8_t*)from, (size_t)(x1 - x0) * nb, buf);
+            from = (const uint8_t*)buf;
+        }
+        for (int64_t x = x0; x < x1; x++, from += nb) {
+            uint8_t* to = dst + (size_t)(x * fw) * rb;
+            const uint8_t* pixel = from;
+            int64_t r = 0;
+            if (rescale && nb > RESCALE_BLOCK_BYTES) { /* a wide pixel: rescaled into its first copy */
+                rescale_input(s, k, (const int8_t*)from, nb, (int8_t*)to);
+                pixel = to;
+                r = 1;
+            }
+            for (; r < fw; r++) copy_short(to + (size_t)r * rb, pixel, nb);
+        }
+    }
+}
+
+static void concat_up_rows(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
+    int8_t buf[RESCALE_BLOCK_BYTES];
+    for (size_t r = begin; r < end; r++) {
+        int64_t n = (int64_t)r / s->height, y = (int64_t)r % s->height;
+        uint8_t* dst = out + r * (size_t)s->width * s->row_bytes;
+        for (int k = 0; k < s->n; k++) {
+            int64_t fh = s->up->f[k][0], fw = s->up->f[k][1];
+            size_t src_row = (size_t)(n * (s->height / fh) + y / fh) * (size_t)(s->width / fw);
+            if (s->block_bytes[k])
+                concat_up_input(s, k, (const uint8_t*)s->ptrs[k] + src_row * s->block_bytes[k], dst, buf);
+            dst += s->block_bytes[k];
+        }
+    }
+}
+
 static void concat_range(void* arg, size_t begin, size_t end) {
     const blocks_job* j = arg;
+    if (j->s->up) {
+        concat_up_rows(j->s, j->data, begin, end);
+        return;
+    }
     if (j->s->rescale && j->s->fast) {
         concat_rows_fast(j->s, j->data, begin, end);
         return;
@@ -219,7 +301,10 @@ static nrt_status concat_eval(nrt_ctx* ctx) {
     blocks_state* s = ctx->node->state;
     for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_in(ctx, k)->data;
     blocks_job job = {s, nrt_out(ctx, 0)->data};
-    if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
+    if (s->up && s->row_bytes && s->width)
+        nrt_mv_parallel(ctx, s->rows / (size_t)s->width, s->row_bytes * (size_t)s->width, concat_range, &job);
+    else if (s->row_bytes)
+        nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
     return NRT_OK;
 }
 
