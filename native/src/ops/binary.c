@@ -310,32 +310,42 @@ static const uint8_t* source_row(const binary_job* j, const nrt_upsample* up, in
     return (i ? j->b : j->a) + elems * (i ? j->eb : j->ea);
 }
 
-/* Each row in pieces of BLOCK_BYTES: an upsampled operand's piece is
- * expanded into a buffer (in L1), the other is read in place; then the
- * same kernel call as a plain row of the op. */
+/* Operand i's elements [e0, e0 + n) of output row r: in place, or (upsampled)
+ * expanded into buf. Pieces that start on a source pixel and hold whole
+ * ones are expanded by pixels (the common case), others byte by byte. */
+static const void* row_piece(const binary_job* j, const nrt_upsample* up, int i, size_t r, size_t e0, size_t n,
+                             uint8_t* buf) {
+    size_t esize = i ? j->eb : j->ea, pixel = (size_t)j->s->pixel * esize;
+    int64_t fw = up->f[i][1];
+    const uint8_t* src = source_row(j, up, i, r);
+    if (!nrt_upsampled(up, i)) return src + e0 * esize;
+    size_t span = (size_t)fw * pixel, b0 = e0 * esize, b1 = (e0 + n) * esize;
+    if (b0 % span == 0 && (b1 - b0) % span == 0)
+        nrt_upsample_pixels(src + b0 / (size_t)fw, pixel, (b1 - b0) / span, fw, buf, pixel);
+    else
+        nrt_upsample_bytes(src, pixel, fw, b0, b1, buf);
+    return buf;
+}
+
+/* Each row in pieces of about BLOCK_BYTES (whole groups of fw output pixels
+ * where they fit): upsampled operands are expanded into a buffer (in L1), the
+ * others read in place; then the same kernel call as a plain row of the op. */
 static void upsampled_rows(void* arg, size_t begin, size_t end) {
     const upsampled_job* u = arg;
     const binary_job* j = u->j;
     const binary_state* s = j->s;
-    size_t row = (size_t)(s->width * s->pixel), esize[2] = {j->ea, j->eb};
-    size_t piece = BLOCK_BYTES / (j->ea > j->eb ? j->ea : j->eb);
+    size_t row = (size_t)(s->width * s->pixel), esize = j->ea > j->eb ? j->ea : j->eb;
+    size_t group = (size_t)s->pixel * (size_t)(u->up->f[0][1] > u->up->f[1][1] ? u->up->f[0][1] : u->up->f[1][1]);
+    size_t piece = BLOCK_BYTES / esize;
+    if (group <= piece) piece -= piece % group;
     _Alignas(64) uint8_t buf[2][BLOCK_BYTES];
     for (size_t r = begin; r < end; r++) {
-        const uint8_t* src[2] = {source_row(j, u->up, 0, r), source_row(j, u->up, 1, r)};
         for (size_t e0 = 0; e0 < row; e0 += piece) {
             size_t n = row - e0 < piece ? row - e0 : piece;
-            const void* op[2];
-            for (int i = 0; i < 2; i++) {
-                size_t pixel = (size_t)s->pixel * esize[i];
-                if (nrt_upsampled(u->up, i)) {
-                    nrt_upsample_bytes(src[i], pixel, u->up->f[i][1], e0 * esize[i], (e0 + n) * esize[i], buf[i]);
-                    op[i] = buf[i];
-                } else {
-                    op[i] = src[i] + e0 * esize[i];
-                }
-            }
+            const void* a = row_piece(j, u->up, 0, r, e0, n, buf[0]);
+            const void* b = row_piece(j, u->up, 1, r, e0, n, buf[1]);
             void* y = j->y + (r * row + e0) * j->ey;
-            run_kernel(j, op[0], op[1], y, n, NRT_BIN_VV);
+            run_kernel(j, a, b, y, n, NRT_BIN_VV);
             if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
         }
     }

@@ -176,25 +176,6 @@ typedef struct blocks_job {
  * block stays in cache while its rows are completed). */
 #define RESCALE_BLOCK_BYTES 4096
 
-/* memcpy of a few dozen bytes is a library call that costs more than the
- * copy; constant-size pieces (overlapping at the end) compile to moves. */
-static inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
-    if (n >= 256) {
-        memcpy(dst, src, n);
-    } else if (n >= 16) {
-        for (size_t i = 0; i + 16 <= n; i += 16) memcpy(dst + i, src + i, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) dst[i] = src[i];
-    }
-}
-
 static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, size_t rows, int8_t* buf) {
     size_t nb = s->block_bytes[k];
     const int8_t* x = (const int8_t*)s->ptrs[k] + r * nb;
@@ -207,7 +188,7 @@ static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, s
         for (size_t i = 0; i < rows; i++) s->fast(nb, x + i * nb, q->zx, q->m, &rq, (int8_t*)dst + i * s->row_bytes);
         return;
     }
-    for (size_t i = 0; i < rows; i++) copy_short(dst + i * s->row_bytes, (const uint8_t*)x + i * nb, nb);
+    for (size_t i = 0; i < rows; i++) nrt_mv_copy_short(dst + i * s->row_bytes, (const uint8_t*)x + i * nb, nb);
 }
 
 static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
@@ -254,16 +235,14 @@ static void concat_up_input(const blocks_state* s, int k, const uint8_t* src, ui
             rescale_input(s, k, (const int8_t*)from, (size_t)(x1 - x0) * nb, buf);
             from = (const uint8_t*)buf;
         }
-        for (int64_t x = x0; x < x1; x++, from += nb) {
+        if (!rescale || nb <= RESCALE_BLOCK_BYTES) {
+            nrt_upsample_pixels(from, nb, (size_t)(x1 - x0), fw, dst + (size_t)(x0 * fw) * rb, rb);
+            continue;
+        }
+        for (int64_t x = x0; x < x1; x++, from += nb) { /* wide pixels: each rescaled into its first copy */
             uint8_t* to = dst + (size_t)(x * fw) * rb;
-            const uint8_t* pixel = from;
-            int64_t r = 0;
-            if (rescale && nb > RESCALE_BLOCK_BYTES) { /* a wide pixel: rescaled into its first copy */
-                rescale_input(s, k, (const int8_t*)from, nb, (int8_t*)to);
-                pixel = to;
-                r = 1;
-            }
-            for (; r < fw; r++) copy_short(to + (size_t)r * rb, pixel, nb);
+            rescale_input(s, k, (const int8_t*)from, nb, (int8_t*)to);
+            nrt_upsample_pixels(to, nb, 1, fw - 1, to + rb, rb);
         }
     }
 }

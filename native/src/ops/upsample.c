@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "movement_util.h"
+
 nrt_status nrt_upsample_parse(nrt_ctx* ctx, int slot, nrt_upsample* u) {
     int64_t v[2 * NRT_UPSAMPLE_MAX_INPUTS];
     int count, n = ctx->node->num_inputs;
@@ -35,22 +37,41 @@ nrt_status nrt_upsample_view(nrt_ctx* ctx, const nrt_upsample* u, int k, const n
     return NRT_OK;
 }
 
-/* Pixels of a few dozen bytes: constant-size moves (overlapping at the end)
- * instead of a memcpy call per pixel. */
-static inline void copy_pixel(uint8_t* dst, const uint8_t* src, size_t n) {
-    if (n >= 16 && n <= 64) {
-        for (size_t i = 0; i + 16 <= n; i += 16) memcpy(dst + i, src + i, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else {
-        memcpy(dst, src, n);
+/* The common pixel sizes as constants: each copy compiles to a few vector
+ * moves (a channel concat of NHWC maps copies a few dozen bytes per pixel
+ * and input, where a general copy's size tests cost more than the move). */
+#define REPLICATE(NB)                                                                \
+    for (size_t i = 0; i < count; i++, src += (NB))                                   \
+        for (int64_t r = 0; r < fw; r++, dst += stride) memcpy(dst, src, (NB))
+
+void nrt_upsample_pixels(const uint8_t* src, size_t pixel, size_t count, int64_t fw, uint8_t* dst, size_t stride) {
+    switch (pixel) {
+    case 8: REPLICATE(8); break;
+    case 16: REPLICATE(16); break;
+    case 24: REPLICATE(24); break;
+    case 32: REPLICATE(32); break;
+    case 48: REPLICATE(48); break;
+    case 64: REPLICATE(64); break;
+    case 96: REPLICATE(96); break;
+    case 128: REPLICATE(128); break;
+    default:
+        for (size_t i = 0; i < count; i++, src += pixel)
+            for (int64_t r = 0; r < fw; r++, dst += stride) nrt_mv_copy_short(dst, src, pixel);
     }
 }
 
 void nrt_upsample_bytes(const uint8_t* src, size_t pixel, int64_t fw, size_t b0, size_t b1, uint8_t* dst) {
-    while (b0 < b1) {
-        size_t x = b0 / pixel, off = b0 % pixel, n = pixel - off < b1 - b0 ? pixel - off : b1 - b0;
-        copy_pixel(dst, src + (x / (size_t)fw) * pixel + off, n);
+    size_t x = b0 / pixel, off = b0 % pixel, r = x % (size_t)fw;
+    src += x / (size_t)fw * pixel;
+    while (b0 < b1) { /* pixel by pixel (the first may start inside), no division per pixel */
+        size_t n = pixel - off < b1 - b0 ? pixel - off : b1 - b0;
+        nrt_mv_copy_short(dst, src + off, n);
         dst += n;
         b0 += n;
+        off = 0;
+        if (++r == (size_t)fw) {
+            r = 0;
+            src += pixel;
+        }
     }
 }
