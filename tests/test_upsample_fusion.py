@@ -165,34 +165,38 @@ def _upsampled(x, f):
     return np.repeat(np.repeat(x, f[0], axis=1), f[1], axis=2)
 
 
-def test_int8_levels_match_numpy():
-    """Concat copying / rescaling upsampled inputs equals the unfused ops' bytes on
-    every level (the Add: the same arithmetic on the repeated operand)."""
+@pytest.mark.parametrize("a_shape,f,qa", [
+    ((2, 3, 5, 20), (2, 3), (0.05, 3)),      # copied (the output's parameters)
+    ((2, 3, 5, 20), (2, 3), (0.02, -9)),     # rescaled, the source row kept for the next output row
+    ((1, 3, 60, 100), (3, 1), (0.02, -9)),   # rescaled rows too wide to keep: in chunks
+    ((1, 2, 2, 4100), (2, 3), (0.02, -9)),   # pixels wider than the chunk buffer
+])
+def test_int8_concat_levels_match_unfused(a_shape, f, qa):
+    """Concat copying / rescaling upsampled inputs gives the bytes of the plain Concat of
+    the upsampled tensors, on every level and thread count."""
     from test_int8_levels import LEVELS
     q = (0.05, 3)
-    g = G()
-    g.t("a", np.int8, (2, 3, 5, 20), q)
-    g.t("b", np.int8, (2, 6, 15, 20), (0.07, -5))
-    g.t("c", np.int8, (2, 6, 15, 4), (0.05, 3))  # a wide-pixel-free rescale and a copy
-    g.t("y", np.int8, (2, 6, 15, 44), q)
-    g.node("Concat", ["a", "b", "c"], ["y"], axis=3, upsample=[2, 3, 1, 1, 1, 1])
-    feeds_ = {"a": q8((2, 3, 5, 20)), "b": q8((2, 6, 15, 20)), "c": q8((2, 6, 15, 4))}
-    g.g.inputs, g.g.outputs = list(feeds_), ["y"]
-    data = serialize(g.g)
-    plain = G()
-    plain.t("a", np.int8, (2, 6, 15, 20), q)
-    plain.t("b", np.int8, (2, 6, 15, 20), (0.07, -5))
-    plain.t("c", np.int8, (2, 6, 15, 4), (0.05, 3))
-    plain.t("y", np.int8, (2, 6, 15, 44), q)
-    plain.node("Concat", ["a", "b", "c"], ["y"], axis=3)
-    plain.g.inputs, plain.g.outputs = ["a", "b", "c"], ["y"]
-    up = dict(feeds_, a=_upsampled(feeds_["a"], (2, 3)))
+    n, h, w, ca = a_shape
+    big = (n, h * f[0], w * f[1])
+    shapes = {"a": a_shape, "b": big + (20,), "c": big + (4,)}
+    quants = {"a": qa, "b": (0.07, -5), "c": q}
+    feeds_ = {k: q8(v) for k, v in shapes.items()}
+
+    def graph(fused):
+        g = G()
+        for k in shapes:
+            g.t(k, np.int8, shapes[k] if fused or k != "a" else big + (ca,), quants[k])
+        g.t("y", np.int8, big + (ca + 24,), q)
+        g.node("Concat", ["a", "b", "c"], ["y"], axis=3, **({"upsample": [*f, 1, 1, 1, 1]} if fused else {}))
+        g.g.inputs, g.g.outputs = ["a", "b", "c"], ["y"]
+        return serialize(g.g)
+
+    up = dict(feeds_, a=_upsampled(feeds_["a"], f))
     for isa in LEVELS:
-        with nanort.Model(serialize(plain.g), isa=isa) as m:
+        with nanort.Model(graph(False), isa=isa) as m:
             (want,) = m.run(None, up)
-        np.testing.assert_array_equal(want[..., :20], up["a"])
         for threads in (1, 2):
-            with nanort.Model(data, isa=isa, threads=threads) as m:
+            with nanort.Model(graph(True), isa=isa, threads=threads) as m:
                 (got,) = m.run(None, feeds_)
             same(got, want)
 

@@ -1,5 +1,6 @@
 /* Concat and Split along one axis. Both see a tensor as [outer, axis *
  * inner] rows and copy each input's (output's) block of every row. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ typedef struct blocks_state {
     nrt_s8_rescale_ukernel fast;  /* the ISA's rescale kernel for them (s8_kernels.h), NULL: reference */
     const nrt_upsample* up;       /* Concat with upsampled inputs (channel axis of 4-D tensors), else NULL */
     int64_t height, width;        /* up: the output's H and W */
+    size_t cache_at[NRT_UPSAMPLE_MAX_INPUTS]; /* up: see plan_row_cache */
 } blocks_state;
 
 static void blocks_release(nrt_node* node) {
@@ -106,6 +108,22 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
 }
 
 /* Input t (seen as dims: upsampled when it is) against the first input (seen as first_dims). */
+/* An upsampled input that needs rescaling repeats each source row in fh
+ * output rows: its rescaled row is kept (per task, on the stack) for the
+ * next ones when it fits. cache_at[k]: its place there, or NOT_CACHED. */
+#define ROW_CACHE_BYTES 4096
+#define NOT_CACHED SIZE_MAX
+
+static void plan_row_cache(blocks_state* s) {
+    size_t used = 0;
+    for (int k = 0; k < s->n; k++) {
+        size_t bytes = (size_t)(s->width / s->up->f[k][1]) * s->block_bytes[k];
+        bool worth = s->rescale && !s->rescale[k].copy && s->up->f[k][0] > 1 && bytes;
+        s->cache_at[k] = worth && bytes <= ROW_CACHE_BYTES - used ? used : NOT_CACHED;
+        if (s->cache_at[k] != NOT_CACHED) used += bytes;
+    }
+}
+
 static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const int64_t* first_dims,
                                      const nrt_tensor* t, const int64_t* dims, int axis) {
     if (t->dtype == NRT_INT4)
@@ -155,12 +173,13 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     s->rows = rows_before(y, axis);
     s->row_bytes = bytes_from(y, axis);
     for (int k = 0; k < n; k++) s->block_bytes[k] = bytes_from(nrt_in(ctx, k), axis);
-    if (p->up.any) {
-        s->up = &p->up;
-        s->height = y->dims[1];
-        s->width = y->dims[2];
-    }
-    return concat_rescale(ctx, s, y);
+    if (!p->up.any) return concat_rescale(ctx, s, y);
+    s->up = &p->up;
+    s->height = y->dims[1];
+    s->width = y->dims[2];
+    if ((st = concat_rescale(ctx, s, y))) return st;
+    plan_row_cache(s);
+    return NRT_OK;
 }
 
 typedef struct blocks_job {
@@ -248,16 +267,26 @@ static void concat_up_input(const blocks_state* s, int k, const uint8_t* src, ui
 }
 
 static void concat_up_rows(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
-    int8_t buf[RESCALE_BLOCK_BYTES];
+    int8_t buf[RESCALE_BLOCK_BYTES], cache[ROW_CACHE_BYTES];
+    size_t cached[NRT_UPSAMPLE_MAX_INPUTS]; /* the source row each cached input holds */
+    for (int k = 0; k < s->n; k++) cached[k] = NOT_CACHED;
     for (size_t r = begin; r < end; r++) {
         int64_t n = (int64_t)r / s->height, y = (int64_t)r % s->height;
         uint8_t* dst = out + r * (size_t)s->width * s->row_bytes;
         for (int k = 0; k < s->n; k++) {
             int64_t fh = s->up->f[k][0], fw = s->up->f[k][1];
-            size_t src_row = (size_t)(n * (s->height / fh) + y / fh) * (size_t)(s->width / fw);
-            if (s->block_bytes[k])
-                concat_up_input(s, k, (const uint8_t*)s->ptrs[k] + src_row * s->block_bytes[k], dst, buf);
-            dst += s->block_bytes[k];
+            size_t nb = s->block_bytes[k], w = (size_t)(s->width / fw);
+            size_t src_row = (size_t)(n * (s->height / fh) + y / fh) * w;
+            const uint8_t* src = (const uint8_t*)s->ptrs[k] + src_row * nb;
+            if (s->cache_at[k] != NOT_CACHED) {
+                int8_t* row = cache + s->cache_at[k];
+                if (cached[k] != src_row) rescale_input(s, k, (const int8_t*)src, w * nb, row);
+                cached[k] = src_row;
+                nrt_upsample_pixels((const uint8_t*)row, nb, w, fw, dst, s->row_bytes);
+            } else if (nb) {
+                concat_up_input(s, k, src, dst, buf);
+            }
+            dst += nb;
         }
     }
 }
