@@ -327,9 +327,20 @@ static const void* row_piece(const binary_job* j, const nrt_upsample* up, int i,
     return buf;
 }
 
-/* Each row in pieces of about BLOCK_BYTES (whole groups of fw output pixels
- * where they fit): upsampled operands are expanded into a buffer (in L1), the
- * others read in place; then the same kernel call as a plain row of the op. */
+/* Output rows from r on (before end) whose upsampled operands read the
+ * same source rows as row r: y / fh is the same for each. */
+static size_t same_source_rows(const binary_job* j, const nrt_upsample* up, size_t r, size_t end) {
+    size_t g = r + 1;
+    while (g < end && (!nrt_upsampled(up, 0) || source_row(j, up, 0, g) == source_row(j, up, 0, r)) &&
+           (!nrt_upsampled(up, 1) || source_row(j, up, 1, g) == source_row(j, up, 1, r)))
+        g++;
+    return g;
+}
+
+/* Rows in pieces of about BLOCK_BYTES (whole groups of fw output pixels
+ * where they fit): an upsampled operand's piece is expanded into a buffer
+ * (in L1) once for the fh output rows that repeat it, the other operand is
+ * read in place; then the same kernel call as a plain row of the op. */
 static void upsampled_rows(void* arg, size_t begin, size_t end) {
     const upsampled_job* u = arg;
     const binary_job* j = u->j;
@@ -339,14 +350,17 @@ static void upsampled_rows(void* arg, size_t begin, size_t end) {
     size_t piece = BLOCK_BYTES / esize;
     if (group <= piece) piece -= piece % group;
     _Alignas(64) uint8_t buf[2][BLOCK_BYTES];
-    for (size_t r = begin; r < end; r++) {
+    for (size_t r = begin, g; r < end; r = g) {
+        g = same_source_rows(j, u->up, r, end);
         for (size_t e0 = 0; e0 < row; e0 += piece) {
             size_t n = row - e0 < piece ? row - e0 : piece;
-            const void* a = row_piece(j, u->up, 0, r, e0, n, buf[0]);
-            const void* b = row_piece(j, u->up, 1, r, e0, n, buf[1]);
-            void* y = j->y + (r * row + e0) * j->ey;
-            run_kernel(j, a, b, y, n, NRT_BIN_VV);
-            if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
+            for (size_t k = r; k < g; k++) {
+                const void* a = k == r || !nrt_upsampled(u->up, 0) ? row_piece(j, u->up, 0, k, e0, n, buf[0]) : buf[0];
+                const void* b = k == r || !nrt_upsampled(u->up, 1) ? row_piece(j, u->up, 1, k, e0, n, buf[1]) : buf[1];
+                void* y = j->y + (k * row + e0) * j->ey;
+                run_kernel(j, a, b, y, n, NRT_BIN_VV);
+                if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
+            }
         }
     }
 }

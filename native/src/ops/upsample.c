@@ -44,7 +44,8 @@ nrt_status nrt_upsample_view(nrt_ctx* ctx, const nrt_upsample* u, int k, const n
     for (size_t i = 0; i < count; i++, src += (NB))                                   \
         for (int64_t r = 0; r < fw; r++, dst += stride) memcpy(dst, src, (NB))
 
-void nrt_upsample_pixels(const uint8_t* src, size_t pixel, size_t count, int64_t fw, uint8_t* dst, size_t stride) {
+void nrt_upsample_pixels(const uint8_t* restrict src, size_t pixel, size_t count, int64_t fw, uint8_t* restrict dst,
+                         size_t stride) {
     switch (pixel) {
     case 8: REPLICATE(8); break;
     case 16: REPLICATE(16); break;

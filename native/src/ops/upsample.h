@@ -31,8 +31,10 @@ static inline bool nrt_upsampled(const nrt_upsample* u, int k) {
 }
 
 /* `count` source pixels of `pixel` bytes from `src`, each written fw
- * times, to consecutive output pixels `stride` bytes apart from dst. */
-void nrt_upsample_pixels(const uint8_t* src, size_t pixel, size_t count, int64_t fw, uint8_t* dst, size_t stride);
+ * times, to consecutive output pixels `stride` bytes apart from dst
+ * (no byte written is read: a pixel's bytes stay in registers). */
+void nrt_upsample_pixels(const uint8_t* restrict src, size_t pixel, size_t count, int64_t fw, uint8_t* restrict dst,
+                         size_t stride);
 /* Bytes [b0, b1) of one upsampled row, packed into dst: byte b is byte
  * b % pixel of source pixel (b / pixel) / fw of `src`. */
 void nrt_upsample_bytes(const uint8_t* src, size_t pixel, int64_t fw, size_t b0, size_t b1, uint8_t* dst);
