@@ -20,6 +20,7 @@ from . import onnx_loader
 from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
+from .passes import upsample as upsample_pass
 from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
 from .serialize import serialize, write_atomic
 
@@ -129,6 +130,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                         quant_summary=outcome.summary_json())
             if report:
                 outcome.write_html(report, f"nanort int8 report: {src.name}")
+        upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         if progress:
             progress("writing", 0, 0)
         data = serialize(graph, info)

@@ -138,6 +138,21 @@ def _resize_pad_space():
     return _model(nodes, [_vi("x", F, [1, 3, 4, 4])], inits)
 
 
+def _upsample_neck():
+    """Nearest x2 / x4 upsampling read by an Add and a channel Concat: the converter fuses them
+    (BinaryOptions.upsample, AxisOptions.upsample), so mutants reach those factors."""
+    nodes = [_n("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+             _n("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             _n("Conv", ["c1", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             _n("Resize", ["c1", "", "s2"], ["r1"], mode="nearest"), _n("Add", ["c0", "r1"], ["a"]),
+             _n("Resize", ["c2", "", "s4"], ["r2"], mode="nearest", coordinate_transformation_mode="asymmetric",
+                nearest_mode="floor"),
+             _n("Concat", ["r2", "a"], ["y"], axis=1)]
+    inits = [_w("w0", (4, 3, 3, 3)), _w("w1", (4, 3, 3, 3)), _w("w2", (4, 4, 3, 3)), _c("s2", [1, 1, 2, 2]),
+             _c("s4", [1, 1, 4, 4])]
+    return _model(nodes, [_vi("x", F, [1, 3, 8, 8])], inits)
+
+
 def _movement():
     ins = [_vi("x", F, ["N", 4, 6])]
     nodes = [_n("Transpose", ["x"], ["t"], perm=[0, 2, 1]), _n("Shape", ["t"], ["sh"]),
@@ -211,7 +226,7 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "unary_chain": _unary_chain, "param_unary": _param_unary, "binary": _binary,
     "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
     "conv_transpose": _conv_transpose, "pools": _pools, "norms": _norms, "resize_pad_space": _resize_pad_space,
-    "movement": _movement, "gather_input_indices": _gather_input_indices, "shape_generators": _shape_generators,
+    "upsample_neck": _upsample_neck, "movement": _movement, "gather_input_indices": _gather_input_indices, "shape_generators": _shape_generators,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
 }
 
@@ -219,7 +234,7 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
 # Quantized variants: int8 with calibration (the int8 kernels of every ISA
 # level) and dynamic int8 (int8 weights, activations quantized per row).
 INT8_SEEDS = ("conv", "conv_transpose", "pools", "softmax_matmul", "binary", "norms", "resize_pad_space",
-              "param_unary", "reduce")
+              "param_unary", "reduce", "upsample_neck")
 DYNAMIC_SEEDS = ("softmax_matmul", "conv", "rnn")
 
 

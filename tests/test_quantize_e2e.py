@@ -138,7 +138,8 @@ def images(rng, count):
 @pytest.mark.parametrize("make,int8_ops", [
     (conv_net, {"Conv", "Lut", "GlobalAveragePool", "Mul", "Add", "MaxPool", "Concat", "Resize", "AveragePool",
                 "FullyConnected", "Softmax"}),
-    (decoder_net, {"Conv", "Lut", "Pad", "ConvTranspose", "Resize", "Sub", "MatMul", "Softmax"}),
+    # (decoder_net's nearest x2 Resize is read by the Sub at its coarse size: passes/upsample.py)
+    (decoder_net, {"Conv", "Lut", "Pad", "ConvTranspose", "Sub", "MatMul", "Softmax"}),
 ])
 def test_int8_net_against_onnxruntime(make, int8_ops, tmp_path: Path):
     m = make()
@@ -183,10 +184,13 @@ def test_upsample_head_against_onnxruntime(tmp_path: Path):
             assert np.array_equal(got, three.run(feeds)["y"])
 
 
-def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path):
+def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path, monkeypatch):
     """An FPN-style neck: coarse maps upsampled (nearest) and concatenated with a fine one. The
     Resize outputs share the Concat's scale (the Resize rescales at the coarse size, the Concat
-    only copies), and the int8 result stays close to fp32."""
+    only copies), and the int8 result stays close to fp32. (The Resize is kept here, without
+    passes/upsample.py, to see its output.)"""
+    from nanort.converter.passes import upsample
+    monkeypatch.setattr(upsample, "fuse_upsample", lambda g: 0)
     n = Net(3)
     fine = n("Conv", ["x", n.w("w1", 8, 3, 3, 3), n.b("b1", 8)], "fine", pads=[1, 1, 1, 1])
     coarse = n("Conv", ["x", n.w("w2", 8, 3, 3, 3, scale=2.0), n.b("b2", 8)], "coarse", pads=[1, 1, 1, 1],

@@ -56,8 +56,35 @@ class AxisOptions(object):
             return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
         return 2
 
+    # AxisOptions
+    def Upsample(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
+        return 0
+
+    # AxisOptions
+    def UpsampleAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Int32Flags, o)
+        return 0
+
+    # AxisOptions
+    def UpsampleLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # AxisOptions
+    def UpsampleIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        return o == 0
+
 def AxisOptionsStart(builder):
-    builder.StartObject(4)
+    builder.StartObject(5)
 
 def Start(builder):
     AxisOptionsStart(builder)
@@ -86,12 +113,28 @@ def AxisOptionsAddP(builder, p):
 def AddP(builder, p):
     AxisOptionsAddP(builder, p)
 
+def AxisOptionsAddUpsample(builder, upsample):
+    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(upsample), 0)
+
+def AddUpsample(builder, upsample):
+    AxisOptionsAddUpsample(builder, upsample)
+
+def AxisOptionsStartUpsampleVector(builder, numElems):
+    return builder.StartVector(4, numElems, 4)
+
+def StartUpsampleVector(builder, numElems):
+    return AxisOptionsStartUpsampleVector(builder, numElems)
+
 def AxisOptionsEnd(builder):
     return builder.EndObject()
 
 def End(builder):
     return AxisOptionsEnd(builder)
 
+try:
+    from typing import List
+except:
+    pass
 
 class AxisOptionsT(object):
 
@@ -102,11 +145,13 @@ class AxisOptionsT(object):
         exclusive = False,
         reverse = False,
         p = 2,
+        upsample = None,
     ):
         self.axis = axis  # type: int
         self.exclusive = exclusive  # type: bool
         self.reverse = reverse  # type: bool
         self.p = p  # type: int
+        self.upsample = upsample  # type: Optional[List[int]]
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -133,13 +178,30 @@ class AxisOptionsT(object):
         self.exclusive = axisOptions.Exclusive()
         self.reverse = axisOptions.Reverse()
         self.p = axisOptions.P()
+        if not axisOptions.UpsampleIsNone():
+            if np is None:
+                self.upsample = []
+                for i in range(axisOptions.UpsampleLength()):
+                    self.upsample.append(axisOptions.Upsample(i))
+            else:
+                self.upsample = axisOptions.UpsampleAsNumpy()
 
     # AxisOptionsT
     def Pack(self, builder):
+        if self.upsample is not None:
+            if np is not None and type(self.upsample) is np.ndarray:
+                upsample = builder.CreateNumpyVector(self.upsample)
+            else:
+                AxisOptionsStartUpsampleVector(builder, len(self.upsample))
+                for i in reversed(range(len(self.upsample))):
+                    builder.PrependInt32(self.upsample[i])
+                upsample = builder.EndVector()
         AxisOptionsStart(builder)
         AxisOptionsAddAxis(builder, self.axis)
         AxisOptionsAddExclusive(builder, self.exclusive)
         AxisOptionsAddReverse(builder, self.reverse)
         AxisOptionsAddP(builder, self.p)
+        if self.upsample is not None:
+            AxisOptionsAddUpsample(builder, upsample)
         axisOptions = AxisOptionsEnd(builder)
         return axisOptions

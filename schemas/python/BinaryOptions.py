@@ -53,8 +53,35 @@ class BinaryOptions(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return False
 
+    # BinaryOptions
+    def Upsample(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Int32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
+        return 0
+
+    # BinaryOptions
+    def UpsampleAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Int32Flags, o)
+        return 0
+
+    # BinaryOptions
+    def UpsampleLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # BinaryOptions
+    def UpsampleIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        return o == 0
+
 def BinaryOptionsStart(builder):
-    builder.StartObject(3)
+    builder.StartObject(4)
 
 def Start(builder):
     BinaryOptionsStart(builder)
@@ -77,6 +104,18 @@ def BinaryOptionsAddShiftLeft(builder, shiftLeft):
 def AddShiftLeft(builder, shiftLeft):
     BinaryOptionsAddShiftLeft(builder, shiftLeft)
 
+def BinaryOptionsAddUpsample(builder, upsample):
+    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(upsample), 0)
+
+def AddUpsample(builder, upsample):
+    BinaryOptionsAddUpsample(builder, upsample)
+
+def BinaryOptionsStartUpsampleVector(builder, numElems):
+    return builder.StartVector(4, numElems, 4)
+
+def StartUpsampleVector(builder, numElems):
+    return BinaryOptionsStartUpsampleVector(builder, numElems)
+
 def BinaryOptionsEnd(builder):
     return builder.EndObject()
 
@@ -85,7 +124,7 @@ def End(builder):
 
 import nanort.schema.FusedActivation
 try:
-    from typing import Optional
+    from typing import List, Optional
 except:
     pass
 
@@ -97,10 +136,12 @@ class BinaryOptionsT(object):
         activation = None,
         fmod = False,
         shiftLeft = False,
+        upsample = None,
     ):
         self.activation = activation  # type: Optional[nanort.schema.FusedActivation.FusedActivationT]
         self.fmod = fmod  # type: bool
         self.shiftLeft = shiftLeft  # type: bool
+        self.upsample = upsample  # type: Optional[List[int]]
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -127,14 +168,31 @@ class BinaryOptionsT(object):
             self.activation = nanort.schema.FusedActivation.FusedActivationT.InitFromObj(binaryOptions.Activation())
         self.fmod = binaryOptions.Fmod()
         self.shiftLeft = binaryOptions.ShiftLeft()
+        if not binaryOptions.UpsampleIsNone():
+            if np is None:
+                self.upsample = []
+                for i in range(binaryOptions.UpsampleLength()):
+                    self.upsample.append(binaryOptions.Upsample(i))
+            else:
+                self.upsample = binaryOptions.UpsampleAsNumpy()
 
     # BinaryOptionsT
     def Pack(self, builder):
+        if self.upsample is not None:
+            if np is not None and type(self.upsample) is np.ndarray:
+                upsample = builder.CreateNumpyVector(self.upsample)
+            else:
+                BinaryOptionsStartUpsampleVector(builder, len(self.upsample))
+                for i in reversed(range(len(self.upsample))):
+                    builder.PrependInt32(self.upsample[i])
+                upsample = builder.EndVector()
         BinaryOptionsStart(builder)
         if self.activation is not None:
             activation = self.activation.Pack(builder)
             BinaryOptionsAddActivation(builder, activation)
         BinaryOptionsAddFmod(builder, self.fmod)
         BinaryOptionsAddShiftLeft(builder, self.shiftLeft)
+        if self.upsample is not None:
+            BinaryOptionsAddUpsample(builder, upsample)
         binaryOptions = BinaryOptionsEnd(builder)
         return binaryOptions

@@ -217,6 +217,7 @@
 #define NRT_FB_BinaryOptions_activation 0
 #define NRT_FB_BinaryOptions_fmod 1
 #define NRT_FB_BinaryOptions_shift_left 2
+#define NRT_FB_BinaryOptions_upsample 3
 
 /* table ConvOptions: vtable slot of each field */
 #define NRT_FB_ConvOptions_kernel_shape 0
@@ -251,6 +252,7 @@
 #define NRT_FB_AxisOptions_exclusive 1
 #define NRT_FB_AxisOptions_reverse 2
 #define NRT_FB_AxisOptions_p 3
+#define NRT_FB_AxisOptions_upsample 4
 
 /* table NormOptions: vtable slot of each field */
 #define NRT_FB_NormOptions_axis 0

@@ -9,11 +9,14 @@
 #include "../kernels/s8_kernels.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
+#include "movement_util.h"
 #include "quant_common.h"
+#include "upsample.h"
 
 typedef struct binary_params {
     nrt_activation act;
     unsigned variant; /* NRT_BIN_FMOD, NRT_BIN_SHIFT_LEFT */
+    nrt_upsample up;  /* operands read upsampled (upsample.h) */
 } binary_params;
 
 typedef struct binary_state {
@@ -28,6 +31,7 @@ typedef struct binary_state {
     nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
     nrt_s8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
     int lut_vector;                /* which operand (0 / 1) runs through the table */
+    int64_t height, width, pixel;  /* upsampled operands: the output's H, W and elements per pixel */
 } binary_state;
 
 static nrt_status binary_parse(nrt_ctx* ctx) {
@@ -37,8 +41,12 @@ static nrt_status binary_parse(nrt_ctx* ctx) {
     nrt_status st;
     if ((st = nrt_opt_activation(ctx, NRT_FB_BinaryOptions_activation, &p->act)) ||
         (st = nrt_opt_u8(ctx, NRT_FB_BinaryOptions_fmod, 0, &fmod)) ||
-        (st = nrt_opt_u8(ctx, NRT_FB_BinaryOptions_shift_left, 0, &left)))
+        (st = nrt_opt_u8(ctx, NRT_FB_BinaryOptions_shift_left, 0, &left)) ||
+        (st = nrt_upsample_parse(ctx, NRT_FB_BinaryOptions_upsample, &p->up)))
         return st;
+    unsigned op = ctx->node->op;
+    if (p->up.any && op != NRT_FB_OpType_Add && op != NRT_FB_OpType_Sub && op != NRT_FB_OpType_Mul)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "upsample is an Add, Sub or Mul option");
     p->variant = (fmod ? NRT_BIN_FMOD : 0u) | (left ? NRT_BIN_SHIFT_LEFT : 0u);
     return NRT_OK;
 }
@@ -128,13 +136,37 @@ static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     return NRT_OK;
 }
 
+/* Upsampled operands: both views have the output's 4-D shape (no other
+ * broadcasting), walked by image rows in eval (eval_upsampled). */
+static nrt_status prepare_upsampled(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, nrt_tensor* y,
+                                    binary_state* s) {
+    const binary_params* p = ctx->node->params;
+    int64_t va[NRT_MAX_RANK] = {0}, vb[NRT_MAX_RANK] = {0};
+    nrt_status st;
+    if ((st = nrt_upsample_view(ctx, &p->up, 0, a, va)) || (st = nrt_upsample_view(ctx, &p->up, 1, b, vb))) return st;
+    if (a->rank != 4 || b->rank != 4 || memcmp(va, vb, sizeof va) != 0) {
+        char da[96], db[96];
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "upsampled operands %s %s and %s %s must have one 4-D shape",
+                           a->name, nrt_mv_dims_str(a->rank, va, da, sizeof da), b->name,
+                           nrt_mv_dims_str(b->rank, vb, db, sizeof db));
+    }
+    if ((st = nrt_set_shape(ctx, y, 4, va))) return st;
+    s->plan.total = nrt_numel(y);
+    s->height = va[1];
+    s->width = va[2];
+    s->pixel = va[3];
+    return NRT_OK;
+}
+
 static nrt_status binary_prepare(nrt_ctx* ctx) {
+    const binary_params* p = ctx->node->params;
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (!a || !b) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "both inputs are required");
     binary_state* s = nrt_alloc_state(ctx, sizeof *s);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = pick_kernel(ctx, a, b, y, s);
     if (st) return st;
+    if (p->up.any) return prepare_upsampled(ctx, a, b, y, s);
     const nrt_tensor* ins[2] = {a, b};
     int rank;
     int64_t dims[NRT_MAX_RANK];
@@ -263,6 +295,76 @@ static void binary_task(void* arg, size_t begin, size_t end) {
                          &w);
 }
 
+/* ---- upsampled operands: output image rows (n, y), each a W x pixel run ---- */
+
+typedef struct upsampled_job {
+    const binary_job* j;
+    const nrt_upsample* up;
+} upsampled_job;
+
+/* Operand i's source row for output image row r (its row y / fh). */
+static const uint8_t* source_row(const binary_job* j, const nrt_upsample* up, int i, size_t r) {
+    const binary_state* s = j->s;
+    int64_t fh = up->f[i][0], fw = up->f[i][1], n = (int64_t)r / s->height, y = (int64_t)r % s->height;
+    size_t elems = (size_t)((n * (s->height / fh) + y / fh) * (s->width / fw) * s->pixel);
+    return (i ? j->b : j->a) + elems * (i ? j->eb : j->ea);
+}
+
+/* Operand i's elements [e0, e0 + n) of output row r: in place, or (upsampled)
+ * expanded into buf. Pieces that start on a source pixel and hold whole
+ * ones are expanded by pixels (the common case), others byte by byte. */
+static const void* row_piece(const binary_job* j, const nrt_upsample* up, int i, size_t r, size_t e0, size_t n,
+                             uint8_t* buf) {
+    size_t esize = i ? j->eb : j->ea, pixel = (size_t)j->s->pixel * esize;
+    int64_t fw = up->f[i][1];
+    const uint8_t* src = source_row(j, up, i, r);
+    if (!nrt_upsampled(up, i)) return src + e0 * esize;
+    size_t span = (size_t)fw * pixel, b0 = e0 * esize, b1 = (e0 + n) * esize;
+    if (b0 % span == 0 && (b1 - b0) % span == 0)
+        nrt_upsample_pixels(src + b0 / (size_t)fw, pixel, (b1 - b0) / span, fw, buf, pixel);
+    else
+        nrt_upsample_bytes(src, pixel, fw, b0, b1, buf);
+    return buf;
+}
+
+/* Output rows from r on (before end) whose upsampled operands read the
+ * same source rows as row r: y / fh is the same for each. */
+static size_t same_source_rows(const binary_job* j, const nrt_upsample* up, size_t r, size_t end) {
+    size_t g = r + 1;
+    while (g < end && (!nrt_upsampled(up, 0) || source_row(j, up, 0, g) == source_row(j, up, 0, r)) &&
+           (!nrt_upsampled(up, 1) || source_row(j, up, 1, g) == source_row(j, up, 1, r)))
+        g++;
+    return g;
+}
+
+/* Rows in pieces of about BLOCK_BYTES (whole groups of fw output pixels
+ * where they fit): an upsampled operand's piece is expanded into a buffer
+ * (in L1) once for the fh output rows that repeat it, the other operand is
+ * read in place; then the same kernel call as a plain row of the op. */
+static void upsampled_rows(void* arg, size_t begin, size_t end) {
+    const upsampled_job* u = arg;
+    const binary_job* j = u->j;
+    const binary_state* s = j->s;
+    size_t row = (size_t)(s->width * s->pixel), esize = j->ea > j->eb ? j->ea : j->eb;
+    size_t group = (size_t)s->pixel * (size_t)(u->up->f[0][1] > u->up->f[1][1] ? u->up->f[0][1] : u->up->f[1][1]);
+    size_t piece = BLOCK_BYTES / esize;
+    if (group <= piece) piece -= piece % group;
+    _Alignas(64) uint8_t buf[2][BLOCK_BYTES];
+    for (size_t r = begin, g; r < end; r = g) {
+        g = same_source_rows(j, u->up, r, end);
+        for (size_t e0 = 0; e0 < row; e0 += piece) {
+            size_t n = row - e0 < piece ? row - e0 : piece;
+            for (size_t k = r; k < g; k++) {
+                const void* a = k == r || !nrt_upsampled(u->up, 0) ? row_piece(j, u->up, 0, k, e0, n, buf[0]) : buf[0];
+                const void* b = k == r || !nrt_upsampled(u->up, 1) ? row_piece(j, u->up, 1, k, e0, n, buf[1]) : buf[1];
+                void* y = j->y + (k * row + e0) * j->ey;
+                run_kernel(j, a, b, y, n, NRT_BIN_VV);
+                if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
+            }
+        }
+    }
+}
+
 static bool has_zero(const nrt_tensor* t) {
     int64_t n = nrt_numel(t);
     switch (nrt_dtype_size(t->dtype)) {
@@ -325,6 +427,12 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
     /* Pow, float16 and mixed-type kernels cost far more per element. */
     bool heavy = (ctx->node->op == NRT_FB_OpType_Pow && !pv) || s->kernel.via_f32;
+    if (p->up.any) {
+        upsampled_job u = {&job, &p->up};
+        size_t row = (size_t)(s->width * s->pixel);
+        nrt_parallel_for(ctx, (size_t)(s->plan.total / (int64_t)row), 1 + 16384 / row, upsampled_rows, &u);
+        return NRT_OK;
+    }
     nrt_parallel_for(ctx, (size_t)s->plan.total, heavy ? 2048 : 16384, binary_task, &job);
     return NRT_OK;
 }

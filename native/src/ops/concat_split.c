@@ -1,15 +1,19 @@
 /* Concat and Split along one axis. Both see a tensor as [outer, axis *
  * inner] rows and copy each input's (output's) block of every row. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/ref/int8_ref.h"
 #include "../kernels/requant.h"
 #include "../kernels/s8_kernels.h"
 #include "movement_util.h"
+#include "upsample.h"
 
 typedef struct axis_params {
     int32_t axis;
     int32_t num_outputs; /* Split: 0 = one part per output */
+    nrt_upsample up;     /* Concat: inputs read upsampled (upsample.h) */
 } axis_params;
 
 /* Per-shape state: the row count and each part's bytes per row. */
@@ -20,6 +24,9 @@ typedef struct blocks_state {
     void** ptrs;                  /* n entries: the parts' data, filled at eval */
     nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
     nrt_s8_rescale_ukernel fast;  /* the ISA's rescale kernel for them (s8_kernels.h), NULL: reference */
+    const nrt_upsample* up;       /* Concat with upsampled inputs (channel axis of 4-D tensors), else NULL */
+    int64_t height, width;        /* up: the output's H and W */
+    size_t cache_at[NRT_UPSAMPLE_MAX_INPUTS]; /* up: see plan_row_cache */
 } blocks_state;
 
 static void blocks_release(nrt_node* node) {
@@ -69,7 +76,8 @@ static nrt_status axis_parse(nrt_ctx* ctx) {
                                (int)p->num_outputs, ctx->node->num_outputs);
         return NRT_OK;
     }
-    return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
+    if ((st = nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis))) return st;
+    return nrt_upsample_parse(ctx, NRT_FB_AxisOptions_upsample, &p->up);
 }
 
 /* ---- Concat ---- */
@@ -99,7 +107,25 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
     return NRT_OK;
 }
 
-static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const nrt_tensor* t, int axis) {
+/* Input t (seen as dims: upsampled when it is) against the first input (seen as first_dims). */
+/* An upsampled input that needs rescaling repeats each source row in fh
+ * output rows: its rescaled row is kept (per task, on the stack) for the
+ * next ones when it fits. cache_at[k]: its place there, or NOT_CACHED. */
+#define ROW_CACHE_BYTES 4096
+#define NOT_CACHED SIZE_MAX
+
+static void plan_row_cache(blocks_state* s) {
+    size_t used = 0;
+    for (int k = 0; k < s->n; k++) {
+        size_t bytes = (size_t)(s->width / s->up->f[k][1]) * s->block_bytes[k];
+        bool worth = s->rescale && !s->rescale[k].copy && s->up->f[k][0] > 1 && bytes;
+        s->cache_at[k] = worth && bytes <= ROW_CACHE_BYTES - used ? used : NOT_CACHED;
+        if (s->cache_at[k] != NOT_CACHED) used += bytes;
+    }
+}
+
+static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const int64_t* first_dims,
+                                     const nrt_tensor* t, const int64_t* dims, int axis) {
     if (t->dtype == NRT_INT4)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is int4, a packed weight type", t->name);
     nrt_status st = nrt_expect_same_dtype(ctx, first, t);
@@ -108,11 +134,11 @@ static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, cons
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s and %s have ranks %d and %d", first->name, t->name,
                            first->rank, t->rank);
     for (int d = 0; d < t->rank; d++)
-        if (d != axis && t->dims[d] != first->dims[d]) {
+        if (d != axis && dims[d] != first_dims[d]) {
             char a[96], b[96];
-            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s %s and %s %s differ outside axis %d", first->name,
-                               nrt_mv_dims_str(first->rank, first->dims, a, sizeof a), t->name,
-                               nrt_mv_dims_str(t->rank, t->dims, b, sizeof b), axis);
+            return nrt_op_fail(ctx, NRT_ERR_SHAPE, "inputs %s %s and %s %s differ outside axis %d (as upsampled)",
+                               first->name, nrt_mv_dims_str(first->rank, first_dims, a, sizeof a), t->name,
+                               nrt_mv_dims_str(t->rank, dims, b, sizeof b), axis);
         }
     return NRT_OK;
 }
@@ -126,12 +152,18 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     if (first->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "cannot concatenate scalars (%s)", first->name);
     int axis;
     if ((st = nrt_axis(ctx, p->axis, first->rank, &axis)) || (st = nrt_expect_same_dtype(ctx, first, y))) return st;
-    int64_t dims[NRT_MAX_RANK];
-    memcpy(dims, first->dims, sizeof dims);
+    if (p->up.any && (first->rank != 4 || axis != 3))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "upsampled inputs are concatenated on axis 3 of 4-D tensors "
+                           "only (axis %d, rank %d)", axis, first->rank);
+    int64_t dims[NRT_MAX_RANK] = {0}, first_dims[NRT_MAX_RANK] = {0}, view[NRT_MAX_RANK] = {0};
+    if ((st = nrt_upsample_view(ctx, &p->up, 0, first, first_dims))) return st;
+    memcpy(dims, first_dims, sizeof dims);
     dims[axis] = 0;
     for (int k = 0; k < n; k++) {
         nrt_tensor* t;
-        if ((st = nrt_mv_input(ctx, k, "inputs", &t)) || (st = check_concat_input(ctx, first, t, axis))) return st;
+        if ((st = nrt_mv_input(ctx, k, "inputs", &t)) || (st = nrt_upsample_view(ctx, &p->up, k, t, view)) ||
+            (st = check_concat_input(ctx, first, first_dims, t, view, axis)))
+            return st;
         if (__builtin_add_overflow(dims[axis], t->dims[axis], &dims[axis]))
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "concatenated dim overflows");
     }
@@ -141,7 +173,13 @@ static nrt_status concat_prepare(nrt_ctx* ctx) {
     s->rows = rows_before(y, axis);
     s->row_bytes = bytes_from(y, axis);
     for (int k = 0; k < n; k++) s->block_bytes[k] = bytes_from(nrt_in(ctx, k), axis);
-    return concat_rescale(ctx, s, y);
+    if (!p->up.any) return concat_rescale(ctx, s, y);
+    s->up = &p->up;
+    s->height = y->dims[1];
+    s->width = y->dims[2];
+    if ((st = concat_rescale(ctx, s, y))) return st;
+    plan_row_cache(s);
+    return NRT_OK;
 }
 
 typedef struct blocks_job {
@@ -157,25 +195,6 @@ typedef struct blocks_job {
  * block stays in cache while its rows are completed). */
 #define RESCALE_BLOCK_BYTES 4096
 
-/* memcpy of a few dozen bytes is a library call that costs more than the
- * copy; constant-size pieces (overlapping at the end) compile to moves. */
-static inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
-    if (n >= 256) {
-        memcpy(dst, src, n);
-    } else if (n >= 16) {
-        for (size_t i = 0; i + 16 <= n; i += 16) memcpy(dst + i, src + i, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else {
-        for (size_t i = 0; i < n; i++) dst[i] = src[i];
-    }
-}
-
 static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, size_t rows, int8_t* buf) {
     size_t nb = s->block_bytes[k];
     const int8_t* x = (const int8_t*)s->ptrs[k] + r * nb;
@@ -188,7 +207,7 @@ static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, s
         for (size_t i = 0; i < rows; i++) s->fast(nb, x + i * nb, q->zx, q->m, &rq, (int8_t*)dst + i * s->row_bytes);
         return;
     }
-    for (size_t i = 0; i < rows; i++) copy_short(dst + i * s->row_bytes, (const uint8_t*)x + i * nb, nb);
+    for (size_t i = 0; i < rows; i++) nrt_mv_copy_short(dst + i * s->row_bytes, (const uint8_t*)x + i * nb, nb);
 }
 
 static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
@@ -205,8 +224,79 @@ static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, 
     }
 }
 
+/* ---- Concat with upsampled inputs: rows are the output's image rows (n, y) ---- */
+
+/* n values of input k brought to the output's quantization. */
+static void rescale_input(const blocks_state* s, int k, const int8_t* x, size_t n, int8_t* y) {
+    const nrt_int8_rescale* q = &s->rescale[k];
+    if (s->fast) {
+        nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
+        s->fast(n, x, q->zx, q->m, &rq, y);
+    } else {
+        nrt_s8_out out = {q->zy, -128, 127};
+        nrt_rescale_s8_ref(x, y, n, q->zx, q->m, &out);
+    }
+}
+
+/* Input k's part of one output image row: `src` is its source row (the
+ * row y / fh), each source pixel fills fw output pixels at stride
+ * row_bytes. An input that needs rescaling is rescaled once per source
+ * pixel, in chunks through `buf`, before it is repeated. */
+static void concat_up_input(const blocks_state* s, int k, const uint8_t* src, uint8_t* dst, int8_t* buf) {
+    size_t nb = s->block_bytes[k], rb = s->row_bytes;
+    int64_t fw = s->up->f[k][1], w = s->width / fw;
+    bool rescale = s->rescale && !s->rescale[k].copy;
+    int64_t chunk = rescale && nb <= RESCALE_BLOCK_BYTES ? (int64_t)(RESCALE_BLOCK_BYTES / nb) : w;
+    for (int64_t x0 = 0; x0 < w; x0 += chunk) {
+        int64_t x1 = w - x0 < chunk ? w : x0 + chunk;
+        const uint8_t* from = src + (size_t)x0 * nb;
+        if (rescale && nb <= RESCALE_BLOCK_BYTES) {
+            rescale_input(s, k, (const int8_t*)from, (size_t)(x1 - x0) * nb, buf);
+            from = (const uint8_t*)buf;
+        }
+        if (!rescale || nb <= RESCALE_BLOCK_BYTES) {
+            nrt_upsample_pixels(from, nb, (size_t)(x1 - x0), fw, dst + (size_t)(x0 * fw) * rb, rb);
+            continue;
+        }
+        for (int64_t x = x0; x < x1; x++, from += nb) { /* wide pixels: each rescaled into its first copy */
+            uint8_t* to = dst + (size_t)(x * fw) * rb;
+            rescale_input(s, k, (const int8_t*)from, nb, (int8_t*)to);
+            nrt_upsample_pixels(to, nb, 1, fw - 1, to + rb, rb);
+        }
+    }
+}
+
+static void concat_up_rows(const blocks_state* s, uint8_t* out, size_t begin, size_t end) {
+    int8_t buf[RESCALE_BLOCK_BYTES], cache[ROW_CACHE_BYTES];
+    size_t cached[NRT_UPSAMPLE_MAX_INPUTS]; /* the source row each cached input holds */
+    for (int k = 0; k < s->n; k++) cached[k] = NOT_CACHED;
+    for (size_t r = begin; r < end; r++) {
+        int64_t n = (int64_t)r / s->height, y = (int64_t)r % s->height;
+        uint8_t* dst = out + r * (size_t)s->width * s->row_bytes;
+        for (int k = 0; k < s->n; k++) {
+            int64_t fh = s->up->f[k][0], fw = s->up->f[k][1];
+            size_t nb = s->block_bytes[k], w = (size_t)(s->width / fw);
+            size_t src_row = (size_t)(n * (s->height / fh) + y / fh) * w;
+            const uint8_t* src = (const uint8_t*)s->ptrs[k] + src_row * nb;
+            if (s->cache_at[k] != NOT_CACHED) {
+                int8_t* row = cache + s->cache_at[k];
+                if (cached[k] != src_row) rescale_input(s, k, (const int8_t*)src, w * nb, row);
+                cached[k] = src_row;
+                nrt_upsample_pixels((const uint8_t*)row, nb, w, fw, dst, s->row_bytes);
+            } else if (nb) {
+                concat_up_input(s, k, src, dst, buf);
+            }
+            dst += nb;
+        }
+    }
+}
+
 static void concat_range(void* arg, size_t begin, size_t end) {
     const blocks_job* j = arg;
+    if (j->s->up) {
+        concat_up_rows(j->s, j->data, begin, end);
+        return;
+    }
     if (j->s->rescale && j->s->fast) {
         concat_rows_fast(j->s, j->data, begin, end);
         return;
@@ -219,7 +309,10 @@ static nrt_status concat_eval(nrt_ctx* ctx) {
     blocks_state* s = ctx->node->state;
     for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_in(ctx, k)->data;
     blocks_job job = {s, nrt_out(ctx, 0)->data};
-    if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
+    if (s->up && s->row_bytes && s->width)
+        nrt_mv_parallel(ctx, s->rows / (size_t)s->width, s->row_bytes * (size_t)s->width, concat_range, &job);
+    else if (s->row_bytes)
+        nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
     return NRT_OK;
 }
 

@@ -7,6 +7,8 @@
 #include "../engine/op.h"
 #include "../kernels/ref/movement_ref.h"
 
+#include <string.h>
+
 /* Input i, which must be present; `role` names it in the error. */
 nrt_status nrt_mv_input(nrt_ctx* ctx, int i, const char* role, nrt_tensor** out);
 /* Input 0 (data moved by element size, any type but the packed int4) and
@@ -29,5 +31,24 @@ void nrt_mv_run_strided(nrt_ctx* ctx, const void* in, void* out);
 /* Runs fn on [0, n) units of about `unit_bytes` each, on the model's threads
  * when there is enough work to share. */
 void nrt_mv_parallel(nrt_ctx* ctx, size_t n, size_t unit_bytes, nrt_task_fn fn, void* arg);
+
+/* memcpy of a few dozen bytes is a library call that costs more than the
+ * copy; constant-size pieces (overlapping at the end) compile to moves. */
+static inline void nrt_mv_copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
+    if (n >= 256) {
+        memcpy(dst, src, n);
+    } else if (n >= 16) {
+        for (size_t i = 0; i + 16 <= n; i += 16) memcpy(dst + i, src + i, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    }
+}
 
 #endif
