@@ -226,7 +226,8 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "unary_chain": _unary_chain, "param_unary": _param_unary, "binary": _binary,
     "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
     "conv_transpose": _conv_transpose, "pools": _pools, "norms": _norms, "resize_pad_space": _resize_pad_space,
-    "upsample_neck": _upsample_neck, "movement": _movement, "gather_input_indices": _gather_input_indices, "shape_generators": _shape_generators,
+    "upsample_neck": _upsample_neck, "movement": _movement, "gather_input_indices": _gather_input_indices,
+    "shape_generators": _shape_generators,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
 }
 

@@ -209,7 +209,7 @@ def test_binary_levels_match_unfused(op):
         z = q8((1, 8, 24, 200)) if q else RNG.standard_normal((1, 8, 24, 200)).astype(np.float32)
         qa, qz, qy = ((0.04, 2), (0.03, -7), (0.06, 1)) if q else (None, None, None)
 
-        def graph(fused):
+        def graph(fused, dtype=dtype, qa=qa, qz=qz, qy=qy):
             g = G()
             g.t("x", dtype, (1, 4, 6, 200) if fused else (1, 8, 24, 200), qa)
             g.t("z", dtype, (1, 8, 24, 200), qz)
