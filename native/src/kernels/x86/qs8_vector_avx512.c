@@ -106,7 +106,7 @@ S8_BINARY(qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi
  * u & 127 from the lower half (entries 0-127) and from the upper half
  * (128-255); x's sign bit (u's top bit clear) selects the lower one. No
  * xor to u, and whole vectors without masks: 2.5 instead of 3.5 cycles a
- * 64-byte vector on Zen 4 (it runs on every int8 table and fused conv). ---- */
+ * 64-byte vector on Zen 4. ---- */
 VBMI_TARGET static inline __m512i lut64(__m512i x, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
     __m512i lo = _mm512_permutex2var_epi8(t0, x, t1), hi = _mm512_permutex2var_epi8(t2, x, t3);
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), hi, lo);
