@@ -331,6 +331,7 @@ static void check_binary(const nrt_s8_vector_table* t, size_t n, int mul, int mo
     p.zb = (int32_t)(next_random() % 256) - 128;
     p.ma = (float)(next_random() % 1000 + 1) / (mul ? 20000.0f : 300.0f);
     p.mb = (float)(next_random() % 1000 + 1) / 300.0f * (next_random() % 2 ? -1.0f : 1.0f); /* Sub: negative */
+    if (next_random() % 6 == 0) p.ma = next_random() % 2 ? 0x1p22f : -1e30f; /* values past int32: the float clamp */
     p.out = (nrt_s8_out){rq.zero_point, qmin, qmax};
     nrt_binary_kernel k = {0};
     k.params = &p;

@@ -26,13 +26,14 @@ NRT_AVX512VNNI_INLINE __m128i finish(__m512 v, __m512 lo, __m512 hi, __m512i zp)
 /* One binary kernel per op: OPV(da, db) gives the float value from the
  * int32 differences (vectors). A scalar operand is broadcast as a vector of
  * equal codes, which gives the same per-element arithmetic. Blocks of 64 are
- * stored at once (store64), then blocks of 16, the tail with masked loads and
+ * stored at once (pack64), then blocks of 16, the tail with masked loads and
  * stores. The constants are set up
  * once per call, before the loop: the int8 stores may alias *p as far as the
  * compiler knows, so reading p inside the loop would reload them per block. */
 typedef struct s8_binary_consts {
     __m512i za, zb, zp, sa, sb;
     __m512 ma, mb, lo, hi;
+    __m512i qmin, qmax; /* int8 bounds in every byte */
 } s8_binary_consts;
 
 NRT_AVX512VNNI_INLINE s8_binary_consts binary_consts(const nrt_s8_binary* p, const int8_t* A, const int8_t* B,
@@ -47,23 +48,45 @@ NRT_AVX512VNNI_INLINE s8_binary_consts binary_consts(const nrt_s8_binary* p, con
     c.mb = _mm512_set1_ps(p->mb);
     c.lo = _mm512_set1_ps((float)(p->out.qmin - p->out.zero_point));
     c.hi = _mm512_set1_ps((float)(p->out.qmax - p->out.zero_point));
+    c.qmin = _mm512_set1_epi8((char)p->out.qmin);
+    c.qmax = _mm512_set1_epi8((char)p->out.qmax);
     return c;
 }
 
-/* 64 int32 codes (four vectors, each already within int8) as 64 bytes in
- * order: the in-lane packs interleave the vectors' 4-code groups, the dword
- * permute puts the groups back in order. One store instead of four narrowing
- * vpmovdb stores (two uops each on Zen 4). */
-NRT_AVX512VNNI_INLINE void store64(int8_t* y, __m512i q0, __m512i q1, __m512i q2, __m512i q3) {
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    __m512i p = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-    _mm512_storeu_si512(y, _mm512_permutexvar_epi32(order, p));
+/* The output clamp can move after the conversion when every value is far
+ * inside int32: clamping v to the integer bounds [qmin - z, qmax - z] then
+ * rounding equals rounding then clamping (rounding is monotonic), and the
+ * saturating packs do the clamp to int8's range for free, so only an
+ * activation's narrower range costs two byte ops per 64 values instead of
+ * two float ops per 16. |v| <= (|ma| + |mb|) * 255 (Add), |ma| * 255^2 (Mul);
+ * NaN multipliers fail the test and keep the float clamp. */
+static bool int_clamp_exact(const nrt_s8_binary* p, bool mul) {
+    float bound = mul ? fabsf(p->ma) * 65025.0f : (fabsf(p->ma) + fabsf(p->mb)) * 255.0f;
+    return bound < 0x1p30f;
 }
 
-#define S8_BINARY(NAME, OPV)                                                                                     \
-    /* 16 results as int32 codes (+ zero point, inside [qmin, qmax]) */                                          \
+/* 64 int32 codes (four vectors) as 64 bytes in order, saturated to int8:
+ * the in-lane packs interleave the vectors' 4-code groups, the dword
+ * permute puts the groups back in order. One store instead of four narrowing
+ * vpmovdb stores (two uops each on Zen 4). */
+NRT_AVX512VNNI_INLINE __m512i pack64(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i p = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+    return _mm512_permutexvar_epi32(order, p);
+}
+
+/* 16 codes as bytes: saturated, then (INT_CLAMP) clamped to [qmin, qmax]. */
+NRT_AVX512VNNI_INLINE __m128i narrow16(__m512i q, const s8_binary_consts* c, const int INT_CLAMP) {
+    __m128i b = _mm512_cvtsepi32_epi8(q);
+    if (INT_CLAMP)
+        b = _mm_min_epi8(_mm_max_epi8(b, _mm512_castsi512_si128(c->qmin)), _mm512_castsi512_si128(c->qmax));
+    return b;
+}
+
+#define S8_BINARY(NAME, OPV, MUL)                                                                                \
+    /* 16 results as int32 codes (+ zero point; inside [qmin, qmax] unless INT_CLAMP) */                         \
     NRT_AVX512VNNI_INLINE __m512i NAME##_codes(const int8_t* A, const int8_t* B, __mmask16 k, int mode,          \
-                                               const s8_binary_consts* c, const int FULL) {                      \
+                                               const s8_binary_consts* c, const int FULL, const int INT_CLAMP) { \
         const __m512 ma = c->ma, mb = c->mb;                                                                     \
         __m512i da = mode == NRT_BIN_SV ? c->sa                                                                  \
                      : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)A)), c->za) \
@@ -71,35 +94,44 @@ NRT_AVX512VNNI_INLINE void store64(int8_t* y, __m512i q0, __m512i q1, __m512i q2
         __m512i db = mode == NRT_BIN_VS ? c->sb                                                                  \
                      : FULL ? _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)B)), c->zb) \
                             : load_diff(B, k, c->zb);                                                            \
-        __m512 v = _mm512_min_ps(_mm512_max_ps(OPV, c->lo), c->hi);                                              \
+        __m512 v = OPV;                                                                                          \
+        if (!INT_CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, c->lo), c->hi);                                       \
         (void)ma, (void)mb;                                                                                      \
         return _mm512_add_epi32(_mm512_cvtps_epi32(v), c->zp);                                                   \
     }                                                                                                            \
-    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
-                                    size_t n, int mode) {                                                        \
-        const int8_t *A = pa, *B = pb;                                                                           \
-        int8_t* Y = py;                                                                                          \
-        const s8_binary_consts c = binary_consts(kern->params, A, B, mode);                                      \
+    NRT_AVX512VNNI_INLINE void NAME##_run(const int8_t* A, const int8_t* B, int8_t* Y, size_t n, int mode,      \
+                                          const s8_binary_consts* c, const int INT_CLAMP) {                     \
         size_t sa = mode == NRT_BIN_SV ? 0 : 1, sb = mode == NRT_BIN_VS ? 0 : 1, i = 0;                         \
         for (; i + 64 <= n; i += 64) {                                                                           \
-            __m512i q0 = NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, &c, 1);                              \
-            __m512i q1 = NAME##_codes(A + (i + 16) * sa, B + (i + 16) * sb, 0xFFFF, mode, &c, 1);                \
-            __m512i q2 = NAME##_codes(A + (i + 32) * sa, B + (i + 32) * sb, 0xFFFF, mode, &c, 1);                \
-            __m512i q3 = NAME##_codes(A + (i + 48) * sa, B + (i + 48) * sb, 0xFFFF, mode, &c, 1);                \
-            store64(Y + i, q0, q1, q2, q3);                                                                      \
+            __m512i q0 = NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, c, 1, INT_CLAMP);                    \
+            __m512i q1 = NAME##_codes(A + (i + 16) * sa, B + (i + 16) * sb, 0xFFFF, mode, c, 1, INT_CLAMP);      \
+            __m512i q2 = NAME##_codes(A + (i + 32) * sa, B + (i + 32) * sb, 0xFFFF, mode, c, 1, INT_CLAMP);      \
+            __m512i q3 = NAME##_codes(A + (i + 48) * sa, B + (i + 48) * sb, 0xFFFF, mode, c, 1, INT_CLAMP);      \
+            __m512i y = pack64(q0, q1, q2, q3);                                                                  \
+            if (INT_CLAMP) y = _mm512_min_epi8(_mm512_max_epi8(y, c->qmin), c->qmax);                            \
+            _mm512_storeu_si512(Y + i, y);                                                                       \
         }                                                                                                        \
         for (; i + 16 <= n; i += 16)                                                                             \
             _mm_storeu_si128((__m128i*)(Y + i),                                                                  \
-                             _mm512_cvtepi32_epi8(NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, &c, 1)));    \
+                             narrow16(NAME##_codes(A + i * sa, B + i * sb, 0xFFFF, mode, c, 1, INT_CLAMP), c,    \
+                                      INT_CLAMP));                                                               \
         if (i < n)                                                                                               \
             _mm_mask_storeu_epi8(Y + i, mask16(n - i),                                                           \
-                                 _mm512_cvtepi32_epi8(NAME##_codes(A + i * sa, B + i * sb, mask16(n - i), mode,   \
-                                                                   &c, 0)));                                     \
+                                 narrow16(NAME##_codes(A + i * sa, B + i * sb, mask16(n - i), mode, c, 0,         \
+                                                       INT_CLAMP),                                               \
+                                          c, INT_CLAMP));                                                        \
+    }                                                                                                            \
+    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
+                                    size_t n, int mode) {                                                        \
+        const nrt_s8_binary* p = kern->params;                                                                   \
+        const s8_binary_consts c = binary_consts(p, pa, pb, mode);                                               \
+        if (int_clamp_exact(p, MUL)) NAME##_run(pa, pb, py, n, mode, &c, 1);                                     \
+        else NAME##_run(pa, pb, py, n, mode, &c, 0);                                                             \
     }
 
 S8_BINARY(qs8_vadd_avx512,
-          _mm512_add_ps(_mm512_mul_ps(ma, _mm512_cvtepi32_ps(da)), _mm512_mul_ps(mb, _mm512_cvtepi32_ps(db))))
-S8_BINARY(qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db))))
+          _mm512_add_ps(_mm512_mul_ps(ma, _mm512_cvtepi32_ps(da)), _mm512_mul_ps(mb, _mm512_cvtepi32_ps(db))), false)
+S8_BINARY(qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db))), true)
 
 /* ---- Lut: 256-byte table in four zmm. vpermi2b reads only the low 7 bits
  * of an index, which x and u = x + 128 share: x's low 7 bits pick entry
