@@ -135,6 +135,7 @@ typedef struct nrt_s8_conv_plan {
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
+    bool int_clamp;      /* every acc * m is within NRT_S8_INT_CLAMP_BOUND (nrt_s8_requant) */
 } nrt_s8_conv_plan;
 
 /* wdims: OHWI [C_out, KH, KW, C_in / group]; dilation_w: the column

@@ -74,14 +74,24 @@
 
 /* Output of a requantization in the form kernels use: the clamp [lo, hi] =
  * [qmin - z_y, qmax - z_y] as floats (applied before rounding, requant.h),
- * then + z_y. */
+ * then + z_y.
+ *
+ * int_clamp: the caller knows every scaled value acc * m lies within
+ * +-2^30 (NRT_S8_INT_CLAMP_BOUND). Then rounding first and clamping the
+ * integer after gives the same codes (the bounds are integers, rounding is
+ * monotonic), and a kernel may let the saturating narrowing clamp to int8 and
+ * bytewise min / max to [qmin, qmax]: cheaper than the float clamp, which
+ * matters where K is small and requantization is much of a tile's work. */
 typedef struct nrt_s8_requant {
     float lo, hi;
     int32_t zero_point;
+    bool int_clamp;
 } nrt_s8_requant;
 
+#define NRT_S8_INT_CLAMP_BOUND 0x1p30
+
 static inline nrt_s8_requant nrt_s8_requant_make(int32_t zero_point, int32_t qmin, int32_t qmax) {
-    nrt_s8_requant r = {(float)(qmin - zero_point), (float)(qmax - zero_point), zero_point};
+    nrt_s8_requant r = {(float)(qmin - zero_point), (float)(qmax - zero_point), zero_point, false};
     return r;
 }
 

@@ -11,6 +11,7 @@
  * (per-channel scales along axis 0 for Conv, axis 3 for ConvTranspose) and an
  * int32 bias (folded for Conv, unfolded for ConvTranspose) gives a quantized
  * int8 y; a fused Relu / Clip narrows the output clamp. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,25 @@ static void* s8_weights(const conv_params* p) {
     return (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
 }
 
+/* Whether every scaled accumulator |acc * m| stays within
+ * NRT_S8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_s8_requant):
+ * |acc| <= |bias| + 255 * sum |w| over the channel's weights (|x - z_x| <= 255),
+ * the true sum, which the wrapping accumulator then holds exactly. */
+static bool requant_bounded(const nrt_tensor* w, const nrt_tensor* b, const float* m, bool transpose) {
+    size_t cout = (size_t)w->dims[transpose ? 3 : 0], n = (size_t)nrt_numel(w);
+    double* sum = calloc(cout ? cout : 1, sizeof *sum);
+    if (!sum) return false;
+    const int8_t* wd = w->data;
+    for (size_t i = 0; i < n; i++) sum[transpose ? i % cout : i / (n / cout)] += abs(wd[i]);
+    bool ok = true;
+    for (size_t c = 0; c < cout && ok; c++) {
+        double bias = b ? fabs((double)((const int32_t*)b->data)[c]) : 0.0;
+        ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_S8_INT_CLAMP_BOUND; /* (false for NaN) */
+    }
+    free(sum);
+    return ok;
+}
+
 /* Packs the int8 weights; false (and no plan) when the multipliers are not
  * known or not in range (prepare then reports why, or runs the reference). */
 static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
@@ -126,6 +146,7 @@ static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
         nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, s8_weights(p));
     }
     if (ok) {
+        p->s8.int_clamp = requant_bounded(w, b, m, transpose);
         ctx->model->packed_weight_bytes += p->s8.packed_bytes;
     } else {
         p->s8 = (nrt_s8_conv_plan){0};
@@ -416,6 +437,7 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
         int8_t* zbuf = ctx->node->scratch;
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        rq.int_clamp = p->s8.int_clamp;
         nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
                         nrt_out(ctx, 0)->data);
         return NRT_OK;

@@ -98,12 +98,26 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
     __mmask16 k0 = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
     __mmask16 k1 = (__mmask16)(nc >= 32 ? 0xFFFF : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
     __mmask16 ky = (__mmask16)(nc >= ny0 + 8 ? 0xFF : nc > ny0 ? (1u << (nc - ny0)) - 1 : 0);
+    /* read once: the byte stores below may alias *rq as far as the compiler knows */
+    const bool int_clamp = rq->int_clamp; /* (see nrt_s8_requant) */
+    const bool full_range = int_clamp && rq->lo + (float)rq->zero_point == -128.0f &&
+                            rq->hi + (float)rq->zero_point == 127.0f; /* the narrowing's saturation is the clamp */
+    const __m128i qmin = _mm_set1_epi8((char)((int32_t)rq->lo + rq->zero_point));
+    const __m128i qmax = _mm_set1_epi8((char)((int32_t)rq->hi + rq->zero_point));
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         if ((size_t)r >= mr) break;
         int8_t* cr = c + (size_t)r * c_stride;
-        if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16(t.z[r][0], m0, lo, hi, zp));
-        if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16(t.z[r][1], m1, lo, hi, zp));
+        if (full_range) {
+            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16_sat(t.z[r][0], m0, zp));
+            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16_sat(t.z[r][1], m1, zp));
+        } else if (int_clamp) {
+            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16_int(t.z[r][0], m0, qmin, qmax, zp));
+            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16_int(t.z[r][1], m1, qmin, qmax, zp));
+        } else {
+            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16(t.z[r][0], m0, lo, hi, zp));
+            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16(t.z[r][1], m1, lo, hi, zp));
+        }
         if (NY) {
             __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(t.y[r]), my);
             v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));

@@ -42,6 +42,19 @@ NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16(__m512i acc, __m512 m, __m512 lo,
     return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
 }
 
+/* 16 accumulators -> 16 int8 codes, clamped after the conversion (allowed
+ * where nrt_s8_requant's int_clamp is set): the saturating narrowing clamps
+ * to int8 (_sat: all the clamp there is for [-128, 127]), then bytes to
+ * [qmin, qmax]. */
+NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_sat(__m512i acc, __m512 m, __m512i zp) {
+    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), zp));
+}
+
+NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_int(__m512i acc, __m512 m, __m128i qmin, __m128i qmax, __m512i zp) {
+    __m512i c = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), zp);
+    return _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(c), qmin), qmax);
+}
+
 /* 8 accumulators -> 8 int8 codes in the low half. */
 NRT_AVX2_S8_INLINE __m128i nrt_s8_requant8(__m256i acc, __m256 m, __m256 lo, __m256 hi, __m256i zp) {
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
