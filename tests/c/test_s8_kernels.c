@@ -78,6 +78,9 @@ static void random_requant(size_t k_total, float* m, size_t n, nrt_s8_requant* r
     *qmin = lo;
     *qmax = hi;
     *rq = nrt_s8_requant_make(zp, lo, hi);
+    /* half the cases let kernels clamp after rounding (nrt_s8_requant's int_clamp): allowed,
+     * as |acc * m| < 2^31 * 40 / (128 k_total + 1) < 2^30, except with the saturating m[0] */
+    rq->int_clamp = m[0] != 0x1p40f && next_random() % 2;
 }
 
 /* ---- GEMM / IGEMM ---- */
@@ -110,9 +113,6 @@ static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
     int32_t qmin, qmax;
     nrt_s8_requant rq;
     random_requant(K, m, N, &rq, &qmin, &qmax);
-    /* half the cases clamp after rounding (nrt_s8_requant's int_clamp): allowed, as
-     * |acc * m| < 2^31 * 40 / (128 K + 1) < 2^30, except with the saturating m[0] */
-    rq.int_clamp = m[0] != 0x1p40f && next_random() % 2;
     nrt_s8_gemm_pack(t, N, kc, ks, w, K, kc, bias, m, packed);
     /* direct GEMM: pixel i reads row i (rows of K = kc bytes, ks = 1); indirect:
      * a random row per (pixel, tap), the last row (ending at the guard) used too */

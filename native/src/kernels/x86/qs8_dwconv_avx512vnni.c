@@ -103,16 +103,16 @@ NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, c
     }
     const float* m = (const float*)w;
     __m512 me = _mm512_loadu_ps(m), mo = _mm512_loadu_ps(m + 16);
-    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
-    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    const nrt_s8_rq16 q = nrt_s8_rq16_make(rq);
+    const int mode = q.mode;
 #pragma GCC unroll 4
     for (int p = 0; p < P; p++) {
-        __m128i qe = nrt_s8_requant16(even[p], me, lo, hi, zp), qo = nrt_s8_requant16(odd[p], mo, lo, hi, zp);
-        __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(qe, qo)),
+        __m128i qe = nrt_s8_requant16_q(even[p], me, &q, mode), qo = nrt_s8_requant16_q(odd[p], mo, &q, mode);
+        __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(qe, qo)),
                                             _mm_unpackhi_epi8(qe, qo), 1);
         int8_t* yp = y + (size_t)p * y_stride + c0;
-        if (FULL) _mm256_storeu_si256((__m256i*)yp, q);
-        else _mm256_mask_storeu_epi8(yp, km, q);
+        if (FULL) _mm256_storeu_si256((__m256i*)yp, b);
+        else _mm256_mask_storeu_epi8(yp, km, b);
     }
 }
 

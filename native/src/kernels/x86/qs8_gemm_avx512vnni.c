@@ -92,37 +92,23 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
     const float* m = (const float*)w;
     __m512 m0 = _mm512_loadu_ps(m), m1 = _mm512_loadu_ps(m + 16);
     __m256 my = NY ? _mm256_loadu_ps(m + 16 * NZ) : _mm256_setzero_ps(); /* (never past the panel) */
-    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
-    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    const nrt_s8_rq16 q = nrt_s8_rq16_make(rq);
+    const int mode = q.mode;
     size_t ny0 = 16 * (size_t)NZ;
     __mmask16 k0 = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
     __mmask16 k1 = (__mmask16)(nc >= 32 ? 0xFFFF : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
     __mmask16 ky = (__mmask16)(nc >= ny0 + 8 ? 0xFF : nc > ny0 ? (1u << (nc - ny0)) - 1 : 0);
-    /* read once: the byte stores below may alias *rq as far as the compiler knows */
-    const bool int_clamp = rq->int_clamp; /* (see nrt_s8_requant) */
-    const bool full_range = int_clamp && rq->lo + (float)rq->zero_point == -128.0f &&
-                            rq->hi + (float)rq->zero_point == 127.0f; /* the narrowing's saturation is the clamp */
-    const __m128i qmin = _mm_set1_epi8((char)((int32_t)rq->lo + rq->zero_point));
-    const __m128i qmax = _mm_set1_epi8((char)((int32_t)rq->hi + rq->zero_point));
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         if ((size_t)r >= mr) break;
         int8_t* cr = c + (size_t)r * c_stride;
-        if (full_range) {
-            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16_sat(t.z[r][0], m0, zp));
-            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16_sat(t.z[r][1], m1, zp));
-        } else if (int_clamp) {
-            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16_int(t.z[r][0], m0, qmin, qmax, zp));
-            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16_int(t.z[r][1], m1, qmin, qmax, zp));
-        } else {
-            if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16(t.z[r][0], m0, lo, hi, zp));
-            if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16(t.z[r][1], m1, lo, hi, zp));
-        }
+        if (NZ > 0) _mm_mask_storeu_epi8(cr, k0, nrt_s8_requant16_q(t.z[r][0], m0, &q, mode));
+        if (NZ > 1) _mm_mask_storeu_epi8(cr + 16, k1, nrt_s8_requant16_q(t.z[r][1], m1, &q, mode));
         if (NY) {
             __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(t.y[r]), my);
-            v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
-            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm512_castsi512_si256(zp));
-            _mm_mask_storeu_epi8(cr + ny0, ky, _mm256_cvtepi32_epi8(q));
+            v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(q.lo)), _mm512_castps512_ps256(q.hi));
+            __m256i qy = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm512_castsi512_si256(q.zp));
+            _mm_mask_storeu_epi8(cr + ny0, ky, _mm256_cvtepi32_epi8(qy));
         }
     }
 }

@@ -42,17 +42,37 @@ NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16(__m512i acc, __m512 m, __m512 lo,
     return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
 }
 
-/* 16 accumulators -> 16 int8 codes, clamped after the conversion (allowed
- * where nrt_s8_requant's int_clamp is set): the saturating narrowing clamps
- * to int8 (_sat: all the clamp there is for [-128, 127]), then bytes to
- * [qmin, qmax]. */
-NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_sat(__m512i acc, __m512 m, __m512i zp) {
-    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), zp));
+/* nrt_s8_requant16 with the clamp where nrt_s8_requant allows it: FLOAT as
+ * above; INT (int_clamp) after the conversion, the saturating narrowing to
+ * int8 then bytes to [qmin, qmax]; SAT (int_clamp, the full int8 range) the
+ * narrowing alone. The constants are set up once per tile (nrt_s8_rq16_make);
+ * kernels read the mode into a local first: their byte stores may alias *rq. */
+enum { NRT_S8_CLAMP_FLOAT, NRT_S8_CLAMP_INT, NRT_S8_CLAMP_SAT };
+
+typedef struct nrt_s8_rq16 {
+    __m512 lo, hi;
+    __m512i zp;
+    __m128i qmin, qmax;
+    int mode;
+} nrt_s8_rq16;
+
+NRT_AVX512VNNI_INLINE nrt_s8_rq16 nrt_s8_rq16_make(const nrt_s8_requant* rq) {
+    nrt_s8_rq16 q;
+    int32_t qmin = (int32_t)rq->lo + rq->zero_point, qmax = (int32_t)rq->hi + rq->zero_point;
+    q.lo = _mm512_set1_ps(rq->lo);
+    q.hi = _mm512_set1_ps(rq->hi);
+    q.zp = _mm512_set1_epi32(rq->zero_point);
+    q.qmin = _mm_set1_epi8((char)qmin);
+    q.qmax = _mm_set1_epi8((char)qmax);
+    q.mode = !rq->int_clamp ? NRT_S8_CLAMP_FLOAT : qmin == -128 && qmax == 127 ? NRT_S8_CLAMP_SAT : NRT_S8_CLAMP_INT;
+    return q;
 }
 
-NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_int(__m512i acc, __m512 m, __m128i qmin, __m128i qmax, __m512i zp) {
-    __m512i c = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), zp);
-    return _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(c), qmin), qmax);
+NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_q(__m512i acc, __m512 m, const nrt_s8_rq16* q, int mode) {
+    if (mode == NRT_S8_CLAMP_FLOAT) return nrt_s8_requant16(acc, m, q->lo, q->hi, q->zp);
+    __m512i c = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), q->zp);
+    __m128i b = _mm512_cvtsepi32_epi8(c);
+    return mode == NRT_S8_CLAMP_SAT ? b : _mm_min_epi8(_mm_max_epi8(b, q->qmin), q->qmax);
 }
 
 /* 8 accumulators -> 8 int8 codes in the low half. */
