@@ -46,7 +46,7 @@ NRT_AVX512VNNI_INLINE void load_pixels(const int8_t* x, size_t np, size_t kc, si
  * blocks in two interleaved accumulator chains (the adds wrap: any order
  * gives the same int32), then one requantization. */
 NRT_AVX512VNNI_INLINE __m128i outputs(__m512i v0, __m512i v1, size_t kd, const __m512i* idx, const __m512i* w,
-                                      __m512i b, __m512 m, __m512 lo, __m512 hi, __m512i zp) {
+                                      __m512i b, __m512 m, const nrt_s8_rq16* q, int mode) {
     __m512i acc0 = b, acc1 = _mm512_setzero_si512();
     size_t g = 0;
     for (; g + 2 <= kd; g += 2) {
@@ -54,7 +54,7 @@ NRT_AVX512VNNI_INLINE __m128i outputs(__m512i v0, __m512i v1, size_t kd, const _
         acc1 = _mm512_dpbusd_epi32(acc1, _mm512_permutex2var_epi32(v0, idx[g + 1], v1), _mm512_loadu_si512(w + g + 1));
     }
     if (g < kd) acc0 = _mm512_dpbusd_epi32(acc0, _mm512_permutex2var_epi32(v0, idx[g], v1), _mm512_loadu_si512(w + g));
-    return nrt_s8_requant16(_mm512_add_epi32(acc0, acc1), m, lo, hi, zp);
+    return nrt_s8_requant16_q(_mm512_add_epi32(acc0, acc1), m, q, mode);
 }
 
 /* Kernel row ky's `count` bytes of q (from byte ky * P * cols: shift[ky]
@@ -75,8 +75,8 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
     const __m512i* w = (const __m512i*)(bias + LANES);
     __m512i b = _mm512_loadu_si512(bias);
     __m512 m = _mm512_loadu_ps((const float*)(bias + LANES + kd * LANES));
-    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
-    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    const nrt_s8_rq16 rq16 = nrt_s8_rq16_make(rq);
+    const int mode = rq16.mode;
     __m512i idx[MAX_BYTES / 4]; /* block g: lane l reads dword g of its pixel */
     int32_t first[LANES];
     for (size_t l = 0; l < LANES; l++) first[l] = (int32_t)(l % row_bytes / cols * kd);
@@ -93,8 +93,8 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
             __m512i a0, a1, c0, c1;
             load_pixels(x, P, kc, kd, true, buf, &a0, &a1);
             load_pixels(x + P * kc, P, kc, kd, true, buf, &c0, &c1);
-            __m128i q = outputs(a0, a1, kd, idx, w, b, m, lo, hi, zp);
-            __m128i r = outputs(c0, c1, kd, idx, w, b, m, lo, hi, zp);
+            __m128i q = outputs(a0, a1, kd, idx, w, b, m, &rq16, mode);
+            __m128i r = outputs(c0, c1, kd, idx, w, b, m, &rq16, mode);
             store_rows(q, P * cols, kh, shift, y + p0 * cols, y_row);
             store_rows(r, P * cols, kh, shift, y + (p0 + P) * cols, y_row);
         }
@@ -102,7 +102,7 @@ NRT_AVX512VNNI static void qs8_convt_16c4_avx512vnni(size_t npix, size_t kc, siz
         size_t np = npix - p0 < P ? npix - p0 : P;
         __m512i v0, v1;
         load_pixels(x, np, kc, kd, packed_layout, buf, &v0, &v1);
-        store_rows(outputs(v0, v1, kd, idx, w, b, m, lo, hi, zp), np * cols, kh, shift, y + p0 * cols, y_row);
+        store_rows(outputs(v0, v1, kd, idx, w, b, m, &rq16, mode), np * cols, kh, shift, y + p0 * cols, y_row);
     }
 }
 
@@ -142,12 +142,12 @@ NRT_AVX512VNNI_INLINE void wide_pixel(size_t kc, size_t cols, const int8_t* x, c
         w += V;
     }
     const float* m = (const float*)w;
-    __m512 lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
-    __m512i zp = _mm512_set1_epi32(rq->zero_point);
+    const nrt_s8_rq16 rq16 = nrt_s8_rq16_make(rq);
+    const int mode = rq16.mode;
 #pragma GCC unroll 6
     for (int v = 0; v < V; v++) {
         size_t col = (size_t)v * LANES, ky = col / cols;
-        __m128i q = nrt_s8_requant16(acc[v], _mm512_loadu_ps(m + v * LANES), lo, hi, zp);
+        __m128i q = nrt_s8_requant16_q(acc[v], _mm512_loadu_ps(m + v * LANES), &rq16, mode);
         _mm_storeu_si128((__m128i*)(y + ky * y_row + (col - ky * cols)), q);
     }
 }
