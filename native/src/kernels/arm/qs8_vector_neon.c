@@ -67,9 +67,8 @@ NRT_NEON_S8_INLINE int8x16_t binary16(int8x16_t a, int8x16_t b, const nrt_s8_bin
 
 NRT_NEON_S8_INLINE void binary_loop(const nrt_s8_binary* p, const int8_t* a, const int8_t* b, int8_t* y, size_t n,
                                     const int MUL, const int SA, const int SB) {
-    nrt_s8_rq_neon q = nrt_s8_rq_neon_make(&(nrt_s8_requant){(float)(p->out.qmin - p->out.zero_point),
-                                                             (float)(p->out.qmax - p->out.zero_point),
-                                                             p->out.zero_point});
+    const nrt_s8_requant rq = nrt_s8_requant_make(p->out.zero_point, p->out.qmin, p->out.qmax);
+    nrt_s8_rq_neon q = nrt_s8_rq_neon_make(&rq);
     int8x16_t va = SA ? vdupq_n_s8(a[0]) : vdupq_n_s8(0), vb = SB ? vdupq_n_s8(b[0]) : vdupq_n_s8(0);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
