@@ -16,7 +16,6 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Bytes of a merged kernel row of `run` values in a packed panel: whole K blocks. */
 static size_t row_span(const nrt_s8_gemm_table* t, size_t run) { return ceil_div(run, t->kr) * t->kr; }
-static size_t row_span_c4(size_t run) { return ceil_div(run, 4) * 4; }
 
 /* ---- packing ---- */
 
@@ -291,6 +290,12 @@ void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, int64_t g
                          m + grp * cog, (uint8_t*)packed + grp * plan->group_bytes);
 }
 
+/* A convt table's wide kernel reads one c4 GEMM panel `cols` columns wide
+ * (every kernel row's outputs: s8_kernels.h); packed and sized as such. */
+static nrt_s8_gemm_table wide_panel(const nrt_s8_convt_table* ct, size_t cols) {
+    return (nrt_s8_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, NULL, NULL};
+}
+
 bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const int64_t* stride,
                             const int64_t* dilation, bool padded, nrt_s8_conv_plan* plan) {
     *plan = (nrt_s8_conv_plan){0};
@@ -310,7 +315,8 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
         plan->kind = NRT_S8_CONV_TRANSPOSE;
         plan->convt = ct;
         plan->convt_wide = true;
-        plan->group_bytes = plan->packed_bytes = all * (2 * sizeof(int32_t) + row_span_c4((size_t)wd[0]));
+        nrt_s8_gemm_table panel = wide_panel(ct, all);
+        plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_panel_bytes(&panel, (size_t)wd[0], 1);
         return true;
     }
     if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
@@ -373,13 +379,8 @@ bool nrt_s8_convt_pack(const nrt_s8_conv_plan* plan, const int64_t* wd, const in
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], kw = (size_t)wd[2], cout = (size_t)wd[3], cols = kw * cout;
     size_t rows = plan->merged_rows || plan->convt_wide ? 1 : kh, row_stride = cols;
     if (rows == 1) cols *= kh; /* one panel: column j = (ky * kw + kx) * C_out + c */
-    nrt_s8_gemm_table wide = {0};
-    const nrt_s8_gemm_table* t = plan->gemm;
-    if (plan->convt_wide) { /* the panel layout of a c4 GEMM n columns wide (s8_kernels.h) */
-        wide = (nrt_s8_gemm_table){plan->convt->wide_name, plan->convt->isa, 1, (uint32_t)cols, 4,
-                                   plan->convt->x_offset, NULL, NULL};
-        t = &wide;
-    }
+    nrt_s8_gemm_table wide = plan->convt_wide ? wide_panel(plan->convt, cols) : (nrt_s8_gemm_table){0};
+    const nrt_s8_gemm_table* t = plan->convt_wide ? &wide : plan->gemm;
     int32_t* b = malloc(cols * sizeof *b);
     float* mc = malloc(cols * sizeof *mc);
     bool ok = b && mc;
@@ -730,10 +731,10 @@ static void convt_lanes_task(void* arg, size_t begin, size_t end) {
     const nrt_conv2d_geom* g = j->g;
     size_t cin = (size_t)g->cin, cout = (size_t)g->cout, iw = (size_t)g->iw, y_row = (size_t)g->ow * cout;
     size_t all = (size_t)(g->kh * g->kw) * cout;
+    nrt_s8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
     for (size_t row = begin; row < end; row++) {
         int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
         int8_t* y = j->y + (size_t)(n * g->oh + iy * g->sh) * y_row;
-        nrt_s8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
         run(iw, cin, all, (size_t)g->kh, j->x + row * iw * cin, j->packed, y, y_row, j->rq);
     }
 }

@@ -107,7 +107,6 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
     return NRT_OK;
 }
 
-/* Input t (seen as dims: upsampled when it is) against the first input (seen as first_dims). */
 /* An upsampled input that needs rescaling repeats each source row in fh
  * output rows: its rescaled row is kept (per task, on the stack) for the
  * next ones when it fits. cache_at[k]: its place there, or NOT_CACHED. */
@@ -124,6 +123,7 @@ static void plan_row_cache(blocks_state* s) {
     }
 }
 
+/* Input t (seen as dims: upsampled when it is) against the first input (seen as first_dims). */
 static nrt_status check_concat_input(nrt_ctx* ctx, const nrt_tensor* first, const int64_t* first_dims,
                                      const nrt_tensor* t, const int64_t* dims, int axis) {
     if (t->dtype == NRT_INT4)

@@ -233,29 +233,26 @@ NRT_AVX512VNNI void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx
 /* quantize_small of kernels/ref/quant_ref.c: v = rint(x / s), NaN -> 0,
  * clamped to [-128 - z, 127 - z], + z. The quotient comes from x * (1 / s)
  * except in lanes near a rounding boundary (see nrt_s8_quantize_ukernel). */
-NRT_AVX512VNNI_INLINE __m128i quantize16(__m512 x, __m512 s, __m512 r, __m512 near, const s8_binary_consts* c) {
+NRT_AVX512VNNI_INLINE __m512 quantize16(__m512 x, __m512 s, __m512 r, __m512 near) {
     __m512 t = _mm512_mul_ps(x, r), v = _mm512_roundscale_ps(t, NRT_ROUND_NEAREST);
     /* unordered (x NaN or infinite) also redoes: inf * r - rint(inf * r) is NaN */
     __mmask16 redo = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, v)), near, _CMP_NLT_UQ);
     if (redo) v = _mm512_mask_roundscale_ps(v, redo, _mm512_div_ps(x, s), NRT_ROUND_NEAREST);
-    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
-    return finish(v, c->lo, c->hi, c->zp);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
 }
 
 NRT_AVX512VNNI void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y) {
-    s8_binary_consts c;
-    c.lo = _mm512_set1_ps(-128.0f - (float)z);
-    c.hi = _mm512_set1_ps(127.0f - (float)z);
-    c.zp = _mm512_set1_epi32(z);
-    const __m512 sv = _mm512_set1_ps(s);
+    const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-128.0f - (float)z), hi = _mm512_set1_ps(127.0f - (float)z);
+    const __m512i zp = _mm512_set1_epi32(z);
     /* r = 0 with near = 0 sends every lane through the division */
     const bool fast = nrt_s8_reciprocal_exact(s);
     const __m512 r = _mm512_set1_ps(fast ? 1.0f / s : 0.0f), near = _mm512_set1_ps(fast ? NRT_S8_NEAR_HALF : 0.0f);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i*)(y + i), quantize16(_mm512_loadu_ps(x + i), sv, r, near, &c));
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i*)(y + i), finish(quantize16(_mm512_loadu_ps(x + i), sv, r, near), lo, hi, zp));
     if (i < n) {
         __mmask16 k = mask16(n - i);
-        _mm_mask_storeu_epi8(y + i, k, quantize16(_mm512_maskz_loadu_ps(k, x + i), sv, r, near, &c));
+        _mm_mask_storeu_epi8(y + i, k, finish(quantize16(_mm512_maskz_loadu_ps(k, x + i), sv, r, near), lo, hi, zp));
     }
 }
 
