@@ -51,6 +51,10 @@ class InternalError(Error):
     """A bug in nanort: please report it."""
 
 
+class CancelledError(Error):
+    """A run stopped by Model.cancel() from another thread."""
+
+
 class ConversionError(Error):
     """The converter cannot convert this model."""
 
@@ -71,4 +75,5 @@ STATUS_ERRORS: dict[int, type[Error]] = {
     9: StateError,
     10: BusyError,
     11: InternalError,
+    12: CancelledError,
 }

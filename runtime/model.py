@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,9 @@ import numpy as np
 from . import errors
 from ._nanort_c import ffi, lib
 
-# nrt_dtype codes -> numpy dtypes (int4 is a storage-only weight type).
+# nrt_dtype codes -> numpy dtypes, exactly (same element size and meaning).
+# The format's other types have no numpy equivalent (int4: two elements per
+# byte) and are refused where they would cross into Python (numpy_dtype).
 DTYPES: dict[int, np.dtype] = {
     0: np.dtype(np.float32),
     1: np.dtype(np.float16),
@@ -25,16 +28,30 @@ DTYPES: dict[int, np.dtype] = {
     7: np.dtype(np.int64),
     8: np.dtype(np.bool_),
 }
+DTYPE_CODES: dict[np.dtype, int] = {dt: code for code, dt in DTYPES.items()}
 ISAS = {"auto": -1, "ref": 0, "avx2": 1, "avx512": 2, "neon": 3, "dotprod": 4}
+INPUT_CHECK_FINITE = 1  # NRT_INPUT_CHECK_FINITE
+
+
+def numpy_dtype(code: int, what: str) -> np.dtype:
+    """The numpy dtype of a runtime element type; DTypeError naming `what` when numpy has none."""
+    if code in DTYPES:
+        return DTYPES[code]
+    name = ffi.string(lib.nrt_dtype_name(code)).decode()
+    raise errors.DTypeError(f"{what} is {name}, which has no numpy type ({name} packs elements below a byte); "
+                            "nanort keeps such types inside the model (constant weights), never at its inputs "
+                            "or outputs")
 
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """Name, shape (None for a dynamic dimension), dtype and quantization of a tensor."""
+    """Name, shape (None for a dynamic dimension), dtype and quantization of a
+    tensor. dtype is None for the format's types numpy has none for (int4
+    weights; never an input or output)."""
 
     name: str
     shape: tuple[int | None, ...]
-    dtype: np.dtype
+    dtype: np.dtype | None
     scale: np.ndarray | None = None
     zero_point: np.ndarray | None = None
     quant_axis: int | None = None
@@ -68,7 +85,27 @@ def _info(c_info: Any, declared: bool) -> TensorInfo:
             zp = np.zeros(n, np.int64)
         axis = int(c_info.quant_axis) if n > 1 else None
     name = ffi.string(c_info.name).decode("utf-8", "replace")
-    return TensorInfo(name, shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)), scale, zp, axis)
+    return TensorInfo(name, shape, DTYPES.get(c_info.dtype), scale, zp, axis)
+
+
+class _Handle:
+    """Owns one nrt_model: frees it when neither its Model nor any array
+    viewing its memory (tensor_value(copy=False)) refers to it any more."""
+
+    def __init__(self, ptr: Any):
+        self.ptr = ptr
+        self.views: weakref.WeakSet[_View] = weakref.WeakSet()
+        weakref.finalize(self, lib.nrt_model_free, ptr)
+
+
+class _View:
+    """What a numpy view of runtime memory hangs on: the array's base keeps
+    the model's memory alive."""
+
+    def __init__(self, handle: _Handle, ptr: Any, shape: tuple[int, ...], dtype: np.dtype):
+        self.handle = handle
+        self.__array_interface__ = {"data": (int(ffi.cast("uintptr_t", ptr)), True), "shape": shape,
+                                    "typestr": dtype.str, "version": 3}
 
 
 class Model:
@@ -86,7 +123,16 @@ class Model:
 
     def __init__(self, model: str | os.PathLike | bytes, *, threads: int = 1, isa: str = "auto",
                  preserve_intermediates: bool = False, max_arena_bytes: int | None = None,
+                 max_memory_bytes: int | None = None, max_operators: int | None = None, copy: bool = False,
                  check_finite: bool = True):
+        """copy=True reads the file into memory instead of mapping it, so the
+        model no longer depends on the file (a mapped file must not be
+        truncated or rewritten in place while the model is in use). The
+        limits default to nrt_options_init's (README: "Untrusted models")."""
+        self._lock = threading.Lock()       # one run (or other call) at a time
+        self._close_lock = threading.Lock() # close() against cancel() from another thread
+        self._owner: _Handle | None = None
+        self._h = None
         if isa not in ISAS:
             raise errors.InvalidArgumentError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
         if not isinstance(threads, int) or threads < 1:
@@ -96,12 +142,18 @@ class Model:
         opts.num_threads = threads
         opts.isa = ISAS[isa]
         opts.preserve_intermediates = int(preserve_intermediates)
-        if max_arena_bytes is not None:
-            opts.max_arena_bytes = max_arena_bytes
+        opts.copy_model_file = int(copy)
+        for field, value in (("max_arena_bytes", max_arena_bytes), ("max_memory_bytes", max_memory_bytes),
+                             ("max_operators", max_operators)):
+            if value is not None:
+                if not isinstance(value, int) or value < 1:
+                    raise errors.InvalidArgumentError(f"{field} must be a positive int, got {value!r}")
+                setattr(opts, field, min(value, 2**31 - 1) if field == "max_operators" else min(value, 2**64 - 1))
         handle = ffi.new("nrt_model**")
         status = lib.nrt_model_create(opts, handle)
-        self._h = handle[0] if handle[0] != ffi.NULL else None
-        self._lock = threading.Lock()
+        if handle[0] != ffi.NULL:
+            self._owner = _Handle(handle[0])
+            self._h = handle[0]
         self._check_finite = check_finite
         if status != 0:
             try:
@@ -118,21 +170,27 @@ class Model:
         except BaseException:
             self.close()
             raise
-        info = ffi.new("nrt_tensor_info*")
-        self._input_infos, self._output_infos = [], []
-        self._input_codes: list[int] = []  # nrt_dtype of each input
-        for i in range(lib.nrt_model_num_inputs(self._h)):
-            _check(lib.nrt_model_input_info(self._h, i, info), self._h)
-            self._input_infos.append(_info(info, declared=True))
-            self._input_codes.append(int(info.dtype))
-        for i in range(lib.nrt_model_num_outputs(self._h)):
-            _check(lib.nrt_model_output_info(self._h, i, info), self._h)
-            self._output_infos.append(_info(info, declared=True))
+        try:
+            self._input_infos = self._io_infos(lib.nrt_model_num_inputs, lib.nrt_model_input_info, "input")
+            self._output_infos = self._io_infos(lib.nrt_model_num_outputs, lib.nrt_model_output_info, "output")
+        except BaseException:
+            self.close()
+            raise
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
         # (shape, dtype) of each output for the current input shapes
         self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
+
+    def _io_infos(self, count: Any, get: Any, kind: str) -> list[TensorInfo]:
+        """The inputs' or outputs' infos; every one's type must have a numpy equivalent."""
+        info = ffi.new("nrt_tensor_info*")
+        out = []
+        for i in range(count(self._h)):
+            _check(get(self._h, i, info), self._h)
+            out.append(_info(info, declared=True))
+            numpy_dtype(info.dtype, f"{kind} {out[-1].name!r}")
+        return out
 
     # -- metadata ---------------------------------------------------------
     @property
@@ -152,20 +210,38 @@ class Model:
 
     @property
     def isa(self) -> str:
-        return ffi.string(lib.nrt_isa_name(lib.nrt_model_isa(self._handle()))).decode()
+        with self._guard():
+            return ffi.string(lib.nrt_isa_name(lib.nrt_model_isa(self._h))).decode()
 
     @property
     def arena_bytes(self) -> int:
         """Activation memory the planner chose at the last prepare."""
-        return int(lib.nrt_model_arena_bytes(self._handle()))
+        with self._guard():
+            return int(lib.nrt_model_arena_bytes(self._h))
 
     @property
     def packed_weight_bytes(self) -> int:
-        return int(lib.nrt_model_packed_weight_bytes(self._handle()))
+        """Memory of the weights packed at load (each packing counted once)."""
+        with self._guard():
+            return int(lib.nrt_model_packed_weight_bytes(self._h))
+
+    @property
+    def memory_bytes(self) -> int:
+        """Everything the runtime has allocated for this model now (checked against max_memory_bytes)."""
+        with self._guard():
+            return int(lib.nrt_model_memory_bytes(self._h))
 
     def set_threads(self, threads: int) -> None:
         with self._guard():
+            self._refuse_if_viewed("changing the thread count")
             _check(lib.nrt_model_set_num_threads(self._h, threads), self._h)
+
+    def cancel(self) -> None:
+        """Stops a run in progress on another thread: it raises CancelledError
+        before its next operator. Does nothing when no run is in progress."""
+        with self._close_lock:
+            if self._owner is not None:
+                lib.nrt_model_cancel(self._owner.ptr)
 
     # -- running ----------------------------------------------------------
     def run(self, *args: Any) -> Any:
@@ -234,22 +310,31 @@ class Model:
                                         f"(shape {_fmt(info.shape)}), got shape {arr.shape}")
 
     def _copy_input(self, index: int, arr: np.ndarray) -> None:
-        """Into the runtime's input memory; float inputs are checked for NaN /
-        Inf in the same pass (nrt_copy_finite) unless check_finite=False."""
-        if not arr.nbytes:
-            return
-        dst = lib.nrt_model_input_data(self._h, index)
-        if not (self._check_finite and arr.dtype.kind == "f"):
-            ffi.memmove(dst, arr, arr.nbytes)
-        elif not lib.nrt_copy_finite(dst, ffi.from_buffer(arr), arr.size, self._input_codes[index]):
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise errors.InvalidArgumentError(
-                f"input {self._input_infos[index].name!r} holds NaN or Inf (first at index "
-                f"{tuple(int(i) for i in bad)}); pass check_finite=False to Model to allow it")
+        """The one path from Python into runtime memory: nrt_model_set_input_checked,
+        which checks the array's element type and byte count against the
+        input's (and, unless check_finite=False, refuses NaN / Inf in the same
+        pass as the copy). arr: C-contiguous, of a dtype in DTYPE_CODES."""
+        if arr.dtype not in DTYPE_CODES:
+            raise errors.DTypeError(f"input {self._input_infos[index].name!r}: numpy {arr.dtype} has no nanort type")
+        flags = INPUT_CHECK_FINITE if self._check_finite else 0
+        status = lib.nrt_model_set_input_checked(self._h, index, DTYPE_CODES[arr.dtype],
+                                                 ffi.from_buffer(arr) if arr.nbytes else ffi.NULL, arr.nbytes, flags)
+        if status == 1 and flags and not np.isfinite(arr).all():
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise errors.InvalidArgumentError(f"input {self._input_infos[index].name!r} holds NaN or Inf (first at "
+                                              f"index {bad}); pass check_finite=False to Model to allow it")
+        _check(status, self._h)
+
+    def _refuse_if_viewed(self, what: str) -> None:
+        """Re-preparing may free memory that tensor_value(copy=False) arrays still view."""
+        if self._owner is not None and len(self._owner.views):
+            raise errors.StateError(f"{what} would free memory that arrays from tensor_value(copy=False) still "
+                                    "view; delete them first (or use copy=True)")
 
     def _resize(self, arrays: list[np.ndarray]) -> None:
         for i, arr in enumerate(arrays):
             if self._shapes[i] != arr.shape:
+                self._refuse_if_viewed("changing an input's shape")
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
                 self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
@@ -260,10 +345,14 @@ class Model:
         if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
             info = ffi.new("nrt_tensor_info*")
             _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype]
+            shape = tuple(int(info.dims[d]) for d in range(info.rank))
+            meta = shape, numpy_dtype(info.dtype, f"output {self._output_infos[index].name!r}")
+            if np.empty(0, meta[1]).itemsize * int(np.prod(shape, dtype=np.int64)) != info.bytes:
+                raise errors.InternalError(f"output {self._output_infos[index].name!r} holds {info.bytes} bytes, "
+                                           f"not {shape} x {meta[1]}")
             self._out_meta[index] = meta
         out = np.empty(*meta)
-        if out.nbytes:  # (the runtime's tensor holds exactly this many bytes)
+        if out.nbytes:  # (checked above: the runtime's tensor holds exactly this many bytes)
             ffi.memmove(out, lib.nrt_model_output_data(self._h, index), out.nbytes)
         return out
 
@@ -277,58 +366,58 @@ class Model:
         """Per operator: op type, node name, calls and total milliseconds."""
         p = ffi.new("nrt_node_profile*")
         out = []
-        for i in range(lib.nrt_model_num_nodes(self._handle())):
-            _check(lib.nrt_model_node_profile(self._h, i, p), self._h)
-            out.append({"op": ffi.string(p.op_type).decode(), "name": ffi.string(p.name).decode("utf-8", "replace"),
-                        "calls": int(p.calls), "ms": p.total_ns / 1e6})
+        with self._guard():
+            for i in range(lib.nrt_model_num_nodes(self._h)):
+                _check(lib.nrt_model_node_profile(self._h, i, p), self._h)
+                out.append({"op": ffi.string(p.op_type).decode(),
+                            "name": ffi.string(p.name).decode("utf-8", "replace"),
+                            "calls": int(p.calls), "ms": p.total_ns / 1e6})
         return out
 
     # -- introspection of every tensor (calibration, debugging) -----------
     def tensor_infos(self) -> list[TensorInfo]:
         info = ffi.new("nrt_tensor_info*")
         out = []
-        for i in range(lib.nrt_model_num_tensors(self._handle())):
-            _check(lib.nrt_model_tensor_info(self._h, i, info), self._h)
-            out.append(_info(info, declared=False))
+        with self._guard():
+            for i in range(lib.nrt_model_num_tensors(self._h)):
+                _check(lib.nrt_model_tensor_info(self._h, i, info), self._h)
+                out.append(_info(info, declared=False))
         return out
 
     def tensor_value(self, index: int, copy: bool = True) -> np.ndarray | None:
-        """A tensor's current value (intermediates need preserve_intermediates=True).
-        copy=False returns a read-only view of the runtime's memory, valid until the next run."""
+        """A tensor's current value (intermediates need preserve_intermediates=True),
+        None where the runtime holds none. copy=False returns a read-only view of
+        the runtime's memory: its values change with the next run, and while it
+        is alive the model's memory stays allocated (even after close()) and
+        changing input shapes or threads is refused."""
         info = ffi.new("nrt_tensor_info*")
-        _check(lib.nrt_model_tensor_info(self._handle(), index, info), self._h)
-        ptr = lib.nrt_model_tensor_data(self._h, index)
-        if ptr == ffi.NULL or info.dtype not in DTYPES:
-            return None
-        shape = tuple(int(info.dims[d]) for d in range(info.rank))
-        if info.bytes == 0:
-            return np.zeros(shape, DTYPES[info.dtype])
-        view = np.frombuffer(ffi.buffer(ptr, info.bytes), DTYPES[info.dtype]).reshape(shape)
-        if copy:
-            return view.copy()
-        view.flags.writeable = False
-        return view
+        with self._guard():
+            _check(lib.nrt_model_tensor_info(self._h, index, info), self._h)
+            ptr = lib.nrt_model_tensor_data(self._h, index)
+            if ptr == ffi.NULL:
+                return None
+            dtype = numpy_dtype(info.dtype, f"tensor #{index} {ffi.string(info.name).decode('utf-8', 'replace')!r}")
+            shape = tuple(int(info.dims[d]) for d in range(info.rank))
+            if info.bytes != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+                raise errors.InternalError(f"tensor #{index} holds {info.bytes} bytes, not {shape} x {dtype}")
+            if info.bytes == 0:
+                return np.zeros(shape, dtype)
+            view = _View(self._owner, ptr, shape, dtype)
+            if copy:
+                return np.array(view)
+            self._owner.views.add(view)
+            return np.asarray(view)
 
     # -- lifetime ---------------------------------------------------------
-    def _handle(self) -> Any:
-        if self._h is None:
-            raise errors.StateError("the model is closed")
-        return self._h
-
     def _guard(self) -> _Guard:
-        self._handle()
         return _Guard(self)
 
     def close(self) -> None:
-        """Frees the model; waits for a run in progress on another thread."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            h, self._h = getattr(self, "_h", None), None
-        else:
-            with lock:
-                h, self._h = self._h, None
-        if h is not None:
-            lib.nrt_model_free(h)
+        """Frees the model (once no tensor_value(copy=False) array views its
+        memory); waits for a run in progress on another thread."""
+        with self._lock, self._close_lock:
+            owner, self._owner, self._h = self._owner, None, None
+        del owner  # (the last reference but the views': the finalizer frees the C model)
 
     def __enter__(self) -> Model:
         return self
@@ -337,7 +426,8 @@ class Model:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        if hasattr(self, "_close_lock"):
+            self.close()
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{t.name}:{_fmt(t.shape)}" for t in self._input_infos)

@@ -35,6 +35,7 @@ def collect_stats(graph: Graph, data: CalibrationSource, threads: int = 1,
                     value = model.tensor_value(index, copy=False)  # read before the next run
                     if value is not None:
                         stats[name].update(value)
+                    del value  # (a live view would hold the model's memory across a shape change)
             if progress:
                 progress(i + 1, len(data))
     return stats

@@ -51,6 +51,7 @@ typedef enum nrt_status {
     NRT_ERR_STATE = 9,            /* call out of order (e.g. invoke before load) */
     NRT_ERR_BUSY = 10,            /* another thread is using this model */
     NRT_ERR_INTERNAL = 11,
+    NRT_ERR_CANCELLED = 12,       /* invoke stopped by nrt_model_cancel */
 } nrt_status;
 
 typedef enum nrt_dtype {
@@ -78,14 +79,26 @@ typedef enum nrt_isa {
     NRT_ISA_COUNT = 5,
 } nrt_isa;
 
+/* Resource limits: nrt_options_init sets defaults a phone app can live
+ * with (README, "Untrusted models and inputs"); raise them for big models. */
 typedef struct nrt_options {
     int num_threads;          /* >= 1 */
     int isa;                  /* nrt_isa; NRT_ISA_AUTO by default */
     int max_rank;             /* tensors of higher rank are rejected */
-    uint64_t max_arena_bytes; /* activation memory limit */
-    uint64_t max_file_bytes;  /* model size limit */
+    uint64_t max_arena_bytes; /* activation memory: the arena and the tensors
+                                 computed at prepare (default 512 MiB) */
+    uint64_t max_file_bytes;  /* model size limit (default 2 GiB) */
     int preserve_intermediates; /* give every tensor its own memory so all
                                    can be read after invoke (calibration, debugging) */
+    uint64_t max_memory_bytes; /* everything the runtime allocates for the model
+                                  beyond the file: its tables, packed weights,
+                                  op state, activations (default 1 GiB). Loading
+                                  may also use at most 16 x the file's size + 64 MiB */
+    int max_operators;        /* operators a model may have (default 100000) */
+    int copy_model_file;      /* nonzero: nrt_model_load_file reads the file into
+                                 memory instead of mapping it, so the model no
+                                 longer depends on it (a mapped file must not be
+                                 truncated or rewritten in place while in use) */
 } nrt_options;
 
 typedef struct nrt_tensor_info {
@@ -118,7 +131,12 @@ NRT_API nrt_status nrt_model_create(const nrt_options* options, nrt_model** out_
 NRT_API void nrt_model_free(nrt_model* model);
 NRT_API const char* nrt_model_error(const nrt_model* model);
 
-/* Load: memory-maps the file (weights are used in place). */
+/* Load: memory-maps the file (weights are used in place), or reads it with
+ * options.copy_model_file. A mapped file is checked not to have shrunk before
+ * every prepare and invoke (NRT_ERR_IO); truncating it while an invoke runs
+ * is outside what a mapping survives (SIGBUS), so write model files by
+ * rename (as nanort's converter does) or set copy_model_file. A path that
+ * is not a regular file (FIFO, device, folder) is refused without blocking. */
 NRT_API nrt_status nrt_model_load_file(nrt_model* model, const char* path);
 /* Load from memory. copy = 0 uses the buffer in place: it must stay valid
  * and unchanged until the model is freed. */
@@ -145,17 +163,33 @@ NRT_API nrt_status nrt_model_prepare(nrt_model* model);
 NRT_API void* nrt_model_input_data(nrt_model* model, int index);
 NRT_API const void* nrt_model_output_data(nrt_model* model, int index);
 NRT_API nrt_status nrt_model_set_input(nrt_model* model, int index, const void* data, size_t bytes);
+/* nrt_model_set_input that also checks the caller's element type: the one
+ * path bindings copy inputs through. With NRT_INPUT_CHECK_FINITE, a float
+ * input holding NaN or Inf is refused (NRT_ERR_INVALID_ARGUMENT naming the
+ * first such element) in the same pass as the copy. */
+#define NRT_INPUT_CHECK_FINITE 1
+NRT_API nrt_status nrt_model_set_input_checked(nrt_model* model, int index, nrt_dtype dtype, const void* data,
+                                               size_t bytes, int flags);
 /* Copies `count` elements of `dtype` from src to dst (which must not
  * overlap) and returns 1 when every one is finite, 0 when a float element is
  * NaN or infinite (all are copied either way): one pass for bindings that
  * refuse non-finite inputs. Integer and bool elements count as finite. */
 NRT_API int nrt_copy_finite(void* dst, const void* src, size_t count, nrt_dtype dtype);
 NRT_API nrt_status nrt_model_invoke(nrt_model* model);
+/* Asks the invoke running on another thread to stop: it returns
+ * NRT_ERR_CANCELLED before its next operator (an operator already running
+ * finishes first). Callable from any thread at any time, including during
+ * invoke (it does not wait for the model); a request made while no invoke
+ * runs is dropped when the next one starts. The model stays usable. */
+NRT_API void nrt_model_cancel(nrt_model* model);
 
 /* Activation arena size chosen by the planner (bytes), after prepare. */
 NRT_API size_t nrt_model_arena_bytes(const nrt_model* model);
 /* Memory taken by weights packed at load (bytes), beyond the mapped file. */
 NRT_API size_t nrt_model_packed_weight_bytes(const nrt_model* model);
+/* Everything the runtime has allocated for this model now (bytes, the
+ * figure checked against options.max_memory_bytes). */
+NRT_API size_t nrt_model_memory_bytes(const nrt_model* model);
 
 /* Every tensor of the graph, for inspection. Data of intermediate tensors is
  * meaningful after invoke only with options.preserve_intermediates. */

@@ -8,6 +8,7 @@
 
 from nanort.runtime.errors import (
     BusyError,
+    CancelledError,
     ConversionError,
     DTypeError,
     Error,
@@ -38,7 +39,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "BusyError", "ConversionError", "DTypeError", "Error", "FileError", "InternalError",
+    "BusyError", "CancelledError", "ConversionError", "DTypeError", "Error", "FileError", "InternalError",
     "InvalidArgumentError", "InvalidModelError", "LimitError", "Model", "OutOfMemoryError",
     "ShapeError", "StateError", "TensorInfo", "UnsupportedError", "UnsupportedOpError",
     "convert", "__version__",

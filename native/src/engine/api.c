@@ -22,7 +22,7 @@ const char* nrt_version(void) { return "0.1.0"; }
 const char* nrt_status_name(nrt_status st) {
     static const char* const names[] = {
         "OK", "INVALID_ARGUMENT", "IO", "INVALID_MODEL", "UNSUPPORTED", "SHAPE",
-        "DTYPE", "OUT_OF_MEMORY", "LIMIT", "STATE", "BUSY", "INTERNAL",
+        "DTYPE", "OUT_OF_MEMORY", "LIMIT", "STATE", "BUSY", "INTERNAL", "CANCELLED",
     };
     return (unsigned)st < sizeof names / sizeof *names ? names[st] : "UNKNOWN";
 }
@@ -48,8 +48,10 @@ void nrt_options_init(nrt_options* o) {
     o->num_threads = 1;
     o->isa = NRT_ISA_AUTO;
     o->max_rank = NRT_MAX_RANK;
-    o->max_arena_bytes = (uint64_t)4 << 30;
+    o->max_arena_bytes = (uint64_t)512 << 20;
     o->max_file_bytes = (uint64_t)2 << 30;
+    o->max_memory_bytes = (uint64_t)1 << 30;
+    o->max_operators = 100000;
 }
 
 static nrt_status resolve_isa(nrt_model* m, int requested) {
@@ -78,12 +80,16 @@ nrt_status nrt_model_create(const nrt_options* options, nrt_model** out) {
     *out = NULL;
     nrt_options o;
     if (options) o = *options; else nrt_options_init(&o);
-    if (o.num_threads < 1 || o.num_threads > 256 || o.max_rank < 1 || o.max_rank > NRT_MAX_RANK)
+    if (o.num_threads < 1 || o.num_threads > 256 || o.max_rank < 1 || o.max_rank > NRT_MAX_RANK ||
+        o.max_operators < 1)
         return NRT_ERR_INVALID_ARGUMENT;
     nrt_model* m = calloc(1, sizeof *m);
     if (!m) return NRT_ERR_OUT_OF_MEMORY;
     atomic_flag_clear(&m->busy);
+    atomic_init(&m->cancel_requested, false);
     m->opts = o;
+    m->map_fd = -1;
+    m->mem.limit = o.max_memory_bytes > SIZE_MAX ? SIZE_MAX : (size_t)o.max_memory_bytes;
     nrt_status st = resolve_isa(m, o.isa);
     if (st == NRT_OK && !(m->pool = nrt_threadpool_create(o.num_threads))) st = NRT_ERR_OUT_OF_MEMORY;
     *out = m; /* returned even on failure so the caller can read the message */
@@ -93,6 +99,8 @@ nrt_status nrt_model_create(const nrt_options* options, nrt_model** out) {
 static void unmap(nrt_model* m) {
     if (m->map_kind == MAP_MMAP) munmap(m->map, m->map_size);
     else if (m->map_kind == MAP_COPY) free(m->map);
+    if (m->map_fd >= 0) close(m->map_fd);
+    m->map_fd = -1;
     m->map = NULL;
     m->map_size = 0;
     m->map_kind = MAP_NONE;
@@ -104,7 +112,7 @@ void nrt_model_free(nrt_model* m) {
     nrt_unload(m);
     unmap(m);
     nrt_threadpool_free(m->pool);
-    free(m->arena);
+    nrt_mem_free(m, m->arena);
     free(m);
 }
 
@@ -127,7 +135,7 @@ const char* nrt_model_error(const nrt_model* m) { return m ? m->error : "no mode
     } while (0)
 
 static nrt_status finish_load(nrt_model* m) {
-    m->fb = (nrt_fb){m->map, m->map_size};
+    m->fb = (nrt_fb){m->map, m->map_size, NULL};
     nrt_status st = nrt_load(m);
     if (st != NRT_OK) {
         nrt_unload(m);
@@ -136,34 +144,70 @@ static nrt_status finish_load(nrt_model* m) {
     return st;
 }
 
+/* Reads the whole file into 64-byte aligned memory (copy_model_file). */
+static nrt_status read_file(nrt_model* m, int fd, size_t size, const char* path) {
+    uint8_t* p = aligned_alloc(64, (size + 63) / 64 * 64);
+    if (!p) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory reading %s (%zu bytes)", path, size);
+    for (size_t done = 0; done < size;) {
+        ssize_t got = read(fd, p + done, size - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            free(p);
+            return nrt_fail(m, NRT_ERR_IO, "cannot read %s: %s", path, got < 0 ? strerror(errno) : "file shrank");
+        }
+        done += (size_t)got;
+    }
+    m->map = p;
+    m->map_kind = MAP_COPY;
+    return NRT_OK;
+}
+
 nrt_status nrt_model_load_file(nrt_model* m, const char* path) {
     ENTER(m);
     if (!path) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "path is NULL"));
     if (m->map_kind != MAP_NONE) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "a model is already loaded in this handle"));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever;
+     * the regular-file check below comes after the open (no race with a
+     * rename), and mmap / read of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) LEAVE(m, nrt_fail(m, NRT_ERR_IO, "cannot open %s: %s", path, strerror(errno)));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    nrt_status st = NRT_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        st = nrt_fail(m, NRT_ERR_IO, "%s is not a regular file", path);
+    else if ((uint64_t)sb.st_size > m->opts.max_file_bytes || (uint64_t)sb.st_size > UINT32_MAX)
+        st = nrt_fail(m, NRT_ERR_LIMIT, "%s is %lld bytes, over the %llu-byte limit", path, (long long)sb.st_size,
+                      (unsigned long long)m->opts.max_file_bytes);
+    else if (sb.st_size < 8)
+        st = nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: %s is %lld bytes", path, (long long)sb.st_size);
+    else if (m->opts.copy_model_file)
+        st = read_file(m, fd, (size_t)sb.st_size, path);
+    if (st != NRT_OK || m->opts.copy_model_file) {
         close(fd);
-        LEAVE(m, nrt_fail(m, NRT_ERR_IO, "%s is not a regular file", path));
+        if (st != NRT_OK) LEAVE(m, st);
+    } else {
+        void* p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            LEAVE(m, nrt_fail(m, NRT_ERR_IO, "cannot map %s: %s", path, strerror(errno)));
+        }
+        m->map = p;
+        m->map_kind = MAP_MMAP;
+        m->map_fd = fd; /* kept to notice truncation (file_intact) */
     }
-    if ((uint64_t)sb.st_size > m->opts.max_file_bytes || (uint64_t)sb.st_size > UINT32_MAX) {
-        close(fd);
-        LEAVE(m, nrt_fail(m, NRT_ERR_LIMIT, "%s is %lld bytes, over the %llu-byte limit", path,
-                          (long long)sb.st_size, (unsigned long long)m->opts.max_file_bytes));
-    }
-    if (sb.st_size < 8) {
-        close(fd);
-        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: %s is %lld bytes", path,
-                          (long long)sb.st_size));
-    }
-    void* p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) LEAVE(m, nrt_fail(m, NRT_ERR_IO, "cannot map %s: %s", path, strerror(errno)));
-    m->map = p;
     m->map_size = (size_t)sb.st_size;
-    m->map_kind = MAP_MMAP;
     LEAVE(m, finish_load(m));
+}
+
+/* A mapped file that shrank since load would fault (SIGBUS) where its
+ * pages are gone: refuse to run on it. */
+static nrt_status file_intact(nrt_model* m) {
+    struct stat sb;
+    if (m->map_kind != MAP_MMAP || (fstat(m->map_fd, &sb) == 0 && (uint64_t)sb.st_size >= m->map_size))
+        return NRT_OK;
+    return nrt_fail(m, NRT_ERR_IO, "the model file was truncated or replaced in place after load (it had %zu "
+                    "bytes); load it again, or load with copy_model_file so the model does not depend on the file",
+                    m->map_size);
 }
 
 nrt_status nrt_model_load_buffer(nrt_model* m, const void* data, size_t size, int copy) {
@@ -288,6 +332,8 @@ nrt_status nrt_model_resize_input(nrt_model* m, int index, int rank, const int64
 nrt_status nrt_model_prepare(nrt_model* m) {
     ENTER(m);
     if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
+    nrt_status st = file_intact(m);
+    if (st != NRT_OK) LEAVE(m, st);
     LEAVE(m, m->prepared ? NRT_OK : nrt_prepare(m));
 }
 
@@ -301,32 +347,59 @@ const void* nrt_model_output_data(nrt_model* m, int index) {
     return m->tensors[m->outputs[index]].data;
 }
 
+static nrt_status set_input(nrt_model* m, int index, const nrt_dtype* dtype, const void* data, size_t bytes,
+                            int flags) {
+    if (!m->prepared) return nrt_fail(m, NRT_ERR_STATE, "prepare the model before setting inputs");
+    if (index < 0 || index >= m->num_inputs)
+        return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input index %d is out of range (model has %d)", index,
+                        m->num_inputs);
+    nrt_tensor* t = &m->tensors[m->inputs[index]];
+    if (dtype && *dtype != t->dtype)
+        return nrt_fail(m, NRT_ERR_DTYPE, "input %s is %s, got %s data", t->name, nrt_dtype_name(t->dtype),
+                        nrt_dtype_name(*dtype));
+    if (bytes != t->nbytes)
+        return nrt_fail(m, NRT_ERR_SHAPE, "input %s takes %zu bytes, got %zu", t->name, t->nbytes, bytes);
+    if (!bytes) return NRT_OK;
+    if (!data) return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input data is NULL");
+    if (!(flags & NRT_INPUT_CHECK_FINITE) || !nrt_dtype_table[t->dtype].is_float) {
+        memmove(t->data, data, bytes);
+        return NRT_OK;
+    }
+    size_t count = (size_t)nrt_numel(t), esize = nrt_dtype_size(t->dtype);
+    if (nrt_copy_finite(t->data, data, count, t->dtype)) return NRT_OK;
+    size_t first = 0;
+    for (const uint8_t* p = data; first < count && nrt_is_finite(p + first * esize, t->dtype); first++) {}
+    return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input %s holds NaN or Inf (first at element %zu of %zu)", t->name,
+                    first, count);
+}
+
 nrt_status nrt_model_set_input(nrt_model* m, int index, const void* data, size_t bytes) {
     ENTER(m);
-    if (!m->prepared) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "prepare the model before setting inputs"));
-    if (index < 0 || index >= m->num_inputs)
-        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input index %d is out of range (model has %d)", index,
-                          m->num_inputs));
-    nrt_tensor* t = &m->tensors[m->inputs[index]];
-    if (bytes != t->nbytes)
-        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "input %s takes %zu bytes, got %zu", t->name, t->nbytes, bytes));
-    if (bytes && !data) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "input data is NULL"));
-    if (bytes) memmove(t->data, data, bytes);
-    LEAVE(m, NRT_OK);
+    LEAVE(m, set_input(m, index, NULL, data, bytes, 0));
+}
+
+nrt_status nrt_model_set_input_checked(nrt_model* m, int index, nrt_dtype dtype, const void* data, size_t bytes,
+                                       int flags) {
+    ENTER(m);
+    LEAVE(m, set_input(m, index, &dtype, data, bytes, flags));
 }
 
 nrt_status nrt_model_invoke(nrt_model* m) {
     ENTER(m);
+    atomic_store(&m->cancel_requested, false);
     if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
-    if (!m->prepared) {
-        nrt_status st = nrt_prepare(m);
-        if (st != NRT_OK) LEAVE(m, st);
-    }
-    LEAVE(m, nrt_invoke(m));
+    nrt_status st = file_intact(m);
+    if (st == NRT_OK && !m->prepared) st = nrt_prepare(m);
+    LEAVE(m, st == NRT_OK ? nrt_invoke(m) : st);
+}
+
+void nrt_model_cancel(nrt_model* m) {
+    if (m) atomic_store(&m->cancel_requested, true);
 }
 
 size_t nrt_model_arena_bytes(const nrt_model* m) { return m ? m->arena_bytes : 0; }
 size_t nrt_model_packed_weight_bytes(const nrt_model* m) { return m ? m->packed_weight_bytes : 0; }
+size_t nrt_model_memory_bytes(const nrt_model* m) { return m ? m->mem.used : 0; }
 int nrt_model_num_tensors(const nrt_model* m) { return m ? m->num_tensors : 0; }
 
 nrt_status nrt_model_tensor_info(nrt_model* m, int index, nrt_tensor_info* info) {

@@ -33,6 +33,18 @@ void nrt_dtype_range(nrt_dtype dtype, int64_t* lo, int64_t* hi) {
     *hi = nrt_dtype_table[dtype].max;
 }
 
+bool nrt_is_finite(const void* p, nrt_dtype dtype) {
+    uint16_t h;
+    uint32_t f;
+    uint64_t d;
+    switch (dtype) {
+    case NRT_FLOAT16: memcpy(&h, p, 2); return (h & 0x7c00u) != 0x7c00u;
+    case NRT_FLOAT32: memcpy(&f, p, 4); return (f & 0x7f800000u) != 0x7f800000u;
+    case NRT_FLOAT64: memcpy(&d, p, 8); return (d & 0x7ff0000000000000u) != 0x7ff0000000000000u;
+    default: return true;
+    }
+}
+
 const char* nrt_dtype_name(nrt_dtype dtype) {
     return (unsigned)dtype < NRT_DTYPE_COUNT ? nrt_dtype_table[dtype].name : "invalid";
 }

@@ -22,6 +22,8 @@ extern const nrt_dtype_traits nrt_dtype_table[NRT_DTYPE_COUNT];
 /* Bytes for n elements (int4: two per byte), false on overflow. */
 bool nrt_dtype_bytes(nrt_dtype dtype, int64_t n, uint64_t* bytes);
 void nrt_dtype_range(nrt_dtype dtype, int64_t* lo, int64_t* hi);
+/* Whether the element at p is finite (integer and bool elements always are). */
+bool nrt_is_finite(const void* p, nrt_dtype dtype);
 
 static inline bool nrt_mul_overflow_ok(int64_t a, int64_t b, int64_t* out) {
     return !__builtin_mul_overflow(a, b, out);

@@ -124,6 +124,7 @@ static bool string_at(const nrt_fb* fb, uint64_t pos, const char** out) {
     if (!vector_at(fb, pos, 1, &v)) return false;
     /* The terminating NUL must exist inside the buffer. */
     if (!in_bounds(fb, (uint64_t)v.data_pos + v.len, 1) || fb->data[v.data_pos + v.len] != 0) return false;
+    if (fb->scanned) *fb->scanned += v.len;
     if (memchr(fb->data + v.data_pos, 0, v.len) != NULL) return false; /* embedded NUL */
     *out = (const char*)fb->data + v.data_pos;
     return true;

@@ -18,6 +18,8 @@
 typedef struct nrt_fb {
     const uint8_t* data;
     size_t size;
+    uint64_t* scanned; /* optional: the bytes of every string checked are added here (the
+                          loader bounds its work: many references may share one string) */
 } nrt_fb;
 
 typedef struct nrt_fb_table {

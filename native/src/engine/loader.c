@@ -11,6 +11,7 @@
 
 #include "dtype.h"
 #include "op.h"
+#include "packed.h"
 
 #define NRT_FORMAT_VERSION 2
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
@@ -20,7 +21,19 @@
 typedef struct loader {
     nrt_model* m;
     nrt_fb_vec buffers;
+    uint64_t scan_budget; /* bytes of the file the loader may read, counting each reference */
 } loader;
+
+/* A file's tables and vectors may be shared by any number of references,
+ * each of which the loader checks: its reading is bounded like its memory
+ * (memory.h), or a small file could keep it busy for hours. */
+static nrt_status check_scanned(const loader* L) {
+    if (L->m->scanned <= L->scan_budget) return NRT_OK;
+    return nrt_fail(L->m, NRT_ERR_LIMIT,
+                    "the file's references read %llu bytes while loading, over the limit of %llu for a %zu-byte "
+                    "file (tables or vectors shared by very many references)",
+                    (unsigned long long)L->m->scanned, (unsigned long long)L->scan_budget, L->m->map_size);
+}
 
 static const char* tensor_label(const nrt_tensor* t) { return t->name ? t->name : "(unnamed)"; }
 
@@ -36,6 +49,7 @@ static bool string_vector_ok(const nrt_fb_table* t, int slot) {
     nrt_fb_vec v;
     const char* s;
     if (!nrt_fb_vector(t, slot, 4, &v)) return false;
+    *t->fb->scanned += 4ull * v.len;
     for (uint32_t i = 0; i < v.len; i++)
         if (!nrt_fb_vec_string(&v, i, &s)) return false;
     return true;
@@ -52,8 +66,8 @@ static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32
         *out = f32->len ? nrt_fb_vec_data(f32) : NULL;
         return NRT_OK;
     }
-    if (!(t->owned_scale = malloc(sizeof(float) * bf16->len)))
-        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!(t->owned_scale = nrt_mem_alloc(m, sizeof(float) * bf16->len)))
+        return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
     const uint8_t* src = nrt_fb_vec_data(bf16);
     for (uint32_t i = 0; i < bf16->len; i++) {
         uint16_t h;
@@ -82,6 +96,7 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
     if (st != NRT_OK) return st;
     if (!s) return NRT_OK;
     uint32_t count = scale.len + scale_bf16.len; /* one of them is empty */
+    m->scanned += 4ull * count + 8ull * zp.len;  /* (the loops below; tensors may share one table) */
     if (zp.len != 0 && zp.len != count)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u zero points for %u scales",
                         tensor_label(t), zp.len, count);
@@ -247,8 +262,8 @@ static nrt_status load_index_vector(nrt_model* m, const nrt_fb_table* t, int slo
     if (!nrt_fb_vector(t, slot, 4, &v))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "%s: corrupt %s list", owner, what);
     if (v.len > 4096) return nrt_fail(m, NRT_ERR_LIMIT, "%s: %u %s exceed the limit of 4096", owner, v.len, what);
-    *out = malloc(sizeof(int32_t) * (v.len ? v.len : 1));
-    if (!*out) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = nrt_mem_alloc(m, sizeof(int32_t) * (v.len ? v.len : 1));
+    if (!*out) return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
     *count = (int)v.len;
     for (uint32_t i = 0; i < v.len; i++) {
         int32_t x = nrt_fb_vec_i32(&v, i);
@@ -302,7 +317,8 @@ static nrt_status load_node(loader* L, int index, const nrt_fb_table* ft) {
     }
     if (!d->parse) return NRT_OK;
     nrt_ctx ctx = {m, n, index};
-    return d->parse(&ctx);
+    st = d->parse(&ctx);
+    return st == NRT_OK ? NRT_OK : nrt_mem_status(m, st);
 }
 
 /* Every tensor written once, read only after it is written (which also
@@ -349,17 +365,21 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
     nrt_fb_vec tensors, ops;
     if (!nrt_fb_vector(g, NRT_FB_Graph_tensors, 4, &tensors) || !nrt_fb_vector(g, NRT_FB_Graph_operators, 4, &ops))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph: corrupt tensor or operator list");
-    if (tensors.len > 1000000 || ops.len > 1000000)
-        return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors / %u operators exceed the limit", tensors.len, ops.len);
+    if (ops.len > (uint32_t)m->opts.max_operators)
+        return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u operators exceed the limit of %d (nrt_options.max_operators)",
+                        ops.len, m->opts.max_operators);
+    if (tensors.len > 1000000)
+        return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors exceed the limit of 1000000", tensors.len);
+    m->tensors = nrt_mem_alloc(m, sizeof(nrt_tensor) * (tensors.len ? tensors.len : 1));
+    m->nodes = nrt_mem_alloc(m, sizeof(nrt_node) * (ops.len ? ops.len : 1));
+    if (!m->tensors || !m->nodes) return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
     m->num_tensors = (int)tensors.len;
     m->num_nodes = (int)ops.len;
-    m->tensors = calloc(tensors.len ? tensors.len : 1, sizeof(nrt_tensor));
-    m->nodes = calloc(ops.len ? ops.len : 1, sizeof(nrt_node));
-    if (!m->tensors || !m->nodes) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     for (uint32_t i = 0; i < tensors.len; i++) {
         nrt_fb_table t;
         if (!nrt_fb_vec_table(&tensors, i, &t)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%u: corrupt", i);
         nrt_status st = load_tensor(L, (int)i, &t);
+        if (st == NRT_OK) st = check_scanned(L);
         if (st != NRT_OK) return st;
     }
     nrt_status st = load_index_vector(m, g, NRT_FB_Graph_inputs, "inputs", "graph", false, &m->inputs, &m->num_inputs);
@@ -370,6 +390,7 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         nrt_fb_table t;
         if (!nrt_fb_vec_table(&ops, i, &t)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "operator #%u: corrupt", i);
         st = load_node(L, (int)i, &t);
+        if (st == NRT_OK) st = check_scanned(L);
         if (st != NRT_OK) return st;
     }
     return check_graph(m);
@@ -377,7 +398,8 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
 
 /* Tables the runtime does not use still get verified: a file either is
  * well-formed throughout or is rejected. */
-static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* root) {
+static nrt_status verify_descriptive_tables(const loader* L, const nrt_fb_table* root) {
+    nrt_model* m = L->m;
     static const int model_strings[] = {NRT_FB_Model_producer, NRT_FB_Model_producer_version,
                                         NRT_FB_Model_source_sha256};
     if (!strings_ok(root, model_strings, 3)) return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt producer strings");
@@ -386,9 +408,12 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
     if (!nrt_fb_vector(root, NRT_FB_Model_metadata, 4, &list))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt metadata list");
     static const int meta_strings[] = {NRT_FB_Metadata_key, NRT_FB_Metadata_value};
-    for (uint32_t i = 0; i < list.len; i++)
+    for (uint32_t i = 0; i < list.len; i++) {
         if (!nrt_fb_vec_table(&list, i, &t) || !strings_ok(&t, meta_strings, 2))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "metadata entry #%u is corrupt", i);
+        nrt_status st = check_scanned(L);
+        if (st != NRT_OK) return st;
+    }
     if (!nrt_fb_vector(root, NRT_FB_Model_signatures, 4, &list))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt signature list");
     for (uint32_t i = 0; i < list.len; i++) {
@@ -400,6 +425,9 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
             nrt_fb_vec io;
             if (!nrt_fb_vector(&t, io_slots[k], 4, &io))
                 return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u is corrupt", i);
+            m->scanned += 4ull * io.len;
+            nrt_status st = check_scanned(L);
+            if (st != NRT_OK) return st;
             for (uint32_t j = 0; j < io.len; j++) {
                 static const int entry_strings[] = {NRT_FB_SignatureTensor_name};
                 int32_t tensor;
@@ -408,6 +436,7 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
                     tensor >= m->num_tensors)
                     return nrt_fail(m, NRT_ERR_INVALID_MODEL, "signature #%u entry #%u is corrupt or names no tensor",
                                     i, j);
+                if ((st = check_scanned(L)) != NRT_OK) return st;
             }
         }
     }
@@ -420,9 +449,21 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
     return NRT_OK;
 }
 
+/* The load budget (memory.h): for reading the file and for the memory
+ * loading allocates (which then stays within max_memory_bytes). */
+static uint64_t load_budget(const nrt_model* m) {
+    return (uint64_t)m->map_size * NRT_LOAD_BYTES_PER_FILE_BYTE + NRT_LOAD_SLACK_BYTES;
+}
+
+static size_t clamp_size(uint64_t v) { return v > SIZE_MAX ? SIZE_MAX : (size_t)v; }
+
 nrt_status nrt_load(nrt_model* m) {
-    loader L = {.m = m};
+    loader L = {.m = m, .scan_budget = load_budget(m)};
     nrt_fb_table root, g;
+    m->scanned = 0;
+    m->fb.scanned = &m->scanned;
+    uint64_t limit = L.scan_budget < m->opts.max_memory_bytes ? L.scan_budget : m->opts.max_memory_bytes;
+    m->mem.limit = clamp_size(limit);
     if (m->fb.size < 8)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: file is %zu bytes", m->fb.size);
     if (!nrt_fb_root(&m->fb, NRT_FB_FILE_IDENTIFIER, &root))
@@ -440,23 +481,25 @@ nrt_status nrt_load(nrt_model* m) {
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
     nrt_status st = load_graph(&L, &g);
-    if (st == NRT_OK) st = verify_descriptive_tables(m, &root);
+    if (st == NRT_OK) st = verify_descriptive_tables(&L, &root);
+    m->mem.limit = clamp_size(m->opts.max_memory_bytes);
     if (st == NRT_OK) m->loaded = true;
     return st;
 }
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
-    for (int i = 0; m->tensors && i < m->num_tensors; i++) free(m->tensors[i].owned_scale);
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) nrt_mem_free(m, m->tensors[i].owned_scale);
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
-        free(m->nodes[i].inputs);
-        free(m->nodes[i].outputs);
-        free(m->nodes[i].params);
+        nrt_mem_free(m, m->nodes[i].inputs);
+        nrt_mem_free(m, m->nodes[i].outputs);
+        nrt_mem_free(m, m->nodes[i].params);
     }
-    free(m->nodes);
-    free(m->tensors);
-    free(m->inputs);
-    free(m->outputs);
+    nrt_packed_free_all(m);
+    nrt_mem_free(m, m->nodes);
+    nrt_mem_free(m, m->tensors);
+    nrt_mem_free(m, m->inputs);
+    nrt_mem_free(m, m->outputs);
     m->nodes = NULL;
     m->tensors = NULL;
     m->inputs = m->outputs = NULL;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "fb.h"
+#include "memory.h"
 #include "nanort.h"
 
 typedef struct nrt_threadpool nrt_threadpool;
@@ -47,7 +48,6 @@ typedef struct nrt_tensor {
     bool shape_known;                /* set by prepare */
 } nrt_tensor;
 
-/* Per-ISA weight packing done once at load (kept across re-prepares). */
 typedef struct nrt_node {
     uint16_t op;
     const nrt_op_def* def;
@@ -66,18 +66,23 @@ typedef struct nrt_node {
 } nrt_node;
 
 typedef struct nrt_static_block nrt_static_block;
+typedef struct nrt_packed_weights nrt_packed_weights;
 
 struct nrt_model {
     nrt_options opts;
     nrt_isa isa;
     char error[512];
     atomic_flag busy;
+    atomic_bool cancel_requested;
+    nrt_memory mem;            /* memory.h: every allocation for this model */
 
     /* file */
     void* map;                 /* mmap'ed or owned copy */
     size_t map_size;
     int map_kind;              /* 0 none, 1 mmap, 2 malloc'ed copy, 3 caller's buffer */
+    int map_fd;                /* the mapped file, kept open to notice truncation; -1 otherwise */
     nrt_fb fb;
+    uint64_t scanned;          /* bytes of the file read while loading (fb.c counts strings) */
 
     int num_tensors, num_nodes, num_inputs, num_outputs;
     nrt_tensor* tensors;
@@ -90,6 +95,8 @@ struct nrt_model {
     void* arena;
     size_t arena_bytes, arena_capacity;
     nrt_static_block* static_blocks; /* storage of NRT_TENSOR_STATIC tensors */
+    size_t static_bytes;             /* their total size (counted with the arena) */
+    nrt_packed_weights* packed;      /* weights packed at load, shared by the ops using them */
     size_t packed_weight_bytes;
     nrt_threadpool* pool;
     bool profiling;

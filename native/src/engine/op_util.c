@@ -179,16 +179,16 @@ nrt_status nrt_opt_activation(nrt_ctx* ctx, int slot, nrt_activation* out) {
 }
 
 void* nrt_alloc_params(nrt_ctx* ctx, size_t size) {
-    free(ctx->node->params);
-    ctx->node->params = calloc(1, size ? size : 1);
+    nrt_mem_free(ctx->model, ctx->node->params);
+    ctx->node->params = nrt_mem_alloc(ctx->model, size ? size : 1);
     return ctx->node->params;
 }
 
 void* nrt_alloc_state(nrt_ctx* ctx, size_t size) {
     nrt_node* n = ctx->node;
     if (n->state && n->def->release) n->def->release(n);
-    free(n->state);
-    n->state = calloc(1, size ? size : 1);
+    nrt_mem_free(ctx->model, n->state);
+    n->state = nrt_mem_alloc(ctx->model, size ? size : 1);
     return n->state;
 }
 

@@ -14,23 +14,31 @@
 
 struct nrt_static_block {
     nrt_static_block* next;
-    max_align_t pad_;
 };
 
-static void* static_alloc(nrt_model* m, size_t bytes) {
-    size_t header = (sizeof(nrt_static_block) + 63) / 64 * 64;
-    nrt_static_block* b = aligned_alloc(64, header + (bytes + 63) / 64 * 64);
-    if (!b) return NULL;
+#define STATIC_HEADER ((sizeof(nrt_static_block) + 63) / 64 * 64)
+
+/* Memory of a tensor computed at prepare: activation memory like the arena,
+ * so counted against max_arena_bytes with it (plan). */
+static nrt_status static_alloc(nrt_model* m, size_t bytes, void** out) {
+    size_t size = STATIC_HEADER + (bytes + 63) / 64 * 64;
+    if (size < bytes || m->static_bytes + size > m->opts.max_arena_bytes)
+        return nrt_fail(m, NRT_ERR_LIMIT, "tensors computed at prepare need over %llu bytes, the activation "
+                        "memory limit (nrt_options.max_arena_bytes)", (unsigned long long)m->opts.max_arena_bytes);
+    nrt_static_block* b = nrt_mem_alloc_block(m, size);
+    if (!b) return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
     b->next = m->static_blocks;
     m->static_blocks = b;
-    return (uint8_t*)b + header;
+    m->static_bytes += size;
+    *out = (uint8_t*)b + STATIC_HEADER;
+    return NRT_OK;
 }
 
 void nrt_release_prepared(nrt_model* m) {
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->state && n->def->release) n->def->release(n);
-        free(n->state);
+        nrt_mem_free(m, n->state);
         n->state = NULL;
         n->scratch_bytes = 0;
         n->scratch = NULL;
@@ -38,9 +46,10 @@ void nrt_release_prepared(nrt_model* m) {
     }
     while (m->static_blocks) {
         nrt_static_block* next = m->static_blocks->next;
-        free(m->static_blocks);
+        nrt_mem_free(m, m->static_blocks);
         m->static_blocks = next;
     }
+    m->static_bytes = 0;
     m->prepared = false;
 }
 
@@ -87,13 +96,13 @@ static bool can_eval_statically(nrt_model* m, nrt_node* n) {
 
 static nrt_status eval_statically(nrt_model* m, nrt_ctx* ctx) {
     nrt_node* n = ctx->node;
+    nrt_status st;
     for (int k = 0; k < n->num_outputs; k++) {
         nrt_tensor* t = &m->tensors[n->outputs[k]];
-        if (!(t->data = static_alloc(m, t->nbytes))) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        if ((st = static_alloc(m, t->nbytes, &t->data)) != NRT_OK) return st;
         t->kind = NRT_TENSOR_STATIC;
     }
-    if (n->scratch_bytes && !(n->scratch = static_alloc(m, n->scratch_bytes)))
-        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (n->scratch_bytes && (st = static_alloc(m, n->scratch_bytes, &n->scratch)) != NRT_OK) return st;
     n->static_eval = true;
     return n->def->eval(ctx);
 }
@@ -103,7 +112,7 @@ static nrt_status propagate(nrt_model* m) {
         nrt_node* n = &m->nodes[i];
         nrt_ctx ctx = {m, n, i};
         nrt_status st = n->def->prepare(&ctx);
-        if (st != NRT_OK) return st;
+        if (st != NRT_OK) return nrt_mem_status(m, st);
         for (int k = 0; k < n->num_outputs; k++)
             if (!m->tensors[n->outputs[k]].shape_known)
                 return nrt_op_fail(&ctx, NRT_ERR_INTERNAL, "output %d has no shape after prepare", k);
@@ -121,12 +130,12 @@ static nrt_status plan(nrt_model* m) {
         for (int k = 0; k < n->num_inputs; k++)
             if (n->inputs[k] >= 0) m->tensors[n->inputs[k]].last_use = i;
     }
-    nrt_plan_item* items = malloc(sizeof *items * (size_t)(nt + nn + 1));
-    int* owner = malloc(sizeof *owner * (size_t)(nt + nn + 1)); /* tensor index, or -(node + 1) */
+    nrt_plan_item* items = nrt_mem_alloc(m, sizeof *items * (size_t)(nt + nn + 1));
+    int* owner = nrt_mem_alloc(m, sizeof *owner * (size_t)(nt + nn + 1)); /* tensor index, or -(node + 1) */
     if (!items || !owner) {
-        free(items);
-        free(owner);
-        return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        nrt_mem_free(m, items);
+        nrt_mem_free(m, owner);
+        return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
     }
     size_t count = 0;
     for (int i = 0; i < nt; i++) {
@@ -142,18 +151,19 @@ static nrt_status plan(nrt_model* m) {
         items[count] = (nrt_plan_item){m->nodes[i].scratch_bytes, i, i, 0};
         owner[count++] = -(i + 1);
     }
-    size_t total = nrt_plan_arena(items, count, m->opts.preserve_intermediates != 0);
+    size_t total = nrt_plan_arena(m, items, count, m->opts.preserve_intermediates != 0);
     nrt_status st = NRT_OK;
     if (total == (size_t)-1) {
-        st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory planning the arena");
-    } else if (total > m->opts.max_arena_bytes) {
-        st = nrt_fail(m, NRT_ERR_LIMIT, "activations need %zu bytes, over the %llu-byte arena limit", total,
+        st = nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory planning the arena"));
+    } else if (total > m->opts.max_arena_bytes || m->static_bytes > m->opts.max_arena_bytes - total) {
+        st = nrt_fail(m, NRT_ERR_LIMIT, "activations need %zu bytes (arena) + %zu (computed at prepare), over the "
+                      "%llu-byte limit (nrt_options.max_arena_bytes)", total, m->static_bytes,
                       (unsigned long long)m->opts.max_arena_bytes);
     } else if (total > m->arena_capacity || !m->arena) {
-        free(m->arena);
+        nrt_mem_free(m, m->arena);
         m->arena_capacity = 0;
-        if (!(m->arena = aligned_alloc(64, total ? total : 64)))
-            st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", total);
+        if (!(m->arena = nrt_mem_alloc_block(m, total ? total : 64)))
+            st = nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", total));
         else
             m->arena_capacity = total;
     }
@@ -165,8 +175,8 @@ static nrt_status plan(nrt_model* m) {
             else m->nodes[-owner[i] - 1].scratch = p;
         }
     }
-    free(items);
-    free(owner);
+    nrt_mem_free(m, items);
+    nrt_mem_free(m, owner);
     return st;
 }
 
@@ -193,6 +203,9 @@ nrt_status nrt_invoke(nrt_model* m) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval) continue;
+        if (atomic_load_explicit(&m->cancel_requested, memory_order_relaxed))
+            return nrt_fail(m, NRT_ERR_CANCELLED, "invoke cancelled before operator #%d '%s' (%s)", i,
+                            n->name ? n->name : "", n->def->name);
         nrt_ctx ctx = {m, n, i};
         uint64_t start = m->profiling ? now_ns() : 0;
         nrt_status st = n->def->eval(&ctx);

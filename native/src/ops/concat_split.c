@@ -29,23 +29,24 @@ typedef struct blocks_state {
     size_t cache_at[NRT_UPSAMPLE_MAX_INPUTS]; /* up: see plan_row_cache */
 } blocks_state;
 
-static void blocks_release(nrt_node* node) {
-    blocks_state* s = node->state;
-    free(s->block_bytes);
-    free(s->ptrs);
-    free(s->rescale);
-    s->block_bytes = NULL;
-    s->ptrs = NULL;
-    s->rescale = NULL;
-}
+/* The state and its arrays in one block (rescale's room stays unused when
+ * no input needs it). */
+typedef struct blocks_storage {
+    blocks_state s;
+    size_t room_for_rescale; /* offset of the rescale entries */
+    _Alignas(16) uint8_t arrays[];
+} blocks_storage;
 
 static blocks_state* alloc_blocks(nrt_ctx* ctx, int n) {
-    blocks_state* s = nrt_alloc_state(ctx, sizeof *s);
-    if (!s) return NULL;
-    s->n = n;
-    s->block_bytes = calloc((size_t)n + 1, sizeof *s->block_bytes);
-    s->ptrs = calloc((size_t)n + 1, sizeof *s->ptrs);
-    return s->block_bytes && s->ptrs ? s : NULL;
+    size_t sizes = ((size_t)n + 1) * sizeof(size_t), ptrs = ((size_t)n + 1) * sizeof(void*);
+    size_t rescale_at = (sizes + ptrs + 15) / 16 * 16;
+    blocks_storage* b = nrt_alloc_state(ctx, sizeof *b + rescale_at + (size_t)n * sizeof(nrt_int8_rescale));
+    if (!b) return NULL;
+    b->s.n = n;
+    b->s.block_bytes = (size_t*)b->arrays;
+    b->s.ptrs = (void**)(b->arrays + sizes);
+    b->room_for_rescale = rescale_at;
+    return &b->s;
 }
 
 /* rows = prod(dims[:axis]); per-row bytes of a part = its axis dim x prod(dims[axis+1:]) x esize. */
@@ -92,8 +93,10 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
         if (x->dtype != NRT_INT8 || x->quant.count != 1 || qy->count != 1 || x->quant.block_size || qy->block_size)
             return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s and output %s are quantized differently; only "
                                "per-tensor int8 inputs are rescaled", x->name, y->name);
-        if (!s->rescale && !(s->rescale = calloc((size_t)s->n, sizeof *s->rescale)))
-            return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        if (!s->rescale) {
+            blocks_storage* b = (blocks_storage*)s;
+            s->rescale = (nrt_int8_rescale*)(b->arrays + b->room_for_rescale);
+        }
         s->rescale[k] = (nrt_int8_rescale){false, nrt_requant_multiplier(x->quant.scale[0], 1.0, qy->scale[0]),
                                            x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0,
                                            qy->zero_point ? (int32_t)qy->zero_point[0] : 0};
@@ -357,9 +360,9 @@ static nrt_status split_prepare(nrt_ctx* ctx) {
     if (st || (st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
     if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "cannot split a scalar (%s)", x->name);
     blocks_state* s = alloc_blocks(ctx, n);
-    int64_t* sizes = calloc((size_t)n, sizeof *sizes);
+    int64_t* sizes = nrt_mem_alloc(ctx->model, (size_t)n * sizeof *sizes);
     if (!s || !sizes) {
-        free(sizes);
+        nrt_mem_free(ctx->model, sizes);
         return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     st = split_sizes(ctx, x, axis, sizes);
@@ -372,7 +375,7 @@ static nrt_status split_prepare(nrt_ctx* ctx) {
             st = nrt_set_shape(ctx, out, x->rank, dims);
         s->block_bytes[k] = bytes_from(out, axis);
     }
-    free(sizes);
+    nrt_mem_free(ctx->model, sizes);
     s->rows = rows_before(x, axis);
     s->row_bytes = bytes_from(x, axis);
     return st;
@@ -392,6 +395,6 @@ static nrt_status split_eval(nrt_ctx* ctx) {
 }
 
 const nrt_op_def nrt_op_Concat = {"Concat", 0, NRT_FB_OpOptions_AxisOptions, 1, -1, 1, 1,
-                                  axis_parse, concat_prepare, concat_eval, blocks_release};
+                                  axis_parse, concat_prepare, concat_eval, NULL};
 const nrt_op_def nrt_op_Split = {"Split", 0, NRT_FB_OpOptions_SplitOptions, 1, 2, 1, -1,
-                                 axis_parse, split_prepare, split_eval, blocks_release};
+                                 axis_parse, split_prepare, split_eval, NULL};

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../engine/packed.h"
 #include "../kernels/f32_conv.h"
 #include "../kernels/f32_gemm.h"
 #include "../kernels/s8_drivers.h"
@@ -29,10 +30,10 @@ typedef struct conv_params {
     nrt_activation act;
     int64_t out_pad[2], out_shape[2];
     int n_out_shape;
-    bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
-    nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
-    nrt_s8_conv_plan s8;    /* kind != NONE: w[] holds the int8 weights packed for the ISA's kernels */
-    float w[];
+    bool packed;          /* w holds the constant weights, packed for the reference kernels */
+    nrt_f32_conv_plan fast; /* kind != NONE: w holds them packed for the ISA's kernels (f32_conv.h) */
+    nrt_s8_conv_plan s8;    /* kind != NONE: w holds the int8 weights packed for the ISA's kernels */
+    const void* w;          /* packed at load, shared with every op packing them alike (engine/packed.h) */
 } conv_params;
 
 typedef struct conv_state {
@@ -56,11 +57,6 @@ static bool packable(const nrt_tensor* w, int64_t group, bool transpose) {
     return !transpose || nrt_conv_transpose_layout(w->dims[0] / group, w->dims[3], group) != NRT_CONVT_PLAIN;
 }
 
-static void pack(bool transpose, const float* w, const int64_t* dims, int64_t group, float* packed) {
-    if (transpose) nrt_conv_transpose_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
-    else nrt_conv_pack_f32(w, dims[0], dims[1], dims[2], dims[3], group, packed);
-}
-
 /* The ISA's kernels take constant float32 weights and bias; what they do
  * with the geometry is f32_conv.h's choice. */
 static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f32_conv_plan* plan) {
@@ -75,18 +71,6 @@ static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f3
     nrt_f32_conv_desc d = {transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
                            {win->dilation[0], win->dilation[1]}, padded};
     return nrt_f32_conv_plan_init(ctx->model->isa, &d, plan);
-}
-
-static const float* fast_weights(const conv_params* p) {
-    uintptr_t a = ((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1);
-    return (const float*)a;
-}
-
-static void pack_fast(nrt_ctx* ctx, conv_params* p, bool transpose) {
-    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-    nrt_f32_conv_desc d = {transpose, w->dims, p->group, {0, 0}, {0, 0}, false};
-    nrt_f32_conv_pack(&p->fast, &d, w->data, b ? b->data : NULL, (float*)fast_weights(p));
-    ctx->model->packed_weight_bytes += p->fast.packed_floats * sizeof(float);
 }
 
 /* int8 Conv on the ISA's kernels (s8_drivers.h): a quantized x and y, constant
@@ -109,17 +93,14 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     return nrt_s8_convt_plan_init(ctx->model->isa, w->dims, o->group, win->stride, win->dilation, padded, plan);
 }
 
-static void* s8_weights(const conv_params* p) {
-    return (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
-}
-
 /* Whether every scaled accumulator |acc * m| stays within
  * NRT_S8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_s8_requant):
  * |acc| <= |bias| + 255 * sum |w| over the channel's weights (|x - z_x| <= 255),
  * the true sum, which the wrapping accumulator then holds exactly. */
-static bool requant_bounded(const nrt_tensor* w, const nrt_tensor* b, const float* m, bool transpose) {
+static bool requant_bounded(nrt_model* model, const nrt_tensor* w, const nrt_tensor* b, const float* m,
+                            bool transpose) {
     size_t cout = (size_t)w->dims[transpose ? 3 : 0], n = (size_t)nrt_numel(w);
-    double* sum = calloc(cout ? cout : 1, sizeof *sum);
+    double* sum = nrt_mem_alloc(model, (cout ? cout : 1) * sizeof *sum);
     if (!sum) return false;
     const int8_t* wd = w->data;
     for (size_t i = 0; i < n; i++) sum[transpose ? i % cout : i / (n / cout)] += abs(wd[i]);
@@ -128,31 +109,91 @@ static bool requant_bounded(const nrt_tensor* w, const nrt_tensor* b, const floa
         double bias = b ? fabs((double)((const int32_t*)b->data)[c]) : 0.0;
         ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_S8_INT_CLAMP_BOUND; /* (false for NaN) */
     }
-    free(sum);
+    nrt_mem_free(model, sum);
     return ok;
 }
 
-/* Packs the int8 weights; false (and no plan) when the multipliers are not
- * known or not in range (prepare then reports why, or runs the reference). */
-static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
+/* What a conv's packed weights depend on (engine/packed.h): the layout
+ * (tag), the constants, the group and the kernels the plan chose. */
+enum { PACK_F32_FAST = 1, PACK_F32_REF, PACK_S8 };
+
+static nrt_pack_key pack_key(nrt_ctx* ctx, int tag, const conv_params* p, bool transpose) {
+    const nrt_node* n = ctx->node;
+    nrt_pack_key k = {{(uint64_t)tag << 1 | transpose, (uint64_t)n->inputs[1],
+                       (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1), (uint64_t)p->group}};
+    if (tag == PACK_F32_FAST) {
+        k.v[4] = (uint64_t)p->fast.kind;
+        k.v[5] = (uint64_t)(uintptr_t)p->fast.gemm;
+        k.v[6] = (uint64_t)(uintptr_t)p->fast.dw;
+        k.v[7] = p->fast.group_floats;
+        k.v[8] = p->fast.packed_floats;
+    } else if (tag == PACK_S8) { /* the multipliers fold in the activations' scales, the bias x's zero point */
+        const nrt_s8_conv_plan* q = &p->s8;
+        const nrt_quant *qx = &nrt_in(ctx, 0)->quant, *qy = &nrt_out(ctx, 0)->quant;
+        k.v[4] = (uint64_t)q->kind | (uint64_t)q->convt_wide << 8 | (uint64_t)q->merged_rows << 9;
+        k.v[5] = (uint64_t)(uintptr_t)q->gemm;
+        k.v[6] = (uint64_t)(uintptr_t)q->dw ^ (uint64_t)(uintptr_t)q->convt;
+        k.v[7] = q->group_bytes;
+        k.v[8] = q->packed_bytes;
+        k.v[9] = nrt_pack_key_f32(qx->scale[0]) | (uint64_t)(qx->zero_point ? qx->zero_point[0] : 0) << 32;
+        k.v[10] = nrt_pack_key_f32(qy->scale[0]);
+    }
+    return k;
+}
+
+/* Packs the weights into shared memory (engine/packed.h) unless an op packed
+ * them alike already; *info carries pack_s8's int_clamp. NRT_OK with p->w
+ * NULL: the int8 multipliers are unknown or out of range (prepare then
+ * reports why, or runs the reference). */
+static nrt_status pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose, void* dst, uint64_t* info) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     int axis = transpose ? 3 : 0;
-    float* m = malloc((size_t)w->dims[axis] * sizeof(float));
+    float* m = nrt_mem_alloc(ctx->model, (size_t)w->dims[axis] * sizeof(float));
     bool ok = m && nrt_qs8_static_multipliers(x, w, axis, y, w->dims[axis], m);
     if (ok && transpose) {
         int32_t zx = x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0;
-        ok = nrt_s8_convt_pack(&p->s8, w->dims, w->data, b ? b->data : NULL, m, zx, s8_weights(p));
+        ok = nrt_s8_convt_pack(&p->s8, w->dims, w->data, b ? b->data : NULL, m, zx, dst);
     } else if (ok) {
-        nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, s8_weights(p));
+        nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, dst);
     }
-    if (ok) {
-        p->s8.int_clamp = requant_bounded(w, b, m, transpose);
-        ctx->model->packed_weight_bytes += p->s8.packed_bytes;
+    if (ok) *info = requant_bounded(ctx->model, w, b, m, transpose);
+    nrt_mem_free(ctx->model, m);
+    return m ? (ok ? NRT_OK : NRT_ERR_UNSUPPORTED) : NRT_ERR_OUT_OF_MEMORY;
+}
+
+static nrt_status pack_weights(nrt_ctx* ctx, conv_params* p, bool transpose, int tag) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    nrt_pack_key key = pack_key(ctx, tag, p, transpose);
+    uint64_t info = 0;
+    if ((p->w = nrt_packed_find(ctx->model, &key, &info))) {
+        p->s8.int_clamp = info != 0;
+        return NRT_OK;
+    }
+    size_t bytes = tag == PACK_F32_FAST ? p->fast.packed_floats * sizeof(float)
+                   : tag == PACK_S8     ? p->s8.packed_bytes
+                                        : w->nbytes;
+    void* dst = nrt_packed_alloc(ctx->model, bytes);
+    if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    nrt_status st = NRT_OK;
+    if (tag == PACK_F32_FAST) {
+        nrt_f32_conv_desc d = {transpose, w->dims, p->group, {0, 0}, {0, 0}, false};
+        nrt_f32_conv_pack(&p->fast, &d, w->data, b ? b->data : NULL, dst);
+    } else if (tag == PACK_S8) {
+        st = pack_s8(ctx, p, transpose, dst, &info);
+    } else if (transpose) {
+        nrt_conv_transpose_pack_f32(w->data, w->dims[0], w->dims[1], w->dims[2], w->dims[3], p->group, dst);
     } else {
-        p->s8 = (nrt_s8_conv_plan){0};
+        nrt_conv_pack_f32(w->data, w->dims[0], w->dims[1], w->dims[2], w->dims[3], p->group, dst);
     }
-    free(m);
-    return ok;
+    if (st != NRT_OK) {
+        nrt_mem_free(ctx->model, dst);
+        p->s8 = (nrt_s8_conv_plan){0};
+        return st == NRT_ERR_UNSUPPORTED ? NRT_OK : nrt_op_fail(ctx, st, "out of memory");
+    }
+    if (!nrt_packed_add(ctx->model, &key, dst, bytes, info)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    p->w = dst;
+    p->s8.int_clamp = info != 0;
+    return NRT_OK;
 }
 
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
@@ -172,23 +213,15 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
         return st;
     if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
-    nrt_tensor* w = nrt_in(ctx, 1);
     bool fast = plan_fast(ctx, &o, transpose, &o.fast);
     bool s8 = !fast && plan_s8(ctx, &o, transpose, &o.s8);
-    o.packed = !fast && !s8 && packable(w, group, transpose);
-    size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
-    if (s8) bytes = o.s8.packed_bytes + NRT_S8_PACK_ALIGN;
-    conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
+    o.packed = !fast && !s8 && packable(nrt_in(ctx, 1), group, transpose);
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
-    if (fast) {
-        pack_fast(ctx, p, transpose);
-    } else if (s8) {
-        pack_s8(ctx, p, transpose);
-    } else if (p->packed) {
-        pack(transpose, w->data, w->dims, group, p->w);
-        ctx->model->packed_weight_bytes += w->nbytes;
-    }
+    if (fast) return pack_weights(ctx, p, transpose, PACK_F32_FAST);
+    if (s8) return pack_weights(ctx, p, transpose, PACK_S8);
+    if (p->packed) return pack_weights(ctx, p, transpose, PACK_F32_REF);
     return NRT_OK;
 }
 
@@ -438,7 +471,7 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         rq.int_clamp = p->s8.int_clamp;
-        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
+        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, p->w, &s->rows, zbuf, &rq,
                         nrt_out(ctx, 0)->data);
         return NRT_OK;
     }
@@ -463,7 +496,7 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
     memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
     job.zeros = zeros;
     if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), zeros, &p->act, job.y);
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, p->w, zeros, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {
@@ -491,7 +524,7 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     if (s->int8) return eval_int8(ctx, s, conv_transpose_s8_rows);
     conv_job job = make_job(ctx, s);
     if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), NULL, &p->act, job.y);
+        nrt_f32_conv_run(ctx, &p->fast, g, job.x, p->w, NULL, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../engine/packed.h"
 #include "quant_common.h"
 #include "../kernels/f32_gemm.h"
 #include "../kernels/s8_drivers.h"
@@ -22,16 +23,15 @@ typedef struct gemm_params {
     bool keep_dims; /* FullyConnected */
     /* The ISA's GEMM kernels (NULL: the reference ones). MatMul packs B into
      * scratch on each run; FullyConnected runs them only on a constant W
-     * (and bias), packed at load into w[] (`packed` is w[] aligned). */
+     * (and bias), packed at load (fc_pack). */
     const nrt_f32_gemm_table* fast;
     const float* packed;
-    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load into w[]. */
+    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load. */
     const nrt_s8_gemm_table* s8;
     const void* s8_packed;
-    /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load into w[]. */
+    /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
-    float w[];
 } gemm_params;
 
 /* MatMul's batch structure, computed in prepare. */
@@ -132,94 +132,113 @@ void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
     run_tiles(ctx, &j, 1, g->M, g->N);
 }
 
-/* Bytes to reserve for FullyConnected's packed W and bias, 0 when the fast
- * kernels cannot take them (W or bias computed at run time, other types). */
-static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
+/* FullyConnected's constant W (and bias) is packed at load into memory
+ * shared with every op packing them alike (engine/packed.h), for one of
+ * three kernel families; each key names the family (tag), the constants,
+ * the kernel table and, for int8, the activation scales folded into the
+ * multipliers. */
+enum { PACK_F32 = 1, PACK_S8, PACK_QD8 };
+
+static nrt_pack_key fc_pack_key(nrt_ctx* ctx, int tag, const void* table) {
+    const nrt_node* n = ctx->node;
+    nrt_pack_key k = {{(uint64_t)tag, (uint64_t)n->inputs[1], (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1),
+                       (uint64_t)(uintptr_t)table}};
+    if (tag == PACK_S8) {
+        const nrt_quant *qx = &nrt_in(ctx, 0)->quant, *qy = &nrt_out(ctx, 0)->quant;
+        k.v[4] = nrt_pack_key_f32(qx->scale[0]);
+        k.v[5] = nrt_pack_key_f32(qy->scale[0]);
+    }
+    return k;
+}
+
+/* The float32 kernels take a constant float32 W and bias. */
+static bool fc_f32_packable(nrt_ctx* ctx) {
     const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-    if (!t || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
-    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
-    return nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float) +
-           NRT_F32_PACK_ALIGN;
+    if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return false;
+    return !b || (b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0]);
 }
 
-/* Bytes to reserve for an int8 FullyConnected's packed W (s8_drivers.h), 0
- * when the ISA has no kernels or W, bias, x or y do not fit them. */
-static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_s8_gemm_table* t) {
+/* The int8 kernels (s8_drivers.h) take quantized x and y, a constant int8 W and int32 bias. */
+static bool fc_s8_packable(nrt_ctx* ctx) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    if (!t || !nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+    if (!nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
         w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
-        return 0;
-    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return 0;
-    return nrt_s8_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_S8_PACK_ALIGN;
+        return false;
+    return !b || (b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0]);
 }
 
-/* Packs it; leaves p->s8 NULL when the multipliers are unknown or out of range. */
-static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t, size_t bytes) {
+/* The dynamic kernel takes a float x and a constant int8 W (its scales are checked in prepare). */
+static bool fc_qd8_packable(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    return x && x->dtype == NRT_FLOAT32 && w && w->kind == NRT_TENSOR_CONSTANT && w->dtype == NRT_INT8 &&
+           w->rank == 2 && w->dims[0] >= 1 && w->dims[1] >= 1;
+}
+
+/* Packs W into dst; false when the int8 multipliers are unknown or out of range. */
+static bool fc_pack_into(nrt_ctx* ctx, int tag, const void* table, void* dst) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
-    float* m = malloc(N * sizeof(float));
-    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
-        void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
-        nrt_s8_gemm_pack(t, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, packed);
-        p->s8 = t;
-        p->s8_packed = packed;
-        ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+    if (tag == PACK_F32) {
+        nrt_f32_gemm_pack(table, N, K, w->data, K, 1, b ? b->data : NULL, dst);
+        return true;
     }
-    free(m);
+    if (tag == PACK_QD8) {
+        ((const nrt_qd8_fc_table*)table)->pack(N, K, w->data, dst);
+        return true;
+    }
+    float* m = nrt_mem_alloc(ctx->model, N * sizeof(float));
+    bool ok = m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m);
+    if (ok) nrt_s8_gemm_pack(table, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, dst);
+    nrt_mem_free(ctx->model, m);
+    return ok;
 }
 
-/* Bytes to reserve for a dynamic FullyConnected's packed W (float x, int8
- * constant W: its scales are checked in prepare), 0 when the ISA has no kernel. */
-static size_t fc_qd8_bytes(nrt_ctx* ctx, const nrt_qd8_fc_table* t) {
-    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
-    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
-        w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
-        return 0;
-    return t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]) + NRT_S8_PACK_ALIGN;
-}
-
-static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t, size_t bytes) {
-    const nrt_tensor* w = nrt_in(ctx, 1);
-    void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
-    t->pack((size_t)w->dims[0], (size_t)w->dims[1], w->data, packed);
-    p->qd8 = t;
-    p->qd8_packed = packed;
-    ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+/* The packed W for `table` (NULL when the int8 multipliers do not allow it). */
+static nrt_status fc_pack(nrt_ctx* ctx, int tag, const void* table, size_t bytes, const void** packed) {
+    nrt_pack_key key = fc_pack_key(ctx, tag, table);
+    uint64_t info;
+    if ((*packed = nrt_packed_find(ctx->model, &key, &info))) return NRT_OK;
+    void* dst = nrt_packed_alloc(ctx->model, bytes);
+    if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!fc_pack_into(ctx, tag, table, dst)) {
+        nrt_mem_free(ctx->model, dst);
+        return ctx->model->mem.refused ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
+    }
+    if (!nrt_packed_add(ctx->model, &key, dst, bytes, 0)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *packed = dst;
+    return NRT_OK;
 }
 
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
     const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
-    size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
-    const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
-    size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
-    if (extra8 > extra) extra = extra8;
-    const nrt_qd8_fc_table* tq = fc ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
-    size_t extraq = tq ? fc_qd8_bytes(ctx, tq) : 0;
-    if (extraq > extra) extra = extraq;
-    gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
+    gemm_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
     if (st) return st;
-    if (fc) {
-        uint8_t keep;
-        if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
-        p->keep_dims = keep != 0;
-    }
-    p->fast = !fc || (extra && !extra8 && !extraq) ? t : NULL;
-    if (extraq) {
-        fc_qd8_pack(ctx, p, tq, extraq);
-    } else if (extra8) {
-        fc_s8_pack(ctx, p, t8, extra8);
-    } else if (fc && extra) {
-        const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-        float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
-        nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
-                          b ? b->data : NULL, packed);
+    p->fast = fc ? NULL : t;
+    if (!fc) return NRT_OK;
+    uint8_t keep;
+    if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
+    p->keep_dims = keep != 0;
+    const nrt_tensor* w = nrt_in(ctx, 1);
+    const nrt_s8_gemm_table* t8 = nrt_s8_gemm_table_for(ctx->model->isa);
+    const nrt_qd8_fc_table* tq = nrt_qd8_fc_table_for(ctx->model->isa);
+    if (tq && fc_qd8_packable(ctx)) {
+        st = fc_pack(ctx, PACK_QD8, tq, tq->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]), &p->qd8_packed);
+        if (p->qd8_packed) p->qd8 = tq;
+    } else if (t8 && fc_s8_packable(ctx)) {
+        st = fc_pack(ctx, PACK_S8, t8, nrt_s8_gemm_packed_bytes(t8, (size_t)w->dims[0], (size_t)w->dims[1], 1),
+                     &p->s8_packed);
+        if (p->s8_packed) p->s8 = t8;
+    } else if (t && fc_f32_packable(ctx)) {
+        const void* packed = NULL;
+        st = fc_pack(ctx, PACK_F32, t,
+                     nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float), &packed);
         p->packed = packed;
-        ctx->model->packed_weight_bytes += extra - NRT_F32_PACK_ALIGN;
+        p->fast = t;
     }
-    return NRT_OK;
+    return st;
 }
 
 static nrt_status matmul_parse(nrt_ctx* ctx) { return gemm_parse_common(ctx, NRT_FB_MatMulOptions_activation); }

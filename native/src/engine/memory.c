@@ -1,0 +1,53 @@
+#include "memory.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Each block starts with a header of `align` bytes whose last 16 hold the
+ * block's size and alignment. */
+typedef struct block_tail {
+    size_t bytes, align;
+} block_tail;
+
+static void* counted_alloc(nrt_model* m, size_t bytes, size_t align, bool zero) {
+    size_t total = (bytes + align - 1) / align * align + align;
+    if (total < bytes || total > m->mem.limit || m->mem.used > m->mem.limit - total) {
+        m->mem.refused = bytes ? bytes : 1;
+        return NULL;
+    }
+    uint8_t* base = aligned_alloc(align, total);
+    if (!base) return NULL;
+    if (zero) memset(base, 0, total);
+    uint8_t* p = base + align;
+    block_tail tail = {total, align};
+    memcpy(p - sizeof tail, &tail, sizeof tail);
+    m->mem.used += total;
+    return p;
+}
+
+void* nrt_mem_alloc(nrt_model* m, size_t bytes) { return counted_alloc(m, bytes, sizeof(block_tail), true); }
+void* nrt_mem_alloc_block(nrt_model* m, size_t bytes) { return counted_alloc(m, bytes, 64, false); }
+
+void nrt_mem_free(nrt_model* m, void* p) {
+    if (!p) return;
+    block_tail tail;
+    memcpy(&tail, (uint8_t*)p - sizeof tail, sizeof tail);
+    m->mem.used -= tail.bytes;
+    free((uint8_t*)p - tail.align);
+}
+
+nrt_status nrt_mem_status(nrt_model* m, nrt_status st) {
+    if (!m->mem.refused) return st;
+    nrt_set_error(m, "%s: %zu more bytes would exceed the memory limit of %zu bytes (%zu in use)%s",
+                  m->loaded ? "prepare" : "load", m->mem.refused, m->mem.limit, m->mem.used,
+                  m->loaded ? "; raise nrt_options.max_memory_bytes if the model needs it"
+                            : "; the file describes far more in-memory structure than its size suggests "
+                              "(shared FlatBuffers references?), or raise nrt_options.max_memory_bytes");
+    m->mem.refused = 0;
+    return NRT_ERR_LIMIT;
+}
+
+void nrt_mem_clear_refusal(nrt_model* m) { m->mem.refused = 0; }
