@@ -19,10 +19,11 @@ from nanort.runtime.errors import ConversionError
 from . import onnx_loader
 from .frontend import import_model
 from .ir import Graph
+from .output_file import check_size, destination, runtime_accepts, write_verified
 from .passes import PassOptions, run_passes
 from .passes import upsample as upsample_pass
 from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
-from .serialize import serialize, write_atomic
+from .serialize import serialize
 
 __all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
 
@@ -83,7 +84,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            report: str | os.PathLike | None = None,
+            report: str | os.PathLike | None = None, force: bool = False,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
@@ -99,11 +100,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize); report writes an
     HTML page.
+    The destination is checked first (output_file.destination): never the
+    source, a folder means <folder>/<name>.nrt, an existing file that is not
+    a .nrt model is replaced only with force=True. The file is written only
+    once the runtime's verifier accepts it.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
     src = Path(src)
-    dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
+    dst = destination(src, dst, force)
     model = onnx_loader.load(src)
     source_hist: dict[str, int] = {}
     for n in model.graph.node:
@@ -113,6 +118,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         pre_quantized = _has_qdq(model)
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
+        _check_quantize_options(quantize, calibration, report, keep_float, auto_float)
         graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
@@ -140,7 +146,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         raise ConversionError(str(e)) from None
     except RecursionError as e:
         raise ConversionError(f"model graph too deep to convert: {e}") from None
-    write_atomic(dst, data)
+    check_size(data)
+    write_verified(dst, data, runtime_accepts)
     return ConversionReport(
         source=str(src), output=str(dst), source_bytes=src.stat().st_size, output_bytes=len(data),
         op_histogram=graph.op_histogram(), source_op_histogram=source_hist,
@@ -151,6 +158,18 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         notes=outcome.result.notes if outcome else [],
         quantization=outcome,
     )
+
+
+def _check_quantize_options(quantize: str | None, calibration, report, keep_float: Sequence[str],
+                            auto_float: int) -> None:
+    """Options that only static int8 quantization uses would do nothing otherwise: refused."""
+    if quantize == "int8":
+        return
+    given = [name for name, value in (("calibration", calibration is not None), ("report", bool(report)),
+                                      ("keep_float", bool(keep_float)), ("auto_float", bool(auto_float))) if value]
+    if given:
+        raise ConversionError(f"{given[0]} applies to static int8 quantization only; add quantize='int8' "
+                              "(--quantize int8) or leave it out")
 
 
 def _has_qdq(model) -> bool:

@@ -175,6 +175,11 @@ def check_structure(model: onnx.ModelProto) -> None:
                 raise ConversionError(
                     f"{node.op_type} node {node.name or k!r} reads {name!r}, which no graph input, initializer "
                     "or earlier node defines (missing initializer, or nodes out of order)")
+        for name in node.output:
+            if name and name in defined:
+                raise ConversionError(
+                    f"{node.op_type} node {node.name or k!r} writes {name!r}, which a graph input, an initializer "
+                    "or another node already defines (ONNX values are written once)")
         defined.update(node.output)
     for o in g.output:
         if o.name not in defined:

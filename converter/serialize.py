@@ -14,10 +14,7 @@ conversion never leaves a partial .nrt behind.
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import flatbuffers
@@ -376,23 +373,3 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
             out.extend(b"\0" * (offset - len(out)))
             out.extend(blob)
     return bytes(out)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Writes `data` to `path` via a temporary file and a rename, with the
-    permissions a plain open() would give (mkstemp makes the file 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,5 +1,15 @@
-"""libFuzzer on load -> resize -> prepare -> invoke (tests/c/fuzz_model.c),
-built with clang, ASan + UBSan (+ LSan), for a bounded time.
+"""Two fuzzers on load -> resize -> prepare -> invoke, side by side:
+
+- libFuzzer (byte mutations) on tests/c/fuzz_model.c, built with clang,
+  ASan + UBSan (+ LSan), for a bounded time;
+- the structure-aware fuzzer (tests/structure_fuzz.py): mutants of what a
+  file means (options, shapes, types, constant values, wiring, operator
+  counts, shared references), through the same sanitized target and through
+  the Python binding in a memory-bounded child process.
+
+Both bound every input: libFuzzer's -timeout, -rss_limit_mb and
+-malloc_limit_mb (an input needing more time or memory is a finding, as a
+crash is), and for the Python child an address-space limit and a timeout.
 
 The corpus starts from converted models over most op types (fp32, int8,
 dynamic int8), structure-aware mutants of them (tests/graph_mutations.py)
@@ -10,7 +20,8 @@ and with NANORT_ISA=ref for the rest. Any crash, sanitizer report, leak or
 input slower than the per-input timeout fails the test; the reproducer is
 kept and named in the failure (fix it, then add it to tests/regressions/).
 
-NANORT_FUZZ_SECONDS sets the total fuzzing time (default 150).
+NANORT_FUZZ_SECONDS sets the libFuzzer time (default 150),
+NANORT_STRUCTURE_FUZZ_SECONDS the structure-aware fuzzer's (default 90).
 """
 
 from __future__ import annotations
@@ -20,16 +31,28 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from graph_mutations import apply_edit, fuzz_input, mutant_edits
 from native_build import SANITIZER_ENV, c_test_path
+from structure_fuzz import mutants
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
 FUZZ_SECONDS = int(os.environ.get("NANORT_FUZZ_SECONDS", "150"))
 MUTANTS_IN_CORPUS = 300
 PER_INPUT_TIMEOUT_S = 25
+STRUCTURE_FUZZ_SECONDS = int(os.environ.get("NANORT_STRUCTURE_FUZZ_SECONDS", "90"))
+STRUCTURE_BATCH = 48
+# Per-input bounds of the structure-aware fuzzer. The target's own limits
+# (fuzz_model.c) are 8 MiB of activations and 64 MiB in all, so an input
+# that gets near these escaped the runtime's accounting.
+STRUCTURE_TIMEOUT_S = 10
+STRUCTURE_RSS_MB = 1024
+STRUCTURE_MALLOC_MB = 256
+PYTHON_CHILD_ADDRESS_SPACE = 3 << 30
 
 # Filled by the tests, printed at the end of the session (conftest.py).
 FUZZ_STATS: list[str] = []
@@ -131,3 +154,105 @@ def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
                       "no crash")
     print(FUZZ_STATS[-1])
     assert all(r["execs"] > 0 for r in runs)
+
+
+# ------------------------------------------------ structure-aware fuzzing --
+PYTHON_CHILD = """
+import resource, sys
+import numpy as np
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+import nanort
+for path in sys.argv[1:]:
+    print("RUN", path, flush=True)
+    data = open(path, "rb").read()
+    data = data[:len(data) - 1 - data[-1]]  # (the fuzz target's tail)
+    try:
+        with nanort.Model(data, max_arena_bytes=8 << 20, max_memory_bytes=64 << 20) as m:
+            feeds = {{i.name: np.ones([2 if d is None else d for d in i.shape], i.dtype) for i in m.inputs}}
+            m.run(feeds)
+    except nanort.Error:
+        pass
+print("DONE", flush=True)
+"""
+
+
+def _python_child(files: list[Path], timeout: float) -> tuple[str, str | None]:
+    """Runs the files through the Python binding; (outcome, culprit)."""
+    code = PYTHON_CHILD.format(limit=PYTHON_CHILD_ADDRESS_SPACE)
+    try:
+        r = subprocess.run([sys.executable, "-c", code, *map(str, files)], capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        runs = re.findall(r"^RUN (.*)$", out, re.M)
+        return "timeout", runs[-1] if runs else None
+    runs = re.findall(r"^RUN (.*)$", r.stdout, re.M)
+    if r.returncode == 0 and "DONE" in r.stdout:
+        return "ok", None
+    return f"exit {r.returncode}: {r.stderr[-2000:]}", runs[-1] if runs else None
+
+
+def _c_target(binary: Path, files: list[Path]) -> tuple[str, str | None]:
+    """Runs the files once each through the sanitized target with the per-input bounds; (outcome, culprit)."""
+    env = {**os.environ, **SANITIZER_ENV}
+    env.pop("NANORT_ISA", None)
+    cmd = [str(binary), f"-timeout={STRUCTURE_TIMEOUT_S}", f"-rss_limit_mb={STRUCTURE_RSS_MB}",
+           f"-malloc_limit_mb={STRUCTURE_MALLOC_MB}", *map(str, files)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=STRUCTURE_TIMEOUT_S * len(files) + 120)
+    log = r.stdout + r.stderr
+    if r.returncode == 0:
+        return "ok", None
+    runs = re.findall(r"^Running: (.*)$", log, re.M)
+    return log[-6000:], runs[-1] if runs else None
+
+
+def test_structure_aware_fuzzing(sanitized_build, seed_models, tmp_path):
+    """Mutants of the seed models' meaning (tests/structure_fuzz.py) through
+    the sanitized C target and the Python binding, each within the per-input
+    time and memory bounds, for NANORT_STRUCTURE_FUZZ_SECONDS. The next batch
+    is written while the current one runs."""
+    binary = c_test_path(sanitized_build, "fuzz_model")
+    seed = random.randrange(1, 2**31)
+    gen = mutants([p.read_bytes() for p in seed_models], random.Random(seed))
+    descriptions: dict[str, str] = {}
+
+    def write_batch(k: int) -> list[Path]:
+        folder = tmp_path / f"batch{k:04d}"
+        folder.mkdir()
+        files = []
+        for i in range(STRUCTURE_BATCH):
+            desc, data = next(gen)
+            files.append(folder / f"m{i:02d}")
+            files[-1].write_bytes(fuzz_input(data))
+            descriptions[str(files[-1])] = desc
+        return files
+
+    t0 = time.monotonic()
+    batch, k, executed, python_runs = write_batch(0), 0, 0, 0
+    while True:
+        with ThreadPoolExecutor(3) as pool:
+            c_run = pool.submit(_c_target, binary, batch)
+            py_run = pool.submit(_python_child, batch, STRUCTURE_TIMEOUT_S * 4 + 60) if k % 2 == 0 else None
+            last = time.monotonic() - t0 >= STRUCTURE_FUZZ_SECONDS
+            following = None if last else pool.submit(write_batch, k + 1)
+            for name, run in (("sanitized C target", c_run), ("Python binding", py_run)):
+                if run is None:
+                    continue
+                outcome, culprit = run.result()
+                if outcome != "ok":
+                    kept = Path(os.environ.get("NANORT_FUZZ_ARTIFACTS", tmp_path)) / "structure-fuzz"
+                    kept.mkdir(parents=True, exist_ok=True)
+                    if culprit:
+                        shutil.copy(culprit, kept / f"seed{seed}-{Path(culprit).parent.name}-{Path(culprit).name}")
+                    raise AssertionError(f"structure fuzzer (seed {seed}), {name}: {descriptions.get(culprit)} "
+                                         f"-> {outcome[:200]}; reproducer in {kept}\n{outcome}")
+            executed += len(batch)
+            python_runs += len(batch) if py_run is not None else 0
+            if last:
+                break
+            batch, k = following.result(), k + 1
+    FUZZ_STATS.append(f"structure-aware fuzzer: {executed} mutants through the sanitized target and {python_runs} "
+                      f"through the Python binding in {time.monotonic() - t0:.0f} s (seed {seed}; per input "
+                      f"<= {STRUCTURE_TIMEOUT_S} s, {STRUCTURE_RSS_MB} MB RSS, {STRUCTURE_MALLOC_MB} MB per "
+                      "allocation), no crash, hang or blow-up")
+    print(FUZZ_STATS[-1])

@@ -4,14 +4,17 @@ int8 (or int8 weights with dynamic activations), measure the per-layer error."""
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from nanort.runtime.errors import ConversionError
 
 from ..ir import Graph
 from .calibrate import collect_stats
@@ -92,6 +95,17 @@ def _added_noise(rows: list[LayerRow], graph: Graph) -> dict[str, float]:
     return added
 
 
+def _check_node_names(graph: Graph, names: Sequence[str]) -> None:
+    """keep_float names nodes of the model; a name matching none would do nothing."""
+    known = {n.name for n in graph.nodes} | {o for n in graph.nodes for o in n.outputs}
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else \
+                " (node names as in the ONNX model, or `nanort inspect --tensors` of a float conversion)"
+            raise ConversionError(f"keep_float: the model has no node named {name!r}{hint}")
+
+
 def quantize_graph(graph: Graph, spec: QuantizeSpec,
                    progress: Callable[[str, int, int], None] | None = None) -> QuantizationOutcome:
     if spec.mode not in MODES:
@@ -101,6 +115,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return QuantizationOutcome(q, quantize_dynamic(q, spec.per_channel), [], 0, 0.0, "no calibration (dynamic)")
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
+    _check_node_names(graph, spec.keep_float)
     start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
         data, stats, samples = None, {}, []  # a pre-quantized model brings its own scales
@@ -118,8 +133,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         q = copy.deepcopy(graph)
         result = quantize_int8(q, stats, opts)
         if progress:
-            progress("measuring per-layer error", 0, 0)
-        return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
+            progress("measuring per-layer error", 0, len(samples))
+        return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile,
+                                     (lambda i, n: progress("measuring per-layer error", i, n)) if progress else None)
 
     q, result, rows = attempt()
     for _ in range(2 if spec.auto_fallback else 0):  # measured collapses, then islands not worth converting

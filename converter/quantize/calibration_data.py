@@ -32,8 +32,14 @@ class ImagePreprocess:
     layout: str = "nchw"
 
     def __call__(self, path: Path, model_shape: Sequence) -> np.ndarray:
-        from PIL import Image
-
+        try:
+            from PIL import Image
+        except ModuleNotFoundError:
+            raise ConversionError("calibrating on images needs Pillow: pip install 'nanort[images]'") from None
+        for what, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, 3):
+                raise ConversionError(f"{what} has {len(values)} values ({', '.join(map(str, values))}); "
+                                      "images have 3 channels (RGB): give 3 values, or 1 for all")
         with Image.open(path) as im:
             img = im.convert("RGB")
         size = self.size or self._size_from(model_shape)
@@ -132,8 +138,9 @@ def _from_path(path: Path, inputs, limit: int | None, preprocess: ImagePreproces
 
 
 def _samples_from_array_file(p: Path, inputs) -> list[Feeds]:
-    """A .npy holds one input's samples stacked on axis 0 (or one sample);
-    a .npz holds one array per input name, stacked likewise."""
+    """A .npy holds one input's samples stacked on a new axis 0, or on the
+    batch axis of a batch-1 model, or one sample; a .npz holds one array per
+    input name, stacked likewise (the first input's array decides how)."""
     if p.suffix == ".npy":
         if len(inputs) != 1:
             raise ConversionError(f"{p}: .npy calibration files need a single-input model; use .npz")
@@ -143,12 +150,25 @@ def _samples_from_array_file(p: Path, inputs) -> list[Feeds]:
             arrays = {k: z[k] for k in z.files}
     out = []
     name, shape, _ = inputs[0]
-    stacked = arrays[name].ndim == len(shape) + 1 if name in arrays else False
-    n = arrays[name].shape[0] if stacked else 1
+    layout = _stacking(arrays[name], shape) if name in arrays else "one"
+    n = arrays[name].shape[0] if layout != "one" else 1
     for i in range(n):
-        feeds = {k: (v[i] if stacked else v) for k, v in arrays.items()}
+        feeds = {k: (v if layout == "one" else v[i] if layout == "new axis" else v[i:i + 1])
+                 for k, v in arrays.items()}
         out.append(_check_feeds(feeds, inputs, f"{p.name}[{i}]"))
     return out
+
+
+def _stacking(arr: np.ndarray, shape: Sequence) -> str:
+    """How samples are stacked in an array for an input of `shape`: "new
+    axis" (one more dimension), "batch" (a model taking batch 1 given N > 1
+    samples on that axis), or "one" (a single sample)."""
+    if arr.ndim == len(shape) + 1:
+        return "new axis"
+    if arr.ndim == len(shape) >= 1 and shape[0] == 1 and arr.shape[0] > 1 and all(
+            not isinstance(d, int) or d == g for d, g in zip(shape[1:], arr.shape[1:])):
+        return "batch"
+    return "one"
 
 
 def _random(inputs, count: int, seed: int) -> CalibrationSource:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,16 +32,19 @@ class LayerRow:
 
 
 def layer_rows(fp_graph: Graph, q_graph: Graph, result: QuantResult, stats: dict[str, TensorStats],
-               samples: list[dict[str, np.ndarray]], observer: str, percentile: float) -> list[LayerRow]:
+               samples: list[dict[str, np.ndarray]], observer: str, percentile: float,
+               progress: Callable[[int, int], None] | None = None) -> list[LayerRow]:
     int8_outputs = {o: n for n in q_graph.nodes for o in n.outputs
                     if o and q_graph.tensors[o].dtype == np.int8 and o in fp_graph.tensors}
     ref_vals: dict[str, list[np.ndarray]] = {}
     q_vals: dict[str, list[np.ndarray]] = {}
-    for feeds in samples:
+    for i, feeds in enumerate(samples):
         for k, v in run_all_tensors(fp_graph, feeds, set(int8_outputs)).items():
             ref_vals.setdefault(k, []).append(v)
         for k, v in run_all_tensors(q_graph, feeds, set(int8_outputs)).items():
             q_vals.setdefault(k, []).append(v)
+        if progress:
+            progress(i + 1, len(samples))
     float_reason = {name: reason for name, _, reason in result.float_nodes}
     rows = []
     for node in fp_graph.nodes:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import nanort
 from nanort.runtime import nrt_file
@@ -43,18 +46,33 @@ def _floats_arg(text: str) -> tuple[float, ...]:
 
 
 def _fmt_shape(shape: Sequence) -> str:
+    """[1,3,h,w]: as plain text (in rich tables and prints, escaped: named dims look like markup)."""
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _one_line_warnings(console: Console, command: str):
+    """Shows warnings as one line (`nanort convert: warning: ...`), not as a source line."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        console.print(Text(f"nanort {command}: warning: {message}"), soft_wrap=True)
+    return show
 
 
 # ---------------------------------------------------------------- convert --
 def cmd_convert(args: argparse.Namespace) -> int:
     shapes = dict(args.input_shape or [])
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
+                  TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress, \
+            warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(progress.console, "convert")
         task = progress.add_task("loading", total=None)
+        stage = ["loading"]
 
         def report(msg: str, done: int, total: int) -> None:
-            progress.update(task, description=msg, completed=done, total=total or None)
+            if msg != stage[0]:  # a new stage: its own count and clock
+                stage[0] = msg
+                progress.reset(task, description=escape(msg), total=total or None, completed=done)
+            else:
+                progress.update(task, completed=done, total=total or None)
 
         preprocess = None
         if args.quantize == "int8":
@@ -67,22 +85,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
-            threads=args.threads, progress=report)
+            force=args.force, threads=args.threads, progress=report)
     if not args.quiet:
         _print_report(result)
     return 0
 
 
 def _print_report(r) -> None:
-    out.print(f"[bold]{r.source}[/] -> [bold]{r.output}[/]")
+    out.print(f"[bold]{escape(r.source)}[/] -> [bold]{escape(r.output)}[/]")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB (onnx) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
               f"{r.output_bytes / max(r.source_bytes, 1):.0%}")
     t.add_row("parameters", f"{r.parameters:,}")
-    t.add_row("inputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.inputs))
-    t.add_row("outputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.outputs))
+    t.add_row("inputs", Text(", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.inputs)))
+    t.add_row("outputs", Text(", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.outputs)))
     t.add_row("ops", f"{sum(r.source_op_histogram.values())} onnx nodes -> {sum(r.op_histogram.values())} nanort ops")
-    t.add_row("fp32 fallbacks", ", ".join(r.float_fallbacks) if r.float_fallbacks else "none")
+    t.add_row("fp32 fallbacks", Text(", ".join(r.float_fallbacks) if r.float_fallbacks else "none"))
     out.print(t)
     ops = Table(title="ops by type", title_justify="left")
     ops.add_column("op")
@@ -91,15 +109,15 @@ def _print_report(r) -> None:
         ops.add_row(op, str(n))
     out.print(ops)
     for note in r.notes:
-        out.print(f"note: {note}")
+        out.print(Text(f"note: {note}"))
     q = r.quantization
     if q is not None and q.rows:
-        out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
+        out.print(Text(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)"))
         worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
         from nanort.converter.quantize.report import text_table
 
         out.print("lowest per-layer SQNR (full table: --report FILE.html):")
-        out.print(text_table(worst))
+        out.print(Text(text_table(worst)))
 
 
 # ---------------------------------------------------------------- inspect --
@@ -108,8 +126,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         arena = _planned_arena(model)
         isa, packed = model.isa, model.packed_weight_bytes
         f = nrt_file.read(args.model)
-    out.print(f"[bold]{f.path}[/]: {f.size / 1e6:.2f} MB, format v{f.format_version}, "
-              f"made by {f.producer} {f.producer_version}")
+    out.print(f"[bold]{escape(f.path)}[/]: {f.size / 1e6:.2f} MB, format v{f.format_version}, "
+              f"made by {escape(f.producer)} {escape(f.producer_version)}")
     if f.source_sha256:
         out.print(f"source model sha256: {f.source_sha256}")
     sig = Table(title="signature", title_justify="left")
@@ -117,7 +135,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         sig.add_column(col)
     for kind, idx in [("input", i) for i in f.inputs] + [("output", o) for o in f.outputs]:
         t = f.tensors[idx]
-        sig.add_row(kind, t.name, t.dtype, _fmt_shape(t.shape), _quant_text(t))
+        sig.add_row(kind, Text(t.name), t.dtype, Text(_fmt_shape(t.shape)), _quant_text(t))
     out.print(sig)
     hist = Table(title=f"ops ({len(f.ops)})", title_justify="left")
     hist.add_column("op")
@@ -134,14 +152,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
               + (f", calibration {f.calibration_method} on {f.calibration_samples} samples"
                  if f.calibration_method else ""))
     if f.float_nodes:
-        out.print("kept in fp32: " + ", ".join(f.float_nodes))
+        out.print(Text("kept in fp32: " + ", ".join(f.float_nodes)))
     if f.metadata:
         meta = Table(title="metadata", title_justify="left")
         meta.add_column("key")
         meta.add_column("value")
         for k, v in f.metadata.items():
             one_line = v.replace("\n", "\\n")
-            meta.add_row(k, one_line if len(one_line) <= 60 else one_line[:57] + f"... ({len(v)} chars)")
+            meta.add_row(Text(k), Text(one_line if len(one_line) <= 60 else one_line[:57] + f"... ({len(v)} chars)"))
         out.print(meta)
     if args.tensors:
         tt = Table(title="tensors", title_justify="left")
@@ -150,10 +168,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         readers: dict[int, str] = {}  # unnamed constants (the converter's own) shown by their first reader
         for op in f.ops:
             for k, i in enumerate(op.inputs):
-                readers.setdefault(i, f"[dim]({op.name} input {k})[/]")
+                readers.setdefault(i, Text(f"({op.name} input {k})", style="dim"))
         for t in f.tensors:
-            tt.add_row(str(t.index), t.name or readers.get(t.index, ""), t.dtype, _fmt_shape(t.shape),
-                       str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
+            tt.add_row(str(t.index), Text(t.name) if t.name else readers.get(t.index, ""), t.dtype,
+                       Text(_fmt_shape(t.shape)), str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
         out.print(tt)
     return 0
 
@@ -175,6 +193,21 @@ def _quant_text(t: nrt_file.TensorEntry) -> str:
 
 
 # -------------------------------------------------------------------- run --
+def _load_npy(path: str) -> np.ndarray:
+    """An array from a .npy file; one line naming the problem otherwise."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise nanort.InvalidArgumentError(f"cannot read {path}: {e.strerror}") from None
+    if magic != b"\x93NUMPY":
+        raise nanort.InvalidArgumentError(f"{path} is not a .npy file (write inputs with numpy.save)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise nanort.InvalidArgumentError(f"cannot read {path}: {e}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     with nanort.Model(args.model, threads=args.threads, isa=args.isa) as model:
         feeds = {}
@@ -185,17 +218,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                     raise nanort.InvalidArgumentError(
                         f"--input {item!r}: the model has {len(model.inputs)} inputs; use NAME=FILE.npy")
                 name, path = model.inputs[0].name, item
-            try:
-                feeds[name] = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as e:
-                raise nanort.InvalidArgumentError(f"cannot read {path}: {e}") from None
+            feeds[name] = _load_npy(path)
         results = model.run(feeds)
     outdir = Path(args.output_dir)
     outdir.mkdir(parents=True, exist_ok=True)
     for name, value in results.items():
         path = outdir / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".npy")
         np.save(path, value)
-        out.print(f"{name}: {value.dtype} {_fmt_shape(value.shape)} -> {path}")
+        out.print(Text(f"{name}: {value.dtype} {_fmt_shape(value.shape)} -> {path}"))
     return 0
 
 
@@ -205,10 +235,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from nanort.bench import run_bench
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, \
+            err.status(escape(f"timing {args.model}" + (f" and {args.vs}" if args.vs else "") +
+                              f": {args.warmup} warm-up and {args.runs} timed runs each"
+                              + ("" if args.no_memory else ", then memory in fresh processes"))):
         results = run_bench(args.model, args.vs, args.threads, args.runs, args.warmup, args.isa,
                             dict(args.input_shape or []), not args.no_memory, Path(tmp))
-    t = Table(title=f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs")
+    t = Table(title=escape(f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs"))
     for col in ("runtime", "median ms", "min ms", "max ms", "nanort speedup", "peak RSS MB", "load ms"):
         t.add_column(col, justify="left" if col == "runtime" else "right")
     base = results[0].timing
@@ -223,7 +256,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.profile:
         from nanort.bench import profile
 
-        nodes, types = profile(args.model, args.threads, args.isa, dict(args.input_shape or []), args.runs)
+        with err.status("timing every operator"):
+            nodes, types = profile(args.model, args.threads, args.isa, dict(args.input_shape or []), args.runs)
         total = sum(ms for _, _, ms in types)
         pt = Table(title=f"time by op type (sum {total:.3f} ms per run)", title_justify="left")
         for col in ("op", "nodes", "ms", "share"):
@@ -235,21 +269,62 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for col in ("node", "op", "ms"):
             nt.add_column(col, justify="right" if col == "ms" else "left")
         for p in nodes[:args.profile]:
-            nt.add_row(p["name"], p["op"], f"{p['ms']:.3f}")
+            nt.add_row(Text(p["name"]), p["op"], f"{p['ms']:.3f}")
         out.print(nt)
     return 0
 
 
 # ------------------------------------------------------------------- main --
+EXAMPLES = {
+    "nanort": """examples:
+  nanort convert model.onnx                          # -> model.nrt (fp32)
+  nanort convert model.onnx -o model-int8.nrt --quantize int8 --calibration images/
+  nanort inspect model.nrt
+  nanort run model.nrt --input x=image.npy --output-dir out/
+  nanort bench model.nrt --vs model.onnx --threads 2
+  python -m nanort inspect model.nrt                 # the same commands without the script on PATH""",
+    "convert": """examples:
+  nanort convert model.onnx                          # -> model.nrt
+  nanort convert model.onnx -o out/ --input-shape x:1,3,640,640
+  nanort convert model.onnx -o model-int8.nrt --quantize int8 --calibration images/ --size 640x640 \\
+      --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --report report.html
+  nanort convert model.onnx -o model-int8.nrt --quantize int8 --calibration samples.npz
+  nanort convert model.onnx --quantize dynamic       # int8 weights, no calibration
+
+The output is written only once the runtime accepts it; the source model and
+existing files that are not .nrt models are never overwritten (--force
+replaces the latter).""",
+    "inspect": """examples:
+  nanort inspect model.nrt
+  nanort inspect model.nrt --tensors""",
+    "run": """examples:
+  nanort run model.nrt --input image.npy             # single-input model
+  nanort run model.nrt --input x=image.npy --input mask=mask.npy --output-dir out/
+
+Inputs are .npy files (numpy.save); each output is written to OUTPUT_DIR/<name>.npy.""",
+    "bench": """examples:
+  nanort bench model.nrt
+  nanort bench model.nrt --vs model.onnx --threads 2 --profile
+  nanort bench model.nrt --input-shape x:1,3,48,320 --isa avx2""",
+}
+
+
+def _subparser(sub, name: str, **kw) -> argparse.ArgumentParser:
+    return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nanort", description="Convert ONNX models to .nrt and run them.")
+    p = argparse.ArgumentParser(prog="nanort", description="Convert ONNX models to .nrt and run them.",
+                                epilog=EXAMPLES["nanort"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"nanort {nanort.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("convert", help="convert an ONNX model to .nrt",
-                       description="Convert an ONNX model to a .nrt file and print a summary.")
+    c = _subparser(sub, "convert", help="convert an ONNX model to .nrt",
+                   description="Convert an ONNX model to a .nrt file and print a summary.")
     c.add_argument("model", help="source .onnx file (external data files are read from its folder)")
-    c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
+    c.add_argument("-o", "--output", help="output .nrt file, or a folder for MODEL.nrt in it "
+                                          "(default: the model path with .nrt)")
+    c.add_argument("--force", action="store_true", help="replace an existing output file that is not a .nrt model")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
@@ -278,14 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
 
-    i = sub.add_parser("inspect", help="show a .nrt model's signature, ops and metadata",
-                       description="Verify a .nrt file and show what it contains.")
+    i = _subparser(sub, "inspect", help="show a .nrt model's signature, ops and metadata",
+                   description="Verify a .nrt file and show what it contains.")
     i.add_argument("model")
     i.add_argument("--tensors", action="store_true", help="list every tensor")
     i.set_defaults(func=cmd_inspect)
 
-    r = sub.add_parser("run", help="run a .nrt model on .npy inputs",
-                       description="Run a .nrt model on inputs from .npy files and save the outputs as .npy.")
+    r = _subparser(sub, "run", help="run a .nrt model on .npy inputs",
+                   description="Run a .nrt model on inputs from .npy files and save the outputs as .npy.")
     r.add_argument("model")
     r.add_argument("--input", action="append", required=True, metavar="NAME=FILE.npy",
                    help="an input (repeatable); NAME= may be left out for single-input models")
@@ -294,8 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
-                       description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
+    b = _subparser(sub, "bench", help="measure latency (and memory) against onnxruntime",
+                   description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
                                    "onnxruntime on the same random inputs in one process (with several "
                                    "threads in blocks of 5 runs, each led by an untimed run: the other "
                                    "runtime's workers spin on after its run); peak RSS and load time of each "

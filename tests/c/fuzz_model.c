@@ -22,9 +22,12 @@
 
 #include "nanort.h"
 
-/* Small activation budget: hostile shapes fail with NRT_ERR_LIMIT instead of
- * making every execution slow. */
+/* Small activation and memory budgets: hostile shapes fail with
+ * NRT_ERR_LIMIT instead of making every execution slow (and anything the
+ * runtime allocates outside its accounting shows as a blow-up past the
+ * fuzzer's -rss_limit_mb / -malloc_limit_mb). */
 #define FUZZ_ARENA_BYTES (8u << 20)
+#define FUZZ_MEMORY_BYTES (64u << 20)
 
 static void fill(uint8_t* dst, size_t n, const uint8_t* pattern, size_t plen, size_t* cursor) {
     static const uint8_t fixed[] = {0x00, 0x00, 0x80, 0x3f, 0x01, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0xc0};
@@ -84,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     nrt_options opts;
     nrt_options_init(&opts);
     opts.max_arena_bytes = FUZZ_ARENA_BYTES;
+    opts.max_memory_bytes = FUZZ_MEMORY_BYTES;
     opts.isa = NRT_ISA_AUTO;
     nrt_model* m = NULL;
     if (nrt_model_create(&opts, &m) != NRT_OK) {

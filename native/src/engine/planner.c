@@ -23,8 +23,8 @@
 
 #define ALIGN 64
 /* Overlaps the greedy pass may look at: OVERLAP_BUDGET_PER_ITEM per item plus a constant. */
-#define OVERLAP_BUDGET_PER_ITEM 32
-#define OVERLAP_BUDGET_BASE 1000000
+#define OVERLAP_BUDGET_PER_ITEM 24
+#define OVERLAP_BUDGET_BASE 500000
 
 static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 

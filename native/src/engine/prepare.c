@@ -140,7 +140,8 @@ static nrt_status plan(nrt_model* m) {
     size_t count = 0;
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
-        if (t->kind != NRT_TENSOR_ACTIVATION) continue;
+        /* (a tensor no operator writes, and so none reads (loader.c), needs no memory) */
+        if (t->kind != NRT_TENSOR_ACTIVATION || (!t->is_input && t->producer < 0)) continue;
         int first = t->is_input ? 0 : t->producer;
         int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
         items[count] = (nrt_plan_item){t->nbytes, first, last, 0};

@@ -84,10 +84,15 @@ static nrt_status range_count(nrt_ctx* ctx, nrt_tensor* const in[3], int64_t* n)
                            (long long)limit);
     if ((diff > 0) != (delta > 0) || diff == 0) {
         *n = 0;
-    } else { /* same signs: ceil of a positive quotient, without overflow */
-        int64_t q = diff / delta;
-        *n = q + (q * delta != diff);
+        return NRT_OK;
     }
+    /* Same signs: ceil(|diff| / |delta|) in unsigned arithmetic (INT64_MIN / -1 overflows, and traps on x86). */
+    uint64_t ud = diff < 0 ? 0 - (uint64_t)diff : (uint64_t)diff, ub = delta < 0 ? 0 - (uint64_t)delta : (uint64_t)delta;
+    uint64_t q = ud / ub + (ud % ub != 0);
+    if (q > (uint64_t)INT64_MAX)
+        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "range from %lld to %lld by %lld has too many elements",
+                           (long long)start, (long long)limit, (long long)delta);
+    *n = (int64_t)q;
     return NRT_OK;
 }
 

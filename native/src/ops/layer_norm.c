@@ -123,8 +123,8 @@ static nrt_status ln_eval(nrt_ctx* ctx) {
     float* scratch = ctx->node->scratch;
     ln_job j = {nrt_in(ctx, 0)->data, scale->data, bias ? bias->data : NULL, nrt_out(ctx, 0)->data,
                 mean ? mean->data : NULL, inv ? inv->data : NULL, s->n, p->epsilon};
-    if (s->expand[0]) j.scale = expand(s, scale, scratch);
-    if (bias && s->expand[1]) j.bias = expand(s, bias, scratch + s->n);
+    if (s->n && s->expand[0]) j.scale = expand(s, scale, scratch); /* (n = 0: no scratch, nothing read) */
+    if (s->n && bias && s->expand[1]) j.bias = expand(s, bias, scratch + s->n);
     size_t grain = s->n >= 4096 ? 1 : (size_t)(4096 / (s->n ? s->n : 1));
     nrt_parallel_for(ctx, (size_t)s->rows, grain, ln_range, &j);
     return NRT_OK;

@@ -7,6 +7,7 @@
  * inputs 1 and 2 when present (ONNX: per tensor, per axis, or blocked along
  * the axis), else from the integer tensor's QuantParams (per tensor or per
  * axis) -- the form the converter's int8 graphs use. */
+#include <math.h>
 #include <string.h>
 
 #include "../engine/dtype.h"
@@ -23,6 +24,19 @@ typedef struct qdq_state {
     int64_t count; /* scales (and zero points) */
 } qdq_state;
 
+/* Scales given as a tensor must be finite and positive, as QuantParams
+ * scales are (loader.c): checked at load when constant, at prepare when
+ * computed there, else on every run (`st` is the status for a bad one). */
+static nrt_status check_scales(nrt_ctx* ctx, const nrt_tensor* s, nrt_status st) {
+    if (s->dtype != NRT_FLOAT32) return NRT_OK; /* (prepare refuses other types) */
+    const float* v = s->data;
+    for (int64_t i = 0, n = nrt_numel(s); i < n; i++)
+        if (!(isfinite(v[i]) && v[i] > 0.0f))
+            return nrt_op_fail(ctx, st, "scale %s[%lld] = %g is not a finite positive number", s->name, (long long)i,
+                               (double)v[i]);
+    return NRT_OK;
+}
+
 static nrt_status qdq_parse(nrt_ctx* ctx) {
     qdq_params* p = nrt_alloc_params(ctx, sizeof *p);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
@@ -34,7 +48,8 @@ static nrt_status qdq_parse(nrt_ctx* ctx) {
         return st;
     if (p->block_size < 0)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "block_size %d is negative", (int)p->block_size);
-    return NRT_OK;
+    const nrt_tensor* scale = nrt_in(ctx, 1);
+    return scale && scale->kind == NRT_TENSOR_CONSTANT ? check_scales(ctx, scale, NRT_ERR_INVALID_MODEL) : NRT_OK;
 }
 
 static bool quant_type(nrt_dtype t) {
@@ -128,6 +143,7 @@ static nrt_status qdq_prepare(nrt_ctx* ctx, bool quantize) {
     qdq_state* st = nrt_alloc_state(ctx, sizeof *st);
     if (!st) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status e = s ? layout_from_inputs(ctx, x, s, z, q, st) : layout_from_quant(ctx, x, q, st);
+    if (e == NRT_OK && s && s->kind == NRT_TENSOR_STATIC) e = check_scales(ctx, s, NRT_ERR_INVALID_MODEL);
     if (e) return e;
     ctx->node->scratch_bytes = (size_t)st->count * (sizeof(float) + sizeof(int32_t));
     return nrt_set_shape_like(ctx, y, x);
@@ -181,6 +197,9 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     const nrt_tensor* q = quantize ? y : x;
     float* s = ctx->node->scratch;
     int32_t* z = (int32_t*)(s + st->count);
+    const nrt_tensor* scale = nrt_in(ctx, 1);
+    nrt_status e = scale && !nrt_is_static(scale) ? check_scales(ctx, scale, NRT_ERR_INVALID_ARGUMENT) : NRT_OK;
+    if (e) return e;
     gather_params(ctx, q, st->count, s, z);
     qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL};
     if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)

@@ -1,0 +1,7 @@
+"""`python -m nanort`: the `nanort` command."""
+
+import sys
+
+from nanort.cli import main
+
+sys.exit(main())
