@@ -350,11 +350,15 @@ def mutants(seeds: list[bytes], rng: random.Random) -> Iterator[tuple[str, bytes
 
 
 if __name__ == "__main__":
+    from graph_mutations import fuzz_input
+
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     seeds = [Path(p).read_bytes() for p in sys.argv[2:]]
     gen = mutants(seeds, random.Random(0))
-    for i in range(1000):
-        desc, data = next(gen)
-        (out / f"mutant{i:05d}").write_bytes(data)
-    print(f"wrote 1000 mutants to {out}")
+    with open(out / "mutants.txt", "w") as index:
+        for i in range(1000):
+            desc, data = next(gen)
+            (out / f"mutant{i:05d}").write_bytes(fuzz_input(data))  # (the fuzz target's input format)
+            index.write(f"mutant{i:05d}: {desc}\n")
+    print(f"wrote 1000 mutants to {out} (what each is: mutants.txt)")
