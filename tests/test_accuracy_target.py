@@ -26,14 +26,14 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def test_holdout_split_is_disjoint_and_every_fifth():
-    data = CalibrationSource([{"x": np.full(1, i, np.float32)} for i in range(23)], 23, "23 samples")
+def test_holdout_split_is_disjoint_and_every_eighth():
+    data = CalibrationSource([{"x": np.full(1, i, np.float32)} for i in range(33)], 33, "33 samples")
     calib, held, disjoint = accuracy.split_holdout(data)
-    assert disjoint and len(calib) == 19 and len(held) == 4
+    assert disjoint and len(calib) == 29 and len(held) == 4
     seen = [int(f["x"][0]) for f in calib]
-    assert seen == [i for i in range(23) if i % 5 != 4]
-    assert [int(f["x"][0]) for f in held] == [4, 9, 14, 19]
-    few = CalibrationSource([{"x": np.zeros(1, np.float32)}] * 3, 3, "3")
+    assert seen == [i for i in range(33) if i % 8 != 7]
+    assert [int(f["x"][0]) for f in held] == [7, 15, 23, 31]
+    few = CalibrationSource([{"x": np.zeros(1, np.float32)}] * 7, 7, "7")
     assert accuracy.split_holdout(few)[2] is False  # too few to hold any out: the verdict says so
 
 
@@ -103,13 +103,13 @@ def test_one_ruinous_layer_is_fixed_without_flags(tmp_path: Path):
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     want = [sess.run(None, f)[0] for f in feeds]
 
-    plain = nanort.convert(src, tmp_path / "plain.nrt", quantize="int8", calibration=_images(1, 10),
+    plain = nanort.convert(src, tmp_path / "plain.nrt", quantize="int8", calibration=_images(1, 16),
                            fix_accuracy=False)
     with nanort.Model(tmp_path / "plain.nrt") as model:  # the failure this mechanism exists for
         assert min(_cos(w, model.run(f)["y"]) for w, f in zip(want, feeds)) < 0.5
     assert not plain.quantization.verdict.met
 
-    report = nanort.convert(src, tmp_path / "m.nrt", quantize="int8", calibration=_images(1, 10),
+    report = nanort.convert(src, tmp_path / "m.nrt", quantize="int8", calibration=_images(1, 16),
                             report=tmp_path / "r.html")
     q = report.quantization
     assert q.verdict.met and q.verdict.held_out and q.verdict.samples == 2
