@@ -149,3 +149,31 @@ def test_dynamic_gets_a_verdict_and_report(tmp_path: Path):
     assert v is not None and v.outputs[0].cosine > 0.99 and v.met
     page = (tmp_path / "d.html").read_text()
     assert "meets the accuracy target" in page and "int8 weights" in page
+
+
+def test_bias_correction_removes_a_rounding_shift(tmp_path: Path):
+    """Per-tensor weights: channel 0's weights (all 0.4 of a step) round to 0, so its output
+    loses their mean contribution (inputs average 0.5). Bias correction folds the measured
+    shift into the int32 bias; measured against onnxruntime on other inputs."""
+    n = Net(9)
+    w = n.rng.normal(0, 0.3, (8, 8, 3, 3)).astype(np.float32)
+    step = np.abs(w).max() / 127
+    w[0] = 0.4 * step
+    n.inits.append(onnx.numpy_helper.from_array(w, "w"))
+    n("Conv", ["x", "w", n.c("b", np.zeros(8, np.float32))], "y", pads=[1, 1, 1, 1])
+    m = _model(n, [("x", [1, 8, 16, 16])], [("y", [1, 8, 16, 16])])
+    src = tmp_path / "m.onnx"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(3)
+    calib = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(16)]
+    test = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(3)]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    shift = {}
+    for corrected in (False, True):
+        dst = tmp_path / f"m{corrected}.nrt"
+        nanort.convert(src, dst, quantize="int8", calibration=calib, per_channel=False, bias_correction=corrected)
+        with nanort.Model(dst) as model:
+            err = np.stack([model.run(f)["y"] - sess.run(None, f)[0] for f in test])
+        shift[corrected] = abs(float(err[:, :, 0].mean()))
+    assert shift[False] > 0.2 * 72 * step * 0.5  # the shift is real: 72 taps x 0.4 step x mean input 0.5
+    assert shift[True] < 0.2 * shift[False]

@@ -19,6 +19,7 @@ from nanort.runtime.errors import ConversionError
 from ..ir import Graph
 from ..serialize import serialize
 from .accuracy import Target, Verdict, check_target_outputs, parse_target, run_outputs, split_holdout, verdict
+from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
 from .fixer import Fixed, fixes_text, meet_target
@@ -52,6 +53,7 @@ class QuantizeSpec:
     # only measures them
     accuracy_targets: list[Target] = field(default_factory=list)
     fix_accuracy: bool = True
+    bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
 
 
 @dataclass
@@ -179,8 +181,15 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if data is None:
         return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
                                    cpu_seconds)
-    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, progress)
-    if fixed.steps:
+    finish = None
+    if spec.bias_correction:
+        correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
+
+        def finish(qg: Graph, res: QuantResult) -> None:
+            correct_biases(graph, qg, res, correction_samples)
+        finish(q, result)
+    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress)
+    if fixed.steps or spec.bias_correction:
         q, result = fixed.graph, fixed.result
         rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
         notes = {s.node: f"changed by the accuracy fixer: {s.fix}" for s in fixed.steps}
@@ -192,7 +201,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
 
 
 def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
-                   rows: list[LayerRow], spec: QuantizeSpec, progress) -> Fixed:
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress) -> Fixed:
     """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
@@ -202,7 +211,7 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
         return Fixed(start[0], start[1],
                      verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
     return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
-                       _added_noise(rows, graph), spec.threads, None, progress)
+                       _added_noise(rows, graph), spec.threads, None, finish, progress)
 
 
 def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
@@ -229,6 +238,7 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
     return QuantizationOutcome(q, result, dynamic_rows(graph, result), 0, 0.0, description, verdict=v)
 
 
+BIAS_CORRECTION_SAMPLES = 4
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0

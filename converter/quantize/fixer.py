@@ -80,8 +80,9 @@ class _Trials:
 
     def __init__(self, fp_graph: Graph, stats: dict[str, TensorStats], holdout: Sequence[dict],
                  reference: dict[str, np.ndarray], targets: Sequence[Target], held_out: bool, threads: int,
-                 int16_capable: Callable[[Graph, str], bool] | None):
-        self.fp, self.stats, self.holdout = fp_graph, stats, holdout
+                 int16_capable: Callable[[Graph, str], bool] | None,
+                 finish: Callable[[Graph, QuantResult], None] | None):
+        self.fp, self.stats, self.holdout, self.finish = fp_graph, stats, holdout, finish
         self.reference, self.targets, self.held_out, self.threads = reference, targets, held_out, threads
         self.int16_capable = int16_capable
         self.count = 0
@@ -90,6 +91,8 @@ class _Trials:
         self.count += 1
         q = copy.deepcopy(self.fp)
         result = quantize_int8(q, self.stats, opts)
+        if self.finish is not None:
+            self.finish(q, result)
         outs = run_outputs(serialize(q), self.holdout, self.threads)
         return q, result, verdict(self.reference, outs, self.targets, len(self.holdout), self.held_out)
 
@@ -139,10 +142,12 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
                 holdout: Sequence[dict], reference: dict[str, np.ndarray], targets: Sequence[Target],
                 held_out: bool, added_noise: dict[str, float], threads: int = 1,
                 int16_capable: Callable[[Graph, str], bool] | None = None,
+                finish: Callable[[Graph, QuantResult], None] | None = None,
                 progress: Callable[[str, int, int], None] | None = None) -> Fixed:
-    """start: (graph, result) of the int8 quantization under opts. Returns the fixed
-    quantization (the start itself when it already meets the target)."""
-    trials = _Trials(fp_graph, stats, holdout, reference, targets, held_out, threads, int16_capable)
+    """start: (graph, result) of the int8 quantization under opts (then finish, e.g. bias
+    correction, which every trial repeats). Returns the fixed quantization (the start
+    itself when it already meets the target)."""
+    trials = _Trials(fp_graph, stats, holdout, reference, targets, held_out, threads, int16_capable, finish)
     q, result = start
     current = verdict(reference, run_outputs(serialize(q), holdout, threads), targets, len(holdout), held_out)
     fixed = Fixed(q, result, current)
