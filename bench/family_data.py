@@ -69,8 +69,8 @@ def photos() -> list[Image.Image]:
 
 def faces() -> list[Image.Image]:
     names = [("insightface==2.1", n) for n in WHEELS["insightface==2.1"]]
-    names += [("matplotlib==3.11.2", WHEELS["matplotlib==3.11.2"][0]),
-              ("scikit-image==0.26.0", "skimage/data/astronaut.png"), ("scikit-image==0.26.0", "skimage/data/camera.png")]
+    names += [("matplotlib==3.11.2", WHEELS["matplotlib==3.11.2"][0])]
+    names += [("scikit-image==0.26.0", f"skimage/data/{n}") for n in ("astronaut.png", "camera.png")]
     return [Image.open(file(r, n)).convert("RGB") for r, n in names]
 
 

@@ -286,6 +286,9 @@ def measure(fam: Family, args, tmp: Path) -> dict:
     report = nanort.convert(src, tmp / f"{fam.name}.nrt", input_shapes=shapes, quantize="int8",
                             calibration=[{name: x} for x in calib])
     nanort_s = time.perf_counter() - t0
+    if args.bias_correction:  # the same, with bias correction: its own column
+        nanort.convert(src, tmp / f"{fam.name}_bc.nrt", input_shapes=shapes, quantize="int8",
+                       calibration=[{name: x} for x in calib], bias_correction=True)
     nanort.convert(src, tmp / f"{fam.name}_fp32.nrt", input_shapes=shapes)
     ort_q = tmp / f"{fam.name}_ort.onnx"
     ort_static_int8(src, ort_q, name, calib, fam.shape)
@@ -296,6 +299,9 @@ def measure(fam: Family, args, tmp: Path) -> dict:
         outs = {"fp32": [fp.run(None, f) for f in feeds],
                 "nanort": [[v for v in nq.run(f).values()] for f in feeds],
                 "ort": [oq.run(None, f) for f in feeds]}
+        if args.bias_correction:
+            with nanort.Model(tmp / f"{fam.name}_bc.nrt") as bc:
+                outs["bias corrected"] = [[v for v in bc.run(f).values()] for f in feeds]
         scores = {k: fam.score(outs["fp32"], v, labels) for k, v in outs.items()}
         f0 = feeds[0]
         times = interleaved({"fp32 ort": lambda: fp.run(None, f0), "fp32 nanort": lambda: nf.run(f0),
@@ -311,6 +317,8 @@ def main() -> None:
     ap.add_argument("--eval", type=int, default=16, help="other images the metric is measured on")
     ap.add_argument("--runs", type=int, default=10, help="interleaved timed runs of each runtime")
     ap.add_argument("--models", default=",".join(f.name for f in FAMILIES))
+    ap.add_argument("--bias-correction", action="store_true",
+                    help="also convert with bias correction (a column of its own: measured one at a time)")
     args = ap.parse_args()
     wanted = args.models.split(",")
     unknown = set(wanted) - {f.name for f in FAMILIES}
@@ -322,6 +330,8 @@ def main() -> None:
     for col in ("model", "task", "metric", "target", "fp32", "nanort int8", "ort int8", "fp32 ms (ort / nanort)",
                 "nanort int8 ms", "ort int8 ms"):
         table.add_column(col, justify="left" if col in ("model", "task", "metric", "target") else "right")
+    if args.bias_correction:
+        table.add_column("nanort int8 + bias correction", justify="right")
     notes = []
     for fam in [f for f in FAMILIES if f.name in wanted]:
         console.print(f"{fam.name}: converting, quantizing with onnxruntime, measuring ...")
@@ -329,7 +339,8 @@ def main() -> None:
         s, t = r["scores"], r["times"]
         table.add_row(fam.name, fam.task, fam.metric, fam.target, f"{s['fp32']:.4f}", f"{s['nanort']:.4f}",
                       f"{s['ort']:.4f}", f"{t['fp32 ort'].median_ms:.2f} / {t['fp32 nanort'].median_ms:.2f}",
-                      f"{t['nanort'].median_ms:.2f}", f"{t['ort'].median_ms:.2f}")
+                      f"{t['nanort'].median_ms:.2f}", f"{t['ort'].median_ms:.2f}",
+                      *([f"{s['bias corrected']:.4f}"] if args.bias_correction else []))
         notes.append(f"{fam.name}: converted in {r['seconds']:.0f} s; " + " | ".join(r["verdict"]))
         console.print(notes[-1])
     console.print(table)

@@ -44,7 +44,11 @@ def test_output_kinds_and_metrics():
     assert accuracy.output_kind(probs) == ("probabilities", 3)
     noisy = probs + rng.normal(0, 0.02, probs.shape)
     m = accuracy.measure("p", probs, noisy, [])
-    assert m.top1 == pytest.approx(np.mean(probs.argmax(3) == noisy.argmax(3)))
+    same = probs.argmax(3) == noisy.argmax(3)
+    top = np.sort(probs, 3)
+    decided = top[..., -1] - top[..., -2] >= 0.1
+    assert 0 < decided.mean() < 1
+    assert m.top1_all == pytest.approx(same.mean()) and m.top1 == pytest.approx(same[decided].mean())
     assert m.targets == [accuracy.DEFAULT_TARGETS["probabilities"]]
     maps = rng.uniform(0, 1, (2, 1, 1, 16, 16))
     assert accuracy.output_kind(maps)[0] == "map"
