@@ -38,7 +38,8 @@ from .quantize import MOVEMENT, QuantOptions, QuantResult, quantize_int8
 SHORTLIST = 24
 MAX_FIXES = 12
 SCALE_CHOICES = (("minmax", 99.99), ("percentile", 99.999))
-NO_ERROR_OPS = MOVEMENT | {"Pad"}  # int8 copies of their input's values: nothing to fix there
+NO_ERROR_OPS = MOVEMENT | {"Pad"}
+COLLAPSE_REASON = "measured int8 error"  # (quantize_graph's collapsed_layers)  # int8 copies of their input's values: nothing to fix there
 
 
 @dataclass
@@ -86,6 +87,10 @@ class _Trials:
         self.reference, self.targets, self.held_out, self.threads = reference, targets, held_out, threads
         self.int16_capable = int16_capable
         self.count = 0
+        self._ops = {n.name: n.op for n in fp_graph.nodes}
+
+    def op_of(self, name: str) -> str:
+        return self._ops.get(name, "")
 
     def run(self, opts: QuantOptions) -> tuple[Graph, QuantResult, Verdict]:
         self.count += 1
@@ -180,9 +185,29 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
         fixed.steps.append(FixStep(s.node, s.op, fix, deficit, v.deficit()))
         fixed.graph, fixed.result, fixed.verdict = q, result, v
         deficit = v.deficit()
+    if fixed.steps and fixed.verdict.met:
+        state = _undo_backstops(trials, state, fixed)
     if fixed.steps:
         _measure_costs(fixed, fp_graph, start[0], holdout[0], threads, ops)
     return fixed
+
+
+def _undo_backstops(trials: _Trials, state: QuantOptions, fixed: Fixed) -> QuantOptions:
+    """The measured-collapse rule keeps in fp32 the layer where the error shows, which
+    may only read the culprit's ruined tensor: once the fixes meet the target, each such
+    layer goes back to int8 if the target still holds."""
+    for name, why in list(state.force_float.items()):
+        if not why.startswith(COLLAPSE_REASON):
+            continue
+        trial = copy.deepcopy(state)
+        del trial.force_float[name]
+        q, result, v = trials.run(trial)
+        if v.met:
+            state = trial
+            fixed.graph, fixed.result, fixed.verdict = q, result, v
+            fixed.steps.append(FixStep(name, trials.op_of(name), "back to int8 (the collapse it showed is fixed)",
+                                       v.deficit(), v.deficit()))
+    return state
 
 
 def _fix_layer(trials: _Trials, state: QuantOptions, node, deficit: float, float_deficit: float):
