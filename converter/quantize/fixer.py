@@ -38,8 +38,8 @@ from .quantize import MOVEMENT, QuantOptions, QuantResult, quantize_int8
 SHORTLIST = 24
 MAX_FIXES = 12
 SCALE_CHOICES = (("minmax", 99.99), ("percentile", 99.999))
-NO_ERROR_OPS = MOVEMENT | {"Pad"}
-COLLAPSE_REASON = "measured int8 error"  # (quantize_graph's collapsed_layers)  # int8 copies of their input's values: nothing to fix there
+NO_ERROR_OPS = MOVEMENT | {"Pad"}  # int8 copies of their input's values: nothing to fix there
+COLLAPSE_REASON = "measured int8 error"  # (quantize_graph's collapsed_layers)
 
 
 @dataclass
