@@ -117,6 +117,10 @@ def import_model(model: Model, progress: Callable[[int, int], None] | None = Non
             except UnsupportedOpError as e:
                 refused.add(op.code, ctx.name, getattr(e, "reason", str(e)))
                 missing.update(op.outputs)
+            except (IndexError, KeyError, ValueError, TypeError, AttributeError, ZeroDivisionError) as e:
+                # (operands that contradict each other: a malformed file)
+                raise ConversionError(f"{model.path}: {op.code} operator {ctx.name!r} cannot be imported "
+                                      f"({type(e).__name__}: {e})") from None
         if progress:
             progress(k + 1, total)
     if refused:
