@@ -13,7 +13,7 @@ BINARY = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul", "DIV": "Div", "MAXIMUM": "Ma
           "LESS_EQUAL": "LessOrEqual", "GREATER_EQUAL": "GreaterOrEqual"}
 UNARY = {"LOGISTIC": "Sigmoid", "TANH": "Tanh", "RELU": "Relu", "HARD_SWISH": "HardSwish", "EXP": "Exp",
          "LOG": "Log", "SQRT": "Sqrt", "ABS": "Abs", "NEG": "Neg", "SIN": "Sin", "COS": "Cos", "FLOOR": "Floor",
-         "CEIL": "Ceil", "ROUND": "Round", "ELU": "Elu", "LOGICAL_NOT": "Not"}
+         "CEIL": "Ceil", "ROUND": "Round", "LOGICAL_NOT": "Not"}
 
 
 @register(*BINARY)
@@ -58,6 +58,11 @@ def square(ctx: OpContext) -> None:
 def clamp(ctx: OpContext) -> None:
     lo, hi = {"RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}[ctx.code]
     ctx.emit("Clip", [ctx.input(0)], [ctx.output(0)], min=lo, max=hi)
+
+
+@register("ELU")
+def elu(ctx: OpContext) -> None:
+    ctx.emit("Elu", [ctx.input(0)], [ctx.output(0)], alpha=1.0)
 
 
 @register("LEAKY_RELU")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activation
 from .context import OpContext, register
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -25,11 +24,8 @@ def reshape(ctx: OpContext) -> None:
 
 @register("CONCATENATION")
 def concatenation(ctx: OpContext) -> None:
-    kind = activation.fused_activation(ctx)
-    out = ctx.output(0)
-    raw = activation.raw_result(ctx, out, kind)
-    ctx.emit("Concat", [ctx.input(i) for i in range(ctx.num_inputs)], [raw], axis=int(ctx.options.Axis()))
-    activation.finish(ctx, raw, out, kind)
+    # (its options' fused activation is not applied: TFLite's kernels ignore it too)
+    ctx.emit("Concat", [ctx.input(i) for i in range(ctx.num_inputs)], [ctx.output(0)], axis=int(ctx.options.Axis()))
 
 
 @register("PAD", "PADV2", "MIRROR_PAD")
