@@ -244,8 +244,10 @@ def test_structure_aware_fuzzing(sanitized_build, seed_models, tmp_path):
                     kept.mkdir(parents=True, exist_ok=True)
                     if culprit:
                         shutil.copy(culprit, kept / f"seed{seed}-{Path(culprit).parent.name}-{Path(culprit).name}")
-                    raise AssertionError(f"structure fuzzer (seed {seed}), {name}: {descriptions.get(culprit)} "
-                                         f"-> {outcome[:200]}; reproducer in {kept}\n{outcome}")
+                    what = re.findall(r"(?:runtime error|ERROR|SUMMARY): .*|^exit .*|^timeout$", outcome, re.M)
+                    raise AssertionError(f"structure fuzzer (seed {seed}), {name}: {culprit} "
+                                         f"({descriptions.get(culprit)}): {what[0] if what else outcome[-300:]}; "
+                                         f"reproducer in {kept}\n{outcome}")
             executed += len(batch)
             python_runs += len(batch) if py_run is not None else 0
             if last:

@@ -157,7 +157,7 @@ def test_shared_references_cannot_multiply_load_memory(tmp_path):
             print(type(e).__name__, e)
         print("grew", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, "MB")
     """)
-    assert out.startswith("LimitError") and "memory limit" in out, out
+    assert out.startswith("LimitError") and "load budget" in out, out
     assert int(out.split("grew ")[1].split()[0]) < 100, out
 
 

@@ -462,6 +462,7 @@ nrt_status nrt_load(nrt_model* m) {
     nrt_fb_table root, g;
     m->scanned = 0;
     m->fb.scanned = &m->scanned;
+    m->mem.refused = 0;
     uint64_t limit = L.scan_budget < m->opts.max_memory_bytes ? L.scan_budget : m->opts.max_memory_bytes;
     m->mem.limit = clamp_size(limit);
     if (m->fb.size < 8)

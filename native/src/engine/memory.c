@@ -1,6 +1,7 @@
 #include "memory.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,13 +42,18 @@ void nrt_mem_free(nrt_model* m, void* p) {
 
 nrt_status nrt_mem_status(nrt_model* m, nrt_status st) {
     if (!m->mem.refused) return st;
-    nrt_set_error(m, "%s: %zu more bytes would exceed the memory limit of %zu bytes (%zu in use)%s",
-                  m->loaded ? "prepare" : "load", m->mem.refused, m->mem.limit, m->mem.used,
-                  m->loaded ? "; raise nrt_options.max_memory_bytes if the model needs it"
-                            : "; the file describes far more in-memory structure than its size suggests "
-                              "(shared FlatBuffers references?), or raise nrt_options.max_memory_bytes");
+    /* Keep what the caller said up to its "out of memory" (it names the operator). */
+    char where[256] = "";
+    const char* oom = strstr(m->error, "out of memory");
+    if (oom && oom > m->error) snprintf(where, sizeof where, "%.*s", (int)(oom - m->error), m->error);
+    if (m->mem.limit < m->opts.max_memory_bytes)
+        nrt_set_error(m, "%s%zu more bytes would exceed the load budget of %zu bytes (16 x the file's size + 64 MiB, "
+                      "%zu in use): the file describes far more in-memory structure than its size (tables or "
+                      "vectors shared by many references?)", where, m->mem.refused, m->mem.limit, m->mem.used);
+    else
+        nrt_set_error(m, "%s%zu more bytes would exceed the memory limit of %zu bytes (%zu in use); raise "
+                      "nrt_options.max_memory_bytes if the model needs it", where, m->mem.refused, m->mem.limit,
+                      m->mem.used);
     m->mem.refused = 0;
     return NRT_ERR_LIMIT;
 }
-
-void nrt_mem_clear_refusal(nrt_model* m) { m->mem.refused = 0; }

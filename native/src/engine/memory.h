@@ -28,7 +28,7 @@
 typedef struct nrt_memory {
     size_t used;     /* bytes allocated now */
     size_t limit;    /* used may not exceed it */
-    size_t refused;  /* the last allocation refused for the limit (0: none since nrt_mem_clear_refusal) */
+    size_t refused;  /* the size of an allocation refused for the limit, until nrt_mem_status reports it (0: none) */
 } nrt_memory;
 
 typedef struct nrt_model nrt_model;
@@ -46,6 +46,5 @@ void nrt_mem_free(nrt_model* m, void* p);
  * the limit when the accounting refused it (the message then replaces the
  * caller's), else `st` unchanged. */
 nrt_status nrt_mem_status(nrt_model* m, nrt_status st);
-void nrt_mem_clear_refusal(nrt_model* m);
 
 #endif

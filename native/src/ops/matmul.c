@@ -514,6 +514,7 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
+    if (M == 0) return; /* (an empty x: no rows, and no scratch) */
     uint8_t* scratch = ctx->node->scratch;
     float* row_scale = (float*)(scratch + dyn_offset(M, K));
     nrt_dyn_fc d = {M, N, K, x->data, w->data, w->quant.scale, w->quant.count > 1, bias ? bias->data : NULL,
