@@ -157,8 +157,9 @@ def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
 
 
 # ------------------------------------------------ structure-aware fuzzing --
+# (Compute is bounded as in fuzz_model.c: a run still going after 0.5 s is cancelled.)
 PYTHON_CHILD = """
-import resource, sys
+import resource, sys, threading
 import numpy as np
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 import nanort
@@ -169,7 +170,12 @@ for path in sys.argv[1:]:
     try:
         with nanort.Model(data, max_arena_bytes=8 << 20, max_memory_bytes=64 << 20) as m:
             feeds = {{i.name: np.ones([2 if d is None else d for d in i.shape], i.dtype) for i in m.inputs}}
-            m.run(feeds)
+            watchdog = threading.Timer(0.5, m.cancel)
+            watchdog.start()
+            try:
+                m.run(feeds)
+            finally:
+                watchdog.cancel()
     except nanort.Error:
         pass
 print("DONE", flush=True)

@@ -13,12 +13,22 @@
  * when L is odd, which also runs the re-prepare paths. Any status is fine;
  * crashes, sanitizer reports, leaks and hangs are bugs.
  *
+ * Memory is bounded by the options below. Compute is bounded as an app would
+ * bound it: a watchdog thread cancels an invoke still running after
+ * INVOKE_BUDGET_MS (nrt_model_cancel, so that is fuzzed too): a valid small
+ * file can ask for minutes of work (a long chain of convolutions), which is
+ * not a defect; an operator that never returns still is (libFuzzer's
+ * -timeout).
+ *
  * Build: clang -fsanitize=fuzzer,address,undefined (tests/test_fuzz.py).
  * Reproduce: ./fuzz_model crash-file
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "nanort.h"
 
@@ -28,6 +38,53 @@
  * fuzzer's -rss_limit_mb / -malloc_limit_mb). */
 #define FUZZ_ARENA_BYTES (8u << 20)
 #define FUZZ_MEMORY_BYTES (64u << 20)
+#define INVOKE_BUDGET_MS 500
+
+/* The watchdog: one thread for the whole run, armed around each invoke. */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond = PTHREAD_COND_INITIALIZER;
+static nrt_model* watched;
+static struct timespec watch_deadline;
+
+static void* watchdog(void* arg) {
+    (void)arg;
+    pthread_mutex_lock(&watch_lock);
+    for (;;) {
+        while (!watched) pthread_cond_wait(&watch_cond, &watch_lock);
+        if (pthread_cond_timedwait(&watch_cond, &watch_lock, &watch_deadline) == ETIMEDOUT && watched) {
+            nrt_model_cancel(watched); /* (under the lock: the model is not freed meanwhile) */
+            watched = NULL;
+        }
+    }
+    return NULL;
+}
+
+static void start_watchdog(void) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, watchdog, NULL) == 0) pthread_detach(thread);
+}
+
+static nrt_status invoke_within_budget(nrt_model* m) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, start_watchdog);
+    pthread_mutex_lock(&watch_lock);
+    clock_gettime(CLOCK_REALTIME, &watch_deadline);
+    watch_deadline.tv_sec += INVOKE_BUDGET_MS / 1000;
+    watch_deadline.tv_nsec += (long)(INVOKE_BUDGET_MS % 1000) * 1000000L;
+    if (watch_deadline.tv_nsec >= 1000000000L) {
+        watch_deadline.tv_sec++;
+        watch_deadline.tv_nsec -= 1000000000L;
+    }
+    watched = m;
+    pthread_cond_signal(&watch_cond);
+    pthread_mutex_unlock(&watch_lock);
+    nrt_status st = nrt_model_invoke(m);
+    pthread_mutex_lock(&watch_lock);
+    watched = NULL;
+    pthread_cond_signal(&watch_cond);
+    pthread_mutex_unlock(&watch_lock);
+    return st;
+}
 
 static void fill(uint8_t* dst, size_t n, const uint8_t* pattern, size_t plen, size_t* cursor) {
     static const uint8_t fixed[] = {0x00, 0x00, 0x80, 0x3f, 0x01, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0xc0};
@@ -64,7 +121,7 @@ static void run_once(nrt_model* m, const uint8_t* dims_src, size_t ndims_src, co
         if (nrt_model_input_info(m, i, &info) != NRT_OK || (!p && info.bytes)) return;
         if (p) fill(p, info.bytes, pattern, plen, &cursor);
     }
-    if (nrt_model_invoke(m) != NRT_OK) return;
+    if (invoke_within_budget(m) != NRT_OK) return;
     /* Read every output byte: a wrong size would show as an ASan report. */
     volatile uint8_t sink = 0;
     for (int i = 0; i < nrt_model_num_outputs(m); i++) {
@@ -102,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (tail & 1) nrt_model_set_num_threads(m, 2);
         run_once(m, NULL, 0, t + ndims, tail - ndims);
         /* A second invoke on the same shapes reuses the prepared plan. */
-        nrt_model_invoke(m);
+        invoke_within_budget(m);
     }
     (void)nrt_model_error(m);
     nrt_model_free(m);
