@@ -202,7 +202,8 @@ def _extreme_array(dtype: np.dtype, n: int, rng: random.Random) -> np.ndarray:
     else:
         info = np.iinfo(dtype) if dtype.kind in "iu" else None
         pool = [v for v in INT_EXTREMES if info is None or info.min <= v <= info.max] or [0]
-    return np.array([rng.choice(pool) for _ in range(n)], dtype=dtype)
+    with np.errstate(over="ignore"):  # (1e38 is inf in float16: fine)
+        return np.array([rng.choice(pool) for _ in range(n)], dtype=dtype)
 
 
 NUMPY_OF = {0: np.float32, 1: np.float16, 2: np.float64, 3: np.int8, 4: np.uint8, 5: np.int16, 6: np.int32,

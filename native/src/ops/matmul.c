@@ -415,6 +415,7 @@ static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const mat
 static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
+    if (nrt_out(ctx, 0)->nbytes == 0) return NRT_OK; /* (an empty batch has no scratch to pack into) */
     if (s->fast) return matmul_eval_fast(ctx, p, s);
     if (s->s8) return matmul_eval_s8(ctx, s);
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
