@@ -19,7 +19,7 @@ from nanort.runtime.errors import ConversionError
 from . import onnx_loader
 from .frontend import import_model
 from .ir import Graph
-from .passes import PassOptions, run_passes
+from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
 from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
 from .serialize import serialize, write_atomic
@@ -83,7 +83,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            report: str | os.PathLike | None = None,
+            report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
@@ -98,12 +98,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize); report writes an
-    HTML page.
+    HTML page. input_dtype / output_dtype "int8" or "uint8" (int8 models)
+    make the float inputs / outputs integer codes of their quantization
+    (passes/io_dtype.py), e.g. camera bytes straight into the first layer.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
+    io_dtype.check_io_dtypes(input_dtype, output_dtype)
     model = onnx_loader.load(src)
     source_hist: dict[str, int] = {}
     for n in model.graph.node:
@@ -131,6 +134,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             if report:
                 outcome.write_html(report, f"nanort int8 report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
+        io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
         if progress:
             progress("writing", 0, 0)
         data = serialize(graph, info)
