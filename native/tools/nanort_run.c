@@ -271,6 +271,11 @@ static int parse_args(int argc, char** argv, options* o) {
             o->model = a;
             continue;
         }
+        static const char* const valued[] = {"--runs", "--warmup", "--threads", "--seed", "--isa",
+                                             "--output-dir", "--input", "--shape"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
+        if (!known) return usage_error("unknown option %s (see --help)", a);
         if (i + 1 >= argc) return usage_error("%s needs a value", a);
         const char* v = argv[++i];
         long n;
@@ -290,15 +295,13 @@ static int parse_args(int argc, char** argv, options* o) {
             if (o->isa == NRT_ISA_COUNT) return usage_error("--isa %s: one of ref, avx2, avx512, neon, dotprod, auto", v);
         } else if (!strcmp(a, "--output-dir")) {
             o->output_dir = v;
-        } else if (!strcmp(a, "--input") || !strcmp(a, "--shape")) {
+        } else { /* --input, --shape */
             const char* eq = strchr(v, '=');
             if (!eq || eq == v) return usage_error("%s %s: expected NAME=%s", a, v, a[2] == 'i' ? "FILE.npy" : "D1,D2");
             input_spec* s = spec_for(o, v, (size_t)(eq - v));
             if (!s) return usage_error("too many inputs");
             if (a[2] == 'i') s->npy_path = eq + 1;
             else if (!parse_dims(eq + 1, s->dims, &s->rank)) return usage_error("--shape %s: expected NAME=D1,D2,...", v);
-        } else {
-            return usage_error("unknown option %s (see --help)", a);
         }
     }
     if (!o->model) {
