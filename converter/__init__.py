@@ -1,4 +1,4 @@
-"""nanort.converter: ONNX model -> .nrt file.
+"""nanort.converter: ONNX or TensorFlow Lite model -> .nrt file.
 
     report = nanort.convert("model.onnx", "model.nrt", input_shapes={"x": [1, 3, 640, 640]})
     print(report.summary())
@@ -16,12 +16,20 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError
 
-from . import onnx_loader
+from . import onnx_loader, tflite
 from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
-from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
+from .quantize import (
+    ImagePreprocess,
+    QuantizationOutcome,
+    QuantizeSpec,
+    Target,
+    has_given_params,
+    parse_target,
+    quantize_graph,
+)
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -83,9 +91,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
-    """Converts an ONNX file to a .nrt file and returns what was done.
+    """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
     nhwc_io makes 4-D inputs/outputs of conv nets NHWC instead of the model's
@@ -97,26 +106,42 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     keeps the N most error-adding layers in fp32; auto_fallback=False turns off
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
-    Quantize/Dequantize); report writes an
-    HTML page. input_dtype / output_dtype "int8" or "uint8" (int8 models)
-    make the float inputs / outputs integer codes of their quantization
-    (passes/io_dtype.py), e.g. camera bytes straight into the first layer.
+    Quantize/Dequantize). int8 measures every output against fp32 on
+    calibration samples held out of the ranges and, where an output misses its
+    target (accuracy_target: "[OUTPUT:]METRIC=VALUE" strings or Targets, the
+    defaults per output kind otherwise; see quantize/accuracy.py), fixes the
+    most sensitive layers (a better scale, then fp32) unless fix_accuracy is
+    False; bias_correction folds each int8 layer's mean output error into its
+    bias; report writes an HTML page leading with that verdict.
+    input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
+    inputs / outputs integer codes of their quantization (passes/io_dtype.py),
+    e.g. camera bytes straight into the first layer.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
     io_dtype.check_io_dtypes(input_dtype, output_dtype)
-    model = onnx_loader.load(src)
-    source_hist: dict[str, int] = {}
-    for n in model.graph.node:
-        source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+    if tflite.is_tflite(src):
+        source = tflite.read(src)
+        source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return tflite.convert_graph(source, input_shapes, progress, fuse_only_clamps)
+    else:
+        model = onnx_loader.load(src)
+        source_hist = {}
+        for n in model.graph.node:
+            source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+        pre_quantized = _has_qdq(model)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps)
     outcome = None
     try:
-        pre_quantized = _has_qdq(model)
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
-        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        graph = build(quantize == "int8")
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -124,7 +149,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
             spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float,
-                                auto_fallback=auto_fallback, threads=threads)
+                                auto_fallback=auto_fallback, threads=threads,
+                                accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
+                                                  for t in accuracy_target],
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -132,7 +160,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                         calibration_samples=outcome.samples, float_nodes=outcome.float_nodes_text(),
                         quant_summary=outcome.summary_json())
             if report:
-                outcome.write_html(report, f"nanort int8 report: {src.name}")
+                outcome.write_html(report, f"nanort {quantize} report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
         if progress:
