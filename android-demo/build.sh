@@ -352,7 +352,7 @@ test_junit_host() {
         -cp "$T/aar/classes.jar:$OUT/classes/app:$T/junit:$JUNIT_CP" org.junit.runner.JUnitCore \
         ai.nanort.ModelTest ai.nanort.demo.OcrPipelineTest > "$T/junit-host.log" 2>&1 ||
         { cat "$T/junit-host.log"; die "JUnit on the host JVM failed"; }
-    grep -A12 "^OCR of" "$T/junit-host.log" | grep -v "^$" | grep -v "^Time\|^OK" || true
+    grep -A6 "OCR of" "$T/junit-host.log" | sed 's/^\.*/   /' | grep -v "^ *$" || true
     ok "JUnit on the host JVM, AAR's x86_64 library: $(grep '^OK' "$T/junit-host.log")"
 }
 
