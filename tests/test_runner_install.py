@@ -190,8 +190,8 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 @needs_arm
 @pytest.mark.slow
 def test_aarch64_runner_matches_the_host_bit_for_bit(prefix, arm_runner, int8_models, tmp_path):
-    assert "statically linked" in subprocess.run(["file", str(arm_runner)], capture_output=True,
-                                                 text=True).stdout or not have("file")
+    if have("file"):
+        assert "statically linked" in subprocess.run(["file", str(arm_runner)], capture_output=True, text=True).stdout
     for model in int8_models:
         shape = ["--shape", "x=3,37"] if model.stem == "mlp_int8" else []
         host = _run(prefix / "bin" / "nanort-run", model, *shape, "--runs", "1", "--seed", "7",
