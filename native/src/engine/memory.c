@@ -19,8 +19,9 @@ static void* counted_alloc(nrt_model* m, size_t bytes, size_t align, bool zero) 
         m->mem.refused = bytes ? bytes : 1;
         return NULL;
     }
-    uint8_t* base = aligned_alloc(align, total);
-    if (!base) return NULL;
+    void* raw = NULL; /* (posix_memalign, not aligned_alloc: see nrt_alloc_aligned64) */
+    if (posix_memalign(&raw, align, total) != 0) return NULL;
+    uint8_t* base = raw;
     if (zero) memset(base, 0, total);
     uint8_t* p = base + align;
     block_tail tail = {total, align};

@@ -121,6 +121,18 @@ static nrt_status propagate(nrt_model* m) {
     return NRT_OK;
 }
 
+/* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller memory. */
+static nrt_status check_bindings(nrt_model* m) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const nrt_tensor* t = &m->tensors[i];
+        if (t->bound && t->bound_bytes != t->nbytes)
+            return nrt_fail(m, NRT_ERR_SHAPE, "%s %s is bound to %zu bytes but its shape now needs %zu: bind it "
+                            "again (or unbind it)", t->is_input ? "input" : "output", t->name, t->bound_bytes,
+                            t->nbytes);
+    }
+    return NRT_OK;
+}
+
 static nrt_status plan(nrt_model* m) {
     int nt = m->num_tensors, nn = m->num_nodes;
     for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
@@ -142,6 +154,10 @@ static nrt_status plan(nrt_model* m) {
         nrt_tensor* t = &m->tensors[i];
         /* (a tensor no operator writes, and so none reads (loader.c), needs no memory) */
         if (t->kind != NRT_TENSOR_ACTIVATION || (!t->is_input && t->producer < 0)) continue;
+        if (t->bound) { /* in the caller's memory, outside the arena */
+            t->data = t->bound;
+            continue;
+        }
         int first = t->is_input ? 0 : t->producer;
         int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
         items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
@@ -186,6 +202,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     m->mem.refused = 0;
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
+    if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {
         nrt_release_prepared(m);
@@ -216,6 +233,12 @@ nrt_status nrt_invoke(nrt_model* m) {
             n->profile_calls++;
         }
         if (st != NRT_OK) return st;
+    }
+    /* A bound output that is not an arena tensor (a constant, or computed
+     * once at prepare) is copied into the caller's memory. */
+    for (int i = 0; i < m->num_outputs; i++) {
+        nrt_tensor* t = &m->tensors[m->outputs[i]];
+        if (t->bound && t->data != t->bound && t->nbytes) memcpy(t->bound, t->data, t->nbytes);
     }
     return NRT_OK;
 }
