@@ -89,6 +89,21 @@ def test_copies_into_the_runtime_are_checked_in_c():
             m._copy_input(0, np.ones((4, 6), np.float32))
 
 
+def test_a_bound_input_is_never_written_by_set_input():
+    """nrt_model_bind_input promises the caller's memory is only read; a set_input
+    on that input copied into it (a read-only array, a camera frame)."""
+    with nanort.Model(graph_bytes(relu_graph())) as m:
+        bound = np.full((2, 6), -1.0, np.float32)
+        m.bind_input("x", bound)
+        m.run()
+        other = np.ones((2, 6), np.float32)
+        for copy in (lambda: lib.nrt_model_set_input(m._h, 0, ffi.from_buffer(other), 48),
+                     lambda: lib.nrt_model_set_input_checked(m._h, 0, 0, ffi.from_buffer(other), 48, 0)):
+            assert copy() == 9  # STATE
+            assert "input x is bound" in ffi.string(lib.nrt_model_error(m._h)).decode()
+        assert (bound == -1.0).all()
+
+
 def test_nan_refused_in_the_same_pass_as_the_copy():
     with nanort.Model(graph_bytes(relu_graph())) as m:
         x = np.ones((2, 6), np.float32)

@@ -234,7 +234,8 @@ NRT_API const char* nrt_model_metadata_value(const nrt_model* model, const char*
  * instead of from the runtime's own input memory (which it no longer
  * allocates). The memory must hold `bytes` = the input's size at its
  * current shape, be aligned to its element size, and stay valid and
- * unchanged while invoke runs; invoke never writes to it. Binding another
+ * unchanged while invoke runs; invoke never writes to it (nor does
+ * nrt_model_set_input: NRT_ERR_STATE while bound). Binding another
  * pointer of the same size is cheap (no re-plan); data = NULL unbinds.
  * A binding lasts until unbound or the model is freed; resizing an input
  * or output to another size makes the next prepare/invoke fail with

@@ -363,6 +363,9 @@ static nrt_status set_input(nrt_model* m, int index, const nrt_dtype* dtype, con
     if (dtype && *dtype != t->dtype)
         return nrt_fail(m, NRT_ERR_DTYPE, "input %s is %s, got %s data", t->name, nrt_dtype_name(t->dtype),
                         nrt_dtype_name(*dtype));
+    if (t->bound) /* (its memory is the caller's, bound read-only) */
+        return nrt_fail(m, NRT_ERR_STATE, "input %s is bound (nrt_model_bind_input): write the bound memory, or "
+                        "unbind it before setting the input", t->name);
     if (bytes != t->nbytes)
         return nrt_fail(m, NRT_ERR_SHAPE, "input %s takes %zu bytes, got %zu", t->name, t->nbytes, bytes);
     if (!bytes) return NRT_OK;
