@@ -117,6 +117,23 @@ def test_every_file_is_verified_by_the_runtime_before_the_rename(tmp_path, monke
     assert os.listdir(tmp_path) == ["m.onnx"]
 
 
+def test_a_model_over_the_runtimes_file_limit_is_not_written(tmp_path, monkeypatch):
+    """Constants folded by the converter can grow a small model past the 2 GiB
+    the runtime loads: refused before writing (a stand-in reports that size)."""
+    import nanort.converter as conv
+
+    class OverTheLimit(bytes):
+        def __len__(self):
+            return (2 << 30) + 1
+
+    serialize = conv.serialize
+    monkeypatch.setattr(conv, "serialize", lambda graph, info=None: OverTheLimit(serialize(graph, info)))
+    src = small_model(tmp_path / "m.onnx")
+    with pytest.raises(nanort.ConversionError, match="over the runtime's 2 GiB file limit"):
+        nanort.convert(src, tmp_path / "m.nrt")
+    assert os.listdir(tmp_path) == ["m.onnx"]
+
+
 KILLED_CONVERSION = """
 import os, time, sys
 import nanort.converter.output_file as of
