@@ -21,7 +21,9 @@ from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
 from .passes import upsample as upsample_pass
+from .prune import PruneOutcome, PruneSpec, prune_graph
 from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
+from .quantize.calibration_data import from_spec
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -43,6 +45,7 @@ class ConversionReport:
     float_fallbacks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     quantization: QuantizationOutcome | None = None
+    pruning: PruneOutcome | None = None
 
     def summary(self) -> str:
         lines = [
@@ -55,6 +58,8 @@ class ConversionReport:
         ]
         if self.float_fallbacks:
             lines.append("  fp32 fallbacks: " + ", ".join(self.float_fallbacks))
+        if self.pruning is not None:
+            lines.append(f"  pruning: {self.pruning.summary_json()}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -84,6 +89,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             report: str | os.PathLike | None = None,
+            prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
+            prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
+            low_rank: float | int | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
@@ -99,6 +107,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize); report writes an
     HTML page.
+    prune / prune_method / prune_pattern / prune_scope / prune_exclude and
+    low_rank prune and factorize the float32 weights on the calibration
+    samples before quantizing (converter/prune: e.g. prune=0.5,
+    prune_method="sparsegpt", prune_pattern="2:4"; low_rank=0.95 keeps 95 % of
+    the whitened spectrum, an int caps the rank). Weights full of zeros are
+    stored sparse whenever that is smaller, with or without pruning.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -114,6 +128,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
         graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        pruning = None
+        spec = PruneSpec(prune, prune_method, prune_pattern, prune_scope, prune_exclude, low_rank)
+        if spec.prunes or low_rank is not None:
+            spec.validate()
+            calibration = from_spec(calibration, [(n, graph.tensors[n].shape, graph.tensors[n].dtype)
+                                                  for n in graph.inputs],
+                                    limit=calibration_limit, preprocess=preprocess)  # (int8 reuses them)
+            pruning = prune_graph(graph, spec, calibration, progress)
+            graph.metadata["nanort.pruning"] = pruning.summary_json()
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -150,6 +173,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         float_fallbacks=outcome.float_nodes_text() if outcome else [],
         notes=outcome.result.notes if outcome else [],
         quantization=outcome,
+        pruning=pruning,
     )
 
 

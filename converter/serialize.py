@@ -35,8 +35,10 @@ from nanort.schema.QuantizationRecipe import QuantizationRecipeT
 from nanort.schema.QuantParams import QuantParamsT
 from nanort.schema.Signature import SignatureT
 from nanort.schema.SignatureTensor import SignatureTensorT
+from nanort.schema.Sparsity import SparsityT
 from nanort.schema.Tensor import TensorT
 
+from . import sparse as sparse_storage
 from .ir import Graph, Node, Tensor
 from .schema_map import OP_CODES, OPTIONS_TABLE, dtype_code
 
@@ -231,6 +233,7 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         dim_names = b.EndVector()
     quant = t.quant.Pack(b) if t.quant is not None else None
     perm = b.CreateNumpyVector(np.asarray(t.logicalPerm, np.int32)) if t.logicalPerm is not None else None
+    sparsity = t.sparsity.Pack(b) if t.sparsity is not None else None
     T.TensorStart(b)
     if t.dataOffset:
         T.TensorAddDataOffset(b, t.dataOffset)
@@ -243,6 +246,8 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         T.TensorAddQuant(b, quant)
     if perm is not None:
         T.TensorAddLogicalPerm(b, perm)
+    if sparsity is not None:
+        T.TensorAddSparsity(b, sparsity)
     T.TensorAddType(b, t.type)
     return T.TensorEnd(b)
 
@@ -263,7 +268,19 @@ def _pack_operator(b: _SharingBuilder, o: OperatorT) -> int:
     return O.OperatorEnd(b)
 
 
-def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[str, Any]) -> bytes:
+def _sparsity(enc: sparse_storage.SparseEncoding, offsets: dict[str, int]) -> SparsityT:
+    s = SparsityT()
+    s.format = enc.format
+    s.blockShape = list(enc.block_shape)
+    s.maskOffset = offsets.get("mask", 0)
+    s.indptrOffset = offsets.get("indptr", 0)
+    s.indicesOffset = offsets.get("indices", 0)
+    s.indexWidth = enc.index_width
+    return s
+
+
+def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[str, Any],
+           sparse: dict[str, tuple[sparse_storage.SparseEncoding, dict[str, int]]]) -> bytes:
     index = {name: i for i, name in enumerate(order)}
     io = set(graph.inputs) | set(graph.outputs)
     tensors = []
@@ -283,6 +300,8 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
         tt.shape = dims
         tt.dimNames = dim_names
         tt.dataOffset = offsets.get(name, 0)
+        if name in sparse:
+            tt.sparsity = _sparsity(*sparse[name])
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             scale = np.ascontiguousarray(t.quant.scale, np.float32)
@@ -342,7 +361,8 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
     return bytes(builder.Output())
 
 
-def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
+def serialize(graph: Graph, info: dict[str, Any] | None = None, sparse: bool = True) -> bytes:
+    """The .nrt bytes; `sparse`: weights full of zeros stored sparse where smaller (converter/sparse.py)."""
     info = info or {}
     order = tensor_order(graph)
     missing = [n for n in order if n not in graph.tensors]
@@ -351,23 +371,43 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
     blobs: list[bytes] = []
     blob_index: dict[str, int] = {}
     seen: dict[bytes, int] = {}  # equal constants (lookup tables of equal scales, ...) share one buffer
+
+    def add_blob(key: str, blob: bytes) -> None:
+        if blob not in seen:
+            seen[blob] = len(blobs)
+            blobs.append(blob)
+        blob_index[key] = seen[blob]
+
+    weights = sparse_storage.weight_names(graph.nodes) if sparse else set()
+    encodings: dict[str, sparse_storage.SparseEncoding] = {}
     for name in order:
         t = graph.tensors[name]
-        if t.data is not None:
-            blob = np.require(t.data.astype(t.dtype, copy=False), requirements="C").tobytes()
-            if blob not in seen:
-                seen[blob] = len(blobs)
-                blobs.append(blob)
-            blob_index[name] = seen[blob]
+        if t.data is None:
+            continue
+        data = np.require(t.data.astype(t.dtype, copy=False), requirements="C")
+        enc = sparse_storage.encode(data) if name in weights else None
+        if enc is None:
+            add_blob(name, data.tobytes())
+            continue
+        encodings[name] = enc
+        add_blob(name, enc.values.tobytes())
+        for kind, array in enc.arrays().items():
+            add_blob(f"{name}\0{kind}", array.tobytes())
     layout = _Layout(blobs)
 
     def offsets(placements: list[tuple[int, int]]) -> dict[str, int]:
-        return {name: placements[i][0] for name, i in blob_index.items()}
+        return {key: placements[i][0] for key, i in blob_index.items()}
 
-    first = _build(graph, order, offsets(layout.offsets(ALIGN)), info)
+    def sparse_fields(off: dict[str, int]) -> dict[str, tuple[sparse_storage.SparseEncoding, dict[str, int]]]:
+        return {name: (enc, {kind: off[f"{name}\0{kind}"] for kind in enc.arrays()})
+                for name, enc in encodings.items()}
+
+    off = offsets(layout.offsets(ALIGN))
+    first = _build(graph, order, off, info, sparse_fields(off))
     start = (len(first) + ALIGN - 1) // ALIGN * ALIGN
     placements = layout.offsets(start)
-    fb = _build(graph, order, offsets(placements), info)
+    off = offsets(placements)
+    fb = _build(graph, order, off, info, sparse_fields(off))
     if len(fb) != len(first):
         raise AssertionError("FlatBuffer size changed between passes")
     out = bytearray(fb)
