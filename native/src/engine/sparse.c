@@ -183,11 +183,14 @@ static nrt_status load_block_csr(nrt_model* m, const nrt_tensor* t, const sparse
         int64_t prev = -1;
         for (int64_t b = read_i32(indptr + 4 * r); b < read_i32(indptr + 4 * (r + 1)); b++) {
             uint64_t col = read_uint(s->indices + b * s->index_width, s->index_width);
-            if ((int64_t)col <= prev || col >= (uint64_t)block_cols)
+            if (col >= (uint64_t)block_cols)
                 return nrt_fail(m, NRT_ERR_INVALID_MODEL,
-                                "tensor %s: sparse indices[%lld] = %llu in block row %lld: outside the %lld block "
-                                "columns or not increasing", label(t), (long long)b, (unsigned long long)col,
-                                (long long)r, (long long)block_cols);
+                                "tensor %s: sparse indices[%lld] = %llu is outside the %lld block columns",
+                                label(t), (long long)b, (unsigned long long)col, (long long)block_cols);
+            if ((int64_t)col <= prev)
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                                "tensor %s: sparse indices[%lld] = %llu in block row %lld: not increasing", label(t),
+                                (long long)b, (unsigned long long)col, (long long)r);
             prev = (int64_t)col;
         }
     }
@@ -210,10 +213,13 @@ static nrt_status load_n_m(nrt_model* m, const nrt_tensor* t, const sparse_field
         int64_t prev = -1;
         for (int32_t q = 0; q < s->n; q++) {
             uint32_t pos = nm_position(s->indices, g * s->n + q, bits);
-            if ((int64_t)pos <= prev || pos >= (uint32_t)s->m)
-                return nrt_fail(m, NRT_ERR_INVALID_MODEL,
-                                "tensor %s: sparse N:M position %u in group %lld: outside 0..%d or not increasing",
+            if (pos >= (uint32_t)s->m)
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: sparse N:M position %u in group %lld is past %d",
                                 label(t), pos, (long long)g, s->m - 1);
+            if ((int64_t)pos <= prev)
+                return nrt_fail(m, NRT_ERR_INVALID_MODEL,
+                                "tensor %s: sparse N:M position %u in group %lld: not increasing", label(t), pos,
+                                (long long)g);
             prev = pos;
         }
     }

@@ -21,6 +21,7 @@
 #include "../kernels/s8_drivers.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
+#include "sparse_weights.h"
 #include "spatial_common.h"
 
 typedef struct conv_params {
@@ -32,6 +33,8 @@ typedef struct conv_params {
     bool packed;          /* w[] holds the constant weights, packed for the reference kernels */
     nrt_f32_conv_plan fast; /* kind != NONE: w[] holds them packed for the ISA's kernels (f32_conv.h) */
     nrt_s8_conv_plan s8;    /* kind != NONE: w[] holds the int8 weights packed for the ISA's kernels */
+    bool sparse_kernel;     /* a 1x1 conv on sparse weights: w[] holds their block-CSR copy */
+    nrt_bcsr sparse;
     float w[];
 } conv_params;
 
@@ -155,6 +158,19 @@ static bool pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose) {
     return ok;
 }
 
+/* Bytes of the block-CSR weights when a 1x1 ungrouped unpadded Conv on sparse
+ * weights (int8 with a quantized input, or float32) runs a sparse kernel (sparse_weights.h). */
+static size_t sparse_bytes(nrt_ctx* ctx, const conv_params* o, bool transpose) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    const nrt_window2d* win = &o->win;
+    if (transpose || !x || !w || !w->sparse || w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 || o->group != 1 ||
+        win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] ||
+        (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID))
+        return 0;
+    bool int8 = nrt_is_qs8(x) && w->dtype == NRT_INT8, f32 = x->dtype == NRT_FLOAT32 && w->dtype == NRT_FLOAT32;
+    return int8 || f32 ? nrt_sparse_gemm_bytes(ctx, w) : 0;
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     conv_params o = {0};
     int32_t group;
@@ -173,15 +189,20 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
     nrt_tensor* w = nrt_in(ctx, 1);
-    bool fast = plan_fast(ctx, &o, transpose, &o.fast);
-    bool s8 = !fast && plan_s8(ctx, &o, transpose, &o.s8);
-    o.packed = !fast && !s8 && packable(w, group, transpose);
+    size_t sparse = sparse_bytes(ctx, &o, transpose);
+    o.sparse_kernel = sparse > 0;
+    bool fast = !sparse && plan_fast(ctx, &o, transpose, &o.fast);
+    bool s8 = !sparse && !fast && plan_s8(ctx, &o, transpose, &o.s8);
+    o.packed = !sparse && !fast && !s8 && packable(w, group, transpose);
     size_t bytes = fast ? o.fast.packed_floats * sizeof(float) + NRT_F32_PACK_ALIGN : o.packed ? w->nbytes : 0;
     if (s8) bytes = o.s8.packed_bytes + NRT_S8_PACK_ALIGN;
+    if (sparse) bytes = sparse;
     conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
-    if (fast) {
+    if (sparse) {
+        nrt_sparse_gemm_build(ctx, w, p->w, &p->sparse);
+    } else if (fast) {
         pack_fast(ctx, p, transpose);
     } else if (s8) {
         pack_s8(ctx, p, transpose);
@@ -327,7 +348,7 @@ static nrt_status conv_prepare(nrt_ctx* ctx) {
         return st;
     nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
                          ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
-    return finish_prepare(ctx, &g, p->packed || p->fast.kind ? 0 : (size_t)nrt_numel(w));
+    return finish_prepare(ctx, &g, p->packed || p->fast.kind || p->sparse_kernel ? 0 : (size_t)nrt_numel(w));
 }
 
 /* ONNX's `a // 2` for a possibly negative total padding. */
@@ -452,10 +473,47 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
     return NRT_OK;
 }
 
+/* A 1x1 conv on sparse weights: each output row is a product of the input
+ * pixels it reads (stride apart) with W (kernels/ref/sparse_gemm_ref.h). */
+typedef struct conv_sparse_job {
+    const nrt_conv2d_geom* g;
+    const conv_params* p;
+    const conv_state* s;
+    const void *x, *bias;
+    void* y;
+} conv_sparse_job;
+
+static void conv_sparse_rows(void* arg, size_t begin, size_t end) {
+    const conv_sparse_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh;
+        int64_t in = (n * g->ih + oy * g->sh) * g->iw * g->cin, out = (int64_t)row * g->ow * g->cout;
+        if (j->s->int8) {
+            nrt_s8_sparse_gemm q = {&j->p->sparse, (const int8_t*)j->x + in, g->sw * g->cin, (int8_t*)j->y + out,
+                                    g->cout, j->bias, j->s->q.m, j->s->q.out};
+            nrt_sparse_gemm_s8_ref(&q, 0, g->ow);
+        } else {
+            nrt_f32_sparse_gemm f = {&j->p->sparse, (const float*)j->x + in, g->sw * g->cin, (float*)j->y + out,
+                                     g->cout, j->bias, j->p->act, 0};
+            nrt_sparse_gemm_f32_ref(&f, 0, g->ow);
+        }
+    }
+}
+
+static nrt_status eval_sparse(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
+    const nrt_tensor* b = nrt_in(ctx, 2);
+    conv_sparse_job j = {&s->g, p, s, nrt_in(ctx, 0)->data, b ? b->data : NULL, nrt_out(ctx, 0)->data};
+    if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
+    nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_sparse_rows, &j);
+    return NRT_OK;
+}
+
 static nrt_status conv_eval(nrt_ctx* ctx) {
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
+    if (p->sparse_kernel) return eval_sparse(ctx, p, s);
     if (s->int8) return eval_int8(ctx, s, conv_s8_rows);
     uint8_t* scratch = ctx->node->scratch;
     conv_job job = make_job(ctx, s);

@@ -12,6 +12,7 @@
 
 #include "../engine/dtype.h"
 #include "quant_common.h"
+#include "sparse_weights.h"
 #include "../kernels/f32_gemm.h"
 #include "../kernels/s8_drivers.h"
 
@@ -31,6 +32,9 @@ typedef struct gemm_params {
     /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load into w[]. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
+    /* FullyConnected on sparse weights (int8 with a quantized x, or float32): their block-CSR copy in w[]. */
+    bool sparse_kernel;
+    nrt_bcsr sparse;
     float w[];
 } gemm_params;
 
@@ -187,16 +191,26 @@ static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t,
     ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
 }
 
+/* Bytes of the block-CSR weights when this FullyConnected runs a sparse kernel (sparse_weights.h). */
+static size_t fc_sparse_bytes(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    if (!x || !w || !w->sparse || w->rank != 2) return 0;
+    bool int8 = nrt_is_qs8(x) && w->dtype == NRT_INT8, f32 = x->dtype == NRT_FLOAT32 && w->dtype == NRT_FLOAT32;
+    return int8 || f32 ? nrt_sparse_gemm_bytes(ctx, w) : 0;
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
+    size_t sparse = fc ? fc_sparse_bytes(ctx) : 0;
     const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
-    size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
-    const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
+    size_t extra = fc && !sparse ? fc_packed_bytes(ctx, t) : 0;
+    const nrt_s8_gemm_table* t8 = fc && !sparse ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
     size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
     if (extra8 > extra) extra = extra8;
-    const nrt_qd8_fc_table* tq = fc ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
+    const nrt_qd8_fc_table* tq = fc && !sparse ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
     size_t extraq = tq ? fc_qd8_bytes(ctx, tq) : 0;
     if (extraq > extra) extra = extraq;
+    if (sparse) extra = sparse;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
@@ -206,8 +220,11 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || (extra && !extra8 && !extraq) ? t : NULL;
-    if (extraq) {
+    p->fast = !fc || (extra && !extra8 && !extraq && !sparse) ? t : NULL;
+    if (sparse) {
+        p->sparse_kernel = true;
+        nrt_sparse_gemm_build(ctx, nrt_in(ctx, 1), p->w, &p->sparse);
+    } else if (extraq) {
         fc_qd8_pack(ctx, p, tq, extraq);
     } else if (extra8) {
         fc_s8_pack(ctx, p, t8, extra8);
@@ -505,6 +522,25 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     run_tiles(ctx, &j, 1, M, N);
 }
 
+typedef struct fc_sparse_job {
+    const gemm_params* p;
+    const fc_state* s;
+    const void *x, *bias;
+    void* y;
+    int64_t K, N;
+} fc_sparse_job;
+
+static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
+    const fc_sparse_job* j = arg;
+    if (j->s->kind == FC_INT8) {
+        nrt_s8_sparse_gemm q = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->s->m, j->s->out};
+        nrt_sparse_gemm_s8_ref(&q, (int64_t)begin, (int64_t)end);
+    } else {
+        nrt_f32_sparse_gemm f = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->p->act, 8};
+        nrt_sparse_gemm_f32_ref(&f, (int64_t)begin, (int64_t)end);
+    }
+}
+
 static nrt_status fc_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const fc_state* s = ctx->node->state;
@@ -512,6 +548,11 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {
         fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (p->sparse_kernel) {
+        fc_sparse_job j = {p, s, x->data, bias ? bias->data : NULL, y->data, K, N};
+        nrt_parallel_for(ctx, (size_t)M, 1, fc_sparse_rows, &j);
         return NRT_OK;
     }
     if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
