@@ -167,7 +167,7 @@ def prune_graph(graph: Graph, spec: PruneSpec, data, progress: Callable[[str, in
 
     if spec.low_rank is not None:
         layers, _ = find_layers(graph)
-        candidates = [layer for layer in layers if layer.pointwise]
+        candidates = [layer for layer in layers if layer.pointwise and layer.name not in (spec.exclude or ())]
         outcome.rows += lowrank.factorize(graph, candidates, collect(candidates), spec.low_rank)
     if spec.prunes:
         layers, skipped = find_layers(graph)

@@ -21,6 +21,7 @@ from .calibration import InputStats
 from .layers import Layer
 
 WORTH = 0.75  # factorize only when the two layers take at most this fraction of the MACs and bytes
+MIN_WEIGHTS = 4096  # smaller layers are not worth a second node
 DAMPING = 1e-6
 
 
@@ -85,6 +86,8 @@ def factorize(graph: Graph, layers: list[Layer], stats: dict[str, InputStats], t
     for layer in layers:
         w = layer.matrix(graph)
         n, k = w.shape
+        if n * k < MIN_WEIGHTS:
+            continue
         a, b = factors(w, stats[layer.name], target)
         r = a.shape[0]
         if r * (n + k) > WORTH * n * k:
