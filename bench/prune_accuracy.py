@@ -30,7 +30,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 from rich.console import Console
 from rich.table import Table

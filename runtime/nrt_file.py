@@ -31,7 +31,8 @@ def _constant_bytes(t, buffers: list[tuple[int, int]]) -> int:
         return (n * DTYPE_BITS.get(t.Type(), 8) + 7) // 8
     return buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0
 OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
-SPARSE_FORMAT_NAMES = {v: k.lower().replace("_", ":") for k, v in vars(SparseFormat).items() if not k.startswith("_")}
+SPARSE_FORMAT_NAMES = {SparseFormat.DENSE: "dense", SparseFormat.BITMASK: "bitmask",
+                       SparseFormat.BLOCK_CSR: "block-csr", SparseFormat.N_M: "n:m"}
 
 
 @dataclass

@@ -6,26 +6,26 @@
 #include "../engine/sparse.h"
 
 /* Time of the reference sparse kernel per kept weight over the level's dense
- * kernel per weight, for blocks of 4 (measured by bench/prune_bench.py's
- * kernel table on x86; the ARM levels assumed like AVX2), and the extra cost
- * of a block's indirection, in weights. */
+ * kernel's per weight, for blocks of 1x4 (bench/sparse_kernels.py on x86,
+ * 1x1 convs of 96 -> 24 and 256 -> 256 channels; the ARM levels are assumed
+ * like AVX2, untimed: qemu timings mean nothing). Smaller blocks cost more
+ * per kept weight (their indices and column jumps), larger ones less. */
 static double relative_cost(nrt_isa isa, bool int8) {
     switch (isa) {
-    case NRT_ISA_REF: return int8 ? 1.0 : 1.0;
+    case NRT_ISA_REF: return int8 ? 5.0 : 8.0;
     case NRT_ISA_AVX2:
     case NRT_ISA_NEON:
-    case NRT_ISA_DOTPROD: return int8 ? 20.0 : 8.0;
-    default: return int8 ? 60.0 : 16.0;
+    case NRT_ISA_DOTPROD: return int8 ? 100.0 : 40.0;
+    default: return int8 ? 250.0 : 60.0;
     }
 }
-#define BLOCK_OVERHEAD 2.0
 
 static bool sparse_pays(nrt_isa isa, const nrt_sparse* s, bool int8) {
     const char* force = getenv("NANORT_SPARSE");
     if (force && !strcmp(force, "sparse")) return true;
     if (force && !strcmp(force, "dense")) return false;
-    double per_kept = relative_cost(isa, int8) * (1.0 + BLOCK_OVERHEAD / (double)(s->bn * s->bk));
-    return nrt_sparse_density(s) * per_kept < NRT_SPARSE_PAYS;
+    double block_factor = (1.0 + 2.0 / (double)(s->bn * s->bk)) / 1.5; /* 1 for 1x4 blocks */
+    return nrt_sparse_density(s) * relative_cost(isa, int8) * block_factor < NRT_SPARSE_PAYS;
 }
 
 static size_t align8(size_t n) { return (n + 7) / 8 * 8; }
