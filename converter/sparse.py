@@ -84,7 +84,7 @@ def _block_csr(mat: np.ndarray, bn: int, bk: int) -> SparseEncoding | None:
     counts = grid.sum(axis=1)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     cols = np.nonzero(grid)[1]
-    width = 1 if grid.shape[1] <= 1 << 8 else 2 if grid.shape[1] <= 1 << 16 else 4
+    width = _index_width(grid.shape[1])
     indices = cols.astype({1: "<u1", 2: "<u2", 4: "<u4"}[width])
     return SparseEncoding(SparseFormat.BLOCK_CSR, (bn, bk), blocks[grid].reshape(-1), indptr=indptr,
                           indices=indices, index_width=width)
@@ -114,19 +114,38 @@ def _n_m(mat: np.ndarray, m: int) -> SparseEncoding | None:
     return SparseEncoding(SparseFormat.N_M, (n, m), values, indices=indices)
 
 
-def candidates(data: np.ndarray) -> list[SparseEncoding]:
-    mat = matrix_view(data)
+def _index_width(block_cols: int) -> int:
+    return 1 if block_cols <= 1 << 8 else 2 if block_cols <= 1 << 16 else 4
+
+
+def _sizes(mat: np.ndarray) -> list[tuple[int, tuple]]:
+    """(stored bytes, how to build it) of every applicable encoding, from counts alone."""
+    rows, cols = mat.shape
+    item = mat.itemsize
+    nonzero = mat != 0
     out = []
     for bn, bk in BLOCK_SHAPES:
-        for make in (_bitmask, _block_csr):
-            enc = make(mat, bn, bk)
-            if enc is not None:
-                out.append(enc)
+        if rows % bn or cols % bk:
+            continue
+        grid = nonzero.reshape(rows // bn, bn, cols // bk, bk).any(axis=(1, 3))
+        kept, values = int(grid.sum()), int(grid.sum()) * bn * bk * item
+        out.append((values + (grid.size + 7) // 8 + ARRAY_OVERHEAD, (_bitmask, bn, bk)))
+        csr = 4 * (grid.shape[0] + 1) + kept * _index_width(grid.shape[1]) + 2 * ARRAY_OVERHEAD
+        out.append((values + csr, (_block_csr, bn, bk)))
     for m in GROUP_SIZES:
-        enc = _n_m(mat, m)
-        if enc is not None:
-            out.append(enc)
+        if cols % m:
+            continue
+        n = max(int(nonzero.reshape(-1, m).sum(axis=1).max(initial=0)), 1)
+        if n < m:
+            kept = rows * cols // m * n
+            out.append((kept * item + (kept * index_bits(m) + 7) // 8 + ARRAY_OVERHEAD, (_n_m, m)))
     return out
+
+
+def candidates(data: np.ndarray) -> list[SparseEncoding]:
+    """Every applicable encoding, built (tests compare them)."""
+    mat = matrix_view(data)
+    return [how[0](mat, *how[1:]) for _, how in _sizes(mat)]
 
 
 def encode(data: np.ndarray) -> SparseEncoding | None:
@@ -136,10 +155,14 @@ def encode(data: np.ndarray) -> SparseEncoding | None:
     zeros = data.size - np.count_nonzero(data)
     if zeros * data.itemsize < (1 - WORTH) * data.nbytes:  # no encoding can save an eighth
         return None
-    best = min(candidates(data), key=SparseEncoding.stored_bytes, default=None)
-    if best is None or best.stored_bytes() > WORTH * data.nbytes:
+    mat = matrix_view(data)
+    sizes = _sizes(mat)
+    if not sizes:
         return None
-    return best
+    size, how = min(sizes, key=lambda entry: entry[0])
+    if size > WORTH * data.nbytes:
+        return None
+    return how[0](mat, *how[1:])
 
 
 def decode(enc: SparseEncoding, shape: tuple[int, ...]) -> np.ndarray:

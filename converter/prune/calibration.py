@@ -23,22 +23,41 @@ PIXELS_PER_SAMPLE = 2048  # output pixels drawn per layer and sample (all when f
 
 @dataclass
 class InputStats:
-    """Moments of a layer's input patches X [P, K]: H = sum x x^T, s = sum x, count = P."""
+    """Moments of a layer's input patches X [P, K]: H = sum x x^T, s = sum x, count = P. Rows are
+    buffered (float32) and folded into the float64 sums K or more at a time, one matrix product each."""
 
     k: int
-    hessian: np.ndarray = field(init=False)
-    total: np.ndarray = field(init=False)
+    _hessian: np.ndarray = field(init=False, repr=False)
+    _total: np.ndarray = field(init=False, repr=False)
+    _pending: list[np.ndarray] = field(default_factory=list, repr=False)
     count: int = 0
 
     def __post_init__(self) -> None:
-        self.hessian = np.zeros((self.k, self.k))
-        self.total = np.zeros(self.k)
+        self._hessian = np.zeros((self.k, self.k))
+        self._total = np.zeros(self.k)
 
     def add(self, x: np.ndarray) -> None:
-        x = x.astype(np.float64)
-        self.hessian += x.T @ x
-        self.total += x.sum(axis=0)
+        self._pending.append(np.array(x, np.float32))  # (a copy: x may be a view of the runtime's memory)
         self.count += len(x)
+        if sum(len(p) for p in self._pending) >= max(self.k, 1024):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            x = np.concatenate(self._pending)
+            self._pending = []
+            self._hessian += x.T @ x
+            self._total += x.sum(axis=0, dtype=np.float64)
+
+    @property
+    def hessian(self) -> np.ndarray:
+        self._flush()
+        return self._hessian
+
+    @property
+    def total(self) -> np.ndarray:
+        self._flush()
+        return self._total
 
     @property
     def mean_hessian(self) -> np.ndarray:
@@ -55,7 +74,6 @@ class InputStats:
         out[:k, k] = out[k, :k] = self.total / n
         out[k, k] = 1.0
         return out
-
 
 def collect(graph: Graph, layers: list[Layer], data: Iterable[dict[str, np.ndarray]],
             progress: Callable[[int, int], None] | None = None, seed: int = 0) -> dict[str, InputStats]:

@@ -242,8 +242,8 @@ def _relative_error(w_old: np.ndarray, b_old: np.ndarray, w_new_full: np.ndarray
     h = stats.augmented
     old = np.concatenate([w_old, b_old[:, None]], axis=1)
     d = np.concatenate([w_new_full, b_new[:, None]], axis=1) - old
-    den = float(np.einsum("ij,jk,ik->", old, h, old))
-    return float(np.einsum("ij,jk,ik->", d, h, d)) / den if den > 0 else 0.0
+    den = float(((old @ h) * old).sum())
+    return float(((d @ h) * d).sum()) / den if den > 0 else 0.0
 
 
 def _slice_last(graph: Graph, name: str, keep: np.ndarray) -> None:

@@ -97,8 +97,8 @@ def factorize(graph: Graph, layers: list[Layer], stats: dict[str, InputStats], t
         approx = b @ a
         h = stats[layer.name].mean_hessian
         d = w - approx
-        den = float(np.einsum("ij,jk,ik->", w, h, w))
-        err = float(np.einsum("ij,jk,ik->", d, h, d)) / den if den > 0 else 0.0
+        den = float(((w @ h) * w).sum())
+        err = float(((d @ h) * d).sum()) / den if den > 0 else 0.0
         _split(graph, layer, a, b)
         rows.append(LayerResult(layer.name, layer.node.op, layer.shape, f"low rank {r}", 0.0, err,
                                 f"{r * (n + k) / (n * k):.0%} of the MACs"))

@@ -59,11 +59,10 @@ def damped_hessian(stats: InputStats) -> np.ndarray | None:
 
 
 def _inverse_cholesky_upper(h: np.ndarray) -> np.ndarray:
-    """U upper triangular with U^T U = H^-1."""
-    lower = np.linalg.cholesky(h)
-    inv_lower = np.linalg.solve(lower, np.eye(len(h)))
-    h_inv = inv_lower.T @ inv_lower
-    return np.linalg.cholesky(h_inv).T
+    """U upper triangular with U^T U = H^-1: with J the reversal, J H J = R R^T (R lower) gives
+    H = V V^T with V = J R J upper, so U = V^-1 (one Cholesky and one triangular inverse)."""
+    v = np.linalg.cholesky(h[::-1, ::-1])[::-1, ::-1]
+    return np.linalg.inv(v)
 
 
 def sparsegpt(w: np.ndarray, stats: InputStats, pattern: Pattern, sparsity: float) -> np.ndarray:
@@ -105,5 +104,5 @@ def reconstruction_error(w: np.ndarray, pruned: np.ndarray, stats: InputStats) -
     """||X (W - W')^T||^2 / ||X W^T||^2 on the calibration inputs."""
     h = stats.mean_hessian
     d = w - pruned
-    den = float(np.einsum("ij,jk,ik->", w, h, w))
-    return float(np.einsum("ij,jk,ik->", d, h, d)) / den if den > 0 else 0.0
+    den = float(((w @ h) * w).sum())
+    return float(((d @ h) * d).sum()) / den if den > 0 else 0.0
