@@ -8,6 +8,7 @@ fp32's, rec character accuracy).
         [--sparsities 0.3,0.5,0.7] [--methods magnitude,wanda,sparsegpt]
         [--patterns unstructured,1x4,2:4,channel] [--runs 15] [--isa auto]
         [--report prune.html] [--markdown prune.md]
+    python bench/prune_accuracy.py --already-pruned [--models det,rec]
 
 Latency: nanort at 1 thread, each pruned model interleaved with the dense
 int8 one (speedup > 1: faster), medians of --runs runs. Which kernels run
@@ -30,6 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 from rich.console import Console
 from rich.table import Table
@@ -111,6 +113,50 @@ def measure(kind: str, args, tmp: Path) -> list[Row]:
                             report.pruning.seconds))
             path.unlink()
     return rows
+
+
+def magnitude_pruned_onnx(kind: str, dst: Path, sparsity: float = 0.8) -> Path:
+    """The model with `sparsity` of every 1x1 conv's weights zeroed in 1x4 blocks (4 consecutive input
+    channels of one output channel: the int8 kernels' K blocks) by the blocks' magnitude, as pruning in
+    training would leave it."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(ppocr_model(kind)))
+    pointwise = {n.input[1] for n in model.graph.node if n.op_type == "Conv"
+                 and all(a.name != "group" or a.i == 1 for a in n.attribute)}
+    # weights are initializers or (PP-OCR's export) Constant nodes
+    tensors = [(t.name, t) for t in model.graph.initializer]
+    tensors += [(n.output[0], a.t) for n in model.graph.node if n.op_type == "Constant" for a in n.attribute
+                if a.name == "value"]
+    for name, tensor in tensors:
+        w = numpy_helper.to_array(tensor)
+        if name in pointwise and w.ndim == 4 and w.shape[2:] == (1, 1) and w.shape[1] % 4 == 0:
+            blocks = w.reshape(w.shape[0], -1, 4).copy()
+            norms = np.abs(blocks).sum(axis=2)
+            blocks[norms <= np.quantile(norms, sparsity)] = 0
+            tensor.CopyFrom(numpy_helper.from_array(blocks.reshape(w.shape), tensor.name))
+    onnx.save(model, str(dst))
+    return dst
+
+
+def already_pruned(kind: str, args, tmp: Path) -> list[str]:
+    """Table lines: the magnitude-pruned model converted with no flag against the dense int8 one."""
+    src = magnitude_pruned_onnx(kind, tmp / f"{kind}_pruned.onnx")
+    calib = [{"x": s[0]} for s in samples(kind, range(10_000, 10_000 + args.calib))]
+    shape = {"x": list(PPOCR_MODELS[kind][1])}
+    dense, pruned = tmp / f"{kind}_dense.nrt", tmp / f"{kind}_pruned.nrt"
+    nanort.convert(ppocr_model(kind), dense, input_shapes=shape, quantize="int8", calibration=calib)
+    nanort.convert(src, pruned, input_shapes=shape, quantize="int8", calibration=calib)  # no pruning flag
+    x = {"x": samples(kind, range(1))[0][0]}
+    lines = []
+    for isa in ("ref", args.isa):
+        with nanort.Model(dense, isa=isa) as d, nanort.Model(pruned, isa=isa) as p:
+            t = interleaved({"dense": lambda d=d: d.run(x), "pruned": lambda p=p: p.run(x)}, runs=args.runs)
+        lines.append(f"| {kind} | {isa} | {dense.stat().st_size / 1e6:.2f} | {pruned.stat().st_size / 1e6:.2f} | "
+                     f"{pruned.stat().st_size / dense.stat().st_size:.2f} | {t['dense'].median_ms:.1f} | "
+                     f"{t['pruned'].median_ms:.1f} | {t['dense'].median_ms / t['pruned'].median_ms:.2f}x |")
+    return lines
 
 
 def show(rows: list[Row]) -> None:
@@ -214,8 +260,18 @@ def main() -> None:
     ap.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
     ap.add_argument("--report", metavar="FILE.html")
     ap.add_argument("--markdown", metavar="FILE.md")
+    ap.add_argument("--already-pruned", action="store_true",
+                    help="only: 80 %% of the 1x1 convs' weights zeroed in 1x4 blocks in the ONNX model, converted "
+                         "with no flag, against the dense int8 model (file size, latency)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nanort-prune-"))
+    if args.already_pruned:
+        lines = ["| model | level | dense int8 MB | pruned int8 MB | size | dense ms | pruned ms | speedup |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for kind in args.models.split(","):
+            lines += already_pruned(kind, args, tmp)
+        console.print("\n".join(lines))
+        return
     rows = []
     for kind in args.models.split(","):
         rows += measure(kind, args, tmp)
