@@ -191,7 +191,8 @@ def prune_graph(graph: Graph, spec: PruneSpec, data, progress: Callable[[str, in
         outcome.rows += [LayerResult(layer.name, layer.node.op, layer.shape, "kept dense",
                                      float(np.mean(graph.tensors[layer.weight].data == 0)), None, why)
                          for layer, why in kept]
-        outcome.rows += [LayerResult(name, "Conv", (), "kept dense", 0.0, None, why)
-                         for name, why in skipped.items()]
+        nodes = {n.name: n for n in graph.nodes}
+        outcome.rows += [LayerResult(name, nodes[name].op, graph.tensors[nodes[name].inputs[1]].shape or (),
+                                     "kept dense", 0.0, None, why) for name, why in skipped.items()]
     outcome.seconds = time.perf_counter() - start
     return outcome
