@@ -33,6 +33,7 @@ __all__ = ["METHODS", "PruneSpec", "PruneOutcome", "prune_graph"]
 
 SCOPES = ("layer", "global")
 MAX_SPARSITY = 0.95
+STAGES = 64  # groups of layers pruned one after another, each on its inputs from the pruned groups before
 
 
 @dataclass
@@ -136,20 +137,27 @@ def _global_sparsities(graph: Graph, layers: list[Layer], stats: dict, pattern: 
     return {layer.name: min(MAX_SPARSITY, pruned_groups[i] / groups[i]) for i, layer in enumerate(layers)}
 
 
-def _prune_weights(graph: Graph, layers: list[Layer], stats: dict, spec: PruneSpec, pattern: Pattern,
-                   progress: Callable[[str, int, int], None] | None) -> list[LayerResult]:
+def _prune_weights(graph: Graph, layers: list[Layer], collect: Callable[[list[Layer]], dict], spec: PruneSpec,
+                   pattern: Pattern, progress: Callable[[str, int, int], None] | None) -> list[LayerResult]:
+    """Prunes the layers in STAGES groups, in execution order: each group's input statistics come from
+    the model with the groups before it already pruned, so a layer compensates what its inputs lost
+    (as SparseGPT and Wanda prune one block after another) instead of fitting inputs it no longer gets."""
     target = pattern.fixed_sparsity if pattern.fixed_sparsity is not None else float(spec.sparsity or 0.0)
-    per_layer = (_global_sparsities(graph, layers, stats, pattern, spec.method, target)
+    per_layer = (_global_sparsities(graph, layers, collect(layers), pattern, spec.method, target)
                  if spec.scope == "global" else {layer.name: target for layer in layers})
     rows = []
-    for i, layer in enumerate(layers):
-        if progress:
-            progress(f"pruning ({spec.method}, {pattern})", i, len(layers))
-        w = layer.matrix(graph)
-        pruned = PRUNERS[spec.method](w, stats[layer.name], pattern, per_layer[layer.name])
-        layer.set_matrix(graph, pruned)
-        rows.append(LayerResult(layer.name, layer.node.op, layer.shape, f"{pattern} {spec.method}",
-                                float(np.mean(pruned == 0)), reconstruction_error(w, pruned, stats[layer.name])))
+    size = max(1, -(-len(layers) // STAGES))
+    for first in range(0, len(layers), size):
+        stage = layers[first:first + size]
+        stats = collect(stage)
+        for i, layer in enumerate(stage, start=first):
+            if progress:
+                progress(f"pruning ({spec.method}, {pattern})", i, len(layers))
+            w = layer.matrix(graph)
+            pruned = PRUNERS[spec.method](w, stats[layer.name], pattern, per_layer[layer.name])
+            layer.set_matrix(graph, pruned)
+            rows.append(LayerResult(layer.name, layer.node.op, layer.shape, f"{pattern} {spec.method}",
+                                    float(np.mean(pruned == 0)), reconstruction_error(w, pruned, stats[layer.name])))
     return rows
 
 
@@ -186,8 +194,7 @@ def prune_graph(graph: Graph, spec: PruneSpec, data, progress: Callable[[str, in
             outcome.rows += channels.prune_channels(graph, active, stats, float(spec.sparsity or 0.0), spec.method,
                                                     consumer_layers=layers)
         else:
-            stats = collect(active)
-            outcome.rows += _prune_weights(graph, active, stats, spec, pattern, progress)
+            outcome.rows += _prune_weights(graph, active, collect, spec, pattern, progress)
         outcome.rows += [LayerResult(layer.name, layer.node.op, layer.shape, "kept dense",
                                      float(np.mean(graph.tensors[layer.weight].data == 0)), None, why)
                          for layer, why in kept]
