@@ -25,7 +25,20 @@ DTYPES: dict[int, np.dtype] = {
     7: np.dtype(np.int64),
     8: np.dtype(np.bool_),
 }
-ISAS = {"auto": -1, "ref": 0, "avx2": 1, "avx512": 2, "neon": 3, "dotprod": 4}
+
+
+def _level_numbers() -> dict[str, int]:
+    """Kernel level name -> number, as the C library defines them (and "auto")."""
+    names = {ffi.string(lib.nrt_isa_name(i)).decode(): i for i in range(lib.nrt_isa_count())}
+    return {"auto": lib.NRT_ISA_AUTO, **names}
+
+
+ISAS = _level_numbers()
+
+
+def cpu_levels() -> list[str]:
+    """The kernel levels this CPU runs, the reference first and the best last."""
+    return [name for name, i in ISAS.items() if i >= 0 and lib.nrt_cpu_supports_isa(i)]
 
 
 @dataclass(frozen=True)

@@ -15,27 +15,9 @@ from test_int8_kernels import ACTS, G, q8, same, weight_tensor
 
 import nanort
 from nanort.converter.serialize import serialize
+from nanort.runtime.model import cpu_levels
 
-ALL_LEVELS = ["ref", "avx2", "avx512", "neon", "dotprod"]
-
-
-def _available() -> list[str]:
-    g = G()
-    g.t("x", np.float32, (1,))
-    g.t("y", np.float32, (1,))
-    g.node("Relu", ["x"], ["y"])
-    g.g.inputs, g.g.outputs = ["x"], ["y"]
-    data, out = serialize(g.g), []
-    for isa in ALL_LEVELS:
-        try:
-            nanort.Model(data, isa=isa).close()
-            out.append(isa)
-        except nanort.Error:
-            pass
-    return out
-
-
-LEVELS = _available()
+LEVELS = cpu_levels()
 
 
 def run_levels(g: G, feeds: dict, want: np.ndarray, threads: int = 1, expect_packed: bool = True):
@@ -44,7 +26,7 @@ def run_levels(g: G, feeds: dict, want: np.ndarray, threads: int = 1, expect_pac
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=threads, check_finite=False) as m:
             (y,) = m.run(None, feeds)
-            if expect_packed and isa != "ref" and isa in ("avx2", "avx512"):
+            if expect_packed and isa in ("avx2", "avx512", "avx512vbmi"):
                 assert m.packed_weight_bytes > 0, f"{isa}: the int8 kernels were not used"
             try:
                 same(y, want)
@@ -256,7 +238,7 @@ def test_dynamic_fully_connected_random(seed):
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=1 + seed % 2, check_finite=False) as model:
             (y,) = model.run(None, {"x": x})
-            if isa in ("avx2", "avx512"):
+            if isa in ("avx2", "avx512", "avx512vbmi"):
                 assert model.packed_weight_bytes > 0, f"the {isa} dynamic FullyConnected kernel was not used"
         assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 import nanort
 from nanort.runtime import nrt_file
+from nanort.runtime.model import ISAS
 
 # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -291,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an input (repeatable); NAME= may be left out for single-input models")
     r.add_argument("--output-dir", default=".", help="where to write <output name>.npy (default: .)")
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    r.add_argument("--isa", default="auto", choices=list(ISAS))
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
@@ -305,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
     b.add_argument("--warmup", type=int, default=3)
-    b.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    b.add_argument("--isa", default="auto", choices=list(ISAS))
     b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="shape for inputs with dynamic dims")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")

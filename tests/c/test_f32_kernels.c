@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine/cpu_features.h"
+#include "kernels/isa.h"
 #include "kernels/f32_conv.h"
 #include "kernels/f32_gemm.h"
 #include "kernels/ref/binary_ref.h"
@@ -325,8 +325,9 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
 
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
+    uint32_t features = nrt_cpu_features();
     for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
-        if (!nrt_cpu_supports_isa((nrt_isa)isa)) continue;
+        if (!nrt_isa_supported(isa, features)) continue;
         /* a level whose table is a lower level's was tested there */
         const nrt_f32_gemm_table* g = nrt_f32_gemm_table_for((nrt_isa)isa);
         if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpu_features.h"
+#include "../kernels/isa.h"
 #include "dtype.h"
 #include "model.h"
 #include "op.h"
@@ -52,23 +52,34 @@ void nrt_options_init(nrt_options* o) {
     o->max_file_bytes = (uint64_t)2 << 30;
 }
 
+/* "ref, avx2, ..., auto": the names NANORT_ISA accepts. */
+static void level_names(char* buf, size_t size) {
+    size_t used = 0;
+    for (int i = 0; i <= NRT_ISA_COUNT && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+                                 nrt_isa_name(i < NRT_ISA_COUNT ? (nrt_isa)i : NRT_ISA_AUTO));
+}
+
 static nrt_status resolve_isa(nrt_model* m, int requested) {
+    uint32_t features = nrt_cpu_features();
     if (requested == NRT_ISA_AUTO) {
         const char* env = getenv("NANORT_ISA");
         requested = nrt_isa_from_name(env);
-        if (requested == -2)
-            return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT,
-                            "NANORT_ISA=%s is not one of ref, avx2, avx512, neon, dotprod, auto", env);
+        if (requested == NRT_ISA_UNKNOWN) {
+            char names[256];
+            level_names(names, sizeof names);
+            return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "NANORT_ISA=%s is not one of %s", env, names);
+        }
     }
     if (requested == NRT_ISA_AUTO) {
-        m->isa = nrt_cpu_best_isa();
+        m->isa = (nrt_isa)nrt_isa_best(features);
         return NRT_OK;
     }
     if (requested < 0 || requested >= NRT_ISA_COUNT)
         return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "isa %d is not a valid kernel level", requested);
-    if (!nrt_cpu_supports_isa((nrt_isa)requested))
+    if (!nrt_isa_supported(requested, features))
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "this CPU cannot run %s kernels (best: %s)",
-                        nrt_isa_name((nrt_isa)requested), nrt_isa_name(nrt_cpu_best_isa()));
+                        nrt_isa_name((nrt_isa)requested), nrt_isa_name((nrt_isa)nrt_isa_best(features)));
     m->isa = (nrt_isa)requested;
     return NRT_OK;
 }

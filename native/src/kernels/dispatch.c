@@ -10,8 +10,9 @@
 #include "movement_kernels.h"
 
 const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_f32_gemm_12x32_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_gemm_6x16_avx2;
 #endif
@@ -24,8 +25,9 @@ const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
 }
 
 const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_f32_dwconv_16x4_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_dwconv_8x4_avx2;
 #endif
@@ -38,8 +40,9 @@ const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa) {
 }
 
 const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_f32_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_f32_vector_avx2;
 #endif
@@ -54,8 +57,9 @@ const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
 /* ---- int8 (s8_kernels.h) ---- */
 
 const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
 #endif
@@ -68,8 +72,9 @@ const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
 }
 
 const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
 #endif
@@ -82,11 +87,10 @@ const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
 }
 
 const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: /* VBMI (byte permutes for the Lut) is not part of the level: asked here */
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
+    case NRT_ISA_AVX512VBMI: return &nrt_qs8_vector_avx512vbmi; /* + byte permutes for the Lut */
+    case NRT_ISA_AVX512: return &nrt_qs8_vector_avx512;
     case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
 #endif
 #if defined(__aarch64__)
@@ -98,8 +102,9 @@ const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
 }
 
 nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
 #endif
@@ -112,8 +117,9 @@ nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
 }
 
 nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
 #endif
@@ -126,8 +132,9 @@ nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
 }
 
 nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
     case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
 #endif
@@ -140,8 +147,9 @@ nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
 }
 
 const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
 #endif
 #if defined(__aarch64__)
@@ -154,8 +162,9 @@ const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
 }
 
 const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_qs8_convt_16c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qs8_convt_8c2_avx2;
 #endif
@@ -166,8 +175,9 @@ const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa) {
 }
 
 const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512: return &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
     case NRT_ISA_AVX2: return &nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
 #endif
@@ -178,8 +188,9 @@ const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
 }
 
 nrt_strided_fn nrt_strided_short_rows_for(nrt_isa isa) {
-    switch (isa) {
+    switch ((int)isa) {
 #if defined(__x86_64__) || defined(__i386__)
+    case NRT_ISA_AVX512VBMI:
     case NRT_ISA_AVX512:
     case NRT_ISA_AVX2: return nrt_strided_short_rows_avx2;
 #endif

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../engine/op.h"
+#include "isa.h"
 
 /* ---- GEMM: C[M, N] = act(A[M, K] . W[K, N] + bias[N]) ----
  *

@@ -7,6 +7,7 @@
 #define NRT_MOVEMENT_KERNELS_H
 
 #include "../engine/op.h"
+#include "isa.h"
 #include "ref/movement_ref.h"
 
 /* The short-rows gather for kernel level `isa`, or NULL (use the reference). */

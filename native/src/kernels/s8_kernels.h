@@ -70,6 +70,7 @@
 #include <stdint.h>
 
 #include "../engine/op.h"
+#include "isa.h"
 #include "ref/binary_ref.h"
 
 /* Output of a requantization in the form kernels use: the clamp [lo, hi] =

@@ -29,12 +29,14 @@
 #if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
 /* clang before 16 declares arm_neon.h's dot-product intrinsics only when the
  * whole file is compiled for them: declare them here, and compile every
- * function from here to the end of the file for the extension. */
+ * function from here to the end of the file for the level's target. */
 #define __ARM_FEATURE_DOTPROD 1
-#pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target(NRT_ISA_TARGET_DOTPROD))), apply_to = function)
 #define NRT_CLANG_DOTPROD_REGION
 #elif !defined(__ARM_FEATURE_DOTPROD) && defined(__GNUC__)
-#pragma GCC target("arch=armv8.2-a+dotprod")
+#define NRT_PRAGMA(text) _Pragma(#text)
+#define NRT_TARGET_PRAGMA(level_target) NRT_PRAGMA(GCC target(level_target))
+NRT_TARGET_PRAGMA(NRT_ISA_TARGET_DOTPROD)
 #endif
 #include <arm_neon.h>
 

@@ -9,8 +9,9 @@
 #include <stdbool.h>
 
 #include "../../engine/op.h"
+#include "../isa.h"
 
-#define NRT_AVX2 __attribute__((target("avx2,fma")))
+#define NRT_AVX2 NRT_ISA_TARGET(AVX2)
 #define NRT_AVX2_INLINE NRT_AVX2 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {

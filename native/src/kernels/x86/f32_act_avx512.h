@@ -12,8 +12,9 @@
 #include <stdbool.h>
 
 #include "../../engine/op.h"
+#include "../isa.h"
 
-#define NRT_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
+#define NRT_AVX512 NRT_ISA_TARGET(AVX512)
 #define NRT_AVX512_INLINE NRT_AVX512 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd512(unsigned kind) {

@@ -13,11 +13,11 @@
 
 #include "../s8_kernels.h"
 
-#define NRT_AVX512VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define NRT_AVX512VNNI NRT_ISA_TARGET(AVX512)
 #define NRT_AVX512VNNI_INLINE NRT_AVX512VNNI __attribute__((always_inline)) static inline
 /* the rounding immediate (a literal constant for clang) */
 #define NRT_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define NRT_AVX2_S8 __attribute__((target("avx2,fma")))
+#define NRT_AVX2_S8 NRT_ISA_TARGET(AVX2)
 #define NRT_AVX2_S8_INLINE NRT_AVX2_S8 __attribute__((always_inline)) static inline
 
 /* Four bytes as an int32 (any alignment), or the first n < 4 of them with

@@ -9,7 +9,7 @@
 
 #include "../ref/int8_ref.h"
 
-#define VBMI_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+#define VBMI_TARGET NRT_ISA_TARGET(AVX512VBMI)
 
 static inline __mmask16 mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1); }
 
@@ -271,6 +271,6 @@ const nrt_s8_vector_table nrt_qs8_vector_avx512 = {
 };
 
 const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi = {
-    "qs8-vector-avx512vbmi", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, qs8_lut_avx512vbmi,
+    "qs8-vector-avx512vbmi", NRT_ISA_AVX512VBMI, qs8_vadd_avx512, qs8_vmul_avx512, qs8_lut_avx512vbmi,
     qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
 };

@@ -4,4 +4,4 @@
 #include "../movement_kernels.h"
 #include "../ref/movement_short_rows.h"
 
-NRT_SHORT_ROWS_ENTRY(__attribute__((target("avx2"))), nrt_strided_short_rows_avx2)
+NRT_SHORT_ROWS_ENTRY(NRT_ISA_TARGET(AVX2), nrt_strided_short_rows_avx2)
