@@ -26,7 +26,7 @@ def isa_source_dir() -> str | None:
 
 
 def sources() -> list[str]:
-    dirs = ["engine", "ops", "kernels", "kernels/ref"]
+    dirs = ["engine", "ops", "kernels", "kernels/ref", "kernels/scalar"]
     isa = isa_source_dir()
     if isa:
         dirs.append(f"kernels/{isa}")

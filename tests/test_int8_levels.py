@@ -26,7 +26,7 @@ def run_levels(g: G, feeds: dict, want: np.ndarray, threads: int = 1, expect_pac
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=threads, check_finite=False) as m:
             (y,) = m.run(None, feeds)
-            if expect_packed and isa in ("avx2", "avx512", "avx512vbmi"):
+            if expect_packed:  # every level, the reference too, runs the int8 drivers on packed weights
                 assert m.packed_weight_bytes > 0, f"{isa}: the int8 kernels were not used"
             try:
                 same(y, want)

@@ -30,6 +30,7 @@
 #include "kernels/ref/int8_ref.h"
 #include "kernels/ref/quant_ref.h"
 #include "kernels/requant.h"
+#include "kernels/dispatch.h"
 #include "kernels/s8_drivers.h"
 
 static int failures = 0;
@@ -180,12 +181,12 @@ static int run_gemm_cases(const nrt_s8_gemm_table* t) {
 
 /* ---- depthwise ---- */
 
-static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npix) {
+static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t npix) {
     size_t taps = kh * kw, pixels = npix * taps + 2;
     int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
     nrt_s8_conv_plan plan;
-    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, 1, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
-        printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan at %s\n", C, taps, nrt_isa_name(isa));
+    if (!nrt_s8_conv_plan_init(k, wdims, (int64_t)C, 1, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
+        printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan for %s\n", C, taps, k->qs8_dwconv->name);
         failures++;
         return;
     }
@@ -238,11 +239,11 @@ static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npi
 /* The row entry point: kernel row r's column kx of pixel p at
  * rows[r] + p * xs + kx * ts; the last byte read is the input's last (at
  * the guard); exactly npix * C output bytes written. */
-static void check_dwconv_row(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t npix, size_t xs, size_t ts) {
+static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t npix, size_t xs, size_t ts) {
     size_t taps = kh * kw, row_bytes = (npix - 1) * xs + (kw - 1) * ts + C;
     int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
     nrt_s8_conv_plan plan;
-    if (!nrt_s8_conv_plan_init(isa, wdims, (int64_t)C, 1, &plan) || !plan.dw->row) return;
+    if (!nrt_s8_conv_plan_init(k, wdims, (int64_t)C, 1, &plan) || !plan.dw->row) return;
     int8_t* w = malloc(C * taps);
     int32_t* bias = malloc(C * sizeof(int32_t));
     float* m = malloc(C * sizeof(float));
@@ -286,7 +287,8 @@ static void check_dwconv_row(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t
     free(w), free(bias), free(m), free(packed), free(y);
 }
 
-static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
+static int run_dwconv_cases(const nrt_kernels* k) {
+    const nrt_s8_dwconv_table* t = k->qs8_dwconv;
     size_t cs[] = {2, 3, 7, t->cw - 1, t->cw, t->cw + 1, 2 * t->cw + 3, 70};
     static const size_t ks[][2] = {{1, 1}, {2, 2}, {3, 3}, {1, 5}, {5, 5}};
     int cases = 0;
@@ -294,7 +296,7 @@ static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
         for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
             for (size_t npix = 1; npix <= 5; npix++) {
                 if (cs[a] == 0) continue;
-                check_dwconv(isa, cs[a], ks[b][0], ks[b][1], npix);
+                check_dwconv(k, cs[a], ks[b][0], ks[b][1], npix);
                 cases++;
             }
     if (!t->row) return cases;
@@ -307,7 +309,7 @@ static int run_dwconv_cases(nrt_isa isa, const nrt_s8_dwconv_table* t) {
             for (size_t i = 0; i < sizeof np / sizeof *np; i++)
                 for (size_t v = 0; v < 3; v++) {
                     size_t c = rc[a], xs = v == 1 ? 2 * c : c, ts = v == 2 ? 2 * c : c;
-                    check_dwconv_row(isa, c, ks[b][0], ks[b][1], np[i], xs, ts);
+                    check_dwconv_row(k, c, ks[b][0], ks[b][1], np[i], xs, ts);
                     cases++;
                 }
     return cases;
@@ -324,7 +326,7 @@ static void expect_bytes(const char* what, size_t n, const int8_t* got, const in
         }
 }
 
-static void check_binary(const nrt_s8_vector_table* t, size_t n, int mul, int mode) {
+static void check_binary(const char* name, nrt_binary_fn fn, size_t n, int mul, int mode) {
     nrt_s8_binary p;
     int32_t qmin, qmax;
     nrt_s8_requant rq;
@@ -344,13 +346,13 @@ static void check_binary(const nrt_s8_vector_table* t, size_t n, int mul, int mo
     memset(want, 0x5A, sizeof want);
     memset(got, 0x5A, sizeof got);
     (mul ? nrt_mul_s8_ref : nrt_add_s8_ref)(&k, a, b, want, n, mode);
-    (mul ? t->mul : t->add)(&k, a, b, got, n, mode);
+    fn(&k, a, b, got, n, mode);
     char what[96];
-    snprintf(what, sizeof what, "%s %s n=%zu mode=%d", t->name, mul ? "mul" : "add", n, mode);
+    snprintf(what, sizeof what, "%s %s n=%zu mode=%d", name, mul ? "mul" : "add", n, mode);
     expect_bytes(what, n + 8, got, want);
 }
 
-static void check_lut(const nrt_s8_vector_table* t, size_t n) {
+static void check_lut(const char* name, nrt_s8_lut_ukernel lut, size_t n) {
     int8_t table[256], x[300], want[300 + 8], got[300 + 8];
     fill_bytes(table, 256);
     fill_bytes(x, n);
@@ -359,15 +361,15 @@ static void check_lut(const nrt_s8_vector_table* t, size_t n) {
     nrt_lut_s8_ref(x, table, want, (int64_t)n);
     guarded g = guarded_alloc(n); /* the input ends at the guard */
     memcpy(g.data, x, n);
-    t->lut(n, g.data, table, got);
+    lut(n, g.data, table, got);
     guarded_free(&g);
     char what[64];
-    snprintf(what, sizeof what, "%s lut n=%zu", t->name, n);
+    snprintf(what, sizeof what, "%s lut n=%zu", name, n);
     expect_bytes(what, n + 8, got, want);
 }
 
 /* kind 0: gavgpool over `taps` rows, 1: avgpool over `taps` pointers, 2: maxpool */
-static void check_pool(const nrt_s8_vector_table* t, int kind, size_t channels, size_t taps) {
+static void check_pool(const char* name, const nrt_kernels* t, int kind, size_t channels, size_t taps) {
     size_t stride = channels + 2, rows = taps + 3;
     guarded x = guarded_alloc(rows * stride);
     fill_bytes(x.data, rows * stride);
@@ -392,12 +394,12 @@ static void check_pool(const nrt_s8_vector_table* t, int kind, size_t channels, 
         want[c] = kind == 2 ? (int8_t)(mx < qmin ? qmin : (mx > qmax ? qmax : mx))
                             : nrt_requantize(acc, m, rq.zero_point, qmin, qmax);
     }
-    if (kind == 0) t->gavgpool(taps, channels, base, stride, zx, m, &rq, got);
-    else if (kind == 1) t->avgpool(channels, taps, ind, zx, m, &rq, got);
-    else t->maxpool(channels, taps, ind, qmin, qmax, got);
+    if (kind == 0) t->qs8_gavgpool(taps, channels, base, stride, zx, m, &rq, got);
+    else if (kind == 1) t->qs8_avgpool(channels, taps, ind, zx, m, &rq, got);
+    else t->qs8_maxpool(channels, taps, ind, qmin, qmax, got);
     guarded_free(&x);
     char what[96];
-    snprintf(what, sizeof what, "%s %s channels=%zu taps=%zu", t->name,
+    snprintf(what, sizeof what, "%s %s channels=%zu taps=%zu", name,
              kind == 0 ? "gavgpool" : kind == 1 ? "avgpool" : "maxpool", channels, taps);
     expect_bytes(what, channels + 8, got, want);
 }
@@ -497,22 +499,31 @@ static void check_dequantize(nrt_s8_dequantize_ukernel k, const char* name, size
     }
 }
 
-static int run_vector_cases(const nrt_s8_vector_table* t) {
+/* The elementwise, table and pooling kernels level `name` names itself. */
+static int run_vector_cases(const char* name, const nrt_kernels* t) {
     static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
     static const size_t taps[] = {1, 2, 4, 9, 25, 49};
     int cases = 0;
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
         for (int mode = 0; mode < 3; mode++) {
-            if (t->add) check_binary(t, ns[a], 0, mode), cases++;
-            if (t->mul) check_binary(t, ns[a], 1, mode), cases++;
+            if (t->qs8_vadd) check_binary(name, t->qs8_vadd, ns[a], 0, mode), cases++;
+            if (t->qs8_vmul) check_binary(name, t->qs8_vmul, ns[a], 1, mode), cases++;
         }
-        if (t->lut) check_lut(t, ns[a]), cases++;
+        if (t->qs8_lut) check_lut(name, t->qs8_lut, ns[a]), cases++;
         for (size_t b = 0; b < sizeof taps / sizeof *taps; b++) {
-            if (t->gavgpool) check_pool(t, 0, ns[a], taps[b]), cases++;
-            if (t->avgpool) check_pool(t, 1, ns[a], taps[b]), cases++;
-            if (t->maxpool) check_pool(t, 2, ns[a], taps[b]), cases++;
+            if (t->qs8_gavgpool) check_pool(name, t, 0, ns[a], taps[b]), cases++;
+            if (t->qs8_avgpool) check_pool(name, t, 1, ns[a], taps[b]), cases++;
+            if (t->qs8_maxpool) check_pool(name, t, 2, ns[a], taps[b]), cases++;
         }
-        if (t->maxpool) check_pool(t, 2, ns[a], 0), cases++; /* no tap: -128, clamped */
+        if (t->qs8_maxpool) check_pool(name, t, 2, ns[a], 0), cases++; /* no tap: -128, clamped */
+    }
+    static const size_t lengths[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
+    for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+        if (t->qs8_rescale)
+            check_rescale(t->qs8_rescale, name, lengths[i], 0), check_rescale(t->qs8_rescale, name, lengths[i], 1),
+                cases += 2;
+        for (uint32_t w = 0; t->qs8_quantize && w < 8; w++) check_quantize(t->qs8_quantize, name, lengths[i], w), cases++;
+        if (t->qs8_dequantize) check_dequantize(t->qs8_dequantize, name, lengths[i]), cases++;
     }
     return cases;
 }
@@ -581,12 +592,12 @@ static int run_matmul_cases(const nrt_s8_matmul_table* t) {
 /* npix pixels of kc channels (the last ends at the guard page) through the
  * table's kernel on weights packed by the driver for [kc, kh, kw, cout];
  * kernel row ky of pixel p compared with requant(B[c] + sum (x - zx) W). */
-static int check_convt(nrt_isa isa, const nrt_s8_convt_table* t, size_t kc, size_t kh, size_t kw, size_t cout,
+static int check_convt(const nrt_kernels* k, const nrt_s8_convt_table* t, size_t kc, size_t kh, size_t kw, size_t cout,
                         size_t npix) {
     int64_t wd[4] = {(int64_t)kc, (int64_t)kh, (int64_t)kw, (int64_t)cout}, one[2] = {1, 1};
     int64_t stride[2] = {(int64_t)kh, (int64_t)kw};
     nrt_s8_conv_plan plan;
-    if (!nrt_s8_convt_plan_init(isa, wd, 1, stride, one, false, &plan) || plan.convt != t) return 0; /* not a shape for the kernel */
+    if (!nrt_s8_convt_plan_init(k, wd, 1, stride, one, false, &plan) || plan.convt != t) return 0; /* not a shape for the kernel */
     size_t n = kh * kw * cout, cols = kw * cout, y_row = npix * cols + 7, all = kc * n;
     int8_t* w = malloc(all);
     int32_t* bias = malloc(cout * sizeof(int32_t));
@@ -633,7 +644,8 @@ static int check_convt(nrt_isa isa, const nrt_s8_convt_table* t, size_t kc, size
     return 1;
 }
 
-static int run_convt_cases(nrt_isa isa, const nrt_s8_convt_table* t) {
+static int run_convt_cases(const nrt_kernels* k) {
+    const nrt_s8_convt_table* t = k->qs8_convt;
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 2}, {2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {2, 2, 2}, {2, 2, 4},
                                        {2, 1, 4}, {1, 4, 2}, {4, 4, 1}, {1, 1, 16}, {4, 2, 2}, {2, 2, 3},
                                        /* wide: */ {2, 2, 8}, {1, 1, 32}, {2, 2, 24}, {3, 1, 16}, {2, 1, 32},
@@ -642,45 +654,29 @@ static int run_convt_cases(nrt_isa isa, const nrt_s8_convt_table* t) {
     static const size_t npixs[] = {1, 2, 3, 5, 8, 17, 37};
     int cases = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-        for (size_t k = 0; k < sizeof kcs / sizeof *kcs; k++)
+        for (size_t c = 0; c < sizeof kcs / sizeof *kcs; c++)
             for (size_t p = 0; p < sizeof npixs / sizeof *npixs; p++)
-                cases += check_convt(isa, t, kcs[k], shapes[s][0], shapes[s][1], shapes[s][2], npixs[p]);
+                cases += check_convt(k, t, kcs[c], shapes[s][0], shapes[s][1], shapes[s][2], npixs[p]);
     return cases;
 }
 
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
     uint32_t features = nrt_cpu_features();
-    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
+    for (int isa = 0; isa < NRT_ISA_COUNT; isa++) {
+        /* every kernel a level names itself, whether or not dispatch picks it on this CPU */
+        const nrt_kernels* k = nrt_kernels_of_level(isa);
+        const char* level = nrt_isa_name((nrt_isa)isa);
         if (!nrt_isa_supported(isa, features)) continue;
-        /* a level whose table is a lower level's was tested there */
-        const nrt_s8_gemm_table* g = nrt_s8_gemm_table_for((nrt_isa)isa);
-        if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
-        const nrt_s8_dwconv_table* d = nrt_s8_dwconv_table_for((nrt_isa)isa);
-        if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
-        const nrt_s8_matmul_table* mm = nrt_s8_matmul_table_for((nrt_isa)isa);
-        if (mm && mm->isa == (nrt_isa)isa) printf("%s: %d cases\n", mm->name, run_matmul_cases(mm));
-        const nrt_s8_convt_table* ct = nrt_s8_convt_table_for((nrt_isa)isa);
-        if (ct && ct->isa == (nrt_isa)isa)
+        if (k->qs8_gemm) printf("%s: %d cases\n", k->qs8_gemm->name, run_gemm_cases(k->qs8_gemm));
+        if (k->qs8_dwconv) printf("%s: %d cases\n", k->qs8_dwconv->name, run_dwconv_cases(k));
+        if (k->qs8_matmul) printf("%s: %d cases\n", k->qs8_matmul->name, run_matmul_cases(k->qs8_matmul));
+        const nrt_s8_convt_table* ct = k->qs8_convt;
+        if (ct)
             printf("%s%s%s: %d cases\n", ct->name, ct->wide ? " / " : "", ct->wide ? ct->wide_name : "",
-                   run_convt_cases((nrt_isa)isa, ct));
-        const nrt_s8_vector_table* v = nrt_s8_vector_table_for((nrt_isa)isa);
-        if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
-        /* rescale / quantize / dequantize: entry points without a level field; tested at each level that has one */
-        nrt_s8_rescale_ukernel rs = nrt_s8_rescale_for((nrt_isa)isa);
-        nrt_s8_quantize_ukernel qz = nrt_s8_quantize_for((nrt_isa)isa);
-        nrt_s8_dequantize_ukernel dq = nrt_s8_dequantize_for((nrt_isa)isa);
-        if (rs || qz || dq) {
-            static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
-            int cases = 0;
-            for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
-                const char* name = nrt_isa_name((nrt_isa)isa);
-                if (rs) check_rescale(rs, name, ns[i], 0), check_rescale(rs, name, ns[i], 1), cases += 2;
-                for (uint32_t w = 0; qz && w < 8; w++) check_quantize(qz, name, ns[i], w), cases++;
-                if (dq) check_dequantize(dq, name, ns[i]), cases++;
-            }
-            printf("rescale / quantize / dequantize at %s: %d cases\n", nrt_isa_name((nrt_isa)isa), cases);
-        }
+                   run_convt_cases(k));
+        int vector = run_vector_cases(level, k);
+        if (vector) printf("%s int8 vector kernels: %d cases\n", level, vector);
     }
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;

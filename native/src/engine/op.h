@@ -36,6 +36,9 @@ struct nrt_op_def {
     void (*release)(nrt_node* node);      /* optional: frees what state points to */
 };
 
+/* The kernels of the model's level (kernels/dispatch.h). */
+static inline const nrt_kernels* nrt_kernels_of(const nrt_ctx* ctx) { return ctx->model->kernels; }
+
 /* The op table, indexed by NRT_FB_OpType_* (NULL = not built in). */
 const nrt_op_def* nrt_op_lookup(unsigned op_type);
 

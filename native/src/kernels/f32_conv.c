@@ -16,7 +16,7 @@ static void valid_taps(int64_t start, int64_t kernel, int64_t d, int64_t n, int6
 
 /* ---- plan and packing (load time) ---- */
 
-bool nrt_f32_conv_plan_init(nrt_isa isa, const nrt_f32_conv_desc* d, nrt_f32_conv_plan* plan) {
+bool nrt_f32_conv_plan_init(const nrt_kernels* k, const nrt_f32_conv_desc* d, nrt_f32_conv_plan* plan) {
     *plan = (nrt_f32_conv_plan){0};
     const int64_t* wd = d->wdims;
     size_t taps = (size_t)(wd[1] * wd[2]);
@@ -24,19 +24,19 @@ bool nrt_f32_conv_plan_init(nrt_isa isa, const nrt_f32_conv_desc* d, nrt_f32_con
     if (d->transpose) {
         bool upsample = d->group == 1 && !d->padded && d->dilation[0] == 1 && d->dilation[1] == 1 &&
                         d->stride[0] == wd[1] && d->stride[1] == wd[2];
-        if (!upsample || !(plan->gemm = nrt_f32_gemm_table_for(isa))) return false;
+        if (!upsample || !(plan->gemm = k->f32_gemm)) return false;
         plan->kind = NRT_F32_CONV_TRANSPOSE;
         plan->group_floats = nrt_f32_gemm_packed_floats(plan->gemm, (size_t)(wd[2] * wd[3]), (size_t)wd[0]);
         plan->packed_floats = (size_t)wd[1] * plan->group_floats;
         return true;
     }
     size_t cout = (size_t)wd[0], cig = (size_t)wd[3], group = (size_t)d->group;
-    if (cig == 1 && group > 1 && cout == group && (plan->dw = nrt_f32_dwconv_table_for(isa))) {
+    if (cig == 1 && group > 1 && cout == group && (plan->dw = k->f32_dwconv)) {
         plan->kind = NRT_F32_CONV_DEPTHWISE;
         plan->packed_floats = ceil_div(cout, plan->dw->cw) * plan->dw->cw * (1 + taps);
         return true;
     }
-    if (cout % group != 0 || !(plan->gemm = nrt_f32_gemm_table_for(isa))) return false;
+    if (cout % group != 0 || !(plan->gemm = k->f32_gemm)) return false;
     plan->kind = NRT_F32_CONV_GEMM;
     plan->group_floats = nrt_f32_gemm_packed_floats(plan->gemm, cout / group, taps * cig);
     plan->packed_floats = group * plan->group_floats;

@@ -29,7 +29,7 @@
 
 #include <stdbool.h>
 
-#include "f32_kernels.h"
+#include "dispatch.h"
 #include "ref/conv_ref.h"
 
 #define NRT_F32_CONV_MAX_TAPS 128
@@ -58,8 +58,8 @@ typedef struct nrt_f32_conv_desc {
     bool padded;          /* any explicit pad, auto_pad SAME, output_padding or output_shape */
 } nrt_f32_conv_desc;
 
-/* False (plan->kind NONE) when `isa` has no kernels for this conv. */
-bool nrt_f32_conv_plan_init(nrt_isa isa, const nrt_f32_conv_desc* d, nrt_f32_conv_plan* plan);
+/* False (plan->kind NONE) when the kernels `k` have nothing for this conv. */
+bool nrt_f32_conv_plan_init(const nrt_kernels* k, const nrt_f32_conv_desc* d, nrt_f32_conv_plan* plan);
 
 /* Packs constant weights w (layout of d->wdims) and bias (NULL = zeros). */
 void nrt_f32_conv_pack(const nrt_f32_conv_plan* plan, const nrt_f32_conv_desc* d, const float* w, const float* bias,

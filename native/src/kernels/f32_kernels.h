@@ -1,14 +1,14 @@
 /* Float32 microkernel tables: the interface between ISA-independent drivers
  * (kernels/f32_*.c: packing, tiling, threads) and the per-ISA microkernels
- * (kernels/x86/, kernels/arm/). dispatch.c picks a table per kernel level.
+ * (kernels/scalar/, kernels/x86/, kernels/arm/); dispatch.c says which
+ * level uses which.
  *
- * A table is a const struct of function pointers for one op family and one
- * ISA tier, named after what its widest kernel does (XNNPACK style:
+ * A family with tile parameters is a const table of function pointers for
+ * one ISA, named after what its widest kernel does (XNNPACK style:
  * "f32-gemm-12x32-avx512" = float32 GEMM, 12 rows x 32 columns per call,
- * AVX-512). nrt_f32_*_table(isa) returns the best tier at or below `isa`,
- * falling back tier by tier; NULL means "no microkernels at this level":
- * the op then runs its reference kernel (kernels/ref/), which is also what
- * NRT_ISA_REF always runs.
+ * AVX-512); an elementwise family is one function per ISA. The reference
+ * level's kernels are portable C (kernels/scalar/); kernels/ref/ holds the
+ * reference implementations of whole ops that the tests compare against.
  *
  * Results: float32 microkernels keep their own summation order (blocked,
  * FMA) and may differ from the reference in the last bits; tests allow
@@ -91,33 +91,34 @@ typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t rows, size_t co
  * double, 1 / sum or log(sum) in double) with a vector exp within ~2 ulp. */
 typedef void (*nrt_f32_vsoftmax_ukernel)(bool log_softmax, const float* x, float* y, size_t n);
 
-typedef struct nrt_f32_vector_table {
-    const char* name;
-    nrt_isa isa;
-    nrt_f32_vbinary_ukernel binary[NRT_F32_VOP_COUNT];
-    nrt_f32_vact_ukernel act;      /* every activation kind (kinds without SIMD code: scalar) */
-    nrt_f32_vsum_rows_ukernel sum_rows;
-    nrt_f32_vsoftmax_ukernel softmax_row;
-} nrt_f32_vector_table;
-
-/* Best table at or below `isa`, or NULL (use the reference kernels). */
-const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa);
-const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa);
-const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa);
-
-/* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
+/* ---- per-level kernels (defined in kernels/scalar/, kernels/x86/, kernels/arm/;
+ * picked by dispatch.c) ---- */
+extern const nrt_f32_gemm_table nrt_f32_gemm_4x8_scalar;
+extern const nrt_f32_dwconv_table nrt_f32_dwconv_4_scalar;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_scalar(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_scalar(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsoftmax_scalar(bool log_softmax, const float* x, float* y, size_t n);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_f32_gemm_table nrt_f32_gemm_12x32_avx512;
 extern const nrt_f32_gemm_table nrt_f32_gemm_6x16_avx2;
 extern const nrt_f32_dwconv_table nrt_f32_dwconv_16x4_avx512;
 extern const nrt_f32_dwconv_table nrt_f32_dwconv_8x4_avx2;
-extern const nrt_f32_vector_table nrt_f32_vector_avx512;
-extern const nrt_f32_vector_table nrt_f32_vector_avx2;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT];
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_avx512(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vact_avx2(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_avx512(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsum_rows_avx2(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsoftmax_avx512(bool log_softmax, const float* x, float* y, size_t n);
+void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x, float* y, size_t n);
 #endif
 #if defined(__aarch64__)
 extern const nrt_f32_gemm_table nrt_f32_gemm_8x8_neon;
 extern const nrt_f32_dwconv_table nrt_f32_dwconv_8x4_neon;
-extern const nrt_f32_vector_table nrt_f32_vector_neon;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
 #endif
 
 #endif

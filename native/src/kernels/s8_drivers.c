@@ -249,18 +249,18 @@ void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_
 
 /* ---- Conv: plan and packing ---- */
 
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, int64_t dilation_w,
+bool nrt_s8_conv_plan_init(const nrt_kernels* k, const int64_t* wd, int64_t group, int64_t dilation_w,
                            nrt_s8_conv_plan* plan) {
     *plan = (nrt_s8_conv_plan){0};
     if (wd[1] > NRT_S8_CONV_MAX_TAPS || wd[2] > NRT_S8_CONV_MAX_TAPS) return false;
     size_t taps = (size_t)(wd[1] * wd[2]), cout = (size_t)wd[0], cig = (size_t)wd[3];
     if (group < 1 || taps > NRT_S8_CONV_MAX_TAPS || cout % (size_t)group != 0) return false;
-    if (cig == 1 && group > 1 && cout == (size_t)group && (plan->dw = nrt_s8_dwconv_table_for(isa))) {
+    if (cig == 1 && group > 1 && cout == (size_t)group && (plan->dw = k->qs8_dwconv)) {
         plan->kind = NRT_S8_CONV_DEPTHWISE;
         plan->packed_bytes = ceil_div(cout, plan->dw->cw) * nrt_s8_dwconv_tile_bytes(plan->dw, taps);
         return true;
     }
-    if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    if (!(plan->gemm = k->qs8_gemm)) return false;
     plan->kind = NRT_S8_CONV_GEMM;
     size_t run = (size_t)wd[2] * cig;
     plan->merged_rows = group == 1 && dilation_w == 1 && wd[2] > 1 && cig < NRT_S8_ROWS_CHANNELS &&
@@ -296,14 +296,14 @@ static nrt_s8_gemm_table wide_panel(const nrt_s8_convt_table* ct, size_t cols) {
     return (nrt_s8_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, NULL, NULL};
 }
 
-bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const int64_t* stride,
+bool nrt_s8_convt_plan_init(const nrt_kernels* k, const int64_t* wd, int64_t group, const int64_t* stride,
                             const int64_t* dilation, bool padded, nrt_s8_conv_plan* plan) {
     *plan = (nrt_s8_conv_plan){0};
     bool upsample = group == 1 && !padded && dilation[0] == 1 && dilation[1] == 1 && stride[0] == wd[1] &&
                     stride[1] == wd[2];
     if (!upsample) return false;
     size_t all = (size_t)(wd[1] * wd[2] * wd[3]);
-    const nrt_s8_convt_table* ct = nrt_s8_convt_table_for(isa);
+    const nrt_s8_convt_table* ct = k->qs8_convt;
     if (ct && ct->lanes % all == 0 && ct->lanes / all * nrt_s8_convt_block_bytes(ct, (size_t)wd[0]) <= ct->max_bytes) {
         plan->kind = NRT_S8_CONV_TRANSPOSE;
         plan->convt = ct;
@@ -319,7 +319,7 @@ bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wd, int64_t group, const
         plan->group_bytes = plan->packed_bytes = nrt_s8_gemm_panel_bytes(&panel, (size_t)wd[0], 1);
         return true;
     }
-    if (!(plan->gemm = nrt_s8_gemm_table_for(isa))) return false;
+    if (!(plan->gemm = k->qs8_gemm)) return false;
     plan->kind = NRT_S8_CONV_TRANSPOSE;
     plan->merged_rows = all <= plan->gemm->nr && all <= NRT_S8_GEMM_MAX_NR;
     if (plan->merged_rows) {

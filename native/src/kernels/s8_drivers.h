@@ -58,7 +58,7 @@
 #include <stdbool.h>
 
 #include "ref/conv_ref.h"
-#include "s8_kernels.h"
+#include "dispatch.h"
 
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
@@ -139,8 +139,8 @@ typedef struct nrt_s8_conv_plan {
 } nrt_s8_conv_plan;
 
 /* wdims: OHWI [C_out, KH, KW, C_in / group]; dilation_w: the column
- * dilation. False (kind NONE) when `isa` has no kernels for this conv. */
-bool nrt_s8_conv_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, int64_t dilation_w,
+ * dilation. False (kind NONE) when the kernels `k` have nothing for this conv. */
+bool nrt_s8_conv_plan_init(const nrt_kernels* k, const int64_t* wdims, int64_t group, int64_t dilation_w,
                            nrt_s8_conv_plan* plan);
 
 /* Packs the OHWI weights with the folded bias (NULL: 0) and the per-channel
@@ -149,8 +149,8 @@ void nrt_s8_conv_pack(const nrt_s8_conv_plan* plan, const int64_t* wdims, int64_
                       const int32_t* bias, const float* m, void* packed);
 
 /* ConvTranspose, wdims [C_in, KH, KW, C_out / group]: true (kind TRANSPOSE)
- * for the upsampling geometry above when `isa` has GEMM kernels. */
-bool nrt_s8_convt_plan_init(nrt_isa isa, const int64_t* wdims, int64_t group, const int64_t* stride,
+ * for the upsampling geometry above. */
+bool nrt_s8_convt_plan_init(const nrt_kernels* k, const int64_t* wdims, int64_t group, const int64_t* stride,
                             const int64_t* dilation, bool padded, nrt_s8_conv_plan* plan);
 
 /* Packs its weights with the unfolded bias (NULL: 0), multipliers m[C_out]

@@ -1,13 +1,12 @@
 /* int8 microkernel tables: the interface between the ISA-independent drivers
  * (kernels/s8_drivers.c: packing, indirection, tiling, threads) and the
- * per-ISA int8 microkernels (kernels/x86/, kernels/arm/). Same pattern as
- * f32_kernels.h: one const table per op family and ISA tier, named XNNPACK
- * style after its widest kernel ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni"
- * = signed int8 activations, int8 weights with per-channel scales, 12 rows x
- * 32 columns per call, K in blocks of 4, output clamp, fp32 requantization,
- * AVX-512 VNNI). nrt_s8_*_table_for(isa) returns the best tier at or below
- * `isa`, falling back tier by tier; NULL means the op runs its reference
- * kernel (kernels/ref/int8_*.c), which NRT_ISA_REF always does.
+ * per-ISA int8 microkernels (kernels/scalar/, kernels/x86/, kernels/arm/).
+ * Same pattern as f32_kernels.h: one const table per op family and ISA,
+ * named XNNPACK style after its widest kernel
+ * ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni" = signed int8 activations,
+ * int8 weights with per-channel scales, 12 rows x 32 columns per call, K in
+ * blocks of 4, output clamp, fp32 requantization, AVX-512 VNNI); dispatch.c
+ * says which level uses which.
  *
  * Results: BIT-EXACT with the reference kernels on every level. Every kernel
  * computes kernels/requant.h's accumulator modulo 2^32 (SIMD integer adds
@@ -66,6 +65,7 @@
 #ifndef NRT_S8_KERNELS_H
 #define NRT_S8_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +94,14 @@ typedef struct nrt_s8_requant {
 static inline nrt_s8_requant nrt_s8_requant_make(int32_t zero_point, int32_t qmin, int32_t qmax) {
     nrt_s8_requant r = {(float)(qmin - zero_point), (float)(qmax - zero_point), zero_point, false};
     return r;
+}
+
+/* One scaled value through the output side, in the kernels' order: clamp to
+ * [lo, hi] (max, then min), round half to even, + zero point. */
+static inline int8_t nrt_s8_requant_value(float v, const nrt_s8_requant* rq) {
+    v = v < rq->lo ? rq->lo : v;
+    v = v > rq->hi ? rq->hi : v;
+    return (int8_t)((int32_t)rintf(v) + rq->zero_point);
 }
 
 typedef void (*nrt_s8_gemm_ukernel)(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
@@ -173,7 +181,7 @@ static inline size_t nrt_s8_dwconv_tile_bytes(const nrt_s8_dwconv_table* t, size
 
 /* ---- vector kernels: elementwise, table, pooling ----
  *
- * add / mul: exactly nrt_add_s8_ref / nrt_mul_s8_ref (same signature, an
+ * vadd / vmul: exactly nrt_add_s8_ref / nrt_mul_s8_ref (same signature, an
  *   nrt_binary_fn; k->params is an nrt_s8_binary; modes NRT_BIN_VV / VS / SV).
  * lut:  y[i] = table[x[i] + 128] (256 entries).
  * gavgpool: y[c] = requant(sum_{p < rows} (x[p * stride + c] - zx), m) for
@@ -190,20 +198,8 @@ typedef void (*nrt_s8_avgpool_ukernel)(size_t channels, size_t taps, const int8_
 typedef void (*nrt_s8_maxpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
                                        int32_t qmax, int8_t* y);
 
-typedef struct nrt_s8_vector_table {
-    const char* name;
-    nrt_isa isa;
-    nrt_binary_fn add, mul; /* any entry may be NULL: that op uses the reference */
-    nrt_s8_lut_ukernel lut;
-    nrt_s8_gavgpool_ukernel gavgpool;
-    nrt_s8_avgpool_ukernel avgpool;
-    nrt_s8_maxpool_ukernel maxpool;
-} nrt_s8_vector_table;
-
 /* Rescale (Concat inputs, nearest Resize): y[i] = requant((float)(x[i] - zx) * m)
- * as nrt_rescale_s8_ref computes it (requant.h), n values; x == y allowed.
- * A separate entry point (not a vector-table field) so that tables written
- * before it existed stay complete. */
+ * as nrt_rescale_s8_ref computes it (requant.h), n values; x == y allowed. */
 typedef void (*nrt_s8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq,
                                        int8_t* y);
 
@@ -321,48 +317,48 @@ static inline size_t nrt_s8_convt_packed_bytes(const nrt_s8_convt_table* t, size
     return (size_t)t->lanes * (2 * sizeof(int32_t) + nrt_s8_convt_block_bytes(t, kc));
 }
 
-/* Best table at or below `isa`, or NULL (use the reference kernels). The
- * slots for NRT_ISA_NEON / NRT_ISA_DOTPROD are in dispatch.c. */
-const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa);
-const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa);
-const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa);
-nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa);
-const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa);
-const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa);
-nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa);
-nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa);
-const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa);
+/* ---- per-level kernels (defined in kernels/scalar/, kernels/x86/, kernels/arm/;
+ * picked by dispatch.c) ---- */
+#define NRT_QS8_VECTOR_KERNELS(ISA)                                                                                 \
+    void nrt_qs8_vadd_##ISA(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode); \
+    void nrt_qs8_vmul_##ISA(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode); \
+    void nrt_qs8_gavgpool_##ISA(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx, float m,  \
+                                const nrt_s8_requant* rq, int8_t* y);                                               \
+    void nrt_qs8_avgpool_##ISA(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,         \
+                               const nrt_s8_requant* rq, int8_t* y);                                                \
+    void nrt_qs8_maxpool_##ISA(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin, int32_t qmax, \
+                               int8_t* y);                                                                          \
+    void nrt_qs8_rescale_##ISA(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y); \
+    void nrt_qs8_quantize_##ISA(size_t n, const float* x, float s, int32_t z, int8_t* y);                          \
+    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
 
-/* ---- per-ISA tables (defined in kernels/x86/, kernels/arm/) ---- */
+extern const nrt_s8_gemm_table nrt_qs8_gemm_4x4_scalar;
+extern const nrt_s8_dwconv_table nrt_qs8_dwconv_4_scalar;
+extern const nrt_s8_matmul_table nrt_qs8_matmul_4x4_scalar;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
+NRT_QS8_VECTOR_KERNELS(scalar)
+void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
-extern const nrt_s8_vector_table nrt_qs8_vector_avx512;
-extern const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi; /* + Lut, for CPUs with AVX512-VBMI */
-extern const nrt_s8_vector_table nrt_qs8_vector_avx2;
 extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
 extern const nrt_s8_convt_table nrt_qs8_convt_16c4_avx512vnni;
 extern const nrt_s8_convt_table nrt_qs8_convt_8c2_avx2;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
-void nrt_qs8_rescale_avx512(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
-void nrt_qs8_rescale_avx2(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
-void nrt_qs8_quantize_avx512(size_t n, const float* x, float s, int32_t z, int8_t* y);
-void nrt_qs8_quantize_avx2(size_t n, const float* x, float s, int32_t z, int8_t* y);
-void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s, int32_t z, float* y);
-void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int32_t z, float* y);
+NRT_QS8_VECTOR_KERNELS(avx512)
+NRT_QS8_VECTOR_KERNELS(avx2)
+void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;
 extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8_neon;
 extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon;
-extern const nrt_s8_vector_table nrt_qs8_vector_neon;
 extern const nrt_s8_matmul_table nrt_qs8_matmul_4x8k2_neon;
-void nrt_qs8_rescale_neon(size_t n, const int8_t* x, int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y);
-void nrt_qs8_quantize_neon(size_t n, const float* x, float s, int32_t z, int8_t* y);
-void nrt_qs8_dequantize_neon(size_t n, const int8_t* x, float s, int32_t z, float* y);
+NRT_QS8_VECTOR_KERNELS(neon)
+void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
 
 #endif

@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
-#include "../kernels/f32_kernels.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
 #include "movement_util.h"
@@ -27,8 +26,8 @@ typedef struct binary_state {
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
     bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
     nrt_s8_binary q;
-    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the ISA's vector kernel (NULL: reference) */
-    nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
+    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the level's vector kernel (else NULL: reference) */
+    nrt_f32_vact_ukernel vact;     /* the level's activation kernel */
     nrt_s8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
     int lut_vector;                /* which operand (0 / 1) runs through the table */
     int64_t height, width, pixel;  /* upsampled operands: the output's H, W and elements per pixel */
@@ -90,16 +89,15 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     }
     s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
                                     NRT_INT8, false, &s->q};
-    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
-    nrt_binary_fn fast = !vt ? NULL : op == NRT_FB_OpType_Mul ? vt->mul : vt->add;
-    if (fast && s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = fast; /* same bytes (s8_kernels.h) */
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    if (s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = op == NRT_FB_OpType_Mul ? k->qs8_vmul : k->qs8_vadd;
     s->int8 = true;
     return st;
 }
 
-/* float32 Add / Sub / Mul / Div / Min / Max: the ISA's vector kernels. */
+/* float32 Add / Sub / Mul / Div / Min / Max: the level's vector kernels. */
 static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
-    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
+    const nrt_kernels* k = nrt_kernels_of(ctx);
     int vop = -1;
     switch (ctx->node->op) {
     case NRT_FB_OpType_Add: vop = NRT_F32_VADD; break;
@@ -110,8 +108,8 @@ static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, bi
     case NRT_FB_OpType_Max: vop = NRT_F32_VMAX; break;
     default: break;
     }
-    s->vfast = t && vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? t->binary[vop] : NULL;
-    s->vact = t ? t->act : NULL;
+    s->vfast = vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? k->f32_vbinary[vop] : NULL;
+    s->vact = k->f32_vact;
 }
 
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
@@ -177,10 +175,11 @@ static nrt_status binary_prepare(nrt_ctx* ctx) {
                            a->name);
     if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
     nrt_bcast_plan(&s->plan, 2, ins, rank, dims);
-    const nrt_s8_vector_table* vt = s->int8 ? nrt_s8_vector_table_for(ctx->model->isa) : NULL;
-    if (vt && vt->lut && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
+    /* a table lookup beats the arithmetic only when the level vectorizes it */
+    nrt_s8_lut_ukernel lut = nrt_kernels_of(ctx)->qs8_lut;
+    if (s->int8 && lut != nrt_qs8_lut_scalar && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
         s->lut_vector = nrt_numel(b) == 1 ? 0 : 1;
-        if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = vt->lut;
+        if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = lut;
     }
     int sa = nrt_bcast_inner_stride(&s->plan, 0), sb = nrt_bcast_inner_stride(&s->plan, 1);
     s->mode = !sb ? NRT_BIN_VS : (!sa ? NRT_BIN_SV : NRT_BIN_VV);
@@ -205,16 +204,6 @@ typedef struct binary_job {
     size_t ea, eb, ey; /* element sizes */
 } binary_job;
 
-static void apply_activation(const binary_state* s, const nrt_activation* act, float* y, int64_t n) {
-    if (s->vact) {
-        s->vact(act, y, y, (size_t)n);
-    } else if (act->kind == NRT_FB_ActivationKind_RELU) {
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, y[i]);
-    }
-}
-
 /* What one thread's walk needs: the job, and gather buffers for short rows. */
 typedef struct binary_walk {
     const binary_job* j;
@@ -232,7 +221,7 @@ static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count
     const binary_job* j = ((const binary_walk*)arg)->j;
     void* y = j->y + (size_t)out * j->ey;
     run_kernel(j, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y, (size_t)count, j->s->mode);
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, count);
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) j->s->vact(j->act, y, y, (size_t)count);
 }
 
 #define GATHER(T)                                                                                          \
@@ -274,7 +263,7 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     void* y = j->y + (size_t)out * j->ey;
     /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
     run_kernel(j, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, n);
+    if (j->act->kind != NRT_FB_ActivationKind_NONE) j->s->vact(j->act, y, y, (size_t)n);
 }
 
 /* Whole rows per kernel call (0: a call per row), see SHORT_ROW. */
@@ -359,7 +348,7 @@ static void upsampled_rows(void* arg, size_t begin, size_t end) {
                 const void* b = k == r || !nrt_upsampled(u->up, 1) ? row_piece(j, u->up, 1, k, e0, n, buf[1]) : buf[1];
                 void* y = j->y + (k * row + e0) * j->ey;
                 run_kernel(j, a, b, y, n, NRT_BIN_VV);
-                if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
+                if (j->act->kind != NRT_FB_ActivationKind_NONE) s->vact(j->act, y, y, n);
             }
         }
     }

@@ -74,7 +74,7 @@ static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f3
                   o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
     nrt_f32_conv_desc d = {transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
                            {win->dilation[0], win->dilation[1]}, padded};
-    return nrt_f32_conv_plan_init(ctx->model->isa, &d, plan);
+    return nrt_f32_conv_plan_init(nrt_kernels_of(ctx), &d, plan);
 }
 
 static const float* fast_weights(const conv_params* p) {
@@ -102,11 +102,11 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
         o->act.kind != NRT_FB_ActivationKind_CLIP)
         return false;
-    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, o->win.dilation[1], plan);
+    if (!transpose) return nrt_s8_conv_plan_init(nrt_kernels_of(ctx), w->dims, o->group, o->win.dilation[1], plan);
     const nrt_window2d* win = &o->win;
     bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
                   o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
-    return nrt_s8_convt_plan_init(ctx->model->isa, w->dims, o->group, win->stride, win->dilation, padded, plan);
+    return nrt_s8_convt_plan_init(nrt_kernels_of(ctx), w->dims, o->group, win->stride, win->dilation, padded, plan);
 }
 
 static void* s8_weights(const conv_params* p) {

@@ -136,7 +136,7 @@ void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
  * kernels cannot take them (W or bias computed at run time, other types). */
 static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
     const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-    if (!t || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
+    if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
     return nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float) +
            NRT_F32_PACK_ALIGN;
@@ -146,7 +146,7 @@ static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
  * when the ISA has no kernels or W, bias, x or y do not fit them. */
 static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_s8_gemm_table* t) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    if (!t || !nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+    if (!nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
         w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
         return 0;
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return 0;
@@ -172,7 +172,7 @@ static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t,
  * constant W: its scales are checked in prepare), 0 when the ISA has no kernel. */
 static size_t fc_qd8_bytes(nrt_ctx* ctx, const nrt_qd8_fc_table* t) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
-    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+    if (!x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
         w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
         return 0;
     return t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]) + NRT_S8_PACK_ALIGN;
@@ -189,13 +189,14 @@ static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t,
 
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
-    const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    const nrt_f32_gemm_table* t = k->f32_gemm;
     size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
-    const nrt_s8_gemm_table* t8 = fc ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
-    size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
+    const nrt_s8_gemm_table* t8 = k->qs8_gemm;
+    size_t extra8 = fc ? fc_s8_bytes(ctx, t8) : 0;
     if (extra8 > extra) extra = extra8;
-    const nrt_qd8_fc_table* tq = fc ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
-    size_t extraq = tq ? fc_qd8_bytes(ctx, tq) : 0;
+    const nrt_qd8_fc_table* tq = k->qd8_fc;
+    size_t extraq = fc ? fc_qd8_bytes(ctx, tq) : 0;
     if (extraq > extra) extra = extraq;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
@@ -326,7 +327,7 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
     size_t unused;
     s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
     if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
-    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_s8_matmul_table_for(ctx->model->isa) : NULL;
+    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_kernels_of(ctx)->qs8_matmul : NULL;
     if (s->s8) ctx->node->scratch_bytes = matmul_s8_scratch(s, &unused);
     return NRT_OK;
 }

@@ -8,7 +8,7 @@
 #include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "quant_common.h"
 #include "spatial_common.h"
 
@@ -16,8 +16,6 @@ typedef struct pool_params {
     nrt_window2d win;
     bool ceil_mode, count_include_pad;
     nrt_activation act;   /* fused by the converter; float32 only */
-    const nrt_f32_vector_table* vt; /* the ISA's vector kernels (GlobalAveragePool), NULL: reference */
-    const nrt_s8_vector_table* vt8; /* the ISA's int8 pooling kernels (s8_kernels.h), NULL: reference */
 } pool_params;
 
 typedef struct pool_state {
@@ -46,8 +44,6 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
     p->ceil_mode = ceil_mode;
     p->count_include_pad = include_pad;
-    p->vt = nrt_f32_vector_table_for(ctx->model->isa);
-    p->vt8 = nrt_s8_vector_table_for(ctx->model->isa);
     return NRT_OK;
 }
 
@@ -131,10 +127,10 @@ static void tap_span(int64_t start, int64_t kernel, int64_t d, int64_t lo, int64
 
 #define POOL_MAX_TAPS 256
 
-/* The ISA's kernels, one output pixel at a time over the pointers of its taps
- * inside the input (padding taps add nothing to either pool). */
+/* The level's kernels, one output pixel at a time over the pointers of its
+ * taps inside the input (padding taps add nothing to either pool). */
 static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
-    const pool_params* p = j->ctx->node->params;
+    const nrt_kernels* k = nrt_kernels_of(j->ctx);
     const nrt_pool2d_geom* g = &s->g;
     const int8_t* ind[POOL_MAX_TAPS];
     bool avg = j->ctx->node->op == NRT_FB_OpType_AveragePool;
@@ -154,29 +150,28 @@ static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t 
                     ind[taps++] = x + ((n * g->ih + y0 + ky * g->dh) * g->iw + x0 + kx * g->dw) * g->c;
             int8_t* yp = (int8_t*)j->y->data + (row * g->ow + ox) * g->c;
             if (!avg) {
-                p->vt8->maxpool((size_t)g->c, taps, ind, s->q.out.qmin, s->q.out.qmax, yp);
+                k->qs8_maxpool((size_t)g->c, taps, ind, s->q.out.qmin, s->q.out.qmax, yp);
                 continue;
             }
             int64_t count = g->count_include_pad ? (py1 - py0) * (px1 - px0) : (int64_t)taps;
             float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, count);
-            p->vt8->avgpool((size_t)g->c, taps, ind, s->q.zx, m, &rq, yp);
+            k->qs8_avgpool((size_t)g->c, taps, ind, s->q.zx, m, &rq, yp);
         }
     }
 }
 
-static bool pool_fast_int8(const nrt_ctx* ctx, const pool_state* s) {
-    const pool_params* p = ctx->node->params;
+/* The kernels take windows of up to POOL_MAX_TAPS taps and a valid clamp (a
+ * Clip with min > max keeps the reference's order). */
+static bool pool_fast_int8(const pool_state* s) {
     const nrt_pool2d_geom* g = &s->g;
-    if (!p->vt8 || s->q.out.qmin > s->q.out.qmax || g->kh > POOL_MAX_TAPS || g->kw > POOL_MAX_TAPS ||
-        g->kh * g->kw > POOL_MAX_TAPS)
-        return false;
-    return ctx->node->op == NRT_FB_OpType_AveragePool ? p->vt8->avgpool != NULL : p->vt8->maxpool != NULL;
+    return s->q.out.qmin <= s->q.out.qmax && g->kh <= POOL_MAX_TAPS && g->kw <= POOL_MAX_TAPS &&
+           g->kh * g->kw <= POOL_MAX_TAPS;
 }
 
 /* Quantized int8 window pools: the max pool's fused clamp applies after the max. */
 static void pool_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_pool2d_geom* g = &s->g;
-    if (pool_fast_int8(j->ctx, s)) {
+    if (pool_fast_int8(s)) {
         pool_rows_int8_fast(j, s, b, e);
         return;
     }
@@ -214,13 +209,12 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
 static void global_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_tensor* x = j->x;
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
-    const nrt_s8_vector_table* vt8 = ((const pool_params*)j->ctx->node->params)->vt8;
     bool avg = j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool;
-    if (avg && vt8 && vt8->gavgpool && s->q.out.qmin <= s->q.out.qmax) {
+    if (avg && s->q.out.qmin <= s->q.out.qmax) {
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, hw);
         for (int64_t n = b; n < e; n++)
-            vt8->gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c, (size_t)c, s->q.zx, m, &rq,
+            nrt_kernels_of(j->ctx)->qs8_gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c, (size_t)c, s->q.zx, m, &rq,
                           (int8_t*)j->y->data + n * c);
         return;
     }
@@ -246,10 +240,7 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         global_rows_int8(j, s, (int64_t)begin, (int64_t)end);
         return;
     }
-    if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool)
-        nrt_global_avgpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
-    else
-        nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
+    nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end); /* (avg: global_avg_fast) */
     if (p->act.kind != NRT_FB_ActivationKind_NONE)
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
@@ -263,21 +254,21 @@ static void global_rows(void* arg, size_t begin, size_t end) {
 static void global_avg_fast(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
     const pool_params* p = j->ctx->node->params;
+    const nrt_kernels* k = nrt_kernels_of(j->ctx);
     size_t hw = (size_t)(j->x->dims[1] * j->x->dims[2]), c = (size_t)j->x->dims[3];
     size_t blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
     for (size_t t = begin; t < end; t++) {
         size_t n = t / blocks, c0 = t % blocks * GAP_BLOCK, cc = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
         float* y = (float*)j->y->data + n * c + c0;
-        p->vt->sum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
-        if (p->act.kind != NRT_FB_ActivationKind_NONE) p->vt->act(&p->act, y, y, cc);
+        k->f32_vsum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
+        if (p->act.kind != NRT_FB_ActivationKind_NONE) k->f32_vact(&p->act, y, y, cc);
     }
 }
 
 static nrt_status pool_eval(nrt_ctx* ctx) {
     pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
-    const pool_params* p = ctx->node->params;
     if (nrt_numel(job.y) == 0) return NRT_OK;
-    if (p->vt && ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
+    if (ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
         size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
         size_t tasks = (size_t)job.x->dims[0] * blocks;
         nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);

@@ -18,7 +18,7 @@
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/resize_ref.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "quant_common.h"
 
 typedef struct resize_params {
@@ -347,7 +347,7 @@ typedef struct int8_job {
     const resize_state* s;
     const void* src;
     void* dst;
-    nrt_s8_rescale_ukernel fast; /* rescale: the ISA's kernel (s8_kernels.h), NULL: reference */
+    nrt_s8_rescale_ukernel fast; /* rescale: the level's kernel (s8_kernels.h) */
 } int8_job;
 
 static void to_float(void* arg, size_t begin, size_t end) {
@@ -365,8 +365,8 @@ static void rescale(void* arg, size_t begin, size_t end) {
     int8_t* y = (int8_t*)j->dst + begin;
     nrt_s8_rescale_ukernel fast = j->fast;
     nrt_s8_requant rq = nrt_s8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
-    if (fast && rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
-    else nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out);
+    if (rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
+    else nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out); /* a Clip with min > max */
 }
 
 static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* x, nrt_tensor* y) {
@@ -377,14 +377,14 @@ static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* 
     resize_job job = {&plan, NULL, x->data, y->data};
     bool before = s->int8 && s->rescale && nrt_numel(x) < nrt_numel(y);
     if (before) { /* pointwise, and every output is some input code: rescale the smaller tensor first */
-        int8_job r = {s, NULL, ctx->node->scratch, nrt_s8_rescale_for(ctx->model->isa)};
+        int8_job r = {s, NULL, ctx->node->scratch, nrt_kernels_of(ctx)->qs8_rescale};
         memcpy(ctx->node->scratch, x->data, (size_t)nrt_numel(x));
         nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, rescale, &r);
         job.x = ctx->node->scratch;
     }
     nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
     if (s->int8 && s->rescale && !before) { /* pointwise, so after the gather */
-        int8_job r = {s, NULL, y->data, nrt_s8_rescale_for(ctx->model->isa)};
+        int8_job r = {s, NULL, y->data, nrt_kernels_of(ctx)->qs8_rescale};
         nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, rescale, &r);
     }
 }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../engine/op.h"
-#include "../kernels/f32_kernels.h"
+#include "../kernels/dispatch.h"
 #include "../kernels/ref/unary_ref.h"
 #include "movement_util.h"
 #include "quant_common.h"
@@ -11,14 +11,13 @@
 typedef struct unary_params {
     nrt_unary_params k;
     bool detect_pos, detect_neg;
-    nrt_f32_vact_ukernel vact; /* float32 ops that are activation kinds: the ISA's kernel (NULL: reference) */
+    nrt_f32_vact_ukernel vact; /* float32 ops that are activation kinds: the level's kernel (else NULL) */
     nrt_activation act;        /* ... and that kind */
 } unary_params;
 
-/* The unary ops that are also fused-activation kinds run on the ISA's
- * vector kernel when it has one. */
+/* The unary ops that are also fused-activation kinds run on the level's
+ * activation kernel. */
 static void pick_fast(nrt_ctx* ctx, unary_params* p) {
-    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
     uint8_t kind;
     switch (ctx->node->op) {
     case NRT_FB_OpType_Relu: kind = NRT_FB_ActivationKind_RELU; break;
@@ -29,7 +28,7 @@ static void pick_fast(nrt_ctx* ctx, unary_params* p) {
     case NRT_FB_OpType_Silu: kind = NRT_FB_ActivationKind_SILU; break;
     default: return;
     }
-    p->vact = t ? t->act : NULL;
+    p->vact = nrt_kernels_of(ctx)->f32_vact;
     p->act = (nrt_activation){kind, p->k.alpha, p->k.beta};
 }
 

@@ -72,7 +72,7 @@ NRT_NEON_INLINE void vact_loop(const nrt_activation* act, const float* x, float*
     if (i < n) nrt_st_part_f32(y + i, nrt_act_neon(nrt_ld_part_f32(x + i, n - i), &a), n - i);
 }
 
-static void vact(const nrt_activation* act, const float* x, float* y, size_t n) {
+void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size_t n) {
     switch (act->kind) {
     case NRT_FB_ActivationKind_RELU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_RELU); return;
     case NRT_FB_ActivationKind_CLIP: vact_loop(act, x, y, n, NRT_FB_ActivationKind_CLIP); return;
@@ -91,7 +91,7 @@ static void vact(const nrt_activation* act, const float* x, float* y, size_t n) 
 }
 
 /* Column sums of x [n][c] times scale: 16 columns (4 accumulators) per pass over the rows. */
-static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
+void nrt_f32_vsum_rows_neon(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
     float32x4_t s = vdupq_n_f32(scale);
     size_t j = 0;
     for (; j + 16 <= c; j += 16) {
@@ -120,7 +120,4 @@ static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float s
     }
 }
 
-const nrt_f32_vector_table nrt_f32_vector_neon = {
-    "f32-vector-neon", NRT_ISA_NEON, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows,
-    NULL, /* softmax_row: no NEON exp yet, the reference kernel runs */
-};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};

@@ -82,18 +82,18 @@ NRT_NEON_S8_INLINE void binary_loop(const nrt_s8_binary* p, const int8_t* a, con
 }
 
 #define BINARY(NAME, MUL)                                                                                 \
-    static void NAME(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode) { \
+    void NAME(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode) { \
         const nrt_s8_binary* p = k->params;                                                               \
         if (mode == NRT_BIN_VS) binary_loop(p, a, b, y, n, MUL, 0, 1);                                     \
         else if (mode == NRT_BIN_SV) binary_loop(p, a, b, y, n, MUL, 1, 0);                                \
         else binary_loop(p, a, b, y, n, MUL, 0, 0);                                                        \
     }
-BINARY(qs8_vadd_neon, 0)
-BINARY(qs8_vmul_neon, 1)
+BINARY(nrt_qs8_vadd_neon, 0)
+BINARY(nrt_qs8_vmul_neon, 1)
 
 /* ---- Lut ---- */
 
-static void qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y) {
+void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y) {
     uint8x16x4_t t0 = vld1q_u8_x4((const uint8_t*)table), t1 = vld1q_u8_x4((const uint8_t*)table + 64);
     uint8x16x4_t t2 = vld1q_u8_x4((const uint8_t*)table + 128), t3 = vld1q_u8_x4((const uint8_t*)table + 192);
     uint8x16_t q64 = vdupq_n_u8(64), flip = vdupq_n_u8(0x80);
@@ -135,7 +135,7 @@ NRT_NEON_S8_INLINE void store_requant16(const int32x4_t* acc, float m, const nrt
     else nrt_st_s8_part16(y, r, n);
 }
 
-static void qs8_gavgpool_neon(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx, float m,
+void nrt_qs8_gavgpool_neon(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx, float m,
                               const nrt_s8_requant* rq, int8_t* y) {
     nrt_s8_rq_neon q = nrt_s8_rq_neon_make(rq);
     int8x8_t z = vdup_n_s8((int8_t)zx);
@@ -147,7 +147,7 @@ static void qs8_gavgpool_neon(size_t rows, size_t channels, const int8_t* x, siz
     }
 }
 
-static void qs8_avgpool_neon(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
+void nrt_qs8_avgpool_neon(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
                              const nrt_s8_requant* rq, int8_t* y) {
     nrt_s8_rq_neon q = nrt_s8_rq_neon_make(rq);
     int8x8_t z = vdup_n_s8((int8_t)zx);
@@ -159,7 +159,7 @@ static void qs8_avgpool_neon(size_t channels, size_t taps, const int8_t* const* 
     }
 }
 
-static void qs8_maxpool_neon(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin, int32_t qmax,
+void nrt_qs8_maxpool_neon(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin, int32_t qmax,
                              int8_t* y) {
     /* qmin, qmax are in [-128, 127]; the clamp is the reference's y < qmin ? qmin : min(y, qmax) */
     int8x16_t lo = vdupq_n_s8((int8_t)qmin), hi = vdupq_n_s8((int8_t)qmax);
@@ -239,8 +239,3 @@ void nrt_qs8_dequantize_neon(size_t n, const int8_t* x, float s, int32_t z, floa
         }
     }
 }
-
-const nrt_s8_vector_table nrt_qs8_vector_neon = {
-    "qs8-vector-neon", NRT_ISA_NEON, qs8_vadd_neon, qs8_vmul_neon, qs8_lut_neon,
-    qs8_gavgpool_neon, qs8_avgpool_neon, qs8_maxpool_neon,
-};

@@ -64,7 +64,7 @@ NRT_AVX2_INLINE void vact_loop(const nrt_activation* act, const float* x, float*
     }
 }
 
-NRT_AVX2 static void vact(const nrt_activation* act, const float* x, float* y, size_t n) {
+NRT_AVX2 void nrt_f32_vact_avx2(const nrt_activation* act, const float* x, float* y, size_t n) {
     switch (act->kind) {
     case NRT_FB_ActivationKind_RELU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_RELU); return;
     case NRT_FB_ActivationKind_CLIP: vact_loop(act, x, y, n, NRT_FB_ActivationKind_CLIP); return;
@@ -82,7 +82,7 @@ NRT_AVX2 static void vact(const nrt_activation* act, const float* x, float* y, s
     }
 }
 
-NRT_AVX2 static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
+NRT_AVX2 void nrt_f32_vsum_rows_avx2(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
     __m256 s = _mm256_set1_ps(scale);
     size_t j = 0;
     for (; j + 32 <= c; j += 32) {
@@ -186,7 +186,7 @@ NRT_AVX2 static double exp_sum256(const float* x, float* y, size_t n, float mx) 
     return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
 }
 
-NRT_AVX2 static void vsoftmax_row(bool log_softmax, const float* x, float* y, size_t n) {
+NRT_AVX2 void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x, float* y, size_t n) {
     float mx = row_max256(x, n);
     size_t i = 0;
     if (!log_softmax) {
@@ -202,6 +202,4 @@ NRT_AVX2 static void vsoftmax_row(bool log_softmax, const float* x, float* y, si
     for (; i < n; i++) y[i] = (x[i] - mx) - ls;
 }
 
-const nrt_f32_vector_table nrt_f32_vector_avx2 = {
-    "f32-vector-avx2", NRT_ISA_AVX2, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows, vsoftmax_row,
-};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};

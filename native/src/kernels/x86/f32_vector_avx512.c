@@ -70,7 +70,7 @@ NRT_AVX512_INLINE void vact_loop(const nrt_activation* act, const float* x, floa
     }
 }
 
-NRT_AVX512 static void vact(const nrt_activation* act, const float* x, float* y, size_t n) {
+NRT_AVX512 void nrt_f32_vact_avx512(const nrt_activation* act, const float* x, float* y, size_t n) {
     switch (act->kind) {
     case NRT_FB_ActivationKind_RELU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_RELU); return;
     case NRT_FB_ActivationKind_CLIP: vact_loop(act, x, y, n, NRT_FB_ActivationKind_CLIP); return;
@@ -89,7 +89,7 @@ NRT_AVX512 static void vact(const nrt_activation* act, const float* x, float* y,
 }
 
 /* Column sums of x [n][c] times scale: 64 columns per pass over the rows. */
-NRT_AVX512 static void vsum_rows(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
+NRT_AVX512 void nrt_f32_vsum_rows_avx512(const float* x, size_t n, size_t c, size_t stride, float scale, float* y) {
     __m512 s = _mm512_set1_ps(scale);
     size_t j = 0;
     for (; j + 64 <= c; j += 64) {
@@ -167,7 +167,7 @@ NRT_AVX512 static double exp_sum512(const float* x, float* y, size_t n, float mx
     return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
-NRT_AVX512 static void vsoftmax_row(bool log_softmax, const float* x, float* y, size_t n) {
+NRT_AVX512 void nrt_f32_vsoftmax_avx512(bool log_softmax, const float* x, float* y, size_t n) {
     float mx = row_max512(x, n);
     size_t i = 0;
     if (!log_softmax) {
@@ -184,6 +184,4 @@ NRT_AVX512 static void vsoftmax_row(bool log_softmax, const float* x, float* y, 
     _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), ls));
 }
 
-const nrt_f32_vector_table nrt_f32_vector_avx512 = {
-    "f32-vector-avx512", NRT_ISA_AVX512, {vadd, vsub, vmul, vdiv, vmin, vmax}, vact, vsum_rows, vsoftmax_row,
-};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};

@@ -23,7 +23,7 @@ NRT_AVX2_S8_INLINE __m128i finish(__m256 v, __m256 lo, __m256 hi, __m256i zp) {
 }
 
 #define S8_BINARY(NAME, OPV)                                                                                     \
-    NRT_AVX2_S8 static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,        \
+    NRT_AVX2_S8 void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,        \
                                  size_t n, int mode) {                                                           \
         const nrt_s8_binary* p = kern->params;                                                                   \
         const int8_t *A = pa, *B = pb;                                                                           \
@@ -44,11 +44,11 @@ NRT_AVX2_S8_INLINE __m128i finish(__m256 v, __m256 lo, __m256 hi, __m256i zp) {
         (void)ma, (void)mb;                                                                                      \
     }
 
-S8_BINARY(qs8_vadd_avx2,
+S8_BINARY(nrt_qs8_vadd_avx2,
           _mm256_add_ps(_mm256_mul_ps(ma, _mm256_cvtepi32_ps(da)), _mm256_mul_ps(mb, _mm256_cvtepi32_ps(db))))
-S8_BINARY(qs8_vmul_avx2, _mm256_mul_ps(ma, _mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db))))
+S8_BINARY(nrt_qs8_vmul_avx2, _mm256_mul_ps(ma, _mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db))))
 
-NRT_AVX2_S8 static void qs8_gavgpool_avx2(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx,
+NRT_AVX2_S8 void nrt_qs8_gavgpool_avx2(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx,
                                           float m, const nrt_s8_requant* rq, int8_t* y) {
     const __m256i base = _mm256_set1_epi32((int32_t)(0u - (uint32_t)rows * (uint32_t)zx));
     const __m256 mv = _mm256_set1_ps(m), lo = _mm256_set1_ps(rq->lo), hi = _mm256_set1_ps(rq->hi);
@@ -61,7 +61,7 @@ NRT_AVX2_S8 static void qs8_gavgpool_avx2(size_t rows, size_t channels, const in
     }
 }
 
-NRT_AVX2_S8 static void qs8_avgpool_avx2(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
+NRT_AVX2_S8 void nrt_qs8_avgpool_avx2(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
                                          const nrt_s8_requant* rq, int8_t* y) {
     const __m256i base = _mm256_set1_epi32((int32_t)(0u - (uint32_t)taps * (uint32_t)zx));
     const __m256 mv = _mm256_set1_ps(m), lo = _mm256_set1_ps(rq->lo), hi = _mm256_set1_ps(rq->hi);
@@ -74,7 +74,7 @@ NRT_AVX2_S8 static void qs8_avgpool_avx2(size_t channels, size_t taps, const int
     }
 }
 
-NRT_AVX2_S8 static void qs8_maxpool_avx2(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
+NRT_AVX2_S8 void nrt_qs8_maxpool_avx2(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
                                          int32_t qmax, int8_t* y) {
     const __m256i vmin = _mm256_set1_epi8((char)qmin), vmax = _mm256_set1_epi8((char)qmax);
     size_t c = 0;
@@ -146,8 +146,3 @@ NRT_AVX2_S8 void nrt_qs8_dequantize_avx2(size_t n, const int8_t* x, float s, int
         }
     }
 }
-
-const nrt_s8_vector_table nrt_qs8_vector_avx2 = {
-    "qs8-vector-avx2", NRT_ISA_AVX2, qs8_vadd_avx2, qs8_vmul_avx2, NULL,
-    qs8_gavgpool_avx2, qs8_avgpool_avx2, qs8_maxpool_avx2,
-};

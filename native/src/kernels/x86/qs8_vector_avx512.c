@@ -121,7 +121,7 @@ NRT_AVX512VNNI_INLINE __m128i narrow16(__m512i q, const s8_binary_consts* c, con
                                                        INT_CLAMP),                                               \
                                           c, INT_CLAMP));                                                        \
     }                                                                                                            \
-    NRT_AVX512VNNI static void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
+    NRT_AVX512VNNI void NAME(const nrt_binary_kernel* kern, const void* pa, const void* pb, void* py,     \
                                     size_t n, int mode) {                                                        \
         const nrt_s8_binary* p = kern->params;                                                                   \
         const s8_binary_consts c = binary_consts(p, pa, pb, mode);                                               \
@@ -129,9 +129,9 @@ NRT_AVX512VNNI_INLINE __m128i narrow16(__m512i q, const s8_binary_consts* c, con
         else NAME##_run(pa, pb, py, n, mode, &c, 0);                                                             \
     }
 
-S8_BINARY(qs8_vadd_avx512,
+S8_BINARY(nrt_qs8_vadd_avx512,
           _mm512_add_ps(_mm512_mul_ps(ma, _mm512_cvtepi32_ps(da)), _mm512_mul_ps(mb, _mm512_cvtepi32_ps(db))), false)
-S8_BINARY(qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db))), true)
+S8_BINARY(nrt_qs8_vmul_avx512, _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db))), true)
 
 /* ---- Lut: 256-byte table in four zmm. vpermi2b reads only the low 7 bits
  * of an index, which x and u = x + 128 share: x's low 7 bits pick entry
@@ -144,7 +144,7 @@ VBMI_TARGET static inline __m512i lut64(__m512i x, __m512i t0, __m512i t1, __m51
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), hi, lo);
 }
 
-VBMI_TARGET static void qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y) {
+VBMI_TARGET void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y) {
     const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
     const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
     size_t i = 0;
@@ -158,7 +158,7 @@ VBMI_TARGET static void qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8
 
 /* ---- pooling ---- */
 
-NRT_AVX512VNNI static void qs8_gavgpool_avx512(size_t rows, size_t channels, const int8_t* x, size_t stride,
+NRT_AVX512VNNI void nrt_qs8_gavgpool_avx512(size_t rows, size_t channels, const int8_t* x, size_t stride,
                                                int32_t zx, float m, const nrt_s8_requant* rq, int8_t* y) {
     /* sum (x - zx) = sum x - rows * zx, modulo 2^32 like the reference's running sum */
     const __m512i base = _mm512_set1_epi32((int32_t)(0u - (uint32_t)rows * (uint32_t)zx));
@@ -188,7 +188,7 @@ NRT_AVX512VNNI static void qs8_gavgpool_avx512(size_t rows, size_t channels, con
     }
 }
 
-NRT_AVX512VNNI static void qs8_avgpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx,
+NRT_AVX512VNNI void nrt_qs8_avgpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx,
                                               float m, const nrt_s8_requant* rq, int8_t* y) {
     const __m512i base = _mm512_set1_epi32((int32_t)(0u - (uint32_t)taps * (uint32_t)zx));
     const __m512 mv = _mm512_set1_ps(m), lo = _mm512_set1_ps(rq->lo), hi = _mm512_set1_ps(rq->hi);
@@ -201,7 +201,7 @@ NRT_AVX512VNNI static void qs8_avgpool_avx512(size_t channels, size_t taps, cons
     }
 }
 
-NRT_AVX512VNNI static void qs8_maxpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
+NRT_AVX512VNNI void nrt_qs8_maxpool_avx512(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
                                               int32_t qmax, int8_t* y) {
     const __m512i vmin = _mm512_set1_epi8((char)qmin), vmax = _mm512_set1_epi8((char)qmax);
     for (size_t c = 0; c < channels; c += 64) {
@@ -264,13 +264,3 @@ NRT_AVX512VNNI void nrt_qs8_dequantize_avx512(size_t n, const int8_t* x, float s
         _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_cvtepi32_ps(load_diff(x + i, k, zv)), sv));
     }
 }
-
-const nrt_s8_vector_table nrt_qs8_vector_avx512 = {
-    "qs8-vector-avx512", NRT_ISA_AVX512, qs8_vadd_avx512, qs8_vmul_avx512, NULL,
-    qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
-};
-
-const nrt_s8_vector_table nrt_qs8_vector_avx512vbmi = {
-    "qs8-vector-avx512vbmi", NRT_ISA_AVX512VBMI, qs8_vadd_avx512, qs8_vmul_avx512, qs8_lut_avx512vbmi,
-    qs8_gavgpool_avx512, qs8_avgpool_avx512, qs8_maxpool_avx512,
-};
