@@ -1,4 +1,4 @@
-"""nanort.converter: ONNX model -> .nrt file.
+"""nanort.converter: ONNX or TensorFlow Lite model -> .nrt file.
 
     report = nanort.convert("model.onnx", "model.nrt", input_shapes={"x": [1, 3, 640, 640]})
     print(report.summary())
@@ -16,7 +16,7 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError
 
-from . import onnx_loader
+from . import onnx_loader, tflite
 from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
@@ -85,7 +85,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
-    """Converts an ONNX file to a .nrt file and returns what was done.
+    """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
     nhwc_io makes 4-D inputs/outputs of conv nets NHWC instead of the model's
@@ -104,16 +104,26 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
-    model = onnx_loader.load(src)
-    source_hist: dict[str, int] = {}
-    for n in model.graph.node:
-        source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+    if tflite.is_tflite(src):
+        source = tflite.read(src)
+        source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return tflite.convert_graph(source, input_shapes, progress, fuse_only_clamps)
+    else:
+        model = onnx_loader.load(src)
+        source_hist = {}
+        for n in model.graph.node:
+            source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+        pre_quantized = _has_qdq(model)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps)
     outcome = None
     try:
-        pre_quantized = _has_qdq(model)
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
-        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        graph = build(quantize == "int8")
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}

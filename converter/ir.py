@@ -78,6 +78,10 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.metadata: dict[str, str] = {}
+        # The file's signature: its key, and the name callers use for each I/O tensor where
+        # the source model gives one other than the tensor's (a TFLite SignatureDef's).
+        self.signature_key = "serving_default"
+        self.signature_names: dict[str, str] = {}
         self._counter = itertools.count()
         # Names fresh_name made up (not from the source model): the file
         # leaves them out for constants, whose made-up names mean nothing to a user.

@@ -77,12 +77,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def _print_report(r) -> None:
     out.print(f"[bold]{r.source}[/] -> [bold]{r.output}[/]")
     t = Table(show_header=False, box=None, pad_edge=False)
-    t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB (onnx) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
+    kind = "tflite" if r.source.lower().endswith(".tflite") else "onnx"
+    t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB ({kind}) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
               f"{r.output_bytes / max(r.source_bytes, 1):.0%}")
     t.add_row("parameters", f"{r.parameters:,}")
     t.add_row("inputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.inputs))
     t.add_row("outputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.outputs))
-    t.add_row("ops", f"{sum(r.source_op_histogram.values())} onnx nodes -> {sum(r.op_histogram.values())} nanort ops")
+    t.add_row("ops", f"{sum(r.source_op_histogram.values())} {kind} nodes -> {sum(r.op_histogram.values())} nanort ops")
     t.add_row("fp32 fallbacks", ", ".join(r.float_fallbacks) if r.float_fallbacks else "none")
     out.print(t)
     ops = Table(title="ops by type", title_justify="left")
@@ -210,17 +211,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results = run_bench(args.model, args.vs, args.threads, args.runs, args.warmup, args.isa,
                             dict(args.input_shape or []), not args.no_memory, Path(tmp))
     t = Table(title=f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs")
-    for col in ("runtime", "median ms", "min ms", "max ms", "nanort speedup", "peak RSS MB", "load ms"):
-        t.add_column(col, justify="left" if col == "runtime" else "right")
+    for col in ("runtime", "precision", "median ms", "min ms", "max ms", "nanort speedup", "agreement",
+                "peak RSS MB", "load ms"):
+        t.add_column(col, justify="left" if col in ("runtime", "precision", "agreement") else "right")
     base = results[0].timing
     for r in results:
-        t.add_row(r.name, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}", f"{r.timing.max_ms:.3f}",
-                  "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+        t.add_row(r.name, r.precision, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}",
+                  f"{r.timing.max_ms:.3f}", "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+                  r.agreement,
                   "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.1f}",
                   "-" if r.load_ms is None else f"{r.load_ms:.1f}")
     out.print(t)
-    out.print("peak RSS: whole process incl. the Python interpreter, each runtime in its own fresh process; "
-              "load: from the runtime imported to the first result")
+    out.print("agreement: with nanort's outputs on the same inputs (float: max |difference| / output range; "
+              "quantized: elements within 1 step); peak RSS: whole process incl. the Python interpreter, each "
+              "runtime in its own fresh process; load: from the runtime imported to the first result")
     if args.profile:
         from nanort.bench import profile
 
@@ -247,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"nanort {nanort.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("convert", help="convert an ONNX model to .nrt",
-                       description="Convert an ONNX model to a .nrt file and print a summary.")
-    c.add_argument("model", help="source .onnx file (external data files are read from its folder)")
+    c = sub.add_parser("convert", help="convert an ONNX or TFLite model to .nrt",
+                       description="Convert an ONNX or TensorFlow Lite model to a .nrt file and print a summary.")
+    c.add_argument("model", help="source .onnx file (external data files are read from its folder) or .tflite file")
     c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
@@ -295,14 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--isa", default="auto", choices=list(ISAS))
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
+    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime or TFLite",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
-                                   "onnxruntime on the same random inputs in one process (with several "
+                                   "onnxruntime (.onnx) or TFLite with XNNPACK (.tflite) on the same random "
+                                   "inputs in one process, each side's precision and their outputs' agreement "
+                                   "(with several "
                                    "threads in blocks of 5 runs, each led by an untimed run: the other "
                                    "runtime's workers spin on after its run); peak RSS and load time of each "
                                    "in separate processes.")
     b.add_argument("model", help=".nrt model")
-    b.add_argument("--vs", metavar="MODEL.onnx", help="compare with this ONNX model under onnxruntime")
+    b.add_argument("--vs", metavar="MODEL", help="compare with this .onnx model under onnxruntime or this "
+                   ".tflite model under TFLite (ai-edge-litert, XNNPACK)")
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
     b.add_argument("--warmup", type=int, default=3)
