@@ -1,4 +1,4 @@
-"""Float32 kernels at every level this CPU runs (Model(isa="ref"/"avx2"/"avx512", or "neon"/"dotprod" on ARM)):
+"""Float32 kernels at every level this CPU runs (Model(isa=...) for each name the C library lists):
 Conv (1x1 GEMM, indirect GEMM with padding / stride / dilation / groups, the
 3-channel first layer, depthwise), ConvTranspose, FullyConnected, MatMul,
 fused activations, elementwise Add/Sub/Mul/Div/Min/Max with broadcasting,
