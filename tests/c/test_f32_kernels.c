@@ -84,11 +84,11 @@ static int close_to(float got, double sum, double mag, const nrt_activation* act
 }
 
 static const nrt_activation ACTS[] = {
-    {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f},      {NRT_FB_ActivationKind_RELU, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_CLIP, -0.5f, 0.75f},    {NRT_FB_ActivationKind_LEAKY_RELU, 0.1f, 0.0f},
-    {NRT_FB_ActivationKind_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_FB_ActivationKind_HARD_SWISH, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_SIGMOID, 0.0f, 0.0f},   {NRT_FB_ActivationKind_SILU, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_TANH, 0.0f, 0.0f},
+    {NRT_ACT_NONE, 0.0f, 0.0f},      {NRT_ACT_RELU, 0.0f, 0.0f},
+    {NRT_ACT_CLIP, -0.5f, 0.75f},    {NRT_ACT_LEAKY_RELU, 0.1f, 0.0f},
+    {NRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_ACT_HARD_SWISH, 0.0f, 0.0f},
+    {NRT_ACT_SIGMOID, 0.0f, 0.0f},   {NRT_ACT_SILU, 0.0f, 0.0f},
+    {NRT_ACT_TANH, 0.0f, 0.0f},
 };
 #define N_ACTS (sizeof ACTS / sizeof *ACTS)
 

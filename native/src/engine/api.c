@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../kernels/dispatch.h"
 #include "../kernels/isa.h"
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "model.h"
 #include "op.h"
 #include "threadpool.h"
@@ -97,8 +96,7 @@ nrt_status nrt_model_create(const nrt_options* options, nrt_model** out) {
     atomic_flag_clear(&m->busy);
     m->opts = o;
     nrt_status st = resolve_isa(m, o.isa);
-    if (st == NRT_OK && !(m->kernels = malloc(sizeof *m->kernels))) st = NRT_ERR_OUT_OF_MEMORY;
-    if (st == NRT_OK) nrt_kernels_resolve(m->isa, m->kernels);
+    if (st == NRT_OK) nrt_kernels_resolve(m->isa, &m->kernels);
     if (st == NRT_OK && !(m->pool = nrt_threadpool_create(o.num_threads))) st = NRT_ERR_OUT_OF_MEMORY;
     *out = m; /* returned even on failure so the caller can read the message */
     return st;
@@ -118,7 +116,6 @@ void nrt_model_free(nrt_model* m) {
     nrt_unload(m);
     unmap(m);
     nrt_threadpool_free(m->pool);
-    free(m->kernels);
     free(m->arena);
     free(m);
 }

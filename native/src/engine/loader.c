@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "op.h"
 
 #define NRT_FORMAT_VERSION 2

@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernels/dispatch.h"
 #include "fb.h"
 #include "nanort.h"
 
 typedef struct nrt_threadpool nrt_threadpool;
 typedef struct nrt_op_def nrt_op_def;
-typedef struct nrt_kernels nrt_kernels;
 
 typedef enum nrt_tensor_kind {
     NRT_TENSOR_ACTIVATION = 0, /* lives in the arena */
@@ -71,7 +71,7 @@ typedef struct nrt_static_block nrt_static_block;
 struct nrt_model {
     nrt_options opts;
     nrt_isa isa;
-    nrt_kernels* kernels;      /* the level's kernel table, resolved (kernels/dispatch.h) */
+    nrt_kernels kernels;       /* the level's kernel table, resolved (kernels/dispatch.h) */
     char error[512];
     atomic_flag busy;
 

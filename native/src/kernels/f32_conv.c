@@ -202,7 +202,7 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_gemm(nrt_ctx* ctx, conv_job* j) {
+static void run_gemm(const nrt_threads* threads, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     const nrt_f32_gemm_table* t = j->plan->gemm;
     size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
@@ -213,13 +213,13 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     j->m_tiles = ceil_div(M, t->mr);
     j->panels_per_group = ceil_div(cog, t->nr);
     size_t units = (size_t)g->group * j->panels_per_group;
-    size_t split = nrt_f32_column_split(ctx, j->m_tiles, units);
+    size_t split = nrt_f32_column_split(threads, j->m_tiles, units);
     j->block_units = ceil_div(units, split);
     j->n_blocks = ceil_div(units, j->block_units);
     double rows = (double)(M < t->mr ? M : t->mr);
     double work = rows * (double)(j->block_units * t->nr) * (double)(g->kh * g->kw * (g->cin / g->group));
     size_t tasks = j->m_tiles * j->n_blocks;
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), conv_gemm_task, j);
+    nrt_threads_run(threads, tasks, nrt_f32_grain(tasks, work), conv_gemm_task, j);
 }
 
 /* ---- depthwise ---- */
@@ -263,7 +263,7 @@ static void dw_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_depthwise(nrt_ctx* ctx, const conv_job* cj) {
+static void run_depthwise(const nrt_threads* threads, const conv_job* cj) {
     const nrt_conv2d_geom* g = cj->g;
     size_t c = (size_t)g->cin;
     dw_job j = {g,
@@ -278,7 +278,7 @@ static void run_depthwise(nrt_ctx* ctx, const conv_job* cj) {
     if (j.ox_hi < j.ox_lo) j.ox_hi = j.ox_lo;
     size_t rows = (size_t)(g->n * g->oh);
     double work = (double)(g->ow * g->cout * g->kh * g->kw);
-    nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), dw_task, &j);
+    nrt_threads_run(threads, rows, nrt_f32_grain(rows, work), dw_task, &j);
 }
 
 /* ---- ConvTranspose, kernel == stride ---- */
@@ -304,20 +304,20 @@ static void convt_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_transpose(nrt_ctx* ctx, conv_job* j) {
+static void run_transpose(const nrt_threads* threads, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), convt_task, j);
+    nrt_threads_run(threads, tasks, nrt_f32_grain(tasks, work), convt_task, j);
 }
 
-void nrt_f32_conv_run(nrt_ctx* ctx, const nrt_f32_conv_plan* plan, const nrt_conv2d_geom* g, const float* x,
+void nrt_f32_conv_run(const nrt_threads* threads, const nrt_f32_conv_plan* plan, const nrt_conv2d_geom* g, const float* x,
                       const float* packed, const float* zeros, const nrt_activation* act, float* y) {
     conv_job j = {plan, g, x, packed, zeros, act, y, 0, 0, 0, 0, false, false};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     switch (plan->kind) {
-    case NRT_F32_CONV_DEPTHWISE: run_depthwise(ctx, &j); break;
-    case NRT_F32_CONV_TRANSPOSE: run_transpose(ctx, &j); break;
-    default: run_gemm(ctx, &j); break;
+    case NRT_F32_CONV_DEPTHWISE: run_depthwise(threads, &j); break;
+    case NRT_F32_CONV_TRANSPOSE: run_transpose(threads, &j); break;
+    default: run_gemm(threads, &j); break;
     }
 }

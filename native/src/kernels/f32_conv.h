@@ -30,6 +30,7 @@
 #include <stdbool.h>
 
 #include "dispatch.h"
+#include "threads.h"
 #include "ref/conv_ref.h"
 
 #define NRT_F32_CONV_MAX_TAPS 128
@@ -67,7 +68,7 @@ void nrt_f32_conv_pack(const nrt_f32_conv_plan* plan, const nrt_f32_conv_desc* d
 
 /* y = act(conv(x) + bias) for the whole output; `zeros` holds >= C_in / group
  * zero floats (the padding row of the indirection). */
-void nrt_f32_conv_run(nrt_ctx* ctx, const nrt_f32_conv_plan* plan, const nrt_conv2d_geom* g, const float* x,
+void nrt_f32_conv_run(const nrt_threads* threads, const nrt_f32_conv_plan* plan, const nrt_conv2d_geom* g, const float* x,
                       const float* packed, const float* zeros, const nrt_activation* act, float* y);
 
 #endif

@@ -42,8 +42,8 @@ size_t nrt_s8_grain(size_t tasks, double work) {
     return grain(MIN_CHUNK_MACS_S8, work);
 }
 
-size_t nrt_f32_column_split(const nrt_ctx* ctx, size_t m_tasks, size_t panels) {
-    size_t want = 4 * (size_t)nrt_num_threads(ctx);
+size_t nrt_f32_column_split(const nrt_threads* threads, size_t m_tasks, size_t panels) {
+    size_t want = 4 * (size_t)threads->count;
     if (want <= 4 || m_tasks >= want || panels < 2) return 1;
     size_t split = (want + m_tasks - 1) / m_tasks;
     return split < panels ? split : panels;
@@ -77,7 +77,7 @@ static void gemm_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-void nrt_f32_gemm_run(nrt_ctx* ctx, const nrt_f32_gemm_table* t, const nrt_f32_gemm_args* g) {
+void nrt_f32_gemm_run(const nrt_threads* threads, const nrt_f32_gemm_table* t, const nrt_f32_gemm_args* g) {
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
     gemm_job j = {t, g, (g->M + t->mr - 1) / t->mr, (g->N + t->nr - 1) / t->nr, 1, 1, false};
     size_t panel_bytes = t->nr * (1 + g->K) * sizeof(float);
@@ -85,12 +85,12 @@ void nrt_f32_gemm_run(nrt_ctx* ctx, const nrt_f32_gemm_table* t, const nrt_f32_g
         j.block_panels = BLOCK_BYTES / panel_bytes ? BLOCK_BYTES / panel_bytes : 1;
         j.m_inner = true;
     } else {
-        size_t split = nrt_f32_column_split(ctx, j.m_tiles * g->batch, j.panels);
+        size_t split = nrt_f32_column_split(threads, j.m_tiles * g->batch, j.panels);
         j.block_panels = (j.panels + split - 1) / split;
     }
     j.n_blocks = (j.panels + j.block_panels - 1) / j.block_panels;
     size_t tasks = g->batch * j.m_tiles * j.n_blocks;
     double rows = (double)(g->M < t->mr ? g->M : t->mr);
     double work = rows * (double)(j.block_panels * t->nr) * (double)g->K;
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), gemm_task, &j);
+    nrt_threads_run(threads, tasks, nrt_f32_grain(tasks, work), gemm_task, &j);
 }

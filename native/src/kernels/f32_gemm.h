@@ -5,6 +5,7 @@
 #define NRT_F32_GEMM_H
 
 #include "f32_kernels.h"
+#include "threads.h"
 
 /* Largest MR of any table, and the packed-weight alignment. */
 #define NRT_F32_GEMM_MAX_MR 12
@@ -35,7 +36,7 @@ typedef struct nrt_f32_gemm_args {
 } nrt_f32_gemm_args;
 
 /* Runs on the model's threads when the product is large enough to pay for it. */
-void nrt_f32_gemm_run(nrt_ctx* ctx, const nrt_f32_gemm_table* t, const nrt_f32_gemm_args* g);
+void nrt_f32_gemm_run(const nrt_threads* threads, const nrt_f32_gemm_table* t, const nrt_f32_gemm_args* g);
 
 /* Task sizing shared by the drivers: how many of `tasks` items (each worth
  * `work` float multiply-adds) one thread should take at least, so that a
@@ -49,6 +50,6 @@ size_t nrt_s8_grain(size_t tasks, double work);
 
 /* Column blocks to split N into (in panels) so `m_tasks` row tasks give every
  * thread a few pieces of work. */
-size_t nrt_f32_column_split(const nrt_ctx* ctx, size_t m_tasks, size_t panels);
+size_t nrt_f32_column_split(const nrt_threads* threads, size_t m_tasks, size_t panels);
 
 #endif

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/op.h"
+#include "activation.h"
 #include "isa.h"
 
 /* ---- GEMM: C[M, N] = act(A[M, K] . W[K, N] + bias[N]) ----

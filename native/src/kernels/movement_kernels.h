@@ -6,7 +6,6 @@
 #ifndef NRT_MOVEMENT_KERNELS_H
 #define NRT_MOVEMENT_KERNELS_H
 
-#include "../engine/op.h"
 #include "isa.h"
 #include "ref/movement_ref.h"
 

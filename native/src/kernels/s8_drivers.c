@@ -183,7 +183,7 @@ static void gemm_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g) {
+void nrt_s8_gemm_run(const nrt_threads* threads, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g) {
     if (g->M == 0 || g->N == 0) return;
     gemm_job j = {t, g, ceil_div(g->M, t->mr), ceil_div(g->N, t->nr), 1, 1, nrt_s8_gemm_panel_bytes(t, g->K, 1),
                   false};
@@ -191,14 +191,14 @@ void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm
         j.block_panels = BLOCK_BYTES / j.panel_bytes ? BLOCK_BYTES / j.panel_bytes : 1;
         j.m_inner = true;
     } else {
-        size_t split = nrt_f32_column_split(ctx, j.m_tiles, j.panels);
+        size_t split = nrt_f32_column_split(threads, j.m_tiles, j.panels);
         j.block_panels = ceil_div(j.panels, split);
     }
     j.n_blocks = ceil_div(j.panels, j.block_panels);
     size_t tasks = j.m_tiles * j.n_blocks;
     double rows = (double)(g->M < t->mr ? g->M : t->mr);
     double work = rows * (double)(j.block_panels * t->nr) * (double)g->K;
-    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), gemm_task, &j);
+    nrt_threads_run(threads, tasks, nrt_s8_grain(tasks, work), gemm_task, &j);
 }
 
 /* ---- MatMul of two activations ---- */
@@ -239,12 +239,12 @@ static void matmul_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g) {
+void nrt_s8_matmul_run(const nrt_threads* threads, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g) {
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
     matmul_job j = {t, g, ceil_div(g->M, t->mr), ceil_div(g->N, t->nr)};
     size_t tasks = g->batch * j.m_tiles * j.panels;
     double work = (double)(g->M < t->mr ? g->M : t->mr) * (double)t->nr * (double)(g->K ? g->K : 1);
-    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), matmul_task, &j);
+    nrt_threads_run(threads, tasks, nrt_s8_grain(tasks, work), matmul_task, &j);
 }
 
 /* ---- Conv: plan and packing ---- */
@@ -566,7 +566,7 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_gemm(nrt_ctx* ctx, conv_job* j) {
+static void run_gemm(const nrt_threads* threads, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     const nrt_s8_gemm_table* t = j->plan->gemm;
     size_t M = (size_t)(g->n * g->oh * g->ow), cog = (size_t)(g->cout / g->group);
@@ -576,12 +576,12 @@ static void run_gemm(nrt_ctx* ctx, conv_job* j) {
     j->panel_bytes = j->plan->merged_rows ? nrt_s8_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
                                           : nrt_s8_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
-    size_t split = nrt_f32_column_split(ctx, m_tiles, units);
+    size_t split = nrt_f32_column_split(threads, m_tiles, units);
     j->block_units = ceil_div(units, split);
     j->n_blocks = ceil_div(units, j->block_units);
     double work = (double)(M < t->mr ? M : t->mr) * (double)(j->block_units * t->nr) * (double)(taps * cig);
     size_t tasks = m_tiles * j->n_blocks;
-    nrt_parallel_for(ctx, tasks, nrt_s8_grain(tasks, work), conv_gemm_task, j);
+    nrt_threads_run(threads, tasks, nrt_s8_grain(tasks, work), conv_gemm_task, j);
 }
 
 /* ---- Conv: depthwise ---- */
@@ -670,11 +670,11 @@ static void dw_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_depthwise(nrt_ctx* ctx, conv_job* j) {
+static void run_depthwise(const nrt_threads* threads, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     size_t rows = (size_t)(g->n * g->oh);
     double work = (double)(g->ow * g->cout * g->kh * g->kw);
-    nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), dw_task, j);
+    nrt_threads_run(threads, rows, nrt_f32_grain(rows, work), dw_task, j);
 }
 
 /* ---- ConvTranspose, kernel == stride ---- */
@@ -739,26 +739,26 @@ static void convt_lanes_task(void* arg, size_t begin, size_t end) {
     }
 }
 
-static void run_transpose(nrt_ctx* ctx, conv_job* j) {
+static void run_transpose(const nrt_threads* threads, conv_job* j) {
     const nrt_conv2d_geom* g = j->g;
     if (j->plan->convt) {
         size_t rows = (size_t)(g->n * g->ih);
         double work = (double)(g->iw * g->kh * g->kw * g->cout * g->cin);
-        nrt_parallel_for(ctx, rows, nrt_f32_grain(rows, work), convt_lanes_task, j);
+        nrt_threads_run(threads, rows, nrt_f32_grain(rows, work), convt_lanes_task, j);
         return;
     }
     size_t tasks = (size_t)(g->n * g->ih) * ceil_div((size_t)g->iw, j->plan->gemm->mr);
     double work = (double)j->plan->gemm->mr * (double)(g->kh * g->kw * g->cout * g->cin);
-    nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);
+    nrt_threads_run(threads, tasks, nrt_f32_grain(tasks, work), j->plan->merged_rows ? convt_merged_task : convt_task, j);
 }
 
-void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
+void nrt_s8_conv_run(const nrt_threads* threads, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
                      const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
                      int8_t* y) {
     conv_job j = {plan, g, x, zbuf, packed, rq, y, rows, 0, 0, 0, 0, false, {0}};
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     if (plan->kind != NRT_S8_CONV_TRANSPOSE) init_tap_offsets(&j);
-    if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(ctx, &j);
-    else if (plan->kind == NRT_S8_CONV_TRANSPOSE) run_transpose(ctx, &j);
-    else run_gemm(ctx, &j);
+    if (plan->kind == NRT_S8_CONV_DEPTHWISE) run_depthwise(threads, &j);
+    else if (plan->kind == NRT_S8_CONV_TRANSPOSE) run_transpose(threads, &j);
+    else run_gemm(threads, &j);
 }

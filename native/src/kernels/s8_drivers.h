@@ -59,6 +59,7 @@
 
 #include "ref/conv_ref.h"
 #include "dispatch.h"
+#include "threads.h"
 
 #define NRT_S8_CONV_MAX_TAPS 128
 #define NRT_S8_GEMM_MAX_MR 12
@@ -92,7 +93,7 @@ typedef struct nrt_s8_gemm_args {
     const nrt_s8_requant* rq;
 } nrt_s8_gemm_args;
 
-void nrt_s8_gemm_run(nrt_ctx* ctx, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g);
+void nrt_s8_gemm_run(const nrt_threads* threads, const nrt_s8_gemm_table* t, const nrt_s8_gemm_args* g);
 
 /* ---- MatMul of two int8 activations (layout: s8_kernels.h) ---- */
 
@@ -119,7 +120,7 @@ typedef struct nrt_s8_matmul_args {
     const nrt_s8_requant* rq;
 } nrt_s8_matmul_args;
 
-void nrt_s8_matmul_run(nrt_ctx* ctx, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g);
+void nrt_s8_matmul_run(const nrt_threads* threads, const nrt_s8_matmul_table* t, const nrt_s8_matmul_args* g);
 
 /* ---- Conv ---- */
 
@@ -183,7 +184,7 @@ void nrt_s8_dw_rows_pack(const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g,
 
 /* y = requant(conv(x)) for the whole output; `zbuf` holds >= C_in bytes of
  * z_x (the padding taps' input); rows: depthwise row variants or NULL. */
-void nrt_s8_conv_run(nrt_ctx* ctx, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
+void nrt_s8_conv_run(const nrt_threads* threads, const nrt_s8_conv_plan* plan, const nrt_conv2d_geom* g, const int8_t* x,
                      const void* packed, const nrt_s8_dw_rows* rows, const int8_t* zbuf, const nrt_s8_requant* rq,
                      int8_t* y);
 

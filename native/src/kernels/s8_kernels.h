@@ -66,10 +66,10 @@
 #define NRT_S8_KERNELS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/op.h"
 #include "isa.h"
 #include "ref/binary_ref.h"
 

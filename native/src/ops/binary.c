@@ -4,7 +4,7 @@
  * kernels/ref/binary_ref.h. A fused activation applies to float32 results. */
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../kernels/dispatch.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
@@ -112,19 +112,30 @@ static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, bi
     s->vact = k->f32_vact;
 }
 
+/* The reference kernel's name for the op (every op of this file has one). */
+static nrt_binary_op kernel_op(unsigned op) {
+    switch (op) {
+#define NRT_BINARY_CASE(name) \
+    case NRT_FB_OpType_##name: return NRT_BINARY_##name;
+        NRT_BINARY_OPS(NRT_BINARY_CASE)
+#undef NRT_BINARY_CASE
+    default: return NRT_BINARY_Add;
+    }
+}
+
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
                               binary_state* s) {
     const binary_params* p = ctx->node->params;
     unsigned op = ctx->node->op;
     if (nrt_is_qs8(a) || nrt_is_qs8(b) || nrt_is_qs8(y)) return pick_int8(ctx, a, b, y, s);
-    if (!nrt_binary_ref_select(op, p->variant, a->dtype, b->dtype, &s->kernel)) {
+    if (!nrt_binary_ref_select(kernel_op(op), p->variant, a->dtype, b->dtype, &s->kernel)) {
         if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "not implemented for inputs %s (%s) and %s (%s)", a->name,
                            nrt_dtype_name(a->dtype), b->name, nrt_dtype_name(b->dtype));
     }
     nrt_status st = nrt_expect_dtype(ctx, y, s->kernel.y_type, "output");
     if (st) return st;
-    if (p->act.kind != NRT_FB_ActivationKind_NONE && y->dtype != NRT_FLOAT32)
+    if (p->act.kind != NRT_ACT_NONE && y->dtype != NRT_FLOAT32)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs a float32 result; %s is %s", y->name,
                            nrt_dtype_name(y->dtype));
     s->check_zero = (op == NRT_FB_OpType_Div || op == NRT_FB_OpType_Mod) && is_int(b->dtype);
@@ -221,7 +232,7 @@ static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count
     const binary_job* j = ((const binary_walk*)arg)->j;
     void* y = j->y + (size_t)out * j->ey;
     run_kernel(j, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y, (size_t)count, j->s->mode);
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) j->s->vact(j->act, y, y, (size_t)count);
+    if (j->act->kind != NRT_ACT_NONE) j->s->vact(j->act, y, y, (size_t)count);
 }
 
 #define GATHER(T)                                                                                          \
@@ -263,7 +274,7 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     void* y = j->y + (size_t)out * j->ey;
     /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
     run_kernel(j, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) j->s->vact(j->act, y, y, (size_t)n);
+    if (j->act->kind != NRT_ACT_NONE) j->s->vact(j->act, y, y, (size_t)n);
 }
 
 /* Whole rows per kernel call (0: a call per row), see SHORT_ROW. */
@@ -348,7 +359,7 @@ static void upsampled_rows(void* arg, size_t begin, size_t end) {
                 const void* b = k == r || !nrt_upsampled(u->up, 1) ? row_piece(j, u->up, 1, k, e0, n, buf[1]) : buf[1];
                 void* y = j->y + (k * row + e0) * j->ey;
                 run_kernel(j, a, b, y, n, NRT_BIN_VV);
-                if (j->act->kind != NRT_FB_ActivationKind_NONE) s->vact(j->act, y, y, n);
+                if (j->act->kind != NRT_ACT_NONE) s->vact(j->act, y, y, n);
             }
         }
     }
@@ -409,11 +420,11 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     }
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
-    static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
+    static const nrt_activation no_activation = {NRT_ACT_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
     binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data,
                       nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype), nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
-    if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
+    if (pv) nrt_binary_ref_select(NRT_BINARY_Pow, pv, a->dtype, b->dtype, &job.kernel);
     /* Pow, float16 and mixed-type kernels cost far more per element. */
     bool heavy = (ctx->node->op == NRT_FB_OpType_Pow && !pv) || s->kernel.via_f32;
     if (p->up.any) {
@@ -429,6 +440,4 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
 #define BINARY_OP(NAME)                                                                                     \
     const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_BinaryOptions, 2, 2, 1, 1,               \
                                       binary_parse, binary_prepare, binary_eval, NULL};
-BINARY_OP(Add) BINARY_OP(Sub) BINARY_OP(Mul) BINARY_OP(Div) BINARY_OP(Pow) BINARY_OP(Min) BINARY_OP(Max)
-BINARY_OP(Mod) BINARY_OP(Equal) BINARY_OP(Greater) BINARY_OP(GreaterOrEqual) BINARY_OP(Less)
-BINARY_OP(LessOrEqual) BINARY_OP(And) BINARY_OP(Or) BINARY_OP(Xor) BINARY_OP(BitShift) BINARY_OP(PRelu)
+NRT_BINARY_OPS(BINARY_OP)

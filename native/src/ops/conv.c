@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../kernels/f32_conv.h"
 #include "../kernels/f32_gemm.h"
 #include "../kernels/s8_drivers.h"
@@ -99,8 +99,8 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     int64_t cout = transpose ? w->dims[3] : w->dims[0];
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == cout)) return false;
     if (!nrt_is_qs8(x) || !nrt_is_qs8(y)) return false;
-    if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
-        o->act.kind != NRT_FB_ActivationKind_CLIP)
+    if (o->act.kind != NRT_ACT_NONE && o->act.kind != NRT_ACT_RELU &&
+        o->act.kind != NRT_ACT_CLIP)
         return false;
     if (!transpose) return nrt_s8_conv_plan_init(nrt_kernels_of(ctx), w->dims, o->group, o->win.dilation[1], plan);
     const nrt_window2d* win = &o->win;
@@ -438,7 +438,8 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
         nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         rq.int_clamp = p->s8.int_clamp;
-        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_s8_conv_run(&threads, &p->s8, &s->g, nrt_in(ctx, 0)->data, s8_weights(p), &s->rows, zbuf, &rq,
                         nrt_out(ctx, 0)->data);
         return NRT_OK;
     }
@@ -463,7 +464,8 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
     memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
     job.zeros = zeros;
     if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), zeros, &p->act, job.y);
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_f32_conv_run(&threads, &p->fast, g, job.x, fast_weights(p), zeros, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {
@@ -491,7 +493,8 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     if (s->int8) return eval_int8(ctx, s, conv_transpose_s8_rows);
     conv_job job = make_job(ctx, s);
     if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, fast_weights(p), NULL, &p->act, job.y);
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_f32_conv_run(&threads, &p->fast, g, job.x, fast_weights(p), NULL, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "quant_common.h"
 #include "../kernels/f32_gemm.h"
 #include "../kernels/s8_drivers.h"
@@ -359,7 +359,8 @@ static nrt_status matmul_eval_s8(nrt_ctx* ctx, const matmul_state* s) {
     nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
     nrt_s8_matmul_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, pj.a_offset, K, pj.packed,
                             nrt_s8_matmul_packed_elems(s->s8, K, N), y->data, N, s->q.za, s->m, &rq};
-    nrt_s8_matmul_run(ctx, s->s8, &g);
+    nrt_threads threads = nrt_threads_of(ctx);
+    nrt_s8_matmul_run(&threads, s->s8, &g);
     return NRT_OK;
 }
 
@@ -390,7 +391,8 @@ static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const mat
     nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_batches, &pj);
     nrt_f32_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
                            nrt_f32_gemm_packed_floats(p->fast, N, K), y->data, N, &p->act};
-    nrt_f32_gemm_run(ctx, p->fast, &g);
+    nrt_threads threads = nrt_threads_of(ctx);
+    nrt_f32_gemm_run(&threads, p->fast, &g);
     return NRT_OK;
 }
 
@@ -519,7 +521,8 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
         nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
                               &rq};
-        nrt_s8_gemm_run(ctx, p->s8, &a);
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_s8_gemm_run(&threads, p->s8, &a);
         return NRT_OK;
     }
     if (s->kind == FC_INT8) {
@@ -531,7 +534,8 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     if (s->kind == FC_F32 && p->fast) {
         nrt_f32_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
                                (size_t)N, &p->act};
-        nrt_f32_gemm_run(ctx, p->fast, &f);
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_f32_gemm_run(&threads, p->fast, &f);
         return NRT_OK;
     }
     nrt_gemm_f32 g = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, p->act};

@@ -74,7 +74,7 @@ static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has rank %d: only 2-D pooling (4-D NHWC input) is "
                            "supported", x->name, x->rank);
     if (nrt_is_qs8(x)) return NRT_OK;
-    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_FB_ActivationKind_NONE)
+    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_ACT_NONE)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs float32 input, %s is %s", x->name,
                            nrt_dtype_name(x->dtype));
     bool int8_ok = ctx->node->op == NRT_FB_OpType_MaxPool && (x->dtype == NRT_INT8 || x->dtype == NRT_UINT8);
@@ -202,7 +202,7 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
     else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
     else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
-    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+    if (p->act.kind != NRT_ACT_NONE)
         nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);
 }
 
@@ -241,7 +241,7 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         return;
     }
     nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end); /* (avg: global_avg_fast) */
-    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+    if (p->act.kind != NRT_ACT_NONE)
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
@@ -261,7 +261,7 @@ static void global_avg_fast(void* arg, size_t begin, size_t end) {
         size_t n = t / blocks, c0 = t % blocks * GAP_BLOCK, cc = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
         float* y = (float*)j->y->data + n * c + c0;
         k->f32_vsum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
-        if (p->act.kind != NRT_FB_ActivationKind_NONE) k->f32_vact(&p->act, y, y, cc);
+        if (p->act.kind != NRT_ACT_NONE) k->f32_vact(&p->act, y, y, cc);
     }
 }
 

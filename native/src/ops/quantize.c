@@ -9,7 +9,7 @@
  * axis) -- the form the converter's int8 graphs use. */
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/quant_ref.h"
 #include "../kernels/dispatch.h"

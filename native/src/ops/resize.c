@@ -14,12 +14,23 @@
  * (x - z_x) and requantize the result with s_x / s_y. */
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/resize_ref.h"
 #include "../kernels/dispatch.h"
 #include "quant_common.h"
+
+_Static_assert(NRT_RESIZE_CUBIC == NRT_FB_ResizeMode_CUBIC && NRT_RESIZE_LINEAR == NRT_FB_ResizeMode_LINEAR &&
+                   NRT_COORD_ASYMMETRIC == NRT_FB_CoordinateTransform_ASYMMETRIC &&
+                   NRT_COORD_PYTORCH_HALF_PIXEL == NRT_FB_CoordinateTransform_PYTORCH_HALF_PIXEL &&
+                   NRT_COORD_ALIGN_CORNERS == NRT_FB_CoordinateTransform_ALIGN_CORNERS &&
+                   NRT_COORD_TF_CROP_AND_RESIZE == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE &&
+                   NRT_COORD_HALF_PIXEL_SYMMETRIC == NRT_FB_CoordinateTransform_HALF_PIXEL_SYMMETRIC &&
+                   NRT_COORD_TF_HALF_PIXEL_FOR_NN == NRT_FB_CoordinateTransform_TF_HALF_PIXEL_FOR_NN &&
+                   NRT_NEAREST_ROUND_PREFER_CEIL == NRT_FB_NearestMode_ROUND_PREFER_CEIL &&
+                   NRT_NEAREST_FLOOR == NRT_FB_NearestMode_FLOOR && NRT_NEAREST_CEIL == NRT_FB_NearestMode_CEIL,
+               "Resize's kernel enums differ from the schema's");
 
 typedef struct resize_params {
     nrt_resize_method m;
@@ -66,9 +77,9 @@ static nrt_status resize_parse(nrt_ctx* ctx) {
         (st = nrt_opt_ints(ctx, NRT_FB_ResizeOptions_perm, "perm", p->perm, NRT_MAX_RANK, &p->nperm)))
         return st;
     p->m.exclude_outside = exclude;
-    p->m.antialias = antialias && p->m.mode != NRT_FB_ResizeMode_NEAREST; /* ONNX: no effect on nearest */
-    if (p->m.mode > NRT_FB_ResizeMode_CUBIC || p->m.coord > NRT_FB_CoordinateTransform_TF_HALF_PIXEL_FOR_NN ||
-        p->m.nearest > NRT_FB_NearestMode_CEIL || p->keep_aspect > NRT_FB_KeepAspectRatio_NOT_SMALLER)
+    p->m.antialias = antialias && p->m.mode != NRT_RESIZE_NEAREST; /* ONNX: no effect on nearest */
+    if (p->m.mode > NRT_RESIZE_CUBIC || p->m.coord > NRT_COORD_TF_HALF_PIXEL_FOR_NN ||
+        p->m.nearest > NRT_NEAREST_CEIL || p->keep_aspect > NRT_FB_KeepAspectRatio_NOT_SMALLER)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "unknown mode, coordinate transform, nearest mode or "
                            "keep_aspect_ratio_policy value");
     if (!isfinite(p->m.cubic_a)) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "cubic_coeff_a is not finite");
@@ -136,7 +147,7 @@ static nrt_status resolve_axes(nrt_ctx* ctx, const resize_params* p, const nrt_t
     nrt_status st;
     if (given(scales) == given(sizes))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "exactly one of scales and sizes must be given");
-    bool crop = p->m.coord == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE;
+    bool crop = p->m.coord == NRT_COORD_TF_CROP_AND_RESIZE;
     if (crop && !given(roi)) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "tf_crop_and_resize needs roi");
     if (crop && (st = read_floats(ctx, roi, "roi", 2 * k, r))) return st;
     if (given(scales) && (st = read_floats(ctx, scales, "scales", k, v))) return st;
@@ -285,7 +296,7 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     s->zx = qx.zero_point;
     s->out = (nrt_s8_out){qy.zero_point, -128, 127};
     s->rescale = qx.scale != qy.scale || qx.zero_point != qy.zero_point;
-    if (((const resize_params*)ctx->node->params)->m.mode != NRT_FB_ResizeMode_NEAREST) {
+    if (((const resize_params*)ctx->node->params)->m.mode != NRT_RESIZE_NEAREST) {
         if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
         ctx->node->scratch_bytes = 2 * aligned_floats(s->buf_floats) + aligned_floats((size_t)nrt_numel(x));
     } else if (s->rescale && nrt_numel(x) < nrt_numel(y)) {
@@ -299,8 +310,8 @@ static nrt_status resize_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     nrt_status st = nrt_expect_same_dtype(ctx, x, y);
     if (st != NRT_OK) return st;
-    bool nearest = p->m.mode == NRT_FB_ResizeMode_NEAREST;
-    bool crop = p->m.coord == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE;
+    bool nearest = p->m.mode == NRT_RESIZE_NEAREST;
+    bool crop = p->m.coord == NRT_COORD_TF_CROP_AND_RESIZE;
     if (nrt_is_qs8(x) && crop)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; tf_crop_and_resize has no int8 form",
                            x->name);
@@ -394,7 +405,7 @@ static nrt_status resize_eval(nrt_ctx* ctx) {
     const resize_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     if (nrt_numel(y) == 0) return NRT_OK;
-    if (p->m.mode == NRT_FB_ResizeMode_NEAREST) {
+    if (p->m.mode == NRT_RESIZE_NEAREST) {
         eval_nearest(ctx, s, x, y);
         return NRT_OK;
     }

@@ -15,12 +15,12 @@
 #include <arm_neon.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 
 #define NRT_NEON_INLINE __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd_neon(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
 /* exp(x) for x clamped to [-87.3, 88.7]: x = n ln2 + r, Cephes polynomial
@@ -54,21 +54,21 @@ NRT_NEON_INLINE float32x4_t nrt_sigmoid_neon(float32x4_t x) {
 /* One vector through `act` (kinds with SIMD code only; others pass through). */
 NRT_NEON_INLINE float32x4_t nrt_act_neon(float32x4_t v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return vmaxnmq_f32(v, vdupq_n_f32(0.0f));
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return vmaxnmq_f32(v, vdupq_n_f32(0.0f));
+    case NRT_ACT_CLIP:
         return vminq_f32(vmaxq_f32(v, vdupq_n_f32(act->alpha)), vdupq_n_f32(act->beta));
-    case NRT_FB_ActivationKind_LEAKY_RELU:
+    case NRT_ACT_LEAKY_RELU:
         return vbslq_f32(vcltzq_f32(v), vmulq_f32(v, vdupq_n_f32(act->alpha)), v);
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         float32x4_t t = vfmaq_f32(vdupq_n_f32(act->beta), v, vdupq_n_f32(act->alpha));
         return vminq_f32(vmaxq_f32(t, vdupq_n_f32(0.0f)), vdupq_n_f32(1.0f));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         float32x4_t t = vfmaq_f32(vdupq_n_f32(0.5f), v, vdupq_n_f32(1.0f / 6.0f));
         return vmulq_f32(v, vminq_f32(vmaxq_f32(t, vdupq_n_f32(0.0f)), vdupq_n_f32(1.0f)));
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid_neon(v);
-    case NRT_FB_ActivationKind_SILU: return vmulq_f32(v, nrt_sigmoid_neon(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid_neon(v);
+    case NRT_ACT_SILU: return vmulq_f32(v, nrt_sigmoid_neon(v));
     default: return v;
     }
 }

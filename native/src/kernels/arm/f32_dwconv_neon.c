@@ -53,7 +53,7 @@ NRT_NEON_INLINE void dw_pixels(const nrt_f32_dwconv_args* g, const float* x, con
     for (int p = 0; p < P; p++) {
         float* yp = y + (size_t)p * g->channels;
         float32x4_t v0 = acc[p][0], v1 = acc[p][1];
-        if (simd_act && act->kind != NRT_FB_ActivationKind_NONE) {
+        if (simd_act && act->kind != NRT_ACT_NONE) {
             v0 = nrt_act_neon(v0, act);
             if (NV > 1) v1 = nrt_act_neon(v1, act);
         }

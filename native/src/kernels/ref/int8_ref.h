@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 #include "binary_ref.h"
 #include "conv_ref.h"
 #include "pool_ref.h"

@@ -8,14 +8,14 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 #include "../isa.h"
 
 #define NRT_AVX2 NRT_ISA_TARGET(AVX2)
 #define NRT_AVX2_INLINE NRT_AVX2 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
 NRT_AVX2_INLINE __m256 nrt_exp256(__m256 x) {
@@ -46,24 +46,24 @@ NRT_AVX2_INLINE __m256 nrt_sigmoid256(__m256 x) {
 
 NRT_AVX2_INLINE __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case NRT_ACT_CLIP:
         return _mm256_min_ps(_mm256_set1_ps(act->beta), _mm256_max_ps(_mm256_set1_ps(act->alpha), v));
-    case NRT_FB_ActivationKind_LEAKY_RELU: {
+    case NRT_ACT_LEAKY_RELU: {
         __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
         return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(act->alpha)), neg);
     }
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(act->alpha), _mm256_set1_ps(act->beta));
         return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
         t = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
         return _mm256_mul_ps(v, t);
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid256(v);
-    case NRT_FB_ActivationKind_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid256(v);
+    case NRT_ACT_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
     default: return v;
     }
 }

@@ -11,14 +11,14 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 #include "../isa.h"
 
 #define NRT_AVX512 NRT_ISA_TARGET(AVX512)
 #define NRT_AVX512_INLINE NRT_AVX512 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd512(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes polynomial for exp(r), times
@@ -47,24 +47,24 @@ NRT_AVX512_INLINE __m512 nrt_sigmoid512(__m512 x) {
 /* One vector through `act` (kinds with SIMD code only). */
 NRT_AVX512_INLINE __m512 nrt_act512(__m512 v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case NRT_ACT_CLIP:
         return _mm512_min_ps(_mm512_set1_ps(act->beta), _mm512_max_ps(_mm512_set1_ps(act->alpha), v));
-    case NRT_FB_ActivationKind_LEAKY_RELU: {
+    case NRT_ACT_LEAKY_RELU: {
         __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
         return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
     }
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(act->alpha), _mm512_set1_ps(act->beta));
         return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
         t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
         return _mm512_mul_ps(v, t);
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid512(v);
-    case NRT_FB_ActivationKind_SILU: return _mm512_mul_ps(v, nrt_sigmoid512(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid512(v);
+    case NRT_ACT_SILU: return _mm512_mul_ps(v, nrt_sigmoid512(v));
     default: return v;
     }
 }

@@ -40,7 +40,7 @@ NRT_AVX2_INLINE void acc_store(tile_acc* t, size_t mr, size_t nc, float* c, size
         if ((size_t)r >= mr) break;
         float* cr = c + (size_t)r * c_stride;
         __m256 v0 = t->v[r][0], v1 = t->v[r][1];
-        if (simd_act && act->kind != NRT_FB_ActivationKind_NONE) {
+        if (simd_act && act->kind != NRT_ACT_NONE) {
             v0 = nrt_act256(v0, act);
             if (NV > 1) v1 = nrt_act256(v1, act);
         }

@@ -59,7 +59,7 @@ NRT_AVX512_INLINE const float* acc_block(tile_acc* t, const float* const* ap, si
 }
 
 NRT_AVX512_INLINE void acc_act(tile_acc* t, const nrt_activation* act, const int R, const int NZ, const int NY) {
-    if (act->kind == NRT_FB_ActivationKind_NONE || !nrt_f32_act_simd512(act->kind)) return;
+    if (act->kind == NRT_ACT_NONE || !nrt_f32_act_simd512(act->kind)) return;
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
 #pragma GCC unroll 2

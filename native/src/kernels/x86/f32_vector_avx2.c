@@ -66,14 +66,14 @@ NRT_AVX2_INLINE void vact_loop(const nrt_activation* act, const float* x, float*
 
 NRT_AVX2 void nrt_f32_vact_avx2(const nrt_activation* act, const float* x, float* y, size_t n) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_RELU); return;
-    case NRT_FB_ActivationKind_CLIP: vact_loop(act, x, y, n, NRT_FB_ActivationKind_CLIP); return;
-    case NRT_FB_ActivationKind_LEAKY_RELU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_LEAKY_RELU); return;
-    case NRT_FB_ActivationKind_HARD_SIGMOID: vact_loop(act, x, y, n, NRT_FB_ActivationKind_HARD_SIGMOID); return;
-    case NRT_FB_ActivationKind_HARD_SWISH: vact_loop(act, x, y, n, NRT_FB_ActivationKind_HARD_SWISH); return;
-    case NRT_FB_ActivationKind_SIGMOID: vact_loop(act, x, y, n, NRT_FB_ActivationKind_SIGMOID); return;
-    case NRT_FB_ActivationKind_SILU: vact_loop(act, x, y, n, NRT_FB_ActivationKind_SILU); return;
-    case NRT_FB_ActivationKind_NONE:
+    case NRT_ACT_RELU: vact_loop(act, x, y, n, NRT_ACT_RELU); return;
+    case NRT_ACT_CLIP: vact_loop(act, x, y, n, NRT_ACT_CLIP); return;
+    case NRT_ACT_LEAKY_RELU: vact_loop(act, x, y, n, NRT_ACT_LEAKY_RELU); return;
+    case NRT_ACT_HARD_SIGMOID: vact_loop(act, x, y, n, NRT_ACT_HARD_SIGMOID); return;
+    case NRT_ACT_HARD_SWISH: vact_loop(act, x, y, n, NRT_ACT_HARD_SWISH); return;
+    case NRT_ACT_SIGMOID: vact_loop(act, x, y, n, NRT_ACT_SIGMOID); return;
+    case NRT_ACT_SILU: vact_loop(act, x, y, n, NRT_ACT_SILU); return;
+    case NRT_ACT_NONE:
         if (x != y)
             for (size_t i = 0; i < n; i++) y[i] = x[i];
         return;

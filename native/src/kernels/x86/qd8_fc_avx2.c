@@ -66,7 +66,7 @@ NRT_AVX2_S8_INLINE void tile(const nrt_dyn_fc* g, const int16_t* panel, int64_t 
         __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r]), _mm256_mul_ps(_mm256_set1_ps(s), ws));
         if (g->bias) v = _mm256_add_ps(v, b);
         _mm256_maskstore_ps(y, m, v);
-        if (g->act.kind != NRT_FB_ActivationKind_NONE)
+        if (g->act.kind != NRT_ACT_NONE)
             for (int j = 0; j < NR; j++)
                 if (_mm256_movemask_ps(_mm256_castsi256_ps(m)) >> j & 1) y[j] = nrt_activation_apply(&g->act, y[j]);
     }

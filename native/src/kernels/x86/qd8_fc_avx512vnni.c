@@ -89,7 +89,7 @@ NRT_AVX512VNNI_INLINE void tile(const nrt_dyn_fc* g, const uint8_t* panel, int64
         __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_mul_ps(_mm512_set1_ps(s), ws));
         if (g->bias) v = _mm512_add_ps(v, b);
         _mm512_mask_storeu_ps(y, m, v);
-        if (g->act.kind != NRT_FB_ActivationKind_NONE)
+        if (g->act.kind != NRT_ACT_NONE)
             for (int j = 0; j < NR; j++)
                 if (m >> j & 1) y[j] = nrt_activation_apply(&g->act, y[j]);
     }
