@@ -81,7 +81,7 @@ def test_float_microkernels_under_qemu(arm_build, cpu):
     """test_f32_kernels: the NEON float32 tables (dotprod uses them too) on many shapes, guard page after the input."""
     r = qemu(cpu, c_test_path(arm_build, "test_f32_kernels"))
     assert r.returncode == 0, r.stdout + r.stderr
-    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "f32-vector-neon:"):
+    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "neon f32_vbinary:", "neon f32_vact:"):
         assert name in r.stdout, r.stdout
 
 

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "kernels/isa.h"
-#include "kernels/f32_conv.h"
-#include "kernels/f32_gemm.h"
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
 #include "kernels/ref/binary_ref.h"
 #include "kernels/ref/softmax_ref.h"
 
@@ -66,9 +66,9 @@ static guarded guarded_alloc(size_t n) {
 
 static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
 
-static void* packed_alloc(size_t floats) {
-    size_t bytes = (floats * sizeof(float) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN * NRT_F32_PACK_ALIGN;
-    void* p = aligned_alloc(NRT_F32_PACK_ALIGN, bytes ? bytes : NRT_F32_PACK_ALIGN);
+static void* packed_alloc(size_t bytes) {
+    bytes = (bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN;
+    void* p = aligned_alloc(NRT_PACK_ALIGN, bytes ? bytes : NRT_PACK_ALIGN);
     if (!p) {
         printf("out of memory\n");
         exit(2);
@@ -94,16 +94,16 @@ static const nrt_activation ACTS[] = {
 
 /* ---- GEMM / IGEMM ---- */
 
-static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
+static void check_gemm(const nrt_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
                        const nrt_activation* act) {
     size_t K = kc * ks, rows = indirect ? M * ks + 3 : M;
     float* w = malloc(N * K * sizeof(float));
     float* bias = malloc(N * sizeof(float));
     size_t c_stride = N + 3;
     float* c = malloc(M * c_stride * sizeof(float));
-    const float** ind = malloc(t->mr * ks * sizeof *ind);
+    const void** ind = malloc(t->mr * ks * sizeof *ind);
     size_t* pick = malloc(M * ks * sizeof *pick);
-    float* packed = packed_alloc(nrt_f32_gemm_packed_floats(t, N, K));
+    uint8_t* packed = packed_alloc(nrt_gemm_packed_bytes(t, N, kc, ks));
     guarded x = guarded_alloc(rows * kc);
     if (!w || !bias || !c || !ind || !pick) {
         printf("out of memory\n");
@@ -111,16 +111,17 @@ static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t k
     }
     for (size_t i = 0; i < N * K; i++) w[i] = frand();
     for (size_t j = 0; j < N; j++) bias[j] = frand();
-    nrt_f32_gemm_pack(t, N, K, w, K, 1, bias, packed);
+    nrt_gemm_weights pw = {N, kc, ks, w, K, kc, 1, bias, NULL, 0, 0};
+    nrt_gemm_pack(t, &pw, packed);
     for (size_t i = 0; i < M * ks; i++) pick[i] = indirect ? next_random() % rows : i;
     if (indirect) pick[M * ks - 1] = rows - 1; /* ends at the guard */
     for (size_t i = 0; i < M * c_stride; i++) c[i] = SENTINEL;
-    size_t panel = t->nr * (1 + K);
+    size_t panel = nrt_gemm_panel_bytes(t, kc, ks);
     for (size_t m0 = 0; m0 < M; m0 += t->mr) {
         size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
         for (size_t n0 = 0; n0 < N; n0 += t->nr) {
             size_t nc = N - n0 < t->nr ? N - n0 : t->nr;
-            const float* wp = packed + n0 / t->nr * panel;
+            const uint8_t* wp = packed + n0 / t->nr * panel;
             if (!indirect) {
                 t->gemm(mr, nc, kc, x.data + m0 * kc, kc, wp, c + m0 * c_stride + n0, c_stride, act);
                 continue;
@@ -161,7 +162,7 @@ static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t k
     free(w), free(bias), free(c), free(ind), free(pick), free(packed);
 }
 
-static int run_gemm_cases(const nrt_f32_gemm_table* t) {
+static int run_gemm_cases(const nrt_gemm_table* t) {
     static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100};
     size_t ns[] = {1, 3, t->nr / 2, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
     size_t ms[] = {1, 2, 3, 4, 5, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
@@ -180,31 +181,33 @@ static int run_gemm_cases(const nrt_f32_gemm_table* t) {
 /* ---- depthwise: npix output pixels of one row, stride 1, every tap inside the input ---- */
 
 static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t dil, size_t npix,
-                         const nrt_activation* act) {
-    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
-    nrt_f32_conv_desc d = {false, wdims, (int64_t)C, {1, 1}, {(int64_t)dil, (int64_t)dil}, true};
-    nrt_f32_conv_plan plan;
-    if (!nrt_f32_conv_plan_init(k, &d, &plan) || plan.kind != NRT_F32_CONV_DEPTHWISE) {
-        printf("FAIL depthwise C=%zu at %s: no depthwise plan\n", C, k->f32_dwconv->name);
-        failures++;
-        return;
-    }
+                         const nrt_activation* act, bool row) {
+    const nrt_dwconv_table* t = k->f32_dwconv;
     size_t taps = kh * kw, W = npix + (kw - 1) * dil, H = (kh - 1) * dil + 1;
     float* w = malloc(C * taps * sizeof(float));
     float* bias = malloc(C * sizeof(float));
     float* y = malloc((npix * C + 4) * sizeof(float));
-    float* packed = packed_alloc(plan.packed_floats);
+    const void** ind = malloc(npix * taps * sizeof *ind);
+    void* packed = packed_alloc(nrt_dwconv_packed_bytes(t, C, taps));
     guarded x = guarded_alloc(H * W * C); /* the last tap of the last pixel ends at the guard */
-    if (!w || !bias || !y) {
+    if (!w || !bias || !y || !ind) {
         printf("out of memory\n");
         exit(2);
     }
     for (size_t i = 0; i < C * taps; i++) w[i] = frand();
     for (size_t j = 0; j < C; j++) bias[j] = frand();
-    nrt_f32_conv_pack(&plan, &d, w, bias, packed);
-    nrt_f32_dwconv_args args = {C, kh, kw, C, dil * W * C, dil * C, packed, act};
+    nrt_dwconv_weights pw = {C, kh, kw, 0, kh, w, bias, NULL, 0};
+    t->format->pack(t, &pw, packed);
     for (size_t i = 0; i < npix * C + 4; i++) y[i] = SENTINEL;
-    plan.dw->run(&args, npix, x.data, 0, kh, 0, kw, y);
+    const void* rows[8];
+    for (size_t ky = 0; ky < kh; ky++) rows[ky] = x.data + ky * dil * W * C;
+    if (row) {
+        t->row(C, npix, kh, kw, rows, C, dil * C, packed, y, act);
+    } else {
+        for (size_t p = 0; p < npix; p++)
+            for (size_t tp = 0; tp < taps; tp++) ind[p * taps + tp] = (const float*)rows[tp / kw] + (p + tp % kw * dil) * C;
+        t->run(C, npix, taps, ind, packed, y, C, act);
+    }
     for (size_t p = 0; p < npix && failures < 20; p++)
         for (size_t ch = 0; ch < C + (p == npix - 1 ? 4 : 0); ch++) {
             float got = y[p * C + ch];
@@ -223,26 +226,27 @@ static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, s
                 ok = got == SENTINEL;
             }
             if (!ok) {
-                printf("FAIL %s C=%zu k=%zux%zu dil=%zu npix=%zu act=%u: y[%zu][%zu] = %.9g\n", plan.dw->name, C, kh,
-                       kw, dil, npix, act->kind, p, ch, (double)got);
+                printf("FAIL %s %s C=%zu k=%zux%zu dil=%zu npix=%zu act=%u: y[%zu][%zu] = %.9g\n", t->name,
+                       row ? "row" : "run", C, kh, kw, dil, npix, act->kind, p, ch, (double)got);
                 failures++;
                 break;
             }
         }
     guarded_free(&x);
-    free(w), free(bias), free(y), free(packed);
+    free(w), free(bias), free(y), free(ind), free(packed);
 }
 
 static int run_dwconv_cases(const nrt_kernels* k) {
-    const nrt_f32_dwconv_table* t = k->f32_dwconv;
+    const nrt_dwconv_table* t = k->f32_dwconv;
     size_t cs[] = {2, 3, 4, 5, t->cw - 1, t->cw, t->cw + 1, t->cw + 4, 2 * t->cw + 3, 70};
     static const size_t ks[][3] = {{1, 1, 1}, {3, 3, 1}, {3, 3, 2}, {5, 5, 1}, {1, 3, 1}};
     int cases = 0;
     for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
         for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
             for (size_t npix = 1; npix <= 9; npix += 2) {
-                check_dwconv(k, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, &ACTS[(a + b + npix) % N_ACTS]);
-                cases++;
+                const nrt_activation* act = &ACTS[(a + b + npix) % N_ACTS];
+                check_dwconv(k, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, act, false), cases++;
+                if (t->row) check_dwconv(k, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, act, true), cases++;
             }
     return cases;
 }

@@ -26,12 +26,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
 #include "kernels/isa.h"
 #include "kernels/ref/int8_ref.h"
 #include "kernels/ref/quant_ref.h"
 #include "kernels/requant.h"
-#include "kernels/dispatch.h"
-#include "kernels/s8_drivers.h"
 
 static int failures = 0;
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -91,17 +91,17 @@ typedef struct gemm_case {
     bool indirect;
 } gemm_case;
 
-static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
+static void check_gemm(const nrt_gemm_table* t, const gemm_case* gc) {
     size_t M = gc->M, N = gc->N, kc = gc->kc, ks = gc->ks, K = kc * ks, rows = M * ks + 3;
     int8_t* w = malloc(N * K);
     int32_t* bias = malloc(N * sizeof(int32_t));
     float* m = malloc(N * sizeof(float));
-    size_t packed_bytes = nrt_s8_gemm_packed_bytes(t, N, kc, ks);
-    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (packed_bytes + NRT_S8_PACK_ALIGN - 1) / NRT_S8_PACK_ALIGN *
-                                                        NRT_S8_PACK_ALIGN);
+    size_t packed_bytes = nrt_gemm_packed_bytes(t, N, kc, ks);
+    void* packed = aligned_alloc(NRT_PACK_ALIGN, (packed_bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN *
+                                                        NRT_PACK_ALIGN);
     size_t c_stride = N + 5;
     int8_t* c = malloc(M * c_stride);
-    const int8_t** ind = malloc(t->mr * ks * sizeof *ind);
+    const void** ind = malloc(t->mr * ks * sizeof *ind);
     size_t* pick = malloc(M * ks * sizeof *pick); /* row of x for (pixel, tap) */
     guarded x = guarded_alloc(rows * kc);
     if (!w || !bias || !m || !packed || !c || !ind || !pick) {
@@ -114,13 +114,14 @@ static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
     int32_t qmin, qmax;
     nrt_s8_requant rq;
     random_requant(K, m, N, &rq, &qmin, &qmax);
-    nrt_s8_gemm_pack(t, N, kc, ks, w, K, kc, bias, m, packed);
+    nrt_gemm_weights pw = {N, kc, ks, w, K, kc, 1, bias, m, 0, 0};
+    nrt_gemm_pack(t, &pw, packed);
     /* direct GEMM: pixel i reads row i (rows of K = kc bytes, ks = 1); indirect:
      * a random row per (pixel, tap), the last row (ending at the guard) used too */
     for (size_t i = 0; i < M * ks; i++) pick[i] = gc->indirect ? next_random() % rows : i;
     if (gc->indirect) pick[M * ks - 1] = rows - 1;
     memset(c, 0x5A, M * c_stride);
-    size_t panel = nrt_s8_gemm_panel_bytes(t, kc, ks);
+    size_t panel = nrt_gemm_panel_bytes(t, kc, ks);
     for (size_t m0 = 0; m0 < M; m0 += t->mr) {
         size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
         for (size_t n0 = 0; n0 < N; n0 += t->nr) {
@@ -161,7 +162,7 @@ static void check_gemm(const nrt_s8_gemm_table* t, const gemm_case* gc) {
     free(w), free(bias), free(m), free(packed), free(c), free(ind), free(pick);
 }
 
-static int run_gemm_cases(const nrt_s8_gemm_table* t) {
+static int run_gemm_cases(const nrt_gemm_table* t) {
     static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 31, 32, 33, 63, 100};
     int cases = 0;
     size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5, 37};
@@ -183,22 +184,16 @@ static int run_gemm_cases(const nrt_s8_gemm_table* t) {
 
 static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t npix) {
     size_t taps = kh * kw, pixels = npix * taps + 2;
-    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
-    nrt_s8_conv_plan plan;
-    if (!nrt_s8_conv_plan_init(k, wdims, (int64_t)C, 1, &plan) || plan.kind != NRT_S8_CONV_DEPTHWISE) {
-        printf("FAIL depthwise C=%zu taps=%zu: no depthwise plan for %s\n", C, taps, k->qs8_dwconv->name);
-        failures++;
-        return;
-    }
+    const nrt_dwconv_table* t = k->qs8_dwconv;
     int8_t* w = malloc(C * taps);
     int32_t* bias = malloc(C * sizeof(int32_t));
     float* m = malloc(C * sizeof(float));
-    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
-                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    size_t packed_bytes = nrt_dwconv_packed_bytes(t, C, taps);
+    void* packed = aligned_alloc(NRT_PACK_ALIGN, (packed_bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN);
     size_t y_stride = C + 3;
     int8_t* y = malloc(npix * y_stride);
     int8_t* zbuf = malloc(C);
-    const int8_t** ind = malloc(npix * taps * sizeof *ind);
+    const void** ind = malloc(npix * taps * sizeof *ind);
     guarded x = guarded_alloc(pixels * C);
     if (!w || !bias || !m || !packed || !y || !zbuf || !ind) {
         printf("out of memory\n");
@@ -211,22 +206,24 @@ static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, s
     int32_t qmin, qmax;
     nrt_s8_requant rq;
     random_requant(taps, m, C, &rq, &qmin, &qmax);
-    nrt_s8_conv_pack(&plan, wdims, (int64_t)C, w, bias, m, packed);
+    nrt_dwconv_weights pw = {C, kh, kw, 0, kh, w, bias, m, 0};
+    t->format->pack(t, &pw, packed);
     for (size_t i = 0; i < npix * taps; i++)
         ind[i] = next_random() % 5 == 0 ? zbuf : x.data + (next_random() % pixels) * C;
     ind[npix * taps - 1] = x.data + (pixels - 1) * C; /* ends at the guard */
     memset(y, 0x5A, npix * y_stride);
-    plan.dw->run(C, npix, taps, ind, packed, y, y_stride, &rq);
+    t->run(C, npix, taps, ind, packed, y, y_stride, &rq);
     for (size_t p = 0; p < npix && failures < 20; p++)
         for (size_t j = 0; j < y_stride; j++) {
             int8_t want = 0x5A;
             if (j < C) {
                 int32_t acc = bias[j];
-                for (size_t t = 0; t < taps; t++) acc = nrt_mac_wrap(acc, ind[p * taps + t][j], w[j * taps + t]);
+                for (size_t tp = 0; tp < taps; tp++)
+                    acc = nrt_mac_wrap(acc, ((const int8_t*)ind[p * taps + tp])[j], w[j * taps + tp]);
                 want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
             }
             if (y[p * y_stride + j] != want) {
-                printf("FAIL %s C=%zu taps=%zu npix=%zu: y[%zu][%zu] = %d, want %d\n", plan.dw->name, C, taps, npix,
+                printf("FAIL %s C=%zu taps=%zu npix=%zu: y[%zu][%zu] = %d, want %d\n", t->name, C, taps, npix,
                        p, j, y[p * y_stride + j], want);
                 failures++;
                 break;
@@ -241,16 +238,14 @@ static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, s
  * the guard); exactly npix * C output bytes written. */
 static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t npix, size_t xs, size_t ts) {
     size_t taps = kh * kw, row_bytes = (npix - 1) * xs + (kw - 1) * ts + C;
-    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
-    nrt_s8_conv_plan plan;
-    if (!nrt_s8_conv_plan_init(k, wdims, (int64_t)C, 1, &plan) || !plan.dw->row) return;
+    const nrt_dwconv_table* t = k->qs8_dwconv;
     int8_t* w = malloc(C * taps);
     int32_t* bias = malloc(C * sizeof(int32_t));
     float* m = malloc(C * sizeof(float));
-    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
-                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    size_t packed_bytes = nrt_dwconv_packed_bytes(t, C, taps);
+    void* packed = aligned_alloc(NRT_PACK_ALIGN, (packed_bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN);
     int8_t* y = malloc(npix * C + 8);
-    const int8_t* rows[5];
+    const void* rows[5];
     guarded x = guarded_alloc(kh * row_bytes);
     if (!w || !bias || !m || !packed || !y) {
         printf("out of memory\n");
@@ -262,10 +257,11 @@ static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t k
     int32_t qmin, qmax;
     nrt_s8_requant rq;
     random_requant(taps, m, C, &rq, &qmin, &qmax);
-    nrt_s8_conv_pack(&plan, wdims, (int64_t)C, w, bias, m, packed);
+    nrt_dwconv_weights pw = {C, kh, kw, 0, kh, w, bias, m, 0};
+    t->format->pack(t, &pw, packed);
     for (size_t r = 0; r < kh; r++) rows[r] = x.data + r * row_bytes;
     memset(y, 0x5A, npix * C + 8);
-    plan.dw->row(C, npix, kh, kw, rows, xs, ts, packed, y, &rq);
+    t->row(C, npix, kh, kw, rows, xs, ts, packed, y, &rq);
     for (size_t i = 0; i < npix * C + 8 && failures < 20; i++) {
         int8_t want = 0x5A;
         if (i < npix * C) {
@@ -273,11 +269,11 @@ static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t k
             int32_t acc = bias[j];
             for (size_t r = 0; r < kh; r++)
                 for (size_t kx = 0; kx < kw; kx++)
-                    acc = nrt_mac_wrap(acc, rows[r][p * xs + kx * ts + j], w[j * taps + r * kw + kx]);
+                    acc = nrt_mac_wrap(acc, ((const int8_t*)rows[r])[p * xs + kx * ts + j], w[j * taps + r * kw + kx]);
             want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
         }
         if (y[i] != want) {
-            printf("FAIL %s row C=%zu %zux%zu npix=%zu xs=%zu ts=%zu: y[%zu] = %d, want %d\n", plan.dw->name, C, kh,
+            printf("FAIL %s row C=%zu %zux%zu npix=%zu xs=%zu ts=%zu: y[%zu] = %d, want %d\n", t->name, C, kh,
                    kw, npix, xs, ts, i, y[i], want);
             failures++;
             break;
@@ -288,7 +284,7 @@ static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t k
 }
 
 static int run_dwconv_cases(const nrt_kernels* k) {
-    const nrt_s8_dwconv_table* t = k->qs8_dwconv;
+    const nrt_dwconv_table* t = k->qs8_dwconv;
     size_t cs[] = {2, 3, 7, t->cw - 1, t->cw, t->cw + 1, 2 * t->cw + 3, 70};
     static const size_t ks[][2] = {{1, 1}, {2, 2}, {3, 3}, {1, 5}, {5, 5}};
     int cases = 0;
@@ -530,13 +526,13 @@ static int run_vector_cases(const char* name, const nrt_kernels* t) {
 
 /* ---- MatMul of two activations ---- */
 
-static void check_matmul(const nrt_s8_matmul_table* t, size_t M, size_t N, size_t K) {
+static void check_matmul(const nrt_gemm_table* t, size_t M, size_t N, size_t K) {
     int32_t za = (int32_t)(next_random() % 256) - 128, zb = (int32_t)(next_random() % 256) - 128, qmin, qmax;
     nrt_s8_requant rq;
     float m;
     random_requant(K * 2, &m, 1, &rq, &qmin, &qmax);
     int8_t* b = malloc(K * N + 1);
-    int16_t* packed = malloc((nrt_s8_matmul_packed_elems(t, K, N) + 1) * sizeof(int16_t));
+    uint8_t* packed = malloc(nrt_gemm_packed_bytes(t, N, K, 1) + 2);
     size_t c_stride = N + 3;
     int8_t* c = malloc(M * c_stride);
     guarded a = guarded_alloc(M * K + 1); /* the last row ends at the guard */
@@ -547,14 +543,15 @@ static void check_matmul(const nrt_s8_matmul_table* t, size_t M, size_t N, size_
     fill_bytes(b, K * N);
     fill_bytes(a.data, M * K + 1);
     const int8_t* a0 = a.data + 1;
-    nrt_s8_matmul_pack(t, K, N, b, N, zb, packed);
+    nrt_gemm_weights pw = {N, K, 1, b, 1, 0, N, NULL, NULL, 0, zb};
+    nrt_gemm_pack(t, &pw, packed);
+    nrt_s8_matmul_params params = {za, m, rq};
     memset(c, 0x5A, M * c_stride);
-    size_t panel = (K + 1) / 2 * t->nr * 2;
+    size_t panel = nrt_gemm_panel_bytes(t, K, 1);
     for (size_t m0 = 0; m0 < M; m0 += t->mr)
         for (size_t n0 = 0; n0 < N; n0 += t->nr) {
             size_t mr = M - m0 < t->mr ? M - m0 : t->mr, nc = N - n0 < t->nr ? N - n0 : t->nr;
-            t->run(mr, nc, K, a0 + m0 * K, K, za, packed + n0 / t->nr * panel, c + m0 * c_stride + n0, c_stride, m,
-                   &rq);
+            t->gemm(mr, nc, K, a0 + m0 * K, K, packed + n0 / t->nr * panel, c + m0 * c_stride + n0, c_stride, &params);
         }
     for (size_t i = 0; i < M && failures < 20; i++)
         for (size_t j = 0; j < c_stride; j++) {
@@ -575,7 +572,7 @@ static void check_matmul(const nrt_s8_matmul_table* t, size_t M, size_t N, size_
     free(b), free(packed), free(c);
 }
 
-static int run_matmul_cases(const nrt_s8_matmul_table* t) {
+static int run_matmul_cases(const nrt_gemm_table* t) {
     static const size_t ks[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 101};
     size_t ns[] = {1, 3, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
     size_t ms[] = {1, 2, 3, t->mr, t->mr + 1, 2 * t->mr + 3};
@@ -594,16 +591,18 @@ static int run_matmul_cases(const nrt_s8_matmul_table* t) {
  * kernel row ky of pixel p compared with requant(B[c] + sum (x - zx) W). */
 static int check_convt(const nrt_kernels* k, const nrt_s8_convt_table* t, size_t kc, size_t kh, size_t kw, size_t cout,
                         size_t npix) {
-    int64_t wd[4] = {(int64_t)kc, (int64_t)kh, (int64_t)kw, (int64_t)cout}, one[2] = {1, 1};
+    int64_t wd[4] = {(int64_t)kc, (int64_t)kh, (int64_t)kw, (int64_t)cout};
     int64_t stride[2] = {(int64_t)kh, (int64_t)kw};
-    nrt_s8_conv_plan plan;
-    if (!nrt_s8_convt_plan_init(k, wd, 1, stride, one, false, &plan) || plan.convt != t) return 0; /* not a shape for the kernel */
+    nrt_conv_desc d = {true, wd, 1, {stride[0], stride[1]}, {1, 1}, false};
+    nrt_conv_kernels ck = {NULL, NULL, k->qs8_convt};
+    nrt_conv_plan plan;
+    if (!nrt_conv_plan_init(&ck, &d, &plan) || plan.convt != t) return 0; /* not a shape for the kernel */
     size_t n = kh * kw * cout, cols = kw * cout, y_row = npix * cols + 7, all = kc * n;
     int8_t* w = malloc(all);
     int32_t* bias = malloc(cout * sizeof(int32_t));
     float* m = malloc(cout * sizeof(float));
-    void* packed = aligned_alloc(NRT_S8_PACK_ALIGN, (plan.packed_bytes + NRT_S8_PACK_ALIGN - 1) /
-                                                        NRT_S8_PACK_ALIGN * NRT_S8_PACK_ALIGN);
+    void* packed = aligned_alloc(NRT_PACK_ALIGN, (plan.packed_bytes + NRT_PACK_ALIGN - 1) /
+                                                        NRT_PACK_ALIGN * NRT_PACK_ALIGN);
     int8_t* y = malloc(kh * y_row);
     guarded x = guarded_alloc(npix * kc);
     if (!w || !bias || !m || !packed || !y) {
@@ -616,7 +615,8 @@ static int check_convt(const nrt_kernels* k, const nrt_s8_convt_table* t, size_t
     int32_t qmin, qmax, zx = (int32_t)(next_random() % 256) - 128;
     nrt_s8_requant rq;
     random_requant(kc, m, cout, &rq, &qmin, &qmax);
-    if (!nrt_s8_convt_pack(&plan, wd, w, bias, m, zx, packed)) {
+    nrt_conv_weights cw = {w, bias, m, zx};
+    if (!nrt_conv_pack(&plan, &d, &cw, packed)) {
         printf("out of memory\n");
         exit(2);
     }

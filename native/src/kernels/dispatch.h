@@ -21,16 +21,16 @@
 
 /* type                               entry */
 #define NRT_KERNEL_ENTRIES(X)                                                                                      \
-    X(const nrt_f32_gemm_table*, f32_gemm)                                                                         \
-    X(const nrt_f32_dwconv_table*, f32_dwconv)                                                                     \
+    X(const nrt_gemm_table*, f32_gemm)                                                                         \
+    X(const nrt_dwconv_table*, f32_dwconv)                                                                     \
     X(const nrt_f32_vbinary_ukernel*, f32_vbinary) /* [NRT_F32_VOP_COUNT] */                                       \
     X(nrt_f32_vact_ukernel, f32_vact)                                                                              \
     X(nrt_f32_vsum_rows_ukernel, f32_vsum_rows)                                                                    \
     X(nrt_f32_vsoftmax_ukernel, f32_vsoftmax)                                                                      \
-    X(const nrt_s8_gemm_table*, qs8_gemm)                                                                          \
-    X(const nrt_s8_dwconv_table*, qs8_dwconv)                                                                      \
+    X(const nrt_gemm_table*, qs8_gemm)                                                                          \
+    X(const nrt_dwconv_table*, qs8_dwconv)                                                                      \
     X(const nrt_s8_convt_table*, qs8_convt)                                                                        \
-    X(const nrt_s8_matmul_table*, qs8_matmul)                                                                      \
+    X(const nrt_gemm_table*, qs8_matmul)                                                                      \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \
     X(nrt_binary_fn, qs8_vadd)                                                                                     \
     X(nrt_binary_fn, qs8_vmul)                                                                                     \

@@ -1,12 +1,7 @@
 /* int8 microkernel tables: the interface between the ISA-independent drivers
- * (kernels/s8_drivers.c: packing, indirection, tiling, threads) and the
- * per-ISA int8 microkernels (kernels/scalar/, kernels/x86/, kernels/arm/).
- * Same pattern as f32_kernels.h: one const table per op family and ISA,
- * named XNNPACK style after its widest kernel
- * ("qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni" = signed int8 activations,
- * int8 weights with per-channel scales, 12 rows x 32 columns per call, K in
- * blocks of 4, output clamp, fp32 requantization, AVX-512 VNNI); dispatch.c
- * says which level uses which.
+ * (kernels/conv.c, gemm.c: packing, indirection, tiling, threads) and the
+ * per-ISA int8 microkernels (kernels/scalar/, kernels/x86/, kernels/arm/);
+ * dispatch.c says which level uses which.
  *
  * Results: BIT-EXACT with the reference kernels on every level. Every kernel
  * computes kernels/requant.h's accumulator modulo 2^32 (SIMD integer adds
@@ -17,50 +12,13 @@
  * already inside [-128, 127], so saturation never changes it). No FMA may
  * fuse the multiply into anything (build flag -ffp-contract=off).
  *
- * ---- Packed GEMM weights (Conv incl. 1x1 / grouped, FullyConnected) ----
- *
- * Output channels are cut into column groups of `nr` (the table's); each
- * group is one contiguous, self-contained blob ("panel", XNNPACK style), so
- * a microkernel walks a single pointer:
- *
- *   int32  bias[nr]                          B[n] - x_offset * sum_k W[n, k]  (mod 2^32)
- *   int8   w[ks][kcb][nr][kr]                kcb = ceil(kc / kr) blocks of kr
- *                                            consecutive k per column ("c4" for kr = 4)
- *   float  m[nr]                             requantization multipliers
- *
- * B is the folded int32 bias of requant.h (0 without one); columns past the
- * last output channel and k past kc are zero (bias, weights and m). The K
- * dimension is ks blocks ("taps") of kc values: ks = 1 for GEMM / 1x1 conv /
- * FullyConnected (kc = K), ks = KH * KW for the indirect conv (kc = input
- * channels per group, each tap padded to a multiple of kr separately), ks =
- * KH for a conv with few input channels (kc = KW x C_in: one block per kernel
- * row, s8_drivers.h "merged rows").
- * Byte size of a panel: nrt_s8_gemm_panel_bytes(); always a multiple of 4.
- *
- * x_offset: a kernel that reads activations as unsigned bytes u = x ^ 0x80 =
- * x + 128 (x86 VNNI's vpdpbusd multiplies u8 x s8) computes
- * sum u * w = sum x * w + 128 * sum w; folding -128 * sum w into the packed
- * bias restores requant.h's accumulator exactly modulo 2^32. Kernels that
- * multiply signed bytes (NEON sdot, AVX2 widening to int16) use x_offset 0.
- * The weight bytes do not depend on the ISA beyond (nr, kr): a c4 layout
- * serves VNNI, AVX2 (vpmaddwd on sign-extended pairs) and NEON sdot alike.
- *
- * Packing happens once, at load, into the op's parameters (the bytes count in
- * model->packed_weight_bytes): the panel width nr and x_offset are the
- * running ISA's, so a file stays portable; the multipliers come from the
- * tensors' scales, known at load.
- *
- * ---- microkernel calls ----
- *
- * gemm:  computes mr <= MR rows x nc <= nr columns of one panel `w`. Row r of
- *        A is a + r * a_stride (kc int8 values, read exactly: no byte past
- *        a + r * a_stride + kc - 1 is touched).
- * igemm: K is ks blocks of kc; a[p * MR + r] points at row r's kc values for
- *        block p (a conv tap: a pixel's input channels of the group, or the
- *        padding buffer filled with z_x). Entries for r >= mr are valid
- *        pointers too (copies of row mr - 1); they may be read, never stored.
- * c:     row r at c + r * c_stride; exactly mr x nc bytes are written.
- * rq:    the output side of the requantization (the multipliers are in w). */
+ * The GEMM and depthwise families are gemm.h's and dwconv.h's (their int8
+ * formats: nrt_gemm_format_qs8_qc8w, nrt_gemm_format_qs8_matmul, nrt_dwconv_format_qs8_qc8w);
+ * here: the output side of a requantization, the depthwise weight layouts,
+ * the elementwise families, ConvTranspose's convt tables and the dynamic
+ * FullyConnected. Packing happens once, at load, into the op's parameters
+ * (the bytes count in model->packed_weight_bytes): tile shapes and x_offset
+ * are the running ISA's, so a file stays portable. */
 
 #ifndef NRT_S8_KERNELS_H
 #define NRT_S8_KERNELS_H
@@ -70,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dwconv.h"
+#include "gemm.h"
 #include "isa.h"
 #include "ref/binary_ref.h"
 
@@ -104,80 +64,22 @@ static inline int8_t nrt_s8_requant_value(float v, const nrt_s8_requant* rq) {
     return (int8_t)((int32_t)rintf(v) + rq->zero_point);
 }
 
-typedef void (*nrt_s8_gemm_ukernel)(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                    const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq);
-typedef void (*nrt_s8_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a,
-                                     const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq);
-
-typedef struct nrt_s8_gemm_table {
-    const char* name;
-    nrt_isa isa;
-    uint32_t mr, nr, kr;   /* kr: 1, 2, 4 or 8 */
-    int32_t x_offset;      /* 128: activations read as x ^ 0x80 (see above); 0: signed */
-    nrt_s8_gemm_ukernel gemm;
-    nrt_s8_igemm_ukernel igemm;
-} nrt_s8_gemm_table;
-
-/* Bytes of one packed panel of kc x ks values per column. */
-static inline size_t nrt_s8_gemm_panel_bytes(const nrt_s8_gemm_table* t, size_t kc, size_t ks) {
-    size_t kcb = (kc + t->kr - 1) / t->kr;
-    return (size_t)t->nr * (2 * sizeof(int32_t) + ks * kcb * t->kr);
-}
-
-/* ---- depthwise convolution (one input channel per output channel) ----
+/* ---- depthwise weight layouts (nrt_dwconv_table.layout) ----
  *
- * Packed per tile of `cw` channels (the last tile zero-padded):
- *
- *   int32  bias[cw]            folded B[c] (requant.h; no x offset: depthwise
- *                              kernels multiply signed values)
- *   W      w[taps][cw]         tap t = ky * KW + kx, element type by `wformat`:
- *                                NRT_S8_DW_INT8:   int8
- *                                NRT_S8_DW_INT16:  int16 (sign-extended)
- *                                NRT_S8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e.
- *                                  w in the low half and 0 in the high half, so that a
- *                                  16-bit pair multiply-add (vpmaddwd / vpdpwssd) with a
- *                                  sign-extended int32 x yields exactly x * w
- *                                NRT_S8_DW_PAIRS: for inputs widened to int16 two channels
- *                                  per int32 lane (x[2i], x[2i+1]): the even channels'
- *                                  weights as (w, 0) lanes, then the odd channels' as
- *                                  (0, w) lanes (4 bytes per weight; cw even); one
- *                                  vpdpwssd per half then gives exact x * w per channel.
- *                                  bias[] and m[] of such a tile are in the same order:
- *                                  even channels first, then odd ones.
- *   float  m[cw]
- *
- * A call of `run` computes `npix` output pixels, every channel: pixel p's taps
- * are the pointers ind[p * taps + t] (into the input, at the pixel's channel
- * 0, or the padding buffer of z_x), output pixel p at y + p * y_stride.
- * `row` (optional: NULL runs every pixel through `run`) computes `npix`
- * pixels whose taps all lie inside the input, on weights packed for
- * taps = kh * kw: kernel row r, column kx of pixel p is read at
- * rows[r] + p * xs + kx * ts (channel 0), output pixel p is written at
- * y + p * channels. The driver gives it the interior of each output row and
- * builds pointers only for the few pixels at the left / right edges. */
+ * An int8 depthwise tile (dwconv.h, nrt_dwconv_format_qs8_qc8w) holds its weights as
+ *   NRT_S8_DW_INT8:    int8
+ *   NRT_S8_DW_INT16:   int16 (sign-extended)
+ *   NRT_S8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e. w in the low half and 0 in the
+ *                      high half, so that a 16-bit pair multiply-add (vpmaddwd / vpdpwssd)
+ *                      with a sign-extended int32 x yields exactly x * w
+ *   NRT_S8_DW_PAIRS:   for inputs widened to int16 two channels per int32 lane (x[2i],
+ *                      x[2i+1]): the even channels' weights as (w, 0) lanes, then the odd
+ *                      channels' as (0, w) lanes (4 bytes per weight; cw even); one vpdpwssd
+ *                      per half then gives exact x * w per channel. bias[] and m[] of such a
+ *                      tile are in the same order: even channels first, then odd ones. */
 enum { NRT_S8_DW_INT8 = 1, NRT_S8_DW_INT16 = 2, NRT_S8_DW_INT32LO = 4, NRT_S8_DW_PAIRS = 0x104 };
-/* Bytes per packed depthwise weight of a format. */
-static inline size_t nrt_s8_dw_weight_bytes(uint32_t wformat) { return wformat & 0xFF; }
-
-typedef void (*nrt_s8_dwconv_ukernel)(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
-                                      const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq);
-
-typedef void (*nrt_s8_dwconv_row_ukernel)(size_t channels, size_t npix, size_t kh, size_t kw,
-                                          const int8_t* const* rows, size_t xs, size_t ts, const void* w, int8_t* y,
-                                          const nrt_s8_requant* rq);
-
-typedef struct nrt_s8_dwconv_table {
-    const char* name;
-    nrt_isa isa;
-    uint32_t cw;
-    uint32_t wformat; /* NRT_S8_DW_* (nrt_s8_dw_weight_bytes: the bytes per packed weight) */
-    nrt_s8_dwconv_ukernel run;
-    nrt_s8_dwconv_row_ukernel row; /* NULL: none */
-} nrt_s8_dwconv_table;
-
-static inline size_t nrt_s8_dwconv_tile_bytes(const nrt_s8_dwconv_table* t, size_t taps) {
-    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_s8_dw_weight_bytes(t->wformat));
-}
+/* Bytes per packed depthwise weight of a layout. */
+static inline size_t nrt_s8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
 
 /* ---- vector kernels: elementwise, table, pooling ----
  *
@@ -226,23 +128,13 @@ typedef void (*nrt_s8_dequantize_ukernel)(size_t n, const int8_t* x, float s, in
 /* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
  * no bias, one multiplier m) ----
  *
- * B [K, N] changes with every run, so it is packed per product at run time
- * (s8_drivers.c) into panels of nr columns with K in pairs, the zero point
- * already removed (b - zb lies in [-255, 255]: int16):
- *   int16 b2[ceil(K / 2)][nr][2] = (b[2p][j] - zb, b[2p + 1][j] - zb), 0 past K and N.
- * A call computes mr <= MR rows x nc <= nr columns of one panel: row r of A
- * at a + r * a_stride (K values, read exactly), C row r at c + r * c_stride.
- * Each product pair sums at most 2 * 255^2 < 2^31: exact in int32 lanes. */
-typedef void (*nrt_s8_matmul_ukernel)(size_t mr, size_t nc, size_t K, const int8_t* a, size_t a_stride, int32_t za,
-                                      const int16_t* b, int8_t* c, size_t c_stride, float m,
-                                      const nrt_s8_requant* rq);
-
-typedef struct nrt_s8_matmul_table {
-    const char* name;
-    nrt_isa isa;
-    uint32_t mr, nr;
-    nrt_s8_matmul_ukernel run;
-} nrt_s8_matmul_table;
+ * A GEMM (gemm.h) whose B changes with every run, packed per product at run
+ * time in nrt_gemm_format_qs8_matmul's layout; the output side of its calls: */
+typedef struct nrt_s8_matmul_params {
+    int32_t za; /* A's zero point (B's is packed away) */
+    float m;
+    nrt_s8_requant rq;
+} nrt_s8_matmul_params;
 
 /* ---- dynamic-quantization FullyConnected (kernels/ref/int8_ref.h, nrt_dyn_fc:
  * float x rows quantized at run time to q / row_scale / row_zero, int8 W
@@ -264,7 +156,7 @@ typedef struct nrt_qd8_fc_table {
 
 /* ---- ConvTranspose with kernel == stride and few outputs per input pixel ----
  *
- * An upsampling ConvTranspose (s8_drivers.h TRANSPOSE) gives each input pixel
+ * An upsampling ConvTranspose (conv.h TRANSPOSE) gives each input pixel
  * n = kh x kw x C_out outputs. With n small (2 x 2 x 1 in OCR detection
  * heads) a GEMM wastes most of a vector on each pixel; this kernel puts
  * P = lanes / n pixels in one vector of int32 lanes (n must divide lanes),
@@ -309,6 +201,12 @@ typedef struct nrt_s8_convt_table {
     nrt_s8_convt_ukernel wide;
 } nrt_s8_convt_table;
 
+/* Packs a convt table's lanes (above) from ConvTranspose weights wdims
+ * [C_in, KH, KW, C_out] with the unfolded bias (NULL: 0), multipliers m[C_out]
+ * and the input zero point; false when out of memory. */
+bool nrt_s8_convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wdims, const int8_t* w, const int32_t* bias,
+                             const float* m, int32_t zx, void* packed);
+
 /* Bytes of P pixels' blocks (run's bound) and of the packed weights. */
 static inline size_t nrt_s8_convt_block_bytes(const nrt_s8_convt_table* t, size_t kc) {
     return (kc + t->kr - 1) / t->kr * 4;
@@ -332,18 +230,18 @@ static inline size_t nrt_s8_convt_packed_bytes(const nrt_s8_convt_table* t, size
     void nrt_qs8_quantize_##ISA(size_t n, const float* x, float s, int32_t z, int8_t* y);                          \
     void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
 
-extern const nrt_s8_gemm_table nrt_qs8_gemm_4x4_scalar;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_4_scalar;
-extern const nrt_s8_matmul_table nrt_qs8_matmul_4x4_scalar;
+extern const nrt_gemm_table nrt_qs8_gemm_4x4_scalar;
+extern const nrt_dwconv_table nrt_qs8_dwconv_4_scalar;
+extern const nrt_gemm_table nrt_qs8_matmul_4x4k2_scalar;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
 NRT_QS8_VECTOR_KERNELS(scalar)
 void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #if defined(__x86_64__) || defined(__i386__)
-extern const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
-extern const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2;
-extern const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni;
+extern const nrt_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni;
+extern const nrt_gemm_table nrt_qs8_gemm_4x8c4_avx2;
+extern const nrt_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni;
+extern const nrt_dwconv_table nrt_qs8_dwconv_8x4_avx2;
+extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_avx512vnni;
 extern const nrt_s8_convt_table nrt_qs8_convt_16c4_avx512vnni;
 extern const nrt_s8_convt_table nrt_qs8_convt_8c2_avx2;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
@@ -353,10 +251,10 @@ NRT_QS8_VECTOR_KERNELS(avx2)
 void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
 #if defined(__aarch64__)
-extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot;
-extern const nrt_s8_gemm_table nrt_qs8_gemm_8x8_neon;
-extern const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon;
-extern const nrt_s8_matmul_table nrt_qs8_matmul_4x8k2_neon;
+extern const nrt_gemm_table nrt_qs8_gemm_8x8c4_neondot;
+extern const nrt_gemm_table nrt_qs8_gemm_8x8_neon;
+extern const nrt_dwconv_table nrt_qs8_dwconv_16x2_neon;
+extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_neon;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif

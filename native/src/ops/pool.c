@@ -5,7 +5,6 @@
  * Quantized int8 (kernels/requant.h): all four; the max pools need equal
  * input / output parameters, the average pools requantize; a fused Relu /
  * Clip becomes the output clamp. */
-#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
 #include "../kernels/dispatch.h"
@@ -271,7 +270,7 @@ static nrt_status pool_eval(nrt_ctx* ctx) {
     if (ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
         size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
         size_t tasks = (size_t)job.x->dims[0] * blocks;
-        nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
+        nrt_parallel_for(ctx, tasks, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
         return NRT_OK;
     }
     if (is_global(ctx)) {

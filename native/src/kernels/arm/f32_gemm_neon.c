@@ -90,7 +90,7 @@ NRT_NEON_INLINE void acc_store(tile_acc* t, size_t mr, size_t nc, float* c, size
 
 /* ind == NULL: plain GEMM, row r at a + r * a_stride (rows past mr repeat row mr - 1);
  * otherwise ks indirection blocks of MR row pointers. */
-NRT_NEON_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind, const float* a,
+NRT_NEON_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const float* a,
                                size_t a_stride, const float* w, float* c, size_t c_stride, const nrt_activation* act,
                                const int R, const int NV) {
     tile_acc t;
@@ -109,7 +109,7 @@ NRT_NEON_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 8
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NV);
         }
     }
@@ -117,7 +117,7 @@ NRT_NEON_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const
 }
 
 #define WIDTHS(R)                                                                                          \
-    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind, const float* a, \
+    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const float* a, \
                          size_t a_stride, const float* w, float* c, size_t c_stride, const nrt_activation* act) { \
         if (nc > 4) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act, R, 2);               \
         else gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act, R, 1);                      \
@@ -127,7 +127,7 @@ WIDTHS(4)
 WIDTHS(2)
 WIDTHS(1)
 
-static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind, const float* a,
+static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const float* a,
                           size_t a_stride, const float* w, float* c, size_t c_stride, const nrt_activation* act) {
     if (mr > 4) tile_8(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
     else if (mr > 2) tile_4(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
@@ -135,16 +135,17 @@ static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const floa
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
 }
 
-static void f32_gemm_8x8_neon(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const float* w,
-                              float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, act);
+static void f32_gemm_8x8_neon(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                              size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void f32_igemm_8x8_neon(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a, const float* w,
-                               float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, act);
+static void f32_igemm_8x8_neon(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                               size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_f32_gemm_table nrt_f32_gemm_8x8_neon = {
-    "f32-gemm-8x8-neon", NRT_ISA_NEON, MR, NR, f32_gemm_8x8_neon, f32_igemm_8x8_neon,
+const nrt_gemm_table nrt_f32_gemm_8x8_neon = {
+    .name = "f32-gemm-8x8-neon", .isa = NRT_ISA_NEON, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
+    .format = &nrt_gemm_format_f32, .gemm = f32_gemm_8x8_neon, .igemm = f32_igemm_8x8_neon,
 };

@@ -41,7 +41,7 @@ NRT_NEON_S8_INLINE int8x16_t requant16(const dw_acc* a, const int8_t* m, const n
 
 /* P (1, 2) pixels of one channel tile at channel c0 with n channels (16: full
  * vectors; fewer: tail loads / stores). ind: pixel p's taps at ind[p * taps]. */
-NRT_NEON_S8_INLINE void dw_tile(size_t taps, const int8_t* const* ind, size_t c0, size_t n, const int8_t* wt,
+NRT_NEON_S8_INLINE void dw_tile(size_t taps, const void* const* ind, size_t c0, size_t n, const int8_t* wt,
                                 int8_t* y, size_t y_stride, const nrt_s8_rq_neon* q, const int P, const int FULL) {
     dw_acc acc[2];
     int32x4_t b[4];
@@ -56,7 +56,7 @@ NRT_NEON_S8_INLINE void dw_tile(size_t taps, const int8_t* const* ind, size_t c0
         int8x16_t wv = vld1q_s8(w);
 #pragma GCC unroll 2
         for (int p = 0; p < P; p++) {
-            const int8_t* x = ind[(size_t)p * taps + t] + c0;
+            const int8_t* x = (const int8_t*)ind[(size_t)p * taps + t] + c0;
             mac16(&acc[p], FULL ? vld1q_s8(x) : nrt_ld_s8_part16(x, n), wv);
         }
     }
@@ -68,7 +68,7 @@ NRT_NEON_S8_INLINE void dw_tile(size_t taps, const int8_t* const* ind, size_t c0
     }
 }
 
-NRT_NEON_S8_INLINE void dw_pixels(size_t channels, size_t taps, const int8_t* const* ind, const int8_t* w, int8_t* y,
+NRT_NEON_S8_INLINE void dw_pixels(size_t channels, size_t taps, const void* const* ind, const int8_t* w, int8_t* y,
                                   size_t y_stride, const nrt_s8_rq_neon* q, const int P) {
     size_t tile = CW * (2 * sizeof(int32_t) + taps); /* nrt_s8_dwconv_tile_bytes for int8 weights */
     size_t c0 = 0;
@@ -76,15 +76,17 @@ NRT_NEON_S8_INLINE void dw_pixels(size_t channels, size_t taps, const int8_t* co
     if (c0 < channels) dw_tile(taps, ind, c0, channels - c0, w, y, y_stride, q, P, 0);
 }
 
-static void qs8_dwconv_16x2_neon(size_t channels, size_t npix, size_t taps, const int8_t* const* ind, const void* w,
-                                 int8_t* y, size_t y_stride, const nrt_s8_requant* rq) {
-    nrt_s8_rq_neon q = nrt_s8_rq_neon_make(rq);
+static void qs8_dwconv_16x2_neon(size_t channels, size_t npix, size_t taps, const void* const* ind, const void* w,
+                                 void* yv, size_t y_stride, const void* params) {
+    int8_t* y = yv;
+    nrt_s8_rq_neon q = nrt_s8_rq_neon_make(params);
     const int8_t* wb = w;
     size_t p = 0;
     for (; p + 2 <= npix; p += 2) dw_pixels(channels, taps, ind + p * taps, wb, y + p * y_stride, y_stride, &q, 2);
     if (p < npix) dw_pixels(channels, taps, ind + p * taps, wb, y + p * y_stride, y_stride, &q, 1);
 }
 
-const nrt_s8_dwconv_table nrt_qs8_dwconv_16x2_neon = {
-    "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8", NRT_ISA_NEON, CW, NRT_S8_DW_INT8, qs8_dwconv_16x2_neon, NULL,
+const nrt_dwconv_table nrt_qs8_dwconv_16x2_neon = {
+    .name = "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8", .isa = NRT_ISA_NEON, .cw = CW, .layout = NRT_S8_DW_INT8,
+    .format = &nrt_dwconv_format_qs8_qc8w, .run = qs8_dwconv_16x2_neon,
 };

@@ -96,7 +96,7 @@ NRT_NEON_S8_INLINE const int8_t* acc_block(tile_acc* t, const int8_t* const* ap,
     return w;
 }
 
-NRT_NEON_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+NRT_NEON_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                   const int8_t* a, size_t a_stride, const void* packed, int8_t* c, size_t c_stride,
                                   const nrt_s8_requant* rq, const int R) {
     const int8_t* w = packed;
@@ -116,7 +116,7 @@ NRT_NEON_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, co
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 8
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const int8_t*)ind[r];
             w = acc_block(&t, ap, kc, w, R);
         }
     }
@@ -131,7 +131,7 @@ NRT_NEON_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, co
 }
 
 #define ROWS(R)                                                                                            \
-    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,     \
+    static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,     \
                                      const int8_t* a, size_t a_stride, const void* w, int8_t* c,              \
                                      size_t c_stride, const nrt_s8_requant* rq) {                             \
         gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R);                                   \
@@ -141,7 +141,7 @@ ROWS(4)
 ROWS(2)
 ROWS(1)
 
-static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                       const int8_t* a, size_t a_stride, const void* w, int8_t* c, size_t c_stride,
                                       const nrt_s8_requant* rq) {
     if (mr > 4) tile_8(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
@@ -150,20 +150,19 @@ static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
 }
 
-static void qs8_gemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                               const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, rq);
+static void qs8_gemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                                   size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void qs8_igemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a,
-                                                const void* w, int8_t* c, size_t c_stride,
-                                                const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, rq);
+static void qs8_igemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                                    size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_s8_gemm_table nrt_qs8_gemm_8x8c4_neondot = {
-    "qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot", NRT_ISA_DOTPROD, MR, NR, 4, 0, qs8_gemm_8x8c4_neondot,
-    qs8_igemm_8x8c4_neondot,
+const nrt_gemm_table nrt_qs8_gemm_8x8c4_neondot = {
+    .name = "qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot", .isa = NRT_ISA_DOTPROD, .mr = MR, .nr = NR, .kr = 4, .x_offset = 0,
+    .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_8x8c4_neondot, .igemm = qs8_igemm_8x8c4_neondot,
 };
 
 #ifdef NRT_CLANG_DOTPROD_REGION

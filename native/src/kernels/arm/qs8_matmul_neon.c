@@ -85,13 +85,15 @@ NRT_NEON_S8_INLINE void matmul_tile(size_t mr, size_t nc, size_t K, const int8_t
     }
 }
 
-static void qs8_matmul_4x8k2_neon(size_t mr, size_t nc, size_t K, const int8_t* a, size_t a_stride, int32_t za,
-                                  const int16_t* b, int8_t* c, size_t c_stride, float m, const nrt_s8_requant* rq) {
-    if (mr > 2) matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 4);
-    else if (mr > 1) matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 2);
-    else matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 1);
+static void qs8_matmul_4x8k2_neon(size_t mr, size_t nc, size_t K, const void* a, size_t a_stride, const void* b, void* c,
+                                  size_t c_stride, const void* params) {
+    const nrt_s8_matmul_params* p = params;
+    if (mr > 2) matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 4);
+    else if (mr > 1) matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 2);
+    else matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 1);
 }
 
-const nrt_s8_matmul_table nrt_qs8_matmul_4x8k2_neon = {
-    "qs8-matmul-4x8k2-minmax-fp32-neon", NRT_ISA_NEON, MR, NR, qs8_matmul_4x8k2_neon,
+const nrt_gemm_table nrt_qs8_matmul_4x8k2_neon = {
+    .name = "qs8-matmul-4x8k2-minmax-fp32-neon", .isa = NRT_ISA_NEON, .mr = MR, .nr = NR, .kr = 2,
+    .format = &nrt_gemm_format_qs8_matmul, .gemm = qs8_matmul_4x8k2_neon,
 };

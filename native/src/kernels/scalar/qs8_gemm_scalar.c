@@ -18,7 +18,7 @@ static const int8_t* accumulate(int32_t acc[MR][NR], const int8_t* const* ap, si
     return w;
 }
 
-static void tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, const int8_t* a,
+static void tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const int8_t* a,
                  size_t a_stride, const void* packed, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
     const int8_t* w = packed;
     int32_t acc[MR][NR];
@@ -26,7 +26,7 @@ static void tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const
     w += NR * sizeof(int32_t);
     const int8_t* ap[MR];
     for (size_t p = 0; p < ks; p++) {
-        for (size_t r = 0; r < mr; r++) ap[r] = ind ? ind[p * MR + r] : a + r * a_stride;
+        for (size_t r = 0; r < mr; r++) ap[r] = ind ? (const int8_t*)ind[p * MR + r] : a + r * a_stride;
         w = accumulate(acc, ap, mr, kc, w);
     }
     float m[NR];
@@ -35,17 +35,17 @@ static void tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const
         for (size_t j = 0; j < nc; j++) c[r * c_stride + j] = nrt_s8_requant_value((float)acc[r][j] * m[j], rq);
 }
 
-static void qs8_gemm_4x4_scalar(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w,
-                                int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    tile(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, rq);
+static void qs8_gemm_4x4_scalar(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w,
+                                void* c, size_t c_stride, const void* params) {
+    tile(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void qs8_igemm_4x4_scalar(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a, const void* w,
-                                 int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    tile(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, rq);
+static void qs8_igemm_4x4_scalar(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w,
+                                 void* c, size_t c_stride, const void* params) {
+    tile(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_s8_gemm_table nrt_qs8_gemm_4x4_scalar = {
+const nrt_gemm_table nrt_qs8_gemm_4x4_scalar = {
     .name = "qs8-qc8w-gemm-4x4-minmax-fp32-scalar", .isa = NRT_ISA_REF, .mr = MR, .nr = NR, .kr = 1,
-    .x_offset = 0, .gemm = qs8_gemm_4x4_scalar, .igemm = qs8_igemm_4x4_scalar,
+    .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_4x4_scalar, .igemm = qs8_igemm_4x4_scalar,
 };

@@ -7,20 +7,21 @@
 #define MR 4
 #define NR 4
 
-static void qs8_matmul_4x4k2_scalar(size_t mr, size_t nc, size_t K, const int8_t* a, size_t a_stride, int32_t za,
-                                    const int16_t* b, int8_t* c, size_t c_stride, float m,
-                                    const nrt_s8_requant* rq) {
+static void qs8_matmul_4x4k2_scalar(size_t mr, size_t nc, size_t K, const void* a, size_t a_stride, const void* b,
+                                    void* c, size_t c_stride, const void* params) {
+    const nrt_s8_matmul_params* p = params;
+    const int16_t* bp = b;
     for (size_t r = 0; r < mr; r++) {
-        const int8_t* ar = a + r * a_stride;
+        const int8_t* ar = (const int8_t*)a + r * a_stride;
         for (size_t j = 0; j < nc; j++) {
             int32_t acc = 0;
-            for (size_t k = 0; k < K; k++) acc = nrt_mac_wrap(acc, ar[k] - za, b[(k / 2 * NR + j) * 2 + k % 2]);
-            c[r * c_stride + j] = nrt_s8_requant_value((float)acc * m, rq);
+            for (size_t k = 0; k < K; k++) acc = nrt_mac_wrap(acc, ar[k] - p->za, bp[(k / 2 * NR + j) * 2 + k % 2]);
+            ((int8_t*)c)[r * c_stride + j] = nrt_s8_requant_value((float)acc * p->m, &p->rq);
         }
     }
 }
 
-const nrt_s8_matmul_table nrt_qs8_matmul_4x4_scalar = {
-    .name = "qs8-matmul-4x4k2-minmax-fp32-scalar", .isa = NRT_ISA_REF, .mr = MR, .nr = NR,
-    .run = qs8_matmul_4x4k2_scalar,
+const nrt_gemm_table nrt_qs8_matmul_4x4k2_scalar = {
+    .name = "qs8-matmul-4x4k2-minmax-fp32-scalar", .isa = NRT_ISA_REF, .mr = MR, .nr = NR, .kr = 2,
+    .format = &nrt_gemm_format_qs8_matmul, .gemm = qs8_matmul_4x4k2_scalar,
 };

@@ -56,7 +56,7 @@ NRT_AVX2_INLINE void acc_store(tile_acc* t, size_t mr, size_t nc, float* c, size
     }
 }
 
-NRT_AVX2_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind, const float* a,
+NRT_AVX2_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const float* a,
                                size_t a_stride, const float* w, float* c, size_t c_stride, const nrt_activation* act,
                                const int R, const int NV) {
     tile_acc t;
@@ -75,7 +75,7 @@ NRT_AVX2_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 6
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NV);
         }
     }
@@ -83,7 +83,7 @@ NRT_AVX2_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const
 }
 
 #define WIDTHS(R)                                                                                                \
-    NRT_AVX2 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind,          \
+    NRT_AVX2 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,          \
                                   const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,   \
                                   const nrt_activation* act) {                                                  \
         if (nc > 8) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act, R, 2);                     \
@@ -93,7 +93,7 @@ WIDTHS(6)
 WIDTHS(3)
 WIDTHS(1)
 
-NRT_AVX2 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind,
+NRT_AVX2 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                    const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
                                    const nrt_activation* act) {
     if (mr > 3) tile_6(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
@@ -101,16 +101,17 @@ NRT_AVX2 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, c
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
 }
 
-static void f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const float* w,
-                               float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, act);
+static void f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                               size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void f32_igemm_6x16_avx2(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a, const float* w,
-                                float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, act);
+static void f32_igemm_6x16_avx2(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                                size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_f32_gemm_table nrt_f32_gemm_6x16_avx2 = {
-    "f32-gemm-6x16-avx2", NRT_ISA_AVX2, MR, NR, f32_gemm_6x16_avx2, f32_igemm_6x16_avx2,
+const nrt_gemm_table nrt_f32_gemm_6x16_avx2 = {
+    .name = "f32-gemm-6x16-avx2", .isa = NRT_ISA_AVX2, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
+    .format = &nrt_gemm_format_f32, .gemm = f32_gemm_6x16_avx2, .igemm = f32_igemm_6x16_avx2,
 };

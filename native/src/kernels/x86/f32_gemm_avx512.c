@@ -93,7 +93,7 @@ NRT_AVX512_INLINE void acc_store(const tile_acc* t, size_t mr, size_t nc, float*
 
 /* One tile: ind == NULL is the strided GEMM (a, a_stride), else the
  * indirect one (ks blocks of MR row pointers). */
-NRT_AVX512_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind, const float* a,
+NRT_AVX512_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const float* a,
                                  size_t a_stride, const float* w, float* c, size_t c_stride,
                                  const nrt_activation* act, const int R, const int NZ, const int NY) {
     tile_acc t;
@@ -107,7 +107,7 @@ NRT_AVX512_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, con
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 12
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NZ, NY);
         }
     }
@@ -117,7 +117,7 @@ NRT_AVX512_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, con
 
 /* Instantiates the widths for one row count R. */
 #define WIDTHS(R)                                                                                                \
-    NRT_AVX512 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind,        \
+    NRT_AVX512 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,        \
                                     const float* a, size_t a_stride, const float* w, float* c, size_t c_stride, \
                                     const nrt_activation* act) {                                                \
         if (nc > 24) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act, R, 2, 0);                 \
@@ -130,7 +130,7 @@ WIDTHS(8)
 WIDTHS(4)
 WIDTHS(1)
 
-NRT_AVX512 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* ind,
+NRT_AVX512 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                      const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
                                      const nrt_activation* act) {
     if (mr > 8) tile_12(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
@@ -139,16 +139,17 @@ NRT_AVX512 static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks,
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, act);
 }
 
-static void f32_gemm_12x32_avx512(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const float* w,
-                                 float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, act);
+static void f32_gemm_12x32_avx512(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                                  size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void f32_igemm_12x32_avx512(size_t mr, size_t nc, size_t kc, size_t ks, const float* const* a,
-                                  const float* w, float* c, size_t c_stride, const nrt_activation* act) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, act);
+static void f32_igemm_12x32_avx512(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                                   size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_f32_gemm_table nrt_f32_gemm_12x32_avx512 = {
-    "f32-gemm-12x32-avx512", NRT_ISA_AVX512, MR, NR, f32_gemm_12x32_avx512, f32_igemm_12x32_avx512,
+const nrt_gemm_table nrt_f32_gemm_12x32_avx512 = {
+    .name = "f32-gemm-12x32-avx512", .isa = NRT_ISA_AVX512, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
+    .format = &nrt_gemm_format_f32, .gemm = f32_gemm_12x32_avx512, .igemm = f32_igemm_12x32_avx512,
 };

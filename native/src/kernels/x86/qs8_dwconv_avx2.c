@@ -6,7 +6,7 @@
  * the channels is read). `run` reads the taps through the driver's pointers,
  * `row` (interior pixels) from each kernel row's pointer at fixed strides
  * (s8_kernels.h). */
-#include "qs8_dwconv_src.h"
+#include "../dwconv_src.h"
 #include "qs8_requant_x86.h"
 
 #define CW 8
@@ -20,7 +20,7 @@ NRT_AVX2_S8_INLINE __m256i load_x(const int8_t* x, size_t n) {
     return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(tmp));
 }
 
-NRT_AVX2_S8_INLINE void dw_pixels(const dw_src* s, size_t c0, size_t n, const int32_t* tile, int8_t* y,
+NRT_AVX2_S8_INLINE void dw_pixels(const nrt_dw_src* s, size_t c0, size_t n, const int32_t* tile, int8_t* y,
                                   size_t y_stride, const nrt_s8_requant* rq, const int P, const int FULL) {
     __m256i acc[PIX];
     __m256i bias = _mm256_loadu_si256((const __m256i*)tile);
@@ -30,7 +30,7 @@ NRT_AVX2_S8_INLINE void dw_pixels(const dw_src* s, size_t c0, size_t n, const in
     for (size_t r = 0; r < s->kh; r++) {
         const int8_t* xr[PIX];
 #pragma GCC unroll 4
-        for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
+        for (int p = 0; p < P; p++) xr[p] = (const int8_t*)nrt_dw_row(s, (size_t)p, r, 1) + c0;
         for (size_t kx = 0; kx < s->kw; kx++, w += CW) {
             __m256i wv = _mm256_loadu_si256((const __m256i*)w);
 #pragma GCC unroll 4
@@ -50,7 +50,7 @@ NRT_AVX2_S8_INLINE void dw_pixels(const dw_src* s, size_t c0, size_t n, const in
 
 /* Pixels in blocks of BLOCK, every channel tile for a block: the block's
  * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles. */
-NRT_AVX2_S8_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
+NRT_AVX2_S8_INLINE void dw_all(const nrt_dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
                                size_t y_stride, const nrt_s8_requant* rq) {
     size_t tile = CW * (2 + s->kh * s->kw);
     for (size_t b0 = 0; b0 < npix; b0 += BLOCK) {
@@ -58,7 +58,7 @@ NRT_AVX2_S8_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, co
         const int32_t* wt = w;
         for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
             size_t n = channels - c0, p = b0;
-            dw_src a = *s;
+            nrt_dw_src a = *s;
             for (; p + PIX <= b1; p += PIX) {
                 a.p0 = p;
                 if (n >= CW) dw_pixels(&a, c0, n, wt, y + p * y_stride, y_stride, rq, PIX, 1);
@@ -73,20 +73,20 @@ NRT_AVX2_S8_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, co
     }
 }
 
-NRT_AVX2_S8 static void qs8_dwconv_8x4_avx2(size_t channels, size_t npix, size_t taps, const int8_t* const* ind,
-                                            const void* w, int8_t* y, size_t y_stride, const nrt_s8_requant* rq) {
-    dw_src s = {ind, NULL, taps, taps, 1, 0, 0, 0};
-    dw_all(&s, channels, npix, w, y, y_stride, rq);
+NRT_AVX2_S8 static void qs8_dwconv_8x4_avx2(size_t channels, size_t npix, size_t taps, const void* const* ind,
+                                            const void* w, void* y, size_t y_stride, const void* params) {
+    nrt_dw_src s = {ind, NULL, taps, taps, 1, 0, 0, 0};
+    dw_all(&s, channels, npix, w, y, y_stride, params);
 }
 
 NRT_AVX2_S8 static void qs8_dwconv_row_8x4_avx2(size_t channels, size_t npix, size_t kh, size_t kw,
-                                                const int8_t* const* rows, size_t xs, size_t ts, const void* w,
-                                                int8_t* y, const nrt_s8_requant* rq) {
-    dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
-    dw_all(&s, channels, npix, w, y, channels, rq);
+                                                const void* const* rows, size_t xs, size_t ts, const void* w, void* y,
+                                                const void* params) {
+    nrt_dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
+    dw_all(&s, channels, npix, w, y, channels, params);
 }
 
-const nrt_s8_dwconv_table nrt_qs8_dwconv_8x4_avx2 = {
-    "qs8-qc8w-dwconv-8x4-minmax-fp32-avx2", NRT_ISA_AVX2, CW, NRT_S8_DW_INT32LO, qs8_dwconv_8x4_avx2,
-    qs8_dwconv_row_8x4_avx2,
+const nrt_dwconv_table nrt_qs8_dwconv_8x4_avx2 = {
+    .name = "qs8-qc8w-dwconv-8x4-minmax-fp32-avx2", .isa = NRT_ISA_AVX2, .cw = CW, .layout = NRT_S8_DW_INT32LO,
+    .format = &nrt_dwconv_format_qs8_qc8w, .run = qs8_dwconv_8x4_avx2, .row = qs8_dwconv_row_8x4_avx2,
 };

@@ -18,7 +18,7 @@
  * interior pixels itself (a fixed stride per pixel and per kernel column from
  * each kernel row's pointer), which saves building and reading the pointers:
  * on small channel counts that was as much work as the arithmetic. */
-#include "qs8_dwconv_src.h"
+#include "../dwconv_src.h"
 #include "qs8_requant_x86.h"
 
 #define CW 32
@@ -35,7 +35,7 @@ NRT_AVX512VNNI_INLINE __m256i load_x16(const int8_t* x, __mmask16 km) {
 }
 
 /* At most 16 channels (channels 0-15 of the tile are lanes 0-7 of both halves). */
-NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 km, const int32_t* tile, int8_t* y,
+NRT_AVX512VNNI_INLINE void dw_pixels_half(const nrt_dw_src* s, size_t c0, __mmask16 km, const int32_t* tile, int8_t* y,
                                           size_t y_stride, const nrt_s8_requant* rq, const int P, const int KW) {
     __m256i even[PIX], odd[PIX];
     __m256i be = _mm256_loadu_si256((const __m256i*)tile), bo = _mm256_loadu_si256((const __m256i*)(tile + 16));
@@ -48,7 +48,7 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 
     for (size_t r = 0; r < s->kh; r++) {
         const int8_t* xr[PIX];
 #pragma GCC unroll 4
-        for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
+        for (int p = 0; p < P; p++) xr[p] = (const int8_t*)nrt_dw_row(s, (size_t)p, r, 1) + c0;
         for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
             __m256i we = _mm256_loadu_si256((const __m256i*)w), wo = _mm256_loadu_si256((const __m256i*)(w + 16));
 #pragma GCC unroll 4
@@ -76,7 +76,7 @@ NRT_AVX512VNNI_INLINE void dw_pixels_half(const dw_src* s, size_t c0, __mmask16 
     }
 }
 
-NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, const int32_t* tile, int8_t* y,
+NRT_AVX512VNNI_INLINE void dw_pixels(const nrt_dw_src* s, size_t c0, __mmask32 km, const int32_t* tile, int8_t* y,
                                      size_t y_stride, const nrt_s8_requant* rq, const int P, const int FULL,
                                      const int KW) {
     __m512i even[PIX], odd[PIX];
@@ -90,7 +90,7 @@ NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, c
     for (size_t r = 0; r < s->kh; r++) {
         const int8_t* xr[PIX];
 #pragma GCC unroll 4
-        for (int p = 0; p < P; p++) xr[p] = row_ptr(s, (size_t)p, r) + c0;
+        for (int p = 0; p < P; p++) xr[p] = (const int8_t*)nrt_dw_row(s, (size_t)p, r, 1) + c0;
         for (size_t kx = 0; kx < (KW ? (size_t)KW : s->kw); kx++, w += CW) {
             __m512i we = _mm512_loadu_si512(w), wo = _mm512_loadu_si512(w + 16);
 #pragma GCC unroll 4
@@ -117,43 +117,43 @@ NRT_AVX512VNNI_INLINE void dw_pixels(const dw_src* s, size_t c0, __mmask32 km, c
 }
 
 /* The source moved on by p pixels. */
-NRT_AVX512VNNI_INLINE dw_src src_at(const dw_src* s, size_t p) {
-    dw_src r = *s;
+NRT_AVX512VNNI_INLINE nrt_dw_src src_at(const nrt_dw_src* s, size_t p) {
+    nrt_dw_src r = *s;
     r.p0 += p;
     return r;
 }
 
 /* All pixels of one channel tile. */
-NRT_AVX512VNNI_INLINE void dw_tile(const dw_src* s, size_t npix, size_t c0, size_t nc, const int32_t* wt, int8_t* y,
+NRT_AVX512VNNI_INLINE void dw_tile(const nrt_dw_src* s, size_t npix, size_t c0, size_t nc, const int32_t* wt, int8_t* y,
                                    size_t y_stride, const nrt_s8_requant* rq, const int KW) {
     size_t p = 0;
     if (nc >= CW) {
         for (; p + PIX <= npix; p += PIX) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1, KW);
         }
         for (; p < npix; p++) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1, KW);
         }
     } else if (nc <= 16) {
         __mmask16 kh = (__mmask16)((1u << nc) - 1);
         for (; p + PIX <= npix; p += PIX) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, PIX, KW);
         }
         for (; p < npix; p++) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels_half(&a, c0, kh, wt, y + p * y_stride, y_stride, rq, 1, KW);
         }
     } else {
         __mmask32 km = (__mmask32)((1u << nc) - 1);
         for (; p + PIX <= npix; p += PIX) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0, KW);
         }
         for (; p < npix; p++) {
-            dw_src a = src_at(s, p);
+            nrt_dw_src a = src_at(s, p);
             dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0, KW);
         }
     }
@@ -162,12 +162,12 @@ NRT_AVX512VNNI_INLINE void dw_tile(const dw_src* s, size_t npix, size_t c0, size
 /* Pixels in blocks of BLOCK, every channel tile for a block: the block's
  * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles.
  * Kernel widths 1 (the indirection's taps), 3 and 5 are unrolled. */
-NRT_AVX512VNNI_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
+NRT_AVX512VNNI_INLINE void dw_all(const nrt_dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
                                   size_t y_stride, const nrt_s8_requant* rq) {
     size_t tile = CW * (2 + s->kh * s->kw);
     for (size_t b0 = 0; b0 < npix; b0 += BLOCK) {
         size_t nb = npix - b0 < BLOCK ? npix - b0 : BLOCK;
-        dw_src a = src_at(s, b0);
+        nrt_dw_src a = src_at(s, b0);
         const int32_t* wt = w;
         for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile)
             if (s->kw == 1) dw_tile(&a, nb, c0, channels - c0, wt, y + b0 * y_stride, y_stride, rq, 1);
@@ -178,10 +178,10 @@ NRT_AVX512VNNI_INLINE void dw_all(const dw_src* s, size_t channels, size_t npix,
 }
 
 NRT_AVX512VNNI static void qs8_dwconv_32x4_avx512vnni(size_t channels, size_t npix, size_t taps,
-                                                      const int8_t* const* ind, const void* w, int8_t* y,
-                                                      size_t y_stride, const nrt_s8_requant* rq) {
-    dw_src s = {ind, NULL, taps, taps, 1, 0, 0, 0};
-    dw_all(&s, channels, npix, w, y, y_stride, rq);
+                                                      const void* const* ind, const void* w, void* y, size_t y_stride,
+                                                      const void* params) {
+    nrt_dw_src s = {ind, NULL, taps, taps, 1, 0, 0, 0};
+    dw_all(&s, channels, npix, w, y, y_stride, params);
 }
 
 /* 8 or 16 channels whose pixels are consecutive (stride 1): 32 / C pixels
@@ -200,14 +200,16 @@ NRT_AVX512VNNI_INLINE void repeat_tile(size_t channels, size_t taps, const int32
 }
 
 NRT_AVX512VNNI static void qs8_dwconv_row_32x4_avx512vnni(size_t channels, size_t npix, size_t kh, size_t kw,
-                                                          const int8_t* const* rows, size_t xs, size_t ts,
-                                                          const void* w, int8_t* y, const nrt_s8_requant* rq) {
-    dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
+                                                          const void* const* rows, size_t xs, size_t ts,
+                                                          const void* w, void* yv, const void* params) {
+    int8_t* y = yv;
+    const nrt_s8_requant* rq = params;
+    nrt_dw_src s = {NULL, rows, kh * kw, kh, kw, xs, ts, 0};
     size_t g = CW / (channels ? channels : 1), grouped = 0;
     if ((channels == 8 || channels == 16) && xs == channels && kh * kw <= GROUP_MAX_TAPS && npix >= g) {
         int32_t dup[CW * (GROUP_MAX_TAPS + 2)];
         repeat_tile(channels, kh * kw, w, dup);
-        dw_src sg = {NULL, rows, kh * kw, kh, kw, CW, ts, 0};
+        nrt_dw_src sg = {NULL, rows, kh * kw, kh, kw, CW, ts, 0};
         grouped = npix / g * g;
         dw_all(&sg, CW, npix / g, dup, y, CW, rq);
         s.p0 = grouped;
@@ -215,7 +217,7 @@ NRT_AVX512VNNI static void qs8_dwconv_row_32x4_avx512vnni(size_t channels, size_
     dw_all(&s, channels, npix - grouped, w, y + grouped * channels, channels, rq);
 }
 
-const nrt_s8_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni = {
-    "qs8-qc8w-dwconv-32x4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, CW, NRT_S8_DW_PAIRS, qs8_dwconv_32x4_avx512vnni,
-    qs8_dwconv_row_32x4_avx512vnni,
+const nrt_dwconv_table nrt_qs8_dwconv_32x4_avx512vnni = {
+    .name = "qs8-qc8w-dwconv-32x4-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .cw = CW, .layout = NRT_S8_DW_PAIRS,
+    .format = &nrt_dwconv_format_qs8_qc8w, .run = qs8_dwconv_32x4_avx512vnni, .row = qs8_dwconv_row_32x4_avx512vnni,
 };

@@ -46,7 +46,7 @@ NRT_AVX2_S8_INLINE const int8_t* acc_block(__m256i acc[MR][2], const int8_t* con
     return w;
 }
 
-NRT_AVX2_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+NRT_AVX2_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                   const int8_t* a, size_t a_stride, const void* packed, int8_t* c, size_t c_stride,
                                   const nrt_s8_requant* rq, const int R) {
     __m256i acc[MR][2];
@@ -62,7 +62,7 @@ NRT_AVX2_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, co
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const int8_t*)ind[r];
             w = acc_block(acc, ap, kc, w, R);
         }
     }
@@ -80,7 +80,7 @@ NRT_AVX2_S8_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, co
 }
 
 #define ROWS(R)                                                                                               \
-    NRT_AVX2_S8 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,   \
+    NRT_AVX2_S8 static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,   \
                                      const int8_t* a, size_t a_stride, const void* w, int8_t* c,            \
                                      size_t c_stride, const nrt_s8_requant* rq) {                            \
         gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R);                                   \
@@ -89,23 +89,24 @@ ROWS(4)
 ROWS(2)
 ROWS(1)
 
-static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, const int8_t* a,
+static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, const int8_t* a,
                           size_t a_stride, const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
     if (mr > 2) tile_4(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
     else if (mr > 1) tile_2(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
 }
 
-static void qs8_gemm_4x8c4_avx2(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w,
-                                int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, rq);
+static void qs8_gemm_4x8c4_avx2(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                                size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void qs8_igemm_4x8c4_avx2(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a, const void* w,
-                                 int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, rq);
+static void qs8_igemm_4x8c4_avx2(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                                 size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_s8_gemm_table nrt_qs8_gemm_4x8c4_avx2 = {
-    "qs8-qc8w-gemm-4x8c4-minmax-fp32-avx2", NRT_ISA_AVX2, MR, NR, KR, 0, qs8_gemm_4x8c4_avx2, qs8_igemm_4x8c4_avx2,
+const nrt_gemm_table nrt_qs8_gemm_4x8c4_avx2 = {
+    .name = "qs8-qc8w-gemm-4x8c4-minmax-fp32-avx2", .isa = NRT_ISA_AVX2, .mr = MR, .nr = NR, .kr = KR, .x_offset = 0,
+    .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_4x8c4_avx2, .igemm = qs8_igemm_4x8c4_avx2,
 };

@@ -59,7 +59,7 @@ NRT_AVX512VNNI_INLINE const int8_t* acc_block(tile_acc* t, const int8_t* const* 
     return w;
 }
 
-NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                      const int8_t* a, size_t a_stride, const void* packed, int8_t* c,
                                      size_t c_stride, const nrt_s8_requant* rq, const int R, const int NZ,
                                      const int NY) {
@@ -85,7 +85,7 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 12
-            for (int r = 0; r < R; r++) ap[r] = ind[r];
+            for (int r = 0; r < R; r++) ap[r] = (const int8_t*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NZ, NY);
         }
     }
@@ -114,7 +114,7 @@ NRT_AVX512VNNI_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks,
 }
 
 #define WIDTHS(R)                                                                                              \
-    NRT_AVX512VNNI static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind, \
+    NRT_AVX512VNNI static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, \
                                         const int8_t* a, size_t a_stride, const void* w, int8_t* c,         \
                                         size_t c_stride, const nrt_s8_requant* rq) {                         \
         if (nc > 24) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 2, 0);               \
@@ -128,7 +128,7 @@ WIDTHS(4)
 WIDTHS(2)
 WIDTHS(1)
 
-NRT_AVX512VNNI static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* ind,
+NRT_AVX512VNNI static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                          const int8_t* a, size_t a_stride, const void* w, int8_t* c,
                                          size_t c_stride, const nrt_s8_requant* rq) {
     if (mr > 8) tile_12(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
@@ -138,17 +138,17 @@ NRT_AVX512VNNI static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t
     else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
 }
 
-static void qs8_gemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                       const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, rq);
+static void qs8_gemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const void* w, void* c,
+                                        size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-static void qs8_igemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a,
-                                        const void* w, int8_t* c, size_t c_stride, const nrt_s8_requant* rq) {
-    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, rq);
+static void qs8_igemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a, const void* w, void* c,
+                                         size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-const nrt_s8_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni = {
-    "qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni", NRT_ISA_AVX512, MR, NR, KR, 128,
-    qs8_gemm_12x32c4_avx512vnni, qs8_igemm_12x32c4_avx512vnni,
+const nrt_gemm_table nrt_qs8_gemm_12x32c4_avx512vnni = {
+    .name = "qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .mr = MR, .nr = NR, .kr = KR, .x_offset = 128,
+    .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_12x32c4_avx512vnni, .igemm = qs8_igemm_12x32c4_avx512vnni,
 };

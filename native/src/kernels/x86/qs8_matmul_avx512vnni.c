@@ -39,14 +39,15 @@ NRT_AVX512VNNI_INLINE void matmul_tile(size_t mr, size_t nc, size_t K, const int
     }
 }
 
-NRT_AVX512VNNI static void qs8_matmul_4x16k2_avx512vnni(size_t mr, size_t nc, size_t K, const int8_t* a,
-                                                        size_t a_stride, int32_t za, const int16_t* b, int8_t* c,
-                                                        size_t c_stride, float m, const nrt_s8_requant* rq) {
-    if (mr > 2) matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 4);
-    else if (mr > 1) matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 2);
-    else matmul_tile(mr, nc, K, a, a_stride, za, b, c, c_stride, m, rq, 1);
+NRT_AVX512VNNI static void qs8_matmul_4x16k2_avx512vnni(size_t mr, size_t nc, size_t K, const void* a, size_t a_stride, const void* b, void* c,
+                                                        size_t c_stride, const void* params) {
+    const nrt_s8_matmul_params* p = params;
+    if (mr > 2) matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 4);
+    else if (mr > 1) matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 2);
+    else matmul_tile(mr, nc, K, a, a_stride, p->za, b, c, c_stride, p->m, &p->rq, 1);
 }
 
-const nrt_s8_matmul_table nrt_qs8_matmul_4x16k2_avx512vnni = {
-    "qs8-matmul-4x16k2-minmax-fp32-avx512vnni", NRT_ISA_AVX512, MR, NR, qs8_matmul_4x16k2_avx512vnni,
+const nrt_gemm_table nrt_qs8_matmul_4x16k2_avx512vnni = {
+    .name = "qs8-matmul-4x16k2-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .mr = MR, .nr = NR, .kr = 2,
+    .format = &nrt_gemm_format_qs8_matmul, .gemm = qs8_matmul_4x16k2_avx512vnni,
 };
