@@ -4,7 +4,7 @@ its C tests run under qemu-aarch64: -cpu max (NEON + dotprod) and
 compares every kernel level the emulated CPU has against the reference
 (float within tolerance, int8 byte for byte) on the models of level_models.py
 (shapes_net: many shapes of every kernel family), and says which levels ran;
-test_s8_kernels / test_f32_kernels call every NEON / dotprod microkernel
+test_qs8_kernels / test_f32_kernels call every NEON / dotprod microkernel
 directly on many shapes (guard page after the inputs). Also: the level each
 CPU gets by default (HWCAP), NANORT_ISA forcing and refusal, and a clang
 build of the same tests."""
@@ -68,8 +68,8 @@ def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_int8_microkernels_under_qemu(arm_build, cpu):
-    """test_s8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
-    r = qemu(cpu, c_test_path(arm_build, "test_s8_kernels"))
+    """test_qs8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
+    r = qemu(cpu, c_test_path(arm_build, "test_qs8_kernels"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
     assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
@@ -110,7 +110,7 @@ def arm_clang_build(tmp_path_factory):
 
 def test_clang_build_under_qemu(arm_clang_build):
     """The aarch64 build is warning-free with clang too (-Werror), and its NEON / dotprod kernels pass."""
-    for name in ("test_s8_kernels", "test_f32_kernels"):
+    for name in ("test_qs8_kernels", "test_f32_kernels"):
         r = qemu("max", c_test_path(arm_clang_build, name))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "neondot" in r.stdout or name == "test_f32_kernels", r.stdout

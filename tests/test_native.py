@@ -52,8 +52,8 @@ def test_kernel_levels_agree_natively(tmp_path, levels_build):
 
 
 def test_int8_microkernels_natively(levels_build):
-    """test_s8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
-    r = subprocess.run([str(c_test_path(levels_build, "test_s8_kernels"))], capture_output=True, text=True)
+    """test_qs8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_qs8_kernels"))], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -205,7 +205,8 @@ static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, s
         t->row(C, npix, kh, kw, rows, C, dil * C, packed, y, act);
     } else {
         for (size_t p = 0; p < npix; p++)
-            for (size_t tp = 0; tp < taps; tp++) ind[p * taps + tp] = (const float*)rows[tp / kw] + (p + tp % kw * dil) * C;
+            for (size_t tp = 0; tp < taps; tp++)
+                ind[p * taps + tp] = (const float*)rows[tp / kw] + (p + tp % kw * dil) * C;
         t->run(C, npix, taps, ind, packed, y, C, act);
     }
     for (size_t p = 0; p < npix && failures < 20; p++)

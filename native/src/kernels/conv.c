@@ -17,9 +17,10 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 /* ---- plan (load time) ---- */
 
 /* A convt table's wide kernel reads one c4 GEMM panel `cols` columns wide
- * (every kernel row's outputs: s8_kernels.h); packed and sized as such. */
-static nrt_gemm_table wide_panel(const nrt_s8_convt_table* ct, size_t cols) {
-    return (nrt_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w, NULL, NULL};
+ * (every kernel row's outputs: qs8_kernels.h); packed and sized as such. */
+static nrt_gemm_table wide_panel(const nrt_qs8_convt_table* ct, size_t cols) {
+    return (nrt_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w,
+                            NULL, NULL};
 }
 
 static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_conv_plan* plan) {
@@ -28,11 +29,11 @@ static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nr
                     d->stride[0] == wd[1] && d->stride[1] == wd[2];
     if (!upsample) return false;
     size_t cin = (size_t)wd[0], all = (size_t)(wd[1] * wd[2] * wd[3]), cols = (size_t)(wd[2] * wd[3]);
-    const nrt_s8_convt_table* ct = k->convt;
+    const nrt_qs8_convt_table* ct = k->convt;
     plan->kind = NRT_CONV_TRANSPOSE;
-    if (ct && ct->lanes % all == 0 && ct->lanes / all * nrt_s8_convt_block_bytes(ct, cin) <= ct->max_bytes) {
+    if (ct && ct->lanes % all == 0 && ct->lanes / all * nrt_qs8_convt_block_bytes(ct, cin) <= ct->max_bytes) {
         plan->convt = ct;
-        plan->group_bytes = plan->packed_bytes = nrt_s8_convt_packed_bytes(ct, cin);
+        plan->group_bytes = plan->packed_bytes = nrt_qs8_convt_packed_bytes(ct, cin);
         return true;
     }
     if (ct && ct->wide && all <= ct->wide_max && cols % ct->lanes == 0) {
@@ -143,7 +144,7 @@ bool nrt_conv_pack(const nrt_conv_plan* plan, const nrt_conv_desc* d, const nrt_
         return true;
     }
     if (plan->convt && !plan->convt_wide)
-        return nrt_s8_convt_pack_lanes(plan->convt, d->wdims, w->w, w->bias, w->scales, w->zero, packed);
+        return nrt_qs8_convt_pack_lanes(plan->convt, d->wdims, w->w, w->bias, w->scales, w->zero, packed);
     return pack_transpose_gemm(plan, d, w, packed);
 }
 
@@ -302,7 +303,8 @@ static void dw_task(void* arg, size_t begin, size_t end) {
         }
         const void* rp[NRT_CONV_MAX_TAPS];
         for (int64_t ky = ky0; ky < ky1; ky++)
-            rp[ky - ky0] = j->ind.x + (size_t)(((n * g->ih + iy0 + ky * g->dh) * g->iw + ox0 * g->sw - g->pad_l) * g->cin) * es;
+            rp[ky - ky0] =
+                j->ind.x + (size_t)(((n * g->ih + iy0 + ky * g->dh) * g->iw + ox0 * g->sw - g->pad_l) * g->cin) * es;
         uint8_t* yrow = j->y + (row * (size_t)g->ow + (size_t)ox0) * c * j->ys;
         t->row(c, (size_t)(ox1 - ox0), (size_t)(ky1 - ky0), (size_t)g->kw, rp, (size_t)(g->sw * g->cin),
                (size_t)(g->dw * g->cin), packed, yrow, j->params);
@@ -363,7 +365,8 @@ static void convt_merged_task(void* arg, size_t begin, size_t end) {
         t->gemm(mr, all, cin, j->ind.x + (row * iw + ix0) * cin * j->es, cin, j->packed, buf, all, j->params);
         for (int64_t ky = 0; ky < g->kh; ky++) {
             uint8_t* c = transpose_out(j, n, iy, ky, ix0);
-            for (size_t r = 0; r < mr; r++) memcpy(c + r * cols * ys, buf + (r * all + (size_t)ky * cols) * ys, cols * ys);
+            for (size_t r = 0; r < mr; r++) memcpy(c + r * cols * ys, buf + (r * all + (size_t)ky * cols) * ys,
+                                                   cols * ys);
         }
     }
 }
@@ -375,7 +378,7 @@ static void convt_lanes_task(void* arg, size_t begin, size_t end) {
     const nrt_conv2d_geom* g = j->g;
     size_t cin = (size_t)g->cin, iw = (size_t)g->iw, y_row = (size_t)g->ow * (size_t)g->cout;
     size_t all = (size_t)(g->kh * g->kw * g->cout);
-    nrt_s8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
+    nrt_qs8_convt_ukernel run = j->plan->convt_wide ? j->plan->convt->wide : j->plan->convt->run;
     for (size_t row = begin; row < end; row++) {
         int64_t n = (int64_t)row / g->ih, iy = (int64_t)row % g->ih;
         run(iw, cin, all, (size_t)g->kh, (const int8_t*)j->ind.x + row * iw * cin, j->packed,

@@ -36,7 +36,7 @@
  *              writes them in place. When all kh x kw x C_out columns fit one
  *              panel (an upsampling to one channel: 2 x 2 x 1), one GEMM
  *              covers every kernel row through a buffer ("merged rows" too).
- *              Before both, with an int8 convt table (s8_kernels.h): when
+ *              Before both, with an int8 convt table (qs8_kernels.h): when
  *              kh x kw x C_out divides its vector, several pixels share each
  *              vector, one call per input row writing every kernel row in
  *              place; when it is whole vectors per kernel row, at most the
@@ -53,7 +53,7 @@
 #include "dwconv.h"
 #include "gemm.h"
 #include "ref/conv_ref.h"
-#include "s8_kernels.h"
+#include "qs8_kernels.h"
 #include "threads.h"
 
 #define NRT_CONV_MAX_TAPS 128
@@ -69,7 +69,7 @@
 typedef struct nrt_conv_kernels {
     const nrt_gemm_table* gemm;
     const nrt_dwconv_table* dw;
-    const nrt_s8_convt_table* convt;
+    const nrt_qs8_convt_table* convt;
 } nrt_conv_kernels;
 
 /* The static facts a plan depends on. wdims: Conv OHWI [C_out, KH, KW, C_in/g];
@@ -88,7 +88,7 @@ typedef struct nrt_conv_plan {
     int kind;
     const nrt_gemm_table* gemm;
     const nrt_dwconv_table* dw;
-    const nrt_s8_convt_table* convt; /* TRANSPOSE through a convt table (else the GEMM's): */
+    const nrt_qs8_convt_table* convt; /* TRANSPOSE through a convt table (else the GEMM's): */
     bool convt_wide;                 /* its `wide` kernel, else its `run` */
     bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */

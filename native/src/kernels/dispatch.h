@@ -17,7 +17,7 @@
 
 #include "f32_kernels.h"
 #include "movement_kernels.h"
-#include "s8_kernels.h"
+#include "qs8_kernels.h"
 
 /* type                               entry */
 #define NRT_KERNEL_ENTRIES(X)                                                                                      \
@@ -29,18 +29,18 @@
     X(nrt_f32_vsoftmax_ukernel, f32_vsoftmax)                                                                      \
     X(const nrt_gemm_table*, qs8_gemm)                                                                          \
     X(const nrt_dwconv_table*, qs8_dwconv)                                                                      \
-    X(const nrt_s8_convt_table*, qs8_convt)                                                                        \
+    X(const nrt_qs8_convt_table*, qs8_convt)                                                                        \
     X(const nrt_gemm_table*, qs8_matmul)                                                                      \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \
     X(nrt_binary_fn, qs8_vadd)                                                                                     \
     X(nrt_binary_fn, qs8_vmul)                                                                                     \
-    X(nrt_s8_lut_ukernel, qs8_lut)                                                                                 \
-    X(nrt_s8_gavgpool_ukernel, qs8_gavgpool)                                                                       \
-    X(nrt_s8_avgpool_ukernel, qs8_avgpool)                                                                         \
-    X(nrt_s8_maxpool_ukernel, qs8_maxpool)                                                                         \
-    X(nrt_s8_rescale_ukernel, qs8_rescale)                                                                         \
-    X(nrt_s8_quantize_ukernel, qs8_quantize)                                                                       \
-    X(nrt_s8_dequantize_ukernel, qs8_dequantize)                                                                   \
+    X(nrt_qs8_lut_ukernel, qs8_lut)                                                                                 \
+    X(nrt_qs8_gavgpool_ukernel, qs8_gavgpool)                                                                       \
+    X(nrt_qs8_avgpool_ukernel, qs8_avgpool)                                                                         \
+    X(nrt_qs8_maxpool_ukernel, qs8_maxpool)                                                                         \
+    X(nrt_qs8_rescale_ukernel, qs8_rescale)                                                                         \
+    X(nrt_qs8_quantize_ukernel, qs8_quantize)                                                                       \
+    X(nrt_qs8_dequantize_ukernel, qs8_dequantize)                                                                   \
     X(nrt_strided_fn, strided_short_rows)
 
 #define NRT_KERNEL_FIELD(type, entry) type entry;

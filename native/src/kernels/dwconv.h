@@ -55,7 +55,7 @@ struct nrt_dwconv_table {
     const char* name;
     nrt_isa isa;
     uint32_t cw;
-    uint32_t layout; /* qs8: how a tile holds its weights (NRT_S8_DW_*, s8_kernels.h); 0 for float32 */
+    uint32_t layout; /* qs8: how a tile holds its weights (NRT_QS8_DW_*, qs8_kernels.h); 0 for float32 */
     const nrt_dwconv_format* format;
     nrt_dwconv_ukernel run;
     nrt_dwconv_row_ukernel row; /* NULL: none */
@@ -65,7 +65,7 @@ struct nrt_dwconv_table {
 extern const nrt_dwconv_format nrt_dwconv_format_f32;
 /* int8: tile = int32 bias[cw] (folded B[c], requant.h; no x offset: the
  * kernels multiply signed values), w[taps][cw] in the table's layout, float
- * m[cw]; params nrt_s8_requant. */
+ * m[cw]; params nrt_qs8_requant. */
 extern const nrt_dwconv_format nrt_dwconv_format_qs8_qc8w;
 
 static inline size_t nrt_dwconv_tile_bytes(const nrt_dwconv_table* t, size_t taps) {

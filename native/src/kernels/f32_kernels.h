@@ -35,34 +35,4 @@ typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t rows, size_t co
  * double, 1 / sum or log(sum) in double) with a vector exp within ~2 ulp. */
 typedef void (*nrt_f32_vsoftmax_ukernel)(bool log_softmax, const float* x, float* y, size_t n);
 
-/* ---- per-level kernels (defined in kernels/scalar/, kernels/x86/, kernels/arm/;
- * picked by dispatch.c) ---- */
-extern const nrt_gemm_table nrt_f32_gemm_4x8_scalar;
-extern const nrt_dwconv_table nrt_f32_dwconv_4_scalar;
-extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT];
-void nrt_f32_vact_scalar(const nrt_activation* act, const float* x, float* y, size_t n);
-void nrt_f32_vsum_rows_scalar(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
-void nrt_f32_vsoftmax_scalar(bool log_softmax, const float* x, float* y, size_t n);
-#if defined(__x86_64__) || defined(__i386__)
-extern const nrt_gemm_table nrt_f32_gemm_12x32_avx512;
-extern const nrt_gemm_table nrt_f32_gemm_6x16_avx2;
-extern const nrt_dwconv_table nrt_f32_dwconv_16x4_avx512;
-extern const nrt_dwconv_table nrt_f32_dwconv_8x4_avx2;
-extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT];
-extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT];
-void nrt_f32_vact_avx512(const nrt_activation* act, const float* x, float* y, size_t n);
-void nrt_f32_vact_avx2(const nrt_activation* act, const float* x, float* y, size_t n);
-void nrt_f32_vsum_rows_avx512(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
-void nrt_f32_vsum_rows_avx2(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
-void nrt_f32_vsoftmax_avx512(bool log_softmax, const float* x, float* y, size_t n);
-void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x, float* y, size_t n);
-#endif
-#if defined(__aarch64__)
-extern const nrt_gemm_table nrt_f32_gemm_8x8_neon;
-extern const nrt_dwconv_table nrt_f32_dwconv_8x4_neon;
-extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT];
-void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size_t n);
-void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
-#endif
-
 #endif

@@ -24,7 +24,7 @@
  *        of row mr - 1); they may be read, never stored.
  * c:     row r at c + r * c_stride; exactly mr x nc elements are written.
  * params: the output side, of the format's type (f32: nrt_activation,
- *        qs8: nrt_s8_requant, the MatMul format: nrt_s8_matmul_params). */
+ *        qs8: nrt_qs8_requant, the MatMul format: nrt_qs8_matmul_params). */
 #ifndef NRT_GEMM_H
 #define NRT_GEMM_H
 
@@ -82,7 +82,7 @@ struct nrt_gemm_table {
  * then ks x kc rows of nr weights. */
 extern const nrt_gemm_format nrt_gemm_format_f32;
 /* int8 A and C, int8 W with per-column multipliers, int32 bias; params
- * nrt_s8_requant. Panel (kcb = ceil(kc / kr) blocks of kr consecutive k):
+ * nrt_qs8_requant. Panel (kcb = ceil(kc / kr) blocks of kr consecutive k):
  *   int32 bias[nr]                B[n] - (x_offset + zero_fold) * sum_k W[n, k]  (mod 2^32)
  *   int8  w[ks][kcb][nr][kr]      0 past kc and past the last column
  *   float m[nr]                   requantization multipliers
@@ -91,7 +91,7 @@ extern const nrt_gemm_format nrt_gemm_format_f32;
 extern const nrt_gemm_format nrt_gemm_format_qs8_qc8w;
 /* MatMul of two int8 activations (requant.h): B [K, N] packed per run as
  * int16 pairs minus its zero point, b2[ceil(K / 2)][nr][2] = (b[2p][j] - zb,
- * b[2p + 1][j] - zb), 0 past K and N, no bias; params nrt_s8_matmul_params.
+ * b[2p + 1][j] - zb), 0 past K and N, no bias; params nrt_qs8_matmul_params.
  * Each product pair sums at most 2 * 255^2 < 2^31: exact in int32 lanes. */
 extern const nrt_gemm_format nrt_gemm_format_qs8_matmul;
 

@@ -64,8 +64,11 @@ enum {
 #define NRT_ISA_TARGET_DOTPROD "arch=armv8.2-a+dotprod"
 #endif
 
-/* __attribute__((target(...))) of a level, for x86 kernel functions. */
+/* __attribute__((target(...))) of a level, for x86 kernel functions, and
+ * for the helpers they inline. */
 #define NRT_ISA_TARGET(id) __attribute__((target(NRT_ISA_TARGET_##id)))
+#define NRT_ISA_INLINE(id) NRT_ISA_TARGET(id) NRT_ALWAYS_INLINE
+#define NRT_ALWAYS_INLINE __attribute__((always_inline)) static inline
 
 #define NRT_ISA_ENUM_ROW(id, name, requires, fallback) NRT_ISA_##id,
 /* Level ids in row order; NRT_ISA_REF is 0 (nanort.h: levels are numbered

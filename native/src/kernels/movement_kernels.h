@@ -9,9 +9,4 @@
 #include "isa.h"
 #include "ref/movement_ref.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-void nrt_strided_short_rows_avx2(const nrt_strided* s, const void* in, void* out, size_t unit_begin,
-                                 size_t unit_end);
-#endif
-
 #endif

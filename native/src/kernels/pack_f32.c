@@ -20,7 +20,9 @@ static void gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights* a, void* 
         for (size_t tap = 0; tap < a->ks; tap++)
             for (size_t k = 0; k < kcr; k++)
                 for (size_t j = 0; j < nr; j++)
-                    *p++ = j < nc && k < a->kc ? w[(n0 + j) * a->stride_n + tap * a->stride_tap + k * a->stride_k] : 0.0f;
+                    *p++ = j < nc && k < a->kc
+                               ? w[(n0 + j) * a->stride_n + tap * a->stride_tap + k * a->stride_k]
+                               : 0.0f;
     }
 }
 
@@ -30,7 +32,8 @@ const nrt_gemm_format nrt_gemm_format_f32 = {
     .panel_bytes = gemm_panel_bytes, .pack = gemm_pack,
 };
 
-static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) { return (size_t)t->cw * (1 + taps) * sizeof(float); }
+static size_t dw_tile_bytes(const nrt_dwconv_table* t,
+                            size_t taps) { return (size_t)t->cw * (1 + taps) * sizeof(float); }
 
 /* The padding is 0.0: kernel rows left out fold nothing into the bias. */
 static void dw_pack(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, void* packed) {

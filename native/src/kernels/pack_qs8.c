@@ -1,13 +1,13 @@
 /* int8 packed weights: the GEMM panels of nrt_gemm_format_qs8_qc8w and
  * nrt_gemm_format_qs8_matmul (gemm.h), the depthwise tiles of nrt_dwconv_format_qs8_qc8w
  * (dwconv.h) in each table's layout, and a convt table's lanes
- * (s8_kernels.h). All sums are modulo 2^32, as the accumulators. */
+ * (qs8_kernels.h). All sums are modulo 2^32, as the accumulators. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dwconv.h"
 #include "gemm.h"
-#include "s8_kernels.h"
+#include "qs8_kernels.h"
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -82,23 +82,23 @@ const nrt_gemm_format nrt_gemm_format_qs8_matmul = {
 /* ---- depthwise tiles ---- */
 
 static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) {
-    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_s8_dw_weight_bytes(t->layout));
+    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_qs8_dw_weight_bytes(t->layout));
 }
 
-/* Slot of channel j in a tile: NRT_S8_DW_PAIRS stores the even channels
+/* Slot of channel j in a tile: NRT_QS8_DW_PAIRS stores the even channels
  * first (slot j / 2), then the odd ones (cw / 2 + j / 2). */
 static size_t dw_slot(const nrt_dwconv_table* t, size_t j) {
-    return t->layout == NRT_S8_DW_PAIRS ? (j % 2) * (t->cw / 2) + j / 2 : j;
+    return t->layout == NRT_QS8_DW_PAIRS ? (j % 2) * (t->cw / 2) + j / 2 : j;
 }
 
 static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8_t* p) {
-    size_t wb = nrt_s8_dw_weight_bytes(t->layout);
+    size_t wb = nrt_qs8_dw_weight_bytes(t->layout);
     int16_t v16 = v;
     uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
     switch (t->layout) {
-    case NRT_S8_DW_INT8: p[j] = (uint8_t)v; break;
-    case NRT_S8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
-    case NRT_S8_DW_PAIRS: { /* (w, 0) lanes for even channels, (0, w) for odd ones */
+    case NRT_QS8_DW_INT8: p[j] = (uint8_t)v; break;
+    case NRT_QS8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
+    case NRT_QS8_DW_PAIRS: { /* (w, 0) lanes for even channels, (0, w) for odd ones */
         uint32_t lane = j % 2 ? v32 << 16 : v32;
         memcpy(p + dw_slot(t, j) * wb, &lane, sizeof lane);
         break;
@@ -110,7 +110,7 @@ static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8
 static void dw_pack(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, void* packed) {
     const int8_t* w = a->w;
     const int32_t* bias = a->bias;
-    size_t cw = t->cw, wb = nrt_s8_dw_weight_bytes(t->layout), taps = a->kh * a->kw;
+    size_t cw = t->cw, wb = nrt_qs8_dw_weight_bytes(t->layout), taps = a->kh * a->kw;
     uint8_t* p = packed;
     for (size_t c0 = 0; c0 < a->channels; c0 += cw) {
         for (size_t j = 0; j < cw; j++) {
@@ -126,7 +126,8 @@ static void dw_pack(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, void
         }
         p += cw * sizeof(int32_t);
         for (size_t tap = a->ky0 * a->kw; tap < a->ky1 * a->kw; tap++, p += cw * wb)
-            for (size_t j = 0; j < cw; j++) dw_store_weight(t, j, c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);
+            for (size_t j = 0; j < cw; j++) dw_store_weight(t, j,
+                                                            c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);
         for (size_t j = 0; j < cw; j++) {
             float v = c0 + j < a->channels ? a->scales[c0 + j] : 0.0f;
             memcpy(p + dw_slot(t, j) * sizeof v, &v, sizeof v);
@@ -140,7 +141,7 @@ const nrt_dwconv_format nrt_dwconv_format_qs8_qc8w = {
     .tile_bytes = dw_tile_bytes, .pack = dw_pack,
 };
 
-/* ---- ConvTranspose lanes (s8_kernels.h) ---- */
+/* ---- ConvTranspose lanes (qs8_kernels.h) ---- */
 
 /* int32 bias[n], int16 w[ceil(kc / 2)][n][2] (w[j * kc + k], 0 past kc), float m[n]
  * (convt kr 2); the bias as given. */
@@ -157,7 +158,7 @@ static void pack_pairs16(size_t n, size_t kc, const int8_t* w, const int32_t* bi
     memcpy(p, m, n * sizeof *m);
 }
 
-bool nrt_s8_convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, const int8_t* w, const int32_t* bias,
+bool nrt_qs8_convt_pack_lanes(const nrt_qs8_convt_table* ct, const int64_t* wd, const int8_t* w, const int32_t* bias,
                              const float* m, int32_t zx, void* packed) {
     size_t cin = (size_t)wd[0], kh = (size_t)wd[1], cout = (size_t)wd[3], all = (size_t)wd[1] * (size_t)wd[2] * cout;
     size_t lanes = ct->lanes, cols = all / kh, row_bytes = lanes / all * cols;
@@ -172,7 +173,8 @@ bool nrt_s8_convt_pack_lanes(const nrt_s8_convt_table* ct, const int64_t* wd, co
         ml[l] = m[col % cout];
     }
     if (ok && ct->kr == 4) { /* a c4 GEMM panel of `lanes` columns, z_x folded in */
-        nrt_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w,
+        nrt_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset,
+                            &nrt_gemm_format_qs8_qc8w,
                             NULL, NULL};
         nrt_gemm_weights a = {lanes, cin, 1, wl, cin, 0, 1, b, ml, zx, 0};
         nrt_gemm_pack(&t, &a, packed);

@@ -25,10 +25,10 @@ typedef struct binary_state {
     bool check_zero; /* integer Div / Mod: a zero divisor is an error */
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
     bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
-    nrt_s8_binary q;
+    nrt_qs8_binary q;
     nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the level's vector kernel (else NULL: reference) */
     nrt_f32_vact_ukernel vact;     /* the level's activation kernel */
-    nrt_s8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
+    nrt_qs8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
     int lut_vector;                /* which operand (0 / 1) runs through the table */
     int64_t height, width, pixel;  /* upsampled operands: the output's H, W and elements per pixel */
 } binary_state;
@@ -75,7 +75,7 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     nrt_qs8 qa, qb, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
-        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)))
         return st;
     s->q.za = qa.zero_point;
     s->q.zb = qb.zero_point;
@@ -87,7 +87,7 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
         if (!(st = nrt_qs8_multiplier(ctx, qa.scale, qy.scale, "s_a / s_y", &s->q.ma)))
             st = nrt_qs8_multiplier(ctx, sb, qy.scale, "s_b / s_y", &s->q.mb);
     }
-    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
+    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_qs8_ref : nrt_add_qs8_ref, NRT_INT8, NRT_INT8,
                                     NRT_INT8, false, &s->q};
     const nrt_kernels* k = nrt_kernels_of(ctx);
     if (s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = op == NRT_FB_OpType_Mul ? k->qs8_vmul : k->qs8_vadd;
@@ -187,8 +187,8 @@ static nrt_status binary_prepare(nrt_ctx* ctx) {
     if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
     nrt_bcast_plan(&s->plan, 2, ins, rank, dims);
     /* a table lookup beats the arithmetic only when the level vectorizes it */
-    nrt_s8_lut_ukernel lut = nrt_kernels_of(ctx)->qs8_lut;
-    if (s->int8 && lut != nrt_qs8_lut_scalar && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
+    nrt_qs8_lut_ukernel lut = nrt_kernels_of(ctx)->qs8_lut;
+    if (s->int8 && lut != nrt_kernels_of_level(NRT_ISA_REF)->qs8_lut && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
         s->lut_vector = nrt_numel(b) == 1 ? 0 : 1;
         if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = lut;
     }
@@ -385,7 +385,7 @@ static bool has_zero(const nrt_tensor* t) {
 }
 
 typedef struct lut_job {
-    nrt_s8_lut_ukernel lut;
+    nrt_qs8_lut_ukernel lut;
     const int8_t* x;
     const int8_t* table;
     int8_t* y;
@@ -398,7 +398,7 @@ static void lut_range(void* arg, size_t begin, size_t end) {
 
 /* An int8 op with a single-value operand is a function of the other
  * operand's code: its 256 results, computed by the op's own kernel (the same
- * arithmetic, so the same bytes), become a table for the ISA's Lut kernel. */
+ * arithmetic, so the same bytes), become a table for the level's Lut kernel. */
 static void eval_int8_lut(nrt_ctx* ctx, const binary_state* s, const nrt_tensor* a, const nrt_tensor* b,
                           nrt_tensor* y) {
     int8_t codes[256], table[256];

@@ -30,7 +30,7 @@ typedef struct conv_params {
     int n_out_shape;
     bool packed;        /* w[] holds the constant float32 weights, packed for the reference kernels */
     nrt_conv_plan plan; /* kind != NONE: w[] holds the weights packed for the level's kernels (kernels/conv.h) */
-    bool int_clamp;     /* int8: every acc * m is within NRT_S8_INT_CLAMP_BOUND (nrt_s8_requant) */
+    bool int_clamp;     /* int8: every acc * m is within NRT_QS8_INT_CLAMP_BOUND (nrt_qs8_requant) */
     float w[];
 } conv_params;
 
@@ -38,7 +38,7 @@ typedef struct conv_state {
     nrt_conv2d_geom g;
     size_t packed_offset;               /* float32, reference kernels: weights repacked in scratch */
     bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
-    nrt_s8_conv q;
+    nrt_qs8_conv q;
     nrt_conv_dw_rows rows;              /* depthwise row variants (kernels/conv.h), at rows_offset in extra[] */
     size_t rows_offset;
     _Alignas(8) uint8_t extra[];
@@ -114,7 +114,7 @@ static void* packed_weights(const conv_params* p) {
 static int32_t x_zero_point(const nrt_tensor* x) { return x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0; }
 
 /* Whether every scaled accumulator |acc * m| stays within
- * NRT_S8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_s8_requant):
+ * NRT_QS8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_qs8_requant):
  * |acc| <= |bias| + 255 * sum |w| over the channel's weights (|x - z_x| <= 255),
  * the true sum, which the wrapping accumulator then holds exactly. */
 static bool requant_bounded(const nrt_tensor* w, const nrt_tensor* b, const float* m, bool transpose) {
@@ -126,7 +126,7 @@ static bool requant_bounded(const nrt_tensor* w, const nrt_tensor* b, const floa
     bool ok = true;
     for (size_t c = 0; c < cout && ok; c++) {
         double bias = b ? fabs((double)((const int32_t*)b->data)[c]) : 0.0;
-        ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_S8_INT_CLAMP_BOUND; /* (false for NaN) */
+        ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_QS8_INT_CLAMP_BOUND; /* (false for NaN) */
     }
     free(sum);
     return ok;
@@ -267,7 +267,7 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
     float* m = (float*)s->extra;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)) ||
         (st = nrt_qs8_weight_multipliers(ctx, w, transpose ? 3 : 0, g->cout, qx.scale, qy.scale, m)))
         return st;
     s->int8 = true;
@@ -276,7 +276,7 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
     s->q.dw_packed = !transpose && nrt_conv_is_depthwise(g->cin / g->group, g->group);
     if (s->q.dw_packed) {
         int8_t* packed = (int8_t*)(m + g->cout);
-        nrt_conv_dw_pack_s8(w->data, g->cout, g->kh, g->kw, packed);
+        nrt_conv_dw_pack_qs8(w->data, g->cout, g->kh, g->kw, packed);
         s->q.w = packed;
     }
     if (s->rows.count) pack_rows(ctx, s, m);
@@ -421,17 +421,17 @@ static conv_job make_job(nrt_ctx* ctx, const conv_state* s) {
 
 typedef struct conv_s8_job {
     const nrt_conv2d_geom* g;
-    nrt_s8_conv q;
+    nrt_qs8_conv q;
 } conv_s8_job;
 
 static void conv_s8_rows(void* arg, size_t begin, size_t end) {
     const conv_s8_job* j = arg;
-    nrt_conv2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+    nrt_conv2d_qs8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
 }
 
 static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
     const conv_s8_job* j = arg;
-    nrt_conv_transpose2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+    nrt_conv_transpose2d_qs8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
 }
 
 static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
@@ -440,7 +440,7 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
     if (p->plan.kind && s->q.out.qmin <= s->q.out.qmax) { /* (a Clip with min > max: the reference's order) */
         int8_t* zbuf = ctx->node->scratch;
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
-        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         rq.int_clamp = p->int_clamp;
         nrt_threads threads = nrt_threads_of(ctx);
         nrt_conv_run(&threads, &p->plan, &s->g, nrt_in(ctx, 0)->data, packed_weights(p), &s->rows, zbuf, &rq,

@@ -41,7 +41,7 @@ typedef struct matmul_state {
     int64_t a_stride[NRT_MAX_RANK];  /* element offset per batch index step, 0 = broadcast */
     int64_t b_stride[NRT_MAX_RANK];
     bool int8;                       /* quantized operands: q holds the constants, m the multiplier */
-    nrt_s8_gemm q;
+    nrt_qs8_gemm q;
     float m;
     bool fast;                       /* float32 on the level's GEMM kernels */
     const nrt_gemm_table* s8;        /* int8 on the level's MatMul kernels (B packed into scratch), NULL: reference */
@@ -51,13 +51,13 @@ typedef struct matmul_state {
 typedef struct fc_state {
     int64_t rows;
     enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
-    nrt_s8_out out;
+    nrt_qs8_out out;
     float m[];
 } fc_state;
 
 typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
-    nrt_s8_gemm q;         /* int8: batch 0's pointers and constants */
+    nrt_qs8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
     const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
     int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
@@ -90,12 +90,12 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
             if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
             else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
-            nrt_s8_gemm q = j->q;
+            nrt_qs8_gemm q = j->q;
             q.a += ao;
             q.b += bo;
             q.c += bi * q.M * q.N;
-            if (j->fc) nrt_fc_s8_ref(&q, m0, m1, n0, n1);
-            else nrt_matmul_s8_ref(&q, m0, m1, n0, n1);
+            if (j->fc) nrt_fc_qs8_ref(&q, m0, m1, n0, n1);
+            else nrt_matmul_qs8_ref(&q, m0, m1, n0, n1);
         } else {
             nrt_gemm_f32 g = j->g;
             g.a += ao;
@@ -267,7 +267,7 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     nrt_qs8 qa, qb, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
-        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)) ||
         (st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y",
                                  &s->m)))
         return st;
@@ -356,7 +356,8 @@ static void matmul_run(nrt_ctx* ctx, const matmul_state* s, const nrt_gemm_table
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     size_t N = (size_t)s->N, K = (size_t)s->K;
     pack_job pj = {s, t, b->data, ctx->node->scratch, (uint8_t*)ctx->node->scratch + packed_b_offset(s), zb};
-    nrt_parallel_for(ctx, (size_t)s->batch, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(K * N) / 4), pack_batches, &pj);
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(K * N) / 4),
+                     pack_batches, &pj);
     nrt_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
                        nrt_gemm_packed_bytes(t, N, K, 1), y->data, N, params};
     nrt_threads threads = nrt_threads_of(ctx);
@@ -371,7 +372,8 @@ static nrt_status matmul_eval(nrt_ctx* ctx) {
         return NRT_OK;
     }
     if (s->s8) {
-        nrt_s8_matmul_params mp = {s->q.za, s->m, nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax)};
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_qs8_matmul_params mp = {s->q.za, s->m, rq};
         matmul_run(ctx, s, s->s8, s->q.zb, &mp);
         return NRT_OK;
     }
@@ -395,7 +397,7 @@ static nrt_status fc_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w
     nrt_qs8 qx, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->out)) ||
+        (st = nrt_qs8_output(ctx, &p->act, &qy, &s->out)) ||
         (st = nrt_qs8_weight_multipliers(ctx, w, 0, w->dims[0], qx.scale, qy.scale, s->m)))
         return st;
     if (bias && bias->dtype != NRT_INT32)
@@ -492,7 +494,7 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         return NRT_OK;
     }
     if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
-        nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
         nrt_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->s8_packed, 0, y->data,
                            (size_t)N, &rq};
         nrt_threads threads = nrt_threads_of(ctx);

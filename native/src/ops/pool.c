@@ -20,7 +20,7 @@ typedef struct pool_params {
 typedef struct pool_state {
     nrt_pool2d_geom g;  /* window pools */
     bool int8;          /* quantized int8: q (x, y filled at eval) */
-    nrt_s8_pool q;
+    nrt_qs8_pool q;
 } pool_state;
 
 static bool is_global(const nrt_ctx* ctx) {
@@ -56,7 +56,7 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     nrt_qs8 qx, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (is_max(ctx) && (st = nrt_qs8_same_params(ctx, x, y))) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        (is_max(ctx) && (st = nrt_qs8_same_params(ctx, x, y))) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)))
         return st;
     float m; /* the largest of the average pool's multipliers (count 1) must be in range */
     if (!is_max(ctx) && (st = nrt_qs8_multiplier(ctx, qx.scale, qy.scale, "s_x / s_y", &m))) return st;
@@ -133,7 +133,7 @@ static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t 
     const nrt_pool2d_geom* g = &s->g;
     const int8_t* ind[POOL_MAX_TAPS];
     bool avg = j->ctx->node->op == NRT_FB_OpType_AveragePool;
-    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
     const int8_t* x = j->x->data;
     for (int64_t row = b; row < e; row++) {
         int64_t n = row / g->oh, y0 = row % g->oh * g->sh - g->pad_t, ky0, ky1, py0, py1;
@@ -175,16 +175,16 @@ static void pool_rows_int8(const pool_job* j, const pool_state* s, int64_t b, in
         return;
     }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) {
-        nrt_s8_pool q = s->q;
+        nrt_qs8_pool q = s->q;
         q.x = j->x->data;
         q.y = j->y->data;
-        nrt_avgpool2d_s8_ref(g, &q, b, e);
+        nrt_avgpool2d_qs8_ref(g, &q, b, e);
         return;
     }
-    nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    nrt_maxpool2d_qs8_ref(g, j->x->data, j->y->data, b, e);
     size_t n = (size_t)((e - b) * g->ow * g->c);
     if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
-        nrt_clamp_s8_ref((int8_t*)j->y->data + b * g->ow * g->c, n, s->q.out.qmin, s->q.out.qmax);
+        nrt_clamp_qs8_ref((int8_t*)j->y->data + b * g->ow * g->c, n, s->q.out.qmin, s->q.out.qmax);
 }
 
 static void pool_rows(void* arg, size_t begin, size_t end) {
@@ -198,7 +198,7 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
         return;
     }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
-    else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_qs8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
     else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
     if (p->act.kind != NRT_ACT_NONE)
@@ -210,23 +210,23 @@ static void global_rows_int8(const pool_job* j, const pool_state* s, int64_t b, 
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
     bool avg = j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool;
     if (avg && s->q.out.qmin <= s->q.out.qmax) {
-        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, hw);
         for (int64_t n = b; n < e; n++)
-            nrt_kernels_of(j->ctx)->qs8_gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c, (size_t)c, s->q.zx, m, &rq,
-                          (int8_t*)j->y->data + n * c);
+            nrt_kernels_of(j->ctx)->qs8_gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c,
+                                                 (size_t)c, s->q.zx, m, &rq, (int8_t*)j->y->data + n * c);
         return;
     }
     if (avg) {
-        nrt_s8_pool q = s->q;
+        nrt_qs8_pool q = s->q;
         q.x = x->data;
         q.y = j->y->data;
-        nrt_global_avgpool_s8_ref(&q, hw, c, b, e);
+        nrt_global_avgpool_qs8_ref(&q, hw, c, b, e);
         return;
     }
-    nrt_global_maxpool_s8_ref(x->data, hw, c, j->y->data, b, e);
+    nrt_global_maxpool_qs8_ref(x->data, hw, c, j->y->data, b, e);
     if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
-        nrt_clamp_s8_ref((int8_t*)j->y->data + b * c, (size_t)((e - b) * c), s->q.out.qmin, s->q.out.qmax);
+        nrt_clamp_qs8_ref((int8_t*)j->y->data + b * c, (size_t)((e - b) * c), s->q.out.qmin, s->q.out.qmax);
 }
 
 static void global_rows(void* arg, size_t begin, size_t end) {
@@ -268,9 +268,11 @@ static nrt_status pool_eval(nrt_ctx* ctx) {
     pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
     if (nrt_numel(job.y) == 0) return NRT_OK;
     if (ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
-        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
+        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]);
+        size_t blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
         size_t tasks = (size_t)job.x->dims[0] * blocks;
-        nrt_parallel_for(ctx, tasks, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
+        size_t grain = nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(hw * GAP_BLOCK) / 4);
+        nrt_parallel_for(ctx, tasks, grain, global_avg_fast, &job);
         return NRT_OK;
     }
     if (is_global(ctx)) {

@@ -29,7 +29,7 @@ nrt_status nrt_qs8_same_params(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     return NRT_OK;
 }
 
-nrt_status nrt_qs8_out(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_s8_out* out) {
+nrt_status nrt_qs8_output(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_qs8_out* out) {
     double lo = -INFINITY, hi = INFINITY;
     switch (act ? act->kind : NRT_ACT_NONE) {
     case NRT_ACT_NONE: break;

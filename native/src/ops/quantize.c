@@ -157,8 +157,8 @@ static void gather_params(nrt_ctx* ctx, const nrt_tensor* q, int64_t count, floa
 typedef struct qdq_task {
     nrt_qjob job;
     bool quantize;
-    nrt_s8_quantize_ukernel fast; /* per-tensor float32 -> int8: the level's kernel (s8_kernels.h) */
-    nrt_s8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
+    nrt_qs8_quantize_ukernel fast; /* per-tensor float32 -> int8: the level's kernel (qs8_kernels.h) */
+    nrt_qs8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
@@ -257,7 +257,7 @@ static nrt_status lut_prepare(nrt_ctx* ctx) {
 typedef struct lut_task {
     const int8_t *x, *table;
     int8_t* y;
-    nrt_s8_lut_ukernel lut; /* the level's table kernel (s8_kernels.h) */
+    nrt_qs8_lut_ukernel lut; /* the level's table kernel (qs8_kernels.h) */
 } lut_task;
 
 static void lut_range(void* arg, size_t begin, size_t end) {

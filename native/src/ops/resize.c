@@ -56,7 +56,7 @@ typedef struct resize_state {
     bool int8, rescale;                /* int8; nearest with differing parameters */
     int32_t zx;
     float m;                           /* s_x / s_y */
-    nrt_s8_out out;
+    nrt_qs8_out out;
     int64_t data[];                    /* maps, or tap indices then weights and flags */
 } resize_state;
 
@@ -294,7 +294,7 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
         return st;
     s->int8 = true;
     s->zx = qx.zero_point;
-    s->out = (nrt_s8_out){qy.zero_point, -128, 127};
+    s->out = (nrt_qs8_out){qy.zero_point, -128, 127};
     s->rescale = qx.scale != qy.scale || qx.zero_point != qy.zero_point;
     if (((const resize_params*)ctx->node->params)->m.mode != NRT_RESIZE_NEAREST) {
         if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
@@ -358,26 +358,26 @@ typedef struct int8_job {
     const resize_state* s;
     const void* src;
     void* dst;
-    nrt_s8_rescale_ukernel fast; /* rescale: the level's kernel (s8_kernels.h) */
+    nrt_qs8_rescale_ukernel fast; /* rescale: the level's kernel (qs8_kernels.h) */
 } int8_job;
 
 static void to_float(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
-    nrt_s8_to_f32_ref((const int8_t*)j->src + begin, end - begin, j->s->zx, (float*)j->dst + begin);
+    nrt_qs8_to_f32_ref((const int8_t*)j->src + begin, end - begin, j->s->zx, (float*)j->dst + begin);
 }
 
 static void to_int8(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
-    nrt_f32_to_s8_ref((const float*)j->src + begin, end - begin, j->s->m, &j->s->out, (int8_t*)j->dst + begin);
+    nrt_f32_to_qs8_ref((const float*)j->src + begin, end - begin, j->s->m, &j->s->out, (int8_t*)j->dst + begin);
 }
 
 static void rescale(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
     int8_t* y = (int8_t*)j->dst + begin;
-    nrt_s8_rescale_ukernel fast = j->fast;
-    nrt_s8_requant rq = nrt_s8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
+    nrt_qs8_rescale_ukernel fast = j->fast;
+    nrt_qs8_requant rq = nrt_qs8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
     if (rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
-    else nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out); /* a Clip with min > max */
+    else nrt_rescale_qs8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out); /* a Clip with min > max */
 }
 
 static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* x, nrt_tensor* y) {

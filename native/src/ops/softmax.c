@@ -78,7 +78,7 @@ static void softmax_range(void* arg, size_t begin, size_t end) {
             s->row(j->kind == NRT_LOG_SOFTMAX, (const float*)j->x + o * (size_t)s->n, (float*)j->y + o * (size_t)s->n,
                    (size_t)s->n);
     } else if (j->s->int8)
-        nrt_softmax_s8_ref(j->s->table, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
+        nrt_softmax_qs8_ref(j->s->table, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
     else
         nrt_softmax_f32_ref(j->kind, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
 }

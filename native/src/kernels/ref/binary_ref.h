@@ -43,7 +43,7 @@ struct nrt_binary_kernel {
     nrt_binary_fn fn;
     nrt_dtype a_type, b_type, y_type;
     bool via_f32; /* float16 operands: fn is the float32 kernel, run() converts blocks */
-    const void* params; /* constants of the kernel (quantized int8 Add/Sub/Mul: nrt_s8_binary) */
+    const void* params; /* constants of the kernel (quantized int8 Add/Sub/Mul: nrt_qs8_binary) */
 };
 
 /* The binary ops, by their ONNX names (ops/binary.c maps the file's op

@@ -34,7 +34,7 @@ void nrt_maxpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, i
     MAXPOOL_ROWS(float, -INFINITY)
 }
 
-void nrt_maxpool2d_s8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end) {
+void nrt_maxpool2d_qs8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end) {
     MAXPOOL_ROWS(int8_t, INT8_MIN)
 }
 

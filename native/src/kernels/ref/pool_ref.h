@@ -23,7 +23,7 @@ typedef struct nrt_pool2d_geom {
 
 /* Output rows [row_begin, row_end) of N * OH. */
 void nrt_maxpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, int64_t row_begin, int64_t row_end);
-void nrt_maxpool2d_s8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end);
+void nrt_maxpool2d_qs8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end);
 void nrt_maxpool2d_u8_ref(const nrt_pool2d_geom* g, const uint8_t* x, uint8_t* y, int64_t row_begin,
                           int64_t row_end);
 void nrt_avgpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, int64_t row_begin, int64_t row_end);

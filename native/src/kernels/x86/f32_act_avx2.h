@@ -11,14 +11,12 @@
 #include "../activation.h"
 #include "../isa.h"
 
-#define NRT_AVX2 NRT_ISA_TARGET(AVX2)
-#define NRT_AVX2_INLINE NRT_AVX2 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {
     return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
-NRT_AVX2_INLINE __m256 nrt_exp256(__m256 x) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_exp256(__m256 x) {
     x = _mm256_min_ps(_mm256_set1_ps(88.7228f), _mm256_max_ps(_mm256_set1_ps(-87.3365f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -39,12 +37,12 @@ NRT_AVX2_INLINE __m256 nrt_exp256(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-NRT_AVX2_INLINE __m256 nrt_sigmoid256(__m256 x) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_sigmoid256(__m256 x) {
     __m256 one = _mm256_set1_ps(1.0f);
     return _mm256_div_ps(one, _mm256_add_ps(one, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
-NRT_AVX2_INLINE __m256 nrt_act256(__m256 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     switch (act->kind) {
     case NRT_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
     case NRT_ACT_CLIP:
@@ -69,7 +67,7 @@ NRT_AVX2_INLINE __m256 nrt_act256(__m256 v, const nrt_activation* act) {
 }
 
 /* Lane masks for _mm256_maskload_ps / maskstore_ps: lanes below n (n <= 8). */
-NRT_AVX2_INLINE __m256i nrt_mask8(size_t n) {
+NRT_ISA_INLINE(AVX2) __m256i nrt_mask8(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 

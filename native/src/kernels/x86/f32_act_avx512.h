@@ -14,8 +14,6 @@
 #include "../activation.h"
 #include "../isa.h"
 
-#define NRT_AVX512 NRT_ISA_TARGET(AVX512)
-#define NRT_AVX512_INLINE NRT_AVX512 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd512(unsigned kind) {
     return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
@@ -24,7 +22,7 @@ static inline bool nrt_f32_act_simd512(unsigned kind) {
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes polynomial for exp(r), times
  * 2^n by vscalefps (which gives inf / 0 / subnormals past the range and
  * keeps NaN). */
-NRT_AVX512_INLINE __m512 nrt_exp512(__m512 x) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_exp512(__m512 x) {
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -39,13 +37,13 @@ NRT_AVX512_INLINE __m512 nrt_exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-NRT_AVX512_INLINE __m512 nrt_sigmoid512(__m512 x) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_sigmoid512(__m512 x) {
     __m512 one = _mm512_set1_ps(1.0f);
     return _mm512_div_ps(one, _mm512_add_ps(one, nrt_exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
 /* One vector through `act` (kinds with SIMD code only). */
-NRT_AVX512_INLINE __m512 nrt_act512(__m512 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_act512(__m512 v, const nrt_activation* act) {
     switch (act->kind) {
     case NRT_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
     case NRT_ACT_CLIP:
@@ -70,11 +68,11 @@ NRT_AVX512_INLINE __m512 nrt_act512(__m512 v, const nrt_activation* act) {
 }
 
 /* The same on 8 lanes (AVX-512VL forms of the above). */
-NRT_AVX512_INLINE __m256 nrt_act512_y(__m256 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX512) __m256 nrt_act512_y(__m256 v, const nrt_activation* act) {
     return _mm512_castps512_ps256(nrt_act512(_mm512_castps256_ps512(v), act));
 }
 
 /* Lanes below n set (n <= 16). */
-NRT_AVX512_INLINE __mmask16 nrt_mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+NRT_ISA_INLINE(AVX512) __mmask16 nrt_mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
 
 #endif
