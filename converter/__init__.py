@@ -21,7 +21,15 @@ from .frontend import import_model
 from .ir import Graph
 from .passes import PassOptions, run_passes
 from .passes import upsample as upsample_pass
-from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
+from .quantize import (
+    ImagePreprocess,
+    QuantizationOutcome,
+    QuantizeSpec,
+    Target,
+    has_given_params,
+    parse_target,
+    quantize_graph,
+)
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -83,6 +91,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -97,8 +106,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     keeps the N most error-adding layers in fp32; auto_fallback=False turns off
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
-    Quantize/Dequantize); report writes an
-    HTML page.
+    Quantize/Dequantize). int8 measures every output against fp32 on
+    calibration samples held out of the ranges and, where an output misses its
+    target (accuracy_target: "[OUTPUT:]METRIC=VALUE" strings or Targets, the
+    defaults per output kind otherwise; see quantize/accuracy.py), fixes the
+    most sensitive layers (a better scale, then fp32) unless fix_accuracy is
+    False; bias_correction folds each int8 layer's mean output error into its
+    bias; report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -131,7 +145,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
             spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float,
-                                auto_fallback=auto_fallback, threads=threads)
+                                auto_fallback=auto_fallback, threads=threads,
+                                accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
+                                                  for t in accuracy_target],
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -139,7 +156,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                         calibration_samples=outcome.samples, float_nodes=outcome.float_nodes_text(),
                         quant_summary=outcome.summary_json())
             if report:
-                outcome.write_html(report, f"nanort int8 report: {src.name}")
+                outcome.write_html(report, f"nanort {quantize} report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         if progress:
             progress("writing", 0, 0)

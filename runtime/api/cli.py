@@ -67,7 +67,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             args.model, args.output, input_shapes=shapes, nhwc_io=args.nhwc_io, quantize=args.quantize,
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
-            keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
+            keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            report=args.report,
             threads=args.threads, progress=report)
     if not args.quiet:
         _print_report(result)
@@ -76,6 +77,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _print_report(r) -> None:
     out.print(f"[bold]{r.source}[/] -> [bold]{r.output}[/]")
+    if r.quantization is not None:  # the end-to-end verdict first: does the model still work?
+        for k, line in enumerate(r.quantization.verdict_lines()):
+            out.print(f"[bold]accuracy: {line}[/]" if k == 0 else f"  {line}", markup=k == 0)
     t = Table(show_header=False, box=None, pad_edge=False)
     kind = "tflite" if r.source.lower().endswith(".tflite") else "onnx"
     t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB ({kind}) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
@@ -97,10 +101,10 @@ def _print_report(r) -> None:
     q = r.quantization
     if q is not None and q.rows:
         out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
-        worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
+        worst = [row for row in q.rows if row.sqnr_db is not None][:12]  # (sorted by added error)
         from nanort.converter.quantize.report import text_table
 
-        out.print("lowest per-layer SQNR (full table: --report FILE.html):")
+        out.print("layers adding the most error (full table: --report FILE.html):")
         out.print(text_table(worst))
 
 
@@ -278,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
     q.add_argument("--auto-float", type=int, default=0, metavar="N",
                    help="keep the N layers that add the most quantization error in fp32")
-    q.add_argument("--report", metavar="FILE.html", help="write the per-layer quantization report")
+    q.add_argument("--accuracy-target", action="append", metavar="[OUTPUT:]METRIC=VALUE",
+                   help="end-to-end target per output, METRIC one of cosine, sqnr, top1, iou (repeatable; default: "
+                        "top1=0.99 for probabilities, iou=0.97 for [0,1] maps, cosine=0.99 otherwise); layers "
+                        "are fixed until it holds on held-out calibration samples")
+    q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
