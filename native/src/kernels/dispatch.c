@@ -72,6 +72,7 @@ void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8
 #endif
 #if defined(__aarch64__)
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
@@ -180,6 +181,9 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
      * int16 pair has nothing for SDOT to sum: the NEON kernels for those */
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+    },
+    [NRT_ISA_I8MM] = {
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */
     },
 #endif
 };

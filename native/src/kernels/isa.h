@@ -50,7 +50,8 @@ enum {
     X(AVX512,     "avx512",     NRT_CPU_AVX512_BASE | NRT_CPU_AVX512VNNI,              AVX2)                   \
     X(AVX512VBMI, "avx512vbmi", NRT_CPU_AVX512_BASE | NRT_CPU_AVX512VNNI | NRT_CPU_AVX512VBMI, AVX512)         \
     X(NEON,       "neon",       NRT_CPU_NEON,                                          REF)                    \
-    X(DOTPROD,    "dotprod",    NRT_CPU_NEON | NRT_CPU_DOTPROD,                        NEON)
+    X(DOTPROD,    "dotprod",    NRT_CPU_NEON | NRT_CPU_DOTPROD,                        NEON)                   \
+    X(I8MM,       "i8mm",       NRT_CPU_NEON | NRT_CPU_DOTPROD | NRT_CPU_I8MM,         DOTPROD)
 
 /* Compiler target strings: what a kernel file compiled for the level may
  * use (x86: function attributes; ARM: a pragma before <arm_neon.h>, as
@@ -60,8 +61,10 @@ enum {
 #define NRT_ISA_TARGET_AVX512VBMI "avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi"
 #if defined(__clang__)
 #define NRT_ISA_TARGET_DOTPROD "dotprod"
+#define NRT_ISA_TARGET_I8MM "dotprod,i8mm"
 #else
 #define NRT_ISA_TARGET_DOTPROD "arch=armv8.2-a+dotprod"
+#define NRT_ISA_TARGET_I8MM "arch=armv8.2-a+dotprod+i8mm"
 #endif
 
 /* __attribute__((target(...))) of a level, for x86 kernel functions, and
