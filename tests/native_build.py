@@ -55,7 +55,8 @@ def can_fuzz(cc: str = "clang") -> str | None:
 
 
 # The C programs the sanitizer build makes (tests/c/test_*.c, fuzz_model.c).
-SANITIZED_TARGETS = ("test_api", "test_levels", "test_cycles", "test_threads", "fuzz_model")
+SANITIZED_TARGETS = ("test_api", "test_levels", "test_cycles", "test_threads", "test_conv_kernels", "test_qs8_kernels",
+                     "test_f32_kernels", "fuzz_model")
 
 
 def sanitizer_build(build_dir: Path, cc: str = "clang") -> Path:

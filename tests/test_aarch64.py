@@ -79,6 +79,14 @@ def test_int8_microkernels_under_qemu(arm_build, cpu):
 
 
 @pytest.mark.parametrize("cpu", CPUS)
+def test_conv_drivers_under_qemu(arm_build, cpu):
+    """test_conv_kernels: the conv and GEMM drivers on every table of the emulated CPU against the reference."""
+    r = qemu(cpu, c_test_path(arm_build, "test_conv_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("i8mm conv / GEMM drivers vs reference" in r.stdout) == (cpu == "max"), r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
 def test_float_microkernels_under_qemu(arm_build, cpu):
     """test_f32_kernels: the NEON float32 tables (dotprod uses them too) on many shapes, guard page after the input."""
     r = qemu(cpu, c_test_path(arm_build, "test_f32_kernels"))

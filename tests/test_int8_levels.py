@@ -113,6 +113,20 @@ def test_conv_random(seed):
     check_conv(conv_case(seed))
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_rounds_exact_halves_to_even(seed):
+    """Multiplier s_x * s_w / s_y = 1/2 or 1/4 with small values: many acc * m land
+    exactly on a half, which the contract rounds to even (np.rint in the numpy model);
+    a kernel or reference rounding halves away from zero disagrees."""
+    c = dict(conv_case(seed), act=None, zx=0)
+    rng = np.random.default_rng(100 + seed)
+    cin, cout = c["shape"][3], c["cout"]
+    x = rng.integers(-2, 3, size=c["shape"], dtype=np.int8)
+    w = rng.integers(-2, 3, size=(cout, *c["kernel"], cin // c["group"]), dtype=np.int8)
+    check_conv(c, x=x, qx=([0.5, 0.25][seed % 2], 0), qy=(1.0, c["zy"]), w=w, s_w=np.ones(1, np.float32),
+               bias=None)
+
+
 BIG = [  # larger shapes: several row tiles, column panels and K blocks per call
     dict(shape=(1, 17, 19, 40), cout=72, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), pads=[1, 1, 1, 1], group=1),
     dict(shape=(2, 20, 13, 96), cout=96, kernel=(5, 5), stride=(2, 2), dilation=(1, 1), pads=[2, 2, 2, 2],

@@ -63,6 +63,12 @@ def test_float_microkernels_natively(levels_build):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_conv_drivers_natively(levels_build):
+    """test_conv_kernels: the conv and GEMM drivers on every level's tables against the reference kernels."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_conv_kernels"))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_python_and_c_agree(small_model):
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(2, 6)
     with nanort.Model(small_model) as m:

@@ -212,6 +212,34 @@ def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path,
             assert sqnr_db(sess.run(None, feeds)[0], model.run(feeds)["y"]) > 30.0
 
 
+def test_conv_weights_take_one_scale_per_output_channel(tmp_path: Path):
+    """Output channels a thousand times apart in magnitude each get their own weight scale:
+    max|w_c| / 127 rounded up to bfloat16, and every weight within half a step of its value.
+    (One scale for the whole tensor would round the small channels to zero.)"""
+    n = Net(4)
+    gain = (10.0 ** np.linspace(-3, 0, 8)).astype(np.float32)
+    w = n.rng.normal(0, 0.3, (8, 5, 3, 3)).astype(np.float32) * gain[:, None, None, None]
+    n.inits.append(numpy_helper.from_array(w, "w1"))
+    n("Conv", ["x", "w1", n.b("b1", 8)], "y", pads=[1, 1, 1, 1])
+    m = n.model([1, 5, 16, 16], [1, 8, 16, 16])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(1)
+    nanort.convert(src, dst, quantize="int8",
+                   calibration=[{"x": rng.uniform(-1, 1, (1, 5, 16, 16)).astype(np.float32)} for _ in range(4)])
+    with nanort.Model(dst) as model:
+        [(i, info)] = [(i, t) for i, t in enumerate(model.tensor_infos()) if t.dtype == np.int8 and len(t.shape) == 4
+                       and t.shape[0] == 8 and t.shape[1:] != (16, 16, 8)]
+        q = model.tensor_value(i)
+    assert info.quant_axis == 0 and info.scale.shape == (8,) and not info.zero_point.any()
+    assert q.shape == (8, 3, 3, 5)  # OHWI
+    w = w.transpose(0, 2, 3, 1)
+    absmax = np.abs(w).reshape(8, -1).max(axis=1) / 127
+    assert np.all(absmax <= info.scale) and np.all(info.scale <= absmax * (1 + 2.0 ** -7)), info.scale / absmax
+    err = np.abs(q * info.scale[:, None, None, None].astype(np.float64) - w).reshape(8, -1).max(axis=1)
+    assert np.all(err <= info.scale / 2 * (1 + 1e-6)), err / info.scale
+
+
 def test_dynamic_mlp_against_onnxruntime(tmp_path: Path):
     n = Net(2)
     h = n("MatMul", ["x", n.w("w1", 64, 128, scale=0.125)], "h")

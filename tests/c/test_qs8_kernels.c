@@ -15,7 +15,8 @@
  *     reference functions or requant.h's steps.
  * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
  * int32 range (the accumulator must wrap like the reference's), multipliers
- * from tiny to large (clamping) and narrowed output ranges (fused Relu / Clip).
+ * from tiny to large (clamping), 1/2 and 1/4 (exact halves, rounded to even)
+ * and narrowed output ranges (fused Relu / Clip).
  * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
  * past the bytes it was given crashes; outputs are checked not to be written
  * outside the tile. Prints the tables it ran; exit status = failures. */
@@ -72,6 +73,8 @@ static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
 static void random_requant(size_t k_total, float* m, size_t n, nrt_qs8_requant* rq, int32_t* qmin, int32_t* qmax) {
     float base = 1.0f / (float)(k_total * 128 + 1);
     for (size_t i = 0; i < n; i++) m[i] = base * (float)(1 + next_random() % 4000) / 100.0f;
+    if (next_random() % 4 == 0) /* exact halves of odd accumulators: rounded to even */
+        for (size_t i = 0; i < n; i++) m[i] = next_random() % 2 ? 0.5f : 0.25f;
     if (next_random() % 8 == 0) m[0] = 0x1p40f; /* saturates */
     int32_t zp = (int32_t)(next_random() % 256) - 128, lo = -128, hi = 127;
     if (next_random() % 3 == 0) lo = zp; /* Relu */
