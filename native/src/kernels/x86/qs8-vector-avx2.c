@@ -2,7 +2,7 @@
  * and MaxPool of one output pixel, 8 int32 / float lanes per step (MaxPool:
  * 32 bytes). Tails are copied through small zeroed buffers: no byte past the
  * data is read. Same float steps, in the same order, as the reference
- * (requant.h); see qs8_vector_avx512.c. */
+ * (requant.h); see qs8-vector-avx512.c. */
 #include "qs8_requant_x86.h"
 
 #include "../ref/qs8_ref.h"
