@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nanort.runtime.errors import ConversionError
+from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
 from . import onnx_loader
 from .frontend import import_model
+from .importers import UnsupportedNodes
 from .ir import Graph
 from .passes import PassOptions, run_passes
 from .passes import upsample as upsample_pass
 from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
 from .serialize import serialize, write_atomic
 
-__all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
+__all__ = ["ConversionReport", "ConversionWarning", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+class ConversionWarning(UserWarning):
+    """Something the converter repaired in the source model (lenient import)."""
 
 
 @dataclass
@@ -42,6 +48,7 @@ class ConversionReport:
     outputs: list[tuple[str, tuple]]
     float_fallbacks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     quantization: QuantizationOutcome | None = None
 
     def summary(self) -> str:
@@ -55,6 +62,7 @@ class ConversionReport:
         ]
         if self.float_fallbacks:
             lines.append("  fp32 fallbacks: " + ", ".join(self.float_fallbacks))
+        lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -66,11 +74,22 @@ def _parameter_count(graph: Graph) -> int:
 
 
 def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-                  progress: ProgressFn | None = None, fuse_only_clamps: bool = False) -> Graph:
+                  progress: ProgressFn | None = None, fuse_only_clamps: bool = False,
+                  input_values: Mapping[str, object] | None = None, strict: bool = False,
+                  warn: Callable[[str], None] | None = None) -> Graph:
     """ONNX ModelProto -> optimized float IR graph (no file written)."""
     if input_shapes:
         onnx_loader.set_input_shapes(model, input_shapes)
-    model = onnx_loader.simplify(model, (lambda msg: progress(msg, 0, 0)) if progress else None)
+    if input_values:
+        onnx_loader.freeze_inputs(model, input_values)
+    unknown = UnsupportedNodes(onnx_loader.default_opset(model))
+    unknown.add_unknown(model.graph.node)
+    try:
+        model = onnx_loader.simplify(model, (lambda msg: progress(msg, 0, 0)) if progress else None, strict, warn)
+    except ConversionError as e:
+        if unknown:  # the real limit, whatever folding tripped over on the way
+            raise UnsupportedOpError(f"{unknown.message()}; before import: {e}") from None
+        raise
     graph = import_model(model, (lambda i, n: progress("importing", i, n)) if progress else None)
     run_passes(graph, PassOptions(nhwc_io=nhwc_io, fuse_only_clamps=fuse_only_clamps),
                (lambda msg: progress(msg, 0, 0)) if progress else None)
@@ -84,7 +103,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             report: str | os.PathLike | None = None,
-            threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
+            threads: int = 1, progress: ProgressFn | None = None,
+            input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
@@ -99,8 +119,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize); report writes an
     HTML page.
-    Raises ConversionError (UnsupportedOpError for unsupported ops); on error
-    no output file is left behind.
+    input_values freezes inputs to values (a number, a list or an array) and
+    folds what depends on them (an `If` on a sample rate, say). Declared
+    shapes or types that contradict shape inference are dropped and
+    re-inferred with a warning (`warnings.warn`, and a note in the report)
+    unless strict=True.
+    Raises ConversionError (UnsupportedOpError for unsupported ops, all of a
+    model's listed in one error); on error no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
@@ -109,11 +134,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     for n in model.graph.node:
         source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
     outcome = None
+    warned: list[str] = []
     try:
         pre_quantized = _has_qdq(model)
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
-        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8")
+        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8",
+                              input_values=input_values, strict=strict, warn=warned.append)
+        for w in warned:
+            warnings.warn(w, ConversionWarning, stacklevel=2)
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -149,6 +178,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         outputs=[(n, graph.tensors[n].shape) for n in graph.outputs],
         float_fallbacks=outcome.float_nodes_text() if outcome else [],
         notes=outcome.result.notes if outcome else [],
+        warnings=warned,
         quantization=outcome,
     )
 

@@ -47,8 +47,40 @@ def _fmt_shape(shape: Sequence) -> str:
 
 
 # ---------------------------------------------------------------- convert --
+def _value_arg(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a number, comma-separated numbers or a .npy "
+                                         f"file), got {text!r}")
+    if value.endswith(".npy"):
+        try:
+            return name, np.load(value, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise argparse.ArgumentTypeError(f"cannot read {value}: {e}") from None
+    try:
+        numbers = [float(v) if any(c in v for c in ".eEn") else int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}={value}: expected numbers or a .npy file") from None
+    return name, numbers[0] if len(numbers) == 1 else numbers
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    import warnings
+
+    from nanort.converter import ConversionWarning
+
     shapes = dict(args.input_shape or [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        result = _convert(args, shapes)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False)
+    if not args.quiet:
+        _print_report(result)
+    return 0
+
+
+def _convert(args: argparse.Namespace, shapes: dict):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("loading", total=None)
@@ -67,10 +99,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
-            threads=args.threads, progress=report)
-    if not args.quiet:
-        _print_report(result)
-    return 0
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict)
+    return result
 
 
 def _print_report(r) -> None:
@@ -252,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
+    c.add_argument("--input-value", action="append", type=_value_arg, metavar="NAME=VALUE",
+                   help="freeze an input to a value (number, N1,N2,... or FILE.npy) and fold what depends on it")
+    c.add_argument("--strict", action="store_true",
+                   help="refuse declared shapes/types that contradict inference (default: drop them, warn)")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
