@@ -56,8 +56,8 @@ class ConversionReport:
             f"{self.source} -> {self.output}",
             f"  size: {self.source_bytes / 1e6:.2f} MB -> {self.output_bytes / 1e6:.2f} MB",
             f"  parameters: {self.parameters:,}",
-            "  inputs:  " + ", ".join(f"{n}{list(s)}" for n, s in self.inputs),
-            "  outputs: " + ", ".join(f"{n}{list(s)}" for n, s in self.outputs),
+            "  inputs:  " + ", ".join(f"{n}{_shape_text(s)}" for n, s in self.inputs),
+            "  outputs: " + ", ".join(f"{n}{_shape_text(s)}" for n, s in self.outputs),
             "  ops: " + ", ".join(f"{k} x{v}" for k, v in self.op_histogram.items()),
         ]
         if self.float_fallbacks:
@@ -65,6 +65,10 @@ class ConversionReport:
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _shape_text(shape) -> str:
+    return "[rank unknown]" if shape is None else str(list(shape))
 
 
 def _parameter_count(graph: Graph) -> int:

@@ -85,6 +85,7 @@ def _fill_missing_outputs(graph: Graph, first_new: int) -> None:
 
 def import_model(model: onnx.ModelProto, progress: Callable[[int, int], None] | None = None) -> Graph:
     graph = Graph()
+    graph.opsets = {i.domain or "": i.version for i in model.opset_import}
     g = model.graph
     opset = default_opset(model)
     _declare_values(graph, g)

@@ -78,6 +78,7 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.metadata: dict[str, str] = {}
+        self.opsets: dict[str, int] = {}  # the source model's opset imports (subgraphs convert with them)
         self._counter = itertools.count()
         # Names fresh_name made up (not from the source model): the file
         # leaves them out for constants, whose made-up names mean nothing to a user.

@@ -40,6 +40,10 @@ def register(*op_types: str) -> Callable[[Importer], Importer]:
     return deco
 
 
+# Ops that constant folding always removes (onnx_loader), so no importer sees them.
+FOLDED_ONLY = {"Constant"}
+
+
 def op_key(node: onnx.NodeProto) -> str:
     return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}:{node.op_type}"
 
@@ -163,7 +167,7 @@ class UnsupportedNodes:
         from ..control_flow import subgraphs
 
         for n in nodes:
-            if op_key(n) not in IMPORTERS:
+            if op_key(n) not in IMPORTERS and op_key(n) not in FOLDED_ONLY:
                 self.add(n)
             for g in subgraphs(n):
                 self.add_unknown(g.node)

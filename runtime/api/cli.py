@@ -42,7 +42,9 @@ def _floats_arg(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _fmt_shape(shape: Sequence) -> str:
+def _fmt_shape(shape: Sequence | None) -> str:
+    if shape is None:
+        return "[rank unknown]"
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
