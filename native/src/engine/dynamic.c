@@ -47,6 +47,11 @@ nrt_status nrt_set_dynamic_shape(nrt_ctx* ctx, nrt_tensor* t, int rank, const in
     return NRT_OK;
 }
 
+nrt_status nrt_value_at_invoke(nrt_ctx* ctx, const nrt_tensor* t, const char* role) {
+    ctx->node->needs_value = true;
+    return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s is computed at run time", role, t->name);
+}
+
 bool nrt_is_late(const nrt_model* m, const nrt_node* n) {
     for (int k = 0; k < n->num_inputs; k++)
         if (n->inputs[k] >= 0 && m->tensors[n->inputs[k]].dynamic) return true;

@@ -18,6 +18,10 @@
 void nrt_defer_shape(nrt_ctx* ctx, nrt_tensor* t, int rank);
 /* In eval: the shape of a deferred output; allocates its memory. */
 nrt_status nrt_set_dynamic_shape(nrt_ctx* ctx, nrt_tensor* t, int rank, const int64_t* dims);
+/* In prepare: the value of t (an input that decides output shapes) is known
+ * only at invoke. Returns an error; the engine then prepares the node during
+ * invoke, when every input is known. */
+nrt_status nrt_value_at_invoke(nrt_ctx* ctx, const nrt_tensor* t, const char* role);
 /* Memory valid until the model's next invoke or prepare (64-byte aligned). */
 void* nrt_dynamic_alloc(nrt_model* m, size_t bytes);
 

@@ -9,9 +9,8 @@
 nrt_status nrt_subgraph_load(nrt_ctx* ctx, uint32_t index, nrt_model** out) {
     nrt_model* m = ctx->model;
     *out = NULL;
-    if (index == 0 || (int64_t)index == m->graph_index)
-        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "subgraph index %u names the main graph or its own graph",
-                           index);
+    if (index == 0) /* (other cycles end at the depth limit) */
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "subgraph index 0 names the main graph");
     if (m->depth + 1 > NRT_MAX_SUBGRAPH_DEPTH)
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "subgraphs nest deeper than %d levels", NRT_MAX_SUBGRAPH_DEPTH);
     nrt_model** grown = realloc(m->children, sizeof *grown * (size_t)(m->num_children + 1));
@@ -34,6 +33,10 @@ nrt_status nrt_subgraph_load(nrt_ctx* ctx, uint32_t index, nrt_model** out) {
     child->depth = m->depth + 1;
     child->root = m->root ? m->root : m;
     nrt_status st = nrt_load(child);
+    if (st != NRT_OK && strstr(child->error, "subgraph ")) { /* nested: the innermost message says it all */
+        nrt_set_error(m, "%s", child->error);
+        return st;
+    }
     if (st != NRT_OK) return nrt_op_fail(ctx, st, "subgraph %u: %s", index, child->error);
     *out = child;
     return NRT_OK;

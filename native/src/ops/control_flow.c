@@ -80,7 +80,7 @@ static bool same_shape(const nrt_tensor* a, const nrt_tensor* b) {
 /* ------------------------------------------------------------------ If -- */
 
 static nrt_status if_parse(nrt_ctx* ctx) {
-    cf_params* p;
+    cf_params* p = NULL;
     nrt_status st = cf_parse_common(ctx, 2, 0, &p);
     if (st != NRT_OK) return st;
     if (p->num_captures != nrt_num_in(ctx) - 1)
@@ -229,7 +229,7 @@ static nrt_status scan_output_put(nrt_ctx* ctx, nrt_tensor* out, const nrt_tenso
 /* ---------------------------------------------------------------- Loop -- */
 
 static nrt_status loop_parse(nrt_ctx* ctx) {
-    cf_params* p;
+    cf_params* p = NULL;
     if (nrt_num_in(ctx) < 2) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "has %d inputs, needs 2", nrt_num_in(ctx));
     nrt_status st = cf_parse_common(ctx, 1, 2, &p);
     if (st != NRT_OK) return st;
@@ -334,7 +334,7 @@ const nrt_op_def nrt_op_Loop = {"Loop", 0, NRT_FB_OpOptions_ControlFlowOptions, 
 /* ---------------------------------------------------------------- Scan -- */
 
 static nrt_status scan_parse(nrt_ctx* ctx) {
-    cf_params* p;
+    cf_params* p = NULL;
     nrt_status st = cf_parse_common(ctx, 1, 0, &p);
     if (st != NRT_OK) return st;
     int n_state = nrt_num_in(ctx) - p->num_scan_inputs - p->num_captures;
