@@ -17,7 +17,7 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from . import onnx_loader
+from . import contrib_ops, onnx_loader
 from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
@@ -82,6 +82,7 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
                   input_values: Mapping[str, object] | None = None, strict: bool = False,
                   warn: Callable[[str], None] | None = None) -> Graph:
     """ONNX ModelProto -> optimized float IR graph (no file written)."""
+    contrib_ops.rewrite(model)
     if input_shapes:
         onnx_loader.set_input_shapes(model, input_shapes)
     if input_values:
@@ -140,6 +141,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     outcome = None
     warned: list[str] = []
     try:
+        contrib_ops.rewrite(model)  # (onnxruntime's com.microsoft ops as standard ones: QLinear* become QDQ)
         pre_quantized = _has_qdq(model)
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned

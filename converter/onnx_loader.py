@@ -480,9 +480,9 @@ def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = No
             progress("folding constants")
         if not _fold_once(model):
             break
-        model = infer_shapes(model)
+        model = infer_shapes_lenient(model, strict, warn)  # (folding can reveal a contradiction)
     for _ in range(8):
         if not repair_ranks(model):
             break
-        model = infer_shapes(model)
+        model = infer_shapes_lenient(model, strict, warn)
     return model

@@ -79,8 +79,8 @@ def transformers_models():
 
     ids = torch.randint(0, 1000, (1, 128))
     mask = torch.ones(1, 128, dtype=torch.long)
-    yield ("hf_bert_small", lambda: tf.BertModel(tf.BertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=4,
-                                                                num_attention_heads=4, intermediate_size=1024)),
+    yield ("hf_bert_small", lambda: LastHidden(tf.BertModel(tf.BertConfig(
+        vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024))),
            (ids, mask))
     yield ("hf_gpt2_small", lambda: LastHidden(tf.GPT2Model(tf.GPT2Config(vocab_size=1000, n_embd=256, n_layer=4,
                                                                             n_head=4, n_positions=256))),
@@ -126,6 +126,12 @@ def ort_variants(root: Path) -> None:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
     src, dst = root / "tv_mobilenet_v2.onnx", root / "tv_mobilenet_v2_qoperator.onnx"
     if src.exists() and not dst.exists():
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        prepared = root / "tv_mobilenet_v2_prepared.tmp.onnx"
+        quant_pre_process(str(src), str(prepared))
+        src = prepared
+
         class Reader(CalibrationDataReader):
             def __init__(self):
                 rng = np.random.default_rng(0)
@@ -136,6 +142,7 @@ def ort_variants(root: Path) -> None:
 
         quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+        prepared.unlink()
 
 
 def main() -> int:
