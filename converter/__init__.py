@@ -190,8 +190,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
 
 
 def _has_qdq(model) -> bool:
+    """Statically quantized: Q / DQ nodes or QLinear ops (a DequantizeLinear of
+    what DynamicQuantizeLinear computed at run time is dynamic quantization)."""
     ops = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
-    return any(n.op_type in ops for n in model.graph.node)
+    dynamic = {o for n in model.graph.node if n.op_type == "DynamicQuantizeLinear" for o in n.output}
+    return any(n.op_type in ops and not (n.op_type == "DequantizeLinear" and n.input[0] in dynamic)
+               for n in model.graph.node)
 
 
 def _version() -> str:
