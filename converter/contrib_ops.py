@@ -305,7 +305,12 @@ def _qgemm(r: _Rewriter) -> None:
     if b_scale is not None and b_scale.size > 1:
         axis = 0 if r.attrs.get("transB", 0) else 1
     b = r.dequantize(r.input(3), r.input(4), r.input(5), axis)
-    inputs = [a, b] + ([r.input(6)] if r.input(6) else [])
+    bias = r.input(6)
+    if bias and r.inits.get(bias) is not None and r.inits[bias].dtype == np.int32:
+        # an int32 bias at scale a_scale * b_scale (per column)
+        bias = r.const(r.value(6).astype(np.float32) * r.value(1).astype(np.float32) * r.value(4).astype(np.float32),
+                       "bias")
+    inputs = [a, b] + ([bias] if bias else [])
     gemm_attrs = {k: r.attrs[k] for k in ("alpha", "transA", "transB") if k in r.attrs}
     if r.input(7):
         r.quantize(r.op("Gemm", inputs, **gemm_attrs), r.input(7), r.input(8), r.output(0))

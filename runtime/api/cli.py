@@ -231,6 +231,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- ops --
+def cmd_ops(args: argparse.Namespace) -> int:
+    from nanort.converter import op_support
+
+    onnx_ops = op_support.onnx_ops()
+    out.print(f"[bold]ONNX operators the converter takes[/] ({len(onnx_ops)}; other domains as domain:Op):")
+    out.print(", ".join(onnx_ops))
+    t = Table(title="runtime operators (an ONNX op may become several, or fold away at convert time)",
+              title_justify="left")
+    for col in ("op", "element types", "int8 kernel", "how known"):
+        t.add_column(col)
+    for op in op_support.runtime_ops():
+        t.add_row(op.op, ", ".join(op.dtypes) or "-", "yes" if op.int8 else "", op.how)
+    out.print(t)
+    out.print("probed: run on every element type by this build; declared: what its kernels are written for. "
+              "In int8 models nonlinear activations become 256-entry tables (Lut) or fuse into the int8 op before.")
+    return 0
+
+
 # ------------------------------------------------------------------ bench --
 def cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
@@ -329,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
     r.set_defaults(func=cmd_run)
+
+    o = sub.add_parser("ops", help="list the supported operators, their element types and int8 kernels")
+    o.set_defaults(func=cmd_ops)
 
     b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
