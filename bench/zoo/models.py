@@ -79,6 +79,17 @@ def _named(name: str, shape, low=0.0, high=1.0, dtype=np.float32) -> Callable[[i
     return make
 
 
+def _ppocr(kind: str) -> Callable[[int], Feeds]:
+    """Rendered text (a page, a line, a line maybe upside down), as the PP-OCR tests and bench/suite.py use."""
+    def make(s: int) -> Feeds:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+        import ppocr
+
+        sample = {"det": ppocr.det_sample, "rec": ppocr.rec_sample, "cls": ppocr.cls_sample}[kind]
+        return {"x": sample(s)[0]}
+    return make
+
+
 def _silero(with_rate: bool) -> Callable[[int], Feeds]:
     def make(s: int) -> Feeds:
         rng = np.random.default_rng(s)
@@ -115,13 +126,13 @@ MODELS: list[ZooModel] = [
     # ---- trained, from PyPI wheels
     ZooModel("ppocr_det", f"{RAPIDOCR} (DB text detector)",
              _wheel(RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"),
-             image((1, 3, 640, 640)), {"x": [1, 3, 640, 640]}),
+             _ppocr("det"), {"x": [1, 3, 640, 640]}),
     ZooModel("ppocr_rec", f"{RAPIDOCR} (SVTR recognizer)",
              _wheel(RAPIDOCR, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"),
-             image((1, 3, 48, 320)), {"x": [1, 3, 48, 320]}),
+             _ppocr("rec"), {"x": [1, 3, 48, 320]}),
     ZooModel("ppocr_cls", f"{RAPIDOCR} (direction classifier)",
              _wheel(RAPIDOCR, "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
-             image((1, 3, 48, 192)), {"x": [1, 3, 48, 192]}),
+             _ppocr("cls"), {"x": [1, 3, 48, 192]}),
     ZooModel("ddddocr_ocr", f"{DDDDOCR} (captcha CNN+LSTM, wrong declared output)",
              _wheel(DDDDOCR, "ddddocr/common.onnx"), _named("input1", (1, 1, 64, 160)), {"input1": [1, 1, 64, 160]}),
     ZooModel("ddddocr_ocr_old", f"{DDDDOCR} (onnxruntime dynamic int8: ConvInteger, DynamicQuantizeLSTM)",

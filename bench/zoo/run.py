@@ -230,7 +230,13 @@ def main() -> int:
         print(f"{m.name}: {row.converts[:60]} err {_fmt(row.fp32_error, '.1e')} int8 {_fmt(row.int8_cos, '.4f')} "
               f"ort {_fmt(row.ort_ms, '.2f')} fp32 {_fmt(row.fp32_ms, '.2f')} int8 {_fmt(row.int8_ms, '.2f')} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    (zoo.cache_dir() / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    # --only updates those rows of the last full run's
+    saved = zoo.cache_dir() / "results.json"
+    if args.only and saved.exists():
+        earlier = {r["name"]: Row(**r) for r in json.loads(saved.read_text())}
+        earlier.update({r.name: r for r in rows})
+        rows = [earlier[m.name] for m in zoo.MODELS if m.name in earlier]
+    saved.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     text = ["# nanort model zoo vs onnxruntime", "", __doc__.split("\n\n")[2].strip(), "",
             f"onnxruntime {__import__('onnxruntime').__version__}, 1 thread, {args.runs} interleaved runs.", "",
             table(rows), ""]
