@@ -33,6 +33,7 @@ from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 import ppocr  # noqa: E402
 from assets import PPOCR_MODELS, ppocr_model  # noqa: E402
 
@@ -228,6 +229,9 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=32, help="calibration images for the int8 models")
     ap.add_argument("--models", nargs="+", choices=list(PPOCR_MODELS), default=list(PPOCR_MODELS))
     ap.add_argument("--out", default=str(HERE / "results.md"), help="markdown file to write")
+    ap.add_argument("--tflite", action="store_true",
+                    help="add the TFLite table: nanort against TFLite on the models that ship as .tflite "
+                         "(PP-OCR does not; see bench/tflite_suite.py)")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nanort-suite-"))
     try:
@@ -246,6 +250,12 @@ def main() -> None:
         text = markdown(rows, macs, peaks, sizes, args.runs, args.calib)
         if scaling:
             text += scaling_markdown(scaling, max(args.threads))
+        if args.tflite:
+            import tflite_suite
+
+            for threads in args.threads:
+                rows = [tflite_suite.bench_one(name, threads, args.runs, workdir) for name in tflite_suite.TEST_MODELS]
+                text += "\n" + tflite_suite.markdown(rows, threads, args.runs)
         Path(args.out).write_text(text)
         show(rows, macs)
         console.print(f"wrote {args.out}")

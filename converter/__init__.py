@@ -1,4 +1,4 @@
-"""nanort.converter: ONNX model -> .nrt file.
+"""nanort.converter: ONNX or TensorFlow Lite model -> .nrt file.
 
     report = nanort.convert("model.onnx", "model.nrt", input_shapes={"x": [1, 3, 640, 640]})
     print(report.summary())
@@ -17,13 +17,21 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from . import contrib_ops, onnx_loader
+from . import contrib_ops, onnx_loader, tflite
 from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
 from .passes import PassOptions, run_passes
 from .passes import upsample as upsample_pass
-from .quantize import ImagePreprocess, QuantizationOutcome, QuantizeSpec, has_given_params, quantize_graph
+from .quantize import (
+    ImagePreprocess,
+    QuantizationOutcome,
+    QuantizeSpec,
+    Target,
+    has_given_params,
+    parse_target,
+    quantize_graph,
+)
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ConversionWarning", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -107,10 +115,11 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None,
             input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
-    """Converts an ONNX file to a .nrt file and returns what was done.
+    """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
     nhwc_io makes 4-D inputs/outputs of conv nets NHWC instead of the model's
@@ -122,31 +131,48 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     keeps the N most error-adding layers in fp32; auto_fallback=False turns off
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
-    Quantize/Dequantize); report writes an
-    HTML page.
-    input_values freezes inputs to values (a number, a list or an array) and
-    folds what depends on them (an `If` on a sample rate, say). Declared
-    shapes or types that contradict shape inference are dropped and
-    re-inferred with a warning (`warnings.warn`, and a note in the report)
+    Quantize/Dequantize). int8 measures every output against fp32 on
+    calibration samples held out of the ranges and, where an output misses its
+    target (accuracy_target: "[OUTPUT:]METRIC=VALUE" strings or Targets, the
+    defaults per output kind otherwise; see quantize/accuracy.py), fixes the
+    most sensitive layers (a better scale, then fp32) unless fix_accuracy is
+    False; bias_correction folds each int8 layer's mean output error into its
+    bias; report writes an HTML page leading with that verdict.
+    input_values freezes inputs of an ONNX model to values (a number, a list or
+    an array) and folds what depends on them (an `If` on a sample rate, say).
+    Declared shapes or types that contradict shape inference are dropped and
+    re-inferred with a warning (`warnings.warn`, and a line in the report)
     unless strict=True.
     Raises ConversionError (UnsupportedOpError for unsupported ops, all of a
     model's listed in one error); on error no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
-    model = onnx_loader.load(src)
-    source_hist: dict[str, int] = {}
-    for n in model.graph.node:
-        source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
-    outcome = None
     warned: list[str] = []
-    try:
+    if tflite.is_tflite(src):
+        if input_values:
+            raise ConversionError("input_values (--input-value) applies to ONNX models")
+        source = tflite.read(src)
+        source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return tflite.convert_graph(source, input_shapes, progress, fuse_only_clamps)
+    else:
+        model = onnx_loader.load(src)
+        source_hist = {}
+        for n in model.graph.node:
+            source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
         contrib_ops.rewrite(model)  # (onnxruntime's com.microsoft ops as standard ones: QLinear* become QDQ)
         pre_quantized = _has_qdq(model)
+
+        def build(fuse_only_clamps: bool) -> Graph:
+            return convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps,
+                                 input_values=input_values, strict=strict, warn=warned.append)
+    outcome = None
+    try:
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
-        graph = convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps=quantize == "int8",
-                              input_values=input_values, strict=strict, warn=warned.append)
+        graph = build(quantize == "int8")
         for w in warned:
             warnings.warn(w, ConversionWarning, stacklevel=2)
         if quantize == "int8" and calibration is None and has_given_params(graph):
@@ -156,7 +182,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
             spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float,
-                                auto_fallback=auto_fallback, threads=threads)
+                                auto_fallback=auto_fallback, threads=threads,
+                                accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
+                                                  for t in accuracy_target],
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -164,7 +193,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                         calibration_samples=outcome.samples, float_nodes=outcome.float_nodes_text(),
                         quant_summary=outcome.summary_json())
             if report:
-                outcome.write_html(report, f"nanort int8 report: {src.name}")
+                outcome.write_html(report, f"nanort {quantize} report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         if progress:
             progress("writing", 0, 0)

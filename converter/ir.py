@@ -79,6 +79,10 @@ class Graph:
         self.outputs: list[str] = []
         self.metadata: dict[str, str] = {}
         self.opsets: dict[str, int] = {}  # the source model's opset imports (subgraphs convert with them)
+        # The file's signature: its key, and the name callers use for each I/O tensor where
+        # the source model gives one other than the tensor's (a TFLite SignatureDef's).
+        self.signature_key = "serving_default"
+        self.signature_names: dict[str, str] = {}
         self._counter = itertools.count()
         # Names fresh_name made up (not from the source model): the file
         # leaves them out for constants, whose made-up names mean nothing to a user.

@@ -339,10 +339,10 @@ def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str,
     index = {name: i for i, name in enumerate(orders[0])}
 
     sig = SignatureT()
-    sig.key = "serving_default"
+    sig.key = graph.signature_key
     sig.graph = 0
-    sig.inputs = [SignatureTensorT(name=i, tensor=index[i]) for i in graph.inputs]
-    sig.outputs = [SignatureTensorT(name=o, tensor=index[o]) for o in graph.outputs]
+    sig.inputs = [SignatureTensorT(name=graph.signature_names.get(i, i), tensor=index[i]) for i in graph.inputs]
+    sig.outputs = [SignatureTensorT(name=graph.signature_names.get(o, o), tensor=index[o]) for o in graph.outputs]
 
     m = ModelT()
     m.formatVersion = FORMAT_VERSION

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from tflite_builder import Const, Var, single
 
 import nanort
 from nanort.runtime.benchmark import block_for, interleaved
@@ -45,3 +46,19 @@ def test_cli_bench_against_onnxruntime(tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         assert "onnxruntime" in r.stdout and "x" in r.stdout and "6 interleaved runs" in r.stdout, r.stdout
+        assert "fp32" in r.stdout and "max err" in r.stdout, r.stdout  # each side's precision, their agreement
+
+
+def test_cli_bench_against_tflite_names_precisions_and_agreement(tmp_path):
+    rng = np.random.default_rng(0)
+    w, b = (Const(rng.standard_normal(shape).astype(np.float32)) for shape in ((8, 3, 3, 4), (8,)))
+    (tmp_path / "m.tflite").write_bytes(single("CONV_2D", [Var((1, 16, 16, 4)), w, b], [Var((1, 16, 16, 8))],
+                                               "Conv2DOptions", padding=0, strideH=1, strideW=1,
+                                               dilationHFactor=1, dilationWFactor=1))
+    nanort.convert(tmp_path / "m.tflite", tmp_path / "m.nrt")
+    r = subprocess.run([sys.executable, "-m", "nanort.cli", "bench", str(tmp_path / "m.nrt"), "--vs",
+                        str(tmp_path / "m.tflite"), "--runs", "6", "--no-memory"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "tflite (xnnpack)" in r.stdout and "precision" in r.stdout and "fp32" in r.stdout, r.stdout
+    assert "max err" in r.stdout and "of range" in r.stdout, r.stdout

@@ -207,3 +207,16 @@ def test_dead_branches_are_removed():
     hist = check(make(nodes, [xi], [helper.make_tensor_value_info("y", F, None)]),
                  {"x": RNG.standard_normal(4).astype(np.float32)})
     assert hist == {"Relu": 1}
+
+
+def test_nhwc_to_nchw_transpose_before_a_conv_moves_nothing():
+    """A TensorFlow-style NHWC graph (Transpose to NCHW, Conv, Transpose back) keeps no Transpose:
+    the layout pass sees the bytes are already in the runtime's NHWC order."""
+    shape = (1, 9, 9, 3)
+    xi = helper.make_tensor_value_info("x", F, list(shape))
+    feeds = {"x": RNG.standard_normal(shape).astype(np.float32)}
+    m = make([helper.make_node("Transpose", ["x"], ["x_nchw"], perm=[0, 3, 1, 2]),
+              conv_node("x_nchw", "w", None, "c", pads=[1, 1, 1, 1]),
+              helper.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1])],
+             [xi], [helper.make_tensor_value_info("y", F, None)], [const("w", RNG.standard_normal((4, 3, 3, 3)))])
+    assert check(m, feeds) == {"Conv": 1}

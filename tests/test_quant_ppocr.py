@@ -82,7 +82,8 @@ def test_rec_character_accuracy(int8, tmp_path: Path):
 
 def test_det_probability_map_and_calibration_time(int8):
     path, report = int8("det")
-    assert report.quantization.samples == 100
+    assert report.quantization.samples == 88  # 100 pages: every 8th (12) held out for the verdict
+    assert report.quantization.verdict.samples == 12 and report.quantization.verdict.met
     q = report.quantization
     print(f"det calibration on 100 pages: {q.seconds:.1f} s wall, {q.cpu_seconds:.1f} s processor time")
     # processor time: 2 cores shared by several jobs make wall time a measure of the neighbours

@@ -192,7 +192,8 @@ def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path,
     from nanort.converter.passes import upsample
     monkeypatch.setattr(upsample, "fuse_upsample", lambda g: 0)
     n = Net(3)
-    fine = n("Conv", ["x", n.w("w1", 8, 3, 3, 3), n.b("b1", 8)], "fine", pads=[1, 1, 1, 1])
+    fine = n("Conv", ["x", n.w("w1", 8, 3, 3, 3, scale=4.0), n.b("b1", 8)], "fine", pads=[1, 1, 1, 1])  # (wider
+    # than coarse, so the Concat's range is not coarse's whatever the calibration samples)
     coarse = n("Conv", ["x", n.w("w2", 8, 3, 3, 3, scale=2.0), n.b("b2", 8)], "coarse", pads=[1, 1, 1, 1],
                strides=[2, 2])
     up = n("Resize", [coarse, "", n.c("scales", np.array([1, 1, 2, 2], np.float32))], "up", mode="nearest")

@@ -248,6 +248,13 @@ class _Layout:
     def transpose(self, node: Node) -> None:
         p = self.perm_of(node.inputs[0])
         if p is None:
+            if node.attrs.get("perm") and _inverse(tuple(node.attrs["perm"])) == NHWC:
+                # NHWC -> NCHW of a plain tensor (before a TensorFlow model's convolutions): the
+                # bytes are already in the runtime's NHWC order, so nothing moves.
+                node.op, node.attrs = "Identity", {}
+                self.out.append(node)
+                self.output_like(node, NHWC)
+                return
             self.out.append(node)
             self.output_like(node, None)
             return

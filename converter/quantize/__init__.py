@@ -7,20 +7,28 @@ import copy
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from nanort.runtime.errors import ConversionError
+
 from ..ir import Graph
+from ..serialize import serialize
+from .accuracy import Target, Verdict, check_target_outputs, parse_target, run_outputs, split_holdout, verdict
+from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
+from .fixer import Fixed, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
-from .report import LayerRow, layer_rows, text_table, write_html
+from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
 
-__all__ = ["ImagePreprocess", "QuantizeSpec", "QuantizationOutcome", "quantize_graph", "OBSERVERS"]
+__all__ = ["ImagePreprocess", "QuantizeSpec", "QuantizationOutcome", "Target", "quantize_graph", "parse_target",
+           "OBSERVERS"]
 
 MODES = ("int8", "dynamic")
 
@@ -41,6 +49,11 @@ class QuantizeSpec:
     auto_fallback: bool = True
     report_samples: int = 4
     threads: int = 1
+    # per-output accuracy targets (accuracy.py; empty: the defaults per output kind); fix_accuracy=False
+    # only measures them
+    accuracy_targets: list[Target] = field(default_factory=list)
+    fix_accuracy: bool = True
+    bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
 
 
 @dataclass
@@ -52,13 +65,33 @@ class QuantizationOutcome:
     seconds: float
     description: str
     cpu_seconds: float = 0.0  # the calibration's processor time (wall time on a busy machine is longer)
+    verdict: Verdict | None = None  # each output against fp32 on held-out samples
+    fixed: Fixed | None = None      # what the converter changed to meet the target
+
+    def verdict_lines(self) -> list[str]:
+        """The end-to-end verdict, then the fixes and their cost."""
+        if self.verdict is None:
+            return ["no end-to-end verdict: no samples to measure the outputs on"]
+        lines = self.verdict.lines()
+        if self.fixed is not None and self.fixed.steps:
+            lines.append(f"to meet it the converter changed {len(self.fixed.steps)} layer(s):")
+            lines += ["  " + t for t in fixes_text(self.fixed)]
+        elif self.fixed is not None and not self.verdict.met:
+            lines.append("no layer's fix improved the outputs (see the per-layer sensitivity in --report)")
+        return lines
 
     def float_nodes_text(self) -> list[str]:
         return [f"{name} ({op}: {why})" for name, op, why in self.result.float_nodes]
 
     def summary_json(self) -> str:
         q = [r.sqnr_db for r in self.rows if r.sqnr_db is not None and not math.isinf(r.sqnr_db)]
+        v = self.verdict
         return json.dumps({"samples": self.samples, "seconds": round(self.seconds, 2),
+                           "accuracy_target_met": v.met if v else None,
+                           "outputs": {o.name: {"kind": o.kind, "cosine": round(o.cosine, 5),
+                                                "sqnr_db": round(o.sqnr_db, 2) if math.isfinite(o.sqnr_db) else None,
+                                                "top1": o.top1, "iou": o.iou} for o in v.outputs} if v else {},
+                           "fixes": [s.text() for s in self.fixed.steps] if self.fixed else [],
                            "cpu_seconds": round(self.cpu_seconds, 2),
                            "int8_nodes": len(self.result.int8_nodes), "float_nodes": len(self.result.float_nodes),
                            "min_sqnr_db": round(min(q), 2) if q else None,
@@ -68,10 +101,10 @@ class QuantizationOutcome:
         return text_table(self.rows, limit)
 
     def write_html(self, path: str | Path, title: str) -> None:
-        write_html(str(path), self.rows, title, [
+        write_html(str(path), self.rows, title, self.verdict_lines(), [
             f"calibration: {self.description} in {self.seconds:.1f} s ({self.cpu_seconds:.1f} s processor time)",
-            f"{len(self.result.int8_nodes)} int8 nodes, {len(self.result.float_nodes)} kept in fp32",
-        ])
+            f"{len(self.result.int8_nodes)} quantized nodes, {len(self.result.float_nodes)} kept in fp32",
+        ], self.fixed.sensitivity if self.fixed else [])
 
 
 def _inputs_of(graph: Graph) -> list[tuple[str, tuple, np.dtype]]:
@@ -96,19 +129,20 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
                    progress: Callable[[str, int, int], None] | None = None) -> QuantizationOutcome:
     if spec.mode not in MODES:
         raise ValueError(f"quantize must be one of {', '.join(MODES)}, got {spec.mode!r}")
+    check_target_outputs(spec.accuracy_targets, graph.outputs)
     if spec.mode == "dynamic":
-        q = copy.deepcopy(graph)
-        return QuantizationOutcome(q, quantize_dynamic(q, spec.per_channel), [], 0, 0.0, "no calibration (dynamic)")
+        return _quantize_dynamic(graph, spec)
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
     start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
-        data, stats, samples = None, {}, []  # a pre-quantized model brings its own scales
+        data, stats, holdout, held_out = None, {}, [], False  # a pre-quantized model brings its own scales
     else:
         data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit, preprocess=spec.preprocess)
-        stats = collect_stats(graph, data, spec.threads,
+        calib, holdout, held_out = split_holdout(data)
+        stats = collect_stats(graph, calib, spec.threads,
                               (lambda i, n: progress("calibrating", i, n)) if progress else None)
-        samples = [feeds for _, feeds in zip(range(spec.report_samples), data)]
+    samples = holdout[:spec.report_samples]
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
@@ -125,7 +159,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     for _ in range(2 if spec.auto_fallback else 0):  # measured collapses, then islands not worth converting
         bad = collapsed_layers(rows, graph)
         if data is not None:  # (a pre-quantized model runs as its author quantized it)
-            bad.update(islands(graph, result, stats, len(data)))
+            bad.update(islands(graph, result, stats, len(calib)))
         bad = {n: why for n, why in bad.items() if n not in opts.force_float}
         if not bad:
             break
@@ -147,9 +181,64 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if data is None:
         return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
                                    cpu_seconds)
-    return QuantizationOutcome(q, result, rows, len(data), seconds, data.description, cpu_seconds)
+    finish = None
+    if spec.bias_correction:
+        correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
+
+        def finish(qg: Graph, res: QuantResult) -> None:
+            correct_biases(graph, qg, res, correction_samples)
+        finish(q, result)
+    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress)
+    if fixed.steps or spec.bias_correction:
+        q, result = fixed.graph, fixed.result
+        rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
+        notes = {s.node: f"changed by the accuracy fixer: {s.fix}" for s in fixed.steps}
+        for r in rows:
+            r.note = notes.get(r.node, r.note)
+    rows = sort_by_contribution(rows, _added_noise(rows, graph))
+    return QuantizationOutcome(q, result, rows, len(calib), seconds, calib.description, cpu_seconds,
+                               fixed.verdict, fixed)
 
 
+def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress) -> Fixed:
+    """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
+    if progress:
+        progress("measuring the outputs against fp32", 0, 0)
+    reference = run_outputs(serialize(graph), holdout, spec.threads)
+    if not spec.fix_accuracy:
+        q_out = run_outputs(serialize(start[0]), holdout, spec.threads)
+        return Fixed(start[0], start[1],
+                     verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
+    return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
+                       _added_noise(rows, graph), spec.threads, None, finish, progress)
+
+
+def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
+    """int8 weights, activations quantized at run time; the verdict on the calibration data
+    when given (else on random inputs, said so)."""
+    q = copy.deepcopy(graph)
+    result = quantize_dynamic(q, spec.per_channel)
+    description = "no calibration (dynamic)"
+    v = None
+    try:
+        with warnings.catch_warnings():  # (random inputs only measure here; nothing is calibrated on them)
+            warnings.simplefilter("ignore")
+            data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit or 8, preprocess=spec.preprocess)
+    except ConversionError:
+        if spec.calibration is not None:
+            raise
+        data = None  # random inputs need static shapes: no verdict for this model
+    if data is not None:
+        samples = list(data)
+        reference = run_outputs(serialize(graph), samples, spec.threads)
+        v = verdict(reference, run_outputs(serialize(q), samples, spec.threads), spec.accuracy_targets,
+                    len(samples), False)
+        description = f"verdict on {data.description}"
+    return QuantizationOutcome(q, result, dynamic_rows(graph, result), 0, 0.0, description, verdict=v)
+
+
+BIAS_CORRECTION_SAMPLES = 4
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0

@@ -65,6 +65,9 @@ class QuantOptions:
     mixed_range_ratio: float = 64.0
     force_float: dict[str, str] = field(default_factory=dict)  # node -> reason (islands, measured error)
     range_rules: bool = True  # False: probability tails and mixed-range tensors go int8 too
+    # tensor -> (observer, percentile) replacing the global choice for that tensor (the accuracy fixer's
+    # "better scale" step)
+    range_override: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,7 +216,7 @@ class _Quantizer:
         st = self.stats.get(name)
         if st is None or st.count == 0:
             return 0.0, 0.0
-        return st.range(self.opts.observer, self.opts.percentile)
+        return st.range(*self.opts.range_override.get(name, (self.opts.observer, self.opts.percentile)))
 
     def mixed_range(self, name: str) -> bool:
         st = self.stats.get(name)

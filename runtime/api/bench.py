@@ -1,6 +1,7 @@
-"""`nanort bench`: latency of a .nrt model (and of the ONNX model under
-onnxruntime with --vs) over interleaved runs in one process, plus peak RSS
-and load time of each, measured in separate fresh processes."""
+"""`nanort bench`: latency of a .nrt model (and of its source model under
+onnxruntime or TensorFlow Lite with --vs) over interleaved runs in one
+process, the precision each side runs and how far their outputs agree, plus
+peak RSS and load time of each, measured in separate fresh processes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import nanort
+from nanort import peers
 from nanort.runtime.benchmark import Timing, block_for, interleaved
 
 
@@ -21,6 +23,8 @@ from nanort.runtime.benchmark import Timing, block_for, interleaved
 class BenchResult:
     name: str
     timing: Timing
+    precision: str = ""
+    agreement: str = ""   # with nanort's outputs on the same inputs (the peer's row)
     peak_rss_mb: float | None = None
     load_ms: float | None = None
 
@@ -42,17 +46,6 @@ def make_inputs(model: nanort.Model, shapes: dict[str, list[int]], seed: int = 0
     return feeds
 
 
-def ort_session(onnx_path: str, threads: int):
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise nanort.InvalidArgumentError("--vs needs onnxruntime (pip install onnxruntime)") from None
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
-
-
 _MEASURE = r"""
 import json, sys, time
 import numpy as np
@@ -64,6 +57,14 @@ if kind == "nanort":
     t0 = time.perf_counter()
     m = nanort.Model(path, threads=threads, isa=isa)
     run = lambda: m.run(feeds)
+elif kind == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    t0 = time.perf_counter()
+    it = Interpreter(model_path=path, num_threads=threads); it.allocate_tensors()
+    def run():
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], feeds[d["name"]])
+        it.invoke()
 else:
     import onnxruntime as ort
     t0 = time.perf_counter()
@@ -94,24 +95,25 @@ def run_bench(model_path: str, vs: str | None, threads: int, runs: int, warmup: 
     model = nanort.Model(model_path, threads=threads, isa=isa)
     feeds = make_inputs(model, shapes)
     candidates = {"nanort": lambda: model.run(feeds)}
+    results = {"nanort": BenchResult("nanort", Timing(0, 0, 0, 0), peers.nanort_precision(model_path))}
     if vs:
-        sess = ort_session(vs, threads)
-        names = {i.name for i in sess.get_inputs()}
-        missing = names - set(feeds)
-        if missing:
-            raise nanort.InvalidArgumentError(f"the ONNX model's inputs {sorted(missing)} are not the .nrt model's")
-        candidates["onnxruntime"] = lambda: sess.run(None, feeds)
-    timings = interleaved(candidates, runs=runs, warmup=warmup, block=block_for(threads))
-    results = [BenchResult(name, t) for name, t in timings.items()]
+        name, make_runner, precision = peers.peer_for(vs)
+        peer_run = make_runner(vs, threads, feeds)
+        candidates[name] = peer_run
+        results[name] = BenchResult(name, Timing(0, 0, 0, 0), precision(vs),
+                                    peers.agreement(peer_run(), model.run(feeds)))
+    for name, timing in interleaved(candidates, runs=runs, warmup=warmup, block=block_for(threads)).items():
+        results[name].timing = timing
     if memory:
         feeds_path = tmpdir / "feeds.npz"
         np.savez(feeds_path, **feeds)
-        for r in results:
-            path = model_path if r.name == "nanort" else vs
-            info = measure_process(r.name, str(path), threads, feeds_path, isa)
+        for r in results.values():
+            kind, path = ("nanort", model_path) if r.name == "nanort" else \
+                ("tflite" if r.name.startswith("tflite") else "onnxruntime", vs)
+            info = measure_process(kind, str(path), threads, feeds_path, isa)
             r.peak_rss_mb, r.load_ms = info["peak_rss_mb"], info["load_ms"]
     model.close()
-    return results
+    return list(results.values())
 
 
 def load_time_ms(model_path: str, threads: int) -> float:

@@ -100,20 +100,25 @@ def _convert(args: argparse.Namespace, shapes: dict):
             args.model, args.output, input_shapes=shapes, nhwc_io=args.nhwc_io, quantize=args.quantize,
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
-            keep_float=args.keep_float or (), auto_float=args.auto_float, report=args.report,
-            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict)
+            keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            report=args.report, threads=args.threads, progress=report, input_values=dict(args.input_value or []),
+            strict=args.strict)
     return result
 
 
 def _print_report(r) -> None:
     out.print(f"[bold]{r.source}[/] -> [bold]{r.output}[/]")
+    if r.quantization is not None:  # the end-to-end verdict first: does the model still work?
+        for k, line in enumerate(r.quantization.verdict_lines()):
+            out.print(f"[bold]accuracy: {line}[/]" if k == 0 else f"  {line}", markup=k == 0)
     t = Table(show_header=False, box=None, pad_edge=False)
-    t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB (onnx) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
+    kind = "tflite" if r.source.lower().endswith(".tflite") else "onnx"
+    t.add_row("file size", f"{r.source_bytes / 1e6:.2f} MB ({kind}) -> {r.output_bytes / 1e6:.2f} MB (nrt), "
               f"{r.output_bytes / max(r.source_bytes, 1):.0%}")
     t.add_row("parameters", f"{r.parameters:,}")
     t.add_row("inputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.inputs))
     t.add_row("outputs", ", ".join(f"{n} {_fmt_shape(s)}" for n, s in r.outputs))
-    t.add_row("ops", f"{sum(r.source_op_histogram.values())} onnx nodes -> {sum(r.op_histogram.values())} nanort ops")
+    t.add_row("ops", f"{sum(r.source_op_histogram.values())} {kind} nodes -> {sum(r.op_histogram.values())} nanort ops")
     t.add_row("fp32 fallbacks", ", ".join(r.float_fallbacks) if r.float_fallbacks else "none")
     out.print(t)
     ops = Table(title="ops by type", title_justify="left")
@@ -127,10 +132,10 @@ def _print_report(r) -> None:
     q = r.quantization
     if q is not None and q.rows:
         out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
-        worst = sorted((row for row in q.rows if row.sqnr_db is not None), key=lambda row: row.sqnr_db)[:12]
+        worst = [row for row in q.rows if row.sqnr_db is not None][:12]  # (sorted by added error)
         from nanort.converter.quantize.report import text_table
 
-        out.print("lowest per-layer SQNR (full table: --report FILE.html):")
+        out.print("layers adding the most error (full table: --report FILE.html):")
         out.print(text_table(worst))
 
 
@@ -260,17 +265,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results = run_bench(args.model, args.vs, args.threads, args.runs, args.warmup, args.isa,
                             dict(args.input_shape or []), not args.no_memory, Path(tmp))
     t = Table(title=f"{args.model}: {args.threads} thread(s), {results[0].timing.runs} interleaved runs")
-    for col in ("runtime", "median ms", "min ms", "max ms", "nanort speedup", "peak RSS MB", "load ms"):
-        t.add_column(col, justify="left" if col == "runtime" else "right")
+    for col in ("runtime", "precision", "median ms", "min ms", "max ms", "nanort speedup", "agreement",
+                "peak RSS MB", "load ms"):
+        t.add_column(col, justify="left" if col in ("runtime", "precision", "agreement") else "right")
     base = results[0].timing
     for r in results:
-        t.add_row(r.name, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}", f"{r.timing.max_ms:.3f}",
-                  "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+        t.add_row(r.name, r.precision, f"{r.timing.median_ms:.3f}", f"{r.timing.min_ms:.3f}",
+                  f"{r.timing.max_ms:.3f}", "" if r.name == "nanort" else f"{base.ratio(r.timing):.2f}x",
+                  r.agreement,
                   "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.1f}",
                   "-" if r.load_ms is None else f"{r.load_ms:.1f}")
     out.print(t)
-    out.print("peak RSS: whole process incl. the Python interpreter, each runtime in its own fresh process; "
-              "load: from the runtime imported to the first result")
+    out.print("agreement: with nanort's outputs on the same inputs (float: max |difference| / output range; "
+              "quantized: elements within 1 step); peak RSS: whole process incl. the Python interpreter, each "
+              "runtime in its own fresh process; load: from the runtime imported to the first result")
     if args.profile:
         from nanort.bench import profile
 
@@ -297,9 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"nanort {nanort.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("convert", help="convert an ONNX model to .nrt",
-                       description="Convert an ONNX model to a .nrt file and print a summary.")
-    c.add_argument("model", help="source .onnx file (external data files are read from its folder)")
+    c = sub.add_parser("convert", help="convert an ONNX or TFLite model to .nrt",
+                       description="Convert an ONNX or TensorFlow Lite model to a .nrt file and print a summary.")
+    c.add_argument("model", help="source .onnx file (external data files are read from its folder) or .tflite file")
     c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
@@ -328,7 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
     q.add_argument("--auto-float", type=int, default=0, metavar="N",
                    help="keep the N layers that add the most quantization error in fp32")
-    q.add_argument("--report", metavar="FILE.html", help="write the per-layer quantization report")
+    q.add_argument("--accuracy-target", action="append", metavar="[OUTPUT:]METRIC=VALUE",
+                   help="end-to-end target per output, METRIC one of cosine, sqnr, top1, iou (repeatable; default: "
+                        "top1=0.99 for probabilities, iou=0.97 for [0,1] maps, cosine=0.99 otherwise); layers "
+                        "are fixed until it holds on held-out calibration samples")
+    q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
@@ -352,14 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("ops", help="list the supported operators, their element types and int8 kernels")
     o.set_defaults(func=cmd_ops)
 
-    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime",
+    b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime or TFLite",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
-                                   "onnxruntime on the same random inputs in one process (with several "
+                                   "onnxruntime (.onnx) or TFLite with XNNPACK (.tflite) on the same random "
+                                   "inputs in one process, each side's precision and their outputs' agreement "
+                                   "(with several "
                                    "threads in blocks of 5 runs, each led by an untimed run: the other "
                                    "runtime's workers spin on after its run); peak RSS and load time of each "
                                    "in separate processes.")
     b.add_argument("model", help=".nrt model")
-    b.add_argument("--vs", metavar="MODEL.onnx", help="compare with this ONNX model under onnxruntime")
+    b.add_argument("--vs", metavar="MODEL", help="compare with this .onnx model under onnxruntime or this "
+                   ".tflite model under TFLite (ai-edge-litert, XNNPACK)")
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
     b.add_argument("--warmup", type=int, default=3)
