@@ -34,10 +34,18 @@ sys.path.insert(0, str(HERE))
 import models as zoo  # noqa: E402
 
 import nanort  # noqa: E402
-from nanort.bench import ort_session  # noqa: E402
 from nanort.runtime.benchmark import interleaved  # noqa: E402
 
 CALIBRATION = 8
+
+
+def ort_session(path: str, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 @dataclass
