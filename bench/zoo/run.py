@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -246,7 +247,9 @@ def main() -> int:
         rows = [earlier[m.name] for m in zoo.MODELS if m.name in earlier]
     saved.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     text = ["# nanort model zoo vs onnxruntime", "", __doc__.split("\n\n")[2].strip(), "",
-            f"onnxruntime {__import__('onnxruntime').__version__}, 1 thread, {args.runs} interleaved runs.", "",
+            f"onnxruntime {__import__('onnxruntime').__version__}, 1 thread, {args.runs} interleaved runs "
+            f"(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; on a shared machine "
+            "the ratios are what carries over).", "",
             table(rows), ""]
     Path(args.out).write_text("\n".join(text))
     print(table(rows))
