@@ -64,6 +64,13 @@ def _convert_body(ctx: ImportContext, body: onnx.GraphProto, leading: list[onnx.
     return sub
 
 
+def _graph_attr(ctx: ImportContext, name: str) -> onnx.GraphProto:
+    body = ctx.attr(name)
+    if not isinstance(body, onnx.GraphProto):
+        ctx.unsupported(f"attribute {name!r} (a graph) is missing")
+    return body
+
+
 def _declare_outputs(ctx: ImportContext, body: Graph, first: int) -> None:
     """Op outputs take their body outputs' types where inference left them untyped."""
     for k, out in enumerate(ctx.outputs):
@@ -75,7 +82,7 @@ def _declare_outputs(ctx: ImportContext, body: Graph, first: int) -> None:
 
 @register("If")
 def _if(ctx: ImportContext) -> None:
-    branches = [ctx.attr("then_branch"), ctx.attr("else_branch")]
+    branches = [_graph_attr(ctx, "then_branch"), _graph_attr(ctx, "else_branch")]
     captures = _captures(ctx, branches, set())
     converted = []
     for name, branch in zip(("then_branch", "else_branch"), branches):
@@ -93,7 +100,7 @@ def _if(ctx: ImportContext) -> None:
 
 @register("Loop")
 def _loop(ctx: ImportContext) -> None:
-    body: onnx.GraphProto = ctx.attr("body")
+    body = _graph_attr(ctx, "body")
     carried = [ctx.input(i) for i in range(2, ctx.num_inputs)]
     if len(body.input) != 2 + len(carried):
         ctx.unsupported(f"the body has {len(body.input)} inputs for {len(carried)} loop-carried values")
@@ -115,8 +122,10 @@ def _loop(ctx: ImportContext) -> None:
 def _scan(ctx: ImportContext) -> None:
     if ctx.opset < 9:
         ctx.unsupported("Scan before opset 9 (with a batch axis and sequence_lens) is not supported")
-    body: onnx.GraphProto = ctx.attr("body")
-    n_scan = int(ctx.attr("num_scan_inputs"))
+    body = _graph_attr(ctx, "body")
+    n_scan = ctx.attr("num_scan_inputs")
+    if not isinstance(n_scan, int) or not 0 < n_scan <= ctx.num_inputs:
+        ctx.unsupported(f"num_scan_inputs {n_scan!r} does not fit {ctx.num_inputs} inputs")
     n_state = ctx.num_inputs - n_scan
     axes = list(ctx.attr("scan_input_axes", [0] * n_scan))
     leading = []
