@@ -21,7 +21,7 @@ from . import contrib_ops, onnx_loader, tflite
 from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
-from .passes import PassOptions, run_passes
+from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
 from .quantize import (
     ImagePreprocess,
@@ -116,7 +116,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
-            report: str | os.PathLike | None = None,
+            report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             threads: int = 1, progress: ProgressFn | None = None,
             input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -138,6 +138,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
     bias; report writes an HTML page leading with that verdict.
+    input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
+    inputs / outputs integer codes of their quantization (passes/io_dtype.py),
+    e.g. camera bytes straight into the first layer.
     input_values freezes inputs of an ONNX model to values (a number, a list or
     an array) and folds what depends on them (an `If` on a sample rate, say).
     Declared shapes or types that contradict shape inference are dropped and
@@ -148,6 +151,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
+    io_dtype.check_io_dtypes(input_dtype, output_dtype)
     warned: list[str] = []
     if tflite.is_tflite(src):
         if input_values:
@@ -195,6 +199,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             if report:
                 outcome.write_html(report, f"nanort {quantize} report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
+        io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
         if progress:
             progress("writing", 0, 0)
         data = serialize(graph, info)

@@ -101,8 +101,8 @@ def _convert(args: argparse.Namespace, shapes: dict):
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
-            report=args.report, threads=args.threads, progress=report, input_values=dict(args.input_value or []),
-            strict=args.strict)
+            report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype,
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict)
     return result
 
 
@@ -316,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strict", action="store_true",
                    help="refuse declared shapes/types that contradict inference (default: drop them, warn)")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
+    c.add_argument("--input-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: take inputs as int8 or uint8 codes of the first layer's quantization "
+                        "(e.g. camera bytes) instead of float32")
+    c.add_argument("--output-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: give outputs as int8 or uint8 codes instead of float32")
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
