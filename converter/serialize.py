@@ -52,7 +52,17 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def _options(node: Node) -> tuple[int, Any]:
+def subgraphs_of(graph: Graph) -> list[Graph]:
+    """The graph and every subgraph it holds (If / Loop / Scan bodies, the
+    nodes' "graphs" attribute), depth first: their order in the file."""
+    out = [graph]
+    for n in graph.nodes:
+        for g in n.attrs.get("graphs", ()):
+            out += subgraphs_of(g)
+    return out
+
+
+def _options(node: Node, graph_index: dict[int, int]) -> tuple[int, Any]:
     if node.op not in OPTIONS_TABLE:
         raise ValueError(f"op {node.op!r} of node {node.name!r} is not in the schema")
     table = OPTIONS_TABLE[node.op]
@@ -63,6 +73,8 @@ def _options(node: Node) -> tuple[int, Any]:
     module = __import__(f"nanort.schema.{table}", fromlist=[table])
     obj = getattr(module, f"{table}T")()
     for key, value in node.attrs.items():
+        if key == "graphs":
+            value = [graph_index[id(g)] for g in value]
         field = _camel(key)
         if not hasattr(obj, field):
             raise ValueError(f"{table} has no field {key!r} (node {node.name!r}, op {node.op})")
@@ -263,7 +275,8 @@ def _pack_operator(b: _SharingBuilder, o: OperatorT) -> int:
     return O.OperatorEnd(b)
 
 
-def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[str, Any]) -> bytes:
+def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_index: dict[int, int],
+                 name: str) -> GraphT:
     index = {name: i for i, name in enumerate(order)}
     io = set(graph.inputs) | set(graph.outputs)
     tensors = []
@@ -305,15 +318,25 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
         o.name = n.name
         o.inputs = [index[i] if i else -1 for i in n.inputs]
         o.outputs = [index[i] for i in n.outputs]
-        o.optionsType, options = _options(n)
+        o.optionsType, options = _options(n, graph_index)
         o.options = None if options is None else _Shared(options, force_defaults=True)
         ops.append(_Ordered(o))
     g = GraphT()
-    g.name = info.get("graph_name", "main")
+    g.name = name
     g.tensors = tensors
     g.operators = ops
     g.inputs = [index[i] for i in graph.inputs]
     g.outputs = [index[o] for o in graph.outputs]
+    return g
+
+
+def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str, int]], info: dict[str, Any]
+           ) -> bytes:
+    graph_index = {id(g): i for i, g in enumerate(graphs)}
+    tables = [_graph_table(g, order, offs, graph_index, info.get("graph_name", "main") if i == 0 else f"subgraph{i}")
+              for i, (g, order, offs) in enumerate(zip(graphs, orders, offsets))]
+    graph = graphs[0]
+    index = {name: i for i, name in enumerate(orders[0])}
 
     sig = SignatureT()
     sig.key = graph.signature_key
@@ -326,7 +349,7 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
     m.producer = "nanort"
     m.producerVersion = info.get("producer_version", "")
     m.sourceSha256 = info.get("source_sha256", "")
-    m.graphs = [g]
+    m.graphs = tables
     m.signatures = [sig]
     m.metadata = [MetadataT(key=k, value=v) for k, v in graph.metadata.items()]
     recipe = QuantizationRecipeT()
@@ -344,30 +367,34 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
 
 def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
     info = info or {}
-    order = tensor_order(graph)
-    missing = [n for n in order if n not in graph.tensors]
-    if missing:
-        raise ValueError(f"tensor {missing[0]!r} is used but not defined")
+    graphs = subgraphs_of(graph)
+    orders = [tensor_order(g) for g in graphs]
+    for g, order in zip(graphs, orders):
+        missing = [n for n in order if n not in g.tensors]
+        if missing:
+            raise ValueError(f"tensor {missing[0]!r} is used but not defined")
     blobs: list[bytes] = []
-    blob_index: dict[str, int] = {}
+    blob_index: list[dict[str, int]] = []  # per graph: constant name -> blob
     seen: dict[bytes, int] = {}  # equal constants (lookup tables of equal scales, ...) share one buffer
-    for name in order:
-        t = graph.tensors[name]
-        if t.data is not None:
-            blob = np.require(t.data.astype(t.dtype, copy=False), requirements="C").tobytes()
-            if blob not in seen:
-                seen[blob] = len(blobs)
-                blobs.append(blob)
-            blob_index[name] = seen[blob]
+    for g, order in zip(graphs, orders):
+        blob_index.append({})
+        for name in order:
+            t = g.tensors[name]
+            if t.data is not None:
+                blob = np.require(t.data.astype(t.dtype, copy=False), requirements="C").tobytes()
+                if blob not in seen:
+                    seen[blob] = len(blobs)
+                    blobs.append(blob)
+                blob_index[-1][name] = seen[blob]
     layout = _Layout(blobs)
 
-    def offsets(placements: list[tuple[int, int]]) -> dict[str, int]:
-        return {name: placements[i][0] for name, i in blob_index.items()}
+    def offsets(placements: list[tuple[int, int]]) -> list[dict[str, int]]:
+        return [{name: placements[i][0] for name, i in per_graph.items()} for per_graph in blob_index]
 
-    first = _build(graph, order, offsets(layout.offsets(ALIGN)), info)
+    first = _build(graphs, orders, offsets(layout.offsets(ALIGN)), info)
     start = (len(first) + ALIGN - 1) // ALIGN * ALIGN
     placements = layout.offsets(start)
-    fb = _build(graph, order, offsets(placements), info)
+    fb = _build(graphs, orders, offsets(placements), info)
     if len(fb) != len(first):
         raise AssertionError("FlatBuffer size changed between passes")
     out = bytearray(fb)

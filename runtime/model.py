@@ -147,8 +147,7 @@ class Model:
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
-        # (shape, dtype) of each output for the current input shapes
-        self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
+        self._out_info = ffi.new("nrt_tensor_info*")  # (reused: asked after every run)
         # caller arrays bound for zero-copy I/O (bind_input / bind_output), by index
         self._bound_inputs: dict[int, np.ndarray] = {}
         self._bound_outputs: dict[int, np.ndarray] = {}
@@ -298,24 +297,19 @@ class Model:
         for i, arr in enumerate(arrays):
             if arr is not None and self._shapes[i] != arr.shape:
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
-                self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
                 self._shapes[i] = arr.shape
 
     def _output_meta(self, index: int) -> tuple[tuple[int, ...], np.dtype]:
-        meta = self._out_meta[index]
-        if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
-            info = ffi.new("nrt_tensor_info*")
-            _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-            meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype]
-            self._out_meta[index] = meta
-        return meta
+        # asked after every run: an output's shape may depend on the input values (NonZero, Loop, If, ...)
+        info = self._out_info
+        _check(lib.nrt_model_output_info(self._h, index, info), self._h)
+        return tuple(info.dims[0:info.rank]), DTYPES[info.dtype]
 
     def _fetch_output(self, index: int) -> np.ndarray:
         if index in self._bound_outputs:
             return self._bound_outputs[index]
-        meta = self._output_meta(index)
-        out = np.empty(*meta)
+        out = np.empty(*self._output_meta(index))
         if out.nbytes:  # (the runtime's tensor holds exactly this many bytes)
             ffi.memmove(out, lib.nrt_model_output_data(self._h, index), out.nbytes)
         return out

@@ -280,3 +280,27 @@ def test_clip_with_run_time_bounds_stays_float(tmp_path: Path):
     with nanort.Model(dst) as nm:
         got = nm.run(f)["y"]
     assert got.min() >= 0.1 - 0.01 and sqnr_db(want, got) > 25.0  # (the layout Transpose after it is int8)
+
+
+def test_add_of_an_infinite_mask_stays_float(tmp_path: Path):
+    """Attention masks exported as x + (-inf where masked): the Add keeps fp32
+    (an int8 range cannot hold -inf) and the rest is int8."""
+    mask = np.zeros((4, 4), np.float32)
+    mask[np.triu_indices(4, 1)] = -np.inf
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "mask"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=-1)]
+    model = helper.make_model(helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, numpy_helper.from_array(mask, "mask")]),
+        opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "m.onnx")
+    rng = np.random.default_rng(1)
+    calib = [{"x": rng.standard_normal((4, 4)).astype(np.float32)} for _ in range(8)]
+    nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt", quantize="int8", calibration=calib)
+    x = calib[0]["x"]
+    want = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with nanort.Model(tmp_path / "m.nrt") as m:
+        got = m.run({"x": x})["y"]
+    np.testing.assert_allclose(got, want, atol=0.05)
+    assert np.all(got[np.triu_indices(4, 1)] == 0)

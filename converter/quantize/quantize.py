@@ -318,6 +318,8 @@ class _Quantizer:
         if op in ("Add", "Sub", "Mul", "MatMul"):
             if any(not self.is_float(i) for i in node.inputs):
                 return False, "non-float operand"
+            if any(g.tensors[i].is_const and not np.isfinite(g.const(i)).all() for i in node.inputs):
+                return False, "constant operand holds inf or NaN (an attention mask's fill value)"
             if op == "MatMul" and any(g.tensors[i].is_const for i in node.inputs):
                 return False, "constant MatMul operand (FullyConnected covers that)"
             return (act in CLAMP_ACTIVATIONS), "fused activation has no int8 form"

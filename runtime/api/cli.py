@@ -43,13 +43,47 @@ def _floats_arg(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _fmt_shape(shape: Sequence) -> str:
+def _fmt_shape(shape: Sequence | None) -> str:
+    if shape is None:
+        return "[rank unknown]"
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 # ---------------------------------------------------------------- convert --
+def _value_arg(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a number, comma-separated numbers or a .npy "
+                                         f"file), got {text!r}")
+    if value.endswith(".npy"):
+        try:
+            return name, np.load(value, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise argparse.ArgumentTypeError(f"cannot read {value}: {e}") from None
+    try:
+        numbers = [float(v) if any(c in v for c in ".eEn") else int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}={value}: expected numbers or a .npy file") from None
+    return name, numbers[0] if len(numbers) == 1 else numbers
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    import warnings
+
+    from nanort.converter import ConversionWarning
+
     shapes = dict(args.input_shape or [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        result = _convert(args, shapes)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False)
+    if not args.quiet:
+        _print_report(result)
+    return 0
+
+
+def _convert(args: argparse.Namespace, shapes: dict):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("loading", total=None)
@@ -69,10 +103,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype,
-            threads=args.threads, progress=report)
-    if not args.quiet:
-        _print_report(result)
-    return 0
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict)
+    return result
 
 
 def _print_report(r) -> None:
@@ -205,6 +237,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- ops --
+def cmd_ops(args: argparse.Namespace) -> int:
+    from nanort.converter import op_support
+
+    onnx_ops = op_support.onnx_ops()
+    out.print(f"[bold]ONNX operators the converter takes[/] ({len(onnx_ops)}; other domains as domain:Op):")
+    out.print(", ".join(onnx_ops))
+    t = Table(title="runtime operators (an ONNX op may become several, or fold away at convert time)",
+              title_justify="left")
+    for col in ("op", "element types", "int8 kernel", "how known"):
+        t.add_column(col)
+    for op in op_support.runtime_ops():
+        t.add_row(op.op, ", ".join(op.dtypes) or "-", "yes" if op.int8 else "", op.how)
+    out.print(t)
+    out.print("probed: run on every element type by this build; declared: what its kernels are written for. "
+              "In int8 models nonlinear activations become 256-entry tables (Lut) or fuse into the int8 op before.")
+    return 0
+
+
 # ------------------------------------------------------------------ bench --
 def cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
@@ -261,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
+    c.add_argument("--input-value", action="append", type=_value_arg, metavar="NAME=VALUE",
+                   help="freeze an input to a value (number, N1,N2,... or FILE.npy) and fold what depends on it")
+    c.add_argument("--strict", action="store_true",
+                   help="refuse declared shapes/types that contradict inference (default: drop them, warn)")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
     c.add_argument("--input-dtype", choices=["float32", "int8", "uint8"], default="float32",
                    help="int8 model: take inputs as int8 or uint8 codes of the first layer's quantization "
@@ -311,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--isa", default="auto", choices=list(ISAS))
     r.set_defaults(func=cmd_run)
+
+    o = sub.add_parser("ops", help="list the supported operators, their element types and int8 kernels")
+    o.set_defaults(func=cmd_ops)
 
     b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime or TFLite",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "

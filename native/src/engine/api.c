@@ -430,6 +430,9 @@ static nrt_status bind_io(nrt_model* m, int index, void* data, size_t bytes, boo
     if (data && align > 1 && (uintptr_t)data % align != 0)
         LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "memory bound to %s %s must be aligned to %zu bytes (its %s "
                           "elements)", what, t->name, align, nrt_dtype_name(t->dtype)));
+    if (data && t->dynamic) /* known since the last prepare; check_bindings catches the rest */
+        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "output %s is sized during invoke (its shape depends on values): it "
+                          "cannot be bound; read nrt_model_output_data after invoke", t->name));
     if (data && m->prepared && bytes != t->nbytes)
         LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "%s %s takes %zu bytes at its current shape, got %zu", what, t->name,
                           t->nbytes, bytes));

@@ -11,6 +11,7 @@
 
 #include "../kernels/dtype.h"
 #include "op.h"
+#include "subgraph.h"
 
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
  * (converter/serialize.py: SMALL_BUFFER). */
@@ -351,6 +352,11 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph: corrupt tensor or operator list");
     if (tensors.len > 1000000 || ops.len > 1000000)
         return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors / %u operators exceed the limit", tensors.len, ops.len);
+    nrt_model* root = m->root ? m->root : m;
+    root->loaded_items += (size_t)tensors.len + ops.len;
+    if (root->loaded_items > NRT_MAX_LOADED_ITEMS)
+        return nrt_fail(m, NRT_ERR_LIMIT, "the graph and its subgraphs hold over %d tensors and operators",
+                        NRT_MAX_LOADED_ITEMS);
     m->num_tensors = (int)tensors.len;
     m->num_nodes = (int)ops.len;
     m->tensors = calloc(tensors.len ? tensors.len : 1, sizeof(nrt_tensor));
@@ -441,14 +447,20 @@ nrt_status nrt_load(nrt_model* m) {
     m->format_version = version;
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
+    if (m->graph_index != 0 &&
+        ((uint32_t)m->graph_index >= graphs.len || !nrt_fb_vec_table(&graphs, (uint32_t)m->graph_index, &g)))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "subgraph index %d is not a graph of the model (%u graphs)",
+                        m->graph_index, graphs.len);
     nrt_status st = load_graph(&L, &g);
-    if (st == NRT_OK) st = verify_descriptive_tables(m, &root);
+    if (st == NRT_OK && m->depth == 0) st = verify_descriptive_tables(m, &root);
     if (st == NRT_OK) m->loaded = true;
     return st;
 }
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
+    nrt_subgraph_free_all(m);
+    if (m->depth == 0) m->loaded_items = 0;
     for (int i = 0; m->tensors && i < m->num_tensors; i++) free(m->tensors[i].owned_scale);
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         free(m->nodes[i].inputs);

@@ -82,10 +82,11 @@ nrt_status nrt_expect_same_dtype(nrt_ctx* ctx, const nrt_tensor* a, const nrt_te
 
 nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* role, int64_t* out, int max,
                                 int* count) {
-    if (!nrt_is_static(t))
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
-                           "%s '%s' is computed from tensor data at run time; only values that are constant or "
-                           "derived from shapes are supported", role, t->name);
+    if (!nrt_is_static(t)) {
+        if (ctx->node) ctx->node->needs_value = true; /* the engine prepares the node at invoke instead */
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s '%s' is computed from tensor data at run time", role,
+                           t->name);
+    }
     if (t->dtype != NRT_INT64 && t->dtype != NRT_INT32)
         return nrt_op_fail(ctx, NRT_ERR_DTYPE, "%s '%s' is %s, expected int64", role, t->name,
                            nrt_dtype_name(t->dtype));
@@ -99,8 +100,10 @@ nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* r
 }
 
 nrt_status nrt_read_static_float(nrt_ctx* ctx, const nrt_tensor* t, const char* role, double* out) {
-    if (!nrt_is_static(t))
+    if (!nrt_is_static(t)) {
+        if (ctx->node) ctx->node->needs_value = true;
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s must be a constant", role, t->name);
+    }
     if (nrt_numel(t) != 1) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s must hold one value", role, t->name);
     switch (t->dtype) {
     case NRT_FLOAT32: *out = *(const float*)t->data; break;

@@ -14,6 +14,7 @@
  * (x - z_x) and requantize the result with s_x / s_y. */
 #include <string.h>
 
+#include "../engine/dynamic.h"
 #include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
@@ -119,9 +120,7 @@ static bool given(const nrt_tensor* t) { return t && nrt_numel(t) > 0; }
 
 /* A static float vector (float32/float64/float16) of exactly `want` values. */
 static nrt_status read_floats(nrt_ctx* ctx, const nrt_tensor* t, const char* role, int want, double* out) {
-    if (!nrt_is_static(t))
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s is computed from tensor data at run time; only values "
-                           "that are constant or derived from shapes are supported", role, t->name);
+    if (!nrt_is_static(t)) return nrt_value_at_invoke(ctx, t, role);
     if (nrt_numel(t) != want)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s has %lld values, expected %d", role, t->name,
                            (long long)nrt_numel(t), want);
