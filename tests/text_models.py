@@ -178,7 +178,7 @@ def bert_embedder(weights: dict[str, np.ndarray], config: dict, seq: int = SEQ) 
     for layer in range(config["num_hidden_layers"]):
         p = f"encoder.layer.{layer}"
 
-        def proj(x: str, name: str) -> str:
+        def proj(x: str, name: str, p: str = p) -> str:
             return b.linear(x, weights[f"{p}.{name}.weight"], weights[f"{p}.{name}.bias"], f"{p}.{name}")
         q = b.op("Transpose", [b.op("Reshape", [proj(h, "attention.self.query"), heads_shape])], perm=[0, 2, 1, 3])
         k = b.op("Transpose", [b.op("Reshape", [proj(h, "attention.self.key"), heads_shape])], perm=[0, 2, 3, 1])
