@@ -84,3 +84,14 @@ def test_attention_is_recognized(masked):
 
 def test_softmax_over_weights_is_not_attention():
     assert not has_attention(convert_graph(_classifier_graph(), fuse_only_clamps=True))
+
+
+def test_dynamic_summary_lists_only_multiply_accumulate_layers(tmp_path):
+    """--quantize dynamic: the projections get int8 weights; the attention products are the only
+    fp32 fallbacks named (Softmax, Div, Transpose are fp32 by design, not fallbacks)."""
+    src = tmp_path / "attention.onnx"
+    onnx.save(_attention_graph(masked=True), src)
+    report = nanort.convert(src, tmp_path / "attention.nrt", quantize="dynamic")
+    assert len(report.quantization.result.int8_nodes) == 3, report.summary()
+    named = [f.split(" ")[1] for f in report.float_fallbacks]
+    assert named == ["(MatMul:", "(MatMul:"], report.float_fallbacks

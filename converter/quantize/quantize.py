@@ -54,6 +54,7 @@ TAILS = {"Softmax", "LogSoftmax", "Sigmoid", "HardSigmoid", "Tanh"}
 PROBABILITIES = {"Softmax", "Sigmoid", "HardSigmoid"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
 SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
+DYNAMIC_CANDIDATES = {"FullyConnected", "MatMul", "Conv", "ConvTranspose"}  # multiply-accumulate layers
 
 
 @dataclass
@@ -648,9 +649,9 @@ def quantize_dynamic(graph: Graph, per_channel: bool = True) -> QuantResult:
     for node in graph.nodes:
         if node.op == "FullyConnected" and dynamic_fc_weights(graph, node, per_channel):
             done.append(node.name)
-        else:
-            floats.append((node.name, node.op, "no dynamic int8 kernel" if node.op != "FullyConnected"
-                           else "weights are not constant"))
+        elif node.op in DYNAMIC_CANDIDATES:  # (elementwise and data movement are fp32 here by design: no fallback)
+            floats.append((node.name, node.op, "weights are not constant" if node.op == "FullyConnected"
+                           else "no dynamic int8 kernel (static --quantize int8 has one)"))
     return QuantResult(done, floats, [], {})
 
 
