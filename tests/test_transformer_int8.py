@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import nanort
 from nanort.converter import convert_graph
-from nanort.converter.quantize.transformer import has_attention
+from nanort.converter.quantize.transformer import has_attention, projection_share
 
 CALIBRATION, HELD_OUT = 48, 100
 
@@ -79,7 +79,9 @@ def _classifier_graph() -> onnx.ModelProto:
 
 @pytest.mark.parametrize("masked", [False, True])
 def test_attention_is_recognized(masked):
-    assert has_attention(convert_graph(_attention_graph(masked), fuse_only_clamps=True))
+    graph = convert_graph(_attention_graph(masked), fuse_only_clamps=True)
+    assert has_attention(graph)
+    assert projection_share(graph) == 1.0  # q, k, v projections; no convolution
 
 
 def test_softmax_over_weights_is_not_attention():

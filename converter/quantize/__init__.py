@@ -26,7 +26,7 @@ from .fixer import Fixed, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
 from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
-from .transformer import has_attention, try_mix
+from .transformer import PROJECTION_SHARE, has_attention, projection_share, try_mix
 
 __all__ = ["ImagePreprocess", "QuantizeSpec", "QuantizationOutcome", "Target", "quantize_graph", "parse_target",
            "OBSERVERS"]
@@ -223,7 +223,8 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
     reference = run_outputs(serialize(graph), holdout, spec.threads)
-    if spec.fix_accuracy and spec.auto_fallback and has_attention(graph):
+    if spec.fix_accuracy and spec.auto_fallback and has_attention(graph) and \
+            projection_share(graph) >= PROJECTION_SHARE:
         static = verdict(reference, run_outputs(serialize(start[0]), holdout, spec.threads),
                          spec.accuracy_targets, len(holdout), held_out)
         mixed = None if static.met else try_mix(graph, stats, opts, holdout, list(calib_samples), reference,

@@ -21,7 +21,8 @@ The transformer mix keeps what does not need a fixed scale out of it:
 
 quantize_graph tries static int8 first; when its outputs miss the accuracy
 target on a graph with attention (a Softmax over the product of two
-activations), it measures the mix and keeps it if the mix meets the target.
+activations) whose projections carry most of the weight multiply-accumulates,
+it measures the mix and keeps it if the mix meets the target.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .quantize import QuantOptions, QuantResult, quantize_int8
 
 TABLE_SAMPLES = 32
 MIX_REASON = "transformer mix: fp32 between the per-token int8 projections"
+PROJECTION_SHARE = 0.5  # the mix is tried where FullyConnected layers do at least this share of the MACs
 SCORE_STEPS = {"Add", "Sub", "Mul", "Div", "Where", "Cast", "Reshape", "Transpose"}
 
 
@@ -59,6 +61,24 @@ def has_attention(graph: Graph, depth: int = 6) -> bool:
                        if i and not graph.tensors[i].is_const)
         return False
     return any(n.op == "Softmax" and product_of_activations(n.inputs[0], depth) for n in graph.nodes)
+
+
+def projection_share(graph: Graph) -> float:
+    """The share of the graph's weight multiply-accumulates (static shapes) done by
+    FullyConnected layers, against convolutions. The mix keeps convolutions fp32, so it
+    only pays where the projections carry the work (not in a conv backbone with a few
+    attention blocks on top)."""
+    fc = conv = 0.0
+    for node in graph.nodes:
+        w = graph.tensors[node.inputs[1]] if len(node.inputs) > 1 and node.inputs[1] else None
+        out = graph.tensors[node.outputs[0]].static_shape if node.outputs else None
+        if w is None or w.data is None or out is None:
+            continue
+        if node.op == "FullyConnected":
+            fc += float(np.prod(out)) * w.data.shape[-1]
+        elif node.op in ("Conv", "ConvTranspose"):
+            conv += float(np.prod(out)) * float(np.prod(w.data.shape[1:]))
+    return fc / (fc + conv) if fc + conv else 0.0
 
 
 def _table_op(node: Node) -> bool:
