@@ -225,3 +225,72 @@ def minilm_onnx(seq: int = SEQ) -> Path:
 
 def minilm_tokenizer() -> WordPiece:
     return WordPiece(minilm_dir() / "vocab.txt")
+
+
+def gpt2_weights(vocab: int, width: int, layers: int, positions: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """GPT-2 parameters (Hugging Face names, Conv1D weights [in, out]) at GPT-2's initial scale."""
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape: int, std: float = 0.02) -> np.ndarray:
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+    w = {"wte.weight": normal(vocab, width), "wpe.weight": normal(positions, width, std=0.01),
+         "ln_f.weight": np.ones(width, np.float32), "ln_f.bias": np.zeros(width, np.float32)}
+    for i in range(layers):
+        p = f"h.{i}"
+        for ln in ("ln_1", "ln_2"):
+            w[f"{p}.{ln}.weight"], w[f"{p}.{ln}.bias"] = np.ones(width, np.float32), np.zeros(width, np.float32)
+        for name, shape in (("attn.c_attn", (width, 3 * width)), ("attn.c_proj", (width, width)),
+                            ("mlp.c_fc", (width, 4 * width)), ("mlp.c_proj", (4 * width, width))):
+            w[f"{p}.{name}.weight"], w[f"{p}.{name}.bias"] = normal(*shape), np.zeros(shape[1], np.float32)
+    return w
+
+
+def gpt2_decoder(weights: dict[str, np.ndarray], heads: int, seq: int) -> onnx.ModelProto:
+    """A GPT-2 language model as one ONNX graph (opset 17): input_ids [1, seq] -> logits
+    [1, seq, vocab]. Pre-LayerNorm blocks, causal attention (-10000 added above the
+    diagonal), tanh GELU, and the output projection tied to the token embedding (one
+    stored table, read by Gather and, transposed, by the final MatMul), as GPT-2 is."""
+    b = _Builder()
+    vocab, width = weights["wte.weight"].shape
+    layers = len({k.split(".")[1] for k in weights if k.startswith("h.")})
+    head_dim = width // heads
+    wte = b.const(weights["wte.weight"], "wte.weight")
+    h = b.op("Add", [b.op("Gather", [wte, "input_ids"]), b.const(weights["wpe.weight"][None, :seq])])
+    causal = np.triu(np.full((seq, seq), MASK_VALUE, np.float32), 1)
+    mask, heads_shape = b.const(causal), b.const(np.array([1, seq, heads, head_dim]))
+
+    def ln(x: str, name: str) -> str:
+        return b.layer_norm(x, weights, name, 1e-5)
+
+    def conv1d(x: str, name: str) -> str:  # GPT-2's Conv1D: x @ W + b, W stored [in, out]
+        return b.op("Add", [b.op("MatMul", [x, b.const(weights[f"{name}.weight"])]), b.const(weights[f"{name}.bias"])])
+    for i in range(layers):
+        p = f"h.{i}"
+        qkv = conv1d(ln(h, f"{p}.ln_1"), f"{p}.attn.c_attn")
+        q, k, v = (b.op("Reshape", [b.op("Slice", [qkv, b.const(np.array([j * width])),
+                                                   b.const(np.array([(j + 1) * width])), b.const(np.array([2]))]),
+                                    heads_shape]) for j in range(3))
+        q = b.op("Transpose", [q], perm=[0, 2, 1, 3])
+        k = b.op("Transpose", [k], perm=[0, 2, 3, 1])
+        v = b.op("Transpose", [v], perm=[0, 2, 1, 3])
+        scores = b.op("Div", [b.op("MatMul", [q, k]), b.const(np.float32(np.sqrt(head_dim)))])
+        probs = b.op("Softmax", [b.op("Add", [scores, mask])], axis=-1)
+        context = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [probs, v])], perm=[0, 2, 1, 3]),
+                                   b.const(np.array([1, seq, width]))])
+        h = b.op("Add", [h, conv1d(context, f"{p}.attn.c_proj")])
+        x = conv1d(ln(h, f"{p}.ln_2"), f"{p}.mlp.c_fc")
+        cube = b.op("Mul", [b.op("Mul", [x, x]), x])
+        inner = b.op("Mul", [b.op("Add", [x, b.op("Mul", [cube, b.const(np.float32(0.044715))])]),
+                             b.const(np.float32(np.sqrt(2.0 / np.pi)))])
+        gelu = b.op("Mul", [b.op("Mul", [x, b.const(np.float32(0.5))]),
+                            b.op("Add", [b.op("Tanh", [inner]), b.const(np.float32(1.0))])])
+        h = b.op("Add", [h, conv1d(gelu, f"{p}.mlp.c_proj")])
+    b.nodes.append(helper.make_node("MatMul", [ln(h, "ln_f"), b.op("Transpose", [wte], perm=[1, 0])], ["logits"],
+                                    name="lm_head"))
+    graph = helper.make_graph(b.nodes, "gpt2", [helper.make_tensor_value_info("input_ids", TensorProto.INT64,
+                                                                               [1, seq])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, seq, vocab])], b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nanort.runtime.errors import ConversionError
+from nanort.runtime.errors import ConversionError, InvalidArgumentError
 
 from ..ir import Graph
 from ..serialize import serialize
@@ -256,10 +256,17 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
         data = None  # random inputs need static shapes: no verdict for this model
     if data is not None:
         samples = list(data)
-        reference = run_outputs(serialize(graph), samples, spec.threads)
-        v = verdict(reference, run_outputs(serialize(q), samples, spec.threads), spec.accuracy_targets,
-                    len(samples), False)
-        description = f"verdict on {data.description}"
+        try:
+            reference = run_outputs(serialize(graph), samples, spec.threads)
+        except InvalidArgumentError:
+            if spec.calibration is not None:
+                raise
+            samples = []  # random inputs the model rejects (token ids past its vocabulary): no verdict
+            description = "no verdict: the model rejects random inputs (give --calibration data)"
+        if samples:
+            v = verdict(reference, run_outputs(serialize(q), samples, spec.threads), spec.accuracy_targets,
+                        len(samples), False)
+            description = f"verdict on {data.description}"
     return QuantizationOutcome(q, result, dynamic_rows(graph, result), 0, 0.0, description, verdict=v)
 
 
