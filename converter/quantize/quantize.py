@@ -90,6 +90,7 @@ class _Quantizer:
         self.decisions: dict[str, Decision] = {}
         self.dont_care: dict[str, tuple[float, float]] = {}  # tensor -> range outside which readers are flat
         self.notes: list[str] = []
+        self.int8_tables: set[str] = set()              # Gathers reading an int8 embedding table
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
@@ -540,7 +541,8 @@ class _Quantizer:
                         dynamic_fc_weights(self.g, m, self.opts.per_channel):
                     self.notes.append(f"{m.name}: fp32 activations with int8 weights (dynamic FullyConnected)")
                 if d.reason != "kept in fp32 as asked" and int8_embedding(self.g, m, self.opts.per_channel):
-                    self.notes.append(f"{m.name}: int8 embedding table (rows dequantized as they are gathered)")
+                    self.int8_tables.add(m.name)  # (float output: not an int8 node, not a fallback either)
+                    self.notes.append(f"{m.name}: int8 embedding table, rows dequantized as they are gathered")
                 self.out.append(m)
                 for k, o in enumerate(m.outputs):
                     if o and self.given(o):
@@ -623,7 +625,8 @@ def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOption
     ops = {n.name: n.op for n in graph.nodes}
     q = _Quantizer(graph, stats, opts)
     q.run()
-    floats = [(name, ops[name], d.reason) for name, d in q.decisions.items() if not d.int8]
+    floats = [(name, ops[name], d.reason) for name, d in q.decisions.items()
+              if not d.int8 and name not in q.int8_tables]
     return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care)
 
 
