@@ -237,6 +237,32 @@ def _sparse_weights():
     return _model(nodes, X4, inits)
 
 
+def _control_flow():
+    """If with a run-time condition and branches of different shapes, a Loop with a
+    scan output, NonZero, TopK and NonMaxSuppression: subgraphs and data-dependent shapes."""
+    ins = [_vi("x", F, ["N", 6])]
+    then_g = helper.make_graph([_n("Mul", ["x", "two"], ["t"])], "then", [], [_vi("t", F, None)], [_c("two", 2.0)])
+    else_g = helper.make_graph([_n("Concat", ["x", "x"], ["e"], axis=0)], "else", [], [_vi("e", F, None)])
+    body = helper.make_graph([_n("Add", ["acc", "x"], ["acc2"]), _n("Identity", ["cond"], ["cond2"]),
+                              _n("ReduceMax", ["acc2"], ["top"], keepdims=0)], "body",
+                             [_vi("i", I64, []), _vi("cond", B, []), _vi("acc", F, None)],
+                             [_vi("cond2", B, []), _vi("acc2", F, None), _vi("top", F, None)])
+    nodes = [_n("ReduceSum", ["x"], ["s"], keepdims=0), _n("Greater", ["s", "zero"], ["c"]),
+             _n("If", ["c"], ["branch"], then_branch=then_g, else_branch=else_g),
+             _n("Relu", ["branch"], ["y"]),
+             _n("Greater", ["x", "zero"], ["pos"]), _n("NonZero", ["pos"], ["nz"]),
+             _n("TopK", ["x", "k"], ["tv", "ti"], axis=1),
+             _n("Loop", ["trips", "", "x"], ["acc_n", "tops"], body=body),
+             _n("Slice", ["x", "s0", "s4", "ax1"], ["corners"]), _n("Unsqueeze", ["corners", "ax0"], ["boxes"]),
+             _n("Slice", ["x", "s4", "s5", "ax1"], ["score_col"]), _n("Transpose", ["score_col"], ["score_row"]),
+             _n("Unsqueeze", ["score_row", "ax0"], ["scores"]),
+             _n("NonMaxSuppression", ["boxes", "scores", "max_out", "iou"], ["selected"])]
+    inits = [_c("zero", 0.0), _c("k", [2], np.int64), _c("trips", 3, np.int64), _c("s0", [0], np.int64),
+             _c("s4", [4], np.int64), _c("s5", [5], np.int64), _c("ax1", [1], np.int64), _c("ax0", [0], np.int64),
+             _c("max_out", [3], np.int64), _c("iou", [0.5])]
+    return _model(nodes, ins, inits, outputs=("y", "nz", "tv", "ti", "acc_n", "tops", "selected"))
+
+
 SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "unary_chain": _unary_chain, "param_unary": _param_unary, "binary": _binary,
     "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
@@ -245,6 +271,7 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "shape_generators": _shape_generators,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
     "sparse_weights": _sparse_weights,
+    "control_flow": _control_flow,
 }
 
 

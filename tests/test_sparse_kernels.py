@@ -164,5 +164,5 @@ def test_claimed_weights_drop_their_dense_copy(monkeypatch):
     monkeypatch.setenv("NANORT_SPARSE", "dense")
     with nanort.Model(data, isa="ref") as m:
         dense_bytes = m.packed_weight_bytes
-    assert dense_bytes == w.nbytes  # the dense copy, nothing else at the reference level
+    assert dense_bytes >= 2 * w.nbytes  # the dense copy and the reference GEMM's packed copy of it
     assert sparse_bytes < w.nbytes / 3  # the block-CSR copy of 10 % of the blocks only

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nanort.runtime.errors import ConversionError
+from nanort.runtime.errors import ConversionError, InvalidArgumentError
 
 from ..ir import Graph
 from ..serialize import serialize
@@ -26,11 +26,13 @@ from .fixer import Fixed, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
 from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
+from .transformer import PROJECTION_SHARE, has_attention, projection_share, try_mix
 
 __all__ = ["ImagePreprocess", "QuantizeSpec", "QuantizationOutcome", "Target", "quantize_graph", "parse_target",
            "OBSERVERS"]
 
 MODES = ("int8", "dynamic")
+GROUP_AT = 3  # fp32 nodes sharing one reason listed one by one up to this many
 
 
 @dataclass
@@ -81,7 +83,21 @@ class QuantizationOutcome:
         return lines
 
     def float_nodes_text(self) -> list[str]:
-        return [f"{name} ({op}: {why})" for name, op, why in self.result.float_nodes]
+        """One entry per fp32 node; a reason shared by more than GROUP_AT nodes is one entry
+        counting them by op (a transformer mix keeps most of the graph float for one reason)."""
+        by_reason: dict[str, list[tuple[str, str]]] = {}
+        for name, op, why in self.result.float_nodes:
+            by_reason.setdefault(why, []).append((name, op))
+        out = []
+        for why, nodes in by_reason.items():
+            if len(nodes) <= GROUP_AT:
+                out += [f"{name} ({op}: {why})" for name, op in nodes]
+                continue
+            ops: dict[str, int] = {}
+            for _, op in nodes:
+                ops[op] = ops.get(op, 0) + 1
+            out.append(f"{len(nodes)} nodes ({', '.join(f'{op} x{k}' for op, k in ops.items())}: {why})")
+        return out
 
     def summary_json(self) -> str:
         q = [r.sqnr_db for r in self.rows if r.sqnr_db is not None and not math.isinf(r.sqnr_db)]
@@ -188,8 +204,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         def finish(qg: Graph, res: QuantResult) -> None:
             correct_biases(graph, qg, res, correction_samples)
         finish(q, result)
-    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress)
-    if fixed.steps or spec.bias_correction:
+    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress,
+                           calib)
+    if fixed.graph is not q or spec.bias_correction:
         q, result = fixed.graph, fixed.result
         rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
         notes = {s.node: f"changed by the accuracy fixer: {s.fix}" for s in fixed.steps}
@@ -201,11 +218,19 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
 
 
 def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
-                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress) -> Fixed:
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, calib_samples=()) -> Fixed:
     """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
     reference = run_outputs(serialize(graph), holdout, spec.threads)
+    if spec.fix_accuracy and spec.auto_fallback and has_attention(graph) and \
+            projection_share(graph) >= PROJECTION_SHARE:
+        static = verdict(reference, run_outputs(serialize(start[0]), holdout, spec.threads),
+                         spec.accuracy_targets, len(holdout), held_out)
+        mixed = None if static.met else try_mix(graph, stats, opts, holdout, list(calib_samples), reference,
+                                                spec.accuracy_targets, held_out, spec.threads)
+        if mixed is not None:
+            return Fixed(*mixed)
     if not spec.fix_accuracy:
         q_out = run_outputs(serialize(start[0]), holdout, spec.threads)
         return Fixed(start[0], start[1],
@@ -231,10 +256,17 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
         data = None  # random inputs need static shapes: no verdict for this model
     if data is not None:
         samples = list(data)
-        reference = run_outputs(serialize(graph), samples, spec.threads)
-        v = verdict(reference, run_outputs(serialize(q), samples, spec.threads), spec.accuracy_targets,
-                    len(samples), False)
-        description = f"verdict on {data.description}"
+        try:
+            reference = run_outputs(serialize(graph), samples, spec.threads)
+        except InvalidArgumentError:
+            if spec.calibration is not None:
+                raise
+            samples = []  # random inputs the model rejects (token ids past its vocabulary): no verdict
+            description = "no verdict: the model rejects random inputs (give --calibration data)"
+        if samples:
+            v = verdict(reference, run_outputs(serialize(q), samples, spec.threads), spec.accuracy_targets,
+                        len(samples), False)
+            description = f"verdict on {data.description}"
     return QuantizationOutcome(q, result, dynamic_rows(graph, result), 0, 0.0, description, verdict=v)
 
 

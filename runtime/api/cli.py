@@ -15,6 +15,7 @@ from rich.table import Table
 
 import nanort
 from nanort.runtime import nrt_file
+from nanort.runtime.model import ISAS
 
 # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -42,13 +43,47 @@ def _floats_arg(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _fmt_shape(shape: Sequence) -> str:
+def _fmt_shape(shape: Sequence | None) -> str:
+    if shape is None:
+        return "[rank unknown]"
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 # ---------------------------------------------------------------- convert --
+def _value_arg(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a number, comma-separated numbers or a .npy "
+                                         f"file), got {text!r}")
+    if value.endswith(".npy"):
+        try:
+            return name, np.load(value, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise argparse.ArgumentTypeError(f"cannot read {value}: {e}") from None
+    try:
+        numbers = [float(v) if any(c in v for c in ".eEn") else int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}={value}: expected numbers or a .npy file") from None
+    return name, numbers[0] if len(numbers) == 1 else numbers
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    import warnings
+
+    from nanort.converter import ConversionWarning
+
     shapes = dict(args.input_shape or [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        result = _convert(args, shapes)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False)
+    if not args.quiet:
+        _print_report(result)
+    return 0
+
+
+def _convert(args: argparse.Namespace, shapes: dict):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("loading", total=None)
@@ -67,11 +102,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
-            report=args.report,
-            threads=args.threads, progress=report, **_prune_kwargs(args))
-    if not args.quiet:
-        _print_report(result)
-    return 0
+            report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype,
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
+            **_prune_kwargs(args))
+    return result
 
 
 # pruning options of convert (converter/prune)
@@ -263,6 +297,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- ops --
+def cmd_ops(args: argparse.Namespace) -> int:
+    from nanort.converter import op_support
+
+    onnx_ops = op_support.onnx_ops()
+    out.print(f"[bold]ONNX operators the converter takes[/] ({len(onnx_ops)}; other domains as domain:Op):")
+    out.print(", ".join(onnx_ops))
+    t = Table(title="runtime operators (an ONNX op may become several, or fold away at convert time)",
+              title_justify="left")
+    for col in ("op", "element types", "int8 kernel", "how known"):
+        t.add_column(col)
+    for op in op_support.runtime_ops():
+        t.add_row(op.op, ", ".join(op.dtypes) or "-", "yes" if op.int8 else "", op.how)
+    out.print(t)
+    out.print("probed: run on every element type by this build; declared: what its kernels are written for. "
+              "In int8 models nonlinear activations become 256-entry tables (Lut) or fuse into the int8 op before.")
+    return 0
+
+
 # ------------------------------------------------------------------ bench --
 def cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
@@ -319,7 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output .nrt file (default: the model path with .nrt)")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
+    c.add_argument("--input-value", action="append", type=_value_arg, metavar="NAME=VALUE",
+                   help="freeze an input to a value (number, N1,N2,... or FILE.npy) and fold what depends on it")
+    c.add_argument("--strict", action="store_true",
+                   help="refuse declared shapes/types that contradict inference (default: drop them, warn)")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
+    c.add_argument("--input-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: take inputs as int8 or uint8 codes of the first layer's quantization "
+                        "(e.g. camera bytes) instead of float32")
+    c.add_argument("--output-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: give outputs as int8 or uint8 codes instead of float32")
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
@@ -363,8 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an input (repeatable); NAME= may be left out for single-input models")
     r.add_argument("--output-dir", default=".", help="where to write <output name>.npy (default: .)")
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    r.add_argument("--isa", default="auto", choices=list(ISAS))
     r.set_defaults(func=cmd_run)
+
+    o = sub.add_parser("ops", help="list the supported operators, their element types and int8 kernels")
+    o.set_defaults(func=cmd_ops)
 
     b = sub.add_parser("bench", help="measure latency (and memory) against onnxruntime or TFLite",
                        description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
@@ -380,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
     b.add_argument("--warmup", type=int, default=3)
-    b.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    b.add_argument("--isa", default="auto", choices=list(ISAS))
     b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="shape for inputs with dynamic dims")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "op.h"
 #include "sparse.h"
+#include "subgraph.h"
 
-#define NRT_FORMAT_VERSION 2
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
  * (converter/serialize.py: SMALL_BUFFER). */
 #define NRT_SMALL_BUFFER 1024
@@ -221,6 +221,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         !nrt_fb_vector(ft, NRT_FB_Tensor_logical_perm, 4, &perm))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names, packing or logical_perm",
                         tensor_label(t));
+    t->dim_names = dim_names;
     if (layout != NRT_FB_WeightLayout_PLAIN)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
                         tensor_label(t), layout);
@@ -345,6 +346,11 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "graph: corrupt tensor or operator list");
     if (tensors.len > 1000000 || ops.len > 1000000)
         return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors / %u operators exceed the limit", tensors.len, ops.len);
+    nrt_model* root = m->root ? m->root : m;
+    root->loaded_items += (size_t)tensors.len + ops.len;
+    if (root->loaded_items > NRT_MAX_LOADED_ITEMS)
+        return nrt_fail(m, NRT_ERR_LIMIT, "the graph and its subgraphs hold over %d tensors and operators",
+                        NRT_MAX_LOADED_ITEMS);
     m->num_tensors = (int)tensors.len;
     m->num_nodes = (int)ops.len;
     m->tensors = calloc(tensors.len ? tensors.len : 1, sizeof(nrt_tensor));
@@ -384,6 +390,7 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
     for (uint32_t i = 0; i < list.len; i++)
         if (!nrt_fb_vec_table(&list, i, &t) || !strings_ok(&t, meta_strings, 2))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "metadata entry #%u is corrupt", i);
+    m->metadata = list;
     if (!nrt_fb_vector(root, NRT_FB_Model_signatures, 4, &list))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt signature list");
     for (uint32_t i = 0; i < list.len; i++) {
@@ -432,16 +439,23 @@ nrt_status nrt_load(nrt_model* m) {
     if (version == 0 || version > NRT_FORMAT_VERSION)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "format version %u is not supported (this runtime reads 1..%d)",
                         version, NRT_FORMAT_VERSION);
+    m->format_version = version;
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
+    if (m->graph_index != 0 &&
+        ((uint32_t)m->graph_index >= graphs.len || !nrt_fb_vec_table(&graphs, (uint32_t)m->graph_index, &g)))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "subgraph index %d is not a graph of the model (%u graphs)",
+                        m->graph_index, graphs.len);
     nrt_status st = load_graph(&L, &g);
-    if (st == NRT_OK) st = verify_descriptive_tables(m, &root);
+    if (st == NRT_OK && m->depth == 0) st = verify_descriptive_tables(m, &root);
     if (st == NRT_OK) m->loaded = true;
     return st;
 }
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
+    nrt_subgraph_free_all(m);
+    if (m->depth == 0) m->loaded_items = 0;
     for (int i = 0; m->tensors && i < m->num_tensors; i++) {
         free(m->tensors[i].owned_scale);
         nrt_sparse_free(&m->tensors[i]);
@@ -460,4 +474,6 @@ void nrt_unload(nrt_model* m) {
     m->inputs = m->outputs = NULL;
     m->num_nodes = m->num_tensors = m->num_inputs = m->num_outputs = 0;
     m->loaded = false;
+    m->format_version = 0;
+    m->metadata = (nrt_fb_vec){0};
 }

@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "../kernels/dispatch.h"
 #include "fb.h"
 #include "nanort.h"
 
@@ -48,6 +50,14 @@ typedef struct nrt_tensor {
     struct nrt_sparse* sparse;       /* a sparse constant's record (engine/sparse.h), else NULL */
     void* owned_data;                /* its dense copy (data), freed at unload */
     int sparse_claims;               /* readers that run a sparse kernel on it */
+    /* Data-dependent shapes (engine/dynamic.c): `dynamic` tensors live in
+     * memory allocated during invoke (not the arena); a `deferred` one gets
+     * its shape from its producer's eval. `static_input`: a subgraph input
+     * whose value is known before invoke (engine/subgraph.c). */
+    bool dynamic, deferred, static_input;
+    nrt_fb_vec dim_names;            /* symbolic names of dynamic declared dims ("" or absent = none) */
+    void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
+    size_t bound_bytes;
 } nrt_tensor;
 
 /* Per-ISA weight packing done once at load (kept across re-prepares). */
@@ -65,14 +75,18 @@ typedef struct nrt_node {
     size_t scratch_bytes;      /* per-invoke temporary memory, set by prepare */
     void* scratch;             /* 64-byte aligned, valid during eval */
     bool static_eval;          /* evaluated during prepare */
+    bool late;                 /* prepared during invoke: reads a dynamic tensor (engine/dynamic.c) */
+    bool needs_value;          /* its prepare asked for a value known only at invoke */
     uint64_t profile_calls, profile_ns;
 } nrt_node;
 
 typedef struct nrt_static_block nrt_static_block;
+typedef struct nrt_dynamic_block nrt_dynamic_block;
 
 struct nrt_model {
     nrt_options opts;
     nrt_isa isa;
+    nrt_kernels kernels;       /* the level's kernel table, resolved (kernels/dispatch.h) */
     char error[512];
     atomic_flag busy;
 
@@ -81,6 +95,8 @@ struct nrt_model {
     size_t map_size;
     int map_kind;              /* 0 none, 1 mmap, 2 malloc'ed copy, 3 caller's buffer */
     nrt_fb fb;
+    uint32_t format_version;
+    nrt_fb_vec metadata;       /* Metadata tables (key / value strings), verified at load */
 
     int num_tensors, num_nodes, num_inputs, num_outputs;
     nrt_tensor* tensors;
@@ -96,7 +112,23 @@ struct nrt_model {
     size_t packed_weight_bytes;
     nrt_threadpool* pool;
     bool profiling;
+
+    /* data-dependent shapes and subgraphs (engine/dynamic.c, engine/subgraph.c) */
+    nrt_dynamic_block* dynamic_blocks; /* memory of dynamic tensors, freed at the next invoke */
+    int graph_index;           /* which of the file's graphs this model runs (0: the main one) */
+    int depth;                 /* subgraph nesting: 0 for the main graph */
+    nrt_model* root;           /* the main graph's model (itself for the main graph) */
+    size_t loaded_items;       /* root only: tensors + operators loaded over all subgraphs */
+    nrt_model** children;      /* subgraph models this one owns */
+    int num_children;
 };
+
+/* 64-byte aligned memory, freed with free(): posix_memalign, which bionic
+ * has from Android 4.1 (aligned_alloc only from Android 9). */
+static inline void* nrt_alloc_aligned64(size_t bytes) {
+    void* p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
+}
 
 void nrt_set_error(nrt_model* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 nrt_status nrt_fail(nrt_model* m, nrt_status st, const char* fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynamic.h"
 #include "op.h"
 #include "planner.h"
 
@@ -19,7 +20,7 @@ struct nrt_static_block {
 
 static void* static_alloc(nrt_model* m, size_t bytes) {
     size_t header = (sizeof(nrt_static_block) + 63) / 64 * 64;
-    nrt_static_block* b = aligned_alloc(64, header + (bytes + 63) / 64 * 64);
+    nrt_static_block* b = nrt_alloc_aligned64(header + (bytes + 63) / 64 * 64);
     if (!b) return NULL;
     b->next = m->static_blocks;
     m->static_blocks = b;
@@ -34,8 +35,9 @@ void nrt_release_prepared(nrt_model* m) {
         n->state = NULL;
         n->scratch_bytes = 0;
         n->scratch = NULL;
-        n->static_eval = false;
+        n->static_eval = n->late = false;
     }
+    nrt_dynamic_reset(m);
     while (m->static_blocks) {
         nrt_static_block* next = m->static_blocks->next;
         free(m->static_blocks);
@@ -47,10 +49,11 @@ void nrt_release_prepared(nrt_model* m) {
 static nrt_status reset_shapes(nrt_model* m) {
     for (int i = 0; i < m->num_tensors; i++) {
         nrt_tensor* t = &m->tensors[i];
-        if (t->kind == NRT_TENSOR_STATIC) t->kind = NRT_TENSOR_ACTIVATION;
+        if (t->kind == NRT_TENSOR_STATIC && !t->static_input) t->kind = NRT_TENSOR_ACTIVATION;
         if (t->kind == NRT_TENSOR_ACTIVATION && !t->is_input) {
             t->shape_known = false;
             t->data = NULL;
+            t->dynamic = t->deferred = false;
         }
     }
     for (int i = 0; i < m->num_inputs; i++) {
@@ -102,12 +105,40 @@ static nrt_status propagate(nrt_model* m) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         nrt_ctx ctx = {m, n, i};
+        if (nrt_is_late(m, n)) {
+            nrt_mark_late(m, n);
+            continue;
+        }
+        n->needs_value = false;
         nrt_status st = n->def->prepare(&ctx);
+        if (st != NRT_OK && n->needs_value) { /* a shape from values computed at invoke */
+            nrt_mark_late(m, n);
+            continue;
+        }
         if (st != NRT_OK) return st;
-        for (int k = 0; k < n->num_outputs; k++)
+        bool deferred = false;
+        for (int k = 0; k < n->num_outputs; k++) {
             if (!m->tensors[n->outputs[k]].shape_known)
                 return nrt_op_fail(&ctx, NRT_ERR_INTERNAL, "output %d has no shape after prepare", k);
-        if (can_eval_statically(m, n) && (st = eval_statically(m, &ctx)) != NRT_OK) return st;
+            deferred |= m->tensors[n->outputs[k]].deferred;
+        }
+        if (!deferred && can_eval_statically(m, n) && (st = eval_statically(m, &ctx)) != NRT_OK) return st;
+    }
+    return NRT_OK;
+}
+
+/* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller
+ * memory; an output sized during invoke has no size to bind to. */
+static nrt_status check_bindings(nrt_model* m) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const nrt_tensor* t = &m->tensors[i];
+        if (t->bound && t->dynamic)
+            return nrt_fail(m, NRT_ERR_SHAPE, "output %s is sized during invoke (its shape depends on values): it "
+                            "cannot be bound; unbind it and read nrt_model_output_data after invoke", t->name);
+        if (t->bound && t->bound_bytes != t->nbytes)
+            return nrt_fail(m, NRT_ERR_SHAPE, "%s %s is bound to %zu bytes but its shape now needs %zu: bind it "
+                            "again (or unbind it)", t->is_input ? "input" : "output", t->name, t->bound_bytes,
+                            t->nbytes);
     }
     return NRT_OK;
 }
@@ -131,14 +162,18 @@ static nrt_status plan(nrt_model* m) {
     size_t count = 0;
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
-        if (t->kind != NRT_TENSOR_ACTIVATION) continue;
+        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic) continue;
+        if (t->bound) { /* in the caller's memory, outside the arena */
+            t->data = t->bound;
+            continue;
+        }
         int first = t->is_input ? 0 : t->producer;
         int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
         items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
         owner[count++] = i;
     }
     for (int i = 0; i < nn; i++) {
-        if (m->nodes[i].static_eval || !m->nodes[i].scratch_bytes) continue;
+        if (m->nodes[i].static_eval || m->nodes[i].late || !m->nodes[i].scratch_bytes) continue;
         items[count] = (nrt_plan_item){m->nodes[i].scratch_bytes, i, i, 0};
         owner[count++] = -(i + 1);
     }
@@ -152,7 +187,7 @@ static nrt_status plan(nrt_model* m) {
     } else if (total > m->arena_capacity || !m->arena) {
         free(m->arena);
         m->arena_capacity = 0;
-        if (!(m->arena = aligned_alloc(64, total ? total : 64)))
+        if (!(m->arena = nrt_alloc_aligned64(total)))
             st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", total);
         else
             m->arena_capacity = total;
@@ -174,6 +209,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     nrt_release_prepared(m);
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
+    if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {
         nrt_release_prepared(m);
@@ -190,17 +226,25 @@ static uint64_t now_ns(void) {
 }
 
 nrt_status nrt_invoke(nrt_model* m) {
+    nrt_dynamic_reset(m);
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval) continue;
         nrt_ctx ctx = {m, n, i};
         uint64_t start = m->profiling ? now_ns() : 0;
-        nrt_status st = n->def->eval(&ctx);
+        nrt_status st = n->late ? nrt_prepare_late(&ctx) : NRT_OK;
+        if (st == NRT_OK) st = n->def->eval(&ctx);
         if (m->profiling) {
             n->profile_ns += now_ns() - start;
             n->profile_calls++;
         }
         if (st != NRT_OK) return st;
+    }
+    /* A bound output that is not an arena tensor (a constant, or computed
+     * once at prepare) is copied into the caller's memory. */
+    for (int i = 0; i < m->num_outputs; i++) {
+        nrt_tensor* t = &m->tensors[m->outputs[i]];
+        if (t->bound && t->data != t->bound && t->nbytes) memcpy(t->bound, t->data, t->nbytes);
     }
     return NRT_OK;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 
 #define NRT_SPARSE_MAX_GROUP 64 /* N_M: largest M */
 

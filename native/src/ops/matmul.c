@@ -10,30 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dispatch.h"
+#include "../kernels/dtype.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
-#include "../kernels/f32_gemm.h"
-#include "../kernels/s8_drivers.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
 typedef struct gemm_params {
     nrt_activation act;
     bool keep_dims; /* FullyConnected */
-    /* The ISA's GEMM kernels (NULL: the reference ones). MatMul packs B into
-     * scratch on each run; FullyConnected runs them only on a constant W
-     * (and bias), packed at load into w[] (`packed` is w[] aligned). */
-    const nrt_f32_gemm_table* fast;
-    const float* packed;
-    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load into w[]. */
-    const nrt_s8_gemm_table* s8;
+    /* The level's GEMM kernels (kernels/gemm.h; NULL: the reference ones). MatMul
+     * packs B into scratch on each run; FullyConnected runs them only on a
+     * constant W (and bias), packed at load into w[] (`packed` is w[] aligned). */
+    const nrt_gemm_table* fast;
+    const void* packed;
+    /* int8 FullyConnected on the level's kernels: W, bias and multipliers packed at load into w[]. */
+    const nrt_gemm_table* s8;
     const void* s8_packed;
-    /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load into w[]. */
+    /* dynamic FullyConnected (float x, int8 W) on the level's kernel: W packed at load into w[]. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
-    /* FullyConnected on sparse weights (int8 with a quantized x, or float32): their block-CSR copy in w[]. */
-    bool sparse_kernel;
+    /* float32 FullyConnected on sparse weights: their block-CSR copy in w[] (int8 ones run on the
+     * level's sparse GEMM table as `s8`, ops/sparse_weights.h). */
+    bool sparse_f32;
     nrt_bcsr sparse;
     float w[];
 } gemm_params;
@@ -46,23 +46,23 @@ typedef struct matmul_state {
     int64_t a_stride[NRT_MAX_RANK];  /* element offset per batch index step, 0 = broadcast */
     int64_t b_stride[NRT_MAX_RANK];
     bool int8;                       /* quantized operands: q holds the constants, m the multiplier */
-    nrt_s8_gemm q;
+    nrt_qs8_gemm q;
     float m;
-    bool fast;                       /* float32 on the ISA's GEMM kernels */
-    const nrt_s8_matmul_table* s8;   /* int8 on the ISA's MatMul kernels (B packed into scratch), NULL: reference */
+    bool fast;                       /* float32 on the level's GEMM kernels */
+    const nrt_gemm_table* s8;        /* int8 on the level's MatMul kernels (B packed into scratch), NULL: reference */
 } matmul_state;
 
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
 typedef struct fc_state {
     int64_t rows;
     enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
-    nrt_s8_out out;
+    nrt_qs8_out out;
     float m[];
 } fc_state;
 
 typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
-    nrt_s8_gemm q;         /* int8: batch 0's pointers and constants */
+    nrt_qs8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
     const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
     int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
@@ -95,12 +95,12 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
             if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
             else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
-            nrt_s8_gemm q = j->q;
+            nrt_qs8_gemm q = j->q;
             q.a += ao;
             q.b += bo;
             q.c += bi * q.M * q.N;
-            if (j->fc) nrt_fc_s8_ref(&q, m0, m1, n0, n1);
-            else nrt_matmul_s8_ref(&q, m0, m1, n0, n1);
+            if (j->fc) nrt_fc_qs8_ref(&q, m0, m1, n0, n1);
+            else nrt_matmul_qs8_ref(&q, m0, m1, n0, n1);
         } else {
             nrt_gemm_f32 g = j->g;
             g.a += ao;
@@ -136,38 +136,42 @@ void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
     run_tiles(ctx, &j, 1, g->M, g->N);
 }
 
-/* Bytes to reserve for FullyConnected's packed W and bias, 0 when the fast
- * kernels cannot take them (W or bias computed at run time, other types). */
-static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_f32_gemm_table* t) {
-    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-    if (!t || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
-    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
-    return nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float) +
-           NRT_F32_PACK_ALIGN;
+static void* packed_weights(const gemm_params* p) {
+    return (void*)(((uintptr_t)p->w + NRT_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_PACK_ALIGN - 1));
 }
 
-/* Bytes to reserve for an int8 FullyConnected's packed W (s8_drivers.h), 0
+/* Bytes to reserve for FullyConnected's packed W and bias, 0 when the fast
+ * kernels cannot take them (W or bias computed at run time, other types). */
+static size_t fc_packed_bytes(nrt_ctx* ctx, const nrt_gemm_table* t) {
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 2) return 0;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0])) return 0;
+    return nrt_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_PACK_ALIGN;
+}
+
+/* Bytes to reserve for an int8 FullyConnected's packed W (kernels/gemm.h), 0
  * when the ISA has no kernels or W, bias, x or y do not fit them. */
-static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_s8_gemm_table* t) {
+static size_t fc_s8_bytes(nrt_ctx* ctx, const nrt_gemm_table* t) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    if (!t || !nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+    if (!nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
         w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
         return 0;
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return 0;
-    return nrt_s8_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_S8_PACK_ALIGN;
+    return nrt_gemm_packed_bytes(t, (size_t)w->dims[0], (size_t)w->dims[1], 1) + NRT_PACK_ALIGN;
 }
 
 /* Packs it; leaves p->s8 NULL when the multipliers are unknown or out of range. */
-static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t, size_t bytes) {
+static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_gemm_table* t, size_t bytes) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
     float* m = malloc(N * sizeof(float));
     if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
-        void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
-        nrt_s8_gemm_pack(t, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, packed);
+        void* packed = packed_weights(p);
+        nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, m, 0, 0};
+        nrt_gemm_pack(t, &a, packed);
         p->s8 = t;
         p->s8_packed = packed;
-        ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+        ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
     }
     free(m);
 }
@@ -176,65 +180,92 @@ static void fc_s8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_s8_gemm_table* t,
  * constant W: its scales are checked in prepare), 0 when the ISA has no kernel. */
 static size_t fc_qd8_bytes(nrt_ctx* ctx, const nrt_qd8_fc_table* t) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
-    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
+    if (!x || x->dtype != NRT_FLOAT32 || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
         w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
         return 0;
-    return t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]) + NRT_S8_PACK_ALIGN;
+    return t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]) + NRT_PACK_ALIGN;
 }
 
 static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t, size_t bytes) {
     const nrt_tensor* w = nrt_in(ctx, 1);
-    void* packed = (void*)(((uintptr_t)p->w + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1));
+    void* packed = packed_weights(p);
     t->pack((size_t)w->dims[0], (size_t)w->dims[1], w->data, packed);
     p->qd8 = t;
     p->qd8_packed = packed;
-    ctx->model->packed_weight_bytes += bytes - NRT_S8_PACK_ALIGN;
+    ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
 }
 
-/* Bytes of the block-CSR weights when this FullyConnected runs a sparse kernel (sparse_weights.h). */
-static size_t fc_sparse_bytes(nrt_ctx* ctx) {
+/* The level's int8 sparse GEMM table when it should run this FullyConnected
+ * (as fc_s8_bytes, with multipliers known now and an output range that is
+ * not empty), and the bytes to reserve for its packed weights. */
+static const nrt_gemm_table* fc_sparse_s8_table(nrt_ctx* ctx, const nrt_activation* act, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!w || !w->sparse || !fc_s8_bytes(ctx, nrt_kernels_of(ctx)->qs8_spmm)) return NULL;
+    if (act->kind != NRT_ACT_NONE && act->kind != NRT_ACT_RELU && !(act->kind == NRT_ACT_CLIP && act->alpha <= act->beta))
+        return NULL;
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[1]);
+    size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
+    float* m = t ? malloc(N * sizeof(float)) : NULL;
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
+        nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, m, 0, 0};
+        *bytes = nrt_gemm_weights_bytes(t, &a) + NRT_PACK_ALIGN;
+    } else {
+        t = NULL;
+    }
+    free(m);
+    return t;
+}
+
+/* Bytes of the block-CSR weights when this float32 FullyConnected runs the sparse kernel. */
+static size_t fc_sparse_f32_bytes(nrt_ctx* ctx) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
-    if (!x || !w || !w->sparse || w->rank != 2) return 0;
-    bool int8 = nrt_is_qs8(x) && w->dtype == NRT_INT8, f32 = x->dtype == NRT_FLOAT32 && w->dtype == NRT_FLOAT32;
-    return int8 || f32 ? nrt_sparse_gemm_bytes(ctx, w) : 0;
+    if (!x || !w || !w->sparse || w->rank != 2 || x->dtype != NRT_FLOAT32) return 0;
+    return nrt_sparse_f32_bytes(ctx, w);
 }
 
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
-    size_t sparse = fc ? fc_sparse_bytes(ctx) : 0;
-    const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
-    size_t extra = fc && !sparse ? fc_packed_bytes(ctx, t) : 0;
-    const nrt_s8_gemm_table* t8 = fc && !sparse ? nrt_s8_gemm_table_for(ctx->model->isa) : NULL;
-    size_t extra8 = t8 ? fc_s8_bytes(ctx, t8) : 0;
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    nrt_activation act;
+    nrt_status st = nrt_opt_activation(ctx, act_slot, &act);
+    if (st) return st;
+    size_t sparse8 = 0, sparse32 = 0;
+    const nrt_gemm_table* spmm = fc ? fc_sparse_s8_table(ctx, &act, &sparse8) : NULL;
+    if (fc && !spmm) sparse32 = fc_sparse_f32_bytes(ctx);
+    bool dense = !spmm && !sparse32;
+    const nrt_gemm_table* t = k->f32_gemm;
+    size_t extra = fc && dense ? fc_packed_bytes(ctx, t) : 0;
+    const nrt_gemm_table* t8 = spmm ? spmm : k->qs8_gemm;
+    size_t extra8 = spmm ? sparse8 : fc && dense ? fc_s8_bytes(ctx, t8) : 0;
     if (extra8 > extra) extra = extra8;
-    const nrt_qd8_fc_table* tq = fc && !sparse ? nrt_qd8_fc_table_for(ctx->model->isa) : NULL;
-    size_t extraq = tq ? fc_qd8_bytes(ctx, tq) : 0;
+    const nrt_qd8_fc_table* tq = k->qd8_fc;
+    size_t extraq = fc && dense ? fc_qd8_bytes(ctx, tq) : 0;
     if (extraq > extra) extra = extraq;
-    if (sparse) extra = sparse;
+    if (sparse32) extra = sparse32;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
-    if (st) return st;
+    p->act = act;
     if (fc) {
         uint8_t keep;
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || (extra && !extra8 && !extraq && !sparse) ? t : NULL;
-    if (sparse) {
-        p->sparse_kernel = true;
-        nrt_sparse_gemm_build(ctx, nrt_in(ctx, 1), p->w, &p->sparse);
+    p->fast = !fc || (extra && !extra8 && !extraq && dense) ? t : NULL;
+    if (sparse32) {
+        p->sparse_f32 = true;
+        nrt_sparse_f32_build(ctx, nrt_in(ctx, 1), p->w, &p->sparse);
     } else if (extraq) {
         fc_qd8_pack(ctx, p, tq, extraq);
     } else if (extra8) {
         fc_s8_pack(ctx, p, t8, extra8);
+        if (spmm) nrt_sparse_claim(nrt_in(ctx, 1)); /* (the multipliers are known: fc_sparse_s8_table) */
     } else if (fc && extra) {
         const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-        float* packed = (float*)(((uintptr_t)p->w + NRT_F32_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_F32_PACK_ALIGN - 1));
-        nrt_f32_gemm_pack(t, (size_t)w->dims[0], (size_t)w->dims[1], w->data, (size_t)w->dims[1], 1,
-                          b ? b->data : NULL, packed);
-        p->packed = packed;
-        ctx->model->packed_weight_bytes += extra - NRT_F32_PACK_ALIGN;
+        size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
+        nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, NULL, 0, 0};
+        p->packed = packed_weights(p);
+        nrt_gemm_pack(t, &a, packed_weights(p));
+        ctx->model->packed_weight_bytes += extra - NRT_PACK_ALIGN;
     }
     return NRT_OK;
 }
@@ -280,7 +311,7 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     nrt_qs8 qa, qb, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
-        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)) ||
         (st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y",
                                  &s->m)))
         return st;
@@ -290,18 +321,13 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     return NRT_OK;
 }
 
-/* Fast MatMul scratch: per-batch offsets of A, then B packed per batch. */
-static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_table* t, size_t* packed_offset) {
-    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN *
-                     NRT_F32_PACK_ALIGN;
-    return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
+/* MatMul scratch on the GEMM kernels: per-batch offsets of A, then B packed per batch. */
+static size_t packed_b_offset(const matmul_state* s) {
+    return ((size_t)s->batch * sizeof(int64_t) + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN;
 }
 
-/* int8 MatMul scratch: per-batch offsets of A, then B packed per batch (s8_drivers.h). */
-static size_t matmul_s8_scratch(const matmul_state* s, size_t* packed_offset) {
-    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + 63) / 64 * 64;
-    return *packed_offset + (size_t)s->batch * nrt_s8_matmul_packed_elems(s->s8, (size_t)s->K, (size_t)s->N) *
-                                sizeof(int16_t);
+static size_t matmul_scratch(const matmul_state* s, const nrt_gemm_table* t) {
+    return packed_b_offset(s) + (size_t)s->batch * nrt_gemm_packed_bytes(t, (size_t)s->N, (size_t)s->K, 1);
 }
 
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
@@ -340,81 +366,61 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
         s->nb = 0;
     }
     const gemm_params* p = ctx->node->params;
-    size_t unused;
     s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
-    if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
-    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_s8_matmul_table_for(ctx->model->isa) : NULL;
-    if (s->s8) ctx->node->scratch_bytes = matmul_s8_scratch(s, &unused);
+    if (s->fast) ctx->node->scratch_bytes = matmul_scratch(s, p->fast);
+    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_kernels_of(ctx)->qs8_matmul : NULL;
+    if (s->s8) ctx->node->scratch_bytes = matmul_scratch(s, s->s8);
     return NRT_OK;
 }
 
-typedef struct pack_s8_job {
-    const matmul_state* s;
-    const int8_t* b;
-    int64_t* a_offset;
-    int16_t* packed;
-} pack_s8_job;
-
-static void pack_s8_batches(void* arg, size_t begin, size_t end) {
-    const pack_s8_job* j = arg;
-    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, elems = nrt_s8_matmul_packed_elems(j->s->s8, K, N);
-    for (size_t bi = begin; bi < end; bi++) {
-        int64_t ao, bo;
-        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
-        j->a_offset[bi] = ao;
-        nrt_s8_matmul_pack(j->s->s8, K, N, j->b + bo, N, j->s->q.zb, j->packed + bi * elems);
-    }
-}
-
-static nrt_status matmul_eval_s8(nrt_ctx* ctx, const matmul_state* s) {
-    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
-    size_t off, N = (size_t)s->N, K = (size_t)s->K;
-    matmul_s8_scratch(s, &off);
-    pack_s8_job pj = {s, b->data, ctx->node->scratch, (int16_t*)(void*)((uint8_t*)ctx->node->scratch + off)};
-    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_s8_batches, &pj);
-    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
-    nrt_s8_matmul_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, pj.a_offset, K, pj.packed,
-                            nrt_s8_matmul_packed_elems(s->s8, K, N), y->data, N, s->q.za, s->m, &rq};
-    nrt_s8_matmul_run(ctx, s->s8, &g);
-    return NRT_OK;
-}
-
+/* Per batch: A's offset, and B packed for the kernel (element (k, j) at b[k * N + j]). */
 typedef struct pack_job {
     const matmul_state* s;
-    const nrt_f32_gemm_table* t;
-    const float* b;
+    const nrt_gemm_table* t;
+    const uint8_t* b;
     int64_t* a_offset;
-    float* packed;
+    uint8_t* packed;
+    int32_t zb; /* int8: B's zero point */
 } pack_job;
 
 static void pack_batches(void* arg, size_t begin, size_t end) {
     const pack_job* j = arg;
-    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, floats = nrt_f32_gemm_packed_floats(j->t, N, K);
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, bytes = nrt_gemm_packed_bytes(j->t, N, K, 1);
     for (size_t bi = begin; bi < end; bi++) {
         int64_t ao, bo;
         batch_offsets(j->s, (int64_t)bi, &ao, &bo);
         j->a_offset[bi] = ao;
-        nrt_f32_gemm_pack(j->t, N, K, j->b + bo, 1, N, NULL, j->packed + bi * floats);
+        nrt_gemm_weights w = {N, K, 1, j->b + (size_t)bo * j->t->format->w_bytes, 1, 0, N, NULL, NULL, 0, j->zb};
+        nrt_gemm_pack(j->t, &w, j->packed + bi * bytes);
     }
 }
 
-static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const matmul_state* s) {
+/* Packs B per batch into scratch (after the batch offsets of A) and runs the GEMM. */
+static void matmul_run(nrt_ctx* ctx, const matmul_state* s, const nrt_gemm_table* t, int32_t zb, const void* params) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
-    size_t off, N = (size_t)s->N, K = (size_t)s->K;
-    matmul_fast_scratch(s, p->fast, &off);
-    pack_job pj = {s, p->fast, b->data, ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + off)};
-    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_batches, &pj);
-    nrt_f32_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
-                           nrt_f32_gemm_packed_floats(p->fast, N, K), y->data, N, &p->act};
-    nrt_f32_gemm_run(ctx, p->fast, &g);
-    return NRT_OK;
+    size_t N = (size_t)s->N, K = (size_t)s->K;
+    pack_job pj = {s, t, b->data, ctx->node->scratch, (uint8_t*)ctx->node->scratch + packed_b_offset(s), zb};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(K * N) / 4),
+                     pack_batches, &pj);
+    nrt_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
+                       nrt_gemm_packed_bytes(t, N, K, 1), y->data, N, params};
+    nrt_threads threads = nrt_threads_of(ctx);
+    nrt_gemm_run(&threads, t, &g);
 }
 
 static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
-    if (s->fast) return matmul_eval_fast(ctx, p, s);
-    if (s->s8) return matmul_eval_s8(ctx, s);
+    if (s->fast) {
+        matmul_run(ctx, s, p->fast, 0, &p->act);
+        return NRT_OK;
+    }
+    if (s->s8) {
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_qs8_matmul_params mp = {s->q.za, s->m, rq};
+        matmul_run(ctx, s, s->s8, s->q.zb, &mp);
+        return NRT_OK;
+    }
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
                   .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
@@ -435,7 +441,7 @@ static nrt_status fc_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w
     nrt_qs8 qx, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->out)) ||
+        (st = nrt_qs8_output(ctx, &p->act, &qy, &s->out)) ||
         (st = nrt_qs8_weight_multipliers(ctx, w, 0, w->dims[0], qx.scale, qy.scale, s->m)))
         return st;
     if (bias && bias->dtype != NRT_INT32)
@@ -524,21 +530,15 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
 
 typedef struct fc_sparse_job {
     const gemm_params* p;
-    const fc_state* s;
-    const void *x, *bias;
-    void* y;
+    const float *x, *bias;
+    float* y;
     int64_t K, N;
 } fc_sparse_job;
 
 static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
     const fc_sparse_job* j = arg;
-    if (j->s->kind == FC_INT8) {
-        nrt_s8_sparse_gemm q = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->s->m, j->s->out};
-        nrt_sparse_gemm_s8_ref(&q, (int64_t)begin, (int64_t)end);
-    } else {
-        nrt_f32_sparse_gemm f = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->p->act, 8};
-        nrt_sparse_gemm_f32_ref(&f, (int64_t)begin, (int64_t)end);
-    }
+    nrt_f32_sparse_gemm f = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->p->act};
+    nrt_sparse_gemm_f32_ref(&f, (int64_t)begin, (int64_t)end);
 }
 
 static nrt_status fc_eval(nrt_ctx* ctx) {
@@ -550,16 +550,19 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         fc_eval_dynamic(ctx, s);
         return NRT_OK;
     }
-    if (p->sparse_kernel) {
-        fc_sparse_job j = {p, s, x->data, bias ? bias->data : NULL, y->data, K, N};
+    if (p->sparse_f32) {
+        fc_sparse_job j = {p, x->data, bias ? bias->data : NULL, y->data, K, N};
         nrt_parallel_for(ctx, (size_t)M, 1, fc_sparse_rows, &j);
         return NRT_OK;
     }
+    if (s->kind == FC_INT8 && p->s8 && p->s8->format == &nrt_gemm_format_qs8_qc8w_spmm && s->out.qmin > s->out.qmax)
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "sparse kernel chosen for an empty output range");
     if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
-        nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
-        nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
-                              &rq};
-        nrt_s8_gemm_run(ctx, p->s8, &a);
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
+        nrt_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->s8_packed, 0, y->data,
+                           (size_t)N, &rq};
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_gemm_run(&threads, p->s8, &a);
         return NRT_OK;
     }
     if (s->kind == FC_INT8) {
@@ -569,9 +572,10 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         return NRT_OK;
     }
     if (s->kind == FC_F32 && p->fast) {
-        nrt_f32_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
-                               (size_t)N, &p->act};
-        nrt_f32_gemm_run(ctx, p->fast, &f);
+        nrt_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
+                           (size_t)N, &p->act};
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_gemm_run(&threads, p->fast, &f);
         return NRT_OK;
     }
     nrt_gemm_f32 g = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, p->act};

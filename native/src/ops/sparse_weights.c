@@ -5,28 +5,43 @@
 
 #include "../engine/sparse.h"
 
-/* Time of the reference sparse kernel per kept weight over the level's dense
- * kernel's per weight, for blocks of 1x4 (bench/sparse_kernels.py on x86,
- * 1x1 convs of 96 -> 24 and 256 -> 256 channels; the ARM levels are assumed
- * like AVX2, untimed: qemu timings mean nothing). Smaller blocks cost more
- * per kept weight (their indices and column jumps), larger ones less. */
-static double relative_cost(nrt_isa isa, bool int8) {
-    switch (isa) {
-    case NRT_ISA_REF: return int8 ? 5.0 : 8.0;
-    case NRT_ISA_AVX2:
-    case NRT_ISA_NEON:
-    case NRT_ISA_DOTPROD: return int8 ? 100.0 : 40.0;
-    default: return int8 ? 250.0 : 60.0;
-    }
+/* Time of a sparse kernel per kept weight over the level's dense kernel's
+ * per weight, for 1x4 blocks (bench/sparse_kernels.py, 1 thread, on the
+ * issue's shapes: 1x1 convs 96 -> 24 at 160 x 160 and 256 -> 256 at 28 x 28,
+ * FullyConnected 1024 -> 1000). A level without its own sparse kernel runs
+ * the reference one, far slower than its SIMD dense kernels: never worth it
+ * there. The ARM levels are untimed (qemu timings mean nothing). */
+static double relative_cost(const nrt_kernels* k, bool int8) {
+    if (!int8) return (int)k->f32_gemm->isa == NRT_ISA_REF ? 8.0 : 60.0;
+    if ((int)k->qs8_spmm->isa == NRT_ISA_REF) return (int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0;
+    return 1.6;
 }
 
-static bool sparse_pays(nrt_isa isa, const nrt_sparse* s, bool int8) {
-    const char* force = getenv("NANORT_SPARSE");
+static const char* forced(void) { return getenv("NANORT_SPARSE"); }
+
+static bool pays(nrt_ctx* ctx, double density, bool int8) {
+    const char* force = forced();
     if (force && !strcmp(force, "sparse")) return true;
     if (force && !strcmp(force, "dense")) return false;
-    double block_factor = (1.0 + 2.0 / (double)(s->bn * s->bk)) / 1.5; /* 1 for 1x4 blocks */
-    return nrt_sparse_density(s) * relative_cost(isa, int8) * block_factor < NRT_SPARSE_PAYS;
+    return density * relative_cost(nrt_kernels_of(ctx), int8) < NRT_SPARSE_PAYS;
 }
+
+/* The fraction of 1 x 4 blocks (4 consecutive k of a row) holding a nonzero. */
+static double block_density(const int8_t* w, int64_t n, int64_t k) {
+    int64_t kept = 0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t kb = 0; kb < k; kb += 4)
+            kept += (w[j * k + kb] | w[j * k + kb + 1] | w[j * k + kb + 2] | w[j * k + kb + 3]) != 0;
+    return n && k ? (double)kept / (double)(n * (k / 4)) : 1.0;
+}
+
+const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k) {
+    if (!w || !w->sparse || !w->data || w->dtype != NRT_INT8 || k < 4 || k % 4 || k > NRT_SPMM_MAX_K) return NULL;
+    int64_t n = nrt_numel(w) / k;
+    return pays(ctx, block_density(w->data, n, k), true) ? nrt_kernels_of(ctx)->qs8_spmm : NULL;
+}
+
+void nrt_sparse_claim(nrt_tensor* w) { w->sparse_claims++; }
 
 static size_t align8(size_t n) { return (n + 7) / 8 * 8; }
 
@@ -35,9 +50,10 @@ static size_t csr_bytes(const nrt_sparse* s) {
            (size_t)s->kept * (size_t)(s->bn * s->bk) * s->elem_size;
 }
 
-size_t nrt_sparse_gemm_bytes(nrt_ctx* ctx, const nrt_tensor* w) {
-    if (!w || !w->sparse || (w->dtype != NRT_INT8 && w->dtype != NRT_FLOAT32)) return 0;
-    return sparse_pays(ctx->model->isa, w->sparse, w->dtype == NRT_INT8) ? csr_bytes(w->sparse) : 0;
+size_t nrt_sparse_f32_bytes(nrt_ctx* ctx, const nrt_tensor* w) {
+    if (!w || !w->sparse || w->dtype != NRT_FLOAT32) return 0;
+    double block_factor = (1.0 + 2.0 / (double)(w->sparse->bn * w->sparse->bk)) / 1.5; /* 1 for 1x4 blocks */
+    return pays(ctx, nrt_sparse_density(w->sparse) * block_factor, false) ? csr_bytes(w->sparse) : 0;
 }
 
 typedef struct build_job {
@@ -55,7 +71,7 @@ static void add_block(void* arg, int64_t block_row, int64_t block_col, const uin
     j->indptr[block_row + 1] = (int32_t)++j->next; /* rows come in order: gaps filled below */
 }
 
-void nrt_sparse_gemm_build(nrt_ctx* ctx, nrt_tensor* w, void* mem, nrt_bcsr* out) {
+void nrt_sparse_f32_build(nrt_ctx* ctx, nrt_tensor* w, void* mem, nrt_bcsr* out) {
     const nrt_sparse* s = w->sparse;
     int64_t block_rows = s->rows / s->bn;
     uint8_t* p = mem;
@@ -69,6 +85,6 @@ void nrt_sparse_gemm_build(nrt_ctx* ctx, nrt_tensor* w, void* mem, nrt_bcsr* out
     for (int64_t r = 1; r <= block_rows; r++)
         if (j.indptr[r] < 0) j.indptr[r] = j.indptr[r - 1]; /* block rows with nothing kept */
     *out = (nrt_bcsr){s->rows, s->cols, s->bn, s->bk, j.indptr, j.col, j.values};
-    w->sparse_claims++;
+    nrt_sparse_claim(w);
     ctx->model->packed_weight_bytes += csr_bytes(s);
 }
