@@ -182,7 +182,8 @@ static const nrt_gemm_table* sparse_s8_table(nrt_ctx* ctx, const conv_params* o,
     if (o->act.kind != NRT_ACT_NONE && o->act.kind != NRT_ACT_RELU &&
         !(o->act.kind == NRT_ACT_CLIP && o->act.alpha <= o->act.beta))
         return NULL;
-    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[3]);
+    int64_t pixels = x->rank == 4 && x->dims[1] > 0 && x->dims[2] > 0 ? x->dims[1] * x->dims[2] : 1 << 16;
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[3], pixels);
     float* m = t ? malloc((size_t)w->dims[0] * sizeof(float)) : NULL;
     if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
         nrt_gemm_weights a = {(size_t)w->dims[0], (size_t)w->dims[3], 1, w->data, (size_t)w->dims[3], 0, 1,

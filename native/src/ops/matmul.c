@@ -203,7 +203,8 @@ static const nrt_gemm_table* fc_sparse_s8_table(nrt_ctx* ctx, const nrt_activati
     if (!w || !w->sparse || !fc_s8_bytes(ctx, nrt_kernels_of(ctx)->qs8_spmm)) return NULL;
     if (act->kind != NRT_ACT_NONE && act->kind != NRT_ACT_RELU && !(act->kind == NRT_ACT_CLIP && act->alpha <= act->beta))
         return NULL;
-    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[1]);
+    int64_t numel = nrt_numel(x), rows = numel > 0 ? numel / w->dims[1] : 1; /* (dynamic dims: taken as 1 row) */
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[1], rows);
     size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
     float* m = t ? malloc(N * sizeof(float)) : NULL;
     if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {

@@ -5,25 +5,28 @@
 
 #include "../engine/sparse.h"
 
-/* Time of a sparse kernel per kept weight over the level's dense kernel's
- * per weight, for 1x4 blocks (bench/sparse_kernels.py, 1 thread, on the
- * issue's shapes: 1x1 convs 96 -> 24 at 160 x 160 and 256 -> 256 at 28 x 28,
- * FullyConnected 1024 -> 1000). A level without its own sparse kernel runs
- * the reference one, far slower than its SIMD dense kernels: never worth it
- * there. The ARM levels are untimed (qemu timings mean nothing). */
-static double relative_cost(const nrt_kernels* k, bool int8) {
-    if (!int8) return (int)k->f32_gemm->isa == NRT_ISA_REF ? 8.0 : 60.0;
-    if ((int)k->qs8_spmm->isa == NRT_ISA_REF) return (int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0;
-    return 1.6;
+/* A sparse kernel's time over the level's dense kernel's on the same
+ * weights: a fixed share (transposing A, requantizing and transposing C)
+ * plus a share per kept 1x4 block, from bench/sparse_kernels.py at 1 thread
+ * on the issue's shapes (AVX-512 VNNI, 1x1 convs 96 -> 24 at 160 x 160 and
+ * 256 -> 256 at 28 x 28: 0.35 + 1.8 x density; a FullyConnected on 1-3 rows
+ * gathers its activations: slower than dense even at 90 %). A level
+ * without its own sparse kernel runs the reference one, far slower than its
+ * SIMD dense kernels: never worth it there. The ARM levels are untimed
+ * (qemu timings mean nothing). */
+static double relative_time(const nrt_kernels* k, bool int8, double density, int64_t rows) {
+    if (!int8) return ((int)k->f32_gemm->isa == NRT_ISA_REF ? 8.0 : 60.0) * density;
+    if ((int)k->qs8_spmm->isa == NRT_ISA_REF) return ((int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0) * density;
+    return rows < 4 ? 0.6 + 6.0 * density : 0.35 + 1.8 * density;
 }
 
 static const char* forced(void) { return getenv("NANORT_SPARSE"); }
 
-static bool pays(nrt_ctx* ctx, double density, bool int8) {
+static bool pays(nrt_ctx* ctx, double density, bool int8, int64_t rows) {
     const char* force = forced();
     if (force && !strcmp(force, "sparse")) return true;
     if (force && !strcmp(force, "dense")) return false;
-    return density * relative_cost(nrt_kernels_of(ctx), int8) < NRT_SPARSE_PAYS;
+    return relative_time(nrt_kernels_of(ctx), int8, density, rows) < NRT_SPARSE_PAYS;
 }
 
 /* The fraction of 1 x 4 blocks (4 consecutive k of a row) holding a nonzero. */
@@ -35,10 +38,10 @@ static double block_density(const int8_t* w, int64_t n, int64_t k) {
     return n && k ? (double)kept / (double)(n * (k / 4)) : 1.0;
 }
 
-const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k) {
+const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k, int64_t rows) {
     if (!w || !w->sparse || !w->data || w->dtype != NRT_INT8 || k < 4 || k % 4 || k > NRT_SPMM_MAX_K) return NULL;
     int64_t n = nrt_numel(w) / k;
-    return pays(ctx, block_density(w->data, n, k), true) ? nrt_kernels_of(ctx)->qs8_spmm : NULL;
+    return pays(ctx, block_density(w->data, n, k), true, rows) ? nrt_kernels_of(ctx)->qs8_spmm : NULL;
 }
 
 void nrt_sparse_claim(nrt_tensor* w) { w->sparse_claims++; }
@@ -53,7 +56,7 @@ static size_t csr_bytes(const nrt_sparse* s) {
 size_t nrt_sparse_f32_bytes(nrt_ctx* ctx, const nrt_tensor* w) {
     if (!w || !w->sparse || w->dtype != NRT_FLOAT32) return 0;
     double block_factor = (1.0 + 2.0 / (double)(w->sparse->bn * w->sparse->bk)) / 1.5; /* 1 for 1x4 blocks */
-    return pays(ctx, nrt_sparse_density(w->sparse) * block_factor, false) ? csr_bytes(w->sparse) : 0;
+    return pays(ctx, nrt_sparse_density(w->sparse) * block_factor, false, 0) ? csr_bytes(w->sparse) : 0;
 }
 
 typedef struct build_job {

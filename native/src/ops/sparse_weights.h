@@ -6,10 +6,9 @@
  * driver). float32: the reference block-CSR kernel (kernels/ref/
  * sparse_gemm_ref.h) on a block-CSR copy.
  *
- * The choice is a cost model: the sparse kernel's time per kept weight
- * relative to the level's dense kernel's per weight (measured with
- * bench/sparse_kernels.py), times the weights' density, must stay below
- * NRT_SPARSE_PAYS. NANORT_SPARSE=sparse / dense overrides it (tests,
+ * The choice is a cost model: the sparse kernel's time relative to the
+ * level's dense kernel's (a function of the weights' density, measured with
+ * bench/sparse_kernels.py) must stay below NRT_SPARSE_PAYS. NANORT_SPARSE=sparse / dense overrides it (tests,
  * benchmarks). A weight every reader runs sparse drops its dense copy after
  * the graph is loaded. */
 #ifndef NRT_SPARSE_WEIGHTS_H
@@ -26,8 +25,8 @@
 
 /* The level's int8 sparse GEMM table when it should run the constant int8
  * weights w [N, K] (a sparse file tensor; K a multiple of 4 and at most
- * NRT_SPMM_MAX_K), else NULL. */
-const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k);
+ * NRT_SPMM_MAX_K) on about `rows` rows of input per run, else NULL. */
+const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k, int64_t rows);
 
 /* Marks w as run by a sparse kernel in this op (its dense copy is freed once
  * every reader has claimed it). */

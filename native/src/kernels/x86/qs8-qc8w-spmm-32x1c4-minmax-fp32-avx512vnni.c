@@ -20,16 +20,38 @@
 #define MR 32
 #define COLUMNS 64 /* columns per requantized tile */
 
-/* at[kb * 32 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8. */
+/* at[kb * 32 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8: 16 rows x 16
+ * blocks at a time, loaded (masked: nothing past a row is read) and transposed as 16 x 16 int32. */
 NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* a, size_t a_stride, int32_t* at) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
-    int32_t rows[MR];
-    for (size_t r = 0; r < MR; r++) rows[r] = (int32_t)((r < mr ? r : mr - 1) * a_stride);
-    __m512i lo = _mm512_loadu_si512(rows), hi = _mm512_loadu_si512(rows + 16);
-    for (size_t kb = 0; kb < kcb; kb++, at += MR) {
-        const int8_t* base = a + 4 * kb;
-        _mm512_store_si512(at, _mm512_xor_si512(_mm512_i32gather_epi32(lo, base, 1), flip));
-        _mm512_store_si512(at + 16, _mm512_xor_si512(_mm512_i32gather_epi32(hi, base, 1), flip));
+    for (size_t kb0 = 0; kb0 < kcb; kb0 += 16) {
+        size_t count = kcb - kb0 < 16 ? kcb - kb0 : 16;
+        __mmask16 load = (__mmask16)(count == 16 ? 0xFFFF : (1u << count) - 1);
+        for (size_t g = 0; g < MR; g += 16) {
+            __m512i r[16], s[16], u[16];
+            for (size_t i = 0; i < 16; i++)
+                r[i] = _mm512_maskz_loadu_epi32(load, a + (g + i < mr ? g + i : mr - 1) * a_stride + 4 * kb0);
+            for (size_t j = 0; j < 8; j++) {
+                s[2 * j] = _mm512_unpacklo_epi32(r[2 * j], r[2 * j + 1]);
+                s[2 * j + 1] = _mm512_unpackhi_epi32(r[2 * j], r[2 * j + 1]);
+            }
+            for (size_t j = 0; j < 4; j++) { /* u[4j + c], 128-bit lane L: rows 4j .. 4j + 3 of block 4L + c */
+                u[4 * j] = _mm512_unpacklo_epi64(s[4 * j], s[4 * j + 2]);
+                u[4 * j + 1] = _mm512_unpackhi_epi64(s[4 * j], s[4 * j + 2]);
+                u[4 * j + 2] = _mm512_unpacklo_epi64(s[4 * j + 1], s[4 * j + 3]);
+                u[4 * j + 3] = _mm512_unpackhi_epi64(s[4 * j + 1], s[4 * j + 3]);
+            }
+            for (size_t c = 0; c < 4; c++) {
+                __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88), w0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+                __m512i v1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+                __m512i w1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+                __m512i col[4] = {_mm512_shuffle_i32x4(v0, v1, 0x88), _mm512_shuffle_i32x4(w0, w1, 0x88),
+                                  _mm512_shuffle_i32x4(v0, v1, 0xDD), _mm512_shuffle_i32x4(w0, w1, 0xDD)};
+                for (size_t L = 0; L < 4; L++)
+                    if (4 * L + c < count)
+                        _mm512_store_si512(at + (kb0 + 4 * L + c) * MR + g, _mm512_xor_si512(col[L], flip));
+            }
+        }
     }
 }
 
