@@ -92,6 +92,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
+            equalization: bool = False,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -112,7 +113,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     defaults per output kind otherwise; see quantize/accuracy.py), fixes the
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
-    bias; report writes an HTML page leading with that verdict.
+    bias; equalization rescales the channels between consecutive layers so one
+    int8 scale fits them all (cross-layer equalization); report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -148,7 +150,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 auto_fallback=auto_fallback, threads=threads,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
-                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction,
+                                equalization=equalization)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",

@@ -22,6 +22,7 @@ from .accuracy import Target, Verdict, check_target_outputs, parse_target, run_o
 from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
+from .cle import channel_reach_on, equalize
 from .fixer import Fixed, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
@@ -54,6 +55,7 @@ class QuantizeSpec:
     accuracy_targets: list[Target] = field(default_factory=list)
     fix_accuracy: bool = True
     bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
+    equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
 
 
 @dataclass
@@ -140,6 +142,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     else:
         data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit, preprocess=spec.preprocess)
         calib, holdout, held_out = split_holdout(data)
+        if spec.equalization:  # (the same fp32 function: the reference for every measurement below)
+            graph = copy.deepcopy(graph)
+            equalize(graph, channel_reach_on(graph, [f for _, f in zip(range(CLE_SAMPLES), calib)]))
         stats = collect_stats(graph, calib, spec.threads,
                               (lambda i, n: progress("calibrating", i, n)) if progress else None)
     samples = holdout[:spec.report_samples]
@@ -239,6 +244,7 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
 
 
 BIAS_CORRECTION_SAMPLES = 4
+CLE_SAMPLES = 4
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0
