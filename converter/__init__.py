@@ -92,7 +92,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
-            equalization: bool = False,
+            equalization: bool = False, adaround: bool = False,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -114,7 +114,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
     bias; equalization rescales the channels between consecutive layers so one
-    int8 scale fits them all (cross-layer equalization); report writes an HTML page leading with that verdict.
+    int8 scale fits them all (cross-layer equalization); adaround rounds
+    each layer's int8 weights to minimize its output error on calibration
+    data; report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -151,7 +153,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
                                 fix_accuracy=fix_accuracy, bias_correction=bias_correction,
-                                equalization=equalization)
+                                equalization=equalization, adaround=adaround)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from test_quant_defaults import _model
 from test_quantize_e2e import Net
 
 import nanort
 from nanort.converter import convert_graph
-from nanort.converter.quantize import cle
+from nanort.converter.quantize import adaround, cle
 from nanort.converter.serialize import serialize
 
 
@@ -99,3 +100,67 @@ def test_equalization_leaves_non_homogeneous_pairs_alone():
     n("Conv", [h, n.w("w2", 8, 1, 3, 3), n.b("b2", 8)], "y", pads=[1, 1, 1, 1], group=8)
     graph = convert_graph(_model(n, [("x", [1, 3, 16, 16])], [("y", [1, 8, 16, 16])]), fuse_only_clamps=True)
     assert cle.pairs(graph) == []
+
+
+@pytest.mark.parametrize("attrs,groups", [
+    ({"pads": [1, 0, 2, 1], "strides": [2, 1]}, 1),
+    ({"auto_pad": "SAME_LOWER", "strides": [2, 2]}, 2),
+    ({"pads": [2, 1, 0, 1], "dilations": [2, 1]}, 3),
+    ({"pads": [1, 1, 1, 1]}, 6),
+])
+def test_conv_patches_give_the_convolution(attrs, groups):
+    """Input patches times the OHWI weights give onnxruntime's convolution at every position
+    (padding, strides, dilation, groups as the runtime resolves them)."""
+    n = Net(5)
+    w = n.w("w", 12, 6 // groups, 3, 3)
+    n("Conv", ["x", w], "y", group=groups, **attrs)
+    m = _model(n, [("x", [2, 6, 9, 8])], [("y", ["n", "c", "h", "w"])])
+    graph = convert_graph(m, fuse_only_clamps=True)
+    node = next(nd for nd in graph.nodes if nd.op == "Conv")
+    x = np.random.default_rng(6).normal(size=(2, 6, 9, 8)).astype(np.float32)
+    ref = _session(m).run(None, {"x": x})[0].transpose(0, 2, 3, 1)  # NHWC
+    wt = graph.const(node.inputs[1])
+    patches = adaround.conv_patches(node, x.transpose(0, 2, 3, 1), wt.shape, 10 ** 6, np.random.default_rng(0))
+    rows = wt.reshape(groups, wt.shape[0] // groups, -1)
+    got = np.concatenate([patches[g] @ rows[g].T for g in range(groups)], axis=1)
+    np.testing.assert_allclose(got, ref.reshape(-1, 12), rtol=1e-4, atol=1e-4)
+
+
+def _correlated_inputs(seed: int, count: int) -> list[dict]:
+    """64 channels carrying one shared signal plus a little of their own."""
+    rng = np.random.default_rng(seed)
+    return [{"x": (rng.uniform(-1, 1, (1, 1, 8, 8)) + rng.normal(0, 0.02, (1, 64, 8, 8))).astype(np.float32)}
+            for _ in range(count)]
+
+
+def test_adaround_cuts_the_int8_error(tmp_path: Path):
+    """A 1x1 conv whose rows each hold one large weight (it sets the row's int8 step) and
+    63 small ones, over 64 channels carrying one shared signal: nearest rounding's errors of
+    the small weights add up on the shared signal; rounding to the layer's calibration
+    inputs makes them cancel."""
+    n = Net(7)
+    w = n.rng.normal(0, 0.02, (16, 64, 1, 1)).astype(np.float32)
+    w[np.arange(16), np.arange(16) * 4] = 1.0
+    n("Conv", ["x", n.c("w", w), n.b("b", 16)], "y")
+    m = _model(n, [("x", [1, 64, 8, 8])], [("y", [1, 16, 8, 8])])
+    calib, test = _correlated_inputs(8, 16), _correlated_inputs(9, 3)
+    nearest = _int8_error(m, tmp_path, calib, test, auto_fallback=False)  # (one small conv: int8 anyway)
+    rounded = _int8_error(m, tmp_path, calib, test, auto_fallback=False, adaround=True)
+    assert rounded < 0.5 * nearest, (nearest, rounded)
+
+
+def test_adaround_rounding_stays_on_the_grid():
+    """Each weight moves to one of the int8 levels, within a few steps of nearest, and no
+    row's error on H exceeds nearest rounding's."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(4096, 1)) + 0.1 * rng.normal(size=(4096, 48))
+    h = (x.T @ x / len(x))[None]
+    w = rng.normal(0, 0.05, (32, 48)).astype(np.float32)
+    scale = np.abs(w).max(1) / 127
+    q = adaround.round_weights(w, scale, h).astype(np.float64)
+    steps = w / scale[:, None]
+    nearest = np.clip(np.rint(steps), -127, 127)
+    assert np.abs(q).max() <= 127 and np.abs(q - steps).max() < 8
+    err = lambda d: np.einsum("ok,kl,ol->o", d, h[0], d)  # noqa: E731
+    assert np.all(err(q - steps) <= err(nearest - steps) + 1e-9)
+    assert err(q - steps).sum() < 0.2 * err(nearest - steps).sum()

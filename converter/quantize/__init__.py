@@ -19,6 +19,7 @@ from nanort.runtime.errors import ConversionError
 from ..ir import Graph
 from ..serialize import serialize
 from .accuracy import Target, Verdict, check_target_outputs, parse_target, run_outputs, split_holdout, verdict
+from .adaround import LayerRounding
 from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
@@ -56,6 +57,7 @@ class QuantizeSpec:
     fix_accuracy: bool = True
     bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
     equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
+    adaround: bool = False         # weights rounded to minimize each layer's output error (adaround.py)
 
 
 @dataclass
@@ -152,6 +154,10 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
                         range_rules=spec.auto_fallback)
+    if spec.adaround and data is not None:
+        if progress:
+            progress("rounding weights to each layer's calibration inputs", 0, 0)
+        opts.weight_rounding = LayerRounding(graph, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)])
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -245,6 +251,7 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
 
 BIAS_CORRECTION_SAMPLES = 4
 CLE_SAMPLES = 4
+ADAROUND_SAMPLES = 8
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0

@@ -36,6 +36,7 @@ What stays float32, and why (all reported):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +69,9 @@ class QuantOptions:
     # tensor -> (observer, percentile) replacing the global choice for that tensor (the accuracy fixer's
     # "better scale" step)
     range_override: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # (node, float weights, per-output-channel scales) -> int8 weights or None (nearest): rounding that
+    # minimizes the layer's output error (adaround.py)
+    weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
 
 
 @dataclass
@@ -448,7 +452,9 @@ class _Quantizer:
         scale = bfloat16_ceil(scale)
         shape = [1] * w.ndim
         shape[axis] = -1
-        q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        q = self.opts.weight_rounding(node, w, scale) if self.opts.weight_rounding and axis == 0 else None
+        if q is None:
+            q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
         name = self.g.add_const(q, f"{node.name}_wq")
         self.g.tensors[name].quant = QuantParams(scale, np.zeros_like(scale, np.int64),
                                                  axis if self.opts.per_channel else None)
