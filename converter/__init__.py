@@ -92,7 +92,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
-            equalization: bool = False, adaround: bool = False,
+            equalization: bool = False, adaround: bool = False, slice_scales: bool = False,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -116,7 +116,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     bias; equalization rescales the channels between consecutive layers so one
     int8 scale fits them all (cross-layer equalization); adaround rounds
     each layer's int8 weights to minimize its output error on calibration
-    data; report writes an HTML page leading with that verdict.
+    data; slice_scales gives each part of a concatenation that only graph
+    outputs read its own int8 scale; report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
@@ -153,7 +154,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
                                 fix_accuracy=fix_accuracy, bias_correction=bias_correction,
-                                equalization=equalization, adaround=adaround)
+                                equalization=equalization, adaround=adaround,
+                                slice_scales=slice_scales)
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",

@@ -58,6 +58,7 @@ class QuantizeSpec:
     bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
     equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
     adaround: bool = False         # weights rounded to minimize each layer's output error (adaround.py)
+    slice_scales: bool = False     # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
-                        range_rules=spec.auto_fallback)
+                        range_rules=spec.auto_fallback, slice_scales=spec.slice_scales)
     if spec.adaround and data is not None:
         if progress:
             progress("rounding weights to each layer's calibration inputs", 0, 0)

@@ -46,6 +46,7 @@ from nanort.schema.CoordinateTransform import CoordinateTransform
 
 from ..ir import Graph, Node, QuantParams
 from . import tables
+from .concat_slices import output_slices
 from .observers import TensorStats, int8_params
 
 MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "MaxPool",
@@ -72,6 +73,7 @@ class QuantOptions:
     # (node, float weights, per-output-channel scales) -> int8 weights or None (nearest): rounding that
     # minimizes the layer's output error (adaround.py)
     weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
+    slice_scales: bool = False  # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
@@ -96,6 +98,8 @@ class _Quantizer:
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
+        self.slices = output_slices(graph, MOVEMENT, TAILS, self.span) \
+            if opts.slice_scales and opts.range_rules else {}
 
     # -- elementwise chains ---------------------------------------------------
     def scalar_operand(self, node: Node) -> tuple[int, float] | None:
@@ -222,6 +226,10 @@ class _Quantizer:
             return 0.0, 0.0
         return st.range(*self.opts.range_override.get(name, (self.opts.observer, self.opts.percentile)))
 
+    def span(self, name: str) -> float:
+        lo, hi = self.range_of(name)
+        return hi - lo
+
     def mixed_range(self, name: str) -> bool:
         st = self.stats.get(name)
         if st is None or st.count == 0:
@@ -289,6 +297,9 @@ class _Quantizer:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
         if not self.opts.range_rules:
             return Decision(*self.capable(node))
+        for m in members:
+            if m.name in self.slices:
+                return Decision(False, self.slices[m.name])
         if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
             return Decision(False, "probability tail feeding a graph output")
         if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
