@@ -185,3 +185,33 @@ def test_bias_correction_removes_a_rounding_shift(tmp_path: Path):
         shift[corrected] = abs(float(err[:, :, 0].mean()))
     assert shift[False] > 0.2 * 72 * step * 0.5  # the shift is real: 72 taps x 0.4 step x mean input 0.5
     assert shift[True] < 0.2 * shift[False]
+
+
+def test_bias_correction_counts_each_layer_own_error_once(tmp_path: Path):
+    """The rounding shift of the first conv's channel 0 reaches the second conv's input: the
+    second conv must not correct it again (each layer's own error, not its output against fp32:
+    corrected twice, the output's shift comes back with the opposite sign)."""
+    n = Net(9)
+    w = n.rng.normal(0, 0.3, (8, 8, 3, 3)).astype(np.float32)
+    step = np.abs(w).max() / 127
+    w[0] = 0.4 * step
+    h = n("Conv", ["x", n.c("w", w), n.c("b", np.zeros(8, np.float32))], "c1", pads=[1, 1, 1, 1])
+    eye = np.eye(8, dtype=np.float32)[:, :, None, None]
+    n("Conv", [h, n.c("w2", eye), n.c("b2", np.zeros(8, np.float32))], "y")
+    m = _model(n, [("x", [1, 8, 16, 16])], [("y", [1, 8, 16, 16])])
+    src = tmp_path / "m.onnx"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(3)
+    calib = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(16)]
+    test = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(3)]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    shift = {}
+    for corrected in (False, True):
+        dst = tmp_path / f"m{corrected}.nrt"
+        nanort.convert(src, dst, quantize="int8", calibration=calib, per_channel=False, bias_correction=corrected,
+                       auto_fallback=False, fix_accuracy=False)
+        with nanort.Model(dst) as model:
+            err = np.stack([model.run(f)["y"] - sess.run(None, f)[0] for f in test])
+        shift[corrected] = float(err[:, :, 0].mean())
+    assert abs(shift[False]) > 0.2 * 72 * step * 0.5
+    assert abs(shift[True]) < 0.2 * abs(shift[False]), shift

@@ -109,8 +109,8 @@ def test_equalization_leaves_non_homogeneous_pairs_alone():
     ({"pads": [1, 1, 1, 1]}, 6),
 ])
 def test_conv_patches_give_the_convolution(attrs, groups):
-    """Input patches times the OHWI weights give onnxruntime's convolution at every position
-    (padding, strides, dilation, groups as the runtime resolves them)."""
+    """Input patches times the OHWI weights give onnxruntime's convolution at the positions
+    they were sampled at (padding, strides, dilation, groups as the runtime resolves them)."""
     n = Net(5)
     w = n.w("w", 12, 6 // groups, 3, 3)
     n("Conv", ["x", w], "y", group=groups, **attrs)
@@ -120,10 +120,12 @@ def test_conv_patches_give_the_convolution(attrs, groups):
     x = np.random.default_rng(6).normal(size=(2, 6, 9, 8)).astype(np.float32)
     ref = _session(m).run(None, {"x": x})[0].transpose(0, 2, 3, 1)  # NHWC
     wt = graph.const(node.inputs[1])
-    patches = adaround.conv_patches(node, x.transpose(0, 2, 3, 1), wt.shape, 10 ** 6, np.random.default_rng(0))
+    patches, (b, oy, ox) = adaround.conv_patches(node, x.transpose(0, 2, 3, 1), wt.shape, 40,
+                                                 np.random.default_rng(0))
     rows = wt.reshape(groups, wt.shape[0] // groups, -1)
     got = np.concatenate([patches[g] @ rows[g].T for g in range(groups)], axis=1)
-    np.testing.assert_allclose(got, ref.reshape(-1, 12), rtol=1e-4, atol=1e-4)
+    assert got.shape == (40, 12) and len(set(zip(b, oy, ox))) == 40
+    np.testing.assert_allclose(got, ref[b, oy, ox], rtol=1e-4, atol=1e-4)
 
 
 def _correlated_inputs(seed: int, count: int) -> list[dict]:

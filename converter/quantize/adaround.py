@@ -59,10 +59,11 @@ def _pad_begin(size: int, kernel: int, stride: int, dilation: int, auto_pad: int
     return 0 if auto_pad == AutoPad.VALID else begin
 
 
-def conv_patches(node: Node, x: np.ndarray, w_shape: tuple, rows: int, rng: np.random.Generator) -> np.ndarray:
+def conv_patches(node: Node, x: np.ndarray, w_shape: tuple, rows: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Up to `rows` input patches of an NHWC Conv at random output positions, each
     (group, kernel height x width x channels of the group), ordered like the OHWI
-    weights' rows: shape (groups, positions, K)."""
+    weights' rows: shape (groups, positions, K); and the positions (batch, y, x)."""
     n, h, w, c = x.shape
     kh, kw = w_shape[1], w_shape[2]
     group = int(node.attrs.get("group", 1))
@@ -88,7 +89,8 @@ def conv_patches(node: Node, x: np.ndarray, w_shape: tuple, rows: int, rng: np.r
     patches = x[b[:, None, None], np.clip(ys, 0, h - 1)[:, :, None], np.clip(xs, 0, w - 1)[:, None, :]]
     patches = np.where(inside[..., None], patches, 0.0)  # (P, kh, kw, C): zero padding
     cg = c // group
-    return patches.reshape(len(pick), kh, kw, group, cg).transpose(3, 0, 1, 2, 4).reshape(group, len(pick), -1)
+    return patches.reshape(len(pick), kh, kw, group, cg).transpose(3, 0, 1, 2, 4).reshape(group, len(pick), -1), \
+        (b, oy, ox)
 
 
 class LayerRounding:
@@ -116,7 +118,7 @@ class LayerRounding:
                         rows = rows[rng.choice(rows.shape[0], ROWS_PER_SAMPLE, replace=False)]
                     patches = rows[None]
                 else:
-                    patches = conv_patches(node, x, w.shape, ROWS_PER_SAMPLE, rng)
+                    patches = conv_patches(node, x, w.shape, ROWS_PER_SAMPLE, rng)[0]
                 p = patches.astype(np.float32)
                 h = np.matmul(p.transpose(0, 2, 1), p)
                 self.hessians[node.name] = self.hessians.get(node.name, 0) + h
