@@ -135,20 +135,44 @@ def _correlated_inputs(seed: int, count: int) -> list[dict]:
             for _ in range(count)]
 
 
+def _correlated_conv() -> onnx.ModelProto:
+    n = Net(7)
+    w = n.rng.normal(0, 0.02, (16, 64, 1, 1)).astype(np.float32)
+    w[np.arange(16), np.arange(16) * 4] = 1.0
+    n("Conv", ["x", n.c("w", w), n.b("b", 16)], "y")
+    return _model(n, [("x", [1, 64, 8, 8])], [("y", [1, 16, 8, 8])])
+
+
 def test_adaround_cuts_the_int8_error(tmp_path: Path):
     """A 1x1 conv whose rows each hold one large weight (it sets the row's int8 step) and
     63 small ones, over 64 channels carrying one shared signal: nearest rounding's errors of
     the small weights add up on the shared signal; rounding to the layer's calibration
     inputs makes them cancel."""
-    n = Net(7)
-    w = n.rng.normal(0, 0.02, (16, 64, 1, 1)).astype(np.float32)
-    w[np.arange(16), np.arange(16) * 4] = 1.0
-    n("Conv", ["x", n.c("w", w), n.b("b", 16)], "y")
-    m = _model(n, [("x", [1, 64, 8, 8])], [("y", [1, 16, 8, 8])])
+    m = _correlated_conv()
     calib, test = _correlated_inputs(8, 16), _correlated_inputs(9, 3)
     nearest = _int8_error(m, tmp_path, calib, test, auto_fallback=False)  # (one small conv: int8 anyway)
     rounded = _int8_error(m, tmp_path, calib, test, auto_fallback=False, adaround=True)
     assert rounded < 0.5 * nearest, (nearest, rounded)
+
+
+def test_fixer_switches_weight_rounding_on_where_the_target_is_missed(tmp_path: Path):
+    """With no flag, the accuracy fixer tries the whole-model techniques first: on the model
+    above, nearest rounding misses cosine 0.9999 and rounding to the layer's inputs meets it,
+    measured against onnxruntime too."""
+    m = _correlated_conv()
+    calib, test = _correlated_inputs(8, 16), _correlated_inputs(9, 3)
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    report = nanort.convert(src, dst, quantize="int8", calibration=calib, auto_fallback=False,
+                            accuracy_target=["cosine=0.9999"])
+    fixed = report.quantization.fixed
+    assert [s.fix for s in fixed.steps][:1] == ["weights rounded to each layer's calibration inputs"]
+    assert fixed.verdict.met and fixed.steps[0].before > 1 >= fixed.steps[0].after
+    sess = _session(m)
+    with nanort.Model(dst) as model:
+        cos = [np.dot(a.ravel(), b.ravel()) / np.linalg.norm(a) / np.linalg.norm(b)
+               for a, b in ((model.run(f)["y"], sess.run(None, f)[0]) for f in test)]
+    assert min(cos) > 0.9999
 
 
 def test_adaround_rounding_stays_on_the_grid():

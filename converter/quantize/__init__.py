@@ -24,7 +24,7 @@ from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
 from .cle import channel_reach_on, equalize
-from .fixer import Fixed, fixes_text, meet_target
+from .fixer import Fixed, Technique, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
 from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
@@ -55,9 +55,11 @@ class QuantizeSpec:
     # only measures them
     accuracy_targets: list[Target] = field(default_factory=list)
     fix_accuracy: bool = True
-    bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
+    # the two below: True on, False off, None (default) off unless the accuracy fixer finds that switching it
+    # on for the whole model cuts the error (fixer.Technique)
+    bias_correction: bool | None = None  # fold each layer's mean output error into its bias (bias_correction.py)
     equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
-    adaround: bool = False         # weights rounded to minimize each layer's output error (adaround.py)
+    adaround: bool | None = None   # weights rounded to minimize each layer's output error (adaround.py)
     slice_scales: bool = False     # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
@@ -156,9 +158,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
                         range_rules=spec.auto_fallback, slice_scales=spec.slice_scales)
     if spec.adaround and data is not None:
-        if progress:
-            progress("rounding weights to each layer's calibration inputs", 0, 0)
-        opts.weight_rounding = LayerRounding(graph, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)])
+        opts.weight_rounding = _layer_rounding(graph, calib, progress)
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -193,14 +193,24 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if data is None:
         return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
                                    cpu_seconds)
-    finish = None
-    if spec.bias_correction:
-        correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
+    correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
 
-        def finish(qg: Graph, res: QuantResult) -> None:
-            correct_biases(graph, qg, res, correction_samples)
+    def correct(qg: Graph, res: QuantResult) -> None:
+        correct_biases(graph, qg, res, correction_samples)
+    finish = correct if spec.bias_correction else None
+    if finish is not None:
         finish(q, result)
-    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress)
+    techniques = []
+    if spec.adaround is None:
+        def rounding_on(o: QuantOptions) -> QuantOptions:
+            o = copy.deepcopy(o)
+            o.weight_rounding = _layer_rounding(graph, calib, progress)
+            return o
+        techniques.append(Technique("weights rounded to each layer's calibration inputs", rounding_on))
+    if spec.bias_correction is None:
+        techniques.append(Technique("bias correction", lambda o: o, correct))
+    fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress,
+                           techniques)
     if fixed.steps or spec.bias_correction:
         q, result = fixed.graph, fixed.result
         rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
@@ -213,7 +223,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
 
 
 def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
-                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress) -> Fixed:
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, techniques: list) -> Fixed:
     """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
@@ -223,7 +233,13 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
         return Fixed(start[0], start[1],
                      verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
     return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
-                       _added_noise(rows, graph), spec.threads, None, finish, progress)
+                       _added_noise(rows, graph), spec.threads, None, finish, progress, techniques)
+
+
+def _layer_rounding(graph: Graph, calib, progress) -> LayerRounding:
+    if progress:
+        progress("rounding weights to each layer's calibration inputs", 0, 0)
+    return LayerRounding(graph, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)])
 
 
 def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:

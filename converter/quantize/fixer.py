@@ -11,7 +11,11 @@ output (the per-layer report) together with the producers of their inputs:
 a layer that ruins its output tensor's small channels while its big ones
 keep the tensor's SQNR high shows its damage only in the layer reading it.
 
-Fixes, greedily, most sensitive layer first, each kept only if it improves the
+First, whole-model techniques not already on (weight rounding to the layer
+inputs, bias correction: see Technique), each kept if it cuts the deficit by
+TECHNIQUE_GAIN or more; they cost no latency.
+
+Then fixes, greedily, most sensitive layer first, each kept only if it improves the
 outputs (scale and 16-bit must win at least half of what fp32 would):
   1. a better scale for the layer's output tensor (another observer's range:
      minmax keeps every value, a percentile clips less than MSE);
@@ -36,6 +40,8 @@ from .observers import TensorStats
 from .quantize import MOVEMENT, QuantOptions, QuantResult, quantize_int8
 
 SHORTLIST = 24
+TECHNIQUE_GAIN = 0.05  # a whole-model technique is kept when it cuts the deficit by this fraction
+WHOLE_MODEL = "(whole model)"
 MAX_FIXES = 12
 SCALE_CHOICES = (("minmax", 99.99), ("percentile", 99.999))
 NO_ERROR_OPS = MOVEMENT | {"Pad"}  # int8 copies of their input's values: nothing to fix there
@@ -51,6 +57,15 @@ class Sensitivity:
 
 
 @dataclass
+class Technique:
+    """A whole-model step the fixer may take: the options with it on, and what to run
+    after quantizing (composed with what already runs)."""
+    name: str
+    options: Callable[[QuantOptions], QuantOptions]
+    finish: Callable[[Graph, QuantResult], None] | None = None
+
+
+@dataclass
 class FixStep:
     node: str
     op: str
@@ -61,7 +76,8 @@ class FixStep:
 
     def text(self) -> str:
         cost = "" if self.cost_ms is None else f", {self.cost_ms:+.3f} ms"
-        return f"{self.node} ({self.op}): {self.fix} (deficit {self.before:.3g} -> {self.after:.3g}{cost})"
+        where = self.node if self.node == WHOLE_MODEL else f"{self.node} ({self.op})"
+        return f"{where}: {self.fix} (deficit {self.before:.3g} -> {self.after:.3g}{cost})"
 
 
 @dataclass
@@ -148,7 +164,8 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
                 held_out: bool, added_noise: dict[str, float], threads: int = 1,
                 int16_capable: Callable[[Graph, str], bool] | None = None,
                 finish: Callable[[Graph, QuantResult], None] | None = None,
-                progress: Callable[[str, int, int], None] | None = None) -> Fixed:
+                progress: Callable[[str, int, int], None] | None = None,
+                techniques: Sequence[Technique] = ()) -> Fixed:
     """start: (graph, result) of the int8 quantization under opts (then finish, e.g. bias
     correction, which every trial repeats). Returns the fixed quantization (the start
     itself when it already meets the target)."""
@@ -157,6 +174,9 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
     current = verdict(reference, run_outputs(serialize(q), holdout, threads), targets, len(holdout), held_out)
     fixed = Fixed(q, result, current)
     if current.met:
+        return fixed
+    opts = _whole_model_steps(trials, opts, fixed, techniques, progress)
+    if fixed.verdict.met:
         return fixed
     ops = {n.name: n for n in fp_graph.nodes}
     names = candidates(fp_graph, result, added_noise)
@@ -190,6 +210,36 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
     if fixed.steps:
         _measure_costs(fixed, fp_graph, start[0], holdout[0], threads, ops)
     return fixed
+
+
+def _then(first: Callable[[Graph, QuantResult], None], then: Callable[[Graph, QuantResult], None]
+          ) -> Callable[[Graph, QuantResult], None]:
+    def both(g: Graph, r: QuantResult) -> None:
+        first(g, r)
+        then(g, r)
+    return both
+
+
+def _whole_model_steps(trials: _Trials, opts: QuantOptions, fixed: Fixed, techniques: Sequence[Technique],
+                       progress) -> QuantOptions:
+    """Switches on each technique that cuts the deficit by TECHNIQUE_GAIN; returns the options."""
+    for t in techniques:
+        if fixed.verdict.met:
+            break
+        if progress:
+            progress(f"accuracy target missed: trying {t.name}", 0, 0)
+        before, previous = fixed.verdict.deficit(), trials.finish
+        if t.finish is not None:
+            trials.finish = t.finish if previous is None else _then(previous, t.finish)
+        trial = t.options(opts)
+        q, result, v = trials.run(trial)
+        if v.deficit() <= before * (1 - TECHNIQUE_GAIN):
+            fixed.steps.append(FixStep(WHOLE_MODEL, "", t.name, before, v.deficit(), 0.0))
+            fixed.graph, fixed.result, fixed.verdict = q, result, v
+            opts = trial
+        else:
+            trials.finish = previous
+    return opts
 
 
 def _undo_backstops(trials: _Trials, state: QuantOptions, fixed: Fixed) -> QuantOptions:
@@ -237,6 +287,8 @@ def _measure_costs(fixed: Fixed, fp_graph: Graph, int8_graph: Graph, feeds: dict
     after = node_times(serialize(fixed.graph), feeds, threads=threads)
     fp32 = node_times(serialize(fp_graph), feeds, threads=threads)
     for step in fixed.steps:
+        if step.node not in ops:  # (whole-model steps change no layer's precision)
+            continue
         outs = [o for o in ops[step.node].outputs if o]
         ins = [i for i in ops[step.node].inputs if i]
         step.cost_ms = _layer_ms(after, step.node, outs + ins) - _layer_ms(before, step.node, outs + ins)
