@@ -93,7 +93,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
             bias_correction: bool | None = None, equalization: bool = False, adaround: bool | None = None,
-            slice_scales: bool = False,
+            slice_scales: bool = True,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -118,8 +118,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     int8 scale fits them all (cross-layer equalization); adaround rounds
     each layer's int8 weights to minimize its output error on calibration
     data (bias_correction and adaround: None, the default, lets the accuracy
-    fixer switch them on where the target is missed); slice_scales gives each part of a concatenation that only graph
-    outputs read its own int8 scale; report writes an HTML page leading with that verdict.
+    fixer switch them on where the target is missed); slice_scales (on by
+    default) gives each part of a concatenation that only graph outputs read
+    its own int8 scale; report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """

@@ -233,3 +233,18 @@ def test_slice_scales_keep_each_part_of_an_output_concat(tmp_path: Path):
             assert any("own int8 scale" in f for f in report.float_fallbacks)
     assert worst[True][0] <= 1.0 and worst[True][1] <= 1.0, worst
     assert worst[False][1] > 4, worst
+
+
+def test_cli_switches_reach_convert(monkeypatch, tmp_path: Path):
+    from nanort.runtime.api import cli
+
+    seen = {}
+    monkeypatch.setattr(nanort, "convert", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(cli, "_print_report", lambda r: None)
+    base = ["convert", str(tmp_path / "m.onnx"), "--quantize", "int8", "-q"]
+    cli.main(base)
+    assert (seen["adaround"], seen["bias_correction"], seen["equalization"], seen["slice_scales"]) == \
+        (None, None, False, True)
+    cli.main(base + ["--adaround", "on", "--bias-correction", "off", "--equalization", "--no-slice-scales"])
+    assert (seen["adaround"], seen["bias_correction"], seen["equalization"], seen["slice_scales"]) == \
+        (True, False, True, False)

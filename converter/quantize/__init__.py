@@ -60,7 +60,7 @@ class QuantizeSpec:
     bias_correction: bool | None = None  # fold each layer's mean output error into its bias (bias_correction.py)
     equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
     adaround: bool | None = None   # weights rounded to minimize each layer's output error (adaround.py)
-    slice_scales: bool = False     # concatenations read only by outputs keep each part's scale (concat_slices.py)
+    slice_scales: bool = True      # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
