@@ -52,7 +52,7 @@ COLLAPSE_REASON = "measured int8 error"  # (quantize_graph's collapsed_layers)
 class Sensitivity:
     node: str
     op: str
-    only_float: float      # output deficit (verdict.deficit) with only this layer in fp32
+    only_float: float      # output deficit (verdict.deficit) with only this layer in fp32 (no bias correction)
     only_quantized: float  # ... with only this layer in int8
 
 
@@ -108,11 +108,11 @@ class _Trials:
     def op_of(self, name: str) -> str:
         return self._ops.get(name, "")
 
-    def run(self, opts: QuantOptions) -> tuple[Graph, QuantResult, Verdict]:
+    def run(self, opts: QuantOptions, finish: bool = True) -> tuple[Graph, QuantResult, Verdict]:
         self.count += 1
         q = copy.deepcopy(self.fp)
         result = quantize_int8(q, self.stats, opts)
-        if self.finish is not None:
+        if finish and self.finish is not None:
             self.finish(q, result)
         outs = run_outputs(serialize(q), self.holdout, self.threads)
         return q, result, verdict(self.reference, outs, self.targets, len(self.holdout), self.held_out)
@@ -184,17 +184,20 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
     for k, name in enumerate(names):
         if progress:
             progress("accuracy target missed: measuring layer sensitivity", k, len(names))
-        only_float = trials.run(_with(opts, force_float={name: "sensitivity trial"}))[2].deficit()
+        only_float = trials.run(_with(opts, force_float={name: "sensitivity trial"}), False)[2].deficit()
         rest = {n: why for n, why in all_nodes.items() if n != name}
-        only_q = trials.run(_with(opts, force_float=rest))[2].deficit()
+        only_q = trials.run(_with(opts, force_float=rest), False)[2].deficit()
         fixed.sensitivity.append(Sensitivity(name, ops[name].op, only_float, only_q))
     fixed.sensitivity.sort(key=lambda s: s.only_float)
-    deficit = current.deficit()
+    deficit = fixed.verdict.deficit()
+    # (the sensitivity trials skip the finishing step, bias correction, which costs a pass over samples
+    # per trial: a layer is worth fixing where keeping it float beats the start without that step too)
+    unfinished = deficit if trials.finish is None else trials.run(opts, False)[2].deficit()
     state = opts
     for s in fixed.sensitivity:
         if fixed.verdict.met or len(fixed.steps) >= MAX_FIXES:
             break
-        if s.only_float >= deficit:  # (keeping it float alone did not help)
+        if s.only_float >= unfinished:  # (keeping it float alone did not help)
             continue
         if progress:
             progress(f"accuracy target missed: fixing {s.node}", len(fixed.steps), MAX_FIXES)
