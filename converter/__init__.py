@@ -92,7 +92,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
-            bias_correction: bool | None = None, equalization: bool = False, adaround: bool | None = None,
+            bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
             slice_scales: bool = True,
             report: str | os.PathLike | None = None,
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
@@ -117,8 +117,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     bias; equalization rescales the channels between consecutive layers so one
     int8 scale fits them all (cross-layer equalization); adaround rounds
     each layer's int8 weights to minimize its output error on calibration
-    data (bias_correction and adaround: None, the default, lets the accuracy
-    fixer switch them on where the target is missed); slice_scales (on by
+    data (None, the default, lets the accuracy fixer switch it on where the
+    target is missed and it helps); slice_scales (on by
     default) gives each part of a concatenation that only graph outputs read
     its own int8 scale; report writes an HTML page leading with that verdict.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error

@@ -244,7 +244,9 @@ def test_cli_switches_reach_convert(monkeypatch, tmp_path: Path):
     base = ["convert", str(tmp_path / "m.onnx"), "--quantize", "int8", "-q"]
     cli.main(base)
     assert (seen["adaround"], seen["bias_correction"], seen["equalization"], seen["slice_scales"]) == \
-        (None, None, False, True)
-    cli.main(base + ["--adaround", "on", "--bias-correction", "off", "--equalization", "--no-slice-scales"])
+        (None, False, False, True)
+    cli.main(base + ["--adaround", "on", "--bias-correction", "--equalization", "--no-slice-scales"])
     assert (seen["adaround"], seen["bias_correction"], seen["equalization"], seen["slice_scales"]) == \
-        (True, False, True, False)
+        (True, True, True, False)
+    cli.main(base + ["--adaround", "off"])
+    assert seen["adaround"] is False

@@ -55,11 +55,11 @@ class QuantizeSpec:
     # only measures them
     accuracy_targets: list[Target] = field(default_factory=list)
     fix_accuracy: bool = True
-    # the two below: True on, False off, None (default) off unless the accuracy fixer finds that switching it
-    # on for the whole model cuts the error (fixer.Technique)
-    bias_correction: bool | None = None  # fold each layer's mean output error into its bias (bias_correction.py)
+    bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
     equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
-    adaround: bool | None = None   # weights rounded to minimize each layer's output error (adaround.py)
+    # weights rounded to minimize each layer's output error (adaround.py): True on, False off, None (default)
+    # off unless the accuracy fixer finds that switching it on cuts the error (fixer.Technique)
+    adaround: bool | None = None
     slice_scales: bool = True      # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
@@ -157,8 +157,6 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
                         range_rules=spec.auto_fallback, slice_scales=spec.slice_scales)
-    if spec.adaround and data is not None:
-        opts.weight_rounding = _layer_rounding(graph, calib, progress)
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -168,6 +166,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
 
     q, result, rows = attempt()
+    if spec.adaround and data is not None:  # (measured on the inputs the layers read in int8)
+        opts.weight_rounding = _layer_rounding(q, result, calib, progress)
+        q, result, rows = attempt()
     for _ in range(2 if spec.auto_fallback else 0):  # measured collapses, then islands not worth converting
         bad = collapsed_layers(rows, graph)
         if data is not None:  # (a pre-quantized model runs as its author quantized it)
@@ -202,15 +203,15 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         finish(q, result)
     techniques = []
     if spec.adaround is None:
+        start_q, start_result = q, result
+
         def rounding_on(o: QuantOptions) -> QuantOptions:
             o = copy.deepcopy(o)
-            o.weight_rounding = _layer_rounding(graph, calib, progress)
+            o.weight_rounding = _layer_rounding(start_q, start_result, calib, progress)
             return o
         techniques.append(Technique("weights rounded to each layer's calibration inputs", rounding_on))
-    if spec.bias_correction is None:
-        techniques.append(Technique("bias correction", lambda o: o, correct))
     fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress,
-                           techniques)
+                           techniques, calib)
     if fixed.steps or spec.bias_correction:
         q, result = fixed.graph, fixed.result
         rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
@@ -223,7 +224,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
 
 
 def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
-                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, techniques: list) -> Fixed:
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, techniques: list, calib) -> Fixed:
     """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
@@ -233,13 +234,17 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
         return Fixed(start[0], start[1],
                      verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
     return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
-                       _added_noise(rows, graph), spec.threads, None, finish, progress, techniques)
+                       _added_noise(rows, graph), spec.threads, None, finish, progress, techniques,
+                       [f for _, f in zip(range(TECHNIQUE_CHECK_SAMPLES), calib)])
 
 
-def _layer_rounding(graph: Graph, calib, progress) -> LayerRounding:
+def _layer_rounding(q: Graph, result: QuantResult, calib, progress) -> LayerRounding:
+    """Weight rounding measured on the inputs each layer reads in the int8 graph q: where int8 flattens
+    an input channel (a narrow channel beside wide ones), rounding to the float inputs would count on
+    that channel to cancel errors."""
     if progress:
         progress("rounding weights to each layer's calibration inputs", 0, 0)
-    return LayerRounding(graph, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)])
+    return LayerRounding(q, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)], result.params)
 
 
 def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
@@ -269,6 +274,7 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
 BIAS_CORRECTION_SAMPLES = 4
 CLE_SAMPLES = 4
 ADAROUND_SAMPLES = 8
+TECHNIQUE_CHECK_SAMPLES = 8  # calibration samples giving the fixer's second opinion on a whole-model technique
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0

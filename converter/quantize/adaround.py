@@ -21,7 +21,8 @@ over the weights). The result stays on the layer's int8 grid (same scales,
 
 H comes from the float model's inputs to the layer on a few calibration
 samples, at most ROWS_PER_SAMPLE positions each, damped by DAMPING x its
-mean diagonal (the samples do not span every direction)."""
+mean diagonal (the samples do not span every direction); a layer seen at
+fewer than ROWS_PER_INPUT x K positions keeps nearest rounding."""
 
 from __future__ import annotations
 
@@ -36,16 +37,22 @@ from .calibrate import run_all_tensors
 
 SAMPLES = 8
 ROWS_PER_SAMPLE = 1024
+ROWS_PER_INPUT = 4  # a layer with fewer calibration rows than this x K keeps nearest rounding (H would be
+                    # estimated from too few inputs to generalize: PP-OCR rec's 40-position layers lost accuracy)
 DAMPING = 0.01
 BLOCK = 128  # columns rounded between updates of the rest (the same result, fewer numpy calls)
 
 
-def _layers(graph: Graph) -> list[Node]:
+def _layers(graph: Graph, params: dict | None) -> list[Node]:
+    """Conv / FullyConnected with constant weights: float ones, or (params given: an int8 graph)
+    those reading an int8 input."""
     out = []
     for n in graph.nodes:
         w = graph.const(n.input(1))
-        if n.op in ("Conv", "FullyConnected") and w is not None and w.dtype == np.float32 \
-                and graph.tensors[n.inputs[1]].quant is None and (n.op == "Conv" or w.ndim == 2):
+        if n.op not in ("Conv", "FullyConnected") or w is None or (n.op != "Conv" and w.ndim != 2):
+            continue
+        if n.inputs[0] in params if params is not None else \
+                (w.dtype == np.float32 and graph.tensors[n.inputs[1]].quant is None):
             out.append(n)
     return out
 
@@ -98,10 +105,13 @@ class LayerRounding:
     (the quantizer calls it with the scales it chose; the accuracy fixer's trials reuse
     the results)."""
 
-    def __init__(self, graph: Graph, samples: Sequence[dict], seed: int = 0):
+    def __init__(self, graph: Graph, samples: Sequence[dict], params: dict[str, tuple[float, int]] | None = None,
+                 seed: int = 0):
+        """graph: the float graph, or an int8 one with its tensors' (scale, zero point) in params:
+        then H is measured on the inputs each layer reads in int8, dequantized."""
         self.hessians: dict[str, np.ndarray] = {}
         self._cache: dict[tuple[str, bytes], np.ndarray] = {}
-        layers = _layers(graph)
+        layers = _layers(graph, params)
         inputs = {n.inputs[0] for n in layers}
         rng = np.random.default_rng(seed)
         counts: dict[str, int] = {}
@@ -112,6 +122,9 @@ class LayerRounding:
                 w = graph.const(node.inputs[1])
                 if x is None:
                     continue
+                if params is not None:
+                    scale, zp = params[node.inputs[0]]
+                    x = (x.astype(np.float32) - zp) * np.float32(scale)
                 if node.op == "FullyConnected":
                     rows = x.reshape(-1, x.shape[-1])
                     if rows.shape[0] > ROWS_PER_SAMPLE:
@@ -124,7 +137,10 @@ class LayerRounding:
                 self.hessians[node.name] = self.hessians.get(node.name, 0) + h
                 counts[node.name] = counts.get(node.name, 0) + p.shape[1]
         for name, c in counts.items():
-            self.hessians[name] = self.hessians[name] / max(c, 1)
+            if c < ROWS_PER_INPUT * self.hessians[name].shape[-1]:
+                del self.hessians[name]
+            else:
+                self.hessians[name] = self.hessians[name] / c
 
     def __deepcopy__(self, memo) -> LayerRounding:  # shared by every trial's copy of the options
         return self

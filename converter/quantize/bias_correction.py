@@ -15,7 +15,10 @@ Measured over the positions where the float result lies inside the fused
 activation's open range and inside the output's int8 range: where Relu or
 Clip flattens it, or int8 saturates it (the observer clips rare large values;
 a tensor read only by HardSigmoid keeps levels only where HardSigmoid is not
-flat), the error is not a shift of the pre-activation sum."""
+flat), the error is not a shift of the pre-activation sum. A channel is corrected only where its mean
+error exceeds SIGNIFICANCE standard errors of that mean: a layer seen at few
+positions (a recognizer's last 40 columns) would otherwise get noise folded
+into its bias."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from .quantize import QuantResult
 
 CORRECTED_OPS = ("Conv", "FullyConnected")
 ROWS_PER_SAMPLE = 2048
+SIGNIFICANCE = 3.0  # a channel's mean error is corrected only beyond this many standard errors
 
 
 def _inside_activation(ref: np.ndarray, activation: tuple) -> np.ndarray:
@@ -44,9 +48,9 @@ def _inside_activation(ref: np.ndarray, activation: tuple) -> np.ndarray:
 
 
 def _own_error(fp: Node, fp_graph: Graph, x: np.ndarray, y: np.ndarray, y_range: tuple[float, float],
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of the error per channel, count of positions per channel) of one layer on one sample:
-    x its dequantized int8 input, y its dequantized int8 output, y_range the output's int8 range."""
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sum of the error per channel, sum of its square, count of positions per channel) of one layer on
+    one sample: x its dequantized int8 input, y its dequantized int8 output, y_range the output's int8 range."""
     w = fp_graph.const(fp.inputs[1]).astype(np.float64)
     b = fp_graph.const(fp.input(2))
     b = np.zeros(w.shape[0]) if b is None else b.astype(np.float64).reshape(-1)
@@ -63,7 +67,8 @@ def _own_error(fp: Node, fp_graph: Graph, x: np.ndarray, y: np.ndarray, y_range:
         got = y[n, oy, ox]
     mask = _inside_activation(ref, fp.attrs.get("activation", (0, 0.0, 0.0))) & (ref > y_range[0]) & \
         (ref < y_range[1])
-    return np.where(mask, got - ref, 0.0).sum(axis=0), mask.sum(axis=0)
+    err = np.where(mask, got - ref, 0.0)
+    return err.sum(axis=0), (err ** 2).sum(axis=0), mask.sum(axis=0)
 
 
 def correct_biases(fp_graph: Graph, q_graph: Graph, result: QuantResult, samples: Sequence[dict]) -> int:
@@ -75,6 +80,7 @@ def correct_biases(fp_graph: Graph, q_graph: Graph, result: QuantResult, samples
              and q_graph.tensors[n.inputs[2]].data is not None and q_graph.tensors[n.inputs[2]].data.dtype == np.int32]
     names = {n.inputs[0] for n in nodes} | {n.outputs[0] for n in nodes}
     sums: dict[str, np.ndarray] = {}
+    squares: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
     rng = np.random.default_rng(0)
 
@@ -88,15 +94,19 @@ def correct_biases(fp_graph: Graph, q_graph: Graph, result: QuantResult, samples
             if node.inputs[0] not in got or node.outputs[0] not in got:
                 continue
             scale, zp = result.params[node.outputs[0]]
-            s, c = _own_error(fp_nodes[node.name], fp_graph, dequantized(got, node.inputs[0]),
+            s, s2, c = _own_error(fp_nodes[node.name], fp_graph, dequantized(got, node.inputs[0]),
                               dequantized(got, node.outputs[0]), ((-128 - zp) * scale, (127 - zp) * scale), rng)
             sums[node.name] = sums.get(node.name, 0.0) + s
+            squares[node.name] = squares.get(node.name, 0.0) + s2
             counts[node.name] = counts.get(node.name, 0.0) + c
     changed = 0
     for node in nodes:
         if node.name not in sums:
             continue
-        mean_error = sums[node.name] / np.maximum(counts[node.name], 1)
+        n = np.maximum(counts[node.name], 1)
+        mean_error = sums[node.name] / n
+        spread = np.sqrt(np.maximum(squares[node.name] / n - mean_error ** 2, 0.0) / n)
+        mean_error = np.where(np.abs(mean_error) > SIGNIFICANCE * spread, mean_error, 0.0)
         s_x = np.float64(result.params[node.inputs[0]][0])
         s_w = np.broadcast_to(q_graph.tensors[node.inputs[1]].quant.scale.astype(np.float64), mean_error.shape)
         delta = np.rint(mean_error / (s_x * s_w))

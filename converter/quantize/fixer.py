@@ -12,8 +12,11 @@ a layer that ruins its output tensor's small channels while its big ones
 keep the tensor's SQNR high shows its damage only in the layer reading it.
 
 First, whole-model techniques not already on (weight rounding to the layer
-inputs, bias correction: see Technique), each kept if it cuts the deficit by
-TECHNIQUE_GAIN or more; they cost no latency.
+inputs: see Technique), each kept if it cuts the deficit by
+TECHNIQUE_GAIN or more and does not lower the outputs' SQNR on calibration
+samples (a second opinion on more samples: a technique changes every layer,
+and a few held-out samples can favour it by chance, as PP-OCR rec's three
+did); they cost no latency.
 
 Then fixes, greedily, most sensitive layer first, each kept only if it improves the
 outputs (scale and 16-bit must win at least half of what fp32 would):
@@ -35,7 +38,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..serialize import serialize
-from .accuracy import Target, Verdict, run_outputs, verdict
+from .accuracy import Target, Verdict, run_outputs, sqnr_db, verdict
 from .observers import TensorStats
 from .quantize import MOVEMENT, QuantOptions, QuantResult, quantize_int8
 
@@ -165,7 +168,7 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
                 int16_capable: Callable[[Graph, str], bool] | None = None,
                 finish: Callable[[Graph, QuantResult], None] | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
-                techniques: Sequence[Technique] = ()) -> Fixed:
+                techniques: Sequence[Technique] = (), check: Sequence[dict] = ()) -> Fixed:
     """start: (graph, result) of the int8 quantization under opts (then finish, e.g. bias
     correction, which every trial repeats). Returns the fixed quantization (the start
     itself when it already meets the target)."""
@@ -175,7 +178,7 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
     fixed = Fixed(q, result, current)
     if current.met:
         return fixed
-    opts = _whole_model_steps(trials, opts, fixed, techniques, progress)
+    opts = _whole_model_steps(trials, opts, fixed, techniques, check, progress)
     if fixed.verdict.met:
         return fixed
     ops = {n.name: n for n in fp_graph.nodes}
@@ -223,9 +226,19 @@ def _then(first: Callable[[Graph, QuantResult], None], then: Callable[[Graph, Qu
     return both
 
 
+def _worst_sqnr(graph: Graph, check: Sequence[dict], reference: dict[str, np.ndarray], threads: int) -> float:
+    got = run_outputs(serialize(graph), check, threads)
+    return min(sqnr_db(reference[k], got[k]) for k in reference)
+
+
 def _whole_model_steps(trials: _Trials, opts: QuantOptions, fixed: Fixed, techniques: Sequence[Technique],
-                       progress) -> QuantOptions:
-    """Switches on each technique that cuts the deficit by TECHNIQUE_GAIN; returns the options."""
+                       check: Sequence[dict], progress) -> QuantOptions:
+    """Switches on each technique that cuts the deficit by TECHNIQUE_GAIN without lowering the worst
+    output SQNR on the check samples; returns the options."""
+    if not techniques:
+        return opts
+    reference = run_outputs(serialize(trials.fp), check, trials.threads) if check else {}
+    current = _worst_sqnr(fixed.graph, check, reference, trials.threads) if check else 0.0
     for t in techniques:
         if fixed.verdict.met:
             break
@@ -236,7 +249,11 @@ def _whole_model_steps(trials: _Trials, opts: QuantOptions, fixed: Fixed, techni
             trials.finish = t.finish if previous is None else _then(previous, t.finish)
         trial = t.options(opts)
         q, result, v = trials.run(trial)
-        if v.deficit() <= before * (1 - TECHNIQUE_GAIN):
+        agrees = v.deficit() <= before * (1 - TECHNIQUE_GAIN)
+        if agrees and check:
+            trial_sqnr = _worst_sqnr(q, check, reference, trials.threads)
+            agrees, current = trial_sqnr >= current, max(current, trial_sqnr)
+        if agrees:
             fixed.steps.append(FixStep(WHOLE_MODEL, "", t.name, before, v.deficit(), 0.0))
             fixed.graph, fixed.result, fixed.verdict = q, result, v
             opts = trial

@@ -70,7 +70,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
-            bias_correction=SWITCH[args.bias_correction], adaround=SWITCH[args.adaround],
+            bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
             equalization=args.equalization, slice_scales=not args.no_slice_scales, report=args.report,
             threads=args.threads, progress=report)
     if not args.quiet:
@@ -292,9 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--adaround", choices=SWITCH, default="auto",
                    help="round weights to minimize each layer's output error on calibration data (auto: where the "
                         "accuracy target is missed and it helps)")
-    q.add_argument("--bias-correction", choices=SWITCH, default="auto",
-                   help="fold each layer's mean int8 error into its bias (auto: where the target is missed and "
-                        "it helps)")
+    q.add_argument("--bias-correction", action="store_true", help="fold each layer's mean int8 error into its bias")
     q.add_argument("--equalization", action="store_true",
                    help="cross-layer equalization: rescale channels between consecutive layers (Relu/PRelu paths)")
     q.add_argument("--no-slice-scales", action="store_true",
