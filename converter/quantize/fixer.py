@@ -24,7 +24,14 @@ outputs (scale and 16-bit must win at least half of what fp32 would):
      minmax keeps every value, a percentile clips less than MSE);
   2. 16-bit activations for the layer (int16 x int8, TFLite's 16x8 scheme)
      where the layer has 16x8 kernels;
-  3. fp32 for the layer.
+  3. fp32 for the layer;
+  4. once no single layer's fix helps any more: fp32 for a tensor's whole
+     neighbourhood (the layer computing it, the elementwise steps before it
+     back to the layer whose result they map, and its readers), so that the
+     tensor and the one it maps stay float. A tensor whose channels span a
+     range no int8 scale holds (a stem conv -> HardSwish -> depthwise conv)
+     ruins the output whichever single layer beside it stays int8: PP-PicoDet
+     needs five such groups.
 Each step records its measured latency cost: the layer's time in the final
 model minus its int8 time (per-node profile), Quantize/Dequantize included."""
 
@@ -38,6 +45,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..serialize import serialize
+from . import tables
 from .accuracy import Target, Verdict, run_outputs, sqnr_db, verdict
 from .observers import TensorStats
 from .quantize import MOVEMENT, QuantOptions, QuantResult, quantize_int8
@@ -72,10 +80,11 @@ class Technique:
 class FixStep:
     node: str
     op: str
-    fix: str              # "scale: minmax range", "int16 activations", "fp32"
+    fix: str              # "scale: minmax range", "int16 activations", "fp32", "fp32 with ..."
     before: float         # deficit before and after the step
     after: float
     cost_ms: float | None = None  # measured: the layer's time after the fix minus its int8 time
+    group: list[str] = field(default_factory=list)  # the other layers the fix changed
 
     def text(self) -> str:
         cost = "" if self.cost_ms is None else f", {self.cost_ms:+.3f} ms"
@@ -211,11 +220,72 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
         fixed.steps.append(FixStep(s.node, s.op, fix, deficit, v.deficit()))
         fixed.graph, fixed.result, fixed.verdict = q, result, v
         deficit = v.deficit()
+    state = _float_groups(trials, state, fixed, fp_graph, names, progress)
     if fixed.steps and fixed.verdict.met:
         state = _undo_backstops(trials, state, fixed)
     if fixed.steps:
         _measure_costs(fixed, fp_graph, start[0], holdout[0], threads, ops)
     return fixed
+
+
+def _elementwise(graph: Graph, node) -> bool:
+    """A function of one tensor, value by value (a table in int8)."""
+    if node.op in tables.FUNCTIONS or node.op in tables.PARTIAL:
+        return True
+    return node.op in ("Add", "Sub", "Mul", "Div") and len(node.inputs) == 2 and \
+        sum(graph.tensors[i].is_const for i in node.inputs) == 1
+
+
+def float_group(graph: Graph, name: str) -> list[str]:
+    """The layers that keep a tensor float: the tensor at the end of the elementwise steps
+    after layer `name` (itself if none), those steps, the steps before `name` back to the
+    layer whose result they map, and the tensor's readers."""
+    producers, consumers = graph.producers(), graph.consumers()
+    node = next(n for n in graph.nodes if n.name == name)
+    group = [node.name]
+    end = node
+    while True:
+        readers = consumers.get(end.outputs[0], [])
+        if end.outputs[0] in graph.outputs or len(readers) != 1 or not _elementwise(graph, readers[0]):
+            break
+        end = readers[0]
+        group.append(end.name)
+    group += [r.name for r in consumers.get(end.outputs[0], [])]
+    while _elementwise(graph, node):
+        x = next(i for i in node.inputs if i and not graph.tensors[i].is_const)
+        node = producers.get(x)
+        if node is None or node.name in group:
+            break
+        group.append(node.name)
+    return list(dict.fromkeys(group))
+
+
+def _float_groups(trials: _Trials, state: QuantOptions, fixed: Fixed, fp_graph: Graph, names: Sequence[str],
+                  progress) -> QuantOptions:
+    """Step 4: each candidate's float group, worst-noise candidates first, kept where it helps."""
+    ops = {n.name: n.op for n in fp_graph.nodes}
+    tried: set[frozenset] = set()
+    for k, name in enumerate(names):
+        if fixed.verdict.met or len(fixed.steps) >= MAX_FIXES:
+            break
+        whole = float_group(fp_graph, name)
+        group = [n for n in whole if n not in state.force_float]  # (earlier fixes may hold some of it)
+        if len(whole) < 2 or name not in group or frozenset(group) in tried:
+            continue
+        tried.add(frozenset(group))
+        if progress:
+            progress("accuracy target missed: keeping tensors float", k, len(names))
+        deficit = fixed.verdict.deficit()
+        trial = _with(state, force_float={n: "accuracy fixer: keeps a tensor that ruined a graph output float"
+                                          for n in group})
+        q, result, v = trials.run(trial)
+        if v.deficit() < deficit * 0.99:
+            others = [n for n in whole if n != name]
+            fixed.steps.append(FixStep(name, ops[name], f"fp32 with {', '.join(others)} (its tensor stays float)",
+                                       deficit, v.deficit(), group=[n for n in group if n != name]))
+            fixed.graph, fixed.result, fixed.verdict = q, result, v
+            state = trial
+    return state
 
 
 def _then(first: Callable[[Graph, QuantResult], None], then: Callable[[Graph, QuantResult], None]
@@ -309,9 +379,10 @@ def _measure_costs(fixed: Fixed, fp_graph: Graph, int8_graph: Graph, feeds: dict
     for step in fixed.steps:
         if step.node not in ops:  # (whole-model steps change no layer's precision)
             continue
-        outs = [o for o in ops[step.node].outputs if o]
-        ins = [i for i in ops[step.node].inputs if i]
-        step.cost_ms = _layer_ms(after, step.node, outs + ins) - _layer_ms(before, step.node, outs + ins)
+        step.cost_ms = 0.0
+        for node in [step.node] + step.group:
+            tensors = [t for t in ops[node].outputs + ops[node].inputs if t]
+            step.cost_ms += _layer_ms(after, node, tensors) - _layer_ms(before, node, tensors)
     fixed.int8_ms, fixed.fixed_ms, fixed.fp32_ms = (sum(before.values()), sum(after.values()),
                                                    sum(fp32.values()))
 
