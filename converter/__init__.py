@@ -19,7 +19,7 @@ from nanort.runtime.errors import ConversionError
 from . import onnx_loader, tflite
 from .frontend import import_model
 from .ir import Graph
-from .passes import PassOptions, run_passes
+from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
 from .quantize import (
     ImagePreprocess,
@@ -94,7 +94,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
             bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
             slice_scales: bool = True,
-            report: str | os.PathLike | None = None,
+            report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
 
@@ -121,11 +121,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     target is missed and it helps); slice_scales (on by
     default) gives each part of a concatenation that only graph outputs read
     its own int8 scale; report writes an HTML page leading with that verdict.
+    input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
+    inputs / outputs integer codes of their quantization (passes/io_dtype.py),
+    e.g. camera bytes straight into the first layer.
     Raises ConversionError (UnsupportedOpError for unsupported ops); on error
     no output file is left behind.
     """
     src = Path(src)
     dst = Path(dst) if dst is not None else src.with_suffix(".nrt")
+    io_dtype.check_io_dtypes(input_dtype, output_dtype)
     if tflite.is_tflite(src):
         source = tflite.read(src)
         source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
@@ -158,7 +162,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                                   for t in accuracy_target],
                                 fix_accuracy=fix_accuracy, bias_correction=bias_correction,
                                 equalization=equalization, adaround=adaround,
-                                slice_scales=slice_scales)
+                                # (an integer output hands out one int8 tensor: one scale for the whole)
+                                slice_scales=slice_scales and output_dtype == "float32")
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -168,6 +173,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             if report:
                 outcome.write_html(report, f"nanort {quantize} report: {src.name}")
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
+        io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
         if progress:
             progress("writing", 0, 0)
         data = serialize(graph, info)

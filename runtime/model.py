@@ -38,6 +38,8 @@ class TensorInfo:
     scale: np.ndarray | None = None
     zero_point: np.ndarray | None = None
     quant_axis: int | None = None
+    # symbolic name of each dimension ("batch"), None where the file gives none
+    dim_names: tuple[str | None, ...] = ()
 
     @property
     def quantized(self) -> bool:
@@ -68,7 +70,8 @@ def _info(c_info: Any, declared: bool) -> TensorInfo:
             zp = np.zeros(n, np.int64)
         axis = int(c_info.quant_axis) if n > 1 else None
     name = ffi.string(c_info.name).decode("utf-8", "replace")
-    return TensorInfo(name, shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)), scale, zp, axis)
+    dim_names = tuple(ffi.string(c_info.dim_names[d]).decode("utf-8", "replace") or None for d in range(rank))
+    return TensorInfo(name, shape, DTYPES.get(c_info.dtype, np.dtype(np.uint8)), scale, zp, axis, dim_names)
 
 
 class Model:
@@ -133,6 +136,10 @@ class Model:
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
         # (shape, dtype) of each output for the current input shapes
         self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
+        # caller arrays bound for zero-copy I/O (bind_input / bind_output), by index
+        self._bound_inputs: dict[int, np.ndarray] = {}
+        self._bound_outputs: dict[int, np.ndarray] = {}
+        self._metadata = _read_metadata(self._h)
 
     # -- metadata ---------------------------------------------------------
     @property
@@ -149,6 +156,17 @@ class Model:
 
     def get_outputs(self) -> list[TensorInfo]:
         return self.outputs
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Key / value strings stored in the file (the source model's metadata,
+        e.g. PP-OCR's recognizer keeps its character list under "character")."""
+        return dict(self._metadata)
+
+    @property
+    def format_version(self) -> int:
+        """The .nrt file-format version of this model."""
+        return int(lib.nrt_model_format_version(self._handle()))
 
     @property
     def isa(self) -> str:
@@ -169,8 +187,12 @@ class Model:
 
     # -- running ----------------------------------------------------------
     def run(self, *args: Any) -> Any:
-        """run(feeds) -> dict, or run(output_names | None, feeds) -> list."""
-        if len(args) == 1:
+        """run(feeds) -> dict, or run(output_names | None, feeds) -> list.
+        Inputs bound with bind_input are left out of feeds (run() when all are);
+        outputs bound with bind_output are written into, and returned as, the bound arrays."""
+        if not args:  # every input bound (bind_input)
+            names, feeds, as_dict = None, {}, True
+        elif len(args) == 1:
             names, feeds, as_dict = None, args[0], True
         elif len(args) == 2:
             names, feeds, as_dict = args[0], args[1], False
@@ -190,7 +212,9 @@ class Model:
             self._resize(arrays)
             _check(lib.nrt_model_prepare(self._h), self._h)
             for i, arr in enumerate(arrays):
-                self._copy_input(i, arr)
+                if arr is not None:
+                    self._copy_input(i, arr)
+            self._check_bound()
             _check(lib.nrt_model_invoke(self._h), self._h)
             results = [self._fetch_output(i) for i in indices]
         if as_dict:
@@ -203,16 +227,26 @@ class Model:
                 f"unknown output {name!r}; outputs are {', '.join(self._output_index)}")
         return self._output_index[name]
 
-    def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        if feeds.keys() != self._input_index.keys():
+    def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray | None]:
+        """The feed of each input, None for bound ones."""
+        if len(feeds) + len(self._bound_inputs) != len(self._input_infos) or any(
+                k not in self._input_index or self._input_index[k] in self._bound_inputs for k in feeds):
             unknown = [k for k in feeds if k not in self._input_index]
             if unknown:
                 raise errors.InvalidArgumentError(
                     f"unknown input {unknown[0]!r}; inputs are {', '.join(self._input_index)}")
-            missing = [t.name for t in self._input_infos if t.name not in feeds]
+            bound = [k for k in feeds if self._input_index[k] in self._bound_inputs]
+            if bound:
+                raise errors.InvalidArgumentError(
+                    f"input {bound[0]!r} is bound (bind_input): leave it out of feeds or unbind it first")
+            missing = [t.name for i, t in enumerate(self._input_infos)
+                       if t.name not in feeds and i not in self._bound_inputs]
             raise errors.InvalidArgumentError(f"missing input {missing[0]!r}")
-        arrays = []
+        arrays: list[np.ndarray | None] = []
         for i, info in enumerate(self._input_infos):
+            if i in self._bound_inputs:
+                arrays.append(None)
+                continue
             arr = feeds[info.name]
             if not isinstance(arr, np.ndarray):
                 raise errors.DTypeError(f"input {info.name!r} must be a numpy array, got {type(arr).__name__}")
@@ -247,25 +281,95 @@ class Model:
                 f"input {self._input_infos[index].name!r} holds NaN or Inf (first at index "
                 f"{tuple(int(i) for i in bad)}); pass check_finite=False to Model to allow it")
 
-    def _resize(self, arrays: list[np.ndarray]) -> None:
+    def _resize(self, arrays: list[np.ndarray | None]) -> None:
         for i, arr in enumerate(arrays):
-            if self._shapes[i] != arr.shape:
+            if arr is not None and self._shapes[i] != arr.shape:
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
                 self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
                 self._shapes[i] = arr.shape
 
-    def _fetch_output(self, index: int) -> np.ndarray:
+    def _output_meta(self, index: int) -> tuple[tuple[int, ...], np.dtype]:
         meta = self._out_meta[index]
         if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
             info = ffi.new("nrt_tensor_info*")
             _check(lib.nrt_model_output_info(self._h, index, info), self._h)
             meta = tuple(int(info.dims[d]) for d in range(info.rank)), DTYPES[info.dtype]
             self._out_meta[index] = meta
+        return meta
+
+    def _fetch_output(self, index: int) -> np.ndarray:
+        if index in self._bound_outputs:
+            return self._bound_outputs[index]
+        meta = self._output_meta(index)
         out = np.empty(*meta)
         if out.nbytes:  # (the runtime's tensor holds exactly this many bytes)
             ffi.memmove(out, lib.nrt_model_output_data(self._h, index), out.nbytes)
         return out
+
+    # -- zero-copy inputs and outputs (nrt_model_bind_input / _output) ------
+    def bind_input(self, name: str, array: np.ndarray | None) -> None:
+        """Zero-copy input: every run reads `array` in place until it is bound
+        again or unbound (None), and run() takes no feed for `name`. The array
+        must be C-contiguous, of the input's dtype and of a shape the input
+        allows, and keep its values while run() reads it (a view of a camera
+        frame or a shared buffer works). Float inputs are still checked for
+        NaN / Inf at each run unless the Model has check_finite=False."""
+        index = self._input_position(name)
+        with self._guard():
+            if array is None:
+                self._bound_inputs.pop(index, None)
+                _check(lib.nrt_model_bind_input(self._h, index, ffi.NULL, 0), self._h)
+                return
+            info = self._input_infos[index]
+            _check_bindable(array, info, "input")
+            if array.shape != self._shapes[index]:
+                self._check_shape(info, array)
+                self._resize([array if i == index else None for i in range(len(self._input_infos))])
+            self._bind(lib.nrt_model_bind_input, index, array)
+            self._bound_inputs[index] = array
+
+    def bind_output(self, name: str, array: np.ndarray | None) -> None:
+        """Caller-provided output memory: run() writes output `name` straight
+        into `array` (C-contiguous, writable, of the output's dtype and of the
+        shape it has for the inputs being run) and returns that very array."""
+        index = self._output_position(name)
+        with self._guard():
+            if array is None:
+                self._bound_outputs.pop(index, None)
+                _check(lib.nrt_model_bind_output(self._h, index, ffi.NULL, 0), self._h)
+                return
+            _check_bindable(array, self._output_infos[index], "output")
+            if not array.flags.writeable:
+                raise errors.InvalidArgumentError(f"the array bound to output {name!r} is read-only")
+            self._bind(lib.nrt_model_bind_output, index, array)
+            self._bound_outputs[index] = array
+
+    def _bind(self, bind: Any, index: int, array: np.ndarray) -> None:
+        # An empty tensor has no bytes to share: the runtime's (empty) memory serves.
+        ptr = ffi.from_buffer(array) if array.nbytes else ffi.NULL
+        _check(bind(self._h, index, ptr, array.nbytes), self._h)
+
+    def _input_position(self, name: str) -> int:
+        if name not in self._input_index:
+            raise errors.InvalidArgumentError(f"unknown input {name!r}; inputs are {', '.join(self._input_index)}")
+        return self._input_index[name]
+
+    def _check_bound(self) -> None:
+        """Before invoke: bound outputs have this run's shapes, bound float inputs are finite."""
+        for index, array in self._bound_outputs.items():
+            shape = self._output_meta(index)[0]
+            if array.shape != shape:
+                raise errors.ShapeError(f"output {self._output_infos[index].name!r} has shape {shape} for these "
+                                        f"inputs, the array bound to it {array.shape}: bind one of that shape")
+        if not self._check_finite:
+            return
+        for index, array in self._bound_inputs.items():
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                bad = np.argwhere(~np.isfinite(array))[0]
+                raise errors.InvalidArgumentError(
+                    f"input {self._input_infos[index].name!r} holds NaN or Inf (first at index "
+                    f"{tuple(int(i) for i in bad)}); pass check_finite=False to Model to allow it")
 
     # -- per-operator profile ---------------------------------------------
     def set_profiling(self, enable: bool = True) -> None:
@@ -361,6 +465,25 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.model._lock.release()
+
+
+def _check_bindable(array: Any, info: TensorInfo, what: str) -> None:
+    if not isinstance(array, np.ndarray):
+        raise errors.DTypeError(f"{what} {info.name!r} must be bound to a numpy array, got {type(array).__name__}")
+    if array.dtype != info.dtype:
+        raise errors.DTypeError(f"{what} {info.name!r} must be bound to a {info.dtype} array, got {array.dtype}")
+    if not array.flags.c_contiguous:
+        raise errors.InvalidArgumentError(f"the array bound to {what} {info.name!r} must be C-contiguous "
+                                          f"(np.ascontiguousarray makes one)")
+
+
+def _read_metadata(handle: Any) -> dict[str, str]:
+    key, value = ffi.new("const char**"), ffi.new("const char**")
+    out = {}
+    for i in range(lib.nrt_model_num_metadata(handle)):
+        _check(lib.nrt_model_metadata(handle, i, key, value), handle)
+        out[ffi.string(key[0]).decode("utf-8", "replace")] = ffi.string(value[0]).decode("utf-8", "replace")
+    return out
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:

@@ -67,3 +67,15 @@ def test_python_and_c_agree(small_model):
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(2, 6)
     with nanort.Model(small_model) as m:
         np.testing.assert_allclose(m.run({"x": x})["y"], np.tanh(1 / (1 + np.exp(-x))), rtol=1e-6)
+
+
+def test_binding_and_description_natively(tmp_path, levels_build, seed_models, small_model):
+    """test_binding: zero-copy inputs / outputs give the unbound run's bytes on
+    every seed model (fp32, int8, dynamic shapes, outputs computed at prepare),
+    and the format version / metadata / dimension-name accessors hold together."""
+    from level_models import write_all
+
+    models = [small_model, *map(str, seed_models), *map(str, write_all(tmp_path, int8=True))]
+    r = subprocess.run([str(c_test_path(levels_build, "test_binding")), *models], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr
+    assert " 0 failure(s)" in r.stdout

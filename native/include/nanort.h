@@ -37,6 +37,8 @@ extern "C" {
 #define NRT_VERSION_MINOR 1
 #define NRT_VERSION_PATCH 0
 #define NRT_MAX_RANK 8
+/* Newest .nrt file-format version this runtime reads (it reads 1 up to this). */
+#define NRT_FORMAT_VERSION 2
 
 typedef enum nrt_status {
     NRT_OK = 0,
@@ -100,6 +102,9 @@ typedef struct nrt_tensor_info {
     const float* quant_scale;
     const int64_t* quant_zero_point;
     int quant_axis;
+    /* Symbolic name of each declared dimension ("batch", "height"), "" where
+     * the file gives none (every static dimension). Points into the model. */
+    const char* dim_names[NRT_MAX_RANK];
 } nrt_tensor_info;
 
 typedef struct nrt_model nrt_model;
@@ -175,6 +180,36 @@ typedef struct nrt_node_profile {
 NRT_API nrt_status nrt_model_set_profiling(nrt_model* model, int enable);
 NRT_API int nrt_model_num_nodes(const nrt_model* model);
 NRT_API nrt_status nrt_model_node_profile(const nrt_model* model, int index, nrt_node_profile* out);
+
+/* ---- What the file says about itself ---------------------------------- */
+
+/* File-format version of the loaded model (1..NRT_FORMAT_VERSION), 0 when
+ * none is loaded. */
+NRT_API uint32_t nrt_model_format_version(const nrt_model* model);
+/* Key / value strings the converter stored (the source model's metadata,
+ * e.g. PP-OCR's "character" list). The strings point into the model and
+ * stay valid until it is freed; a missing key or value reads as "". */
+NRT_API int nrt_model_num_metadata(const nrt_model* model);
+NRT_API nrt_status nrt_model_metadata(const nrt_model* model, int index, const char** key, const char** value);
+/* The value stored under `key`, NULL when there is none. */
+NRT_API const char* nrt_model_metadata_value(const nrt_model* model, const char* key);
+
+/* ---- Zero-copy inputs and outputs -------------------------------------- */
+
+/* Binds caller memory to an input: invoke reads the input there, in place,
+ * instead of from the runtime's own input memory (which it no longer
+ * allocates). The memory must hold `bytes` = the input's size at its
+ * current shape, be aligned to its element size, and stay valid and
+ * unchanged while invoke runs; invoke never writes to it. Binding another
+ * pointer of the same size is cheap (no re-plan); data = NULL unbinds.
+ * A binding lasts until unbound or the model is freed; resizing an input
+ * or output to another size makes the next prepare/invoke fail with
+ * NRT_ERR_SHAPE until the tensor is bound again (or unbound). Before the
+ * first prepare, sizes are checked at prepare. */
+NRT_API nrt_status nrt_model_bind_input(nrt_model* model, int index, const void* data, size_t bytes);
+/* Binds caller memory to an output: invoke writes the output there. Same
+ * rules as nrt_model_bind_input; nrt_model_output_data then returns `data`. */
+NRT_API nrt_status nrt_model_bind_output(nrt_model* model, int index, void* data, size_t bytes);
 
 #ifdef __cplusplus
 }

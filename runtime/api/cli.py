@@ -72,6 +72,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
             bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
             equalization=args.equalization, slice_scales=not args.no_slice_scales, report=args.report,
+            input_dtype=args.input_dtype, output_dtype=args.output_dtype,
             threads=args.threads, progress=report)
     if not args.quiet:
         _print_report(result)
@@ -265,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
+    c.add_argument("--input-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: take inputs as int8 or uint8 codes of the first layer's quantization "
+                        "(e.g. camera bytes) instead of float32")
+    c.add_argument("--output-dtype", choices=["float32", "int8", "uint8"], default="float32",
+                   help="int8 model: give outputs as int8 or uint8 codes instead of float32")
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")

@@ -175,7 +175,7 @@ nrt_status nrt_model_load_buffer(nrt_model* m, const void* data, size_t size, in
     if (size < 8) LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: buffer is %zu bytes", size));
     if (copy || ((uintptr_t)data % 64) != 0) {
         /* Weights must be 64-byte aligned in memory for in-place use. */
-        void* p = aligned_alloc(64, (size + 63) / 64 * 64);
+        void* p = nrt_alloc_aligned64((size + 63) / 64 * 64);
         if (!p) LEAVE(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory copying the model"));
         memcpy(p, data, size);
         m->map = p;
@@ -221,6 +221,11 @@ static void fill_info(const nrt_tensor* t, nrt_tensor_info* info) {
     info->quant_scale = t->quant.scale;
     info->quant_zero_point = t->quant.zero_point;
     info->quant_axis = t->quant.axis;
+    for (int d = 0; d < NRT_MAX_RANK; d++) {
+        const char* name = NULL;
+        if ((uint32_t)d < t->dim_names.len && d < t->decl_rank) nrt_fb_vec_string(&t->dim_names, (uint32_t)d, &name);
+        info->dim_names[d] = name ? name : "";
+    }
 }
 
 static nrt_status io_info(nrt_model* m, int index, nrt_tensor_info* info, bool input) {
@@ -298,7 +303,8 @@ void* nrt_model_input_data(nrt_model* m, int index) {
 
 const void* nrt_model_output_data(nrt_model* m, int index) {
     if (!m || !m->prepared || index < 0 || index >= m->num_outputs) return NULL;
-    return m->tensors[m->outputs[index]].data;
+    const nrt_tensor* t = &m->tensors[m->outputs[index]];
+    return t->bound ? t->bound : t->data;
 }
 
 nrt_status nrt_model_set_input(nrt_model* m, int index, const void* data, size_t bytes) {
@@ -364,4 +370,70 @@ nrt_status nrt_model_node_profile(const nrt_model* m, int index, nrt_node_profil
     const nrt_node* n = &m->nodes[index];
     *out = (nrt_node_profile){n->def->name, n->name ? n->name : "", n->profile_calls, n->profile_ns};
     return NRT_OK;
+}
+
+uint32_t nrt_model_format_version(const nrt_model* m) { return m ? m->format_version : 0; }
+
+int nrt_model_num_metadata(const nrt_model* m) { return m ? (int)m->metadata.len : 0; }
+
+/* Entries were verified at load: the table and both strings are readable. */
+static void metadata_entry(const nrt_model* m, uint32_t i, const char** key, const char** value) {
+    nrt_fb_table t;
+    *key = *value = NULL;
+    if (nrt_fb_vec_table(&m->metadata, i, &t)) {
+        nrt_fb_string(&t, NRT_FB_Metadata_key, key);
+        nrt_fb_string(&t, NRT_FB_Metadata_value, value);
+    }
+    if (!*key) *key = "";
+    if (!*value) *value = "";
+}
+
+nrt_status nrt_model_metadata(const nrt_model* m, int index, const char** key, const char** value) {
+    if (!m || !key || !value || index < 0 || (uint32_t)index >= m->metadata.len) return NRT_ERR_INVALID_ARGUMENT;
+    metadata_entry(m, (uint32_t)index, key, value);
+    return NRT_OK;
+}
+
+const char* nrt_model_metadata_value(const nrt_model* m, const char* key) {
+    for (uint32_t i = 0; m && key && i < m->metadata.len; i++) {
+        const char *k, *v;
+        metadata_entry(m, i, &k, &v);
+        if (!strcmp(k, key)) return v;
+    }
+    return NULL;
+}
+
+static nrt_status bind_io(nrt_model* m, int index, void* data, size_t bytes, bool input) {
+    ENTER(m);
+    const char* what = input ? "input" : "output";
+    if (!m->loaded) LEAVE(m, nrt_fail(m, NRT_ERR_STATE, "no model loaded"));
+    int n = input ? m->num_inputs : m->num_outputs;
+    if (index < 0 || index >= n)
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "%s index %d is out of range (model has %d)", what, index, n));
+    nrt_tensor* t = &m->tensors[(input ? m->inputs : m->outputs)[index]];
+    if (!input && t->is_input)
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "output %s is the input %s itself: bind it as an input",
+                          t->name, t->name));
+    size_t align = nrt_dtype_size(t->dtype);
+    if (data && align > 1 && (uintptr_t)data % align != 0)
+        LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "memory bound to %s %s must be aligned to %zu bytes (its %s "
+                          "elements)", what, t->name, align, nrt_dtype_name(t->dtype)));
+    if (data && m->prepared && bytes != t->nbytes)
+        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "%s %s takes %zu bytes at its current shape, got %zu", what, t->name,
+                          t->nbytes, bytes));
+    bool was_bound = t->bound != NULL;
+    t->bound = data;
+    t->bound_bytes = data ? bytes : 0;
+    if (was_bound != (data != NULL)) m->prepared = false; /* the arena plan changes */
+    else if (data && m->prepared && t->kind == NRT_TENSOR_ACTIVATION) t->data = data;
+    LEAVE(m, NRT_OK);
+}
+
+nrt_status nrt_model_bind_input(nrt_model* m, int index, const void* data, size_t bytes) {
+    /* invoke only reads inputs: the pointer is stored without const but never written through */
+    return bind_io(m, index, (void*)(uintptr_t)data, bytes, true);
+}
+
+nrt_status nrt_model_bind_output(nrt_model* m, int index, void* data, size_t bytes) {
+    return bind_io(m, index, data, bytes, false);
 }

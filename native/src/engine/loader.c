@@ -12,7 +12,6 @@
 #include "dtype.h"
 #include "op.h"
 
-#define NRT_FORMAT_VERSION 2
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
  * (converter/serialize.py: SMALL_BUFFER). */
 #define NRT_SMALL_BUFFER 1024
@@ -220,6 +219,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         !nrt_fb_vector(ft, NRT_FB_Tensor_logical_perm, 4, &perm))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names, packing or logical_perm",
                         tensor_label(t));
+    t->dim_names = dim_names;
     if (has_sp) {
         uint8_t format;
         nrt_fb_vec v;
@@ -389,6 +389,7 @@ static nrt_status verify_descriptive_tables(nrt_model* m, const nrt_fb_table* ro
     for (uint32_t i = 0; i < list.len; i++)
         if (!nrt_fb_vec_table(&list, i, &t) || !strings_ok(&t, meta_strings, 2))
             return nrt_fail(m, NRT_ERR_INVALID_MODEL, "metadata entry #%u is corrupt", i);
+    m->metadata = list;
     if (!nrt_fb_vector(root, NRT_FB_Model_signatures, 4, &list))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "corrupt signature list");
     for (uint32_t i = 0; i < list.len; i++) {
@@ -437,6 +438,7 @@ nrt_status nrt_load(nrt_model* m) {
     if (version == 0 || version > NRT_FORMAT_VERSION)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "format version %u is not supported (this runtime reads 1..%d)",
                         version, NRT_FORMAT_VERSION);
+    m->format_version = version;
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
     nrt_status st = load_graph(&L, &g);
@@ -462,4 +464,6 @@ void nrt_unload(nrt_model* m) {
     m->inputs = m->outputs = NULL;
     m->num_nodes = m->num_tensors = m->num_inputs = m->num_outputs = 0;
     m->loaded = false;
+    m->format_version = 0;
+    m->metadata = (nrt_fb_vec){0};
 }

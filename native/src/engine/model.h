@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "fb.h"
 #include "nanort.h"
@@ -45,6 +46,9 @@ typedef struct nrt_tensor {
     int last_use;                    /* last node reading it (planning) */
     bool is_input, is_output;
     bool shape_known;                /* set by prepare */
+    nrt_fb_vec dim_names;            /* symbolic names of dynamic declared dims ("" or absent = none) */
+    void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
+    size_t bound_bytes;
 } nrt_tensor;
 
 /* Per-ISA weight packing done once at load (kept across re-prepares). */
@@ -78,6 +82,8 @@ struct nrt_model {
     size_t map_size;
     int map_kind;              /* 0 none, 1 mmap, 2 malloc'ed copy, 3 caller's buffer */
     nrt_fb fb;
+    uint32_t format_version;
+    nrt_fb_vec metadata;       /* Metadata tables (key / value strings), verified at load */
 
     int num_tensors, num_nodes, num_inputs, num_outputs;
     nrt_tensor* tensors;
@@ -94,6 +100,13 @@ struct nrt_model {
     nrt_threadpool* pool;
     bool profiling;
 };
+
+/* 64-byte aligned memory, freed with free(): posix_memalign, which bionic
+ * has from Android 4.1 (aligned_alloc only from Android 9). */
+static inline void* nrt_alloc_aligned64(size_t bytes) {
+    void* p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
+}
 
 void nrt_set_error(nrt_model* m, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 nrt_status nrt_fail(nrt_model* m, nrt_status st, const char* fmt, ...) __attribute__((format(printf, 3, 4)));

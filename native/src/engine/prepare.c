@@ -19,7 +19,7 @@ struct nrt_static_block {
 
 static void* static_alloc(nrt_model* m, size_t bytes) {
     size_t header = (sizeof(nrt_static_block) + 63) / 64 * 64;
-    nrt_static_block* b = aligned_alloc(64, header + (bytes + 63) / 64 * 64);
+    nrt_static_block* b = nrt_alloc_aligned64(header + (bytes + 63) / 64 * 64);
     if (!b) return NULL;
     b->next = m->static_blocks;
     m->static_blocks = b;
@@ -112,6 +112,18 @@ static nrt_status propagate(nrt_model* m) {
     return NRT_OK;
 }
 
+/* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller memory. */
+static nrt_status check_bindings(nrt_model* m) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const nrt_tensor* t = &m->tensors[i];
+        if (t->bound && t->bound_bytes != t->nbytes)
+            return nrt_fail(m, NRT_ERR_SHAPE, "%s %s is bound to %zu bytes but its shape now needs %zu: bind it "
+                            "again (or unbind it)", t->is_input ? "input" : "output", t->name, t->bound_bytes,
+                            t->nbytes);
+    }
+    return NRT_OK;
+}
+
 static nrt_status plan(nrt_model* m) {
     int nt = m->num_tensors, nn = m->num_nodes;
     for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
@@ -132,6 +144,10 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
         if (t->kind != NRT_TENSOR_ACTIVATION) continue;
+        if (t->bound) { /* in the caller's memory, outside the arena */
+            t->data = t->bound;
+            continue;
+        }
         int first = t->is_input ? 0 : t->producer;
         int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
         items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
@@ -152,7 +168,7 @@ static nrt_status plan(nrt_model* m) {
     } else if (total > m->arena_capacity || !m->arena) {
         free(m->arena);
         m->arena_capacity = 0;
-        if (!(m->arena = aligned_alloc(64, total ? total : 64)))
+        if (!(m->arena = nrt_alloc_aligned64(total)))
             st = nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", total);
         else
             m->arena_capacity = total;
@@ -174,6 +190,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     nrt_release_prepared(m);
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
+    if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {
         nrt_release_prepared(m);
@@ -201,6 +218,12 @@ nrt_status nrt_invoke(nrt_model* m) {
             n->profile_calls++;
         }
         if (st != NRT_OK) return st;
+    }
+    /* A bound output that is not an arena tensor (a constant, or computed
+     * once at prepare) is copied into the caller's memory. */
+    for (int i = 0; i < m->num_outputs; i++) {
+        nrt_tensor* t = &m->tensors[m->outputs[i]];
+        if (t->bound && t->data != t->bound && t->nbytes) memcpy(t->bound, t->data, t->nbytes);
     }
     return NRT_OK;
 }

@@ -239,18 +239,33 @@ static nrt_status dynq_eval(nrt_ctx* ctx) {
 const nrt_op_def nrt_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", 0, 0, 1, 1, 3, 3,
                                                  NULL, dynq_prepare, dynq_eval, NULL};
 
-/* ---- Lut: y = table[x + 128] ---- */
+/* ---- Lut: y = table[x + 128] for int8 x, table[x] for uint8 x ----
+ * The table (and y) are int8 or uint8: uint8 x / y are the model inputs and
+ * outputs of a converter run with input_dtype / output_dtype "uint8", whose
+ * Luts shift between the two codes. A uint8 x reuses the int8 kernels
+ * through a permuted copy of the table (its bytes read as int8 codes). */
+
+static bool byte_type(nrt_dtype t) { return t == NRT_INT8 || t == NRT_UINT8; }
 
 static nrt_status lut_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *table = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (!x || !table) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and table are required");
-    nrt_status st;
-    if ((st = nrt_expect_dtype(ctx, x, NRT_INT8, "input")) || (st = nrt_expect_dtype(ctx, table, NRT_INT8, "table")) ||
-        (st = nrt_expect_dtype(ctx, y, NRT_INT8, "output")))
-        return st;
+    if (!byte_type(x->dtype) || !byte_type(table->dtype))
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8", x->name,
+                           nrt_dtype_name(x->dtype), table->name, nrt_dtype_name(table->dtype));
+    nrt_status st = nrt_expect_dtype(ctx, y, table->dtype, "output");
+    if (st) return st;
     if (nrt_numel(table) != 256)
-        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; an int8 table has 256", table->name,
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; a byte table has 256", table->name,
                            (long long)nrt_numel(table));
+    if (x->dtype == NRT_UINT8) {
+        if (!nrt_is_static(table))
+            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "the table of a uint8 input must be a constant");
+        int8_t* by_int8_code = nrt_alloc_state(ctx, 256);
+        if (!by_int8_code) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        /* byte u read as int8 indexes u ^ 0x80 (= (int8)u + 128) */
+        for (int i = 0; i < 256; i++) by_int8_code[i] = ((const int8_t*)table->data)[i ^ 0x80];
+    }
     return nrt_set_shape_like(ctx, y, x);
 }
 
@@ -268,7 +283,8 @@ static void lut_range(void* arg, size_t begin, size_t end) {
 
 static nrt_status lut_eval(nrt_ctx* ctx) {
     const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
-    lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data, vt ? vt->lut : NULL};
+    const int8_t* table = ctx->node->state ? ctx->node->state : nrt_in(ctx, 1)->data; /* uint8 x: permuted */
+    lut_task t = {nrt_in(ctx, 0)->data, table, nrt_out(ctx, 0)->data, vt ? vt->lut : NULL};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
     return NRT_OK;
 }
