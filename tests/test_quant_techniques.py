@@ -233,6 +233,12 @@ def test_slice_scales_keep_each_part_of_an_output_concat(tmp_path: Path):
             assert any("own int8 scale" in f for f in report.float_fallbacks)
     assert worst[True][0] <= 1.0 and worst[True][1] <= 1.0, worst
     assert worst[False][1] > 4, worst
+    # an int8 output hands out one int8 tensor: one scale for the whole concatenation
+    dst = tmp_path / "m_int8_out.nrt"
+    nanort.convert(src, dst, quantize="int8", calibration=calib, calibration_method="minmax",
+                   fix_accuracy=False, output_dtype="int8")
+    with nanort.Model(dst) as model:
+        assert model.run(calib[0])["y"].dtype == np.int8
 
 
 def test_cli_switches_reach_convert(monkeypatch, tmp_path: Path):
