@@ -342,7 +342,7 @@ def measure(fam: Family, args, tmp: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--calib", type=int, default=24, help="calibration images per model (nanort holds out 1 in 5)")
+    ap.add_argument("--calib", type=int, default=24, help="calibration images per model (nanort holds out 1 in 8)")
     ap.add_argument("--eval", type=int, default=16, help="other images the metric is measured on")
     ap.add_argument("--runs", type=int, default=10, help="interleaved timed runs of each runtime")
     ap.add_argument("--models", default=",".join(f.name for f in FAMILIES))
