@@ -120,7 +120,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
+            bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
+            slice_scales: bool = True,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
             prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
@@ -145,7 +147,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     defaults per output kind otherwise; see quantize/accuracy.py), fixes the
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
-    bias; report writes an HTML page leading with that verdict.
+    bias; equalization rescales the channels between consecutive layers so one
+    int8 scale fits them all (cross-layer equalization); adaround rounds
+    each layer's int8 weights to minimize its output error on calibration
+    data (None, the default, lets the accuracy fixer switch it on where the
+    target is missed and it helps); slice_scales (on by
+    default) gives each part of a concatenation that only graph outputs read
+    its own int8 scale; report writes an HTML page leading with that verdict.
     input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
     inputs / outputs integer codes of their quantization (passes/io_dtype.py),
     e.g. camera bytes straight into the first layer.
@@ -212,7 +220,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 auto_fallback=auto_fallback, threads=threads,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
-                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction,
+                                equalization=equalization, adaround=adaround,
+                                # (an integer output hands out one int8 tensor: one scale for the whole)
+                                slice_scales=slice_scales and output_dtype == "float32")
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",

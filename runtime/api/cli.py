@@ -22,6 +22,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False)
 
 
+SWITCH = {"auto": None, "on": True, "off": False}  # a technique's setting: None lets the accuracy fixer decide
+
+
 def _shape_arg(text: str) -> tuple[str, list[int]]:
     name, sep, dims = text.rpartition(":")
     if not sep or not name or not re.fullmatch(r"\d+(,\d+)*", dims):
@@ -102,6 +105,8 @@ def _convert(args: argparse.Namespace, shapes: dict):
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
+            equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype,
             threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
             **_prune_kwargs(args))
@@ -406,6 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end-to-end target per output, METRIC one of cosine, sqnr, top1, iou (repeatable; default: "
                         "top1=0.99 for probabilities, iou=0.97 for [0,1] maps, cosine=0.99 otherwise); layers "
                         "are fixed until it holds on held-out calibration samples")
+    q.add_argument("--adaround", choices=SWITCH, default="auto",
+                   help="round weights to minimize each layer's output error on calibration data (auto: where the "
+                        "accuracy target is missed and it helps)")
+    q.add_argument("--bias-correction", action="store_true", help="fold each layer's mean int8 error into its bias")
+    q.add_argument("--equalization", action="store_true",
+                   help="cross-layer equalization: rescale channels between consecutive layers (Relu/PRelu paths)")
+    q.add_argument("--no-slice-scales", action="store_true",
+                   help="one int8 scale for a concatenation into an output (default: each part keeps its own)")
     q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
     _add_prune_args(c)
