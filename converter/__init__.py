@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nanort.runtime.errors import ConversionError
+from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from . import onnx_loader, tflite
+from . import contrib_ops, onnx_loader, tflite
 from .frontend import import_model
+from .importers import UnsupportedNodes
 from .ir import Graph
 from .output_file import check_size, destination, runtime_accepts, write_verified
 from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
+from .prune import PruneOutcome, PruneSpec, prune_graph
 from .quantize import (
     ImagePreprocess,
     QuantizationOutcome,
@@ -31,11 +34,16 @@ from .quantize import (
     parse_target,
     quantize_graph,
 )
+from .quantize.calibration_data import from_spec
 from .serialize import serialize
 
-__all__ = ["ConversionReport", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
+__all__ = ["ConversionReport", "ConversionWarning", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+class ConversionWarning(UserWarning):
+    """Something the converter repaired in the source model (lenient import)."""
 
 
 @dataclass
@@ -51,21 +59,30 @@ class ConversionReport:
     outputs: list[tuple[str, tuple]]
     float_fallbacks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     quantization: QuantizationOutcome | None = None
+    pruning: PruneOutcome | None = None
 
     def summary(self) -> str:
         lines = [
             f"{self.source} -> {self.output}",
             f"  size: {self.source_bytes / 1e6:.2f} MB -> {self.output_bytes / 1e6:.2f} MB",
             f"  parameters: {self.parameters:,}",
-            "  inputs:  " + ", ".join(f"{n}{list(s)}" for n, s in self.inputs),
-            "  outputs: " + ", ".join(f"{n}{list(s)}" for n, s in self.outputs),
+            "  inputs:  " + ", ".join(f"{n}{_shape_text(s)}" for n, s in self.inputs),
+            "  outputs: " + ", ".join(f"{n}{_shape_text(s)}" for n, s in self.outputs),
             "  ops: " + ", ".join(f"{k} x{v}" for k, v in self.op_histogram.items()),
         ]
         if self.float_fallbacks:
             lines.append("  fp32 fallbacks: " + ", ".join(self.float_fallbacks))
+        if self.pruning is not None:
+            lines.append(f"  pruning: {self.pruning.summary_json()}")
+        lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _shape_text(shape) -> str:
+    return "[rank unknown]" if shape is None else str(list(shape))
 
 
 def _parameter_count(graph: Graph) -> int:
@@ -75,11 +92,23 @@ def _parameter_count(graph: Graph) -> int:
 
 
 def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
-                  progress: ProgressFn | None = None, fuse_only_clamps: bool = False) -> Graph:
+                  progress: ProgressFn | None = None, fuse_only_clamps: bool = False,
+                  input_values: Mapping[str, object] | None = None, strict: bool = False,
+                  warn: Callable[[str], None] | None = None) -> Graph:
     """ONNX ModelProto -> optimized float IR graph (no file written)."""
+    contrib_ops.rewrite(model)
     if input_shapes:
         onnx_loader.set_input_shapes(model, input_shapes)
-    model = onnx_loader.simplify(model, (lambda msg: progress(msg, 0, 0)) if progress else None)
+    if input_values:
+        onnx_loader.freeze_inputs(model, input_values)
+    unknown = UnsupportedNodes(onnx_loader.default_opset(model))
+    unknown.add_unknown(model.graph.node)
+    try:
+        model = onnx_loader.simplify(model, (lambda msg: progress(msg, 0, 0)) if progress else None, strict, warn)
+    except ConversionError as e:
+        if unknown:  # the real limit, whatever folding tripped over on the way
+            raise UnsupportedOpError(f"{unknown.message()}; before import: {e}") from None
+        raise
     graph = import_model(model, (lambda i, n: progress("importing", i, n)) if progress else None)
     run_passes(graph, PassOptions(nhwc_io=nhwc_io, fuse_only_clamps=fuse_only_clamps),
                (lambda msg: progress(msg, 0, 0)) if progress else None)
@@ -92,10 +121,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
+            bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
+            slice_scales: bool = True,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
-            force: bool = False,
-            threads: int = 1, progress: ProgressFn | None = None) -> ConversionReport:
+            prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
+            prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
+            low_rank: float | int | None = None, force: bool = False,
+            threads: int = 1, progress: ProgressFn | None = None,
+            input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
 
     input_shapes fixes dynamic input dimensions (others stay dynamic);
@@ -114,21 +148,41 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     defaults per output kind otherwise; see quantize/accuracy.py), fixes the
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
-    bias; report writes an HTML page leading with that verdict.
+    bias; equalization rescales the channels between consecutive layers so one
+    int8 scale fits them all (cross-layer equalization); adaround rounds
+    each layer's int8 weights to minimize its output error on calibration
+    data (None, the default, lets the accuracy fixer switch it on where the
+    target is missed and it helps); slice_scales (on by
+    default) gives each part of a concatenation that only graph outputs read
+    its own int8 scale; report writes an HTML page leading with that verdict.
     input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
     inputs / outputs integer codes of their quantization (passes/io_dtype.py),
     e.g. camera bytes straight into the first layer.
+    prune / prune_method / prune_pattern / prune_scope / prune_exclude and
+    low_rank prune and factorize the float32 weights on the calibration
+    samples before quantizing (converter/prune: e.g. prune=0.5,
+    prune_method="sparsegpt", prune_pattern="2:4"; low_rank=0.95 keeps 95 % of
+    the whitened spectrum, an int caps the rank). Weights full of zeros are
+    stored sparse whenever that is smaller, with or without pruning.
+    input_values freezes inputs of an ONNX model to values (a number, a list or
+    an array) and folds what depends on them (an `If` on a sample rate, say).
+    Declared shapes or types that contradict shape inference are dropped and
+    re-inferred with a warning (`warnings.warn`, and a line in the report)
+    unless strict=True.
     The destination is checked first (output_file.destination): never the
     source, a folder means <folder>/<name>.nrt, an existing file that is not
     a .nrt model is replaced only with force=True. The file is written only
     once the runtime's verifier accepts it.
-    Raises ConversionError (UnsupportedOpError for unsupported ops); on error
-    no output file is left behind.
+    Raises ConversionError (UnsupportedOpError for unsupported ops, all of a
+    model's listed in one error); on error no output file is left behind.
     """
     src = Path(src)
     io_dtype.check_io_dtypes(input_dtype, output_dtype)
     dst = destination(src, dst, force)
+    warned: list[str] = []
     if tflite.is_tflite(src):
+        if input_values:
+            raise ConversionError("input_values (--input-value) applies to ONNX models")
         source = tflite.read(src)
         source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
 
@@ -139,16 +193,30 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         source_hist = {}
         for n in model.graph.node:
             source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
+        contrib_ops.rewrite(model)  # (onnxruntime's com.microsoft ops as standard ones: QLinear* become QDQ)
         pre_quantized = _has_qdq(model)
 
         def build(fuse_only_clamps: bool) -> Graph:
-            return convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps)
+            return convert_graph(model, input_shapes, nhwc_io, progress, fuse_only_clamps,
+                                 input_values=input_values, strict=strict, warn=warned.append)
     outcome = None
     try:
         if quantize is None and pre_quantized:
             quantize = "int8"  # keep what quantization-aware training learned
-        _check_quantize_options(quantize, calibration, report, keep_float, auto_float)
+        prune_spec = PruneSpec(prune, prune_method, prune_pattern, prune_scope, prune_exclude, low_rank)
+        prunes = prune_spec.prunes or low_rank is not None
+        _check_quantize_options(quantize, calibration, report, keep_float, auto_float, prunes)
         graph = build(quantize == "int8")
+        for w in warned:
+            warnings.warn(w, ConversionWarning, stacklevel=2)
+        pruning = None
+        if prunes:
+            prune_spec.validate()
+            calibration = from_spec(calibration, [(n, graph.tensors[n].shape, graph.tensors[n].dtype)
+                                                  for n in graph.inputs],
+                                    limit=calibration_limit, preprocess=preprocess)  # (int8 reuses them)
+            pruning = prune_graph(graph, prune_spec, calibration, progress)
+            graph.metadata["nanort.pruning"] = pruning.summary_json()
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -159,7 +227,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 auto_fallback=auto_fallback, threads=threads,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
-                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction,
+                                equalization=equalization, adaround=adaround,
+                                # (an integer output hands out one int8 tensor: one scale for the whole)
+                                slice_scales=slice_scales and output_dtype == "float32")
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -189,15 +260,17 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         outputs=[(n, graph.tensors[n].shape) for n in graph.outputs],
         float_fallbacks=outcome.float_nodes_text() if outcome else [],
         notes=outcome.result.notes if outcome else [],
+        warnings=warned,
         quantization=outcome,
+        pruning=pruning,
     )
 
 
 def _check_quantize_options(quantize: str | None, calibration, report, keep_float: Sequence[str],
-                            auto_float: int) -> None:
-    """Options that would do nothing are refused: calibration and report need quantization (static int8, or
-    dynamic for its accuracy verdict), keep_float and auto_float static int8."""
-    for name, given, modes in (("calibration", calibration is not None, ("int8", "dynamic")),
+                            auto_float: int, prunes: bool) -> None:
+    """Options that would do nothing are refused: calibration needs quantization or pruning, report
+    quantization (static int8, or dynamic for its accuracy verdict), keep_float and auto_float static int8."""
+    for name, given, modes in (("calibration", calibration is not None and not prunes, ("int8", "dynamic")),
                                ("report", bool(report), ("int8", "dynamic")),
                                ("keep_float", bool(keep_float), ("int8",)),
                                ("auto_float", bool(auto_float), ("int8",))):
@@ -207,8 +280,12 @@ def _check_quantize_options(quantize: str | None, calibration, report, keep_floa
 
 
 def _has_qdq(model) -> bool:
+    """Statically quantized: Q / DQ nodes or QLinear ops (a DequantizeLinear of
+    what DynamicQuantizeLinear computed at run time is dynamic quantization)."""
     ops = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
-    return any(n.op_type in ops for n in model.graph.node)
+    dynamic = {o for n in model.graph.node if n.op_type == "DynamicQuantizeLinear" for o in n.output}
+    return any(n.op_type in ops and not (n.op_type == "DequantizeLinear" and n.input[0] in dynamic)
+               for n in model.graph.node)
 
 
 def _version() -> str:

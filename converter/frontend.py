@@ -10,7 +10,7 @@ from onnx import helper, numpy_helper
 
 from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from .importers import import_node
+from .importers import IMPORTERS, UnsupportedNodes, import_node, op_key
 from .ir import Graph, Shape
 from .onnx_loader import default_opset
 from .schema_map import NP_TO_DTYPE
@@ -85,17 +85,28 @@ def _fill_missing_outputs(graph: Graph, first_new: int) -> None:
 
 def import_model(model: onnx.ModelProto, progress: Callable[[int, int], None] | None = None) -> Graph:
     graph = Graph()
+    graph.opsets = {i.domain or "": i.version for i in model.opset_import}
     g = model.graph
     opset = default_opset(model)
     _declare_values(graph, g)
     _check_inputs(graph, g)
     total = len(g.node)
+    refused = UnsupportedNodes(opset)
     for i, node in enumerate(g.node):
         start = len(graph.nodes)
-        import_node(graph, node, opset)
+        try:
+            import_node(graph, node, opset)
+        except UnsupportedOpError as e:
+            refused.add(node, "" if op_key(node) not in IMPORTERS else getattr(e, "reason", str(e)))
+        except ConversionError:
+            if not refused:
+                raise
+            # (a node after a refused one may fail only for lack of its inputs' shapes)
         _fill_missing_outputs(graph, start)
         if progress:
             progress(i + 1, total)
+    if refused:
+        raise refused.error()
     for o in g.output:
         if o.name not in graph.tensors:
             raise ConversionError(f"graph output {o.name!r} is never produced")

@@ -78,6 +78,7 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.metadata: dict[str, str] = {}
+        self.opsets: dict[str, int] = {}  # the source model's opset imports (subgraphs convert with them)
         # The file's signature: its key, and the name callers use for each I/O tensor where
         # the source model gives one other than the tensor's (a TFLite SignatureDef's).
         self.signature_key = "serving_default"

@@ -21,6 +21,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from nanort.runtime.errors import ConversionError
 
+from . import control_flow
+
 # Newest opset = what the installed onnx knows (its shape inference must understand the model).
 MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
 # Ops whose result is not a function of their inputs, or that hold subgraphs.
@@ -154,6 +156,33 @@ def set_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]]
             tshape.dim.add().dim_value = int(v)
 
 
+def freeze_inputs(model: onnx.ModelProto, values: Mapping[str, object]) -> None:
+    """Makes graph inputs constants (the --input-value option): folding then
+    removes what depends only on them, `If` nodes on them included."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = {i.name: i for i in model.graph.input if i.name not in initializers}
+    for name, value in values.items():
+        vi = inputs.get(name)
+        if vi is None:
+            raise ConversionError(f"--input-value names {name!r}, but the model's inputs are "
+                                  f"{', '.join(inputs) or '(none)'}")
+        tt = vi.type.tensor_type
+        try:
+            arr = np.asarray(value, dtype=helper.tensor_dtype_to_np_dtype(tt.elem_type))
+        except (ValueError, TypeError, KeyError) as e:
+            raise ConversionError(f"--input-value {name}: {e}") from None
+        if tt.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+            if arr.ndim != len(dims) and arr.size == 1:
+                arr = arr.reshape([1] * len(dims))
+            if arr.ndim != len(dims) or any(d is not None and d != a for d, a in zip(dims, arr.shape)):
+                shown = ",".join("?" if d is None else str(d) for d in dims)
+                raise ConversionError(f"--input-value {name}: the input has shape [{shown}], the value has shape "
+                                      f"{list(arr.shape)}")
+        model.graph.initializer.append(numpy_helper.from_array(arr, name))
+        model.graph.input.remove(vi)
+
+
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     """ONNX shape inference in strict mode: contradictory shapes or types are
     an error here rather than a surprise in the runtime."""
@@ -162,6 +191,55 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise ConversionError(f"the model's shapes or types are inconsistent: {msg}") from None
+
+
+def _declared(vi: onnx.ValueInfoProto) -> str:
+    tt = vi.type.tensor_type
+    dims = ",".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim)
+    kind = TensorProto.DataType.Name(tt.elem_type).lower() if tt.elem_type else "?"
+    return f"{kind}[{dims}]" if tt.HasField("shape") else kind
+
+
+def _forget_declarations(g: onnx.GraphProto, types: bool) -> None:
+    """Drops the declared output shapes (and types) of a graph and its subgraphs."""
+    for vi in g.output:
+        vi.type.tensor_type.ClearField("shape")
+        if types:
+            vi.type.tensor_type.elem_type = 0
+    del g.value_info[:]
+    for n in g.node:
+        for sub in control_flow.subgraphs(n):
+            _forget_declarations(sub, types)
+
+
+def infer_shapes_lenient(model: onnx.ModelProto, strict: bool, warn: Callable[[str], None] | None
+                         ) -> onnx.ModelProto:
+    """Shape inference that, unless strict, drops declared output shapes (then
+    types) that contradict inference and re-infers them, as onnxruntime does,
+    with one warning line naming what was dropped."""
+    try:
+        return infer_shapes(model)
+    except ConversionError as first:
+        if strict:
+            raise
+        declared = {vi.name: _declared(vi) for vi in model.graph.output}
+        for types in (False, True):
+            retry = onnx.ModelProto()
+            retry.CopyFrom(model)
+            _forget_declarations(retry.graph, types)
+            try:
+                inferred = infer_shapes(retry)
+            except ConversionError:
+                continue
+            now = {vi.name: _declared(vi) for vi in inferred.graph.output}
+            changed = [f"{name} {old} -> {now.get(name, '?')}" for name, old in declared.items()
+                       if now.get(name) != old]
+            if warn:
+                warn(f"declared {'types and ' if types else ''}shapes contradict shape inference ({first.args[0]}); "
+                     f"dropped and re-inferred: {', '.join(changed) or 'subgraph declarations'} "
+                     "(strict=True / --strict refuses such models)")
+            return inferred
+        raise first from None
 
 
 def check_structure(model: onnx.ModelProto) -> None:
@@ -251,6 +329,13 @@ def _fold_once(model: onnx.ModelProto) -> bool:
     shapes = _static_shapes(model)
     kept, changed = [], False
     for node in g.node:
+        if node.op_type == "If" and node.domain in ("", "ai.onnx") and node.input[0] in consts:
+            taken = control_flow.defined_names(g) | control_flow.outer_references(g)
+            nodes, branch_consts = control_flow.inline_branch(node, consts[node.input[0]], taken)
+            kept.extend(nodes)
+            consts.update(branch_consts)
+            changed = True
+            continue
         value = _fold_node(node, consts, shapes, opsets)
         if value is None:
             kept.append(node)
@@ -258,7 +343,8 @@ def _fold_once(model: onnx.ModelProto) -> bool:
         consts.update(value)
         changed = True
     if changed:
-        used = {i for n in kept for i in n.input} | {o.name for o in g.output}
+        used = ({i for n in kept for i in n.input} | {o.name for o in g.output}
+                | control_flow.nested_references(kept))
         del g.node[:]
         g.node.extend(kept)
         del g.initializer[:]
@@ -384,22 +470,24 @@ def _elem_type_of(model: onnx.ModelProto, name: str) -> int:
     return 0
 
 
-def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None) -> onnx.ModelProto:
-    """Checks the graph, then constant-folds to a fixed point, re-running shape inference in between."""
+def simplify(model: onnx.ModelProto, progress: Callable[[str], None] | None = None, strict: bool = False,
+             warn: Callable[[str], None] | None = None) -> onnx.ModelProto:
+    """Checks the graph, then constant-folds to a fixed point, re-running shape inference in between.
+    strict refuses declared shapes or types that contradict inference (else: dropped, one warning)."""
     check_opset(model)
     check_structure(model)
     sanitize_declared_shapes(model)
     clamp_slice_steps(model)
     _drop_constant_inputs(model.graph)
-    model = infer_shapes(model)
+    model = infer_shapes_lenient(model, strict, warn)
     for _ in range(16):
         if progress:
             progress("folding constants")
         if not _fold_once(model):
             break
-        model = infer_shapes(model)
+        model = infer_shapes_lenient(model, strict, warn)  # (folding can reveal a contradiction)
     for _ in range(8):
         if not repair_ranks(model):
             break
-        model = infer_shapes(model)
+        model = infer_shapes_lenient(model, strict, warn)
     return model

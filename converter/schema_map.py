@@ -77,6 +77,12 @@ OPTIONS_TABLE: dict[str, str | None] = {
     "DequantizeLinear": "QuantizeOptions",
     "Lut": None,
     "DynamicQuantizeLinear": None,
+    "If": "ControlFlowOptions",
+    "Loop": "ControlFlowOptions",
+    "Scan": "ControlFlowOptions",
+    "TopK": "TopKOptions",
+    "NonMaxSuppression": "NmsOptions",
+    "NonZero": None,
 }
 
 NP_TO_DTYPE: dict[np.dtype, int] = {

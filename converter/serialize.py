@@ -32,8 +32,10 @@ from nanort.schema.QuantizationRecipe import QuantizationRecipeT
 from nanort.schema.QuantParams import QuantParamsT
 from nanort.schema.Signature import SignatureT
 from nanort.schema.SignatureTensor import SignatureTensorT
+from nanort.schema.Sparsity import SparsityT
 from nanort.schema.Tensor import TensorT
 
+from . import sparse as sparse_storage
 from .ir import Graph, Node, Tensor
 from .schema_map import OP_CODES, OPTIONS_TABLE, dtype_code
 
@@ -49,7 +51,17 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def _options(node: Node) -> tuple[int, Any]:
+def subgraphs_of(graph: Graph) -> list[Graph]:
+    """The graph and every subgraph it holds (If / Loop / Scan bodies, the
+    nodes' "graphs" attribute), depth first: their order in the file."""
+    out = [graph]
+    for n in graph.nodes:
+        for g in n.attrs.get("graphs", ()):
+            out += subgraphs_of(g)
+    return out
+
+
+def _options(node: Node, graph_index: dict[int, int]) -> tuple[int, Any]:
     if node.op not in OPTIONS_TABLE:
         raise ValueError(f"op {node.op!r} of node {node.name!r} is not in the schema")
     table = OPTIONS_TABLE[node.op]
@@ -60,6 +72,8 @@ def _options(node: Node) -> tuple[int, Any]:
     module = __import__(f"nanort.schema.{table}", fromlist=[table])
     obj = getattr(module, f"{table}T")()
     for key, value in node.attrs.items():
+        if key == "graphs":
+            value = [graph_index[id(g)] for g in value]
         field = _camel(key)
         if not hasattr(obj, field):
             raise ValueError(f"{table} has no field {key!r} (node {node.name!r}, op {node.op})")
@@ -228,6 +242,7 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         dim_names = b.EndVector()
     quant = t.quant.Pack(b) if t.quant is not None else None
     perm = b.CreateNumpyVector(np.asarray(t.logicalPerm, np.int32)) if t.logicalPerm is not None else None
+    sparsity = t.sparsity.Pack(b) if t.sparsity is not None else None
     T.TensorStart(b)
     if t.dataOffset:
         T.TensorAddDataOffset(b, t.dataOffset)
@@ -240,6 +255,8 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         T.TensorAddQuant(b, quant)
     if perm is not None:
         T.TensorAddLogicalPerm(b, perm)
+    if sparsity is not None:
+        T.TensorAddSparsity(b, sparsity)
     T.TensorAddType(b, t.type)
     return T.TensorEnd(b)
 
@@ -260,7 +277,22 @@ def _pack_operator(b: _SharingBuilder, o: OperatorT) -> int:
     return O.OperatorEnd(b)
 
 
-def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[str, Any]) -> bytes:
+def _sparsity(enc: sparse_storage.SparseEncoding, offsets: dict[str, int]) -> SparsityT:
+    s = SparsityT()
+    s.format = enc.format
+    s.blockShape = list(enc.block_shape)
+    s.maskOffset = offsets.get("mask", 0)
+    s.indptrOffset = offsets.get("indptr", 0)
+    s.indicesOffset = offsets.get("indices", 0)
+    s.indexWidth = enc.index_width
+    return s
+
+
+SparseFields = dict[str, tuple[sparse_storage.SparseEncoding, dict[str, int]]]  # weight -> encoding, array offsets
+
+
+def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_index: dict[int, int],
+                 name: str, sparse: SparseFields) -> GraphT:
     index = {name: i for i, name in enumerate(order)}
     io = set(graph.inputs) | set(graph.outputs)
     tensors = []
@@ -280,6 +312,8 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
         tt.shape = dims
         tt.dimNames = dim_names
         tt.dataOffset = offsets.get(name, 0)
+        if name in sparse:
+            tt.sparsity = _sparsity(*sparse[name])
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             scale = np.ascontiguousarray(t.quant.scale, np.float32)
@@ -302,15 +336,26 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
         o.name = n.name
         o.inputs = [index[i] if i else -1 for i in n.inputs]
         o.outputs = [index[i] for i in n.outputs]
-        o.optionsType, options = _options(n)
+        o.optionsType, options = _options(n, graph_index)
         o.options = None if options is None else _Shared(options, force_defaults=True)
         ops.append(_Ordered(o))
     g = GraphT()
-    g.name = info.get("graph_name", "main")
+    g.name = name
     g.tensors = tensors
     g.operators = ops
     g.inputs = [index[i] for i in graph.inputs]
     g.outputs = [index[o] for o in graph.outputs]
+    return g
+
+
+def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str, int]], info: dict[str, Any],
+           sparse: list[SparseFields]) -> bytes:
+    graph_index = {id(g): i for i, g in enumerate(graphs)}
+    tables = [_graph_table(g, order, offs, graph_index, info.get("graph_name", "main") if i == 0 else f"subgraph{i}",
+                           sp)
+              for i, (g, order, offs, sp) in enumerate(zip(graphs, orders, offsets, sparse))]
+    graph = graphs[0]
+    index = {name: i for i, name in enumerate(orders[0])}
 
     sig = SignatureT()
     sig.key = graph.signature_key
@@ -323,7 +368,7 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
     m.producer = "nanort"
     m.producerVersion = info.get("producer_version", "")
     m.sourceSha256 = info.get("source_sha256", "")
-    m.graphs = [g]
+    m.graphs = tables
     m.signatures = [sig]
     m.metadata = [MetadataT(key=k, value=v) for k, v in graph.metadata.items()]
     recipe = QuantizationRecipeT()
@@ -339,32 +384,58 @@ def _build(graph: Graph, order: list[str], offsets: dict[str, int], info: dict[s
     return bytes(builder.Output())
 
 
-def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
+def serialize(graph: Graph, info: dict[str, Any] | None = None, sparse: bool = True) -> bytes:
+    """The .nrt bytes; `sparse`: weights full of zeros stored sparse where smaller (converter/sparse.py)."""
     info = info or {}
-    order = tensor_order(graph)
-    missing = [n for n in order if n not in graph.tensors]
-    if missing:
-        raise ValueError(f"tensor {missing[0]!r} is used but not defined")
+    graphs = subgraphs_of(graph)
+    orders = [tensor_order(g) for g in graphs]
+    for g, order in zip(graphs, orders):
+        missing = [n for n in order if n not in g.tensors]
+        if missing:
+            raise ValueError(f"tensor {missing[0]!r} is used but not defined")
     blobs: list[bytes] = []
-    blob_index: dict[str, int] = {}
     seen: dict[bytes, int] = {}  # equal constants (lookup tables of equal scales, ...) share one buffer
-    for name in order:
-        t = graph.tensors[name]
-        if t.data is not None:
-            blob = np.require(t.data.astype(t.dtype, copy=False), requirements="C").tobytes()
-            if blob not in seen:
-                seen[blob] = len(blobs)
-                blobs.append(blob)
-            blob_index[name] = seen[blob]
+    blob_index: list[dict[str, int]] = []  # per graph: constant name (or name\0index array) -> blob
+    encodings: list[dict[str, sparse_storage.SparseEncoding]] = []  # per graph: its weights stored sparse
+
+    def add_blob(key: str, blob: bytes) -> None:
+        if blob not in seen:
+            seen[blob] = len(blobs)
+            blobs.append(blob)
+        blob_index[-1][key] = seen[blob]
+
+    for g, order in zip(graphs, orders):
+        blob_index.append({})
+        encodings.append({})
+        weights = sparse_storage.weight_names(g.nodes) if sparse else set()
+        for name in order:
+            t = g.tensors[name]
+            if t.data is None:
+                continue
+            data = np.require(t.data.astype(t.dtype, copy=False), requirements="C")
+            enc = sparse_storage.encode(data) if name in weights else None
+            if enc is None:
+                add_blob(name, data.tobytes())
+                continue
+            encodings[-1][name] = enc
+            add_blob(name, enc.values.tobytes())
+            for kind, array in enc.arrays().items():
+                add_blob(f"{name}\0{kind}", array.tobytes())
     layout = _Layout(blobs)
 
-    def offsets(placements: list[tuple[int, int]]) -> dict[str, int]:
-        return {name: placements[i][0] for name, i in blob_index.items()}
+    def offsets(placements: list[tuple[int, int]]) -> list[dict[str, int]]:
+        return [{key: placements[i][0] for key, i in per_graph.items()} for per_graph in blob_index]
 
-    first = _build(graph, order, offsets(layout.offsets(ALIGN)), info)
+    def sparse_fields(offs: list[dict[str, int]]) -> list[SparseFields]:
+        return [{name: (enc, {kind: off[f"{name}\0{kind}"] for kind in enc.arrays()})
+                 for name, enc in per_graph.items()} for per_graph, off in zip(encodings, offs)]
+
+    off = offsets(layout.offsets(ALIGN))
+    first = _build(graphs, orders, off, info, sparse_fields(off))
     start = (len(first) + ALIGN - 1) // ALIGN * ALIGN
     placements = layout.offsets(start)
-    fb = _build(graph, order, offsets(placements), info)
+    off = offsets(placements)
+    fb = _build(graphs, orders, off, info, sparse_fields(off))
     if len(fb) != len(first):
         raise AssertionError("FlatBuffer size changed between passes")
     out = bytearray(fb)

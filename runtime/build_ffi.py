@@ -16,23 +16,21 @@ NATIVE = ROOT / "native"
 HEADER = NATIVE / "include" / "nanort.h"
 
 
-def isa_source_dir() -> str | None:
+def build_description() -> dict[str, list[str]]:
+    """The set() calls of native/build.cmake (sources and flags, shared with CMake)."""
+    text = re.sub(r"#.*", "", (NATIVE / "build.cmake").read_text())
+    return {m.group(1): m.group(2).split() for m in re.finditer(r"set\(\s*(\w+)\s+([^)]*)\)", text)}
+
+
+def sources(build: dict[str, list[str]]) -> list[str]:
     machine = platform.machine().lower()
-    if machine in ("x86_64", "amd64"):
-        return "x86"
-    if machine in ("aarch64", "arm64"):
-        return "arm"
-    return None
-
-
-def sources() -> list[str]:
-    dirs = ["engine", "ops", "kernels", "kernels/ref"]
-    isa = isa_source_dir()
-    if isa:
-        dirs.append(f"kernels/{isa}")
+    arch = {"x86_64": "X86_64", "amd64": "X86_64", "aarch64": "AARCH64", "arm64": "AARCH64"}.get(machine)
+    dirs = build["NANORT_KERNEL_DIRS"] + build["NANORT_ENGINE_DIRS"]
+    if arch:
+        dirs += build[f"NANORT_KERNEL_DIRS_{arch}"]
     files = []
     for d in dirs:
-        files += sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src" / d).glob("*.c"))
+        files += sorted(str(p.relative_to(ROOT)) for p in (NATIVE / d).glob("*.c"))
     return files
 
 
@@ -49,15 +47,15 @@ def cdef_from_header() -> str:
     return text + f"\n#define NRT_MAX_RANK {max_rank}\n"
 
 
+BUILD = build_description()
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header())
 ffibuilder.set_source(
     "nanort.runtime._nanort_c",
     '#include "nanort.h"',
-    sources=sources(),
+    sources=sources(BUILD),
     include_dirs=[str(NATIVE / "include")],
-    extra_compile_args=["-std=c11", "-O3", "-D_GNU_SOURCE", "-ffp-contract=off", "-fno-math-errno",
-                        "-fno-trapping-math", "-g0"],
+    extra_compile_args=[*BUILD["NANORT_C_FLAGS"], *BUILD["NANORT_WARNING_FLAGS"], "-O3", "-g0"],
     libraries=["m", "pthread"],
 )
 

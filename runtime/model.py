@@ -29,8 +29,21 @@ DTYPES: dict[int, np.dtype] = {
     8: np.dtype(np.bool_),
 }
 DTYPE_CODES: dict[np.dtype, int] = {dt: code for code, dt in DTYPES.items()}
-ISAS = {"auto": -1, "ref": 0, "avx2": 1, "avx512": 2, "neon": 3, "dotprod": 4}
 INPUT_CHECK_FINITE = 1  # NRT_INPUT_CHECK_FINITE
+
+
+def _level_numbers() -> dict[str, int]:
+    """Kernel level name -> number, as the C library defines them (and "auto")."""
+    names = {ffi.string(lib.nrt_isa_name(i)).decode(): i for i in range(lib.nrt_isa_count())}
+    return {"auto": lib.NRT_ISA_AUTO, **names}
+
+
+ISAS = _level_numbers()
+
+
+def cpu_levels() -> list[str]:
+    """The kernel levels this CPU runs, the reference first and the best last."""
+    return [name for name, i in ISAS.items() if i >= 0 and lib.nrt_cpu_supports_isa(i)]
 
 
 def numpy_dtype(code: int, what: str) -> np.dtype:
@@ -183,8 +196,7 @@ class Model:
         self._input_index = {t.name: i for i, t in enumerate(self._input_infos)}
         self._output_index = {t.name: i for i, t in enumerate(self._output_infos)}
         self._shapes: list[tuple[int, ...] | None] = [None] * len(self._input_infos)
-        # (shape, dtype) of each output for the current input shapes
-        self._out_meta: list[tuple[tuple[int, ...], np.dtype] | None] = [None] * len(self._output_infos)
+        self._out_info = ffi.new("nrt_tensor_info*")  # (reused: asked after every run)
         # caller arrays bound for zero-copy I/O (bind_input / bind_output), by index
         self._bound_inputs: dict[int, np.ndarray] = {}
         self._bound_outputs: dict[int, np.ndarray] = {}
@@ -371,22 +383,19 @@ class Model:
             if arr is not None and self._shapes[i] != arr.shape:
                 self._refuse_if_viewed("changing an input's shape")
                 dims = ffi.new("int64_t[]", list(arr.shape) or [0])
-                self._out_meta = [None] * len(self._out_meta)
                 _check(lib.nrt_model_resize_input(self._h, i, arr.ndim, dims), self._h)
                 self._shapes[i] = arr.shape
 
     def _output_meta(self, index: int) -> tuple[tuple[int, ...], np.dtype]:
-        meta = self._out_meta[index]
-        if meta is None:  # output shapes follow from the input shapes alone: asked once per shape change
-            info = ffi.new("nrt_tensor_info*")
-            _check(lib.nrt_model_output_info(self._h, index, info), self._h)
-            shape = tuple(int(info.dims[d]) for d in range(info.rank))
-            meta = shape, numpy_dtype(info.dtype, f"output {self._output_infos[index].name!r}")
-            if np.empty(0, meta[1]).itemsize * int(np.prod(shape, dtype=np.int64)) != info.bytes:
-                raise errors.InternalError(f"output {self._output_infos[index].name!r} holds {info.bytes} bytes, "
-                                           f"not {shape} x {meta[1]}")
-            self._out_meta[index] = meta
-        return meta
+        # asked after every run: an output's shape may depend on the input values (NonZero, Loop, If, ...)
+        info = self._out_info
+        _check(lib.nrt_model_output_info(self._h, index, info), self._h)
+        shape = tuple(int(info.dims[d]) for d in range(info.rank))
+        dtype = numpy_dtype(info.dtype, f"output {self._output_infos[index].name!r}")
+        if dtype.itemsize * int(np.prod(shape, dtype=np.int64)) != info.bytes:
+            raise errors.InternalError(f"output {self._output_infos[index].name!r} holds {info.bytes} bytes, "
+                                       f"not {shape} x {dtype}")
+        return shape, dtype
 
     def _fetch_output(self, index: int) -> np.ndarray:
         if index in self._bound_outputs:

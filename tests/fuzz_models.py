@@ -222,6 +222,47 @@ def _fp16_cast():
     return _model(nodes, ins)
 
 
+def _sparse_weights():
+    """Weights the converter stores sparse in each format: a 1x1 conv with 1x4 blocks (bitmask), a 3x3 conv at 3 %
+    (block-CSR) and a Gemm keeping 1 of every 4 weights (N:M)."""
+    pw = RNG.standard_normal((16, 6, 4)) * (RNG.random((16, 6, 1)) < 0.3)
+    w3 = RNG.standard_normal((64, 16, 3, 3)) * (RNG.random((64, 16, 3, 3)) < 0.03)
+    fc = RNG.standard_normal((160, 4))
+    np.put_along_axis(fc, np.argsort(RNG.random(fc.shape), axis=1)[:, 1:], 0, axis=1)
+    nodes = [_n("Conv", ["x", "w0"], ["a"], pads=[1, 1, 1, 1]), _n("Relu", ["a"], ["r"]),
+             _n("Conv", ["r", "pw"], ["b"]), _n("Conv", ["b", "w3"], ["c"], pads=[1, 1, 1, 1]),
+             _n("GlobalAveragePool", ["c"], ["g"]), _n("Flatten", ["g"], ["f"]),
+             _n("Gemm", ["f", "fc"], ["y"], transB=1)]
+    inits = [_w("w0", (24, 3, 3, 3)), _c("pw", pw.reshape(16, 24, 1, 1)), _c("w3", w3), _c("fc", fc.reshape(10, 64))]
+    return _model(nodes, X4, inits)
+
+
+def _control_flow():
+    """If with a run-time condition and branches of different shapes, a Loop with a
+    scan output, NonZero, TopK and NonMaxSuppression: subgraphs and data-dependent shapes."""
+    ins = [_vi("x", F, ["N", 6])]
+    then_g = helper.make_graph([_n("Mul", ["x", "two"], ["t"])], "then", [], [_vi("t", F, None)], [_c("two", 2.0)])
+    else_g = helper.make_graph([_n("Concat", ["x", "x"], ["e"], axis=0)], "else", [], [_vi("e", F, None)])
+    body = helper.make_graph([_n("Add", ["acc", "x"], ["acc2"]), _n("Identity", ["cond"], ["cond2"]),
+                              _n("ReduceMax", ["acc2"], ["top"], keepdims=0)], "body",
+                             [_vi("i", I64, []), _vi("cond", B, []), _vi("acc", F, None)],
+                             [_vi("cond2", B, []), _vi("acc2", F, None), _vi("top", F, None)])
+    nodes = [_n("ReduceSum", ["x"], ["s"], keepdims=0), _n("Greater", ["s", "zero"], ["c"]),
+             _n("If", ["c"], ["branch"], then_branch=then_g, else_branch=else_g),
+             _n("Relu", ["branch"], ["y"]),
+             _n("Greater", ["x", "zero"], ["pos"]), _n("NonZero", ["pos"], ["nz"]),
+             _n("TopK", ["x", "k"], ["tv", "ti"], axis=1),
+             _n("Loop", ["trips", "", "x"], ["acc_n", "tops"], body=body),
+             _n("Slice", ["x", "s0", "s4", "ax1"], ["corners"]), _n("Unsqueeze", ["corners", "ax0"], ["boxes"]),
+             _n("Slice", ["x", "s4", "s5", "ax1"], ["score_col"]), _n("Transpose", ["score_col"], ["score_row"]),
+             _n("Unsqueeze", ["score_row", "ax0"], ["scores"]),
+             _n("NonMaxSuppression", ["boxes", "scores", "max_out", "iou"], ["selected"])]
+    inits = [_c("zero", 0.0), _c("k", [2], np.int64), _c("trips", 3, np.int64), _c("s0", [0], np.int64),
+             _c("s4", [4], np.int64), _c("s5", [5], np.int64), _c("ax1", [1], np.int64), _c("ax0", [0], np.int64),
+             _c("max_out", [3], np.int64), _c("iou", [0.5])]
+    return _model(nodes, ins, inits, outputs=("y", "nz", "tv", "ti", "acc_n", "tops", "selected"))
+
+
 SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "unary_chain": _unary_chain, "param_unary": _param_unary, "binary": _binary,
     "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
@@ -229,13 +270,15 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "upsample_neck": _upsample_neck, "movement": _movement, "gather_input_indices": _gather_input_indices,
     "shape_generators": _shape_generators,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
+    "sparse_weights": _sparse_weights,
+    "control_flow": _control_flow,
 }
 
 
 # Quantized variants: int8 with calibration (the int8 kernels of every ISA
 # level) and dynamic int8 (int8 weights, activations quantized per row).
 INT8_SEEDS = ("conv", "conv_transpose", "pools", "softmax_matmul", "binary", "norms", "resize_pad_space",
-              "param_unary", "reduce", "upsample_neck")
+              "param_unary", "reduce", "upsample_neck", "sparse_weights")
 DYNAMIC_SEEDS = ("softmax_matmul", "conv", "rnn")
 
 

@@ -18,12 +18,14 @@ def have(tool: str) -> bool:
 
 def cmake_build(build_dir: Path, cc: str = "cc", *options: str, env: dict | None = None,
                 targets: tuple[str, ...] = ()) -> Path:
-    """Configures and builds native/ (with tests/c), or only `targets`; returns the build folder."""
+    """Configures and builds native/ with the project's settings (warnings are
+    errors, the C tests of tests/c), or only `targets`; returns the build folder."""
     if not have("cmake"):
         raise RuntimeError("cmake is required (pip install cmake, or apt-get install cmake)")
     run_env = {**os.environ, **(env or {}), "CC": cc}
     subprocess.run(["cmake", "-S", str(ROOT / "native"), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                    *options], check=True, capture_output=True, text=True, env=run_env)
+                    "-DNANORT_WERROR=ON", "-DNANORT_BUILD_TESTS=ON", *options], check=True, capture_output=True,
+                   text=True, env=run_env)
     target_args = [a for t in targets for a in ("--target", t)]
     r = subprocess.run(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2), *target_args],
                        capture_output=True,
@@ -53,7 +55,8 @@ def can_fuzz(cc: str = "clang") -> str | None:
 
 
 # The C programs the sanitizer build makes (tests/c/test_*.c, fuzz_model.c).
-SANITIZED_TARGETS = ("test_api", "test_levels", "test_cycles", "test_threads", "fuzz_model")
+SANITIZED_TARGETS = ("test_api", "test_levels", "test_cycles", "test_threads", "test_conv_kernels", "test_qs8_kernels",
+                     "test_f32_kernels", "fuzz_model")
 
 
 def sanitizer_build(build_dir: Path, cc: str = "clang") -> Path:

@@ -25,7 +25,7 @@ LOOSE = {"test_erf": 1e-4}
 @dataclass
 class CaseResult:
     name: str
-    status: str  # "pass", "fail", "unsupported"
+    status: str  # "pass", "fail", "unsupported" (an UnsupportedError), "refused" (another ConversionError)
     message: str = ""
 
 
@@ -55,7 +55,7 @@ def run_case(case_dir: Path) -> CaseResult:
     except nanort.UnsupportedError as e:
         return CaseResult(name, "unsupported", str(e))
     except nanort.ConversionError as e:
-        return CaseResult(name, "unsupported", f"conversion: {e}")
+        return CaseResult(name, "refused", f"conversion: {e}")
     with m:
         for ds in data_sets:
             inputs = _load_tensors(sorted(glob.glob(os.path.join(ds, "input_*.pb")),

@@ -1,10 +1,11 @@
 """The C runtime cross-compiles for aarch64 (Debian gcc-aarch64-linux-gnu) and
-its C tests run under qemu-aarch64: -cpu max (NEON + dotprod) and
--cpu cortex-a53 (NEON without dotprod, exercising the fallback). test_levels
+its C tests run under qemu-aarch64: -cpu max (NEON + dotprod + i8mm) and
+-cpu cortex-a53 (NEON without dotprod, exercising the fallback); -cpu
+cortex-a76 (dotprod without i8mm) for the level each CPU gets. test_levels
 compares every kernel level the emulated CPU has against the reference
 (float within tolerance, int8 byte for byte) on the models of level_models.py
 (shapes_net: many shapes of every kernel family), and says which levels ran;
-test_s8_kernels / test_f32_kernels call every NEON / dotprod microkernel
+test_qs8_kernels / test_f32_kernels call every NEON / dotprod / i8mm microkernel
 directly on many shapes (guard page after the inputs). Also: the level each
 CPU gets by default (HWCAP), NANORT_ISA forcing and refusal, and a clang
 build of the same tests."""
@@ -58,22 +59,31 @@ def test_api_under_qemu(arm_build, models, cpu):
 def test_kernel_levels_agree_under_qemu(arm_build, models, cpu):
     r = qemu(cpu, c_test_path(arm_build, "test_levels"), *level_args(models))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert ("best level on this CPU: dotprod" if cpu == "max" else "best level on this CPU: neon") in r.stdout
-    # every model ran at NEON, and at dotprod exactly where the CPU has it (cortex-a53 must fall back)
+    assert ("best level on this CPU: i8mm" if cpu == "max" else "best level on this CPU: neon") in r.stdout
+    # every model ran at NEON, and at dotprod and i8mm exactly where the CPU has them (cortex-a53 must fall back)
     n = len(models)
-    want = f"levels exercised: neon({n} models) dotprod({n} models)" if cpu == "max" else \
+    want = f"levels exercised: neon({n} models) dotprod({n} models) i8mm({n} models)" if cpu == "max" else \
         f"levels exercised: neon({n} models)\n"
     assert want in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_int8_microkernels_under_qemu(arm_build, cpu):
-    """test_s8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
-    r = qemu(cpu, c_test_path(arm_build, "test_s8_kernels"))
+    """test_qs8_kernels: every int8 microkernel table of the emulated CPU on many shapes, byte for byte."""
+    r = qemu(cpu, c_test_path(arm_build, "test_qs8_kernels"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
     assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
     assert ("qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
+    assert ("qs8-qc8w-gemm-8x8c8-minmax-fp32-neoni8mm:" in r.stdout) == (cpu == "max"), r.stdout
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_conv_drivers_under_qemu(arm_build, cpu):
+    """test_conv_kernels: the conv and GEMM drivers on every table of the emulated CPU against the reference."""
+    r = qemu(cpu, c_test_path(arm_build, "test_conv_kernels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("i8mm conv / GEMM drivers vs reference" in r.stdout) == (cpu == "max"), r.stdout
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -81,16 +91,19 @@ def test_float_microkernels_under_qemu(arm_build, cpu):
     """test_f32_kernels: the NEON float32 tables (dotprod uses them too) on many shapes, guard page after the input."""
     r = qemu(cpu, c_test_path(arm_build, "test_f32_kernels"))
     assert r.returncode == 0, r.stdout + r.stderr
-    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "f32-vector-neon:"):
+    for name in ("f32-gemm-8x8-neon:", "f32-dwconv-8x4-neon:", "neon f32_vbinary:", "neon f32_vact:"):
         assert name in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("cpu,forced,want", [
-    ("max", None, "default level: dotprod"),            # HWCAP ASIMDDP detected
+    ("max", None, "default level: i8mm"),               # HWCAP2 I8MM detected
+    ("cortex-a76", None, "default level: dotprod"),     # HWCAP ASIMDDP without I8MM: not a ladder rung
     ("cortex-a53", None, "default level: neon"),        # no dot product: NEON
-    ("max", "neon", "default level: neon"),             # NANORT_ISA forces a lower level
+    ("max", "dotprod", "default level: dotprod"),       # NANORT_ISA forces a lower level
+    ("max", "neon", "default level: neon"),
     ("max", "ref", "default level: ref"),
     ("cortex-a53", "dotprod", "default level refused: this CPU cannot run dotprod kernels (best: neon)"),
+    ("cortex-a76", "i8mm", "default level refused: this CPU cannot run i8mm kernels (best: dotprod)"),
 ])
 def test_level_detection_and_nanort_isa_under_qemu(arm_build, cpu, forced, want):
     r = qemu(cpu, c_test_path(arm_build, "test_levels"), env={"NANORT_ISA": forced or ""})  # "": auto
@@ -109,11 +122,12 @@ def arm_clang_build(tmp_path_factory):
 
 
 def test_clang_build_under_qemu(arm_clang_build):
-    """The aarch64 build is warning-free with clang too (-Werror), and its NEON / dotprod kernels pass."""
-    for name in ("test_s8_kernels", "test_f32_kernels"):
+    """The aarch64 build is warning-free with clang too (-Werror), and its NEON / dotprod / i8mm kernels pass."""
+    for name in ("test_qs8_kernels", "test_f32_kernels"):
         r = qemu("max", c_test_path(arm_clang_build, name))
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "neondot" in r.stdout or name == "test_f32_kernels", r.stdout
+        if name == "test_qs8_kernels":
+            assert "neondot" in r.stdout and "neoni8mm" in r.stdout, r.stdout
 
 
 def test_load_invoke_cycles_under_qemu(arm_build, seed_models):

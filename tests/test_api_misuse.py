@@ -29,9 +29,11 @@ def x(n=1):
     return np.random.default_rng(n).standard_normal((n, 4, 16, 16)).astype(np.float32)
 
 
-def test_wrong_dtype(model_path):
-    with nanort.Model(model_path) as m, pytest.raises(nanort.DTypeError, match="float32, got float64"):
-        m.run({"x": x().astype(np.float64)})
+@pytest.mark.parametrize("dtype", ["float64", "float16", "int32", "uint32", "int64", "int8", "bool"])
+def test_wrong_dtype(model_path, dtype):
+    # int32 and uint32 have float32's size: the check must compare dtypes, not item sizes
+    with nanort.Model(model_path) as m, pytest.raises(nanort.DTypeError, match=f"float32, got {dtype}"):
+        m.run({"x": x().astype(dtype)})
 
 
 def test_wrong_rank_and_static_dim(model_path):

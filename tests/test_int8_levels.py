@@ -15,27 +15,9 @@ from test_int8_kernels import ACTS, G, q8, same, weight_tensor
 
 import nanort
 from nanort.converter.serialize import serialize
+from nanort.runtime.model import cpu_levels
 
-ALL_LEVELS = ["ref", "avx2", "avx512", "neon", "dotprod"]
-
-
-def _available() -> list[str]:
-    g = G()
-    g.t("x", np.float32, (1,))
-    g.t("y", np.float32, (1,))
-    g.node("Relu", ["x"], ["y"])
-    g.g.inputs, g.g.outputs = ["x"], ["y"]
-    data, out = serialize(g.g), []
-    for isa in ALL_LEVELS:
-        try:
-            nanort.Model(data, isa=isa).close()
-            out.append(isa)
-        except nanort.Error:
-            pass
-    return out
-
-
-LEVELS = _available()
+LEVELS = cpu_levels()
 
 
 def run_levels(g: G, feeds: dict, want: np.ndarray, threads: int = 1, expect_packed: bool = True):
@@ -44,7 +26,7 @@ def run_levels(g: G, feeds: dict, want: np.ndarray, threads: int = 1, expect_pac
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=threads, check_finite=False) as m:
             (y,) = m.run(None, feeds)
-            if expect_packed and isa != "ref" and isa in ("avx2", "avx512"):
+            if expect_packed:  # every level, the reference too, runs the int8 drivers on packed weights
                 assert m.packed_weight_bytes > 0, f"{isa}: the int8 kernels were not used"
             try:
                 same(y, want)
@@ -129,6 +111,20 @@ def check_conv(c, x=None, qx=None, qy=None, w=None, s_w=None, bias="fold", lo=0.
 @pytest.mark.parametrize("seed", range(60))
 def test_conv_random(seed):
     check_conv(conv_case(seed))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_rounds_exact_halves_to_even(seed):
+    """Multiplier s_x * s_w / s_y = 1/2 or 1/4 with small values: many acc * m land
+    exactly on a half, which the contract rounds to even (np.rint in the numpy model);
+    a kernel or reference rounding halves away from zero disagrees."""
+    c = dict(conv_case(seed), act=None, zx=0)
+    rng = np.random.default_rng(100 + seed)
+    cin, cout = c["shape"][3], c["cout"]
+    x = rng.integers(-2, 3, size=c["shape"], dtype=np.int8)
+    w = rng.integers(-2, 3, size=(cout, *c["kernel"], cin // c["group"]), dtype=np.int8)
+    check_conv(c, x=x, qx=([0.5, 0.25][seed % 2], 0), qy=(1.0, c["zy"]), w=w, s_w=np.ones(1, np.float32),
+               bias=None)
 
 
 BIG = [  # larger shapes: several row tiles, column panels and K blocks per call
@@ -256,7 +252,7 @@ def test_dynamic_fully_connected_random(seed):
     for isa in LEVELS:
         with nanort.Model(data, isa=isa, threads=1 + seed % 2, check_finite=False) as model:
             (y,) = model.run(None, {"x": x})
-            if isa in ("avx2", "avx512"):
+            if isa in ("avx2", "avx512", "avx512vbmi"):
                 assert model.packed_weight_bytes > 0, f"the {isa} dynamic FullyConnected kernel was not used"
         assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
 

@@ -1,4 +1,4 @@
-"""Float32 kernels at every level this CPU runs (Model(isa="ref"/"avx2"/"avx512", or "neon"/"dotprod" on ARM)):
+"""Float32 kernels at every level this CPU runs (Model(isa=...) for each name the C library lists):
 Conv (1x1 GEMM, indirect GEMM with padding / stride / dilation / groups, the
 3-channel first layer, depthwise), ConvTranspose, FullyConnected, MatMul,
 fused activations, elementwise Add/Sub/Mul/Div/Min/Max with broadcasting,
@@ -18,19 +18,14 @@ from onnx import TensorProto, helper, numpy_helper
 import nanort
 from nanort.converter import convert_graph
 from nanort.converter.serialize import serialize
-from nanort.runtime._nanort_c import ffi, lib
+from nanort.runtime.model import cpu_levels
 
 F32 = TensorProto.FLOAT
-LADDERS = (["ref", "avx2", "avx512"], ["ref", "neon", "dotprod"])
 
 
 def levels() -> list[str]:
-    """Kernel levels this CPU can run: its architecture's ladder up to the best one."""
-    best = ffi.string(lib.nrt_isa_name(lib.nrt_cpu_best_isa())).decode()
-    for order in LADDERS:
-        if best in order:
-            return order[: order.index(best) + 1]
-    return ["ref"]
+    """Kernel levels this CPU can run (the C library's list), the reference first."""
+    return cpu_levels()
 
 
 def rng(seed: int) -> np.random.Generator:

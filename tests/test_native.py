@@ -52,14 +52,20 @@ def test_kernel_levels_agree_natively(tmp_path, levels_build):
 
 
 def test_int8_microkernels_natively(levels_build):
-    """test_s8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
-    r = subprocess.run([str(c_test_path(levels_build, "test_s8_kernels"))], capture_output=True, text=True)
+    """test_qs8_kernels: the int8 microkernel tables of this CPU's levels on many shapes, byte for byte."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_qs8_kernels"))], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_float_microkernels_natively(levels_build):
     """test_f32_kernels: the float32 microkernel tables of this CPU's levels on many shapes."""
     r = subprocess.run([str(c_test_path(levels_build, "test_f32_kernels"))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_conv_drivers_natively(levels_build):
+    """test_conv_kernels: the conv and GEMM drivers on every level's tables against the reference kernels."""
+    r = subprocess.run([str(c_test_path(levels_build, "test_conv_kernels"))], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

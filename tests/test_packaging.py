@@ -36,6 +36,8 @@ def test_running_a_model_does_not_import_the_converter(tmp_path):
 
 def test_c_runtime_reports_its_cpu_level():
     from nanort.runtime._nanort_c import ffi, lib
+    from nanort.runtime.model import ISAS, cpu_levels
 
     name = ffi.string(lib.nrt_isa_name(lib.nrt_cpu_best_isa())).decode()
-    assert name in ("ref", "avx2", "avx512", "neon", "dotprod")
+    assert name in ISAS and name == cpu_levels()[-1]
+    assert list(ISAS)[:2] == ["auto", "ref"]  # level 0 is the reference

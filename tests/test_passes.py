@@ -4,6 +4,8 @@ onnxruntime on the original ONNX model."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -220,3 +222,17 @@ def test_nhwc_to_nchw_transpose_before_a_conv_moves_nothing():
               helper.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1])],
              [xi], [helper.make_tensor_value_info("y", F, None)], [const("w", RNG.standard_normal((4, 3, 3, 3)))])
     assert check(m, feeds) == {"Conv": 1}
+
+
+def test_transpose_of_an_nhwc_result_takes_every_permutation():
+    """A Transpose reading a tensor the layout pass made NHWC (a Conv's output) must compose its
+    permutation with the inverse of the tensor's: every permutation of the 4 axes, against
+    onnxruntime (the permutation itself in place of its inverse gives wrong shapes and values)."""
+    xi, feeds = x_input((1, 8, 6, 7))
+    perms = list(itertools.permutations(range(4)))
+    nodes = [conv_node("x", "w", "b", "c", pads=[1, 1, 1, 1])]
+    nodes += [helper.make_node("Transpose", ["c"], [f"y{i}"], perm=list(p)) for i, p in enumerate(perms)]
+    outputs = [helper.make_tensor_value_info(f"y{i}", F, None) for i in range(len(perms))]
+    inits = [const("w", RNG.standard_normal((5, 8, 3, 3)) * 0.2), const("b", RNG.standard_normal(5))]
+    m = make(nodes, [xi], outputs, inits)
+    check(m, feeds)

@@ -212,6 +212,34 @@ def test_nearest_resize_into_concat_takes_the_concats_parameters(tmp_path: Path,
             assert sqnr_db(sess.run(None, feeds)[0], model.run(feeds)["y"]) > 30.0
 
 
+def test_conv_weights_take_one_scale_per_output_channel(tmp_path: Path):
+    """Output channels a thousand times apart in magnitude each get their own weight scale:
+    max|w_c| / 127 rounded up to bfloat16, and every weight within half a step of its value.
+    (One scale for the whole tensor would round the small channels to zero.)"""
+    n = Net(4)
+    gain = (10.0 ** np.linspace(-3, 0, 8)).astype(np.float32)
+    w = n.rng.normal(0, 0.3, (8, 5, 3, 3)).astype(np.float32) * gain[:, None, None, None]
+    n.inits.append(numpy_helper.from_array(w, "w1"))
+    n("Conv", ["x", "w1", n.b("b1", 8)], "y", pads=[1, 1, 1, 1])
+    m = n.model([1, 5, 16, 16], [1, 8, 16, 16])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(1)
+    nanort.convert(src, dst, quantize="int8",
+                   calibration=[{"x": rng.uniform(-1, 1, (1, 5, 16, 16)).astype(np.float32)} for _ in range(4)])
+    with nanort.Model(dst) as model:
+        [(i, info)] = [(i, t) for i, t in enumerate(model.tensor_infos()) if t.dtype == np.int8 and len(t.shape) == 4
+                       and t.shape[0] == 8 and t.shape[1:] != (16, 16, 8)]
+        q = model.tensor_value(i)
+    assert info.quant_axis == 0 and info.scale.shape == (8,) and not info.zero_point.any()
+    assert q.shape == (8, 3, 3, 5)  # OHWI
+    w = w.transpose(0, 2, 3, 1)
+    absmax = np.abs(w).reshape(8, -1).max(axis=1) / 127
+    assert np.all(absmax <= info.scale) and np.all(info.scale <= absmax * (1 + 2.0 ** -7)), info.scale / absmax
+    err = np.abs(q * info.scale[:, None, None, None].astype(np.float64) - w).reshape(8, -1).max(axis=1)
+    assert np.all(err <= info.scale / 2 * (1 + 1e-6)), err / info.scale
+
+
 def test_dynamic_mlp_against_onnxruntime(tmp_path: Path):
     n = Net(2)
     h = n("MatMul", ["x", n.w("w1", 64, 128, scale=0.125)], "h")
@@ -252,3 +280,27 @@ def test_clip_with_run_time_bounds_stays_float(tmp_path: Path):
     with nanort.Model(dst) as nm:
         got = nm.run(f)["y"]
     assert got.min() >= 0.1 - 0.01 and sqnr_db(want, got) > 25.0  # (the layout Transpose after it is int8)
+
+
+def test_add_of_an_infinite_mask_stays_float(tmp_path: Path):
+    """Attention masks exported as x + (-inf where masked): the Add keeps fp32
+    (an int8 range cannot hold -inf) and the rest is int8."""
+    mask = np.zeros((4, 4), np.float32)
+    mask[np.triu_indices(4, 1)] = -np.inf
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "mask"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=-1)]
+    model = helper.make_model(helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, numpy_helper.from_array(mask, "mask")]),
+        opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "m.onnx")
+    rng = np.random.default_rng(1)
+    calib = [{"x": rng.standard_normal((4, 4)).astype(np.float32)} for _ in range(8)]
+    nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt", quantize="int8", calibration=calib)
+    x = calib[0]["x"]
+    want = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with nanort.Model(tmp_path / "m.nrt") as m:
+        got = m.run({"x": x})["y"]
+    np.testing.assert_allclose(got, want, atol=0.05)
+    assert np.all(got[np.triu_indices(4, 1)] == 0)

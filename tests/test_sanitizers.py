@@ -55,6 +55,22 @@ def test_kernel_levels_sanitized(sanitized_build, seed_models, real_models, tmp_
     run_sanitized(sanitized_build, "test_levels", *write_all(tmp_path), *seeds, *real_models)
 
 
+def test_kernel_testers_sanitized(sanitized_build):
+    """The microkernels of every level on this CPU, and the conv / GEMM drivers
+    against the reference kernels, under ASan + UBSan (a read past a row or a
+    panel is a report)."""
+    for name in ("test_conv_kernels", "test_qs8_kernels", "test_f32_kernels"):
+        assert "0 failure(s)" in run_sanitized(sanitized_build, name)
+
+
+def test_c_tests_refuse_to_pass_without_models(sanitized_build):
+    """The thread and cycle tests fail when given no model, instead of testing nothing."""
+    for name in ("test_threads", "test_cycles"):
+        r = subprocess.run([str(c_test_path(sanitized_build, name))], capture_output=True, text=True,
+                           env={**os.environ, **SANITIZER_ENV})
+        assert r.returncode != 0 and "no " in r.stdout, r.stdout + r.stderr
+
+
 def test_load_invoke_free_cycles_do_not_leak(sanitized_build, seed_models, real_models):
     """Repeated cycles with random dynamic sizes, load paths, thread counts and
     inputs (random bytes too) on every seed model and PP-OCR's classifier."""

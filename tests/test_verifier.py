@@ -10,6 +10,8 @@ by byte (offsets, alignment, vtables, strings).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from nrt_edit import GRAPH, MODEL, OPERATOR, SLOTS, TENSOR, Editable, FbView, graph_bytes, simple_graph
@@ -356,13 +358,14 @@ def test_empty_constant_with_huge_dims():
     expect(data, nanort.InvalidModelError, "constant tensor c: element count overflows or exceeds the file")
 
 
-def test_sparse_and_packed_layouts_are_refused():
+def test_unknown_sparse_formats_and_packed_layouts_are_refused():
+    """(The sparse formats this runtime reads: tests/test_sparse_storage.py.)"""
     def sparse(e):
         sp = SparsityT()
-        sp.format = 1
+        sp.format = 7
         e.tensor("c").sparsity = sp
 
-    expect(edited(add_file(), sparse), nanort.UnsupportedError, "tensor c: sparse format 1 is not supported")
+    expect(edited(add_file(), sparse), nanort.UnsupportedError, "tensor c: sparse format 7 is not supported")
     expect(edited(add_file(), lambda e: setattr(e.tensor("c"), "weightLayout", 1)), nanort.UnsupportedError,
            "tensor c: packed weight layout 1")
 
@@ -688,35 +691,49 @@ def test_gather_constant_index_out_of_range():
     expect(graph_bytes(g), nanort.InvalidArgumentError, "9", {"x": np.ones((4, 3), F32)})
 
 
+# What the one-input ops give for x = ones((2, 3)) with their options absent
+# (the schema's defaults: alpha = beta = 0, axis 0 for the softmaxes).
+ONES_RESULT = {
+    "Identity": 1.0, "Relu": 1.0, "Abs": 1.0, "Neg": -1.0, "Exp": math.e, "Log": 0.0, "Sqrt": 1.0,
+    "Reciprocal": 1.0, "Floor": 1.0, "Ceil": 1.0, "Round": 1.0, "Sign": 1.0, "Sigmoid": 1 / (1 + math.exp(-1)),
+    "Tanh": math.tanh(1), "Sin": math.sin(1), "Cos": math.cos(1), "Erf": math.erf(1),
+    "Softplus": math.log1p(math.e), "Softsign": 0.5, "Silu": 1 / (1 + math.exp(-1)), "LeakyRelu": 1.0,
+    "ThresholdedRelu": 1.0, "Softmax": 0.5, "LogSoftmax": -math.log(2),
+}
+
+
 def test_op_type_enum_values_all_parse_or_refuse():
-    """Every op type of the schema with no options and one input: loads or
-    fails with a clean error (no op's parse trusts a missing options table)."""
+    """Every op type of the schema with no options and one input: loads and
+    computes with the schema's default options, or fails with a clean error
+    naming the op (no op's parse trusts a missing options table)."""
+    ran = set()
     for name in dir(OpType):
         if name.startswith("_"):
             continue
-        code = getattr(OpType, name)
         e = Editable(relu_file())
-        e.graph.operators[0].op = code
+        e.graph.operators[0].op = getattr(OpType, name)
         e.graph.operators[0].optionsType = 0
         e.graph.operators[0].options = None
         try:
             with nanort.Model(e.to_bytes()) as m:
-                m.run({"x": np.ones((2, 3), F32)})
-        except nanort.Error:
-            pass
+                (y,) = m.run(None, {"x": np.ones((2, 3), F32)})
+            ran.add(name)
+            if name in ONES_RESULT:
+                np.testing.assert_allclose(y, np.full((2, 3), ONES_RESULT[name], F32), rtol=1e-6, err_msg=name)
+        except nanort.Error as err:
+            assert not isinstance(err, nanort.InternalError) and name in str(err), f"{name}: {err}"
+    assert set(ONES_RESULT) <= ran, set(ONES_RESULT) - ran
 
 
 def test_quantized_activation_needs_supported_kernels():
+    """A float-only op on quantized int8 tensors (the converter would have made it a Lut) is refused."""
     g = simple_graph()
     g.tensors["x"].dtype = np.dtype(np.int8)
     g.tensors["y"].dtype = np.dtype(np.int8)
     g.tensors["x"].quant = QuantParams(np.array([0.5]), np.array([0]))
     g.tensors["y"].quant = QuantParams(np.array([0.5]), np.array([0]))
-    with nanort.Model(graph_bytes(g)) as m:
-        try:
-            m.run({"x": np.ones((2, 3), np.int8)})
-        except nanort.Error:
-            pass
+    expect(graph_bytes(g), nanort.UnsupportedError, "input x is quantized int8; this op has no int8 kernel",
+           {"x": np.ones((2, 3), np.int8)})
 
 
 # ------------------------------------------------------------ limits

@@ -26,7 +26,9 @@ from nanort.runtime.errors import UnsupportedOpError
 from ..ir import Graph, Node, Shape
 
 Importer = Callable[["ImportContext"], None]
+# Keyed by op type for the default ONNX domain, "domain:OpType" for others.
 IMPORTERS: dict[str, Importer] = {}
+DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def register(*op_types: str) -> Callable[[Importer], Importer]:
@@ -36,6 +38,18 @@ def register(*op_types: str) -> Callable[[Importer], Importer]:
         return fn
 
     return deco
+
+
+# Ops that constant folding always removes (onnx_loader), so no importer sees them.
+FOLDED_ONLY = {"Constant"}
+
+
+def op_key(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}:{node.op_type}"
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    return node.name or (node.output[0] if node.output else node.op_type)
 
 
 class ImportContext:
@@ -125,17 +139,55 @@ class ImportContext:
         return self.graph.add_const(value, f"{self.name}/{hint}", dtype)
 
     def unsupported(self, msg: str) -> None:
-        raise UnsupportedOpError(f"{self.op_type} node {self.name!r} (opset {self.opset}): {msg}")
+        error = UnsupportedOpError(f"{self.op_type} node {self.name!r} (opset {self.opset}): {msg}")
+        error.reason = msg  # what UnsupportedNodes reports beside the node's name
+        raise error
 
 
 def import_node(graph: Graph, node: onnx.NodeProto, opset: int) -> None:
     ctx = ImportContext(graph, node, opset)
-    if node.domain not in ("", "ai.onnx"):
-        ctx.unsupported(f"operators of domain {node.domain!r} are not supported")
-    fn = IMPORTERS.get(node.op_type)
+    fn = IMPORTERS.get(op_key(node))
     if fn is None:
         ctx.unsupported("this operator is not supported by nanort")
     fn(ctx)
+
+
+class UnsupportedNodes:
+    """The nodes a model's conversion refused, reported together in one error."""
+
+    def __init__(self, opset: int) -> None:
+        self.opset = opset
+        self.by_op: dict[str, list[tuple[str, str]]] = {}
+
+    def add(self, node: onnx.NodeProto, reason: str = "") -> None:
+        self.by_op.setdefault(op_key(node), []).append((node_label(node), reason))
+
+    def add_unknown(self, nodes: Sequence[onnx.NodeProto]) -> None:
+        """Nodes of op types without an importer (subgraphs included)."""
+        from ..control_flow import subgraphs
+
+        for n in nodes:
+            if op_key(n) not in IMPORTERS and op_key(n) not in FOLDED_ONLY:
+                self.add(n)
+            for g in subgraphs(n):
+                self.add_unknown(g.node)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_op)
+
+    def message(self) -> str:
+        parts = []
+        for op, nodes in sorted(self.by_op.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            shown = ", ".join(repr(name) + (f" ({reason})" if reason else "") for name, reason in nodes[:3])
+            more = f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+            parts.append(f"{op} x{len(nodes)} (node{'s' if len(nodes) > 1 else ''} {shown}{more})")
+        count = sum(len(v) for v in self.by_op.values())
+        return (f"{count} node{'s' if count > 1 else ''} of {len(self.by_op)} operator type"
+                f"{'s' if len(self.by_op) > 1 else ''} cannot be converted (opset {self.opset}): " + "; ".join(parts)
+                + " (`nanort ops` lists what nanort supports)")
+
+    def error(self) -> UnsupportedOpError:
+        return UnsupportedOpError(self.message())
 
 
 def _load_all() -> None:

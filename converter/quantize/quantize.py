@@ -36,6 +36,7 @@ What stays float32, and why (all reported):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,7 @@ from nanort.schema.CoordinateTransform import CoordinateTransform
 
 from ..ir import Graph, Node, QuantParams
 from . import tables
+from .concat_slices import output_slices
 from .observers import TensorStats, int8_params
 
 MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "MaxPool",
@@ -54,6 +56,7 @@ TAILS = {"Softmax", "LogSoftmax", "Sigmoid", "HardSigmoid", "Tanh"}
 PROBABILITIES = {"Softmax", "Sigmoid", "HardSigmoid"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
 SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
+DYNAMIC_CANDIDATES = {"FullyConnected", "MatMul", "Conv", "ConvTranspose"}  # multiply-accumulate layers
 
 
 @dataclass
@@ -68,6 +71,10 @@ class QuantOptions:
     # tensor -> (observer, percentile) replacing the global choice for that tensor (the accuracy fixer's
     # "better scale" step)
     range_override: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # (node, float weights, per-output-channel scales) -> int8 weights or None (nearest): rounding that
+    # minimizes the layer's output error (adaround.py)
+    weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
+    slice_scales: bool = False  # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
@@ -89,9 +96,12 @@ class _Quantizer:
         self.decisions: dict[str, Decision] = {}
         self.dont_care: dict[str, tuple[float, float]] = {}  # tensor -> range outside which readers are flat
         self.notes: list[str] = []
+        self.int8_tables: set[str] = set()              # Gathers reading an int8 embedding table
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
+        self.slices = output_slices(graph, MOVEMENT, TAILS, self.span) \
+            if opts.slice_scales and opts.range_rules else {}
 
     # -- elementwise chains ---------------------------------------------------
     def scalar_operand(self, node: Node) -> tuple[int, float] | None:
@@ -218,6 +228,10 @@ class _Quantizer:
             return 0.0, 0.0
         return st.range(*self.opts.range_override.get(name, (self.opts.observer, self.opts.percentile)))
 
+    def span(self, name: str) -> float:
+        lo, hi = self.range_of(name)
+        return hi - lo
+
     def mixed_range(self, name: str) -> bool:
         st = self.stats.get(name)
         if st is None or st.count == 0:
@@ -285,6 +299,9 @@ class _Quantizer:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
         if not self.opts.range_rules:
             return Decision(*self.capable(node))
+        for m in members:
+            if m.name in self.slices:
+                return Decision(False, self.slices[m.name])
         if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
             return Decision(False, "probability tail feeding a graph output")
         if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
@@ -318,6 +335,8 @@ class _Quantizer:
         if op in ("Add", "Sub", "Mul", "MatMul"):
             if any(not self.is_float(i) for i in node.inputs):
                 return False, "non-float operand"
+            if any(g.tensors[i].is_const and not np.isfinite(g.const(i)).all() for i in node.inputs):
+                return False, "constant operand holds inf or NaN (an attention mask's fill value)"
             if op == "MatMul" and any(g.tensors[i].is_const for i in node.inputs):
                 return False, "constant MatMul operand (FullyConnected covers that)"
             return (act in CLAMP_ACTIVATIONS), "fused activation has no int8 form"
@@ -448,7 +467,9 @@ class _Quantizer:
         scale = bfloat16_ceil(scale)
         shape = [1] * w.ndim
         shape[axis] = -1
-        q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        q = self.opts.weight_rounding(node, w, scale) if self.opts.weight_rounding and axis == 0 else None
+        if q is None:
+            q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
         name = self.g.add_const(q, f"{node.name}_wq")
         self.g.tensors[name].quant = QuantParams(scale, np.zeros_like(scale, np.int64),
                                                  axis if self.opts.per_channel else None)
@@ -538,6 +559,9 @@ class _Quantizer:
                 if m.op == "FullyConnected" and d.reason != "kept in fp32 as asked" and not mixed and \
                         dynamic_fc_weights(self.g, m, self.opts.per_channel):
                     self.notes.append(f"{m.name}: fp32 activations with int8 weights (dynamic FullyConnected)")
+                if d.reason != "kept in fp32 as asked" and int8_embedding(self.g, m, self.opts.per_channel):
+                    self.int8_tables.add(m.name)  # (float output: not an int8 node, not a fallback either)
+                    self.notes.append(f"{m.name}: int8 embedding table, rows dequantized as they are gathered")
                 self.out.append(m)
                 for k, o in enumerate(m.outputs):
                     if o and self.given(o):
@@ -620,8 +644,23 @@ def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOption
     ops = {n.name: n.op for n in graph.nodes}
     q = _Quantizer(graph, stats, opts)
     q.run()
-    floats = [(name, ops[name], d.reason) for name, d in q.decisions.items() if not d.int8]
+    floats = [(name, ops[name], d.reason) for name, d in q.decisions.items()
+              if not d.int8 and name not in q.int8_tables]
     return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care)
+
+
+def int8_rows(graph: Graph, w: np.ndarray, name: str, per_channel: bool = True) -> str:
+    """A constant [rows, K] float matrix as int8, symmetric per row (or per tensor): the
+    weights of a dynamic FullyConnected, an embedding table. Equal matrices give equal
+    bytes and scales, so a tied embedding and output projection share one stored copy."""
+    absmax = np.abs(w).max(axis=1) if per_channel else np.full(w.shape[0], np.abs(w).max())
+    scale = bfloat16_ceil(np.where(absmax > 0, absmax / 127.0, 1.0))
+    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    new = graph.add_const(q, name)
+    graph.tensors[new].quant = QuantParams(scale if per_channel else scale[:1],
+                                           np.zeros(len(scale) if per_channel else 1, np.int64),
+                                           0 if per_channel else None)
+    return new
 
 
 def dynamic_fc_weights(graph: Graph, node: Node, per_channel: bool = True) -> bool:
@@ -630,27 +669,39 @@ def dynamic_fc_weights(graph: Graph, node: Node, per_channel: bool = True) -> bo
     w = graph.const(node.input(1))
     if w is None or w.dtype != np.float32 or w.ndim != 2:
         return False
-    absmax = np.abs(w).max(axis=1) if per_channel else np.full(w.shape[0], np.abs(w).max())
-    scale = bfloat16_ceil(np.where(absmax > 0, absmax / 127.0, 1.0))
-    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
-    name = graph.add_const(q, f"{node.name}_wq")
-    graph.tensors[name].quant = QuantParams(scale if per_channel else scale[:1],
-                                            np.zeros(len(scale) if per_channel else 1, np.int64),
-                                            0 if per_channel else None)
-    node.inputs[1] = name
+    node.inputs[1] = int8_rows(graph, w, f"{node.name}_wq", per_channel)
+    return True
+
+
+EMBEDDING_MIN_ELEMENTS = 4096  # smaller float tables stay float (a few KB; nothing to gain)
+
+
+def int8_embedding(graph: Graph, node: Node, per_channel: bool = True) -> bool:
+    """Stores the constant float table of a Gather along axis 0 with run-time indices (an
+    embedding lookup) as int8 rows; the runtime dequantizes the rows it picks (float out)."""
+    if node.op != "Gather" or node.attrs.get("axis", 0) != 0 or len(node.inputs) < 2:
+        return False
+    table = graph.const(node.inputs[0])
+    if table is None or table.dtype != np.float32 or table.ndim != 2 or table.size < EMBEDDING_MIN_ELEMENTS \
+            or graph.tensors[node.inputs[1]].is_const:
+        return False
+    node.inputs[0] = int8_rows(graph, table, f"{node.name}_table_q", per_channel)
     return True
 
 
 def quantize_dynamic(graph: Graph, per_channel: bool = True) -> QuantResult:
     """Weights of FullyConnected (and constant-B MatMul turned FullyConnected)
-    to int8; activations stay float and are quantized per row at run time."""
+    to int8, activations float and quantized per row at run time; embedding tables
+    (Gather of a constant along axis 0) to int8 rows, dequantized as gathered."""
     done, floats = [], []
     for node in graph.nodes:
         if node.op == "FullyConnected" and dynamic_fc_weights(graph, node, per_channel):
             done.append(node.name)
-        else:
-            floats.append((node.name, node.op, "no dynamic int8 kernel" if node.op != "FullyConnected"
-                           else "weights are not constant"))
+        elif int8_embedding(graph, node, per_channel):
+            done.append(node.name)
+        elif node.op in DYNAMIC_CANDIDATES:  # (elementwise and data movement are fp32 here by design: no fallback)
+            floats.append((node.name, node.op, "weights are not constant" if node.op == "FullyConnected"
+                           else "no dynamic int8 kernel (static --quantize int8 has one)"))
     return QuantResult(done, floats, [], {})
 
 

@@ -69,16 +69,14 @@ typedef enum nrt_dtype {
     NRT_INT4 = 9,
 } nrt_dtype;
 
-/* Kernel levels, best last within an architecture. NRT_ISA_AUTO picks the
- * best one the CPU supports; forcing a level the CPU lacks is an error. */
+/* Kernel levels: the sets of CPU features the kernels are compiled for,
+ * numbered 0 .. nrt_isa_count() - 1. Level 0 is the portable reference C,
+ * the definition of every result; the others are named "avx2", "avx512",
+ * "neon", "dotprod" ... (nrt_isa_name, nrt_isa_from_name). NRT_ISA_AUTO
+ * picks the best level this CPU runs; forcing one it lacks is an error. */
 typedef enum nrt_isa {
+    NRT_ISA_UNKNOWN = -2, /* nrt_isa_from_name: no level has that name */
     NRT_ISA_AUTO = -1,
-    NRT_ISA_REF = 0,      /* portable reference C */
-    NRT_ISA_AVX2 = 1,     /* x86-64 AVX2 + FMA */
-    NRT_ISA_AVX512 = 2,   /* x86-64 AVX-512 F/BW/VL + VNNI */
-    NRT_ISA_NEON = 3,     /* AArch64 Advanced SIMD */
-    NRT_ISA_DOTPROD = 4,  /* AArch64 + SDOT/UDOT */
-    NRT_ISA_COUNT = 5,
 } nrt_isa;
 
 /* Resource limits: nrt_options_init sets defaults a phone app can live
@@ -124,11 +122,17 @@ typedef struct nrt_model nrt_model;
 
 NRT_API const char* nrt_version(void);
 NRT_API const char* nrt_status_name(nrt_status status);
+NRT_API int nrt_isa_count(void);
+/* "auto" for NRT_ISA_AUTO, "invalid" for a number that is not a level. */
 NRT_API const char* nrt_isa_name(nrt_isa isa);
+/* The level named `name`; NRT_ISA_AUTO for NULL, "" or "auto"; else NRT_ISA_UNKNOWN. */
+NRT_API int nrt_isa_from_name(const char* name);
 NRT_API const char* nrt_dtype_name(nrt_dtype dtype);
 NRT_API size_t nrt_dtype_size(nrt_dtype dtype);
 /* Best kernel level this CPU supports. */
 NRT_API nrt_isa nrt_cpu_best_isa(void);
+/* 1 when this CPU has every feature level `isa` needs. */
+NRT_API int nrt_cpu_supports_isa(nrt_isa isa);
 
 NRT_API void nrt_options_init(nrt_options* options);
 

@@ -64,6 +64,12 @@ static int usage_error(const char* fmt, ...) {
     return 2;
 }
 
+/* The library's kernel levels, as " ref, avx2, ..., auto". */
+static void print_levels(FILE* f) {
+    for (int k = 0; k < nrt_isa_count(); k++) fprintf(f, " %s,", nrt_isa_name((nrt_isa)k));
+    fputs(" auto", f);
+}
+
 static void usage(FILE* f) {
     fprintf(f,
             "usage: nanort-run MODEL.nrt [options]\n"
@@ -72,7 +78,10 @@ static void usage(FILE* f) {
             "  --runs N                timed runs (default 10)\n"
             "  --warmup N              untimed runs first (default 2)\n"
             "  --threads N             worker threads (default 1)\n"
-            "  --isa LEVEL             ref, avx2, avx512, neon, dotprod (default: the CPU's best)\n"
+            "  --isa LEVEL             a kernel level (default auto: the CPU's best):");
+    print_levels(f);
+    fprintf(f,
+            "\n"
             "  --seed S                random-input seed (default 1)\n"
             "  --profile               per-operator time over the timed runs\n"
             "  --output-dir DIR        write each output as DIR/NAME.npy\n");
@@ -288,11 +297,13 @@ static int parse_args(int argc, char** argv, options* o) {
             if (!parse_int(v, 0, 2147483647L, &n)) return usage_error("--seed %s: expected a number", v);
             o->seed = (uint64_t)n;
         } else if (!strcmp(a, "--isa")) {
-            o->isa = NRT_ISA_COUNT;
-            for (int k = 0; k < NRT_ISA_COUNT; k++)
-                if (!strcmp(v, nrt_isa_name((nrt_isa)k))) o->isa = (nrt_isa)k;
-            if (!strcmp(v, "auto")) o->isa = NRT_ISA_AUTO;
-            if (o->isa == NRT_ISA_COUNT) return usage_error("--isa %s: one of ref, avx2, avx512, neon, dotprod, auto", v);
+            o->isa = (nrt_isa)nrt_isa_from_name(v);
+            if (o->isa == NRT_ISA_UNKNOWN) {
+                fprintf(stderr, "nanort-run: --isa %s: one of", v);
+                print_levels(stderr);
+                fputs("\n", stderr);
+                return 2;
+            }
         } else if (!strcmp(a, "--output-dir")) {
             o->output_dir = v;
         } else { /* --input, --shape */

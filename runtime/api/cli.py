@@ -18,10 +18,14 @@ from rich.text import Text
 
 import nanort
 from nanort.runtime import nrt_file
+from nanort.runtime.model import ISAS
 
 # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False)
+
+
+SWITCH = {"auto": None, "on": True, "off": False}  # a technique's setting: None lets the accuracy fixer decide
 
 
 def _shape_arg(text: str) -> tuple[str, list[int]]:
@@ -45,8 +49,10 @@ def _floats_arg(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _fmt_shape(shape: Sequence) -> str:
+def _fmt_shape(shape: Sequence | None) -> str:
     """[1,3,h,w]: as plain text (in rich tables and prints, escaped: named dims look like markup)."""
+    if shape is None:
+        return "[rank unknown]"
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
@@ -58,8 +64,40 @@ def _one_line_warnings(console: Console, command: str):
 
 
 # ---------------------------------------------------------------- convert --
+def _value_arg(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a number, comma-separated numbers or a .npy "
+                                         f"file), got {text!r}")
+    if value.endswith(".npy"):
+        try:
+            return name, np.load(value, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise argparse.ArgumentTypeError(f"cannot read {value}: {e}") from None
+    try:
+        numbers = [float(v) if any(c in v for c in ".eEn") else int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}={value}: expected numbers or a .npy file") from None
+    return name, numbers[0] if len(numbers) == 1 else numbers
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    import warnings
+
+    from nanort.converter import ConversionWarning
+
     shapes = dict(args.input_shape or [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        result = _convert(args, shapes)
+    for w in caught:
+        err.print(f"warning: {w.message}", markup=False)
+    if not args.quiet:
+        _print_report(result)
+    return 0
+
+
+def _convert(args: argparse.Namespace, shapes: dict):
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=args.quiet) as progress, \
             warnings.catch_warnings():
@@ -75,7 +113,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total or None)
 
         preprocess = None
-        if args.quantize == "int8":
+        if args.quantize == "int8" or args.calibration is not None:
             from nanort.converter import ImagePreprocess
 
             preprocess = ImagePreprocess(size=args.size, mean=args.mean, std=args.std, scale=args.scale,
@@ -85,11 +123,42 @@ def cmd_convert(args: argparse.Namespace) -> int:
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
+            equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype, force=args.force,
-            threads=args.threads, progress=report)
-    if not args.quiet:
-        _print_report(result)
-    return 0
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
+            **_prune_kwargs(args))
+    return result
+
+
+# pruning options of convert (converter/prune)
+def _low_rank_arg(text: str) -> float | int:
+    try:
+        return int(text) if re.fullmatch(r"\d+", text) else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an energy in (0, 1) or an integer rank, got {text!r}") from None
+
+
+def _add_prune_args(c: argparse.ArgumentParser) -> None:
+    g = c.add_argument_group("pruning (before quantization, on the calibration data)")
+    g.add_argument("--prune", type=float, metavar="SPARSITY", help="fraction of weights (or channels) to remove, "
+                   "0..0.95; first/last layers and depthwise convs stay dense")
+    g.add_argument("--prune-method", default="sparsegpt", choices=["magnitude", "wanda", "sparsegpt"],
+                   help="sparsegpt (default): layer-wise reconstruction with the inputs' inverse Hessian")
+    g.add_argument("--prune-pattern", default="unstructured", metavar="PATTERN",
+                   help="unstructured (default), N:M (2:4, 4:8), block / RxC (1x4, 4x1), channel")
+    g.add_argument("--prune-scope", default="layer", choices=["layer", "global"],
+                   help="the same sparsity in every layer (default), or one threshold over all layers")
+    g.add_argument("--prune-exclude", nargs="*", metavar="NODE",
+                   help="nodes to leave dense instead of the first and last layer (none given: prune all)")
+    g.add_argument("--low-rank", type=_low_rank_arg, metavar="ENERGY|RANK",
+                   help="factorize FullyConnected / 1x1 convs in two where that saves MACs: keep ENERGY (0..1) of "
+                        "the whitened spectrum, or cap the rank at RANK")
+
+
+def _prune_kwargs(args: argparse.Namespace) -> dict:
+    return {"prune": args.prune, "prune_method": args.prune_method, "prune_pattern": args.prune_pattern,
+            "prune_scope": args.prune_scope, "prune_exclude": args.prune_exclude, "low_rank": args.low_rank}
 
 
 def _print_report(r) -> None:
@@ -115,6 +184,10 @@ def _print_report(r) -> None:
     out.print(ops)
     for note in r.notes:
         out.print(Text(f"note: {note}"))
+    if r.pruning is not None:
+        out.print(f"pruning in {r.pruning.seconds:.1f} s on {r.pruning.samples} samples "
+                  "(rel.err: the layer's output error on them):")
+        out.print(r.pruning.table())
     q = r.quantization
     if q is not None and q.rows:
         out.print(Text(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)"))
@@ -150,6 +223,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out.print(hist)
     consts = [t for t in f.tensors if t.constant_bytes]
     out.print(f"tensors: {len(f.tensors)} ({len(consts)} constant, {f.weight_bytes / 1e6:.2f} MB of weights)")
+    _print_sparsity(f)
     out.print(f"planned activation arena: {arena}")
     out.print(f"kernel level on this CPU: {isa}; weights repacked for it at load: {packed / 1e6:.2f} MB"
               " (mapped from the file in place otherwise)")
@@ -179,6 +253,30 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                        Text(_fmt_shape(t.shape)), str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
         out.print(tt)
     return 0
+
+
+def _print_sparsity(f: nrt_file.NrtFile) -> None:
+    """Sparse weights per layer (their first reader) and the bytes saved against dense storage."""
+    sparse = [t for t in f.tensors if t.sparse is not None]
+    if not sparse:
+        return
+    readers: dict[int, str] = {}
+    for op in f.ops:
+        for i in op.inputs:
+            readers.setdefault(i, f"{op.name} ({op.op})")
+    st = Table(title=f"sparse weights ({len(sparse)})", title_justify="left")
+    for col in ("layer", "format", "block", "kept", "stored KB", "dense KB", "saved"):
+        st.add_column(col, justify="left" if col in ("layer", "format", "block") else "right")
+    for t in sparse:
+        sp = t.sparse
+        st.add_row(readers.get(t.index, t.name), sp.format, "x".join(map(str, sp.block_shape)), f"{sp.density:.1%}",
+                   f"{sp.stored_bytes / 1e3:.1f}", f"{sp.dense_bytes / 1e3:.1f}",
+                   f"{1 - sp.stored_bytes / max(sp.dense_bytes, 1):.0%}")
+    out.print(st)
+    stored = sum(t.sparse.stored_bytes for t in sparse)
+    dense = sum(t.sparse.dense_bytes for t in sparse)
+    out.print(f"sparse storage: {stored / 1e6:.3f} MB instead of {dense / 1e6:.3f} MB dense "
+              f"({(dense - stored) / 1e6:.3f} MB saved)")
 
 
 def _planned_arena(model: nanort.Model) -> str:
@@ -231,6 +329,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         path = outdir / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".npy")
         np.save(path, value)
         out.print(Text(f"{name}: {value.dtype} {_fmt_shape(value.shape)} -> {path}"))
+    return 0
+
+
+# -------------------------------------------------------------------- ops --
+def cmd_ops(args: argparse.Namespace) -> int:
+    from nanort.converter import op_support
+
+    onnx_ops = op_support.onnx_ops()
+    out.print(f"[bold]ONNX operators the converter takes[/] ({len(onnx_ops)}; other domains as domain:Op):")
+    out.print(", ".join(onnx_ops))
+    t = Table(title="runtime operators (an ONNX op may become several, or fold away at convert time)",
+              title_justify="left")
+    for col in ("op", "element types", "int8 kernel", "how known"):
+        t.add_column(col)
+    for op in op_support.runtime_ops():
+        t.add_row(op.op, ", ".join(op.dtypes) or "-", "yes" if op.int8 else "", op.how)
+    out.print(t)
+    out.print("probed: run on every element type by this build; declared: what its kernels are written for. "
+              "In int8 models nonlinear activations become 256-entry tables (Lut) or fuse into the int8 op before.")
     return 0
 
 
@@ -310,6 +427,9 @@ replaces the latter).""",
   nanort run model.nrt --input x=image.npy --input mask=mask.npy --output-dir out/
 
 Inputs are .npy files (numpy.save); each output is written to OUTPUT_DIR/<name>.npy.""",
+    "ops": """examples:
+  nanort ops                                         # every operator, its element types and int8 kernels
+""",
     "bench": """examples:
   nanort bench model.nrt
   nanort bench model.nrt --vs model.onnx --threads 2 --profile
@@ -335,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace an existing output file that is not a .nrt model")
     c.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="fix an input's shape (repeatable); other dynamic dims stay dynamic")
+    c.add_argument("--input-value", action="append", type=_value_arg, metavar="NAME=VALUE",
+                   help="freeze an input to a value (number, N1,N2,... or FILE.npy) and fold what depends on it")
+    c.add_argument("--strict", action="store_true",
+                   help="refuse declared shapes/types that contradict inference (default: drop them, warn)")
     c.add_argument("--nhwc-io", action="store_true", help="take/give 4-D conv-net inputs/outputs as NHWC")
     c.add_argument("--input-dtype", choices=["float32", "int8", "uint8"], default="float32",
                    help="int8 model: take inputs as int8 or uint8 codes of the first layer's quantization "
@@ -365,8 +489,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end-to-end target per output, METRIC one of cosine, sqnr, top1, iou (repeatable; default: "
                         "top1=0.99 for probabilities, iou=0.97 for [0,1] maps, cosine=0.99 otherwise); layers "
                         "are fixed until it holds on held-out calibration samples")
+    q.add_argument("--adaround", choices=SWITCH, default="auto",
+                   help="round weights to minimize each layer's output error on calibration data (auto: where the "
+                        "accuracy target is missed and it helps)")
+    q.add_argument("--bias-correction", action="store_true", help="fold each layer's mean int8 error into its bias")
+    q.add_argument("--equalization", action="store_true",
+                   help="cross-layer equalization: rescale channels between consecutive layers (Relu/PRelu paths)")
+    q.add_argument("--no-slice-scales", action="store_true",
+                   help="one int8 scale for a concatenation into an output (default: each part keeps its own)")
     q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
+    _add_prune_args(c)
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
 
@@ -383,8 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an input (repeatable); NAME= may be left out for single-input models")
     r.add_argument("--output-dir", default=".", help="where to write <output name>.npy (default: .)")
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    r.add_argument("--isa", default="auto", choices=list(ISAS))
     r.set_defaults(func=cmd_run)
+
+    o = _subparser(sub, "ops", help="list the supported operators, their element types and int8 kernels")
+    o.set_defaults(func=cmd_ops)
 
     b = _subparser(sub, "bench", help="measure latency (and memory) against onnxruntime or TFLite",
                    description="Median/min/max latency over interleaved runs of nanort and, with --vs, "
@@ -400,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=30, help="timed runs of each (default 30)")
     b.add_argument("--warmup", type=int, default=3)
-    b.add_argument("--isa", default="auto", choices=["auto", "ref", "avx2", "avx512", "neon", "dotprod"])
+    b.add_argument("--isa", default="auto", choices=list(ISAS))
     b.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME:D1,D2,...",
                    help="shape for inputs with dynamic dims")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-RSS / load-time subprocesses")

@@ -27,6 +27,9 @@ class OpOptions(object):
     RnnOptions = 21
     QuantizeOptions = 22
     TriluOptions = 23
+    ControlFlowOptions = 24
+    TopKOptions = 25
+    NmsOptions = 26
 
 def OpOptionsCreator(unionType, table):
     from flatbuffers.table import Table
@@ -101,4 +104,13 @@ def OpOptionsCreator(unionType, table):
     if unionType == OpOptions.TriluOptions:
         import nanort.schema.TriluOptions
         return nanort.schema.TriluOptions.TriluOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.ControlFlowOptions:
+        import nanort.schema.ControlFlowOptions
+        return nanort.schema.ControlFlowOptions.ControlFlowOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.TopKOptions:
+        import nanort.schema.TopKOptions
+        return nanort.schema.TopKOptions.TopKOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.NmsOptions:
+        import nanort.schema.NmsOptions
+        return nanort.schema.NmsOptions.NmsOptionsT.InitFromBuf(table.Bytes, table.Pos)
     return None

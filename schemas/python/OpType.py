@@ -121,3 +121,9 @@ class OpType(object):
     DequantizeLinear = 241
     Lut = 242
     DynamicQuantizeLinear = 243
+    TopK = 256
+    NonMaxSuppression = 257
+    NonZero = 258
+    If = 272
+    Loop = 273
+    Scan = 274

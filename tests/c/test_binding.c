@@ -120,6 +120,8 @@ static void test_bound_run(const char* path) {
         memset(out[i], 0xA5, want.bytes[i] + 64);
         nrt_status st = nrt_model_bind_output(m, i, out[i] + 8, want.bytes[i]);
         if (st == NRT_ERR_INVALID_ARGUMENT && strstr(nrt_model_error(m), "bind it as an input")) continue;
+        /* an output sized during invoke cannot be bound: it stays the runtime's */
+        if (st == NRT_ERR_SHAPE && strstr(nrt_model_error(m), "sized during invoke")) continue;
         CHECK(st == NRT_OK, "bind output %d: %s", i, nrt_model_error(m));
     }
     for (int run = 0; run < 2; run++) {

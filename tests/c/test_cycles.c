@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
         total_ok += ok;
         free(bytes);
     }
-    CHECK(argc <= first || total_ok > 0, "no invoke succeeded on any model");
+    CHECK(total_ok > 0, "no invoke succeeded on any model (give .nrt models)");
     printf("%s: %d failure(s)\n", argv[0], failures);
     return failures ? 1 : 0;
 }

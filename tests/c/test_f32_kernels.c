@@ -9,7 +9,10 @@
  *   depthwise: channel counts around the tile width, kernel sizes, dilation,
  *     1 .. 9 pixels;
  *   vector: Add / Sub / Mul / Div / Min / Max in the three broadcast modes,
- *     every activation kind, column sums, on lengths around the vector widths.
+ *     every activation kind, column sums, Softmax / LogSoftmax rows (against
+ *     the reference op), on lengths around the vector widths.
+ * Every kernel a level's table names (kernels/dispatch.c) is run on a CPU
+ * that has the level, whether or not dispatch would pick it here.
  * The last input row / pixel ends at a PROT_NONE page, so a kernel reading
  * past what it was given crashes; outputs are checked not to be written
  * outside the tile. Prints the tables it ran; exit status = failures. */
@@ -20,10 +23,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine/cpu_features.h"
-#include "kernels/f32_conv.h"
-#include "kernels/f32_gemm.h"
+#include "kernels/isa.h"
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
 #include "kernels/ref/binary_ref.h"
+#include "kernels/ref/softmax_ref.h"
 
 #define SENTINEL 12345.0f
 
@@ -62,9 +66,9 @@ static guarded guarded_alloc(size_t n) {
 
 static void guarded_free(guarded* g) { munmap(g->map, g->map_bytes); }
 
-static void* packed_alloc(size_t floats) {
-    size_t bytes = (floats * sizeof(float) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN * NRT_F32_PACK_ALIGN;
-    void* p = aligned_alloc(NRT_F32_PACK_ALIGN, bytes ? bytes : NRT_F32_PACK_ALIGN);
+static void* packed_alloc(size_t bytes) {
+    bytes = (bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN;
+    void* p = aligned_alloc(NRT_PACK_ALIGN, bytes ? bytes : NRT_PACK_ALIGN);
     if (!p) {
         printf("out of memory\n");
         exit(2);
@@ -80,26 +84,26 @@ static int close_to(float got, double sum, double mag, const nrt_activation* act
 }
 
 static const nrt_activation ACTS[] = {
-    {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f},      {NRT_FB_ActivationKind_RELU, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_CLIP, -0.5f, 0.75f},    {NRT_FB_ActivationKind_LEAKY_RELU, 0.1f, 0.0f},
-    {NRT_FB_ActivationKind_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_FB_ActivationKind_HARD_SWISH, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_SIGMOID, 0.0f, 0.0f},   {NRT_FB_ActivationKind_SILU, 0.0f, 0.0f},
-    {NRT_FB_ActivationKind_TANH, 0.0f, 0.0f},
+    {NRT_ACT_NONE, 0.0f, 0.0f},      {NRT_ACT_RELU, 0.0f, 0.0f},
+    {NRT_ACT_CLIP, -0.5f, 0.75f},    {NRT_ACT_LEAKY_RELU, 0.1f, 0.0f},
+    {NRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_ACT_HARD_SWISH, 0.0f, 0.0f},
+    {NRT_ACT_SIGMOID, 0.0f, 0.0f},   {NRT_ACT_SILU, 0.0f, 0.0f},
+    {NRT_ACT_TANH, 0.0f, 0.0f},
 };
 #define N_ACTS (sizeof ACTS / sizeof *ACTS)
 
 /* ---- GEMM / IGEMM ---- */
 
-static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
+static void check_gemm(const nrt_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
                        const nrt_activation* act) {
     size_t K = kc * ks, rows = indirect ? M * ks + 3 : M;
     float* w = malloc(N * K * sizeof(float));
     float* bias = malloc(N * sizeof(float));
     size_t c_stride = N + 3;
     float* c = malloc(M * c_stride * sizeof(float));
-    const float** ind = malloc(t->mr * ks * sizeof *ind);
+    const void** ind = malloc(t->mr * ks * sizeof *ind);
     size_t* pick = malloc(M * ks * sizeof *pick);
-    float* packed = packed_alloc(nrt_f32_gemm_packed_floats(t, N, K));
+    uint8_t* packed = packed_alloc(nrt_gemm_packed_bytes(t, N, kc, ks));
     guarded x = guarded_alloc(rows * kc);
     if (!w || !bias || !c || !ind || !pick) {
         printf("out of memory\n");
@@ -107,16 +111,17 @@ static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t k
     }
     for (size_t i = 0; i < N * K; i++) w[i] = frand();
     for (size_t j = 0; j < N; j++) bias[j] = frand();
-    nrt_f32_gemm_pack(t, N, K, w, K, 1, bias, packed);
+    nrt_gemm_weights pw = {N, kc, ks, w, K, kc, 1, bias, NULL, 0, 0};
+    nrt_gemm_pack(t, &pw, packed);
     for (size_t i = 0; i < M * ks; i++) pick[i] = indirect ? next_random() % rows : i;
     if (indirect) pick[M * ks - 1] = rows - 1; /* ends at the guard */
     for (size_t i = 0; i < M * c_stride; i++) c[i] = SENTINEL;
-    size_t panel = t->nr * (1 + K);
+    size_t panel = nrt_gemm_panel_bytes(t, kc, ks);
     for (size_t m0 = 0; m0 < M; m0 += t->mr) {
         size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
         for (size_t n0 = 0; n0 < N; n0 += t->nr) {
             size_t nc = N - n0 < t->nr ? N - n0 : t->nr;
-            const float* wp = packed + n0 / t->nr * panel;
+            const uint8_t* wp = packed + n0 / t->nr * panel;
             if (!indirect) {
                 t->gemm(mr, nc, kc, x.data + m0 * kc, kc, wp, c + m0 * c_stride + n0, c_stride, act);
                 continue;
@@ -157,7 +162,7 @@ static void check_gemm(const nrt_f32_gemm_table* t, size_t M, size_t N, size_t k
     free(w), free(bias), free(c), free(ind), free(pick), free(packed);
 }
 
-static int run_gemm_cases(const nrt_f32_gemm_table* t) {
+static int run_gemm_cases(const nrt_gemm_table* t) {
     static const size_t kcs[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100};
     size_t ns[] = {1, 3, t->nr / 2, t->nr - 1, t->nr, t->nr + 1, 2 * t->nr + 5};
     size_t ms[] = {1, 2, 3, 4, 5, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
@@ -175,32 +180,35 @@ static int run_gemm_cases(const nrt_f32_gemm_table* t) {
 
 /* ---- depthwise: npix output pixels of one row, stride 1, every tap inside the input ---- */
 
-static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t dil, size_t npix,
-                         const nrt_activation* act) {
-    int64_t wdims[4] = {(int64_t)C, (int64_t)kh, (int64_t)kw, 1};
-    nrt_f32_conv_desc d = {false, wdims, (int64_t)C, {1, 1}, {(int64_t)dil, (int64_t)dil}, true};
-    nrt_f32_conv_plan plan;
-    if (!nrt_f32_conv_plan_init(isa, &d, &plan) || plan.kind != NRT_F32_CONV_DEPTHWISE) {
-        printf("FAIL depthwise C=%zu at %s: no depthwise plan\n", C, nrt_isa_name(isa));
-        failures++;
-        return;
-    }
+static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, size_t dil, size_t npix,
+                         const nrt_activation* act, bool row) {
+    const nrt_dwconv_table* t = k->f32_dwconv;
     size_t taps = kh * kw, W = npix + (kw - 1) * dil, H = (kh - 1) * dil + 1;
     float* w = malloc(C * taps * sizeof(float));
     float* bias = malloc(C * sizeof(float));
     float* y = malloc((npix * C + 4) * sizeof(float));
-    float* packed = packed_alloc(plan.packed_floats);
+    const void** ind = malloc(npix * taps * sizeof *ind);
+    void* packed = packed_alloc(nrt_dwconv_packed_bytes(t, C, taps));
     guarded x = guarded_alloc(H * W * C); /* the last tap of the last pixel ends at the guard */
-    if (!w || !bias || !y) {
+    if (!w || !bias || !y || !ind) {
         printf("out of memory\n");
         exit(2);
     }
     for (size_t i = 0; i < C * taps; i++) w[i] = frand();
     for (size_t j = 0; j < C; j++) bias[j] = frand();
-    nrt_f32_conv_pack(&plan, &d, w, bias, packed);
-    nrt_f32_dwconv_args args = {C, kh, kw, C, dil * W * C, dil * C, packed, act};
+    nrt_dwconv_weights pw = {C, kh, kw, 0, kh, w, bias, NULL, 0};
+    t->format->pack(t, &pw, packed);
     for (size_t i = 0; i < npix * C + 4; i++) y[i] = SENTINEL;
-    plan.dw->run(&args, npix, x.data, 0, kh, 0, kw, y);
+    const void* rows[8];
+    for (size_t ky = 0; ky < kh; ky++) rows[ky] = x.data + ky * dil * W * C;
+    if (row) {
+        t->row(C, npix, kh, kw, rows, C, dil * C, packed, y, act);
+    } else {
+        for (size_t p = 0; p < npix; p++)
+            for (size_t tp = 0; tp < taps; tp++)
+                ind[p * taps + tp] = (const float*)rows[tp / kw] + (p + tp % kw * dil) * C;
+        t->run(C, npix, taps, ind, packed, y, C, act);
+    }
     for (size_t p = 0; p < npix && failures < 20; p++)
         for (size_t ch = 0; ch < C + (p == npix - 1 ? 4 : 0); ch++) {
             float got = y[p * C + ch];
@@ -219,30 +227,35 @@ static void check_dwconv(nrt_isa isa, size_t C, size_t kh, size_t kw, size_t dil
                 ok = got == SENTINEL;
             }
             if (!ok) {
-                printf("FAIL %s C=%zu k=%zux%zu dil=%zu npix=%zu act=%u: y[%zu][%zu] = %.9g\n", plan.dw->name, C, kh,
-                       kw, dil, npix, act->kind, p, ch, (double)got);
+                printf("FAIL %s %s C=%zu k=%zux%zu dil=%zu npix=%zu act=%u: y[%zu][%zu] = %.9g\n", t->name,
+                       row ? "row" : "run", C, kh, kw, dil, npix, act->kind, p, ch, (double)got);
                 failures++;
                 break;
             }
         }
     guarded_free(&x);
-    free(w), free(bias), free(y), free(packed);
+    free(w), free(bias), free(y), free(ind), free(packed);
 }
 
-static int run_dwconv_cases(nrt_isa isa, const nrt_f32_dwconv_table* t) {
+static int run_dwconv_cases(const nrt_kernels* k) {
+    const nrt_dwconv_table* t = k->f32_dwconv;
     size_t cs[] = {2, 3, 4, 5, t->cw - 1, t->cw, t->cw + 1, t->cw + 4, 2 * t->cw + 3, 70};
     static const size_t ks[][3] = {{1, 1, 1}, {3, 3, 1}, {3, 3, 2}, {5, 5, 1}, {1, 3, 1}};
     int cases = 0;
     for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
         for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
             for (size_t npix = 1; npix <= 9; npix += 2) {
-                check_dwconv(isa, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, &ACTS[(a + b + npix) % N_ACTS]);
-                cases++;
+                const nrt_activation* act = &ACTS[(a + b + npix) % N_ACTS];
+                check_dwconv(k, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, act, false), cases++;
+                if (t->row) check_dwconv(k, cs[a], ks[b][0], ks[b][1], ks[b][2], npix, act, true), cases++;
             }
     return cases;
 }
 
 /* ---- vector kernels ---- */
+
+static const size_t LENGTHS[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257};
+#define N_LENGTHS (sizeof LENGTHS / sizeof *LENGTHS)
 
 static float ref_binary(int op, float a, float b) {
     switch (op) {
@@ -255,12 +268,11 @@ static float ref_binary(int op, float a, float b) {
     }
 }
 
-static int run_vector_cases(const nrt_f32_vector_table* t) {
-    static const size_t ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257};
-    float y[300], a[300];
+static int run_vbinary_cases(const char* name, const nrt_f32_vbinary_ukernel* binary) {
+    float y[300];
     int cases = 0;
-    for (size_t i = 0; i < sizeof ns / sizeof *ns && failures < 20; i++) {
-        size_t n = ns[i];
+    for (size_t i = 0; i < N_LENGTHS && failures < 20; i++) {
+        size_t n = LENGTHS[i];
         for (int op = 0; op < NRT_F32_VOP_COUNT; op++)
             for (int mode = 0; mode < 3; mode++) {
                 guarded ga = guarded_alloc(n), gb = guarded_alloc(n);
@@ -269,12 +281,12 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
                 /* a single operand is the last float before the guard */
                 const float* pa = mode == NRT_BIN_SV ? ga.data + n - 1 : ga.data;
                 const float* pb = mode == NRT_BIN_VS ? gb.data + n - 1 : gb.data;
-                t->binary[op](n, pa, pb, y, mode);
+                binary[op](n, pa, pb, y, mode);
                 for (size_t j = 0; j < n + 4; j++) {
                     float want = SENTINEL;
                     if (j < n) want = ref_binary(op, pa[mode == NRT_BIN_SV ? 0 : j], pb[mode == NRT_BIN_VS ? 0 : j]);
                     if (memcmp(&want, &y[j], 4) != 0 && !(want != want && y[j] != y[j])) {
-                        printf("FAIL %s op %d mode %d n=%zu: y[%zu] = %.9g, want %.9g\n", t->name, op, mode, n, j,
+                        printf("FAIL %s op %d mode %d n=%zu: y[%zu] = %.9g, want %.9g\n", name, op, mode, n, j,
                                (double)y[j], (double)want);
                         failures++;
                         break;
@@ -283,15 +295,24 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
                 guarded_free(&ga), guarded_free(&gb);
                 cases++;
             }
+    }
+    return cases;
+}
+
+static int run_vact_cases(const char* name, nrt_f32_vact_ukernel act) {
+    float y[300], a[300];
+    int cases = 0;
+    for (size_t i = 0; i < N_LENGTHS && failures < 20; i++) {
+        size_t n = LENGTHS[i];
         for (size_t k = 0; k < N_ACTS; k++) {
             guarded gx = guarded_alloc(n);
             for (size_t j = 0; j < n; j++) gx.data[j] *= 8.0f, a[j] = gx.data[j];
             for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
-            t->act(&ACTS[k], gx.data, y, n);
+            act(&ACTS[k], gx.data, y, n);
             for (size_t j = 0; j < n + 4; j++) {
                 int ok = j < n ? close_to(y[j], (double)a[j], 0.0, &ACTS[k]) : y[j] == SENTINEL;
                 if (!ok) {
-                    printf("FAIL %s act %u n=%zu: y[%zu] = %.9g for x = %.9g\n", t->name, ACTS[k].kind, n, j,
+                    printf("FAIL %s act %u n=%zu: y[%zu] = %.9g for x = %.9g\n", name, ACTS[k].kind, n, j,
                            (double)y[j], (double)a[j]);
                     failures++;
                     break;
@@ -300,10 +321,18 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
             guarded_free(&gx);
             cases++;
         }
-        size_t rows = 1 + n % 7, stride = n + 3;
+    }
+    return cases;
+}
+
+static int run_vsum_rows_cases(const char* name, nrt_f32_vsum_rows_ukernel sum_rows) {
+    float y[300];
+    int cases = 0;
+    for (size_t i = 0; i < N_LENGTHS && failures < 20; i++) {
+        size_t n = LENGTHS[i], rows = 1 + n % 7, stride = n + 3;
         guarded gs = guarded_alloc((rows - 1) * stride + n);
         for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
-        t->sum_rows(gs.data, rows, n, stride, 0.25f, y);
+        sum_rows(gs.data, rows, n, stride, 0.25f, y);
         for (size_t j = 0; j < n + 4; j++) {
             double sum = 0.0, mag = 0.0;
             for (size_t p = 0; j < n && p < rows; p++) {
@@ -312,7 +341,7 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
             }
             int ok = j < n ? fabs((double)y[j] - 0.25 * sum) <= 1e-6 * (mag + 1.0) : y[j] == SENTINEL;
             if (!ok) {
-                printf("FAIL %s sum_rows rows=%zu n=%zu: y[%zu] = %.9g\n", t->name, rows, n, j, (double)y[j]);
+                printf("FAIL %s sum_rows rows=%zu n=%zu: y[%zu] = %.9g\n", name, rows, n, j, (double)y[j]);
                 failures++;
                 break;
             }
@@ -323,17 +352,50 @@ static int run_vector_cases(const nrt_f32_vector_table* t) {
     return cases;
 }
 
+/* Softmax / LogSoftmax rows against the reference op (kernels/ref/softmax_ref.h), within a few ulp. */
+static int run_vsoftmax_cases(const char* name, nrt_f32_vsoftmax_ukernel softmax) {
+    float y[300], want[300];
+    int cases = 0;
+    for (size_t i = 0; i < N_LENGTHS && failures < 20; i++)
+        for (int log_softmax = 0; log_softmax < 2; log_softmax++) {
+            size_t n = LENGTHS[i];
+            guarded gx = guarded_alloc(n);
+            for (size_t j = 0; j < n; j++) gx.data[j] *= 30.0f;
+            for (size_t j = 0; j < n + 4; j++) y[j] = SENTINEL;
+            softmax(log_softmax, gx.data, y, n);
+            nrt_softmax_f32_ref(log_softmax ? NRT_LOG_SOFTMAX : NRT_SOFTMAX, gx.data, want, 0, 1, (int64_t)n, 1);
+            for (size_t j = 0; j < n + 4; j++) {
+                int ok = j < n ? fabsf(y[j] - want[j]) <= 4e-6f * (fabsf(want[j]) + (log_softmax ? 1.0f : 1e-3f))
+                               : y[j] == SENTINEL;
+                if (!ok) {
+                    printf("FAIL %s softmax log=%d n=%zu: y[%zu] = %.9g, want %.9g\n", name, log_softmax, n, j,
+                           (double)y[j], (double)want[j]);
+                    failures++;
+                    break;
+                }
+            }
+            guarded_free(&gx);
+            cases++;
+        }
+    return cases;
+}
+
 int main(void) {
     printf("best level on this CPU: %s\n", nrt_isa_name(nrt_cpu_best_isa()));
-    for (int isa = NRT_ISA_REF + 1; isa < NRT_ISA_COUNT; isa++) {
-        if (!nrt_cpu_supports_isa((nrt_isa)isa)) continue;
-        /* a level whose table is a lower level's was tested there */
-        const nrt_f32_gemm_table* g = nrt_f32_gemm_table_for((nrt_isa)isa);
-        if (g && g->isa == (nrt_isa)isa) printf("%s: %d cases\n", g->name, run_gemm_cases(g));
-        const nrt_f32_dwconv_table* d = nrt_f32_dwconv_table_for((nrt_isa)isa);
-        if (d && d->isa == (nrt_isa)isa) printf("%s: %d cases\n", d->name, run_dwconv_cases((nrt_isa)isa, d));
-        const nrt_f32_vector_table* v = nrt_f32_vector_table_for((nrt_isa)isa);
-        if (v && v->isa == (nrt_isa)isa) printf("%s: %d cases\n", v->name, run_vector_cases(v));
+    uint32_t features = nrt_cpu_features();
+    for (int isa = 0; isa < NRT_ISA_COUNT; isa++) {
+        /* every kernel a level names itself, whether or not dispatch picks it on this CPU */
+        const nrt_kernels* k = nrt_kernels_of_level(isa);
+        const char* level = nrt_isa_name((nrt_isa)isa);
+        if (!nrt_isa_supported(isa, features)) continue;
+        if (k->f32_gemm) printf("%s: %d cases\n", k->f32_gemm->name, run_gemm_cases(k->f32_gemm));
+        if (k->f32_dwconv) printf("%s: %d cases\n", k->f32_dwconv->name, run_dwconv_cases(k));
+        if (k->f32_vbinary) printf("%s f32_vbinary: %d cases\n", level, run_vbinary_cases(level, k->f32_vbinary));
+        if (k->f32_vact) printf("%s f32_vact: %d cases\n", level, run_vact_cases(level, k->f32_vact));
+        if (k->f32_vsum_rows)
+            printf("%s f32_vsum_rows: %d cases\n", level, run_vsum_rows_cases(level, k->f32_vsum_rows));
+        if (k->f32_vsoftmax)
+            printf("%s f32_vsoftmax: %d cases\n", level, run_vsoftmax_cases(level, k->f32_vsoftmax));
     }
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;

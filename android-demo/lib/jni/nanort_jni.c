@@ -346,6 +346,25 @@ static jint best_isa(JNIEnv* env, jclass cls) {
     return (jint)nrt_cpu_best_isa();
 }
 
+static jint level_count(JNIEnv* env, jclass cls) {
+    (void)env, (void)cls;
+    return (jint)nrt_isa_count();
+}
+
+static jstring level_name(JNIEnv* env, jclass cls, jint level) {
+    (void)cls;
+    return (*env)->NewStringUTF(env, nrt_isa_name((nrt_isa)level));
+}
+
+static jint level_number(JNIEnv* env, jclass cls, jstring name) {
+    (void)cls;
+    const char* s = (*env)->GetStringUTFChars(env, name, NULL);
+    if (!s) return NRT_ISA_UNKNOWN; /* OutOfMemoryError pending */
+    int level = nrt_isa_from_name(s);
+    (*env)->ReleaseStringUTFChars(env, name, s);
+    return (jint)level;
+}
+
 static const JNINativeMethod methods[] = {
     {"nativeCreate", "(IIJ)J", (void*)create},
     {"nativeFree", "(J)V", (void*)release},
@@ -367,6 +386,9 @@ static const JNINativeMethod methods[] = {
     {"nativeProfile", "(J)[Ljava/lang/Object;", (void*)profile},
     {"nativeVersion", "()Ljava/lang/String;", (void*)version},
     {"nativeBestKernelLevel", "()I", (void*)best_isa},
+    {"nativeLevelCount", "()I", (void*)level_count},
+    {"nativeLevelName", "(I)Ljava/lang/String;", (void*)level_name},
+    {"nativeLevelNumber", "(Ljava/lang/String;)I", (void*)level_number},
 };
 
 static jclass global_class(JNIEnv* env, const char* name) {

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpu_features.h"
-#include "dtype.h"
+#include "../kernels/isa.h"
+#include "../kernels/dtype.h"
 #include "model.h"
 #include "op.h"
 #include "threadpool.h"
@@ -54,23 +54,34 @@ void nrt_options_init(nrt_options* o) {
     o->max_operators = 100000;
 }
 
+/* "ref, avx2, ..., auto": the names NANORT_ISA accepts. */
+static void level_names(char* buf, size_t size) {
+    size_t used = 0;
+    for (int i = 0; i <= NRT_ISA_COUNT && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+                                 nrt_isa_name(i < NRT_ISA_COUNT ? (nrt_isa)i : NRT_ISA_AUTO));
+}
+
 static nrt_status resolve_isa(nrt_model* m, int requested) {
+    uint32_t features = nrt_cpu_features();
     if (requested == NRT_ISA_AUTO) {
         const char* env = getenv("NANORT_ISA");
         requested = nrt_isa_from_name(env);
-        if (requested == -2)
-            return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT,
-                            "NANORT_ISA=%s is not one of ref, avx2, avx512, neon, dotprod, auto", env);
+        if (requested == NRT_ISA_UNKNOWN) {
+            char names[256];
+            level_names(names, sizeof names);
+            return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "NANORT_ISA=%s is not one of %s", env, names);
+        }
     }
     if (requested == NRT_ISA_AUTO) {
-        m->isa = nrt_cpu_best_isa();
+        m->isa = (nrt_isa)nrt_isa_best(features);
         return NRT_OK;
     }
     if (requested < 0 || requested >= NRT_ISA_COUNT)
         return nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "isa %d is not a valid kernel level", requested);
-    if (!nrt_cpu_supports_isa((nrt_isa)requested))
+    if (!nrt_isa_supported(requested, features))
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "this CPU cannot run %s kernels (best: %s)",
-                        nrt_isa_name((nrt_isa)requested), nrt_isa_name(nrt_cpu_best_isa()));
+                        nrt_isa_name((nrt_isa)requested), nrt_isa_name((nrt_isa)nrt_isa_best(features)));
     m->isa = (nrt_isa)requested;
     return NRT_OK;
 }
@@ -91,6 +102,7 @@ nrt_status nrt_model_create(const nrt_options* options, nrt_model** out) {
     m->map_fd = -1;
     m->mem.limit = o.max_memory_bytes > SIZE_MAX ? SIZE_MAX : (size_t)o.max_memory_bytes;
     nrt_status st = resolve_isa(m, o.isa);
+    if (st == NRT_OK) nrt_kernels_resolve(m->isa, &m->kernels);
     if (st == NRT_OK && !(m->pool = nrt_threadpool_create(o.num_threads))) st = NRT_ERR_OUT_OF_MEMORY;
     *out = m; /* returned even on failure so the caller can read the message */
     return st;
@@ -494,6 +506,9 @@ static nrt_status bind_io(nrt_model* m, int index, void* data, size_t bytes, boo
     if (data && align > 1 && (uintptr_t)data % align != 0)
         LEAVE(m, nrt_fail(m, NRT_ERR_INVALID_ARGUMENT, "memory bound to %s %s must be aligned to %zu bytes (its %s "
                           "elements)", what, t->name, align, nrt_dtype_name(t->dtype)));
+    if (data && t->dynamic) /* known since the last prepare; check_bindings catches the rest */
+        LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "output %s is sized during invoke (its shape depends on values): it "
+                          "cannot be bound; read nrt_model_output_data after invoke", t->name));
     if (data && m->prepared && bytes != t->nbytes)
         LEAVE(m, nrt_fail(m, NRT_ERR_SHAPE, "%s %s takes %zu bytes at its current shape, got %zu", what, t->name,
                           t->nbytes, bytes));

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "op.h"
+#include "sparse.h"
+#include "subgraph.h"
 #include "packed.h"
 
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
@@ -235,21 +237,14 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names, packing or logical_perm",
                         tensor_label(t));
     t->dim_names = dim_names;
-    if (has_sp) {
-        uint8_t format;
-        nrt_fb_vec v;
-        if (!nrt_fb_u8(&sp, NRT_FB_Sparsity_format, 0, &format) ||
-            !nrt_fb_vector(&sp, NRT_FB_Sparsity_block_shape, 4, &v) ||
-            !nrt_fb_vector(&sp, NRT_FB_Sparsity_dense_shape, 8, &v))
-            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt sparsity table", tensor_label(t));
-        if (format != NRT_FB_SparseFormat_DENSE)
-            return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: sparse format %u is not supported by this runtime",
-                            tensor_label(t), format);
-    }
     if (layout != NRT_FB_WeightLayout_PLAIN)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
                         tensor_label(t), layout);
-    if (constant) {
+    if (has_sp) { /* sparse.c: verifies the table; a sparse constant is loaded there */
+        nrt_status st = nrt_sparse_load(m, t, &sp, &L->buffers, buffer, data_offset);
+        if (st != NRT_OK) return st;
+    }
+    if (constant && !t->sparse) {
         nrt_status st = buffer ? load_buffer(L, t, buffer) : load_constant(L, t, data_offset, NULL);
         if (st != NRT_OK) return st;
     }
@@ -370,6 +365,11 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
                         ops.len, m->opts.max_operators);
     if (tensors.len > 1000000)
         return nrt_fail(m, NRT_ERR_LIMIT, "graph: %u tensors exceed the limit of 1000000", tensors.len);
+    nrt_model* root = m->root ? m->root : m;
+    root->loaded_items += (size_t)tensors.len + ops.len;
+    if (root->loaded_items > NRT_MAX_LOADED_ITEMS)
+        return nrt_fail(m, NRT_ERR_LIMIT, "the graph and its subgraphs hold over %d tensors and operators",
+                        NRT_MAX_LOADED_ITEMS);
     m->tensors = nrt_mem_alloc(m, sizeof(nrt_tensor) * (tensors.len ? tensors.len : 1));
     m->nodes = nrt_mem_alloc(m, sizeof(nrt_node) * (ops.len ? ops.len : 1));
     if (!m->tensors || !m->nodes) return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
@@ -393,7 +393,8 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         if (st == NRT_OK) st = check_scanned(L);
         if (st != NRT_OK) return st;
     }
-    return check_graph(m);
+    if ((st = check_graph(m)) == NRT_OK) nrt_sparse_release_claimed(m);
+    return st;
 }
 
 /* Tables the runtime does not use still get verified: a file either is
@@ -483,8 +484,12 @@ nrt_status nrt_load(nrt_model* m) {
     m->format_version = version;
     if (graphs.len == 0 || !nrt_fb_vec_table(&graphs, 0, &g))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "model has no graph");
+    if (m->graph_index != 0 &&
+        ((uint32_t)m->graph_index >= graphs.len || !nrt_fb_vec_table(&graphs, (uint32_t)m->graph_index, &g)))
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "subgraph index %d is not a graph of the model (%u graphs)",
+                        m->graph_index, graphs.len);
     nrt_status st = load_graph(&L, &g);
-    if (st == NRT_OK) st = verify_descriptive_tables(&L, &root);
+    if (st == NRT_OK && m->depth == 0) st = verify_descriptive_tables(&L, &root);
     m->mem.limit = clamp_size(m->opts.max_memory_bytes);
     if (st == NRT_OK) m->loaded = true;
     return st;
@@ -492,7 +497,12 @@ nrt_status nrt_load(nrt_model* m) {
 
 void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
-    for (int i = 0; m->tensors && i < m->num_tensors; i++) nrt_mem_free(m, m->tensors[i].owned_scale);
+    nrt_subgraph_free_all(m);
+    if (m->depth == 0) m->loaded_items = 0;
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) {
+        nrt_mem_free(m, m->tensors[i].owned_scale);
+        nrt_sparse_free(&m->tensors[i]);
+    }
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         nrt_mem_free(m, m->nodes[i].inputs);
         nrt_mem_free(m, m->nodes[i].outputs);

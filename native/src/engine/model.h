@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "../kernels/dispatch.h"
 #include "fb.h"
 #include "memory.h"
 #include "nanort.h"
@@ -47,6 +48,14 @@ typedef struct nrt_tensor {
     int last_use;                    /* last node reading it (planning) */
     bool is_input, is_output;
     bool shape_known;                /* set by prepare */
+    struct nrt_sparse* sparse;       /* a sparse constant's record (engine/sparse.h), else NULL */
+    void* owned_data;                /* its dense copy (data), freed at unload */
+    int sparse_claims;               /* readers that run a sparse kernel on it */
+    /* Data-dependent shapes (engine/dynamic.c): `dynamic` tensors live in
+     * memory allocated during invoke (not the arena); a `deferred` one gets
+     * its shape from its producer's eval. `static_input`: a subgraph input
+     * whose value is known before invoke (engine/subgraph.c). */
+    bool dynamic, deferred, static_input;
     nrt_fb_vec dim_names;            /* symbolic names of dynamic declared dims ("" or absent = none) */
     void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
     size_t bound_bytes;
@@ -66,15 +75,19 @@ typedef struct nrt_node {
     size_t scratch_bytes;      /* per-invoke temporary memory, set by prepare */
     void* scratch;             /* 64-byte aligned, valid during eval */
     bool static_eval;          /* evaluated during prepare */
+    bool late;                 /* prepared during invoke: reads a dynamic tensor (engine/dynamic.c) */
+    bool needs_value;          /* its prepare asked for a value known only at invoke */
     uint64_t profile_calls, profile_ns;
 } nrt_node;
 
 typedef struct nrt_static_block nrt_static_block;
+typedef struct nrt_dynamic_block nrt_dynamic_block;
 typedef struct nrt_packed_weights nrt_packed_weights;
 
 struct nrt_model {
     nrt_options opts;
     nrt_isa isa;
+    nrt_kernels kernels;       /* the level's kernel table, resolved (kernels/dispatch.h) */
     char error[512];
     atomic_flag busy;
     atomic_bool cancel_requested;
@@ -106,6 +119,15 @@ struct nrt_model {
     size_t packed_weight_bytes;
     nrt_threadpool* pool;
     bool profiling;
+
+    /* data-dependent shapes and subgraphs (engine/dynamic.c, engine/subgraph.c) */
+    nrt_dynamic_block* dynamic_blocks; /* memory of dynamic tensors, freed at the next invoke */
+    int graph_index;           /* which of the file's graphs this model runs (0: the main one) */
+    int depth;                 /* subgraph nesting: 0 for the main graph */
+    nrt_model* root;           /* the main graph's model (itself for the main graph) */
+    size_t loaded_items;       /* root only: tensors + operators loaded over all subgraphs */
+    nrt_model** children;      /* subgraph models this one owns */
+    int num_children;
 };
 
 /* 64-byte aligned memory, freed with free(): posix_memalign, which bionic

@@ -28,6 +28,7 @@
 #define NRT_FB_SparseFormat_DENSE 0
 #define NRT_FB_SparseFormat_BITMASK 1
 #define NRT_FB_SparseFormat_BLOCK_CSR 2
+#define NRT_FB_SparseFormat_N_M 3
 
 /* table Sparsity: vtable slot of each field */
 #define NRT_FB_Sparsity_format 0
@@ -36,6 +37,10 @@
 #define NRT_FB_Sparsity_indptr_buffer 3
 #define NRT_FB_Sparsity_indices_buffer 4
 #define NRT_FB_Sparsity_dense_shape 5
+#define NRT_FB_Sparsity_mask_offset 6
+#define NRT_FB_Sparsity_indptr_offset 7
+#define NRT_FB_Sparsity_indices_offset 8
+#define NRT_FB_Sparsity_index_width 9
 
 /* enum WeightLayout : byte */
 #define NRT_FB_WeightLayout_PLAIN 0
@@ -173,6 +178,12 @@
 #define NRT_FB_OpType_DequantizeLinear 241
 #define NRT_FB_OpType_Lut 242
 #define NRT_FB_OpType_DynamicQuantizeLinear 243
+#define NRT_FB_OpType_TopK 256
+#define NRT_FB_OpType_NonMaxSuppression 257
+#define NRT_FB_OpType_NonZero 258
+#define NRT_FB_OpType_If 272
+#define NRT_FB_OpType_Loop 273
+#define NRT_FB_OpType_Scan 274
 
 /* enum ActivationKind : byte */
 #define NRT_FB_ActivationKind_NONE 0
@@ -360,6 +371,23 @@
 /* table TriluOptions: vtable slot of each field */
 #define NRT_FB_TriluOptions_upper 0
 
+/* table ControlFlowOptions: vtable slot of each field */
+#define NRT_FB_ControlFlowOptions_graphs 0
+#define NRT_FB_ControlFlowOptions_num_scan_inputs 1
+#define NRT_FB_ControlFlowOptions_num_captures 2
+#define NRT_FB_ControlFlowOptions_scan_input_axes 3
+#define NRT_FB_ControlFlowOptions_scan_input_directions 4
+#define NRT_FB_ControlFlowOptions_scan_output_axes 5
+#define NRT_FB_ControlFlowOptions_scan_output_directions 6
+
+/* table TopKOptions: vtable slot of each field */
+#define NRT_FB_TopKOptions_axis 0
+#define NRT_FB_TopKOptions_largest 1
+#define NRT_FB_TopKOptions_sorted 2
+
+/* table NmsOptions: vtable slot of each field */
+#define NRT_FB_NmsOptions_center_point_box 0
+
 /* union OpOptions: type codes */
 #define NRT_FB_OpOptions_UnaryOptions 1
 #define NRT_FB_OpOptions_ClipOptions 2
@@ -384,7 +412,10 @@
 #define NRT_FB_OpOptions_RnnOptions 21
 #define NRT_FB_OpOptions_QuantizeOptions 22
 #define NRT_FB_OpOptions_TriluOptions 23
-#define NRT_FB_OpOptions_COUNT 24
+#define NRT_FB_OpOptions_ControlFlowOptions 24
+#define NRT_FB_OpOptions_TopKOptions 25
+#define NRT_FB_OpOptions_NmsOptions 26
+#define NRT_FB_OpOptions_COUNT 27
 
 /* table Operator: vtable slot of each field */
 #define NRT_FB_Operator_op 0

@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../kernels/activation.h"
+#include "../kernels/f16.h"
+#include "../kernels/threads.h"
 #include "model.h"
 
 typedef struct nrt_ctx {
@@ -35,6 +38,9 @@ struct nrt_op_def {
     nrt_status (*eval)(nrt_ctx* ctx);
     void (*release)(nrt_node* node);      /* optional: frees what state points to */
 };
+
+/* The kernels of the model's level (kernels/dispatch.h). */
+static inline const nrt_kernels* nrt_kernels_of(const nrt_ctx* ctx) { return &ctx->model->kernels; }
 
 /* The op table, indexed by NRT_FB_OpType_* (NULL = not built in). */
 const nrt_op_def* nrt_op_lookup(unsigned op_type);
@@ -74,10 +80,6 @@ nrt_status nrt_opt_u8(nrt_ctx* ctx, int slot, uint8_t dflt, uint8_t* out);
 nrt_status nrt_opt_f32(nrt_ctx* ctx, int slot, float dflt, float* out);
 nrt_status nrt_opt_bytes(nrt_ctx* ctx, int slot, const uint8_t** data, uint32_t* len);
 /* Fused activation struct at `slot` (absent = NONE). */
-typedef struct nrt_activation {
-    uint8_t kind;   /* NRT_FB_ActivationKind_* */
-    float alpha, beta;
-} nrt_activation;
 nrt_status nrt_opt_activation(nrt_ctx* ctx, int slot, nrt_activation* out);
 /* Allocates node->params (zeroed); freed by the engine. */
 void* nrt_alloc_params(nrt_ctx* ctx, size_t size);
@@ -85,58 +87,11 @@ void* nrt_alloc_params(nrt_ctx* ctx, size_t size);
 void* nrt_alloc_state(nrt_ctx* ctx, size_t size);
 
 /* ---- threads ---- */
-typedef void (*nrt_task_fn)(void* arg, size_t begin, size_t end);
 /* Runs fn over [0, n) split into contiguous ranges, on the model's threads.
  * `grain` is the smallest range worth giving a thread. */
 void nrt_parallel_for(nrt_ctx* ctx, size_t n, size_t grain, nrt_task_fn fn, void* arg);
 int nrt_num_threads(const nrt_ctx* ctx);
-
-/* ---- numerics shared by kernels ---- */
-float nrt_activation_apply(const nrt_activation* act, float x);
-static inline float nrt_f16_to_f32(uint16_t h);
-static inline uint16_t nrt_f32_to_f16(float f);
-
-static inline float nrt_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else { /* subnormal: renormalize */
-            int e = -1;
-            do { e++; man <<= 1; } while ((man & 0x400) == 0);
-            bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    }
-    float f;
-    __builtin_memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Round to nearest even, overflow -> inf, NaN -> quiet NaN (sign kept).
- * Branch-free in the common (normal) case; equal to the straightforward
- * shift-and-round version for all 2^32 inputs (checked exhaustively). */
-static inline uint16_t nrt_f32_to_f16(float f) {
-    uint32_t x;
-    __builtin_memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
-    if (a >= 0x47800000u) /* >= 65536, inf or NaN */
-        return (uint16_t)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
-    if (a < 0x38800000u) { /* below 2^-14: adding 0.5f rounds to the half subnormal's unit (2^-24) */
-        float t;
-        uint32_t b;
-        __builtin_memcpy(&t, &a, 4);
-        t += 0.5f;
-        __builtin_memcpy(&b, &t, 4);
-        return (uint16_t)(sign | (b - 0x3f000000u));
-    }
-    /* rebias the exponent (-112 << 23), add just under half an ulp plus the
-     * kept lsb (ties to even); a mantissa carry rounds up into the exponent / inf */
-    a += 0xc8000fffu + ((a >> 13) & 1u);
-    return (uint16_t)(sign | (a >> 13));
-}
+/* The model's threads as kernels and drivers take them. */
+nrt_threads nrt_threads_of(const nrt_ctx* ctx);
 
 #endif

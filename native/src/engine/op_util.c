@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "../kernels/dtype.h"
 #include "op.h"
 #include "threadpool.h"
 
@@ -82,10 +82,11 @@ nrt_status nrt_expect_same_dtype(nrt_ctx* ctx, const nrt_tensor* a, const nrt_te
 
 nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* role, int64_t* out, int max,
                                 int* count) {
-    if (!nrt_is_static(t))
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
-                           "%s '%s' is computed from tensor data at run time; only values that are constant or "
-                           "derived from shapes are supported", role, t->name);
+    if (!nrt_is_static(t)) {
+        if (ctx->node) ctx->node->needs_value = true; /* the engine prepares the node at invoke instead */
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s '%s' is computed from tensor data at run time", role,
+                           t->name);
+    }
     if (t->dtype != NRT_INT64 && t->dtype != NRT_INT32)
         return nrt_op_fail(ctx, NRT_ERR_DTYPE, "%s '%s' is %s, expected int64", role, t->name,
                            nrt_dtype_name(t->dtype));
@@ -99,8 +100,10 @@ nrt_status nrt_read_static_ints(nrt_ctx* ctx, const nrt_tensor* t, const char* r
 }
 
 nrt_status nrt_read_static_float(nrt_ctx* ctx, const nrt_tensor* t, const char* role, double* out) {
-    if (!nrt_is_static(t))
+    if (!nrt_is_static(t)) {
+        if (ctx->node) ctx->node->needs_value = true;
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s must be a constant", role, t->name);
+    }
     if (nrt_numel(t) != 1) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s must hold one value", role, t->name);
     switch (t->dtype) {
     case NRT_FLOAT32: *out = *(const float*)t->data; break;
@@ -160,19 +163,29 @@ nrt_status nrt_opt_bytes(nrt_ctx* ctx, int slot, const uint8_t** data, uint32_t*
     return NRT_OK;
 }
 
+/* The kernels' activation kinds are the file's (kernels/activation.h). */
+_Static_assert(NRT_ACT_NONE == NRT_FB_ActivationKind_NONE && NRT_ACT_RELU == NRT_FB_ActivationKind_RELU &&
+                   NRT_ACT_CLIP == NRT_FB_ActivationKind_CLIP && NRT_ACT_LEAKY_RELU == NRT_FB_ActivationKind_LEAKY_RELU &&
+                   NRT_ACT_HARD_SIGMOID == NRT_FB_ActivationKind_HARD_SIGMOID &&
+                   NRT_ACT_HARD_SWISH == NRT_FB_ActivationKind_HARD_SWISH &&
+                   NRT_ACT_SIGMOID == NRT_FB_ActivationKind_SIGMOID && NRT_ACT_SILU == NRT_FB_ActivationKind_SILU &&
+                   NRT_ACT_TANH == NRT_FB_ActivationKind_TANH && NRT_ACT_GELU == NRT_FB_ActivationKind_GELU &&
+                   NRT_ACT_COUNT == NRT_FB_ActivationKind_GELU + 1,
+               "activation kinds differ from the schema's");
+
 nrt_status nrt_opt_activation(nrt_ctx* ctx, int slot, nrt_activation* out) {
     const uint8_t* p;
-    *out = (nrt_activation){NRT_FB_ActivationKind_NONE, 0, 0};
+    *out = (nrt_activation){NRT_ACT_NONE, 0, 0};
     if (!nrt_fb_struct(&ctx->node->options, slot, NRT_FB_FusedActivation_SIZE, &p)) return corrupt(ctx, "activation");
     if (!p) return NRT_OK;
     out->kind = p[NRT_FB_FusedActivation_kind_OFFSET];
     memcpy(&out->alpha, p + NRT_FB_FusedActivation_alpha_OFFSET, 4);
     memcpy(&out->beta, p + NRT_FB_FusedActivation_beta_OFFSET, 4);
-    if (out->kind > NRT_FB_ActivationKind_GELU)
+    if (out->kind >= NRT_ACT_COUNT)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "unknown fused activation %u", out->kind);
-    if (!isfinite(out->alpha) && out->kind != NRT_FB_ActivationKind_CLIP)
+    if (!isfinite(out->alpha) && out->kind != NRT_ACT_CLIP)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "fused activation parameter is not finite");
-    if (out->kind == NRT_FB_ActivationKind_CLIP && !(out->alpha <= out->beta))
+    if (out->kind == NRT_ACT_CLIP && !(out->alpha <= out->beta))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "fused clip bounds [%g, %g] are empty", (double)out->alpha,
                            (double)out->beta);
     return NRT_OK;
@@ -198,23 +211,10 @@ void nrt_parallel_for(nrt_ctx* ctx, size_t n, size_t grain, nrt_task_fn fn, void
 
 int nrt_num_threads(const nrt_ctx* ctx) { return nrt_threadpool_size(ctx->model->pool); }
 
-float nrt_activation_apply(const nrt_activation* act, float x) {
-    switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return x > 0.0f ? x : 0.0f;
-    case NRT_FB_ActivationKind_CLIP: return x < act->alpha ? act->alpha : (x > act->beta ? act->beta : x);
-    case NRT_FB_ActivationKind_LEAKY_RELU: return x >= 0.0f ? x : x * act->alpha;
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
-        float y = act->alpha * x + act->beta;
-        return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
-    }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
-        float y = x / 6.0f + 0.5f;
-        return x * (y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y));
-    }
-    case NRT_FB_ActivationKind_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case NRT_FB_ActivationKind_SILU: return x / (1.0f + expf(-x));
-    case NRT_FB_ActivationKind_TANH: return tanhf(x);
-    case NRT_FB_ActivationKind_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    default: return x;
-    }
+static void pool_parallel_for(void* pool, size_t n, size_t grain, nrt_task_fn fn, void* arg) {
+    nrt_threadpool_run(pool, n, grain, fn, arg);
+}
+
+nrt_threads nrt_threads_of(const nrt_ctx* ctx) {
+    return (nrt_threads){pool_parallel_for, ctx->model->pool, nrt_threadpool_size(ctx->model->pool)};
 }

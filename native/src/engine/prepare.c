@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynamic.h"
 #include "op.h"
 #include "planner.h"
 
@@ -42,8 +43,9 @@ void nrt_release_prepared(nrt_model* m) {
         n->state = NULL;
         n->scratch_bytes = 0;
         n->scratch = NULL;
-        n->static_eval = false;
+        n->static_eval = n->late = false;
     }
+    nrt_dynamic_reset(m);
     while (m->static_blocks) {
         nrt_static_block* next = m->static_blocks->next;
         nrt_mem_free(m, m->static_blocks);
@@ -56,10 +58,11 @@ void nrt_release_prepared(nrt_model* m) {
 static nrt_status reset_shapes(nrt_model* m) {
     for (int i = 0; i < m->num_tensors; i++) {
         nrt_tensor* t = &m->tensors[i];
-        if (t->kind == NRT_TENSOR_STATIC) t->kind = NRT_TENSOR_ACTIVATION;
+        if (t->kind == NRT_TENSOR_STATIC && !t->static_input) t->kind = NRT_TENSOR_ACTIVATION;
         if (t->kind == NRT_TENSOR_ACTIVATION && !t->is_input) {
             t->shape_known = false;
             t->data = NULL;
+            t->dynamic = t->deferred = false;
         }
     }
     for (int i = 0; i < m->num_inputs; i++) {
@@ -111,20 +114,36 @@ static nrt_status propagate(nrt_model* m) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         nrt_ctx ctx = {m, n, i};
+        if (nrt_is_late(m, n)) {
+            nrt_mark_late(m, n);
+            continue;
+        }
+        n->needs_value = false;
         nrt_status st = n->def->prepare(&ctx);
+        if (st != NRT_OK && n->needs_value) { /* a shape from values computed at invoke */
+            nrt_mark_late(m, n);
+            continue;
+        }
         if (st != NRT_OK) return nrt_mem_status(m, st);
-        for (int k = 0; k < n->num_outputs; k++)
+        bool deferred = false;
+        for (int k = 0; k < n->num_outputs; k++) {
             if (!m->tensors[n->outputs[k]].shape_known)
                 return nrt_op_fail(&ctx, NRT_ERR_INTERNAL, "output %d has no shape after prepare", k);
-        if (can_eval_statically(m, n) && (st = eval_statically(m, &ctx)) != NRT_OK) return st;
+            deferred |= m->tensors[n->outputs[k]].deferred;
+        }
+        if (!deferred && can_eval_statically(m, n) && (st = eval_statically(m, &ctx)) != NRT_OK) return st;
     }
     return NRT_OK;
 }
 
-/* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller memory. */
+/* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller
+ * memory; an output sized during invoke has no size to bind to. */
 static nrt_status check_bindings(nrt_model* m) {
     for (int i = 0; i < m->num_tensors; i++) {
         const nrt_tensor* t = &m->tensors[i];
+        if (t->bound && t->dynamic)
+            return nrt_fail(m, NRT_ERR_SHAPE, "output %s is sized during invoke (its shape depends on values): it "
+                            "cannot be bound; unbind it and read nrt_model_output_data after invoke", t->name);
         if (t->bound && t->bound_bytes != t->nbytes)
             return nrt_fail(m, NRT_ERR_SHAPE, "%s %s is bound to %zu bytes but its shape now needs %zu: bind it "
                             "again (or unbind it)", t->is_input ? "input" : "output", t->name, t->bound_bytes,
@@ -153,7 +172,7 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
         /* (a tensor no operator writes, and so none reads (loader.c), needs no memory) */
-        if (t->kind != NRT_TENSOR_ACTIVATION || (!t->is_input && t->producer < 0)) continue;
+        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic || (!t->is_input && t->producer < 0)) continue;
         if (t->bound) { /* in the caller's memory, outside the arena */
             t->data = t->bound;
             continue;
@@ -164,7 +183,7 @@ static nrt_status plan(nrt_model* m) {
         owner[count++] = i;
     }
     for (int i = 0; i < nn; i++) {
-        if (m->nodes[i].static_eval || !m->nodes[i].scratch_bytes) continue;
+        if (m->nodes[i].static_eval || m->nodes[i].late || !m->nodes[i].scratch_bytes) continue;
         items[count] = (nrt_plan_item){m->nodes[i].scratch_bytes, i, i, 0};
         owner[count++] = -(i + 1);
     }
@@ -219,6 +238,7 @@ static uint64_t now_ns(void) {
 }
 
 nrt_status nrt_invoke(nrt_model* m) {
+    nrt_dynamic_reset(m);
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval) continue;
@@ -227,7 +247,8 @@ nrt_status nrt_invoke(nrt_model* m) {
                             n->name ? n->name : "", n->def->name);
         nrt_ctx ctx = {m, n, i};
         uint64_t start = m->profiling ? now_ns() : 0;
-        nrt_status st = n->def->eval(&ctx);
+        nrt_status st = n->late ? nrt_prepare_late(&ctx) : NRT_OK;
+        if (st == NRT_OK) st = n->def->eval(&ctx);
         if (m->profiling) {
             n->profile_ns += now_ns() - start;
             n->profile_calls++;

@@ -1,188 +1,209 @@
-/* Which microkernel table each kernel level uses. Every switch below lists
- * the ladder of its architecture from the best tier down; a tier without a
- * table falls through to the next lower one, and the bottom (NRT_ISA_REF,
- * or a level with nothing yet) returns NULL: the reference kernels.
- *
- * The tables are const data chosen per model (model->isa), so there is no
- * global state to initialize and two models may run different levels. */
-#include "f32_kernels.h"
-#include "s8_kernels.h"
-#include "movement_kernels.h"
+/* The kernel table of every level (dispatch.h). A table names what its level
+ * adds over the level it falls back to (isa.h); everything else comes from
+ * there. The tables are const data and a model resolves its level's once,
+ * so there is no global state and two models may run different levels.
+ * The per-ISA kernels are declared here, the one place that names them. */
+#include "dispatch.h"
 
-const nrt_f32_gemm_table* nrt_f32_gemm_table_for(nrt_isa isa) {
-    switch (isa) {
+/* ---- the kernels of every level (kernels/scalar/, kernels/x86/, kernels/arm/) ---- */
+
+/* float32 (f32_kernels.h) */
+extern const nrt_gemm_table nrt_f32_gemm_4x8_scalar;
+extern const nrt_dwconv_table nrt_f32_dwconv_4_scalar;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_scalar(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_scalar(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsoftmax_scalar(bool log_softmax, const float* x, float* y, size_t n);
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_f32_gemm_12x32_avx512;
-    case NRT_ISA_AVX2: return &nrt_f32_gemm_6x16_avx2;
+extern const nrt_gemm_table nrt_f32_gemm_12x32_avx512;
+extern const nrt_gemm_table nrt_f32_gemm_6x16_avx2;
+extern const nrt_dwconv_table nrt_f32_dwconv_16x4_avx512;
+extern const nrt_dwconv_table nrt_f32_dwconv_8x4_avx2;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT];
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_avx512(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vact_avx2(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_avx512(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsum_rows_avx2(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_vsoftmax_avx512(bool log_softmax, const float* x, float* y, size_t n);
+void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x, float* y, size_t n);
 #endif
 #if defined(__aarch64__)
-    case NRT_ISA_DOTPROD: /* dotprod has no float instructions: the NEON kernels */
-    case NRT_ISA_NEON: return &nrt_f32_gemm_8x8_neon;
+extern const nrt_gemm_table nrt_f32_gemm_8x8_neon;
+extern const nrt_dwconv_table nrt_f32_dwconv_8x4_neon;
+extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT];
+void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size_t n);
+void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
 #endif
-    default: return NULL;
-    }
-}
 
-const nrt_f32_dwconv_table* nrt_f32_dwconv_table_for(nrt_isa isa) {
-    switch (isa) {
+/* int8 (qs8_kernels.h) */
+#define NRT_QS8_VECTOR_KERNELS(ISA)                                                                                 \
+    void nrt_qs8_vadd_##ISA(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode); \
+    void nrt_qs8_vmul_##ISA(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode); \
+    void nrt_qs8_gavgpool_##ISA(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx, float m,  \
+                                const nrt_qs8_requant* rq, int8_t* y);                                               \
+    void nrt_qs8_avgpool_##ISA(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,         \
+                               const nrt_qs8_requant* rq, int8_t* y);                                                \
+    void nrt_qs8_maxpool_##ISA(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin, int32_t qmax, \
+                               int8_t* y);                                                                          \
+    void nrt_qs8_rescale_##ISA(size_t n, const int8_t* x, int32_t zx, float m, const nrt_qs8_requant* rq, int8_t* y); \
+    void nrt_qs8_quantize_##ISA(size_t n, const float* x, float s, int32_t z, int8_t* y);                          \
+    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar;
+extern const nrt_gemm_table nrt_qs8_matmul_4x4k2_minmax_fp32_scalar;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
+NRT_QS8_VECTOR_KERNELS(scalar)
+void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_f32_dwconv_16x4_avx512;
-    case NRT_ISA_AVX2: return &nrt_f32_dwconv_8x4_avx2;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2;
+extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
+extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni;
+extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
+extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
+NRT_QS8_VECTOR_KERNELS(avx512)
+NRT_QS8_VECTOR_KERNELS(avx2)
+void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
 #if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return &nrt_f32_dwconv_8x4_neon;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
+extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
+extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
+NRT_QS8_VECTOR_KERNELS(neon)
+void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
-    default: return NULL;
-    }
-}
 
-const nrt_f32_vector_table* nrt_f32_vector_table_for(nrt_isa isa) {
-    switch (isa) {
+/* data movement (movement_kernels.h) */
 #if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_f32_vector_avx512;
-    case NRT_ISA_AVX2: return &nrt_f32_vector_avx2;
+void nrt_xx_strided_short_rows_avx2(const nrt_strided* s, const void* in, void* out, size_t unit_begin,
+                                    size_t unit_end);
+#endif
+
+/* ---- the tables ---- */
+
+static const nrt_kernels levels[NRT_ISA_COUNT] = {
+    [NRT_ISA_REF] = {
+        .f32_gemm = &nrt_f32_gemm_4x8_scalar,
+        .f32_dwconv = &nrt_f32_dwconv_4_scalar,
+        .f32_vbinary = nrt_f32_vbinary_scalar,
+        .f32_vact = nrt_f32_vact_scalar,
+        .f32_vsum_rows = nrt_f32_vsum_rows_scalar,
+        .f32_vsoftmax = nrt_f32_vsoftmax_scalar,
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar,
+        .qs8_matmul = &nrt_qs8_matmul_4x4k2_minmax_fp32_scalar,
+        .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
+        .qs8_vadd = nrt_qs8_vadd_scalar,
+        .qs8_vmul = nrt_qs8_vmul_scalar,
+        .qs8_lut = nrt_qs8_lut_scalar,
+        .qs8_gavgpool = nrt_qs8_gavgpool_scalar,
+        .qs8_avgpool = nrt_qs8_avgpool_scalar,
+        .qs8_maxpool = nrt_qs8_maxpool_scalar,
+        .qs8_rescale = nrt_qs8_rescale_scalar,
+        .qs8_quantize = nrt_qs8_quantize_scalar,
+        .qs8_dequantize = nrt_qs8_dequantize_scalar,
+    },
+#if defined(__x86_64__) || defined(__i386__)
+    [NRT_ISA_AVX2] = {
+        .f32_gemm = &nrt_f32_gemm_6x16_avx2,
+        .f32_dwconv = &nrt_f32_dwconv_8x4_avx2,
+        .f32_vbinary = nrt_f32_vbinary_avx2,
+        .f32_vact = nrt_f32_vact_avx2,
+        .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
+        .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2,
+        .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
+        .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
+        .qs8_vadd = nrt_qs8_vadd_avx2,
+        .qs8_vmul = nrt_qs8_vmul_avx2,
+        .qs8_gavgpool = nrt_qs8_gavgpool_avx2,
+        .qs8_avgpool = nrt_qs8_avgpool_avx2,
+        .qs8_maxpool = nrt_qs8_maxpool_avx2,
+        .qs8_rescale = nrt_qs8_rescale_avx2,
+        .qs8_quantize = nrt_qs8_quantize_avx2,
+        .qs8_dequantize = nrt_qs8_dequantize_avx2,
+        .strided_short_rows = nrt_xx_strided_short_rows_avx2,
+    },
+    [NRT_ISA_AVX512] = {
+        .f32_gemm = &nrt_f32_gemm_12x32_avx512,
+        .f32_dwconv = &nrt_f32_dwconv_16x4_avx512,
+        .f32_vbinary = nrt_f32_vbinary_avx512,
+        .f32_vact = nrt_f32_vact_avx512,
+        .f32_vsum_rows = nrt_f32_vsum_rows_avx512,
+        .f32_vsoftmax = nrt_f32_vsoftmax_avx512,
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni,
+        .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
+        .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
+        .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni,
+        .qs8_vadd = nrt_qs8_vadd_avx512,
+        .qs8_vmul = nrt_qs8_vmul_avx512,
+        .qs8_gavgpool = nrt_qs8_gavgpool_avx512,
+        .qs8_avgpool = nrt_qs8_avgpool_avx512,
+        .qs8_maxpool = nrt_qs8_maxpool_avx512,
+        .qs8_rescale = nrt_qs8_rescale_avx512,
+        .qs8_quantize = nrt_qs8_quantize_avx512,
+        .qs8_dequantize = nrt_qs8_dequantize_avx512,
+    },
+    [NRT_ISA_AVX512VBMI] = {
+        .qs8_lut = nrt_qs8_lut_avx512vbmi, /* byte permutes: 64 table lookups per instruction */
+    },
 #endif
 #if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return &nrt_f32_vector_neon;
+    [NRT_ISA_NEON] = {
+        .f32_gemm = &nrt_f32_gemm_8x8_neon,
+        .f32_dwconv = &nrt_f32_dwconv_8x4_neon,
+        .f32_vbinary = nrt_f32_vbinary_neon,
+        .f32_vact = nrt_f32_vact_neon,
+        .f32_vsum_rows = nrt_f32_vsum_rows_neon,
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,
+        .qs8_matmul = &nrt_qs8_matmul_4x8k2_minmax_fp32_neon,
+        .qs8_vadd = nrt_qs8_vadd_neon,
+        .qs8_vmul = nrt_qs8_vmul_neon,
+        .qs8_lut = nrt_qs8_lut_neon,
+        .qs8_gavgpool = nrt_qs8_gavgpool_neon,
+        .qs8_avgpool = nrt_qs8_avgpool_neon,
+        .qs8_maxpool = nrt_qs8_maxpool_neon,
+        .qs8_rescale = nrt_qs8_rescale_neon,
+        .qs8_quantize = nrt_qs8_quantize_neon,
+        .qs8_dequantize = nrt_qs8_dequantize_neon,
+    },
+    /* dotprod has no float instructions, and a depthwise tap or a MatMul's
+     * int16 pair has nothing for SDOT to sum: the NEON kernels for those */
+    [NRT_ISA_DOTPROD] = {
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+    },
+    [NRT_ISA_I8MM] = {
+        .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */
+    },
 #endif
-    default: return NULL;
-    }
+};
+
+const nrt_kernels* nrt_kernels_of_level(int isa) {
+    return &levels[isa >= 0 && isa < NRT_ISA_COUNT ? isa : NRT_ISA_REF];
 }
 
-/* ---- int8 (s8_kernels.h) ---- */
-
-const nrt_s8_gemm_table* nrt_s8_gemm_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_gemm_12x32c4_avx512vnni;
-    case NRT_ISA_AVX2: return &nrt_qs8_gemm_4x8c4_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD: return &nrt_qs8_gemm_8x8c4_neondot;
-    case NRT_ISA_NEON: return &nrt_qs8_gemm_8x8_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-const nrt_s8_dwconv_table* nrt_s8_dwconv_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_dwconv_32x4_avx512vnni;
-    case NRT_ISA_AVX2: return &nrt_qs8_dwconv_8x4_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD: /* a depthwise tap has nothing for SDOT to sum: the NEON kernel */
-    case NRT_ISA_NEON: return &nrt_qs8_dwconv_16x2_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-const nrt_s8_vector_table* nrt_s8_vector_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: /* VBMI (byte permutes for the Lut) is not part of the level: asked here */
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512vbmi") ? &nrt_qs8_vector_avx512vbmi : &nrt_qs8_vector_avx512;
-    case NRT_ISA_AVX2: return &nrt_qs8_vector_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return &nrt_qs8_vector_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-nrt_s8_rescale_ukernel nrt_s8_rescale_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return nrt_qs8_rescale_avx512;
-    case NRT_ISA_AVX2: return nrt_qs8_rescale_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return nrt_qs8_rescale_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-nrt_s8_quantize_ukernel nrt_s8_quantize_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return nrt_qs8_quantize_avx512;
-    case NRT_ISA_AVX2: return nrt_qs8_quantize_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return nrt_qs8_quantize_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-nrt_s8_dequantize_ukernel nrt_s8_dequantize_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return nrt_qs8_dequantize_avx512;
-    case NRT_ISA_AVX2: return nrt_qs8_dequantize_avx2;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON: return nrt_qs8_dequantize_neon;
-#endif
-    default: return NULL;
-    }
-}
-
-const nrt_s8_matmul_table* nrt_s8_matmul_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_matmul_4x16k2_avx512vnni;
-#endif
-#if defined(__aarch64__)
-    case NRT_ISA_DOTPROD: /* pairs of int16 products: no SDOT form, the NEON kernel */
-    case NRT_ISA_NEON: return &nrt_qs8_matmul_4x8k2_neon;
-#endif
-    case NRT_ISA_AVX2: /* none yet: reference */
-    default: return NULL;
-    }
-}
-
-const nrt_s8_convt_table* nrt_s8_convt_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qs8_convt_16c4_avx512vnni;
-    case NRT_ISA_AVX2: return &nrt_qs8_convt_8c2_avx2;
-#endif
-    case NRT_ISA_DOTPROD: /* none: the GEMM kernels (s8_drivers.h TRANSPOSE) */
-    case NRT_ISA_NEON:
-    default: return NULL;
-    }
-}
-
-const nrt_qd8_fc_table* nrt_qd8_fc_table_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512: return &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
-    case NRT_ISA_AVX2: return &nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
-#endif
-    case NRT_ISA_DOTPROD:
-    case NRT_ISA_NEON:
-    default: return NULL;
-    }
-}
-
-nrt_strided_fn nrt_strided_short_rows_for(nrt_isa isa) {
-    switch (isa) {
-#if defined(__x86_64__) || defined(__i386__)
-    case NRT_ISA_AVX512:
-    case NRT_ISA_AVX2: return nrt_strided_short_rows_avx2;
-#endif
-    default: return NULL;
+void nrt_kernels_resolve(int isa, nrt_kernels* out) {
+    *out = *nrt_kernels_of_level(isa);
+    for (int level = isa; level != NRT_ISA_REF;) {
+        level = nrt_isa_fallback(level);
+        const nrt_kernels* down = nrt_kernels_of_level(level);
+#define NRT_KERNEL_INHERIT(type, entry) \
+    if (!out->entry) out->entry = down->entry;
+        NRT_KERNEL_ENTRIES(NRT_KERNEL_INHERIT)
+#undef NRT_KERNEL_INHERIT
     }
 }

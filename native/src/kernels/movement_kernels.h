@@ -6,15 +6,7 @@
 #ifndef NRT_MOVEMENT_KERNELS_H
 #define NRT_MOVEMENT_KERNELS_H
 
-#include "../engine/op.h"
+#include "isa.h"
 #include "ref/movement_ref.h"
-
-/* The short-rows gather for kernel level `isa`, or NULL (use the reference). */
-nrt_strided_fn nrt_strided_short_rows_for(nrt_isa isa);
-
-#if defined(__x86_64__) || defined(__i386__)
-void nrt_strided_short_rows_avx2(const nrt_strided* s, const void* in, void* out, size_t unit_begin,
-                                 size_t unit_end);
-#endif
 
 #endif

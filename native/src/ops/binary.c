@@ -4,9 +4,8 @@
  * kernels/ref/binary_ref.h. A fused activation applies to float32 results. */
 #include <string.h>
 
-#include "../engine/dtype.h"
-#include "../kernels/f32_kernels.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dtype.h"
+#include "../kernels/dispatch.h"
 #include "../kernels/ref/binary_ref.h"
 #include "broadcast.h"
 #include "movement_util.h"
@@ -26,10 +25,10 @@ typedef struct binary_state {
     bool check_zero; /* integer Div / Mod: a zero divisor is an error */
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
     bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
-    nrt_s8_binary q;
-    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the ISA's vector kernel (NULL: reference) */
-    nrt_f32_vact_ukernel vact;     /* the ISA's activation kernel (NULL: reference) */
-    nrt_s8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
+    nrt_qs8_binary q;
+    nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the level's vector kernel (else NULL: reference) */
+    nrt_f32_vact_ukernel vact;     /* the level's activation kernel */
+    nrt_qs8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
     int lut_vector;                /* which operand (0 / 1) runs through the table */
     int64_t height, width, pixel;  /* upsampled operands: the output's H, W and elements per pixel */
 } binary_state;
@@ -76,7 +75,7 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     nrt_qs8 qa, qb, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
-        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)))
         return st;
     s->q.za = qa.zero_point;
     s->q.zb = qb.zero_point;
@@ -88,18 +87,17 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
         if (!(st = nrt_qs8_multiplier(ctx, qa.scale, qy.scale, "s_a / s_y", &s->q.ma)))
             st = nrt_qs8_multiplier(ctx, sb, qy.scale, "s_b / s_y", &s->q.mb);
     }
-    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_s8_ref : nrt_add_s8_ref, NRT_INT8, NRT_INT8,
+    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? nrt_mul_qs8_ref : nrt_add_qs8_ref, NRT_INT8, NRT_INT8,
                                     NRT_INT8, false, &s->q};
-    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
-    nrt_binary_fn fast = !vt ? NULL : op == NRT_FB_OpType_Mul ? vt->mul : vt->add;
-    if (fast && s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = fast; /* same bytes (s8_kernels.h) */
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    if (s->q.out.qmin <= s->q.out.qmax) s->kernel.fn = op == NRT_FB_OpType_Mul ? k->qs8_vmul : k->qs8_vadd;
     s->int8 = true;
     return st;
 }
 
-/* float32 Add / Sub / Mul / Div / Min / Max: the ISA's vector kernels. */
+/* float32 Add / Sub / Mul / Div / Min / Max: the level's vector kernels. */
 static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
-    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
+    const nrt_kernels* k = nrt_kernels_of(ctx);
     int vop = -1;
     switch (ctx->node->op) {
     case NRT_FB_OpType_Add: vop = NRT_F32_VADD; break;
@@ -110,8 +108,19 @@ static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, bi
     case NRT_FB_OpType_Max: vop = NRT_F32_VMAX; break;
     default: break;
     }
-    s->vfast = t && vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? t->binary[vop] : NULL;
-    s->vact = t ? t->act : NULL;
+    s->vfast = vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? k->f32_vbinary[vop] : NULL;
+    s->vact = k->f32_vact;
+}
+
+/* The reference kernel's name for the op (every op of this file has one). */
+static nrt_binary_op kernel_op(unsigned op) {
+    switch (op) {
+#define NRT_BINARY_CASE(name) \
+    case NRT_FB_OpType_##name: return NRT_BINARY_##name;
+        NRT_BINARY_OPS(NRT_BINARY_CASE)
+#undef NRT_BINARY_CASE
+    default: return NRT_BINARY_Add;
+    }
 }
 
 static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
@@ -119,14 +128,14 @@ static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     const binary_params* p = ctx->node->params;
     unsigned op = ctx->node->op;
     if (nrt_is_qs8(a) || nrt_is_qs8(b) || nrt_is_qs8(y)) return pick_int8(ctx, a, b, y, s);
-    if (!nrt_binary_ref_select(op, p->variant, a->dtype, b->dtype, &s->kernel)) {
+    if (!nrt_binary_ref_select(kernel_op(op), p->variant, a->dtype, b->dtype, &s->kernel)) {
         if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "not implemented for inputs %s (%s) and %s (%s)", a->name,
                            nrt_dtype_name(a->dtype), b->name, nrt_dtype_name(b->dtype));
     }
     nrt_status st = nrt_expect_dtype(ctx, y, s->kernel.y_type, "output");
     if (st) return st;
-    if (p->act.kind != NRT_FB_ActivationKind_NONE && y->dtype != NRT_FLOAT32)
+    if (p->act.kind != NRT_ACT_NONE && y->dtype != NRT_FLOAT32)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs a float32 result; %s is %s", y->name,
                            nrt_dtype_name(y->dtype));
     s->check_zero = (op == NRT_FB_OpType_Div || op == NRT_FB_OpType_Mod) && is_int(b->dtype);
@@ -177,10 +186,11 @@ static nrt_status binary_prepare(nrt_ctx* ctx) {
                            a->name);
     if ((st = nrt_set_shape(ctx, y, rank, dims))) return st;
     nrt_bcast_plan(&s->plan, 2, ins, rank, dims);
-    const nrt_s8_vector_table* vt = s->int8 ? nrt_s8_vector_table_for(ctx->model->isa) : NULL;
-    if (vt && vt->lut && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
+    /* a table lookup beats the arithmetic only when the level vectorizes it */
+    nrt_qs8_lut_ukernel lut = nrt_kernels_of(ctx)->qs8_lut;
+    if (s->int8 && lut != nrt_kernels_of_level(NRT_ISA_REF)->qs8_lut && (nrt_numel(b) == 1 || nrt_numel(a) == 1)) {
         s->lut_vector = nrt_numel(b) == 1 ? 0 : 1;
-        if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = vt->lut;
+        if (nrt_numel(ins[s->lut_vector]) == s->plan.total) s->lut = lut;
     }
     int sa = nrt_bcast_inner_stride(&s->plan, 0), sb = nrt_bcast_inner_stride(&s->plan, 1);
     s->mode = !sb ? NRT_BIN_VS : (!sa ? NRT_BIN_SV : NRT_BIN_VV);
@@ -205,16 +215,6 @@ typedef struct binary_job {
     size_t ea, eb, ey; /* element sizes */
 } binary_job;
 
-static void apply_activation(const binary_state* s, const nrt_activation* act, float* y, int64_t n) {
-    if (s->vact) {
-        s->vact(act, y, y, (size_t)n);
-    } else if (act->kind == NRT_FB_ActivationKind_RELU) {
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, y[i]);
-    }
-}
-
 /* What one thread's walk needs: the job, and gather buffers for short rows. */
 typedef struct binary_walk {
     const binary_job* j;
@@ -232,7 +232,7 @@ static void binary_run(void* arg, const int64_t* off, int64_t out, int64_t count
     const binary_job* j = ((const binary_walk*)arg)->j;
     void* y = j->y + (size_t)out * j->ey;
     run_kernel(j, j->a + (size_t)off[0] * j->ea, j->b + (size_t)off[1] * j->eb, y, (size_t)count, j->s->mode);
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, count);
+    if (j->act->kind != NRT_ACT_NONE) j->s->vact(j->act, y, y, (size_t)count);
 }
 
 #define GATHER(T)                                                                                          \
@@ -274,7 +274,7 @@ static void binary_rows(void* arg, const int64_t* off, int64_t out, int64_t rows
     void* y = j->y + (size_t)out * j->ey;
     /* Never both scalar: a kept (size > 1) dim has a nonzero stride in some input. */
     run_kernel(j, a, b, y, (size_t)n, bs ? NRT_BIN_VS : (as ? NRT_BIN_SV : NRT_BIN_VV));
-    if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(j->s, j->act, y, n);
+    if (j->act->kind != NRT_ACT_NONE) j->s->vact(j->act, y, y, (size_t)n);
 }
 
 /* Whole rows per kernel call (0: a call per row), see SHORT_ROW. */
@@ -359,7 +359,7 @@ static void upsampled_rows(void* arg, size_t begin, size_t end) {
                 const void* b = k == r || !nrt_upsampled(u->up, 1) ? row_piece(j, u->up, 1, k, e0, n, buf[1]) : buf[1];
                 void* y = j->y + (k * row + e0) * j->ey;
                 run_kernel(j, a, b, y, n, NRT_BIN_VV);
-                if (j->act->kind != NRT_FB_ActivationKind_NONE) apply_activation(s, j->act, y, (int64_t)n);
+                if (j->act->kind != NRT_ACT_NONE) s->vact(j->act, y, y, n);
             }
         }
     }
@@ -385,7 +385,7 @@ static bool has_zero(const nrt_tensor* t) {
 }
 
 typedef struct lut_job {
-    nrt_s8_lut_ukernel lut;
+    nrt_qs8_lut_ukernel lut;
     const int8_t* x;
     const int8_t* table;
     int8_t* y;
@@ -398,7 +398,7 @@ static void lut_range(void* arg, size_t begin, size_t end) {
 
 /* An int8 op with a single-value operand is a function of the other
  * operand's code: its 256 results, computed by the op's own kernel (the same
- * arithmetic, so the same bytes), become a table for the ISA's Lut kernel. */
+ * arithmetic, so the same bytes), become a table for the level's Lut kernel. */
 static void eval_int8_lut(nrt_ctx* ctx, const binary_state* s, const nrt_tensor* a, const nrt_tensor* b,
                           nrt_tensor* y) {
     int8_t codes[256], table[256];
@@ -420,11 +420,11 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     }
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
-    static const nrt_activation no_activation = {NRT_FB_ActivationKind_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
+    static const nrt_activation no_activation = {NRT_ACT_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
     binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data,
                       nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype), nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
-    if (pv) nrt_binary_ref_select(NRT_FB_OpType_Pow, pv, a->dtype, b->dtype, &job.kernel);
+    if (pv) nrt_binary_ref_select(NRT_BINARY_Pow, pv, a->dtype, b->dtype, &job.kernel);
     /* Pow, float16 and mixed-type kernels cost far more per element. */
     bool heavy = (ctx->node->op == NRT_FB_OpType_Pow && !pv) || s->kernel.via_f32;
     if (p->up.any) {
@@ -440,6 +440,4 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
 #define BINARY_OP(NAME)                                                                                     \
     const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_BinaryOptions, 2, 2, 1, 1,               \
                                       binary_parse, binary_prepare, binary_eval, NULL};
-BINARY_OP(Add) BINARY_OP(Sub) BINARY_OP(Mul) BINARY_OP(Div) BINARY_OP(Pow) BINARY_OP(Min) BINARY_OP(Max)
-BINARY_OP(Mod) BINARY_OP(Equal) BINARY_OP(Greater) BINARY_OP(GreaterOrEqual) BINARY_OP(Less)
-BINARY_OP(LessOrEqual) BINARY_OP(And) BINARY_OP(Or) BINARY_OP(Xor) BINARY_OP(BitShift) BINARY_OP(PRelu)
+NRT_BINARY_OPS(BINARY_OP)

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/ref/int8_ref.h"
+#include "../kernels/ref/qs8_ref.h"
 #include "../kernels/requant.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "movement_util.h"
 #include "upsample.h"
 
@@ -23,7 +23,7 @@ typedef struct blocks_state {
     size_t* block_bytes;          /* n entries */
     void** ptrs;                  /* n entries: the parts' data, filled at eval */
     nrt_int8_rescale* rescale;    /* Concat of int8 inputs quantized unlike the output, else NULL */
-    nrt_s8_rescale_ukernel fast;  /* the ISA's rescale kernel for them (s8_kernels.h), NULL: reference */
+    nrt_qs8_rescale_ukernel fast;  /* the level's rescale kernel for them (qs8_kernels.h) */
     const nrt_upsample* up;       /* Concat with upsampled inputs (channel axis of 4-D tensors), else NULL */
     int64_t height, width;        /* up: the output's H and W */
     size_t cache_at[NRT_UPSAMPLE_MAX_INPUTS]; /* up: see plan_row_cache */
@@ -106,7 +106,7 @@ static nrt_status concat_rescale(nrt_ctx* ctx, blocks_state* s, const nrt_tensor
     }
     for (int k = 0; s->rescale && k < s->n; k++)
         if (nrt_mv_same_quant(&nrt_in(ctx, k)->quant, qy)) s->rescale[k].copy = true;
-    s->fast = s->rescale ? nrt_s8_rescale_for(ctx->model->isa) : NULL;
+    s->fast = s->rescale ? nrt_kernels_of(ctx)->qs8_rescale : NULL;
     return NRT_OK;
 }
 
@@ -190,7 +190,7 @@ typedef struct blocks_job {
     void* data;  /* Concat: output, Split: input */
 } blocks_job;
 
-/* The reference's loop with the ISA's rescale kernel (the same bytes). A
+/* The reference's loop with the level's rescale kernel (the same bytes). A
  * channel concat of NHWC maps has rows of a few dozen bytes per input: a
  * block of rows of one input is rescaled in one kernel call into a buffer,
  * then copied out (the kernel's fixed cost per call outweighs a row's work),
@@ -202,7 +202,7 @@ static void concat_block(const blocks_state* s, int k, uint8_t* dst, size_t r, s
     size_t nb = s->block_bytes[k];
     const int8_t* x = (const int8_t*)s->ptrs[k] + r * nb;
     const nrt_int8_rescale* q = &s->rescale[k];
-    nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
+    nrt_qs8_requant rq = nrt_qs8_requant_make(q->zy, -128, 127);
     if (!q->copy && rows * nb <= RESCALE_BLOCK_BYTES) {
         s->fast(rows * nb, x, q->zx, q->m, &rq, buf);
         x = buf;
@@ -232,13 +232,8 @@ static void concat_rows_fast(const blocks_state* s, uint8_t* out, size_t begin, 
 /* n values of input k brought to the output's quantization. */
 static void rescale_input(const blocks_state* s, int k, const int8_t* x, size_t n, int8_t* y) {
     const nrt_int8_rescale* q = &s->rescale[k];
-    if (s->fast) {
-        nrt_s8_requant rq = nrt_s8_requant_make(q->zy, -128, 127);
-        s->fast(n, x, q->zx, q->m, &rq, y);
-    } else {
-        nrt_s8_out out = {q->zy, -128, 127};
-        nrt_rescale_s8_ref(x, y, n, q->zx, q->m, &out);
-    }
+    nrt_qs8_requant rq = nrt_qs8_requant_make(q->zy, -128, 127);
+    s->fast(n, x, q->zx, q->m, &rq, y);
 }
 
 /* Input k's part of one output image row: `src` is its source row (the
@@ -300,7 +295,7 @@ static void concat_range(void* arg, size_t begin, size_t end) {
         concat_up_rows(j->s, j->data, begin, end);
         return;
     }
-    if (j->s->rescale && j->s->fast) {
+    if (j->s->rescale) {
         concat_rows_fast(j->s, j->data, begin, end);
         return;
     }

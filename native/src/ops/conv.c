@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
 #include "../engine/packed.h"
-#include "../kernels/f32_conv.h"
-#include "../kernels/f32_gemm.h"
-#include "../kernels/s8_drivers.h"
+#include "../kernels/conv.h"
+#include "../kernels/dispatch.h"
+#include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
+#include "sparse_weights.h"
 #include "spatial_common.h"
 
 typedef struct conv_params {
@@ -30,18 +30,25 @@ typedef struct conv_params {
     nrt_activation act;
     int64_t out_pad[2], out_shape[2];
     int n_out_shape;
-    bool packed;          /* w holds the constant weights, packed for the reference kernels */
-    nrt_f32_conv_plan fast; /* kind != NONE: w holds them packed for the ISA's kernels (f32_conv.h) */
-    nrt_s8_conv_plan s8;    /* kind != NONE: w holds the int8 weights packed for the ISA's kernels */
-    const void* w;          /* packed at load, shared with every op packing them alike (engine/packed.h) */
+    bool packed;        /* w holds the constant float32 weights, packed for the reference kernels */
+    nrt_conv_plan plan; /* kind != NONE: w holds the weights packed for the level's kernels (kernels/conv.h) */
+    bool int_clamp;     /* int8: every acc * m is within NRT_QS8_INT_CLAMP_BOUND (nrt_qs8_requant) */
+    const void* w;      /* packed at load, shared with every op packing them alike (engine/packed.h) */
+    /* A 1x1 conv on sparse weights (ops/sparse_weights.h): int8 on the level's sparse GEMM table, w
+     * holding them packed for it; float32 on the reference kernel, csr[] holding this op's block-CSR
+     * copy (not shared: counted with the parameters). */
+    const nrt_gemm_table* spmm;
+    bool sparse_f32;
+    nrt_bcsr sparse;
+    float csr[];
 } conv_params;
 
 typedef struct conv_state {
     nrt_conv2d_geom g;
-    size_t zeros_offset, packed_offset; /* in scratch */
+    size_t packed_offset;               /* float32, reference kernels: weights repacked in scratch */
     bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
-    nrt_s8_conv q;
-    nrt_s8_dw_rows rows;                /* depthwise row variants (s8_drivers.h), at rows_offset in extra[] */
+    nrt_qs8_conv q;
+    nrt_conv_dw_rows rows;              /* depthwise row variants (kernels/conv.h), at rows_offset in extra[] */
     size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
@@ -57,25 +64,40 @@ static bool packable(const nrt_tensor* w, int64_t group, bool transpose) {
     return !transpose || nrt_conv_transpose_layout(w->dims[0] / group, w->dims[3], group) != NRT_CONVT_PLAIN;
 }
 
-/* The ISA's kernels take constant float32 weights and bias; what they do
- * with the geometry is f32_conv.h's choice. */
-static bool plan_fast(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_f32_conv_plan* plan) {
+static bool is_padded(const conv_params* o) {
+    const nrt_window2d* win = &o->win;
+    return win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
+           o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
+}
+
+static nrt_conv_desc conv_desc(const conv_params* o, const nrt_tensor* w, bool transpose) {
+    const nrt_window2d* win = &o->win;
+    return (nrt_conv_desc){transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
+                           {win->dilation[0], win->dilation[1]}, is_padded(o)};
+}
+
+/* The level's conv kernels for float32 or int8 tensors. */
+static nrt_conv_kernels conv_kernels(nrt_ctx* ctx, bool int8) {
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    if (int8) return (nrt_conv_kernels){k->qs8_gemm, k->qs8_dwconv, k->qs8_convt};
+    return (nrt_conv_kernels){k->f32_gemm, k->f32_dwconv, NULL};
+}
+
+/* float32 on the level's kernels: constant weights and bias. */
+static bool plan_f32(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_conv_plan* plan) {
     const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
     if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_FLOAT32 || w->rank != 4) return false;
     int64_t cout = transpose ? w->dims[3] * o->group : w->dims[0];
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && b->rank == 1 && b->dims[0] == cout))
         return false;
-    const nrt_window2d* win = &o->win;
-    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
-                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
-    nrt_f32_conv_desc d = {transpose, w->dims, o->group, {win->stride[0], win->stride[1]},
-                           {win->dilation[0], win->dilation[1]}, padded};
-    return nrt_f32_conv_plan_init(ctx->model->isa, &d, plan);
+    nrt_conv_desc d = conv_desc(o, w, transpose);
+    nrt_conv_kernels k = conv_kernels(ctx, false);
+    return nrt_conv_plan_init(&k, &d, plan);
 }
 
-/* int8 Conv on the ISA's kernels (s8_drivers.h): a quantized x and y, constant
- * int8 OHWI weights with their multipliers known now, a constant int32 bias. */
-static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_conv_plan* plan) {
+/* int8 on the level's kernels: a quantized x and y, constant int8 weights
+ * with their multipliers known now, a constant int32 bias. */
+static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_conv_plan* plan) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     if (!x || !w || !y || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->rank != 4 ||
         w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
@@ -83,18 +105,16 @@ static bool plan_s8(nrt_ctx* ctx, const conv_params* o, bool transpose, nrt_s8_c
     int64_t cout = transpose ? w->dims[3] : w->dims[0];
     if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == cout)) return false;
     if (!nrt_is_qs8(x) || !nrt_is_qs8(y)) return false;
-    if (o->act.kind != NRT_FB_ActivationKind_NONE && o->act.kind != NRT_FB_ActivationKind_RELU &&
-        o->act.kind != NRT_FB_ActivationKind_CLIP)
-        return false;
-    if (!transpose) return nrt_s8_conv_plan_init(ctx->model->isa, w->dims, o->group, o->win.dilation[1], plan);
-    const nrt_window2d* win = &o->win;
-    bool padded = win->pads[0] || win->pads[1] || win->pads[2] || win->pads[3] || o->out_pad[0] || o->out_pad[1] ||
-                  o->n_out_shape || (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
-    return nrt_s8_convt_plan_init(ctx->model->isa, w->dims, o->group, win->stride, win->dilation, padded, plan);
+    if (o->act.kind != NRT_ACT_NONE && o->act.kind != NRT_ACT_RELU && o->act.kind != NRT_ACT_CLIP) return false;
+    nrt_conv_desc d = conv_desc(o, w, transpose);
+    nrt_conv_kernels k = conv_kernels(ctx, true);
+    return nrt_conv_plan_init(&k, &d, plan);
 }
 
+static int32_t x_zero_point(const nrt_tensor* x) { return x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0; }
+
 /* Whether every scaled accumulator |acc * m| stays within
- * NRT_S8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_s8_requant):
+ * NRT_QS8_INT_CLAMP_BOUND, so kernels may clamp after rounding (nrt_qs8_requant):
  * |acc| <= |bias| + 255 * sum |w| over the channel's weights (|x - z_x| <= 255),
  * the true sum, which the wrapping accumulator then holds exactly. */
 static bool requant_bounded(nrt_model* model, const nrt_tensor* w, const nrt_tensor* b, const float* m,
@@ -107,93 +127,162 @@ static bool requant_bounded(nrt_model* model, const nrt_tensor* w, const nrt_ten
     bool ok = true;
     for (size_t c = 0; c < cout && ok; c++) {
         double bias = b ? fabs((double)((const int32_t*)b->data)[c]) : 0.0;
-        ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_S8_INT_CLAMP_BOUND; /* (false for NaN) */
+        ok = fabs((double)m[c]) * (bias + 255.0 * sum[c]) < NRT_QS8_INT_CLAMP_BOUND; /* (false for NaN) */
     }
     nrt_mem_free(model, sum);
     return ok;
 }
 
 /* What a conv's packed weights depend on (engine/packed.h): the layout
- * (tag), the constants, the group and the kernels the plan chose. */
-enum { PACK_F32_FAST = 1, PACK_F32_REF, PACK_S8 };
+ * (tag), the constants, the group, the kernels chosen and, for int8, the
+ * activations' scales folded into the multipliers and x's zero point (the
+ * padding value and ConvTranspose's bias fold). */
+enum { PACK_PLAN = 1, PACK_SPMM, PACK_F32_REF };
 
 static nrt_pack_key pack_key(nrt_ctx* ctx, int tag, const conv_params* p, bool transpose) {
     const nrt_node* n = ctx->node;
+    const nrt_tensor* w = nrt_in(ctx, 1);
     nrt_pack_key k = {{(uint64_t)tag << 1 | transpose, (uint64_t)n->inputs[1],
                        (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1), (uint64_t)p->group}};
-    if (tag == PACK_F32_FAST) {
-        k.v[4] = (uint64_t)p->fast.kind;
-        k.v[5] = (uint64_t)(uintptr_t)p->fast.gemm;
-        k.v[6] = (uint64_t)(uintptr_t)p->fast.dw;
-        k.v[7] = p->fast.group_floats;
-        k.v[8] = p->fast.packed_floats;
-    } else if (tag == PACK_S8) { /* the multipliers fold in the activations' scales, the bias x's zero point */
-        const nrt_s8_conv_plan* q = &p->s8;
-        const nrt_quant *qx = &nrt_in(ctx, 0)->quant, *qy = &nrt_out(ctx, 0)->quant;
+    const nrt_conv_plan* q = &p->plan;
+    if (tag == PACK_PLAN) {
         k.v[4] = (uint64_t)q->kind | (uint64_t)q->convt_wide << 8 | (uint64_t)q->merged_rows << 9;
         k.v[5] = (uint64_t)(uintptr_t)q->gemm;
-        k.v[6] = (uint64_t)(uintptr_t)q->dw ^ (uint64_t)(uintptr_t)q->convt;
-        k.v[7] = q->group_bytes;
+        k.v[6] = (uint64_t)(uintptr_t)q->dw;
+        k.v[7] = (uint64_t)(uintptr_t)q->convt;
         k.v[8] = q->packed_bytes;
-        k.v[9] = nrt_pack_key_f32(qx->scale[0]) | (uint64_t)(qx->zero_point ? qx->zero_point[0] : 0) << 32;
-        k.v[10] = nrt_pack_key_f32(qy->scale[0]);
+        k.v[9] = q->group_bytes;
+    } else if (tag == PACK_SPMM) {
+        k.v[5] = (uint64_t)(uintptr_t)p->spmm;
+    }
+    if (tag != PACK_F32_REF && w->dtype == NRT_INT8) {
+        const nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+        k.v[10] = nrt_pack_key_f32(x->quant.scale[0]) | (uint64_t)(uint32_t)x_zero_point(x) << 32;
+        k.v[11] = nrt_pack_key_f32(y->quant.scale[0]);
     }
     return k;
 }
 
-/* Packs the weights into shared memory (engine/packed.h) unless an op packed
- * them alike already; *info carries pack_s8's int_clamp. NRT_OK with p->w
- * NULL: the int8 multipliers are unknown or out of range (prepare then
- * reports why, or runs the reference). */
-static nrt_status pack_s8(nrt_ctx* ctx, conv_params* p, bool transpose, void* dst, uint64_t* info) {
-    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+/* The int8 multipliers of this conv (counted memory, freed by the caller
+ * with nrt_mem_free), NULL when unknown, out of range or out of memory. */
+static float* s8_multipliers(nrt_ctx* ctx, bool transpose) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     int axis = transpose ? 3 : 0;
     float* m = nrt_mem_alloc(ctx->model, (size_t)w->dims[axis] * sizeof(float));
-    bool ok = m && nrt_qs8_static_multipliers(x, w, axis, y, w->dims[axis], m);
-    if (ok && transpose) {
-        int32_t zx = x->quant.zero_point ? (int32_t)x->quant.zero_point[0] : 0;
-        ok = nrt_s8_convt_pack(&p->s8, w->dims, w->data, b ? b->data : NULL, m, zx, dst);
-    } else if (ok) {
-        nrt_s8_conv_pack(&p->s8, w->dims, p->group, w->data, b ? b->data : NULL, m, dst);
-    }
-    if (ok) *info = requant_bounded(ctx->model, w, b, m, transpose);
+    if (m && nrt_qs8_static_multipliers(x, w, axis, y, w->dims[axis], m)) return m;
     nrt_mem_free(ctx->model, m);
-    return m ? (ok ? NRT_OK : NRT_ERR_UNSUPPORTED) : NRT_ERR_OUT_OF_MEMORY;
+    return NULL;
 }
 
-static nrt_status pack_weights(nrt_ctx* ctx, conv_params* p, bool transpose, int tag) {
-    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+/* Packs the weights into dst as the tag says; *int_clamp: requant_bounded
+ * for int8. False when the int8 multipliers are not known or not in range
+ * (prepare then reports why, or runs the reference) or memory runs out. */
+static bool pack_into(nrt_ctx* ctx, int tag, const conv_params* p, bool transpose, void* dst, bool* int_clamp) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    const int64_t* dims = w->dims;
+    if (tag == PACK_F32_REF) {
+        if (transpose) nrt_conv_transpose_pack_f32(w->data, dims[0], dims[1], dims[2], dims[3], p->group, dst);
+        else nrt_conv_pack_f32(w->data, dims[0], dims[1], dims[2], dims[3], p->group, dst);
+        return true;
+    }
+    bool int8 = w->dtype == NRT_INT8;
+    float* m = int8 ? s8_multipliers(ctx, transpose) : NULL;
+    if (int8 && !m) return false;
+    bool ok = true;
+    if (tag == PACK_SPMM) {
+        size_t cout = (size_t)dims[0], cin = (size_t)dims[3];
+        nrt_gemm_weights a = {cout, cin, 1, w->data, cin, 0, 1, b ? b->data : NULL, m, 0, 0};
+        nrt_gemm_pack(p->spmm, &a, dst);
+    } else {
+        nrt_conv_desc d = conv_desc(p, w, transpose);
+        nrt_conv_weights cw = {w->data, b ? b->data : NULL, m, int8 ? x_zero_point(x) : 0};
+        ok = nrt_conv_pack(&p->plan, &d, &cw, dst);
+    }
+    *int_clamp = ok && int8 && requant_bounded(ctx->model, w, b, m, transpose);
+    nrt_mem_free(ctx->model, m);
+    return ok;
+}
+
+/* Points p->w at the weights packed as the tag says, packing them into
+ * shared memory unless an op packed them alike already. NRT_OK with p->w
+ * NULL: they could not be packed (pack_into); the caller drops the plan. */
+static nrt_status pack_weights(nrt_ctx* ctx, conv_params* p, bool transpose, int tag, size_t bytes) {
     nrt_pack_key key = pack_key(ctx, tag, p, transpose);
     uint64_t info = 0;
     if ((p->w = nrt_packed_find(ctx->model, &key, &info))) {
-        p->s8.int_clamp = info != 0;
+        p->int_clamp = info != 0;
         return NRT_OK;
     }
-    size_t bytes = tag == PACK_F32_FAST ? p->fast.packed_floats * sizeof(float)
-                   : tag == PACK_S8     ? p->s8.packed_bytes
-                                        : w->nbytes;
     void* dst = nrt_packed_alloc(ctx->model, bytes);
     if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    nrt_status st = NRT_OK;
-    if (tag == PACK_F32_FAST) {
-        nrt_f32_conv_desc d = {transpose, w->dims, p->group, {0, 0}, {0, 0}, false};
-        nrt_f32_conv_pack(&p->fast, &d, w->data, b ? b->data : NULL, dst);
-    } else if (tag == PACK_S8) {
-        st = pack_s8(ctx, p, transpose, dst, &info);
-    } else if (transpose) {
-        nrt_conv_transpose_pack_f32(w->data, w->dims[0], w->dims[1], w->dims[2], w->dims[3], p->group, dst);
-    } else {
-        nrt_conv_pack_f32(w->data, w->dims[0], w->dims[1], w->dims[2], w->dims[3], p->group, dst);
-    }
-    if (st != NRT_OK) {
+    bool int_clamp = false;
+    if (!pack_into(ctx, tag, p, transpose, dst, &int_clamp)) {
         nrt_mem_free(ctx->model, dst);
-        p->s8 = (nrt_s8_conv_plan){0};
-        return st == NRT_ERR_UNSUPPORTED ? NRT_OK : nrt_op_fail(ctx, st, "out of memory");
+        return ctx->model->mem.refused ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
     }
-    if (!nrt_packed_add(ctx->model, &key, dst, bytes, info)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!nrt_packed_add(ctx->model, &key, dst, bytes, int_clamp))
+        return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     p->w = dst;
-    p->s8.int_clamp = info != 0;
+    p->int_clamp = int_clamp;
     return NRT_OK;
+}
+
+/* The weights of a parsed conv: packed (and shared) for the level's plan,
+ * the sparse GEMM table or the reference kernels, or a block-CSR copy. */
+static nrt_status parse_weights(nrt_ctx* ctx, conv_params* p, bool transpose, size_t spmm_bytes) {
+    nrt_tensor* w = nrt_in(ctx, 1);
+    nrt_status st = NRT_OK;
+    if (p->spmm) {
+        if ((st = pack_weights(ctx, p, transpose, PACK_SPMM, spmm_bytes))) return st;
+        if (!p->w) /* (the multipliers were known: sparse_s8_table) */
+            return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        nrt_sparse_claim(w);
+    } else if (p->sparse_f32) {
+        nrt_sparse_f32_build(ctx, w, p->csr, &p->sparse);
+    } else if (p->plan.kind) {
+        st = pack_weights(ctx, p, transpose, PACK_PLAN, p->plan.packed_bytes);
+        if (!p->w) p->plan = (nrt_conv_plan){0};
+    } else if (p->packed) {
+        st = pack_weights(ctx, p, transpose, PACK_F32_REF, w->nbytes);
+    }
+    return st;
+}
+
+/* A 1x1 ungrouped unpadded Conv on sparse weights (ops/sparse_weights.h). */
+static bool sparse_pointwise(nrt_ctx* ctx, const conv_params* o, bool transpose) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    return !transpose && x && w && w->sparse && w->rank == 4 && w->dims[1] == 1 && w->dims[2] == 1 &&
+           o->group == 1 && !is_padded(o);
+}
+
+/* The level's int8 sparse GEMM table (and the bytes of the weights packed for
+ * it) when it should run this conv: as plan_s8, with multipliers known now. */
+static const nrt_gemm_table* sparse_s8_table(nrt_ctx* ctx, const conv_params* o, bool transpose, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!sparse_pointwise(ctx, o, transpose) || w->dtype != NRT_INT8 || !y || !nrt_is_qs8(x) || !nrt_is_qs8(y))
+        return NULL;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return NULL;
+    if (o->act.kind != NRT_ACT_NONE && o->act.kind != NRT_ACT_RELU &&
+        !(o->act.kind == NRT_ACT_CLIP && o->act.alpha <= o->act.beta))
+        return NULL;
+    int64_t pixels = x->rank == 4 && x->dims[1] > 0 && x->dims[2] > 0 ? x->dims[1] * x->dims[2] : 1 << 16;
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[3], pixels);
+    float* m = t ? s8_multipliers(ctx, false) : NULL;
+    if (m) {
+        nrt_gemm_weights a = {(size_t)w->dims[0], (size_t)w->dims[3], 1, w->data, (size_t)w->dims[3], 0, 1,
+                              b ? b->data : NULL, m, 0, 0};
+        *bytes = nrt_gemm_weights_bytes(t, &a);
+    } else {
+        t = NULL;
+    }
+    nrt_mem_free(ctx->model, m);
+    return t;
+}
+
+static size_t sparse_f32_bytes(nrt_ctx* ctx, const conv_params* o, bool transpose) {
+    const nrt_tensor* x = nrt_in(ctx, 0);
+    return sparse_pointwise(ctx, o, transpose) && x->dtype == NRT_FLOAT32 ? nrt_sparse_f32_bytes(ctx, nrt_in(ctx, 1))
+                                                                          : 0;
 }
 
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
@@ -213,16 +302,19 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
         return st;
     if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
-    bool fast = plan_fast(ctx, &o, transpose, &o.fast);
-    bool s8 = !fast && plan_s8(ctx, &o, transpose, &o.s8);
-    o.packed = !fast && !s8 && packable(nrt_in(ctx, 1), group, transpose);
-    conv_params* p = nrt_alloc_params(ctx, sizeof *p);
+    nrt_tensor* w = nrt_in(ctx, 1);
+    size_t spmm_bytes = 0, f32_bytes = 0;
+    const nrt_gemm_table* spmm = sparse_s8_table(ctx, &o, transpose, &spmm_bytes);
+    if (!spmm) f32_bytes = sparse_f32_bytes(ctx, &o, transpose);
+    bool sparse = spmm || f32_bytes;
+    bool planned = !sparse && (plan_f32(ctx, &o, transpose, &o.plan) || plan_s8(ctx, &o, transpose, &o.plan));
+    o.packed = !planned && !sparse && packable(w, group, transpose);
+    o.spmm = spmm;
+    o.sparse_f32 = f32_bytes != 0;
+    conv_params* p = nrt_alloc_params(ctx, sizeof *p + f32_bytes);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
-    if (fast) return pack_weights(ctx, p, transpose, PACK_F32_FAST);
-    if (s8) return pack_weights(ctx, p, transpose, PACK_S8);
-    if (p->packed) return pack_weights(ctx, p, transpose, PACK_F32_REF);
-    return NRT_OK;
+    return parse_weights(ctx, p, transpose, spmm_bytes);
 }
 
 static nrt_status conv_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, false); }
@@ -281,6 +373,15 @@ static void axis_init(nrt_axis_geom* a, const nrt_window2d* win, int i, int64_t 
     *a = (nrt_axis_geom){in, 0, kernel, win->stride[i], win->dilation[i], win->pads[i], win->pads[i + 2]};
 }
 
+/* Packs the depthwise row variants of this shape (kernels/conv.h) into extra[]. */
+static void pack_rows(nrt_ctx* ctx, conv_state* s, const float* m) {
+    const conv_params* p = ctx->node->params;
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    uintptr_t at = ((uintptr_t)s->extra + s->rows_offset + NRT_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_PACK_ALIGN - 1);
+    nrt_conv_weights cw = {w->data, b ? b->data : NULL, m, s->int8 ? s->q.zx : 0};
+    nrt_conv_dw_rows_pack(&p->plan, &s->g, &cw, &s->rows, (void*)at);
+}
+
 /* The int8 constants: multipliers s_x s_w[c] / s_y, the output clamp, and
  * depthwise Conv weights repacked [KH][KW][Cout] for contiguous channel loops. */
 static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
@@ -291,7 +392,7 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
     float* m = (float*)s->extra;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)) ||
         (st = nrt_qs8_weight_multipliers(ctx, w, transpose ? 3 : 0, g->cout, qx.scale, qy.scale, m)))
         return st;
     s->int8 = true;
@@ -300,39 +401,34 @@ static nrt_status finish_int8(nrt_ctx* ctx, conv_state* s, bool transpose) {
     s->q.dw_packed = !transpose && nrt_conv_is_depthwise(g->cin / g->group, g->group);
     if (s->q.dw_packed) {
         int8_t* packed = (int8_t*)(m + g->cout);
-        nrt_conv_dw_pack_s8(w->data, g->cout, g->kh, g->kw, packed);
+        nrt_conv_dw_pack_qs8(w->data, g->cout, g->kh, g->kw, packed);
         s->q.w = packed;
     }
-    if (s->rows.count) {
-        const nrt_tensor* b = nrt_in(ctx, 2);
-        uintptr_t a = ((uintptr_t)s->extra + s->rows_offset + NRT_S8_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_S8_PACK_ALIGN - 1);
-        nrt_s8_dw_rows_pack(&p->s8, g, w->data, b ? b->data : NULL, m, s->q.zx, &s->rows, (void*)a);
-    }
+    if (s->rows.count) pack_rows(ctx, s, m);
     return NRT_OK;
 }
 
 static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t scratch_floats_packed) {
+    const conv_params* p = ctx->node->params;
     int64_t dims[4] = {g->n, g->oh, g->ow, g->cout};
     nrt_status st = nrt_set_shape(ctx, nrt_out(ctx, 0), 4, dims);
     if (st != NRT_OK) return st;
     bool int8 = nrt_is_qs8(nrt_in(ctx, 0));
     size_t extra = int8 ? (size_t)g->cout * sizeof(float) + (size_t)nrt_numel(nrt_in(ctx, 1)) : 0;
-    nrt_s8_dw_rows rows = {0};
-    size_t rows_bytes = int8 ? nrt_s8_dw_rows_plan(&((const conv_params*)ctx->node->params)->s8, g, &rows) : 0;
-    size_t rows_offset = extra;
-    if (rows_bytes) extra += rows_bytes + NRT_S8_PACK_ALIGN;
+    nrt_conv_dw_rows rows;
+    size_t rows_bytes = nrt_conv_dw_rows_plan(&p->plan, g, &rows), rows_offset = extra;
+    if (rows_bytes) extra += rows_bytes + NRT_PACK_ALIGN;
     conv_state* s = nrt_alloc_state(ctx, sizeof *s + extra);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = *g;
     s->rows = rows;
     s->rows_offset = rows_offset;
     if (int8) {
-        const conv_params* p = ctx->node->params;
-        ctx->node->scratch_bytes = p->s8.kind ? (size_t)g->cin : 0; /* the z_x padding buffer */
+        ctx->node->scratch_bytes = p->plan.kind ? (size_t)g->cin : 0; /* the z_x padding buffer */
         return finish_int8(ctx, s, ctx->node->op == NRT_FB_OpType_ConvTranspose);
     }
-    size_t zeros = (size_t)(g->cin / g->group + 16) * sizeof(float);
-    s->zeros_offset = 0;
+    if (s->rows.count) pack_rows(ctx, s, NULL);
+    size_t zeros = (size_t)g->cin * sizeof(float); /* the padding: C_in zeros (the reference reads C_in / group) */
     s->packed_offset = (zeros + 63) / 64 * 64;
     ctx->node->scratch_bytes = s->packed_offset + scratch_floats_packed * sizeof(float);
     return NRT_OK;
@@ -360,7 +456,7 @@ static nrt_status conv_prepare(nrt_ctx* ctx) {
         return st;
     nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
                          ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
-    return finish_prepare(ctx, &g, p->packed || p->fast.kind ? 0 : (size_t)nrt_numel(w));
+    return finish_prepare(ctx, &g, p->packed || p->plan.kind || p->spmm || p->sparse_f32 ? 0 : (size_t)nrt_numel(w));
 }
 
 /* ONNX's `a // 2` for a possibly negative total padding. */
@@ -409,9 +505,9 @@ static nrt_status conv_transpose_prepare(nrt_ctx* ctx) {
     nrt_conv2d_geom g = {x->dims[0], x->dims[1], x->dims[2], cin, oh, ow, cout, w->dims[1], w->dims[2],
                          p->win.stride[0], p->win.stride[1], p->win.dilation[0], p->win.dilation[1],
                          pad_t, pad_l, p->group};
-    if ((p->fast.kind || p->s8.kind) && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
+    if (p->plan.kind && (oh != x->dims[1] * g.sh || ow != x->dims[2] * g.sw || pad_t || pad_l))
         return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "upsampling kernel chosen for a geometry it does not cover");
-    bool repack = !p->packed && !p->fast.kind && !nrt_is_qs8(x) &&
+    bool repack = !p->packed && !p->plan.kind && !nrt_is_qs8(x) &&
                   nrt_conv_transpose_layout(cin / p->group, w->dims[3], p->group) != NRT_CONVT_PLAIN;
     return finish_prepare(ctx, &g, repack ? (size_t)nrt_numel(w) : 0);
 }
@@ -450,28 +546,29 @@ static conv_job make_job(nrt_ctx* ctx, const conv_state* s) {
 
 typedef struct conv_s8_job {
     const nrt_conv2d_geom* g;
-    nrt_s8_conv q;
+    nrt_qs8_conv q;
 } conv_s8_job;
 
 static void conv_s8_rows(void* arg, size_t begin, size_t end) {
     const conv_s8_job* j = arg;
-    nrt_conv2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+    nrt_conv2d_qs8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
 }
 
 static void conv_transpose_s8_rows(void* arg, size_t begin, size_t end) {
     const conv_s8_job* j = arg;
-    nrt_conv_transpose2d_s8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
+    nrt_conv_transpose2d_qs8_ref(j->g, &j->q, (int64_t)begin, (int64_t)end);
 }
 
 static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows) {
     const conv_params* p = ctx->node->params;
     nrt_tensor* b = nrt_in(ctx, 2);
-    if (p->s8.kind && s->q.out.qmin <= s->q.out.qmax) { /* (a Clip with min > max: the reference's order) */
+    if (p->plan.kind && s->q.out.qmin <= s->q.out.qmax) { /* (a Clip with min > max: the reference's order) */
         int8_t* zbuf = ctx->node->scratch;
         memset(zbuf, (int)s->q.zx, (size_t)s->g.cin);
-        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
-        rq.int_clamp = p->s8.int_clamp;
-        nrt_s8_conv_run(ctx, &p->s8, &s->g, nrt_in(ctx, 0)->data, p->w, &s->rows, zbuf, &rq,
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        rq.int_clamp = p->int_clamp;
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_conv_run(&threads, &p->plan, &s->g, nrt_in(ctx, 0)->data, p->w, &s->rows, zbuf, &rq,
                         nrt_out(ctx, 0)->data);
         return NRT_OK;
     }
@@ -485,18 +582,77 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
     return NRT_OK;
 }
 
+/* A 1x1 conv on int8 sparse weights: the GEMM driver on the sparse table,
+ * over every pixel at stride 1, else per output row (pixels stride apart). */
+static nrt_status eval_sparse_s8(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
+    const nrt_conv2d_geom* g = &s->g;
+    if (s->q.out.qmin > s->q.out.qmax)
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "sparse kernel chosen for an empty output range");
+    nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    rq.int_clamp = p->int_clamp;
+    nrt_threads threads = nrt_threads_of(ctx);
+    const int8_t* x = nrt_in(ctx, 0)->data;
+    int8_t* y = nrt_out(ctx, 0)->data;
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout;
+    if (g->sh == 1 && g->sw == 1) {
+        nrt_gemm_args a = {(size_t)(g->n * g->oh * g->ow), cout, cin, 1, x, cin, NULL, p->w, 0, y, cout,
+                           &rq};
+        nrt_gemm_run(&threads, p->spmm, &a);
+        return NRT_OK;
+    }
+    for (int64_t row = 0; row < g->n * g->oh; row++) {
+        int64_t n = row / g->oh, oy = row % g->oh;
+        nrt_gemm_args a = {(size_t)g->ow, cout, cin, 1, x + (n * g->ih + oy * g->sh) * g->iw * g->cin,
+                           (size_t)g->sw * cin, NULL, p->w, 0, y + row * g->ow * g->cout, cout, &rq};
+        nrt_gemm_run(&threads, p->spmm, &a);
+    }
+    return NRT_OK;
+}
+
+/* A 1x1 conv on float32 sparse weights: each output row is a product of the
+ * input pixels it reads (stride apart) with W (kernels/ref/sparse_gemm_ref.h). */
+typedef struct conv_sparse_job {
+    const nrt_conv2d_geom* g;
+    const conv_params* p;
+    const float* x;
+    const float* bias;
+    float* y;
+} conv_sparse_job;
+
+static void conv_sparse_rows(void* arg, size_t begin, size_t end) {
+    const conv_sparse_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh;
+        int64_t in = (n * g->ih + oy * g->sh) * g->iw * g->cin, out = (int64_t)row * g->ow * g->cout;
+        nrt_f32_sparse_gemm f = {&j->p->sparse, j->x + in, g->sw * g->cin, j->y + out, g->cout, j->bias, j->p->act};
+        nrt_sparse_gemm_f32_ref(&f, 0, g->ow);
+    }
+}
+
+static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
+    const nrt_tensor* b = nrt_in(ctx, 2);
+    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, nrt_out(ctx, 0)->data};
+    if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
+    nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_sparse_rows, &j);
+    return NRT_OK;
+}
+
 static nrt_status conv_eval(nrt_ctx* ctx) {
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
+    if (p->spmm) return eval_sparse_s8(ctx, p, s);
+    if (p->sparse_f32) return eval_sparse_f32(ctx, p, s);
     if (s->int8) return eval_int8(ctx, s, conv_s8_rows);
     uint8_t* scratch = ctx->node->scratch;
     conv_job job = make_job(ctx, s);
-    float* zeros = (float*)(scratch + s->zeros_offset);
-    memset(zeros, 0, (size_t)(g->cin / g->group) * sizeof(float));
+    float* zeros = (float*)scratch;
+    memset(zeros, 0, (size_t)g->cin * sizeof(float));
     job.zeros = zeros;
-    if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, p->w, zeros, &p->act, job.y);
+    if (p->plan.kind) {
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_conv_run(&threads, &p->plan, g, job.x, p->w, &s->rows, zeros, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {
@@ -523,8 +679,9 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     const nrt_conv2d_geom* g = &s->g;
     if (s->int8) return eval_int8(ctx, s, conv_transpose_s8_rows);
     conv_job job = make_job(ctx, s);
-    if (p->fast.kind) {
-        nrt_f32_conv_run(ctx, &p->fast, g, job.x, p->w, NULL, &p->act, job.y);
+    if (p->plan.kind) {
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_conv_run(&threads, &p->plan, g, job.x, p->w, NULL, NULL, &p->act, job.y);
         return NRT_OK;
     }
     if (p->packed) {

@@ -1,6 +1,6 @@
 /* DepthToSpace (DCR / CRD) and SpaceToDepth on 4-D NHWC tensors of any
  * element type (kernels/ref/depth_space_ref.h gives the element mapping). */
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/depth_space_ref.h"
 #include "movement_util.h"

@@ -1,7 +1,7 @@
 /* Where (three-way broadcast select), Clip (bounds from ClipOptions or from
  * scalar inputs) and Cast. Kernels and the exact conversion rules:
  * kernels/ref/elementwise_ref.h. */
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../kernels/ref/elementwise_ref.h"
 #include "broadcast.h"
 

@@ -1,7 +1,11 @@
 /* Gather and GatherElements. Indices (int32 / int64) may be run-time data:
  * every index is checked before it is used, and one outside [-dim, dim)
- * fails the invoke with NRT_ERR_INVALID_ARGUMENT. */
+ * fails the invoke with NRT_ERR_INVALID_ARGUMENT.
+ * Gather of an int8 table into a float32 output dequantizes the rows it picks
+ * (an int8 embedding table, kernels/ref/gather_rows_ref.h): axis 0, scales per
+ * row or per tensor. */
 #include "movement_util.h"
+#include "../kernels/ref/gather_rows_ref.h"
 
 typedef struct gather_params {
     int32_t axis;
@@ -10,6 +14,7 @@ typedef struct gather_params {
 typedef struct gather_state {
     int axis;
     size_t outer, nidx, inner_bytes;
+    bool dequantize; /* int8 rows -> float32 */
 } gather_state;
 
 static nrt_status gather_parse(nrt_ctx* ctx) {
@@ -35,14 +40,33 @@ static nrt_status index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, 
 
 /* ---- Gather ---- */
 
+/* int8 data, float32 output: dequantized rows of axis 0. */
+static nrt_status check_dequantizing(nrt_ctx* ctx, const nrt_tensor* x, int axis) {
+    const nrt_quant* q = &x->quant;
+    if (axis != 0)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int8 data %s into a float32 output is gathered along axis 0 "
+                           "only (got axis %d)", x->name, axis);
+    if (q->count == 0 || q->block_size)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "int8 data %s into a float32 output needs a scale per tensor "
+                           "or per row", x->name);
+    if (q->count > 1 && (q->axis != 0 || (int64_t)q->count != x->dims[0]))
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "int8 data %s has %u scales on axis %d; a float32 output "
+                           "needs one per row of axis 0 (%lld)", x->name, q->count, q->axis, (long long)x->dims[0]);
+    return NRT_OK;
+}
+
 static nrt_status gather_prepare(nrt_ctx* ctx) {
     const gather_params* p = ctx->node->params;
-    nrt_tensor *x, *y, *idx;
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0), *idx;
     int axis;
     nrt_status st;
-    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = indices_input(ctx, &idx))) return st;
+    bool dequantize = x && x->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32;
+    if (dequantize) st = nrt_mv_input(ctx, 0, "data", &x);
+    else st = nrt_mv_data_io(ctx, &x, &y);
+    if (st || (st = indices_input(ctx, &idx))) return st;
     if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s is a scalar", x->name);
     if ((st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
+    if (dequantize && (st = check_dequantizing(ctx, x, axis))) return st;
     int rank = x->rank - 1 + idx->rank;
     if (rank > ctx->model->opts.max_rank)
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "output would have rank %d (limit %d)", rank,
@@ -56,6 +80,7 @@ static nrt_status gather_prepare(nrt_ctx* ctx) {
     gather_state* s = nrt_alloc_state(ctx, sizeof *s);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->axis = axis;
+    s->dequantize = dequantize;
     s->outer = 1;
     s->inner_bytes = nrt_dtype_size(x->dtype);
     for (int d = 0; d < axis; d++) s->outer *= (size_t)x->dims[d];
@@ -78,6 +103,8 @@ static void gather_range(void* arg, size_t begin, size_t end) {
     nrt_gather_ref(j->data, j->idx, j->s->nidx, j->dim, j->s->inner_bytes, j->out, begin, end);
 }
 
+static void gather_rows_range(void* arg, size_t begin, size_t end) { nrt_gather_rows_s8_f32_ref(arg, begin, end); }
+
 static nrt_status gather_eval(nrt_ctx* ctx) {
     const gather_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *idx = nrt_in(ctx, 1);
@@ -86,6 +113,12 @@ static nrt_status gather_eval(nrt_ctx* ctx) {
     int64_t* norm = ctx->node->scratch;
     int64_t bad = nrt_gather_indices_ref(idx->data, idx->dtype == NRT_INT64, s->nidx, dim, norm);
     if (bad >= 0) return index_error(ctx, idx, bad, dim);
+    if (s->dequantize) {
+        nrt_gather_rows_s8 g = {x->data, s->inner_bytes, norm, x->quant.scale, x->quant.zero_point,
+                                x->quant.count > 1, nrt_out(ctx, 0)->data};
+        if (s->inner_bytes) nrt_mv_parallel(ctx, s->nidx, s->inner_bytes * sizeof(float), gather_rows_range, &g);
+        return NRT_OK;
+    }
     gather_job job = {s, x->data, norm, dim, nrt_out(ctx, 0)->data};
     if (s->inner_bytes) nrt_mv_parallel(ctx, s->outer * s->nidx, s->inner_bytes, gather_range, &job);
     return NRT_OK;

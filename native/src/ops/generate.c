@@ -2,6 +2,7 @@
  * Range (static start / limit / delta), OneHot (static depth). */
 #include <string.h>
 
+#include "../engine/dynamic.h"
 #include "../kernels/ref/scan_ref.h"
 #include "movement_util.h"
 
@@ -103,9 +104,7 @@ static nrt_status range_prepare(nrt_ctx* ctx) {
     nrt_status st;
     for (int i = 0; i < 3; i++) {
         if ((st = nrt_mv_input(ctx, i, roles[i], &in[i])) || (st = nrt_expect_same_dtype(ctx, in[i], y))) return st;
-        if (!nrt_is_static(in[i]))
-            return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s is run-time data; Range needs static bounds",
-                               roles[i], in[i]->name);
+        if (!nrt_is_static(in[i])) return nrt_value_at_invoke(ctx, in[i], roles[i]);
         if (nrt_numel(in[i]) != 1)
             return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s must be a scalar", roles[i], in[i]->name);
     }

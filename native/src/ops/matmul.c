@@ -10,28 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
 #include "../engine/packed.h"
+#include "../kernels/dispatch.h"
+#include "../kernels/dtype.h"
 #include "quant_common.h"
-#include "../kernels/f32_gemm.h"
-#include "../kernels/s8_drivers.h"
+#include "sparse_weights.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
 typedef struct gemm_params {
     nrt_activation act;
     bool keep_dims; /* FullyConnected */
-    /* The ISA's GEMM kernels (NULL: the reference ones). MatMul packs B into
-     * scratch on each run; FullyConnected runs them only on a constant W
-     * (and bias), packed at load (fc_pack). */
-    const nrt_f32_gemm_table* fast;
-    const float* packed;
-    /* int8 FullyConnected on the ISA's kernels: W, bias and multipliers packed at load. */
-    const nrt_s8_gemm_table* s8;
+    /* The level's GEMM kernels (kernels/gemm.h; NULL: the reference ones). MatMul
+     * packs B into scratch on each run; FullyConnected runs them only on a
+     * constant W (and bias), packed at load (fc_pack). */
+    const nrt_gemm_table* fast;
+    const void* packed;
+    /* int8 FullyConnected on the level's kernels (dense or sparse): W, bias and multipliers packed at load. */
+    const nrt_gemm_table* s8;
     const void* s8_packed;
-    /* dynamic FullyConnected (float x, int8 W) on the ISA's kernel: W packed at load. */
+    /* dynamic FullyConnected (float x, int8 W) on the level's kernel: W packed at load. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
+    /* float32 FullyConnected on sparse weights: their block-CSR copy in w[] (int8 ones run on the
+     * level's sparse GEMM table as `s8`, ops/sparse_weights.h). */
+    bool sparse_f32;
+    nrt_bcsr sparse;
+    float w[];
 } gemm_params;
 
 /* MatMul's batch structure, computed in prepare. */
@@ -42,23 +47,23 @@ typedef struct matmul_state {
     int64_t a_stride[NRT_MAX_RANK];  /* element offset per batch index step, 0 = broadcast */
     int64_t b_stride[NRT_MAX_RANK];
     bool int8;                       /* quantized operands: q holds the constants, m the multiplier */
-    nrt_s8_gemm q;
+    nrt_qs8_gemm q;
     float m;
-    bool fast;                       /* float32 on the ISA's GEMM kernels */
-    const nrt_s8_matmul_table* s8;   /* int8 on the ISA's MatMul kernels (B packed into scratch), NULL: reference */
+    bool fast;                       /* float32 on the level's GEMM kernels */
+    const nrt_gemm_table* s8;        /* int8 on the level's MatMul kernels (B packed into scratch), NULL: reference */
 } matmul_state;
 
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
 typedef struct fc_state {
     int64_t rows;
     enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
-    nrt_s8_out out;
+    nrt_qs8_out out;
     float m[];
 } fc_state;
 
 typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
-    nrt_s8_gemm q;         /* int8: batch 0's pointers and constants */
+    nrt_qs8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
     const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
     int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
@@ -91,12 +96,12 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
             if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
             else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
-            nrt_s8_gemm q = j->q;
+            nrt_qs8_gemm q = j->q;
             q.a += ao;
             q.b += bo;
             q.c += bi * q.M * q.N;
-            if (j->fc) nrt_fc_s8_ref(&q, m0, m1, n0, n1);
-            else nrt_matmul_s8_ref(&q, m0, m1, n0, n1);
+            if (j->fc) nrt_fc_qs8_ref(&q, m0, m1, n0, n1);
+            else nrt_matmul_qs8_ref(&q, m0, m1, n0, n1);
         } else {
             nrt_gemm_f32 g = j->g;
             g.a += ao;
@@ -158,7 +163,7 @@ static bool fc_f32_packable(nrt_ctx* ctx) {
     return !b || (b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_FLOAT32 && nrt_numel(b) == w->dims[0]);
 }
 
-/* The int8 kernels (s8_drivers.h) take quantized x and y, a constant int8 W and int32 bias. */
+/* The int8 kernels (kernels/gemm.h) take quantized x and y, a constant int8 W and int32 bias. */
 static bool fc_s8_packable(nrt_ctx* ctx) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     if (!nrt_is_qs8(x) || !nrt_is_qs8(y) || !w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 ||
@@ -174,23 +179,30 @@ static bool fc_qd8_packable(nrt_ctx* ctx) {
            w->rank == 2 && w->dims[0] >= 1 && w->dims[1] >= 1;
 }
 
+/* The int8 multipliers of this FullyConnected (counted memory, freed by the
+ * caller with nrt_mem_free), NULL when unknown, out of range or out of memory. */
+static float* fc_s8_multipliers(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
+    float* m = nrt_mem_alloc(ctx->model, (size_t)w->dims[0] * sizeof(float));
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) return m;
+    nrt_mem_free(ctx->model, m);
+    return NULL;
+}
+
 /* Packs W into dst; false when the int8 multipliers are unknown or out of range. */
 static bool fc_pack_into(nrt_ctx* ctx, int tag, const void* table, void* dst) {
-    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
     size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
-    if (tag == PACK_F32) {
-        nrt_f32_gemm_pack(table, N, K, w->data, K, 1, b ? b->data : NULL, dst);
-        return true;
-    }
     if (tag == PACK_QD8) {
         ((const nrt_qd8_fc_table*)table)->pack(N, K, w->data, dst);
         return true;
     }
-    float* m = nrt_mem_alloc(ctx->model, N * sizeof(float));
-    bool ok = m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m);
-    if (ok) nrt_s8_gemm_pack(table, N, K, 1, w->data, K, 0, b ? b->data : NULL, m, dst);
+    float* m = tag == PACK_S8 ? fc_s8_multipliers(ctx) : NULL;
+    if (tag == PACK_S8 && !m) return false;
+    nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, m, 0, 0};
+    nrt_gemm_pack(table, &a, dst);
     nrt_mem_free(ctx->model, m);
-    return ok;
+    return true;
 }
 
 /* The packed W for `table` (NULL when the int8 multipliers do not allow it). */
@@ -209,36 +221,85 @@ static nrt_status fc_pack(nrt_ctx* ctx, int tag, const void* table, size_t bytes
     return NRT_OK;
 }
 
+/* The level's int8 sparse GEMM table when it should run this FullyConnected
+ * (int8 weights the dense kernels could take, multipliers known now and an
+ * output range that is not empty), and the bytes of its packed weights. */
+static const nrt_gemm_table* fc_sparse_s8_table(nrt_ctx* ctx, const nrt_activation* act, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    if (!w || !w->sparse || !fc_s8_packable(ctx)) return NULL;
+    if (act->kind != NRT_ACT_NONE && act->kind != NRT_ACT_RELU && !(act->kind == NRT_ACT_CLIP && act->alpha <= act->beta))
+        return NULL;
+    int64_t numel = nrt_numel(x), rows = numel > 0 ? numel / w->dims[1] : 1; /* (dynamic dims: taken as 1 row) */
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[1], rows);
+    float* m = t ? fc_s8_multipliers(ctx) : NULL;
+    if (m) {
+        nrt_gemm_weights a = {(size_t)w->dims[0], (size_t)w->dims[1], 1, w->data, (size_t)w->dims[1], 0, 1,
+                              b ? b->data : NULL, m, 0, 0};
+        *bytes = nrt_gemm_weights_bytes(t, &a);
+    } else {
+        t = NULL;
+    }
+    nrt_mem_free(ctx->model, m);
+    return t;
+}
+
+/* Bytes of the block-CSR weights when this float32 FullyConnected runs the sparse kernel. */
+static size_t fc_sparse_f32_bytes(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    if (!x || !w || !w->sparse || w->rank != 2 || x->dtype != NRT_FLOAT32) return 0;
+    return nrt_sparse_f32_bytes(ctx, w);
+}
+
+/* FullyConnected's weights: float32 sparse ones as a block-CSR copy of this
+ * op's own (p->w, counted with the parameters); all others packed once and
+ * shared (fc_pack). */
+static nrt_status fc_parse_weights(nrt_ctx* ctx, gemm_params* p, const nrt_gemm_table* spmm, size_t spmm_bytes,
+                                   size_t sparse32) {
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    nrt_tensor* w = nrt_in(ctx, 1);
+    nrt_status st = NRT_OK;
+    if (sparse32) {
+        p->sparse_f32 = true;
+        nrt_sparse_f32_build(ctx, w, p->w, &p->sparse);
+    } else if (spmm) {
+        st = fc_pack(ctx, PACK_S8, spmm, spmm_bytes, &p->s8_packed);
+        if (p->s8_packed) {
+            p->s8 = spmm;
+            nrt_sparse_claim(w);
+        }
+    } else if (fc_qd8_packable(ctx)) {
+        st = fc_pack(ctx, PACK_QD8, k->qd8_fc, k->qd8_fc->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]),
+                     &p->qd8_packed);
+        if (p->qd8_packed) p->qd8 = k->qd8_fc;
+    } else if (fc_s8_packable(ctx)) {
+        st = fc_pack(ctx, PACK_S8, k->qs8_gemm, nrt_gemm_packed_bytes(k->qs8_gemm, (size_t)w->dims[0], (size_t)w->dims[1], 1),
+                     &p->s8_packed);
+        if (p->s8_packed) p->s8 = k->qs8_gemm;
+    } else if (fc_f32_packable(ctx)) {
+        st = fc_pack(ctx, PACK_F32, k->f32_gemm,
+                     nrt_gemm_packed_bytes(k->f32_gemm, (size_t)w->dims[0], (size_t)w->dims[1], 1), &p->packed);
+        if (p->packed) p->fast = k->f32_gemm;
+    }
+    return st;
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
-    const nrt_f32_gemm_table* t = nrt_f32_gemm_table_for(ctx->model->isa);
-    gemm_params* p = nrt_alloc_params(ctx, sizeof *p);
-    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
+    nrt_activation act;
+    nrt_status st = nrt_opt_activation(ctx, act_slot, &act);
     if (st) return st;
-    p->fast = fc ? NULL : t;
+    size_t spmm_bytes = 0, sparse32 = 0;
+    const nrt_gemm_table* spmm = fc ? fc_sparse_s8_table(ctx, &act, &spmm_bytes) : NULL;
+    if (fc && !spmm) sparse32 = fc_sparse_f32_bytes(ctx);
+    gemm_params* p = nrt_alloc_params(ctx, sizeof *p + sparse32);
+    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    p->act = act;
+    p->fast = fc ? NULL : nrt_kernels_of(ctx)->f32_gemm;
     if (!fc) return NRT_OK;
     uint8_t keep;
     if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
     p->keep_dims = keep != 0;
-    const nrt_tensor* w = nrt_in(ctx, 1);
-    const nrt_s8_gemm_table* t8 = nrt_s8_gemm_table_for(ctx->model->isa);
-    const nrt_qd8_fc_table* tq = nrt_qd8_fc_table_for(ctx->model->isa);
-    if (tq && fc_qd8_packable(ctx)) {
-        st = fc_pack(ctx, PACK_QD8, tq, tq->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]), &p->qd8_packed);
-        if (p->qd8_packed) p->qd8 = tq;
-    } else if (t8 && fc_s8_packable(ctx)) {
-        st = fc_pack(ctx, PACK_S8, t8, nrt_s8_gemm_packed_bytes(t8, (size_t)w->dims[0], (size_t)w->dims[1], 1),
-                     &p->s8_packed);
-        if (p->s8_packed) p->s8 = t8;
-    } else if (t && fc_f32_packable(ctx)) {
-        const void* packed = NULL;
-        st = fc_pack(ctx, PACK_F32, t,
-                     nrt_f32_gemm_packed_floats(t, (size_t)w->dims[0], (size_t)w->dims[1]) * sizeof(float), &packed);
-        p->packed = packed;
-        p->fast = t;
-    }
-    return st;
+    return fc_parse_weights(ctx, p, spmm, spmm_bytes, sparse32);
 }
 
 static nrt_status matmul_parse(nrt_ctx* ctx) { return gemm_parse_common(ctx, NRT_FB_MatMulOptions_activation); }
@@ -282,7 +343,7 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     nrt_qs8 qa, qb, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, a, "input", &qa)) || (st = nrt_qs8_params(ctx, b, "input", &qb)) ||
-        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)) ||
+        (st = nrt_qs8_params(ctx, y, "output", &qy)) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)) ||
         (st = nrt_qs8_multiplier(ctx, (double)qa.scale * (double)qb.scale, qy.scale, "s_a * s_b / s_y",
                                  &s->m)))
         return st;
@@ -292,18 +353,13 @@ static nrt_status matmul_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
     return NRT_OK;
 }
 
-/* Fast MatMul scratch: per-batch offsets of A, then B packed per batch. */
-static size_t matmul_fast_scratch(const matmul_state* s, const nrt_f32_gemm_table* t, size_t* packed_offset) {
-    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + NRT_F32_PACK_ALIGN - 1) / NRT_F32_PACK_ALIGN *
-                     NRT_F32_PACK_ALIGN;
-    return *packed_offset + (size_t)s->batch * nrt_f32_gemm_packed_floats(t, (size_t)s->N, (size_t)s->K) * sizeof(float);
+/* MatMul scratch on the GEMM kernels: per-batch offsets of A, then B packed per batch. */
+static size_t packed_b_offset(const matmul_state* s) {
+    return ((size_t)s->batch * sizeof(int64_t) + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN;
 }
 
-/* int8 MatMul scratch: per-batch offsets of A, then B packed per batch (s8_drivers.h). */
-static size_t matmul_s8_scratch(const matmul_state* s, size_t* packed_offset) {
-    *packed_offset = ((size_t)s->batch * sizeof(int64_t) + 63) / 64 * 64;
-    return *packed_offset + (size_t)s->batch * nrt_s8_matmul_packed_elems(s->s8, (size_t)s->K, (size_t)s->N) *
-                                sizeof(int16_t);
+static size_t matmul_scratch(const matmul_state* s, const nrt_gemm_table* t) {
+    return packed_b_offset(s) + (size_t)s->batch * nrt_gemm_packed_bytes(t, (size_t)s->N, (size_t)s->K, 1);
 }
 
 static nrt_status matmul_prepare(nrt_ctx* ctx) {
@@ -342,82 +398,62 @@ static nrt_status matmul_prepare(nrt_ctx* ctx) {
         s->nb = 0;
     }
     const gemm_params* p = ctx->node->params;
-    size_t unused;
     s->fast = p->fast && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32;
-    if (s->fast) ctx->node->scratch_bytes = matmul_fast_scratch(s, p->fast, &unused);
-    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_s8_matmul_table_for(ctx->model->isa) : NULL;
-    if (s->s8) ctx->node->scratch_bytes = matmul_s8_scratch(s, &unused);
+    if (s->fast) ctx->node->scratch_bytes = matmul_scratch(s, p->fast);
+    s->s8 = s->int8 && s->q.out.qmin <= s->q.out.qmax ? nrt_kernels_of(ctx)->qs8_matmul : NULL;
+    if (s->s8) ctx->node->scratch_bytes = matmul_scratch(s, s->s8);
     return NRT_OK;
 }
 
-typedef struct pack_s8_job {
-    const matmul_state* s;
-    const int8_t* b;
-    int64_t* a_offset;
-    int16_t* packed;
-} pack_s8_job;
-
-static void pack_s8_batches(void* arg, size_t begin, size_t end) {
-    const pack_s8_job* j = arg;
-    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, elems = nrt_s8_matmul_packed_elems(j->s->s8, K, N);
-    for (size_t bi = begin; bi < end; bi++) {
-        int64_t ao, bo;
-        batch_offsets(j->s, (int64_t)bi, &ao, &bo);
-        j->a_offset[bi] = ao;
-        nrt_s8_matmul_pack(j->s->s8, K, N, j->b + bo, N, j->s->q.zb, j->packed + bi * elems);
-    }
-}
-
-static nrt_status matmul_eval_s8(nrt_ctx* ctx, const matmul_state* s) {
-    nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
-    size_t off, N = (size_t)s->N, K = (size_t)s->K;
-    matmul_s8_scratch(s, &off);
-    pack_s8_job pj = {s, b->data, ctx->node->scratch, (int16_t*)(void*)((uint8_t*)ctx->node->scratch + off)};
-    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_s8_batches, &pj);
-    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
-    nrt_s8_matmul_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, pj.a_offset, K, pj.packed,
-                            nrt_s8_matmul_packed_elems(s->s8, K, N), y->data, N, s->q.za, s->m, &rq};
-    nrt_s8_matmul_run(ctx, s->s8, &g);
-    return NRT_OK;
-}
-
+/* Per batch: A's offset, and B packed for the kernel (element (k, j) at b[k * N + j]). */
 typedef struct pack_job {
     const matmul_state* s;
-    const nrt_f32_gemm_table* t;
-    const float* b;
+    const nrt_gemm_table* t;
+    const uint8_t* b;
     int64_t* a_offset;
-    float* packed;
+    uint8_t* packed;
+    int32_t zb; /* int8: B's zero point */
 } pack_job;
 
 static void pack_batches(void* arg, size_t begin, size_t end) {
     const pack_job* j = arg;
-    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, floats = nrt_f32_gemm_packed_floats(j->t, N, K);
+    size_t N = (size_t)j->s->N, K = (size_t)j->s->K, bytes = nrt_gemm_packed_bytes(j->t, N, K, 1);
     for (size_t bi = begin; bi < end; bi++) {
         int64_t ao, bo;
         batch_offsets(j->s, (int64_t)bi, &ao, &bo);
         j->a_offset[bi] = ao;
-        nrt_f32_gemm_pack(j->t, N, K, j->b + bo, 1, N, NULL, j->packed + bi * floats);
+        nrt_gemm_weights w = {N, K, 1, j->b + (size_t)bo * j->t->format->w_bytes, 1, 0, N, NULL, NULL, 0, j->zb};
+        nrt_gemm_pack(j->t, &w, j->packed + bi * bytes);
     }
 }
 
-static nrt_status matmul_eval_fast(nrt_ctx* ctx, const gemm_params* p, const matmul_state* s) {
+/* Packs B per batch into scratch (after the batch offsets of A) and runs the GEMM. */
+static void matmul_run(nrt_ctx* ctx, const matmul_state* s, const nrt_gemm_table* t, int32_t zb, const void* params) {
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
-    size_t off, N = (size_t)s->N, K = (size_t)s->K;
-    matmul_fast_scratch(s, p->fast, &off);
-    pack_job pj = {s, p->fast, b->data, ctx->node->scratch, (float*)((uint8_t*)ctx->node->scratch + off)};
-    nrt_parallel_for(ctx, (size_t)s->batch, nrt_f32_grain((size_t)s->batch, (double)(K * N) / 4), pack_batches, &pj);
-    nrt_f32_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
-                           nrt_f32_gemm_packed_floats(p->fast, N, K), y->data, N, &p->act};
-    nrt_f32_gemm_run(ctx, p->fast, &g);
-    return NRT_OK;
+    size_t N = (size_t)s->N, K = (size_t)s->K;
+    pack_job pj = {s, t, b->data, ctx->node->scratch, (uint8_t*)ctx->node->scratch + packed_b_offset(s), zb};
+    nrt_parallel_for(ctx, (size_t)s->batch, nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(K * N) / 4),
+                     pack_batches, &pj);
+    nrt_gemm_args g = {(size_t)s->M, N, K, (size_t)s->batch, a->data, K, pj.a_offset, pj.packed,
+                       nrt_gemm_packed_bytes(t, N, K, 1), y->data, N, params};
+    nrt_threads threads = nrt_threads_of(ctx);
+    nrt_gemm_run(&threads, t, &g);
 }
 
 static nrt_status matmul_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const matmul_state* s = ctx->node->state;
     if (nrt_out(ctx, 0)->nbytes == 0) return NRT_OK; /* (an empty batch has no scratch to pack into) */
-    if (s->fast) return matmul_eval_fast(ctx, p, s);
-    if (s->s8) return matmul_eval_s8(ctx, s);
+    if (s->fast) {
+        matmul_run(ctx, s, p->fast, 0, &p->act);
+        return NRT_OK;
+    }
+    if (s->s8) {
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+        nrt_qs8_matmul_params mp = {s->q.za, s->m, rq};
+        matmul_run(ctx, s, s->s8, s->q.zb, &mp);
+        return NRT_OK;
+    }
     nrt_tensor *a = nrt_in(ctx, 0), *b = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     gemm_job j = {.g = {s->M, s->N, s->K, a->data, s->K, b->data, s->N, y->data, s->N, NULL, p->act},
                   .kind = s->int8 ? FC_INT8 : FC_F32, .fc = false, .s = s};
@@ -438,7 +474,7 @@ static nrt_status fc_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tensor* w
     nrt_qs8 qx, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (st = nrt_qs8_out(ctx, &p->act, &qy, &s->out)) ||
+        (st = nrt_qs8_output(ctx, &p->act, &qy, &s->out)) ||
         (st = nrt_qs8_weight_multipliers(ctx, w, 0, w->dims[0], qx.scale, qy.scale, s->m)))
         return st;
     if (bias && bias->dtype != NRT_INT32)
@@ -526,6 +562,19 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     run_tiles(ctx, &j, 1, M, N);
 }
 
+typedef struct fc_sparse_job {
+    const gemm_params* p;
+    const float *x, *bias;
+    float* y;
+    int64_t K, N;
+} fc_sparse_job;
+
+static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
+    const fc_sparse_job* j = arg;
+    nrt_f32_sparse_gemm f = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->p->act};
+    nrt_sparse_gemm_f32_ref(&f, (int64_t)begin, (int64_t)end);
+}
+
 static nrt_status fc_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const fc_state* s = ctx->node->state;
@@ -535,11 +584,19 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         fc_eval_dynamic(ctx, s);
         return NRT_OK;
     }
+    if (p->sparse_f32) {
+        fc_sparse_job j = {p, x->data, bias ? bias->data : NULL, y->data, K, N};
+        nrt_parallel_for(ctx, (size_t)M, 1, fc_sparse_rows, &j);
+        return NRT_OK;
+    }
+    if (s->kind == FC_INT8 && p->s8 && p->s8->format == &nrt_gemm_format_qs8_qc8w_spmm && s->out.qmin > s->out.qmax)
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "sparse kernel chosen for an empty output range");
     if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
-        nrt_s8_requant rq = nrt_s8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
-        nrt_s8_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, x->data, (size_t)K, p->s8_packed, y->data, (size_t)N,
-                              &rq};
-        nrt_s8_gemm_run(ctx, p->s8, &a);
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
+        nrt_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->s8_packed, 0, y->data,
+                           (size_t)N, &rq};
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_gemm_run(&threads, p->s8, &a);
         return NRT_OK;
     }
     if (s->kind == FC_INT8) {
@@ -549,9 +606,10 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         return NRT_OK;
     }
     if (s->kind == FC_F32 && p->fast) {
-        nrt_f32_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
-                               (size_t)N, &p->act};
-        nrt_f32_gemm_run(ctx, p->fast, &f);
+        nrt_gemm_args f = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->packed, 0, y->data,
+                           (size_t)N, &p->act};
+        nrt_threads threads = nrt_threads_of(ctx);
+        nrt_gemm_run(&threads, p->fast, &f);
         return NRT_OK;
     }
     nrt_gemm_f32 g = {M, N, K, x->data, K, w->data, K, y->data, N, bias ? bias->data : NULL, p->act};

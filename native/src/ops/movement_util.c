@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../kernels/movement_kernels.h"
+#include "../kernels/dispatch.h"
 
 nrt_status nrt_mv_input(nrt_ctx* ctx, int i, const char* role, nrt_tensor** out) {
     *out = nrt_in(ctx, i);
@@ -84,7 +84,7 @@ static void strided_range(void* arg, size_t begin, size_t end) {
 
 void nrt_mv_run_strided(nrt_ctx* ctx, const void* in, void* out) {
     const nrt_strided* s = ctx->node->state;
-    nrt_strided_fn fast = nrt_strided_short_rows(s) ? nrt_strided_short_rows_for(ctx->model->isa) : NULL;
+    nrt_strided_fn fast = nrt_strided_short_rows(s) ? nrt_kernels_of(ctx)->strided_short_rows : NULL;
     strided_job job = {s, in, out, fast ? fast : nrt_strided_copy_ref};
     nrt_mv_parallel(ctx, s->units, s->unit_bytes, strided_range, &job);
 }

@@ -8,7 +8,7 @@
  * value quantized with x's parameters, or an int8 value taken as a code. */
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/quant_ref.h"

@@ -5,10 +5,9 @@
  * Quantized int8 (kernels/requant.h): all four; the max pools need equal
  * input / output parameters, the average pools requantize; a fused Relu /
  * Clip becomes the output clamp. */
-#include "../kernels/f32_gemm.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/pool_ref.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "quant_common.h"
 #include "spatial_common.h"
 
@@ -16,14 +15,12 @@ typedef struct pool_params {
     nrt_window2d win;
     bool ceil_mode, count_include_pad;
     nrt_activation act;   /* fused by the converter; float32 only */
-    const nrt_f32_vector_table* vt; /* the ISA's vector kernels (GlobalAveragePool), NULL: reference */
-    const nrt_s8_vector_table* vt8; /* the ISA's int8 pooling kernels (s8_kernels.h), NULL: reference */
 } pool_params;
 
 typedef struct pool_state {
     nrt_pool2d_geom g;  /* window pools */
     bool int8;          /* quantized int8: q (x, y filled at eval) */
-    nrt_s8_pool q;
+    nrt_qs8_pool q;
 } pool_state;
 
 static bool is_global(const nrt_ctx* ctx) {
@@ -46,8 +43,6 @@ static nrt_status pool_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "kernel_shape is required");
     p->ceil_mode = ceil_mode;
     p->count_include_pad = include_pad;
-    p->vt = nrt_f32_vector_table_for(ctx->model->isa);
-    p->vt8 = nrt_s8_vector_table_for(ctx->model->isa);
     return NRT_OK;
 }
 
@@ -61,7 +56,7 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     nrt_qs8 qx, qy;
     nrt_status st;
     if ((st = nrt_qs8_params(ctx, x, "input", &qx)) || (st = nrt_qs8_params(ctx, y, "output", &qy)) ||
-        (is_max(ctx) && (st = nrt_qs8_same_params(ctx, x, y))) || (st = nrt_qs8_out(ctx, &p->act, &qy, &s->q.out)))
+        (is_max(ctx) && (st = nrt_qs8_same_params(ctx, x, y))) || (st = nrt_qs8_output(ctx, &p->act, &qy, &s->q.out)))
         return st;
     float m; /* the largest of the average pool's multipliers (count 1) must be in range */
     if (!is_max(ctx) && (st = nrt_qs8_multiplier(ctx, qx.scale, qy.scale, "s_x / s_y", &m))) return st;
@@ -78,7 +73,7 @@ static nrt_status check_input(nrt_ctx* ctx, const nrt_tensor* x) {
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s has rank %d: only 2-D pooling (4-D NHWC input) is "
                            "supported", x->name, x->rank);
     if (nrt_is_qs8(x)) return NRT_OK;
-    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_FB_ActivationKind_NONE)
+    if (x->dtype != NRT_FLOAT32 && p->act.kind != NRT_ACT_NONE)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "a fused activation needs float32 input, %s is %s", x->name,
                            nrt_dtype_name(x->dtype));
     bool int8_ok = ctx->node->op == NRT_FB_OpType_MaxPool && (x->dtype == NRT_INT8 || x->dtype == NRT_UINT8);
@@ -131,14 +126,14 @@ static void tap_span(int64_t start, int64_t kernel, int64_t d, int64_t lo, int64
 
 #define POOL_MAX_TAPS 256
 
-/* The ISA's kernels, one output pixel at a time over the pointers of its taps
- * inside the input (padding taps add nothing to either pool). */
+/* The level's kernels, one output pixel at a time over the pointers of its
+ * taps inside the input (padding taps add nothing to either pool). */
 static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
-    const pool_params* p = j->ctx->node->params;
+    const nrt_kernels* k = nrt_kernels_of(j->ctx);
     const nrt_pool2d_geom* g = &s->g;
     const int8_t* ind[POOL_MAX_TAPS];
     bool avg = j->ctx->node->op == NRT_FB_OpType_AveragePool;
-    nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
     const int8_t* x = j->x->data;
     for (int64_t row = b; row < e; row++) {
         int64_t n = row / g->oh, y0 = row % g->oh * g->sh - g->pad_t, ky0, ky1, py0, py1;
@@ -154,43 +149,42 @@ static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t 
                     ind[taps++] = x + ((n * g->ih + y0 + ky * g->dh) * g->iw + x0 + kx * g->dw) * g->c;
             int8_t* yp = (int8_t*)j->y->data + (row * g->ow + ox) * g->c;
             if (!avg) {
-                p->vt8->maxpool((size_t)g->c, taps, ind, s->q.out.qmin, s->q.out.qmax, yp);
+                k->qs8_maxpool((size_t)g->c, taps, ind, s->q.out.qmin, s->q.out.qmax, yp);
                 continue;
             }
             int64_t count = g->count_include_pad ? (py1 - py0) * (px1 - px0) : (int64_t)taps;
             float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, count);
-            p->vt8->avgpool((size_t)g->c, taps, ind, s->q.zx, m, &rq, yp);
+            k->qs8_avgpool((size_t)g->c, taps, ind, s->q.zx, m, &rq, yp);
         }
     }
 }
 
-static bool pool_fast_int8(const nrt_ctx* ctx, const pool_state* s) {
-    const pool_params* p = ctx->node->params;
+/* The kernels take windows of up to POOL_MAX_TAPS taps and a valid clamp (a
+ * Clip with min > max keeps the reference's order). */
+static bool pool_fast_int8(const pool_state* s) {
     const nrt_pool2d_geom* g = &s->g;
-    if (!p->vt8 || s->q.out.qmin > s->q.out.qmax || g->kh > POOL_MAX_TAPS || g->kw > POOL_MAX_TAPS ||
-        g->kh * g->kw > POOL_MAX_TAPS)
-        return false;
-    return ctx->node->op == NRT_FB_OpType_AveragePool ? p->vt8->avgpool != NULL : p->vt8->maxpool != NULL;
+    return s->q.out.qmin <= s->q.out.qmax && g->kh <= POOL_MAX_TAPS && g->kw <= POOL_MAX_TAPS &&
+           g->kh * g->kw <= POOL_MAX_TAPS;
 }
 
 /* Quantized int8 window pools: the max pool's fused clamp applies after the max. */
 static void pool_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_pool2d_geom* g = &s->g;
-    if (pool_fast_int8(j->ctx, s)) {
+    if (pool_fast_int8(s)) {
         pool_rows_int8_fast(j, s, b, e);
         return;
     }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) {
-        nrt_s8_pool q = s->q;
+        nrt_qs8_pool q = s->q;
         q.x = j->x->data;
         q.y = j->y->data;
-        nrt_avgpool2d_s8_ref(g, &q, b, e);
+        nrt_avgpool2d_qs8_ref(g, &q, b, e);
         return;
     }
-    nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    nrt_maxpool2d_qs8_ref(g, j->x->data, j->y->data, b, e);
     size_t n = (size_t)((e - b) * g->ow * g->c);
     if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
-        nrt_clamp_s8_ref((int8_t*)j->y->data + b * g->ow * g->c, n, s->q.out.qmin, s->q.out.qmax);
+        nrt_clamp_qs8_ref((int8_t*)j->y->data + b * g->ow * g->c, n, s->q.out.qmin, s->q.out.qmax);
 }
 
 static void pool_rows(void* arg, size_t begin, size_t end) {
@@ -204,36 +198,35 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
         return;
     }
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
-    else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_s8_ref(g, j->x->data, j->y->data, b, e);
+    else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_qs8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
     else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
-    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+    if (p->act.kind != NRT_ACT_NONE)
         nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);
 }
 
 static void global_rows_int8(const pool_job* j, const pool_state* s, int64_t b, int64_t e) {
     const nrt_tensor* x = j->x;
     int64_t hw = x->dims[1] * x->dims[2], c = x->dims[3];
-    const nrt_s8_vector_table* vt8 = ((const pool_params*)j->ctx->node->params)->vt8;
     bool avg = j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool;
-    if (avg && vt8 && vt8->gavgpool && s->q.out.qmin <= s->q.out.qmax) {
-        nrt_s8_requant rq = nrt_s8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    if (avg && s->q.out.qmin <= s->q.out.qmax) {
+        nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         float m = nrt_avgpool_multiplier(s->q.s_x, s->q.s_y, hw);
         for (int64_t n = b; n < e; n++)
-            vt8->gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c, (size_t)c, s->q.zx, m, &rq,
-                          (int8_t*)j->y->data + n * c);
+            nrt_kernels_of(j->ctx)->qs8_gavgpool((size_t)hw, (size_t)c, (const int8_t*)x->data + n * hw * c,
+                                                 (size_t)c, s->q.zx, m, &rq, (int8_t*)j->y->data + n * c);
         return;
     }
     if (avg) {
-        nrt_s8_pool q = s->q;
+        nrt_qs8_pool q = s->q;
         q.x = x->data;
         q.y = j->y->data;
-        nrt_global_avgpool_s8_ref(&q, hw, c, b, e);
+        nrt_global_avgpool_qs8_ref(&q, hw, c, b, e);
         return;
     }
-    nrt_global_maxpool_s8_ref(x->data, hw, c, j->y->data, b, e);
+    nrt_global_maxpool_qs8_ref(x->data, hw, c, j->y->data, b, e);
     if (s->q.out.qmin > -128 || s->q.out.qmax < 127)
-        nrt_clamp_s8_ref((int8_t*)j->y->data + b * c, (size_t)((e - b) * c), s->q.out.qmin, s->q.out.qmax);
+        nrt_clamp_qs8_ref((int8_t*)j->y->data + b * c, (size_t)((e - b) * c), s->q.out.qmin, s->q.out.qmax);
 }
 
 static void global_rows(void* arg, size_t begin, size_t end) {
@@ -246,11 +239,8 @@ static void global_rows(void* arg, size_t begin, size_t end) {
         global_rows_int8(j, s, (int64_t)begin, (int64_t)end);
         return;
     }
-    if (j->ctx->node->op == NRT_FB_OpType_GlobalAveragePool)
-        nrt_global_avgpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
-    else
-        nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end);
-    if (p->act.kind != NRT_FB_ActivationKind_NONE)
+    nrt_global_maxpool_f32_ref(x->data, hw, c, j->y->data, (int64_t)begin, (int64_t)end); /* (avg: global_avg_fast) */
+    if (p->act.kind != NRT_ACT_NONE)
         nrt_bias_act_f32((float*)j->y->data + (int64_t)begin * c, (int64_t)(end - begin), c, NULL, &p->act);
 }
 
@@ -263,24 +253,26 @@ static void global_rows(void* arg, size_t begin, size_t end) {
 static void global_avg_fast(void* arg, size_t begin, size_t end) {
     const pool_job* j = arg;
     const pool_params* p = j->ctx->node->params;
+    const nrt_kernels* k = nrt_kernels_of(j->ctx);
     size_t hw = (size_t)(j->x->dims[1] * j->x->dims[2]), c = (size_t)j->x->dims[3];
     size_t blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
     for (size_t t = begin; t < end; t++) {
         size_t n = t / blocks, c0 = t % blocks * GAP_BLOCK, cc = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
         float* y = (float*)j->y->data + n * c + c0;
-        p->vt->sum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
-        if (p->act.kind != NRT_FB_ActivationKind_NONE) p->vt->act(&p->act, y, y, cc);
+        k->f32_vsum_rows((const float*)j->x->data + n * hw * c + c0, hw, cc, c, hw ? 1.0f / (float)hw : 1.0f, y);
+        if (p->act.kind != NRT_ACT_NONE) k->f32_vact(&p->act, y, y, cc);
     }
 }
 
 static nrt_status pool_eval(nrt_ctx* ctx) {
     pool_job job = {ctx, nrt_in(ctx, 0), nrt_out(ctx, 0)};
-    const pool_params* p = ctx->node->params;
     if (nrt_numel(job.y) == 0) return NRT_OK;
-    if (p->vt && ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
-        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]), blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
+    if (ctx->node->op == NRT_FB_OpType_GlobalAveragePool && job.x->dtype == NRT_FLOAT32) {
+        size_t hw = (size_t)(job.x->dims[1] * job.x->dims[2]);
+        size_t blocks = (size_t)(job.x->dims[3] + GAP_BLOCK - 1) / GAP_BLOCK;
         size_t tasks = (size_t)job.x->dims[0] * blocks;
-        nrt_parallel_for(ctx, tasks, nrt_f32_grain(tasks, (double)(hw * GAP_BLOCK) / 4), global_avg_fast, &job);
+        size_t grain = nrt_task_grain(nrt_gemm_format_f32.task_macs, (double)(hw * GAP_BLOCK) / 4);
+        nrt_parallel_for(ctx, tasks, grain, global_avg_fast, &job);
         return NRT_OK;
     }
     if (is_global(ctx)) {

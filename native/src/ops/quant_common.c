@@ -29,12 +29,12 @@ nrt_status nrt_qs8_same_params(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
     return NRT_OK;
 }
 
-nrt_status nrt_qs8_out(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_s8_out* out) {
+nrt_status nrt_qs8_output(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_qs8_out* out) {
     double lo = -INFINITY, hi = INFINITY;
-    switch (act ? act->kind : NRT_FB_ActivationKind_NONE) {
-    case NRT_FB_ActivationKind_NONE: break;
-    case NRT_FB_ActivationKind_RELU: lo = 0.0; break;
-    case NRT_FB_ActivationKind_CLIP: lo = act->alpha, hi = act->beta; break;
+    switch (act ? act->kind : NRT_ACT_NONE) {
+    case NRT_ACT_NONE: break;
+    case NRT_ACT_RELU: lo = 0.0; break;
+    case NRT_ACT_CLIP: lo = act->alpha, hi = act->beta; break;
     default:
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
                            "fused activation %u has no int8 form (only Relu and Clip clamp the output)", act->kind);

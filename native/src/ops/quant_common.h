@@ -9,7 +9,7 @@
 #define NRT_QUANT_COMMON_H
 
 #include "../engine/op.h"
-#include "../kernels/ref/int8_ref.h"
+#include "../kernels/ref/qs8_ref.h"
 
 typedef struct nrt_qs8 {
     float scale;
@@ -28,7 +28,7 @@ nrt_status nrt_qs8_same_params(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
 
 /* Output zero point and clamp for an output with parameters y after the
  * fused activation (NONE, RELU, CLIP; others are NRT_ERR_UNSUPPORTED). */
-nrt_status nrt_qs8_out(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_s8_out* out);
+nrt_status nrt_qs8_output(nrt_ctx* ctx, const nrt_activation* act, const nrt_qs8* y, nrt_qs8_out* out);
 
 /* m = (float)(num / den) with the contract's bound checked; `what` names it. */
 nrt_status nrt_qs8_multiplier(nrt_ctx* ctx, double num, double den, const char* what, float* m);
@@ -41,7 +41,7 @@ nrt_status nrt_qs8_multiplier(nrt_ctx* ctx, double num, double den, const char* 
 nrt_status nrt_qs8_weight_multipliers(nrt_ctx* ctx, const nrt_tensor* w, int axis, int64_t channels, double s_x,
                                       double s_y, float* m);
 
-/* The same multipliers computed at load for packing (kernels/s8_kernels.h):
+/* The same multipliers computed at load for packing (kernels/qs8_kernels.h):
  * true and m[c] filled when x and y are per-tensor quantized int8 and w is a
  * constant symmetric int8 weight with 1 or `channels` scales along `axis`,
  * every multiplier in range; false otherwise, without an error (prepare

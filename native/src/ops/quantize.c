@@ -10,10 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/quant_ref.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 
 typedef struct qdq_params {
     int32_t axis, block_size;
@@ -173,8 +173,8 @@ static void gather_params(nrt_ctx* ctx, const nrt_tensor* q, int64_t count, floa
 typedef struct qdq_task {
     nrt_qjob job;
     bool quantize;
-    nrt_s8_quantize_ukernel fast; /* per-tensor float32 -> int8: the ISA's kernel (s8_kernels.h) */
-    nrt_s8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
+    nrt_qs8_quantize_ukernel fast; /* per-tensor float32 -> int8: the level's kernel (qs8_kernels.h) */
+    nrt_qs8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
@@ -203,9 +203,9 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     gather_params(ctx, q, st->count, s, z);
     qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL};
     if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)
-        t.fast = nrt_s8_quantize_for(ctx->model->isa);
+        t.fast = nrt_kernels_of(ctx)->qs8_quantize;
     if (!quantize && st->l.per_tensor && q->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32 && z[0] >= -128 && z[0] <= 127)
-        t.fast_dq = nrt_s8_dequantize_for(ctx->model->isa);
+        t.fast_dq = nrt_kernels_of(ctx)->qs8_dequantize;
     nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, qdq_range, &t);
     return NRT_OK;
 }
@@ -291,19 +291,17 @@ static nrt_status lut_prepare(nrt_ctx* ctx) {
 typedef struct lut_task {
     const int8_t *x, *table;
     int8_t* y;
-    nrt_s8_lut_ukernel fast; /* the ISA's table kernel (s8_kernels.h), NULL: reference */
+    nrt_qs8_lut_ukernel lut; /* the level's table kernel (qs8_kernels.h) */
 } lut_task;
 
 static void lut_range(void* arg, size_t begin, size_t end) {
     const lut_task* t = arg;
-    if (t->fast) t->fast(end - begin, t->x + begin, t->table, t->y + begin);
-    else nrt_lut_s8_ref(t->x + begin, t->table, t->y + begin, (int64_t)(end - begin));
+    t->lut(end - begin, t->x + begin, t->table, t->y + begin);
 }
 
 static nrt_status lut_eval(nrt_ctx* ctx) {
-    const nrt_s8_vector_table* vt = nrt_s8_vector_table_for(ctx->model->isa);
     const int8_t* table = ctx->node->state ? ctx->node->state : nrt_in(ctx, 1)->data; /* uint8 x: permuted */
-    lut_task t = {nrt_in(ctx, 0)->data, table, nrt_out(ctx, 0)->data, vt ? vt->lut : NULL};
+    lut_task t = {nrt_in(ctx, 0)->data, table, nrt_out(ctx, 0)->data, nrt_kernels_of(ctx)->qs8_lut};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
     return NRT_OK;
 }

@@ -37,9 +37,13 @@
 /* ops/quantize.c, ops/lut.c and the int8 paths */
 #define NRT_OPS_QUANT(X) X(QuantizeLinear) X(DequantizeLinear) X(DynamicQuantizeLinear) X(Lut)
 
+/* ops/control_flow.c, ops/select.c */
+#define NRT_OPS_CONTROL(X) X(If) X(Loop) X(Scan)
+#define NRT_OPS_SELECT(X) X(TopK) X(NonMaxSuppression) X(NonZero)
+
 #define NRT_OPS(X)                                                                                   \
     NRT_OPS_UNARY(X) NRT_OPS_ELEMENTWISE(X) NRT_OPS_SPATIAL(X) NRT_OPS_MOVEMENT(X) NRT_OPS_MATH(X)     \
-    NRT_OPS_QUANT(X)
+    NRT_OPS_QUANT(X) NRT_OPS_CONTROL(X) NRT_OPS_SELECT(X)
 
 #define X(NAME) extern const nrt_op_def nrt_op_##NAME;
 NRT_OPS(X)

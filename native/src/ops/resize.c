@@ -14,12 +14,24 @@
  * (x - z_x) and requantize the result with s_x / s_y. */
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../engine/dynamic.h"
+#include "../kernels/dtype.h"
 #include "../engine/op.h"
 #include "../kernels/ref/pad_ref.h"
 #include "../kernels/ref/resize_ref.h"
-#include "../kernels/s8_kernels.h"
+#include "../kernels/dispatch.h"
 #include "quant_common.h"
+
+_Static_assert(NRT_RESIZE_CUBIC == NRT_FB_ResizeMode_CUBIC && NRT_RESIZE_LINEAR == NRT_FB_ResizeMode_LINEAR &&
+                   NRT_COORD_ASYMMETRIC == NRT_FB_CoordinateTransform_ASYMMETRIC &&
+                   NRT_COORD_PYTORCH_HALF_PIXEL == NRT_FB_CoordinateTransform_PYTORCH_HALF_PIXEL &&
+                   NRT_COORD_ALIGN_CORNERS == NRT_FB_CoordinateTransform_ALIGN_CORNERS &&
+                   NRT_COORD_TF_CROP_AND_RESIZE == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE &&
+                   NRT_COORD_HALF_PIXEL_SYMMETRIC == NRT_FB_CoordinateTransform_HALF_PIXEL_SYMMETRIC &&
+                   NRT_COORD_TF_HALF_PIXEL_FOR_NN == NRT_FB_CoordinateTransform_TF_HALF_PIXEL_FOR_NN &&
+                   NRT_NEAREST_ROUND_PREFER_CEIL == NRT_FB_NearestMode_ROUND_PREFER_CEIL &&
+                   NRT_NEAREST_FLOOR == NRT_FB_NearestMode_FLOOR && NRT_NEAREST_CEIL == NRT_FB_NearestMode_CEIL,
+               "Resize's kernel enums differ from the schema's");
 
 typedef struct resize_params {
     nrt_resize_method m;
@@ -45,7 +57,7 @@ typedef struct resize_state {
     bool int8, rescale;                /* int8; nearest with differing parameters */
     int32_t zx;
     float m;                           /* s_x / s_y */
-    nrt_s8_out out;
+    nrt_qs8_out out;
     int64_t data[];                    /* maps, or tap indices then weights and flags */
 } resize_state;
 
@@ -66,9 +78,9 @@ static nrt_status resize_parse(nrt_ctx* ctx) {
         (st = nrt_opt_ints(ctx, NRT_FB_ResizeOptions_perm, "perm", p->perm, NRT_MAX_RANK, &p->nperm)))
         return st;
     p->m.exclude_outside = exclude;
-    p->m.antialias = antialias && p->m.mode != NRT_FB_ResizeMode_NEAREST; /* ONNX: no effect on nearest */
-    if (p->m.mode > NRT_FB_ResizeMode_CUBIC || p->m.coord > NRT_FB_CoordinateTransform_TF_HALF_PIXEL_FOR_NN ||
-        p->m.nearest > NRT_FB_NearestMode_CEIL || p->keep_aspect > NRT_FB_KeepAspectRatio_NOT_SMALLER)
+    p->m.antialias = antialias && p->m.mode != NRT_RESIZE_NEAREST; /* ONNX: no effect on nearest */
+    if (p->m.mode > NRT_RESIZE_CUBIC || p->m.coord > NRT_COORD_TF_HALF_PIXEL_FOR_NN ||
+        p->m.nearest > NRT_NEAREST_CEIL || p->keep_aspect > NRT_FB_KeepAspectRatio_NOT_SMALLER)
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "unknown mode, coordinate transform, nearest mode or "
                            "keep_aspect_ratio_policy value");
     if (!isfinite(p->m.cubic_a)) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "cubic_coeff_a is not finite");
@@ -108,9 +120,7 @@ static bool given(const nrt_tensor* t) { return t && nrt_numel(t) > 0; }
 
 /* A static float vector (float32/float64/float16) of exactly `want` values. */
 static nrt_status read_floats(nrt_ctx* ctx, const nrt_tensor* t, const char* role, int want, double* out) {
-    if (!nrt_is_static(t))
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s is computed from tensor data at run time; only values "
-                           "that are constant or derived from shapes are supported", role, t->name);
+    if (!nrt_is_static(t)) return nrt_value_at_invoke(ctx, t, role);
     if (nrt_numel(t) != want)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "%s %s has %lld values, expected %d", role, t->name,
                            (long long)nrt_numel(t), want);
@@ -136,7 +146,7 @@ static nrt_status resolve_axes(nrt_ctx* ctx, const resize_params* p, const nrt_t
     nrt_status st;
     if (given(scales) == given(sizes))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "exactly one of scales and sizes must be given");
-    bool crop = p->m.coord == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE;
+    bool crop = p->m.coord == NRT_COORD_TF_CROP_AND_RESIZE;
     if (crop && !given(roi)) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "tf_crop_and_resize needs roi");
     if (crop && (st = read_floats(ctx, roi, "roi", 2 * k, r))) return st;
     if (given(scales) && (st = read_floats(ctx, scales, "scales", k, v))) return st;
@@ -283,9 +293,9 @@ static nrt_status prepare_int8(nrt_ctx* ctx, const nrt_tensor* x, const nrt_tens
         return st;
     s->int8 = true;
     s->zx = qx.zero_point;
-    s->out = (nrt_s8_out){qy.zero_point, -128, 127};
+    s->out = (nrt_qs8_out){qy.zero_point, -128, 127};
     s->rescale = qx.scale != qy.scale || qx.zero_point != qy.zero_point;
-    if (((const resize_params*)ctx->node->params)->m.mode != NRT_FB_ResizeMode_NEAREST) {
+    if (((const resize_params*)ctx->node->params)->m.mode != NRT_RESIZE_NEAREST) {
         if ((size_t)nrt_numel(y) > s->buf_floats) s->buf_floats = (size_t)nrt_numel(y);
         ctx->node->scratch_bytes = 2 * aligned_floats(s->buf_floats) + aligned_floats((size_t)nrt_numel(x));
     } else if (s->rescale && nrt_numel(x) < nrt_numel(y)) {
@@ -299,8 +309,8 @@ static nrt_status resize_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     nrt_status st = nrt_expect_same_dtype(ctx, x, y);
     if (st != NRT_OK) return st;
-    bool nearest = p->m.mode == NRT_FB_ResizeMode_NEAREST;
-    bool crop = p->m.coord == NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE;
+    bool nearest = p->m.mode == NRT_RESIZE_NEAREST;
+    bool crop = p->m.coord == NRT_COORD_TF_CROP_AND_RESIZE;
     if (nrt_is_qs8(x) && crop)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "input %s is quantized int8; tf_crop_and_resize has no int8 form",
                            x->name);
@@ -347,26 +357,26 @@ typedef struct int8_job {
     const resize_state* s;
     const void* src;
     void* dst;
-    nrt_s8_rescale_ukernel fast; /* rescale: the ISA's kernel (s8_kernels.h), NULL: reference */
+    nrt_qs8_rescale_ukernel fast; /* rescale: the level's kernel (qs8_kernels.h) */
 } int8_job;
 
 static void to_float(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
-    nrt_s8_to_f32_ref((const int8_t*)j->src + begin, end - begin, j->s->zx, (float*)j->dst + begin);
+    nrt_qs8_to_f32_ref((const int8_t*)j->src + begin, end - begin, j->s->zx, (float*)j->dst + begin);
 }
 
 static void to_int8(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
-    nrt_f32_to_s8_ref((const float*)j->src + begin, end - begin, j->s->m, &j->s->out, (int8_t*)j->dst + begin);
+    nrt_f32_to_qs8_ref((const float*)j->src + begin, end - begin, j->s->m, &j->s->out, (int8_t*)j->dst + begin);
 }
 
 static void rescale(void* arg, size_t begin, size_t end) {
     const int8_job* j = arg;
     int8_t* y = (int8_t*)j->dst + begin;
-    nrt_s8_rescale_ukernel fast = j->fast;
-    nrt_s8_requant rq = nrt_s8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
-    if (fast && rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
-    else nrt_rescale_s8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out);
+    nrt_qs8_rescale_ukernel fast = j->fast;
+    nrt_qs8_requant rq = nrt_qs8_requant_make(j->s->out.zero_point, j->s->out.qmin, j->s->out.qmax);
+    if (rq.lo <= rq.hi) fast(end - begin, y, j->s->zx, j->s->m, &rq, y);
+    else nrt_rescale_qs8_ref(y, y, end - begin, j->s->zx, j->s->m, &j->s->out); /* a Clip with min > max */
 }
 
 static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* x, nrt_tensor* y) {
@@ -377,14 +387,14 @@ static void eval_nearest(nrt_ctx* ctx, const resize_state* s, const nrt_tensor* 
     resize_job job = {&plan, NULL, x->data, y->data};
     bool before = s->int8 && s->rescale && nrt_numel(x) < nrt_numel(y);
     if (before) { /* pointwise, and every output is some input code: rescale the smaller tensor first */
-        int8_job r = {s, NULL, ctx->node->scratch, nrt_s8_rescale_for(ctx->model->isa)};
+        int8_job r = {s, NULL, ctx->node->scratch, nrt_kernels_of(ctx)->qs8_rescale};
         memcpy(ctx->node->scratch, x->data, (size_t)nrt_numel(x));
         nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, rescale, &r);
         job.x = ctx->node->scratch;
     }
     nrt_parallel_for(ctx, (size_t)(nrt_numel(y) / row_len), 1 + 16384 / (size_t)row_len, gather_rows, &job);
     if (s->int8 && s->rescale && !before) { /* pointwise, so after the gather */
-        int8_job r = {s, NULL, y->data, nrt_s8_rescale_for(ctx->model->isa)};
+        int8_job r = {s, NULL, y->data, nrt_kernels_of(ctx)->qs8_rescale};
         nrt_parallel_for(ctx, (size_t)nrt_numel(y), 16384, rescale, &r);
     }
 }
@@ -394,7 +404,7 @@ static nrt_status resize_eval(nrt_ctx* ctx) {
     const resize_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
     if (nrt_numel(y) == 0) return NRT_OK;
-    if (p->m.mode == NRT_FB_ResizeMode_NEAREST) {
+    if (p->m.mode == NRT_RESIZE_NEAREST) {
         eval_nearest(ctx, s, x, y);
         return NRT_OK;
     }

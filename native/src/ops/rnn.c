@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/dtype.h"
+#include "../kernels/dtype.h"
 #include "../kernels/ref/rnn_ref.h"
 #include "matmul.h"
 
@@ -219,7 +219,7 @@ static void recurrent_product(nrt_ctx* ctx, const rnn_run* r, const float* h, in
     int64_t H = r->p->cell.H;
     const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * r->s->G * H;
     nrt_gemm_f32 g = {r->s->batch, n, H, h, H, R, H, r->f + r->s->gh, r->s->G, r->f + r->s->bh,
-                      {NRT_FB_ActivationKind_NONE, 0, 0}};
+                      {NRT_ACT_NONE, 0, 0}};
     nrt_gemm_f32_parallel(ctx, &g, true);
 }
 
@@ -228,7 +228,7 @@ static void reset_product(nrt_ctx* ctx, const rnn_run* r) {
     int64_t H = r->p->cell.H;
     const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * r->s->G * H + 2 * H * H;
     nrt_gemm_f32 g = {r->s->batch, H, H, r->f + r->s->rh, H, R, H, r->f + r->s->gh + 2 * H, r->s->G, NULL,
-                      {NRT_FB_ActivationKind_NONE, 0, 0}};
+                      {NRT_ACT_NONE, 0, 0}};
     nrt_gemm_f32_parallel(ctx, &g, true);
 }
 
@@ -266,7 +266,7 @@ static void run_direction(nrt_ctx* ctx, rnn_run* r, float* y) {
     const nrt_tensor* x = nrt_in(ctx, IN_X);
     const float* W = (const float*)nrt_in(ctx, IN_W)->data + r->dir * s->G * s->in;
     nrt_gemm_f32 g = {s->seq * s->batch, s->G, s->in, x->data, s->in, W, s->in, r->f + s->xw, s->G, r->f + s->bx,
-                      {NRT_FB_ActivationKind_NONE, 0, 0}};
+                      {NRT_ACT_NONE, 0, 0}};
     nrt_gemm_f32_parallel(ctx, &g, true);
     init_state(r, in_data(ctx, IN_H0), r->f + s->h);
     init_state(r, r->p->lstm ? in_data(ctx, IN_C0) : NULL, r->f + s->c);

@@ -3,14 +3,14 @@
  * Reshape around the op). float32; Softmax also on quantized int8
  * (integer-only, kernels/requant.h: output scale 1/256, zero point -128). */
 #include "../engine/op.h"
-#include "../kernels/f32_kernels.h"
+#include "../kernels/dispatch.h"
 #include "../kernels/ref/softmax_ref.h"
 #include "quant_common.h"
 
 typedef struct softmax_state {
     int64_t outer, n, inner;
     bool int8;
-    nrt_f32_vsoftmax_ukernel row; /* float32 Softmax / LogSoftmax over the last axis: the ISA's kernel, or NULL */
+    nrt_f32_vsoftmax_ukernel row; /* float32 Softmax / LogSoftmax over the last axis (else NULL) */
     uint32_t table[256]; /* int8: T[d] = rint(65536 exp(-s_x d)) */
 } softmax_state;
 
@@ -66,8 +66,7 @@ static nrt_status softmax_prepare(nrt_ctx* ctx) {
         if (d > axis) s->inner *= x->dims[d];
     }
     if (s->n == 0 || s->inner == 0) s->outer = 0; /* empty: nothing to compute */
-    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
-    if (!s->int8 && s->inner == 1 && ctx->node->op != NRT_FB_OpType_Hardmax && t) s->row = t->softmax_row;
+    if (!s->int8 && s->inner == 1 && ctx->node->op != NRT_FB_OpType_Hardmax) s->row = nrt_kernels_of(ctx)->f32_vsoftmax;
     return nrt_set_shape_like(ctx, y, x);
 }
 
@@ -79,7 +78,7 @@ static void softmax_range(void* arg, size_t begin, size_t end) {
             s->row(j->kind == NRT_LOG_SOFTMAX, (const float*)j->x + o * (size_t)s->n, (float*)j->y + o * (size_t)s->n,
                    (size_t)s->n);
     } else if (j->s->int8)
-        nrt_softmax_s8_ref(j->s->table, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
+        nrt_softmax_qs8_ref(j->s->table, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
     else
         nrt_softmax_f32_ref(j->kind, j->x, j->y, (int64_t)begin, (int64_t)end, j->s->n, j->s->inner);
 }

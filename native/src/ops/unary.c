@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../engine/op.h"
-#include "../kernels/f32_kernels.h"
+#include "../kernels/dispatch.h"
 #include "../kernels/ref/unary_ref.h"
 #include "movement_util.h"
 #include "quant_common.h"
@@ -11,26 +11,36 @@
 typedef struct unary_params {
     nrt_unary_params k;
     bool detect_pos, detect_neg;
-    nrt_f32_vact_ukernel vact; /* float32 ops that are activation kinds: the ISA's kernel (NULL: reference) */
+    nrt_f32_vact_ukernel vact; /* float32 ops that are activation kinds: the level's kernel (else NULL) */
     nrt_activation act;        /* ... and that kind */
 } unary_params;
 
-/* The unary ops that are also fused-activation kinds run on the ISA's
- * vector kernel when it has one. */
+/* The unary ops that are also fused-activation kinds run on the level's
+ * activation kernel. */
 static void pick_fast(nrt_ctx* ctx, unary_params* p) {
-    const nrt_f32_vector_table* t = nrt_f32_vector_table_for(ctx->model->isa);
     uint8_t kind;
     switch (ctx->node->op) {
-    case NRT_FB_OpType_Relu: kind = NRT_FB_ActivationKind_RELU; break;
-    case NRT_FB_OpType_LeakyRelu: kind = NRT_FB_ActivationKind_LEAKY_RELU; break;
-    case NRT_FB_OpType_Sigmoid: kind = NRT_FB_ActivationKind_SIGMOID; break;
-    case NRT_FB_OpType_HardSigmoid: kind = NRT_FB_ActivationKind_HARD_SIGMOID; break;
-    case NRT_FB_OpType_HardSwish: kind = NRT_FB_ActivationKind_HARD_SWISH; break;
-    case NRT_FB_OpType_Silu: kind = NRT_FB_ActivationKind_SILU; break;
+    case NRT_FB_OpType_Relu: kind = NRT_ACT_RELU; break;
+    case NRT_FB_OpType_LeakyRelu: kind = NRT_ACT_LEAKY_RELU; break;
+    case NRT_FB_OpType_Sigmoid: kind = NRT_ACT_SIGMOID; break;
+    case NRT_FB_OpType_HardSigmoid: kind = NRT_ACT_HARD_SIGMOID; break;
+    case NRT_FB_OpType_HardSwish: kind = NRT_ACT_HARD_SWISH; break;
+    case NRT_FB_OpType_Silu: kind = NRT_ACT_SILU; break;
     default: return;
     }
-    p->vact = t ? t->act : NULL;
+    p->vact = nrt_kernels_of(ctx)->f32_vact;
     p->act = (nrt_activation){kind, p->k.alpha, p->k.beta};
+}
+
+/* The reference kernel's name for the op (Not, IsNaN, IsInf have none). */
+static nrt_unary_op kernel_op(unsigned op) {
+    switch (op) {
+#define NRT_UNARY_CASE(name) \
+    case NRT_FB_OpType_##name: return NRT_UNARY_##name;
+        NRT_UNARY_OPS(NRT_UNARY_CASE)
+#undef NRT_UNARY_CASE
+    default: return NRT_UNARY_Identity;
+    }
 }
 
 static nrt_status unary_parse(nrt_ctx* ctx) {
@@ -44,7 +54,7 @@ static nrt_status unary_parse(nrt_ctx* ctx) {
         (st = nrt_opt_u8(ctx, NRT_FB_UnaryOptions_detect_positive, 1, &pos)) ||
         (st = nrt_opt_u8(ctx, NRT_FB_UnaryOptions_detect_negative, 1, &neg)))
         return st;
-    p->k.op = ctx->node->op;
+    p->k.op = kernel_op(ctx->node->op);
     p->k.approximate_tanh = approx;
     p->detect_pos = pos;
     p->detect_neg = neg;
@@ -158,10 +168,4 @@ static nrt_status unary_eval(nrt_ctx* ctx) {
 #define UNARY_OP(NAME)                                                                              \
     const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_UnaryOptions, 1, 1, 1, 1,         \
                                       unary_parse, unary_prepare, unary_eval, NULL};
-UNARY_OP(Identity) UNARY_OP(Relu) UNARY_OP(LeakyRelu) UNARY_OP(Elu) UNARY_OP(Selu) UNARY_OP(Celu)
-UNARY_OP(Sigmoid) UNARY_OP(HardSigmoid) UNARY_OP(HardSwish) UNARY_OP(Silu) UNARY_OP(Mish) UNARY_OP(Tanh)
-UNARY_OP(Gelu) UNARY_OP(Erf) UNARY_OP(Softplus) UNARY_OP(Softsign) UNARY_OP(Sqrt) UNARY_OP(Exp) UNARY_OP(Log)
-UNARY_OP(Neg) UNARY_OP(Abs) UNARY_OP(Reciprocal) UNARY_OP(Floor) UNARY_OP(Ceil) UNARY_OP(Round) UNARY_OP(Sign)
-UNARY_OP(Sin) UNARY_OP(Cos) UNARY_OP(Tan) UNARY_OP(Asin) UNARY_OP(Acos) UNARY_OP(Atan) UNARY_OP(Sinh)
-UNARY_OP(Cosh) UNARY_OP(Asinh) UNARY_OP(Acosh) UNARY_OP(Atanh) UNARY_OP(Not) UNARY_OP(IsNaN) UNARY_OP(IsInf)
-UNARY_OP(ThresholdedRelu)
+NRT_UNARY_OPS(UNARY_OP) UNARY_OP(Not) UNARY_OP(IsNaN) UNARY_OP(IsInf)

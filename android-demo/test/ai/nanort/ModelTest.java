@@ -194,6 +194,10 @@ public class ModelTest {
 
     @Test
     public void kernelLevelsThreadsAndProfile() {
+        // one constant per level of the C library, named as the library names it
+        String[] levels = Model.libraryKernelLevels();
+        assertEquals(Model.KernelLevel.values().length - 1, levels.length);
+        for (String name : levels) assertEquals(name, Model.KernelLevel.fromName(name).levelName());
         float[] x = new float[60];
         for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         float[] want;

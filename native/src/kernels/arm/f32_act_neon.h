@@ -15,19 +15,19 @@
 #include <arm_neon.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
+#include "../isa.h"
 
-#define NRT_NEON_INLINE __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd_neon(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
 /* exp(x) for x clamped to [-87.3, 88.7]: x = n ln2 + r, Cephes polynomial
  * for exp(r), 2^n built in the exponent field in two halves so n = 128
  * stays finite. Below the clamp the result is ~1e-38 instead of 0, which no
  * activation here can see. */
-NRT_NEON_INLINE float32x4_t nrt_exp_neon(float32x4_t x) {
+NRT_ALWAYS_INLINE float32x4_t nrt_exp_neon(float32x4_t x) {
     x = vminq_f32(vdupq_n_f32(88.7228f), vmaxq_f32(vdupq_n_f32(-87.3365f), x));
     float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
     float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
@@ -46,35 +46,35 @@ NRT_NEON_INLINE float32x4_t nrt_exp_neon(float32x4_t x) {
     return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
-NRT_NEON_INLINE float32x4_t nrt_sigmoid_neon(float32x4_t x) {
+NRT_ALWAYS_INLINE float32x4_t nrt_sigmoid_neon(float32x4_t x) {
     float32x4_t one = vdupq_n_f32(1.0f);
     return vdivq_f32(one, vaddq_f32(one, nrt_exp_neon(vnegq_f32(x))));
 }
 
 /* One vector through `act` (kinds with SIMD code only; others pass through). */
-NRT_NEON_INLINE float32x4_t nrt_act_neon(float32x4_t v, const nrt_activation* act) {
+NRT_ALWAYS_INLINE float32x4_t nrt_act_neon(float32x4_t v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return vmaxnmq_f32(v, vdupq_n_f32(0.0f));
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return vmaxnmq_f32(v, vdupq_n_f32(0.0f));
+    case NRT_ACT_CLIP:
         return vminq_f32(vmaxq_f32(v, vdupq_n_f32(act->alpha)), vdupq_n_f32(act->beta));
-    case NRT_FB_ActivationKind_LEAKY_RELU:
+    case NRT_ACT_LEAKY_RELU:
         return vbslq_f32(vcltzq_f32(v), vmulq_f32(v, vdupq_n_f32(act->alpha)), v);
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         float32x4_t t = vfmaq_f32(vdupq_n_f32(act->beta), v, vdupq_n_f32(act->alpha));
         return vminq_f32(vmaxq_f32(t, vdupq_n_f32(0.0f)), vdupq_n_f32(1.0f));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         float32x4_t t = vfmaq_f32(vdupq_n_f32(0.5f), v, vdupq_n_f32(1.0f / 6.0f));
         return vmulq_f32(v, vminq_f32(vmaxq_f32(t, vdupq_n_f32(0.0f)), vdupq_n_f32(1.0f)));
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid_neon(v);
-    case NRT_FB_ActivationKind_SILU: return vmulq_f32(v, nrt_sigmoid_neon(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid_neon(v);
+    case NRT_ACT_SILU: return vmulq_f32(v, nrt_sigmoid_neon(v));
     default: return v;
     }
 }
 
 /* The first n (1..3) floats at p, the other lanes 0: never reads past p[n - 1]. */
-NRT_NEON_INLINE float32x4_t nrt_ld_part_f32(const float* p, size_t n) {
+NRT_ALWAYS_INLINE float32x4_t nrt_ld_part_f32(const float* p, size_t n) {
     float32x4_t v = vdupq_n_f32(0.0f);
     if (n >= 2) {
         v = vcombine_f32(vld1_f32(p), vdup_n_f32(0.0f));
@@ -86,7 +86,7 @@ NRT_NEON_INLINE float32x4_t nrt_ld_part_f32(const float* p, size_t n) {
 }
 
 /* Stores lanes [0, n) of v (n = 1..3). */
-NRT_NEON_INLINE void nrt_st_part_f32(float* p, float32x4_t v, size_t n) {
+NRT_ALWAYS_INLINE void nrt_st_part_f32(float* p, float32x4_t v, size_t n) {
     if (n >= 2) {
         vst1_f32(p, vget_low_f32(v));
         if (n > 2) vst1q_lane_f32(p + 2, v, 2);
@@ -96,7 +96,7 @@ NRT_NEON_INLINE void nrt_st_part_f32(float* p, float32x4_t v, size_t n) {
 }
 
 /* Stores the first n (0..8) lanes of {v0, v1}. */
-NRT_NEON_INLINE void nrt_st_upto8_f32(float* p, float32x4_t v0, float32x4_t v1, size_t n) {
+NRT_ALWAYS_INLINE void nrt_st_upto8_f32(float* p, float32x4_t v0, float32x4_t v1, size_t n) {
     if (n >= 4) {
         vst1q_f32(p, v0);
         v0 = v1;

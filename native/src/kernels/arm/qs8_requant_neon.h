@@ -21,37 +21,35 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../s8_kernels.h"
+#include "../qs8_kernels.h"
 
-#define NRT_NEON_S8_INLINE __attribute__((always_inline)) static inline
-
-typedef struct nrt_s8_rq_neon {
+typedef struct nrt_qs8_rq_neon {
     float32x4_t lo, hi;
     int32x4_t zp;
-} nrt_s8_rq_neon;
+} nrt_qs8_rq_neon;
 
-NRT_NEON_S8_INLINE nrt_s8_rq_neon nrt_s8_rq_neon_make(const nrt_s8_requant* rq) {
-    nrt_s8_rq_neon r = {vdupq_n_f32(rq->lo), vdupq_n_f32(rq->hi), vdupq_n_s32(rq->zero_point)};
+NRT_ALWAYS_INLINE nrt_qs8_rq_neon nrt_qs8_rq_neon_make(const nrt_qs8_requant* rq) {
+    nrt_qs8_rq_neon r = {vdupq_n_f32(rq->lo), vdupq_n_f32(rq->hi), vdupq_n_s32(rq->zero_point)};
     return r;
 }
 
 /* 4 int32 / float values stored little-endian at p (any alignment). */
-NRT_NEON_S8_INLINE int32x4_t nrt_ld_s32_bytes(const void* p) {
+NRT_ALWAYS_INLINE int32x4_t nrt_ld_s32_bytes(const void* p) {
     return vreinterpretq_s32_u8(vld1q_u8((const uint8_t*)p));
 }
-NRT_NEON_S8_INLINE float32x4_t nrt_ld_f32_bytes(const void* p) {
+NRT_ALWAYS_INLINE float32x4_t nrt_ld_f32_bytes(const void* p) {
     return vreinterpretq_f32_u8(vld1q_u8((const uint8_t*)p));
 }
 
 /* acc -> rint(clamp(acc * m)) + z_y, as int32. */
-NRT_NEON_S8_INLINE int32x4_t nrt_s8_requant4(int32x4_t acc, float32x4_t m, const nrt_s8_rq_neon* rq) {
+NRT_ALWAYS_INLINE int32x4_t nrt_qs8_requant4(int32x4_t acc, float32x4_t m, const nrt_qs8_rq_neon* rq) {
     float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), m);
     v = vbslq_f32(vcltq_f32(v, rq->lo), rq->lo, vminq_f32(v, rq->hi));
     return vaddq_s32(vcvtnq_s32_f32(v), rq->zp);
 }
 
 /* 8 requantized values -> 8 int8 codes. */
-NRT_NEON_S8_INLINE int8x8_t nrt_s8_narrow8(int32x4_t q0, int32x4_t q1) {
+NRT_ALWAYS_INLINE int8x8_t nrt_qs8_narrow8(int32x4_t q0, int32x4_t q1) {
     return vqmovn_s16(vcombine_s16(vqmovn_s32(q0), vqmovn_s32(q1)));
 }
 
@@ -60,7 +58,7 @@ NRT_NEON_S8_INLINE int8x8_t nrt_s8_narrow8(int32x4_t q0, int32x4_t q1) {
  * compiles to single loads / stores, which AArch64 allows at any alignment. */
 
 /* The first n (< 8) bytes at p, zeros above: no byte past p[n - 1] is read. */
-NRT_NEON_S8_INLINE int8x8_t nrt_ld_s8_part8(const int8_t* p, size_t n) {
+NRT_ALWAYS_INLINE int8x8_t nrt_ld_s8_part8(const int8_t* p, size_t n) {
     uint64_t bits = 0;
     size_t off = 0;
     if (n & 4) {
@@ -80,13 +78,13 @@ NRT_NEON_S8_INLINE int8x8_t nrt_ld_s8_part8(const int8_t* p, size_t n) {
 }
 
 /* The same for n < 16. */
-NRT_NEON_S8_INLINE int8x16_t nrt_ld_s8_part16(const int8_t* p, size_t n) {
+NRT_ALWAYS_INLINE int8x16_t nrt_ld_s8_part16(const int8_t* p, size_t n) {
     if (n & 8) return vcombine_s8(vld1_s8(p), nrt_ld_s8_part8(p + 8, n & 7));
     return vcombine_s8(nrt_ld_s8_part8(p, n), vdup_n_s8(0));
 }
 
 /* Stores the first n (<= 8) bytes of v. */
-NRT_NEON_S8_INLINE void nrt_st_s8_part8(int8_t* p, int8x8_t v, size_t n) {
+NRT_ALWAYS_INLINE void nrt_st_s8_part8(int8_t* p, int8x8_t v, size_t n) {
     if (n == 8) {
         vst1_s8(p, v);
         return;
@@ -108,7 +106,7 @@ NRT_NEON_S8_INLINE void nrt_st_s8_part8(int8_t* p, int8x8_t v, size_t n) {
 }
 
 /* Stores the first n (< 16) bytes of v. */
-NRT_NEON_S8_INLINE void nrt_st_s8_part16(int8_t* p, int8x16_t v, size_t n) {
+NRT_ALWAYS_INLINE void nrt_st_s8_part16(int8_t* p, int8x16_t v, size_t n) {
     int8x8_t lo = vget_low_s8(v);
     if (n & 8) {
         vst1_s8(p, lo);

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "../../engine/dtype.h"
-#include "../../engine/op.h"
+#include "../dtype.h"
+#include "../f16.h"
 #include "elementwise_ref.h"
 
 /* One kernel: the three operand modes as separate loops so each vectorizes.
@@ -241,31 +241,31 @@ static const nrt_binary_fn xor_tab[NRT_DTYPE_COUNT] = {[NRT_BOOL] = xor_b8};
 static const nrt_binary_fn shl_tab[NRT_DTYPE_COUNT] = {[NRT_UINT8] = shl_u8};
 static const nrt_binary_fn shr_tab[NRT_DTYPE_COUNT] = {[NRT_UINT8] = shr_u8};
 
-static const nrt_binary_fn* table_for(unsigned op, unsigned variant, bool* cmp) {
+static const nrt_binary_fn* table_for(nrt_binary_op op, unsigned variant, bool* cmp) {
     *cmp = false;
     switch (op) {
-    case NRT_FB_OpType_Add: return add_tab;
-    case NRT_FB_OpType_Sub: return sub_tab;
-    case NRT_FB_OpType_Mul: return mul_tab;
-    case NRT_FB_OpType_Div: return div_tab;
-    case NRT_FB_OpType_Pow: return pow_tab;
-    case NRT_FB_OpType_Min: return min_tab;
-    case NRT_FB_OpType_Max: return max_tab;
-    case NRT_FB_OpType_Mod: return (variant & NRT_BIN_FMOD) ? fmod_tab : mod_tab;
-    case NRT_FB_OpType_PRelu: return prelu_tab;
-    case NRT_FB_OpType_And: return and_tab;
-    case NRT_FB_OpType_Or: return or_tab;
-    case NRT_FB_OpType_Xor: return xor_tab;
-    case NRT_FB_OpType_BitShift: return (variant & NRT_BIN_SHIFT_LEFT) ? shl_tab : shr_tab;
+    case NRT_BINARY_Add: return add_tab;
+    case NRT_BINARY_Sub: return sub_tab;
+    case NRT_BINARY_Mul: return mul_tab;
+    case NRT_BINARY_Div: return div_tab;
+    case NRT_BINARY_Pow: return pow_tab;
+    case NRT_BINARY_Min: return min_tab;
+    case NRT_BINARY_Max: return max_tab;
+    case NRT_BINARY_Mod: return (variant & NRT_BIN_FMOD) ? fmod_tab : mod_tab;
+    case NRT_BINARY_PRelu: return prelu_tab;
+    case NRT_BINARY_And: return and_tab;
+    case NRT_BINARY_Or: return or_tab;
+    case NRT_BINARY_Xor: return xor_tab;
+    case NRT_BINARY_BitShift: return (variant & NRT_BIN_SHIFT_LEFT) ? shl_tab : shr_tab;
     default: break;
     }
     *cmp = true;
     switch (op) {
-    case NRT_FB_OpType_Equal: return eq_tab;
-    case NRT_FB_OpType_Greater: return gt_tab;
-    case NRT_FB_OpType_GreaterOrEqual: return ge_tab;
-    case NRT_FB_OpType_Less: return lt_tab;
-    case NRT_FB_OpType_LessOrEqual: return le_tab;
+    case NRT_BINARY_Equal: return eq_tab;
+    case NRT_BINARY_Greater: return gt_tab;
+    case NRT_BINARY_GreaterOrEqual: return ge_tab;
+    case NRT_BINARY_Less: return lt_tab;
+    case NRT_BINARY_LessOrEqual: return le_tab;
     default: return NULL;
     }
 }
@@ -275,10 +275,10 @@ static bool pow_mixed_ok(nrt_dtype a, nrt_dtype b) {
     return (is_float(a) || is_int(a)) && (is_float(b) || is_int(b));
 }
 
-bool nrt_binary_ref_select(unsigned op, unsigned variant, nrt_dtype a, nrt_dtype b, nrt_binary_kernel* k) {
+bool nrt_binary_ref_select(nrt_binary_op op, unsigned variant, nrt_dtype a, nrt_dtype b, nrt_binary_kernel* k) {
     *k = (nrt_binary_kernel){NULL, a, b, a, false, NULL};
     if ((unsigned)a >= NRT_DTYPE_COUNT || (unsigned)b >= NRT_DTYPE_COUNT) return false;
-    if (op == NRT_FB_OpType_Pow && a != b) {
+    if (op == NRT_BINARY_Pow && a != b) {
         if (!pow_mixed_ok(a, b)) return false;
         k->fn = pow_mixed;
         return true;
@@ -294,9 +294,9 @@ bool nrt_binary_ref_select(unsigned op, unsigned variant, nrt_dtype a, nrt_dtype
         if (!k->via_f32) return false;
     }
     k->fn = tab[t];
-    if (op == NRT_FB_OpType_Pow && (variant & NRT_BIN_SQUARE) && is_float(t))
+    if (op == NRT_BINARY_Pow && (variant & NRT_BIN_SQUARE) && is_float(t))
         k->fn = t == NRT_FLOAT32 ? square_f32 : square_f64;
-    if (op == NRT_FB_OpType_Pow && (variant & NRT_BIN_SQRT) && is_float(t))
+    if (op == NRT_BINARY_Pow && (variant & NRT_BIN_SQRT) && is_float(t))
         k->fn = t == NRT_FLOAT32 ? sqrt_f32 : sqrt_f64;
     return k->fn != NULL;
 }

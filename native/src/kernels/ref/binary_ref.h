@@ -43,8 +43,18 @@ struct nrt_binary_kernel {
     nrt_binary_fn fn;
     nrt_dtype a_type, b_type, y_type;
     bool via_f32; /* float16 operands: fn is the float32 kernel, run() converts blocks */
-    const void* params; /* constants of the kernel (quantized int8 Add/Sub/Mul: nrt_s8_binary) */
+    const void* params; /* constants of the kernel (quantized int8 Add/Sub/Mul: nrt_qs8_binary) */
 };
+
+/* The binary ops, by their ONNX names (ops/binary.c maps the file's op
+ * types onto them). */
+#define NRT_BINARY_OPS(X)                                                                                         \
+    X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Min) X(Max) X(Mod) X(PRelu) X(And) X(Or) X(Xor) X(BitShift) X(Equal)    \
+    X(Greater) X(GreaterOrEqual) X(Less) X(LessOrEqual)
+
+#define NRT_BINARY_ENUM(name) NRT_BINARY_##name,
+typedef enum nrt_binary_op { NRT_BINARY_OPS(NRT_BINARY_ENUM) } nrt_binary_op;
+#undef NRT_BINARY_ENUM
 
 /* Variant flags for nrt_binary_ref_select. */
 #define NRT_BIN_FMOD 1        /* Mod: C fmod semantics */
@@ -53,9 +63,9 @@ struct nrt_binary_kernel {
 #define NRT_BIN_SQRT 8        /* Pow whose exponent is a single 0.5: sqrt, but +0 at -0 and +inf at
                                  -inf as C pow and onnxruntime give (numpy gives -0 and NaN) */
 
-/* Picks the kernel for `op` (NRT_FB_OpType_*) on operand types a, b; false
- * when the combination is not implemented. Sets k->y_type to the result type. */
-bool nrt_binary_ref_select(unsigned op, unsigned variant, nrt_dtype a, nrt_dtype b, nrt_binary_kernel* k);
+/* Picks the kernel for `op` on operand types a, b; false when the
+ * combination is not implemented. Sets k->y_type to the result type. */
+bool nrt_binary_ref_select(nrt_binary_op op, unsigned variant, nrt_dtype a, nrt_dtype b, nrt_binary_kernel* k);
 void nrt_binary_ref_run(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
 
 #endif

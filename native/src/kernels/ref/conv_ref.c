@@ -31,11 +31,11 @@ void nrt_bias_act_f32(float* y, int64_t pixels, int64_t c, const float* bias, co
         if (bias)
             for (int64_t j = 0; j < c; j++) yp[j] += bias[j];
         switch (act->kind) {
-        case NRT_FB_ActivationKind_NONE: break;
-        case NRT_FB_ActivationKind_RELU:
+        case NRT_ACT_NONE: break;
+        case NRT_ACT_RELU:
             for (int64_t j = 0; j < c; j++) yp[j] = yp[j] > 0.0f ? yp[j] : 0.0f;
             break;
-        case NRT_FB_ActivationKind_CLIP: {
+        case NRT_ACT_CLIP: {
             float lo = act->alpha, hi = act->beta;
             for (int64_t j = 0; j < c; j++) yp[j] = yp[j] < lo ? lo : (yp[j] > hi ? hi : yp[j]);
             break;

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 
 typedef struct nrt_conv2d_geom {
     int64_t n, ih, iw, cin;

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "../../engine/dtype.h"
-#include "../../engine/op.h"
+#include "../dtype.h"
+#include "../f16.h"
 
 /* ---- Where ---- */
 

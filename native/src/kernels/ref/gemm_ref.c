@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-#include "../../engine/nanort_schema.h"
 
 /* Rows of A handled together (each B / W element loaded once for all of
  * them) and MatMul's column block (the accumulators stay in L1). */
@@ -12,11 +11,11 @@
 
 void nrt_activation_f32_ref(const nrt_activation* act, float* x, int64_t n) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_NONE: return;
-    case NRT_FB_ActivationKind_RELU:
+    case NRT_ACT_NONE: return;
+    case NRT_ACT_RELU:
         for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
         return;
-    case NRT_FB_ActivationKind_CLIP: {
+    case NRT_ACT_CLIP: {
         float lo = act->alpha, hi = act->beta;
         for (int64_t i = 0; i < n; i++) x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
         return;

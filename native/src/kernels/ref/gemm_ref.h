@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
 
 typedef struct nrt_gemm_f32 {
     int64_t M, N, K;

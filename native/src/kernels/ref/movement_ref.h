@@ -23,7 +23,7 @@
  * the input, a fill when it is broadcast, bands of a few output columns
  * swept along the input's contiguous dim when that dim moved (a transpose:
  * contiguous reads and writes of short runs), else an element loop. The
- * work is split into `units` for nrt_parallel_for. */
+ * work is split into `units` over the thread pool (threads.h). */
 typedef struct nrt_strided {
     int rank;
     size_t esize;                              /* 1, 2, 4 or 8 */

@@ -34,7 +34,7 @@ void nrt_maxpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, i
     MAXPOOL_ROWS(float, -INFINITY)
 }
 
-void nrt_maxpool2d_s8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end) {
+void nrt_maxpool2d_qs8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end) {
     MAXPOOL_ROWS(int8_t, INT8_MIN)
 }
 
@@ -63,19 +63,6 @@ void nrt_avgpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, i
             float div = count > 0 ? (float)count : 1.0f;
             for (int64_t c = 0; c < g->c; c++) yp[c] /= div;
         }
-    }
-}
-
-void nrt_global_avgpool_f32_ref(const float* x, int64_t hw, int64_t c, float* y, int64_t n_begin, int64_t n_end) {
-    for (int64_t n = n_begin; n < n_end; n++) {
-        float* restrict yp = y + n * c;
-        memset(yp, 0, (size_t)c * sizeof(float));
-        for (int64_t p = 0; p < hw; p++) {
-            const float* restrict xp = x + (n * hw + p) * c;
-            for (int64_t j = 0; j < c; j++) yp[j] += xp[j];
-        }
-        float div = hw > 0 ? (float)hw : 1.0f;
-        for (int64_t j = 0; j < c; j++) yp[j] /= div;
     }
 }
 

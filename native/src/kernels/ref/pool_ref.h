@@ -23,13 +23,13 @@ typedef struct nrt_pool2d_geom {
 
 /* Output rows [row_begin, row_end) of N * OH. */
 void nrt_maxpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, int64_t row_begin, int64_t row_end);
-void nrt_maxpool2d_s8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end);
+void nrt_maxpool2d_qs8_ref(const nrt_pool2d_geom* g, const int8_t* x, int8_t* y, int64_t row_begin, int64_t row_end);
 void nrt_maxpool2d_u8_ref(const nrt_pool2d_geom* g, const uint8_t* x, uint8_t* y, int64_t row_begin,
                           int64_t row_end);
 void nrt_avgpool2d_f32_ref(const nrt_pool2d_geom* g, const float* x, float* y, int64_t row_begin, int64_t row_end);
 
-/* Global pools: x [N, H*W, C] -> y [N, C], for batches [n_begin, n_end). */
-void nrt_global_avgpool_f32_ref(const float* x, int64_t hw, int64_t c, float* y, int64_t n_begin, int64_t n_end);
+/* GlobalMaxPool: x [N, H*W, C] -> y [N, C], for batches [n_begin, n_end)
+ * (GlobalAveragePool: the f32_vsum_rows kernels). */
 void nrt_global_maxpool_f32_ref(const float* x, int64_t hw, int64_t c, float* y, int64_t n_begin, int64_t n_end);
 
 #endif

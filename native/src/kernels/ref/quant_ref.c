@@ -121,6 +121,6 @@ void nrt_quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero_po
     for (int64_t i = 0; i < n; i++) y[i] = (uint8_t)nrt_quantize_value(x[i], scale, zero_point, 0.0, 255.0);
 }
 
-void nrt_lut_s8_ref(const int8_t* x, const int8_t* table, int8_t* y, int64_t n) {
+void nrt_lut_qs8_ref(const int8_t* x, const int8_t* table, int8_t* y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = table[(int)x[i] + 128];
 }

@@ -2,28 +2,27 @@
 
 #include <math.h>
 
-#include "../../engine/nanort_schema.h"
 
 /* Source coordinate of output index o (ONNX's coordinate transforms). */
 static double original_coord(const nrt_resize_method* m, const nrt_resize_axis* a, int64_t o, bool* extrap) {
     double x = (double)o, in = (double)a->in, s = a->scale, out_w = s * in;
     *extrap = false;
     switch (m->coord) {
-    case NRT_FB_CoordinateTransform_ASYMMETRIC: return x / s;
-    case NRT_FB_CoordinateTransform_PYTORCH_HALF_PIXEL: return out_w == 1.0 ? -0.5 : (x + 0.5) / s - 0.5;
-    case NRT_FB_CoordinateTransform_ALIGN_CORNERS: return out_w == 1.0 ? 0.0 : x * (in - 1.0) / (out_w - 1.0);
-    case NRT_FB_CoordinateTransform_TF_CROP_AND_RESIZE: {
+    case NRT_COORD_ASYMMETRIC: return x / s;
+    case NRT_COORD_PYTORCH_HALF_PIXEL: return out_w == 1.0 ? -0.5 : (x + 0.5) / s - 0.5;
+    case NRT_COORD_ALIGN_CORNERS: return out_w == 1.0 ? 0.0 : x * (in - 1.0) / (out_w - 1.0);
+    case NRT_COORD_TF_CROP_AND_RESIZE: {
         double span = a->roi_end - a->roi_start;
         double v = out_w == 1.0 ? span * (in - 1.0) / 2.0 : x * span * (in - 1.0) / (out_w - 1.0);
         v += a->roi_start * (in - 1.0);
         *extrap = v < 0.0 || v > in - 1.0;
         return v;
     }
-    case NRT_FB_CoordinateTransform_HALF_PIXEL_SYMMETRIC: {
+    case NRT_COORD_HALF_PIXEL_SYMMETRIC: {
         double adjustment = (double)a->out / out_w, center = in / 2.0;
         return center * (1.0 - adjustment) + (x + 0.5) / s - 0.5;
     }
-    case NRT_FB_CoordinateTransform_TF_HALF_PIXEL_FOR_NN: return (x + 0.5) / s;
+    case NRT_COORD_TF_HALF_PIXEL_FOR_NN: return (x + 0.5) / s;
     default: return (x + 0.5) / s - 0.5; /* HALF_PIXEL */
     }
 }
@@ -50,9 +49,9 @@ void nrt_resize_nearest_map(const nrt_resize_method* m, const nrt_resize_axis* a
         int64_t i = (int64_t)fl;
         if (r != 0.0) {
             switch (m->nearest) {
-            case NRT_FB_NearestMode_ROUND_PREFER_CEIL: i += r >= 0.5; break;
-            case NRT_FB_NearestMode_FLOOR: break;
-            case NRT_FB_NearestMode_CEIL: i += 1; break;
+            case NRT_NEAREST_ROUND_PREFER_CEIL: i += r >= 0.5; break;
+            case NRT_NEAREST_FLOOR: break;
+            case NRT_NEAREST_CEIL: i += 1; break;
             default: i += r > 0.5; break; /* ROUND_PREFER_FLOOR */
             }
         }
@@ -68,8 +67,8 @@ static double cubic_kernel(double x, double A) {
 }
 
 int nrt_resize_taps(const nrt_resize_method* m, double scale, int max_taps) {
-    if (!m->antialias) return m->mode == NRT_FB_ResizeMode_CUBIC ? 4 : 2;
-    double s = scale < 1.0 ? scale : 1.0, support = m->mode == NRT_FB_ResizeMode_CUBIC ? 2.0 : 1.0;
+    if (!m->antialias) return m->mode == NRT_RESIZE_CUBIC ? 4 : 2;
+    double s = scale < 1.0 ? scale : 1.0, support = m->mode == NRT_RESIZE_CUBIC ? 2.0 : 1.0;
     if (support / s > (double)max_taps) return 0;
     int64_t start = (int64_t)floor(-support / s) + 1;
     return (int)(2 - 2 * start);
@@ -78,7 +77,7 @@ int nrt_resize_taps(const nrt_resize_method* m, double scale, int max_taps) {
 /* Weights of taps fl + start + i for the fractional position r in (0, 1]. */
 static void tap_weights(const nrt_resize_method* m, double scale, double r, int taps, double* c) {
     int64_t start = 1 - taps / 2;
-    if (!m->antialias && m->mode == NRT_FB_ResizeMode_LINEAR) {
+    if (!m->antialias && m->mode == NRT_RESIZE_LINEAR) {
         c[0] = 1.0 - r;
         c[1] = r;
     } else if (!m->antialias) {
@@ -91,7 +90,7 @@ static void tap_weights(const nrt_resize_method* m, double scale, double r, int 
         double s = scale < 1.0 ? scale : 1.0, sum = 0.0;
         for (int i = 0; i < taps; i++) {
             double arg = ((double)(start + i) - r) * s;
-            if (m->mode == NRT_FB_ResizeMode_CUBIC) {
+            if (m->mode == NRT_RESIZE_CUBIC) {
                 c[i] = cubic_kernel(arg, m->cubic_a);
             } else {
                 double v = 1.0 - fabs(arg);

@@ -22,10 +22,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The file format's numbers (ops/resize.c checks), so a model's values are used as they are. */
+enum { NRT_RESIZE_NEAREST = 0, NRT_RESIZE_LINEAR = 1, NRT_RESIZE_CUBIC = 2 };
+enum {
+    NRT_COORD_HALF_PIXEL = 0, NRT_COORD_ASYMMETRIC = 1, NRT_COORD_PYTORCH_HALF_PIXEL = 2, NRT_COORD_ALIGN_CORNERS = 3,
+    NRT_COORD_TF_CROP_AND_RESIZE = 4, NRT_COORD_HALF_PIXEL_SYMMETRIC = 5, NRT_COORD_TF_HALF_PIXEL_FOR_NN = 6,
+};
+enum { NRT_NEAREST_ROUND_PREFER_FLOOR = 0, NRT_NEAREST_ROUND_PREFER_CEIL = 1, NRT_NEAREST_FLOOR = 2,
+      NRT_NEAREST_CEIL = 3 };
+
 typedef struct nrt_resize_method {
-    uint8_t mode;        /* NRT_FB_ResizeMode_* */
-    uint8_t coord;       /* NRT_FB_CoordinateTransform_* */
-    uint8_t nearest;     /* NRT_FB_NearestMode_* */
+    uint8_t mode;        /* NRT_RESIZE_* */
+    uint8_t coord;       /* NRT_COORD_* */
+    uint8_t nearest;     /* NRT_NEAREST_* */
     float cubic_a;
     bool exclude_outside, antialias;
 } nrt_resize_method;

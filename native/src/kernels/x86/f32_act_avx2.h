@@ -8,16 +8,15 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
+#include "../isa.h"
 
-#define NRT_AVX2 __attribute__((target("avx2,fma")))
-#define NRT_AVX2_INLINE NRT_AVX2 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
-NRT_AVX2_INLINE __m256 nrt_exp256(__m256 x) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_exp256(__m256 x) {
     x = _mm256_min_ps(_mm256_set1_ps(88.7228f), _mm256_max_ps(_mm256_set1_ps(-87.3365f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -38,37 +37,37 @@ NRT_AVX2_INLINE __m256 nrt_exp256(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-NRT_AVX2_INLINE __m256 nrt_sigmoid256(__m256 x) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_sigmoid256(__m256 x) {
     __m256 one = _mm256_set1_ps(1.0f);
     return _mm256_div_ps(one, _mm256_add_ps(one, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
-NRT_AVX2_INLINE __m256 nrt_act256(__m256 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case NRT_ACT_CLIP:
         return _mm256_min_ps(_mm256_set1_ps(act->beta), _mm256_max_ps(_mm256_set1_ps(act->alpha), v));
-    case NRT_FB_ActivationKind_LEAKY_RELU: {
+    case NRT_ACT_LEAKY_RELU: {
         __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
         return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(act->alpha)), neg);
     }
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(act->alpha), _mm256_set1_ps(act->beta));
         return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
         t = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
         return _mm256_mul_ps(v, t);
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid256(v);
-    case NRT_FB_ActivationKind_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid256(v);
+    case NRT_ACT_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
     default: return v;
     }
 }
 
 /* Lane masks for _mm256_maskload_ps / maskstore_ps: lanes below n (n <= 8). */
-NRT_AVX2_INLINE __m256i nrt_mask8(size_t n) {
+NRT_ISA_INLINE(AVX2) __m256i nrt_mask8(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 

@@ -11,19 +11,18 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
-#include "../../engine/op.h"
+#include "../activation.h"
+#include "../isa.h"
 
-#define NRT_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
-#define NRT_AVX512_INLINE NRT_AVX512 __attribute__((always_inline)) static inline
 
 static inline bool nrt_f32_act_simd512(unsigned kind) {
-    return kind != NRT_FB_ActivationKind_TANH && kind != NRT_FB_ActivationKind_GELU;
+    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
 }
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes polynomial for exp(r), times
  * 2^n by vscalefps (which gives inf / 0 / subnormals past the range and
  * keeps NaN). */
-NRT_AVX512_INLINE __m512 nrt_exp512(__m512 x) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_exp512(__m512 x) {
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -38,42 +37,42 @@ NRT_AVX512_INLINE __m512 nrt_exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-NRT_AVX512_INLINE __m512 nrt_sigmoid512(__m512 x) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_sigmoid512(__m512 x) {
     __m512 one = _mm512_set1_ps(1.0f);
     return _mm512_div_ps(one, _mm512_add_ps(one, nrt_exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
 /* One vector through `act` (kinds with SIMD code only). */
-NRT_AVX512_INLINE __m512 nrt_act512(__m512 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX512) __m512 nrt_act512(__m512 v, const nrt_activation* act) {
     switch (act->kind) {
-    case NRT_FB_ActivationKind_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case NRT_FB_ActivationKind_CLIP:
+    case NRT_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case NRT_ACT_CLIP:
         return _mm512_min_ps(_mm512_set1_ps(act->beta), _mm512_max_ps(_mm512_set1_ps(act->alpha), v));
-    case NRT_FB_ActivationKind_LEAKY_RELU: {
+    case NRT_ACT_LEAKY_RELU: {
         __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
         return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
     }
-    case NRT_FB_ActivationKind_HARD_SIGMOID: {
+    case NRT_ACT_HARD_SIGMOID: {
         __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(act->alpha), _mm512_set1_ps(act->beta));
         return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
     }
-    case NRT_FB_ActivationKind_HARD_SWISH: {
+    case NRT_ACT_HARD_SWISH: {
         __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
         t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
         return _mm512_mul_ps(v, t);
     }
-    case NRT_FB_ActivationKind_SIGMOID: return nrt_sigmoid512(v);
-    case NRT_FB_ActivationKind_SILU: return _mm512_mul_ps(v, nrt_sigmoid512(v));
+    case NRT_ACT_SIGMOID: return nrt_sigmoid512(v);
+    case NRT_ACT_SILU: return _mm512_mul_ps(v, nrt_sigmoid512(v));
     default: return v;
     }
 }
 
 /* The same on 8 lanes (AVX-512VL forms of the above). */
-NRT_AVX512_INLINE __m256 nrt_act512_y(__m256 v, const nrt_activation* act) {
+NRT_ISA_INLINE(AVX512) __m256 nrt_act512_y(__m256 v, const nrt_activation* act) {
     return _mm512_castps512_ps256(nrt_act512(_mm512_castps256_ps512(v), act));
 }
 
 /* Lanes below n set (n <= 16). */
-NRT_AVX512_INLINE __mmask16 nrt_mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+NRT_ISA_INLINE(AVX512) __mmask16 nrt_mask16(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
 
 #endif

@@ -11,24 +11,20 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../s8_kernels.h"
+#include "../qs8_kernels.h"
 
-#define NRT_AVX512VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
-#define NRT_AVX512VNNI_INLINE NRT_AVX512VNNI __attribute__((always_inline)) static inline
 /* the rounding immediate (a literal constant for clang) */
 #define NRT_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define NRT_AVX2_S8 __attribute__((target("avx2,fma")))
-#define NRT_AVX2_S8_INLINE NRT_AVX2_S8 __attribute__((always_inline)) static inline
 
 /* Four bytes as an int32 (any alignment), or the first n < 4 of them with
  * zeros above (a K remainder: no byte past the row is read). */
-static inline int32_t nrt_s8_load4(const int8_t* p) {
+static inline int32_t nrt_qs8_load4(const int8_t* p) {
     int32_t v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline int32_t nrt_s8_load_partial(const int8_t* p, size_t n) {
+static inline int32_t nrt_qs8_load_partial(const int8_t* p, size_t n) {
     uint32_t v = (uint8_t)p[0]; /* byte by byte: a variable-length memcpy would be a library call */
     if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
     if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
@@ -36,47 +32,47 @@ static inline int32_t nrt_s8_load_partial(const int8_t* p, size_t n) {
 }
 
 /* 16 accumulators -> 16 int8 codes. */
-NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16(__m512i acc, __m512 m, __m512 lo, __m512 hi, __m512i zp) {
+NRT_ISA_INLINE(AVX512) __m128i nrt_qs8_requant16(__m512i acc, __m512 m, __m512 lo, __m512 hi, __m512i zp) {
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
     v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
     return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
 }
 
-/* nrt_s8_requant16 with the clamp where nrt_s8_requant allows it: FLOAT as
+/* nrt_qs8_requant16 with the clamp where nrt_qs8_requant allows it: FLOAT as
  * above; INT (int_clamp) after the conversion, the saturating narrowing to
  * int8 then bytes to [qmin, qmax]; SAT (int_clamp, the full int8 range) the
- * narrowing alone. The constants are set up once per tile (nrt_s8_rq16_make);
+ * narrowing alone. The constants are set up once per tile (nrt_qs8_rq16_make);
  * kernels read the mode into a local first: their byte stores may alias *rq. */
-enum { NRT_S8_CLAMP_FLOAT, NRT_S8_CLAMP_INT, NRT_S8_CLAMP_SAT };
+enum { NRT_QS8_CLAMP_FLOAT, NRT_QS8_CLAMP_INT, NRT_QS8_CLAMP_SAT };
 
-typedef struct nrt_s8_rq16 {
+typedef struct nrt_qs8_rq16 {
     __m512 lo, hi;
     __m512i zp;
     __m128i qmin, qmax;
     int mode;
-} nrt_s8_rq16;
+} nrt_qs8_rq16;
 
-NRT_AVX512VNNI_INLINE nrt_s8_rq16 nrt_s8_rq16_make(const nrt_s8_requant* rq) {
-    nrt_s8_rq16 q;
+NRT_ISA_INLINE(AVX512) nrt_qs8_rq16 nrt_qs8_rq16_make(const nrt_qs8_requant* rq) {
+    nrt_qs8_rq16 q;
     int32_t qmin = (int32_t)rq->lo + rq->zero_point, qmax = (int32_t)rq->hi + rq->zero_point;
     q.lo = _mm512_set1_ps(rq->lo);
     q.hi = _mm512_set1_ps(rq->hi);
     q.zp = _mm512_set1_epi32(rq->zero_point);
     q.qmin = _mm_set1_epi8((char)qmin);
     q.qmax = _mm_set1_epi8((char)qmax);
-    q.mode = !rq->int_clamp ? NRT_S8_CLAMP_FLOAT : qmin == -128 && qmax == 127 ? NRT_S8_CLAMP_SAT : NRT_S8_CLAMP_INT;
+    q.mode = !rq->int_clamp ? NRT_QS8_CLAMP_FLOAT : qmin == -128 && qmax == 127 ? NRT_QS8_CLAMP_SAT : NRT_QS8_CLAMP_INT;
     return q;
 }
 
-NRT_AVX512VNNI_INLINE __m128i nrt_s8_requant16_q(__m512i acc, __m512 m, const nrt_s8_rq16* q, int mode) {
-    if (mode == NRT_S8_CLAMP_FLOAT) return nrt_s8_requant16(acc, m, q->lo, q->hi, q->zp);
+NRT_ISA_INLINE(AVX512) __m128i nrt_qs8_requant16_q(__m512i acc, __m512 m, const nrt_qs8_rq16* q, int mode) {
+    if (mode == NRT_QS8_CLAMP_FLOAT) return nrt_qs8_requant16(acc, m, q->lo, q->hi, q->zp);
     __m512i c = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m)), q->zp);
     __m128i b = _mm512_cvtsepi32_epi8(c);
-    return mode == NRT_S8_CLAMP_SAT ? b : _mm_min_epi8(_mm_max_epi8(b, q->qmin), q->qmax);
+    return mode == NRT_QS8_CLAMP_SAT ? b : _mm_min_epi8(_mm_max_epi8(b, q->qmin), q->qmax);
 }
 
 /* 8 accumulators -> 8 int8 codes in the low half. */
-NRT_AVX2_S8_INLINE __m128i nrt_s8_requant8(__m256i acc, __m256 m, __m256 lo, __m256 hi, __m256i zp) {
+NRT_ISA_INLINE(AVX2) __m128i nrt_qs8_requant8(__m256i acc, __m256 m, __m256 lo, __m256 hi, __m256i zp) {
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
     v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
@@ -85,7 +81,7 @@ NRT_AVX2_S8_INLINE __m128i nrt_s8_requant8(__m256i acc, __m256 m, __m256 lo, __m
 }
 
 /* Stores the low n <= 8 bytes of v. */
-NRT_AVX2_S8_INLINE void nrt_s8_store_low(int8_t* y, __m128i v, size_t n) {
+NRT_ISA_INLINE(AVX2) void nrt_qs8_store_low(int8_t* y, __m128i v, size_t n) {
     if (n == 8) {
         _mm_storel_epi64((__m128i*)y, v);
     } else {

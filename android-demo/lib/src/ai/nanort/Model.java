@@ -27,20 +27,31 @@ public final class Model implements AutoCloseable {
         System.loadLibrary("nanort_jni");
     }
 
-    /** Kernel levels (nanort.h nrt_isa): AUTO picks the best this CPU has. */
+    /** Kernel levels (nanort.h nrt_isa), by the C library's names (libraryKernelLevels());
+     *  AUTO picks the best this CPU has. */
     public enum KernelLevel {
-        AUTO(-1), REF(0), AVX2(1), AVX512(2), NEON(3), DOTPROD(4);
+        AUTO, REF, AVX2, AVX512, AVX512VBMI, NEON, DOTPROD, I8MM;
 
-        final int code;
-
-        KernelLevel(int code) {
-            this.code = code;
+        /** The library's name of the level ("ref", "avx512vbmi", "i8mm", ...). */
+        public String levelName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
 
         static KernelLevel fromName(String name) {
             return valueOf(name.toUpperCase(java.util.Locale.ROOT));
         }
+
+        /** The library's number of the level (nrt_isa_from_name). */
+        int code() {
+            int code = nativeLevelNumber(levelName());
+            if (code == LEVEL_UNKNOWN) {
+                throw new IllegalArgumentException("this library has no kernel level " + levelName());
+            }
+            return code;
+        }
     }
+
+    private static final int LEVEL_UNKNOWN = -2; // NRT_ISA_UNKNOWN
 
     /** Load options: worker threads, kernel level, activation memory limit. */
     public static final class Options {
@@ -84,7 +95,7 @@ public final class Model implements AutoCloseable {
 
     private static Model create(Options options, Loader loader) {
         Options o = options != null ? options : new Options();
-        long h = nativeCreate(o.threads, o.kernelLevel.code, o.maxArenaBytes);
+        long h = nativeCreate(o.threads, o.kernelLevel.code(), o.maxArenaBytes);
         try {
             loader.load(h);
             return new Model(h);
@@ -186,7 +197,14 @@ public final class Model implements AutoCloseable {
 
     /** The best kernel level this CPU runs. */
     public static KernelLevel bestKernelLevel() {
-        return KernelLevel.values()[nativeBestKernelLevel() + 1];
+        return KernelLevel.fromName(nativeLevelName(nativeBestKernelLevel()));
+    }
+
+    /** The names of the C library's kernel levels, the reference first. */
+    public static String[] libraryKernelLevels() {
+        String[] names = new String[nativeLevelCount()];
+        for (int i = 0; i < names.length; i++) names[i] = nativeLevelName(i);
+        return names;
     }
 
     public static String runtimeVersion() {
@@ -375,4 +393,7 @@ public final class Model implements AutoCloseable {
     private static native Object[] nativeProfile(long handle);
     private static native String nativeVersion();
     private static native int nativeBestKernelLevel();
+    private static native int nativeLevelCount();
+    private static native String nativeLevelName(int level);
+    private static native int nativeLevelNumber(String name);
 }

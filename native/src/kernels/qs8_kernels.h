@@ -1,0 +1,218 @@
+/* int8 microkernel tables: the interface between the ISA-independent drivers
+ * (kernels/conv.c, gemm.c: packing, indirection, tiling, threads) and the
+ * per-ISA int8 microkernels (kernels/scalar/, kernels/x86/, kernels/arm/);
+ * dispatch.c says which level uses which.
+ *
+ * Results: BIT-EXACT with the reference kernels on every level. Every kernel
+ * computes kernels/requant.h's accumulator modulo 2^32 (SIMD integer adds
+ * wrap, so any summation order gives the same int32) and then the same IEEE
+ * single steps in the same order: cvtdq2ps, mulps by the channel's
+ * multiplier, maxps / minps with [lo, hi], cvtps2dq under the default
+ * rounding mode (round half to even), + zero point, narrow (the value is
+ * already inside [-128, 127], so saturation never changes it). No FMA may
+ * fuse the multiply into anything (build flag -ffp-contract=off).
+ *
+ * The GEMM and depthwise families are gemm.h's and dwconv.h's (their int8
+ * formats: nrt_gemm_format_qs8_qc8w, nrt_gemm_format_qs8_matmul, nrt_dwconv_format_qs8_qc8w);
+ * here: the output side of a requantization, the depthwise weight layouts,
+ * the elementwise families, ConvTranspose's convt tables and the dynamic
+ * FullyConnected. Packing happens once, at load, into the op's parameters
+ * (the bytes count in model->packed_weight_bytes): tile shapes and x_offset
+ * are the running ISA's, so a file stays portable. */
+
+#ifndef NRT_QS8_KERNELS_H
+#define NRT_QS8_KERNELS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dwconv.h"
+#include "gemm.h"
+#include "isa.h"
+#include "ref/binary_ref.h"
+
+/* Output of a requantization in the form kernels use: the clamp [lo, hi] =
+ * [qmin - z_y, qmax - z_y] as floats (applied before rounding, requant.h),
+ * then + z_y.
+ *
+ * int_clamp: the caller knows every scaled value acc * m lies within
+ * +-2^30 (NRT_QS8_INT_CLAMP_BOUND). Then rounding first and clamping the
+ * integer after gives the same codes (the bounds are integers, rounding is
+ * monotonic), and a kernel may let the saturating narrowing clamp to int8 and
+ * bytewise min / max to [qmin, qmax]: cheaper than the float clamp, which
+ * matters where K is small and requantization is much of a tile's work. */
+typedef struct nrt_qs8_requant {
+    float lo, hi;
+    int32_t zero_point;
+    bool int_clamp;
+} nrt_qs8_requant;
+
+#define NRT_QS8_INT_CLAMP_BOUND 0x1p30
+
+static inline nrt_qs8_requant nrt_qs8_requant_make(int32_t zero_point, int32_t qmin, int32_t qmax) {
+    nrt_qs8_requant r = {(float)(qmin - zero_point), (float)(qmax - zero_point), zero_point, false};
+    return r;
+}
+
+/* One scaled value through the output side, in the kernels' order: clamp to
+ * [lo, hi] (max, then min), round half to even, + zero point. */
+static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
+    v = v < rq->lo ? rq->lo : v;
+    v = v > rq->hi ? rq->hi : v;
+    return (int8_t)((int32_t)rintf(v) + rq->zero_point);
+}
+
+/* ---- depthwise weight layouts (nrt_dwconv_table.layout) ----
+ *
+ * An int8 depthwise tile (dwconv.h, nrt_dwconv_format_qs8_qc8w) holds its weights as
+ *   NRT_QS8_DW_INT8:    int8
+ *   NRT_QS8_DW_INT16:   int16 (sign-extended)
+ *   NRT_QS8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e. w in the low half and 0 in the
+ *                      high half, so that a 16-bit pair multiply-add (vpmaddwd / vpdpwssd)
+ *                      with a sign-extended int32 x yields exactly x * w
+ *   NRT_QS8_DW_PAIRS:   for inputs widened to int16 two channels per int32 lane (x[2i],
+ *                      x[2i+1]): the even channels' weights as (w, 0) lanes, then the odd
+ *                      channels' as (0, w) lanes (4 bytes per weight; cw even); one vpdpwssd
+ *                      per half then gives exact x * w per channel. bias[] and m[] of such a
+ *                      tile are in the same order: even channels first, then odd ones. */
+enum { NRT_QS8_DW_INT8 = 1, NRT_QS8_DW_INT16 = 2, NRT_QS8_DW_INT32LO = 4, NRT_QS8_DW_PAIRS = 0x104 };
+/* Bytes per packed depthwise weight of a layout. */
+static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
+
+/* ---- vector kernels: elementwise, table, pooling ----
+ *
+ * vadd / vmul: exactly nrt_add_qs8_ref / nrt_mul_qs8_ref (same signature, an
+ *   nrt_binary_fn; k->params is an nrt_qs8_binary; modes NRT_BIN_VV / VS / SV).
+ * lut:  y[i] = table[x[i] + 128] (256 entries).
+ * gavgpool: y[c] = requant(sum_{p < rows} (x[p * stride + c] - zx), m) for
+ *   c < channels (GlobalAveragePool; m = nrt_avgpool_multiplier(count)).
+ * avgpool: one output pixel of AveragePool: acc[c] = sum over the `taps`
+ *   pointers ind[t] (taps inside the input only) of (x - zx), requantized with m.
+ * maxpool: one output pixel of MaxPool: y[c] = clamp(max over ind[t][c],
+ *   qmin, qmax) (taps inside the input only; taps == 0 gives -128 clamped). */
+typedef void (*nrt_qs8_lut_ukernel)(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+typedef void (*nrt_qs8_gavgpool_ukernel)(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx,
+                                        float m, const nrt_qs8_requant* rq, int8_t* y);
+typedef void (*nrt_qs8_avgpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,
+                                       const nrt_qs8_requant* rq, int8_t* y);
+typedef void (*nrt_qs8_maxpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t qmin,
+                                       int32_t qmax, int8_t* y);
+
+/* Rescale (Concat inputs, nearest Resize): y[i] = requant((float)(x[i] - zx) * m)
+ * as nrt_rescale_qs8_ref computes it (requant.h), n values; x == y allowed. */
+typedef void (*nrt_qs8_rescale_ukernel)(size_t n, const int8_t* x, int32_t zx, float m, const nrt_qs8_requant* rq,
+                                       int8_t* y);
+
+/* QuantizeLinear of float32 to int8 with one scale: y[i] = the contract's
+ * clamp(rint(x / s) + z) (IEEE division, NaN -> z), as nrt_quantize_ref.
+ *
+ * A division per value is the x86 kernels' bottleneck (a model's float input
+ * is megabytes), so they multiply by r = 1 / s instead where that provably
+ * rounds the same: t = x * r and the quotient d = fl(x / s) each carry at
+ * most ~2^-24 relative error, so |t - d| < 2^-13 wherever |t| < 512, and
+ * rint(t) == rint(d) unless t lies within 2^-12 of a half-integer (those
+ * rare vectors redo their lanes with the division). Past 512 both clamp.
+ * nrt_qs8_reciprocal_exact says for which scales r itself is precise enough. */
+typedef void (*nrt_qs8_quantize_ukernel)(size_t n, const float* x, float s, int32_t z, int8_t* y);
+
+/* 1 / s is a normal float with full precision, far from overflow. */
+static inline bool nrt_qs8_reciprocal_exact(float s) { return s >= 0x1p-64f && s <= 0x1p64f; }
+#define NRT_QS8_NEAR_HALF (0.5f - 0x1p-12f) /* |t - rint(t)| from here on: divide */
+
+/* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
+ * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
+typedef void (*nrt_qs8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
+/* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
+ * no bias, one multiplier m) ----
+ *
+ * A GEMM (gemm.h) whose B changes with every run, packed per product at run
+ * time in nrt_gemm_format_qs8_matmul's layout; the output side of its calls: */
+typedef struct nrt_qs8_matmul_params {
+    int32_t za; /* A's zero point (B's is packed away) */
+    float m;
+    nrt_qs8_requant rq;
+} nrt_qs8_matmul_params;
+
+/* ---- dynamic-quantization FullyConnected (kernels/ref/qs8_ref.h, nrt_dyn_fc:
+ * float x rows quantized at run time to q / row_scale / row_zero, int8 W
+ * [N, K], float y) ----
+ *
+ * W is packed once at load (pack, into packed_bytes(N, K) bytes) in the
+ * kernel's own layout; run computes the rectangle [m0, m1) x [n0, n1) of y
+ * from the quantized rows, bit for bit as nrt_dynamic_fc_ref (the integer
+ * dot products modulo 2^32, then the same float operations in the same
+ * order; fused activations through nrt_activation_apply). */
+struct nrt_dyn_fc;
+typedef struct nrt_qd8_fc_table {
+    const char* name;
+    nrt_isa isa;
+    size_t (*packed_bytes)(size_t N, size_t K);
+    void (*pack)(size_t N, size_t K, const int8_t* w, void* packed);
+    void (*run)(const struct nrt_dyn_fc* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+} nrt_qd8_fc_table;
+
+/* ---- ConvTranspose with kernel == stride and few outputs per input pixel ----
+ *
+ * An upsampling ConvTranspose (conv.h TRANSPOSE) gives each input pixel
+ * n = kh x kw x C_out outputs. With n small (2 x 2 x 1 in OCR detection
+ * heads) a GEMM wastes most of a vector on each pixel; this kernel puts
+ * P = lanes / n pixels in one vector of int32 lanes (n must divide lanes),
+ * lane l = ky * (P * cols) + p * cols + j for pixel p, kernel row ky and
+ * column j = kx * C_out + c of that kernel row (cols = kw x C_out), so one
+ * requantization serves P pixels and each kernel row's outputs of the P
+ * pixels are P * cols consecutive bytes of its output row.
+ *
+ * Packed (once per ConvTranspose), columns taken per lane as above, K in
+ * blocks of kr (4 bytes per lane and block either way):
+ *   int32  bias[lanes]            B[c] - z_x * sum_ci W - x_offset * sum_ci W  (mod 2^32)
+ *   kr 4:  int8  w[ceil(kc / 4)][lanes][4]    W[ci][ky][kx][c], 0 past kc
+ *          (the GEMM panel layout of a c4 table with nr = lanes, above)
+ *   kr 2:  int16 w[ceil(kc / 2)][lanes][2]    the same weights sign-extended,
+ *          for kernels multiplying int16 pairs (AVX2 vpmaddwd)
+ *   float  m[lanes]
+ *
+ * run: npix consecutive input pixels, pixel p's kc channels at x + p * kc
+ * (read exactly); kernel row ky of pixel p written at
+ * y + ky * y_row + p * cols (exactly npix * cols bytes per kernel row).
+ * Used when P * ceil(kc / kr) * 4 <= max_bytes (the pixels of one vector are
+ * held in registers or a small buffer).
+ *
+ * wide (optional): the same call for n a multiple of `lanes`, at most
+ * wide_max, with cols a multiple of `lanes` (every vector of columns inside
+ * one kernel row); packed as one GEMM panel of n columns in their natural
+ * order (ky, kx, c): int32 bias[n], int8 w[ceil(kc / 4)][n][4], float m[n].
+ * Other shapes take the GEMM. */
+typedef void (*nrt_qs8_convt_ukernel)(size_t npix, size_t kc, size_t n, size_t kh, const int8_t* x, const void* w,
+                                     int8_t* y, size_t y_row, const nrt_qs8_requant* rq);
+
+typedef struct nrt_qs8_convt_table {
+    const char* name;
+    nrt_isa isa;
+    uint32_t lanes;     /* int32 lanes per vector: n divides it */
+    uint32_t kr;        /* 4 (int8 blocks) or 2 (int16 pairs) */
+    uint32_t max_bytes; /* bound on P * ceil(kc / kr) * 4 */
+    int32_t x_offset;   /* as a GEMM table's */
+    nrt_qs8_convt_ukernel run;
+    const char* wide_name;
+    uint32_t wide_max; /* n at most this for `wide` (NULL: none) */
+    nrt_qs8_convt_ukernel wide;
+} nrt_qs8_convt_table;
+
+/* Packs a convt table's lanes (above) from ConvTranspose weights wdims
+ * [C_in, KH, KW, C_out] with the unfolded bias (NULL: 0), multipliers m[C_out]
+ * and the input zero point; false when out of memory. */
+bool nrt_qs8_convt_pack_lanes(const nrt_qs8_convt_table* ct, const int64_t* wdims, const int8_t* w, const int32_t* bias,
+                             const float* m, int32_t zx, void* packed);
+
+/* Bytes of P pixels' blocks (run's bound) and of the packed weights. */
+static inline size_t nrt_qs8_convt_block_bytes(const nrt_qs8_convt_table* t, size_t kc) {
+    return (kc + t->kr - 1) / t->kr * 4;
+}
+static inline size_t nrt_qs8_convt_packed_bytes(const nrt_qs8_convt_table* t, size_t kc) {
+    return (size_t)t->lanes * (2 * sizeof(int32_t) + nrt_qs8_convt_block_bytes(t, kc));
+}
+
+#endif
