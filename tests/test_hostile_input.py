@@ -205,6 +205,39 @@ def test_a_shared_weight_is_packed_once():
         np.testing.assert_allclose(many.run({"x": x})["y"], want, rtol=2e-3, atol=1e-3 * np.abs(want).max())
 
 
+def conv_chain(n: int, c: int = 16) -> bytes:
+    """n 3x3 Convs (padding 1) in a chain, all on one constant OHWI W [c, 3, 3, c] and bias."""
+    g = Graph()
+    g.add_tensor("x", np.float32, (1, 6, 6, c))
+    rng = np.random.default_rng(2)
+    g.add_tensor("w", np.float32, (c, 3, 3, c), (rng.standard_normal((c, 3, 3, c)) / np.sqrt(9 * c)).astype(np.float32))
+    g.add_tensor("b", np.float32, (c,), rng.standard_normal(c).astype(np.float32))
+    prev = "x"
+    for i in range(n):
+        out = "y" if i == n - 1 else f"h{i}"
+        g.add_tensor(out, np.float32, (1, 6, 6, c))
+        g.nodes.append(Node("Conv", [prev, "w", "b"], [out], {"pads": [1, 1, 1, 1]}, name=f"conv{i}"))
+        prev = out
+    g.inputs, g.outputs = ["x"], ["y"]
+    return graph_bytes(g)
+
+
+def test_a_shared_conv_weight_is_packed_once():
+    with nanort.Model(conv_chain(1)) as one, nanort.Model(conv_chain(12)) as many:
+        assert one.packed_weight_bytes > 0
+        assert many.packed_weight_bytes == one.packed_weight_bytes
+        x = np.random.default_rng(3).standard_normal((1, 6, 6, 16)).astype(np.float32)
+        rng = np.random.default_rng(2)
+        w = (rng.standard_normal((16, 3, 3, 16)) / np.sqrt(9 * 16)).astype(np.float32)
+        b = rng.standard_normal(16).astype(np.float32)
+        want = x.astype(np.float64)
+        for _ in range(12):  # NHWC 3x3 conv, padding 1, in float64
+            padded = np.pad(want, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            want = sum(padded[:, dy:dy + 6, dx:dx + 6, :] @ w[:, dy, dx, :].T.astype(np.float64)
+                       for dy in range(3) for dx in range(3)) + b
+        np.testing.assert_allclose(many.run({"x": x})["y"], want, rtol=2e-3, atol=1e-3 * np.abs(want).max())
+
+
 def test_load_memory_is_bounded_by_an_option():
     with pytest.raises(nanort.LimitError, match="memory limit of"):
         nanort.Model(fc_chain(1, k=512), max_memory_bytes=512 * 1024)
