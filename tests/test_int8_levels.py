@@ -312,6 +312,36 @@ def test_lut(n):
     run_simple(g, {"x": x}, ref.lut(x, table), threads=2)
 
 
+@pytest.mark.parametrize("shape,axis", [((3, 10), -1), ((1, 16, 4, 2100), 1), ((2, 5, 7), 1), ((4, 1000), 1),
+                                        ((2, 3, 4, 5), 0), ((6, 1), 1), ((5, 17), 1), ((1, 3, 77, 9), 2),
+                                        ((2, 300, 31), 1), ((1, 8, 130), -1), ((7, 16), 0), ((1, 1, 1), 2)])
+@pytest.mark.parametrize("s_x", [0.004, 0.1, 30.0])
+def test_softmax(shape, axis, s_x):
+    """Rows (the last axis) and strided axes: vector columns, column tails, row tails."""
+    rng = np.random.default_rng(len(shape) * 31 + shape[axis])
+    qx = (float(np.float32(s_x)), int(rng.integers(-128, 128)))
+    x = q8(shape)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, shape, (1 / 256, -128))
+    g.node("Softmax", ["x"], ["y"], axis=axis)
+    run_simple(g, {"x": x}, ref.softmax(x, qx, axis), threads=2)
+
+
+def test_softmax_extreme_rows():
+    """A row of equal maxima (every e = 65536: the largest sums) and one dominant value (quotient 256 -> 127)."""
+    x = np.full((3, 4000), 127, np.int8)
+    x[1] = -128
+    x[1, 5] = 127
+    x[2, ::2] = -128
+    qx = (float(np.float32(30.0)), 0)
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    g.t("y", np.int8, x.shape, (1 / 256, -128))
+    g.node("Softmax", ["x"], ["y"], axis=-1)
+    run_simple(g, {"x": x}, ref.softmax(x, qx, -1))
+
+
 @pytest.mark.parametrize("shape", [(1, 7, 7, 5), (3, 1, 1, 300), (2, 16, 16, 33), (1, 3, 96, 88), (1, 2, 2, 64)])
 @pytest.mark.parametrize("zx", [-128, 5, 127])
 def test_global_avg_pool(shape, zx):
