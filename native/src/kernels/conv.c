@@ -207,6 +207,11 @@ static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t 
     size_t cout = (size_t)g->cout, cog = cout / (size_t)g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
     size_t c0 = u0 / ppg * cog + u0 % ppg * nr, last = (u1 - 1) % ppg;
     size_t c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+    if (c0 == 0 && c1 == cout) { /* every channel: the rows are one run (whole vectors, few masked stores) */
+        int8_t* rows = (int8_t*)j->y + m0 * cout;
+        j->lut->run(mr * cout, rows, j->lut->table, rows);
+        return;
+    }
     for (size_t r = 0; r < mr; r++) {
         int8_t* row = (int8_t*)j->y + (m0 + r) * cout + c0;
         j->lut->run(c1 - c0, row, j->lut->table, row);
