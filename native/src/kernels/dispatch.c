@@ -48,7 +48,9 @@ void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t str
                                int8_t* y);                                                                          \
     void nrt_qs8_rescale_##ISA(size_t n, const int8_t* x, int32_t zx, float m, const nrt_qs8_requant* rq, int8_t* y); \
     void nrt_qs8_quantize_##ISA(size_t n, const float* x, float s, int32_t z, int8_t* y);                          \
-    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
+    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);                        \
+    void nrt_qs8_vsoftmax_##ISA(size_t n, size_t inner, size_t cols, const int8_t* x, const uint32_t* table,        \
+                                int8_t* y);
 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
@@ -112,6 +114,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_scalar,
         .qs8_quantize = nrt_qs8_quantize_scalar,
         .qs8_dequantize = nrt_qs8_dequantize_scalar,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_scalar,
     },
 #if defined(__x86_64__) || defined(__i386__)
     [NRT_ISA_AVX2] = {
@@ -133,6 +136,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_avx2,
         .qs8_quantize = nrt_qs8_quantize_avx2,
         .qs8_dequantize = nrt_qs8_dequantize_avx2,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_avx2,
         .strided_short_rows = nrt_xx_strided_short_rows_avx2,
     },
     [NRT_ISA_AVX512] = {
@@ -156,6 +160,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_avx512,
         .qs8_quantize = nrt_qs8_quantize_avx512,
         .qs8_dequantize = nrt_qs8_dequantize_avx512,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_avx512,
     },
     [NRT_ISA_AVX512VBMI] = {
         .qs8_lut = nrt_qs8_lut_avx512vbmi, /* byte permutes: 64 table lookups per instruction */
@@ -180,6 +185,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_neon,
         .qs8_quantize = nrt_qs8_quantize_neon,
         .qs8_dequantize = nrt_qs8_dequantize_neon,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_neon,
     },
     /* dotprod has no float instructions, and a depthwise tap or a MatMul's
      * int16 pair has nothing for SDOT to sum: the NEON kernels for those */

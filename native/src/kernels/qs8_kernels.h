@@ -125,6 +125,39 @@ static inline bool nrt_qs8_reciprocal_exact(float s) { return s >= 0x1p-64f && s
  * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
 typedef void (*nrt_qs8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
 
+/* Softmax of int8 (requant.h's integer-only rule, exactly nrt_softmax_qs8_ref):
+ * `cols` columns of a slice viewed as [n, inner], column c's n values at
+ * x[i * inner + c] and y[i * inner + c] (the caller offsets x and y to its
+ * first column; inner == 1 is one contiguous row, cols then 1). table: the
+ * 256 uint32 T[d]. n <= NRT_QS8_SOFTMAX_MAX_N, so a column's sum S of at most
+ * n values <= 65536 fits in uint32.
+ *
+ * The quotient (e * 256 + S / 2) / S (both < 2^33) is floor(N * r + 2^-40)
+ * in double with r = 1 / (double)S: N * r differs from N / S by at most
+ * 257 * 2^-52 < 2^-43 (two roundings), a non-integer N / S lies at least
+ * 1 / S >= 2^-33 below the next integer, so adding 2^-40 lifts an exact
+ * integer that rounded down without reaching the next one. */
+typedef void (*nrt_qs8_vsoftmax_ukernel)(size_t n, size_t inner, size_t cols, const int8_t* x, const uint32_t* table,
+                                        int8_t* y);
+#define NRT_QS8_SOFTMAX_MAX_N 65535
+#define NRT_QS8_SOFTMAX_LIFT 0x1p-40
+
+/* One output value from e = T[max - x] and the column's sum. */
+static inline int8_t nrt_qs8_softmax_value(uint32_t e, uint32_t sum, double r) {
+    double q = (double)(e * 256u + sum / 2u) * r + NRT_QS8_SOFTMAX_LIFT;
+    return (int8_t)(q >= 255.0 ? 127 : (int32_t)q - 128);
+}
+
+/* One column by the rule above, in scalar code (kernels' tails). */
+static inline void nrt_qs8_softmax_column(size_t n, size_t inner, const int8_t* x, const uint32_t* table, int8_t* y) {
+    int32_t mx = -128;
+    for (size_t i = 0; i < n; i++) mx = x[i * inner] > mx ? x[i * inner] : mx;
+    uint32_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += table[mx - x[i * inner]];
+    double r = 1.0 / (double)sum;
+    for (size_t i = 0; i < n; i++) y[i * inner] = nrt_qs8_softmax_value(table[mx - x[i * inner]], sum, r);
+}
+
 /* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
  * no bias, one multiplier m) ----
  *
