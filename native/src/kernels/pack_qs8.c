@@ -81,18 +81,23 @@ const nrt_gemm_format nrt_gemm_format_qs8_matmul = {
 
 /* ---- depthwise tiles ---- */
 
-/* NRT_QS8_DW_TAP_PAIRS packs an even number of taps (a zero-weight one last). */
+static bool dw_tap_pairs(const nrt_dwconv_table* t) {
+    return t->layout == NRT_QS8_DW_TAP_PAIRS || t->layout == NRT_QS8_DW_INT16_TAP_PAIRS;
+}
+
+/* The tap-pair layouts pack an even number of taps (a zero-weight one last). */
 static size_t dw_packed_taps(const nrt_dwconv_table* t, size_t taps) {
-    return t->layout == NRT_QS8_DW_TAP_PAIRS ? ceil_div(taps, 2) * 2 : taps;
+    return dw_tap_pairs(t) ? ceil_div(taps, 2) * 2 : taps;
 }
 
 static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) {
     return (size_t)t->cw * (2 * sizeof(int32_t) + dw_packed_taps(t, taps) * nrt_qs8_dw_weight_bytes(t->layout));
 }
 
-/* Slot of channel j in a tile's bias and multipliers (and NRT_QS8_DW_TAP_PAIRS's
- * weight lanes): j itself, or that layout's order (qs8_kernels.h). */
+/* Slot of channel j in a tile's bias and multipliers (and the tap-pair
+ * layouts' weight lanes): j itself, or the layout's order (qs8_kernels.h). */
 static size_t dw_slot(const nrt_dwconv_table* t, size_t j) {
+    if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) return (j % 8) / 4 * (t->cw / 2) + 4 * (j / 8) + j % 4;
     if (t->layout != NRT_QS8_DW_TAP_PAIRS) return j;
     size_t L = j / 16, k = (j % 16) / 8 * 2 + j % 2, i = 4 * L + (j % 8) / 2;
     return k * (t->cw / 4) + i;
@@ -109,10 +114,16 @@ static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8
     }
 }
 
-/* NRT_QS8_DW_TAP_PAIRS: the weights of taps a and b (b = -1: a zero-weight
- * tap) of channel j into its lane of a pair's 4 vectors at p. */
+/* The weights of a tap pair's taps a and b of channel j into its lane of
+ * the pair's vectors at p: int8 (w_a, w_b) in the low or high half of the
+ * lane (NRT_QS8_DW_TAP_PAIRS), or int16 (w_a, w_b). */
 static void dw_store_pair(const nrt_dwconv_table* t, size_t j, int8_t wa, int8_t wb, uint8_t* p) {
     uint8_t* lane = p + dw_slot(t, j) * 4;
+    if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) {
+        int16_t pair[2] = {wa, wb};
+        memcpy(lane, pair, sizeof pair);
+        return;
+    }
     size_t at = j % 2 ? 2 : 0;
     lane[at] = (uint8_t)wa;
     lane[at + 1] = (uint8_t)wb;
@@ -121,7 +132,7 @@ static void dw_store_pair(const nrt_dwconv_table* t, size_t j, int8_t wa, int8_t
 static void dw_pack_weights(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, size_t c0, uint8_t* p) {
     size_t cw = t->cw, taps = a->kh * a->kw, t0 = a->ky0 * a->kw, t1 = a->ky1 * a->kw;
     const int8_t* w = a->w;
-    if (t->layout != NRT_QS8_DW_TAP_PAIRS) {
+    if (!dw_tap_pairs(t)) {
         for (size_t tap = t0; tap < t1; tap++, p += cw * nrt_qs8_dw_weight_bytes(t->layout))
             for (size_t j = 0; j < cw; j++)
                 dw_store_weight(t, j, c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);

@@ -82,12 +82,20 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
  *                      for even k, (0, 0, w_a[c], w_b[c]) for odd k (2 bytes per weight; cw a
  *                      multiple of 16). bias[] and m[] of such a tile are in slot order
  *                      s = k * cw / 4 + i, and the bias holds -128 x the channel's weights
- *                      (exact modulo 2^32), which cancels the inputs' offset. */
+ *                      (exact modulo 2^32), which cancels the inputs' offset.
+ *   NRT_QS8_DW_INT16_TAP_PAIRS: for a 16-bit pair multiply-add (vpmaddwd) on inputs widened
+ *                      to int16 whose lanes hold two taps of one channel (x_a[c], x_b[c]), as
+ *                      unpacking two taps' widened rows by 16-bit lanes gives: the taps paired
+ *                      as in NRT_QS8_DW_TAP_PAIRS; per pair 2 vectors of cw / 2 lanes, vector
+ *                      h's lane i (L = i / 4, j = i % 4) for channel c = 8L + 4h + j holding
+ *                      the int16 pair (w_a[c], w_b[c]) (2 bytes per weight; cw a multiple of
+ *                      8); bias[] and m[] in slot order s = h * cw / 2 + i. */
 enum {
     NRT_QS8_DW_INT8 = 1,
     NRT_QS8_DW_INT16 = 2,
     NRT_QS8_DW_INT32LO = 4,
     NRT_QS8_DW_TAP_PAIRS = 0x202,
+    NRT_QS8_DW_INT16_TAP_PAIRS = 0x302,
 };
 /* Bytes per packed depthwise weight of a layout. */
 static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
