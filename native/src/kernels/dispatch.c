@@ -75,6 +75,7 @@ extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
@@ -177,10 +178,11 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_quantize = nrt_qs8_quantize_neon,
         .qs8_dequantize = nrt_qs8_dequantize_neon,
     },
-    /* dotprod has no float instructions, and a depthwise tap or a MatMul's
-     * int16 pair has nothing for SDOT to sum: the NEON kernels for those */
+    /* dotprod has no float instructions, and a MatMul's int16 pair has
+     * nothing for SDOT to sum: the NEON kernels for those */
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
     },
     [NRT_ISA_I8MM] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */

@@ -82,7 +82,8 @@ const nrt_gemm_format nrt_gemm_format_qs8_matmul = {
 /* ---- depthwise tiles ---- */
 
 static bool dw_tap_pairs(const nrt_dwconv_table* t) {
-    return t->layout == NRT_QS8_DW_TAP_PAIRS || t->layout == NRT_QS8_DW_INT16_TAP_PAIRS;
+    return t->layout == NRT_QS8_DW_TAP_PAIRS || t->layout == NRT_QS8_DW_SDOT_TAP_PAIRS ||
+           t->layout == NRT_QS8_DW_INT16_TAP_PAIRS;
 }
 
 /* The tap-pair layouts pack an even number of taps (a zero-weight one last). */
@@ -98,7 +99,7 @@ static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) {
  * layouts' weight lanes): j itself, or the layout's order (qs8_kernels.h). */
 static size_t dw_slot(const nrt_dwconv_table* t, size_t j) {
     if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) return (j % 8) / 4 * (t->cw / 2) + 4 * (j / 8) + j % 4;
-    if (t->layout != NRT_QS8_DW_TAP_PAIRS) return j;
+    if (t->layout != NRT_QS8_DW_TAP_PAIRS && t->layout != NRT_QS8_DW_SDOT_TAP_PAIRS) return j;
     size_t L = j / 16, k = (j % 16) / 8 * 2 + j % 2, i = 4 * L + (j % 8) / 2;
     return k * (t->cw / 4) + i;
 }
@@ -116,7 +117,7 @@ static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8
 
 /* The weights of a tap pair's taps a and b of channel j into its lane of
  * the pair's vectors at p: int8 (w_a, w_b) in the low or high half of the
- * lane (NRT_QS8_DW_TAP_PAIRS), or int16 (w_a, w_b). */
+ * lane (NRT_QS8_DW_TAP_PAIRS, NRT_QS8_DW_SDOT_TAP_PAIRS), or int16 (w_a, w_b). */
 static void dw_store_pair(const nrt_dwconv_table* t, size_t j, int8_t wa, int8_t wb, uint8_t* p) {
     uint8_t* lane = p + dw_slot(t, j) * 4;
     if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) {

@@ -83,6 +83,8 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
  *                      multiple of 16). bias[] and m[] of such a tile are in slot order
  *                      s = k * cw / 4 + i, and the bias holds -128 x the channel's weights
  *                      (exact modulo 2^32), which cancels the inputs' offset.
+ *   NRT_QS8_DW_SDOT_TAP_PAIRS: NRT_QS8_DW_TAP_PAIRS for a signed x signed dot product (SDOT):
+ *                      the inputs read as they are, the bias without the -128 x weights.
  *   NRT_QS8_DW_INT16_TAP_PAIRS: for a 16-bit pair multiply-add (vpmaddwd) on inputs widened
  *                      to int16 whose lanes hold two taps of one channel (x_a[c], x_b[c]), as
  *                      unpacking two taps' widened rows by 16-bit lanes gives: the taps paired
@@ -96,6 +98,7 @@ enum {
     NRT_QS8_DW_INT32LO = 4,
     NRT_QS8_DW_TAP_PAIRS = 0x202,
     NRT_QS8_DW_INT16_TAP_PAIRS = 0x302,
+    NRT_QS8_DW_SDOT_TAP_PAIRS = 0x402,
 };
 /* Bytes per packed depthwise weight of a layout. */
 static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
