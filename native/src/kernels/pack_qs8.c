@@ -105,14 +105,9 @@ static size_t dw_slot(const nrt_dwconv_table* t, size_t j) {
 }
 
 static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8_t* p) {
-    size_t wb = nrt_qs8_dw_weight_bytes(t->layout);
     int16_t v16 = v;
-    uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
-    switch (t->layout) {
-    case NRT_QS8_DW_INT8: p[j] = (uint8_t)v; break;
-    case NRT_QS8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
-    default: memcpy(p + j * wb, &v32, sizeof v32); break;
-    }
+    if (t->layout == NRT_QS8_DW_INT16) memcpy(p + j * sizeof v16, &v16, sizeof v16);
+    else p[j] = (uint8_t)v;
 }
 
 /* The weights of a tap pair's taps a and b of channel j into its lane of
@@ -139,8 +134,9 @@ static void dw_pack_weights(const nrt_dwconv_table* t, const nrt_dwconv_weights*
                 dw_store_weight(t, j, c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);
         return;
     }
-    memset(p, 0, dw_packed_taps(t, t1 - t0) * cw * 2);
-    for (size_t tap = t0; tap < t1; tap += 2, p += cw * 4)
+    size_t pair_bytes = 2 * cw * nrt_qs8_dw_weight_bytes(t->layout);
+    memset(p, 0, dw_packed_taps(t, t1 - t0) / 2 * pair_bytes);
+    for (size_t tap = t0; tap < t1; tap += 2, p += pair_bytes)
         for (size_t j = 0; j < cw && c0 + j < a->channels; j++) {
             const int8_t* wc = w + (c0 + j) * taps;
             dw_store_pair(t, j, wc[tap], tap + 1 < t1 ? wc[tap + 1] : 0, p);

@@ -69,9 +69,6 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
  * An int8 depthwise tile (dwconv.h, nrt_dwconv_format_qs8_qc8w) holds its weights as
  *   NRT_QS8_DW_INT8:    int8
  *   NRT_QS8_DW_INT16:   int16 (sign-extended)
- *   NRT_QS8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e. w in the low half and 0 in the
- *                      high half, so that a 16-bit pair multiply-add (vpmaddwd / vpdpwssd)
- *                      with a sign-extended int32 x yields exactly x * w
  *   NRT_QS8_DW_TAP_PAIRS: for a dot product of 4 bytes per int32 lane on inputs read as
  *                      x + 128 (unsigned; vpdpbusd), whose lanes hold two taps of two adjacent
  *                      channels (x_a[c], x_b[c], x_a[c+1], x_b[c+1]), as unpacking two taps'
@@ -95,7 +92,6 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
 enum {
     NRT_QS8_DW_INT8 = 1,
     NRT_QS8_DW_INT16 = 2,
-    NRT_QS8_DW_INT32LO = 4,
     NRT_QS8_DW_TAP_PAIRS = 0x202,
     NRT_QS8_DW_INT16_TAP_PAIRS = 0x302,
     NRT_QS8_DW_SDOT_TAP_PAIRS = 0x402,
