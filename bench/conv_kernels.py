@@ -74,8 +74,13 @@ def main() -> int:
         builds = {"this": work / "this"}
         build(ROOT, ROOT / "bench" / "conv_kernels.c", builds["this"])
         if args.base:
-            export(args.base, work / "base")
-            build(work / "base", ROOT / "bench" / "conv_kernels.c", work / "base_exe")
+            try:
+                export(args.base, work / "base")
+                build(work / "base", ROOT / "bench" / "conv_kernels.c", work / "base_exe")
+            except (subprocess.CalledProcessError, OSError):
+                print(f"--base {args.base}: could not export or build that revision's kernels with this bench "
+                      "(it needs kernels/conv.h's driver and native/build.cmake's source lists)", file=sys.stderr)
+                return 1
             builds = {"base": work / "base_exe", **builds}
         samples: dict[str, dict] = {name: defaultdict(list) for name in builds}
         peaks = []
