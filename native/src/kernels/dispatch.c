@@ -63,8 +63,8 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni;
-extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni;
-extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2;
@@ -79,6 +79,7 @@ extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
@@ -125,7 +126,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
-        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
@@ -148,7 +149,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsoftmax = nrt_f32_vsoftmax_avx512,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni,
-        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni,
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni,
@@ -187,10 +188,11 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dequantize = nrt_qs8_dequantize_neon,
         .qs8_vsoftmax = nrt_qs8_vsoftmax_neon,
     },
-    /* dotprod has no float instructions, and a depthwise tap or a MatMul's
-     * int16 pair has nothing for SDOT to sum: the NEON kernels for those */
+    /* dotprod has no float instructions, and a MatMul's int16 pair has
+     * nothing for SDOT to sum: the NEON kernels for those */
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
     },
     [NRT_ISA_I8MM] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */

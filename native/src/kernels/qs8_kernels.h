@@ -69,15 +69,33 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
  * An int8 depthwise tile (dwconv.h, nrt_dwconv_format_qs8_qc8w) holds its weights as
  *   NRT_QS8_DW_INT8:    int8
  *   NRT_QS8_DW_INT16:   int16 (sign-extended)
- *   NRT_QS8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e. w in the low half and 0 in the
- *                      high half, so that a 16-bit pair multiply-add (vpmaddwd / vpdpwssd)
- *                      with a sign-extended int32 x yields exactly x * w
- *   NRT_QS8_DW_PAIRS:   for inputs widened to int16 two channels per int32 lane (x[2i],
- *                      x[2i+1]): the even channels' weights as (w, 0) lanes, then the odd
- *                      channels' as (0, w) lanes (4 bytes per weight; cw even); one vpdpwssd
- *                      per half then gives exact x * w per channel. bias[] and m[] of such a
- *                      tile are in the same order: even channels first, then odd ones. */
-enum { NRT_QS8_DW_INT8 = 1, NRT_QS8_DW_INT16 = 2, NRT_QS8_DW_INT32LO = 4, NRT_QS8_DW_PAIRS = 0x104 };
+ *   NRT_QS8_DW_TAP_PAIRS: for a dot product of 4 bytes per int32 lane on inputs read as
+ *                      x + 128 (unsigned; vpdpbusd), whose lanes hold two taps of two adjacent
+ *                      channels (x_a[c], x_b[c], x_a[c+1], x_b[c+1]), as unpacking two taps'
+ *                      rows bytewise gives: the taps in pairs (2q, 2q+1), an odd count's last
+ *                      one paired with a zero-weight tap; per pair 4 vectors of cw / 4 lanes,
+ *                      vector k's lane i (L = i / 4, j = i % 4) for channel
+ *                      c = 16L + 8(k / 2) + 2j + k % 2 holding the bytes (w_a[c], w_b[c], 0, 0)
+ *                      for even k, (0, 0, w_a[c], w_b[c]) for odd k (2 bytes per weight; cw a
+ *                      multiple of 16). bias[] and m[] of such a tile are in slot order
+ *                      s = k * cw / 4 + i, and the bias holds -128 x the channel's weights
+ *                      (exact modulo 2^32), which cancels the inputs' offset.
+ *   NRT_QS8_DW_SDOT_TAP_PAIRS: NRT_QS8_DW_TAP_PAIRS for a signed x signed dot product (SDOT):
+ *                      the inputs read as they are, the bias without the -128 x weights.
+ *   NRT_QS8_DW_INT16_TAP_PAIRS: for a 16-bit pair multiply-add (vpmaddwd) on inputs widened
+ *                      to int16 whose lanes hold two taps of one channel (x_a[c], x_b[c]), as
+ *                      unpacking two taps' widened rows by 16-bit lanes gives: the taps paired
+ *                      as in NRT_QS8_DW_TAP_PAIRS; per pair 2 vectors of cw / 2 lanes, vector
+ *                      h's lane i (L = i / 4, j = i % 4) for channel c = 8L + 4h + j holding
+ *                      the int16 pair (w_a[c], w_b[c]) (2 bytes per weight; cw a multiple of
+ *                      8); bias[] and m[] in slot order s = h * cw / 2 + i. */
+enum {
+    NRT_QS8_DW_INT8 = 1,
+    NRT_QS8_DW_INT16 = 2,
+    NRT_QS8_DW_TAP_PAIRS = 0x202,
+    NRT_QS8_DW_INT16_TAP_PAIRS = 0x302,
+    NRT_QS8_DW_SDOT_TAP_PAIRS = 0x402,
+};
 /* Bytes per packed depthwise weight of a layout. */
 static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
 
