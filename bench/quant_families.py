@@ -5,6 +5,13 @@ the same images), each model's task metric against fp32 on held-out images,
 and latency (1 thread, interleaved runs, median ms).
 
     python bench/quant_families.py [--calib 24] [--eval 16] [--runs 10] [--models det,rec,...]
+                                   [--techniques bias_correction,equalization,adaround,slice_scales]
+                                   [--no-fixer] [--no-peer]
+
+--techniques adds a column per post-training technique measured alone (that
+one on, the others off) and one with all of them off; --no-fixer measures
+every nanort column without the accuracy fixer (the technique's own effect);
+--no-peer skips onnxruntime's int8.
 
 Models and images come from PyPI packages (bench/family_data.py). Metrics:
   det (PP-OCRv4 text detection, a segmentation map)  IoU of the maps thresholded at 0.3 with fp32's
@@ -275,6 +282,19 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+TECHNIQUES = ("bias_correction", "equalization", "adaround", "slice_scales")  # convert()'s switches
+
+
+def technique_runs(args) -> dict[str, dict[str, bool]]:
+    """Column name -> convert() switches: each technique alone, and none of them."""
+    if not args.techniques:
+        return {}
+    runs = {"none": {t: False for t in TECHNIQUES}}
+    for t in args.techniques:
+        runs[t] = {u: u == t for u in TECHNIQUES}
+    return runs
+
+
 def measure(fam: Family, args, tmp: Path) -> dict:
     src = fam.model()
     name = onnx.load(str(src), load_external_data=False).graph.input[0].name
@@ -282,30 +302,39 @@ def measure(fam: Family, args, tmp: Path) -> dict:
     calib = [fam.sample(rng)[0] for _ in range(args.calib)]
     held = [fam.sample(rng) for _ in range(args.eval)]
     shapes = {name: list(fam.shape)}
+
+    def convert_int8(dst: Path, **switches):
+        return nanort.convert(src, dst, input_shapes=shapes, quantize="int8", calibration=[{name: x} for x in calib],
+                              fix_accuracy=not args.no_fixer, **switches)
     t0 = time.perf_counter()
-    report = nanort.convert(src, tmp / f"{fam.name}.nrt", input_shapes=shapes, quantize="int8",
-                            calibration=[{name: x} for x in calib])
+    report = convert_int8(tmp / f"{fam.name}.nrt")
     nanort_s = time.perf_counter() - t0
-    if args.bias_correction:  # the same, with bias correction: its own column
-        nanort.convert(src, tmp / f"{fam.name}_bc.nrt", input_shapes=shapes, quantize="int8",
-                       calibration=[{name: x} for x in calib], bias_correction=True)
+    for column, switches in technique_runs(args).items():  # measured one at a time: a column each
+        convert_int8(tmp / f"{fam.name}_{column}.nrt", **switches)
     nanort.convert(src, tmp / f"{fam.name}_fp32.nrt", input_shapes=shapes)
-    ort_q = tmp / f"{fam.name}_ort.onnx"
-    ort_static_int8(src, ort_q, name, calib, fam.shape)
-    fp, oq = session(src), session(ort_q)
+    fp = session(src)
+    oq = None
+    if not args.no_peer:
+        ort_q = tmp / f"{fam.name}_ort.onnx"
+        ort_static_int8(src, ort_q, name, calib, fam.shape)
+        oq = session(ort_q)
     feeds = [{name: x} for x, _ in held]
     labels = [label for _, label in held]
     with nanort.Model(tmp / f"{fam.name}.nrt") as nq, nanort.Model(tmp / f"{fam.name}_fp32.nrt") as nf:
         outs = {"fp32": [fp.run(None, f) for f in feeds],
-                "nanort": [[v for v in nq.run(f).values()] for f in feeds],
-                "ort": [oq.run(None, f) for f in feeds]}
-        if args.bias_correction:
-            with nanort.Model(tmp / f"{fam.name}_bc.nrt") as bc:
-                outs["bias corrected"] = [[v for v in bc.run(f).values()] for f in feeds]
+                "nanort": [[v for v in nq.run(f).values()] for f in feeds]}
+        if oq is not None:
+            outs["ort"] = [oq.run(None, f) for f in feeds]
+        for column in technique_runs(args):
+            with nanort.Model(tmp / f"{fam.name}_{column}.nrt") as m:
+                outs[column] = [[v for v in m.run(f).values()] for f in feeds]
         scores = {k: fam.score(outs["fp32"], v, labels) for k, v in outs.items()}
         f0 = feeds[0]
-        times = interleaved({"fp32 ort": lambda: fp.run(None, f0), "fp32 nanort": lambda: nf.run(f0),
-                             "nanort": lambda: nq.run(f0), "ort": lambda: oq.run(None, f0)}, runs=args.runs)
+        runners = {"fp32 ort": lambda: fp.run(None, f0), "fp32 nanort": lambda: nf.run(f0),
+                   "nanort": lambda: nq.run(f0)}
+        if oq is not None:
+            runners["ort"] = lambda: oq.run(None, f0)
+        times = interleaved(runners, runs=args.runs)
     q = report.quantization
     return {"scores": scores, "times": times, "verdict": q.verdict_lines(), "fallbacks": report.float_fallbacks,
             "seconds": nanort_s}
@@ -313,34 +342,41 @@ def measure(fam: Family, args, tmp: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--calib", type=int, default=24, help="calibration images per model (nanort holds out 1 in 5)")
+    ap.add_argument("--calib", type=int, default=24, help="calibration images per model (nanort holds out 1 in 8)")
     ap.add_argument("--eval", type=int, default=16, help="other images the metric is measured on")
     ap.add_argument("--runs", type=int, default=10, help="interleaved timed runs of each runtime")
     ap.add_argument("--models", default=",".join(f.name for f in FAMILIES))
-    ap.add_argument("--bias-correction", action="store_true",
-                    help="also convert with bias correction (a column of its own: measured one at a time)")
+    ap.add_argument("--techniques", default="",
+                    help=f"comma-separated, from {', '.join(TECHNIQUES)}: a column each, measured alone")
+    ap.add_argument("--no-fixer", action="store_true", help="nanort columns without the accuracy fixer")
+    ap.add_argument("--no-peer", action="store_true", help="skip onnxruntime's static int8")
     args = ap.parse_args()
     wanted = args.models.split(",")
     unknown = set(wanted) - {f.name for f in FAMILIES}
     if unknown:
         sys.exit(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(f.name for f in FAMILIES)}")
+    args.techniques = [t for t in args.techniques.split(",") if t]
+    if set(args.techniques) - set(TECHNIQUES):
+        sys.exit(f"unknown technique(s) {', '.join(sorted(set(args.techniques) - set(TECHNIQUES)))}; "
+                 f"choose from {', '.join(TECHNIQUES)}")
     tmp = Path(tempfile.mkdtemp(prefix="nanort-families-"))
     table = Table(title=f"int8 by model family: {args.calib} calibration images, metric on {args.eval} others, "
                         f"latency median of {args.runs} interleaved runs (1 thread)")
     for col in ("model", "task", "metric", "target", "fp32", "nanort int8", "ort int8", "fp32 ms (ort / nanort)",
                 "nanort int8 ms", "ort int8 ms"):
         table.add_column(col, justify="left" if col in ("model", "task", "metric", "target") else "right")
-    if args.bias_correction:
-        table.add_column("nanort int8 + bias correction", justify="right")
+    for column in technique_runs(args):
+        table.add_column(f"nanort int8, {column}" + (" alone" if column != "none" else ""), justify="right")
     notes = []
     for fam in [f for f in FAMILIES if f.name in wanted]:
         console.print(f"{fam.name}: converting, quantizing with onnxruntime, measuring ...")
         r = measure(fam, args, tmp)
         s, t = r["scores"], r["times"]
         table.add_row(fam.name, fam.task, fam.metric, fam.target, f"{s['fp32']:.4f}", f"{s['nanort']:.4f}",
-                      f"{s['ort']:.4f}", f"{t['fp32 ort'].median_ms:.2f} / {t['fp32 nanort'].median_ms:.2f}",
-                      f"{t['nanort'].median_ms:.2f}", f"{t['ort'].median_ms:.2f}",
-                      *([f"{s['bias corrected']:.4f}"] if args.bias_correction else []))
+                      f"{s['ort']:.4f}" if "ort" in s else "-",
+                      f"{t['fp32 ort'].median_ms:.2f} / {t['fp32 nanort'].median_ms:.2f}",
+                      f"{t['nanort'].median_ms:.2f}", f"{t['ort'].median_ms:.2f}" if "ort" in t else "-",
+                      *[f"{s[c]:.4f}" for c in technique_runs(args)])
         notes.append(f"{fam.name}: converted in {r['seconds']:.0f} s; " + " | ".join(r["verdict"]))
         console.print(notes[-1])
     console.print(table)

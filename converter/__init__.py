@@ -23,6 +23,7 @@ from .importers import UnsupportedNodes
 from .ir import Graph
 from .passes import PassOptions, io_dtype, run_passes
 from .passes import upsample as upsample_pass
+from .prune import PruneOutcome, PruneSpec, prune_graph
 from .quantize import (
     ImagePreprocess,
     QuantizationOutcome,
@@ -32,6 +33,7 @@ from .quantize import (
     parse_target,
     quantize_graph,
 )
+from .quantize.calibration_data import from_spec
 from .serialize import serialize, write_atomic
 
 __all__ = ["ConversionReport", "ConversionWarning", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -58,6 +60,7 @@ class ConversionReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     quantization: QuantizationOutcome | None = None
+    pruning: PruneOutcome | None = None
 
     def summary(self) -> str:
         lines = [
@@ -70,6 +73,8 @@ class ConversionReport:
         ]
         if self.float_fallbacks:
             lines.append("  fp32 fallbacks: " + ", ".join(self.float_fallbacks))
+        if self.pruning is not None:
+            lines.append(f"  pruning: {self.pruning.summary_json()}")
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -115,8 +120,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True, bias_correction: bool = False,
+            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
+            bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
+            slice_scales: bool = True,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
+            prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
+            prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
+            low_rank: float | int | None = None,
             threads: int = 1, progress: ProgressFn | None = None,
             input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -137,10 +147,22 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     defaults per output kind otherwise; see quantize/accuracy.py), fixes the
     most sensitive layers (a better scale, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
-    bias; report writes an HTML page leading with that verdict.
+    bias; equalization rescales the channels between consecutive layers so one
+    int8 scale fits them all (cross-layer equalization); adaround rounds
+    each layer's int8 weights to minimize its output error on calibration
+    data (None, the default, lets the accuracy fixer switch it on where the
+    target is missed and it helps); slice_scales (on by
+    default) gives each part of a concatenation that only graph outputs read
+    its own int8 scale; report writes an HTML page leading with that verdict.
     input_dtype / output_dtype "int8" or "uint8" (int8 models) make the float
     inputs / outputs integer codes of their quantization (passes/io_dtype.py),
     e.g. camera bytes straight into the first layer.
+    prune / prune_method / prune_pattern / prune_scope / prune_exclude and
+    low_rank prune and factorize the float32 weights on the calibration
+    samples before quantizing (converter/prune: e.g. prune=0.5,
+    prune_method="sparsegpt", prune_pattern="2:4"; low_rank=0.95 keeps 95 % of
+    the whitened spectrum, an int caps the rank). Weights full of zeros are
+    stored sparse whenever that is smaller, with or without pruning.
     input_values freezes inputs of an ONNX model to values (a number, a list or
     an array) and folds what depends on them (an `If` on a sample rate, say).
     Declared shapes or types that contradict shape inference are dropped and
@@ -179,6 +201,15 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         graph = build(quantize == "int8")
         for w in warned:
             warnings.warn(w, ConversionWarning, stacklevel=2)
+        pruning = None
+        prune_spec = PruneSpec(prune, prune_method, prune_pattern, prune_scope, prune_exclude, low_rank)
+        if prune_spec.prunes or low_rank is not None:
+            prune_spec.validate()
+            calibration = from_spec(calibration, [(n, graph.tensors[n].shape, graph.tensors[n].dtype)
+                                                  for n in graph.inputs],
+                                    limit=calibration_limit, preprocess=preprocess)  # (int8 reuses them)
+            pruning = prune_graph(graph, prune_spec, calibration, progress)
+            graph.metadata["nanort.pruning"] = pruning.summary_json()
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -189,7 +220,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                 auto_fallback=auto_fallback, threads=threads,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
-                                fix_accuracy=fix_accuracy, bias_correction=bias_correction)
+                                fix_accuracy=fix_accuracy, bias_correction=bias_correction,
+                                equalization=equalization, adaround=adaround,
+                                # (an integer output hands out one int8 tensor: one scale for the whole)
+                                slice_scales=slice_scales and output_dtype == "float32")
             outcome = quantize_graph(graph, spec, progress)
             graph = outcome.graph
             info.update(scheme=f"{quantize}" if quantize == "dynamic" else "int8-static",
@@ -220,6 +254,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         notes=outcome.result.notes if outcome else [],
         warnings=warned,
         quantization=outcome,
+        pruning=pruning,
     )
 
 

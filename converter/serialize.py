@@ -35,8 +35,10 @@ from nanort.schema.QuantizationRecipe import QuantizationRecipeT
 from nanort.schema.QuantParams import QuantParamsT
 from nanort.schema.Signature import SignatureT
 from nanort.schema.SignatureTensor import SignatureTensorT
+from nanort.schema.Sparsity import SparsityT
 from nanort.schema.Tensor import TensorT
 
+from . import sparse as sparse_storage
 from .ir import Graph, Node, Tensor
 from .schema_map import OP_CODES, OPTIONS_TABLE, dtype_code
 
@@ -243,6 +245,7 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         dim_names = b.EndVector()
     quant = t.quant.Pack(b) if t.quant is not None else None
     perm = b.CreateNumpyVector(np.asarray(t.logicalPerm, np.int32)) if t.logicalPerm is not None else None
+    sparsity = t.sparsity.Pack(b) if t.sparsity is not None else None
     T.TensorStart(b)
     if t.dataOffset:
         T.TensorAddDataOffset(b, t.dataOffset)
@@ -255,6 +258,8 @@ def _pack_tensor(b: _SharingBuilder, t: TensorT) -> int:
         T.TensorAddQuant(b, quant)
     if perm is not None:
         T.TensorAddLogicalPerm(b, perm)
+    if sparsity is not None:
+        T.TensorAddSparsity(b, sparsity)
     T.TensorAddType(b, t.type)
     return T.TensorEnd(b)
 
@@ -275,8 +280,22 @@ def _pack_operator(b: _SharingBuilder, o: OperatorT) -> int:
     return O.OperatorEnd(b)
 
 
+def _sparsity(enc: sparse_storage.SparseEncoding, offsets: dict[str, int]) -> SparsityT:
+    s = SparsityT()
+    s.format = enc.format
+    s.blockShape = list(enc.block_shape)
+    s.maskOffset = offsets.get("mask", 0)
+    s.indptrOffset = offsets.get("indptr", 0)
+    s.indicesOffset = offsets.get("indices", 0)
+    s.indexWidth = enc.index_width
+    return s
+
+
+SparseFields = dict[str, tuple[sparse_storage.SparseEncoding, dict[str, int]]]  # weight -> encoding, array offsets
+
+
 def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_index: dict[int, int],
-                 name: str) -> GraphT:
+                 name: str, sparse: SparseFields) -> GraphT:
     index = {name: i for i, name in enumerate(order)}
     io = set(graph.inputs) | set(graph.outputs)
     tensors = []
@@ -296,6 +315,8 @@ def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_
         tt.shape = dims
         tt.dimNames = dim_names
         tt.dataOffset = offsets.get(name, 0)
+        if name in sparse:
+            tt.sparsity = _sparsity(*sparse[name])
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
             scale = np.ascontiguousarray(t.quant.scale, np.float32)
@@ -330,11 +351,12 @@ def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_
     return g
 
 
-def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str, int]], info: dict[str, Any]
-           ) -> bytes:
+def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str, int]], info: dict[str, Any],
+           sparse: list[SparseFields]) -> bytes:
     graph_index = {id(g): i for i, g in enumerate(graphs)}
-    tables = [_graph_table(g, order, offs, graph_index, info.get("graph_name", "main") if i == 0 else f"subgraph{i}")
-              for i, (g, order, offs) in enumerate(zip(graphs, orders, offsets))]
+    tables = [_graph_table(g, order, offs, graph_index, info.get("graph_name", "main") if i == 0 else f"subgraph{i}",
+                           sp)
+              for i, (g, order, offs, sp) in enumerate(zip(graphs, orders, offsets, sparse))]
     graph = graphs[0]
     index = {name: i for i, name in enumerate(orders[0])}
 
@@ -365,7 +387,8 @@ def _build(graphs: list[Graph], orders: list[list[str]], offsets: list[dict[str,
     return bytes(builder.Output())
 
 
-def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
+def serialize(graph: Graph, info: dict[str, Any] | None = None, sparse: bool = True) -> bytes:
+    """The .nrt bytes; `sparse`: weights full of zeros stored sparse where smaller (converter/sparse.py)."""
     info = info or {}
     graphs = subgraphs_of(graph)
     orders = [tensor_order(g) for g in graphs]
@@ -374,27 +397,48 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None) -> bytes:
         if missing:
             raise ValueError(f"tensor {missing[0]!r} is used but not defined")
     blobs: list[bytes] = []
-    blob_index: list[dict[str, int]] = []  # per graph: constant name -> blob
     seen: dict[bytes, int] = {}  # equal constants (lookup tables of equal scales, ...) share one buffer
+    blob_index: list[dict[str, int]] = []  # per graph: constant name (or name\0index array) -> blob
+    encodings: list[dict[str, sparse_storage.SparseEncoding]] = []  # per graph: its weights stored sparse
+
+    def add_blob(key: str, blob: bytes) -> None:
+        if blob not in seen:
+            seen[blob] = len(blobs)
+            blobs.append(blob)
+        blob_index[-1][key] = seen[blob]
+
     for g, order in zip(graphs, orders):
         blob_index.append({})
+        encodings.append({})
+        weights = sparse_storage.weight_names(g.nodes) if sparse else set()
         for name in order:
             t = g.tensors[name]
-            if t.data is not None:
-                blob = np.require(t.data.astype(t.dtype, copy=False), requirements="C").tobytes()
-                if blob not in seen:
-                    seen[blob] = len(blobs)
-                    blobs.append(blob)
-                blob_index[-1][name] = seen[blob]
+            if t.data is None:
+                continue
+            data = np.require(t.data.astype(t.dtype, copy=False), requirements="C")
+            enc = sparse_storage.encode(data) if name in weights else None
+            if enc is None:
+                add_blob(name, data.tobytes())
+                continue
+            encodings[-1][name] = enc
+            add_blob(name, enc.values.tobytes())
+            for kind, array in enc.arrays().items():
+                add_blob(f"{name}\0{kind}", array.tobytes())
     layout = _Layout(blobs)
 
     def offsets(placements: list[tuple[int, int]]) -> list[dict[str, int]]:
-        return [{name: placements[i][0] for name, i in per_graph.items()} for per_graph in blob_index]
+        return [{key: placements[i][0] for key, i in per_graph.items()} for per_graph in blob_index]
 
-    first = _build(graphs, orders, offsets(layout.offsets(ALIGN)), info)
+    def sparse_fields(offs: list[dict[str, int]]) -> list[SparseFields]:
+        return [{name: (enc, {kind: off[f"{name}\0{kind}"] for kind in enc.arrays()})
+                 for name, enc in per_graph.items()} for per_graph, off in zip(encodings, offs)]
+
+    off = offsets(layout.offsets(ALIGN))
+    first = _build(graphs, orders, off, info, sparse_fields(off))
     start = (len(first) + ALIGN - 1) // ALIGN * ALIGN
     placements = layout.offsets(start)
-    fb = _build(graphs, orders, offsets(placements), info)
+    off = offsets(placements)
+    fb = _build(graphs, orders, off, info, sparse_fields(off))
     if len(fb) != len(first):
         raise AssertionError("FlatBuffer size changed between passes")
     out = bytearray(fb)

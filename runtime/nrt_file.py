@@ -12,6 +12,7 @@ import numpy as np
 from nanort.schema.DataType import DataType
 from nanort.schema.Model import Model as FbModel
 from nanort.schema.OpType import OpType
+from nanort.schema.SparseFormat import SparseFormat
 
 from . import errors
 
@@ -23,11 +24,63 @@ DTYPE_BITS = {DataType.FLOAT32: 32, DataType.FLOAT16: 16, DataType.FLOAT64: 64, 
 def _constant_bytes(t, buffers: list[tuple[int, int]]) -> int:
     """Bytes of a constant's data: a Buffer's size, or (Tensor.data_offset)
     the type's size x the element count; 0 for activations."""
+    if t.DataOffset() and t.Sparsity() is not None and t.Sparsity().Format() != SparseFormat.DENSE:
+        return 0  # (sparse: counted by _sparse_info)
     if t.DataOffset():
         n = int(np.prod([t.Shape(d) for d in range(t.ShapeLength())], dtype=np.int64))
         return (n * DTYPE_BITS.get(t.Type(), 8) + 7) // 8
     return buffers[t.Buffer()][1] if 0 < t.Buffer() < len(buffers) else 0
 OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+SPARSE_FORMAT_NAMES = {SparseFormat.DENSE: "dense", SparseFormat.BITMASK: "bitmask",
+                       SparseFormat.BLOCK_CSR: "block-csr", SparseFormat.N_M: "n:m"}
+
+
+@dataclass
+class SparseInfo:
+    """A sparse weight: its format, the kept fraction, and its bytes stored vs dense."""
+
+    format: str
+    block_shape: tuple[int, ...]
+    density: float
+    stored_bytes: int
+    dense_bytes: int
+
+
+def _array(data: bytes, buffers: list[tuple[int, int]], buffer: int, offset: int, size: int) -> bytes:
+    if buffer and 0 < buffer < len(buffers):
+        offset = buffers[buffer][0]
+    return data[offset:offset + size]
+
+
+def _sparse_info(t, data: bytes, buffers: list[tuple[int, int]]) -> SparseInfo | None:
+    """Reads a sparse constant's index arrays (the runtime verified them) for its stored size."""
+    sp = t.Sparsity()
+    if sp is None or sp.Format() == SparseFormat.DENSE:
+        return None
+    shape = [int(t.Shape(d)) for d in range(t.ShapeLength())]
+    rows, numel = shape[0], int(np.prod(shape, dtype=np.int64))
+    block = tuple(int(sp.BlockShape(i)) for i in range(sp.BlockShapeLength())) or (1, 1)
+    elem = DTYPE_BITS.get(t.Type(), 8) // 8
+    if sp.Format() == SparseFormat.N_M:
+        n, m = block
+        kept_values = numel // m * n
+        index_bytes = (kept_values * max(1, (m - 1).bit_length()) + 7) // 8
+        density = n / m
+    else:
+        blocks = (rows // block[0]) * (numel // rows // block[1])
+        if sp.Format() == SparseFormat.BITMASK:
+            mask = np.frombuffer(_array(data, buffers, sp.MaskBuffer(), sp.MaskOffset(), (blocks + 7) // 8), np.uint8)
+            kept = int(np.unpackbits(mask).sum())
+            index_bytes = mask.nbytes
+        else:
+            count = rows // block[0] + 1
+            indptr = np.frombuffer(_array(data, buffers, sp.IndptrBuffer(), sp.IndptrOffset(), 4 * count), "<i4")
+            kept = int(indptr[-1])
+            index_bytes = indptr.nbytes + kept * sp.IndexWidth()
+        kept_values = kept * block[0] * block[1]
+        density = kept / blocks if blocks else 0.0
+    return SparseInfo(SPARSE_FORMAT_NAMES.get(sp.Format(), "?"), block, density,
+                      kept_values * elem + index_bytes, numel * elem)
 
 
 @dataclass
@@ -41,6 +94,7 @@ class TensorEntry:
     zero_point: np.ndarray | None = None
     quant_axis: int = -1
     logical_perm: tuple[int, ...] | None = None
+    sparse: SparseInfo | None = None
 
 
 @dataclass
@@ -100,6 +154,9 @@ def read(path: str | Path) -> NrtFile:
                       for d in range(t.ShapeLength()))
         q = t.Quant()
         entry = TensorEntry(i, _s(t.Name()), DTYPE_NAMES.get(t.Type(), "?"), shape, _constant_bytes(t, buffers))
+        entry.sparse = _sparse_info(t, data, buffers)
+        if entry.sparse is not None:
+            entry.constant_bytes = entry.sparse.stored_bytes
         if q is not None and (q.ScaleLength() or q.ScaleBf16Length()):
             entry.scale = (q.ScaleAsNumpy().copy() if q.ScaleLength()
                            else (q.ScaleBf16AsNumpy().astype(np.uint32) << 16).view(np.float32))

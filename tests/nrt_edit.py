@@ -24,6 +24,7 @@ from nanort.converter.serialize import serialize
 from nanort.runtime.nrt_file import DTYPE_BITS
 from nanort.schema.Buffer import BufferT
 from nanort.schema.Model import ModelT
+from nanort.schema.SparseFormat import SparseFormat
 
 ALIGN = 64
 
@@ -52,10 +53,42 @@ class Editable:
         self.model.buffers = self.model.buffers or [BufferT()]
         self.blobs = [bytes(data[b.offset:b.offset + b.size]) if b.size else b"" for b in self.model.buffers]
         for t in self.graph.tensors:  # constants by data_offset (the converter's) become Buffers, to edit
-            if t.dataOffset:
+            if t.dataOffset and t.sparsity is not None and t.sparsity.format:
+                self._sparse_to_buffers(t, data)
+            elif t.dataOffset:
                 n = int(np.prod(t.shape, dtype=np.int64)) if t.shape is not None else 1
                 size = (n * DTYPE_BITS[t.type] + 7) // 8
                 t.buffer, t.dataOffset = self.add_buffer(bytes(data[t.dataOffset:t.dataOffset + size])), 0
+
+    def _sparse_to_buffers(self, t, data: bytes) -> None:
+        """A sparse constant's values and index arrays (schema: Sparsity) as Buffers."""
+        sp = t.sparsity
+        rows = int(t.shape[0])
+        cols = int(np.prod(t.shape[1:], dtype=np.int64))
+        block = [int(b) for b in sp.blockShape] if sp.blockShape is not None else [1, 1]
+        elem = DTYPE_BITS[t.type] // 8
+        arrays: dict[str, int] = {}
+        if sp.format == SparseFormat.N_M:
+            n, m = block
+            kept_values = rows * cols // m * n
+            arrays["indices"] = (kept_values * max(1, (m - 1).bit_length()) + 7) // 8
+        else:
+            blocks = rows // block[0] * (cols // block[1])
+            if sp.format == SparseFormat.BITMASK:
+                arrays["mask"] = (blocks + 7) // 8
+                mask = np.frombuffer(data[sp.maskOffset:sp.maskOffset + arrays["mask"]], np.uint8)
+                kept = int(np.unpackbits(mask).sum())
+            else:
+                arrays["indptr"] = 4 * (rows // block[0] + 1)
+                kept = int(np.frombuffer(data[sp.indptrOffset:sp.indptrOffset + arrays["indptr"]], "<i4")[-1])
+                arrays["indices"] = kept * sp.indexWidth
+            kept_values = kept * block[0] * block[1]
+        t.buffer = self.add_buffer(bytes(data[t.dataOffset:t.dataOffset + kept_values * elem]))
+        t.dataOffset = 0
+        for kind, size in arrays.items():
+            offset = getattr(sp, f"{kind}Offset")
+            setattr(sp, f"{kind}Buffer", self.add_buffer(bytes(data[offset:offset + size])))
+            setattr(sp, f"{kind}Offset", 0)
 
     @property
     def graph(self):

@@ -185,3 +185,65 @@ def test_bias_correction_removes_a_rounding_shift(tmp_path: Path):
         shift[corrected] = abs(float(err[:, :, 0].mean()))
     assert shift[False] > 0.2 * 72 * step * 0.5  # the shift is real: 72 taps x 0.4 step x mean input 0.5
     assert shift[True] < 0.2 * shift[False]
+
+
+def test_bias_correction_counts_each_layer_own_error_once(tmp_path: Path):
+    """The rounding shift of the first conv's channel 0 reaches the second conv's input: the
+    second conv must not correct it again (each layer's own error, not its output against fp32:
+    corrected twice, the output's shift comes back with the opposite sign)."""
+    n = Net(9)
+    w = n.rng.normal(0, 0.3, (8, 8, 3, 3)).astype(np.float32)
+    step = np.abs(w).max() / 127
+    w[0] = 0.4 * step
+    h = n("Conv", ["x", n.c("w", w), n.c("b", np.zeros(8, np.float32))], "c1", pads=[1, 1, 1, 1])
+    eye = np.eye(8, dtype=np.float32)[:, :, None, None]
+    n("Conv", [h, n.c("w2", eye), n.c("b2", np.zeros(8, np.float32))], "y")
+    m = _model(n, [("x", [1, 8, 16, 16])], [("y", [1, 8, 16, 16])])
+    src = tmp_path / "m.onnx"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(3)
+    calib = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(16)]
+    test = [{"x": rng.uniform(0, 1, (1, 8, 16, 16)).astype(np.float32)} for _ in range(3)]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    shift = {}
+    for corrected in (False, True):
+        dst = tmp_path / f"m{corrected}.nrt"
+        nanort.convert(src, dst, quantize="int8", calibration=calib, per_channel=False, bias_correction=corrected,
+                       auto_fallback=False, fix_accuracy=False)
+        with nanort.Model(dst) as model:
+            err = np.stack([model.run(f)["y"] - sess.run(None, f)[0] for f in test])
+        shift[corrected] = float(err[:, :, 0].mean())
+    assert abs(shift[False]) > 0.2 * 72 * step * 0.5
+    assert abs(shift[True]) < 0.2 * abs(shift[False]), shift
+
+
+def test_a_tensor_no_int8_scale_holds_is_kept_float(tmp_path: Path):
+    """Conv -> HardSwish -> depthwise Conv whose channels span 1000x (the first conv's weights
+    scaled 20 ... 0.02, the depthwise conv scaling them back): whichever of the three stays
+    int8 rounds the small channels away, so no single layer's fix helps; the fixer keeps the
+    tensor float (the three layers fp32) and the output meets the target, checked against
+    onnxruntime."""
+    n = Net(1)
+    gain = np.geomspace(20.0, 0.02, 8).astype(np.float32)
+    w1 = (n.rng.normal(0, 0.3, (8, 3, 3, 3)) * gain[:, None, None, None]).astype(np.float32)
+    wd = (n.rng.normal(0, 0.3, (8, 1, 3, 3)) / gain[:, None, None, None]).astype(np.float32)
+    h = n("Conv", ["x", n.c("w1", w1), n.c("b1", (n.rng.normal(0, 0.1, 8) * gain).astype(np.float32))], "c1",
+          pads=[1, 1, 1, 1])
+    h = n("HardSwish", [h], "hs")
+    h = n("Conv", [h, n.c("wd", wd), n.b("bd", 8)], "dw", pads=[1, 1, 1, 1], group=8)
+    h = n("Relu", [h], "r2")
+    n("Conv", [h, n.w("w3", 8, 8, 3, 3), n.b("b3", 8)], "y", pads=[1, 1, 1, 1])
+    m = _model(n, [("x", [1, 3, 32, 32])], [("y", [1, 8, 32, 32])])
+    src, dst = tmp_path / "m.onnx", tmp_path / "m.nrt"
+    onnx.save(m, str(src))
+    rng = np.random.default_rng(2)
+    calib = [{"x": rng.uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)} for _ in range(16)]
+    report = nanort.convert(src, dst, quantize="int8", calibration=calib, adaround=False)
+    fixed = report.quantization.fixed
+    assert any("c1" in s.node and "hs, dw" in s.fix and "tensor stays float" in s.fix for s in fixed.steps), \
+        [s.text() for s in fixed.steps]
+    assert fixed.verdict.met
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with nanort.Model(dst) as model:
+        for f in [{"x": rng.uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)} for _ in range(3)]:
+            assert _cos(model.run(f)["y"], sess.run(None, f)[0]) > 0.99

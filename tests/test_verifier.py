@@ -358,13 +358,14 @@ def test_empty_constant_with_huge_dims():
     expect(data, nanort.InvalidModelError, "constant tensor c: element count overflows or exceeds the file")
 
 
-def test_sparse_and_packed_layouts_are_refused():
+def test_unknown_sparse_formats_and_packed_layouts_are_refused():
+    """(The sparse formats this runtime reads: tests/test_sparse_storage.py.)"""
     def sparse(e):
         sp = SparsityT()
-        sp.format = 1
+        sp.format = 7
         e.tensor("c").sparsity = sp
 
-    expect(edited(add_file(), sparse), nanort.UnsupportedError, "tensor c: sparse format 1 is not supported")
+    expect(edited(add_file(), sparse), nanort.UnsupportedError, "tensor c: sparse format 7 is not supported")
     expect(edited(add_file(), lambda e: setattr(e.tensor("c"), "weightLayout", 1)), nanort.UnsupportedError,
            "tensor c: packed weight layout 1")
 

@@ -19,10 +19,12 @@ from nanort.runtime.errors import ConversionError, InvalidArgumentError
 from ..ir import Graph
 from ..serialize import serialize
 from .accuracy import Target, Verdict, check_target_outputs, parse_target, run_outputs, split_holdout, verdict
+from .adaround import LayerRounding
 from .bias_correction import correct_biases
 from .calibrate import collect_stats
 from .calibration_data import ImagePreprocess, from_spec
-from .fixer import Fixed, fixes_text, meet_target
+from .cle import channel_reach_on, equalize
+from .fixer import Fixed, Technique, fixes_text, meet_target
 from .observers import OBSERVERS
 from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
 from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
@@ -56,6 +58,11 @@ class QuantizeSpec:
     accuracy_targets: list[Target] = field(default_factory=list)
     fix_accuracy: bool = True
     bias_correction: bool = False  # fold each layer's mean output error into its bias (bias_correction.py)
+    equalization: bool = False     # cross-layer equalization before calibrating (cle.py)
+    # weights rounded to minimize each layer's output error (adaround.py): True on, False off, None (default)
+    # off unless the accuracy fixer finds that switching it on cuts the error (fixer.Technique)
+    adaround: bool | None = None
+    slice_scales: bool = True      # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
@@ -156,13 +163,16 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     else:
         data = from_spec(spec.calibration, _inputs_of(graph), limit=spec.limit, preprocess=spec.preprocess)
         calib, holdout, held_out = split_holdout(data)
+        if spec.equalization:  # (the same fp32 function: the reference for every measurement below)
+            graph = copy.deepcopy(graph)
+            equalize(graph, channel_reach_on(graph, [f for _, f in zip(range(CLE_SAMPLES), calib)]))
         stats = collect_stats(graph, calib, spec.threads,
                               (lambda i, n: progress("calibrating", i, n)) if progress else None)
     samples = holdout[:spec.report_samples]
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
-                        range_rules=spec.auto_fallback)
+                        range_rules=spec.auto_fallback, slice_scales=spec.slice_scales)
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -172,6 +182,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
         return q, result, layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
 
     q, result, rows = attempt()
+    if spec.adaround and data is not None:  # (measured on the inputs the layers read in int8)
+        opts.weight_rounding = _layer_rounding(q, result, calib, progress)
+        q, result, rows = attempt()
     for _ in range(2 if spec.auto_fallback else 0):  # measured collapses, then islands not worth converting
         bad = collapsed_layers(rows, graph)
         if data is not None:  # (a pre-quantized model runs as its author quantized it)
@@ -197,16 +210,25 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if data is None:
         return QuantizationOutcome(q, result, rows, 0, seconds, "the model's own quantization parameters",
                                    cpu_seconds)
-    finish = None
-    if spec.bias_correction:
-        correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
+    correction_samples = [feeds for _, feeds in zip(range(BIAS_CORRECTION_SAMPLES), calib)]
 
-        def finish(qg: Graph, res: QuantResult) -> None:
-            correct_biases(graph, qg, res, correction_samples)
+    def correct(qg: Graph, res: QuantResult) -> None:
+        correct_biases(graph, qg, res, correction_samples)
+    finish = correct if spec.bias_correction else None
+    if finish is not None:
         finish(q, result)
+    techniques = []
+    if spec.adaround is None:
+        start_q, start_result = q, result
+
+        def rounding_on(o: QuantOptions) -> QuantOptions:
+            o = copy.deepcopy(o)
+            o.weight_rounding = _layer_rounding(start_q, start_result, calib, progress)
+            return o
+        techniques.append(Technique("weights rounded to each layer's calibration inputs", rounding_on))
     fixed = _meet_accuracy(graph, stats, opts, (q, result), holdout, held_out, rows, spec, finish, progress,
-                           calib)
-    if fixed.graph is not q or spec.bias_correction:
+                           techniques, calib)
+    if fixed.steps or spec.bias_correction or fixed.graph is not q:  # (the transformer mix has no steps)
         q, result = fixed.graph, fixed.result
         rows = layer_rows(graph, q, result, stats, samples, spec.observer, spec.percentile)
         notes = {s.node: f"changed by the accuracy fixer: {s.fix}" for s in fixed.steps}
@@ -218,7 +240,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
 
 
 def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, holdout: list, held_out: bool,
-                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, calib_samples=()) -> Fixed:
+                   rows: list[LayerRow], spec: QuantizeSpec, finish, progress, techniques: list, calib) -> Fixed:
     """The verdict on the held-out samples, and the fixes that meet the target (fixer.py)."""
     if progress:
         progress("measuring the outputs against fp32", 0, 0)
@@ -227,7 +249,7 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
             projection_share(graph) >= PROJECTION_SHARE:
         static = verdict(reference, run_outputs(serialize(start[0]), holdout, spec.threads),
                          spec.accuracy_targets, len(holdout), held_out)
-        mixed = None if static.met else try_mix(graph, stats, opts, holdout, list(calib_samples), reference,
+        mixed = None if static.met else try_mix(graph, stats, opts, holdout, list(calib), reference,
                                                 spec.accuracy_targets, held_out, spec.threads)
         if mixed is not None:
             return Fixed(*mixed)
@@ -236,7 +258,17 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
         return Fixed(start[0], start[1],
                      verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
     return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
-                       _added_noise(rows, graph), spec.threads, None, finish, progress)
+                       _added_noise(rows, graph), spec.threads, None, finish, progress, techniques,
+                       [f for _, f in zip(range(TECHNIQUE_CHECK_SAMPLES), calib)])
+
+
+def _layer_rounding(q: Graph, result: QuantResult, calib, progress) -> LayerRounding:
+    """Weight rounding measured on the inputs each layer reads in the int8 graph q: where int8 flattens
+    an input channel (a narrow channel beside wide ones), rounding to the float inputs would count on
+    that channel to cancel errors."""
+    if progress:
+        progress("rounding weights to each layer's calibration inputs", 0, 0)
+    return LayerRounding(q, [f for _, f in zip(range(ADAROUND_SAMPLES), calib)], result.params)
 
 
 def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
@@ -271,6 +303,9 @@ def _quantize_dynamic(graph: Graph, spec: QuantizeSpec) -> QuantizationOutcome:
 
 
 BIAS_CORRECTION_SAMPLES = 4
+CLE_SAMPLES = 4
+ADAROUND_SAMPLES = 8
+TECHNIQUE_CHECK_SAMPLES = 8  # calibration samples giving the fixer's second opinion on a whole-model technique
 COLLAPSE_DROP_DB = 12.0   # a layer whose int8 output is this much worse than its inputs ...
 COLLAPSE_BELOW_DB = 15.0  # ... and below this SQNR has collapsed: it stays fp32
 ISLAND_MACS_PER_ELEMENT = 16.0

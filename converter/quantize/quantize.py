@@ -36,6 +36,7 @@ What stays float32, and why (all reported):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,7 @@ from nanort.schema.CoordinateTransform import CoordinateTransform
 
 from ..ir import Graph, Node, QuantParams
 from . import tables
+from .concat_slices import output_slices
 from .observers import TensorStats, int8_params
 
 MOVEMENT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "MaxPool",
@@ -69,6 +71,10 @@ class QuantOptions:
     # tensor -> (observer, percentile) replacing the global choice for that tensor (the accuracy fixer's
     # "better scale" step)
     range_override: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # (node, float weights, per-output-channel scales) -> int8 weights or None (nearest): rounding that
+    # minimizes the layer's output error (adaround.py)
+    weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
+    slice_scales: bool = False  # concatenations read only by outputs keep each part's scale (concat_slices.py)
 
 
 @dataclass
@@ -94,6 +100,8 @@ class _Quantizer:
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
+        self.slices = output_slices(graph, MOVEMENT, TAILS, self.span) \
+            if opts.slice_scales and opts.range_rules else {}
 
     # -- elementwise chains ---------------------------------------------------
     def scalar_operand(self, node: Node) -> tuple[int, float] | None:
@@ -220,6 +228,10 @@ class _Quantizer:
             return 0.0, 0.0
         return st.range(*self.opts.range_override.get(name, (self.opts.observer, self.opts.percentile)))
 
+    def span(self, name: str) -> float:
+        lo, hi = self.range_of(name)
+        return hi - lo
+
     def mixed_range(self, name: str) -> bool:
         st = self.stats.get(name)
         if st is None or st.count == 0:
@@ -287,6 +299,9 @@ class _Quantizer:
             return Decision(False, f"no calibration data or given scale for {missing[0]}")
         if not self.opts.range_rules:
             return Decision(*self.capable(node))
+        for m in members:
+            if m.name in self.slices:
+                return Decision(False, self.slices[m.name])
         if members[-1].op in TAILS and any(self.reaches_output(o) for o in node.outputs):
             return Decision(False, "probability tail feeding a graph output")
         if node.op == "FullyConnected" and self.feeds_tail(node.outputs[0]):
@@ -452,7 +467,9 @@ class _Quantizer:
         scale = bfloat16_ceil(scale)
         shape = [1] * w.ndim
         shape[axis] = -1
-        q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        q = self.opts.weight_rounding(node, w, scale) if self.opts.weight_rounding and axis == 0 else None
+        if q is None:
+            q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
         name = self.g.add_const(q, f"{node.name}_wq")
         self.g.tensors[name].quant = QuantParams(scale, np.zeros_like(scale, np.int64),
                                                  axis if self.opts.per_channel else None)

@@ -22,6 +22,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False)
 
 
+SWITCH = {"auto": None, "on": True, "off": False}  # a technique's setting: None lets the accuracy fixer decide
+
+
 def _shape_arg(text: str) -> tuple[str, list[int]]:
     name, sep, dims = text.rpartition(":")
     if not sep or not name or not re.fullmatch(r"\d+(,\d+)*", dims):
@@ -92,7 +95,7 @@ def _convert(args: argparse.Namespace, shapes: dict):
             progress.update(task, description=msg, completed=done, total=total or None)
 
         preprocess = None
-        if args.quantize == "int8":
+        if args.quantize == "int8" or args.calibration is not None:
             from nanort.converter import ImagePreprocess
 
             preprocess = ImagePreprocess(size=args.size, mean=args.mean, std=args.std, scale=args.scale,
@@ -102,9 +105,42 @@ def _convert(args: argparse.Namespace, shapes: dict):
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
+            equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype,
-            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict)
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
+            **_prune_kwargs(args))
     return result
+
+
+# pruning options of convert (converter/prune)
+def _low_rank_arg(text: str) -> float | int:
+    try:
+        return int(text) if re.fullmatch(r"\d+", text) else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an energy in (0, 1) or an integer rank, got {text!r}") from None
+
+
+def _add_prune_args(c: argparse.ArgumentParser) -> None:
+    g = c.add_argument_group("pruning (before quantization, on the calibration data)")
+    g.add_argument("--prune", type=float, metavar="SPARSITY", help="fraction of weights (or channels) to remove, "
+                   "0..0.95; first/last layers and depthwise convs stay dense")
+    g.add_argument("--prune-method", default="sparsegpt", choices=["magnitude", "wanda", "sparsegpt"],
+                   help="sparsegpt (default): layer-wise reconstruction with the inputs' inverse Hessian")
+    g.add_argument("--prune-pattern", default="unstructured", metavar="PATTERN",
+                   help="unstructured (default), N:M (2:4, 4:8), block / RxC (1x4, 4x1), channel")
+    g.add_argument("--prune-scope", default="layer", choices=["layer", "global"],
+                   help="the same sparsity in every layer (default), or one threshold over all layers")
+    g.add_argument("--prune-exclude", nargs="*", metavar="NODE",
+                   help="nodes to leave dense instead of the first and last layer (none given: prune all)")
+    g.add_argument("--low-rank", type=_low_rank_arg, metavar="ENERGY|RANK",
+                   help="factorize FullyConnected / 1x1 convs in two where that saves MACs: keep ENERGY (0..1) of "
+                        "the whitened spectrum, or cap the rank at RANK")
+
+
+def _prune_kwargs(args: argparse.Namespace) -> dict:
+    return {"prune": args.prune, "prune_method": args.prune_method, "prune_pattern": args.prune_pattern,
+            "prune_scope": args.prune_scope, "prune_exclude": args.prune_exclude, "low_rank": args.low_rank}
 
 
 def _print_report(r) -> None:
@@ -130,6 +166,10 @@ def _print_report(r) -> None:
     out.print(ops)
     for note in r.notes:
         out.print(f"note: {note}")
+    if r.pruning is not None:
+        out.print(f"pruning in {r.pruning.seconds:.1f} s on {r.pruning.samples} samples "
+                  "(rel.err: the layer's output error on them):")
+        out.print(r.pruning.table())
     q = r.quantization
     if q is not None and q.rows:
         out.print(f"calibration: {q.description} in {q.seconds:.1f} s ({q.cpu_seconds:.1f} s processor time)")
@@ -165,6 +205,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out.print(hist)
     consts = [t for t in f.tensors if t.constant_bytes]
     out.print(f"tensors: {len(f.tensors)} ({len(consts)} constant, {f.weight_bytes / 1e6:.2f} MB of weights)")
+    _print_sparsity(f)
     out.print(f"planned activation arena: {arena}")
     out.print(f"kernel level on this CPU: {isa}; weights repacked for it at load: {packed / 1e6:.2f} MB"
               " (mapped from the file in place otherwise)")
@@ -194,6 +235,30 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                        str(t.constant_bytes) if t.constant_bytes else "", _quant_text(t))
         out.print(tt)
     return 0
+
+
+def _print_sparsity(f: nrt_file.NrtFile) -> None:
+    """Sparse weights per layer (their first reader) and the bytes saved against dense storage."""
+    sparse = [t for t in f.tensors if t.sparse is not None]
+    if not sparse:
+        return
+    readers: dict[int, str] = {}
+    for op in f.ops:
+        for i in op.inputs:
+            readers.setdefault(i, f"{op.name} ({op.op})")
+    st = Table(title=f"sparse weights ({len(sparse)})", title_justify="left")
+    for col in ("layer", "format", "block", "kept", "stored KB", "dense KB", "saved"):
+        st.add_column(col, justify="left" if col in ("layer", "format", "block") else "right")
+    for t in sparse:
+        sp = t.sparse
+        st.add_row(readers.get(t.index, t.name), sp.format, "x".join(map(str, sp.block_shape)), f"{sp.density:.1%}",
+                   f"{sp.stored_bytes / 1e3:.1f}", f"{sp.dense_bytes / 1e3:.1f}",
+                   f"{1 - sp.stored_bytes / max(sp.dense_bytes, 1):.0%}")
+    out.print(st)
+    stored = sum(t.sparse.stored_bytes for t in sparse)
+    dense = sum(t.sparse.dense_bytes for t in sparse)
+    out.print(f"sparse storage: {stored / 1e6:.3f} MB instead of {dense / 1e6:.3f} MB dense "
+              f"({(dense - stored) / 1e6:.3f} MB saved)")
 
 
 def _planned_arena(model: nanort.Model) -> str:
@@ -346,8 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end-to-end target per output, METRIC one of cosine, sqnr, top1, iou (repeatable; default: "
                         "top1=0.99 for probabilities, iou=0.97 for [0,1] maps, cosine=0.99 otherwise); layers "
                         "are fixed until it holds on held-out calibration samples")
+    q.add_argument("--adaround", choices=SWITCH, default="auto",
+                   help="round weights to minimize each layer's output error on calibration data (auto: where the "
+                        "accuracy target is missed and it helps)")
+    q.add_argument("--bias-correction", action="store_true", help="fold each layer's mean int8 error into its bias")
+    q.add_argument("--equalization", action="store_true",
+                   help="cross-layer equalization: rescale channels between consecutive layers (Relu/PRelu paths)")
+    q.add_argument("--no-slice-scales", action="store_true",
+                   help="one int8 scale for a concatenation into an output (default: each part keeps its own)")
     q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
+    _add_prune_args(c)
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
 

@@ -6,3 +6,4 @@ class SparseFormat(object):
     DENSE = 0
     BITMASK = 1
     BLOCK_CSR = 2
+    N_M = 3

@@ -110,8 +110,36 @@ class Sparsity(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
         return o == 0
 
+    # Sparsity
+    def MaskOffset(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
+        return 0
+
+    # Sparsity
+    def IndptrOffset(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
+        return 0
+
+    # Sparsity
+    def IndicesOffset(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
+        return 0
+
+    # Sparsity
+    def IndexWidth(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 4
+
 def SparsityStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(10)
 
 def Start(builder):
     SparsityStart(builder)
@@ -164,6 +192,30 @@ def SparsityStartDenseShapeVector(builder, numElems):
 def StartDenseShapeVector(builder, numElems):
     return SparsityStartDenseShapeVector(builder, numElems)
 
+def SparsityAddMaskOffset(builder, maskOffset):
+    builder.PrependUint64Slot(6, maskOffset, 0)
+
+def AddMaskOffset(builder, maskOffset):
+    SparsityAddMaskOffset(builder, maskOffset)
+
+def SparsityAddIndptrOffset(builder, indptrOffset):
+    builder.PrependUint64Slot(7, indptrOffset, 0)
+
+def AddIndptrOffset(builder, indptrOffset):
+    SparsityAddIndptrOffset(builder, indptrOffset)
+
+def SparsityAddIndicesOffset(builder, indicesOffset):
+    builder.PrependUint64Slot(8, indicesOffset, 0)
+
+def AddIndicesOffset(builder, indicesOffset):
+    SparsityAddIndicesOffset(builder, indicesOffset)
+
+def SparsityAddIndexWidth(builder, indexWidth):
+    builder.PrependUint8Slot(9, indexWidth, 4)
+
+def AddIndexWidth(builder, indexWidth):
+    SparsityAddIndexWidth(builder, indexWidth)
+
 def SparsityEnd(builder):
     return builder.EndObject()
 
@@ -186,6 +238,10 @@ class SparsityT(object):
         indptrBuffer = 0,
         indicesBuffer = 0,
         denseShape = None,
+        maskOffset = 0,
+        indptrOffset = 0,
+        indicesOffset = 0,
+        indexWidth = 4,
     ):
         self.format = format  # type: int
         self.blockShape = blockShape  # type: Optional[List[int]]
@@ -193,6 +249,10 @@ class SparsityT(object):
         self.indptrBuffer = indptrBuffer  # type: int
         self.indicesBuffer = indicesBuffer  # type: int
         self.denseShape = denseShape  # type: Optional[List[int]]
+        self.maskOffset = maskOffset  # type: int
+        self.indptrOffset = indptrOffset  # type: int
+        self.indicesOffset = indicesOffset  # type: int
+        self.indexWidth = indexWidth  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -233,6 +293,10 @@ class SparsityT(object):
                     self.denseShape.append(sparsity.DenseShape(i))
             else:
                 self.denseShape = sparsity.DenseShapeAsNumpy()
+        self.maskOffset = sparsity.MaskOffset()
+        self.indptrOffset = sparsity.IndptrOffset()
+        self.indicesOffset = sparsity.IndicesOffset()
+        self.indexWidth = sparsity.IndexWidth()
 
     # SparsityT
     def Pack(self, builder):
@@ -261,5 +325,9 @@ class SparsityT(object):
         SparsityAddIndicesBuffer(builder, self.indicesBuffer)
         if self.denseShape is not None:
             SparsityAddDenseShape(builder, denseShape)
+        SparsityAddMaskOffset(builder, self.maskOffset)
+        SparsityAddIndptrOffset(builder, self.indptrOffset)
+        SparsityAddIndicesOffset(builder, self.indicesOffset)
+        SparsityAddIndexWidth(builder, self.indexWidth)
         sparsity = SparsityEnd(builder)
         return sparsity

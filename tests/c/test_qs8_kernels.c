@@ -5,6 +5,8 @@
  *     panel width, K around every block size (1 .. 100), 1 or several taps;
  *   depthwise: channel counts around the tile width, 1 .. 25 taps, 1 .. 5 pixels;
  *     the row entry point with 2 .. 70 channels, strides 1 and 2, dilation 2, up to 37 pixels;
+ *   sparse GEMM (1 x 4 blocks): K 4 .. NRT_SPMM_MAX_K, 0 .. 100 % of the blocks kept,
+ *     rows up to 2 MR + 3, 1 .. 130 columns per call, rows at stride K or apart;
  *   MatMul of two activations: rows, columns and K (odd too) around the tiles;
  *   ConvTranspose with few outputs per pixel: kh x kw x C_out dividing the vector
  *     (1 .. 16) or whole vectors per kernel row (32 .. 96; the wide kernel), K 1 .. 128
@@ -179,6 +181,83 @@ static int run_gemm_cases(const nrt_gemm_table* t) {
                 g.indirect = true;
                 g.ks = 1 + (a + b + d) % 4 * 2; /* 1, 3, 5, 7 taps */
                 check_gemm(t, &g), cases++;
+            }
+    return cases;
+}
+
+/* ---- sparse GEMM (weights in 1 x 4 blocks, nrt_gemm_format_qs8_qc8w_spmm) ---- */
+
+/* W [N, K] keeping each 1 x 4 block with probability `density` (a kept block
+ * may hold zeros too); rows of A `a_stride` apart (a strided 1x1 conv's
+ * pixels), the last row ending at the guard page; every column per call. */
+static void check_spmm(const nrt_gemm_table* t, size_t M, size_t N, size_t K, size_t a_stride, double density) {
+    int8_t* w = malloc(N * K);
+    int32_t* bias = malloc(N * sizeof(int32_t));
+    float* m = malloc(N * sizeof(float));
+    size_t c_stride = N + 3;
+    int8_t* c = malloc(M * c_stride);
+    guarded x = guarded_alloc((M - 1) * a_stride + K);
+    if (!w || !bias || !m || !c) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    fill_bytes(w, N * K);
+    for (size_t i = 0; i < N * K; i += 4)
+        if ((double)(next_random() % 10000) >= density * 10000.0) memset(w + i, 0, 4);
+        else if (next_random() % 4 == 0) w[i + next_random() % 4] = 0;
+    fill_bytes(x.data, (M - 1) * a_stride + K);
+    /* biases of a conv's size, so that the sums show in the outputs; 1 case in 8 the whole int32 range (wrapping) */
+    bool wide = next_random() % 8 == 0;
+    for (size_t j = 0; j < N; j++)
+        bias[j] = wide ? (int32_t)(next_random() * 65599u + (next_random() % 2 ? 0x80000000u : 0u))
+                       : (int32_t)(next_random() % 65536) - 32768;
+    int32_t qmin, qmax;
+    nrt_qs8_requant rq;
+    random_requant(K, m, N, &rq, &qmin, &qmax);
+    nrt_gemm_weights pw = {N, K, 1, w, K, 0, 1, bias, m, 0, 0};
+    size_t bytes = nrt_gemm_weights_bytes(t, &pw);
+    void* packed = aligned_alloc(NRT_PACK_ALIGN, (bytes + NRT_PACK_ALIGN) / NRT_PACK_ALIGN * NRT_PACK_ALIGN);
+    if (!packed) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    nrt_gemm_pack(t, &pw, packed);
+    memset(c, 0x5A, M * c_stride);
+    for (size_t m0 = 0; m0 < M; m0 += t->mr) {
+        size_t mr = M - m0 < t->mr ? M - m0 : t->mr;
+        t->gemm(mr, N, K, x.data + m0 * a_stride, a_stride, packed, c + m0 * c_stride, c_stride, &rq);
+    }
+    for (size_t i = 0; i < M && failures < 20; i++)
+        for (size_t j = 0; j < c_stride; j++) {
+            int8_t want = 0x5A;
+            if (j < N) {
+                int32_t acc = bias[j];
+                for (size_t k = 0; k < K; k++) acc = nrt_mac_wrap(acc, x.data[i * a_stride + k], w[j * K + k]);
+                want = nrt_requantize(acc, m[j], rq.zero_point, qmin, qmax);
+            }
+            if (c[i * c_stride + j] != want) {
+                printf("FAIL %s M=%zu N=%zu K=%zu a_stride=%zu density=%.2f: c[%zu][%zu] = %d, want %d\n", t->name,
+                       M, N, K, a_stride, density, i, j, c[i * c_stride + j], want);
+                failures++;
+                j = c_stride;
+            }
+        }
+    guarded_free(&x);
+    free(w), free(bias), free(m), free(packed), free(c);
+}
+
+static int run_spmm_cases(const nrt_gemm_table* t) {
+    static const size_t ks[] = {4, 8, 12, 20, 64, 96, 100, 256, 1024, NRT_SPMM_MAX_K};
+    static const size_t ns[] = {1, 3, 15, 16, 17, 24, 63, 64, 65, 130};
+    static const double densities[] = {0.0, 0.1, 0.25, 0.5, 1.0};
+    size_t ms[] = {1, 2, 3, 4, 5, 15, 16, 17, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t d = 0; d < sizeof ms / sizeof *ms; d++) {
+                size_t K = ks[a], stride = (a + b + d) % 3 == 0 ? 2 * K + 4 : K;
+                if (K * ns[b] * ms[d] > (1u << 22)) continue; /* (the largest shapes: a few rows suffice) */
+                check_spmm(t, ms[d], ns[b], K, stride, densities[(a + b + d) % 5]), cases++;
             }
     return cases;
 }
@@ -674,6 +753,7 @@ int main(void) {
         const char* level = nrt_isa_name((nrt_isa)isa);
         if (!nrt_isa_supported(isa, features)) continue;
         if (k->qs8_gemm) printf("%s: %d cases\n", k->qs8_gemm->name, run_gemm_cases(k->qs8_gemm));
+        if (k->qs8_spmm) printf("%s: %d cases\n", k->qs8_spmm->name, run_spmm_cases(k->qs8_spmm));
         if (k->qs8_dwconv) printf("%s: %d cases\n", k->qs8_dwconv->name, run_dwconv_cases(k));
         if (k->qs8_matmul) printf("%s: %d cases\n", k->qs8_matmul->name, run_matmul_cases(k->qs8_matmul));
         const nrt_qs8_convt_table* ct = k->qs8_convt;

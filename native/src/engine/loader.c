@@ -11,6 +11,7 @@
 
 #include "../kernels/dtype.h"
 #include "op.h"
+#include "sparse.h"
 #include "subgraph.h"
 
 /* Constant buffers smaller than this may be 16- instead of 64-byte aligned
@@ -221,21 +222,14 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt dim_names, packing or logical_perm",
                         tensor_label(t));
     t->dim_names = dim_names;
-    if (has_sp) {
-        uint8_t format;
-        nrt_fb_vec v;
-        if (!nrt_fb_u8(&sp, NRT_FB_Sparsity_format, 0, &format) ||
-            !nrt_fb_vector(&sp, NRT_FB_Sparsity_block_shape, 4, &v) ||
-            !nrt_fb_vector(&sp, NRT_FB_Sparsity_dense_shape, 8, &v))
-            return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: corrupt sparsity table", tensor_label(t));
-        if (format != NRT_FB_SparseFormat_DENSE)
-            return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: sparse format %u is not supported by this runtime",
-                            tensor_label(t), format);
-    }
     if (layout != NRT_FB_WeightLayout_PLAIN)
         return nrt_fail(m, NRT_ERR_UNSUPPORTED, "tensor %s: packed weight layout %u is not supported by this runtime",
                         tensor_label(t), layout);
-    if (constant) {
+    if (has_sp) { /* sparse.c: verifies the table; a sparse constant is loaded there */
+        nrt_status st = nrt_sparse_load(m, t, &sp, &L->buffers, buffer, data_offset);
+        if (st != NRT_OK) return st;
+    }
+    if (constant && !t->sparse) {
         nrt_status st = buffer ? load_buffer(L, t, buffer) : load_constant(L, t, data_offset, NULL);
         if (st != NRT_OK) return st;
     }
@@ -378,7 +372,8 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         st = load_node(L, (int)i, &t);
         if (st != NRT_OK) return st;
     }
-    return check_graph(m);
+    if ((st = check_graph(m)) == NRT_OK) nrt_sparse_release_claimed(m);
+    return st;
 }
 
 /* Tables the runtime does not use still get verified: a file either is
@@ -461,7 +456,10 @@ void nrt_unload(nrt_model* m) {
     nrt_release_prepared(m);
     nrt_subgraph_free_all(m);
     if (m->depth == 0) m->loaded_items = 0;
-    for (int i = 0; m->tensors && i < m->num_tensors; i++) free(m->tensors[i].owned_scale);
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) {
+        free(m->tensors[i].owned_scale);
+        nrt_sparse_free(&m->tensors[i]);
+    }
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         free(m->nodes[i].inputs);
         free(m->nodes[i].outputs);

@@ -47,6 +47,9 @@ typedef struct nrt_tensor {
     int last_use;                    /* last node reading it (planning) */
     bool is_input, is_output;
     bool shape_known;                /* set by prepare */
+    struct nrt_sparse* sparse;       /* a sparse constant's record (engine/sparse.h), else NULL */
+    void* owned_data;                /* its dense copy (data), freed at unload */
+    int sparse_claims;               /* readers that run a sparse kernel on it */
     /* Data-dependent shapes (engine/dynamic.c): `dynamic` tensors live in
      * memory allocated during invoke (not the arena); a `deferred` one gets
      * its shape from its producer's eval. `static_input`: a subgraph input

@@ -28,6 +28,7 @@
 #define NRT_FB_SparseFormat_DENSE 0
 #define NRT_FB_SparseFormat_BITMASK 1
 #define NRT_FB_SparseFormat_BLOCK_CSR 2
+#define NRT_FB_SparseFormat_N_M 3
 
 /* table Sparsity: vtable slot of each field */
 #define NRT_FB_Sparsity_format 0
@@ -36,6 +37,10 @@
 #define NRT_FB_Sparsity_indptr_buffer 3
 #define NRT_FB_Sparsity_indices_buffer 4
 #define NRT_FB_Sparsity_dense_shape 5
+#define NRT_FB_Sparsity_mask_offset 6
+#define NRT_FB_Sparsity_indptr_offset 7
+#define NRT_FB_Sparsity_indices_offset 8
+#define NRT_FB_Sparsity_index_width 9
 
 /* enum WeightLayout : byte */
 #define NRT_FB_WeightLayout_PLAIN 0

@@ -51,6 +51,7 @@ void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t str
     void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar;
 extern const nrt_gemm_table nrt_qs8_matmul_4x4k2_minmax_fp32_scalar;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
@@ -59,6 +60,7 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
@@ -98,6 +100,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_scalar,
         .f32_vsoftmax = nrt_f32_vsoftmax_scalar,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar,
         .qs8_matmul = &nrt_qs8_matmul_4x4k2_minmax_fp32_scalar,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
@@ -141,6 +144,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_avx512,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx512,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni,
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,

@@ -64,6 +64,9 @@ typedef struct nrt_gemm_format {
                                    do several int8 multiply-adds per float one) */
     size_t (*panel_bytes)(const nrt_gemm_table* t, size_t kc, size_t ks);
     void (*pack)(const nrt_gemm_table* t, const nrt_gemm_weights* w, void* packed);
+    /* Formats whose size depends on the values (sparse): the packed bytes of
+     * these weights; NULL: ceil(n / nr) panels of panel_bytes. */
+    size_t (*weights_bytes)(const nrt_gemm_table* t, const nrt_gemm_weights* w);
 } nrt_gemm_format;
 
 struct nrt_gemm_table {
@@ -94,6 +97,20 @@ extern const nrt_gemm_format nrt_gemm_format_qs8_qc8w;
  * b[2p + 1][j] - zb), 0 past K and N, no bias; params nrt_qs8_matmul_params.
  * Each product pair sums at most 2 * 255^2 < 2^31: exact in int32 lanes. */
 extern const nrt_gemm_format nrt_gemm_format_qs8_matmul;
+/* int8 like qs8_qc8w, W sparse in blocks of 1 column x 4 consecutive k (the
+ * c4 blocks of the dense panels; kc a multiple of 4, ks 1), every column in
+ * one panel (tables of this format have nr NRT_GEMM_ONE_PANEL and vectorize
+ * over rows instead, each kernel transposing its rows of A). Panel, of size
+ * weights_bytes:
+ *   int32  bias[n]        B[n] - (x_offset + zero_fold) * sum_k W[n, k]  (mod 2^32)
+ *   float  m[n]           requantization multipliers
+ *   uint32 blocks[n + 1]  column j keeps blocks blocks[j] .. blocks[j + 1] - 1
+ *   uint32 kb[kept]       each kept block's k / 4
+ *   int8   w[kept][4]     its 4 weights (some may be 0; a block of 4 zeros is left out) */
+extern const nrt_gemm_format nrt_gemm_format_qs8_qc8w_spmm;
+#define NRT_GEMM_ONE_PANEL (1u << 30)
+/* The largest kc of a spmm kernel (its transposed rows of A live on the stack). */
+#define NRT_SPMM_MAX_K 2048
 
 static inline size_t nrt_gemm_panel_bytes(const nrt_gemm_table* t, size_t kc, size_t ks) {
     return t->format->panel_bytes(t, kc, ks);
@@ -102,6 +119,11 @@ static inline size_t nrt_gemm_panel_bytes(const nrt_gemm_table* t, size_t kc, si
 /* Bytes for n columns of ks x kc values: ceil(n / nr) panels. */
 static inline size_t nrt_gemm_packed_bytes(const nrt_gemm_table* t, size_t n, size_t kc, size_t ks) {
     return (n + t->nr - 1) / t->nr * nrt_gemm_panel_bytes(t, kc, ks);
+}
+
+/* Bytes of these weights packed for t (any format). */
+static inline size_t nrt_gemm_weights_bytes(const nrt_gemm_table* t, const nrt_gemm_weights* w) {
+    return t->format->weights_bytes ? t->format->weights_bytes(t, w) : nrt_gemm_packed_bytes(t, w->n, w->kc, w->ks);
 }
 
 static inline void nrt_gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights* w, void* packed) {

@@ -79,6 +79,68 @@ const nrt_gemm_format nrt_gemm_format_qs8_matmul = {
     .task_macs = 524288.0, .panel_bytes = matmul_panel_bytes, .pack = matmul_pack,
 };
 
+/* ---- sparse panels (1 x 4 blocks, every column in one) ---- */
+
+static size_t spmm_panel_bytes(const nrt_gemm_table* t, size_t kc, size_t ks) {
+    (void)t, (void)kc, (void)ks;
+    return 0; /* one panel: the driver never steps past it */
+}
+
+static bool spmm_block_kept(const nrt_gemm_weights* a, size_t j, size_t kb) {
+    const int8_t* w = (const int8_t*)a->w + j * a->stride_n;
+    for (size_t k = 4 * kb; k < 4 * kb + 4 && k < a->kc; k++)
+        if (w[k * a->stride_k]) return true;
+    return false;
+}
+
+static size_t spmm_kept(const nrt_gemm_weights* a) {
+    size_t kept = 0;
+    for (size_t j = 0; j < a->n; j++)
+        for (size_t kb = 0; kb < ceil_div(a->kc, 4); kb++) kept += spmm_block_kept(a, j, kb);
+    return kept;
+}
+
+static size_t spmm_weights_bytes(const nrt_gemm_table* t, const nrt_gemm_weights* a) {
+    (void)t;
+    return a->n * (sizeof(int32_t) + sizeof(float)) + (a->n + 1) * sizeof(uint32_t) +
+           spmm_kept(a) * (sizeof(uint32_t) + 4);
+}
+
+static void spmm_pack(const nrt_gemm_table* t, const nrt_gemm_weights* a, void* packed) {
+    const int32_t* bias = a->bias;
+    size_t n = a->n, kcb = ceil_div(a->kc, 4), kept = spmm_kept(a);
+    uint32_t fold = (uint32_t)t->x_offset + (uint32_t)a->zero_fold;
+    uint8_t* p = packed;
+    uint32_t* blocks = (uint32_t*)(void*)(p + n * (sizeof(int32_t) + sizeof(float)));
+    uint32_t* kb_of = blocks + n + 1;
+    int8_t* values = (int8_t*)(kb_of + kept);
+    uint32_t b = 0;
+    for (size_t j = 0; j < n; j++) {
+        const int8_t* wj = (const int8_t*)a->w + j * a->stride_n;
+        uint32_t sum = 0;
+        for (size_t k = 0; k < a->kc; k++) sum += (uint32_t)wj[k * a->stride_k];
+        uint32_t bj = (bias ? (uint32_t)bias[j] : 0u) - fold * sum;
+        memcpy(p + j * sizeof bj, &bj, sizeof bj);
+        memcpy(p + n * sizeof bj + j * sizeof(float), &a->scales[j], sizeof(float));
+        blocks[j] = b;
+        for (size_t kb = 0; kb < kcb; kb++) {
+            if (!spmm_block_kept(a, j, kb)) continue;
+            kb_of[b] = (uint32_t)kb;
+            for (size_t kk = 0; kk < 4; kk++) {
+                size_t k = 4 * kb + kk;
+                values[4 * (size_t)b + kk] = k < a->kc ? wj[k * a->stride_k] : 0;
+            }
+            b++;
+        }
+    }
+    blocks[n] = b;
+}
+
+const nrt_gemm_format nrt_gemm_format_qs8_qc8w_spmm = {
+    .name = "qs8-qc8w-spmm", .a_bytes = 1, .c_bytes = 1, .w_bytes = 1, .bias_bytes = 4,
+    .task_macs = 524288.0, .panel_bytes = spmm_panel_bytes, .pack = spmm_pack, .weights_bytes = spmm_weights_bytes,
+};
+
 /* ---- depthwise tiles ---- */
 
 static bool dw_tap_pairs(const nrt_dwconv_table* t) {

@@ -20,6 +20,7 @@
 #include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
 #include "quant_common.h"
+#include "sparse_weights.h"
 #include "spatial_common.h"
 
 typedef struct conv_params {
@@ -31,6 +32,11 @@ typedef struct conv_params {
     bool packed;        /* w[] holds the constant float32 weights, packed for the reference kernels */
     nrt_conv_plan plan; /* kind != NONE: w[] holds the weights packed for the level's kernels (kernels/conv.h) */
     bool int_clamp;     /* int8: every acc * m is within NRT_QS8_INT_CLAMP_BOUND (nrt_qs8_requant) */
+    /* A 1x1 conv on sparse weights (ops/sparse_weights.h): int8 on the level's sparse GEMM table, w[]
+     * holding them packed for it; float32 on the reference kernel, w[] holding their block-CSR copy. */
+    const nrt_gemm_table* spmm;
+    bool sparse_f32;
+    nrt_bcsr sparse;
     float w[];
 } conv_params;
 
@@ -159,6 +165,60 @@ static bool pack_plan(nrt_ctx* ctx, conv_params* p, bool transpose) {
     return ok;
 }
 
+/* A 1x1 ungrouped unpadded Conv on sparse weights (ops/sparse_weights.h). */
+static bool sparse_pointwise(nrt_ctx* ctx, const conv_params* o, bool transpose) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    return !transpose && x && w && w->sparse && w->rank == 4 && w->dims[1] == 1 && w->dims[2] == 1 &&
+           o->group == 1 && !is_padded(o);
+}
+
+/* The level's int8 sparse GEMM table (and the bytes of the weights packed for
+ * it) when it should run this conv: as plan_s8, with multipliers known now. */
+static const nrt_gemm_table* sparse_s8_table(nrt_ctx* ctx, const conv_params* o, bool transpose, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!sparse_pointwise(ctx, o, transpose) || w->dtype != NRT_INT8 || !y || !nrt_is_qs8(x) || !nrt_is_qs8(y))
+        return NULL;
+    if (b && !(b->kind == NRT_TENSOR_CONSTANT && b->dtype == NRT_INT32 && nrt_numel(b) == w->dims[0])) return NULL;
+    if (o->act.kind != NRT_ACT_NONE && o->act.kind != NRT_ACT_RELU &&
+        !(o->act.kind == NRT_ACT_CLIP && o->act.alpha <= o->act.beta))
+        return NULL;
+    int64_t pixels = x->rank == 4 && x->dims[1] > 0 && x->dims[2] > 0 ? x->dims[1] * x->dims[2] : 1 << 16;
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[3], pixels);
+    float* m = t ? malloc((size_t)w->dims[0] * sizeof(float)) : NULL;
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
+        nrt_gemm_weights a = {(size_t)w->dims[0], (size_t)w->dims[3], 1, w->data, (size_t)w->dims[3], 0, 1,
+                              b ? b->data : NULL, m, 0, 0};
+        *bytes = nrt_gemm_weights_bytes(t, &a);
+    } else {
+        t = NULL;
+    }
+    free(m);
+    return t;
+}
+
+static size_t sparse_f32_bytes(nrt_ctx* ctx, const conv_params* o, bool transpose) {
+    const nrt_tensor* x = nrt_in(ctx, 0);
+    return sparse_pointwise(ctx, o, transpose) && x->dtype == NRT_FLOAT32 ? nrt_sparse_f32_bytes(ctx, nrt_in(ctx, 1))
+                                                                          : 0;
+}
+
+/* Packs the int8 sparse weights for t (the multipliers are known: sparse_s8_table). */
+static bool pack_sparse_s8(nrt_ctx* ctx, conv_params* p, const nrt_gemm_table* t) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    size_t cout = (size_t)w->dims[0], cin = (size_t)w->dims[3];
+    float* m = malloc(cout * sizeof(float));
+    if (!m) return false;
+    nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m);
+    nrt_gemm_weights a = {cout, cin, 1, w->data, cin, 0, 1, b ? b->data : NULL, m, 0, 0};
+    nrt_gemm_pack(t, &a, packed_weights(p));
+    p->spmm = t;
+    p->int_clamp = requant_bounded(w, b, m, false);
+    ctx->model->packed_weight_bytes += nrt_gemm_weights_bytes(t, &a);
+    nrt_sparse_claim(nrt_in(ctx, 1));
+    free(m);
+    return true;
+}
+
 static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     conv_params o = {0};
     int32_t group;
@@ -177,13 +237,24 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     if (!transpose && (o.out_pad[0] || o.out_pad[1] || o.n_out_shape))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "output_padding / output_shape apply to ConvTranspose only");
     nrt_tensor* w = nrt_in(ctx, 1);
-    bool planned = plan_f32(ctx, &o, transpose, &o.plan) || plan_s8(ctx, &o, transpose, &o.plan);
-    o.packed = !planned && packable(w, group, transpose);
+    size_t spmm_bytes = 0, f32_bytes = 0;
+    const nrt_gemm_table* spmm = sparse_s8_table(ctx, &o, transpose, &spmm_bytes);
+    if (!spmm) f32_bytes = sparse_f32_bytes(ctx, &o, transpose);
+    bool sparse = spmm || f32_bytes;
+    bool planned = !sparse && (plan_f32(ctx, &o, transpose, &o.plan) || plan_s8(ctx, &o, transpose, &o.plan));
+    o.packed = !planned && !sparse && packable(w, group, transpose);
     size_t bytes = planned ? o.plan.packed_bytes + NRT_PACK_ALIGN : o.packed ? w->nbytes : 0;
+    if (spmm) bytes = spmm_bytes + NRT_PACK_ALIGN;
+    if (f32_bytes) bytes = f32_bytes;
     conv_params* p = nrt_alloc_params(ctx, sizeof *p + bytes);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
-    if (planned) {
+    if (spmm) {
+        if (!pack_sparse_s8(ctx, p, spmm)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    } else if (f32_bytes) {
+        p->sparse_f32 = true;
+        nrt_sparse_f32_build(ctx, w, p->w, &p->sparse);
+    } else if (planned) {
         pack_plan(ctx, p, transpose);
     } else if (p->packed) {
         pack(transpose, w->data, w->dims, group, p->w);
@@ -331,7 +402,7 @@ static nrt_status conv_prepare(nrt_ctx* ctx) {
         return st;
     nrt_conv2d_geom g = {x->dims[0], ay.in, ax.in, cin, ay.out, ax.out, cout, ay.kernel, ax.kernel,
                          ay.stride, ax.stride, ay.dilation, ax.dilation, ay.pad_begin, ax.pad_begin, p->group};
-    return finish_prepare(ctx, &g, p->packed || p->plan.kind ? 0 : (size_t)nrt_numel(w));
+    return finish_prepare(ctx, &g, p->packed || p->plan.kind || p->spmm || p->sparse_f32 ? 0 : (size_t)nrt_numel(w));
 }
 
 /* ONNX's `a // 2` for a possibly negative total padding. */
@@ -457,10 +528,68 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
     return NRT_OK;
 }
 
+/* A 1x1 conv on int8 sparse weights: the GEMM driver on the sparse table,
+ * over every pixel at stride 1, else per output row (pixels stride apart). */
+static nrt_status eval_sparse_s8(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
+    const nrt_conv2d_geom* g = &s->g;
+    if (s->q.out.qmin > s->q.out.qmax)
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "sparse kernel chosen for an empty output range");
+    nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
+    rq.int_clamp = p->int_clamp;
+    nrt_threads threads = nrt_threads_of(ctx);
+    const int8_t* x = nrt_in(ctx, 0)->data;
+    int8_t* y = nrt_out(ctx, 0)->data;
+    size_t cin = (size_t)g->cin, cout = (size_t)g->cout;
+    if (g->sh == 1 && g->sw == 1) {
+        nrt_gemm_args a = {(size_t)(g->n * g->oh * g->ow), cout, cin, 1, x, cin, NULL, packed_weights(p), 0, y, cout,
+                           &rq};
+        nrt_gemm_run(&threads, p->spmm, &a);
+        return NRT_OK;
+    }
+    for (int64_t row = 0; row < g->n * g->oh; row++) {
+        int64_t n = row / g->oh, oy = row % g->oh;
+        nrt_gemm_args a = {(size_t)g->ow, cout, cin, 1, x + (n * g->ih + oy * g->sh) * g->iw * g->cin,
+                           (size_t)g->sw * cin, NULL, packed_weights(p), 0, y + row * g->ow * g->cout, cout, &rq};
+        nrt_gemm_run(&threads, p->spmm, &a);
+    }
+    return NRT_OK;
+}
+
+/* A 1x1 conv on float32 sparse weights: each output row is a product of the
+ * input pixels it reads (stride apart) with W (kernels/ref/sparse_gemm_ref.h). */
+typedef struct conv_sparse_job {
+    const nrt_conv2d_geom* g;
+    const conv_params* p;
+    const float* x;
+    const float* bias;
+    float* y;
+} conv_sparse_job;
+
+static void conv_sparse_rows(void* arg, size_t begin, size_t end) {
+    const conv_sparse_job* j = arg;
+    const nrt_conv2d_geom* g = j->g;
+    for (size_t row = begin; row < end; row++) {
+        int64_t n = (int64_t)row / g->oh, oy = (int64_t)row % g->oh;
+        int64_t in = (n * g->ih + oy * g->sh) * g->iw * g->cin, out = (int64_t)row * g->ow * g->cout;
+        nrt_f32_sparse_gemm f = {&j->p->sparse, j->x + in, g->sw * g->cin, j->y + out, g->cout, j->bias, j->p->act};
+        nrt_sparse_gemm_f32_ref(&f, 0, g->ow);
+    }
+}
+
+static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
+    const nrt_tensor* b = nrt_in(ctx, 2);
+    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, nrt_out(ctx, 0)->data};
+    if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
+    nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_sparse_rows, &j);
+    return NRT_OK;
+}
+
 static nrt_status conv_eval(nrt_ctx* ctx) {
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
+    if (p->spmm) return eval_sparse_s8(ctx, p, s);
+    if (p->sparse_f32) return eval_sparse_f32(ctx, p, s);
     if (s->int8) return eval_int8(ctx, s, conv_s8_rows);
     uint8_t* scratch = ctx->node->scratch;
     conv_job job = make_job(ctx, s);

@@ -13,6 +13,7 @@
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "quant_common.h"
+#include "sparse_weights.h"
 
 #define TILE_M 16  /* rows per task: a multiple of the kernels' row block */
 
@@ -30,6 +31,10 @@ typedef struct gemm_params {
     /* dynamic FullyConnected (float x, int8 W) on the level's kernel: W packed at load into w[]. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
+    /* float32 FullyConnected on sparse weights: their block-CSR copy in w[] (int8 ones run on the
+     * level's sparse GEMM table as `s8`, ops/sparse_weights.h). */
+    bool sparse_f32;
+    nrt_bcsr sparse;
     float w[];
 } gemm_params;
 
@@ -190,31 +195,71 @@ static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t,
     ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
 }
 
+/* The level's int8 sparse GEMM table when it should run this FullyConnected
+ * (as fc_s8_bytes, with multipliers known now and an output range that is
+ * not empty), and the bytes to reserve for its packed weights. */
+static const nrt_gemm_table* fc_sparse_s8_table(nrt_ctx* ctx, const nrt_activation* act, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    if (!w || !w->sparse || !fc_s8_bytes(ctx, nrt_kernels_of(ctx)->qs8_spmm)) return NULL;
+    if (act->kind != NRT_ACT_NONE && act->kind != NRT_ACT_RELU && !(act->kind == NRT_ACT_CLIP && act->alpha <= act->beta))
+        return NULL;
+    int64_t numel = nrt_numel(x), rows = numel > 0 ? numel / w->dims[1] : 1; /* (dynamic dims: taken as 1 row) */
+    const nrt_gemm_table* t = nrt_sparse_qs8_table(ctx, w, w->dims[1], rows);
+    size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
+    float* m = t ? malloc(N * sizeof(float)) : NULL;
+    if (m && nrt_qs8_static_multipliers(x, w, 0, y, w->dims[0], m)) {
+        nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, m, 0, 0};
+        *bytes = nrt_gemm_weights_bytes(t, &a) + NRT_PACK_ALIGN;
+    } else {
+        t = NULL;
+    }
+    free(m);
+    return t;
+}
+
+/* Bytes of the block-CSR weights when this float32 FullyConnected runs the sparse kernel. */
+static size_t fc_sparse_f32_bytes(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    if (!x || !w || !w->sparse || w->rank != 2 || x->dtype != NRT_FLOAT32) return 0;
+    return nrt_sparse_f32_bytes(ctx, w);
+}
+
 static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     bool fc = ctx->node->op == NRT_FB_OpType_FullyConnected;
     const nrt_kernels* k = nrt_kernels_of(ctx);
+    nrt_activation act;
+    nrt_status st = nrt_opt_activation(ctx, act_slot, &act);
+    if (st) return st;
+    size_t sparse8 = 0, sparse32 = 0;
+    const nrt_gemm_table* spmm = fc ? fc_sparse_s8_table(ctx, &act, &sparse8) : NULL;
+    if (fc && !spmm) sparse32 = fc_sparse_f32_bytes(ctx);
+    bool dense = !spmm && !sparse32;
     const nrt_gemm_table* t = k->f32_gemm;
-    size_t extra = fc ? fc_packed_bytes(ctx, t) : 0;
-    const nrt_gemm_table* t8 = k->qs8_gemm;
-    size_t extra8 = fc ? fc_s8_bytes(ctx, t8) : 0;
+    size_t extra = fc && dense ? fc_packed_bytes(ctx, t) : 0;
+    const nrt_gemm_table* t8 = spmm ? spmm : k->qs8_gemm;
+    size_t extra8 = spmm ? sparse8 : fc && dense ? fc_s8_bytes(ctx, t8) : 0;
     if (extra8 > extra) extra = extra8;
     const nrt_qd8_fc_table* tq = k->qd8_fc;
-    size_t extraq = fc ? fc_qd8_bytes(ctx, tq) : 0;
+    size_t extraq = fc && dense ? fc_qd8_bytes(ctx, tq) : 0;
     if (extraq > extra) extra = extraq;
+    if (sparse32) extra = sparse32;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    nrt_status st = nrt_opt_activation(ctx, act_slot, &p->act);
-    if (st) return st;
+    p->act = act;
     if (fc) {
         uint8_t keep;
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || (extra && !extra8 && !extraq) ? t : NULL;
-    if (extraq) {
+    p->fast = !fc || (extra && !extra8 && !extraq && dense) ? t : NULL;
+    if (sparse32) {
+        p->sparse_f32 = true;
+        nrt_sparse_f32_build(ctx, nrt_in(ctx, 1), p->w, &p->sparse);
+    } else if (extraq) {
         fc_qd8_pack(ctx, p, tq, extraq);
     } else if (extra8) {
         fc_s8_pack(ctx, p, t8, extra8);
+        if (spmm) nrt_sparse_claim(nrt_in(ctx, 1)); /* (the multipliers are known: fc_sparse_s8_table) */
     } else if (fc && extra) {
         const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
         size_t N = (size_t)w->dims[0], K = (size_t)w->dims[1];
@@ -484,6 +529,19 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     run_tiles(ctx, &j, 1, M, N);
 }
 
+typedef struct fc_sparse_job {
+    const gemm_params* p;
+    const float *x, *bias;
+    float* y;
+    int64_t K, N;
+} fc_sparse_job;
+
+static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
+    const fc_sparse_job* j = arg;
+    nrt_f32_sparse_gemm f = {&j->p->sparse, j->x, j->K, j->y, j->N, j->bias, j->p->act};
+    nrt_sparse_gemm_f32_ref(&f, (int64_t)begin, (int64_t)end);
+}
+
 static nrt_status fc_eval(nrt_ctx* ctx) {
     const gemm_params* p = ctx->node->params;
     const fc_state* s = ctx->node->state;
@@ -493,6 +551,13 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
         fc_eval_dynamic(ctx, s);
         return NRT_OK;
     }
+    if (p->sparse_f32) {
+        fc_sparse_job j = {p, x->data, bias ? bias->data : NULL, y->data, K, N};
+        nrt_parallel_for(ctx, (size_t)M, 1, fc_sparse_rows, &j);
+        return NRT_OK;
+    }
+    if (s->kind == FC_INT8 && p->s8 && p->s8->format == &nrt_gemm_format_qs8_qc8w_spmm && s->out.qmin > s->out.qmax)
+        return nrt_op_fail(ctx, NRT_ERR_INTERNAL, "sparse kernel chosen for an empty output range");
     if (s->kind == FC_INT8 && p->s8 && s->out.qmin <= s->out.qmax) {
         nrt_qs8_requant rq = nrt_qs8_requant_make(s->out.zero_point, s->out.qmin, s->out.qmax);
         nrt_gemm_args a = {(size_t)M, (size_t)N, (size_t)K, 1, x->data, (size_t)K, NULL, p->s8_packed, 0, y->data,
