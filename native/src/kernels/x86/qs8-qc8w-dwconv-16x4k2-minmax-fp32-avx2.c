@@ -15,6 +15,20 @@
 #include "../dwconv_src.h"
 #include "qs8_requant_x86.h"
 
+/* The pair loop unrolled (a 3x3 or 5x5 kernel then runs on fixed
+ * offsets), except under AddressSanitizer: instrumenting every load of the
+ * unrolled copies takes the compiler many minutes. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NRT_DW_UNROLL_PAIRS
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NRT_DW_UNROLL_PAIRS
+#endif
+#endif
+#ifndef NRT_DW_UNROLL_PAIRS
+#define NRT_DW_UNROLL_PAIRS _Pragma("GCC unroll 13")
+#endif
+
 #define CW 16
 #define PIX 4
 #define BLOCK 16
@@ -49,7 +63,7 @@ NRT_ISA_INLINE(AVX2) void dw_pixels(const nrt_dw_src* s, size_t c0, size_t n, co
     const size_t kw = KW ? (size_t)KW : s->kw, taps = (KH ? (size_t)KH : s->kh) * kw, nx = FULL ? CW : n;
     const int32_t* w = tile + CW;
     size_t r = 0, kx = 0;
-#pragma GCC unroll 13
+    NRT_DW_UNROLL_PAIRS
     for (size_t t = 0; t < taps; t += 2, w += CW) {
         const int8_t *xa[PIX], *xb[PIX];
         size_t ra = r, kxa = kx;
@@ -109,9 +123,10 @@ NRT_ISA_INLINE(AVX2) void dw_tile(const nrt_dw_src* s, size_t npix, size_t c0, s
 
 /* Pixels in blocks of BLOCK, every channel tile for a block: the block's
  * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles.
- * 3x3 and 5x5 kernels (and their 9 and 25 taps through the indirection) are
- * unrolled, other shapes loop. */
-NRT_ISA_INLINE(AVX2) void dw_all(const nrt_dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
+ * 3x3 and 5x5 kernels are unrolled, other shapes (and the indirection's
+ * taps, at the edges) loop. One copy (not inlined into each entry point):
+ * the unrolled variants are large, and slow to compile under sanitizers. */
+__attribute__((noinline)) NRT_ISA_TARGET(AVX2) static void dw_all(const nrt_dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
                                  size_t y_stride, const nrt_qs8_requant* rq) {
     size_t tile = CW * (2 + (s->kh * s->kw + 1) / 2), kh = s->kh, kw = s->kw;
     for (size_t b0 = 0; b0 < npix; b0 += BLOCK) {
@@ -124,8 +139,6 @@ NRT_ISA_INLINE(AVX2) void dw_all(const nrt_dw_src* s, size_t channels, size_t np
             size_t nc = channels - c0;
             if (kh == 3 && kw == 3) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 3, 3);
             else if (kh == 5 && kw == 5) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 5, 5);
-            else if (kh == 9 && kw == 1) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 9, 1);
-            else if (kh == 25 && kw == 1) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 25, 1);
             else dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 0, 0);
         }
     }
