@@ -11,7 +11,7 @@ struct nrt_dynamic_block {
 void* nrt_dynamic_alloc(nrt_model* m, size_t bytes) {
     size_t header = (sizeof(nrt_dynamic_block) + 63) / 64 * 64;
     if (bytes > SIZE_MAX - header - 64) return NULL;
-    nrt_dynamic_block* b = aligned_alloc(64, header + (bytes + 63) / 64 * 64);
+    nrt_dynamic_block* b = nrt_alloc_aligned64(header + (bytes + 63) / 64 * 64);
     if (!b) return NULL;
     b->next = m->dynamic_blocks;
     m->dynamic_blocks = b;

@@ -290,7 +290,7 @@ static nrt_status densify(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* buffers
         return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: expanding sparse weights to %llu bytes exceeds the memory limit",
                         label(t), (unsigned long long)dense_bytes);
     size_t alloc = (size_t)(dense_bytes + 63) / 64 * 64;
-    uint8_t* dense = aligned_alloc(64, alloc ? alloc : 64);
+    uint8_t* dense = nrt_alloc_aligned64(alloc);
     if (!dense) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory expanding sparse tensor %s", label(t));
     memset(dense, 0, alloc ? alloc : 64);
     densify_job job = {s, dense};
