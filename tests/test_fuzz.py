@@ -129,13 +129,16 @@ def test_real_models_replay(sanitized_build, real_models, tmp_path):
 
 def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
     binary = c_test_path(sanitized_build, "fuzz_model")
-    seeds, corpus = tmp_path / "seeds", tmp_path / "corpus"
-    corpus.mkdir()
+    seeds = tmp_path / "seeds"
     n_seeds = _seed_corpus(seeds, seed_models)
     runs = []
     for isa, share in ((None, 2 / 3), ("ref", 1 / 3)):
         artifacts = tmp_path / f"artifacts-{isa or 'auto'}"
         artifacts.mkdir()
+        # each level grows its own corpus: libFuzzer replays every corpus input before -max_total_time
+        # counts, and the best level's finds (big convolutions) at the reference level under ASan ran 10 min
+        corpus = tmp_path / f"corpus-{isa or 'auto'}"
+        corpus.mkdir()
         run = _fuzz(binary, corpus, seeds, artifacts, max(1, round(FUZZ_SECONDS * share)), isa)
         runs.append(run)
         if run["rc"] != 0 or run["crashes"]:
@@ -146,7 +149,7 @@ def test_fuzz_load_prepare_invoke(sanitized_build, seed_models, tmp_path):
             raise AssertionError(f"fuzzer (NANORT_ISA={run['isa']}, -seed={run['seed']}) exited {run['rc']}; "
                                  f"reproducers in {kept}: {run['crashes']}\n{run['log'][-8000:]}")
     total = sum(r["execs"] for r in runs)
-    corpus_size = len(list(corpus.iterdir()))
+    corpus_size = sum(len(list(c.iterdir())) for c in tmp_path.glob("corpus-*"))
     FUZZ_STATS.append(f"libFuzzer fuzz_model: {n_seeds} seed inputs, {total} executions ("
                       + ", ".join(f"{r['execs']} at NANORT_ISA={r['isa']} in {r['wall']:.0f} s (seed {r['seed']})"
                                   for r in runs)

@@ -76,15 +76,15 @@ def conv_case(seed: int) -> dict:
                 threads=1 + 2 * (seed % 4 == 0))
 
 
-def conv_graph(c, x, w, s_w, bias, qx, qy, want_shape, lo=0.0, hi=6.0):
+def conv_graph(c, x, w, s_w, bias, qx, qy, want_shape, lo=0.0, hi=6.0, out="y"):
     g = G()
     g.t("x", np.int8, x.shape, qx)
     weight_tensor(g, "w", w, s_w, 0)
     if bias is not None:
         g.t("b", np.int32, bias.shape, data=bias)
-    g.t("y", np.int8, want_shape, qy)
+    g.t(out, np.int8, want_shape, qy)
     act = ACTS[c["act"]] if c["act"] != "clip" else (ACTS["clip"][0], lo, hi)
-    g.node("Conv", ["x", "w"] + (["b"] if bias is not None else []), ["y"], kernel_shape=list(c["kernel"]),
+    g.node("Conv", ["x", "w"] + (["b"] if bias is not None else []), [out], kernel_shape=list(c["kernel"]),
            strides=list(c["stride"]), dilations=list(c["dilation"]), pads=list(c["pads"]), group=c["group"],
            activation=act)
     return g
@@ -111,6 +111,61 @@ def check_conv(c, x=None, qx=None, qy=None, w=None, s_w=None, bias="fold", lo=0.
 @pytest.mark.parametrize("seed", range(60))
 def test_conv_random(seed):
     check_conv(conv_case(seed))
+
+
+def conv_lut_graph(c, seed):
+    """check_conv's Conv (output h) followed by a Lut (output y), and the numpy model of both."""
+    rng = np.random.default_rng(seed)
+    cin, cout, group = c["shape"][3], c["cout"], c["group"]
+    qx, qh = (float(np.float32(0.05)), c["zx"]), (float(np.float32(c["sy"])), c["zy"])
+    x = q8(c["shape"])
+    w = rng.integers(-127, 128, size=(cout, *c["kernel"], cin // group), dtype=np.int8)
+    s_w = scales(rng, cout, c["per_channel"])
+    bias = ref.fold_bias(rng.normal(0, 2, cout), qx[0], np.resize(s_w, cout), qx[1], w)
+    h = ref.conv2d(x, qx, w, s_w, bias, qh, c["stride"], c["dilation"], c["pads"], group, c["act"], 0.0, 6.0)
+    table = q8(256)
+    g = conv_graph(c, x, w, s_w, bias, qx, qh, h.shape, out="h")
+    g.t("table", np.int8, (256,), data=table)
+    g.t("y", np.int8, h.shape, (0.04, -5))
+    g.node("Lut", ["h", "table"], ["y"])
+    return g, x, h, ref.lut(h, table)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_conv_fused_lut(seed):
+    """A Lut that alone reads an int8 Conv's output runs inside the conv (the driver applies the table to each
+    tile it writes): the Lut node is never evaluated, and the bytes are the numpy conv's then the table's."""
+    c = conv_case(seed)
+    g, x, h, want = conv_lut_graph(c, seed)
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=c["threads"], check_finite=False) as m:
+            m.set_profiling(True)
+            (y,) = m.run(None, {"x": x})
+            lut_calls = [p["calls"] for p in m.profile() if p["op"] == "Lut"]
+            assert lut_calls == [0], f"{isa}: the Lut ran by itself"
+            same(y, want)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_conv_lut_not_fused_when_its_input_is_read_elsewhere(seed):
+    """The conv's output also a graph output (or read intermediately, preserve_intermediates): the Lut runs
+    separately and both values are right."""
+    c = conv_case(seed)
+    g, x, h, want = conv_lut_graph(c, seed)
+    g.g.inputs, g.g.outputs = ["x"], ["y", "h"]
+    for isa in LEVELS:
+        with nanort.Model(serialize(g.g), isa=isa, check_finite=False) as m:
+            y, h_got = m.run(None, {"x": x})
+            same(y, want)
+            same(h_got, h)
+    g.g.outputs = ["y"]
+    with nanort.Model(serialize(g.g), check_finite=False, preserve_intermediates=True) as m:
+        m.set_profiling(True)
+        (y,) = m.run(None, {"x": x})
+        same(y, want)
+        assert [p["calls"] for p in m.profile() if p["op"] == "Lut"] == [1]
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -310,6 +365,36 @@ def test_lut(n):
     g.t("y", np.int8, (n,), (0.05, -7))
     g.node("Lut", ["x", "table"], ["y"])
     run_simple(g, {"x": x}, ref.lut(x, table), threads=2)
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 10), -1), ((1, 16, 4, 2100), 1), ((2, 5, 7), 1), ((4, 1000), 1),
+                                        ((2, 3, 4, 5), 0), ((6, 1), 1), ((5, 17), 1), ((1, 3, 77, 9), 2),
+                                        ((2, 300, 31), 1), ((1, 8, 130), -1), ((7, 16), 0), ((1, 1, 1), 2)])
+@pytest.mark.parametrize("s_x", [0.004, 0.1, 30.0])
+def test_softmax(shape, axis, s_x):
+    """Rows (the last axis) and strided axes: vector columns, column tails, row tails."""
+    rng = np.random.default_rng(len(shape) * 31 + shape[axis])
+    qx = (float(np.float32(s_x)), int(rng.integers(-128, 128)))
+    x = q8(shape)
+    g = G()
+    g.t("x", np.int8, shape, qx)
+    g.t("y", np.int8, shape, (1 / 256, -128))
+    g.node("Softmax", ["x"], ["y"], axis=axis)
+    run_simple(g, {"x": x}, ref.softmax(x, qx, axis), threads=2)
+
+
+def test_softmax_extreme_rows():
+    """A row of equal maxima (every e = 65536: the largest sums) and one dominant value (quotient 256 -> 127)."""
+    x = np.full((3, 4000), 127, np.int8)
+    x[1] = -128
+    x[1, 5] = 127
+    x[2, ::2] = -128
+    qx = (float(np.float32(30.0)), 0)
+    g = G()
+    g.t("x", np.int8, x.shape, qx)
+    g.t("y", np.int8, x.shape, (1 / 256, -128))
+    g.node("Softmax", ["x"], ["y"], axis=-1)
+    run_simple(g, {"x": x}, ref.softmax(x, qx, -1))
 
 
 @pytest.mark.parametrize("shape", [(1, 7, 7, 5), (3, 1, 1, 300), (2, 16, 16, 33), (1, 3, 96, 88), (1, 2, 2, 64)])

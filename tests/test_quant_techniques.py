@@ -242,7 +242,7 @@ def test_slice_scales_keep_each_part_of_an_output_concat(tmp_path: Path):
 
 
 def test_cli_switches_reach_convert(monkeypatch, tmp_path: Path):
-    from nanort.runtime.api import cli
+    from nanort import cli
 
     seen = {}
     monkeypatch.setattr(nanort, "convert", lambda *a, **kw: seen.update(kw))

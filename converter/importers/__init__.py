@@ -177,7 +177,8 @@ class UnsupportedNodes:
 
     def message(self) -> str:
         parts = []
-        for op, nodes in sorted(self.by_op.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        # (str: an op_type that is not valid UTF-8 comes from protobuf as bytes)
+        for op, nodes in sorted(self.by_op.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
             shown = ", ".join(repr(name) + (f" ({reason})" if reason else "") for name, reason in nodes[:3])
             more = f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
             parts.append(f"{op} x{len(nodes)} (node{'s' if len(nodes) > 1 else ''} {shown}{more})")

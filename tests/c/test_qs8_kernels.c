@@ -14,7 +14,10 @@
  *   vector kernels (Add / Sub / Mul in the three broadcast modes, Lut, global /
  *     windowed average and max pooling, Rescale, QuantizeLinear,
  *     DequantizeLinear) on lengths around the vector widths, against the
- *     reference functions or requant.h's steps.
+ *     reference functions or requant.h's steps;
+ *   int8 Softmax: rows (1 .. 300 values, all equal or one dominant too) and
+ *     strided columns (n 1 .. 33, 1 .. 40 of inner 1 .. 50 columns) against
+ *     nrt_softmax_qs8_ref.
  * Inputs cover the whole int8 range (-128 x -128 products), biases the whole
  * int32 range (the accumulator must wrap like the reference's), multipliers
  * from tiny to large (clamping), 1/2 and 1/4 (exact halves, rounded to even)
@@ -284,7 +287,7 @@ static void check_dwconv(const nrt_kernels* k, size_t C, size_t kh, size_t kw, s
     fill_bytes(w, C * taps);
     fill_bytes(x.data, pixels * C);
     memset(zbuf, (int)(next_random() % 256) - 128, C);
-    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)next_random();
+    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)(next_random() % 200001) - 100000; /* few outputs clamped */
     int32_t qmin, qmax;
     nrt_qs8_requant rq;
     random_requant(taps, m, C, &rq, &qmin, &qmax);
@@ -335,7 +338,7 @@ static void check_dwconv_row(const nrt_kernels* k, size_t C, size_t kh, size_t k
     }
     fill_bytes(w, C * taps);
     fill_bytes(x.data, kh * row_bytes);
-    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)next_random();
+    for (size_t j = 0; j < C; j++) bias[j] = (int32_t)(next_random() % 200001) - 100000; /* few outputs clamped */
     int32_t qmin, qmax;
     nrt_qs8_requant rq;
     random_requant(taps, m, C, &rq, &qmin, &qmax);
@@ -578,6 +581,50 @@ static void check_dequantize(nrt_qs8_dequantize_ukernel k, const char* name, siz
     }
 }
 
+/* Softmax of `cols` columns (inner > 1) or one row (inner == 1) of n values;
+ * fill 0: random, 1: all 127 (largest sum), 2: one 127 among -128 (quotient 256). */
+static void check_softmax(const char* name, nrt_qs8_vsoftmax_ukernel k, size_t n, size_t inner, size_t cols,
+                          int fill) {
+    uint32_t table[256];
+    float s_x = (float)(next_random() % 3000 + 1) / 1000.0f * (fill ? 10.0f : 1.0f);
+    nrt_softmax_s8_table(s_x, table);
+    size_t bytes = n * inner, c0 = inner - cols; /* the last columns: the input ends at the guard */
+    int8_t *want = malloc(bytes + 8), *got = malloc(bytes + 8);
+    guarded g = guarded_alloc(bytes);
+    fill_bytes(g.data, bytes);
+    if (fill) memset(g.data, fill == 1 ? 127 : -128, bytes);
+    if (fill == 2) g.data[c0 + inner * (n / 2)] = 127;
+    memset(want, 0x5A, bytes + 8);
+    memset(got, 0x5A, bytes + 8);
+    nrt_softmax_qs8_ref(table, g.data, want, 0, 1, (int64_t)n, (int64_t)inner);
+    for (size_t i = 0; i < n; i++) memset(want + i * inner, 0x5A, c0); /* columns the kernel was not given */
+    k(n, inner, cols, g.data + c0, table, got + c0);
+    char what[96];
+    snprintf(what, sizeof what, "%s softmax n=%zu inner=%zu cols=%zu fill=%d", name, n, inner, cols, fill);
+    expect_bytes(what, bytes + 8, got, want);
+    guarded_free(&g);
+    free(want);
+    free(got);
+}
+
+static int run_softmax_cases(const char* name, nrt_qs8_vsoftmax_ukernel k) {
+    static const size_t rows[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100, 300};
+    static const size_t ns[] = {1, 2, 3, 16, 33}, inners[] = {2, 7, 8, 9, 16, 17, 33, 50};
+    int cases = 0;
+    for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+        for (int fill = 0; fill < 3; fill++) check_softmax(name, k, rows[a], 1, 1, fill), cases++;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof inners / sizeof *inners; b++) {
+            size_t inner = inners[b];
+            check_softmax(name, k, ns[a], inner, inner, 0);
+            check_softmax(name, k, ns[a], inner, inner - inner / 3, 0);
+            check_softmax(name, k, ns[a], inner, 1, 0);
+            check_softmax(name, k, ns[a], inner, inner, 1 + (int)(b % 2));
+            cases += 4;
+        }
+    return cases;
+}
+
 /* The elementwise, table and pooling kernels level `name` names itself. */
 static int run_vector_cases(const char* name, const nrt_kernels* t) {
     static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257};
@@ -596,6 +643,7 @@ static int run_vector_cases(const char* name, const nrt_kernels* t) {
         }
         if (t->qs8_maxpool) check_pool(name, t, 2, ns[a], 0), cases++; /* no tap: -128, clamped */
     }
+    if (t->qs8_vsoftmax) cases += run_softmax_cases(name, t->qs8_vsoftmax);
     static const size_t lengths[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
     for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
         if (t->qs8_rescale)

@@ -501,7 +501,7 @@ void nrt_unload(nrt_model* m) {
     if (m->depth == 0) m->loaded_items = 0;
     for (int i = 0; m->tensors && i < m->num_tensors; i++) {
         nrt_mem_free(m, m->tensors[i].owned_scale);
-        nrt_sparse_free(&m->tensors[i]);
+        nrt_sparse_free(m, &m->tensors[i]);
     }
     for (int i = 0; m->nodes && i < m->num_nodes; i++) {
         nrt_mem_free(m, m->nodes[i].inputs);

@@ -57,6 +57,8 @@ typedef struct nrt_tensor {
      * whose value is known before invoke (engine/subgraph.c). */
     bool dynamic, deferred, static_input;
     nrt_fb_vec dim_names;            /* symbolic names of dynamic declared dims ("" or absent = none) */
+    bool elided;                     /* never written: its producer writes its only consumer's output instead
+                                        (a Lut fused into a Conv, engine/prepare.c); no memory */
     void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
     size_t bound_bytes;
 } nrt_tensor;
@@ -77,6 +79,7 @@ typedef struct nrt_node {
     bool static_eval;          /* evaluated during prepare */
     bool late;                 /* prepared during invoke: reads a dynamic tensor (engine/dynamic.c) */
     bool needs_value;          /* its prepare asked for a value known only at invoke */
+    bool fused;                /* computed by its input's producer (a Lut fused into a Conv): not evaluated */
     uint64_t profile_calls, profile_ns;
 } nrt_node;
 

@@ -39,6 +39,13 @@ struct nrt_op_def {
     void (*release)(nrt_node* node);      /* optional: frees what state points to */
 };
 
+/* After prepare: an op that can take over the int8 Lut that alone reads its
+ * output 0 (y = table[x + 128]) writes tensor `y` from then on instead of
+ * that output, or returns false (the Lut then runs). */
+typedef bool (*nrt_fuse_lut_fn)(nrt_ctx* ctx, const int8_t* table, int y);
+/* The op type's, or NULL (ops/registry.c). */
+nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type);
+
 /* The kernels of the model's level (kernels/dispatch.h). */
 static inline const nrt_kernels* nrt_kernels_of(const nrt_ctx* ctx) { return &ctx->model->kernels; }
 

@@ -43,8 +43,9 @@ void nrt_release_prepared(nrt_model* m) {
         n->state = NULL;
         n->scratch_bytes = 0;
         n->scratch = NULL;
-        n->static_eval = n->late = false;
+        n->static_eval = n->late = n->fused = false;
     }
+    for (int i = 0; m->tensors && i < m->num_tensors; i++) m->tensors[i].elided = false;
     nrt_dynamic_reset(m);
     while (m->static_blocks) {
         nrt_static_block* next = m->static_blocks->next;
@@ -136,6 +137,40 @@ static nrt_status propagate(nrt_model* m) {
     return NRT_OK;
 }
 
+/* A Lut whose int8 input is written by an op that can apply the table as it
+ * writes (fuse_lut) and read by nothing else: that op writes the Lut's output
+ * and the input is never materialized (nrt_fuse_lut_fn). Not with preserve_intermediates (every
+ * value stays readable) nor across late or statically evaluated nodes. */
+static void fuse_luts(nrt_model* m) {
+    if (m->opts.preserve_intermediates) return;
+    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
+    if (!readers) return; /* no fusion: the Luts run */
+    for (int i = 0; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* lut = &m->nodes[i];
+        if (lut->op != NRT_FB_OpType_Lut || lut->static_eval || lut->late || lut->num_inputs != 2 ||
+            lut->inputs[0] < 0 || lut->inputs[1] < 0)
+            continue;
+        nrt_tensor *x = &m->tensors[lut->inputs[0]], *table = &m->tensors[lut->inputs[1]];
+        nrt_tensor* y = &m->tensors[lut->outputs[0]];
+        if (x->dtype != NRT_INT8 || table->dtype != NRT_INT8 || y->dtype != NRT_INT8 || !nrt_is_static(table) ||
+            x->kind != NRT_TENSOR_ACTIVATION || x->producer < 0 || x->is_output || x->bound || x->dynamic ||
+            readers[lut->inputs[0]] != 1 || y->dynamic)
+            continue;
+        nrt_node* p = &m->nodes[x->producer];
+        nrt_fuse_lut_fn fuse = nrt_op_fuse_lut(p->op);
+        if (!fuse || p->static_eval || p->late || p->outputs[0] != lut->inputs[0]) continue;
+        nrt_ctx ctx = {m, p, x->producer};
+        if (fuse(&ctx, table->data, lut->outputs[0])) {
+            lut->fused = true;
+            x->elided = true;
+        }
+    }
+    free(readers);
+}
+
 /* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller
  * memory; an output sized during invoke has no size to bind to. */
 static nrt_status check_bindings(nrt_model* m) {
@@ -157,7 +192,7 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
     for (int i = 0; i < nn; i++) {
         nrt_node* n = &m->nodes[i];
-        if (n->static_eval) continue;
+        if (n->static_eval || n->fused) continue;
         for (int k = 0; k < n->num_inputs; k++)
             if (n->inputs[k] >= 0) m->tensors[n->inputs[k]].last_use = i;
     }
@@ -172,12 +207,15 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
         /* (a tensor no operator writes, and so none reads (loader.c), needs no memory) */
-        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic || (!t->is_input && t->producer < 0)) continue;
+        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic || t->elided || (!t->is_input && t->producer < 0))
+            continue;
         if (t->bound) { /* in the caller's memory, outside the arena */
             t->data = t->bound;
             continue;
         }
         int first = t->is_input ? 0 : t->producer;
+        if (first >= 0 && m->nodes[first].fused) /* written by the fused Lut's producer (fuse_luts) */
+            first = m->tensors[m->nodes[first].inputs[0]].producer;
         int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
         items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
         owner[count++] = i;
@@ -221,6 +259,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     m->mem.refused = 0;
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
+    if (st == NRT_OK) fuse_luts(m);
     if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {
@@ -241,7 +280,7 @@ nrt_status nrt_invoke(nrt_model* m) {
     nrt_dynamic_reset(m);
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
-        if (n->static_eval) continue;
+        if (n->static_eval || n->fused) continue;
         if (atomic_load_explicit(&m->cancel_requested, memory_order_relaxed))
             return nrt_fail(m, NRT_ERR_CANCELLED, "invoke cancelled before operator #%d '%s' (%s)", i,
                             n->name ? n->name : "", n->def->name);

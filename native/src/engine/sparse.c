@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../kernels/dtype.h"
+#include "memory.h"
 
 #define NRT_SPARSE_MAX_GROUP 64 /* N_M: largest M */
 
@@ -290,8 +291,10 @@ static nrt_status densify(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* buffers
         return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: expanding sparse weights to %llu bytes exceeds the memory limit",
                         label(t), (unsigned long long)dense_bytes);
     size_t alloc = (size_t)(dense_bytes + 63) / 64 * 64;
-    uint8_t* dense = aligned_alloc(64, alloc ? alloc : 64);
-    if (!dense) return nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory expanding sparse tensor %s", label(t));
+    uint8_t* dense = nrt_mem_alloc_block(m, alloc); /* (counted against the load budget) */
+    if (!dense)
+        return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "tensor %s: out of memory expanding sparse weights",
+                                          label(t)));
     memset(dense, 0, alloc ? alloc : 64);
     densify_job job = {s, dense};
     nrt_sparse_for_each_block(s, densify_block, &job);
@@ -343,7 +346,7 @@ void nrt_sparse_release_claimed(nrt_model* m) {
     for (int i = 0; i < m->num_tensors; i++) {
         nrt_tensor* t = &m->tensors[i];
         if (!t->sparse || !t->owned_data || t->sparse_claims != readers[i] || t->is_output) continue;
-        free(t->owned_data);
+        nrt_mem_free(m, t->owned_data);
         t->owned_data = NULL;
         t->data = NULL;
         m->packed_weight_bytes -= t->nbytes;
@@ -351,8 +354,8 @@ void nrt_sparse_release_claimed(nrt_model* m) {
     free(readers);
 }
 
-void nrt_sparse_free(nrt_tensor* t) {
-    free(t->owned_data);
+void nrt_sparse_free(nrt_model* m, nrt_tensor* t) {
+    nrt_mem_free(m, t->owned_data);
     free(t->sparse);
     t->owned_data = NULL;
     t->sparse = NULL;

@@ -50,6 +50,6 @@ void nrt_sparse_for_each_block(const nrt_sparse* s, nrt_sparse_block_fn fn, void
 void nrt_sparse_release_claimed(nrt_model* m);
 
 /* Frees a tensor's sparse record and dense copy (unload). */
-void nrt_sparse_free(nrt_tensor* t);
+void nrt_sparse_free(nrt_model* m, nrt_tensor* t);
 
 #endif

@@ -191,6 +191,7 @@ typedef struct conv_job {
     const uint8_t* packed;
     const nrt_conv_dw_rows* rows;
     const void* params;
+    const nrt_conv_lut* lut; /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
@@ -198,6 +199,24 @@ typedef struct conv_job {
 } conv_job;
 
 /* ---- GEMM / indirect GEMM ---- */
+
+/* The fused table on rows [m0, m0 + mr) of the channels units [u0, u1) wrote
+ * (units run in channel order: group by group, nr columns each). */
+static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t u1) {
+    const nrt_conv2d_geom* g = j->g;
+    size_t cout = (size_t)g->cout, cog = cout / (size_t)g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
+    size_t c0 = u0 / ppg * cog + u0 % ppg * nr, last = (u1 - 1) % ppg;
+    size_t c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+    if (c0 == 0 && c1 == cout) { /* every channel: the rows are one run (whole vectors, few masked stores) */
+        int8_t* rows = (int8_t*)j->y + m0 * cout;
+        j->lut->run(mr * cout, rows, j->lut->table, rows);
+        return;
+    }
+    for (size_t r = 0; r < mr; r++) {
+        int8_t* row = (int8_t*)j->y + (m0 + r) * cout + c0;
+        j->lut->run(c1 - c0, row, j->lut->table, row);
+    }
+}
 
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
@@ -232,6 +251,7 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
+        if (j->lut) gemm_lut(j, m0, mr, nb * j->block_units, u1);
     }
 }
 
@@ -282,6 +302,14 @@ static void dw_indirect(const conv_job* j, size_t row, int64_t ky0, int64_t ky1,
     }
 }
 
+/* The fused table on output row `row`. */
+static void dw_lut(const conv_job* j, size_t row) {
+    if (!j->lut) return;
+    size_t n = (size_t)j->g->ow * (size_t)j->g->cout;
+    int8_t* y = (int8_t*)j->y + row * n;
+    j->lut->run(n, y, j->lut->table, y);
+}
+
 /* One output row per task unit: the interior columns through the row kernel
  * (when the table has one and the kernel rows run lie inside the input), the
  * rest through the indirection. */
@@ -299,6 +327,7 @@ static void dw_task(void* arg, size_t begin, size_t end) {
         bool rows_in = ky1 > ky0 && iy0 + ky0 * g->dh >= 0 && iy0 + (ky1 - 1) * g->dh < g->ih;
         if (!t->row || !rows_in || ox1 == ox0) {
             dw_indirect(j, row, ky0, ky1, v < 0, packed, 0, g->ow);
+            dw_lut(j, row);
             continue;
         }
         const void* rp[NRT_CONV_MAX_TAPS];
@@ -310,6 +339,7 @@ static void dw_task(void* arg, size_t begin, size_t end) {
                (size_t)(g->dw * g->cin), packed, yrow, j->params);
         dw_indirect(j, row, ky0, ky1, v < 0, packed, 0, ox0);
         dw_indirect(j, row, ky0, ky1, v < 0, packed, ox1, g->ow);
+        dw_lut(j, row);
     }
 }
 
@@ -402,12 +432,19 @@ static void run_transpose(const nrt_threads* threads, conv_job* j) {
 
 void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
                   const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y) {
+    nrt_conv_run_lut(threads, plan, g, x, packed, rows, pad, params, NULL, y);
+}
+
+void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                      const nrt_conv_lut* lut, void* y) {
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     size_t es, ys;
     if (plan->kind == NRT_CONV_DEPTHWISE) es = plan->dw->format->x_bytes, ys = plan->dw->format->y_bytes;
     else if (plan->convt) es = ys = 1;
     else es = plan->gemm->format->a_bytes, ys = plan->gemm->format->c_bytes;
-    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .y = y, .es = es, .ys = ys};
+    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut, .y = y,
+                  .es = es, .ys = ys};
     if (plan->kind == NRT_CONV_TRANSPOSE) j.ind.x = x; /* taps are not windows: no indirection */
     else nrt_indirection_init(&j.ind, g, x, pad, es);
     if (plan->kind == NRT_CONV_DEPTHWISE) run_depthwise(threads, &j);

@@ -137,4 +137,18 @@ void nrt_conv_dw_rows_pack(const nrt_conv_plan* plan, const nrt_conv2d_geom* g, 
 void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
                   const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y);
 
+/* An int8 table applied to every output value right after the microkernel
+ * wrote it (a fused Lut: y = table[y + 128]): per task, on the rows x
+ * columns it wrote while they are in cache, so the result is the Lut's on
+ * the conv's bytes exactly. GEMM and DEPTHWISE plans of int8 only. */
+typedef struct nrt_conv_lut {
+    nrt_qs8_lut_ukernel run;
+    const int8_t* table;
+} nrt_conv_lut;
+
+/* nrt_conv_run with `lut` applied to the output (NULL: none). */
+void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                      const nrt_conv_lut* lut, void* y);
+
 #endif

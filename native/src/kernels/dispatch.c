@@ -48,7 +48,9 @@ void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t str
                                int8_t* y);                                                                          \
     void nrt_qs8_rescale_##ISA(size_t n, const int8_t* x, int32_t zx, float m, const nrt_qs8_requant* rq, int8_t* y); \
     void nrt_qs8_quantize_##ISA(size_t n, const float* x, float s, int32_t z, int8_t* y);                          \
-    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);
+    void nrt_qs8_dequantize_##ISA(size_t n, const int8_t* x, float s, int32_t z, float* y);                        \
+    void nrt_qs8_vsoftmax_##ISA(size_t n, size_t inner, size_t cols, const int8_t* x, const uint32_t* table,        \
+                                int8_t* y);
 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
@@ -61,8 +63,8 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni;
-extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni;
-extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2;
@@ -77,6 +79,7 @@ extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
+extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
@@ -112,6 +115,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_scalar,
         .qs8_quantize = nrt_qs8_quantize_scalar,
         .qs8_dequantize = nrt_qs8_dequantize_scalar,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_scalar,
     },
 #if defined(__x86_64__) || defined(__i386__)
     [NRT_ISA_AVX2] = {
@@ -122,7 +126,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
-        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_8x4_minmax_fp32_avx2,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
@@ -133,6 +137,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_avx2,
         .qs8_quantize = nrt_qs8_quantize_avx2,
         .qs8_dequantize = nrt_qs8_dequantize_avx2,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_avx2,
         .strided_short_rows = nrt_xx_strided_short_rows_avx2,
     },
     [NRT_ISA_AVX512] = {
@@ -144,7 +149,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsoftmax = nrt_f32_vsoftmax_avx512,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni,
-        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4_minmax_fp32_avx512vnni,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni,
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni,
@@ -156,6 +161,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_avx512,
         .qs8_quantize = nrt_qs8_quantize_avx512,
         .qs8_dequantize = nrt_qs8_dequantize_avx512,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_avx512,
     },
     [NRT_ISA_AVX512VBMI] = {
         .qs8_lut = nrt_qs8_lut_avx512vbmi, /* byte permutes: 64 table lookups per instruction */
@@ -180,11 +186,13 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_rescale = nrt_qs8_rescale_neon,
         .qs8_quantize = nrt_qs8_quantize_neon,
         .qs8_dequantize = nrt_qs8_dequantize_neon,
+        .qs8_vsoftmax = nrt_qs8_vsoftmax_neon,
     },
-    /* dotprod has no float instructions, and a depthwise tap or a MatMul's
-     * int16 pair has nothing for SDOT to sum: the NEON kernels for those */
+    /* dotprod has no float instructions, and a MatMul's int16 pair has
+     * nothing for SDOT to sum: the NEON kernels for those */
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+        .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
     },
     [NRT_ISA_I8MM] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */

@@ -143,53 +143,93 @@ const nrt_gemm_format nrt_gemm_format_qs8_qc8w_spmm = {
 
 /* ---- depthwise tiles ---- */
 
-static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) {
-    return (size_t)t->cw * (2 * sizeof(int32_t) + taps * nrt_qs8_dw_weight_bytes(t->layout));
+static bool dw_tap_pairs(const nrt_dwconv_table* t) {
+    return t->layout == NRT_QS8_DW_TAP_PAIRS || t->layout == NRT_QS8_DW_SDOT_TAP_PAIRS ||
+           t->layout == NRT_QS8_DW_INT16_TAP_PAIRS;
 }
 
-/* Slot of channel j in a tile: NRT_QS8_DW_PAIRS stores the even channels
- * first (slot j / 2), then the odd ones (cw / 2 + j / 2). */
+/* The tap-pair layouts pack an even number of taps (a zero-weight one last). */
+static size_t dw_packed_taps(const nrt_dwconv_table* t, size_t taps) {
+    return dw_tap_pairs(t) ? ceil_div(taps, 2) * 2 : taps;
+}
+
+static size_t dw_tile_bytes(const nrt_dwconv_table* t, size_t taps) {
+    return (size_t)t->cw * (2 * sizeof(int32_t) + dw_packed_taps(t, taps) * nrt_qs8_dw_weight_bytes(t->layout));
+}
+
+/* Slot of channel j in a tile's bias and multipliers (and the tap-pair
+ * layouts' weight lanes): j itself, or the layout's order (qs8_kernels.h). */
 static size_t dw_slot(const nrt_dwconv_table* t, size_t j) {
-    return t->layout == NRT_QS8_DW_PAIRS ? (j % 2) * (t->cw / 2) + j / 2 : j;
+    if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) return (j % 8) / 4 * (t->cw / 2) + 4 * (j / 8) + j % 4;
+    if (t->layout != NRT_QS8_DW_TAP_PAIRS && t->layout != NRT_QS8_DW_SDOT_TAP_PAIRS) return j;
+    size_t L = j / 16, k = (j % 16) / 8 * 2 + j % 2, i = 4 * L + (j % 8) / 2;
+    return k * (t->cw / 4) + i;
 }
 
 static void dw_store_weight(const nrt_dwconv_table* t, size_t j, int8_t v, uint8_t* p) {
-    size_t wb = nrt_qs8_dw_weight_bytes(t->layout);
     int16_t v16 = v;
-    uint32_t v32 = (uint16_t)v16; /* low half w, high half 0 */
-    switch (t->layout) {
-    case NRT_QS8_DW_INT8: p[j] = (uint8_t)v; break;
-    case NRT_QS8_DW_INT16: memcpy(p + j * wb, &v16, sizeof v16); break;
-    case NRT_QS8_DW_PAIRS: { /* (w, 0) lanes for even channels, (0, w) for odd ones */
-        uint32_t lane = j % 2 ? v32 << 16 : v32;
-        memcpy(p + dw_slot(t, j) * wb, &lane, sizeof lane);
-        break;
+    if (t->layout == NRT_QS8_DW_INT16) memcpy(p + j * sizeof v16, &v16, sizeof v16);
+    else p[j] = (uint8_t)v;
+}
+
+/* The weights of a tap pair's taps a and b of channel j into its lane of
+ * the pair's vectors at p: int8 (w_a, w_b) in the low or high half of the
+ * lane (NRT_QS8_DW_TAP_PAIRS, NRT_QS8_DW_SDOT_TAP_PAIRS), or int16 (w_a, w_b). */
+static void dw_store_pair(const nrt_dwconv_table* t, size_t j, int8_t wa, int8_t wb, uint8_t* p) {
+    uint8_t* lane = p + dw_slot(t, j) * 4;
+    if (t->layout == NRT_QS8_DW_INT16_TAP_PAIRS) {
+        int16_t pair[2] = {wa, wb};
+        memcpy(lane, pair, sizeof pair);
+        return;
     }
-    default: memcpy(p + j * wb, &v32, sizeof v32); break;
+    size_t at = j % 2 ? 2 : 0;
+    lane[at] = (uint8_t)wa;
+    lane[at + 1] = (uint8_t)wb;
+}
+
+static void dw_pack_weights(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, size_t c0, uint8_t* p) {
+    size_t cw = t->cw, taps = a->kh * a->kw, t0 = a->ky0 * a->kw, t1 = a->ky1 * a->kw;
+    const int8_t* w = a->w;
+    if (!dw_tap_pairs(t)) {
+        for (size_t tap = t0; tap < t1; tap++, p += cw * nrt_qs8_dw_weight_bytes(t->layout))
+            for (size_t j = 0; j < cw; j++)
+                dw_store_weight(t, j, c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);
+        return;
     }
+    size_t pair_bytes = 2 * cw * nrt_qs8_dw_weight_bytes(t->layout);
+    memset(p, 0, dw_packed_taps(t, t1 - t0) / 2 * pair_bytes);
+    for (size_t tap = t0; tap < t1; tap += 2, p += pair_bytes)
+        for (size_t j = 0; j < cw && c0 + j < a->channels; j++) {
+            const int8_t* wc = w + (c0 + j) * taps;
+            dw_store_pair(t, j, wc[tap], tap + 1 < t1 ? wc[tap + 1] : 0, p);
+        }
+}
+
+/* The bias of channel c: the given one, + zero x the weights of the kernel
+ * rows left out (they read the padding), - 128 x the packed ones when the
+ * layout reads the inputs as x + 128. */
+static int32_t dw_bias(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, size_t c) {
+    const int8_t* wc = (const int8_t*)a->w + c * a->kh * a->kw;
+    uint32_t skipped = 0, packed = 0;
+    for (size_t tap = 0; tap < a->kh * a->kw; tap++)
+        if (tap / a->kw < a->ky0 || tap / a->kw >= a->ky1) skipped += (uint32_t)wc[tap];
+        else packed += (uint32_t)wc[tap];
+    uint32_t v = (a->bias ? (uint32_t)((const int32_t*)a->bias)[c] : 0u) + (uint32_t)a->zero * skipped;
+    if (t->layout == NRT_QS8_DW_TAP_PAIRS) v -= 128u * packed;
+    return (int32_t)v;
 }
 
 static void dw_pack(const nrt_dwconv_table* t, const nrt_dwconv_weights* a, void* packed) {
-    const int8_t* w = a->w;
-    const int32_t* bias = a->bias;
-    size_t cw = t->cw, wb = nrt_qs8_dw_weight_bytes(t->layout), taps = a->kh * a->kw;
+    size_t cw = t->cw;
     uint8_t* p = packed;
     for (size_t c0 = 0; c0 < a->channels; c0 += cw) {
         for (size_t j = 0; j < cw; j++) {
-            int32_t v = 0;
-            if (c0 + j < a->channels) {
-                const int8_t* wc = w + (c0 + j) * taps;
-                uint32_t skipped = 0; /* the rows left out read the padding: zero x W each */
-                for (size_t tap = 0; tap < taps; tap++)
-                    if (tap / a->kw < a->ky0 || tap / a->kw >= a->ky1) skipped += (uint32_t)wc[tap];
-                v = (int32_t)((bias ? (uint32_t)bias[c0 + j] : 0u) + (uint32_t)a->zero * skipped);
-            }
+            int32_t v = c0 + j < a->channels ? dw_bias(t, a, c0 + j) : 0;
             memcpy(p + dw_slot(t, j) * sizeof v, &v, sizeof v);
         }
         p += cw * sizeof(int32_t);
-        for (size_t tap = a->ky0 * a->kw; tap < a->ky1 * a->kw; tap++, p += cw * wb)
-            for (size_t j = 0; j < cw; j++) dw_store_weight(t, j,
-                                                            c0 + j < a->channels ? w[(c0 + j) * taps + tap] : 0, p);
+        dw_pack_weights(t, a, c0, p);
+        p += dw_packed_taps(t, (a->ky1 - a->ky0) * a->kw) * cw * nrt_qs8_dw_weight_bytes(t->layout);
         for (size_t j = 0; j < cw; j++) {
             float v = c0 + j < a->channels ? a->scales[c0 + j] : 0.0f;
             memcpy(p + dw_slot(t, j) * sizeof v, &v, sizeof v);

@@ -69,15 +69,33 @@ static inline int8_t nrt_qs8_requant_value(float v, const nrt_qs8_requant* rq) {
  * An int8 depthwise tile (dwconv.h, nrt_dwconv_format_qs8_qc8w) holds its weights as
  *   NRT_QS8_DW_INT8:    int8
  *   NRT_QS8_DW_INT16:   int16 (sign-extended)
- *   NRT_QS8_DW_INT32LO: int32 holding (uint16)(int16)w, i.e. w in the low half and 0 in the
- *                      high half, so that a 16-bit pair multiply-add (vpmaddwd / vpdpwssd)
- *                      with a sign-extended int32 x yields exactly x * w
- *   NRT_QS8_DW_PAIRS:   for inputs widened to int16 two channels per int32 lane (x[2i],
- *                      x[2i+1]): the even channels' weights as (w, 0) lanes, then the odd
- *                      channels' as (0, w) lanes (4 bytes per weight; cw even); one vpdpwssd
- *                      per half then gives exact x * w per channel. bias[] and m[] of such a
- *                      tile are in the same order: even channels first, then odd ones. */
-enum { NRT_QS8_DW_INT8 = 1, NRT_QS8_DW_INT16 = 2, NRT_QS8_DW_INT32LO = 4, NRT_QS8_DW_PAIRS = 0x104 };
+ *   NRT_QS8_DW_TAP_PAIRS: for a dot product of 4 bytes per int32 lane on inputs read as
+ *                      x + 128 (unsigned; vpdpbusd), whose lanes hold two taps of two adjacent
+ *                      channels (x_a[c], x_b[c], x_a[c+1], x_b[c+1]), as unpacking two taps'
+ *                      rows bytewise gives: the taps in pairs (2q, 2q+1), an odd count's last
+ *                      one paired with a zero-weight tap; per pair 4 vectors of cw / 4 lanes,
+ *                      vector k's lane i (L = i / 4, j = i % 4) for channel
+ *                      c = 16L + 8(k / 2) + 2j + k % 2 holding the bytes (w_a[c], w_b[c], 0, 0)
+ *                      for even k, (0, 0, w_a[c], w_b[c]) for odd k (2 bytes per weight; cw a
+ *                      multiple of 16). bias[] and m[] of such a tile are in slot order
+ *                      s = k * cw / 4 + i, and the bias holds -128 x the channel's weights
+ *                      (exact modulo 2^32), which cancels the inputs' offset.
+ *   NRT_QS8_DW_SDOT_TAP_PAIRS: NRT_QS8_DW_TAP_PAIRS for a signed x signed dot product (SDOT):
+ *                      the inputs read as they are, the bias without the -128 x weights.
+ *   NRT_QS8_DW_INT16_TAP_PAIRS: for a 16-bit pair multiply-add (vpmaddwd) on inputs widened
+ *                      to int16 whose lanes hold two taps of one channel (x_a[c], x_b[c]), as
+ *                      unpacking two taps' widened rows by 16-bit lanes gives: the taps paired
+ *                      as in NRT_QS8_DW_TAP_PAIRS; per pair 2 vectors of cw / 2 lanes, vector
+ *                      h's lane i (L = i / 4, j = i % 4) for channel c = 8L + 4h + j holding
+ *                      the int16 pair (w_a[c], w_b[c]) (2 bytes per weight; cw a multiple of
+ *                      8); bias[] and m[] in slot order s = h * cw / 2 + i. */
+enum {
+    NRT_QS8_DW_INT8 = 1,
+    NRT_QS8_DW_INT16 = 2,
+    NRT_QS8_DW_TAP_PAIRS = 0x202,
+    NRT_QS8_DW_INT16_TAP_PAIRS = 0x302,
+    NRT_QS8_DW_SDOT_TAP_PAIRS = 0x402,
+};
 /* Bytes per packed depthwise weight of a layout. */
 static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 0xFF; }
 
@@ -124,6 +142,39 @@ static inline bool nrt_qs8_reciprocal_exact(float s) { return s >= 0x1p-64f && s
 /* DequantizeLinear of int8 with one scale and a zero point in [-128, 127]:
  * y[i] = (float)(x[i] - z) * s, as nrt_dequantize_ref. */
 typedef void (*nrt_qs8_dequantize_ukernel)(size_t n, const int8_t* x, float s, int32_t z, float* y);
+
+/* Softmax of int8 (requant.h's integer-only rule, exactly nrt_softmax_qs8_ref):
+ * `cols` columns of a slice viewed as [n, inner], column c's n values at
+ * x[i * inner + c] and y[i * inner + c] (the caller offsets x and y to its
+ * first column; inner == 1 is one contiguous row, cols then 1). table: the
+ * 256 uint32 T[d]. n <= NRT_QS8_SOFTMAX_MAX_N, so a column's sum S of at most
+ * n values <= 65536 fits in uint32.
+ *
+ * The quotient (e * 256 + S / 2) / S (both < 2^33) is floor(N * r + 2^-40)
+ * in double with r = 1 / (double)S: N * r differs from N / S by at most
+ * 257 * 2^-52 < 2^-43 (two roundings), a non-integer N / S lies at least
+ * 1 / S >= 2^-33 below the next integer, so adding 2^-40 lifts an exact
+ * integer that rounded down without reaching the next one. */
+typedef void (*nrt_qs8_vsoftmax_ukernel)(size_t n, size_t inner, size_t cols, const int8_t* x, const uint32_t* table,
+                                        int8_t* y);
+#define NRT_QS8_SOFTMAX_MAX_N 65535
+#define NRT_QS8_SOFTMAX_LIFT 0x1p-40
+
+/* One output value from e = T[max - x] and the column's sum. */
+static inline int8_t nrt_qs8_softmax_value(uint32_t e, uint32_t sum, double r) {
+    double q = (double)(e * 256u + sum / 2u) * r + NRT_QS8_SOFTMAX_LIFT;
+    return (int8_t)(q >= 255.0 ? 127 : (int32_t)q - 128);
+}
+
+/* One column by the rule above, in scalar code (kernels' tails). */
+static inline void nrt_qs8_softmax_column(size_t n, size_t inner, const int8_t* x, const uint32_t* table, int8_t* y) {
+    int32_t mx = -128;
+    for (size_t i = 0; i < n; i++) mx = x[i * inner] > mx ? x[i * inner] : mx;
+    uint32_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += table[mx - x[i * inner]];
+    double r = 1.0 / (double)sum;
+    for (size_t i = 0; i < n; i++) y[i * inner] = nrt_qs8_softmax_value(table[mx - x[i * inner]], sum, r);
+}
 
 /* ---- MatMul of two int8 activations (requant.h: acc = sum_k (a - za)(b - zb),
  * no bias, one multiplier m) ----

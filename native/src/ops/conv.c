@@ -10,7 +10,10 @@
  * int8 (kernels/requant.h): a quantized int8 x with constant int8 weights
  * (per-channel scales along axis 0 for Conv, axis 3 for ConvTranspose) and an
  * int32 bias (folded for Conv, unfolded for ConvTranspose) gives a quantized
- * int8 y; a fused Relu / Clip narrows the output clamp. */
+ * int8 y; a fused Relu / Clip narrows the output clamp. An int8 Conv on the
+ * level's kernels also takes over a Lut that alone reads its output (the
+ * engine's fuse_lut): the driver applies the table to each tile it writes
+ * and the conv writes the Lut's output. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,8 @@ typedef struct conv_state {
     bool int8;                          /* q: the int8 constants; extra[]: m[cout], then packed weights */
     nrt_qs8_conv q;
     nrt_conv_dw_rows rows;              /* depthwise row variants (kernels/conv.h), at rows_offset in extra[] */
+    const int8_t* lut;                  /* a fused Lut's table (NULL: none), whose output is tensor lut_out */
+    int lut_out;
     size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
@@ -568,8 +573,10 @@ static nrt_status eval_int8(nrt_ctx* ctx, const conv_state* s, nrt_task_fn rows)
         nrt_qs8_requant rq = nrt_qs8_requant_make(s->q.out.zero_point, s->q.out.qmin, s->q.out.qmax);
         rq.int_clamp = p->int_clamp;
         nrt_threads threads = nrt_threads_of(ctx);
-        nrt_conv_run(&threads, &p->plan, &s->g, nrt_in(ctx, 0)->data, p->w, &s->rows, zbuf, &rq,
-                        nrt_out(ctx, 0)->data);
+        nrt_conv_lut lut = {nrt_kernels_of(ctx)->qs8_lut, s->lut};
+        void* y = s->lut ? ctx->model->tensors[s->lut_out].data : nrt_out(ctx, 0)->data;
+        nrt_conv_run_lut(&threads, &p->plan, &s->g, nrt_in(ctx, 0)->data, p->w, &s->rows, zbuf, &rq,
+                         s->lut ? &lut : NULL, y);
         return NRT_OK;
     }
     conv_s8_job job = {&s->g, s->q};
@@ -694,6 +701,18 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
     if (s->g.n == 0 || s->g.cout == 0) return NRT_OK;
     nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_transpose_rows, &job);
     return NRT_OK;
+}
+
+/* An int8 conv on the level's GEMM or depthwise kernels applies a Lut's table
+ * as it writes (kernels/conv.h, nrt_conv_lut). */
+bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
+    const conv_params* p = ctx->node->params;
+    conv_state* s = ctx->node->state;
+    bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE;
+    if (!s || !s->int8 || !kernels || s->q.out.qmin > s->q.out.qmax) return false;
+    s->lut = table;
+    s->lut_out = y;
+    return true;
 }
 
 const nrt_op_def nrt_op_Conv = {"Conv", 0, NRT_FB_OpOptions_ConvOptions, 2, 3, 1, 1,

@@ -9,3 +9,11 @@ static const nrt_op_def* const op_table[] = {NRT_OPS(X)};
 const nrt_op_def* nrt_op_lookup(unsigned op_type) {
     return op_type < sizeof op_table / sizeof *op_table ? op_table[op_type] : NULL;
 }
+
+/* The ops that apply a Lut as they write (nrt_fuse_lut_fn). */
+bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y);
+static const nrt_fuse_lut_fn fuse_lut_table[] = {[NRT_FB_OpType_Conv] = nrt_conv_fuse_lut};
+
+nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type) {
+    return op_type < sizeof fuse_lut_table / sizeof *fuse_lut_table ? fuse_lut_table[op_type] : NULL;
+}

@@ -1,6 +1,6 @@
 /* qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8: int8 depthwise convolution for
- * NEON (used by the dotprod level too: a depthwise tap has one k per
- * channel, nothing for SDOT to sum). Tiles of 16 channels, weights packed as
+ * NEON without the dot-product extension (dotprod has
+ * qs8-qc8w-dwconv-16x4k2-minmax-fp32-neondot). Tiles of 16 channels, weights packed as
  * int8 (NRT_QS8_DW_INT8), 2 output pixels per inner step so each weight
  * vector loaded serves both.
  *
