@@ -239,6 +239,18 @@ def test_expansion_is_bounded_by_the_memory_limit():
         nanort.Model(view.bytes()).close()
 
 
+def test_expansion_counts_against_the_load_budget():
+    """A tiny file whose weight expands to 256 MiB, under the arena limit but far over what a file of its
+    size may take at load (16 x its size + 64 MiB): refused, naming the budget."""
+    w = WEIGHTS["block_csr"]()
+    data = fc_file(w)
+    view = FbView(data)
+    shape, _ = view.vector(view.tensor(1), SLOTS["Tensor"]["shape"])
+    view.put_u64(shape + 4 + 8, 1 << 20)  # cols: 64 x 2^20 fp32 = 256 MiB dense
+    with pytest.raises(nanort.Error, match="load budget"):
+        nanort.Model(view.bytes()).close()
+
+
 # ---- already-pruned models: no flag ------------------------------------------------------------
 
 def pruned_onnx(tmp_path):
