@@ -197,3 +197,28 @@ def test_verifier_bounds_subgraph_nesting(tmp_path):
     inner.options.graphs = [1, 1]
     with pytest.raises(nanort.LimitError, match="nest deeper than 16"):
         nanort.Model(e.to_bytes())
+
+
+def _if_with_matmuls(k: int = 512):
+    """y = x @ W1 if c else x @ W2, each W a k x k float32 constant that the branch packs at load."""
+    rng = np.random.default_rng(5)
+
+    def branch(name):
+        w = (rng.standard_normal((k, k)) / np.sqrt(k)).astype(np.float32)
+        return helper.make_graph([helper.make_node("MatMul", ["x", f"w{name}"], [name])], name, [], [_vi(name)],
+                                 [_const(f"w{name}", w)])
+
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=branch("t"), else_branch=branch("e"))]
+    return _model(nodes, [_vi("c", B, []), _vi("x", F, [1, k])], [_vi("y")])
+
+
+def test_subgraph_memory_counts_against_the_models_limits(tmp_path):
+    """Each branch packs 1 MiB of weights: the model reports both, and a memory limit under their sum
+    refuses the load (each subgraph had its own count, so N subgraphs could take N times the limit)."""
+    pair = Pair(tmp_path, _if_with_matmuls())
+    assert pair.nrt.memory_bytes >= 2 * 512 * 512 * 4
+    x = np.random.default_rng(6).standard_normal((1, 512)).astype(np.float32)
+    for c in (True, False):
+        pair.check({"c": np.array(c), "x": x}, atol=1e-4)
+    with pytest.raises(nanort.LimitError, match="memory limit of"):
+        nanort.Model(tmp_path / "m.nrt", max_memory_bytes=3 * 512 * 512 * 4 // 2)

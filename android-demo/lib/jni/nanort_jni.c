@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jni.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -269,11 +270,45 @@ static void invoke(JNIEnv* env, jclass cls, jlong hv) {
     if (h) check(env, h, nrt_model_invoke(h->model));
 }
 
+/* The byte size of a Java primitive array, -1 for anything else. */
+static jlong array_bytes(JNIEnv* env, jobject array) {
+    static const struct { const char* sig; jlong size; } kinds[] = {
+        {"[B", 1}, {"[Z", 1}, {"[S", 2}, {"[C", 2}, {"[I", 4}, {"[F", 4}, {"[J", 8}, {"[D", 8}};
+    if (!array) return -1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        jclass c = (*env)->FindClass(env, kinds[i].sig);
+        if (!c) return -1;
+        jboolean is = (*env)->IsInstanceOf(env, array, c);
+        (*env)->DeleteLocalRef(env, c);
+        if (is) return (jlong)(*env)->GetArrayLength(env, (jarray)array) * kinds[i].size;
+    }
+    return -1;
+}
+
+/* Refuses a copy of `bytes` that the array cannot hold or that differs
+ * from the tensor's size: the copies below trust neither caller nor array. */
+static int check_copy(JNIEnv* env, jobject array, jlong bytes, size_t tensor_bytes, const char* what, jint index) {
+    jlong have = array_bytes(env, array);
+    char msg[160];
+    if (have < 0)
+        snprintf(msg, sizeof msg, "%s %d: expected a primitive array", what, (int)index);
+    else if (bytes < 0 || (uint64_t)bytes != tensor_bytes || bytes > have)
+        snprintf(msg, sizeof msg, "%s %d: %lld bytes asked, the tensor has %zu and the array %lld", what, (int)index,
+                 (long long)bytes, tensor_bytes, (long long)have);
+    else
+        return 1;
+    throw_status(env, NRT_ERR_INVALID_ARGUMENT, msg);
+    return 0;
+}
+
 /* A Java primitive array's bytes into input `index` (prepared). */
 static void copy_in(JNIEnv* env, jclass cls, jlong hv, jint index, jobject array, jlong bytes) {
     (void)cls;
     jni_model* h = handle(env, hv);
-    if (!h) return;
+    nrt_tensor_info info;
+    if (!h || check(env, h, nrt_model_input_info(h->model, index, &info)) ||
+        !check_copy(env, array, bytes, info.bytes, "input", index))
+        return;
     void* src = (*env)->GetPrimitiveArrayCritical(env, array, NULL);
     if (!src) return;
     nrt_status st = nrt_model_set_input(h->model, index, src, (size_t)bytes);
@@ -285,7 +320,10 @@ static void copy_in(JNIEnv* env, jclass cls, jlong hv, jint index, jobject array
 static void copy_out(JNIEnv* env, jclass cls, jlong hv, jint index, jobject array, jlong bytes) {
     (void)cls;
     jni_model* h = handle(env, hv);
-    if (!h) return;
+    nrt_tensor_info info;
+    if (!h || check(env, h, nrt_model_output_info(h->model, index, &info)) ||
+        !check_copy(env, array, bytes, info.bytes, "output", index))
+        return;
     const void* src = nrt_model_output_data(h->model, index);
     if (!src && bytes) {
         throw_status(env, NRT_ERR_STATE, "no output data: run the model first");

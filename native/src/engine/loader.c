@@ -462,11 +462,13 @@ static size_t clamp_size(uint64_t v) { return v > SIZE_MAX ? SIZE_MAX : (size_t)
 nrt_status nrt_load(nrt_model* m) {
     loader L = {.m = m, .scan_budget = load_budget(m)};
     nrt_fb_table root, g;
-    m->scanned = 0;
     m->fb.scanned = &m->scanned;
-    m->mem.refused = 0;
-    uint64_t limit = L.scan_budget < m->opts.max_memory_bytes ? L.scan_budget : m->opts.max_memory_bytes;
-    m->mem.limit = clamp_size(limit);
+    if (m->depth == 0) { /* (a subgraph loads within its root's load, under its budgets: subgraph.c) */
+        m->scanned = 0;
+        nrt_mem_clear_refused(m);
+        uint64_t limit = L.scan_budget < m->opts.max_memory_bytes ? L.scan_budget : m->opts.max_memory_bytes;
+        m->mem.limit = clamp_size(limit);
+    }
     if (m->fb.size < 8)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "not a nanort model: file is %zu bytes", m->fb.size);
     if (!nrt_fb_root(&m->fb, NRT_FB_FILE_IDENTIFIER, &root))
@@ -490,7 +492,7 @@ nrt_status nrt_load(nrt_model* m) {
                         m->graph_index, graphs.len);
     nrt_status st = load_graph(&L, &g);
     if (st == NRT_OK && m->depth == 0) st = verify_descriptive_tables(&L, &root);
-    m->mem.limit = clamp_size(m->opts.max_memory_bytes);
+    if (m->depth == 0) m->mem.limit = clamp_size(m->opts.max_memory_bytes);
     if (st == NRT_OK) m->loaded = true;
     return st;
 }

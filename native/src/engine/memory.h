@@ -17,6 +17,7 @@
 #ifndef NRT_MEMORY_H
 #define NRT_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +47,10 @@ void nrt_mem_free(nrt_model* m, void* p);
  * the limit when the accounting refused it (the message then replaces the
  * caller's), else `st` unchanged. */
 nrt_status nrt_mem_status(nrt_model* m, nrt_status st);
+
+/* Whether an allocation was refused for the limit and not yet reported;
+ * clearing forgets it. A subgraph's model shares its root's accounting. */
+bool nrt_mem_refused(nrt_model* m);
+void nrt_mem_clear_refused(nrt_model* m);
 
 #endif

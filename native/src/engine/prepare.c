@@ -256,7 +256,7 @@ static nrt_status plan(nrt_model* m) {
 
 nrt_status nrt_prepare(nrt_model* m) {
     nrt_release_prepared(m);
-    m->mem.refused = 0;
+    nrt_mem_clear_refused(m);
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
     if (st == NRT_OK) fuse_luts(m);

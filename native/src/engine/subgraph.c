@@ -33,7 +33,9 @@ nrt_status nrt_subgraph_load(nrt_ctx* ctx, uint32_t index, nrt_model** out) {
     child->graph_index = (int)index;
     child->depth = m->depth + 1;
     child->root = m->root ? m->root : m;
+    child->scanned = m->scanned; /* one count of the file's bytes read, however often a graph is named */
     nrt_status st = nrt_load(child);
+    m->scanned = child->scanned;
     if (st != NRT_OK && strstr(child->error, "subgraph ")) { /* nested: the innermost message says it all */
         nrt_set_error(m, "%s", child->error);
         return st;

@@ -223,7 +223,7 @@ static nrt_status pack_weights(nrt_ctx* ctx, conv_params* p, bool transpose, int
     bool int_clamp = false;
     if (!pack_into(ctx, tag, p, transpose, dst, &int_clamp)) {
         nrt_mem_free(ctx->model, dst);
-        return ctx->model->mem.refused ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
+        return nrt_mem_refused(ctx->model) ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
     }
     if (!nrt_packed_add(ctx->model, &key, dst, bytes, int_clamp))
         return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");

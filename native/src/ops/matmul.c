@@ -214,7 +214,7 @@ static nrt_status fc_pack(nrt_ctx* ctx, int tag, const void* table, size_t bytes
     if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     if (!fc_pack_into(ctx, tag, table, dst)) {
         nrt_mem_free(ctx->model, dst);
-        return ctx->model->mem.refused ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
+        return nrt_mem_refused(ctx->model) ? nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory") : NRT_OK;
     }
     if (!nrt_packed_add(ctx->model, &key, dst, bytes, 0)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *packed = dst;

@@ -236,4 +236,36 @@ public class ModelTest {
             assertSame(ByteOrder.nativeOrder(), out.order());
         }
     }
+
+    /** The private JNI copies, called as a careless or hostile caller would: every size is checked in C. */
+    @Test
+    public void nativeCopiesRefuseSizesTheArrayOrTensorCannotHold() throws Exception {
+        try (Model m = Model.fromFile(model("sigmoid_tanh.nrt"), null)) {
+            m.resizeInput(0, 1, 6);
+            m.run((Object) new float[6]);
+            java.lang.reflect.Field hf = Model.class.getDeclaredField("handle");
+            hf.setAccessible(true);
+            long h = hf.getLong(m);
+            java.lang.reflect.Method out = Model.class.getDeclaredMethod(
+                    "nativeCopyOut", long.class, int.class, Object.class, long.class);
+            java.lang.reflect.Method in = Model.class.getDeclaredMethod(
+                    "nativeCopyIn", long.class, int.class, Object.class, long.class);
+            out.setAccessible(true);
+            in.setAccessible(true);
+            Object[][] bad = {{out, new float[2], 24L}, {out, new float[6], 1L << 40}, {out, "text", 24L},
+                              {in, new byte[3], 24L}, {in, new float[64], 256L}};
+            for (Object[] c : bad) {
+                try {
+                    ((java.lang.reflect.Method) c[0]).invoke(null, h, 0, c[1], (long) c[2]);
+                    fail("copy of " + c[2] + " bytes with " + c[1].getClass().getSimpleName() + " accepted");
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                    NanortException n = (NanortException) e.getCause();
+                    assertEquals("INVALID_ARGUMENT", n.statusName());
+                }
+            }
+            float[] y = new float[6];
+            out.invoke(null, h, 0, y, 24L);
+            assertEquals(sigmoidTanh(0f), y[0], 2e-6f);
+        }
+    }
 }
