@@ -192,6 +192,24 @@ def test_adaround_rounding_stays_on_the_grid():
     assert err(q - steps).sum() < 0.2 * err(nearest - steps).sum()
 
 
+@pytest.mark.parametrize("groups, k", [(1, 48), (16, 9)])  # one group (sequential); many (batched, depthwise)
+def test_adaround_keeps_pruned_weights_zero(groups, k):
+    """A pruned weight is zero in the int8 file too (the rounding moved error onto it, undoing the
+    pruning), and the rounding still beats nearest on H."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(4096, 1)) + 0.1 * rng.normal(size=(4096, k))
+    h = np.repeat((x.T @ x / len(x))[None], groups, axis=0)
+    w = rng.normal(0, 0.05, (32, k)).astype(np.float32)
+    w[rng.random(w.shape) < 0.7] = 0
+    w[:, 0] = 0.05  # (no all-zero row)
+    scale = np.abs(w).max(1) / 127
+    q = adaround.round_weights(w, scale, h).astype(np.float64)
+    assert np.all(q[w == 0] == 0)
+    steps = w / scale[:, None]
+    err = lambda d: np.einsum("gok,gkl,gol->", d, h, d)  # noqa: E731
+    assert err((q - steps).reshape(groups, -1, k)) <= err((np.rint(steps) - steps).reshape(groups, -1, k)) + 1e-9
+
+
 def test_slice_scales_keep_each_part_of_an_output_concat(tmp_path: Path):
     """Two convs whose int8 arithmetic is exact (integer inputs at scale 1, weights on their
     per-channel power-of-two grids), one giving values in the hundreds, the other 16x smaller,

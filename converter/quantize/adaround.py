@@ -170,7 +170,9 @@ def round_weights(w: np.ndarray, scale: np.ndarray, h: np.ndarray) -> np.ndarray
     wg = w.reshape(groups, rows, k).astype(np.float64) / scale.reshape(groups, rows, 1)  # in steps
     h = h.astype(np.float64)
     nearest = np.clip(np.rint(wg), -127, 127)
-    q = np.stack([_sequential(wg[g], h[g]) for g in range(groups)]) if groups < 8 else _sequential_batched(wg, h)
+    pruned = wg == 0  # pruned weights stay zero (their error moves to the rest, as in SparseGPT)
+    q = (np.stack([_sequential(wg[g], h[g], pruned[g]) for g in range(groups)]) if groups < 8
+         else _sequential_batched(wg, h, pruned))
     better = _row_errors(q - wg, h) < _row_errors(nearest - wg, h)
     return np.where(better[..., None], q, nearest).astype(np.int8).reshape(w.shape[0], -1)
 
@@ -188,10 +190,12 @@ def _inverse_factor(h: np.ndarray) -> np.ndarray:
     return np.swapaxes(np.linalg.cholesky((inv + np.swapaxes(inv, -1, -2)) / 2), -1, -2)
 
 
-def _sequential(wg: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """One group: rows (O, K) in grid steps, H (K, K); inputs rounded largest H diagonal first."""
+def _sequential(wg: np.ndarray, h: np.ndarray, pruned: np.ndarray) -> np.ndarray:
+    """One group: rows (O, K) in grid steps, H (K, K); inputs rounded largest H diagonal first,
+    the pruned ones to zero."""
     order = np.argsort(-np.diagonal(h))
     w = wg[:, order].copy()
+    pruned = pruned[:, order]
     u = _inverse_factor(h[np.ix_(order, order)])
     q = np.zeros_like(w)
     k = w.shape[1]
@@ -199,7 +203,7 @@ def _sequential(wg: np.ndarray, h: np.ndarray) -> np.ndarray:
         end = min(start + BLOCK, k)
         err = np.zeros((w.shape[0], end - start))
         for j in range(start, end):
-            q[:, j] = np.clip(np.rint(w[:, j]), -127, 127)
+            q[:, j] = np.where(pruned[:, j], 0, np.clip(np.rint(w[:, j]), -127, 127))
             e = (w[:, j] - q[:, j]) / u[j, j]
             w[:, j:end] -= np.outer(e, u[j, j:end])
             err[:, j - start] = e
@@ -209,15 +213,16 @@ def _sequential(wg: np.ndarray, h: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sequential_batched(wg: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _sequential_batched(wg: np.ndarray, h: np.ndarray, pruned: np.ndarray) -> np.ndarray:
     """Many small groups at once (depthwise: K = kernel height x width)."""
     order = np.argsort(-np.diagonal(h, axis1=1, axis2=2), axis=1)
     w = np.take_along_axis(wg, order[:, None, :], axis=2).copy()
+    pruned = np.take_along_axis(pruned, order[:, None, :], axis=2)
     hp = np.take_along_axis(np.take_along_axis(h, order[:, :, None], axis=1), order[:, None, :], axis=2)
     u = _inverse_factor(hp)
     q = np.zeros_like(w)
     for j in range(w.shape[2]):
-        q[:, :, j] = np.clip(np.rint(w[:, :, j]), -127, 127)
+        q[:, :, j] = np.where(pruned[:, :, j], 0, np.clip(np.rint(w[:, :, j]), -127, 127))
         e = (w[:, :, j] - q[:, :, j]) / u[:, j, j][:, None]
         w[:, :, j:] -= e[:, :, None] * u[:, None, j, j:]
     out = np.empty_like(q)
