@@ -4,11 +4,12 @@
 (NANORT_SPARSE=dense: expanded at load, the level's dense kernels) and on the
 sparse kernels (NANORT_SPARSE=sparse), interleaved in one process at 1
 thread; medians and the speedup of sparse over dense, per kernel level.
-int8 runs the level's qs8_spmm table (kernels/gemm.h: AVX-512 VNNI has its
-own; other levels run the reference one), float32 the reference block-CSR
-kernel; the numbers set the cost model in ops/sparse_weights.c.
+int8 runs the level's qs8_spmm table (kernels/gemm.h: AVX2, AVX-512 VNNI,
+NEON and dotprod have their own; the reference level runs the scalar one),
+float32 the reference block-CSR kernel; the numbers set the cost model in
+ops/sparse_weights.c. Results: bench/sparse_results.md.
 
-    python bench/sparse_kernels.py [--levels ref,avx512] [--runs 15] [--dtype int8|float32]
+    python bench/sparse_kernels.py [--levels ref,avx2,avx512] [--runs 15] [--dtype int8|float32]
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def model(data: bytes, isa: str, mode: str) -> nanort.Model:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--levels", default="avx512")
+    ap.add_argument("--levels", default="avx2,avx512")
     ap.add_argument("--sparsities", default="0,0.5,0.75,0.9")
     ap.add_argument("--dtype", default="int8", choices=["int8", "float32"])
     ap.add_argument("--runs", type=int, default=15)

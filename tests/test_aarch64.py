@@ -74,6 +74,8 @@ def test_int8_microkernels_under_qemu(arm_build, cpu):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "qs8-qc8w-gemm-8x8-minmax-fp32-neon-mlal-lane:" in r.stdout, r.stdout
     assert "qs8-qc8w-dwconv-16x2-minmax-fp32-neon-mul8:" in r.stdout, r.stdout
+    assert "qs8-qc8w-spmm-16x1c4-minmax-fp32-neon:" in r.stdout, r.stdout
+    assert ("qs8-qc8w-spmm-16x1c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
     assert ("qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
     assert ("qs8-qc8w-dwconv-16x4k2-minmax-fp32-neondot:" in r.stdout) == (cpu == "max"), r.stdout
     assert ("qs8-qc8w-gemm-8x8c8-minmax-fp32-neoni8mm:" in r.stdout) == (cpu == "max"), r.stdout

@@ -63,6 +63,7 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_avx2;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
@@ -78,6 +79,8 @@ void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neon;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neondot;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
@@ -126,6 +129,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_avx2,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
@@ -175,6 +179,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vact = nrt_f32_vact_neon,
         .f32_vsum_rows = nrt_f32_vsum_rows_neon,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neon,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,
         .qs8_matmul = &nrt_qs8_matmul_4x8k2_minmax_fp32_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
@@ -192,6 +197,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
      * nothing for SDOT to sum: the NEON kernels for those */
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neondot,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
     },
     [NRT_ISA_I8MM] = {

@@ -8,15 +8,19 @@
 /* A sparse kernel's time over the level's dense kernel's on the same
  * weights: a fixed share (transposing A, requantizing and transposing C)
  * plus a share per kept 1x4 block, from bench/sparse_kernels.py at 1 thread
- * on the issue's shapes (AVX-512 VNNI, 1x1 convs 96 -> 24 at 160 x 160 and
- * 256 -> 256 at 28 x 28: 0.35 + 1.8 x density; a FullyConnected on 1-3 rows
- * gathers its activations: slower than dense even at 90 %). A level
- * without its own sparse kernel runs the reference one, far slower than its
- * SIMD dense kernels: never worth it there. The ARM levels are untimed
- * (qemu timings mean nothing). */
+ * on the issue's shapes (1x1 convs 96 -> 24 at 160 x 160 and 256 -> 256 at
+ * 28 x 28). AVX-512 VNNI: 0.35 + 1.8 x density; a FullyConnected on 1-3 rows
+ * gathers its activations: slower than dense even at 90 %. AVX2 (its dense
+ * kernel is 4x slower, its sparse one 2x): 0.2 + 1.2 x density; on 1-3 rows
+ * its 16 row lanes mostly idle, never faster. A level without its own sparse
+ * kernel runs the reference one, far slower than its SIMD dense kernels:
+ * never worth it there. The ARM levels are untimed (qemu timings mean
+ * nothing): AVX-512's figures, the more cautious ones. */
 static double relative_time(const nrt_kernels* k, bool int8, double density, int64_t rows) {
     if (!int8) return ((int)k->f32_gemm->isa == NRT_ISA_REF ? 8.0 : 60.0) * density;
-    if ((int)k->qs8_spmm->isa == NRT_ISA_REF) return ((int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0) * density;
+    int spmm = (int)k->qs8_spmm->isa;
+    if (spmm == NRT_ISA_REF) return ((int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0) * density;
+    if (spmm == NRT_ISA_AVX2) return rows < 4 ? 1.3 + 5.3 * density : 0.2 + 1.2 * density;
     return rows < 4 ? 0.6 + 6.0 * density : 0.35 + 1.8 * density;
 }
 

@@ -55,10 +55,40 @@ NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* 
     }
 }
 
+/* Rows [0, rows) of jc <= 8 columns of the tile (from t[0]) to C: 16 rows x 8 columns at a time, a third of
+ * a 16 x 16 transpose's shuffles (a layer's last few columns, or all of them: 24 output channels). */
+NRT_ISA_INLINE(AVX512) void store_transposed8(const int8_t (*t)[MR], size_t jc, size_t rows, int8_t* c,
+                                             size_t c_stride) {
+    __mmask16 keep = (__mmask16)((1u << jc) - 1);
+    for (size_t r0 = 0; r0 < rows; r0 += 16) {
+        __m128i a[8], s1[8], s2[8];
+        for (size_t i = 0; i < 8; i++) a[i] = _mm_loadu_si128((const __m128i*)(t[i] + r0));
+        for (size_t i = 0; i < 4; i++) { /* columns 2i, 2i + 1 of rows 0-7, 8-15 */
+            s1[2 * i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
+            s1[2 * i + 1] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
+        }
+        for (size_t h = 0; h < 2; h++) /* s2[4h + q]: columns 4h .. 4h + 3 of rows 4q .. 4q + 3 */
+            for (size_t g = 0; g < 2; g++) {
+                s2[4 * h + 2 * g] = _mm_unpacklo_epi16(s1[4 * h + g], s1[4 * h + 2 + g]);
+                s2[4 * h + 2 * g + 1] = _mm_unpackhi_epi16(s1[4 * h + g], s1[4 * h + 2 + g]);
+            }
+        for (size_t q = 0; q < 4; q++) {
+            __m128i lo = _mm_unpacklo_epi32(s2[q], s2[4 + q]), hi = _mm_unpackhi_epi32(s2[q], s2[4 + q]);
+            __m128i out[4] = {lo, _mm_unpackhi_epi64(lo, lo), hi, _mm_unpackhi_epi64(hi, hi)};
+            for (size_t i = 0; i < 4 && r0 + 4 * q + i < rows; i++)
+                _mm_mask_storeu_epi8(c + (r0 + 4 * q + i) * c_stride, keep, out[i]);
+        }
+    }
+}
+
 /* Writes rows [0, rows) of the tile t[column][32] (cols columns) to C. */
 NRT_ISA_INLINE(AVX512) void store_transposed(const int8_t (*t)[MR], size_t cols, size_t rows, int8_t* c,
                                             size_t c_stride) {
-    for (size_t j0 = 0; j0 < cols; j0 += 16)
+    for (size_t j0 = 0; j0 < cols; j0 += 16) {
+        if (cols - j0 <= 8) {
+            store_transposed8(t + j0, cols - j0, rows, c + j0, c_stride);
+            break;
+        }
         for (size_t r0 = 0; r0 < rows; r0 += 16) {
             __m128i a[16], s1[16], s2[16], s3[8];
             for (size_t i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i*)(t[j0 + i] + r0));
@@ -85,14 +115,50 @@ NRT_ISA_INLINE(AVX512) void store_transposed(const int8_t (*t)[MR], size_t cols,
                     _mm_mask_storeu_epi8(c + (r0 + 4 * q + i) * c_stride + j0, keep, out[i]);
             }
         }
+    }
 }
 
-/* Rows as lanes: C[0 .. mr) x every column. */
+/* The sums of one column over 32 rows: rows 0-15 and 16-31. */
+typedef struct column_acc {
+    __m512i lo, hi;
+} column_acc;
+
+NRT_ISA_INLINE(AVX512) void add_block(column_acc* acc, const int32_t* at, uint32_t kb, int32_t values) {
+    const int32_t* x = at + (size_t)kb * MR;
+    __m512i w = _mm512_set1_epi32(values);
+    acc->lo = _mm512_dpbusd_epi32(acc->lo, _mm512_load_si512(x), w);
+    acc->hi = _mm512_dpbusd_epi32(acc->hi, _mm512_load_si512(x + 16), w);
+}
+
+/* Requantized int32 codes of 16 rows (before the narrowing to int8). */
+NRT_ISA_INLINE(AVX512) __m512i requant_codes(__m512i acc, __m512 m, const nrt_qs8_rq16* q, int mode) {
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
+    if (mode == NRT_QS8_CLAMP_FLOAT) v = _mm512_min_ps(_mm512_max_ps(v, q->lo), q->hi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(v), q->zp);
+}
+
+/* Two columns' 32 rows -> tile[j], tile[j + 1] (64 contiguous bytes): saturating packs (int32 -> int16 ->
+ * int8, as the direct saturating narrowing) leave per 128-bit lane L rows 4L .. 4L + 3 of the four
+ * vectors; one dword permute puts them in order. */
+NRT_ISA_INLINE(AVX512) void requant_pair(const column_acc* a, const column_acc* b, float ma, float mb,
+                                         const nrt_qs8_rq16* q, int mode, int8_t* tile) {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512 va = _mm512_set1_ps(ma), vb = _mm512_set1_ps(mb);
+    __m512i p0 = _mm512_packs_epi32(requant_codes(a->lo, va, q, mode), requant_codes(a->hi, va, q, mode));
+    __m512i p1 = _mm512_packs_epi32(requant_codes(b->lo, vb, q, mode), requant_codes(b->hi, vb, q, mode));
+    __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p0, p1));
+    if (mode == NRT_QS8_CLAMP_INT)
+        bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, _mm512_broadcast_i32x4(q->qmin)), _mm512_broadcast_i32x4(q->qmax));
+    _mm512_store_si512(tile, bytes);
+}
+
+/* Rows as lanes: C[0 .. mr) x every column, two columns at a time (four independent chains; the pair's
+ * requantization shares its shuffles). */
 NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
                                              const uint8_t* p, int8_t* c, size_t c_stride,
                                              const nrt_qs8_requant* rq) {
     _Alignas(64) int32_t at[NRT_SPMM_MAX_K / 4 * MR];
-    _Alignas(64) int8_t tile[COLUMNS][MR];
+    _Alignas(64) int8_t tile[COLUMNS + 1][MR]; /* (+1: an odd column count's last pair) */
     const int32_t* bias = (const int32_t*)(const void*)p;
     const float* m = (const float*)(const void*)(p + nc * sizeof(int32_t));
     const uint32_t* blocks = (const uint32_t*)(const void*)(p + nc * (sizeof(int32_t) + sizeof(float)));
@@ -103,30 +169,19 @@ NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, co
     const int mode = q.mode;
     for (size_t j0 = 0; j0 < nc; j0 += COLUMNS) {
         size_t cols = nc - j0 < COLUMNS ? nc - j0 : COLUMNS;
-        for (size_t j = j0; j < j0 + cols; j++) {
-            /* two chains per half of the rows: the even and the odd blocks */
-            __m512i lo0 = _mm512_set1_epi32(bias[j]), hi0 = lo0, lo1 = _mm512_setzero_si512(), hi1 = lo1;
-            uint32_t b = blocks[j], end = blocks[j + 1];
-            for (; b + 2 <= end; b += 2) {
-                const int32_t* a0 = at + (size_t)kb[b] * MR;
-                const int32_t* a1 = at + (size_t)kb[b + 1] * MR;
-                __m512i w0 = _mm512_set1_epi32(values[b]), w1 = _mm512_set1_epi32(values[b + 1]);
-                lo0 = _mm512_dpbusd_epi32(lo0, _mm512_load_si512(a0), w0);
-                hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(a0 + 16), w0);
-                lo1 = _mm512_dpbusd_epi32(lo1, _mm512_load_si512(a1), w1);
-                hi1 = _mm512_dpbusd_epi32(hi1, _mm512_load_si512(a1 + 16), w1);
+        for (size_t j = j0; j < j0 + cols; j += 2) {
+            /* an odd count's last column pairs with itself (its copy lands in the spare tile row) */
+            size_t j1 = j + 1 < j0 + cols ? j + 1 : j;
+            column_acc x = {_mm512_set1_epi32(bias[j]), _mm512_set1_epi32(bias[j])};
+            column_acc y = {_mm512_set1_epi32(bias[j1]), _mm512_set1_epi32(bias[j1])};
+            uint32_t bx = blocks[j], ex = blocks[j + 1], by = blocks[j1], ey = blocks[j1 + 1];
+            for (; bx < ex && by < ey; bx++, by++) {
+                add_block(&x, at, kb[bx], values[bx]);
+                add_block(&y, at, kb[by], values[by]);
             }
-            if (b < end) {
-                const int32_t* a0 = at + (size_t)kb[b] * MR;
-                __m512i w0 = _mm512_set1_epi32(values[b]);
-                lo0 = _mm512_dpbusd_epi32(lo0, _mm512_load_si512(a0), w0);
-                hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(a0 + 16), w0);
-            }
-            __m512 mj = _mm512_set1_ps(m[j]);
-            _mm_store_si128((__m128i*)tile[j - j0], nrt_qs8_requant16_q(_mm512_add_epi32(lo0, lo1), mj, &q, mode));
-            if (mr > 16)
-                _mm_store_si128((__m128i*)(tile[j - j0] + 16),
-                                nrt_qs8_requant16_q(_mm512_add_epi32(hi0, hi1), mj, &q, mode));
+            for (; bx < ex; bx++) add_block(&x, at, kb[bx], values[bx]);
+            for (; by < ey; by++) add_block(&y, at, kb[by], values[by]);
+            requant_pair(&x, &y, m[j], m[j1], &q, mode, tile[j - j0]);
         }
         store_transposed((const int8_t (*)[MR])tile, cols, mr, c + j0, c_stride);
     }
