@@ -11,6 +11,7 @@
 
 #include "../kernels/dtype.h"
 #include "op.h"
+#include "fp16_weights.h"
 #include "sparse.h"
 #include "subgraph.h"
 
@@ -295,9 +296,14 @@ static nrt_status load_node(loader* L, int index, const nrt_fb_table* ft) {
         /* An empty table: every field reads as its schema default. */
         n->options = (nrt_fb_table){.fb = &m->fb};
     }
-    if (!d->parse) return NRT_OK;
+    return NRT_OK;
+}
+
+static nrt_status parse_node(nrt_model* m, int index) {
+    nrt_node* n = &m->nodes[index];
+    if (!n->def->parse) return NRT_OK;
     nrt_ctx ctx = {m, n, index};
-    return d->parse(&ctx);
+    return n->def->parse(&ctx);
 }
 
 /* Every tensor written once, read only after it is written (which also
@@ -372,8 +378,13 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         st = load_node(L, (int)i, &t);
         if (st != NRT_OK) return st;
     }
-    if ((st = check_graph(m)) == NRT_OK) nrt_sparse_release_claimed(m);
-    return st;
+    /* The graph checked and float16 weights widened before any op parses
+     * (parsing packs weights). */
+    if ((st = check_graph(m)) != NRT_OK || (st = nrt_widen_fp16_weights(m)) != NRT_OK) return st;
+    for (int i = 0; i < m->num_nodes; i++)
+        if ((st = parse_node(m, i)) != NRT_OK) return st;
+    nrt_sparse_release_claimed(m);
+    return NRT_OK;
 }
 
 /* Tables the runtime does not use still get verified: a file either is
