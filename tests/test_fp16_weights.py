@@ -15,6 +15,7 @@ from assets import ppocr_model
 from nrt_edit import Editable, graph_bytes
 
 import nanort
+from nanort import peers
 from nanort.converter.fp16_weights import store_fp16
 from nanort.converter.ir import Graph, Node
 from nanort.runtime import nrt_file
@@ -110,6 +111,7 @@ def test_ppocr_rec_fp16_halves_the_file_and_agrees_with_onnxruntime_fp32(tmp_pat
     assert err < 0.02  # probabilities: fp16 weight rounding (2^-11 relative) through ~100 layers
     assert err > 10 * err32  # and the file's weights were really rounded
     assert (got.argmax(-1) == want.argmax(-1)).all()
+    assert peers.nanort_precision(tmp_path / "fp16.nrt") == "fp32 (fp16 weights)"  # (how bench tables name it)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
