@@ -17,7 +17,7 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from . import contrib_ops, onnx_loader, tflite
+from . import contrib_ops, fp16_weights, onnx_loader, tflite
 from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
@@ -127,7 +127,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
             prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
-            low_rank: float | int | None = None, force: bool = False,
+            low_rank: float | int | None = None, weights: str | None = None, force: bool = False,
             threads: int = 1, progress: ProgressFn | None = None,
             input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -164,6 +164,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     prune_method="sparsegpt", prune_pattern="2:4"; low_rank=0.95 keeps 95 % of
     the whitened spectrum, an int caps the rank). Weights full of zeros are
     stored sparse whenever that is smaller, with or without pruning.
+    weights="fp16" stores the float weights of Conv / Gemm / MatMul as IEEE
+    half (half their bytes; widened to float32 at load, converter/
+    fp16_weights.py); a TFLite model's own fp16 weights stay fp16 without it.
     input_values freezes inputs of an ONNX model to values (a number, a list or
     an array) and folds what depends on them (an `If` on a sample rate, say).
     Declared shapes or types that contradict shape inference are dropped and
@@ -178,6 +181,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     """
     src = Path(src)
     io_dtype.check_io_dtypes(input_dtype, output_dtype)
+    fp16_weights.check_weights(weights)
     dst = destination(src, dst, force)
     warned: list[str] = []
     if tflite.is_tflite(src):
@@ -185,6 +189,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             raise ConversionError("input_values (--input-value) applies to ONNX models")
         source = tflite.read(src)
         source_hist, pre_quantized = source.op_histogram(), tflite.is_pre_quantized(source)
+        source_fp16 = tflite.has_fp16_weights(source)
 
         def build(fuse_only_clamps: bool) -> Graph:
             return tflite.convert_graph(source, input_shapes, progress, fuse_only_clamps)
@@ -194,6 +199,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         for n in model.graph.node:
             source_hist[n.op_type] = source_hist.get(n.op_type, 0) + 1
         contrib_ops.rewrite(model)  # (onnxruntime's com.microsoft ops as standard ones: QLinear* become QDQ)
+        source_fp16 = False
         pre_quantized = _has_qdq(model)
 
         def build(fuse_only_clamps: bool) -> Graph:
@@ -239,6 +245,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                         quant_summary=outcome.summary_json())
             if report:
                 outcome.write_html(report, f"nanort {quantize} report: {src.name}")
+        if weights == "fp16" or source_fp16:  # (the source's own fp16 weights: exactly those values)
+            fp16_weights.store_fp16(graph, lossless=weights is None)
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
         if progress:

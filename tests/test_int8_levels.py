@@ -275,15 +275,18 @@ def test_fully_connected_random(seed):
     run_levels(g, {"x": x}, ref.fully_connected(x, qx, w, s_w, bias, qy, act), threads=1 + (seed % 2))
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(16))
 def test_dynamic_fully_connected_random(seed):
     """float x, int8 W, float y (rows quantized at run time): the bits of the numpy model at
-    every level; the last seeds take the rec head's [40, 120] x [6625, 120] and rows that
+    every level; seeds 10 and 11 take the rec head's [40, 120] x [6625, 120], 12 to 15 the
+    row blocks of 8, 4, 2 and 1 together with K remainders and column tails; rows that
     cannot be quantized (NaN / inf / a range that overflows: NaN outputs)."""
     rng = np.random.default_rng(2000 + seed)
     m, k, n = int(rng.integers(1, 12)), int(rng.integers(1, 90)), int(rng.integers(1, 70))
-    if seed >= 10:
+    if seed in (10, 11):
         m, k, n = 40, 120, 6625
+    elif seed >= 12:
+        m, k, n = int(rng.integers(16, 48)), int(rng.integers(60, 400)), int(rng.integers(33, 130))
     x = (rng.normal(0, 2, (m, k)) + rng.uniform(-3, 3, (m, 1))).astype(np.float32)
     x[0] = np.abs(x[0])
     if m > 3:

@@ -5,8 +5,9 @@ and serializer as the ONNX path.
 The .nrt keeps the .tflite's interface: input and output tensor names
 (what TFLite's Interpreter reports), NHWC shapes and types (a uint8 input
 stays uint8), and its signature's key and names in the file's signature.
-Float16 weights (DEQUANTIZE of fp16 constants) are widened to float32;
-sparse weights are densified. A model whose activations are int8 / uint8
+Float16 weights (DEQUANTIZE of fp16 constants) are read as float32 and
+stored as float16 again where they stay exactly those values (converter/
+fp16_weights.py); sparse weights are densified. A model whose activations are int8 / uint8
 converts to nanort's int8 path with the model's own scales and zero points.
 """
 
@@ -18,10 +19,10 @@ from nanort.runtime.errors import ConversionError
 
 from ..ir import Graph
 from ..passes import PassOptions, run_passes
-from .frontend import import_model, is_pre_quantized
+from .frontend import has_fp16_weights, import_model, is_pre_quantized
 from .reader import Model, is_tflite, read
 
-__all__ = ["Model", "convert_graph", "import_model", "is_pre_quantized", "is_tflite", "read"]
+__all__ = ["Model", "convert_graph", "has_fp16_weights", "import_model", "is_pre_quantized", "is_tflite", "read"]
 
 
 def convert_graph(model: Model, input_shapes: Mapping[str, Sequence[int]] | None = None,

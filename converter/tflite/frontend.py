@@ -40,6 +40,11 @@ class UnsupportedOperators:
             f"{'s' if len(self.by_code) > 1 else ''} cannot be converted: " + "; ".join(parts))
 
 
+def has_fp16_weights(model: Model) -> bool:
+    """True when the model ships float16 constants (weights DEQUANTIZEd to float32 at run time)."""
+    return any(t.is_const and t.data.dtype == np.float16 for t in model.tensors)
+
+
 def is_pre_quantized(model: Model) -> bool:
     """True when the model computes in int8 / uint8 (its activations carry quantization)."""
     return any(is_quantized_activation(t) for t in model.tensors)

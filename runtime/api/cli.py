@@ -126,7 +126,8 @@ def _convert(args: argparse.Namespace, shapes: dict):
             bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
             equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype, force=args.force,
-            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
+            weights=args.weights, threads=args.threads, progress=report, input_values=dict(args.input_value or []),
+            strict=args.strict,
             **_prune_kwargs(args))
     return result
 
@@ -468,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
+    q.add_argument("--weights", choices=["fp16"],
+                   help="fp16: store the float weights of Conv/Gemm/MatMul as IEEE half (half the file), "
+                   "widened to fp32 at load; the rest of the graph stays fp32")
     q.add_argument("--calibration", metavar="DATA",
                    help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
     q.add_argument("--calibration-method", default="mse", choices=["minmax", "percentile", "mse", "entropy"],

@@ -18,8 +18,10 @@ Runner = Callable[[], dict[str, np.ndarray]]
 
 
 def nanort_precision(model_path: str | Path) -> str:
-    scheme = nrt_file.read(model_path).quant_scheme
-    return {"int8-static": "int8", "dynamic": "int8 weights, fp32 activations"}.get(scheme, "fp32")
+    f = nrt_file.read(model_path)
+    fp16 = any(t.dtype == "float16" and t.constant_bytes for t in f.tensors)
+    return {"int8-static": "int8", "dynamic": "int8 weights, fp32 activations"}.get(
+        f.quant_scheme, "fp32 (fp16 weights)" if fp16 else "fp32")
 
 
 def onnx_precision(onnx_path: str | Path) -> str:

@@ -11,6 +11,7 @@
 
 #include "../kernels/dtype.h"
 #include "op.h"
+#include "fp16_weights.h"
 #include "sparse.h"
 #include "subgraph.h"
 #include "packed.h"
@@ -310,9 +311,14 @@ static nrt_status load_node(loader* L, int index, const nrt_fb_table* ft) {
         /* An empty table: every field reads as its schema default. */
         n->options = (nrt_fb_table){.fb = &m->fb};
     }
-    if (!d->parse) return NRT_OK;
+    return NRT_OK;
+}
+
+static nrt_status parse_node(nrt_model* m, int index) {
+    nrt_node* n = &m->nodes[index];
+    if (!n->def->parse) return NRT_OK;
     nrt_ctx ctx = {m, n, index};
-    st = d->parse(&ctx);
+    nrt_status st = n->def->parse(&ctx);
     return st == NRT_OK ? NRT_OK : nrt_mem_status(m, st);
 }
 
@@ -393,8 +399,13 @@ static nrt_status load_graph(loader* L, const nrt_fb_table* g) {
         if (st == NRT_OK) st = check_scanned(L);
         if (st != NRT_OK) return st;
     }
-    if ((st = check_graph(m)) == NRT_OK) nrt_sparse_release_claimed(m);
-    return st;
+    /* The graph checked and float16 weights widened before any op parses
+     * (parsing packs weights). */
+    if ((st = check_graph(m)) != NRT_OK || (st = nrt_widen_fp16_weights(m)) != NRT_OK) return st;
+    for (int i = 0; i < m->num_nodes; i++)
+        if ((st = parse_node(m, i)) != NRT_OK) return st;
+    nrt_sparse_release_claimed(m);
+    return NRT_OK;
 }
 
 /* Tables the runtime does not use still get verified: a file either is

@@ -203,6 +203,8 @@ typedef struct nrt_qd8_fc_table {
     size_t (*packed_bytes)(size_t N, size_t K);
     void (*pack)(size_t N, size_t K, const int8_t* w, void* packed);
     void (*run)(const struct nrt_dyn_fc* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+    /* step 1, rows [m0, m1), bit for bit as nrt_dynamic_quantize_rows_ref; NULL: that one */
+    void (*quantize_rows)(const struct nrt_dyn_fc* g, int64_t m0, int64_t m1);
 } nrt_qd8_fc_table;
 
 /* ---- ConvTranspose with kernel == stride and few outputs per input pixel ----

@@ -543,8 +543,15 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     return nrt_set_shape(ctx, y, 2, flat);
 }
 
+typedef struct dyn_rows_job {
+    const nrt_dyn_fc* d;
+    const nrt_qd8_fc_table* t; /* the level's kernel, or NULL */
+} dyn_rows_job;
+
 static void dyn_rows(void* arg, size_t begin, size_t end) {
-    nrt_dynamic_quantize_rows_ref(arg, (int64_t)begin, (int64_t)end);
+    const dyn_rows_job* j = arg;
+    if (j->t && j->t->quantize_rows) j->t->quantize_rows(j->d, (int64_t)begin, (int64_t)end);
+    else nrt_dynamic_quantize_rows_ref(j->d, (int64_t)begin, (int64_t)end);
 }
 
 static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
@@ -557,7 +564,8 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     nrt_dyn_fc d = {M, N, K, x->data, w->data, w->quant.scale, w->quant.count > 1, bias ? bias->data : NULL,
                     y->data, p->act, (int8_t*)scratch, row_scale, (int32_t*)(row_scale + M)};
     size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
-    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &d);
+    dyn_rows_job rows = {&d, p->qd8};
+    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
     gemm_job j = {.dyn = &d, .p = p, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
     run_tiles(ctx, &j, 1, M, N);
 }

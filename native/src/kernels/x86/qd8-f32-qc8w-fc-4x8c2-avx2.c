@@ -88,5 +88,5 @@ NRT_ISA_TARGET(AVX2) static void run(const nrt_dyn_fc* g, const void* packed, in
 }
 
 const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2 = {
-    "qd8-f32-qc8w-fc-4x8c2-avx2", NRT_ISA_AVX2, packed_bytes, pack, run,
+    "qd8-f32-qc8w-fc-4x8c2-avx2", NRT_ISA_AVX2, packed_bytes, pack, run, NULL,
 };
