@@ -57,6 +57,7 @@ extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar;
 extern const nrt_gemm_table nrt_qs8_matmul_4x4k2_minmax_fp32_scalar;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_scalar;
 NRT_QS8_VECTOR_KERNELS(scalar)
 void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #if defined(__x86_64__) || defined(__i386__)
@@ -106,6 +107,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar,
         .qs8_matmul = &nrt_qs8_matmul_4x4k2_minmax_fp32_scalar,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_scalar,
         .qs8_vadd = nrt_qs8_vadd_scalar,
         .qs8_vmul = nrt_qs8_vmul_scalar,
         .qs8_lut = nrt_qs8_lut_scalar,

@@ -4,7 +4,7 @@
  * int8 (kernels/requant.h): MatMul of two quantized int8 activations;
  * FullyConnected of an int8 x with int8 W and a folded int32 bias; and the
  * dynamic FullyConnected of a float32 x with int8 W (rows quantized at run
- * time, float32 bias and result). */
+ * time, float32 bias and result), or with group-wise int4 W (ref/qd8_qb4w_ref.h). */
 #include "matmul.h"
 
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
+#include "../kernels/ref/qd8_qb4w_ref.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
 
@@ -31,6 +32,9 @@ typedef struct gemm_params {
     /* dynamic FullyConnected (float x, int8 W) on the level's kernel: W packed at load into w[]. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
+    /* ... with group-wise int4 W: the level's kernel (NULL: the reference), W packed at load into w[]. */
+    const nrt_qd8_qb4w_fc_table* qb4w;
+    const void* qb4w_packed;
     /* float32 FullyConnected on sparse weights: their block-CSR copy in w[] (int8 ones run on the
      * level's sparse GEMM table as `s8`, ops/sparse_weights.h). */
     bool sparse_f32;
@@ -55,7 +59,7 @@ typedef struct matmul_state {
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
 typedef struct fc_state {
     int64_t rows;
-    enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
+    enum { FC_F32, FC_INT8, FC_DYNAMIC, FC_QB4W } kind;
     nrt_qs8_out out;
     float m[];
 } fc_state;
@@ -64,8 +68,9 @@ typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
     nrt_qs8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
+    const nrt_dyn_fc_qb4w* dyn4; /* ... with int4 W */
     const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
-    int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
+    int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC / FC_QB4W */
     bool fc;
     const matmul_state* s; /* NULL: a single product */
     int64_t M, N, tile_n, tiles_m, tiles_n;
@@ -91,7 +96,10 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
         int64_t n1 = n0 + j->tile_n < j->N ? n0 + j->tile_n : j->N;
         int64_t ao = 0, bo = 0;
         if (j->s && bi > 0) batch_offsets(j->s, bi, &ao, &bo);
-        if (j->kind == FC_DYNAMIC) {
+        if (j->kind == FC_QB4W) {
+            if (j->p->qb4w) j->p->qb4w->run(j->dyn4, j->p->qb4w_packed, m0, m1, n0, n1);
+            else nrt_dynamic_fc_qb4w_ref(j->dyn4, m0, m1, n0, n1);
+        } else if (j->kind == FC_DYNAMIC) {
             if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
             else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
@@ -195,6 +203,38 @@ static void fc_qd8_pack(nrt_ctx* ctx, gemm_params* p, const nrt_qd8_fc_table* t,
     ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
 }
 
+/* Why a constant int4 W [N, K] cannot be a group-wise FullyConnected weight,
+ * NULL when it can: symmetric int4 with scales per output channel (axis 0)
+ * and group of block_size k (block_axis 1), N x ceil(K / block_size) of them. */
+#define QB4W_MAX_GROUP 65536 /* the int32 group sums cannot overflow: 255 * 8 * 65536 < 2^31 */
+static const char* qb4w_layout_error(const nrt_tensor* w) {
+    const nrt_quant* q = &w->quant;
+    if (w->kind != NRT_TENSOR_CONSTANT || w->rank != 2) return "must be a constant matrix";
+    if (q->count == 0 || q->block_size <= 0 || q->block_axis != 1 || (q->count > 1 && q->axis != 0))
+        return "needs scales per output channel (axis 0) and group of k (block_axis 1)";
+    if (q->block_size > QB4W_MAX_GROUP) return "has a group size over 65536";
+    int64_t groups = (w->dims[1] + q->block_size - 1) / q->block_size, want;
+    if (!nrt_mul_overflow_ok(w->dims[0], groups, &want) || want != (int64_t)q->count)
+        return "has a scale count other than N x ceil(K / group size)";
+    for (uint32_t i = 0; q->zero_point && i < q->count; i++)
+        if (q->zero_point[i] != 0) return "has nonzero zero points (only symmetric int4 weights run)";
+    return NULL;
+}
+
+/* The level's kernel for a dynamic FullyConnected on int4 W, NULL (the
+ * reference) when it has none for this group size; bytes of its packed W. */
+static const nrt_qd8_qb4w_fc_table* fc_qb4w_table(nrt_ctx* ctx, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    const nrt_qd8_qb4w_fc_table* t = nrt_kernels_of(ctx)->qd8_qb4w_fc;
+    *bytes = 0;
+    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->dtype != NRT_INT4 || qb4w_layout_error(w) ||
+        w->dims[0] < 1 || w->dims[1] < 1 || !t->supports((size_t)w->quant.block_size))
+        return NULL;
+    size_t b = t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1], (size_t)w->quant.block_size);
+    *bytes = b ? b + NRT_PACK_ALIGN : 0;
+    return t;
+}
+
 /* The level's int8 sparse GEMM table when it should run this FullyConnected
  * (as fc_s8_bytes, with multipliers known now and an output range that is
  * not empty), and the bytes to reserve for its packed weights. */
@@ -242,6 +282,9 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     const nrt_qd8_fc_table* tq = k->qd8_fc;
     size_t extraq = fc && dense ? fc_qd8_bytes(ctx, tq) : 0;
     if (extraq > extra) extra = extraq;
+    size_t extra4 = 0;
+    const nrt_qd8_qb4w_fc_table* t4 = fc ? fc_qb4w_table(ctx, &extra4) : NULL;
+    if (extra4 > extra) extra = extra4;
     if (sparse32) extra = sparse32;
     gemm_params* p = nrt_alloc_params(ctx, sizeof *p + extra);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
@@ -251,8 +294,15 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
         if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
         p->keep_dims = keep != 0;
     }
-    p->fast = !fc || (extra && !extra8 && !extraq && dense) ? t : NULL;
-    if (sparse32) {
+    p->fast = !fc || (extra && !extra8 && !extraq && !t4 && dense) ? t : NULL;
+    p->qb4w = t4;
+    if (t4 && extra4) {
+        const nrt_tensor* w = nrt_in(ctx, 1);
+        void* packed = packed_weights(p);
+        t4->pack((size_t)w->dims[0], (size_t)w->dims[1], (size_t)w->quant.block_size, w->data, packed);
+        p->qb4w_packed = packed;
+        ctx->model->packed_weight_bytes += extra4 - NRT_PACK_ALIGN;
+    } else if (sparse32) {
         p->sparse_f32 = true;
         nrt_sparse_f32_build(ctx, nrt_in(ctx, 1), p->w, &p->sparse);
     } else if (extraq) {
@@ -464,6 +514,17 @@ static nrt_status fc_dynamic(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor
     return NRT_OK;
 }
 
+/* float x, group-wise int4 W -> float y: rows of x quantized at run time. */
+static nrt_status fc_qb4w(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* bias, const nrt_tensor* y,
+                          fc_state* s) {
+    nrt_status st;
+    const char* why = qb4w_layout_error(w);
+    if (why) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "int4 weight %s %s", w->name ? w->name : "", why);
+    if ((st = expect_f32(ctx, y, "output")) || (bias && (st = expect_f32(ctx, bias, "bias")))) return st;
+    s->kind = FC_QB4W;
+    return NRT_OK;
+}
+
 /* Scratch of the dynamic kernel: q [M, K] int8, then row scales and zero points. */
 static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
@@ -486,6 +547,7 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     if (nrt_is_qs8(x)) st = fc_int8(ctx, x, w, bias, y, s);
     else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT8) st = fc_dynamic(ctx, w, bias, y, s);
+    else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT4) st = fc_qb4w(ctx, w, bias, y, s);
     else if (!(st = expect_f32(ctx, x, "input")) && !(st = expect_f32(ctx, w, "weight")) &&
              !(st = nrt_expect_same_dtype(ctx, x, y)) && bias)
         st = expect_f32(ctx, bias, "bias");
@@ -497,7 +559,7 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count of x %s overflows", x->name);
     }
     s->rows = M;
-    if (s->kind == FC_DYNAMIC) {
+    if (s->kind == FC_DYNAMIC || s->kind == FC_QB4W) {
         int64_t mk;
         if (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40)
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
@@ -529,6 +591,23 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     run_tiles(ctx, &j, 1, M, N);
 }
 
+static void fc_eval_qb4w(nrt_ctx* ctx, const fc_state* s) {
+    const gemm_params* p = ctx->node->params;
+    nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
+    uint8_t* scratch = ctx->node->scratch;
+    float* row_scale = (float*)(scratch + dyn_offset(M, K));
+    int32_t* row_zero = (int32_t*)(row_scale + M);
+    nrt_dyn_fc rows = {.M = M, .K = K, .x = x->data, .q = (int8_t*)scratch, .row_scale = row_scale,
+                       .row_zero = row_zero};
+    size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
+    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
+    nrt_dyn_fc_qb4w d = {M, N, K, w->quant.block_size, (int8_t*)scratch, row_scale, row_zero, w->data,
+                         w->quant.scale, bias ? bias->data : NULL, y->data, p->act};
+    gemm_job j = {.dyn4 = &d, .p = p, .kind = FC_QB4W, .fc = true, .s = NULL};
+    run_tiles(ctx, &j, 1, M, N);
+}
+
 typedef struct fc_sparse_job {
     const gemm_params* p;
     const float *x, *bias;
@@ -549,6 +628,10 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {
         fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (s->kind == FC_QB4W) {
+        fc_eval_qb4w(ctx, s);
         return NRT_OK;
     }
     if (p->sparse_f32) {
