@@ -1,0 +1,143 @@
+"""--weights int4: group-wise int4 FullyConnected weights (converter/quantize/int4.py,
+native/src/kernels/ref/qd8_qb4w_ref.h). The kernel at every level this CPU has is
+compared bit for bit with a numpy model of its arithmetic (int8 rows, int32 group
+sums, fp32 scaling in the documented order); GPTQ's layer error with RTN's, both
+computed here from the layers' real inputs; hostile scale layouts are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from int8_reference import quantize_rows
+
+import nanort
+from nanort.converter.ir import Graph, Node, QuantParams
+from nanort.converter.quantize.int4 import quantize_gptq, quantize_rtn
+from nanort.converter.serialize import serialize
+from nanort.runtime.model import cpu_levels
+from nanort.schema.ActivationKind import ActivationKind
+
+F32 = np.float32
+
+
+def fc_graph(codes: np.ndarray, scale: np.ndarray, group: int, m: int, bias: np.ndarray | None,
+             relu: bool = False) -> Graph:
+    n, k = codes.shape
+    g = Graph()
+    g.add_tensor("x", np.float32, (m, k))
+    g.add_tensor("y", np.float32, (m, n))
+    w = g.add_const(codes.astype(np.int8), "w")
+    g.tensors[w].quant = QuantParams(scale.astype(F32), np.zeros(scale.size, np.int64), 0, block_size=group, bits=4)
+    inputs = ["x", w] + ([g.add_const(bias.astype(F32), "b")] if bias is not None else [])
+    attrs = {"activation": (ActivationKind.RELU, 0.0, 0.0)} if relu else {}
+    g.nodes.append(Node("FullyConnected", inputs, ["y"], attrs, name="fc"))
+    g.inputs, g.outputs = ["x"], ["y"]
+    return g
+
+
+def numpy_model(x, codes, scale, group, bias=None, relu=False):
+    """The reference kernel's arithmetic: rows to int8, int32 sums per group, then
+    acc = acc + float(sum) * (s_row * s_group) group by group in float32."""
+    q, s, z, bad = quantize_rows(x)
+    n, k = codes.shape
+    acc = np.zeros((x.shape[0], n), F32)
+    for gi in range(-(-k // group)):
+        sl = slice(gi * group, min((gi + 1) * group, k))
+        isum = (q[:, sl].astype(np.int64) - z[:, None]) @ codes[:, sl].astype(np.int64).T
+        ms = (s[:, None] * scale[None, :, gi].astype(F32)).astype(F32)
+        acc = (acc + (isum.astype(F32) * ms).astype(F32)).astype(F32)
+    if bias is not None:
+        acc = (acc + bias.astype(F32)).astype(F32)
+    if relu:
+        acc = np.where(acc > 0, acc, F32(0)).astype(F32)
+    acc[bad] = np.nan
+    return acc
+
+
+SHAPES = [(1, 64, 32, 32), (3, 200, 96, 32), (5, 130, 17, 64), (17, 256, 40, 128), (4, 300, 33, 128),
+          (2, 7, 5, 32), (9, 1000, 70, 64)]
+
+
+@pytest.mark.parametrize("m,k,n,group", SHAPES)
+def test_every_level_is_the_numpy_model(m, k, n, group):
+    rng = np.random.default_rng(m * 1000 + k + n)
+    w = rng.standard_normal((n, k))
+    codes, scale = quantize_rtn(w, group)
+    x = (rng.standard_normal((m, k)) * 3).astype(F32)
+    bias = rng.standard_normal(n).astype(F32)
+    relu = k % 2 == 0
+    want = numpy_model(x, codes, scale.astype(F32), group, bias, relu)
+    data = serialize(fc_graph(codes, scale, group, m, bias, relu))
+    for isa in cpu_levels():
+        with nanort.Model(data, isa=isa, threads=2 if m > 4 else 1) as model:
+            got = model.run({"x": x})["y"]
+        np.testing.assert_array_equal(got, want, err_msg=f"level {isa}")
+
+
+def test_file_is_int4_with_fp16_scales():
+    rng = np.random.default_rng(1)
+    codes, scale = quantize_rtn(rng.standard_normal((64, 256)), 128)
+    small = len(serialize(fc_graph(codes, scale, 128, 1, None)))
+    g8 = fc_graph(codes, scale, 128, 1, None)
+    g8.tensors[g8.nodes[0].inputs[1]].quant = QuantParams(np.ones(64, F32), np.zeros(64, np.int64), 0)
+    assert small < len(serialize(g8)) - 64 * 256 // 2 + 256  # the codes take half a byte each
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda q: setattr(q, "scale", q.scale[:-1]), "scales"),
+    (lambda q: setattr(q, "block_size", 0), "scales but 8 channels"),
+    (lambda q: (setattr(q, "block_size", 1 << 20), setattr(q, "scale", q.scale.ravel()[:8])), "group size"),
+    (lambda q: setattr(q, "axis", None), "axis"),
+    (lambda q: setattr(q, "zero_point", np.ones(q.scale.size, np.int64)), "zero point"),
+])
+def test_hostile_layout_is_refused(edit, message):
+    rng = np.random.default_rng(2)
+    codes, scale = quantize_rtn(rng.standard_normal((8, 100)), 32)
+    g = fc_graph(codes, scale, 32, 2, None)
+    edit(g.tensors[g.nodes[0].inputs[1]].quant)
+    with pytest.raises(nanort.Error, match=message):
+        with nanort.Model(serialize(g)) as model:
+            model.run({"x": np.ones((2, 100), F32)})
+
+
+def _layer_inputs(rng, k: int, samples: int) -> np.ndarray:
+    mix = rng.standard_normal((k, k)) / np.sqrt(k)
+    return rng.standard_normal((samples, k)) @ mix + rng.standard_normal(k)
+
+
+def test_gptq_error_is_below_rtn_on_every_layer():
+    """A 3-layer MLP on correlated inputs: each layer's ||X W^T - X Q^T|| from its real inputs."""
+    rng = np.random.default_rng(5)
+    sizes = [96, 160, 128, 64]
+    x = _layer_inputs(rng, sizes[0], 512)
+    for group in (32, 128):
+        h_in = x
+        for k, n in zip(sizes, sizes[1:]):
+            w = rng.standard_normal((n, k)) / np.sqrt(k)
+            rtn = quantize_rtn(w, group)
+            gptq = quantize_gptq(w, h_in.T @ h_in, group)
+            errors = [np.linalg.norm(h_in @ w.T - h_in @ (c * np.repeat(s, group, axis=1)[:, :k]).T)
+                      for c, s in (rtn, gptq)]
+            assert errors[1] < errors[0], f"layer {k}x{n} group {group}: gptq {errors[1]} >= rtn {errors[0]}"
+            h_in = np.maximum(h_in @ w.T, 0)
+
+
+def test_convert_reports_both_errors(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((64, 48)) / 8).astype(F32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 48])],
+                              [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    cal = [{"x": _layer_inputs(rng, 64, 4).astype(F32)} for _ in range(16)]
+    r = nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt", weights="int4", int4_group=32, calibration=cal)
+    line = [n for n in r.notes if "int4 weights" in n][0].splitlines()[-1].split()
+    assert float(line[-1]) < float(line[-2])  # gptq < rtn
+    with nanort.Model(tmp_path / "m.nrt") as m:
+        y = m.run(cal[0])["y"]
+    assert np.linalg.norm(y - cal[0]["x"] @ w) / np.linalg.norm(cal[0]["x"] @ w) < 0.1
+    with pytest.raises(nanort.ConversionError, match="calibration"):
+        nanort.convert(tmp_path / "m.onnx", tmp_path / "n.nrt", weights="int4")
