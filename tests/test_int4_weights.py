@@ -141,3 +141,24 @@ def test_convert_reports_both_errors(tmp_path):
     assert np.linalg.norm(y - cal[0]["x"] @ w) / np.linalg.norm(cal[0]["x"] @ w) < 0.1
     with pytest.raises(nanort.ConversionError, match="calibration"):
         nanort.convert(tmp_path / "m.onnx", tmp_path / "n.nrt", weights="int4")
+
+
+@pytest.mark.slow
+def test_trained_decoder_int4_gptq_agrees_on_next_tokens(tmp_path):
+    """The GPT-2-style decoder trained on real text (tests/tiny_gpt.py): int4 g=128 GPTQ
+    picks fp32's (onnxruntime's) next token on >= 90 % of held-out positions."""
+    ort = pytest.importorskip("onnxruntime")
+    import tiny_gpt
+
+    src = tiny_gpt.trained_decoder()
+    _, train_tokens, held_tokens = tiny_gpt.corpus()
+    seq = tiny_gpt.SEQ
+    windows = [held_tokens[i:i + seq][None] for i in range(0, len(held_tokens) - seq, seq)]
+    calibration = [{"input_ids": train_tokens[i:i + seq][None]} for i in range(0, 24 * 3 * seq, 3 * seq)]
+    out = tmp_path / "decoder-int4.nrt"
+    nanort.convert(src, out, weights="int4", int4_group=128, calibration=calibration)
+    session = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    fp32 = np.concatenate([session.run(None, {"input_ids": w})[0][0].argmax(-1) for w in windows])
+    with nanort.Model(out) as model:
+        int4 = np.concatenate([model.run({"input_ids": w})["logits"][0].argmax(-1) for w in windows])
+    assert np.mean(int4 == fp32) >= 0.90, np.mean(int4 == fp32)

@@ -138,7 +138,8 @@ class Int4Outcome:
                 return "-" if v is None else f"{v:.5f}"
             lines.append(f"{r.name[:40]:40s} {str(r.shape[0]) + 'x' + str(r.shape[1]):>12s} "
                          f"{f(r.rtn_error):>9s} {f(r.gptq_error):>9s}")
-        lines += [f"{name}: kept float32 ({why})" for name, why in self.skipped.items()]
+        lines += [f"{name}: {why}" if why.startswith("embedding") else f"{name}: kept float32 ({why})"
+                  for name, why in self.skipped.items()]
         return "\n".join(lines)
 
 
@@ -178,6 +179,11 @@ def quantize_weights_int4(graph: Graph, group: int = 128, method: str = "gptq", 
             gptq = reconstruction_error(w, dequantize(codes, scale, group), h)
         _store(graph, layer, codes, scale, group)
         rows.append(Int4Layer(layer.name, tuple(w.shape), rtn, gptq))
+    from .quantize import int8_embedding
+
+    for node in graph.nodes:  # embedding tables (Gather of constant rows): int8 rows, dequantized as gathered
+        if int8_embedding(graph, node):
+            skipped[node.name] = "embedding table: int8 rows"
     return Int4Outcome(group, method, rows, skipped)
 
 
