@@ -49,8 +49,8 @@ static bool string_vector_ok(const nrt_fb_table* t, int slot) {
 static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32, const nrt_fb_vec* bf16,
                               const nrt_fb_vec* f16, const float** out) {
     if ((f32->len != 0) + (bf16->len != 0) + (f16->len != 0) > 1)
-        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given in more than one of float32, bfloat16 and "
-                        "float16", tensor_label(t));
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given both as %s and as %s", tensor_label(t),
+                        f32->len ? "float32" : "bfloat16", f16->len ? "float16" : "bfloat16");
     const nrt_fb_vec* narrow = bf16->len ? bf16 : f16;
     if (narrow->len == 0) {
         *out = f32->len ? nrt_fb_vec_data(f32) : NULL;
