@@ -54,8 +54,12 @@ def numpy_model(x, codes, scale, group, bias=None, relu=False):
     return acc
 
 
+# (rows, K, N, group): 1 row (a decode step) and many, K below 8, below a group and not a multiple of
+# 4, 8 or the group, N tails of every panel width (4, 8, 16), threads split rows or columns
 SHAPES = [(1, 64, 32, 32), (3, 200, 96, 32), (5, 130, 17, 64), (17, 256, 40, 128), (4, 300, 33, 128),
-          (2, 7, 5, 32), (9, 1000, 70, 64)]
+          (2, 7, 5, 32), (9, 1000, 70, 64), (1, 1, 1, 32), (1, 3, 9, 64), (1, 36, 15, 32), (1, 45, 23, 128),
+          (2, 97, 7, 32), (3, 128, 31, 128), (6, 521, 49, 64), (1, 384, 1152, 128), (1, 260, 300, 32),
+          (11, 96, 65, 32), (4, 8, 3, 32), (7, 250, 12, 128)]
 
 
 @pytest.mark.parametrize("m,k,n,group", SHAPES)
@@ -69,7 +73,7 @@ def test_every_level_is_the_numpy_model(m, k, n, group):
     want = numpy_model(x, codes, scale.astype(F32), group, bias, relu)
     data = serialize(fc_graph(codes, scale, group, m, bias, relu))
     for isa in cpu_levels():
-        with nanort.Model(data, isa=isa, threads=2 if m > 4 else 1) as model:
+        with nanort.Model(data, isa=isa, threads=2 if m > 4 or n > 256 else 1) as model:
             got = model.run({"x": x})["y"]
         np.testing.assert_array_equal(got, want, err_msg=f"level {isa}")
 

@@ -71,6 +71,8 @@ extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_avx2;
 NRT_QS8_VECTOR_KERNELS(avx512)
 NRT_QS8_VECTOR_KERNELS(avx2)
 void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
@@ -131,6 +133,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
         .qs8_vmul = nrt_qs8_vmul_avx2,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx2,
@@ -155,6 +158,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x16c4_avx512vnni,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni,
         .qs8_vadd = nrt_qs8_vadd_avx512,
         .qs8_vmul = nrt_qs8_vmul_avx512,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx512,

@@ -299,7 +299,8 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     if (t4 && extra4) {
         const nrt_tensor* w = nrt_in(ctx, 1);
         void* packed = packed_weights(p);
-        t4->pack((size_t)w->dims[0], (size_t)w->dims[1], (size_t)w->quant.block_size, w->data, packed);
+        t4->pack((size_t)w->dims[0], (size_t)w->dims[1], (size_t)w->quant.block_size, w->data, w->quant.scale,
+                 packed);
         p->qb4w_packed = packed;
         ctx->model->packed_weight_bytes += extra4 - NRT_PACK_ALIGN;
     } else if (sparse32) {

@@ -11,8 +11,8 @@ static size_t packed_bytes(size_t N, size_t K, size_t group) {
     return 0;
 }
 
-static void pack(size_t N, size_t K, size_t group, const uint8_t* w, void* packed) {
-    (void)N, (void)K, (void)group, (void)w, (void)packed;
+static void pack(size_t N, size_t K, size_t group, const uint8_t* w, const float* group_scale, void* packed) {
+    (void)N, (void)K, (void)group, (void)w, (void)group_scale, (void)packed;
 }
 
 static void run(const nrt_dyn_fc_qb4w* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
