@@ -84,6 +84,8 @@ extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_neon;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_neondot;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
@@ -183,6 +185,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,
         .qs8_matmul = &nrt_qs8_matmul_4x8k2_minmax_fp32_neon,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
         .qs8_vmul = nrt_qs8_vmul_neon,
         .qs8_lut = nrt_qs8_lut_neon,
@@ -199,6 +202,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
     [NRT_ISA_DOTPROD] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neondot,
     },
     [NRT_ISA_I8MM] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */
