@@ -12,7 +12,7 @@ from int8_reference import quantize_rows
 
 import nanort
 from nanort.converter.ir import Graph, Node, QuantParams
-from nanort.converter.quantize.int4 import quantize_gptq, quantize_rtn
+from nanort.converter.quantize.int4 import TIED_GROUP, quantize_gptq, quantize_rtn
 from nanort.converter.serialize import serialize
 from nanort.runtime.model import cpu_levels
 from nanort.schema.ActivationKind import ActivationKind
@@ -85,6 +85,53 @@ def test_file_is_int4_with_fp16_scales():
     g8 = fc_graph(codes, scale, 128, 1, None)
     g8.tensors[g8.nodes[0].inputs[1]].quant = QuantParams(np.ones(64, F32), np.zeros(64, np.int64), 0)
     assert small < len(serialize(g8)) - 64 * 256 // 2 + 256  # the codes take half a byte each
+
+
+def test_gather_of_int4_rows_is_the_numpy_dequantization():
+    """An embedding read from int4 FullyConnected weights (a tied table): each picked row
+    is code x its group's scale, computed here in float32 from the codes."""
+    rng = np.random.default_rng(5)
+    codes, scale = quantize_rtn(rng.standard_normal((37, 100)), 32)
+    g = Graph()
+    g.add_tensor("ids", np.int64, (2, 3))
+    g.add_tensor("y", np.float32, (2, 3, 100))
+    table = g.add_const(codes.astype(np.int8), "table")
+    g.tensors[table].quant = QuantParams(scale.astype(F32), np.zeros(scale.size, np.int64), 0, block_size=32, bits=4)
+    g.nodes.append(Node("Gather", [table, "ids"], ["y"], {"axis": 0}, name="embed"))
+    g.inputs, g.outputs = ["ids"], ["y"]
+    ids = np.array([[0, 36, 5], [-1, 17, 36]], np.int64)
+    want = (codes.astype(F32) * np.repeat(scale.astype(F32), 32, axis=1)[:, :100])[ids]
+    with nanort.Model(serialize(g)) as model:
+        np.testing.assert_array_equal(model.run({"ids": ids})["y"], want)
+
+
+def test_tied_embedding_shares_the_int4_copy(tmp_path):
+    """Gather(wte) and the output projection x @ wte^T: one int4 table in the file,
+    read by both (the summary says so), in groups of TIED_GROUP; the logits are those of
+    the int4-rounded table (round to nearest, as converted) within the int8 rounding of
+    the rows."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    vocab, width = 300, 64
+    wte = np.random.default_rng(6).standard_normal((vocab, width)).astype(F32)
+    nodes = [helper.make_node("Gather", ["wte", "ids"], ["emb"]),
+             helper.make_node("Transpose", ["wte"], ["wte_t"], perm=[1, 0]),
+             helper.make_node("MatMul", ["emb", "wte_t"], ["logits"])]
+    graph = helper.make_graph(nodes, "tied", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 8])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 8, vocab])],
+                              [numpy_helper.from_array(wte, "wte")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    r = nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt", weights="int4", int4_group=64, int4_method="rtn")
+    assert any("shares the int4 weights" in n for n in r.notes), r.notes
+    assert (tmp_path / "m.nrt").stat().st_size < vocab * width * 0.75  # int4 codes (0.5 B) + scales, no int8 copy
+    ids = np.arange(8, dtype=np.int64)[None] * 37
+    with nanort.Model(tmp_path / "m.nrt") as model:
+        got = model.run({"ids": ids})["logits"]
+    codes, scale = quantize_rtn(wte, TIED_GROUP)
+    table = codes * np.repeat(scale, TIED_GROUP, axis=1)
+    want = table[ids] @ table.T
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) < 0.01
 
 
 @pytest.mark.parametrize("edit,message", [
