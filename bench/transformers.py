@@ -15,7 +15,15 @@ worst cosine >= 0.99 and >= 2x onnxruntime quantize_dynamic's speed.
 
 Then a GPT-2-style decoder with a tied embedding, trained on real text by
 tests/tiny_gpt.py: file sizes against the fp32 ONNX and next-token agreement with
-fp32 on held-out text. Targets: int8 file <= 0.3x, agreement >= 95 %.
+fp32 on held-out text. Targets: int8 file <= 0.3x, agreement >= 95 %; int4 (g = 128)
+file <= 0.17x, agreement >= 90 %.
+
+Then one decode step of that decoder (batch 1, 31 cached positions as KV-cache inputs):
+nanort with int4 weights (g = 128, GPTQ) and int8 against onnxruntime fp32 and, where
+the installed onnxruntime has it, onnxruntime MatMulNBits (its own 4-bit quantizer,
+symmetric, block 128), interleaved, 1 thread; next-token agreement with onnxruntime
+fp32 over held-out windows (the cache computed in fp32 for every side). Target: int4
+>= 1.5x MatMulNBits' speed.
 """
 
 from __future__ import annotations
@@ -114,6 +122,9 @@ def decoder(args: argparse.Namespace, work: Path) -> None:
         out = work / f"decoder-{mode}.nrt"
         nanort.convert(source, out, quantize=mode, calibration=calibration)
         sides[f"nanort --quantize {mode}"] = (mode, out, nanort.Model(out, threads=1))
+    out = work / "decoder-int4.nrt"
+    nanort.convert(source, out, weights="int4", int4_group=128, calibration=calibration)
+    sides["nanort --weights int4"] = ("int4 weights (g 128, GPTQ)", out, nanort.Model(out, threads=1))
 
     def next_tokens(runner) -> np.ndarray:
         if isinstance(runner, ort.InferenceSession):
@@ -134,17 +145,89 @@ def decoder(args: argparse.Namespace, work: Path) -> None:
     console.print(table)
 
 
+def _matmul_nbits(source: Path, out: Path) -> bool:
+    """onnxruntime's own 4-bit weight-only model of source at out (False: its quantizer does not import)."""
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    except ImportError:
+        return False
+    quantizer = MatMulNBitsQuantizer(str(source), block_size=128, is_symmetric=True)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(out), use_external_data_format=False)
+    return True
+
+
+def decode_step(args: argparse.Namespace, work: Path) -> None:
+    """One decode step of the trained decoder with its KV cache as inputs (text_models.gpt2_decode_step)."""
+    import onnx
+    import tiny_gpt
+
+    weights = tiny_gpt.trained_weights()
+    past = tiny_gpt.SEQ - 1
+    layers = len({k.split(".")[1] for k in weights if k.startswith("h.")})
+    source = work / "decode-step.onnx"
+    onnx.save(tm.gpt2_decode_step(weights, tiny_gpt.HEADS, past), str(source))
+    _, train_tokens, held_tokens = tiny_gpt.corpus()
+
+    def feeds(tokens: np.ndarray, starts: range) -> list[dict[str, np.ndarray]]:
+        out = []
+        for i in starts:
+            ids = tokens[i:i + past + 1][None]
+            _, (caches, _, _) = tiny_gpt._forward(weights, ids[:, :past], tiny_gpt.HEADS, layers)
+            f = {"input_ids": ids[:, past:]}
+            for layer, c in enumerate(caches):
+                f[f"past_k.{layer}"], f[f"past_v.{layer}"] = c[3].astype(np.float32), c[4].astype(np.float32)
+            out.append(f)
+        return out
+
+    held = feeds(held_tokens, range(0, len(held_tokens) - past - 1, 4))
+    calibration = feeds(train_tokens, range(0, 64 * 3 * past, 3 * past))
+    sides = {"onnxruntime fp32": ("fp32", source, _session(source))}
+    nbits = work / "decode-step-nbits.onnx"
+    if _matmul_nbits(source, nbits):
+        sides["onnxruntime MatMulNBits"] = ("int4 weights (block 128, sym.)", nbits, _session(nbits))
+    for name, precision, options in (("nanort --weights int4", "int4 weights (g 128, GPTQ), int8 dynamic rows",
+                                      dict(weights="int4", int4_group=128)),
+                                     ("nanort --quantize int8", "int8", dict(quantize="int8"))):
+        out = work / f"decode-step-{options.get('weights') or options.get('quantize')}.nrt"
+        nanort.convert(source, out, calibration=calibration, **options)
+        sides[name] = (precision, out, nanort.Model(out, threads=1))
+
+    def call(runner, f: dict):
+        return runner.run(["logits"], f)[0] if isinstance(runner, ort.InferenceSession) else runner.run(f)["logits"]
+
+    next_token = {name: np.array([call(r, f).reshape(-1).argmax() for f in held]) for name, (_, _, r) in sides.items()}
+    steps = {name: (lambda r=r: call(r, held[0])) for name, (_, _, r) in sides.items()}
+    timing = interleaved(steps, runs=args.runs * 10)
+    ratios = [peer for peer in ("onnxruntime MatMulNBits", "onnxruntime fp32") if peer in sides]
+    table = Table(title=f"GPT-2-style decoder, one decode step (batch 1, {past} cached positions), 1 thread, "
+                        f"{len(held)} held-out windows; vs: that side's median / this median (> 1: faster)")
+    for col in ("runtime", "precision", "file KB", "median ms", "min ms", *(f"vs {p}" for p in ratios),
+                "next-token agreement with fp32"):
+        table.add_column(col, justify="left" if col in ("runtime", "precision") else "right")
+    for name, (precision, path, _) in sides.items():
+        t = timing[name]
+        table.add_row(name, precision, f"{path.stat().st_size / 1e3:.0f}", f"{t.median_ms:.3f}", f"{t.min_ms:.3f}",
+                      *(f"{t.ratio(timing[p]):.2f}x" for p in ratios),
+                      f"{np.mean(next_token[name] == next_token['onnxruntime fp32']):.2%}")
+    console.print(table)
+    if "onnxruntime MatMulNBits" not in sides:
+        console.print("(no MatMulNBits row: onnxruntime.quantization.matmul_nbits_quantizer does not import here; "
+                      "it needs onnx-ir: pip install onnx-ir)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calib", type=int, default=64, help="calibration sentences")
     parser.add_argument("--held-out", type=int, default=128, help="held-out sentences for the cosine")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per side")
-    parser.add_argument("--decoder-only", action="store_true", help="only the decoder table")
+    parser.add_argument("--decoder-only", action="store_true", help="only the decoder tables")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.decoder_only:
             embedder(args, Path(tmp))
         decoder(args, Path(tmp))
+        decode_step(args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from .quantize import (
     quantize_graph,
 )
 from .quantize.calibration_data import from_spec
+from .quantize.int4 import quantize_weights_int4
 from .serialize import serialize
 
 __all__ = ["ConversionReport", "ConversionWarning", "ImagePreprocess", "QuantizeSpec", "convert", "convert_graph"]
@@ -127,7 +128,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
             prune: float | None = None, prune_method: str = "sparsegpt", prune_pattern: str = "unstructured",
             prune_scope: str = "layer", prune_exclude: Sequence[str] | None = None,
-            low_rank: float | int | None = None, weights: str | None = None, force: bool = False,
+            low_rank: float | int | None = None, weights: str | None = None, int4_group: int = 128,
+            int4_method: str = "gptq", force: bool = False,
             threads: int = 1, progress: ProgressFn | None = None,
             input_values: Mapping[str, object] | None = None, strict: bool = False) -> ConversionReport:
     """Converts an ONNX or TensorFlow Lite file to a .nrt file and returns what was done.
@@ -167,6 +169,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     weights="fp16" stores the float weights of Conv / Gemm / MatMul as IEEE
     half (half their bytes; widened to float32 at load, converter/
     fp16_weights.py); a TFLite model's own fp16 weights stay fp16 without it.
+    weights="int4" stores the constant weights of FullyConnected / MatMul / Gemm as
+    group-wise int4 (int4_group k per fp16 scale: 32, 64 or 128), rounded by GPTQ on
+    the calibration samples (int4_method="gptq", the default) or to nearest ("rtn");
+    activations stay float32 and are quantized per row at run time.
     input_values freezes inputs of an ONNX model to values (a number, a list or
     an array) and folds what depends on them (an `If` on a sample rate, say).
     Declared shapes or types that contradict shape inference are dropped and
@@ -223,6 +229,16 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
                                     limit=calibration_limit, preprocess=preprocess)  # (int8 reuses them)
             pruning = prune_graph(graph, prune_spec, calibration, progress)
             graph.metadata["nanort.pruning"] = pruning.summary_json()
+        int4 = None
+        if weights == "int4":
+            if quantize:
+                raise ValueError("--weights int4 is a float32-activation format: leave out --quantize")
+            if calibration is not None and pruning is None:
+                calibration = from_spec(calibration, [(n, graph.tensors[n].shape, graph.tensors[n].dtype)
+                                                      for n in graph.inputs],
+                                        limit=calibration_limit, preprocess=preprocess)
+            int4 = quantize_weights_int4(graph, int4_group, int4_method, calibration, progress=progress)
+            graph.metadata["nanort.int4"] = int4.table()
         if quantize == "int8" and calibration is None and has_given_params(graph):
             calibration_method = "given"
         info = {"producer_version": _version(), "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()}
@@ -267,7 +283,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         inputs=[(n, graph.tensors[n].shape) for n in graph.inputs],
         outputs=[(n, graph.tensors[n].shape) for n in graph.outputs],
         float_fallbacks=outcome.float_nodes_text() if outcome else [],
-        notes=outcome.result.notes if outcome else [],
+        notes=(outcome.result.notes if outcome else []) + ([int4.table()] if int4 else []),
         warnings=warned,
         quantization=outcome,
         pruning=pruning,

@@ -20,7 +20,7 @@ from nanort.runtime.errors import ConversionError
 from . import sparse
 from .ir import Graph, Node
 
-WEIGHT_FORMATS = ("fp16",)
+WEIGHT_FORMATS = ("fp16", "int4")  # (int4: converter/quantize/int4.py)
 _WEIGHT_OPS = {"Conv", "ConvTranspose", "FullyConnected", "MatMul"}
 
 

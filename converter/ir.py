@@ -27,6 +27,11 @@ class QuantParams:
     scale: np.ndarray
     zero_point: np.ndarray
     axis: int | None = None
+    # Group-wise weights (--weights int4): block_size > 0 gives `scale` one entry per
+    # channel of `axis` and group of block_size along axis 1, row-major; bits 4 stores
+    # the values (-8..7, held as int8 here) as int4, two per byte, scales as fp16.
+    block_size: int = 0
+    bits: int = 8
 
     def __post_init__(self) -> None:
         self.scale = np.atleast_1d(np.asarray(self.scale, np.float32))

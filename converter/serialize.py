@@ -288,6 +288,21 @@ def _sparsity(enc: sparse_storage.SparseEncoding, offsets: dict[str, int]) -> Sp
     return s
 
 
+INT4_CODE = 9  # DataType.INT4
+
+
+def _is_int4(t: Tensor) -> bool:
+    return t.quant is not None and t.quant.bits == 4
+
+
+def pack_int4(values: np.ndarray) -> bytes:
+    """int4 values (-8..7) two per byte, low nibble first, in flat row-major order."""
+    flat = np.ravel(values).astype(np.int8).view(np.uint8) & 0x0F
+    if flat.size % 2:
+        flat = np.append(flat, np.uint8(0))
+    return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 SparseFields = dict[str, tuple[sparse_storage.SparseEncoding, dict[str, int]]]  # weight -> encoding, array offsets
 
 
@@ -304,7 +319,7 @@ def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_
         # outputs keep theirs (callers use them).
         if t.data is None or name not in graph.made_up or name in io:
             tt.name = name
-        tt.type = dtype_code(t.dtype)
+        tt.type = INT4_CODE if _is_int4(t) else dtype_code(t.dtype)
         dims, dim_names = _shape_fields(t)
         if t.data is not None:
             dims = list(t.data.shape)
@@ -316,9 +331,12 @@ def _graph_table(graph: Graph, order: list[str], offsets: dict[str, int], graph_
             tt.sparsity = _sparsity(*sparse[name])
         if t.quant is not None and t.dtype.kind in "iu":  # float tensors' annotations stay in the converter
             q = QuantParamsT()
-            scale = np.ascontiguousarray(t.quant.scale, np.float32)
+            scale = np.ascontiguousarray(t.quant.scale, np.float32).ravel()
             bits = scale.view(np.uint32)
-            if scale.size > 1 and not (bits & 0xFFFF).any():  # all bfloat16 values: 2 bytes each
+            if t.quant.block_size:  # group-wise weights: scales already fp16 values
+                q.scaleF16 = scale.ravel().astype(np.float16).view(np.uint16)
+                q.blockAxis, q.blockSize = 1, int(t.quant.block_size)
+            elif scale.size > 1 and not (bits & 0xFFFF).any():  # all bfloat16 values: 2 bytes each
                 q.scaleBf16 = (bits >> 16).astype(np.uint16)
             else:
                 q.scale = scale
@@ -411,6 +429,9 @@ def serialize(graph: Graph, info: dict[str, Any] | None = None, sparse: bool = T
         for name in order:
             t = g.tensors[name]
             if t.data is None:
+                continue
+            if _is_int4(t):
+                add_blob(name, pack_int4(t.data))
                 continue
             data = np.require(t.data.astype(t.dtype, copy=False), requirements="C")
             enc = sparse_storage.encode(data) if name in weights else None

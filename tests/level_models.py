@@ -54,6 +54,19 @@ def mlp() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def int4_net() -> onnx.ModelProto:
+    """FullyConnected layers for the int4 kernels: K below, above and not a multiple
+    of the group or of 8, N tails of every panel width."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 45])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [_w("w1", 45, 70), _w("b1", 70), _w("w2", 70, 23), _w("w3", 23, 133), _w("w4", 133, 9)]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
+             helper.make_node("Tanh", ["a1"], ["t1"]), helper.make_node("MatMul", ["t1", "w2"], ["m2"]),
+             helper.make_node("MatMul", ["m2", "w3"], ["m3"]), helper.make_node("MatMul", ["m3", "w4"], ["y"])]
+    g = helper.make_graph(nodes, "int4_net", [x], [y], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
 # Conv shapes for shapes_net: (N, C_in, H, W), C_out, (kh, kw), attrs, activation op (or None).
 # Odd sizes, channel counts that are not multiples of any vector width (and
 # below 4), padding (wider than the input too), stride 2, dilation, groups,
@@ -148,7 +161,7 @@ def calibration(model: onnx.ModelProto, n: int = 8) -> list[dict[str, np.ndarray
 
 
 def write_all(folder: Path, int8: bool = True) -> list[Path]:
-    """Converts every level model (fp32, and int8 where the runtime has it) into `folder`."""
+    """Converts every level model (fp32, and int8 and int4 where the runtime has them) into `folder`."""
     paths = []
     for name, make in (("conv_net", conv_net), ("mlp", mlp), ("shapes_net", shapes_net)):
         src = folder / f"{name}.onnx"
@@ -159,11 +172,17 @@ def write_all(folder: Path, int8: bool = True) -> list[Path]:
             paths.append(folder / f"{name}_int8.nrt")
             nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(make()),
                            auto_fallback=False)  # every quantizable op in int8: the kernels under test
+    if int8:  # group-wise int4 weights (integer sums: compared byte for byte too)
+        src = folder / "int4_net.onnx"
+        onnx.save(int4_net(), src)
+        for group in (32, 128):
+            paths.append(folder / f"int4_net_g{group}_int4.nrt")
+            nanort.convert(src, paths[-1], weights="int4", int4_group=group, int4_method="rtn")
     return paths
 
 
 def level_args(paths: list[Path]) -> list[str]:
     """test_levels' arguments: float models, then --exact and the int8 ones
     (compared byte for byte, see tests/c/test_levels.c)."""
-    exact = [str(p) for p in paths if p.stem.endswith("_int8")]
+    exact = [str(p) for p in paths if p.stem.endswith(("_int8", "_int4"))]
     return [str(p) for p in paths if str(p) not in exact] + (["--exact", *exact] if exact else [])

@@ -160,6 +160,58 @@ class _Builder:
                                               self.const(weights[f"{name}.bias"])], axis=-1, epsilon=eps)
 
 
+def gpt2_decode_step(weights: dict[str, np.ndarray], heads: int, past: int) -> onnx.ModelProto:
+    """One decode step of gpt2_decoder's network with a KV cache (opset 17): input_ids [1, 1]
+    at position `past`, past_k.i / past_v.i [1, heads, past, head_dim] per layer ->
+    logits [1, 1, vocab], present_k.i / present_v.i [1, heads, past + 1, head_dim]. The
+    new token attends every cached position, so no mask; the embedding is tied as there."""
+    b = _Builder()
+    vocab, width = weights["wte.weight"].shape
+    layers = len({k.split(".")[1] for k in weights if k.startswith("h.")})
+    head_dim = width // heads
+    wte = b.const(weights["wte.weight"], "wte.weight")
+    h = b.op("Add", [b.op("Gather", [wte, "input_ids"]), b.const(weights["wpe.weight"][None, past:past + 1])])
+    heads_shape = b.const(np.array([1, 1, heads, head_dim]))
+    cache = [1, heads, past, head_dim]
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, 1])]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1, vocab])]
+
+    def conv1d(x: str, name: str) -> str:
+        return b.op("Add", [b.op("MatMul", [x, b.const(weights[f"{name}.weight"])]), b.const(weights[f"{name}.bias"])])
+    for i in range(layers):
+        p = f"h.{i}"
+        qkv = conv1d(b.layer_norm(h, weights, f"{p}.ln_1", 1e-5), f"{p}.attn.c_attn")
+        q, k, v = (b.op("Transpose", [b.op("Reshape", [b.op("Slice", [qkv, b.const(np.array([j * width])),
+                                                                      b.const(np.array([(j + 1) * width])),
+                                                                      b.const(np.array([2]))]), heads_shape])],
+                        perm=[0, 2, 1, 3]) for j in range(3))
+        for name, new in (("k", k), ("v", v)):
+            inputs.append(helper.make_tensor_value_info(f"past_{name}.{i}", TensorProto.FLOAT, cache))
+            b.nodes.append(helper.make_node("Concat", [f"past_{name}.{i}", new], [f"present_{name}.{i}"], axis=2))
+            outputs.append(helper.make_tensor_value_info(f"present_{name}.{i}", TensorProto.FLOAT,
+                                                         [1, heads, past + 1, head_dim]))
+        scores = b.op("Div", [b.op("MatMul", [q, b.op("Transpose", [f"present_k.{i}"], perm=[0, 1, 3, 2])]),
+                              b.const(np.float32(np.sqrt(head_dim)))])
+        probs = b.op("Softmax", [scores], axis=-1)
+        context = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [probs, f"present_v.{i}"])], perm=[0, 2, 1, 3]),
+                                   b.const(np.array([1, 1, width]))])
+        h = b.op("Add", [h, conv1d(context, f"{p}.attn.c_proj")])
+        x = conv1d(b.layer_norm(h, weights, f"{p}.ln_2", 1e-5), f"{p}.mlp.c_fc")
+        cube = b.op("Mul", [b.op("Mul", [x, x]), x])
+        inner = b.op("Mul", [b.op("Add", [x, b.op("Mul", [cube, b.const(np.float32(0.044715))])]),
+                             b.const(np.float32(np.sqrt(2.0 / np.pi)))])
+        gelu = b.op("Mul", [b.op("Mul", [x, b.const(np.float32(0.5))]),
+                            b.op("Add", [b.op("Tanh", [inner]), b.const(np.float32(1.0))])])
+        h = b.op("Add", [h, conv1d(gelu, f"{p}.mlp.c_proj")])
+    b.nodes.append(helper.make_node("MatMul", [b.layer_norm(h, weights, "ln_f", 1e-5),
+                                               b.op("Transpose", [wte], perm=[1, 0])], ["logits"], name="lm_head"))
+    model = helper.make_model(helper.make_graph(b.nodes, "gpt2_step", inputs, outputs, b.inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def bert_embedder(weights: dict[str, np.ndarray], config: dict, seq: int = SEQ) -> onnx.ModelProto:
     """A BertModel plus mean pooling and L2 normalisation, as one ONNX graph (opset 17):
     inputs input_ids, attention_mask, token_type_ids [1, seq]; output sentence_embedding."""

@@ -175,16 +175,36 @@ def trained_decoder() -> Path:
     """The trained decoder as ONNX (text_models.gpt2_decoder, seq SEQ), cached. Training runs
     in a child process with one BLAS thread: on a busy machine, BLAS threads spinning on
     these small products made it 6x slower."""
-    path = tm.cache_dir() / f"tiny-gpt2-{STEPS}-seq{SEQ}.onnx"
+    path = trained_decoder_path()
     if not path.exists():
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         subprocess.run([sys.executable, __file__, str(path)], env=env, check=True, cwd=Path(__file__).parent)
     return path
 
 
+def trained_weights() -> dict[str, np.ndarray]:
+    """trained_decoder's weights by GPT-2 name (for graphs of the same network, such as
+    text_models.gpt2_decode_step), cached beside it; trains as trained_decoder does."""
+    path = tm.cache_dir() / f"tiny-gpt2-{STEPS}-seq{SEQ}.npz"
+    if not path.exists():
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        subprocess.run([sys.executable, __file__, str(trained_decoder_path())], env=env, check=True,
+                       cwd=Path(__file__).parent)
+    with np.load(path) as f:
+        return dict(f)
+
+
+def trained_decoder_path() -> Path:
+    return tm.cache_dir() / f"tiny-gpt2-{STEPS}-seq{SEQ}.onnx"
+
+
 def _train_and_save(path: Path) -> None:
+    """The decoder as ONNX at path and its weights beside it (.npz), each written whole."""
     vocab, tokens, _ = corpus()
     weights, _ = train(tokens, len(vocab), heads=HEADS, seq=SEQ, steps=STEPS)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **weights)
+    tmp.replace(path.with_suffix(".npz"))
     tmp = path.with_suffix(".tmp")
     onnx.save(tm.gpt2_decoder(weights, HEADS, SEQ), str(tmp))
     tmp.replace(path)

@@ -126,9 +126,8 @@ def _convert(args: argparse.Namespace, shapes: dict):
             bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
             equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype, force=args.force,
-            weights=args.weights, threads=args.threads, progress=report, input_values=dict(args.input_value or []),
-            strict=args.strict,
-            **_prune_kwargs(args))
+            threads=args.threads, progress=report, input_values=dict(args.input_value or []), strict=args.strict,
+            **_prune_kwargs(args), **_weights_kwargs(args))
     return result
 
 
@@ -160,6 +159,21 @@ def _add_prune_args(c: argparse.ArgumentParser) -> None:
 def _prune_kwargs(args: argparse.Namespace) -> dict:
     return {"prune": args.prune, "prune_method": args.prune_method, "prune_pattern": args.prune_pattern,
             "prune_scope": args.prune_scope, "prune_exclude": args.prune_exclude, "low_rank": args.low_rank}
+
+
+def _add_weights_args(c: argparse.ArgumentParser) -> None:
+    g = c.add_argument_group("weight-only formats (activations stay float32)")
+    g.add_argument("--weights", choices=["fp16", "int4"],
+                   help="fp16: the float weights of Conv/Gemm/MatMul as IEEE half (half the file), widened to fp32 "
+                   "at load; int4: FullyConnected / MatMul / Gemm weights as group-wise int4 with fp16 scales "
+                   "(activations quantized per row at run time); the rest of the graph stays fp32")
+    g.add_argument("--int4-group", type=int, default=128, choices=[32, 64, 128], help="k per int4 scale (128)")
+    g.add_argument("--int4-method", default="gptq", choices=["gptq", "rtn"],
+                   help="gptq (default, needs --calibration): error-compensating rounding; rtn: round to nearest")
+
+
+def _weights_kwargs(args: argparse.Namespace) -> dict:
+    return {"weights": args.weights, "int4_group": args.int4_group, "int4_method": args.int4_method}
 
 
 def _print_report(r) -> None:
@@ -469,9 +483,6 @@ def build_parser() -> argparse.ArgumentParser:
     q = c.add_argument_group("quantization")
     q.add_argument("--quantize", choices=["int8", "dynamic"],
                    help="int8: calibrated static int8; dynamic: int8 weights, activations quantized at run time")
-    q.add_argument("--weights", choices=["fp16"],
-                   help="fp16: store the float weights of Conv/Gemm/MatMul as IEEE half (half the file), "
-                   "widened to fp32 at load; the rest of the graph stays fp32")
     q.add_argument("--calibration", metavar="DATA",
                    help="folder of images, or .npy/.npz file(s); without it int8 calibrates on random data (warned)")
     q.add_argument("--calibration-method", default="mse", choices=["minmax", "percentile", "mse", "entropy"],
@@ -504,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--report", metavar="FILE.html", help="write the quantization report (verdict, per-layer error)")
     q.add_argument("--threads", type=int, default=1, help="threads for calibration runs")
     _add_prune_args(c)
+    _add_weights_args(c)
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display or summary")
     c.set_defaults(func=cmd_convert)
 

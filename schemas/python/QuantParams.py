@@ -130,8 +130,35 @@ class QuantParams(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
         return o == 0
 
+    # QuantParams
+    def ScaleF16(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint16Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 2))
+        return 0
+
+    # QuantParams
+    def ScaleF16AsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint16Flags, o)
+        return 0
+
+    # QuantParams
+    def ScaleF16Length(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # QuantParams
+    def ScaleF16IsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        return o == 0
+
 def QuantParamsStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(7)
 
 def Start(builder):
     QuantParamsStart(builder)
@@ -190,6 +217,18 @@ def QuantParamsStartScaleBf16Vector(builder, numElems):
 def StartScaleBf16Vector(builder, numElems):
     return QuantParamsStartScaleBf16Vector(builder, numElems)
 
+def QuantParamsAddScaleF16(builder, scaleF16):
+    builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(scaleF16), 0)
+
+def AddScaleF16(builder, scaleF16):
+    QuantParamsAddScaleF16(builder, scaleF16)
+
+def QuantParamsStartScaleF16Vector(builder, numElems):
+    return builder.StartVector(2, numElems, 2)
+
+def StartScaleF16Vector(builder, numElems):
+    return QuantParamsStartScaleF16Vector(builder, numElems)
+
 def QuantParamsEnd(builder):
     return builder.EndObject()
 
@@ -212,6 +251,7 @@ class QuantParamsT(object):
         blockAxis = -1,
         blockSize = 0,
         scaleBf16 = None,
+        scaleF16 = None,
     ):
         self.scale = scale  # type: Optional[List[float]]
         self.zeroPoint = zeroPoint  # type: Optional[List[int]]
@@ -219,6 +259,7 @@ class QuantParamsT(object):
         self.blockAxis = blockAxis  # type: int
         self.blockSize = blockSize  # type: int
         self.scaleBf16 = scaleBf16  # type: Optional[List[int]]
+        self.scaleF16 = scaleF16  # type: Optional[List[int]]
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -265,6 +306,13 @@ class QuantParamsT(object):
                     self.scaleBf16.append(quantParams.ScaleBf16(i))
             else:
                 self.scaleBf16 = quantParams.ScaleBf16AsNumpy()
+        if not quantParams.ScaleF16IsNone():
+            if np is None:
+                self.scaleF16 = []
+                for i in range(quantParams.ScaleF16Length()):
+                    self.scaleF16.append(quantParams.ScaleF16(i))
+            else:
+                self.scaleF16 = quantParams.ScaleF16AsNumpy()
 
     # QuantParamsT
     def Pack(self, builder):
@@ -292,6 +340,14 @@ class QuantParamsT(object):
                 for i in reversed(range(len(self.scaleBf16))):
                     builder.PrependUint16(self.scaleBf16[i])
                 scaleBf16 = builder.EndVector()
+        if self.scaleF16 is not None:
+            if np is not None and type(self.scaleF16) is np.ndarray:
+                scaleF16 = builder.CreateNumpyVector(self.scaleF16)
+            else:
+                QuantParamsStartScaleF16Vector(builder, len(self.scaleF16))
+                for i in reversed(range(len(self.scaleF16))):
+                    builder.PrependUint16(self.scaleF16[i])
+                scaleF16 = builder.EndVector()
         QuantParamsStart(builder)
         if self.scale is not None:
             QuantParamsAddScale(builder, scale)
@@ -302,5 +358,7 @@ class QuantParamsT(object):
         QuantParamsAddBlockSize(builder, self.blockSize)
         if self.scaleBf16 is not None:
             QuantParamsAddScaleBf16(builder, scaleBf16)
+        if self.scaleF16 is not None:
+            QuantParamsAddScaleF16(builder, scaleF16)
         quantParams = QuantParamsEnd(builder)
         return quantParams

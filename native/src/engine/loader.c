@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../kernels/dtype.h"
+#include "../kernels/f16.h"
 #include "op.h"
 #include "fp16_weights.h"
 #include "sparse.h"
@@ -58,22 +59,28 @@ static bool string_vector_ok(const nrt_fb_table* t, int slot) {
 }
 
 /* The scales as floats: in place from the file, or widened from bfloat16
- * (exact: a bfloat16 is the upper half of a float32) into owned memory. */
+ * (exact: a bfloat16 is the upper half of a float32) or IEEE half (exact
+ * too) into owned memory. At most one of the three vectors is non-empty. */
 static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32, const nrt_fb_vec* bf16,
-                              const float** out) {
-    if (f32->len != 0 && bf16->len != 0)
-        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given both as float32 and as bfloat16",
-                        tensor_label(t));
-    if (bf16->len == 0) {
+                              const nrt_fb_vec* f16, const float** out) {
+    if ((f32->len != 0) + (bf16->len != 0) + (f16->len != 0) > 1)
+        return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: scales given both as %s and as %s", tensor_label(t),
+                        f32->len ? "float32" : "bfloat16", f16->len ? "float16" : "bfloat16");
+    const nrt_fb_vec* narrow = bf16->len ? bf16 : f16;
+    if (narrow->len == 0) {
         *out = f32->len ? nrt_fb_vec_data(f32) : NULL;
         return NRT_OK;
     }
-    if (!(t->owned_scale = nrt_mem_alloc(m, sizeof(float) * bf16->len)))
+    if (!(t->owned_scale = nrt_mem_alloc(m, sizeof(float) * narrow->len)))
         return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
-    const uint8_t* src = nrt_fb_vec_data(bf16);
-    for (uint32_t i = 0; i < bf16->len; i++) {
+    const uint8_t* src = nrt_fb_vec_data(narrow);
+    for (uint32_t i = 0; i < narrow->len; i++) {
         uint16_t h;
         memcpy(&h, src + 2u * i, 2);
+        if (narrow == f16) {
+            t->owned_scale[i] = nrt_f16_to_f32(h);
+            continue;
+        }
         uint32_t bits = (uint32_t)h << 16;
         memcpy(&t->owned_scale[i], &bits, 4);
     }
@@ -83,10 +90,11 @@ static nrt_status load_scales(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* f32
 
 static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_table* q) {
     nrt_model* m = L->m;
-    nrt_fb_vec scale, scale_bf16, zp;
+    nrt_fb_vec scale, scale_bf16, scale_f16, zp;
     int32_t axis, block_axis, block_size;
     if (!nrt_fb_vector(q, NRT_FB_QuantParams_scale, 4, &scale) ||
         !nrt_fb_vector(q, NRT_FB_QuantParams_scale_bf16, 2, &scale_bf16) ||
+        !nrt_fb_vector(q, NRT_FB_QuantParams_scale_f16, 2, &scale_f16) ||
         !nrt_fb_vector(q, NRT_FB_QuantParams_zero_point, 8, &zp) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_axis, -1, &axis) ||
         !nrt_fb_i32(q, NRT_FB_QuantParams_block_axis, -1, &block_axis) ||
@@ -94,10 +102,10 @@ static nrt_status load_quant(loader* L, nrt_tensor* t, int index, const nrt_fb_t
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s (#%d): corrupt quantization parameters",
                         tensor_label(t), index);
     const float* s = NULL;
-    nrt_status st = load_scales(m, t, &scale, &scale_bf16, &s);
+    nrt_status st = load_scales(m, t, &scale, &scale_bf16, &scale_f16, &s);
     if (st != NRT_OK) return st;
     if (!s) return NRT_OK;
-    uint32_t count = scale.len + scale_bf16.len; /* one of them is empty */
+    uint32_t count = scale.len + scale_bf16.len + scale_f16.len; /* two of them are empty */
     m->scanned += 4ull * count + 8ull * zp.len;  /* (the loops below; tensors may share one table) */
     if (zp.len != 0 && zp.len != count)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: %u zero points for %u scales",

@@ -23,6 +23,7 @@
 #define NRT_FB_QuantParams_block_axis 3
 #define NRT_FB_QuantParams_block_size 4
 #define NRT_FB_QuantParams_scale_bf16 5
+#define NRT_FB_QuantParams_scale_f16 6
 
 /* enum SparseFormat : byte */
 #define NRT_FB_SparseFormat_DENSE 0

@@ -57,6 +57,7 @@ extern const nrt_gemm_table nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar;
 extern const nrt_gemm_table nrt_qs8_matmul_4x4k2_minmax_fp32_scalar;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_scalar;
 NRT_QS8_VECTOR_KERNELS(scalar)
 void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,6 +72,8 @@ extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni;
 extern const nrt_qs8_convt_table nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_8x32c4_avx512vnni;
 extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_avx2;
 NRT_QS8_VECTOR_KERNELS(avx512)
 NRT_QS8_VECTOR_KERNELS(avx2)
 void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
@@ -84,6 +87,8 @@ extern const nrt_gemm_table nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neondot;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot;
 extern const nrt_gemm_table nrt_qs8_matmul_4x8k2_minmax_fp32_neon;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_neon;
+extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_neondot;
 NRT_QS8_VECTOR_KERNELS(neon)
 void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
 #endif
@@ -109,6 +114,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar,
         .qs8_matmul = &nrt_qs8_matmul_4x4k2_minmax_fp32_scalar,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_scalar,
         .qs8_vadd = nrt_qs8_vadd_scalar,
         .qs8_vmul = nrt_qs8_vmul_scalar,
         .qs8_lut = nrt_qs8_lut_scalar,
@@ -133,6 +139,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
         .qs8_vmul = nrt_qs8_vmul_avx2,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx2,
@@ -157,6 +164,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_8x32c4_avx512vnni,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni,
         .qs8_vadd = nrt_qs8_vadd_avx512,
         .qs8_vmul = nrt_qs8_vmul_avx512,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx512,
@@ -182,6 +190,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neon,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,
         .qs8_matmul = &nrt_qs8_matmul_4x8k2_minmax_fp32_neon,
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
         .qs8_vmul = nrt_qs8_vmul_neon,
         .qs8_lut = nrt_qs8_lut_neon,
@@ -199,6 +208,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neondot,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_neondot, /* two taps per SDOT lane */
+        .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neondot,
     },
     [NRT_ISA_I8MM] = {
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8c8_minmax_fp32_neoni8mm, /* SMMLA: 2 x 8 by 8 x 2 per instruction */

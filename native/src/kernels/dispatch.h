@@ -33,6 +33,7 @@
     X(const nrt_qs8_convt_table*, qs8_convt)                                                                        \
     X(const nrt_gemm_table*, qs8_matmul)                                                                      \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \
+    X(const nrt_qd8_qb4w_fc_table*, qd8_qb4w_fc) /* int4 group-wise W */                                      \
     X(nrt_binary_fn, qs8_vadd)                                                                                     \
     X(nrt_binary_fn, qs8_vmul)                                                                                     \
     X(nrt_qs8_lut_ukernel, qs8_lut)                                                                                 \

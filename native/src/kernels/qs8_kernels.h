@@ -207,6 +207,24 @@ typedef struct nrt_qd8_fc_table {
     void (*quantize_rows)(const struct nrt_dyn_fc* g, int64_t m0, int64_t m1);
 } nrt_qd8_fc_table;
 
+/* ---- dynamic-quantization FullyConnected with group-wise int4 W
+ * (kernels/ref/qd8_qb4w_ref.h, nrt_dyn_fc_qb4w) ----
+ *
+ * As nrt_qd8_fc_table, for int4 W [N, K] (packed two per byte) in groups of
+ * `group` k: pack once at load, run bit for bit as nrt_dynamic_fc_qb4w_ref
+ * (int32 group sums, then the same float operations in the same order);
+ * pack may copy the group scales [N, ceil(K / group)] beside the weights.
+ * supports(group) says whether the kernel handles that group size. */
+struct nrt_dyn_fc_qb4w;
+typedef struct nrt_qd8_qb4w_fc_table {
+    const char* name;
+    nrt_isa isa;
+    bool (*supports)(size_t group);
+    size_t (*packed_bytes)(size_t N, size_t K, size_t group);
+    void (*pack)(size_t N, size_t K, size_t group, const uint8_t* w, const float* group_scale, void* packed);
+    void (*run)(const struct nrt_dyn_fc_qb4w* g, const void* packed, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+} nrt_qd8_qb4w_fc_table;
+
 /* ---- ConvTranspose with kernel == stride and few outputs per input pixel ----
  *
  * An upsampling ConvTranspose (conv.h TRANSPOSE) gives each input pixel

@@ -3,7 +3,8 @@
  * fails the invoke with NRT_ERR_INVALID_ARGUMENT.
  * Gather of an int8 table into a float32 output dequantizes the rows it picks
  * (an int8 embedding table, kernels/ref/gather_rows_ref.h): axis 0, scales per
- * row or per tensor. */
+ * row or per tensor; of a group-wise int4 matrix (a table shared with a tied
+ * int4 output projection) likewise, scales per row and group. */
 #include "movement_util.h"
 #include "../kernels/ref/gather_rows_ref.h"
 
@@ -14,7 +15,7 @@ typedef struct gather_params {
 typedef struct gather_state {
     int axis;
     size_t outer, nidx, inner_bytes;
-    bool dequantize; /* int8 rows -> float32 */
+    bool dequantize; /* int8 or int4 rows -> float32 */
 } gather_state;
 
 static nrt_status gather_parse(nrt_ctx* ctx) {
@@ -55,18 +56,34 @@ static nrt_status check_dequantizing(nrt_ctx* ctx, const nrt_tensor* x, int axis
     return NRT_OK;
 }
 
+/* int4 data, float32 output: dequantized rows of a matrix with scales per row and group. */
+static nrt_status check_dequantizing_int4(nrt_ctx* ctx, const nrt_tensor* x, int axis) {
+    const nrt_quant* q = &x->quant;
+    if (axis != 0 || x->rank != 2)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "int4 data %s into a float32 output is gathered as rows of a "
+                           "matrix (axis 0 of rank 2; got axis %d of rank %d)", x->name, axis, x->rank);
+    int64_t groups = q->block_size > 0 ? (x->dims[1] + q->block_size - 1) / q->block_size : 0;
+    if (q->block_size <= 0 || q->block_axis != 1 || q->axis != 0 || q->zero_point ||
+        (int64_t)q->count != x->dims[0] * groups)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "int4 data %s into a float32 output needs symmetric scales "
+                           "per row (axis 0) and group of columns (block_axis 1), rows x groups of them", x->name);
+    return NRT_OK;
+}
+
 static nrt_status gather_prepare(nrt_ctx* ctx) {
     const gather_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0), *idx;
     int axis;
     nrt_status st;
-    bool dequantize = x && x->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32;
+    bool dequantize = x && (x->dtype == NRT_INT8 || x->dtype == NRT_INT4) && y->dtype == NRT_FLOAT32;
     if (dequantize) st = nrt_mv_input(ctx, 0, "data", &x);
     else st = nrt_mv_data_io(ctx, &x, &y);
     if (st || (st = indices_input(ctx, &idx))) return st;
     if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s is a scalar", x->name);
     if ((st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
-    if (dequantize && (st = check_dequantizing(ctx, x, axis))) return st;
+    if (dequantize && (st = x->dtype == NRT_INT4 ? check_dequantizing_int4(ctx, x, axis)
+                                                 : check_dequantizing(ctx, x, axis)))
+        return st;
     int rank = x->rank - 1 + idx->rank;
     if (rank > ctx->model->opts.max_rank)
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "output would have rank %d (limit %d)", rank,
@@ -82,7 +99,7 @@ static nrt_status gather_prepare(nrt_ctx* ctx) {
     s->axis = axis;
     s->dequantize = dequantize;
     s->outer = 1;
-    s->inner_bytes = nrt_dtype_size(x->dtype);
+    s->inner_bytes = x->dtype == NRT_INT4 ? 1 : nrt_dtype_size(x->dtype); /* int4: counts elements */
     for (int d = 0; d < axis; d++) s->outer *= (size_t)x->dims[d];
     for (int d = axis + 1; d < x->rank; d++) s->inner_bytes *= (size_t)x->dims[d];
     s->nidx = (size_t)nrt_numel(idx);
@@ -105,6 +122,10 @@ static void gather_range(void* arg, size_t begin, size_t end) {
 
 static void gather_rows_range(void* arg, size_t begin, size_t end) { nrt_gather_rows_s8_f32_ref(arg, begin, end); }
 
+static void gather_rows_int4_range(void* arg, size_t begin, size_t end) {
+    nrt_gather_rows_qb4w_f32_ref(arg, begin, end);
+}
+
 static nrt_status gather_eval(nrt_ctx* ctx) {
     const gather_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *idx = nrt_in(ctx, 1);
@@ -113,6 +134,12 @@ static nrt_status gather_eval(nrt_ctx* ctx) {
     int64_t* norm = ctx->node->scratch;
     int64_t bad = nrt_gather_indices_ref(idx->data, idx->dtype == NRT_INT64, s->nidx, dim, norm);
     if (bad >= 0) return index_error(ctx, idx, bad, dim);
+    if (s->dequantize && x->dtype == NRT_INT4) {
+        nrt_gather_rows_qb4w g = {x->data, s->inner_bytes, (size_t)x->quant.block_size, norm, x->quant.scale,
+                                  nrt_out(ctx, 0)->data};
+        if (s->inner_bytes) nrt_mv_parallel(ctx, s->nidx, s->inner_bytes * sizeof(float), gather_rows_int4_range, &g);
+        return NRT_OK;
+    }
     if (s->dequantize) {
         nrt_gather_rows_s8 g = {x->data, s->inner_bytes, norm, x->quant.scale, x->quant.zero_point,
                                 x->quant.count > 1, nrt_out(ctx, 0)->data};

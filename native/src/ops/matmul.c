@@ -4,7 +4,7 @@
  * int8 (kernels/requant.h): MatMul of two quantized int8 activations;
  * FullyConnected of an int8 x with int8 W and a folded int32 bias; and the
  * dynamic FullyConnected of a float32 x with int8 W (rows quantized at run
- * time, float32 bias and result). */
+ * time, float32 bias and result), or with group-wise int4 W (ref/qd8_qb4w_ref.h). */
 #include "matmul.h"
 
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "../engine/packed.h"
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
+#include "../kernels/ref/qd8_qb4w_ref.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
 
@@ -32,6 +33,9 @@ typedef struct gemm_params {
     /* dynamic FullyConnected (float x, int8 W) on the level's kernel: W packed at load. */
     const nrt_qd8_fc_table* qd8;
     const void* qd8_packed;
+    /* ... with group-wise int4 W: the level's kernel (NULL: the reference), W packed at load into w[]. */
+    const nrt_qd8_qb4w_fc_table* qb4w;
+    const void* qb4w_packed;
     /* float32 FullyConnected on sparse weights: their block-CSR copy in w[] (int8 ones run on the
      * level's sparse GEMM table as `s8`, ops/sparse_weights.h). */
     bool sparse_f32;
@@ -56,7 +60,7 @@ typedef struct matmul_state {
 /* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
 typedef struct fc_state {
     int64_t rows;
-    enum { FC_F32, FC_INT8, FC_DYNAMIC } kind;
+    enum { FC_F32, FC_INT8, FC_DYNAMIC, FC_QB4W } kind;
     nrt_qs8_out out;
     float m[];
 } fc_state;
@@ -65,8 +69,9 @@ typedef struct gemm_job {
     nrt_gemm_f32 g;        /* batch 0's pointers */
     nrt_qs8_gemm q;         /* int8: batch 0's pointers and constants */
     const nrt_dyn_fc* dyn; /* dynamic FullyConnected */
+    const nrt_dyn_fc_qb4w* dyn4; /* ... with int4 W */
     const gemm_params* p;  /* ... its ISA kernel, when p->qd8 */
-    int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC */
+    int kind;              /* FC_F32 / FC_INT8 / FC_DYNAMIC / FC_QB4W */
     bool fc;
     const matmul_state* s; /* NULL: a single product */
     int64_t M, N, tile_n, tiles_m, tiles_n;
@@ -92,7 +97,10 @@ static void gemm_range(void* arg, size_t begin, size_t end) {
         int64_t n1 = n0 + j->tile_n < j->N ? n0 + j->tile_n : j->N;
         int64_t ao = 0, bo = 0;
         if (j->s && bi > 0) batch_offsets(j->s, bi, &ao, &bo);
-        if (j->kind == FC_DYNAMIC) {
+        if (j->kind == FC_QB4W) {
+            if (j->p->qb4w) j->p->qb4w->run(j->dyn4, j->p->qb4w_packed, m0, m1, n0, n1);
+            else nrt_dynamic_fc_qb4w_ref(j->dyn4, m0, m1, n0, n1);
+        } else if (j->kind == FC_DYNAMIC) {
             if (j->p && j->p->qd8) j->p->qd8->run(j->dyn, j->p->qd8_packed, m0, m1, n0, n1);
             else nrt_dynamic_fc_ref(j->dyn, m0, m1, n0, n1);
         } else if (j->kind == FC_INT8) {
@@ -142,7 +150,7 @@ void nrt_gemm_f32_parallel(nrt_ctx* ctx, const nrt_gemm_f32* g, bool fc) {
  * three kernel families; each key names the family (tag), the constants,
  * the kernel table and, for int8, the activation scales folded into the
  * multipliers. */
-enum { PACK_F32 = 1, PACK_S8, PACK_QD8 };
+enum { PACK_F32 = 1, PACK_S8, PACK_QD8, PACK_QB4W };
 
 static nrt_pack_key fc_pack_key(nrt_ctx* ctx, int tag, const void* table) {
     const nrt_node* n = ctx->node;
@@ -197,6 +205,10 @@ static bool fc_pack_into(nrt_ctx* ctx, int tag, const void* table, void* dst) {
         ((const nrt_qd8_fc_table*)table)->pack(N, K, w->data, dst);
         return true;
     }
+    if (tag == PACK_QB4W) {
+        ((const nrt_qd8_qb4w_fc_table*)table)->pack(N, K, (size_t)w->quant.block_size, w->data, w->quant.scale, dst);
+        return true;
+    }
     float* m = tag == PACK_S8 ? fc_s8_multipliers(ctx) : NULL;
     if (tag == PACK_S8 && !m) return false;
     nrt_gemm_weights a = {N, K, 1, w->data, K, 0, 1, b ? b->data : NULL, m, 0, 0};
@@ -219,6 +231,37 @@ static nrt_status fc_pack(nrt_ctx* ctx, int tag, const void* table, size_t bytes
     if (!nrt_packed_add(ctx->model, &key, dst, bytes, 0)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *packed = dst;
     return NRT_OK;
+}
+
+/* Why a constant int4 W [N, K] cannot be a group-wise FullyConnected weight,
+ * NULL when it can: symmetric int4 with scales per output channel (axis 0)
+ * and group of block_size k (block_axis 1), N x ceil(K / block_size) of them. */
+#define QB4W_MAX_GROUP 65536 /* the int32 group sums cannot overflow: 255 * 8 * 65536 < 2^31 */
+static const char* qb4w_layout_error(const nrt_tensor* w) {
+    const nrt_quant* q = &w->quant;
+    if (w->kind != NRT_TENSOR_CONSTANT || w->rank != 2) return "must be a constant matrix";
+    if (q->count == 0 || q->block_size <= 0 || q->block_axis != 1 || (q->count > 1 && q->axis != 0))
+        return "needs scales per output channel (axis 0) and group of k (block_axis 1)";
+    if (q->block_size > QB4W_MAX_GROUP) return "has a group size over 65536";
+    int64_t groups = (w->dims[1] + q->block_size - 1) / q->block_size, want;
+    if (!nrt_mul_overflow_ok(w->dims[0], groups, &want) || want != (int64_t)q->count)
+        return "has a scale count other than N x ceil(K / group size)";
+    for (uint32_t i = 0; q->zero_point && i < q->count; i++)
+        if (q->zero_point[i] != 0) return "has nonzero zero points (only symmetric int4 weights run)";
+    return NULL;
+}
+
+/* The level's kernel for a dynamic FullyConnected on int4 W, NULL (the
+ * reference) when it has none for this group size; bytes of its packed W. */
+static const nrt_qd8_qb4w_fc_table* fc_qb4w_table(nrt_ctx* ctx, size_t* bytes) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1);
+    const nrt_qd8_qb4w_fc_table* t = nrt_kernels_of(ctx)->qd8_qb4w_fc;
+    *bytes = 0;
+    if (!t || !x || x->dtype != NRT_FLOAT32 || !w || w->dtype != NRT_INT4 || qb4w_layout_error(w) ||
+        w->dims[0] < 1 || w->dims[1] < 1 || !t->supports((size_t)w->quant.block_size))
+        return NULL;
+    *bytes = t->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1], (size_t)w->quant.block_size);
+    return *bytes ? t : NULL;
 }
 
 /* The level's int8 sparse GEMM table when it should run this FullyConnected
@@ -267,6 +310,11 @@ static nrt_status fc_parse_weights(nrt_ctx* ctx, gemm_params* p, const nrt_gemm_
             p->s8 = spmm;
             nrt_sparse_claim(w);
         }
+    } else if (w && w->dtype == NRT_INT4) {
+        size_t bytes;
+        const nrt_qd8_qb4w_fc_table* t4 = fc_qb4w_table(ctx, &bytes);
+        if (t4) st = fc_pack(ctx, PACK_QB4W, t4, bytes, &p->qb4w_packed);
+        if (p->qb4w_packed) p->qb4w = t4;
     } else if (fc_qd8_packable(ctx)) {
         st = fc_pack(ctx, PACK_QD8, k->qd8_fc, k->qd8_fc->packed_bytes((size_t)w->dims[0], (size_t)w->dims[1]),
                      &p->qd8_packed);
@@ -496,6 +544,17 @@ static nrt_status fc_dynamic(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor
     return NRT_OK;
 }
 
+/* float x, group-wise int4 W -> float y: rows of x quantized at run time. */
+static nrt_status fc_qb4w(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* bias, const nrt_tensor* y,
+                          fc_state* s) {
+    nrt_status st;
+    const char* why = qb4w_layout_error(w);
+    if (why) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "int4 weight %s %s", w->name ? w->name : "", why);
+    if ((st = expect_f32(ctx, y, "output")) || (bias && (st = expect_f32(ctx, bias, "bias")))) return st;
+    s->kind = FC_QB4W;
+    return NRT_OK;
+}
+
 /* Scratch of the dynamic kernel: q [M, K] int8, then row scales and zero points. */
 static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
@@ -518,6 +577,7 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     if (nrt_is_qs8(x)) st = fc_int8(ctx, x, w, bias, y, s);
     else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT8) st = fc_dynamic(ctx, w, bias, y, s);
+    else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT4) st = fc_qb4w(ctx, w, bias, y, s);
     else if (!(st = expect_f32(ctx, x, "input")) && !(st = expect_f32(ctx, w, "weight")) &&
              !(st = nrt_expect_same_dtype(ctx, x, y)) && bias)
         st = expect_f32(ctx, bias, "bias");
@@ -529,7 +589,7 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count of x %s overflows", x->name);
     }
     s->rows = M;
-    if (s->kind == FC_DYNAMIC) {
+    if (s->kind == FC_DYNAMIC || s->kind == FC_QB4W) {
         int64_t mk;
         if (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40)
             return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
@@ -570,6 +630,23 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     run_tiles(ctx, &j, 1, M, N);
 }
 
+static void fc_eval_qb4w(nrt_ctx* ctx, const fc_state* s) {
+    const gemm_params* p = ctx->node->params;
+    nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
+    int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
+    uint8_t* scratch = ctx->node->scratch;
+    float* row_scale = (float*)(scratch + dyn_offset(M, K));
+    int32_t* row_zero = (int32_t*)(row_scale + M);
+    nrt_dyn_fc rows = {.M = M, .K = K, .x = x->data, .q = (int8_t*)scratch, .row_scale = row_scale,
+                       .row_zero = row_zero};
+    size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
+    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
+    nrt_dyn_fc_qb4w d = {M, N, K, w->quant.block_size, (int8_t*)scratch, row_scale, row_zero, w->data,
+                         w->quant.scale, bias ? bias->data : NULL, y->data, p->act};
+    gemm_job j = {.dyn4 = &d, .p = p, .kind = FC_QB4W, .fc = true, .s = NULL};
+    run_tiles(ctx, &j, 1, M, N);
+}
+
 typedef struct fc_sparse_job {
     const gemm_params* p;
     const float *x, *bias;
@@ -590,6 +667,10 @@ static nrt_status fc_eval(nrt_ctx* ctx) {
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {
         fc_eval_dynamic(ctx, s);
+        return NRT_OK;
+    }
+    if (s->kind == FC_QB4W) {
+        fc_eval_qb4w(ctx, s);
         return NRT_OK;
     }
     if (p->sparse_f32) {
