@@ -217,7 +217,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             quantize = "int8"  # keep what quantization-aware training learned
         prune_spec = PruneSpec(prune, prune_method, prune_pattern, prune_scope, prune_exclude, low_rank)
         prunes = prune_spec.prunes or low_rank is not None
-        _check_quantize_options(quantize, calibration, report, keep_float, auto_float, prunes)
+        _check_quantize_options(quantize, calibration, report, keep_float, auto_float,
+                                prunes or weights == "int4")
         graph = build(quantize == "int8")
         for w in warned:
             warnings.warn(w, ConversionWarning, stacklevel=2)
@@ -291,10 +292,11 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
 
 
 def _check_quantize_options(quantize: str | None, calibration, report, keep_float: Sequence[str],
-                            auto_float: int, prunes: bool) -> None:
-    """Options that would do nothing are refused: calibration needs quantization or pruning, report
+                            auto_float: int, calibrates_weights: bool) -> None:
+    """Options that would do nothing are refused: calibration needs quantization, pruning or int4
+    weights (calibrates_weights), report
     quantization (static int8, or dynamic for its accuracy verdict), keep_float and auto_float static int8."""
-    for name, given, modes in (("calibration", calibration is not None and not prunes, ("int8", "dynamic")),
+    for name, given, modes in (("calibration", calibration is not None and not calibrates_weights, ("int8", "dynamic")),
                                ("report", bool(report), ("int8", "dynamic")),
                                ("keep_float", bool(keep_float), ("int8",)),
                                ("auto_float", bool(auto_float), ("int8",))):

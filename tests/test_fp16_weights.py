@@ -120,7 +120,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_lists_weights_and_refuses_a_mistyped_value(tmp_path):
     help_text = " ".join(_cli("convert", "--help").stdout.split())
-    assert "--weights {fp16}" in help_text and "IEEE half" in help_text
+    assert "--weights {fp16,int4}" in help_text and "IEEE half" in help_text
     bad = _cli("convert", str(tmp_path / "m.onnx"), "--weights", "fp61")
     assert bad.returncode != 0
     assert "argument --weights: invalid choice: 'fp61' (choose from" in bad.stderr

@@ -640,7 +640,8 @@ static void fc_eval_qb4w(nrt_ctx* ctx, const fc_state* s) {
     nrt_dyn_fc rows = {.M = M, .K = K, .x = x->data, .q = (int8_t*)scratch, .row_scale = row_scale,
                        .row_zero = row_zero};
     size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
-    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
+    dyn_rows_job quantize = {&rows, nrt_kernels_of(ctx)->qd8_fc}; /* (the int8 path's row quantizer) */
+    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &quantize);
     nrt_dyn_fc_qb4w d = {M, N, K, w->quant.block_size, (int8_t*)scratch, row_scale, row_zero, w->data,
                          w->quant.scale, bias ? bias->data : NULL, y->data, p->act};
     gemm_job j = {.dyn4 = &d, .p = p, .kind = FC_QB4W, .fc = true, .s = NULL};
