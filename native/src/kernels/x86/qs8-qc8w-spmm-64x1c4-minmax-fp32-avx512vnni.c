@@ -1,13 +1,13 @@
-/* qs8-qc8w-spmm-32x1c4-minmax-fp32-avx512vnni: int8 GEMM on weights sparse
- * in 1 x 4 blocks (gemm.h, nrt_gemm_format_qs8_qc8w_spmm), up to 32 rows per
+/* qs8-qc8w-spmm-64x1c4-minmax-fp32-avx512vnni: int8 GEMM on weights sparse
+ * in 1 x 4 blocks (gemm.h, nrt_gemm_format_qs8_qc8w_spmm), up to 64 rows per
  * call, every column.
  *
  * The dense kernels put columns in the vector lanes; a kept 1 x 4 block
  * belongs to one column, so here the lanes are rows: the call first
- * transposes its rows of A into at[k / 4][32] (4 activations of a row per
+ * transposes its rows of A into at[k / 4][64] (4 activations of a row per
  * int32 lane, flipped to u8 as x ^ 0x80, x_offset 128 folded into the bias as
- * in the dense kernels), then each kept block is one broadcast and two
- * vpdpbusd (rows 0-15, 16-31), whatever the column. Each column's 32 sums are
+ * in the dense kernels), then each kept block is one broadcast and four
+ * vpdpbusd (16 rows each), whatever the column. Each column's 64 sums are
  * requantized in the lanes (requant.h's arithmetic, elementwise: the same
  * bytes as the dense kernels), written to a column-major tile and transposed
  * into C 16 x 16 bytes at a time. With 1-3 rows (a FullyConnected on one
@@ -17,10 +17,10 @@
 
 #include "../gemm.h"
 
-#define MR 32
+#define MR 64
 #define COLUMNS 64 /* columns per requantized tile */
 
-/* at[kb * 32 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8: 16 rows x 16
+/* at[kb * 64 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8: 16 rows x 16
  * blocks at a time, loaded (masked: nothing past a row is read) and transposed as 16 x 16 int32. */
 NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* a, size_t a_stride, int32_t* at) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
@@ -81,7 +81,7 @@ NRT_ISA_INLINE(AVX512) void store_transposed8(const int8_t (*t)[MR], size_t jc, 
     }
 }
 
-/* Writes rows [0, rows) of the tile t[column][32] (cols columns) to C. */
+/* Writes rows [0, rows) of the tile t[column][64] (cols columns) to C. */
 NRT_ISA_INLINE(AVX512) void store_transposed(const int8_t (*t)[MR], size_t cols, size_t rows, int8_t* c,
                                             size_t c_stride) {
     for (size_t j0 = 0; j0 < cols; j0 += 16) {
@@ -118,16 +118,16 @@ NRT_ISA_INLINE(AVX512) void store_transposed(const int8_t (*t)[MR], size_t cols,
     }
 }
 
-/* The sums of one column over 32 rows: rows 0-15 and 16-31. */
+/* The sums of one column over 64 rows, 16 per vector. */
 typedef struct column_acc {
-    __m512i lo, hi;
+    __m512i rows[4];
 } column_acc;
 
 NRT_ISA_INLINE(AVX512) void add_block(column_acc* acc, const int32_t* at, uint32_t kb, int32_t values) {
     const int32_t* x = at + (size_t)kb * MR;
     __m512i w = _mm512_set1_epi32(values);
-    acc->lo = _mm512_dpbusd_epi32(acc->lo, _mm512_load_si512(x), w);
-    acc->hi = _mm512_dpbusd_epi32(acc->hi, _mm512_load_si512(x + 16), w);
+    for (size_t i = 0; i < 4; i++)
+        acc->rows[i] = _mm512_dpbusd_epi32(acc->rows[i], _mm512_load_si512(x + 16 * i), w);
 }
 
 /* Requantized int32 codes of 16 rows (before the narrowing to int8). */
@@ -137,28 +137,27 @@ NRT_ISA_INLINE(AVX512) __m512i requant_codes(__m512i acc, __m512 m, const nrt_qs
     return _mm512_add_epi32(_mm512_cvtps_epi32(v), q->zp);
 }
 
-/* Two columns' 32 rows -> tile[j], tile[j + 1] (64 contiguous bytes): saturating packs (int32 -> int16 ->
- * int8, as the direct saturating narrowing) leave per 128-bit lane L rows 4L .. 4L + 3 of the four
- * vectors; one dword permute puts them in order. */
-NRT_ISA_INLINE(AVX512) void requant_pair(const column_acc* a, const column_acc* b, float ma, float mb,
-                                         const nrt_qs8_rq16* q, int mode, int8_t* tile) {
+/* One column's 64 rows -> tile[64]: saturating packs (int32 -> int16 -> int8, as the direct saturating
+ * narrowing) leave per 128-bit lane L rows 4L .. 4L + 3 of the four vectors; one dword permute puts them in
+ * order. */
+NRT_ISA_INLINE(AVX512) void requant_column(const column_acc* a, float ma, const nrt_qs8_rq16* q, int mode,
+                                           int8_t* tile) {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    __m512 va = _mm512_set1_ps(ma), vb = _mm512_set1_ps(mb);
-    __m512i p0 = _mm512_packs_epi32(requant_codes(a->lo, va, q, mode), requant_codes(a->hi, va, q, mode));
-    __m512i p1 = _mm512_packs_epi32(requant_codes(b->lo, vb, q, mode), requant_codes(b->hi, vb, q, mode));
+    __m512 va = _mm512_set1_ps(ma);
+    __m512i p0 = _mm512_packs_epi32(requant_codes(a->rows[0], va, q, mode), requant_codes(a->rows[1], va, q, mode));
+    __m512i p1 = _mm512_packs_epi32(requant_codes(a->rows[2], va, q, mode), requant_codes(a->rows[3], va, q, mode));
     __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p0, p1));
     if (mode == NRT_QS8_CLAMP_INT)
         bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, _mm512_broadcast_i32x4(q->qmin)), _mm512_broadcast_i32x4(q->qmax));
     _mm512_store_si512(tile, bytes);
 }
 
-/* Rows as lanes: C[0 .. mr) x every column, two columns at a time (four independent chains; the pair's
- * requantization shares its shuffles). */
+/* Rows as lanes: C[0 .. mr) x every column, two columns at a time (eight independent chains). */
 NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
                                              const uint8_t* p, int8_t* c, size_t c_stride,
                                              const nrt_qs8_requant* rq) {
     _Alignas(64) int32_t at[NRT_SPMM_MAX_K / 4 * MR];
-    _Alignas(64) int8_t tile[COLUMNS + 1][MR]; /* (+1: an odd column count's last pair) */
+    _Alignas(64) int8_t tile[COLUMNS][MR];
     const int32_t* bias = (const int32_t*)(const void*)p;
     const float* m = (const float*)(const void*)(p + nc * sizeof(int32_t));
     const uint32_t* blocks = (const uint32_t*)(const void*)(p + nc * (sizeof(int32_t) + sizeof(float)));
@@ -170,10 +169,9 @@ NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, co
     for (size_t j0 = 0; j0 < nc; j0 += COLUMNS) {
         size_t cols = nc - j0 < COLUMNS ? nc - j0 : COLUMNS;
         for (size_t j = j0; j < j0 + cols; j += 2) {
-            /* an odd count's last column pairs with itself (its copy lands in the spare tile row) */
-            size_t j1 = j + 1 < j0 + cols ? j + 1 : j;
-            column_acc x = {_mm512_set1_epi32(bias[j]), _mm512_set1_epi32(bias[j])};
-            column_acc y = {_mm512_set1_epi32(bias[j1]), _mm512_set1_epi32(bias[j1])};
+            size_t j1 = j + 1 < j0 + cols ? j + 1 : j; /* an odd count's last column pairs with itself */
+            __m512i bx0 = _mm512_set1_epi32(bias[j]), by0 = _mm512_set1_epi32(bias[j1]);
+            column_acc x = {{bx0, bx0, bx0, bx0}}, y = {{by0, by0, by0, by0}};
             uint32_t bx = blocks[j], ex = blocks[j + 1], by = blocks[j1], ey = blocks[j1 + 1];
             for (; bx < ex && by < ey; bx++, by++) {
                 add_block(&x, at, kb[bx], values[bx]);
@@ -181,7 +179,8 @@ NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, co
             }
             for (; bx < ex; bx++) add_block(&x, at, kb[bx], values[bx]);
             for (; by < ey; by++) add_block(&y, at, kb[by], values[by]);
-            requant_pair(&x, &y, m[j], m[j1], &q, mode, tile[j - j0]);
+            requant_column(&x, m[j], &q, mode, tile[j - j0]);
+            if (j1 != j) requant_column(&y, m[j1], &q, mode, tile[j1 - j0]);
         }
         store_transposed((const int8_t (*)[MR])tile, cols, mr, c + j0, c_stride);
     }
@@ -215,14 +214,14 @@ NRT_ISA_TARGET(AVX512) static void spmm_gather(size_t mr, size_t nc, const int8_
     }
 }
 
-static void qs8_spmm_32x1c4_avx512vnni(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+static void qs8_spmm_64x1c4_avx512vnni(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
                                        const void* w, void* c, size_t c_stride, const void* params) {
     if (mr < 4) spmm_gather(mr, nc, a, a_stride, w, c, c_stride, params);
     else spmm_rows(mr, nc, kc, a, a_stride, w, c, c_stride, params);
 }
 
-const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx512vnni = {
-    .name = "qs8-qc8w-spmm-32x1c4-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .mr = MR,
+const nrt_gemm_table nrt_qs8_qc8w_spmm_64x1c4_minmax_fp32_avx512vnni = {
+    .name = "qs8-qc8w-spmm-64x1c4-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .mr = MR,
     .nr = NRT_GEMM_ONE_PANEL, .kr = 4, .x_offset = 128,
-    .format = &nrt_gemm_format_qs8_qc8w_spmm, .gemm = qs8_spmm_32x1c4_avx512vnni,
+    .format = &nrt_gemm_format_qs8_qc8w_spmm, .gemm = qs8_spmm_64x1c4_avx512vnni,
 };
