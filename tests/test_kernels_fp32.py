@@ -281,6 +281,67 @@ def test_matmul(ashape, bshape):
                          "b": r.standard_normal(bshape).astype(np.float32)})
 
 
+def test_tanh_small_and_large_values():
+    """Tanh's vector form switches from a polynomial (|x| < 0.625) to exp: relative error near 0,
+    around the switch, where it saturates, and NaN kept, at every level."""
+    x = np.concatenate([np.geomspace(1e-30, 1e-3, 40), np.linspace(0.55, 0.7, 61), np.linspace(3, 25, 40),
+                        [1e30, np.inf, 0.0, np.nan]]).astype(np.float32)
+    x = np.concatenate([x, -x])
+    model = make_model([helper.make_node("Tanh", ["x"], ["y"])], [vi("x", [x.size])], [vi("y", None)], [])
+    want = np.tanh(x.astype(np.float64))
+    blob = serialize(convert_graph(model))
+    for isa in levels():
+        with nanort.Model(blob, isa=isa, check_finite=False) as m:
+            y = m.run(None, {"x": x})[0]
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=0, err_msg=isa)
+
+
+# -- LSTM / GRU: products on the level's GEMM (W, R packed), gates on its vector kernels -----
+
+def rnn_model(op, direction, hidden, inp, seq, batch, runtime_weights=False, peep=False, **attrs):
+    r = rng(hidden * 31 + inp * 7 + seq)
+    dirs, g = (2 if direction == "bidirectional" else 1), (4 if op == "LSTM" else 3)
+    weights = {"W": r.standard_normal((dirs, g * hidden, inp)) / np.sqrt(inp),
+               "R": r.standard_normal((dirs, g * hidden, hidden)) / np.sqrt(hidden),
+               "B": r.standard_normal((dirs, 2 * g * hidden)) * 0.5}
+    if peep:
+        weights["P"] = r.standard_normal((dirs, 3 * hidden)) * 0.5
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    names = ["X", "W", "R", "B"] + (["", "", "", "P"] if peep else [])
+    outs = ["Y", "Y_h", "Y_c"][: 3 if op == "LSTM" else 2]
+    node = helper.make_node(op, names, outs, direction=direction, hidden_size=hidden, **attrs)
+    inputs = [vi("X", [seq, batch, inp])]
+    feeds = {"X": r.standard_normal((seq, batch, inp)).astype(np.float32) * 2}
+    if runtime_weights:
+        inputs += [vi(k, list(v.shape)) for k, v in weights.items()]
+        feeds.update(weights)
+        inits = []
+    else:
+        inits = [numpy_helper.from_array(v, k) for k, v in weights.items()]
+    return make_model([node], inputs, [vi(o, None) for o in outs], inits, opset=14), feeds
+
+
+RNN_LEVEL_CASES = [
+    ("LSTM", "forward", 64, 32, 12, 1, {}),           # one row per step: the GEMV shape of CRNNs
+    ("LSTM", "bidirectional", 37, 19, 7, 3, {}),      # odd sizes: GEMM and vector tails
+    ("LSTM", "reverse", 5, 3, 4, 2, dict(clip=0.9)),
+    ("LSTM", "forward", 9, 6, 5, 2, dict(input_forget=1)),
+    ("LSTM", "forward", 9, 6, 5, 2, dict(peep=True)),  # peepholes: the reference cell
+    ("LSTM", "bidirectional", 8, 5, 4, 2, dict(runtime_weights=True)),  # W, R inputs: reference products
+    ("GRU", "forward", 48, 20, 9, 1, {}),
+    ("GRU", "bidirectional", 21, 13, 6, 3, dict(linear_before_reset=1)),
+    ("GRU", "reverse", 7, 4, 5, 2, dict(clip=0.8)),
+    ("GRU", "forward", 6, 4, 3, 2, dict(runtime_weights=True, linear_before_reset=1)),
+]
+
+
+@pytest.mark.parametrize("op,direction,hidden,inp,seq,batch,attrs", RNN_LEVEL_CASES,
+                         ids=[f"{c[0]}-{c[1]}-h{c[2]}-{'-'.join(c[6]) or 'plain'}" for c in RNN_LEVEL_CASES])
+def test_rnn_levels(op, direction, hidden, inp, seq, batch, attrs):
+    model, feeds = rnn_model(op, direction, hidden, inp, seq, batch, **attrs)
+    check_levels(model, feeds, rtol=1e-5, atol=2e-6)
+
+
 # -- elementwise ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div", "Min", "Max"])
@@ -299,7 +360,7 @@ def test_binary_broadcast(op):
 
 
 @pytest.mark.parametrize("op,attrs", [("Relu", {}), ("Sigmoid", {}), ("HardSigmoid", dict(alpha=0.3, beta=0.45)),
-                                      ("HardSwish", {}), ("LeakyRelu", dict(alpha=0.05))])
+                                      ("HardSwish", {}), ("LeakyRelu", dict(alpha=0.05)), ("Tanh", {})])
 def test_activation_ops(op, attrs):
     r = rng(11)
     x = np.concatenate([r.standard_normal(1000) * 4, [-100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0]]).astype(np.float32)

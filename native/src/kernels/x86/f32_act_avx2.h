@@ -13,7 +13,7 @@
 
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {
-    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
+    return kind != NRT_ACT_GELU;
 }
 
 NRT_ISA_INLINE(AVX2) __m256 nrt_exp256(__m256 x) {
@@ -42,6 +42,22 @@ NRT_ISA_INLINE(AVX2) __m256 nrt_sigmoid256(__m256 x) {
     return _mm256_div_ps(one, _mm256_add_ps(one, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+/* tanh(x) as nrt_tanh512 (f32_act_avx512.h). */
+NRT_ISA_INLINE(AVX2) __m256 nrt_tanh256(__m256 x) {
+    __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x), z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    __m256 e = nrt_exp256(_mm256_min_ps(_mm256_set1_ps(40.0f), _mm256_add_ps(ax, ax)));
+    __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+    return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
 NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     switch (act->kind) {
     case NRT_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
@@ -62,6 +78,7 @@ NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     }
     case NRT_ACT_SIGMOID: return nrt_sigmoid256(v);
     case NRT_ACT_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
+    case NRT_ACT_TANH: return nrt_tanh256(v);
     default: return v;
     }
 }
