@@ -281,6 +281,93 @@ def test_matmul(ashape, bshape):
                          "b": r.standard_normal(bshape).astype(np.float32)})
 
 
+def test_tanh_small_and_large_values():
+    """Tanh's vector form switches from a polynomial (|x| < 0.625) to exp: relative error near 0,
+    around the switch, where it saturates, and NaN kept, at every level."""
+    x = np.concatenate([np.geomspace(1e-30, 1e-3, 40), np.linspace(0.55, 0.7, 61), np.linspace(3, 25, 40),
+                        [1e30, np.inf, 0.0, np.nan]]).astype(np.float32)
+    x = np.concatenate([x, -x])
+    model = make_model([helper.make_node("Tanh", ["x"], ["y"])], [vi("x", [x.size])], [vi("y", None)], [])
+    want = np.tanh(x.astype(np.float64))
+    blob = serialize(convert_graph(model))
+    for isa in levels():
+        with nanort.Model(blob, isa=isa, check_finite=False) as m:
+            y = m.run(None, {"x": x})[0]
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=0, err_msg=isa)
+
+
+def test_gelu_levels():
+    """Gelu (erf form) at every level against float64 (erfc, so the negative tail is checked for relative
+    error too) and onnxruntime; a fused Gelu on a MatMul's epilogue likewise."""
+    from math import erfc
+    x = np.concatenate([np.linspace(-12, 12, 2001), np.geomspace(1e-20, 1e-2, 30), -np.geomspace(1e-20, 1e-2, 30),
+                        [0.0]]).astype(np.float32)
+    want = np.array([v * 0.5 * erfc(-v / np.sqrt(2.0)) for v in x.astype(np.float64)])
+    model = make_model([helper.make_node("Gelu", ["x"], ["y"])], [vi("x", [x.size])], [vi("y", None)], [], opset=20)
+    np.testing.assert_allclose(ort_run(model, {"x": x})[0], want, rtol=2e-6, atol=2e-7)
+    blob = serialize(convert_graph(model))
+    for isa in levels():
+        with nanort.Model(blob, isa=isa) as m:
+            got = m.run(None, {"x": x})[0]
+        # the reference computes 1 + erf (as onnxruntime): absolute accuracy only in the negative tail;
+        # the vector levels keep relative accuracy there (exp(-x^2 / 2) loses a little as x^2 grows)
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-7 if isa == "ref" else 1e-37, err_msg=isa)
+        core = np.abs(x) < 4
+        np.testing.assert_allclose(got[core], want[core], rtol=2e-6, atol=2e-7 if isa == "ref" else 1e-37,
+                                   err_msg=isa)
+    r = rng(5)
+    w = (r.standard_normal((37, 45)) / 6).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["h"]), helper.make_node("Gelu", ["h"], ["y"])]
+    model = make_model(nodes, [vi("a", [13, 37])], [vi("y", None)], [numpy_helper.from_array(w, "w")], opset=20)
+    check_levels(model, {"a": r.standard_normal((13, 37)).astype(np.float32) * 3}, rtol=2e-5, atol=1e-6)
+
+
+# -- LSTM / GRU: products on the level's GEMM (W, R packed), gates on its vector kernels -----
+
+def rnn_model(op, direction, hidden, inp, seq, batch, runtime_weights=False, peep=False, **attrs):
+    r = rng(hidden * 31 + inp * 7 + seq)
+    dirs, g = (2 if direction == "bidirectional" else 1), (4 if op == "LSTM" else 3)
+    weights = {"W": r.standard_normal((dirs, g * hidden, inp)) / np.sqrt(inp),
+               "R": r.standard_normal((dirs, g * hidden, hidden)) / np.sqrt(hidden),
+               "B": r.standard_normal((dirs, 2 * g * hidden)) * 0.5}
+    if peep:
+        weights["P"] = r.standard_normal((dirs, 3 * hidden)) * 0.5
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    names = ["X", "W", "R", "B"] + (["", "", "", "P"] if peep else [])
+    outs = ["Y", "Y_h", "Y_c"][: 3 if op == "LSTM" else 2]
+    node = helper.make_node(op, names, outs, direction=direction, hidden_size=hidden, **attrs)
+    inputs = [vi("X", [seq, batch, inp])]
+    feeds = {"X": r.standard_normal((seq, batch, inp)).astype(np.float32) * 2}
+    if runtime_weights:
+        inputs += [vi(k, list(v.shape)) for k, v in weights.items()]
+        feeds.update(weights)
+        inits = []
+    else:
+        inits = [numpy_helper.from_array(v, k) for k, v in weights.items()]
+    return make_model([node], inputs, [vi(o, None) for o in outs], inits, opset=14), feeds
+
+
+RNN_LEVEL_CASES = [
+    ("LSTM", "forward", 64, 32, 12, 1, {}),           # one row per step: the GEMV shape of CRNNs
+    ("LSTM", "bidirectional", 37, 19, 7, 3, {}),      # odd sizes: GEMM and vector tails
+    ("LSTM", "reverse", 5, 3, 4, 2, dict(clip=0.9)),
+    ("LSTM", "forward", 9, 6, 5, 2, dict(input_forget=1)),
+    ("LSTM", "forward", 9, 6, 5, 2, dict(peep=True)),  # peepholes: the reference cell
+    ("LSTM", "bidirectional", 8, 5, 4, 2, dict(runtime_weights=True)),  # W, R inputs: reference products
+    ("GRU", "forward", 48, 20, 9, 1, {}),
+    ("GRU", "bidirectional", 21, 13, 6, 3, dict(linear_before_reset=1)),
+    ("GRU", "reverse", 7, 4, 5, 2, dict(clip=0.8)),
+    ("GRU", "forward", 6, 4, 3, 2, dict(runtime_weights=True, linear_before_reset=1)),
+]
+
+
+@pytest.mark.parametrize("op,direction,hidden,inp,seq,batch,attrs", RNN_LEVEL_CASES,
+                         ids=[f"{c[0]}-{c[1]}-h{c[2]}-{'-'.join(c[6]) or 'plain'}" for c in RNN_LEVEL_CASES])
+def test_rnn_levels(op, direction, hidden, inp, seq, batch, attrs):
+    model, feeds = rnn_model(op, direction, hidden, inp, seq, batch, **attrs)
+    check_levels(model, feeds, rtol=1e-5, atol=2e-6)
+
+
 # -- elementwise ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div", "Min", "Max"])
@@ -299,7 +386,7 @@ def test_binary_broadcast(op):
 
 
 @pytest.mark.parametrize("op,attrs", [("Relu", {}), ("Sigmoid", {}), ("HardSigmoid", dict(alpha=0.3, beta=0.45)),
-                                      ("HardSwish", {}), ("LeakyRelu", dict(alpha=0.05))])
+                                      ("HardSwish", {}), ("LeakyRelu", dict(alpha=0.05)), ("Tanh", {})])
 def test_activation_ops(op, attrs):
     r = rng(11)
     x = np.concatenate([r.standard_normal(1000) * 4, [-100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0]]).astype(np.float32)

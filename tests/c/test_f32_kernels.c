@@ -88,7 +88,7 @@ static const nrt_activation ACTS[] = {
     {NRT_ACT_CLIP, -0.5f, 0.75f},    {NRT_ACT_LEAKY_RELU, 0.1f, 0.0f},
     {NRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {NRT_ACT_HARD_SWISH, 0.0f, 0.0f},
     {NRT_ACT_SIGMOID, 0.0f, 0.0f},   {NRT_ACT_SILU, 0.0f, 0.0f},
-    {NRT_ACT_TANH, 0.0f, 0.0f},
+    {NRT_ACT_TANH, 0.0f, 0.0f},      {NRT_ACT_GELU, 0.0f, 0.0f},
 };
 #define N_ACTS (sizeof ACTS / sizeof *ACTS)
 

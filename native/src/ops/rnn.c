@@ -7,21 +7,38 @@
  * length 0 gives Y_h = Y_c = 0 (as onnxruntime does).
  *
  * Per direction: one product X . W^T + biases for all steps (into scratch),
- * then per step h . R^T and the cell update of every active batch row. */
+ * then per step h . R^T and the cell update of every active batch row.
+ * With constant W, R and B the products run on the level's float32 GEMM,
+ * W and R packed at load with the biases, and the gate activations on the
+ * level's vector kernels; otherwise (or with peepholes, for the cell) on
+ * the reference kernels. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "../kernels/ref/rnn_ref.h"
 #include "matmul.h"
 
 enum { IN_X, IN_W, IN_R, IN_B, IN_LENS, IN_H0, IN_C0, IN_P };
 
+/* One direction's weights packed for the GEMM table (gemm.h's f32 panels). */
+typedef struct rnn_packed {
+    const void* w;      /* W: G columns, bias bx */
+    const void* r;      /* R's first `r_cols` columns (LSTM: all; GRU: z and r), bias bh */
+    const void* r_cand; /* GRU: R's candidate columns [2H, 3H), bias bh there */
+} rnn_packed;
+
 typedef struct rnn_params {
     uint8_t direction;
     bool batch_first, lstm;
     int gates;            /* 4 (LSTM) or 3 (GRU) */
     nrt_rnn_cell cell;
+    const nrt_gemm_table* gemm; /* NULL: the reference products */
+    rnn_packed packed[2];
+    nrt_f32_vact_ukernel vact;  /* the level's activation kernel (gate activations) */
+    uint8_t w[];                /* the packed weights (aligned within) */
 } rnn_params;
 
 typedef struct rnn_state {
@@ -31,9 +48,80 @@ typedef struct rnn_state {
     size_t lens;                     /* byte offset of the int64 lengths */
 } rnn_state;
 
+/* Combined biases of direction d from B (NULL: none): bx goes with
+ * x . W^T, bh with h . R^T (GRU with linear_before_reset keeps Rbh apart:
+ * it stays inside r * (...)). */
+static void split_biases(const float* b, int d, int64_t G, const nrt_rnn_cell* cell, float* bx, float* bh) {
+    for (int64_t j = 0; j < G; j++) {
+        float wb = b ? b[d * 2 * G + j] : 0.0f, rb = b ? b[d * 2 * G + G + j] : 0.0f;
+        bool separate = cell->linear_before_reset && j >= 2 * cell->H;
+        bx[j] = separate ? wb : wb + rb;
+        bh[j] = separate ? rb : 0.0f;
+    }
+}
+
+static bool constant_f32(const nrt_tensor* t, int rank, const int64_t* dims) {
+    if (!t || t->kind != NRT_TENSOR_CONSTANT || t->dtype != NRT_FLOAT32 || t->rank != rank) return false;
+    for (int d = 0; d < rank; d++)
+        if (t->dims[d] != dims[d]) return false;
+    return true;
+}
+
+static size_t aligned(size_t bytes) { return (bytes + NRT_PACK_ALIGN - 1) / NRT_PACK_ALIGN * NRT_PACK_ALIGN; }
+
+/* Columns of R in the step's first product: GRU's candidate part is separate. */
+static int64_t first_columns(const rnn_params* p) { return p->lstm ? p->gates * p->cell.H : 2 * p->cell.H; }
+
+/* Bytes of every direction's packed W and R, 0 when they cannot be packed
+ * (W, R or B not constant float32 of the expected shape: prepare reports it). */
+static size_t packed_bytes(nrt_ctx* ctx, const rnn_params* p, const nrt_gemm_table* t) {
+    int64_t H = p->cell.H, G = p->gates * H, dirs = p->direction == NRT_FB_RnnDirection_BIDIRECTIONAL ? 2 : 1;
+    const nrt_tensor* w = nrt_in(ctx, IN_W);
+    if (!w || w->rank != 3 || w->dims[2] < 1) return 0;
+    int64_t wd[3] = {dirs, G, w->dims[2]}, rd[3] = {dirs, G, H}, bd[2] = {dirs, 2 * G};
+    const nrt_tensor* b = nrt_in(ctx, IN_B);
+    if (!constant_f32(w, 3, wd) || !constant_f32(nrt_in(ctx, IN_R), 3, rd) || (b && !constant_f32(b, 2, bd)))
+        return 0;
+    size_t one = aligned(nrt_gemm_packed_bytes(t, (size_t)G, (size_t)w->dims[2], 1)) +
+                 aligned(nrt_gemm_packed_bytes(t, (size_t)first_columns(p), (size_t)H, 1)) +
+                 (p->lstm ? 0 : aligned(nrt_gemm_packed_bytes(t, (size_t)H, (size_t)H, 1)));
+    return (size_t)dirs * one + NRT_PACK_ALIGN;
+}
+
+static const uint8_t* pack_columns(const nrt_gemm_table* t, const float* w, size_t n, size_t k, const float* bias,
+                                   uint8_t** at) {
+    nrt_gemm_weights a = {n, k, 1, w, k, 0, 1, bias, NULL, 0, 0};
+    uint8_t* dst = *at;
+    nrt_gemm_pack(t, &a, dst);
+    *at += aligned(nrt_gemm_packed_bytes(t, n, k, 1));
+    return dst;
+}
+
+/* Packs W and R of every direction with their biases into p->w. */
+static bool pack_weights(nrt_ctx* ctx, rnn_params* p, const nrt_gemm_table* t, size_t bytes) {
+    int64_t H = p->cell.H, G = p->gates * H, in = nrt_in(ctx, IN_W)->dims[2];
+    int dirs = p->direction == NRT_FB_RnnDirection_BIDIRECTIONAL ? 2 : 1;
+    const float *W = nrt_in(ctx, IN_W)->data, *R = nrt_in(ctx, IN_R)->data;
+    const nrt_tensor* b = nrt_in(ctx, IN_B);
+    float* bias = malloc(2 * (size_t)G * sizeof(float));
+    if (!bias) return false;
+    uint8_t* at = (uint8_t*)(((uintptr_t)p->w + NRT_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_PACK_ALIGN - 1));
+    for (int d = 0; d < dirs; d++) {
+        float *bx = bias, *bh = bias + G;
+        split_biases(b ? b->data : NULL, d, G, &p->cell, bx, bh);
+        const float* Rd = R + d * G * H;
+        p->packed[d].w = pack_columns(t, W + d * G * in, (size_t)G, (size_t)in, bx, &at);
+        p->packed[d].r = pack_columns(t, Rd, (size_t)first_columns(p), (size_t)H, bh, &at);
+        if (!p->lstm) p->packed[d].r_cand = pack_columns(t, Rd + 2 * H * H, (size_t)H, (size_t)H, bh + 2 * H, &at);
+    }
+    free(bias);
+    p->gemm = t;
+    ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
+    return true;
+}
+
 static nrt_status rnn_parse(nrt_ctx* ctx) {
-    rnn_params* p = nrt_alloc_params(ctx, sizeof *p);
-    if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    rnn_params opts = {0}, *p = &opts;
     uint8_t lbr, bf, forget;
     int32_t hidden;
     nrt_status st;
@@ -55,6 +143,13 @@ static nrt_status rnn_parse(nrt_ctx* ctx) {
     p->cell.H = hidden;
     p->cell.input_forget = forget && p->lstm;
     p->cell.linear_before_reset = lbr && !p->lstm;
+    const nrt_gemm_table* t = nrt_kernels_of(ctx)->f32_gemm;
+    size_t bytes = packed_bytes(ctx, p, t);
+    rnn_params* out = nrt_alloc_params(ctx, sizeof *out + bytes);
+    if (!out) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = opts;
+    out->vact = nrt_kernels_of(ctx)->f32_vact;
+    if (bytes && !pack_weights(ctx, out, t, bytes)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     return NRT_OK;
 }
 
@@ -175,18 +270,6 @@ static const float* in_data(nrt_ctx* ctx, int i) {
     return t ? t->data : NULL;
 }
 
-/* Combined biases of direction d: bx goes with x . W^T, bh with h . R^T. */
-static void biases(nrt_ctx* ctx, const rnn_run* r) {
-    const float* b = in_data(ctx, IN_B);
-    int64_t G = r->s->G, H = r->p->cell.H;
-    float *bx = r->f + r->s->bx, *bh = r->f + r->s->bh;
-    for (int64_t j = 0; j < G; j++) {
-        float wb = b ? b[r->dir * 2 * G + j] : 0.0f, rb = b ? b[r->dir * 2 * G + G + j] : 0.0f;
-        bool separate = r->p->cell.linear_before_reset && j >= 2 * H; /* GRU: Rbh stays inside r * (...) */
-        bx[j] = separate ? wb : wb + rb;
-        bh[j] = separate ? rb : 0.0f;
-    }
-}
 
 /* Initial state (layout-aware) for direction d, or zeros. */
 static void init_state(const rnn_run* r, const float* src, float* dst) {
@@ -213,23 +296,89 @@ static void store_state(const rnn_run* r, const float* src, float* dst) {
     }
 }
 
-/* h . R^T (+ bh) for every batch row; GRU without linear_before_reset
- * computes only the z and r parts here. */
-static void recurrent_product(nrt_ctx* ctx, const rnn_run* r, const float* h, int64_t n) {
-    int64_t H = r->p->cell.H;
-    const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * r->s->G * H;
-    nrt_gemm_f32 g = {r->s->batch, n, H, h, H, R, H, r->f + r->s->gh, r->s->G, r->f + r->s->bh,
-                      {NRT_ACT_NONE, 0, 0}};
+static const nrt_activation NO_ACT = {NRT_ACT_NONE, 0, 0};
+
+/* C[rows, n] (row stride ldc) = A . packed^T + its bias on the level's GEMM. */
+static void packed_product(nrt_ctx* ctx, const void* packed, size_t rows, size_t n, size_t k, const float* a,
+                           float* c, size_t ldc) {
+    const rnn_params* p = ctx->node->params;
+    nrt_gemm_args g = {rows, n, k, 1, a, k, NULL, packed, 0, c, ldc, &NO_ACT};
+    nrt_threads threads = nrt_threads_of(ctx);
+    nrt_gemm_run(&threads, p->gemm, &g);
+}
+
+/* h . R^T (+ bh) for every batch row; GRU computes only the z and r parts
+ * here, and with linear_before_reset h . Rh^T + Rbh too. */
+static void recurrent_product(nrt_ctx* ctx, const rnn_run* r, const float* h) {
+    const rnn_params* p = r->p;
+    int64_t H = p->cell.H, G = r->s->G, n = first_columns(p);
+    float* gh = r->f + r->s->gh;
+    if (p->gemm) {
+        packed_product(ctx, p->packed[r->dir].r, (size_t)r->s->batch, (size_t)n, (size_t)H, h, gh, (size_t)G);
+        if (p->cell.linear_before_reset)
+            packed_product(ctx, p->packed[r->dir].r_cand, (size_t)r->s->batch, (size_t)H, (size_t)H, h, gh + 2 * H,
+                           (size_t)G);
+        return;
+    }
+    if (p->cell.linear_before_reset) n = G;
+    const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * G * H;
+    nrt_gemm_f32 g = {r->s->batch, n, H, h, H, R, H, gh, G, r->f + r->s->bh, NO_ACT};
     nrt_gemm_f32_parallel(ctx, &g, true);
 }
 
 /* GRU without linear_before_reset: (r * h) . Rh^T into gh[:, 2H:3H]. */
 static void reset_product(nrt_ctx* ctx, const rnn_run* r) {
-    int64_t H = r->p->cell.H;
-    const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * r->s->G * H + 2 * H * H;
-    nrt_gemm_f32 g = {r->s->batch, H, H, r->f + r->s->rh, H, R, H, r->f + r->s->gh + 2 * H, r->s->G, NULL,
-                      {NRT_ACT_NONE, 0, 0}};
+    int64_t H = r->p->cell.H, G = r->s->G;
+    const float* rh = r->f + r->s->rh;
+    float* out = r->f + r->s->gh + 2 * H;
+    if (r->p->gemm) {
+        packed_product(ctx, r->p->packed[r->dir].r_cand, (size_t)r->s->batch, (size_t)H, (size_t)H, rh, out,
+                       (size_t)G);
+        return;
+    }
+    const float* R = (const float*)nrt_in(ctx, IN_R)->data + r->dir * G * H + 2 * H * H;
+    nrt_gemm_f32 g = {r->s->batch, H, H, rh, H, R, H, out, G, NULL, NO_ACT};
     nrt_gemm_f32_parallel(ctx, &g, true);
+}
+
+/* a[j] = clip(a[j] + b[j]) for j < n, then act over them. */
+static void add_clip_act(const rnn_params* p, float* a, const float* b, int64_t n, uint8_t act) {
+    float c = p->cell.clip;
+    for (int64_t j = 0; j < n; j++) a[j] += b[j];
+    if (c > 0.0f)
+        for (int64_t j = 0; j < n; j++) a[j] = a[j] < -c ? -c : (a[j] > c ? c : a[j]);
+    nrt_activation f = {act, 0, 0};
+    p->vact(&f, a, a, (size_t)n);
+}
+
+/* The LSTM cell without peepholes, as nrt_lstm_cell_f32_ref with the gate
+ * activations on the level's vector kernel. gh (i, o, f, c) is overwritten. */
+static void lstm_cell(const rnn_params* p, const float* gx, float* gh, float* h, float* c) {
+    int64_t H = p->cell.H;
+    float *i = gh, *o = gh + H, *f = gh + 2 * H, *g = gh + 3 * H;
+    add_clip_act(p, gh, gx, 3 * H, NRT_ACT_SIGMOID);
+    add_clip_act(p, g, gx + 3 * H, H, NRT_ACT_TANH);
+    for (int64_t j = 0; j < H; j++) c[j] = (p->cell.input_forget ? 1.0f - i[j] : f[j]) * c[j] + i[j] * g[j];
+    nrt_activation tanh_act = {NRT_ACT_TANH, 0, 0};
+    p->vact(&tanh_act, c, g, (size_t)H);
+    for (int64_t j = 0; j < H; j++) h[j] = o[j] * g[j];
+}
+
+/* GRU, as nrt_gru_gates_f32_ref / nrt_gru_update_f32_ref on the vector kernel. */
+static void gru_gates(const rnn_params* p, const float* gx, float* gh, const float* h, float* rh) {
+    int64_t H = p->cell.H;
+    add_clip_act(p, gh, gx, 2 * H, NRT_ACT_SIGMOID);
+    if (!p->cell.linear_before_reset)
+        for (int64_t j = 0; j < H; j++) rh[j] = gh[H + j] * h[j];
+}
+
+static void gru_update(const rnn_params* p, const float* gx, float* gh, float* h) {
+    int64_t H = p->cell.H;
+    float *z = gh, *r = gh + H, *a = gh + 2 * H;
+    if (p->cell.linear_before_reset)
+        for (int64_t j = 0; j < H; j++) a[j] *= r[j];
+    add_clip_act(p, a, gx + 2 * H, H, NRT_ACT_TANH);
+    for (int64_t j = 0; j < H; j++) h[j] = (1.0f - z[j]) * a[j] + z[j] * h[j];
 }
 
 static void step(nrt_ctx* ctx, const rnn_run* r, int64_t s_idx, float* y) {
@@ -239,35 +388,49 @@ static void step(nrt_ctx* ctx, const rnn_run* r, int64_t s_idx, float* y) {
     float *h = r->f + s->h, *c = r->f + s->c, *gh = r->f + s->gh, *rh = r->f + s->rh;
     const float* peep = in_data(ctx, IN_P);
     if (peep) peep += r->dir * 3 * H;
-    bool two_products = !p->lstm && !p->cell.linear_before_reset;
-    recurrent_product(ctx, r, h, two_products ? 2 * H : G);
+    bool fast = p->gemm != NULL; /* (packed weights: the vector cell) */
+    recurrent_product(ctx, r, h);
     for (int64_t b = 0; b < B; b++) {
         if (s_idx >= r->lens[b]) continue;
         int64_t t = r->reverse ? r->lens[b] - 1 - s_idx : s_idx;
         const float* gx = r->f + s->xw + (p->batch_first ? b * s->seq + t : t * B + b) * G;
-        if (p->lstm) nrt_lstm_cell_f32_ref(&p->cell, gx, gh + b * G, peep, h + b * H, c + b * H);
+        if (p->lstm && fast && !peep) lstm_cell(p, gx, gh + b * G, h + b * H, c + b * H);
+        else if (p->lstm) nrt_lstm_cell_f32_ref(&p->cell, gx, gh + b * G, peep, h + b * H, c + b * H);
+        else if (fast) gru_gates(p, gx, gh + b * G, h + b * H, rh + b * H);
         else nrt_gru_gates_f32_ref(&p->cell, gx, gh + b * G, h + b * H, rh + b * H);
     }
-    if (two_products) reset_product(ctx, r);
+    if (!p->lstm && !p->cell.linear_before_reset) reset_product(ctx, r);
     for (int64_t b = 0; b < B; b++) {
         if (s_idx >= r->lens[b]) continue;
         int64_t t = r->reverse ? r->lens[b] - 1 - s_idx : s_idx;
         const float* gx = r->f + s->xw + (p->batch_first ? b * s->seq + t : t * B + b) * G;
-        if (!p->lstm) nrt_gru_update_f32_ref(&p->cell, gx, gh + b * G, h + b * H);
+        if (!p->lstm && fast) gru_update(p, gx, gh + b * G, h + b * H);
+        else if (!p->lstm) nrt_gru_update_f32_ref(&p->cell, gx, gh + b * G, h + b * H);
         int64_t row = p->batch_first ? (b * s->seq + t) * s->dirs + r->dir : (t * s->dirs + r->dir) * B + b;
         memcpy(y + row * H, h + b * H, sizeof(float) * (size_t)H);
     }
 }
 
+/* x . W^T + bx for every step into scratch. */
+static void input_product(nrt_ctx* ctx, const rnn_run* r) {
+    const rnn_state* s = r->s;
+    const nrt_tensor* x = nrt_in(ctx, IN_X);
+    if (r->p->gemm) {
+        packed_product(ctx, r->p->packed[r->dir].w, (size_t)(s->seq * s->batch), (size_t)s->G, (size_t)s->in,
+                       x->data, r->f + s->xw, (size_t)s->G);
+        return;
+    }
+    split_biases(in_data(ctx, IN_B), r->dir, s->G, &r->p->cell, r->f + s->bx, r->f + s->bh);
+    const float* W = (const float*)nrt_in(ctx, IN_W)->data + r->dir * s->G * s->in;
+    nrt_gemm_f32 g = {s->seq * s->batch, s->G, s->in, x->data, s->in, W, s->in, r->f + s->xw, s->G, r->f + s->bx,
+                      NO_ACT};
+    nrt_gemm_f32_parallel(ctx, &g, true);
+}
+
 static void run_direction(nrt_ctx* ctx, rnn_run* r, float* y) {
     const rnn_state* s = r->s;
     int64_t H = r->p->cell.H;
-    biases(ctx, r);
-    const nrt_tensor* x = nrt_in(ctx, IN_X);
-    const float* W = (const float*)nrt_in(ctx, IN_W)->data + r->dir * s->G * s->in;
-    nrt_gemm_f32 g = {s->seq * s->batch, s->G, s->in, x->data, s->in, W, s->in, r->f + s->xw, s->G, r->f + s->bx,
-                      {NRT_ACT_NONE, 0, 0}};
-    nrt_gemm_f32_parallel(ctx, &g, true);
+    input_product(ctx, r);
     init_state(r, in_data(ctx, IN_H0), r->f + s->h);
     init_state(r, r->p->lstm ? in_data(ctx, IN_C0) : NULL, r->f + s->c);
     memset(r->f + s->rh, 0, sizeof(float) * (size_t)(s->batch * H));

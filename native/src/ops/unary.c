@@ -26,6 +26,7 @@ static void pick_fast(nrt_ctx* ctx, unary_params* p) {
     case NRT_FB_OpType_HardSigmoid: kind = NRT_ACT_HARD_SIGMOID; break;
     case NRT_FB_OpType_HardSwish: kind = NRT_ACT_HARD_SWISH; break;
     case NRT_FB_OpType_Silu: kind = NRT_ACT_SILU; break;
+    case NRT_FB_OpType_Tanh: kind = NRT_ACT_TANH; break;
     case NRT_FB_OpType_Gelu:
         if (p->k.approximate_tanh) return;
         kind = NRT_ACT_GELU;

@@ -82,7 +82,7 @@ NRT_ALWAYS_INLINE void acc_store(tile_acc* t, size_t mr, size_t nc, float* c, si
             nrt_st_upto8_f32(cr, v0, v1, nc);
         }
     }
-    /* Tanh / Gelu: the scalar reference after every row is stored, so no
+    /* a kind without SIMD code: the scalar reference after every row is stored, so no
      * accumulator lives across its calls */
     for (size_t r = 0; !simd_act && r < mr && r < (size_t)R; r++)
         for (size_t j = 0; j < nc; j++) c[r * c_stride + j] = nrt_activation_apply(act, c[r * c_stride + j]);

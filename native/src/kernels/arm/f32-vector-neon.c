@@ -81,6 +81,8 @@ void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size
     case NRT_ACT_HARD_SWISH: vact_loop(act, x, y, n, NRT_ACT_HARD_SWISH); return;
     case NRT_ACT_SIGMOID: vact_loop(act, x, y, n, NRT_ACT_SIGMOID); return;
     case NRT_ACT_SILU: vact_loop(act, x, y, n, NRT_ACT_SILU); return;
+    case NRT_ACT_TANH: vact_loop(act, x, y, n, NRT_ACT_TANH); return;
+    case NRT_ACT_GELU: vact_loop(act, x, y, n, NRT_ACT_GELU); return;
     case NRT_ACT_NONE:
         if (x != y)
             for (size_t i = 0; i < n; i++) y[i] = x[i];

@@ -5,8 +5,8 @@
  * Accuracy against the reference (nrt_activation_apply), as the x86 tiers:
  * Relu, Clip, LeakyRelu exact; HardSigmoid, HardSwish within 1 ulp (one
  * FMA with 1/6); Sigmoid and SiLU within ~3 ulp (the Cephes exp polynomial
- * of kernels/ref/exp_ref.h, then one division). Tanh and Gelu have no SIMD
- * form: callers run the scalar reference for them (nrt_f32_act_simd_neon).
+ * of kernels/ref/exp_ref.h, then one division); Tanh within ~4 ulp
+ * (nrt_tanh_neon); Gelu within ~8 ulp (nrt_gelu_neon).
  * NaN behaves as in the reference: Relu maps it to 0 (FMAXNM), the others
  * keep it (FMAX / FMIN propagate NaN). */
 #ifndef NRT_F32_ACT_NEON_H
@@ -20,7 +20,7 @@
 
 
 static inline bool nrt_f32_act_simd_neon(unsigned kind) {
-    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
+    return kind < NRT_ACT_COUNT;
 }
 
 /* exp(x) for x clamped to [-87.3, 88.7]: x = n ln2 + r, Cephes polynomial
@@ -51,6 +51,49 @@ NRT_ALWAYS_INLINE float32x4_t nrt_sigmoid_neon(float32x4_t x) {
     return vdivq_f32(one, vaddq_f32(one, nrt_exp_neon(vnegq_f32(x))));
 }
 
+/* tanh(x): for |x| < 0.625 the odd polynomial x + x^3 P(x^2) (Cephes
+ * tanhf's coefficients); above, 1 - 2 / (exp(2|x|) + 1) with x's sign (exp
+ * clamps its input, so large |x| gives 1; NaN stays NaN). */
+NRT_ALWAYS_INLINE float32x4_t nrt_tanh_neon(float32x4_t x) {
+    float32x4_t ax = vabsq_f32(x), z = vmulq_f32(x, x), one = vdupq_n_f32(1.0f);
+    float32x4_t p = vdupq_n_f32(-5.70498872745e-3f);
+    p = vfmaq_f32(vdupq_n_f32(2.06390887954e-2f), p, z);
+    p = vfmaq_f32(vdupq_n_f32(-5.37397155531e-2f), p, z);
+    p = vfmaq_f32(vdupq_n_f32(1.33314422036e-1f), p, z);
+    p = vfmaq_f32(vdupq_n_f32(-3.33332819422e-1f), p, z);
+    float32x4_t small = vfmaq_f32(x, vmulq_f32(p, z), x);
+    float32x4_t e = nrt_exp_neon(vaddq_f32(ax, ax));
+    float32x4_t big = vsubq_f32(one, vdivq_f32(vdupq_n_f32(2.0f), vaddq_f32(e, one)));
+    uint32x4_t sign = vdupq_n_u32(0x80000000u);
+    big = vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(big), vandq_u32(sign, vreinterpretq_u32_f32(x))));
+    return vbslq_f32(vcltq_f32(ax, vdupq_n_f32(0.625f)), small, big);
+}
+
+/* Gelu (erf form): x Phi(x), Phi(x) = 1 - q / 2 for x >= 0 and q / 2 below,
+ * q = erfc(|x| / sqrt 2) = exp(-z^2) P(t), z = |x| / sqrt 2, t = 1 / (1 + z / 2),
+ * P a degree-9 least-squares fit of erfc(z) exp(z^2) in t over z in [0, 9.5]
+ * (relative error ~3e-7 in float32 arithmetic). No 1 - erf cancellation:
+ * Phi keeps its relative accuracy in the negative tail too. z^2 is capped at
+ * 100 (past it Phi is 0 or 1 in float; NaN stays NaN). */
+NRT_ALWAYS_INLINE float32x4_t nrt_gelu_neon(float32x4_t x) {
+    float32x4_t z = vmulq_f32(vabsq_f32(x), vdupq_n_f32(0.70710678118654752f));
+    float32x4_t t = vdivq_f32(vdupq_n_f32(1.0f), vfmaq_f32(vdupq_n_f32(1.0f), z, vdupq_n_f32(0.5f)));
+    float32x4_t p = vdupq_n_f32(-6.0232758693e-02f);
+    p = vfmaq_f32(vdupq_n_f32(2.8880806561e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-4.9270906292e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.8019052183e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-2.4699647951e-02f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.0005062800e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.4443210267e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.8203054239e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.8213184520e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-2.3920240923e-06f), p, t);
+    float32x4_t zz = vminq_f32(vdupq_n_f32(100.0f), vmulq_f32(z, z));
+    float32x4_t half_q = vmulq_f32(vmulq_f32(p, nrt_exp_neon(vnegq_f32(zz))), vdupq_n_f32(0.5f));
+    float32x4_t phi = vbslq_f32(vcltzq_f32(x), half_q, vsubq_f32(vdupq_n_f32(1.0f), half_q));
+    return vmulq_f32(x, phi);
+}
+
 /* One vector through `act` (kinds with SIMD code only; others pass through). */
 NRT_ALWAYS_INLINE float32x4_t nrt_act_neon(float32x4_t v, const nrt_activation* act) {
     switch (act->kind) {
@@ -69,6 +112,8 @@ NRT_ALWAYS_INLINE float32x4_t nrt_act_neon(float32x4_t v, const nrt_activation* 
     }
     case NRT_ACT_SIGMOID: return nrt_sigmoid_neon(v);
     case NRT_ACT_SILU: return vmulq_f32(v, nrt_sigmoid_neon(v));
+    case NRT_ACT_TANH: return nrt_tanh_neon(v);
+    case NRT_ACT_GELU: return nrt_gelu_neon(v);
     default: return v;
     }
 }

@@ -8,8 +8,8 @@
  * costs what its columns need, which matters on cores that split 512-bit
  * FMAs into two 256-bit halves (AMD Zen 4) for channel counts like 24 or
  * 48. Bias initializes the accumulators; the activation runs on the
- * registers before the store (Tanh / Gelu: after it, through the scalar
- * reference). */
+ * registers before the store (a kind without SIMD code: after it, through
+ * the scalar reference). */
 #include <immintrin.h>
 #include <stdbool.h>
 

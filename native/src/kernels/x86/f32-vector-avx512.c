@@ -80,6 +80,7 @@ NRT_ISA_TARGET(AVX512) void nrt_f32_vact_avx512(const nrt_activation* act, const
     case NRT_ACT_HARD_SWISH: vact_loop(act, x, y, n, NRT_ACT_HARD_SWISH); return;
     case NRT_ACT_SIGMOID: vact_loop(act, x, y, n, NRT_ACT_SIGMOID); return;
     case NRT_ACT_SILU: vact_loop(act, x, y, n, NRT_ACT_SILU); return;
+    case NRT_ACT_TANH: vact_loop(act, x, y, n, NRT_ACT_TANH); return;
     case NRT_ACT_GELU: vact_loop(act, x, y, n, NRT_ACT_GELU); return;
     case NRT_ACT_NONE:
         if (x != y)

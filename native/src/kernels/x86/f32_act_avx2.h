@@ -13,7 +13,7 @@
 
 
 static inline bool nrt_f32_act_simd256(unsigned kind) {
-    return kind != NRT_ACT_TANH && kind != NRT_ACT_GELU;
+    return kind < NRT_ACT_COUNT;
 }
 
 NRT_ISA_INLINE(AVX2) __m256 nrt_exp256(__m256 x) {
@@ -42,6 +42,43 @@ NRT_ISA_INLINE(AVX2) __m256 nrt_sigmoid256(__m256 x) {
     return _mm256_div_ps(one, _mm256_add_ps(one, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+/* tanh(x) as nrt_tanh512 (f32_act_avx512.h). */
+NRT_ISA_INLINE(AVX2) __m256 nrt_tanh256(__m256 x) {
+    __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x), z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    __m256 e = nrt_exp256(_mm256_min_ps(_mm256_set1_ps(40.0f), _mm256_add_ps(ax, ax)));
+    __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+    return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
+/* Gelu as nrt_gelu512 (f32_act_avx512.h). */
+NRT_ISA_INLINE(AVX2) __m256 nrt_gelu256(__m256 x) {
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(-6.0232758693e-02f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8880806561e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-4.9270906292e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8019052183e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-2.4699647951e-02f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.0005062800e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.4443210267e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8203054239e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8213184520e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-2.3920240923e-06f));
+    __m256 zz = _mm256_min_ps(_mm256_set1_ps(100.0f), _mm256_mul_ps(z, z));
+    __m256 half_q = _mm256_mul_ps(_mm256_mul_ps(p, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), zz))), _mm256_set1_ps(0.5f));
+    __m256 phi = _mm256_sub_ps(_mm256_set1_ps(1.0f), half_q);
+    phi = _mm256_blendv_ps(phi, half_q, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return _mm256_mul_ps(x, phi);
+}
+
 NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     switch (act->kind) {
     case NRT_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
@@ -62,6 +99,8 @@ NRT_ISA_INLINE(AVX2) __m256 nrt_act256(__m256 v, const nrt_activation* act) {
     }
     case NRT_ACT_SIGMOID: return nrt_sigmoid256(v);
     case NRT_ACT_SILU: return _mm256_mul_ps(v, nrt_sigmoid256(v));
+    case NRT_ACT_TANH: return nrt_tanh256(v);
+    case NRT_ACT_GELU: return nrt_gelu256(v);
     default: return v;
     }
 }

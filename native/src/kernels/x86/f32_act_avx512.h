@@ -3,9 +3,8 @@
  * reference (nrt_activation_apply): Relu, Clip, LeakyRelu exact; HardSigmoid,
  * HardSwish within 1 ulp (x/6 becomes one FMA with 1/6); Sigmoid and SiLU
  * within ~3 ulp (Cephes exp polynomial as kernels/ref/exp_ref.h, then one
- * division); Gelu within 4 ulp (nrt_gelu512). Tanh has no SIMD form here:
- * callers use the scalar reference for it (nrt_f32_act_simd512 says which
- * kinds are covered). */
+ * division); Tanh within ~4 ulp (nrt_tanh512); Gelu within 4 ulp
+ * (nrt_gelu512). nrt_f32_act_simd512 says which kinds have SIMD code. */
 #ifndef NRT_F32_ACT_AVX512_H
 #define NRT_F32_ACT_AVX512_H
 
@@ -17,7 +16,7 @@
 
 
 static inline bool nrt_f32_act_simd512(unsigned kind) {
-    return kind != NRT_ACT_TANH;
+    return kind < NRT_ACT_COUNT;
 }
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes polynomial for exp(r), times
@@ -41,6 +40,24 @@ NRT_ISA_INLINE(AVX512) __m512 nrt_exp512(__m512 x) {
 NRT_ISA_INLINE(AVX512) __m512 nrt_sigmoid512(__m512 x) {
     __m512 one = _mm512_set1_ps(1.0f);
     return _mm512_div_ps(one, _mm512_add_ps(one, nrt_exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+/* tanh(x): for |x| < 0.625 the odd polynomial x + x^3 P(x^2) (Cephes
+ * tanhf's coefficients), which keeps small values exact to a few ulp; above,
+ * 1 - 2 / (exp(2|x|) + 1) with x's sign (2|x| capped at 40, where tanh is 1
+ * in float; NaN stays NaN). */
+NRT_ISA_INLINE(AVX512) __m512 nrt_tanh512(__m512 x) {
+    __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x), one = _mm512_set1_ps(1.0f);
+    __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(2.06390887954e-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531e-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036e-1f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
+    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+    __m512 e = nrt_exp512(_mm512_min_ps(_mm512_set1_ps(40.0f), _mm512_add_ps(ax, ax)));
+    __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+    big = _mm512_mask_sub_ps(big, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps(), big);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), big, small);
 }
 
 /* Gelu, exact (erf) form: 0.5 x (1 + erf(z)), z = x / sqrt(2), computing
@@ -104,6 +121,7 @@ NRT_ISA_INLINE(AVX512) __m512 nrt_act512(__m512 v, const nrt_activation* act) {
     }
     case NRT_ACT_SIGMOID: return nrt_sigmoid512(v);
     case NRT_ACT_SILU: return _mm512_mul_ps(v, nrt_sigmoid512(v));
+    case NRT_ACT_TANH: return nrt_tanh512(v);
     case NRT_ACT_GELU: return nrt_gelu512(v);
     default: return v;
     }
