@@ -88,8 +88,10 @@ NRT_ALWAYS_INLINE float32x4_t nrt_gelu_neon(float32x4_t x) {
     p = vfmaq_f32(vdupq_n_f32(2.8203054239e-01f), p, t);
     p = vfmaq_f32(vdupq_n_f32(2.8213184520e-01f), p, t);
     p = vfmaq_f32(vdupq_n_f32(-2.3920240923e-06f), p, t);
-    float32x4_t zz = vminq_f32(vdupq_n_f32(100.0f), vmulq_f32(z, z));
+    float32x4_t z2 = vmulq_f32(z, z), zz = vminq_f32(vdupq_n_f32(100.0f), z2);
     float32x4_t half_q = vmulq_f32(vmulq_f32(p, nrt_exp_neon(vnegq_f32(zz))), vdupq_n_f32(0.5f));
+    half_q = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(half_q),
+                                             vcltq_f32(z2, vdupq_n_f32(100.0f)))); /* (past: Phi is 0 or 1) */
     float32x4_t phi = vbslq_f32(vcltzq_f32(x), half_q, vsubq_f32(vdupq_n_f32(1.0f), half_q));
     return vmulq_f32(x, phi);
 }

@@ -72,8 +72,9 @@ NRT_ISA_INLINE(AVX2) __m256 nrt_gelu256(__m256 x) {
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8203054239e-01f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.8213184520e-01f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-2.3920240923e-06f));
-    __m256 zz = _mm256_min_ps(_mm256_set1_ps(100.0f), _mm256_mul_ps(z, z));
+    __m256 z2 = _mm256_mul_ps(z, z), zz = _mm256_min_ps(_mm256_set1_ps(100.0f), z2);
     __m256 half_q = _mm256_mul_ps(_mm256_mul_ps(p, nrt_exp256(_mm256_sub_ps(_mm256_setzero_ps(), zz))), _mm256_set1_ps(0.5f));
+    half_q = _mm256_and_ps(half_q, _mm256_cmp_ps(z2, _mm256_set1_ps(100.0f), _CMP_LT_OQ)); /* (past: Phi is 0 or 1) */
     __m256 phi = _mm256_sub_ps(_mm256_set1_ps(1.0f), half_q);
     phi = _mm256_blendv_ps(phi, half_q, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
     return _mm256_mul_ps(x, phi);
