@@ -150,3 +150,19 @@ def test_preserve_intermediates_keeps_every_part_readable():
     nodes = [helper.make_node("Relu", ["a"], ["ra"]), helper.make_node("Sigmoid", ["b"], ["sb"]),
              helper.make_node("Concat", ["ra", "sb"], ["y"], axis=1)]
     _run_both(_model(nodes, inputs, ["y"]), _feeds(inputs), preserve_intermediates=True)
+
+
+def test_slice_along_the_outer_axis_is_a_view():
+    """mid is a view of r; the Slice along the inner axis (cols, r's last reader) copies."""
+    inputs = {"x": (1, 8, 64)}
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Slice", ["r", "lo", "hi", "ax"], ["mid"]), helper.make_node("Neg", ["mid"], ["y"]),
+             helper.make_node("Slice", ["r", "lo2", "hi2", "ax2"], ["cols"]), helper.make_node("Neg", ["cols"], ["z"])]
+    ints = {"lo": [1], "hi": [7], "ax": [1], "lo2": [3], "hi2": [7], "ax2": [2]}
+    graph = helper.make_graph(nodes, "g", [_vi("x", inputs["x"])],
+                              [helper.make_value_info(o, onnx.TypeProto()) for o in ("y", "z")],
+                              [helper.make_tensor(k, TensorProto.INT64, [len(v)], v) for k, v in ints.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    _, _, arena = _run_both(model, _feeds(inputs))
+    copying_slice = _aligned((1, 8, 64), (1, 6, 64), (1, 6, 64))  # r, mid and y at once
+    assert arena < copying_slice

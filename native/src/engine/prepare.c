@@ -195,10 +195,10 @@ static int in_place_root(const nrt_model* m, int t, size_t* offset) {
     return t;
 }
 
-/* Concat inputs and Split outputs that are contiguous blocks of the joined
- * tensor (nrt_op_parts_contiguous) are placed inside it: their producers
- * write the Concat's output directly and Split's outputs are views of its
- * input, and the op copies nothing. A tensor takes one place only (the
+/* Concat inputs and Split / Slice outputs that are contiguous blocks of the
+ * joined tensor (nrt_op_parts_contiguous) are placed inside it: their
+ * producers write the Concat's output directly, Split's and Slice's outputs
+ * are views of their input, and the op copies nothing. A tensor takes one place only (the
  * first Concat or Split that claims it; a second Concat reading it copies
  * it); graph outputs keep their own bytes. */
 static void plan_in_place(nrt_model* m) {
@@ -206,8 +206,8 @@ static void plan_in_place(nrt_model* m) {
     if (m->opts.preserve_intermediates) return;
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
-        bool concat = n->op == NRT_FB_OpType_Concat;
-        if (n->static_eval || n->late || n->fused || (!concat && n->op != NRT_FB_OpType_Split)) continue;
+        bool concat = n->op == NRT_FB_OpType_Concat; /* else Split or Slice: the parts are its outputs */
+        if (n->static_eval || n->late || n->fused || n->num_inputs < 1 || n->num_outputs < 1) continue;
         int joined = concat ? n->outputs[0] : n->inputs[0], count = concat ? n->num_inputs : n->num_outputs;
         const int32_t* parts = concat ? n->inputs : n->outputs;
         size_t* offsets = malloc(sizeof *offsets * (size_t)(count + 1)); /* NULL: the op copies its parts */

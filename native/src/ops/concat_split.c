@@ -10,6 +10,8 @@
 #include "movement_util.h"
 #include "upsample.h"
 
+bool nrt_blocks_contiguous(const nrt_node* node, size_t* offsets);
+
 typedef struct axis_params {
     int32_t axis;
     int32_t num_outputs; /* Split: 0 = one part per output */
@@ -82,8 +84,7 @@ static nrt_status axis_parse(nrt_ctx* ctx) {
 
 /* Parts are contiguous blocks when there is one row (every dim before the
  * axis is 1) and each part is copied as is. */
-bool nrt_op_parts_contiguous(const nrt_node* node, size_t* offsets) {
-    if (node->op != NRT_FB_OpType_Concat && node->op != NRT_FB_OpType_Split) return false;
+bool nrt_blocks_contiguous(const nrt_node* node, size_t* offsets) {
     const blocks_state* s = node->state;
     if (!s || s->rows != 1 || s->rescale || s->up) return false;
     size_t offset = 0;
