@@ -53,22 +53,25 @@ def _aligned(*shapes) -> int:
 
 
 def test_producers_write_into_the_concat_output():
-    """Relu and Sigmoid write their slices of y: the arena holds the inputs and y only."""
+    """Relu and Sigmoid write their slices of y: ra and sb take no bytes of their own
+    (a and b stay live to the end, so a copying Concat needs a, b, ra, sb and y at once)."""
     inputs = {"a": (1, 4, 40), "b": (1, 3, 40)}
     nodes = [helper.make_node("Relu", ["a"], ["ra"]), helper.make_node("Sigmoid", ["b"], ["sb"]),
-             helper.make_node("Concat", ["ra", "sb"], ["y"], axis=1)]
-    _, _, arena = _run_both(_model(nodes, inputs, ["y"]), _feeds(inputs))
-    assert arena == _aligned((1, 4, 40), (1, 3, 40), (1, 7, 40))
+             helper.make_node("Concat", ["ra", "sb"], ["y"], axis=1),
+             helper.make_node("Neg", ["a"], ["u"]), helper.make_node("Neg", ["b"], ["v"])]
+    _, _, arena = _run_both(_model(nodes, inputs, ["y", "u", "v"]), _feeds(inputs))
+    assert arena == _aligned((1, 4, 40), (1, 3, 40), (1, 7, 40), (1, 4, 40))  # a, b, y, then u
 
 
 def test_split_outputs_are_views_of_its_input():
     inputs = {"x": (1, 6, 40)}
     nodes = [helper.make_node("Relu", ["x"], ["r"]),
              helper.make_node("Split", ["r"], ["s0", "s1", "s2"], axis=1, num_outputs=3),
-             helper.make_node("Mul", ["s0", "s1"], ["p"]), helper.make_node("Add", ["p", "s2"], ["y"])]
-    _, _, arena = _run_both(_model(nodes, inputs, ["y"], opset=18), _feeds(inputs))
-    # x, r (holding s0..s2), p, y; a copying Split would add s0, s1, s2 beside r
-    assert arena <= _aligned((1, 6, 40), (1, 6, 40), (1, 2, 40), (1, 2, 40))
+             helper.make_node("Mul", ["s0", "s1"], ["p"]), helper.make_node("Add", ["p", "s2"], ["y"]),
+             helper.make_node("Neg", ["x"], ["z"])]
+    _, _, arena = _run_both(_model(nodes, inputs, ["y", "z"], opset=18), _feeds(inputs))
+    # x, r (holding s0..s2), p, y at most; a copying Split needs x, r and s0..s2 at once
+    assert arena < _aligned((1, 6, 40), (1, 6, 40), (1, 6, 40))
 
 
 def test_early_part_survives_the_arena_reuse_before_the_concat():
