@@ -148,7 +148,8 @@ def test_concat_inside_a_subgraph(flag):
                                [helper.make_tensor("half", TensorProto.INT64, [2], [2, 2])])
     nodes = [helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
              helper.make_node("Neg", ["y"], ["z"])]
-    graph = helper.make_graph(nodes, "g", [_vi("x", (1, 4, 10)), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+    flag_input = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    graph = helper.make_graph(nodes, "g", [_vi("x", (1, 4, 10)), flag_input],
                               [helper.make_value_info("z", onnx.TypeProto())])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     feeds = {"x": RNG.standard_normal((1, 4, 10)).astype(np.float32), "c": np.array(flag)}
