@@ -192,3 +192,16 @@ def test_real_detectors_agree_with_onnxruntime(tmp_path, name):
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape
         assert float(np.abs(g - w).max()) <= 1e-4 * (float(w.max() - w.min()) or 1.0)
+
+
+def test_reshape_output_is_a_view():
+    """x stays live to the end and w is small: a copying Reshape needs x, r and v at once."""
+    inputs = {"x": (1, 6, 40)}
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Reshape", ["r", "shape"], ["v"]),
+             helper.make_node("ReduceMax", ["v"], ["w"], axes=[1]), helper.make_node("Neg", ["x"], ["z"])]
+    graph = helper.make_graph(nodes, "g", [_vi("x", inputs["x"])],
+                              [helper.make_value_info(o, onnx.TypeProto()) for o in ("w", "z")],
+                              [helper.make_tensor("shape", TensorProto.INT64, [2], [12, 20])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    _, _, arena = _run_both(model, _feeds(inputs))
+    assert arena < _aligned((1, 6, 40), (1, 6, 40), (1, 6, 40))

@@ -50,7 +50,8 @@ nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type);
  * Split / Slice output) is one contiguous block of the joined tensor (the
  * axis is the outermost one longer than 1, no part is rescaled or upsampled,
  * the slice has step 1), writes part k's byte offset in the joined tensor to
- * offsets[k] and returns true; false for every other node. The planner may
+ * offsets[k] and returns true; the same for Reshape, Flatten, Squeeze and
+ * Unsqueeze (one part, at offset 0); false for every other node. The planner may
  * then place the parts there; the op skips the parts it finds in place
  * (ops/registry.c). */
 bool nrt_op_parts_contiguous(const nrt_node* node, size_t* offsets);

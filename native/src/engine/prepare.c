@@ -195,10 +195,10 @@ static int in_place_root(const nrt_model* m, int t, size_t* offset) {
     return t;
 }
 
-/* Concat inputs and Split / Slice outputs that are contiguous blocks of the
- * joined tensor (nrt_op_parts_contiguous) are placed inside it: their
- * producers write the Concat's output directly, Split's and Slice's outputs
- * are views of their input, and the op copies nothing. A tensor takes one place only (the
+/* Concat inputs and Split / Slice / Reshape-like outputs that are
+ * contiguous blocks of the joined tensor (nrt_op_parts_contiguous) are
+ * placed inside it: their producers write the Concat's output directly, the
+ * others' outputs are views of their input, and the op copies nothing. A tensor takes one place only (the
  * first Concat or Split that claims it; a second Concat reading it copies
  * it); graph outputs keep their own bytes. */
 static void plan_in_place(nrt_model* m) {
@@ -206,7 +206,7 @@ static void plan_in_place(nrt_model* m) {
     if (m->opts.preserve_intermediates) return;
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
-        bool concat = n->op == NRT_FB_OpType_Concat; /* else Split or Slice: the parts are its outputs */
+        bool concat = n->op == NRT_FB_OpType_Concat; /* else the parts are the outputs */
         if (n->static_eval || n->late || n->fused || n->num_inputs < 1 || n->num_outputs < 1) continue;
         int joined = concat ? n->outputs[0] : n->inputs[0], count = concat ? n->num_inputs : n->num_outputs;
         const int32_t* parts = concat ? n->inputs : n->outputs;

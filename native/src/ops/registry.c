@@ -27,6 +27,10 @@ bool nrt_op_parts_contiguous(const nrt_node* node, size_t* offsets) {
     case NRT_FB_OpType_Concat:
     case NRT_FB_OpType_Split: return nrt_blocks_contiguous(node, offsets);
     case NRT_FB_OpType_Slice: return nrt_slice_contiguous(node, offsets);
+    case NRT_FB_OpType_Reshape: /* the same bytes under another shape: a view */
+    case NRT_FB_OpType_Flatten:
+    case NRT_FB_OpType_Squeeze:
+    case NRT_FB_OpType_Unsqueeze: offsets[0] = 0; return true;
     default: return false;
     }
 }
