@@ -178,9 +178,9 @@ static nrt_status check_bindings(nrt_model* m) {
     return NRT_OK;
 }
 
-/* An arena tensor whose bytes may be shared with a Concat's output or a
- * Split's input: not the caller's, nor an input (a subgraph's inputs are
- * pointed at its parent's tensors), nor sized during invoke. */
+/* An arena tensor whose bytes may be shared (plan_in_place): not the
+ * caller's, nor an input (a subgraph's inputs are pointed at its parent's
+ * tensors), nor sized during invoke. */
 static bool can_share_bytes(const nrt_tensor* t) {
     return t->kind == NRT_TENSOR_ACTIVATION && !t->dynamic && !t->elided && !t->bound && !t->is_input;
 }
@@ -198,9 +198,9 @@ static int in_place_root(const nrt_model* m, int t, size_t* offset) {
 /* Concat inputs and Split / Slice / Reshape-like outputs that are
  * contiguous blocks of the joined tensor (nrt_op_parts_contiguous) are
  * placed inside it: their producers write the Concat's output directly, the
- * others' outputs are views of their input, and the op copies nothing. A tensor takes one place only (the
- * first Concat or Split that claims it; a second Concat reading it copies
- * it); graph outputs keep their own bytes. */
+ * others' outputs are views of their input, and the op copies nothing. A
+ * tensor takes one place only (the first node that claims it; a second
+ * Concat reading it copies it); graph outputs keep their own bytes. */
 static void plan_in_place(nrt_model* m) {
     for (int i = 0; i < m->num_tensors; i++) m->tensors[i].in_place_of = -1;
     if (m->opts.preserve_intermediates) return;
