@@ -61,6 +61,11 @@ typedef struct nrt_tensor {
                                         (a Lut fused into a Conv, engine/prepare.c); no memory */
     void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
     size_t bound_bytes;
+    /* A Concat input or a Split / Slice / Reshape output placed inside the joined tensor
+     * (engine/prepare.c plan_in_place): that tensor's index, else -1, and its
+     * byte offset there. */
+    int in_place_of;
+    size_t in_place_offset;
 } nrt_tensor;
 
 typedef struct nrt_node {

@@ -46,6 +46,16 @@ typedef bool (*nrt_fuse_lut_fn)(nrt_ctx* ctx, const int8_t* table, int y);
 /* The op type's, or NULL (ops/registry.c). */
 nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type);
 
+/* After prepare, for a Concat, Split or Slice: when each part (Concat input,
+ * Split / Slice output) is one contiguous block of the joined tensor (the
+ * axis is the outermost one longer than 1, no part is rescaled or upsampled,
+ * the slice has step 1), writes part k's byte offset in the joined tensor to
+ * offsets[k] and returns true; the same for Reshape, Flatten, Squeeze and
+ * Unsqueeze (one part, at offset 0); false for every other node. The planner may
+ * then place the parts there; the op skips the parts it finds in place
+ * (ops/registry.c). */
+bool nrt_op_parts_contiguous(const nrt_node* node, size_t* offsets);
+
 /* The kernels of the model's level (kernels/dispatch.h). */
 static inline const nrt_kernels* nrt_kernels_of(const nrt_ctx* ctx) { return &ctx->model->kernels; }
 

@@ -187,6 +187,56 @@ static nrt_status check_bindings(nrt_model* m) {
     return NRT_OK;
 }
 
+/* An arena tensor whose bytes may be shared (plan_in_place): not the
+ * caller's, nor an input (a subgraph's inputs are pointed at its parent's
+ * tensors), nor sized during invoke. */
+static bool can_share_bytes(const nrt_tensor* t) {
+    return t->kind == NRT_TENSOR_ACTIVATION && !t->dynamic && !t->elided && !t->bound && !t->is_input;
+}
+
+/* The tensor whose bytes t lives in, and t's offset there. */
+static int in_place_root(const nrt_model* m, int t, size_t* offset) {
+    *offset = 0;
+    while (m->tensors[t].in_place_of >= 0) {
+        *offset += m->tensors[t].in_place_offset;
+        t = m->tensors[t].in_place_of;
+    }
+    return t;
+}
+
+/* Concat inputs and Split / Slice / Reshape-like outputs that are
+ * contiguous blocks of the joined tensor (nrt_op_parts_contiguous) are
+ * placed inside it: their producers write the Concat's output directly, the
+ * others' outputs are views of their input, and the op copies nothing. A
+ * tensor takes one place only (the first node that claims it; a second
+ * Concat reading it copies it); graph outputs keep their own bytes. */
+static void plan_in_place(nrt_model* m) {
+    for (int i = 0; i < m->num_tensors; i++) m->tensors[i].in_place_of = -1;
+    if (m->opts.preserve_intermediates) return;
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        bool concat = n->op == NRT_FB_OpType_Concat; /* else the parts are the outputs */
+        if (n->static_eval || n->late || n->fused || n->num_inputs < 1 || n->num_outputs < 1) continue;
+        int joined = concat ? n->outputs[0] : n->inputs[0], count = concat ? n->num_inputs : n->num_outputs;
+        const int32_t* parts = concat ? n->inputs : n->outputs;
+        size_t* offsets = malloc(sizeof *offsets * (size_t)(count + 1)); /* NULL: the op copies its parts */
+        if (offsets && joined >= 0 && can_share_bytes(&m->tensors[joined]) && nrt_op_parts_contiguous(n, offsets)) {
+            for (int k = 0; k < count; k++) {
+                int p = parts[k];
+                bool taken = p < 0; /* repeated, or joined lives in p (no cycles) */
+                for (int j = 0; j < k; j++) taken |= parts[j] == p;
+                for (int t = joined; t >= 0 && !taken; t = m->tensors[t].in_place_of) taken = t == p;
+                if (taken) continue;
+                nrt_tensor* t = &m->tensors[p];
+                if (!can_share_bytes(t) || t->is_output || t->in_place_of >= 0) continue;
+                t->in_place_of = joined;
+                t->in_place_offset = offsets[k];
+            }
+        }
+        free(offsets);
+    }
+}
+
 static nrt_status plan(nrt_model* m) {
     int nt = m->num_tensors, nn = m->num_nodes;
     for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
@@ -196,30 +246,46 @@ static nrt_status plan(nrt_model* m) {
         for (int k = 0; k < n->num_inputs; k++)
             if (n->inputs[k] >= 0) m->tensors[n->inputs[k]].last_use = i;
     }
+    plan_in_place(m);
     nrt_plan_item* items = nrt_mem_alloc(m, sizeof *items * (size_t)(nt + nn + 1));
     int* owner = nrt_mem_alloc(m, sizeof *owner * (size_t)(nt + nn + 1)); /* tensor index, or -(node + 1) */
-    if (!items || !owner) {
+    int* span = nrt_mem_alloc(m, sizeof *span * (size_t)(2 * nt + 1));    /* each tensor's first and last node */
+    if (!items || !owner || !span) {
         nrt_mem_free(m, items);
         nrt_mem_free(m, owner);
+        nrt_mem_free(m, span);
         return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "out of memory"));
+    }
+    for (int i = 0; i < nt; i++) {
+        const nrt_tensor* t = &m->tensors[i];
+        int first = t->is_input ? 0 : t->producer;
+        if (first >= 0 && m->nodes[first].fused) /* written by the fused Lut's producer (fuse_luts) */
+            first = m->tensors[m->nodes[first].inputs[0]].producer;
+        span[2 * i] = first;
+        span[2 * i + 1] = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
+    }
+    for (int i = 0; i < nt; i++) { /* a placed tensor's life is its joined tensor's */
+        size_t unused;
+        int root = in_place_root(m, i, &unused);
+        if (root == i) continue;
+        if (span[2 * i] < span[2 * root]) span[2 * root] = span[2 * i];
+        if (span[2 * i + 1] > span[2 * root + 1]) span[2 * root + 1] = span[2 * i + 1];
     }
     size_t count = 0;
     for (int i = 0; i < nt; i++) {
         nrt_tensor* t = &m->tensors[i];
         /* (a tensor no operator writes, and so none reads (loader.c), needs no memory) */
-        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic || t->elided || (!t->is_input && t->producer < 0))
+        if (t->kind != NRT_TENSOR_ACTIVATION || t->dynamic || t->elided || t->in_place_of >= 0 ||
+            (!t->is_input && t->producer < 0))
             continue;
         if (t->bound) { /* in the caller's memory, outside the arena */
             t->data = t->bound;
             continue;
         }
-        int first = t->is_input ? 0 : t->producer;
-        if (first >= 0 && m->nodes[first].fused) /* written by the fused Lut's producer (fuse_luts) */
-            first = m->tensors[m->nodes[first].inputs[0]].producer;
-        int last = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
-        items[count] = (nrt_plan_item){t->nbytes, first, last, 0};
+        items[count] = (nrt_plan_item){t->nbytes, span[2 * i], span[2 * i + 1], 0};
         owner[count++] = i;
     }
+    nrt_mem_free(m, span);
     for (int i = 0; i < nn; i++) {
         if (m->nodes[i].static_eval || m->nodes[i].late || !m->nodes[i].scratch_bytes) continue;
         items[count] = (nrt_plan_item){m->nodes[i].scratch_bytes, i, i, 0};
@@ -247,6 +313,11 @@ static nrt_status plan(nrt_model* m) {
             void* p = (uint8_t*)m->arena + items[i].offset;
             if (owner[i] >= 0) m->tensors[owner[i]].data = p;
             else m->nodes[-owner[i] - 1].scratch = p;
+        }
+        for (int i = 0; i < nt; i++) {
+            size_t offset;
+            int root = in_place_root(m, i, &offset);
+            if (root != i) m->tensors[i].data = (uint8_t*)m->tensors[root].data + offset;
         }
     }
     nrt_mem_free(m, items);

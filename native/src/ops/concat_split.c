@@ -10,6 +10,8 @@
 #include "movement_util.h"
 #include "upsample.h"
 
+bool nrt_blocks_contiguous(const nrt_node* node, size_t* offsets);
+
 typedef struct axis_params {
     int32_t axis;
     int32_t num_outputs; /* Split: 0 = one part per output */
@@ -79,6 +81,32 @@ static nrt_status axis_parse(nrt_ctx* ctx) {
     }
     if ((st = nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis))) return st;
     return nrt_upsample_parse(ctx, NRT_FB_AxisOptions_upsample, &p->up);
+}
+
+/* Parts are contiguous blocks when there is one row (every dim before the
+ * axis is 1) and each part is copied as is. */
+bool nrt_blocks_contiguous(const nrt_node* node, size_t* offsets) {
+    const blocks_state* s = node->state;
+    if (!s || s->rows != 1 || s->rescale || s->up) return false;
+    size_t offset = 0;
+    for (int k = 0; k < s->n; k++) {
+        offsets[k] = offset;
+        offset += s->block_bytes[k];
+    }
+    return true;
+}
+
+/* One-row parts: each copied unless the planner put it in place. */
+static void copy_parts_once(const blocks_state* s, uint8_t* joined, bool into_joined) {
+    size_t offset = 0;
+    for (int k = 0; k < s->n; k++) {
+        uint8_t* part = s->ptrs[k];
+        if (part != joined + offset && s->block_bytes[k]) {
+            if (into_joined) memcpy(joined + offset, part, s->block_bytes[k]);
+            else memcpy(part, joined + offset, s->block_bytes[k]);
+        }
+        offset += s->block_bytes[k];
+    }
 }
 
 /* ---- Concat ---- */
@@ -307,7 +335,9 @@ static nrt_status concat_eval(nrt_ctx* ctx) {
     blocks_state* s = ctx->node->state;
     for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_in(ctx, k)->data;
     blocks_job job = {s, nrt_out(ctx, 0)->data};
-    if (s->up && s->row_bytes && s->width)
+    if (s->rows == 1 && !s->rescale && !s->up)
+        copy_parts_once(s, job.data, true);
+    else if (s->up && s->row_bytes && s->width)
         nrt_mv_parallel(ctx, s->rows / (size_t)s->width, s->row_bytes * (size_t)s->width, concat_range, &job);
     else if (s->row_bytes)
         nrt_mv_parallel(ctx, s->rows, s->row_bytes, concat_range, &job);
@@ -385,7 +415,8 @@ static nrt_status split_eval(nrt_ctx* ctx) {
     blocks_state* s = ctx->node->state;
     for (int k = 0; k < s->n; k++) s->ptrs[k] = nrt_out(ctx, k)->data;
     blocks_job job = {s, nrt_in(ctx, 0)->data};
-    if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, split_range, &job);
+    if (s->rows == 1) copy_parts_once(s, job.data, false);
+    else if (s->row_bytes) nrt_mv_parallel(ctx, s->rows, s->row_bytes, split_range, &job);
     return NRT_OK;
 }
 

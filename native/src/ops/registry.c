@@ -17,3 +17,20 @@ static const nrt_fuse_lut_fn fuse_lut_table[] = {[NRT_FB_OpType_Conv] = nrt_conv
 nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type) {
     return op_type < sizeof fuse_lut_table / sizeof *fuse_lut_table ? fuse_lut_table[op_type] : NULL;
 }
+
+/* The ops whose parts may live inside the joined tensor (nrt_op_parts_contiguous). */
+bool nrt_blocks_contiguous(const nrt_node* node, size_t* offsets);
+bool nrt_slice_contiguous(const nrt_node* node, size_t* offsets);
+
+bool nrt_op_parts_contiguous(const nrt_node* node, size_t* offsets) {
+    switch (node->op) {
+    case NRT_FB_OpType_Concat:
+    case NRT_FB_OpType_Split: return nrt_blocks_contiguous(node, offsets);
+    case NRT_FB_OpType_Slice: return nrt_slice_contiguous(node, offsets);
+    case NRT_FB_OpType_Reshape: /* the same bytes under another shape: a view */
+    case NRT_FB_OpType_Flatten:
+    case NRT_FB_OpType_Squeeze:
+    case NRT_FB_OpType_Unsqueeze: offsets[0] = 0; return true;
+    default: return false;
+    }
+}

@@ -4,6 +4,8 @@
  * steps. The result is a strided copy planned at prepare. */
 #include "movement_util.h"
 
+bool nrt_slice_contiguous(const nrt_node* node, size_t* offsets);
+
 typedef struct slice_range {
     int64_t start, step, size;
 } slice_range;
@@ -94,8 +96,20 @@ static nrt_status slice_prepare(nrt_ctx* ctx) {
     return nrt_mv_plan_strided(ctx, &s);
 }
 
+/* A slice that is one run of the input (after nrt_strided_plan merged its
+ * dims): the planner may make the output a view of the input. */
+bool nrt_slice_contiguous(const nrt_node* node, size_t* offsets) {
+    const nrt_strided* s = node->state;
+    if (!s || s->units != 1 || s->rank != 1 || s->strides[0] != 1) return false;
+    offsets[0] = (size_t)s->offset * s->esize;
+    return true;
+}
+
 static nrt_status slice_eval(nrt_ctx* ctx) {
-    nrt_mv_run_strided(ctx, nrt_in(ctx, 0)->data, nrt_out(ctx, 0)->data);
+    size_t offset;
+    const uint8_t* x = nrt_in(ctx, 0)->data;
+    if (nrt_slice_contiguous(ctx->node, &offset) && x + offset == nrt_out(ctx, 0)->data) return NRT_OK; /* a view */
+    nrt_mv_run_strided(ctx, x, nrt_out(ctx, 0)->data);
     return NRT_OK;
 }
 
