@@ -290,12 +290,12 @@ static nrt_status densify(nrt_model* m, nrt_tensor* t, const nrt_fb_vec* buffers
     if (dense_bytes > m->opts.max_arena_bytes || m->packed_weight_bytes > m->opts.max_arena_bytes - dense_bytes)
         return nrt_fail(m, NRT_ERR_LIMIT, "tensor %s: expanding sparse weights to %llu bytes exceeds the memory limit",
                         label(t), (unsigned long long)dense_bytes);
-    size_t alloc = (size_t)(dense_bytes + 63) / 64 * 64;
+    size_t alloc = dense_bytes ? (size_t)(dense_bytes + 63) / 64 * 64 : 64; /* (an empty tensor's data is not NULL) */
     uint8_t* dense = nrt_mem_alloc_block(m, alloc); /* (counted against the load budget) */
     if (!dense)
         return nrt_mem_status(m, nrt_fail(m, NRT_ERR_OUT_OF_MEMORY, "tensor %s: out of memory expanding sparse weights",
                                           label(t)));
-    memset(dense, 0, alloc ? alloc : 64);
+    memset(dense, 0, alloc);
     densify_job job = {s, dense};
     nrt_sparse_for_each_block(s, densify_block, &job);
     t->owned_data = dense;
