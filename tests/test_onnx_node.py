@@ -1,4 +1,4 @@
-"""ONNX's own backend node tests, run through convert -> .nrt -> runtime.
+r"""ONNX's own backend node tests, run through convert -> .nrt -> runtime.
 
 The cases nanort passes are pinned (tests/onnx_node_passing.txt): each must
 pass, so an op or attribute that stops converting fails here instead of
@@ -6,7 +6,18 @@ turning into a skip. Other cases are skipped when nanort reports cleanly
 that it does not support something they use (an UnsupportedError); a
 conversion that fails with any other ConversionError is a failure, except
 the few refusals listed below. The terminal summary prints the counts and
-the cases that pass without being pinned."""
+the cases that pass without being pinned.
+
+To pin every case that passes now (pinned cases that fail stay pinned; the
+file stays sorted, its comment lines kept), from the repository root:
+
+    .venv/bin/python -c "import sys; sys.path[:0] = ['tests']; from pathlib import Path; \
+        from test_onnx_node import CASES, PINNED, run_case; \
+        path = Path('tests/onnx_node_passing.txt'); \
+        header = [line for line in path.read_text().splitlines() if line.startswith('#')]; \
+        passing = {c.name for c in CASES if run_case(c).status == 'pass'}; \
+        path.write_text('\n'.join(header + sorted(PINNED | passing)) + '\n')"
+"""
 
 from __future__ import annotations
 
