@@ -15,7 +15,7 @@ block of columns applied lazily to the rest. Each layer's reconstruction error
 The rest of the large float constants shrink too: embedding tables (Gather rows) share
 a tied projection's int4 copy or become int8 rows, and constants only added to
 activations (position tables, attention masks) become int8 rows read through a
-DequantizeLinear that the runtime evaluates once at load.
+DequantizeLinear.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def quantize_weights_int4(graph: Graph, group: int = 128, method: str = "gptq", 
         elif int8_embedding(graph, node):
             skipped[node.name] = "embedding table: int8 rows"
     for name in int8_added_constants(graph):
-        skipped[name] = "added constant: int8 rows (dequantized once at load)"
+        skipped[name] = "added constant: int8 rows (read through a DequantizeLinear)"
     return Int4Outcome(group, method, rows, skipped)
 
 
@@ -245,9 +245,10 @@ _ADDING_OPS = {"Add", "Sub"}
 def int8_added_constants(graph: Graph) -> list[str]:
     """Stores each large float32 constant that only Add / Sub read (with a float operand
     computed at run time) as int8, symmetric per row (axis -2: one scale for each row of
-    the last axis), read through a DequantizeLinear, which the runtime evaluates once at
-    load (all its inputs constant): every value within half its row's step, absmax / 127.
-    Returns the names of the constants stored so."""
+    the last axis), read through a DequantizeLinear: every value within half its row's
+    step, absmax / 127. Its inputs all constant, the runtime evaluates it once at load
+    when its float output fits STATIC_EVAL_MAX_BYTES (64 KB, native/src/engine/prepare.c),
+    else on each run (one pass over the constant). Returns the names of those stored so."""
     readers: dict[str, list] = {}
     for node in graph.nodes:
         for name in node.inputs:
