@@ -11,6 +11,11 @@ columns are rounded one at a time and each one's rounding error is spread over t
 columns not yet rounded through the Cholesky factor of H^-1, with the updates of a
 block of columns applied lazily to the rest. Each layer's reconstruction error
 ||X W^T - X Q^T|| / ||X W^T|| on the calibration inputs is reported for both.
+
+The rest of the large float constants shrink too: embedding tables (Gather rows) share
+a tied projection's int4 copy or become int8 rows, and constants only added to
+activations (position tables, attention masks) become int8 rows read through a
+DequantizeLinear.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Graph, QuantParams
+from ..ir import Graph, Node, QuantParams
 
 GROUPS = (32, 64, 128)
 METHODS = ("gptq", "rtn")
 QMIN, QMAX = -8, 7
 BLOCK = 128  # GPTQ's lazy-update block: a multiple of every group size
+STORED_NOTES = ("embedding", "added constant")  # notes on what was stored otherwise, not kept float32
 F16_MIN_NORMAL = 2.0 ** -14
 
 
@@ -138,7 +144,7 @@ class Int4Outcome:
                 return "-" if v is None else f"{v:.5f}"
             lines.append(f"{r.name[:40]:40s} {str(r.shape[0]) + 'x' + str(r.shape[1]):>12s} "
                          f"{f(r.rtn_error):>9s} {f(r.gptq_error):>9s}")
-        lines += [f"{name}: {why}" if why.startswith("embedding") else f"{name}: kept float32 ({why})"
+        lines += [f"{name}: {why}" if why.startswith(STORED_NOTES) else f"{name}: kept float32 ({why})"
                   for name, why in self.skipped.items()]
         return "\n".join(lines)
 
@@ -191,6 +197,8 @@ def quantize_weights_int4(graph: Graph, group: int = 128, method: str = "gptq", 
             skipped[node.name] = f"embedding table: shares the int4 weights of {tied[1]} (groups of {TIED_GROUP})"
         elif int8_embedding(graph, node):
             skipped[node.name] = "embedding table: int8 rows"
+    for name in int8_added_constants(graph):
+        skipped[name] = "added constant: int8 rows (read through a DequantizeLinear)"
     return Int4Outcome(group, method, rows, skipped)
 
 
@@ -225,3 +233,66 @@ def _store(graph: Graph, layer, codes: np.ndarray, scale: np.ndarray, group: int
                                             block_size=group, bits=4)
     layer.node.inputs[1] = name
     return name
+
+
+# Float constants added to activations (a position-embedding table added whole, an
+# attention mask) are the largest float left once the weights are int4: 8 KB of the
+# trained decoder's 123 KB. At this many elements or more they are stored as int8 rows.
+ADDED_CONSTANT_MIN_ELEMENTS = 1024
+_ADDING_OPS = {"Add", "Sub"}
+
+
+def int8_added_constants(graph: Graph) -> list[str]:
+    """Stores each large float32 constant that only Add / Sub read (with a float operand
+    computed at run time) as int8, symmetric per row (axis -2: one scale for each row of
+    the last axis), read through a DequantizeLinear: every value within half its row's
+    step, absmax / 127. Its inputs all constant, the runtime evaluates it once at load
+    when its float output fits STATIC_EVAL_MAX_BYTES (64 KB, native/src/engine/prepare.c),
+    else on each run (one pass over the constant). Returns the names of those stored so."""
+    readers: dict[str, list] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            if name:
+                readers.setdefault(name, []).append(node)
+    outputs, done, dequantizers = set(graph.outputs), [], []
+    for name, nodes in readers.items():
+        t = graph.tensors[name]
+        if (t.is_const and t.data.dtype == np.float32 and t.data.ndim >= 2
+                and t.data.size >= ADDED_CONSTANT_MIN_ELEMENTS and t.quant is None and t.perm is None
+                and name not in outputs and np.isfinite(t.data).all()
+                and all(n.op in _ADDING_OPS and _other_operand_is_float_activation(graph, n, name) for n in nodes)):
+            dequantizers.append(_int8_rows_dequantized(graph, name, nodes))
+            done.append(name)
+    graph.nodes[:0] = dequantizers  # (constant inputs only: first in the order is always in order)
+    return done
+
+
+def _other_operand_is_float_activation(graph: Graph, node, name: str) -> bool:
+    if len(node.inputs) != 2 or node.inputs.count(name) != 1:
+        return False
+    other = graph.tensors[node.inputs[1 - node.inputs.index(name)]]
+    return not other.is_const and other.dtype == np.float32 and other.quant is None
+
+
+def int8_rows_of(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 codes, float32 scale per index of axis -2): symmetric, absmax / 127."""
+    axis = value.ndim - 2
+    others = tuple(d for d in range(value.ndim) if d != axis)
+    absmax = np.abs(value).max(axis=others)
+    scale = np.where(absmax > 0, absmax / 127.0, 1.0).astype(np.float32)
+    shape = [1] * value.ndim
+    shape[axis] = -1
+    codes = np.clip(np.rint(value / scale.reshape(shape)), -127, 127).astype(np.int8)
+    return codes, scale
+
+
+def _int8_rows_dequantized(graph: Graph, name: str, readers: list) -> Node:
+    value = graph.tensors[name].data
+    codes, scale = int8_rows_of(value)
+    q = graph.add_const(codes, f"{name}_q")
+    graph.tensors[q].quant = QuantParams(scale, np.zeros(scale.size, np.int64), value.ndim - 2)
+    out = graph.fresh_name(f"{name}_dequantized")
+    graph.add_tensor(out, np.float32, value.shape)
+    for node in readers:
+        node.inputs[node.inputs.index(name)] = out
+    return Node("DequantizeLinear", [q], [out], {}, f"{out}/dequantize")
