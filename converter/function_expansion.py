@@ -3,19 +3,20 @@ defines as a function of other operators (Attention, RMSNormalization,
 SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss, RotaryEmbedding, ...),
 are replaced by that function's body before import, recursively.
 
-ONNX's own inliner does the replacement: it binds the node's attributes
-(the schema's defaults are written into the node first: the inliner drops a
-body's reference to an attribute the node omits), renames the body's values
-uniquely, maps omitted optional inputs and outputs, and looks into subgraphs.
-Context-dependent bodies are built for the node's input types, so every
-value gets its inferred type first. Ops with an importer are left alone
-(their kernel beats their body), and an op whose body cannot be built here
-stays as it is, to be reported with the other unsupported ops.
+Each such node gets the body its schema defines for the model's opset (a
+context-dependent body is built for the node's attributes and input types,
+omitted optional inputs included), made a model-local function of its own;
+ONNX's inliner then replaces the node by it, binding attributes, renaming
+the body's values uniquely and mapping omitted inputs and outputs. The
+schema's attribute defaults are written into the node first (the inliner
+drops a body's reference to an attribute the node omits). Ops with an
+importer are left alone (their kernel beats their body); a node whose body
+cannot be built stays as it is, to be reported with the other unsupported
+ops.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 import onnx
@@ -27,40 +28,29 @@ from .importers import FOLDED_ONLY, IMPORTERS, op_key
 
 # Bodies made of ops that are functions in turn nest this deep at most.
 MAX_NESTING = 8
-# onnx < 1.19's inliner expands model-local functions only.
-INLINES_SCHEMA_FUNCTIONS = "inline_schema_functions" in inspect.signature(
-    onnx.inliner.inline_selected_functions).parameters
-
-FunctionId = tuple[str, str]  # (domain, op type), as the inliner names functions
+# The (model-local) domain of the functions made here; they are all inlined.
+DOMAIN = "nanort.function_expansion"
 
 
 def expand_functions(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with every expandable op replaced by its function body (a new model; `model` is unchanged)."""
-    if not INLINES_SCHEMA_FUNCTIONS:
-        return model
-    declared = list(model.graph.value_info)
-    opsets = _opsets(model)
-    cannot: set[FunctionId] = set()
+    """The model with every expandable node replaced by its function body (a new model; `model` is unchanged)."""
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    opsets = {("" if i.domain == "ai.onnx" else i.domain): i.version for i in result.opset_import}
     expanded = False
     for _ in range(MAX_NESTING):
-        wanted = _expandable(model, opsets, cannot)
-        if not wanted:
+        calls = _make_calls(result, opsets)
+        if not calls:
             break
-        for function_id in sorted(wanted):
-            try:
-                result = onnx.inliner.inline_selected_functions(_with_defaults(_typed(model), function_id, opsets),
-                                                                [function_id], inline_schema_functions=True)
-            except Exception:  # (the inliner asserts on what it cannot build: a type it cannot know, ...)
-                cannot.add(function_id)
-                continue
-            if function_id in _function_ids(result.graph):  # no body for this opset
-                cannot.add(function_id)
-                continue
-            model, expanded = result, True
-    if expanded:  # (the inferred types served the inliner; import infers its own)
-        del model.graph.value_info[:]
-        model.graph.value_info.extend(declared)
-    return model
+        result.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+        result.functions.extend(calls)
+        try:
+            inlined = onnx.inliner.inline_selected_functions(result, [(DOMAIN, f.name) for f in calls])
+        except Exception:  # (the inliner asserts on what it cannot inline; the nodes stay unsupported)
+            return model
+        del inlined.opset_import[-1]
+        result, expanded = inlined, True
+    return result if expanded else model
 
 
 def _nodes(g: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
@@ -70,59 +60,99 @@ def _nodes(g: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
             yield from _nodes(sub)
 
 
-def _function_ids(g: onnx.GraphProto) -> set[FunctionId]:
-    return {(n.domain, n.op_type) for n in _nodes(g)}
+def _make_calls(model: onnx.ModelProto, opsets: dict[str, int]) -> list[onnx.FunctionProto]:
+    """Turns every expandable node into a call of a local function holding its body; returns those functions."""
+    schemas = {}
+    for n in _nodes(model.graph):
+        key = (n.domain, n.op_type)
+        if key not in schemas:
+            schemas[key] = _function_schema(n, opsets)
+    if not any(schemas.values()):
+        return []
+    types = _value_types(model)
+    calls = []
+    for n in _nodes(model.graph):
+        found = schemas[(n.domain, n.op_type)]
+        if found is None:
+            continue
+        schema, version = found
+        _write_defaults(n, schema)
+        body = _body(n, schema, version, types)
+        if body is None:
+            continue
+        body.domain, body.name = DOMAIN, f"{n.op_type}.{len(calls)}"
+        _read_at_model_opsets(body, model)
+        n.domain, n.op_type = body.domain, body.name
+        calls.append(body)
+    return calls
 
 
-def _opsets(model: onnx.ModelProto) -> dict[str, int]:
-    opsets = {i.domain or "": i.version for i in model.opset_import}
-    opsets.setdefault("ai.onnx", opsets.get("", 1))
-    return opsets
+def _read_at_model_opsets(body: onnx.FunctionProto, model: onnx.ModelProto) -> None:
+    """The body's ops are read at the model's opset of their domain (as onnxruntime expands
+    functions); a domain only the body uses is imported into the model."""
+    own = {i.domain: i.version for i in body.opset_import}
+    imported = {i.domain for i in model.opset_import}
+    model.opset_import.extend(helper.make_opsetid(d, v) for d, v in own.items() if d not in imported)
+    del body.opset_import[:]
+    body.opset_import.extend(i for i in model.opset_import if i.domain != DOMAIN)
 
 
-def _expandable(model: onnx.ModelProto, opsets: dict[str, int], cannot: set[FunctionId]) -> set[FunctionId]:
-    """Ops of the graph (and its subgraphs) without an importer whose schema, at the model's
-    opset of their domain, defines a function body."""
-    out = set()
-    for domain, op_type in _function_ids(model.graph) - cannot:
-        key = op_key(helper.make_node(op_type, [], [], domain=domain))
-        if key not in IMPORTERS and key not in FOLDED_ONLY and domain in opsets \
-                and _has_function_body(op_type, domain, opsets[domain]):
-            out.add((domain, op_type))
-    return out
-
-
-def _has_function_body(op_type: str, domain: str, opset: int) -> bool:
+def _function_schema(node: onnx.NodeProto, opsets: dict[str, int]) -> tuple[defs.OpSchema, int] | None:
+    """The schema of an op without importer and the newest version of its function body
+    that the model's opset admits, or None."""
+    key = op_key(node)
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if key in IMPORTERS or key in FOLDED_ONLY or domain not in opsets:
+        return None
     try:
-        schema = defs.get_schema(op_type, opset, domain)
+        schema = defs.get_schema(node.op_type, opsets[domain], domain)
     except defs.SchemaError:
-        return False
-    versions = list(schema.function_opset_versions) + list(schema.context_dependent_function_opset_versions)
-    return any(v <= opset for v in versions)
+        return None
+    versions = [v for v in list(schema.function_opset_versions) + list(schema.context_dependent_function_opset_versions)
+                if v <= opsets[domain]]
+    return (schema, max(versions)) if versions else None
 
 
-def _typed(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with every value's type stated (the inliner reads the types of a
-    context-dependent function's inputs from value_info, initializers included)."""
+def _write_defaults(node: onnx.NodeProto, schema: defs.OpSchema) -> None:
+    given = {a.name for a in node.attribute}
+    node.attribute.extend(a.default_value for a in schema.attributes.values()
+                          if a.default_value.name and a.name not in given)
+
+
+def _body(node: onnx.NodeProto, schema: defs.OpSchema, version: int, types: dict[str, onnx.TypeProto]
+          ) -> onnx.FunctionProto | None:
+    body = onnx.FunctionProto()
+    if version in schema.function_opset_versions:
+        body.ParseFromString(schema.get_function_with_opset_version(version))
+        return body
+    if any(name and name not in types for name in node.input):
+        return None  # (a context-dependent body needs every present input's type)
+    input_types = [types[name].SerializeToString() if name else b"" for name in node.input]
+    try:
+        built = schema.get_context_dependent_function_with_opset_version(version, node.SerializeToString(),
+                                                                         input_types)
+    except Exception:  # (the builder refuses inputs it has no body for)
+        return None
+    body.ParseFromString(built)
+    return body if body.node else None
+
+
+def _value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+    """The inferred type of every value of the graph and its subgraphs (names are unique across them)."""
     try:
         typed = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # (the inliner then refuses what needs a type nobody could infer)
-        typed = onnx.ModelProto()
-        typed.CopyFrom(model)
-    g = typed.graph
-    known = {vi.name for vi in list(g.value_info) + list(g.input) + list(g.output)}
-    g.value_info.extend(helper.make_tensor_value_info(i.name, i.data_type, i.dims)
-                        for i in g.initializer if i.name not in known)
-    return typed
+    except Exception:  # (context-dependent bodies then cannot be built; the nodes stay unsupported)
+        typed = model
+    types = {i.name: helper.make_tensor_type_proto(i.data_type, i.dims) for i in typed.graph.initializer}
 
+    def collect(g: onnx.GraphProto) -> None:
+        for vi in list(g.input) + list(g.value_info) + list(g.output):
+            kind = vi.type.WhichOneof("value")
+            if kind and (kind != "tensor_type" or vi.type.tensor_type.elem_type):
+                types.setdefault(vi.name, vi.type)
+        for n in g.node:
+            for sub in subgraphs(n):
+                collect(sub)
 
-def _with_defaults(model: onnx.ModelProto, function_id: FunctionId, opsets: dict[str, int]) -> onnx.ModelProto:
-    """The model with the schema's default written into every node of function_id that omits an attribute."""
-    domain, op_type = function_id
-    defaults = [a.default_value for a in defs.get_schema(op_type, opsets[domain], domain).attributes.values()
-                if a.default_value.name]
-    for n in _nodes(model.graph):
-        if (n.domain, n.op_type) == function_id:
-            given = {a.name for a in n.attribute}
-            n.attribute.extend(d for d in defaults if d.name not in given)
-    return model
+    collect(typed.graph)
+    return types
