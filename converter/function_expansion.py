@@ -33,13 +33,15 @@ DOMAIN = "nanort.function_expansion"
 
 
 def expand_functions(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with every expandable node replaced by its function body (a new model; `model` is unchanged)."""
+    """The model with every expandable node replaced by its function body: a new model, or
+    `model` itself (not copied: weights can be large) when nothing expands."""
+    opsets = {("" if i.domain == "ai.onnx" else i.domain): i.version for i in model.opset_import}
+    if not _function_schemas(model, opsets):
+        return model
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    opsets = {("" if i.domain == "ai.onnx" else i.domain): i.version for i in result.opset_import}
-    expanded = False
     for _ in range(MAX_NESTING):
-        calls = _make_calls(result, opsets)
+        calls = _make_calls(result, _function_schemas(result, opsets))
         if not calls:
             break
         result.opset_import.append(helper.make_opsetid(DOMAIN, 1))
@@ -48,9 +50,11 @@ def expand_functions(model: onnx.ModelProto) -> onnx.ModelProto:
             inlined = onnx.inliner.inline_selected_functions(result, [(DOMAIN, f.name) for f in calls])
         except Exception:  # (the inliner asserts on what it cannot inline; the nodes stay unsupported)
             return model
-        del inlined.opset_import[-1]
-        result, expanded = inlined, True
-    return result if expanded else model
+        imports = [i for i in inlined.opset_import if i.domain != DOMAIN]
+        del inlined.opset_import[:]
+        inlined.opset_import.extend(imports)
+        result = inlined
+    return result
 
 
 def _nodes(g: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
@@ -60,19 +64,26 @@ def _nodes(g: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
             yield from _nodes(sub)
 
 
-def _make_calls(model: onnx.ModelProto, opsets: dict[str, int]) -> list[onnx.FunctionProto]:
-    """Turns every expandable node into a call of a local function holding its body; returns those functions."""
-    schemas = {}
+FunctionSchemas = dict[tuple[str, str], tuple[defs.OpSchema, int]]
+
+
+def _function_schemas(model: onnx.ModelProto, opsets: dict[str, int]) -> FunctionSchemas:
+    """(domain, op type) of the graph's and its subgraphs' expandable ops -> their schema and body version."""
+    out: dict = {}
     for n in _nodes(model.graph):
-        key = (n.domain, n.op_type)
-        if key not in schemas:
-            schemas[key] = _function_schema(n, opsets)
-    if not any(schemas.values()):
+        if (n.domain, n.op_type) not in out:
+            out[(n.domain, n.op_type)] = _function_schema(n, opsets)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _make_calls(model: onnx.ModelProto, schemas: FunctionSchemas) -> list[onnx.FunctionProto]:
+    """Turns every expandable node into a call of a local function holding its body; returns those functions."""
+    if not schemas:
         return []
     types = _value_types(model)
     calls = []
     for n in _nodes(model.graph):
-        found = schemas[(n.domain, n.op_type)]
+        found = schemas.get((n.domain, n.op_type))
         if found is None:
             continue
         schema, version = found
@@ -88,8 +99,10 @@ def _make_calls(model: onnx.ModelProto, opsets: dict[str, int]) -> list[onnx.Fun
 
 
 def _read_at_model_opsets(body: onnx.FunctionProto, model: onnx.ModelProto) -> None:
-    """The body's ops are read at the model's opset of their domain (as onnxruntime expands
-    functions); a domain only the body uses is imported into the model."""
+    """The body's ops are read at the model's opset of their domain (the inliner takes one
+    version per domain; the body's own is the newest not above the model's, so only an op
+    that changed meaning between the two would read differently); a domain only the body
+    uses is imported into the model."""
     own = {i.domain: i.version for i in body.opset_import}
     imported = {i.domain for i in model.opset_import}
     model.opset_import.extend(helper.make_opsetid(d, v) for d, v in own.items() if d not in imported)
