@@ -57,6 +57,20 @@ def expand_functions(model: onnx.ModelProto) -> onnx.ModelProto:
     return result
 
 
+def expandable_ops() -> list[str]:
+    """The ops (named as onnx_ops names them) converted through their function body, at the
+    opsets whose schema defines one."""
+    out = set()
+    for schema in defs.get_all_schemas_with_history():
+        if schema.deprecated or not (list(schema.function_opset_versions)
+                                     or list(schema.context_dependent_function_opset_versions)):
+            continue
+        key = op_key(helper.make_node(schema.name, [], [], domain=schema.domain))
+        if key not in IMPORTERS and key not in FOLDED_ONLY:
+            out.add(key)
+    return sorted(out)
+
+
 def _nodes(g: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
     for n in g.node:
         yield n
