@@ -80,3 +80,15 @@ def test_op_without_a_body_for_its_opset_stays_unsupported(tmp_path):
         nanort.convert(src, tmp_path / "m.nrt")
     assert "\n" not in str(e.value)
     assert not (tmp_path / "m.nrt").exists()
+
+
+@pytest.mark.parametrize("take_then", [True, False])
+def test_expansion_inside_a_branch(tmp_path, take_then):
+    """An RMSNormalization inside an If branch that runs (the condition is an input)."""
+    then_branch = helper.make_graph([helper.make_node("RMSNormalization", ["x", "scale"], ["t"], axis=-1,
+                                                      epsilon=1e-3)], "then", [], [_vi("t", [3, 8])])
+    else_branch = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [], [_vi("e", [3, 8])])
+    nodes = [helper.make_node("If", ["cond"], ["y"], then_branch=then_branch, else_branch=else_branch)]
+    feeds = {"cond": np.array(take_then), "x": _f(3, 8)}
+    _check(tmp_path, nodes, [helper.make_tensor_value_info("cond", TensorProto.BOOL, []), _vi("x", [3, 8])],
+           [_vi("y", [3, 8])], feeds, [numpy_helper.from_array(_f(8), "scale")])
