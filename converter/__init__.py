@@ -17,7 +17,7 @@ import numpy as np
 
 from nanort.runtime.errors import ConversionError, UnsupportedOpError
 
-from . import contrib_ops, fp16_weights, onnx_loader, tflite
+from . import contrib_ops, fp16_weights, function_expansion, onnx_loader, tflite
 from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
@@ -102,6 +102,7 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
         onnx_loader.set_input_shapes(model, input_shapes)
     if input_values:
         onnx_loader.freeze_inputs(model, input_values)
+    model = function_expansion.expand_functions(model)  # (ops without importer that ONNX defines as functions)
     unknown = UnsupportedNodes(onnx_loader.default_opset(model))
     unknown.add_unknown(model.graph.node)
     try:

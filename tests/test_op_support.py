@@ -23,3 +23,7 @@ def test_cli_lists_onnx_and_contrib_ops():
     assert r.returncode == 0, r.stderr
     for name in ("Einsum", "NonMaxSuppression", "If", "com.microsoft:Attention", "com.microsoft:MatMulNBits"):
         assert name in r.stdout
+    listed = r.stdout.split("expanded into the function body ONNX defines for them")[1].split("runtime operators")[0]
+    expanded = {name.strip() for name in listed.split(":", 1)[1].replace("\n", " ").split(",")}
+    assert {"Attention", "RMSNormalization", "SoftmaxCrossEntropyLoss"} <= expanded
+    assert "LayerNormalization" not in expanded  # (it has an importer)

@@ -349,11 +349,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------- ops --
 def cmd_ops(args: argparse.Namespace) -> int:
-    from nanort.converter import op_support
+    from nanort.converter import function_expansion, op_support
 
     onnx_ops = op_support.onnx_ops()
     out.print(f"[bold]ONNX operators the converter takes[/] ({len(onnx_ops)}; other domains as domain:Op):")
     out.print(", ".join(onnx_ops))
+    out.print("[bold]and expanded into the function body ONNX defines for them[/] (at the opsets that define one; "
+              "converts where the body's operators do):")
+    out.print(", ".join(function_expansion.expandable_ops()))
     t = Table(title="runtime operators (an ONNX op may become several, or fold away at convert time)",
               title_justify="left")
     for col in ("op", "element types", "int8 kernel", "how known"):
