@@ -222,3 +222,38 @@ def test_subgraph_memory_counts_against_the_models_limits(tmp_path):
         pair.check({"c": np.array(c), "x": x}, atol=1e-4)
     with pytest.raises(nanort.LimitError, match="memory limit of"):
         nanort.Model(tmp_path / "m.nrt", max_memory_bytes=3 * 512 * 512 * 4 // 2)
+
+
+def test_cancel_reaches_a_loop_body(tmp_path):
+    """A Loop of 10^12 trips (a trip count from the file is not bounded) stops at Model.cancel from
+    another thread: the body checks its root model's cancel flag, not only its own."""
+    import threading
+    import time
+
+    body = helper.make_graph([helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+                              helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+                             [_vi("i", I64, []), _vi("cond_in", B, []), _vi("acc_in", F, [1])],
+                             [_vi("cond_out", B, []), _vi("acc_out", F, [1])], [_const("one", np.float32([1]))])
+    nodes = [helper.make_node("Loop", ["trips", "cond", "x"], ["y"], body=body)]
+    model = _model(nodes, [_vi("x", F, [1])], [_vi("y", F, [1])],
+                   [_const("trips", np.int64(10**12)), _const("cond", np.bool_(True))])
+    onnx.save(model, tmp_path / "m.onnx")
+    nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt")
+    m = nanort.Model(tmp_path / "m.nrt")
+    outcome: list[BaseException] = []
+
+    def run():
+        try:
+            m.run({"x": np.zeros(1, np.float32)})
+        except BaseException as e:  # noqa: BLE001 (handed to the test's thread)
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)  # (daemon: left behind if the cancel never lands)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:  # (a cancel before the run starts is dropped)
+        time.sleep(0.2)
+        m.cancel()
+    assert not worker.is_alive(), "the Loop kept running after cancel"
+    assert outcome and isinstance(outcome[0], nanort.CancelledError), outcome
+    m.close()

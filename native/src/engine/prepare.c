@@ -348,11 +348,12 @@ static uint64_t now_ns(void) {
 }
 
 nrt_status nrt_invoke(nrt_model* m) {
+    nrt_model* root = m->root ? m->root : m; /* (a cancel reaches a Loop's body, which runs here) */
     nrt_dynamic_reset(m);
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval || n->fused) continue;
-        if (atomic_load_explicit(&m->cancel_requested, memory_order_relaxed))
+        if (atomic_load_explicit(&root->cancel_requested, memory_order_relaxed))
             return nrt_fail(m, NRT_ERR_CANCELLED, "invoke cancelled before operator #%d '%s' (%s)", i,
                             n->name ? n->name : "", n->def->name);
         nrt_ctx ctx = {m, n, i};
