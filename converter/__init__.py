@@ -117,6 +117,9 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
     return graph
 
 
+WEIGHT_FORMATS = ("fp16", "int4")  # weight-only formats: fp16_weights.py, quantize/int4.py
+
+
 def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             input_shapes: Mapping[str, Sequence[int]] | None = None, nhwc_io: bool = False,
             quantize: str | None = None, calibration=None, calibration_method: str = "mse",
@@ -188,7 +191,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     """
     src = Path(src)
     io_dtype.check_io_dtypes(input_dtype, output_dtype)
-    fp16_weights.check_weights(weights)
+    if weights is not None and weights not in WEIGHT_FORMATS:
+        raise ConversionError(f"weights={weights!r} is not a weight format; choose one of {', '.join(WEIGHT_FORMATS)}")
     dst = destination(src, dst, force)
     warned: list[str] = []
     if tflite.is_tflite(src):

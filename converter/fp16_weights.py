@@ -15,18 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanort.runtime.errors import ConversionError
-
 from . import sparse
 from .ir import Graph, Node
 
-WEIGHT_FORMATS = ("fp16", "int4")  # (int4: converter/quantize/int4.py)
 _WEIGHT_OPS = {"Conv", "ConvTranspose", "FullyConnected", "MatMul"}
-
-
-def check_weights(weights: str | None) -> None:
-    if weights is not None and weights not in WEIGHT_FORMATS:
-        raise ConversionError(f"weights={weights!r} is not a weight format; choose one of {', '.join(WEIGHT_FORMATS)}")
 
 
 def _is_float32_weight_slot(graph: Graph, node: Node, k: int) -> bool:

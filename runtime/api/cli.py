@@ -163,7 +163,7 @@ def _prune_kwargs(args: argparse.Namespace) -> dict:
 
 def _add_weights_args(c: argparse.ArgumentParser) -> None:
     g = c.add_argument_group("weight-only formats (activations stay float32)")
-    g.add_argument("--weights", choices=["fp16", "int4"],
+    g.add_argument("--weights", choices=["fp16", "int4"],  # (converter.WEIGHT_FORMATS; not imported here: startup)
                    help="fp16: the float weights of Conv/Gemm/MatMul as IEEE half (half the file), widened to fp32 "
                    "at load; int4: FullyConnected / MatMul / Gemm weights as group-wise int4 with fp16 scales "
                    "(activations quantized per row at run time); the rest of the graph stays fp32")

@@ -270,18 +270,20 @@ static void invoke(JNIEnv* env, jclass cls, jlong hv) {
     if (h) check(env, h, nrt_model_invoke(h->model));
 }
 
+/* The primitive array classes and their element sizes (resolved once, JNI_OnLoad). */
+static struct {
+    const char* sig;
+    jlong size;
+    jclass cls;
+} array_kinds[] = {{"[B", 1, NULL}, {"[Z", 1, NULL}, {"[S", 2, NULL}, {"[C", 2, NULL},
+                   {"[I", 4, NULL}, {"[F", 4, NULL}, {"[J", 8, NULL}, {"[D", 8, NULL}};
+
 /* The byte size of a Java primitive array, -1 for anything else. */
 static jlong array_bytes(JNIEnv* env, jobject array) {
-    static const struct { const char* sig; jlong size; } kinds[] = {
-        {"[B", 1}, {"[Z", 1}, {"[S", 2}, {"[C", 2}, {"[I", 4}, {"[F", 4}, {"[J", 8}, {"[D", 8}};
     if (!array) return -1;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        jclass c = (*env)->FindClass(env, kinds[i].sig);
-        if (!c) return -1;
-        jboolean is = (*env)->IsInstanceOf(env, array, c);
-        (*env)->DeleteLocalRef(env, c);
-        if (is) return (jlong)(*env)->GetArrayLength(env, (jarray)array) * kinds[i].size;
-    }
+    for (size_t i = 0; i < sizeof array_kinds / sizeof array_kinds[0]; i++)
+        if ((*env)->IsInstanceOf(env, array, array_kinds[i].cls))
+            return (jlong)(*env)->GetArrayLength(env, (jarray)array) * array_kinds[i].size;
     return -1;
 }
 
@@ -453,5 +455,7 @@ JNIEXPORT jint JNI_OnLoad(JavaVM* vm, void* reserved) {
         !(info_init = (*env)->GetMethodID(env, info_class, "<init>",
                                          "(Ljava/lang/String;I[J[J[Ljava/lang/String;[F[JI)V")))
         return JNI_ERR;
+    for (size_t i = 0; i < sizeof array_kinds / sizeof array_kinds[0]; i++)
+        if (!(array_kinds[i].cls = global_class(env, array_kinds[i].sig))) return JNI_ERR;
     return JNI_VERSION_1_6;
 }
