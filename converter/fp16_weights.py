@@ -6,7 +6,9 @@ biases included, stays float32.
 
 The rule both sides follow: a FLOAT16 constant is widened when every reader
 reads it as the weight of one of those ops whose activation operand is
-float32. `lossless` keeps only weights whose values are all exactly float16
+float32. A pruned weight is stored sparse with float16 values where that is
+smaller (converter/sparse.py, at serialization); the runtime expands it and
+widens the dense copy. `lossless` keeps only weights whose values are all exactly float16
 values (what a TFLite model's fp16 weights are after import): the file
 shrinks and the results do not change.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import sparse
 from .ir import Graph, Node
 
 _WEIGHT_OPS = {"Conv", "ConvTranspose", "FullyConnected", "MatMul"}
@@ -29,12 +30,6 @@ def _is_float32_weight_slot(graph: Graph, node: Node, k: int) -> bool:
             and activation.quant is None)
 
 
-def _smaller_sparse(data: np.ndarray) -> bool:
-    """Pruned weights stored sparse in float32 beat dense float16: they stay sparse."""
-    enc = sparse.encode(data)
-    return enc is not None and enc.stored_bytes() < data.size * 2
-
-
 def store_fp16(graph: Graph, lossless: bool = False) -> int:
     """Makes the eligible float32 weights float16 constants; returns how many."""
     slots: dict[str, list[bool]] = {}
@@ -46,7 +41,7 @@ def store_fp16(graph: Graph, lossless: bool = False) -> int:
     for name, weight_uses in slots.items():
         t = graph.tensors[name]
         if (not t.is_const or t.data.dtype != np.float32 or t.quant is not None or name in outputs
-                or not all(weight_uses) or _smaller_sparse(t.data)):
+                or not all(weight_uses)):
             continue
         with np.errstate(over="ignore"):
             half = t.data.astype(np.float16)

@@ -32,7 +32,7 @@ WORTH = 7 / 8                # stored sparse only below this fraction of the den
 ARRAY_OVERHEAD = 48          # bytes an extra array costs in the file (alignment padding, on average)
 MIN_ELEMENTS = 256           # smaller weights stay dense (the table costs more than it saves)
 WEIGHT_INPUTS = {"Conv": 1, "ConvTranspose": 1, "FullyConnected": 1, "MatMul": 1}
-SPARSE_DTYPES = (np.dtype(np.float32), np.dtype(np.int8))
+SPARSE_DTYPES = (np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.int8))
 
 
 @dataclass

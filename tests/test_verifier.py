@@ -775,3 +775,20 @@ def test_operator_table_offset_slot():
     pos = v.field(op, OPERATOR["options"])
     v.put_u32(pos, 2)  # 2 bytes ahead: misaligned table
     expect(v.bytes(), nanort.InvalidModelError, "corrupt options table")
+
+
+def test_errors_name_an_unnamed_tensor_by_its_index():
+    """Converters drop constants' made-up names; an error about such a tensor names it "#index"
+    (it printed "(null)"), while the API still reports the file's (empty) name."""
+    g = Graph()
+    g.add_tensor("x", np.float32, (2, 4))
+    g.add_tensor("w", np.int32, (3, 4), np.ones((3, 4), np.int32))
+    g.add_tensor("y", np.float32, (2, 3))
+    g.nodes.append(Node("FullyConnected", ["x", "w"], ["y"], {"keep_dims": True}, "fc"))
+    g.inputs, g.outputs = ["x"], ["y"]
+    e = Editable(graph_bytes(g))
+    index = e.tensor_index("w")
+    e.tensor("w").name = None
+    with pytest.raises(nanort.Error, match=f"weight #{index} has type int32"):
+        with nanort.Model(e.to_bytes()) as m:
+            m.run({"x": np.zeros((2, 4), np.float32)})

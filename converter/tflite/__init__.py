@@ -7,7 +7,8 @@ The .nrt keeps the .tflite's interface: input and output tensor names
 stays uint8), and its signature's key and names in the file's signature.
 Float16 weights (DEQUANTIZE of fp16 constants) are read as float32 and
 stored as float16 again where they stay exactly those values (converter/
-fp16_weights.py); sparse weights are densified. A model whose activations are int8 / uint8
+fp16_weights.py); sparse weights are densified on reading and stored sparse
+again (with float16 values where they were). A model whose activations are int8 / uint8
 converts to nanort's int8 path with the model's own scales and zero points.
 """
 

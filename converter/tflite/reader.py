@@ -5,7 +5,8 @@ with their options, and the model's signature.
 
 Constants come out dense and in their stored type: sparse tensors (TFLite's
 SparsityParameters, as in TF-MOT-pruned and MediaPipe's "_sparse" models) are
-densified here; nanort's own sparse weight storage is not used for them yet.
+densified here, and stored sparse again in nanort's own format by the
+serializer (converter/sparse.py), which finds the zeros of every weight.
 Every index, length and size is checked; a malformed file raises
 ConversionError naming what is wrong.
 """

@@ -265,7 +265,7 @@ int nrt_model_num_outputs(const nrt_model* m) { return m ? m->num_outputs : 0; }
 
 static void fill_info(const nrt_tensor* t, nrt_tensor_info* info) {
     memset(info, 0, sizeof *info);
-    info->name = t->name ? t->name : "";
+    info->name = t->name == t->index_label ? "" : t->name; /* (the file's names only) */
     info->dtype = t->dtype;
     info->rank = t->shape_known ? t->rank : t->decl_rank;
     for (int d = 0; d < NRT_MAX_RANK; d++) {

@@ -4,6 +4,7 @@
 
 #include "../kernels/f16.h"
 #include "memory.h"
+#include "sparse.h"
 #include "nanort_schema.h"
 
 /* Whether input k of node n is a weight slot of a float32 op: the constant
@@ -43,6 +44,13 @@ static nrt_status widen(nrt_model* m, nrt_tensor* t) {
         memcpy(&h, half + 2 * i, 2);
         wide[i] = nrt_f16_to_f32(h);
     }
+    /* A sparse weight's float16 dense copy goes once widened, and so does its
+     * sparse record, whose kept values are float16: the float32 sparse kernels
+     * would read them as float32 (and pay only at the reference level). */
+    if (t->sparse) {
+        m->packed_weight_bytes -= t->nbytes;
+        nrt_sparse_free(m, t);
+    }
     t->owned_data = wide;
     t->data = wide;
     t->nbytes = bytes;
@@ -66,8 +74,7 @@ nrt_status nrt_widen_fp16_weights(nrt_model* m) {
     nrt_status st = NRT_OK;
     for (int i = 0; i < m->num_tensors && st == NRT_OK; i++) {
         nrt_tensor* t = &m->tensors[i];
-        /* (a sparse constant keeps its type: its kept values are float16 records) */
-        if (t->kind != NRT_TENSOR_CONSTANT || t->dtype != NRT_FLOAT16 || t->sparse || t->is_output ||
+        if (t->kind != NRT_TENSOR_CONSTANT || t->dtype != NRT_FLOAT16 || t->is_output ||
             counts[2 * i] == 0 || counts[2 * i + 1] != counts[2 * i])
             continue;
         st = widen(m, t);

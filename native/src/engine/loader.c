@@ -211,6 +211,10 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
         !nrt_fb_u8(ft, NRT_FB_Tensor_weight_layout, 0, &layout) ||
         !nrt_fb_u64(ft, NRT_FB_Tensor_data_offset, 0, &data_offset))
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor #%d: corrupt table", index);
+    if (!t->name) {
+        snprintf(t->index_label, sizeof t->index_label, "#%d", index);
+        t->name = t->index_label;
+    }
     if (type >= NRT_DTYPE_COUNT)
         return nrt_fail(m, NRT_ERR_INVALID_MODEL, "tensor %s: unknown data type %u", tensor_label(t), type);
     t->dtype = (nrt_dtype)type;

@@ -33,7 +33,9 @@ typedef struct nrt_quant {
 } nrt_quant;
 
 typedef struct nrt_tensor {
-    const char* name;
+    const char* name;                /* never NULL once loaded: see index_label */
+    char index_label[16];            /* "#12": the name of a tensor the file leaves unnamed (converters
+                                        drop constants' made-up names), so every error can name it */
     nrt_dtype dtype;
     uint8_t kind;                    /* nrt_tensor_kind */
     int rank;
