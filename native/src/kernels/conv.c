@@ -20,7 +20,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
  * (every kernel row's outputs: qs8_kernels.h); packed and sized as such. */
 static nrt_gemm_table wide_panel(const nrt_qs8_convt_table* ct, size_t cols) {
     return (nrt_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w,
-                            NULL, NULL, NULL};
+                            NULL, NULL};
 }
 
 static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_conv_plan* plan) {
@@ -54,13 +54,6 @@ static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nr
     return true;
 }
 
-/* Whether kh merged rows of `run` values each go through t's igemm_joined:
- * when joining them saves K blocks (run not whole blocks) and fits. */
-static bool joins_rows(const nrt_gemm_table* t, size_t run, size_t kh) {
-    return t->igemm_joined && run % t->kr != 0 && run * kh <= NRT_GEMM_JOINED_MAX_K &&
-           ceil_div(run * kh, t->kr) < kh * ceil_div(run, t->kr);
-}
-
 bool nrt_conv_plan_init(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_conv_plan* plan) {
     *plan = (nrt_conv_plan){0};
     const int64_t* wd = d->wdims;
@@ -83,10 +76,7 @@ bool nrt_conv_plan_init(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_c
     size_t run = (size_t)wd[2] * cig;
     plan->merged_rows = group == 1 && d->dilation[1] == 1 && wd[2] > 1 && cig < NRT_CONV_ROWS_CHANNELS &&
                         run <= NRT_CONV_ROWS_MAX_K && wd[1] <= NRT_CONV_ROWS_MAX_KH;
-    if (plan->merged_rows && joins_rows(plan->gemm, run, (size_t)wd[1])) {
-        plan->joined_rows = true;
-        plan->group_bytes = nrt_gemm_packed_bytes(plan->gemm, cout, run * (size_t)wd[1], 1);
-    } else if (plan->merged_rows) plan->group_bytes = nrt_gemm_packed_bytes(plan->gemm, cout, run, (size_t)wd[1]);
+    if (plan->merged_rows) plan->group_bytes = nrt_gemm_packed_bytes(plan->gemm, cout, run, (size_t)wd[1]);
     else plan->group_bytes = nrt_gemm_packed_bytes(plan->gemm, cout / group, cig, taps);
     plan->packed_bytes = group * plan->group_bytes;
     return true;
@@ -105,7 +95,6 @@ static void pack_conv(const nrt_conv_plan* plan, const nrt_conv_desc* d, const n
     if (plan->merged_rows) { /* kh blocks of the kw x cig contiguous values of a kernel row */
         size_t run = (size_t)wd[2] * cig;
         nrt_gemm_weights a = {cout, run, (size_t)wd[1], cw->w, k, run, 1, cw->bias, cw->scales, 0, 0};
-        if (plan->joined_rows) a.kc = k, a.ks = 1; /* (ky, kx, c) is OHWI's order: one run of k */
         nrt_gemm_pack(plan->gemm, &a, packed);
         return;
     }
@@ -252,12 +241,6 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->gemm(mr, nc, cig, j->ind.x + m0 * (size_t)g->cin * j->es, (size_t)g->cin, w, c, cout, j->params);
                 continue;
             }
-            if (j->plan->joined_rows) { /* every pointer's kw x C_in values exactly */
-                if (grp != built) nrt_indirection_rows(&j->ind, t->mr, t->kr, m0, mr, ind, edge);
-                built = grp;
-                t->igemm_joined(mr, nc, (size_t)g->kw * cig, (size_t)g->kh, ind, w, c, cout, j->params);
-                continue;
-            }
             if (j->plan->merged_rows) {
                 if (grp != built) kc = nrt_indirection_rows(&j->ind, t->mr, t->kr, m0, mr, ind, edge);
                 built = grp;
@@ -279,9 +262,8 @@ static void run_gemm(const nrt_threads* threads, conv_job* j) {
     size_t cig = (size_t)(g->cin / g->group), taps = (size_t)(g->kh * g->kw);
     j->direct = nrt_conv_is_pointwise(g) && !j->plan->merged_rows;
     j->panels_per_group = ceil_div(cog, t->nr);
-    j->panel_bytes = j->plan->joined_rows   ? nrt_gemm_panel_bytes(t, taps * cig, 1)
-                     : j->plan->merged_rows ? nrt_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
-                                            : nrt_gemm_panel_bytes(t, cig, taps);
+    j->panel_bytes = j->plan->merged_rows ? nrt_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
+                                          : nrt_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
     size_t split = nrt_column_split(threads, m_tiles, units);
     j->block_units = ceil_div(units, split);

@@ -28,10 +28,6 @@
  *              elements of the input, so each kernel row is one K block of the
  *              indirection ("merged rows": kh blocks of kw x C_in instead of
  *              kh x kw blocks of C_in, e.g. 3 x 9 bytes instead of 9 x 3).
- *              When kw x C_in is not whole K blocks and the table has an
- *              igemm_joined kernel (gemm.h), the kernel rows are joined into
- *              one K run instead ("joined rows": 27 bytes in 7 blocks of 4
- *              for 3 x 3 x 3, not 3 x 3 blocks, a quarter of them zero).
  *   TRANSPOSE  ConvTranspose with kernel == stride, no padding or dilation,
  *              group 1 (upsampling layers): every output pixel receives
  *              exactly one tap. For kernel row ky, the kw x C_out outputs of
@@ -96,7 +92,6 @@ typedef struct nrt_conv_plan {
     bool convt_wide;                 /* its `wide` kernel, else its `run` */
     bool merged_rows;    /* GEMM: one K block per kernel row (packed as kh blocks of kw x C_in);
                             TRANSPOSE: one panel for every kernel row (columns (ky, kx, c)) */
-    bool joined_rows;    /* GEMM, merged rows through igemm_joined: packed as one K run of kh x kw x C_in */
     size_t group_bytes;  /* GEMM: packed bytes per group; TRANSPOSE: per kernel row */
     size_t packed_bytes; /* total */
 } nrt_conv_plan;

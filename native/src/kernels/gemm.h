@@ -22,11 +22,6 @@
  *        block p (a conv tap: a pixel's input channels of the group, or the
  *        padding buffer). Entries for r >= mr are valid pointers too (copies
  *        of row mr - 1); they may be read, never stored.
- * igemm_joined: like igemm, but K is the ks blocks of kc values joined end
- *        to end (one run of ks x kc values per row, rounded up to kr once, not
- *        per block): the panel is packed for kc' = ks x kc, ks' = 1. Each
- *        pointer's kc values are read exactly. For convs with few input
- *        channels (conv.h's joined rows), ks x kc <= NRT_GEMM_JOINED_MAX_K.
  * c:     row r at c + r * c_stride; exactly mr x nc elements are written.
  * params: the output side, of the format's type (f32: nrt_activation,
  *        qs8: nrt_qs8_requant, the MatMul format: nrt_qs8_matmul_params). */
@@ -84,7 +79,6 @@ struct nrt_gemm_table {
     const nrt_gemm_format* format;
     nrt_gemm_ukernel gemm;
     nrt_igemm_ukernel igemm;         /* NULL where only `gemm` exists (MatMul) */
-    nrt_igemm_ukernel igemm_joined;  /* NULL where the table has none */
 };
 
 /* float32 A, W, bias and C; params nrt_activation. Panel: float bias[nr],
@@ -138,8 +132,6 @@ static inline void nrt_gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights
 
 /* Alignment of packed weights. */
 #define NRT_PACK_ALIGN 64
-/* The longest joined K run (igemm_joined). */
-#define NRT_GEMM_JOINED_MAX_K 256
 /* The largest MR and nr of any table. */
 #define NRT_GEMM_MAX_MR 12
 #define NRT_GEMM_MAX_NR 32

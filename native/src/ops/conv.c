@@ -151,8 +151,7 @@ static nrt_pack_key pack_key(nrt_ctx* ctx, int tag, const conv_params* p, bool t
                        (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1), (uint64_t)p->group}};
     const nrt_conv_plan* q = &p->plan;
     if (tag == PACK_PLAN) {
-        k.v[4] = (uint64_t)q->kind | (uint64_t)q->convt_wide << 8 | (uint64_t)q->merged_rows << 9 |
-                 (uint64_t)q->joined_rows << 10;
+        k.v[4] = (uint64_t)q->kind | (uint64_t)q->convt_wide << 8 | (uint64_t)q->merged_rows << 9;
         k.v[5] = (uint64_t)(uintptr_t)q->gemm;
         k.v[6] = (uint64_t)(uintptr_t)q->dw;
         k.v[7] = (uint64_t)(uintptr_t)q->convt;

@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../gather_joined.h"
 #include "../qs8_kernels.h"
 
 #if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
@@ -163,20 +162,10 @@ static void qs8_igemm_8x8c4_neondot(size_t mr, size_t nc, size_t kc, size_t ks, 
     dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-/* igemm_joined: the rows gathered on the stack (gather_joined.h), then the GEMM. */
-static void qs8_igemm_joined_8x8c4_neondot(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a,
-                                           const void* w, void* c, size_t c_stride, const void* params) {
-    _Alignas(16) int8_t rows[MR * NRT_GEMM_JOINED_MAX_K];
-    size_t k = (kc * ks + 3) / 4 * 4;
-    nrt_gather_joined(mr, MR, kc, ks, a, k, 0, rows);
-    dispatch_rows(mr, nc, k, 1, NULL, rows, NRT_GEMM_JOINED_MAX_K, w, c, c_stride, params);
-}
-
 const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot = {
     .name = "qs8-qc8w-gemm-8x8c4-minmax-fp32-neondot", .isa = NRT_ISA_DOTPROD, .mr = MR, .nr = NR, .kr = 4,
         .x_offset = 0,
     .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_8x8c4_neondot, .igemm = qs8_igemm_8x8c4_neondot,
-    .igemm_joined = qs8_igemm_joined_8x8c4_neondot,
 };
 
 #ifdef NRT_CLANG_DOTPROD_REGION

@@ -13,12 +13,7 @@
  * One template (gemm_tile) instantiated per row count (12, 8, 4, 2, 1) and width
  * (32 = two zmm, 24 = zmm + ymm, 16 = zmm, 8 = ymm, for narrow panels); a K remainder
  * of 1-3 is read byte-exactly (never past the row) against zero-padded
- * weights, whose products with the flipped 0x80 bytes vanish.
- *
- * The igemm_joined kernel (gemm.h) first gathers each row's ks runs of kc
- * bytes into one run on the stack, flipped on the way (gather_joined.h),
- * then runs the same tiles on those rows with no flip left to do. */
-#include "../gather_joined.h"
+ * weights, whose products with the flipped 0x80 bytes vanish. */
 #include "qs8_requant_x86.h"
 
 #define MR 12
@@ -35,9 +30,8 @@ typedef struct tile_acc {
 
 /* acc[r] += (u8 of 4 activations of row r) . (the 4 weights of each
  * column), for kc values of each row pointer; returns the weights after them. */
-/* FLIP: the rows hold int8 (flipped here); else they are flipped already. */
 NRT_ISA_INLINE(AVX512) void acc_step(tile_acc* t, const int8_t* const* ap, size_t k, size_t rem, const int8_t* w,
-                                    const int R, const int NZ, const int NY, const int FLIP) {
+                                    const int R, const int NZ, const int NY) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
     __m512i w0 = _mm512_setzero_si512(), w1 = _mm512_setzero_si512();
     __m256i wy = _mm256_setzero_si256();
@@ -47,7 +41,7 @@ NRT_ISA_INLINE(AVX512) void acc_step(tile_acc* t, const int8_t* const* ap, size_
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         int32_t a4 = rem >= KR ? nrt_qs8_load4(ap[r] + k) : nrt_qs8_load_partial(ap[r] + k, rem);
-        __m512i av = FLIP ? _mm512_xor_si512(_mm512_set1_epi32(a4), flip) : _mm512_set1_epi32(a4);
+        __m512i av = _mm512_xor_si512(_mm512_set1_epi32(a4), flip);
         if (NZ > 0) t->z[r][0] = _mm512_dpbusd_epi32(t->z[r][0], av, w0);
         if (NZ > 1) t->z[r][1] = _mm512_dpbusd_epi32(t->z[r][1], av, w1);
         if (NY) t->y[r] = _mm256_dpbusd_epi32(t->y[r], _mm512_castsi512_si256(av), wy);
@@ -55,11 +49,11 @@ NRT_ISA_INLINE(AVX512) void acc_step(tile_acc* t, const int8_t* const* ap, size_
 }
 
 NRT_ISA_INLINE(AVX512) const int8_t* acc_block(tile_acc* t, const int8_t* const* ap, size_t kc, const int8_t* w,
-                                              const int R, const int NZ, const int NY, const int FLIP) {
+                                              const int R, const int NZ, const int NY) {
     size_t k = 0;
-    for (; k + KR <= kc; k += KR, w += NR * KR) acc_step(t, ap, k, KR, w, R, NZ, NY, FLIP);
+    for (; k + KR <= kc; k += KR, w += NR * KR) acc_step(t, ap, k, KR, w, R, NZ, NY);
     if (k < kc) { /* 1-3 values left: read byte-exactly, against zero weights */
-        acc_step(t, ap, k, kc - k, w, R, NZ, NY, FLIP);
+        acc_step(t, ap, k, kc - k, w, R, NZ, NY);
         w += NR * KR;
     }
     return w;
@@ -68,7 +62,7 @@ NRT_ISA_INLINE(AVX512) const int8_t* acc_block(tile_acc* t, const int8_t* const*
 NRT_ISA_INLINE(AVX512) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
                                      const int8_t* a, size_t a_stride, const void* packed, int8_t* c,
                                      size_t c_stride, const nrt_qs8_requant* rq, const int R, const int NZ,
-                                     const int NY, const int FLIP) {
+                                     const int NY) {
     tile_acc t;
     const int32_t* bias = packed;
     __m512i b0 = _mm512_setzero_si512(), b1 = _mm512_setzero_si512();
@@ -87,12 +81,12 @@ NRT_ISA_INLINE(AVX512) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks
     if (!ind) {
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) ap[r] = a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
-        w = acc_block(&t, ap, kc, w, R, NZ, NY, FLIP);
+        w = acc_block(&t, ap, kc, w, R, NZ, NY);
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
 #pragma GCC unroll 12
             for (int r = 0; r < R; r++) ap[r] = (const int8_t*)ind[r];
-            w = acc_block(&t, ap, kc, w, R, NZ, NY, FLIP);
+            w = acc_block(&t, ap, kc, w, R, NZ, NY);
         }
     }
     const float* m = (const float*)w;
@@ -119,60 +113,45 @@ NRT_ISA_INLINE(AVX512) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks
     }
 }
 
-/* Tiles of R rows, every width, on int8 rows (FLIP 1) or flipped ones (0). */
-#define WIDTHS(R, FLIP)                                                                                          \
-    NRT_ISA_TARGET(AVX512) __attribute__((noinline)) static void tile_##R##_##FLIP(size_t mr, size_t nc, size_t kc, size_t ks,             \
-                                                     const void* const* ind, const int8_t* a, size_t a_stride,   \
-                                                     const void* w, int8_t* c, size_t c_stride,                  \
-                                                     const nrt_qs8_requant* rq) {                                \
-        if (nc > 24) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 2, 0, FLIP);             \
-        else if (nc > 16) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 1, FLIP);        \
-        else if (nc > 8) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 0, FLIP);         \
-        else gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 0, 1, FLIP);                     \
+#define WIDTHS(R)                                                                                              \
+    NRT_ISA_TARGET(AVX512) static void tile_##R(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind, \
+                                        const int8_t* a, size_t a_stride, const void* w, int8_t* c,         \
+                                        size_t c_stride, const nrt_qs8_requant* rq) {                         \
+        if (nc > 24) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 2, 0);               \
+        else if (nc > 16) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 1);          \
+        else if (nc > 8) gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 1, 0);           \
+        else gemm_tile(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq, R, 0, 1);                       \
     }
-#define DISPATCH_ROWS(FLIP)                                                                                      \
-    WIDTHS(12, FLIP)                                                                                             \
-    WIDTHS(8, FLIP)                                                                                              \
-    WIDTHS(4, FLIP)                                                                                              \
-    WIDTHS(2, FLIP)                                                                                              \
-    WIDTHS(1, FLIP)                                                                                              \
-    NRT_ISA_TARGET(AVX512) static void dispatch_rows_##FLIP(size_t mr, size_t nc, size_t kc, size_t ks,          \
-                                                        const void* const* ind, const int8_t* a, size_t a_stride, \
-                                                        const void* w, int8_t* c, size_t c_stride,               \
-                                                        const nrt_qs8_requant* rq) {                             \
-        if (mr > 8) tile_12_##FLIP(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);                        \
-        else if (mr > 4) tile_8_##FLIP(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);                    \
-        else if (mr > 2) tile_4_##FLIP(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);                    \
-        else if (mr > 1) tile_2_##FLIP(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);                    \
-        else tile_1_##FLIP(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);                                \
-    }
-DISPATCH_ROWS(1)
-DISPATCH_ROWS(0)
+WIDTHS(12)
+WIDTHS(8)
+WIDTHS(4)
+WIDTHS(2)
+WIDTHS(1)
 
-NRT_ISA_TARGET(AVX512) static void qs8_gemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, const void* a,
-                                                             size_t a_stride, const void* w, void* c,
-                                                             size_t c_stride, const void* params) {
-    dispatch_rows_1(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
+NRT_ISA_TARGET(AVX512) static void dispatch_rows(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* ind,
+                                         const int8_t* a, size_t a_stride, const void* w, int8_t* c,
+                                         size_t c_stride, const nrt_qs8_requant* rq) {
+    if (mr > 8) tile_12(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
+    else if (mr > 4) tile_8(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
+    else if (mr > 2) tile_4(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
+    else if (mr > 1) tile_2(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
+    else tile_1(mr, nc, kc, ks, ind, a, a_stride, w, c, c_stride, rq);
 }
 
-NRT_ISA_TARGET(AVX512) static void qs8_igemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
-                                                              const void* const* a, const void* w, void* c,
-                                                              size_t c_stride, const void* params) {
-    dispatch_rows_1(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
+static void qs8_gemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+                                        const void* w, void* c,
+                                        size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, 1, NULL, a, a_stride, w, c, c_stride, params);
 }
 
-NRT_ISA_TARGET(AVX512) static void qs8_igemm_joined_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
-                                                                     const void* const* a, const void* w, void* c,
-                                                                     size_t c_stride, const void* params) {
-    _Alignas(64) int8_t rows[MR * NRT_GEMM_JOINED_MAX_K];
-    size_t k = (kc * ks + KR - 1) / KR * KR;
-    nrt_gather_joined(mr, MR, kc, ks, a, k, 0x8080808080808080ull, rows);
-    dispatch_rows_0(mr, nc, k, 1, NULL, rows, NRT_GEMM_JOINED_MAX_K, w, c, c_stride, params);
+static void qs8_igemm_12x32c4_avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a,
+                                         const void* w, void* c,
+                                         size_t c_stride, const void* params) {
+    dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
 const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni = {
     .name = "qs8-qc8w-gemm-12x32c4-minmax-fp32-avx512vnni", .isa = NRT_ISA_AVX512, .mr = MR, .nr = NR, .kr = KR,
         .x_offset = 128,
     .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_12x32c4_avx512vnni, .igemm = qs8_igemm_12x32c4_avx512vnni,
-    .igemm_joined = qs8_igemm_joined_12x32c4_avx512vnni,
 };

@@ -8,10 +8,7 @@
  * widens to one ymm [c0k0..c0k3, c1k0.., c2.., c3..]; the row's 4
  * activations are broadcast as 4 int16 per 64 bits, so vpmaddwd leaves two
  * partial sums per column (k0+k1, k2+k3), added pairwise (vphaddd) at the
- * end. Every add wraps: the sum is requant.h's modulo 2^32 in any order.
- * The igemm_joined kernel gathers its rows on the stack (gather_joined.h)
- * and runs the GEMM on them. */
-#include "../gather_joined.h"
+ * end. Every add wraps: the sum is requant.h's modulo 2^32 in any order. */
 #include "qs8_requant_x86.h"
 
 #define MR 4
@@ -110,16 +107,7 @@ static void qs8_igemm_4x8c4_avx2(size_t mr, size_t nc, size_t kc, size_t ks, con
     dispatch_rows(mr, nc, kc, ks, a, NULL, 0, w, c, c_stride, params);
 }
 
-static void qs8_igemm_joined_4x8c4_avx2(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* a,
-                                        const void* w, void* c, size_t c_stride, const void* params) {
-    _Alignas(32) int8_t rows[MR * NRT_GEMM_JOINED_MAX_K];
-    size_t k = (kc * ks + KR - 1) / KR * KR;
-    nrt_gather_joined(mr, MR, kc, ks, a, k, 0, rows);
-    dispatch_rows(mr, nc, k, 1, NULL, rows, NRT_GEMM_JOINED_MAX_K, w, c, c_stride, params);
-}
-
 const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2 = {
     .name = "qs8-qc8w-gemm-4x8c4-minmax-fp32-avx2", .isa = NRT_ISA_AVX2, .mr = MR, .nr = NR, .kr = KR, .x_offset = 0,
     .format = &nrt_gemm_format_qs8_qc8w, .gemm = qs8_gemm_4x8c4_avx2, .igemm = qs8_igemm_4x8c4_avx2,
-    .igemm_joined = qs8_igemm_joined_4x8c4_avx2,
 };
