@@ -49,8 +49,12 @@ def export(rev: str, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def run(exe: Path, levels: list[str], kind: str | None) -> tuple[float, dict[tuple[str, str], tuple[float, float, float]]]:
-    out = subprocess.run([str(exe), *levels, *([kind] if kind else [])], check=True, capture_output=True, text=True).stdout.split("\n")
+Rows = dict[tuple[str, str], tuple[float, float, float]]
+
+
+def run(exe: Path, levels: list[str], kind: str | None) -> tuple[float, Rows]:
+    args = [str(exe), *levels, *([kind] if kind else [])]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout.split("\n")
     peak = float(out[0].split()[1])
     rows = {}
     for line in out[1:]:
