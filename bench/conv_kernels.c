@@ -4,7 +4,8 @@
  * peak measured in the same process (vpdpbusd / sdot chains, as
  * bench/peak.c). Built and run by bench/conv_kernels.py.
  *
- *   conv_kernels [level ...]     (default: every level this CPU runs but ref)
+ *   conv_kernels [level ...] [dw|rgb]   (default: every level this CPU runs
+ *                                        but ref; every kind of shape)
  * Prints one line per (level, shape): "level shape ms gmacs pct",
  * machine-readable, after a line "peak GMACS". */
 #include <stdint.h>
@@ -96,7 +97,7 @@ static const shape SHAPES[] = {
     {"dw", 32, 160, 3, 1},  {"dw", 32, 160, 3, 2}, {"dw", 48, 80, 3, 1},  {"dw", 64, 80, 3, 1},
     {"dw", 64, 80, 3, 2},   {"dw", 96, 40, 3, 1},  {"dw", 128, 40, 3, 1}, {"dw", 128, 20, 3, 1},
     {"dw", 32, 160, 5, 1},  {"dw", 64, 80, 5, 1},  {"dw", 96, 40, 5, 2},  {"dw", 128, 20, 5, 1},
-    {"rgb", 16, 640, 3, 2}, {"rgb", 32, 640, 3, 2},
+    {"rgb", 16, 320, 3, 2}, {"rgb", 16, 640, 3, 2}, {"rgb", 32, 640, 3, 2},
 };
 
 static double median(double* v, int n) {
@@ -150,7 +151,12 @@ static double time_conv(const nrt_kernels* k, const shape* sh, double* macs) {
 
 int main(int argc, char** argv) {
     int levels[NRT_ISA_COUNT], nlevels = 0;
+    const char* kind = NULL; /* only shapes of this kind */
     for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "dw") || !strcmp(argv[a], "rgb")) {
+            kind = argv[a];
+            continue;
+        }
         int isa = nrt_isa_from_name(argv[a]);
         if (isa < 0 || !nrt_isa_supported(isa, nrt_cpu_features())) {
             fprintf(stderr, "level %s: unknown or not supported by this CPU\n", argv[a]);
@@ -158,12 +164,12 @@ int main(int argc, char** argv) {
         }
         levels[nlevels++] = isa;
     }
-    for (int isa = 1; argc == 1 && isa < NRT_ISA_COUNT; isa++)
+    for (int isa = 1, named = nlevels; !named && isa < NRT_ISA_COUNT; isa++)
         if (nrt_isa_supported(isa, nrt_cpu_features())) levels[nlevels++] = isa;
     double peak = peak_gmacs();
     printf("peak %.1f\n", peak);
     for (size_t s = 0; s < sizeof SHAPES / sizeof *SHAPES; s++)
-        for (int l = 0; l < nlevels; l++) {
+        for (int l = 0; l < nlevels && (!kind || !strcmp(kind, SHAPES[s].kind)); l++) {
             nrt_kernels k;
             nrt_kernels_resolve(levels[l], &k);
             double macs, sec = time_conv(&k, &SHAPES[s], &macs);

@@ -1,7 +1,7 @@
 """int8 depthwise and first-layer conv kernels: time per conv and fraction of
 the int8 dot-product peak, per level, on one thread (bench/conv_kernels.c).
 
-    python bench/conv_kernels.py [--levels avx512 avx2] [--base REV] [--rounds 3]
+    python bench/conv_kernels.py [--levels avx512 avx2] [--kind dw|rgb] [--base REV] [--rounds 3]
 
 Builds the kernel library of this tree with the C compiler (the flags of
 native/build.cmake) and, with --base, of git revision REV too; runs the builds
@@ -49,8 +49,12 @@ def export(rev: str, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def run(exe: Path, levels: list[str]) -> tuple[float, dict[tuple[str, str], tuple[float, float, float]]]:
-    out = subprocess.run([str(exe), *levels], check=True, capture_output=True, text=True).stdout.split("\n")
+Rows = dict[tuple[str, str], tuple[float, float, float]]
+
+
+def run(exe: Path, levels: list[str], kind: str | None) -> tuple[float, Rows]:
+    args = [str(exe), *levels, *([kind] if kind else [])]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout.split("\n")
     peak = float(out[0].split()[1])
     rows = {}
     for line in out[1:]:
@@ -63,6 +67,7 @@ def run(exe: Path, levels: list[str]) -> tuple[float, dict[tuple[str, str], tupl
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--levels", nargs="*", default=[], help="levels to time (default: every one this CPU runs)")
+    ap.add_argument("--kind", choices=["dw", "rgb"], help="only depthwise or only first-layer (RGB input) shapes")
     ap.add_argument("--base", help="git revision to compare against (built from `git archive`)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
@@ -86,7 +91,7 @@ def main() -> int:
         peaks = []
         for _ in range(args.rounds):
             for name, exe in builds.items():
-                peak, rows = run(exe, args.levels)
+                peak, rows = run(exe, args.levels, args.kind)
                 peaks.append(peak)
                 for key, v in rows.items():
                     samples[name][key].append(v)

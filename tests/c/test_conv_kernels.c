@@ -51,7 +51,8 @@ static const nrt_threads THREADS = {chunked_for, NULL, 3};
 /* A random Conv geometry of one of the shapes the driver plans differently. */
 static nrt_conv2d_geom random_conv(void) {
     nrt_conv2d_geom g = {0};
-    int kind = (int)(next_random() % 5); /* general, depthwise, grouped, 1x1, few-channel first layer */
+    /* general, depthwise, grouped, 1x1, few-channel first layer, RGB first layer at a real shape's scale */
+    int kind = (int)(next_random() % 6);
     g.n = between(1, 2), g.ih = between(1, 11), g.iw = between(1, 13);
     g.kh = between(1, 5), g.kw = between(1, 5), g.sh = between(1, 2), g.sw = between(1, 2);
     g.dh = between(1, 2), g.dw = between(1, 2), g.group = 1;
@@ -60,6 +61,10 @@ static nrt_conv2d_geom random_conv(void) {
     if (kind == 2) g.group = between(2, 4), g.cin = g.group * between(1, 8), g.cout = g.group * between(1, 9);
     if (kind == 3) g.kh = g.kw = g.sh = g.sw = g.dh = g.dw = 1;
     if (kind == 4) g.cin = between(1, 4), g.dw = 1;
+    if (kind == 5) { /* wide enough for whole 12-pixel tiles and several panels, k up to 7 (joined rows) */
+        g.cin = between(1, 3), g.dw = 1, g.kh = g.kw = 2 * between(1, 3) + 1, g.sh = g.sw = 2;
+        g.ih = between(g.kh, 41), g.iw = between(g.kw, 53), g.cout = between(1, 70);
+    }
     int64_t pt = kind == 3 ? 0 : between(0, 2), pb = kind == 3 ? 0 : between(0, 2);
     int64_t pl = kind == 3 ? 0 : between(0, 2), pr = kind == 3 ? 0 : between(0, 2);
     int64_t eh = (g.kh - 1) * g.dh + 1, ew = (g.kw - 1) * g.dw + 1;
