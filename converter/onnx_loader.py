@@ -116,6 +116,12 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 
 def check_opset(model: onnx.ModelProto) -> None:
+    """Run before anything reads the model's ops: ONNX's schema lookups take a C int and raise
+    TypeError (not a conversion error) on a version past it."""
+    for imp in model.opset_import:
+        if not 0 <= imp.version < 2**31:
+            raise ConversionError(f"opset_import of domain {imp.domain or 'ai.onnx'!r} has version {imp.version}, "
+                                  "which is not an opset version (a corrupt file?)")
     v = default_opset(model)
     if not MIN_OPSET <= v <= MAX_OPSET:
         raise ConversionError(f"ONNX opset {v} is not supported (nanort converts opsets {MIN_OPSET}..{MAX_OPSET}; "

@@ -131,6 +131,18 @@ def test_external_data_loads(tmp_path):
         np.testing.assert_allclose(model.run({"x": x})["y"], x @ np.arange(12, dtype=np.float32).reshape(4, 3))
 
 
+@pytest.mark.parametrize("domain, op", [("", "Relu"), ("com.example", "Swizzle")])
+def test_opset_version_past_a_c_int_is_refused(domain, op, tmp_path):
+    """A flipped byte made a version of 2^40: ONNX's schema lookup raised TypeError out of convert."""
+    m = _model([helper.make_node(op, ["x"], ["y"], domain=domain)])
+    if domain:
+        m.opset_import.append(helper.make_opsetid(domain, 1))
+    m.opset_import[-1].version = 2**40
+    onnx.save(m, tmp_path / "m.onnx")
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt",
+                   f"opset_import of domain '{domain or 'ai.onnx'}' has version {2**40}, which is not an opset version")
+
+
 def test_old_opset_is_refused(tmp_path):
     m = _model([helper.make_node("Relu", ["x"], ["y"])], opset=5)
     onnx.save(m, tmp_path / "m.onnx")
