@@ -211,6 +211,8 @@ class _Layout:
         self.output_like(node, p)
 
     def reduce(self, node: Node) -> None:
+        if len(node.inputs) > 1:  # axes computed at run time name the logical layout's axes
+            node.inputs[0] = self.plain(node.inputs[0])
         p = self.perm_of(node.inputs[0])
         node.inputs = [node.inputs[0]] + [self.plain(i) for i in node.inputs[1:]]
         self.out.append(node)
