@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, fold, fuse, layout, qdq
+from . import cleanup, dynamic_int8, fold, fuse, layout, qdq
 
 
 @dataclass
@@ -32,6 +32,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("matmul -> fully connected", fuse.matmul_to_fully_connected),
             ("fold scale-shift", fold.fold_linear_steps),
             ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),
+            ("dynamic int8 matmul -> fully connected", dynamic_int8.fold_dynamic_matmul),
             ("cleanup", cleanup.run),
         ]
     steps += [

@@ -1,0 +1,97 @@
+"""onnxruntime's dynamic int8 MatMul onto the runtime's dynamic FullyConnected.
+
+onnxruntime's `quantize_dynamic` writes each MatMul of a constant weight as
+
+    DynamicQuantizeLinear(x) -> q, s, z
+    MatMulInteger(q, W_int8, z) -> int32 -> Cast(float) -> Mul(s * w_scale) [-> Add(bias)]
+
+which imports (importers/quantization.py) as an fp32 emulation: q dequantized
+with unit scale, a float FullyConnected on W as exact integers, two Casts and
+the scale Mul, each a pass over the activations. The runtime's dynamic
+FullyConnected with `dynamic_per_tensor` computes exactly this (x quantized
+as one tensor with DynamicQuantizeLinear's scale and zero point, the int32
+sum of (q - z) * W, times s * w_scale: kernels/requant.h) on its int8
+kernels, so the chain becomes that one node. The pass runs after the float
+folds, which would treat W's int8 values as floats, and after activation
+fusion: an activation after the chain stays with the bias Add it was fused into,
+on the vector kernels (the dynamic kernel's epilogue applies it one value at a
+time, as the reference does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node, QuantParams
+from .patterns import Matcher, is_scalar, other_input
+
+
+def _int8_weight(graph: Graph, name: str) -> np.ndarray | None:
+    """The constant float W [N, K] when every value is an integer the int8 kernels hold (-127..127)."""
+    w = graph.const(name)
+    if w is None or w.dtype != np.float32 or w.ndim != 2 or not np.all(np.abs(w) <= 127) \
+            or not np.array_equal(w, np.rint(w)):
+        return None
+    return w.astype(np.int8)
+
+
+def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, np.ndarray, np.ndarray, list[Node]] | None:
+    """(DynamicQuantizeLinear, int8 W, w_scale, nodes replaced: the last one's output is the
+    result, a bias Add last when there is one) of the chain around `fc`, or None."""
+    if len(fc.inputs) > 2 and fc.inputs[2] or fc.attrs.get("activation") or fc.attrs.get("dynamic_per_tensor"):
+        return None
+    dq = m.prod(fc.inputs[0], "DequantizeLinear")
+    if dq is None or len(dq.inputs) < 3 or not is_scalar(g, dq.inputs[1], 1.0, 0.0) or m.only_consumer(dq.outputs[0]) \
+            is not fc:
+        return None
+    dql = m.prod(dq.inputs[0], "DynamicQuantizeLinear")
+    if dql is None or dq.inputs[0] != dql.outputs[0] or dq.inputs[2] != dql.outputs[2]:
+        return None
+    w = _int8_weight(g, fc.inputs[1])
+    to_int = m.only_consumer(fc.outputs[0])
+    if w is None or to_int is None or to_int.op != "Cast" or g.tensors[to_int.outputs[0]].dtype != np.int32:
+        return None
+    to_float = m.only_consumer(to_int.outputs[0])
+    if to_float is None or to_float.op != "Cast" or g.tensors[to_float.outputs[0]].dtype != np.float32:
+        return None
+    mul = m.only_consumer(to_float.outputs[0])
+    if mul is None or mul.op != "Mul" or mul.attrs.get("activation") \
+            or g.tensors[mul.outputs[0]].shape != g.tensors[fc.outputs[0]].shape:
+        return None
+    scales = m.prod(other_input(mul, to_float.outputs[0]), "Mul")
+    if scales is None:
+        return None
+    w_scale = g.const(other_input(scales, dql.outputs[1]) or "")
+    if w_scale is None or w_scale.dtype != np.float32 or w_scale.size not in (1, w.shape[0]) \
+            or w_scale.ndim > 1 or not np.all(w_scale > 0):
+        return None
+    replaced = [dq, fc, to_int, to_float, mul]
+    add = m.only_consumer(mul.outputs[0])
+    bias = g.const(other_input(add, mul.outputs[0]) or "") if add is not None and add.op == "Add" else None
+    if bias is not None and bias.dtype == np.float32 and bias.shape == (w.shape[0],) \
+            and not add.attrs.get("activation") and g.tensors[add.outputs[0]].shape == g.tensors[mul.outputs[0]].shape:
+        replaced.append(add)
+    return dql, w, w_scale.reshape(-1), replaced
+
+
+def fold_dynamic_matmul(graph: Graph) -> None:
+    m = Matcher(graph)
+    for fc in [n for n in graph.nodes if n.op == "FullyConnected"]:
+        found = _match(m, graph, fc)
+        if found is None:
+            continue
+        dql, w, w_scale, replaced = found
+        wq = graph.add_const(w, f"{fc.name}_wq")
+        graph.tensors[wq].quant = QuantParams(w_scale, np.zeros(w_scale.size, np.int64),
+                                              0 if w_scale.size > 1 else None)
+        inputs = [dql.inputs[0], wq]
+        if replaced[-1].op == "Add":
+            inputs.append(other_input(replaced[-1], replaced[-2].outputs[0]))
+        node = Node("FullyConnected", inputs, [replaced[-1].outputs[0]],
+                    {"keep_dims": fc.attrs.get("keep_dims", True), "dynamic_per_tensor": True}, fc.name)
+        at = graph.nodes.index(replaced[-1])
+        graph.nodes[at] = node
+        for n in replaced[:-1]:
+            graph.nodes.remove(n)
+        m.refresh()
+    graph.remove_unused()

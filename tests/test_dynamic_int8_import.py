@@ -1,0 +1,122 @@
+"""onnxruntime's dynamic int8 MatMul (DynamicQuantizeLinear -> MatMulInteger ->
+Cast -> Mul by the scales [-> Add bias]) converted onto the runtime's dynamic
+FullyConnected that quantizes x as one tensor (converter/passes/dynamic_int8.py):
+its results against onnxruntime running the same file, on every kernel level."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import nanort
+from nanort.converter import convert_graph
+from nanort.converter.serialize import serialize
+from nanort.runtime.model import cpu_levels
+
+RNG = np.random.default_rng(7)
+
+
+def dynamic_matmul_model(m, k, n, *, w_scale, bias=False, gelu=False, w_zero_point=0):
+    """What onnxruntime.quantization.quantize_dynamic writes for x [1, m, k] @ W [k, n]."""
+    w = RNG.integers(-127, 128, (k, n)).astype(np.int8)
+    inits = {"W": w, "ws": np.asarray(w_scale, np.float32), "wz": np.full(np.shape(w_scale), w_zero_point, np.int8)}
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
+             helper.make_node("Mul", ["s", "ws"], ["scales"]),
+             helper.make_node("MatMulInteger", ["q", "W", "z", "wz"], ["acc"]),
+             helper.make_node("Cast", ["acc"], ["acc_float"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["acc_float", "scales"], ["y0" if bias or gelu else "y"])]
+    last = "y0"
+    if bias:
+        inits["b"] = RNG.standard_normal(n).astype(np.float32)
+        nodes.append(helper.make_node("Add", ["b", last], ["y1" if gelu else "y"]))
+        last = "y1"
+    if gelu:
+        inits.update(sqrt2=np.array(np.sqrt(2), np.float32), one=np.array(1, np.float32),
+                     half=np.array(0.5, np.float32))
+        nodes += [helper.make_node("Div", [last, "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+                  helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", [last, "e1"], ["g"]),
+                  helper.make_node("Mul", ["g", "half"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, m, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, name) for name, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+
+def convert(model):
+    return convert_graph(onnx.ModelProto.FromString(model.SerializeToString()))
+
+
+def run_ort(model, x):
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("isa", cpu_levels())
+@pytest.mark.parametrize("m,k,n,w_scale,bias", [
+    (5, 32, 16, 0.01, False),                                           # per-tensor weight scale
+    (37, 100, 70, np.linspace(0.001, 0.02, 70), True),                  # per column, odd sizes, bias
+    (64, 256, 96, 0.003, True)])
+def test_matches_onnxruntime_exactly(isa, m, k, n, w_scale, bias):
+    model = dynamic_matmul_model(m, k, n, w_scale=w_scale, bias=bias)
+    graph = convert(model)
+    assert [(node.op, node.attrs.get("dynamic_per_tensor")) for node in graph.nodes] == [("FullyConnected", True)]
+    x = (RNG.standard_normal((1, m, k)) * 3 + 0.5).astype(np.float32)
+    x[0, 0, :3] = [0.0, -0.0, 40.0]  # an outlier widens the one tensor-wide range
+    with nanort.Model(serialize(graph), isa=isa) as runtime:
+        got = runtime.run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, run_ort(model, x))
+
+
+def test_activation_after_the_bias_stays_on_the_vector_kernels():
+    model = dynamic_matmul_model(16, 64, 128, w_scale=0.01, bias=True, gelu=True)
+    graph = convert(model)
+    assert [node.op for node in graph.nodes] == ["FullyConnected", "Add"]
+    assert graph.nodes[1].attrs.get("activation")  # the Gelu, fused into the bias Add
+    x = RNG.standard_normal((1, 16, 64)).astype(np.float32)
+    with nanort.Model(serialize(graph)) as runtime:
+        np.testing.assert_allclose(runtime.run(None, {"x": x})[0], run_ort(model, x), rtol=1e-5, atol=1e-5)
+
+
+def test_all_zero_input():
+    model = dynamic_matmul_model(4, 16, 8, w_scale=0.01)
+    x = np.zeros((1, 4, 16), np.float32)
+    with nanort.Model(serialize(convert(model))) as runtime:
+        np.testing.assert_array_equal(runtime.run(None, {"x": x})[0], run_ort(model, x))
+
+
+def test_weight_zero_point_keeps_the_float_emulation():
+    """(W - 3) leaves the int8 range the kernels take: the chain stays the exact float emulation."""
+    model = dynamic_matmul_model(6, 24, 10, w_scale=0.02, w_zero_point=3)
+    graph = convert(model)
+    assert not any(node.attrs.get("dynamic_per_tensor") for node in graph.nodes)
+    x = RNG.standard_normal((1, 6, 24)).astype(np.float32)
+    with nanort.Model(serialize(graph)) as runtime:
+        np.testing.assert_array_equal(runtime.run(None, {"x": x})[0], run_ort(model, x))
+
+
+def test_weight_only_dequantize_is_not_static_quantization(tmp_path):
+    """A DequantizeLinear of a constant (onnxruntime's quantized embedding tables) gives no
+    activation scales: the model converts as a float one, not as a pre-quantized int8 one."""
+    model = dynamic_matmul_model(4, 16, 8, w_scale=0.01)
+    table = RNG.integers(0, 255, (10, 16)).astype(np.uint8)
+    graph = model.graph
+    graph.initializer.extend([numpy_helper.from_array(table, "table"),
+                              numpy_helper.from_array(np.array(0.05, np.float32), "table_scale"),
+                              numpy_helper.from_array(np.array(128, np.uint8), "table_zp")])
+    graph.node.insert(0, helper.make_node("Gather", ["table", "ids"], ["rows_q"]))
+    graph.node.insert(1, helper.make_node("DequantizeLinear", ["rows_q", "table_scale", "table_zp"], ["rows"]))
+    graph.node.insert(2, helper.make_node("Add", ["rows", "x0"], ["x"]))
+    del graph.input[:]
+    graph.input.extend([helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 4]),
+                        helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1, 4, 16])])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    report = nanort.convert(path, tmp_path / "m.nrt")
+    assert report.quantization is None
+    feeds = {"ids": RNG.integers(0, 10, (1, 4)).astype(np.int64),
+             "x0": RNG.standard_normal((1, 4, 16)).astype(np.float32)}
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    with nanort.Model(tmp_path / "m.nrt") as runtime:
+        np.testing.assert_array_equal(runtime.run(None, feeds)[0], want)
