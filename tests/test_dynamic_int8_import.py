@@ -120,3 +120,38 @@ def test_weight_only_dequantize_is_not_static_quantization(tmp_path):
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     with nanort.Model(tmp_path / "m.nrt") as runtime:
         np.testing.assert_array_equal(runtime.run(None, feeds)[0], want)
+
+
+def conv_integer_model():
+    """onnxruntime's dynamic ConvInteger as in ddddocr's common_old.onnx: uint8 W with a zero point,
+    the bias quantized at run time (Floor of b / (s_x * s_w), Cast to int32) and added in int32."""
+    w = RNG.integers(0, 256, (8, 4, 3, 3)).astype(np.uint8)
+    inits = {"W": w, "wz": np.array(117, np.uint8), "ws": np.array(0.004, np.float32),
+             "b": RNG.standard_normal(8).astype(np.float32), "b_shape": np.array([1, 8, 1, 1], np.int64)}
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
+             helper.make_node("Mul", ["s", "ws"], ["scales"]),
+             helper.make_node("Div", ["b", "scales"], ["b_div"]), helper.make_node("Floor", ["b_div"], ["b_floor"]),
+             helper.make_node("Cast", ["b_floor"], ["b_int"], to=TensorProto.INT32),
+             helper.make_node("ConvInteger", ["q", "W", "z", "wz"], ["acc"], pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["b_int", "b_shape"], ["b_4d"]),
+             helper.make_node("Add", ["acc", "b_4d"], ["acc_b"]),
+             helper.make_node("Cast", ["acc_b"], ["acc_float"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["acc_float", "scales"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 12, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, name) for name, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+
+@pytest.mark.parametrize("model", [conv_integer_model(), dynamic_matmul_model(6, 24, 10, w_scale=0.02,
+                                                                                w_zero_point=3)],
+                         ids=["conv_integer", "matmul_integer"])
+def test_integer_casts_are_dropped(model):
+    """The int32 round trip after the float emulation is the identity (and an int32 bias
+    Add a float one): no Cast is left and the results stay exact."""
+    graph = convert(model)
+    assert "Cast" not in [node.op for node in graph.nodes]
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = (RNG.standard_normal(shape) * 2).astype(np.float32)
+    with nanort.Model(serialize(graph)) as runtime:
+        np.testing.assert_array_equal(runtime.run(None, {"x": x})[0], run_ort(model, x))

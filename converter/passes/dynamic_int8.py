@@ -95,3 +95,69 @@ def fold_dynamic_matmul(graph: Graph) -> None:
             graph.nodes.remove(n)
         m.refresh()
     graph.remove_unused()
+
+
+def _integer_valued(g: Graph, m: Matcher, name: str) -> bool:
+    """`name` is the float emulation of an integer product (importers/quantization.py): a
+    Conv / FullyConnected / MatMul of operands dequantized with unit scale or constant
+    integers, whose sums stay inside int32. Every float such a product can give is an integer."""
+    node = m.prod(name, ("Conv", "FullyConnected", "MatMul"))
+    if node is None or node.attrs.get("activation") or len(node.inputs) > 2 and node.inputs[2]:
+        return False
+    for operand in node.inputs[:2]:
+        value = g.const(operand)
+        if value is not None:
+            if not np.array_equal(value, np.rint(value)) or np.abs(value).max(initial=0) > 255:
+                return False
+            continue
+        dq = m.prod(operand, "DequantizeLinear")
+        if dq is None or not np.all(g.const(dq.inputs[1]) == 1.0) or g.tensors[dq.inputs[0]].dtype.itemsize != 1:
+            return False
+    w_shape, x_shape = g.tensors[node.inputs[1]].shape, g.tensors[node.inputs[0]].shape
+    depth = (int(np.prod(w_shape[1:])) if node.op == "Conv" and w_shape else w_shape[1] if node.op ==
+             "FullyConnected" and w_shape else x_shape[-1] if x_shape else None)  # products summed per output
+    return isinstance(depth, int) and depth * 255 * 255 < 2**31
+
+
+def _as_float(g: Graph, m: Matcher, name: str) -> str | None:
+    """An exact float32 copy of the int32 tensor `name`: a constant within 2^24, or the float a
+    Cast made it from (through a Reshape); None otherwise."""
+    value = g.const(name)
+    if value is not None:
+        return g.add_const(value.astype(np.float32), "bias_float") if np.abs(value).max(initial=0) <= 2**24 else None
+    reshape = m.prod(name, "Reshape")
+    cast = m.prod(reshape.inputs[0] if reshape else name, "Cast")
+    if cast is None or g.tensors[cast.inputs[0]].dtype != np.float32:
+        return None
+    if reshape is None:
+        return cast.inputs[0]
+    out = g.fresh_name(f"{reshape.outputs[0]}_float")
+    g.add_tensor(out, np.float32, g.tensors[reshape.outputs[0]].shape)
+    g.nodes.insert(g.nodes.index(reshape) + 1, Node("Reshape", [cast.inputs[0], *reshape.inputs[1:]], [out],
+                                                    dict(reshape.attrs), f"{reshape.name}_float"))
+    return out
+
+
+def drop_integer_casts(graph: Graph) -> None:
+    """Cast(int32) [-> Add(int32 b)] -> Cast(float) after the float emulation of MatMulInteger /
+    ConvInteger is the identity [an Add of float(b)]: the product is an integer in int32's range,
+    and float(x + b) rounds the same exact sum as x + float(b)."""
+    m = Matcher(graph)
+    for to_int in [n for n in graph.nodes if n.op == "Cast"]:
+        if graph.tensors[to_int.outputs[0]].dtype != np.int32 or not _integer_valued(graph, m, to_int.inputs[0]):
+            continue
+        user = m.only_consumer(to_int.outputs[0])
+        if user is not None and user.op == "Cast" and graph.tensors[user.outputs[0]].dtype == np.float32:
+            user.op, user.inputs, user.attrs = "Identity", [to_int.inputs[0]], {}
+        elif user is not None and user.op == "Add" and not user.attrs.get("activation"):
+            to_float = m.only_consumer(user.outputs[0])
+            if to_float is None or to_float.op != "Cast" or graph.tensors[to_float.outputs[0]].dtype != np.float32:
+                continue
+            bias = _as_float(graph, m, other_input(user, to_int.outputs[0]) or "")
+            if bias is None:
+                continue
+            to_float.op, to_float.inputs, to_float.attrs = "Add", [to_int.inputs[0], bias], {}
+        else:
+            continue
+        m.refresh()
+    graph.remove_unused()
