@@ -19,10 +19,11 @@ from nanort.runtime.model import cpu_levels
 RNG = np.random.default_rng(7)
 
 
-def dynamic_matmul_model(m, k, n, *, w_scale, bias=False, gelu=False, w_zero_point=0):
+def dynamic_matmul_model(m, k, n, *, w_scale, bias=False, gelu=False, w_zero_point=0, w_type=np.int8):
     """What onnxruntime.quantization.quantize_dynamic writes for x [1, m, k] @ W [k, n]."""
-    w = RNG.integers(-127, 128, (k, n)).astype(np.int8)
-    inits = {"W": w, "ws": np.asarray(w_scale, np.float32), "wz": np.full(np.shape(w_scale), w_zero_point, np.int8)}
+    info = np.iinfo(w_type)
+    w = RNG.integers(max(info.min, -127), info.max + 1, (k, n)).astype(w_type)
+    inits = {"W": w, "ws": np.asarray(w_scale, np.float32), "wz": np.full(np.shape(w_scale), w_zero_point, w_type)}
     nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
              helper.make_node("Mul", ["s", "ws"], ["scales"]),
              helper.make_node("MatMulInteger", ["q", "W", "z", "wz"], ["acc"]),
@@ -86,9 +87,23 @@ def test_all_zero_input():
         np.testing.assert_array_equal(runtime.run(None, {"x": x})[0], run_ort(model, x))
 
 
-def test_weight_zero_point_keeps_the_float_emulation():
-    """(W - 3) leaves the int8 range the kernels take: the chain stays the exact float emulation."""
-    model = dynamic_matmul_model(6, 24, 10, w_scale=0.02, w_zero_point=3)
+def test_uint8_weights_with_a_zero_point_run_shifted():
+    """uint8 W minus its zero point (-119..136) is int8 W - 9 and 9 times the sum of (q - z),
+    which an extra output channel of ones gives: the kernels' float arithmetic, within a few ulp."""
+    model = dynamic_matmul_model(20, 96, 40, w_scale=0.002, bias=True, w_zero_point=119, w_type=np.uint8)
+    graph = convert(model)
+    (fc,) = [node for node in graph.nodes if node.op == "FullyConnected"]
+    assert fc.attrs.get("dynamic_per_tensor") and graph.const(fc.inputs[1]).shape == (41, 96)
+    x = RNG.standard_normal((1, 20, 96)).astype(np.float32)
+    want = run_ort(model, x)
+    with nanort.Model(serialize(graph)) as runtime:
+        got = runtime.run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(want.max() - want.min()))
+
+
+def test_weight_zero_point_with_per_column_scales_keeps_the_float_emulation():
+    """(W - 3) needs the shift, which takes one weight scale: per-column scales stay the exact float emulation."""
+    model = dynamic_matmul_model(6, 24, 10, w_scale=np.linspace(0.01, 0.02, 10), w_zero_point=3)
     graph = convert(model)
     assert not any(node.attrs.get("dynamic_per_tensor") for node in graph.nodes)
     x = RNG.standard_normal((1, 6, 24)).astype(np.float32)
@@ -143,8 +158,9 @@ def conv_integer_model():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
-@pytest.mark.parametrize("model", [conv_integer_model(), dynamic_matmul_model(6, 24, 10, w_scale=0.02,
-                                                                                w_zero_point=3)],
+@pytest.mark.parametrize("model", [conv_integer_model(),
+                                   dynamic_matmul_model(6, 24, 10, w_scale=np.linspace(0.01, 0.02, 10),
+                                                        w_zero_point=3)],
                          ids=["conv_integer", "matmul_integer"])
 def test_integer_casts_are_dropped(model):
     """The int32 round trip after the float emulation is the identity (and an int32 bias

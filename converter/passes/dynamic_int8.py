@@ -26,17 +26,21 @@ from ..ir import Graph, Node, QuantParams
 from .patterns import Matcher, is_scalar, other_input
 
 
-def _int8_weight(graph: Graph, name: str) -> np.ndarray | None:
-    """The constant float W [N, K] when every value is an integer the int8 kernels hold (-127..127)."""
+def _int8_weight(graph: Graph, name: str) -> tuple[np.ndarray, int] | None:
+    """The constant float W [N, K] of integers as int8 W - shift: shift 0 when every value is
+    in -127..127; else, when the values span at most 255 (onnxruntime's uint8 weights minus
+    their zero point), the shift that brings the largest to 127."""
     w = graph.const(name)
-    if w is None or w.dtype != np.float32 or w.ndim != 2 or not np.all(np.abs(w) <= 127) \
-            or not np.array_equal(w, np.rint(w)):
+    if w is None or w.dtype != np.float32 or w.ndim != 2 or not w.size or not np.array_equal(w, np.rint(w)):
         return None
-    return w.astype(np.int8)
+    if np.all(np.abs(w) <= 127):
+        return w.astype(np.int8), 0
+    shift = int(w.max()) - 127
+    return ((w - shift).astype(np.int8), shift) if w.min() - shift >= -128 else None
 
 
-def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, np.ndarray, np.ndarray, list[Node]] | None:
-    """(DynamicQuantizeLinear, int8 W, w_scale, nodes replaced: the last one's output is the
+def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, tuple[np.ndarray, int], np.ndarray, list[Node]] | None:
+    """(DynamicQuantizeLinear, (int8 W, shift), w_scale, nodes replaced: the last one's output is the
     result, a bias Add last when there is one) of the chain around `fc`, or None."""
     if len(fc.inputs) > 2 and fc.inputs[2] or fc.attrs.get("activation") or fc.attrs.get("dynamic_per_tensor"):
         return None
@@ -47,9 +51,9 @@ def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, np.ndarray, np.ndarray
     dql = m.prod(dq.inputs[0], "DynamicQuantizeLinear")
     if dql is None or dq.inputs[0] != dql.outputs[0] or dq.inputs[2] != dql.outputs[2]:
         return None
-    w = _int8_weight(g, fc.inputs[1])
+    weight = _int8_weight(g, fc.inputs[1])
     to_int = m.only_consumer(fc.outputs[0])
-    if w is None or to_int is None or to_int.op != "Cast" or g.tensors[to_int.outputs[0]].dtype != np.int32:
+    if weight is None or to_int is None or to_int.op != "Cast" or g.tensors[to_int.outputs[0]].dtype != np.int32:
         return None
     to_float = m.only_consumer(to_int.outputs[0])
     if to_float is None or to_float.op != "Cast" or g.tensors[to_float.outputs[0]].dtype != np.float32:
@@ -61,8 +65,9 @@ def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, np.ndarray, np.ndarray
     scales = m.prod(other_input(mul, to_float.outputs[0]), "Mul")
     if scales is None:
         return None
+    w, shift = weight
     w_scale = g.const(other_input(scales, dql.outputs[1]) or "")
-    if w_scale is None or w_scale.dtype != np.float32 or w_scale.size not in (1, w.shape[0]) \
+    if w_scale is None or w_scale.dtype != np.float32 or w_scale.size not in (1, w.shape[0] if not shift else 1) \
             or w_scale.ndim > 1 or not np.all(w_scale > 0):
         return None
     replaced = [dq, fc, to_int, to_float, mul]
@@ -71,7 +76,28 @@ def _match(m: Matcher, g: Graph, fc: Node) -> tuple[Node, np.ndarray, np.ndarray
     if bias is not None and bias.dtype == np.float32 and bias.shape == (w.shape[0],) \
             and not add.attrs.get("activation") and g.tensors[add.outputs[0]].shape == g.tensors[mul.outputs[0]].shape:
         replaced.append(add)
-    return dql, w, w_scale.reshape(-1), replaced
+    return dql, weight, w_scale.reshape(-1), replaced
+
+
+def _shifted_sum(graph: Graph, fc: Node, shift: int, y: str) -> list[Node]:
+    """y = fc[..., :N] + shift * fc[..., N]: the products with W - shift, plus shift times
+    the sum of (q - z) that W's extra row of ones gives (the kernels' float arithmetic: within
+    a few ulp of onnxruntime's single rounding)."""
+    n = graph.tensors[y].shape[-1]
+    full = graph.fresh_name(f"{y}_with_row_sums")
+    graph.add_tensor(full, np.float32, (*graph.tensors[y].shape[:-1], n + 1))
+    fc.outputs = [full]
+    part, sums, scaled = (graph.fresh_name(f"{y}_{what}") for what in ("products", "row_sums", "shifted"))
+    graph.add_tensor(part, np.float32, graph.tensors[y].shape)
+    for name in (sums, scaled):
+        graph.add_tensor(name, np.float32, (*graph.tensors[y].shape[:-1], 1))
+    const = lambda v, hint: graph.add_const(np.array(v, np.int64), hint)  # noqa: E731
+    return [fc, Node("Slice", [full, const([0], "starts"), const([n], "ends"), const([-1], "axes")], [part], {},
+                     f"{fc.name}_products"),
+            Node("Slice", [full, const([n], "starts"), const([n + 1], "ends"), const([-1], "axes")], [sums], {},
+                 f"{fc.name}_row_sums"),
+            Node("Mul", [sums, graph.add_const(np.float32(shift), "shift")], [scaled], {}, f"{fc.name}_shift"),
+            Node("Add", [part, scaled], [y], {}, f"{fc.name}_shifted")]
 
 
 def fold_dynamic_matmul(graph: Graph) -> None:
@@ -80,17 +106,19 @@ def fold_dynamic_matmul(graph: Graph) -> None:
         found = _match(m, graph, fc)
         if found is None:
             continue
-        dql, w, w_scale, replaced = found
+        dql, (w, shift), w_scale, replaced = found
+        bias = other_input(replaced[-1], replaced[-2].outputs[0]) if replaced[-1].op == "Add" else ""
+        if shift:  # one more output channel: W's row of ones, bias 0
+            w = np.concatenate([w, np.ones((1, w.shape[1]), np.int8)])
+            bias = graph.add_const(np.append(graph.const(bias), np.float32(0)), "bias") if bias else ""
         wq = graph.add_const(w, f"{fc.name}_wq")
         graph.tensors[wq].quant = QuantParams(w_scale, np.zeros(w_scale.size, np.int64),
                                               0 if w_scale.size > 1 else None)
-        inputs = [dql.inputs[0], wq]
-        if replaced[-1].op == "Add":
-            inputs.append(other_input(replaced[-1], replaced[-2].outputs[0]))
-        node = Node("FullyConnected", inputs, [replaced[-1].outputs[0]],
+        y = replaced[-1].outputs[0]
+        node = Node("FullyConnected", [dql.inputs[0], wq] + ([bias] if bias else []), [y],
                     {"keep_dims": fc.attrs.get("keep_dims", True), "dynamic_per_tensor": True}, fc.name)
         at = graph.nodes.index(replaced[-1])
-        graph.nodes[at] = node
+        graph.nodes[at:at + 1] = _shifted_sum(graph, node, shift, y) if shift else [node]
         for n in replaced[:-1]:
             graph.nodes.remove(n)
         m.refresh()
