@@ -137,28 +137,32 @@ def test_weight_only_dequantize_is_not_static_quantization(tmp_path):
         np.testing.assert_array_equal(runtime.run(None, feeds)[0], want)
 
 
-def conv_integer_model():
+def conv_integer_model(layers=1):
     """onnxruntime's dynamic ConvInteger as in ddddocr's common_old.onnx: uint8 W with a zero point,
     the bias quantized at run time (Floor of b / (s_x * s_w), Cast to int32) and added in int32."""
-    w = RNG.integers(0, 256, (8, 4, 3, 3)).astype(np.uint8)
-    inits = {"W": w, "wz": np.array(117, np.uint8), "ws": np.array(0.004, np.float32),
-             "b": RNG.standard_normal(8).astype(np.float32), "b_shape": np.array([1, 8, 1, 1], np.int64)}
-    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
-             helper.make_node("Mul", ["s", "ws"], ["scales"]),
-             helper.make_node("Div", ["b", "scales"], ["b_div"]), helper.make_node("Floor", ["b_div"], ["b_floor"]),
-             helper.make_node("Cast", ["b_floor"], ["b_int"], to=TensorProto.INT32),
-             helper.make_node("ConvInteger", ["q", "W", "z", "wz"], ["acc"], pads=[1, 1, 1, 1]),
-             helper.make_node("Reshape", ["b_int", "b_shape"], ["b_4d"]),
-             helper.make_node("Add", ["acc", "b_4d"], ["acc_b"]),
-             helper.make_node("Cast", ["acc_b"], ["acc_float"], to=TensorProto.FLOAT),
-             helper.make_node("Mul", ["acc_float", "scales"], ["y"])]
+    inits, nodes = {"b_shape": np.array([1, 4, 1, 1], np.int64)}, []
+    for i in range(layers):
+        x, y = f"x{i}" if i else "x", f"x{i + 1}" if i + 1 < layers else "y"
+        inits.update({f"W{i}": RNG.integers(0, 256, (4, 4, 3, 3)).astype(np.uint8), f"wz{i}": np.array(117, np.uint8),
+                      f"ws{i}": np.array(0.004, np.float32), f"b{i}": RNG.standard_normal(4).astype(np.float32)})
+        nodes += [helper.make_node("DynamicQuantizeLinear", [x], [f"q{i}", f"s{i}", f"z{i}"]),
+                  helper.make_node("Mul", [f"s{i}", f"ws{i}"], [f"scales{i}"]),
+                  helper.make_node("Div", [f"b{i}", f"scales{i}"], [f"b_div{i}"]),
+                  helper.make_node("Floor", [f"b_div{i}"], [f"b_floor{i}"]),
+                  helper.make_node("Cast", [f"b_floor{i}"], [f"b_int{i}"], to=TensorProto.INT32),
+                  helper.make_node("ConvInteger", [f"q{i}", f"W{i}", f"z{i}", f"wz{i}"], [f"acc{i}"],
+                                   pads=[1, 1, 1, 1]),
+                  helper.make_node("Reshape", [f"b_int{i}", "b_shape"], [f"b_4d{i}"]),
+                  helper.make_node("Add", [f"acc{i}", f"b_4d{i}"], [f"acc_b{i}"]),
+                  helper.make_node("Cast", [f"acc_b{i}"], [f"acc_float{i}"], to=TensorProto.FLOAT),
+                  helper.make_node("Mul", [f"acc_float{i}", f"scales{i}"], [y])]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 12, 10])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                               [numpy_helper.from_array(v, name) for name, v in inits.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
-@pytest.mark.parametrize("model", [conv_integer_model(),
+@pytest.mark.parametrize("model", [conv_integer_model(layers=2),
                                    dynamic_matmul_model(6, 24, 10, w_scale=np.linspace(0.01, 0.02, 10),
                                                         w_zero_point=3)],
                          ids=["conv_integer", "matmul_integer"])
@@ -171,3 +175,11 @@ def test_integer_casts_are_dropped(model):
     x = (RNG.standard_normal(shape) * 2).astype(np.float32)
     with nanort.Model(serialize(graph)) as runtime:
         np.testing.assert_array_equal(runtime.run(None, {"x": x})[0], run_ort(model, x))
+
+
+def test_dynamic_quantization_keeps_the_channels_last_layout():
+    """DynamicQuantizeLinear and the unit-scale DequantizeLinear between two ConvIntegers are
+    elementwise: no Transpose between the convs (only the model's input and output change layout)."""
+    graph = convert(conv_integer_model(layers=2))
+    transposes = [n for n in graph.nodes if n.op == "Transpose" and np.prod(graph.tensors[n.inputs[0]].shape) > 4]
+    assert len(transposes) == 2, [n.name for n in transposes]  # (per-channel biases and scales move too: tiny)
