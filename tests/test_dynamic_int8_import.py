@@ -183,3 +183,34 @@ def test_dynamic_quantization_keeps_the_channels_last_layout():
     graph = convert(conv_integer_model(layers=2))
     transposes = [n for n in graph.nodes if n.op == "Transpose" and np.prod(graph.tensors[n.inputs[0]].shape) > 4]
     assert len(transposes) == 2, [n.name for n in transposes]  # (per-channel biases and scales move too: tiny)
+
+
+def test_matmuls_of_one_input_become_one():
+    """Q, K and V of one DynamicQuantizeLinear (own scales, a bias or none, a uint8 W with a zero
+    point among them): one FullyConnected and a Split; the results stay onnxruntime's."""
+    k = 32
+    w = [RNG.integers(-127, 128, (k, 24)).astype(np.int8), RNG.integers(-127, 128, (k, 16)).astype(np.int8),
+         RNG.integers(0, 256, (k, 8)).astype(np.uint8)]
+    inits = {"W0": w[0], "W1": w[1], "W2": w[2], "ws0": np.array(0.01, np.float32), "ws1": np.array(0.03, np.float32),
+             "ws2": np.array(0.002, np.float32), "wz0": np.array(0, np.int8), "wz1": np.array(0, np.int8),
+             "wz2": np.array(120, np.uint8), "b1": RNG.standard_normal(16).astype(np.float32)}
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"])]
+    for i in range(3):
+        nodes += [helper.make_node("Mul", ["s", f"ws{i}"], [f"scales{i}"]),
+                  helper.make_node("MatMulInteger", ["q", f"W{i}", "z", f"wz{i}"], [f"acc{i}"]),
+                  helper.make_node("Cast", [f"acc{i}"], [f"acc_float{i}"], to=TensorProto.FLOAT),
+                  helper.make_node("Mul", [f"acc_float{i}", f"scales{i}"], [f"y{i}" if i != 1 else "p1"])]
+    nodes.append(helper.make_node("Add", ["p1", "b1"], ["y1"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10, k])],
+                              [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(3)],
+                              [numpy_helper.from_array(v, name) for name, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    converted = convert(model)
+    assert [n.op for n in converted.nodes].count("FullyConnected") == 1
+    x = RNG.standard_normal((1, 10, k)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    with nanort.Model(serialize(converted)) as runtime:
+        got = runtime.run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-5 * float(want[2].max() - want[2].min()))

@@ -34,6 +34,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("conv taps that read only padding", conv_taps.trim_padding_taps),
             ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),
             ("dynamic int8 matmul -> fully connected", dynamic_int8.fold_dynamic_matmul),
+            ("dynamic fully connected of one input -> one", dynamic_int8.merge_shared_input),
             ("integer casts around MatMulInteger / ConvInteger", dynamic_int8.drop_integer_casts),
             ("cleanup", cleanup.run),
         ]

@@ -189,3 +189,36 @@ def drop_integer_casts(graph: Graph) -> None:
             continue
         m.refresh()
     graph.remove_unused()
+
+
+def merge_shared_input(graph: Graph) -> None:
+    """Dynamic FullyConnecteds of one input (attention's Q, K and V) become one over the
+    concatenated weights, split after: x is quantized once, and the kernel runs one wide
+    product. Each column keeps its own scale and bias, so every result is the same."""
+    groups: dict[tuple, list[Node]] = {}
+    for node in graph.nodes:
+        if node.op == "FullyConnected" and node.attrs.get("dynamic_per_tensor") and not node.attrs.get("activation"):
+            groups.setdefault((node.inputs[0], node.attrs.get("keep_dims", True)), []).append(node)
+    for (x, keep_dims), nodes in groups.items():
+        if len(nodes) < 2 or not all(graph.tensors[n.outputs[0]].shape for n in nodes):
+            continue
+        weights = [graph.const(n.inputs[1]) for n in nodes]
+        scales = np.concatenate([np.broadcast_to(graph.tensors[n.inputs[1]].quant.scale.astype(np.float32),
+                                                 (w.shape[0],)) for n, w in zip(nodes, weights)])
+        biases = [graph.const(n.input(2)) if n.input(2) else np.zeros(w.shape[0], np.float32)
+                  for n, w in zip(nodes, weights)]
+        wq = graph.add_const(np.concatenate(weights), f"{nodes[0].name}_merged_wq")
+        graph.tensors[wq].quant = QuantParams(scales, np.zeros(scales.size, np.int64), 0)
+        bias = graph.add_const(np.concatenate(biases).astype(np.float32), f"{nodes[0].name}_merged_bias")
+        shape = graph.tensors[nodes[0].outputs[0]].shape
+        merged = graph.fresh_name(f"{nodes[0].outputs[0]}_merged")
+        graph.add_tensor(merged, np.float32, (*shape[:-1], scales.size))
+        split = graph.add_const(np.array([w.shape[0] for w in weights], np.int64), "split")
+        first = min(graph.nodes.index(n) for n in nodes)
+        for n in nodes:
+            graph.nodes.remove(n)
+        graph.nodes[first:first] = [
+            Node("FullyConnected", [x, wq, bias], [merged], {"keep_dims": keep_dims, "dynamic_per_tensor": True},
+                 f"{nodes[0].name}_merged"),
+            Node("Split", [merged, split], [n.outputs[0] for n in nodes], {"axis": -1}, f"{nodes[0].name}_split")]
+    graph.remove_unused()
