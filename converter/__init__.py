@@ -312,12 +312,17 @@ def _check_quantize_options(quantize: str | None, calibration, report, keep_floa
 
 
 def _has_qdq(model) -> bool:
-    """Statically quantized: Q / DQ nodes or QLinear ops (a DequantizeLinear of
-    what DynamicQuantizeLinear computed at run time is dynamic quantization)."""
+    """Statically quantized: Q / DQ nodes or QLinear ops. A DequantizeLinear of what
+    DynamicQuantizeLinear computed at run time is dynamic quantization; one of a
+    constant, or of rows gathered from one (a quantized embedding table), quantizes
+    weights only: neither gives activation scales."""
     ops = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
-    dynamic = {o for n in model.graph.node if n.op_type == "DynamicQuantizeLinear" for o in n.output}
-    return any(n.op_type in ops and not (n.op_type == "DequantizeLinear" and n.input[0] in dynamic)
-               for n in model.graph.node)
+    g = model.graph
+    constants = {i.name for i in g.initializer} | {o for n in g.node if n.op_type == "Constant" for o in n.output}
+    not_activations = {o for n in g.node if n.op_type == "DynamicQuantizeLinear" for o in n.output} | constants | {
+        n.output[0] for n in g.node if n.op_type == "Gather" and n.input[0] in constants}
+    return any(n.op_type in ops and not (n.op_type == "DequantizeLinear" and n.input[0] in not_activations)
+               for n in g.node)
 
 
 def _version() -> str:

@@ -300,6 +300,17 @@ def test_pow_scalar_exponent_specials(dtype, e, tmp_path):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
+def test_pow_cube_within_one_ulp(tmp_path):
+    """A constant exponent 3 (GPT-2's tanh Gelu) takes the a * a * a path: the float64 cube rounded once."""
+    a = (rand([64, 64], np.float32) * np.float32(1e4)).astype(np.float32)
+    m = model([helper.make_node("Pow", ["a", "three"], ["y"])], [("a", np.float32, [64, 64])], [("y", np.float32)],
+              inits=[onnx.numpy_helper.from_array(np.array(3.0, np.float32), "three")])
+    with nanort_model(m, tmp_path) as nm:
+        got = nm.run({"a": a})["y"]
+    exact = a.astype(np.float64) ** 3
+    assert np.all(np.abs(got - exact) <= 0.5 * np.spacing(np.abs(exact).astype(np.float32)) * (1 + 1e-6))
+
+
 def test_pow_int_negative_exponent(tmp_path):
     """Documented: truncation of 1/x^n (1, +-1 for x = +-1, else 0; 0 for x = 0)."""
     a = np.array([2, 1, -1, -1, 0, 3], np.int64)

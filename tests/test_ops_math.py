@@ -209,11 +209,39 @@ def test_argmax_empty_axis_is_a_shape_error():
         m.run(None, {"x": np.zeros((2, 0), np.float32)})
 
 
-def test_reduce_computed_axes_unsupported():
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp"])
+@pytest.mark.parametrize("keepdims,noop", [(1, 0), (0, 0), (1, 1), (0, 1)])
+def test_reduce_computed_axes(op, keepdims, noop):
+    """Axes fed at run time: one model, output shapes that follow each run's axes
+    (empty axes reduce everything, or nothing with noop_with_empty_axes)."""
+    node = helper.make_node(op, ["x", "axes"], ["y"], keepdims=keepdims, noop_with_empty_axes=noop)
+    model = make([node], [vi("x", F32, [2, 3, 4]), vi("axes", TensorProto.INT64, ["n"])], [vi("y")])
+    x = randn(2, 3, 4)
+    with nanort_model(model) as m:
+        for axes in ([1], [0, -1], [], [2, 0, 1], [-2]):
+            feeds = {"x": x, "axes": np.array(axes, np.int64)}
+            assert_close(m.run(None, feeds), run_ort(model, feeds))
+
+
+def test_reduce_computed_axes_after_nhwc_conv():
+    """The axes name the ONNX layout's dims while the Conv's output is NHWC inside the runtime."""
+    w = randn(5, 3, 3, 3)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("ReduceMean", ["c", "axes"], ["y"], keepdims=0)]
+    model = make(nodes, [vi("x", F32, [1, 3, 6, 7]), vi("axes", TensorProto.INT64, [None])], [vi("y")], {"w": w})
+    x = randn(1, 3, 6, 7)
+    with nanort_model(model) as m:
+        for axes in ([1], [2, 3], [3]):
+            feeds = {"x": x, "axes": np.array(axes, np.int64)}
+            assert_close(m.run(None, feeds), run_ort(model, feeds), rtol=1e-4)
+
+
+@pytest.mark.parametrize("axes", [[3], [1, -1]], ids=["out_of_range", "repeated"])
+def test_reduce_bad_computed_axes_are_model_errors(axes):
     node = helper.make_node("ReduceSum", ["x", "axes"], ["y"])
-    model = make([node], [vi("x", F32, [2, 3]), vi("axes", TensorProto.INT64, [1])], [vi("y")], opset=13)
-    with pytest.raises(nanort.UnsupportedOpError, match="axes"):
-        convert_graph(model)
+    model = make([node], [vi("x", F32, [2, 3]), vi("axes", TensorProto.INT64, [None])], [vi("y")])
+    with nanort_model(model) as m, pytest.raises(nanort.Error, match="axis"):
+        m.run(None, {"x": randn(2, 3), "axes": np.array(axes, np.int64)})
 
 
 # ---------------------------------------------------------------- softmax --

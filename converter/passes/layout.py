@@ -111,6 +111,8 @@ class _Layout:
             self.output_like(node, p)
         elif op in BROADCAST:
             self.broadcast(node)
+        elif op == "DynamicQuantizeLinear" or (op in ("QuantizeLinear", "DequantizeLinear") and self.per_tensor(node)):
+            self.per_tensor_quantization(node)
         elif op in SINGLE_AXIS:
             self.single_axis(node)
         elif op in REDUCE:
@@ -210,7 +212,25 @@ class _Layout:
         self.out.append(node)
         self.output_like(node, p)
 
+    def per_tensor(self, node: Node) -> bool:
+        """A Quantize / Dequantize with one scale and zero point: elementwise in any layout."""
+        return all(self.g.tensors[i].shape is not None and int(np.prod(self.g.tensors[i].shape)) == 1
+                   for i in node.inputs[1:] if i)
+
+    def per_tensor_quantization(self, node: Node) -> None:
+        """Output 0 keeps input 0's layout (the range of DynamicQuantizeLinear is the whole
+        tensor's in any order); scales and zero points are plain."""
+        p = self.perm_of(node.inputs[0])
+        node.inputs = [node.inputs[0]] + [self.plain(i) for i in node.inputs[1:]]
+        self.out.append(node)
+        self.set_perm(node.outputs[0], p)
+        for o in node.outputs[1:]:
+            if o:
+                self.set_perm(o, None)
+
     def reduce(self, node: Node) -> None:
+        if len(node.inputs) > 1:  # axes computed at run time name the logical layout's axes
+            node.inputs[0] = self.plain(node.inputs[0])
         p = self.perm_of(node.inputs[0])
         node.inputs = [node.inputs[0]] + [self.plain(i) for i in node.inputs[1:]]
         self.out.append(node)

@@ -46,8 +46,15 @@ class FullyConnectedOptions(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return True
 
+    # FullyConnectedOptions
+    def DynamicPerTensor(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
 def FullyConnectedOptionsStart(builder):
-    builder.StartObject(2)
+    builder.StartObject(3)
 
 def Start(builder):
     FullyConnectedOptionsStart(builder)
@@ -63,6 +70,12 @@ def FullyConnectedOptionsAddKeepDims(builder, keepDims):
 
 def AddKeepDims(builder, keepDims):
     FullyConnectedOptionsAddKeepDims(builder, keepDims)
+
+def FullyConnectedOptionsAddDynamicPerTensor(builder, dynamicPerTensor):
+    builder.PrependBoolSlot(2, dynamicPerTensor, 0)
+
+def AddDynamicPerTensor(builder, dynamicPerTensor):
+    FullyConnectedOptionsAddDynamicPerTensor(builder, dynamicPerTensor)
 
 def FullyConnectedOptionsEnd(builder):
     return builder.EndObject()
@@ -83,9 +96,11 @@ class FullyConnectedOptionsT(object):
         self,
         activation = None,
         keepDims = True,
+        dynamicPerTensor = False,
     ):
         self.activation = activation  # type: Optional[nanort.schema.FusedActivation.FusedActivationT]
         self.keepDims = keepDims  # type: bool
+        self.dynamicPerTensor = dynamicPerTensor  # type: bool
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -111,6 +126,7 @@ class FullyConnectedOptionsT(object):
         if fullyConnectedOptions.Activation() is not None:
             self.activation = nanort.schema.FusedActivation.FusedActivationT.InitFromObj(fullyConnectedOptions.Activation())
         self.keepDims = fullyConnectedOptions.KeepDims()
+        self.dynamicPerTensor = fullyConnectedOptions.DynamicPerTensor()
 
     # FullyConnectedOptionsT
     def Pack(self, builder):
@@ -119,5 +135,6 @@ class FullyConnectedOptionsT(object):
             activation = self.activation.Pack(builder)
             FullyConnectedOptionsAddActivation(builder, activation)
         FullyConnectedOptionsAddKeepDims(builder, self.keepDims)
+        FullyConnectedOptionsAddDynamicPerTensor(builder, self.dynamicPerTensor)
         fullyConnectedOptions = FullyConnectedOptionsEnd(builder)
         return fullyConnectedOptions

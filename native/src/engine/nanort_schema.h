@@ -255,6 +255,7 @@
 /* table FullyConnectedOptions: vtable slot of each field */
 #define NRT_FB_FullyConnectedOptions_activation 0
 #define NRT_FB_FullyConnectedOptions_keep_dims 1
+#define NRT_FB_FullyConnectedOptions_dynamic_per_tensor 2
 
 /* table MatMulOptions: vtable slot of each field */
 #define NRT_FB_MatMulOptions_activation 0

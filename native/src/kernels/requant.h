@@ -93,6 +93,10 @@
  *               y[n] = (float)acc * (s * s_w[n])  [+ bias[n]]  then the fused activation
  *             (s * s_w[n] one float multiply, then one multiply, then one add).
  *             A row holding inf or NaN, or whose hi - lo overflows, gives NaN outputs.
+ *             With dynamic_per_tensor, x is quantized as one tensor the way ONNX
+ *             DynamicQuantizeLinear does (ref/quant_ref.h: lo, hi over all of x,
+ *             s = (hi - lo) / 255.0f (1 / 255.0f when hi == lo), z = rint(clamp(-lo / s,
+ *             0, 255)) - 128, q = clamp(rint(x / s) + z, -128, 127)), every row taking s, z.
  * Data-movement ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice,
  * Split, Gather, Expand, Tile, DepthToSpace, SpaceToDepth, Identity, MaxPool,
  * Pad) copy int8 values and require equal input/output parameters (Concat

@@ -53,7 +53,8 @@ static nrt_status binary_parse(nrt_ctx* ctx) {
 static bool is_int(nrt_dtype t) { return !nrt_dtype_table[t].is_float && t != NRT_BOOL && t != NRT_INT4; }
 
 /* Pow with one float exponent of 2 or 0.5 (variances, norms) has exact fast
- * kernels; the exponent may be computed at run time, so eval looks. */
+ * kernels, and of 3 (float32) one within pow's accuracy; the exponent may be
+ * computed at run time, so eval looks. */
 static unsigned pow_variant(const nrt_tensor* e) {
     double v;
     switch (e->dtype) {
@@ -61,7 +62,7 @@ static unsigned pow_variant(const nrt_tensor* e) {
     case NRT_FLOAT64: v = *(const double*)e->data; break;
     default: v = nrt_f16_to_f32(*(const uint16_t*)e->data); break;
     }
-    return v == 2.0 ? NRT_BIN_SQUARE : (v == 0.5 ? NRT_BIN_SQRT : 0u);
+    return v == 2.0 ? NRT_BIN_SQUARE : v == 0.5 ? NRT_BIN_SQRT : v == 3.0 ? NRT_BIN_CUBE : 0u;
 }
 
 /* Quantized int8 Add / Sub / Mul (kernels/requant.h); the fused Relu / Clip

@@ -14,6 +14,7 @@
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "../kernels/ref/qd8_qb4w_ref.h"
+#include "../kernels/ref/quant_ref.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
 
@@ -22,6 +23,7 @@
 typedef struct gemm_params {
     nrt_activation act;
     bool keep_dims; /* FullyConnected */
+    bool dynamic_per_tensor; /* dynamic FullyConnected: x quantized as one tensor, not per row */
     /* The level's GEMM kernels (kernels/gemm.h; NULL: the reference ones). MatMul
      * packs B into scratch on each run; FullyConnected runs them only on a
      * constant W (and bias), packed at load (fc_pack). */
@@ -347,6 +349,8 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
     uint8_t keep;
     if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_keep_dims, 1, &keep))) return st;
     p->keep_dims = keep != 0;
+    if ((st = nrt_opt_u8(ctx, NRT_FB_FullyConnectedOptions_dynamic_per_tensor, 0, &keep))) return st;
+    p->dynamic_per_tensor = keep != 0;
     return fc_parse_weights(ctx, p, spmm, spmm_bytes, sparse32);
 }
 
@@ -614,6 +618,35 @@ static void dyn_rows(void* arg, size_t begin, size_t end) {
     else nrt_dynamic_quantize_rows_ref(j->d, (int64_t)begin, (int64_t)end);
 }
 
+typedef struct dyn_tensor_job {
+    const float* x;
+    int8_t* q;
+    float s;
+    int32_t z;
+    nrt_qs8_quantize_ukernel quantize;
+} dyn_tensor_job;
+
+static void dyn_tensor_range(void* arg, size_t begin, size_t end) {
+    const dyn_tensor_job* j = arg;
+    j->quantize(end - begin, j->x + begin, j->s, j->z, j->q + begin);
+}
+
+/* x quantized as one tensor the way DynamicQuantizeLinear does (uint8 scale and
+ * zero point, requant.h), stored as int8 (q - 128, zero point - 128: the same
+ * q - z) with every row given that scale and zero point. */
+static void dyn_quantize_tensor(nrt_ctx* ctx, const nrt_dyn_fc* d) {
+    int64_t n = d->M * d->K;
+    float s;
+    uint8_t zp;
+    nrt_dynamic_quantize_params(d->x, n, &s, &zp);
+    dyn_tensor_job j = {d->x, d->q, s, (int32_t)zp - 128, nrt_kernels_of(ctx)->qs8_quantize};
+    nrt_parallel_for(ctx, (size_t)n, 16384, dyn_tensor_range, &j);
+    for (int64_t m = 0; m < d->M; m++) {
+        d->row_scale[m] = s;
+        d->row_zero[m] = j.z;
+    }
+}
+
 static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
@@ -623,9 +656,13 @@ static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
     float* row_scale = (float*)(scratch + dyn_offset(M, K));
     nrt_dyn_fc d = {M, N, K, x->data, w->data, w->quant.scale, w->quant.count > 1, bias ? bias->data : NULL,
                     y->data, p->act, (int8_t*)scratch, row_scale, (int32_t*)(row_scale + M)};
-    size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
-    dyn_rows_job rows = {&d, p->qd8};
-    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
+    if (p->dynamic_per_tensor) {
+        dyn_quantize_tensor(ctx, &d);
+    } else {
+        size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
+        dyn_rows_job rows = {&d, p->qd8};
+        nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
+    }
     gemm_job j = {.dyn = &d, .p = p, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
     run_tiles(ctx, &j, 1, M, N);
 }

@@ -237,11 +237,16 @@ typedef struct dynq_task {
     uint8_t* y;
     float scale;
     int32_t zero_point;
+    nrt_qs8_quantize_ukernel quantize; /* the level's int8 quantizer */
 } dynq_task;
 
+/* uint8 with zero point z is int8 with z - 128, plus 128: the level's int8
+ * quantizer (requant.h's Quantize), then the sign bit flipped. */
 static void dynq_range(void* arg, size_t begin, size_t end) {
     const dynq_task* t = arg;
-    nrt_quantize_u8_ref(t->x + begin, (int64_t)(end - begin), t->scale, t->zero_point, t->y + begin);
+    int8_t* y = (int8_t*)t->y + begin;
+    t->quantize(end - begin, t->x + begin, t->scale, t->zero_point - 128, y);
+    for (size_t i = 0; i < end - begin; i++) t->y[begin + i] ^= 0x80;
 }
 
 static nrt_status dynq_eval(nrt_ctx* ctx) {
@@ -250,7 +255,7 @@ static nrt_status dynq_eval(nrt_ctx* ctx) {
     uint8_t* zp = nrt_out(ctx, 2)->data;
     int64_t n = nrt_numel(x);
     nrt_dynamic_quantize_params(x->data, n, scale, zp);
-    dynq_task t = {x->data, y->data, *scale, *zp};
+    dynq_task t = {x->data, y->data, *scale, *zp, nrt_kernels_of(ctx)->qs8_quantize};
     nrt_parallel_for(ctx, (size_t)n, 16384, dynq_range, &t);
     return NRT_OK;
 }

@@ -4,6 +4,8 @@
  * select_last_index). Empty axes reduce every axis, or none with
  * noop_with_empty_axes (then each output is the op applied to one element,
  * as ONNX's reference does: ReduceL1 gives |x|, ReduceSumSquare x^2 ...).
+ * The axes are the attribute, or input 1 when the model computes them (then
+ * the node is prepared at invoke, where their values are known).
  * float32 for all; Sum / Prod / Max / Min also on integers (Max / Min on
  * bool); ArgMax / ArgMin on float32 and integers. */
 #include <string.h>
@@ -148,6 +150,13 @@ static nrt_status reduce_prepare(nrt_ctx* ctx) {
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     if (is_arg(op)) return arg_prepare(ctx, p, x, y, s);
     nrt_status st;
+    reduce_params computed;
+    const nrt_tensor* axes = nrt_in(ctx, 1);
+    if (axes) { /* input 1 replaces the (empty) attribute */
+        computed = *p;
+        if ((st = nrt_read_static_ints(ctx, axes, "axes", computed.axes, NRT_MAX_RANK, &computed.naxes))) return st;
+        p = &computed;
+    }
     bool red[NRT_MAX_RANK];
     if ((st = nrt_expect_same_dtype(ctx, x, y)) || (st = reduced_axes(ctx, p, x->rank, red))) return st;
     int64_t dims[NRT_MAX_RANK];
@@ -311,9 +320,10 @@ static nrt_status reduce_eval(nrt_ctx* ctx) {
     return NRT_OK;
 }
 
-#define REDUCE_OP(NAME)                                                                              \
-    const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_ReduceOptions, 1, 1, 1, 1,        \
+/* A reduce takes its axes as input 1 or the attribute; ArgMax / ArgMin one input. */
+#define REDUCE_OP(NAME, MAX_INPUTS)                                                                  \
+    const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_ReduceOptions, 1, MAX_INPUTS, 1, 1,   \
                                       reduce_parse, reduce_prepare, reduce_eval, NULL};
-REDUCE_OP(ReduceMean) REDUCE_OP(ReduceSum) REDUCE_OP(ReduceMax) REDUCE_OP(ReduceMin) REDUCE_OP(ReduceProd)
-REDUCE_OP(ReduceL1) REDUCE_OP(ReduceL2) REDUCE_OP(ReduceSumSquare) REDUCE_OP(ReduceLogSum)
-REDUCE_OP(ReduceLogSumExp) REDUCE_OP(ArgMax) REDUCE_OP(ArgMin)
+REDUCE_OP(ReduceMean, 2) REDUCE_OP(ReduceSum, 2) REDUCE_OP(ReduceMax, 2) REDUCE_OP(ReduceMin, 2)
+REDUCE_OP(ReduceProd, 2) REDUCE_OP(ReduceL1, 2) REDUCE_OP(ReduceL2, 2) REDUCE_OP(ReduceSumSquare, 2)
+REDUCE_OP(ReduceLogSum, 2) REDUCE_OP(ReduceLogSumExp, 2) REDUCE_OP(ArgMax, 1) REDUCE_OP(ArgMin, 1)

@@ -82,6 +82,7 @@ static inline double floormod_f64(double a, double b) {
 
 FLOAT_KERNELS(f32, float, powf, fmodf, sqrtf)
 FLOAT_KERNELS(f64, double, pow, fmod, sqrt)
+KERNEL(cube_f32, float, float, float, (float)((double)a * (double)a * (double)a))
 
 /* ---- integers ----
  * Wrapping arithmetic goes through the unsigned type UA (at least
@@ -298,6 +299,7 @@ bool nrt_binary_ref_select(nrt_binary_op op, unsigned variant, nrt_dtype a, nrt_
         k->fn = t == NRT_FLOAT32 ? square_f32 : square_f64;
     if (op == NRT_BINARY_Pow && (variant & NRT_BIN_SQRT) && is_float(t))
         k->fn = t == NRT_FLOAT32 ? sqrt_f32 : sqrt_f64;
+    if (op == NRT_BINARY_Pow && (variant & NRT_BIN_CUBE) && t == NRT_FLOAT32) k->fn = cube_f32;
     return k->fn != NULL;
 }
 

@@ -62,6 +62,8 @@ typedef enum nrt_binary_op { NRT_BINARY_OPS(NRT_BINARY_ENUM) } nrt_binary_op;
 #define NRT_BIN_SQUARE 4      /* Pow whose exponent is a single 2: a * a (exact, as pow is) */
 #define NRT_BIN_SQRT 8        /* Pow whose exponent is a single 0.5: sqrt, but +0 at -0 and +inf at
                                  -inf as C pow and onnxruntime give (numpy gives -0 and NaN) */
+#define NRT_BIN_CUBE 16       /* float32 Pow whose exponent is a single 3 (GPT-2's tanh Gelu): a * a * a
+                                 in double, rounded once to float (within pow's own 1 ulp) */
 
 /* Picks the kernel for `op` on operand types a, b; false when the
  * combination is not implemented. Sets k->y_type to the result type. */

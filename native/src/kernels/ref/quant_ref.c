@@ -104,9 +104,25 @@ void nrt_dequantize_ref(const nrt_qjob* j, int64_t begin, int64_t end) {
 /* ONNX's DynamicQuantizeLinear: range [min(0, min x), max(0, max x)] (NaN
  * ignored), scale = range / 255 (1 for an empty range), zero point =
  * rint(clamp(-min / scale, 0, 255)); all in float32 like its reference. */
+/* Running min / max in LANES independent lanes (the compiler vectorizes them);
+ * `v < lo ? v : lo` skips NaN as fminf does. */
+#define LANES 16
+
 void nrt_dynamic_quantize_params(const float* x, int64_t n, float* scale, uint8_t* zero_point) {
+    float lanes_lo[LANES] = {0}, lanes_hi[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float v = x[i + l];
+            lanes_lo[l] = v < lanes_lo[l] ? v : lanes_lo[l];
+            lanes_hi[l] = v > lanes_hi[l] ? v : lanes_hi[l];
+        }
     float lo = 0.0f, hi = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
+    for (int l = 0; l < LANES; l++) {
+        lo = fminf(lo, lanes_lo[l]);
+        hi = fmaxf(hi, lanes_hi[l]);
+    }
+    for (; i < n; i++) {
         lo = fminf(lo, x[i]);
         hi = fmaxf(hi, x[i]);
     }
@@ -115,10 +131,6 @@ void nrt_dynamic_quantize_params(const float* x, int64_t n, float* scale, uint8_
     zp = !(zp >= 0.0f) ? 0.0f : (zp > 255.0f ? 255.0f : zp); /* NaN (inf / inf) -> 0 */
     *scale = s;
     *zero_point = (uint8_t)rintf(zp);
-}
-
-void nrt_quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y) {
-    for (int64_t i = 0; i < n; i++) y[i] = (uint8_t)nrt_quantize_value(x[i], scale, zero_point, 0.0, 255.0);
 }
 
 void nrt_lut_qs8_ref(const int8_t* x, const int8_t* table, int8_t* y, int64_t n) {

@@ -51,7 +51,6 @@ static inline double nrt_quantize_value(float x, float s, int32_t z, double lo, 
 
 /* DynamicQuantizeLinear (ONNX): uint8 with scale and zero point from x's range. */
 void nrt_dynamic_quantize_params(const float* x, int64_t n, float* scale, uint8_t* zero_point);
-void nrt_quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y);
 
 /* y[i] = table[x[i] + 128] */
 void nrt_lut_qs8_ref(const int8_t* x, const int8_t* table, int8_t* y, int64_t n);
