@@ -172,6 +172,13 @@ def write_all(folder: Path, int8: bool = True) -> list[Path]:
             paths.append(folder / f"{name}_int8.nrt")
             nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(make()),
                            auto_fallback=False)  # every quantizable op in int8: the kernels under test
+    if int8:  # shapes_net's Conv / FullyConnected layers with 16-bit activations (the 16x8 kernels)
+        src = folder / "shapes_net.onnx"
+        model = shapes_net()
+        layers = [n.output[0] for n in model.graph.node if n.op_type in ("Conv", "Gemm")]
+        paths.append(folder / "shapes_net_16x8_int8.nrt")
+        nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(model), auto_fallback=False,
+                       int16_activations=layers)
     if int8:  # group-wise int4 weights (integer sums: compared byte for byte too)
         src = folder / "int4_net.onnx"
         onnx.save(int4_net(), src)

@@ -104,6 +104,7 @@ class _Quantizer:
         self.dont_care: dict[str, tuple[float, float]] = {}  # tensor -> range outside which readers are flat
         self.notes: list[str] = []
         self.int8_tables: set[str] = set()              # Gathers reading an int8 embedding table
+        self.int16_copy: dict[str, str] = {}            # float result of a 16-bit layer -> its int16 codes
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
@@ -561,12 +562,14 @@ class _Quantizer:
         channel, an int64 bias at s_x * s_w, its int16 result dequantized into the float
         output that its readers see (as a fp32 layer's)."""
         g = self.g
-        x = self.as_float(node.inputs[0])
         s_x = int16_scale(self.stats[node.inputs[0]])
-        xq = g.fresh_name(f"{node.inputs[0]}_q16")
-        g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(s_x, 0)
-        g.tensors[xq].perm = g.tensors[x].perm
-        self.out.append(Node("QuantizeLinear", [x], [xq], {}, f"{xq}/quantize"))
+        xq = self.int16_copy.get(node.inputs[0])  # another 16-bit layer's result: read its int16 codes
+        if xq is None:
+            x = self.as_float(node.inputs[0])
+            xq = g.fresh_name(f"{node.inputs[0]}_q16")
+            g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(s_x, 0)
+            g.tensors[xq].perm = g.tensors[x].perm
+            self.out.append(Node("QuantizeLinear", [x], [xq], {}, f"{node.inputs[0]}/quantize16"))
         channels = g.tensors[node.inputs[1]].shape[0]
         b = g.const(node.input(2))
         b = np.zeros(channels, np.float64) if b is None else b.astype(np.float64).reshape(-1)
@@ -579,7 +582,14 @@ class _Quantizer:
         node.inputs = [xq, wname, g.add_const(bias, f"{node.name}_bq16")]
         node.outputs = [yq]
         self.out.append(node)
-        self.out.append(Node("DequantizeLinear", [yq], [y], {}, f"{yq}/dequantize"))
+        self.out.append(Node("DequantizeLinear", [yq], [y], {}, f"{y}/dequantize16"))
+        self.int16_copy[y] = yq
+
+    def _drop_unread_dequantize(self) -> None:
+        """A 16-bit result read only by 16-bit layers needs no float copy."""
+        read = {i for n in self.g.nodes for i in n.inputs} | set(self.g.outputs)
+        self.g.nodes = [n for n in self.g.nodes if not (n.op == "DequantizeLinear" and n.outputs[0] in
+                                                         self.int16_copy and n.outputs[0] not in read)]
 
     def run(self) -> None:
         for node in self.g.nodes:
@@ -609,6 +619,7 @@ class _Quantizer:
                     if o and self.given(o):
                         m.outputs[k] = self.fake_quantized(o)
         self.g.nodes = self.out
+        self._drop_unread_dequantize()
         self._resize_into_concat()
         self._float_outputs()
 

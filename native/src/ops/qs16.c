@@ -42,7 +42,7 @@ static nrt_status per_tensor_16(nrt_ctx* ctx, const nrt_tensor* t, const char* r
 static nrt_status check_constants(nrt_ctx* ctx, const nrt_activation* act, int64_t cout, float* m,
                                   nrt_qs16_requant* rq) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
-    float s_x, s_y;
+    float s_x = 0.0f, s_y = 0.0f;
     nrt_status st;
     if ((st = per_tensor_16(ctx, x, "input", &s_x)) || (st = per_tensor_16(ctx, y, "output", &s_y))) return st;
     if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->quant.count == 0)

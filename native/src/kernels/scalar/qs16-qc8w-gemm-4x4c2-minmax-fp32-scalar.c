@@ -30,7 +30,7 @@ static void tile(size_t mr, size_t nc, size_t kc, size_t ks, const void* const* 
     for (size_t r = 0; r < MR; r++)
         for (size_t j = 0; j < NR; j++) acc[r][j] = (int64_t)bias[j];
     const int16_t* w = (const int16_t*)(p + sizeof bias);
-    const int16_t* ap[MR];
+    const int16_t* ap[MR] = {0};
     for (size_t t = 0; t < ks; t++) {
         for (size_t r = 0; r < mr; r++) ap[r] = ind ? (const int16_t*)ind[t * MR + r] : a + r * a_stride;
         w = accumulate(acc, ap, mr, kc, w);
