@@ -47,7 +47,8 @@ def conv2d(x, s_x, w, s_w, bias, s_y, stride=(1, 1), dilation=(1, 1), pads=(0, 0
             h0, w0 = i * dilation[0], j * dilation[1]
             patch = xp[:, h0:h0 + (oh - 1) * stride[0] + 1:stride[0], w0:w0 + (ow - 1) * stride[1] + 1:stride[1], :]
             for g in range(group):
-                acc[..., g * opg:(g + 1) * opg] += patch[..., g * cpg:(g + 1) * cpg] @ w64[g * opg:(g + 1) * opg, i, j].T
+                wg = w64[g * opg:(g + 1) * opg, i, j]
+                acc[..., g * opg:(g + 1) * opg] += patch[..., g * cpg:(g + 1) * cpg] @ wg.T
     return requantize(acc, multipliers(s_x, s_w, s_y, cout), *bounds(act, s_y))
 
 
