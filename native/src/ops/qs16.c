@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../engine/packed.h"
 #include "../kernels/conv.h"
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
@@ -21,8 +22,8 @@ typedef struct qs16_params {
     nrt_conv_plan plan;   /* Conv */
     const nrt_gemm_table* gemm;
     nrt_qs16_requant rq;
-    size_t packed_bytes;
-    _Alignas(NRT_PACK_ALIGN) uint8_t packed[];
+    const void* packed; /* shared with every op packing them alike (engine/packed.h) */
+    float m[];          /* the multipliers, per output channel */
 } qs16_params;
 
 /* ---- checks shared by both ops ---- */
@@ -89,13 +90,42 @@ static nrt_status check_constants(nrt_ctx* ctx, const nrt_activation* act, int64
     return NRT_OK;
 }
 
-/* Allocates the params with room for `bytes` of packed weights and the multipliers. */
-static qs16_params* alloc_params(nrt_ctx* ctx, size_t bytes, int64_t cout, float** m) {
-    qs16_params* p = nrt_alloc_params(ctx, sizeof *p + bytes + (size_t)cout * sizeof(float));
-    if (!p) return NULL;
-    p->packed_bytes = bytes;
-    *m = (float*)(p->packed + bytes);
-    return p;
+static qs16_params* alloc_params(nrt_ctx* ctx, int64_t cout) {
+    return nrt_alloc_params(ctx, sizeof(qs16_params) + (size_t)cout * sizeof(float));
+}
+
+/* The packed weights under a key of what they depend on (the constants, the
+ * table, the activation scales; `geometry` the conv's group and plan), packing
+ * them on first use: a Conv's plan (conv_plan non-NULL) or FullyConnected's panels. */
+static nrt_status pack_shared(nrt_ctx* ctx, qs16_params* p, const nrt_conv_plan* conv_plan, const nrt_conv_desc* d,
+                              size_t bytes) {
+    const nrt_node* n = ctx->node;
+    const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
+    nrt_pack_key key = {{0x5116u << 1 | (conv_plan != NULL), (uint64_t)n->inputs[1],
+                         (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1),
+                         (uint64_t)(uintptr_t)(conv_plan ? conv_plan->gemm : p->gemm),
+                         nrt_pack_key_f32(nrt_in(ctx, 0)->quant.scale[0]),
+                         nrt_pack_key_f32(nrt_out(ctx, 0)->quant.scale[0]),
+                         (uint64_t)p->group, conv_plan ? (uint64_t)conv_plan->merged_rows : 0, bytes}};
+    uint64_t info;
+    if ((p->packed = nrt_packed_find(ctx->model, &key, &info))) return NRT_OK;
+    void* dst = nrt_packed_alloc(ctx->model, bytes);
+    if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (conv_plan) {
+        nrt_conv_weights cw = {w->data, b ? b->data : NULL, p->m, 0};
+        if (!nrt_conv_pack(conv_plan, d, &cw, dst)) {
+            nrt_mem_free(ctx->model, dst);
+            return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+    } else {
+        size_t rows = (size_t)w->dims[0], k = (size_t)w->dims[1];
+        nrt_gemm_weights a = {rows, k, 1, w->data, k, 0, 1, b ? b->data : NULL, p->m, 0, 0};
+        nrt_gemm_pack(p->gemm, &a, dst);
+    }
+    if (!nrt_packed_add(ctx->model, &key, dst, bytes, 0))
+        return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    p->packed = dst;
+    return NRT_OK;
 }
 
 /* ---- Conv ---- */
@@ -126,16 +156,11 @@ nrt_status nrt_conv_qs16_parse(nrt_ctx* ctx) {
                            "%lld x %lld taps; at most %d taps)", w->name, (long long)o.group, (long long)w->dims[1],
                            (long long)w->dims[2], NRT_CONV_MAX_TAPS);
     int64_t cout = w->dims[0];
-    float* m;
-    qs16_params* p = alloc_params(ctx, o.plan.packed_bytes, cout, &m);
+    qs16_params* p = alloc_params(ctx, cout);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    o.packed_bytes = p->packed_bytes;
     *p = o;
-    if ((st = check_constants(ctx, &p->act, cout, m, &p->rq))) return st;
-    const nrt_tensor* b = nrt_in(ctx, 2);
-    nrt_conv_weights cw = {w->data, b ? b->data : NULL, m, 0};
-    if (!nrt_conv_pack(&p->plan, &d, &cw, p->packed)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    return NRT_OK;
+    if ((st = check_constants(ctx, &p->act, cout, p->m, &p->rq))) return st;
+    return pack_shared(ctx, p, &p->plan, &d, p->plan.packed_bytes);
 }
 
 typedef struct conv_qs16_state {
@@ -153,8 +178,9 @@ nrt_status nrt_conv_qs16_prepare(nrt_ctx* ctx) {
                            x->name, (long long)cin, w->name, (long long)p->group, (long long)(w->dims[3] * p->group));
     if (p->win.kernel[0] && (p->win.kernel[0] != w->dims[1] || p->win.kernel[1] != w->dims[2]))
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "kernel_shape does not match weights %s", w->name);
-    nrt_axis_geom ay = {x->dims[1], 0, w->dims[1], p->win.stride[0], p->win.dilation[0], p->win.pads[0], p->win.pads[2]};
-    nrt_axis_geom ax = {x->dims[2], 0, w->dims[2], p->win.stride[1], p->win.dilation[1], p->win.pads[1], p->win.pads[3]};
+    const nrt_window2d* win = &p->win;
+    nrt_axis_geom ay = {x->dims[1], 0, w->dims[1], win->stride[0], win->dilation[0], win->pads[0], win->pads[2]};
+    nrt_axis_geom ax = {x->dims[2], 0, w->dims[2], win->stride[1], win->dilation[1], win->pads[1], win->pads[3]};
     nrt_status st;
     if ((st = nrt_axis_resolve(ctx, "height", p->win.auto_pad, false, &ay)) ||
         (st = nrt_axis_resolve(ctx, "width", p->win.auto_pad, false, &ax)))
@@ -196,17 +222,13 @@ nrt_status nrt_fc_qs16_parse(nrt_ctx* ctx) {
         return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "16x8 FullyConnected weights must be 2-D [N, K], not empty");
     const nrt_gemm_table* t = nrt_kernels_of(ctx)->qs16_gemm;
     size_t n = (size_t)w->dims[0], k = (size_t)w->dims[1];
-    float* m;
-    qs16_params* p = alloc_params(ctx, nrt_gemm_packed_bytes(t, n, k, 1), (int64_t)n, &m);
+    qs16_params* p = alloc_params(ctx, (int64_t)n);
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     p->act = act;
     p->keep_dims = keep != 0;
     p->gemm = t;
-    if ((st = check_constants(ctx, &p->act, (int64_t)n, m, &p->rq))) return st;
-    const nrt_tensor* b = nrt_in(ctx, 2);
-    nrt_gemm_weights a = {n, k, 1, w->data, k, 0, 1, b ? b->data : NULL, m, 0, 0};
-    nrt_gemm_pack(t, &a, p->packed);
-    return NRT_OK;
+    if ((st = check_constants(ctx, &p->act, (int64_t)n, p->m, &p->rq))) return st;
+    return pack_shared(ctx, p, NULL, NULL, nrt_gemm_packed_bytes(t, n, k, 1));
 }
 
 nrt_status nrt_fc_qs16_prepare(nrt_ctx* ctx) {

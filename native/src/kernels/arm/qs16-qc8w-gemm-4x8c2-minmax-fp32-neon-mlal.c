@@ -73,7 +73,8 @@ NRT_ALWAYS_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, con
     const int16_t* ap[MR];
     for (size_t p = 0; p < ks; p++) {
         for (int r = 0; r < R; r++)
-            ap[r] = ind ? (const int16_t*)ind[p * MR + (size_t)r] : a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
+            ap[r] = ind ? (const int16_t*)ind[p * MR + (size_t)r]
+                        : a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
         w = acc_block(&t, ap, kc, w, R);
     }
     const float* mp = (const float*)w;

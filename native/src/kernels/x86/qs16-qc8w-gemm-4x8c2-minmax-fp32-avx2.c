@@ -82,7 +82,8 @@ NRT_ISA_INLINE(AVX2) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, 
     for (size_t p = 0; p < ks; p++) {
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
-            ap[r] = ind ? (const int16_t*)ind[p * MR + (size_t)r] : a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
+            ap[r] = ind ? (const int16_t*)ind[p * MR + (size_t)r]
+                        : a + ((size_t)r < mr ? (size_t)r : mr - 1) * a_stride;
         w = acc_block(&t, ap, kc, w, R);
     }
     __m256 m = _mm256_loadu_ps((const float*)w);
