@@ -120,6 +120,7 @@ class QuantizationOutcome:
                            "fixes": [s.text() for s in self.fixed.steps] if self.fixed else [],
                            "cpu_seconds": round(self.cpu_seconds, 2),
                            "int8_nodes": len(self.result.int8_nodes), "float_nodes": len(self.result.float_nodes),
+                           "int16_nodes": [n for n, _, _ in self.result.int16_nodes],
                            "min_sqnr_db": round(min(q), 2) if q else None,
                            "median_sqnr_db": round(float(np.median(q)), 2) if q else None})
 
@@ -129,7 +130,8 @@ class QuantizationOutcome:
     def write_html(self, path: str | Path, title: str) -> None:
         write_html(str(path), self.rows, title, self.verdict_lines(), [
             f"calibration: {self.description} in {self.seconds:.1f} s ({self.cpu_seconds:.1f} s processor time)",
-            f"{len(self.result.int8_nodes)} quantized nodes, {len(self.result.float_nodes)} kept in fp32",
+            f"{len(self.result.int8_nodes)} quantized nodes, {len(self.result.float_nodes)} kept in fp32, "
+            f"{len(self.result.int16_nodes)} with 16-bit activations",
         ], self.fixed.sensitivity if self.fixed else [])
 
 
