@@ -137,3 +137,34 @@ def test_bad_16x8_models(case, match):
     with pytest.raises(nanort.Error, match=match):
         with nanort.Model(serialize(g.g)) as m:
             m.run(None, {"x": np.zeros((2, 8), np.int16)})
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 100, 20001])
+def test_quantize_dequantize_int16_levels(n):
+    """The glue around a 16x8 layer (QuantizeLinear / DequantizeLinear to and from int16 with zero
+    point 0) gives the numpy model's values at every level: ties to even, values past the int16
+    range, +-inf and NaN (-> 0)."""
+    import int8_reference as ref8
+
+    rng = np.random.default_rng(n)
+    s = float(np.float32(0.0137))
+    x = (rng.normal(0, 200, n) * rng.choice([1, 2, 1000], n)).astype(np.float32)
+    special = np.array([0.5, 1.5, -2.5, 449.0, np.inf, -np.inf, np.nan, 1e9, -1e9], np.float32) * np.float32(s)
+    x[:min(n, special.size)] = special[:n]
+    q = x16(rng, (n,), False)
+    g = G()
+    g.t("x", np.float32, (n,))
+    g.t("q", np.int16, (n,), (s, 0))
+    g.t("c", np.int16, (n,), (s, 0))
+    g.t("d", np.float32, (n,))
+    g.node("QuantizeLinear", ["x"], ["q"])
+    g.node("DequantizeLinear", ["c"], ["d"])
+    g.g.inputs, g.g.outputs = ["x", "c"], ["q", "d"]
+    data = serialize(g.g)
+    want_q = ref8.quantize(x, np.float32(s), 0, np.int16)
+    want_d = ref8.dequantize(q, np.float32(s), 0)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=2, check_finite=False) as m:
+            got_q, got_d = m.run(None, {"x": x, "c": q})
+        np.testing.assert_array_equal(got_q, want_q, err_msg=f"level {isa}")
+        np.testing.assert_array_equal(got_d.view(np.uint32), want_d.view(np.uint32), err_msg=f"level {isa}")

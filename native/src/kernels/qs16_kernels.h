@@ -41,4 +41,11 @@ static inline int16_t nrt_qs16_requantize(int64_t acc, float m, const nrt_qs16_r
 
 extern const nrt_gemm_format nrt_gemm_format_qs16_qc8w;
 
+/* The glue around a 16x8 layer (requant.h's Quantize / Dequantize rules for
+ * int16 with zero point 0 and one scale, as nrt_quantize_ref /
+ * nrt_dequantize_ref): y[i] = clamp(rint(x[i] / s), -32768, 32767) (IEEE
+ * division, NaN -> 0), and y[i] = (float)x[i] * s. */
+typedef void (*nrt_qs16_quantize_ukernel)(size_t n, const float* x, float s, int16_t* y);
+typedef void (*nrt_qs16_dequantize_ukernel)(size_t n, const int16_t* x, float s, float* y);
+
 #endif
