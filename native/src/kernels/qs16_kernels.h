@@ -32,11 +32,16 @@ typedef struct nrt_qs16_requant {
     float lo, hi;
 } nrt_qs16_requant;
 
-/* requant.h's rule with zero point 0 and an int16 range. */
+/* requant.h's rule with zero point 0 and an int16 range. After the clamp
+ * |v| <= 2^15, so adding and subtracting 1.5 x 2^23 rounds it to the nearest
+ * integer, ties to even (the sum lies where floats are 1 apart): rintf's
+ * result under the default rounding mode, without a libm call where the
+ * baseline ISA has no rounding instruction. */
 static inline int16_t nrt_qs16_requantize(int64_t acc, float m, const nrt_qs16_requant* rq) {
     float v = (float)acc * m;
     v = v < rq->lo ? rq->lo : (v > rq->hi ? rq->hi : v);
-    return (int16_t)rintf(v);
+    float shifted = v + 0x1.8p23f; /* (IEEE arithmetic, no -ffast-math: nothing reassociates the pair) */
+    return (int16_t)(int32_t)(shifted - 0x1.8p23f);
 }
 
 extern const nrt_gemm_format nrt_gemm_format_qs16_qc8w;
