@@ -2,7 +2,7 @@
 own static int8 quantizer, calibrated on the same rendered-text images and
 evaluated on held-out ones (labels known by construction).
 
-    python bench/quant_accuracy.py [--calib 100] [--eval 100] [--method mse]
+    python bench/quant_accuracy.py [--calib 100] [--eval 100] [--method mse] [--without-16x8]
 
 Metrics: rec = character accuracy (1 - normalized edit distance) and exact
 lines, on lines of dictionary words and numbers in a real TrueType font at
@@ -74,7 +74,13 @@ def main() -> None:
     ap.add_argument("--eval", type=int, default=100, help="held-out evaluation samples per model")
     ap.add_argument("--method", default="mse", choices=["minmax", "percentile", "mse", "entropy"])
     ap.add_argument("--models", default="det,rec,cls")
+    ap.add_argument("--without-16x8", action="store_true",
+                    help="the accuracy fixer without its 16-bit activation step (to measure what that step gives)")
     args = ap.parse_args()
+    if args.without_16x8:
+        import nanort.converter.quantize as quantize
+
+        quantize.int16_capable = lambda *_: False
     tmp = Path(tempfile.mkdtemp(prefix="nanort-quant-"))
     table = Table(title=f"int8 accuracy: calibration {args.calib} images, evaluation {args.eval} held-out images")
     for col in ("model", "metric", "fp32 (onnxruntime)", "nanort int8", "onnxruntime int8 QDQ"):
@@ -111,6 +117,7 @@ def main() -> None:
                       f"{ort_seconds:.1f}")
         if report.float_fallbacks:
             console.print(f"{kind}: kept in fp32: " + "; ".join(report.float_fallbacks))
+        console.print(f"{kind}: " + "\n  ".join(report.quantization.verdict_lines()))
     console.print(table)
     console.print(sizes)
 

@@ -4,7 +4,7 @@ int8 (QDQ, per-channel int8 weights, uint8 activations, MinMax, calibrated on
 the same images), each model's task metric against fp32 on held-out images,
 and latency (1 thread, interleaved runs, median ms).
 
-    python bench/quant_families.py [--calib 24] [--eval 16] [--runs 10] [--models det,rec,...]
+    python bench/quant_families.py [--calib 24] [--eval 16] [--runs 10] [--models det,rec,...] [--without-16x8]
                                    [--techniques bias_correction,equalization,adaround,slice_scales]
                                    [--no-fixer] [--no-peer]
 
@@ -350,7 +350,13 @@ def main() -> None:
                     help=f"comma-separated, from {', '.join(TECHNIQUES)}: a column each, measured alone")
     ap.add_argument("--no-fixer", action="store_true", help="nanort columns without the accuracy fixer")
     ap.add_argument("--no-peer", action="store_true", help="skip onnxruntime's static int8")
+    ap.add_argument("--without-16x8", action="store_true",
+                    help="the accuracy fixer without its 16-bit activation step (to measure what that step gives)")
     args = ap.parse_args()
+    if args.without_16x8:
+        import nanort.converter.quantize as quantize
+
+        quantize.int16_capable = lambda *_: False
     wanted = args.models.split(",")
     unknown = set(wanted) - {f.name for f in FAMILIES}
     if unknown:

@@ -127,7 +127,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             percentile: float = 99.99, calibration_limit: int | None = None,
             preprocess: ImagePreprocess | None = None, per_channel: bool = True,
             keep_float: Sequence[str] = (), auto_float: int = 0, auto_fallback: bool = True,
-            accuracy_target: Sequence[str | Target] = (), fix_accuracy: bool = True,
+            int16_activations: Sequence[str] = (), accuracy_target: Sequence[str | Target] = (),
+            fix_accuracy: bool = True,
             bias_correction: bool = False, equalization: bool = False, adaround: bool | None = None,
             slice_scales: bool = True,
             report: str | os.PathLike | None = None, input_dtype: str = "float32", output_dtype: str = "float32",
@@ -146,14 +147,16 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     with a warning) using `calibration_method` (minmax, percentile, mse,
     entropy); quantize="dynamic" stores int8 weights and quantizes activations
     per row at run time. keep_float names nodes to keep in fp32; auto_float=N
-    keeps the N most error-adding layers in fp32; auto_fallback=False turns off
+    keeps the N most error-adding layers in fp32; int16_activations names Conv /
+    FullyConnected nodes to run with 16-bit activations and int8 weights (TFLite's
+    16x8; the accuracy fixer picks them itself where that meets the target); auto_fallback=False turns off
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize). int8 measures every output against fp32 on
     calibration samples held out of the ranges and, where an output misses its
     target (accuracy_target: "[OUTPUT:]METRIC=VALUE" strings or Targets, the
     defaults per output kind otherwise; see quantize/accuracy.py), fixes the
-    most sensitive layers (a better scale, then fp32) unless fix_accuracy is
+    most sensitive layers (a better scale, 16-bit activations, then fp32) unless fix_accuracy is
     False; bias_correction folds each int8 layer's mean output error into its
     bias; equalization rescales the channels between consecutive layers so one
     int8 scale fits them all (cross-layer equalization); adaround rounds
@@ -224,7 +227,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
         prune_spec = PruneSpec(prune, prune_method, prune_pattern, prune_scope, prune_exclude, low_rank)
         prunes = prune_spec.prunes or low_rank is not None
         _check_quantize_options(quantize, calibration, report, keep_float, auto_float,
-                                prunes or weights == "int4")
+                                prunes or weights == "int4", int16_activations)
         graph = build(quantize == "int8")
         for w in warned:
             warnings.warn(w, ConversionWarning, stacklevel=2)
@@ -253,7 +256,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             observer = "mse" if calibration_method == "given" else calibration_method  # (for any tensor without)
             spec = QuantizeSpec(quantize, calibration, observer, percentile, per_channel,
                                 calibration_limit, preprocess, list(keep_float), auto_float,
-                                auto_fallback=auto_fallback, threads=threads,
+                                int16=list(int16_activations), auto_fallback=auto_fallback, threads=threads,
                                 accuracy_targets=[t if isinstance(t, Target) else parse_target(t)
                                                   for t in accuracy_target],
                                 fix_accuracy=fix_accuracy, bias_correction=bias_correction,
@@ -298,13 +301,14 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
 
 
 def _check_quantize_options(quantize: str | None, calibration, report, keep_float: Sequence[str],
-                            auto_float: int, calibrates_weights: bool) -> None:
+                            auto_float: int, calibrates_weights: bool, int16_activations: Sequence[str] = ()) -> None:
     """Options that would do nothing are refused: calibration needs quantization, pruning or int4
     weights (calibrates_weights), report
     quantization (static int8, or dynamic for its accuracy verdict), keep_float and auto_float static int8."""
     for name, given, modes in (("calibration", calibration is not None and not calibrates_weights, ("int8", "dynamic")),
                                ("report", bool(report), ("int8", "dynamic")),
                                ("keep_float", bool(keep_float), ("int8",)),
+                               ("int16_activations", bool(int16_activations), ("int8",)),
                                ("auto_float", bool(auto_float), ("int8",))):
         if given and quantize not in modes:
             raise ConversionError(f"{name} applies to {' or '.join(modes)} quantization only; add quantize='int8' "

@@ -54,6 +54,21 @@ def mlp() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def long_k_net() -> onnx.ModelProto:
+    """Layers whose K crosses the 16x8 kernels' int32 block (256 products): a FullyConnected
+    with K = 600, a 1x1 conv over 300 channels, a 3x3 conv over 40 (K = 360)."""
+    inputs = [helper.make_tensor_value_info("f", TensorProto.FLOAT, [3, 600]),
+              helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 300, 5, 7])]
+    inits = [_w("wf", 600, 37, scale=0.05), _w("bf", 37), _w("w1", 40, 300, 1, 1, scale=0.06), _w("b1", 40),
+             _w("w3", 19, 40, 3, 3, scale=0.05), _w("b3", 19)]
+    nodes = [helper.make_node("Gemm", ["f", "wf", "bf"], ["yf"]),
+             helper.make_node("Conv", ["c", "w1", "b1"], ["h1"], kernel_shape=[1, 1]),
+             helper.make_node("Conv", ["h1", "w3", "b3"], ["y3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    g = helper.make_graph(nodes, "long_k_net", inputs,
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("yf", "y3")], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def int4_net() -> onnx.ModelProto:
     """FullyConnected layers for the int4 kernels: K below, above and not a multiple
     of the group or of 8, N tails of every panel width."""
@@ -172,6 +187,15 @@ def write_all(folder: Path, int8: bool = True) -> list[Path]:
             paths.append(folder / f"{name}_int8.nrt")
             nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(make()),
                            auto_fallback=False)  # every quantizable op in int8: the kernels under test
+    for name, make in (("shapes_net", shapes_net), ("long_k_net", long_k_net)) if int8 else ():
+        # every Conv / FullyConnected layer with 16-bit activations (the 16x8 kernels)
+        src = folder / f"{name}.onnx"
+        model = make()
+        onnx.save(model, src)
+        layers = [n.output[0] for n in model.graph.node if n.op_type in ("Conv", "Gemm")]
+        paths.append(folder / f"{name}_16x8_int8.nrt")
+        nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(model), auto_fallback=False,
+                       int16_activations=layers)
     if int8:  # group-wise int4 weights (integer sums: compared byte for byte too)
         src = folder / "int4_net.onnx"
         onnx.save(int4_net(), src)

@@ -172,6 +172,8 @@ def test_a_killed_conversion_leaves_no_temporary_file_behind(tmp_path):
     (["--report", "r.html"], "report applies to int8 or dynamic quantization only"),
     (["--quantize", "dynamic", "--keep-float", "conv"], "keep_float applies to int8 quantization only"),
     (["--quantize", "int8", "--keep-float", "cnov"], "no node named 'cnov'; did you mean 'conv'"),
+    (["--quantize", "int8", "--int16", "cnov"], "int16_activations: the model has no node named 'cnov'"),
+    (["--int16", "conv"], "int16_activations applies to int8 quantization only"),
     (["--quantize", "int8", "--mean", "1,2"], "mean has 2 values"),
 ])
 def test_options_that_would_do_nothing_or_break_get_one_line(tmp_path, args, match):

@@ -27,7 +27,7 @@ from .calibration_data import ImagePreprocess, from_spec
 from .cle import channel_reach_on, equalize
 from .fixer import Fixed, Technique, fixes_text, meet_target
 from .observers import OBSERVERS
-from .quantize import QuantOptions, QuantResult, quantize_dynamic, quantize_int8
+from .quantize import QuantOptions, QuantResult, int16_capable, quantize_dynamic, quantize_int8
 from .report import LayerRow, dynamic_rows, layer_rows, sort_by_contribution, text_table, write_html
 from .transformer import PROJECTION_SHARE, has_attention, projection_share, try_mix
 
@@ -49,6 +49,8 @@ class QuantizeSpec:
     preprocess: ImagePreprocess | None = None
     keep_float: list[str] = field(default_factory=list)
     auto_float: int = 0
+    # Conv / FullyConnected nodes (or their outputs) to run with 16-bit activations (int16 x int8 weights)
+    int16: list[str] = field(default_factory=list)
     # False: no automatic fp32 fallback (probability tails, mixed-range tensors,
     # measured collapses, int8 islands): every op with an int8 kernel is int8
     auto_fallback: bool = True
@@ -118,6 +120,7 @@ class QuantizationOutcome:
                            "fixes": [s.text() for s in self.fixed.steps] if self.fixed else [],
                            "cpu_seconds": round(self.cpu_seconds, 2),
                            "int8_nodes": len(self.result.int8_nodes), "float_nodes": len(self.result.float_nodes),
+                           "int16_nodes": [n for n, _, _ in self.result.int16_nodes],
                            "min_sqnr_db": round(min(q), 2) if q else None,
                            "median_sqnr_db": round(float(np.median(q)), 2) if q else None})
 
@@ -127,7 +130,8 @@ class QuantizationOutcome:
     def write_html(self, path: str | Path, title: str) -> None:
         write_html(str(path), self.rows, title, self.verdict_lines(), [
             f"calibration: {self.description} in {self.seconds:.1f} s ({self.cpu_seconds:.1f} s processor time)",
-            f"{len(self.result.int8_nodes)} quantized nodes, {len(self.result.float_nodes)} kept in fp32",
+            f"{len(self.result.int8_nodes)} quantized nodes, {len(self.result.float_nodes)} kept in fp32, "
+            f"{len(self.result.int16_nodes)} with 16-bit activations",
         ], self.fixed.sensitivity if self.fixed else [])
 
 
@@ -149,15 +153,15 @@ def _added_noise(rows: list[LayerRow], graph: Graph) -> dict[str, float]:
     return added
 
 
-def _check_node_names(graph: Graph, names: Sequence[str]) -> None:
-    """keep_float names nodes of the model; a name matching none would do nothing."""
+def _check_node_names(graph: Graph, names: Sequence[str], option: str = "keep_float") -> None:
+    """keep_float (int16) names nodes of the model; a name matching none would do nothing."""
     known = {n.name for n in graph.nodes} | {o for n in graph.nodes for o in n.outputs}
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=3)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else \
                 " (node names as in the ONNX model, or `nanort inspect --tensors` of a float conversion)"
-            raise ConversionError(f"keep_float: the model has no node named {name!r}{hint}")
+            raise ConversionError(f"{option}: the model has no node named {name!r}{hint}")
 
 
 def quantize_graph(graph: Graph, spec: QuantizeSpec,
@@ -170,6 +174,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
     _check_node_names(graph, spec.keep_float)
+    _check_node_names(graph, spec.int16, "int16_activations")
     start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
         data, stats, holdout, held_out = None, {}, [], False  # a pre-quantized model brings its own scales
@@ -185,7 +190,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
-                        range_rules=spec.auto_fallback, slice_scales=spec.slice_scales)
+                        range_rules=spec.auto_fallback, slice_scales=spec.slice_scales,
+                        int16_nodes={n.name: "asked" for n in graph.nodes
+                                     if n.name in spec.int16 or any(o in spec.int16 for o in n.outputs)})
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)
@@ -272,8 +279,12 @@ def _meet_accuracy(graph: Graph, stats: dict, opts: QuantOptions, start: tuple, 
         q_out = run_outputs(serialize(start[0]), holdout, spec.threads)
         return Fixed(start[0], start[1],
                      verdict(reference, q_out, spec.accuracy_targets, len(holdout), held_out))
+    nodes = {n.name: n for n in graph.nodes}
+
+    def has_16x8(g: Graph, name: str) -> bool:
+        return int16_capable(g, nodes[name], stats)
     return meet_target(graph, stats, opts, start, holdout, reference, spec.accuracy_targets, held_out,
-                       _added_noise(rows, graph), spec.threads, None, finish, progress, techniques,
+                       _added_noise(rows, graph), spec.threads, has_16x8, finish, progress, techniques,
                        [f for _, f in zip(range(TECHNIQUE_CHECK_SAMPLES), calib)])
 
 

@@ -23,7 +23,9 @@ outputs (scale and 16-bit must win at least half of what fp32 would):
   1. a better scale for the layer's output tensor (another observer's range:
      minmax keeps every value, a percentile clips less than MSE);
   2. 16-bit activations for the layer (int16 x int8, TFLite's 16x8 scheme)
-     where the layer has 16x8 kernels;
+     where the layer has 16x8 kernels (a Conv or FullyConnected), together
+     with the readers of its result that have them too, which then read its
+     int16 codes (int16_group);
   3. fp32 for the layer;
   4. once no single layer's fix helps any more: fp32 for a tensor's whole
      neighbourhood (the layer computing it, the elementwise steps before it
@@ -167,7 +169,7 @@ def node_times(model_bytes: bytes, feeds: dict, runs: int = 5, threads: int = 1)
 
 def _layer_ms(times: dict[str, float], node: str, tensors: Sequence[str]) -> float:
     """A layer's time with the Quantize/Dequantize steps converting its tensors."""
-    own = [f"{t}/quantize" for t in tensors] + [f"{t}/dequantize" for t in tensors]
+    own = [f"{t}/{step}" for t in tensors for step in ("quantize", "dequantize", "quantize16", "dequantize16")]
     return times.get(node, 0.0) + sum(times.get(k, 0.0) for k in own)
 
 
@@ -216,8 +218,9 @@ def meet_target(fp_graph: Graph, stats: dict[str, TensorStats], opts: QuantOptio
         step = _fix_layer(trials, state, ops[s.node], deficit, s.only_float)
         if step is None:
             continue
+        new_16 = [n for n in step[0].int16_nodes if n not in state.int16_nodes and n != s.node]
         state, (q, result, v), fix = step
-        fixed.steps.append(FixStep(s.node, s.op, fix, deficit, v.deficit()))
+        fixed.steps.append(FixStep(s.node, s.op, fix, deficit, v.deficit(), group=new_16))
         fixed.graph, fixed.result, fixed.verdict = q, result, v
         deficit = v.deficit()
     state = _float_groups(trials, state, fixed, fp_graph, names, progress)
@@ -339,6 +342,10 @@ def _undo_backstops(trials: _Trials, state: QuantOptions, fixed: Fixed) -> Quant
     for name, why in list(state.force_float.items()):
         if not why.startswith(COLLAPSE_REASON):
             continue
+        if name in state.int16_nodes:  # (a 16-bit fix took it over: the rule no longer keeps it fp32)
+            state = copy.deepcopy(state)
+            del state.force_float[name]
+            continue
         trial = copy.deepcopy(state)
         del trial.force_float[name]
         q, result, v = trials.run(trial)
@@ -348,6 +355,14 @@ def _undo_backstops(trials: _Trials, state: QuantOptions, fixed: Fixed) -> Quant
             fixed.steps.append(FixStep(name, trials.op_of(name), "back to int8 (the collapse it showed is fixed)",
                                        v.deficit(), v.deficit()))
     return state
+
+
+def int16_group(trials: _Trials, node) -> list[str]:
+    """A layer going 16-bit and the readers of its result that have 16x8 kernels too: they read
+    its int16 codes, so its tensor keeps 16-bit precision (an int8 reader would round it to
+    int8 again)."""
+    readers = trials.fp.consumers().get(node.outputs[0], [])
+    return [node.name] + [r.name for r in readers if trials.int16_capable(trials.fp, r.name)]
 
 
 def _fix_layer(trials: _Trials, state: QuantOptions, node, deficit: float, float_deficit: float):
@@ -360,7 +375,10 @@ def _fix_layer(trials: _Trials, state: QuantOptions, node, deficit: float, float
         if (observer, pct) != (state.observer, state.percentile) and out in trials.stats:
             tries.append((f"scale: {observer} range", _with(state, range_override={out: (observer, pct)})))
     if trials.int16_capable is not None and trials.int16_capable(trials.fp, node.name):
-        tries.append(("int16 activations", _with(state, int16_nodes={node.name: "accuracy fixer"})))
+        group = int16_group(trials, node)
+        with_readers = f" with {', '.join(group[1:])} (its tensor stays 16-bit)" if group[1:] else ""
+        tries.append((f"int16 activations{with_readers}",
+                      _with(state, int16_nodes={n: "accuracy fixer" for n in group})))
     for fix, trial in tries:
         got = trials.run(trial)
         if got[2].deficit() <= min(enough, 1.0) or (got[2].met and got[2].deficit() < deficit):

@@ -57,6 +57,10 @@ PROBABILITIES = {"Softmax", "Sigmoid", "HardSigmoid"}
 CLAMP_ACTIVATIONS = {ActivationKind.NONE, ActivationKind.RELU, ActivationKind.CLIP}
 SCALAR_ARITH = {"Add", "Sub", "Mul", "Div"}
 DYNAMIC_CANDIDATES = {"FullyConnected", "MatMul", "Conv", "ConvTranspose"}  # multiply-accumulate layers
+INT16_REASON = "16-bit activations (int16 x int8)"
+KEPT_FLOAT = "kept in fp32 as asked"
+INT16_BIAS_BITS = 47  # the runtime's bound on a 16x8 bias (kernels/qs16_kernels.h)
+INT16_MAX_TAPS = 128  # the conv driver's (kernels/conv.h)
 
 
 @dataclass
@@ -75,6 +79,9 @@ class QuantOptions:
     # minimizes the layer's output error (adaround.py)
     weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
     slice_scales: bool = False  # concatenations read only by outputs keep each part's scale (concat_slices.py)
+    # node -> reason: Conv / FullyConnected layers with 16-bit activations (int16 x int8, kernels/requant.h's
+    # 16x8 rule) between a Quantize and a Dequantize of their float input and output (int16_capable)
+    int16_nodes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +104,7 @@ class _Quantizer:
         self.dont_care: dict[str, tuple[float, float]] = {}  # tensor -> range outside which readers are flat
         self.notes: list[str] = []
         self.int8_tables: set[str] = set()              # Gathers reading an int8 embedding table
+        self.int16_copy: dict[str, str] = {}            # float result of a 16-bit layer -> its int16 codes
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
@@ -287,7 +295,7 @@ class _Quantizer:
         members = self.members(node)
         for m in members:
             if m.name in self.opts.keep_float or any(o in self.opts.keep_float for o in m.outputs):
-                return Decision(False, "kept in fp32 as asked")
+                return Decision(False, KEPT_FLOAT)
             if m.name in self.opts.force_float:
                 return Decision(False, self.opts.force_float[m.name])
         acts = [i for i in node.inputs if i and not self.g.tensors[i].is_const]
@@ -438,10 +446,12 @@ class _Quantizer:
         return new
 
     # -- per-op rewrites ----------------------------------------------------
-    def weights(self, node: Node, axis: int, min_scale: np.ndarray | None = None) -> tuple[str, np.ndarray]:
+    def weights(self, node: Node, axis: int, min_scale: np.ndarray | None = None,
+                rounding: bool = True) -> tuple[str, np.ndarray]:
         """int8 weights, symmetric per output channel. min_scale (per channel) keeps the
         int32 bias b / (s_x s_w) representable: a dead channel (weights near 0, a real
-        bias) would otherwise get a tiny scale and a saturated bias."""
+        bias) would otherwise get a tiny scale and a saturated bias. rounding=False: nearest
+        (the weight-rounding technique fits int8 inputs)."""
         wt = self.g.tensors[node.inputs[1]]
         w = wt.data.astype(np.float32)
         given = wt.quant
@@ -467,7 +477,8 @@ class _Quantizer:
         scale = bfloat16_ceil(scale)
         shape = [1] * w.ndim
         shape[axis] = -1
-        q = self.opts.weight_rounding(node, w, scale) if self.opts.weight_rounding and axis == 0 else None
+        q = self.opts.weight_rounding(node, w, scale) if rounding and self.opts.weight_rounding and axis == 0 \
+            else None
         if q is None:
             q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
         name = self.g.add_const(q, f"{node.name}_wq")
@@ -545,21 +556,62 @@ class _Quantizer:
         self.finish_node(node)
         return node
 
+    def rewrite_int16(self, node: Node) -> None:
+        """A Conv / FullyConnected with 16-bit activations: its float input quantized to int16
+        (symmetric, min/max range: 32767 levels need no clipping), int8 weights per output
+        channel, an int64 bias at s_x * s_w, its int16 result dequantized into the float
+        output that its readers see (as a fp32 layer's)."""
+        g = self.g
+        s_x = int16_scale(self.stats[node.inputs[0]])
+        xq = self.int16_copy.get(node.inputs[0])  # another 16-bit layer's result: read its int16 codes
+        if xq is None:
+            x = self.as_float(node.inputs[0])
+            xq = g.fresh_name(f"{node.inputs[0]}_q16")
+            g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(s_x, 0)
+            g.tensors[xq].perm = g.tensors[x].perm
+            self.out.append(Node("QuantizeLinear", [x], [xq], {}, f"{node.inputs[0]}/quantize16"))
+        channels = g.tensors[node.inputs[1]].shape[0]
+        b = g.const(node.input(2))
+        b = np.zeros(channels, np.float64) if b is None else b.astype(np.float64).reshape(-1)
+        wname, s_w = self.weights(node, 0, np.abs(b) / (np.float64(s_x) * 2.0 ** INT16_BIAS_BITS), rounding=False)
+        bias = np.rint(b / (np.float64(s_x) * s_w.astype(np.float64))).astype(np.int64)
+        y = node.outputs[0]
+        yq = g.fresh_name(f"{y}_q16")
+        g.add_tensor(yq, np.int16, g.tensors[y].shape).quant = QuantParams(int16_scale(self.stats[y]), 0)
+        g.tensors[yq].perm = g.tensors[y].perm
+        node.inputs = [xq, wname, g.add_const(bias, f"{node.name}_bq16")]
+        node.outputs = [yq]
+        self.out.append(node)
+        self.out.append(Node("DequantizeLinear", [yq], [y], {}, f"{y}/dequantize16"))
+        self.int16_copy[y] = yq
+
+    def _drop_unread_dequantize(self) -> None:
+        """A 16-bit result read only by 16-bit layers needs no float copy."""
+        read = {i for n in self.g.nodes for i in n.inputs} | set(self.g.outputs)
+        self.g.nodes = [n for n in self.g.nodes if not (n.op == "DequantizeLinear" and n.outputs[0] in
+                                                         self.int16_copy and n.outputs[0] not in read)]
+
     def run(self) -> None:
         for node in self.g.nodes:
             d = self.decide(node)
+            if node.name in self.opts.int16_nodes and d.reason != KEPT_FLOAT and \
+                    int16_capable(self.g, node, self.stats):
+                d = Decision(False, INT16_REASON)
             for m in self.members(node):
                 self.decisions[m.name] = d
             if d.int8:
                 self.out.append(self.rewrite_int8(node))
                 continue
+            if d.reason == INT16_REASON:
+                self.rewrite_int16(node)
+                continue
             for m in self.members(node):
                 mixed = bool(m.inputs) and self.mixed_range(m.inputs[0])
                 m.inputs = [self.as_float(i) for i in m.inputs]
-                if m.op == "FullyConnected" and d.reason != "kept in fp32 as asked" and not mixed and \
+                if m.op == "FullyConnected" and d.reason != KEPT_FLOAT and not mixed and \
                         dynamic_fc_weights(self.g, m, self.opts.per_channel):
                     self.notes.append(f"{m.name}: fp32 activations with int8 weights (dynamic FullyConnected)")
-                if d.reason != "kept in fp32 as asked" and int8_embedding(self.g, m, self.opts.per_channel):
+                if d.reason != KEPT_FLOAT and int8_embedding(self.g, m, self.opts.per_channel):
                     self.int8_tables.add(m.name)  # (float output: not an int8 node, not a fallback either)
                     self.notes.append(f"{m.name}: int8 embedding table, rows dequantized as they are gathered")
                 self.out.append(m)
@@ -567,6 +619,7 @@ class _Quantizer:
                     if o and self.given(o):
                         m.outputs[k] = self.fake_quantized(o)
         self.g.nodes = self.out
+        self._drop_unread_dequantize()
         self._resize_into_concat()
         self._float_outputs()
 
@@ -622,6 +675,28 @@ def split_populations(st: TensorStats, ratio: float = 64.0) -> bool:
     return (bulk[-1] - bulk[0] + 1) * ratio <= span and min(mass) >= 1e-4 * st.hist.sum()
 
 
+
+
+def int16_scale(st: TensorStats) -> float:
+    """Symmetric int16 scale holding the observed range."""
+    span = max(abs(float(st.min)), abs(float(st.max)))
+    return span / 32767.0 if span > 0 else 1.0
+
+
+def int16_capable(graph: Graph, node: Node, stats: dict[str, TensorStats]) -> bool:
+    """The runtime has 16x8 kernels for this layer: a Conv (not transposed, at most
+    INT16_MAX_TAPS taps) or FullyConnected with constant weights, a fused activation the
+    output clamp can hold, and calibrated input and output ranges."""
+    if node.op not in ("Conv", "FullyConnected") or len(node.outputs) != 1:
+        return False
+    w = graph.const(node.inputs[1])
+    if w is None or node.attrs.get("activation", (0, 0, 0))[0] not in CLAMP_ACTIVATIONS:
+        return False
+    if node.op == "Conv" and (w.ndim != 4 or w.shape[1] * w.shape[2] > INT16_MAX_TAPS):
+        return False
+    return node.inputs[0] in stats and node.outputs[0] in stats
+
+
 @dataclass
 class QuantResult:
     int8_nodes: list[str]
@@ -629,6 +704,7 @@ class QuantResult:
     notes: list[str]
     params: dict[str, tuple[float, int]]
     active: dict[str, tuple[float, float]] = field(default_factory=dict)  # ranges narrowed for flat readers
+    int16_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (node, op, who asked)
 
 
 def bfloat16_ceil(scale: np.ndarray) -> np.ndarray:
@@ -645,8 +721,11 @@ def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOption
     q = _Quantizer(graph, stats, opts)
     q.run()
     floats = [(name, ops[name], d.reason) for name, d in q.decisions.items()
-              if not d.int8 and name not in q.int8_tables]
-    return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care)
+              if not d.int8 and name not in q.int8_tables and d.reason != INT16_REASON]
+    int16 = [(name, ops[name], opts.int16_nodes[name]) for name, d in q.decisions.items()
+             if d.reason == INT16_REASON]
+    q.notes += [f"{name}: 16-bit activations with int8 weights ({who})" for name, _, who in int16]
+    return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care, int16)
 
 
 def int8_rows(graph: Graph, w: np.ndarray, name: str, per_channel: bool = True) -> str:

@@ -123,6 +123,7 @@ def _convert(args: argparse.Namespace, shapes: dict):
             calibration=args.calibration, calibration_method=args.calibration_method, percentile=args.percentile,
             calibration_limit=args.calibration_limit, preprocess=preprocess, per_channel=not args.per_tensor,
             keep_float=args.keep_float or (), auto_float=args.auto_float, accuracy_target=args.accuracy_target or (),
+            int16_activations=args.int16 or (),
             bias_correction=args.bias_correction, adaround=SWITCH[args.adaround],
             equalization=args.equalization, slice_scales=not args.no_slice_scales,
             report=args.report, input_dtype=args.input_dtype, output_dtype=args.output_dtype, force=args.force,
@@ -501,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--layout", choices=["nchw", "nhwc"], default="nchw", help="calibration tensor layout")
     q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
     q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
+    q.add_argument("--int16", nargs="+", metavar="NODE",
+                   help="Conv / FullyConnected nodes to run with 16-bit activations and int8 weights (TFLite's 16x8)")
     q.add_argument("--auto-float", type=int, default=0, metavar="N",
                    help="keep the N layers that add the most quantization error in fp32")
     q.add_argument("--accuracy-target", action="append", metavar="[OUTPUT:]METRIC=VALUE",

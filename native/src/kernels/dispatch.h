@@ -17,6 +17,7 @@
 
 #include "f32_kernels.h"
 #include "movement_kernels.h"
+#include "qs16_kernels.h"
 #include "qs8_kernels.h"
 
 /* type                               entry */
@@ -32,6 +33,9 @@
     X(const nrt_dwconv_table*, qs8_dwconv)                                                                      \
     X(const nrt_qs8_convt_table*, qs8_convt)                                                                        \
     X(const nrt_gemm_table*, qs8_matmul)                                                                      \
+    X(const nrt_gemm_table*, qs16_gemm) /* 16x8: int16 activations, int8 weights (qs16_kernels.h) */             \
+    X(nrt_qs16_quantize_ukernel, qs16_quantize)                                                                   \
+    X(nrt_qs16_dequantize_ukernel, qs16_dequantize)                                                               \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \
     X(const nrt_qd8_qb4w_fc_table*, qd8_qb4w_fc) /* int4 group-wise W */                                      \
     X(nrt_binary_fn, qs8_vadd)                                                                                     \

@@ -97,6 +97,21 @@
  *             DynamicQuantizeLinear does (ref/quant_ref.h: lo, hi over all of x,
  *             s = (hi - lo) / 255.0f (1 / 255.0f when hi == lo), z = rint(clamp(-lo / s,
  *             0, 255)) - 128, q = clamp(rint(x / s) + z, -128, 127)), every row taking s, z.
+ *   16x8 Conv / FullyConnected (TFLite's 16x8 mode, a layer the converter moves out of int8
+ *             where int8 ruins the output): x and y int16, symmetric (zero point 0, per tensor);
+ *             W int8 symmetric per output channel as above; bias int64 B[c] = round(b[c] /
+ *             (s_x * s_w[c])), |B| <= 2^47 (prepare checks it); padding taps read 0.
+ *             acc[c] = B[c] + sum_k x[k] * W[c,k], the exact integer sum (int64: |x * W| <= 2^22,
+ *             so |acc| < 2^47 + K * 2^22 < 2^53 for any K below 2^30, no wrap). Kernels sum at
+ *             most 256 products in an int32 lane (<= 2^30), then add the lane to a double
+ *             accumulator: every partial sum is an integer below 2^53, exact in any order.
+ *             Requantization as above with z_y = 0 and the int16 range:
+ *               v = (float)acc * m[c]   (acc rounded once to float: correctly rounded from the
+ *                                        exact sum, e.g. double -> float)
+ *               q = (int16)rint(min(max(v, qmin), qmax)),  qmin / qmax -32768 / 32767 narrowed by
+ *               a fused Relu / Clip: rint(lo / s_y), rint(hi / s_y) in double, clamped.
+ *             The layer's neighbours see float (Quantize to int16 before it, Dequantize after
+ *             it, both by the rules below) unless they are 16x8 layers reading its int16 codes.
  * Data-movement ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice,
  * Split, Gather, Expand, Tile, DepthToSpace, SpaceToDepth, Identity, MaxPool,
  * Pad) copy int8 values and require equal input/output parameters (Concat

@@ -23,6 +23,7 @@
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
+#include "qs16.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
 #include "spatial_common.h"
@@ -322,7 +323,9 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
     return parse_weights(ctx, p, transpose, spmm_bytes);
 }
 
-static nrt_status conv_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, false); }
+static nrt_status conv_parse(nrt_ctx* ctx) {
+    return nrt_is_qs16(nrt_in(ctx, 0)) ? nrt_conv_qs16_parse(ctx) : conv_parse_common(ctx, false);
+}
 static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, true); }
 
 /* ---- prepare ---- */
@@ -440,6 +443,7 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
 }
 
 static nrt_status conv_prepare(nrt_ctx* ctx) {
+    if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_prepare(ctx);
     const conv_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
     if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and weights are required");
@@ -646,6 +650,7 @@ static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv
 }
 
 static nrt_status conv_eval(nrt_ctx* ctx) {
+    if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_eval(ctx);
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;

@@ -15,6 +15,7 @@
 #include "../kernels/dtype.h"
 #include "../kernels/ref/qd8_qb4w_ref.h"
 #include "../kernels/ref/quant_ref.h"
+#include "qs16.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
 
@@ -356,7 +357,10 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
 
 static nrt_status matmul_parse(nrt_ctx* ctx) { return gemm_parse_common(ctx, NRT_FB_MatMulOptions_activation); }
 
-static nrt_status fc_parse(nrt_ctx* ctx) { return gemm_parse_common(ctx, NRT_FB_FullyConnectedOptions_activation); }
+static nrt_status fc_parse(nrt_ctx* ctx) {
+    if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_parse(ctx);
+    return gemm_parse_common(ctx, NRT_FB_FullyConnectedOptions_activation);
+}
 
 static nrt_status expect_f32(nrt_ctx* ctx, const nrt_tensor* t, const char* role) {
     if (t->dtype == NRT_FLOAT32) return NRT_OK;
@@ -563,6 +567,7 @@ static nrt_status fc_qb4w(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* b
 static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
 static nrt_status fc_prepare(nrt_ctx* ctx) {
+    if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_prepare(ctx);
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     nrt_status st;
@@ -699,6 +704,7 @@ static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
 }
 
 static nrt_status fc_eval(nrt_ctx* ctx) {
+    if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_eval(ctx);
     const gemm_params* p = ctx->node->params;
     const fc_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);

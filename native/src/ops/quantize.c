@@ -175,10 +175,20 @@ typedef struct qdq_task {
     bool quantize;
     nrt_qs8_quantize_ukernel fast; /* per-tensor float32 -> int8: the level's kernel (qs8_kernels.h) */
     nrt_qs8_dequantize_ukernel fast_dq; /* per-tensor int8 -> float32 */
+    nrt_qs16_quantize_ukernel fast16;   /* per-tensor float32 <-> int16 with zero point 0 (qs16_kernels.h) */
+    nrt_qs16_dequantize_ukernel fast16_dq;
 } qdq_task;
 
 static void qdq_range(void* arg, size_t begin, size_t end) {
     const qdq_task* t = arg;
+    if (t->fast16) {
+        t->fast16(end - begin, (const float*)t->job.src + begin, t->job.s[0], (int16_t*)t->job.dst + begin);
+        return;
+    }
+    if (t->fast16_dq) {
+        t->fast16_dq(end - begin, (const int16_t*)t->job.src + begin, t->job.s[0], (float*)t->job.dst + begin);
+        return;
+    }
     if (t->fast_dq) {
         t->fast_dq(end - begin, (const int8_t*)t->job.src + begin, t->job.s[0], t->job.z[0], (float*)t->job.dst + begin);
         return;
@@ -201,7 +211,10 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     nrt_status e = scale && !nrt_is_static(scale) ? check_scales(ctx, scale, NRT_ERR_INVALID_ARGUMENT) : NRT_OK;
     if (e) return e;
     gather_params(ctx, q, st->count, s, z);
-    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL};
+    qdq_task t = {{st->l, q->dtype, s, z, x->data, y->data}, quantize, NULL, NULL, NULL, NULL};
+    bool int16_z0 = st->l.per_tensor && q->dtype == NRT_INT16 && z[0] == 0;
+    if (int16_z0 && quantize && x->dtype == NRT_FLOAT32) t.fast16 = nrt_kernels_of(ctx)->qs16_quantize;
+    if (int16_z0 && !quantize && y->dtype == NRT_FLOAT32) t.fast16_dq = nrt_kernels_of(ctx)->qs16_dequantize;
     if (quantize && st->l.per_tensor && q->dtype == NRT_INT8 && x->dtype == NRT_FLOAT32)
         t.fast = nrt_kernels_of(ctx)->qs8_quantize;
     if (!quantize && st->l.per_tensor && q->dtype == NRT_INT8 && y->dtype == NRT_FLOAT32 && z[0] >= -128 && z[0] <= 127)

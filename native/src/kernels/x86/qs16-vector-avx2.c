@@ -1,0 +1,49 @@
+/* The 16x8 glue on AVX2 (qs16_kernels.h), 8 values per step: vdivps (the
+ * contract's IEEE division), vroundps to nearest even (rintf), NaN lanes set
+ * to 0, the clamp to [-32768, 32767] in float (exact: integer-valued floats
+ * and representable bounds), cvtps2dq and a narrowing that cannot saturate.
+ * Dequantize: sign-extend, cvtdq2ps (exact), one multiply. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "../qs16_kernels.h"
+
+#define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+NRT_ISA_INLINE(AVX2) __m128i quantize8(__m256 x, __m256 s) {
+    const __m256 lo = _mm256_set1_ps(-32768.0f), hi = _mm256_set1_ps(32767.0f);
+    __m256 v = _mm256_round_ps(_mm256_div_ps(x, s), ROUND_NEAREST);
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN -> 0 */
+    __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+    return _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+}
+
+NRT_ISA_TARGET(AVX2) void nrt_qs16_quantize_avx2(size_t n, const float* x, float s, int16_t* y) {
+    const __m256 sv = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i*)(y + i), quantize8(_mm256_loadu_ps(x + i), sv));
+    if (i < n) { /* the tail through buffers: nothing read or written past n */
+        float in[8] = {0};
+        int16_t out[8];
+        memcpy(in, x + i, (n - i) * sizeof *in);
+        _mm_storeu_si128((__m128i*)out, quantize8(_mm256_loadu_ps(in), sv));
+        memcpy(y + i, out, (n - i) * sizeof *out);
+    }
+}
+
+NRT_ISA_INLINE(AVX2) __m256 dequantize8(__m128i x, __m256 s) {
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(x)), s);
+}
+
+NRT_ISA_TARGET(AVX2) void nrt_qs16_dequantize_avx2(size_t n, const int16_t* x, float s, float* y) {
+    const __m256 sv = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, dequantize8(_mm_loadu_si128((const __m128i*)(x + i)), sv));
+    if (i < n) {
+        int16_t in[8] = {0};
+        float out[8];
+        memcpy(in, x + i, (n - i) * sizeof *in);
+        _mm256_storeu_ps(out, dequantize8(_mm_loadu_si128((const __m128i*)in), sv));
+        memcpy(y + i, out, (n - i) * sizeof *out);
+    }
+}

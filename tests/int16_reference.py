@@ -1,0 +1,57 @@
+"""An independent numpy model of nanort's 16x8 arithmetic (int16 activations with
+zero point 0, int8 weights, int64 bias), written from kernels/requant.h's 16x8
+section, not from the C kernels: an exact int64 sum, one float32 rounding of it,
+a float32 multiply by m = float32(s_x * s_w / s_y), the clamp to [qmin, qmax],
+rint (nearest even)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+F32 = np.float32
+
+
+def multipliers(s_x: float, s_w: np.ndarray, s_y: float, channels: int) -> np.ndarray:
+    s_w = np.resize(np.asarray(s_w, F32), channels)
+    return np.array([F32(np.float64(s_x) * np.float64(s) / np.float64(s_y)) for s in s_w], F32)
+
+
+def bounds(act: str | None, s_y: float, lo: float = 0.0, hi: float = 6.0) -> tuple[int, int]:
+    if act is None:
+        return -32768, 32767
+    a = np.rint(np.float64(0.0 if act == "relu" else lo) / np.float64(s_y))
+    b = 32767.0 if act == "relu" else np.rint(np.float64(hi) / np.float64(s_y))
+    return int(np.clip(a, -32768, 32767)), int(np.clip(b, -32768, 32767))
+
+
+def requantize(acc: np.ndarray, m: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
+    v = np.asarray(acc, np.int64).astype(F32) * m
+    v = np.minimum(np.maximum(v, F32(qmin)), F32(qmax))
+    return np.rint(v).astype(np.int16)
+
+
+def conv2d(x, s_x, w, s_w, bias, s_y, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), group=1, act=None):
+    """x NHWC int16, w OHWI int8, bias int64 [cout]; padding taps read 0."""
+    n, ih, iw, cin = x.shape
+    cout, kh, kw, cpg = w.shape
+    pt, pl, pb, pr = pads
+    xp = np.zeros((n, ih + pt + pb, iw + pl + pr, cin), np.int64)
+    xp[:, pt:pt + ih, pl:pl + iw, :] = x
+    oh = (xp.shape[1] - (kh - 1) * dilation[0] - 1) // stride[0] + 1
+    ow = (xp.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
+    opg = cout // group
+    acc = np.zeros((n, oh, ow, cout), np.int64) + bias.astype(np.int64)
+    w64 = w.astype(np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            h0, w0 = i * dilation[0], j * dilation[1]
+            patch = xp[:, h0:h0 + (oh - 1) * stride[0] + 1:stride[0], w0:w0 + (ow - 1) * stride[1] + 1:stride[1], :]
+            for g in range(group):
+                wg = w64[g * opg:(g + 1) * opg, i, j]
+                acc[..., g * opg:(g + 1) * opg] += patch[..., g * cpg:(g + 1) * cpg] @ wg.T
+    return requantize(acc, multipliers(s_x, s_w, s_y, cout), *bounds(act, s_y))
+
+
+def fully_connected(x, s_x, w, s_w, bias, s_y, act=None):
+    acc = x.astype(np.int64) @ w.astype(np.int64).T + bias.astype(np.int64)
+    return requantize(acc, multipliers(s_x, s_w, s_y, w.shape[0]), *bounds(act, s_y))
