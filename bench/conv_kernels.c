@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     int levels[NRT_ISA_COUNT], nlevels = 0;
     const char* kind = NULL; /* only shapes of this kind */
     for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "dw") || !strcmp(argv[a], "rgb")) {
+        if (!strcmp(argv[a], "dw") || !strcmp(argv[a], "rgb") || !strcmp(argv[a], "dense")) {
             kind = argv[a];
             continue;
         }
