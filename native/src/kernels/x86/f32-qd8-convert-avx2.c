@@ -2,9 +2,9 @@
  * (nrt_qd8_fc_table.quantize_rows) on AVX2, bit for bit as the reference's
  * quantize_row: the range is min / max with 0 (vminps / vmaxps keep the
  * reference's `x < lo ? x : lo` operand order, so signed zeros resolve
- * alike), then the same scalar scale and zero point, and q = clamp(rint(x /
- * s) + z) with an IEEE division and round-to-nearest-even per lane. The last
- * K % 8 values take the reference's scalar steps. */
+ * alike), then the same scalar scale and zero point, and q = clamp(rint(x *
+ * (1 / s)) + z) (x / s where 1 / s overflows) with round-to-nearest-even per
+ * lane. The last K % 8 values take the reference's scalar steps. */
 #include <math.h>
 
 #include "../ref/qs8_ref.h"
@@ -59,18 +59,21 @@ NRT_ISA_INLINE(AVX2) void quantize_row(const float* x, int64_t K, int8_t* q, flo
         float zf = rintf(-128.0f - lo / s);
         z = (int32_t)(zf < -128.0f ? -128.0f : (zf > 127.0f ? 127.0f : zf));
     }
-    __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps((float)z);
+    float inv = 1.0f / s;
+    bool multiply = isfinite(inv);
+    __m256 vs = _mm256_set1_ps(s), vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps((float)z);
     __m256 qmin = _mm256_set1_ps(-128.0f), qmax = _mm256_set1_ps(127.0f);
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
-        __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + k), vs);
+        __m256 xv = _mm256_loadu_ps(x + k);
+        __m256 v = multiply ? _mm256_mul_ps(xv, vinv) : _mm256_div_ps(xv, vs);
         v = _mm256_add_ps(_mm256_round_ps(v, NRT_ROUND_NEAREST), vz);
         __m256i i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, qmin), qmax));
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
         _mm_storel_epi64((__m128i*)(void*)(q + k), _mm_packs_epi16(w, w));
     }
     for (; k < K; k++) {
-        float v = rintf(x[k] / s) + (float)z; /* exact: |rint(x / s)| <= 256 here */
+        float v = rintf(multiply ? x[k] * inv : x[k] / s) + (float)z; /* exact: |rint(x / s)| <= 256 here */
         q[k] = (int8_t)(v < -128.0f ? -128.0f : (v > 127.0f ? 127.0f : v));
     }
     *scale = s;
