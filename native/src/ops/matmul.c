@@ -67,7 +67,7 @@ typedef struct fc_state {
     enum { FC_F32, FC_INT8, FC_DYNAMIC, FC_QB4W } kind;
     nrt_qs8_out out;
     int leader;            /* the node whose quantized rows of x this one reads, -1: none */
-    uint8_t* shared;       /* the leader's: x's rows quantized for later readers (fc_rows_layout), or NULL */
+    uint8_t* shared;       /* the leader's: x's rows quantized for later readers (fc_rows_bytes), or NULL */
     uint64_t quantized_at; /* ... in this invoke of the model (nrt_model.invokes) */
     float m[];
 } fc_state;
