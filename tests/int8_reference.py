@@ -201,7 +201,9 @@ def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         s = np.where(zero, F32(1), s).astype(F32)
         z = np.clip(np.rint(F32(-128) - (lo / s).astype(F32)), -128, 127)
         z = np.where(zero, 0, z).astype(np.int32)
-        q = np.clip(np.rint(x / s[:, None]).astype(np.float64) + z[:, None], -128, 127)
+        inv = (F32(1) / s).astype(F32)  # a multiply by the reciprocal; the division where it overflows
+        r = np.where(np.isfinite(inv)[:, None], x * inv[:, None], x / s[:, None]).astype(F32)
+        q = np.clip(np.rint(r).astype(np.float64) + z[:, None], -128, 127)
         q = np.where(np.isnan(q), z[:, None], q).astype(np.int32)
     return q, s, z, bad
 

@@ -78,6 +78,31 @@ def test_every_level_is_the_numpy_model(m, k, n, group):
         np.testing.assert_array_equal(got, want, err_msg=f"level {isa}")
 
 
+def test_int4_and_int8_readers_of_one_x_share_its_rows():
+    """An int4 and an int8 FullyConnected on one x: the int8 one reads the rows the int4 one
+    quantized (the same row quantizer), and both stay the numpy models, on every level."""
+    from int8_reference import dynamic_fully_connected
+
+    rng = np.random.default_rng(7)
+    m, k, n, group = 3, 96, 20, 32
+    codes, scale = quantize_rtn(rng.standard_normal((n, k)), group)
+    g = fc_graph(codes, scale, group, m, None)
+    w8 = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    s8 = rng.uniform(0.001, 0.05, n).astype(F32)
+    w = g.add_const(w8, "w8")
+    g.tensors[w].quant = QuantParams(s8, np.zeros(n, np.int64), 0)
+    g.add_tensor("y8", np.float32, (m, n))
+    g.nodes.append(Node("FullyConnected", ["x", w], ["y8"], {}, name="fc8"))
+    g.outputs = ["y", "y8"]
+    data = serialize(g)
+    x = (rng.standard_normal((m, k)) * 3).astype(F32)
+    for isa in cpu_levels():
+        with nanort.Model(data, isa=isa) as model:
+            got = model.run({"x": x})
+        np.testing.assert_array_equal(got["y"], numpy_model(x, codes, scale.astype(F32), group), err_msg=isa)
+        np.testing.assert_array_equal(got["y8"], dynamic_fully_connected(x, w8, s8), err_msg=isa)
+
+
 def test_file_is_int4_with_fp16_scales():
     rng = np.random.default_rng(1)
     codes, scale = quantize_rtn(rng.standard_normal((64, 256)), 128)

@@ -14,6 +14,7 @@ import pytest
 import nanort
 from nanort.converter.ir import Graph, Node, QuantParams
 from nanort.converter.serialize import serialize
+from nanort.runtime.model import cpu_levels
 from nanort.schema.ActivationKind import ActivationKind
 
 RNG = np.random.default_rng(20261123)
@@ -404,6 +405,40 @@ def test_dynamic_fully_connected_non_finite_rows_and_relu():
     want = ref.dynamic_fully_connected(x, w, s_w, None, act="relu")
     assert np.isnan(y[1:]).all() and np.isfinite(y[0]).all()
     assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
+def test_dynamic_fully_connected_readers_of_one_x_share_its_rows():
+    """The Q, K and V projections of one x (a float FullyConnected among them): x's rows are
+    quantized once per invoke, by the first, and read by the others; every result stays the
+    numpy model's on every level, run after run with new values and new row counts."""
+    k, n = 40, 24
+    (w0, s0), (w1, s1), (w2, s2) = (weights((n, k)) for _ in range(3))
+    wf = RNG.normal(0, 1, (n, k)).astype(np.float32)
+    bias = RNG.normal(0, 1, n).astype(np.float32)
+    g = G()
+    g.t("x", np.float32, ("rows", k))
+    for name, w, s_w in (("w0", w0, s0), ("w1", w1, s1), ("w2", w2, s2)):
+        weight_tensor(g, name, w, s_w, 0)
+    g.t("wf", np.float32, wf.shape, data=wf)
+    g.t("b", np.float32, (n,), data=bias)
+    for y in ("y0", "yf", "y1", "y2"):
+        g.t(y, np.float32, ("rows", n))
+    g.node("FullyConnected", ["x", "w0"], ["y0"])
+    g.node("FullyConnected", ["x", "wf"], ["yf"])
+    g.node("FullyConnected", ["x", "w1", "b"], ["y1"])
+    g.node("FullyConnected", ["x", "w2"], ["y2"], activation=ACTS["relu"])
+    g.g.inputs, g.g.outputs = ["x"], ["y0", "yf", "y1", "y2"]
+    data = serialize(g.g)
+    for isa in cpu_levels():
+        with nanort.Model(data, isa=isa, threads=2) as model:
+            for rows in (6, 6, 19, 1):
+                x = (RNG.normal(0, 2, (rows, k)) + RNG.uniform(-3, 3, (rows, 1))).astype(np.float32)
+                got = model.run({"x": x})
+                for y, want in (("y0", ref.dynamic_fully_connected(x, w0, s0)),
+                                ("y1", ref.dynamic_fully_connected(x, w1, s1, bias)),
+                                ("y2", ref.dynamic_fully_connected(x, w2, s2, act="relu"))):
+                    assert np.array_equal(got[y].view(np.uint32), want.view(np.uint32)), (isa, rows, y)
+                np.testing.assert_allclose(got["yf"], x @ wf.T, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("case,error,match", [

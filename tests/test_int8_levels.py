@@ -314,6 +314,44 @@ def test_dynamic_fully_connected_random(seed):
                 assert model.packed_weight_bytes > 0, f"the {isa} dynamic FullyConnected kernel was not used"
         assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
 
+
+def _rows_to_quantize(rng: np.random.Generator, k: int) -> np.ndarray:
+    """Rows that reach every branch of the row quantizer, special values in the vector body
+    and in the scalar tail of each level's loop."""
+    rows = [rng.normal(0, 2, k) + rng.uniform(-3, 3), np.abs(rng.normal(0, 1, k)), -np.abs(rng.normal(0, 1, k)),
+            np.zeros(k), np.full(k, -0.0), np.where(rng.random(k) < 0.5, -0.0, 0.0), np.full(k, 2.5),
+            rng.normal(0, 1e-39, k), rng.normal(0, 1e30, k)]
+    for pos in {0, k // 2, k - 1}:
+        for bad in (np.nan, np.inf, -np.inf, 3e38):
+            r = rng.normal(0, 1, k)
+            r[pos] = bad
+            if bad == 3e38:
+                r[(pos + 1) % k] = -3e38  # finite values whose range overflows (k = 1: one 3e38, fine)
+            rows.append(r)
+    return np.array(rows, np.float32)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64, 100, 257])
+def test_dynamic_row_quantizer(k):
+    """The row quantizer of each level (AVX-512, AVX2, the reference) against the numpy model:
+    W the identity with scale 1, so y shows each row's q - z times its scale."""
+    rng = np.random.default_rng(k)
+    x = _rows_to_quantize(rng, k)
+    w, s_w = np.eye(k, dtype=np.int8), np.ones(1, np.float32)
+    g = G()
+    g.t("x", np.float32, x.shape)
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("y", np.float32, (x.shape[0], k))
+    g.node("FullyConnected", ["x", "w"], ["y"])
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    want = ref.dynamic_fully_connected(x, w, s_w)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, check_finite=False) as model:
+            (y,) = model.run(None, {"x": x})
+        assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), isa
+
+
 # ---- elementwise, Lut, pooling ---------------------------------------------------------------
 
 def run_simple(g: G, feeds: dict, want: np.ndarray, threads: int = 1):

@@ -129,6 +129,7 @@ struct nrt_model {
     size_t packed_weight_bytes;
     nrt_threadpool* pool;
     bool profiling;
+    uint64_t invokes;          /* invokes begun: tells an op whether a value it kept is this invoke's */
 
     /* data-dependent shapes and subgraphs (engine/dynamic.c, engine/subgraph.c) */
     nrt_dynamic_block* dynamic_blocks; /* memory of dynamic tensors, freed at the next invoke */

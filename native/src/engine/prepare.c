@@ -350,6 +350,7 @@ static uint64_t now_ns(void) {
 nrt_status nrt_invoke(nrt_model* m) {
     nrt_model* root = m->root ? m->root : m; /* (a cancel reaches a Loop's body, which runs here) */
     nrt_dynamic_reset(m);
+    m->invokes++;
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->static_eval || n->fused) continue;

@@ -1,6 +1,8 @@
 /* float32 packed weights: the GEMM panels of nrt_gemm_format_f32 (gemm.h) and the
  * depthwise tiles of nrt_dwconv_format_f32 (dwconv.h). */
 
+#include <string.h>
+
 #include "dwconv.h"
 #include "gemm.h"
 
@@ -18,11 +20,16 @@ static void gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights* a, void* 
         size_t nc = a->n - n0 < nr ? a->n - n0 : nr;
         for (size_t j = 0; j < nr; j++) *p++ = j < nc && bias ? bias[n0 + j] : 0.0f;
         for (size_t tap = 0; tap < a->ks; tap++)
-            for (size_t k = 0; k < kcr; k++)
-                for (size_t j = 0; j < nr; j++)
-                    *p++ = j < nc && k < a->kc
-                               ? w[(n0 + j) * a->stride_n + tap * a->stride_tap + k * a->stride_k]
-                               : 0.0f;
+            for (size_t k = 0; k < kcr; k++, p += nr) {
+                if (k >= a->kc) {
+                    memset(p, 0, nr * sizeof(float));
+                    continue;
+                }
+                const float* src = w + n0 * a->stride_n + tap * a->stride_tap + k * a->stride_k;
+                if (nc == nr && a->stride_n == 1) memcpy(p, src, nr * sizeof(float)); /* (a MatMul's B, every run) */
+                else
+                    for (size_t j = 0; j < nr; j++) p[j] = j < nc ? src[j * a->stride_n] : 0.0f;
+            }
     }
 }
 

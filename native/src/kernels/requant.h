@@ -88,7 +88,9 @@
  *               s  = (hi - lo) / 255.0f; if s == 0 (all zeros, or a range below float's
  *                    resolution): s = 1, z = 0
  *               z  = clamp(rint(-128.0f - lo / s), -128, 127)
- *               q[k] = clamp(rint(x[k] / s) + z, -128, 127)
+ *               q[k] = clamp(rint(x[k] * (1.0f / s)) + z, -128, 127)  (one float
+ *                    multiply by the rounded reciprocal; x[k] / s, an IEEE division,
+ *                    where 1.0f / s overflows: s below 2^-128)
  *             acc[n] = sum_k (q[k] - z) * W[n,k] (int32, wrapping), then
  *               y[n] = (float)acc * (s * s_w[n])  [+ bias[n]]  then the fused activation
  *             (s * s_w[n] one float multiply, then one multiply, then one add).

@@ -60,11 +60,18 @@ typedef struct matmul_state {
     const nrt_gemm_table* s8;        /* int8 on the level's MatMul kernels (B packed into scratch), NULL: reference */
 } matmul_state;
 
-/* FullyConnected's per-shape state; m[N] holds the int8 multipliers. */
+/* FullyConnected's per-shape state; m[N] holds the int8 multipliers.
+ * The dynamic kinds quantize the rows of x once per invoke for every such
+ * node reading x (the Q, K and V projections of one input): the first of
+ * them (the leader) quantizes into `shared`, the others read it there when
+ * the leader's quantized_at says it ran in this invoke (else their own copy). */
 typedef struct fc_state {
     int64_t rows;
     enum { FC_F32, FC_INT8, FC_DYNAMIC, FC_QB4W } kind;
     nrt_qs8_out out;
+    int leader;            /* the node whose quantized rows of x this one reads, -1: none */
+    uint8_t* shared;       /* the leader's: x's rows quantized for later readers (fc_rows_bytes), or NULL */
+    uint64_t quantized_at; /* ... in this invoke of the model (nrt_model.invokes) */
     float m[];
 } fc_state;
 
@@ -566,6 +573,32 @@ static nrt_status fc_qb4w(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* b
 /* Scratch of the dynamic kernel: q [M, K] int8, then row scales and zero points. */
 static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
+/* A FullyConnected that quantizes the rows of a float32 x at run time (int8 or int4 W), evaluated at invoke. */
+static bool fc_quantizes_rows(const nrt_model* m, const nrt_node* n) {
+    if (n->op != NRT_FB_OpType_FullyConnected || n->num_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0 ||
+        n->fused || n->static_eval)
+        return false;
+    const nrt_tensor *x = &m->tensors[n->inputs[0]], *w = &m->tensors[n->inputs[1]];
+    const gemm_params* p = n->params;
+    /* (x quantized as one tensor, onnxruntime's way, is not the rows the others share) */
+    return x->dtype == NRT_FLOAT32 && (w->dtype == NRT_INT8 || w->dtype == NRT_INT4) && p &&
+           !p->dynamic_per_tensor;
+}
+
+/* Another node that quantizes this node's x: the first before it, or (after) the first after it; -1: none. */
+static int fc_rows_peer(nrt_ctx* ctx, bool after) {
+    const nrt_model* m = ctx->model;
+    int from = after ? ctx->node_index + 1 : 0, to = after ? m->num_nodes : ctx->node_index;
+    for (int i = from; i < to; i++)
+        if (fc_quantizes_rows(m, &m->nodes[i]) && m->nodes[i].inputs[0] == ctx->node->inputs[0]) return i;
+    return -1;
+}
+
+/* Bytes of x's quantized rows: q [M, K] int8, then row scales and zero points. */
+static size_t fc_rows_bytes(int64_t M, int64_t K) {
+    return dyn_offset(M, K) + (size_t)M * (sizeof(float) + sizeof(int32_t));
+}
+
 static nrt_status fc_prepare(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_prepare(ctx);
     const gemm_params* p = ctx->node->params;
@@ -582,8 +615,24 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
     if (bias && nrt_numel(bias) != N)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "bias %s has %lld values, expected %lld", bias->name,
                            (long long)nrt_numel(bias), (long long)N);
-    fc_state* s = nrt_alloc_state(ctx, sizeof *s + (size_t)N * sizeof(float));
+    int64_t dims[NRT_MAX_RANK], M = 1, mk;
+    for (int d = 0; d < x->rank - 1; d++) {
+        dims[d] = x->dims[d];
+        if (!nrt_mul_overflow_ok(M, x->dims[d], &M))
+            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count of x %s overflows", x->name);
+    }
+    if (x->dtype == NRT_FLOAT32 && (w->dtype == NRT_INT8 || w->dtype == NRT_INT4) &&
+        (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40))
+        return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
+    bool shares = fc_quantizes_rows(ctx->model, ctx->node);
+    int leader = shares ? fc_rows_peer(ctx, false) : -1;
+    size_t state = sizeof(fc_state) + (size_t)N * sizeof(float);
+    size_t shared = shares && leader < 0 && fc_rows_peer(ctx, true) >= 0 ? fc_rows_bytes(M, K) : 0;
+    fc_state* s = nrt_alloc_state(ctx, shared ? state + 63 + shared : state);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    s->leader = leader;
+    s->shared = shared ? (uint8_t*)(((uintptr_t)s + state + 63) / 64 * 64) : NULL; /* (aligned as scratch) */
+    s->quantized_at = 0;
     if (nrt_is_qs8(x)) st = fc_int8(ctx, x, w, bias, y, s);
     else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT8) st = fc_dynamic(ctx, w, bias, y, s);
     else if (x->dtype == NRT_FLOAT32 && w->dtype == NRT_INT4) st = fc_qb4w(ctx, w, bias, y, s);
@@ -591,19 +640,8 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
              !(st = nrt_expect_same_dtype(ctx, x, y)) && bias)
         st = expect_f32(ctx, bias, "bias");
     if (st) return st;
-    int64_t dims[NRT_MAX_RANK], M = 1;
-    for (int d = 0; d < x->rank - 1; d++) {
-        dims[d] = x->dims[d];
-        if (!nrt_mul_overflow_ok(M, x->dims[d], &M))
-            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "the row count of x %s overflows", x->name);
-    }
     s->rows = M;
-    if (s->kind == FC_DYNAMIC || s->kind == FC_QB4W) {
-        int64_t mk;
-        if (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40)
-            return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
-        ctx->node->scratch_bytes = dyn_offset(M, K) + (size_t)M * (sizeof(float) + sizeof(int32_t));
-    }
+    if (s->kind == FC_DYNAMIC || s->kind == FC_QB4W) ctx->node->scratch_bytes = shared ? 0 : fc_rows_bytes(M, K);
     if (p->keep_dims) {
         dims[x->rank - 1] = N;
         return nrt_set_shape(ctx, y, x->rank, dims);
@@ -652,39 +690,48 @@ static void dyn_quantize_tensor(nrt_ctx* ctx, const nrt_dyn_fc* d) {
     }
 }
 
-static void fc_eval_dynamic(nrt_ctx* ctx, const fc_state* s) {
+/* x's rows quantized (fc_state): the leader's of this invoke, or quantized now by `t`'s
+ * quantizer (NULL: the reference), or as one tensor (per_tensor), into shared memory or
+ * scratch. Sets d's q, row_scale, row_zero. */
+static void fc_quantized_rows(nrt_ctx* ctx, fc_state* s, const nrt_qd8_fc_table* t, bool per_tensor,
+                              nrt_dyn_fc* d) {
+    const fc_state* lead = s->leader >= 0 ? ctx->model->nodes[s->leader].state : NULL;
+    bool reuse = lead && lead->shared && lead->quantized_at == ctx->model->invokes && lead->rows == s->rows;
+    uint8_t* rows = reuse ? lead->shared : s->shared ? s->shared : ctx->node->scratch;
+    d->q = (int8_t*)rows;
+    d->row_scale = (float*)(rows + dyn_offset(d->M, d->K));
+    d->row_zero = (int32_t*)(d->row_scale + d->M);
+    if (reuse) return;
+    if (per_tensor) {
+        dyn_quantize_tensor(ctx, d);
+    } else {
+        size_t grain = d->K >= 4096 ? 1 : (size_t)(4096 / (d->K ? d->K : 1));
+        dyn_rows_job job = {d, t};
+        nrt_parallel_for(ctx, (size_t)d->M, grain, dyn_rows, &job);
+    }
+    if (s->shared) s->quantized_at = ctx->model->invokes;
+}
+
+static void fc_eval_dynamic(nrt_ctx* ctx, fc_state* s) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (M == 0) return; /* (an empty x: no rows, and no scratch) */
-    uint8_t* scratch = ctx->node->scratch;
-    float* row_scale = (float*)(scratch + dyn_offset(M, K));
     nrt_dyn_fc d = {M, N, K, x->data, w->data, w->quant.scale, w->quant.count > 1, bias ? bias->data : NULL,
-                    y->data, p->act, (int8_t*)scratch, row_scale, (int32_t*)(row_scale + M)};
-    if (p->dynamic_per_tensor) {
-        dyn_quantize_tensor(ctx, &d);
-    } else {
-        size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
-        dyn_rows_job rows = {&d, p->qd8};
-        nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &rows);
-    }
+                    y->data, p->act, NULL, NULL, NULL};
+    fc_quantized_rows(ctx, s, p->qd8, p->dynamic_per_tensor, &d);
     gemm_job j = {.dyn = &d, .p = p, .kind = FC_DYNAMIC, .fc = true, .s = NULL};
     run_tiles(ctx, &j, 1, M, N);
 }
 
-static void fc_eval_qb4w(nrt_ctx* ctx, const fc_state* s) {
+static void fc_eval_qb4w(nrt_ctx* ctx, fc_state* s) {
     const gemm_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
-    uint8_t* scratch = ctx->node->scratch;
-    float* row_scale = (float*)(scratch + dyn_offset(M, K));
-    int32_t* row_zero = (int32_t*)(row_scale + M);
-    nrt_dyn_fc rows = {.M = M, .K = K, .x = x->data, .q = (int8_t*)scratch, .row_scale = row_scale,
-                       .row_zero = row_zero};
-    size_t grain = K >= 4096 ? 1 : (size_t)(4096 / (K ? K : 1));
-    dyn_rows_job quantize = {&rows, nrt_kernels_of(ctx)->qd8_fc}; /* (the int8 path's row quantizer) */
-    nrt_parallel_for(ctx, (size_t)M, grain, dyn_rows, &quantize);
-    nrt_dyn_fc_qb4w d = {M, N, K, w->quant.block_size, (int8_t*)scratch, row_scale, row_zero, w->data,
+    if (M == 0) return; /* (an empty x: no rows, and no scratch) */
+    nrt_dyn_fc rows = {.M = M, .K = K, .x = x->data};
+    fc_quantized_rows(ctx, s, nrt_kernels_of(ctx)->qd8_fc, false, &rows); /* (the int8 path's row quantizer) */
+    nrt_dyn_fc_qb4w d = {M, N, K, w->quant.block_size, rows.q, rows.row_scale, rows.row_zero, w->data,
                          w->quant.scale, bias ? bias->data : NULL, y->data, p->act};
     gemm_job j = {.dyn4 = &d, .p = p, .kind = FC_QB4W, .fc = true, .s = NULL};
     run_tiles(ctx, &j, 1, M, N);
@@ -706,7 +753,7 @@ static void fc_sparse_rows(void* arg, size_t begin, size_t end) {
 static nrt_status fc_eval(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_eval(ctx);
     const gemm_params* p = ctx->node->params;
-    const fc_state* s = ctx->node->state;
+    fc_state* s = ctx->node->state;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *bias = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     int64_t K = w->dims[1], N = w->dims[0], M = s->rows;
     if (s->kind == FC_DYNAMIC) {

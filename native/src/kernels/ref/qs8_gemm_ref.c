@@ -66,8 +66,10 @@ static void quantize_row(const float* x, int64_t K, int8_t* q, float* scale, int
         float zf = rintf(-128.0f - lo / s);
         z = (int32_t)(zf < -128.0f ? -128.0f : (zf > 127.0f ? 127.0f : zf));
     }
+    float inv = 1.0f / s; /* (requant.h: a multiply per value, the division only where 1 / s overflows) */
+    bool multiply = isfinite(inv);
     for (int64_t k = 0; k < K; k++) {
-        float v = rintf(x[k] / s) + (float)z; /* exact: |rint(x / s)| <= 256 here */
+        float v = rintf(multiply ? x[k] * inv : x[k] / s) + (float)z; /* exact: |rint(x / s)| <= 256 here */
         q[k] = (int8_t)(v < -128.0f ? -128.0f : (v > 127.0f ? 127.0f : v));
     }
     *scale = s;

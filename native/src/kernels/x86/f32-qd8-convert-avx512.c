@@ -2,8 +2,8 @@
  * (nrt_qd8_fc_table.quantize_rows), bit for bit as the reference's
  * quantize_row: the same range (min / max with 0, compared in the
  * reference's order so signed zeros resolve alike), the same scalar scale and
- * zero point, then q = clamp(rint(x / s) + z) with an IEEE division and
- * round-to-nearest-even per lane, as the reference's rintf(x / s). */
+ * zero point, then q = clamp(rint(x * (1 / s)) + z) (x / s where 1 / s
+ * overflows) with round-to-nearest-even per lane, as the reference. */
 #include <math.h>
 
 #include "../ref/qs8_ref.h"
@@ -53,11 +53,14 @@ NRT_ISA_INLINE(AVX512) void quantize_row(const float* x, int64_t K, int8_t* q, f
         float zf = rintf(-128.0f - lo / s);
         z = (int32_t)(zf < -128.0f ? -128.0f : (zf > 127.0f ? 127.0f : zf));
     }
-    __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps((float)z);
+    float inv = 1.0f / s;
+    bool multiply = isfinite(inv);
+    __m512 vs = _mm512_set1_ps(s), vinv = _mm512_set1_ps(inv), vz = _mm512_set1_ps((float)z);
     __m512 qmin = _mm512_set1_ps(-128.0f), qmax = _mm512_set1_ps(127.0f);
     for (int64_t k = 0; k < K; k += 16) {
         __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);
-        __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + k), vs);
+        __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+        __m512 v = multiply ? _mm512_mul_ps(xv, vinv) : _mm512_div_ps(xv, vs);
         v = _mm512_add_ps(_mm512_roundscale_ps(v, NRT_ROUND_NEAREST), vz);
         v = _mm512_min_ps(_mm512_max_ps(v, qmin), qmax);
         _mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));

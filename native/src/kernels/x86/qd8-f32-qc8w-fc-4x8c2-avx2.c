@@ -87,6 +87,8 @@ NRT_ISA_TARGET(AVX2) static void run(const nrt_dyn_fc* g, const void* packed, in
     }
 }
 
+void nrt_f32_qd8_convert_avx2(const nrt_dyn_fc* g, int64_t m0, int64_t m1); /* f32-qd8-convert-avx2.c */
+
 const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_4x8c2_avx2 = {
-    "qd8-f32-qc8w-fc-4x8c2-avx2", NRT_ISA_AVX2, packed_bytes, pack, run, NULL,
+    "qd8-f32-qc8w-fc-4x8c2-avx2", NRT_ISA_AVX2, packed_bytes, pack, run, nrt_f32_qd8_convert_avx2,
 };

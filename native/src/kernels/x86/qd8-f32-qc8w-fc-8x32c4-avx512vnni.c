@@ -27,18 +27,26 @@ static size_t panel_bytes(size_t K) { return NR * sizeof(int32_t) + groups(K) * 
 
 static size_t packed_bytes(size_t N, size_t K) { return (N + NR - 1) / NR * panel_bytes(K); }
 
+/* Whole groups of 4 k move as one uint32 (the dynamic MatMul packs its B on
+ * every run); the K remainder keeps its 0x80 padding. */
 static void pack(size_t N, size_t K, const int8_t* w, void* packed) {
     uint8_t* p = packed;
+    size_t full = K / 4;
     for (size_t n0 = 0; n0 < N; n0 += NR, p += panel_bytes(K)) {
         uint32_t sums[NR] = {0};
         uint8_t* g = p + NR * sizeof(int32_t);
         memset(g, 0x80, groups(K) * NR * 4);
-        for (size_t j = 0; j < NR && n0 + j < N; j++)
-            for (size_t k = 0; k < K; k++) {
-                int8_t v = w[(n0 + j) * K + k];
-                g[k / 4 * NR * 4 + j * 4 + k % 4] = (uint8_t)v ^ 0x80u;
-                sums[j] += (uint32_t)(int32_t)v;
+        for (size_t j = 0; j < NR && n0 + j < N; j++) {
+            const int8_t* wj = w + (n0 + j) * K;
+            for (size_t k = 0; k < K; k++) sums[j] += (uint32_t)(int32_t)wj[k];
+            for (size_t gi = 0; gi < full; gi++) {
+                uint32_t four;
+                memcpy(&four, wj + 4 * gi, 4);
+                four ^= 0x80808080u;
+                memcpy(g + gi * NR * 4 + j * 4, &four, 4);
             }
+            for (size_t k = 4 * full; k < K; k++) g[full * NR * 4 + j * 4 + k % 4] = (uint8_t)wj[k] ^ 0x80u;
+        }
         memcpy(p, sums, sizeof sums);
     }
 }
