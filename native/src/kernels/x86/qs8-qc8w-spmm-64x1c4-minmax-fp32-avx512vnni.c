@@ -29,6 +29,14 @@
  * within the lanes. 20 shuffles per 64 values, no lanes wasted on any K (a 16 x 16 transpose of whole
  * 64-byte rows needs 16 per 64 but half-empty vectors past the last multiple of 16 blocks: K = 96 transposed
  * 25 % faster this way); the last blocks of a row are loaded masked, nothing past a row is read. */
+/* The 4 vectors as the 128-bit lanes 0-3 of one. */
+NRT_ISA_INLINE(AVX512) __m512i join_lanes(const __m128i* lane) {
+    __m512i v = _mm512_castsi128_si512(lane[0]);
+    v = _mm512_inserti32x4(v, lane[1], 1);
+    v = _mm512_inserti32x4(v, lane[2], 2);
+    return _mm512_inserti32x4(v, lane[3], 3);
+}
+
 NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* a, size_t a_stride, int32_t* at) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
     for (size_t g = 0; g < MR; g += 16) {
@@ -39,20 +47,17 @@ NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* 
             __m512i r[4];
             if (count == 4) {
                 for (size_t q = 0; q < 4; q++) {
-                    r[q] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)(row[q] + 4 * kb0)));
-                    for (size_t L = 1; L < 4; L++) {
-                        __m128i lane = _mm_loadu_si128((const __m128i*)(row[q + 4 * L] + 4 * kb0));
-                        r[q] = _mm512_inserti32x4(r[q], lane, (int)L);
-                    }
+                    __m128i lane[4];
+                    for (size_t L = 0; L < 4; L++)
+                        lane[L] = _mm_loadu_si128((const __m128i*)(row[q + 4 * L] + 4 * kb0));
+                    r[q] = join_lanes(lane);
                 }
             } else {
                 __mmask8 load = (__mmask8)((1u << count) - 1);
                 for (size_t q = 0; q < 4; q++) {
-                    r[q] = _mm512_castsi128_si512(_mm_maskz_loadu_epi32(load, row[q] + 4 * kb0));
-                    for (size_t L = 1; L < 4; L++) {
-                        __m128i lane = _mm_maskz_loadu_epi32(load, row[q + 4 * L] + 4 * kb0);
-                        r[q] = _mm512_inserti32x4(r[q], lane, (int)L);
-                    }
+                    __m128i lane[4];
+                    for (size_t L = 0; L < 4; L++) lane[L] = _mm_maskz_loadu_epi32(load, row[q + 4 * L] + 4 * kb0);
+                    r[q] = join_lanes(lane);
                 }
             }
             __m512i s0 = _mm512_unpacklo_epi32(r[0], r[1]), s1 = _mm512_unpackhi_epi32(r[0], r[1]);
