@@ -12,12 +12,12 @@ fp32's, rec character accuracy).
 
 Latency: nanort at 1 thread, each pruned model interleaved with the dense
 int8 one (speedup > 1: faster), medians of --runs runs. Which kernels run
-is the runtime's choice per layer (ops/sparse_weights.h): with only the
-reference sparse kernels so far, the SIMD levels run unstructured / block /
-N:M sparse weights dense (the file is smaller, the speed the same), and
-channel pruning, which removes whole channels, is faster on the dense
-kernels; `--isa ref` shows what the reference sparse kernels gain against
-the reference dense ones. N:M patterns have their own sparsity (2:4 = 50 %).
+is the runtime's choice per layer (ops/sparse_weights.h, a cost model of
+the measured kernels): int8 1x1 convs whose weights are 1x4-block sparse run
+on the level's sparse kernel (qs8-qc8w-spmm-*) where it is faster,
+unstructured and N:M sparsity keep most 1x4 blocks (2:4 all of them), so
+they gain little or nothing (the file is smaller), and channel pruning, which
+removes whole channels, is faster on the dense kernels. N:M patterns have their own sparsity (2:4 = 50 %).
 --report writes an HTML page with the table and a plot (accuracy vs file
 size per method and pattern, an SVG); --markdown the table as Markdown.
 """

@@ -117,6 +117,29 @@ def test_prune_graph_layers_follow_spec_and_methods_rank(tmp_path):
     assert errors["sparsegpt"] < errors["magnitude"], errors
 
 
+def test_pruned_layer_keeps_its_mean_output(tmp_path):
+    """A 1x1 conv (no bias) after a ReLU, pruned by magnitude: its outputs' per-channel means on the
+    calibration inputs stay onnxruntime's on the unpruned model (the bias absorbs what the pruned
+    weights contributed to them: a ReLU's output has a large mean, so without the correction every
+    channel's mean moves)."""
+    n = Net(3)
+    r = n("Relu", [n("Conv", ["x", n.w("w0", 16, 3, 3, 3), n.b("b0", 16)], "c0", pads=[1, 1, 1, 1])], "r0")
+    n("Conv", [r, n.w("w1", 32, 16, 1, 1)], "y")
+    src = tmp_path / "m.onnx"
+    onnx.save(n.model([1, 3, 16, 16], [1, 32, 16, 16]), src)
+    rng = np.random.default_rng(5)
+    calib = [{"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)} for _ in range(8)]
+    report = nanort.convert(src, tmp_path / "m.nrt", calibration=calib, prune=0.5, prune_method="magnitude",
+                            prune_exclude=["c0"])
+    assert {r.node: r.sparsity for r in report.pruning.rows}["y"] == 0.5
+    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    want = np.stack([sess.run(None, f)[0] for f in calib])
+    with nanort.Model(tmp_path / "m.nrt") as m:
+        got = np.stack([m.run(f)["y"] for f in calib])
+    shift = np.abs(got.mean(axis=(0, 1, 3, 4)) - want.mean(axis=(0, 1, 3, 4)))
+    assert shift.max() < 1e-3 * want.std(), (shift.max(), want.std())
+
+
 def test_global_scope_spreads_the_target(tmp_path):
     _, report = convert_and_compare(tmp_path, conv_net(), prune=0.6, prune_scope="global")
     pruned = [r for r in report.pruning.rows if r.error is not None]

@@ -104,6 +104,50 @@ def test_conv1x1_int8(case, stride, act, sparse_kernels):
     run_levels(conv1x1_graph(x.shape, w, s_w, bias, qx, qy, stride, want.shape, act), x, want)
 
 
+def packed_bytes(data: bytes, isa: str, mode: str | None, monkeypatch) -> int:
+    if mode:
+        monkeypatch.setenv("NANORT_SPARSE", mode)
+    else:
+        monkeypatch.delenv("NANORT_SPARSE", raising=False)
+    with nanort.Model(data, isa=isa, check_finite=False) as m:
+        return m.packed_weight_bytes
+
+
+# (op, K, N, 1x4 block density, rows, {level: runs sparse}): which kernel is faster, from the kernels' speed
+# measured on the level (bench/sparse_results.md, sparse over dense time): a 1x1 conv 96 -> 24 keeping 10 %
+# of its blocks (AVX-512 0.4x, AVX2 0.26x: sparse), keeping 75 % (AVX-512 ~1.05x: dense; AVX2 ~0.65x: its
+# dense kernel is slower, sparse), a FullyConnected on one row keeping 25 % (gathers: 2-4x slower, dense)
+COST_CASES = [
+    ("Conv", 96, 24, 0.1, 64, {"avx512": True, "avx2": True}),
+    ("Conv", 96, 24, 0.75, 64, {"avx512": False, "avx2": True}),
+    ("FullyConnected", 1024, 64, 0.25, 1, {"avx512": False, "avx2": False}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(COST_CASES)))
+@pytest.mark.parametrize("isa", [level for level in ("avx2", "avx512", "avx512vbmi") if level in LEVELS])
+def test_cost_model_runs_sparse_where_the_sparse_kernel_is_faster(case, isa, monkeypatch):
+    """Left to the cost model (no NANORT_SPARSE), a layer runs the sparse kernel exactly when it is the
+    faster one on that level; which one ran shows in the packed weight bytes."""
+    op, k, n, density, rows, sparse_wins = COST_CASES[case]
+    w = pruned((n, k), "1x4", density, np.int8)
+    qx, qy = qparams(0.05), qparams(0.02 * np.sqrt(k))
+    g = G()
+    g.t("x", np.int8, (1, rows, 1, k) if op == "Conv" else (rows, k), qx)
+    weight_tensor(g, "w", w.reshape(n, 1, 1, k) if op == "Conv" else w, np.full(n, 0.01, np.float32), 0)
+    g.t("b", np.int32, (n,), data=np.zeros(n, np.int32))
+    g.t("y", np.int8, (1, rows, 1, n) if op == "Conv" else (rows, n), qy)
+    attrs = dict(kernel_shape=[1, 1], strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0], group=1) \
+        if op == "Conv" else {}
+    g.node(op, ["x", "w", "b"], ["y"], **attrs)
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    sparse, dense = (packed_bytes(data, isa, mode, monkeypatch) for mode in ("sparse", "dense"))
+    assert sparse != dense
+    wins = sparse_wins["avx512" if isa.startswith("avx512") else isa]  # (avx512vbmi runs AVX-512's spmm kernel)
+    assert packed_bytes(data, isa, None, monkeypatch) == (sparse if wins else dense)
+
+
 @pytest.mark.parametrize("case", range(len(CASES)))
 @pytest.mark.parametrize("m_rows", [1, 7])
 def test_fully_connected_int8(case, m_rows, sparse_kernels):

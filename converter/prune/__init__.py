@@ -6,7 +6,9 @@ which keeps pruned weights exactly zero).
 
 Weight pruning (patterns.py, methods.py) zeroes weights of Conv and
 FullyConnected layers (depthwise and grouped convs, and the first and last
-layer, are left alone unless `exclude` names the layers to skip instead);
+layer, are left alone unless `exclude` names the layers to skip instead)
+and moves each pruned layer's bias so that its mean output on the
+calibration inputs is unchanged (methods.bias_correction);
 `scope="global"` spreads the target over the layers by their weights'
 scores instead of giving each the same sparsity. Channel pruning
 (channels.py) removes whole channels; low-rank factorization (lowrank.py)
@@ -26,7 +28,7 @@ import numpy as np
 from ..ir import Graph
 from . import calibration, channels, lowrank
 from .layers import Layer, find_layers
-from .methods import METHODS, PRUNERS, reconstruction_error
+from .methods import METHODS, PRUNERS, bias_correction, reconstruction_error
 from .patterns import Pattern
 
 __all__ = ["METHODS", "PruneSpec", "PruneOutcome", "prune_graph"]
@@ -156,6 +158,7 @@ def _prune_weights(graph: Graph, layers: list[Layer], collect: Callable[[list[La
             w = layer.matrix(graph)
             pruned = PRUNERS[spec.method](w, stats[layer.name], pattern, per_layer[layer.name])
             layer.set_matrix(graph, pruned)
+            layer.set_bias(graph, layer.bias(graph) + bias_correction(w, pruned, stats[layer.name]))
             rows.append(LayerResult(layer.name, layer.node.op, layer.shape, f"{pattern} {spec.method}",
                                     float(np.mean(pruned == 0)), reconstruction_error(w, pruned, stats[layer.name])))
     return rows

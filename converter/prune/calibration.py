@@ -65,6 +65,11 @@ class InputStats:
         return self.hessian / max(self.count, 1)
 
     @property
+    def mean(self) -> np.ndarray:
+        """E[x]."""
+        return self.total / max(self.count, 1)
+
+    @property
     def augmented(self) -> np.ndarray:
         """E[[x, 1][x, 1]^T]: moments with a constant feature, for refits that include the bias."""
         k = self.k

@@ -255,21 +255,6 @@ def _slice_last(graph: Graph, name: str, keep: np.ndarray) -> None:
         t.shape = tuple(t.shape[:-1]) + (len(keep),)
 
 
-def _bias(graph: Graph, layer: Layer, n: int) -> np.ndarray:
-    b = graph.const(layer.node.input(2))
-    return np.zeros(n) if b is None else b.astype(np.float64).reshape(-1)
-
-
-def _set_bias(graph: Graph, layer: Layer, b: np.ndarray) -> None:
-    name = layer.node.input(2)
-    if name:
-        graph.tensors[name].data = b.astype(np.float32)
-        graph.tensors[name].shape = (len(b),)
-    else:
-        new = graph.add_const(b.astype(np.float32), f"{layer.weight}_bias")
-        layer.node.inputs = layer.node.inputs[:2] + [new]
-
-
 def _apply_consumer(graph: Graph, layer: Layer, removed_channels: set[int], stats: InputStats) -> float:
     """Removes input channels of a consumer, refits it; returns its relative output error."""
     c_in = layer.shape[-1]
@@ -277,7 +262,7 @@ def _apply_consumer(graph: Graph, layer: Layer, removed_channels: set[int], stat
     taps = layer.k // c_in
     keep_cols = (np.arange(taps)[:, None] * c_in + keep_ch[None, :]).reshape(-1)
     w = layer.matrix(graph)
-    b = _bias(graph, layer, w.shape[0])
+    b = layer.bias(graph)
     w_new, b_new = refit(w, b, stats, keep_cols)
     full = np.zeros_like(w)
     full[:, keep_cols] = w_new
@@ -285,7 +270,7 @@ def _apply_consumer(graph: Graph, layer: Layer, removed_channels: set[int], stat
     layer.shape = tuple(layer.shape[:-1]) + (len(keep_ch),)
     graph.tensors[layer.weight].data = np.ascontiguousarray(w_new.reshape(layer.shape), np.float32)
     graph.tensors[layer.weight].shape = layer.shape
-    _set_bias(graph, layer, b_new)
+    layer.set_bias(graph, b_new)
     return error
 
 

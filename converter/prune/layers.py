@@ -55,6 +55,20 @@ class Layer:
         t = graph.tensors[self.weight]
         t.data = np.ascontiguousarray(w.reshape(self.shape), np.float32)
 
+    def bias(self, graph: Graph) -> np.ndarray:
+        """The bias [rows] (float64; zeros where the node has none)."""
+        b = graph.const(self.node.input(2))
+        return np.zeros(self.rows) if b is None else b.astype(np.float64).reshape(-1)
+
+    def set_bias(self, graph: Graph, b: np.ndarray) -> None:
+        name = self.node.input(2)
+        if name:
+            graph.tensors[name].data = b.astype(np.float32)
+            graph.tensors[name].shape = (len(b),)
+        else:
+            new = graph.add_const(b.astype(np.float32), f"{self.weight}_bias")
+            self.node.inputs = self.node.inputs[:2] + [new]
+
     def patches(self, x: np.ndarray, pixels: np.ndarray | None = None) -> np.ndarray:
         """X [P, K] from this layer's input value x: every output pixel, or the
         flat output pixel indices `pixels` (n, oy, ox row-major)."""

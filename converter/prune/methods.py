@@ -100,9 +100,20 @@ def sparsegpt(w: np.ndarray, stats: InputStats, pattern: Pattern, sparsity: floa
 PRUNERS = {"magnitude": magnitude, "wanda": wanda, "sparsegpt": sparsegpt}
 
 
+def bias_correction(w: np.ndarray, pruned: np.ndarray, stats: InputStats) -> np.ndarray:
+    """What the bias gains so that the pruned layer's mean output on the calibration inputs stays the
+    unpruned one's: (W - W') E[x]. Inputs after ReLU / HardSwish have large positive means, so every
+    pruned weight also shifts its output channel's mean, and with BatchNorm folded into the weights
+    nothing downstream re-centres it: without this, 30 % of PP-OCR rec's 1x1 convs pruned by
+    magnitude sends character accuracy from 0.96 to 0 (one layer alone is enough)."""
+    return (w - pruned) @ stats.mean
+
+
 def reconstruction_error(w: np.ndarray, pruned: np.ndarray, stats: InputStats) -> float:
-    """||X (W - W')^T||^2 / ||X W^T||^2 on the calibration inputs."""
-    h = stats.mean_hessian
+    """||X (W - W')^T - 1 c^T||^2 / ||X W^T||^2 on the calibration inputs, c the bias correction:
+    the layer's output error once the bias is corrected (its part that varies with the input)."""
     d = w - pruned
-    den = float(((w @ h) * w).sum())
-    return float(((d @ h) * d).sum()) / den if den > 0 else 0.0
+    mean = stats.mean
+    centered = stats.mean_hessian - np.outer(mean, mean)
+    den = float(((w @ stats.mean_hessian) * w).sum())
+    return max(0.0, float(((d @ centered) * d).sum())) / den if den > 0 else 0.0

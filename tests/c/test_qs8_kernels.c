@@ -251,7 +251,7 @@ static void check_spmm(const nrt_gemm_table* t, size_t M, size_t N, size_t K, si
 
 static int run_spmm_cases(const nrt_gemm_table* t) {
     static const size_t ks[] = {4, 8, 12, 20, 64, 96, 100, 256, 1024, NRT_SPMM_MAX_K};
-    static const size_t ns[] = {1, 3, 15, 16, 17, 24, 63, 64, 65, 130};
+    static const size_t ns[] = {1, 2, 3, 4, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 130};
     static const double densities[] = {0.0, 0.1, 0.25, 0.5, 1.0};
     size_t ms[] = {1, 2, 3, 4, 5, 15, 16, 17, t->mr / 2 + 7, t->mr - 1, t->mr, t->mr + 1, 2 * t->mr + 3};
     int cases = 0;

@@ -64,7 +64,7 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_qc8w_spmm_64x1c4_minmax_fp32_avx512vnni;
-extern const nrt_gemm_table nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_avx2;
+extern const nrt_gemm_table nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx2;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_32x4k2_minmax_fp32_avx512vnni;
 extern const nrt_dwconv_table nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2;
 extern const nrt_gemm_table nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni;
@@ -152,7 +152,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
-        .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_avx2,
+        .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx2,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qs16_gemm = &nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_avx2,

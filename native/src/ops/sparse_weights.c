@@ -5,32 +5,51 @@
 
 #include "../engine/sparse.h"
 
-/* A sparse kernel's time over the level's dense kernel's on the same
- * weights: a fixed share (transposing A, requantizing and transposing C)
- * plus a share per kept 1x4 block, from bench/sparse_kernels.py at 1 thread
- * on the issue's shapes (1x1 convs 96 -> 24 at 160 x 160 and 256 -> 256 at
- * 28 x 28). AVX-512 VNNI: 0.35 + 1.8 x density; a FullyConnected on 1-3 rows
- * gathers its activations: slower than dense even at 90 %. AVX2 (its dense
- * kernel is 4x slower, its sparse one 2x): 0.2 + 1.2 x density; on 1-3 rows
- * its 16 row lanes mostly idle, never faster. A level without its own sparse
- * kernel runs the reference one, far slower than its SIMD dense kernels:
- * never worth it there. The ARM levels are untimed (qemu timings mean
- * nothing): AVX-512's figures, the more cautious ones. */
-static double relative_time(const nrt_kernels* k, bool int8, double density, int64_t rows) {
+/* A SIMD sparse int8 kernel's time over its level's dense int8 kernel's on a
+ * layer of K inputs and N outputs (1x1 conv or FullyConnected on 4+ rows):
+ * fixed shares, the transpose of A (per row ~K, against the dense kernel's
+ * ~K x N: a share ~1 / N) and the requantization and transpose of C (~N:
+ * ~1 / K), plus a share per kept block that grows with K (a call's
+ * transposed rows, 64 x K bytes, leave L1 past K ~ 512). Least-squares fit
+ * to the kernels called directly at 1 thread on 8 layer shapes of real
+ * models (K 16-1024, N 24-256) at 50 / 75 / 90 % block sparsity, Zen 4
+ * (bench/sparse_results.md); within +-0.05 of the measured ratio between
+ * 0.5 and 1. */
+typedef struct spmm_fit {
+    double base, per_inv_n, per_inv_k, per_density, per_density_k1024;
+} spmm_fit;
+
+static const spmm_fit AVX512_FIT = {0.05, 4.8, 6.9, 0.91, 0.72};
+static const spmm_fit AVX2_FIT = {0.06, 2.3, 3.5, 0.56, 0.24}; /* its dense kernel is 4x slower, its sparse 2.5x */
+
+static double fitted(const spmm_fit* f, double density, int64_t n, int64_t k) {
+    return f->base + f->per_inv_n / (double)n + f->per_inv_k / (double)k +
+           density * (f->per_density + f->per_density_k1024 * (double)k / 1024.0);
+}
+
+/* The relative time of the sparse kernel: on 1-3 rows (a FullyConnected on
+ * one input) the SIMD kernels gather their activations and stay slower than
+ * dense even at 90 % (FC 1024 -> 1000: 0.5x / 0.8x at 75 / 90 % on
+ * AVX-512, 0.25x / 0.5x on AVX2). A level without its own sparse kernel
+ * runs the reference one, far slower than its SIMD dense kernels: never
+ * worth it there. The ARM levels are untimed (qemu timings mean nothing):
+ * AVX-512's figures, the more cautious ones. */
+static double relative_time(const nrt_kernels* k, bool int8, double density, int64_t rows, int64_t n,
+                            int64_t kdim) {
     if (!int8) return ((int)k->f32_gemm->isa == NRT_ISA_REF ? 8.0 : 60.0) * density;
     int spmm = (int)k->qs8_spmm->isa;
     if (spmm == NRT_ISA_REF) return ((int)k->qs8_gemm->isa == NRT_ISA_REF ? 5.0 : 250.0) * density;
-    if (spmm == NRT_ISA_AVX2) return rows < 4 ? 1.3 + 5.3 * density : 0.2 + 1.2 * density;
-    return rows < 4 ? 0.6 + 6.0 * density : 0.35 + 1.8 * density;
+    if (spmm == NRT_ISA_AVX2) return rows < 4 ? 1.3 + 5.3 * density : fitted(&AVX2_FIT, density, n, kdim);
+    return rows < 4 ? 0.6 + 6.0 * density : fitted(&AVX512_FIT, density, n, kdim);
 }
 
 static const char* forced(void) { return getenv("NANORT_SPARSE"); }
 
-static bool pays(nrt_ctx* ctx, double density, bool int8, int64_t rows) {
+static bool pays(nrt_ctx* ctx, double density, bool int8, int64_t rows, int64_t n, int64_t k) {
     const char* force = forced();
     if (force && !strcmp(force, "sparse")) return true;
     if (force && !strcmp(force, "dense")) return false;
-    return relative_time(nrt_kernels_of(ctx), int8, density, rows) < NRT_SPARSE_PAYS;
+    return relative_time(nrt_kernels_of(ctx), int8, density, rows, n, k) < NRT_SPARSE_PAYS;
 }
 
 /* The fraction of 1 x 4 blocks (4 consecutive k of a row) holding a nonzero. */
@@ -45,7 +64,7 @@ static double block_density(const int8_t* w, int64_t n, int64_t k) {
 const nrt_gemm_table* nrt_sparse_qs8_table(nrt_ctx* ctx, const nrt_tensor* w, int64_t k, int64_t rows) {
     if (!w || !w->sparse || !w->data || w->dtype != NRT_INT8 || k < 4 || k % 4 || k > NRT_SPMM_MAX_K) return NULL;
     int64_t n = nrt_numel(w) / k;
-    return pays(ctx, block_density(w->data, n, k), true, rows) ? nrt_kernels_of(ctx)->qs8_spmm : NULL;
+    return pays(ctx, block_density(w->data, n, k), true, rows, n, k) ? nrt_kernels_of(ctx)->qs8_spmm : NULL;
 }
 
 void nrt_sparse_claim(nrt_tensor* w) { w->sparse_claims++; }
@@ -60,7 +79,7 @@ static size_t csr_bytes(const nrt_sparse* s) {
 size_t nrt_sparse_f32_bytes(nrt_ctx* ctx, const nrt_tensor* w) {
     if (!w || !w->sparse || w->dtype != NRT_FLOAT32) return 0;
     double block_factor = (1.0 + 2.0 / (double)(w->sparse->bn * w->sparse->bk)) / 1.5; /* 1 for 1x4 blocks */
-    return pays(ctx, nrt_sparse_density(w->sparse) * block_factor, false, 0) ? csr_bytes(w->sparse) : 0;
+    return pays(ctx, nrt_sparse_density(w->sparse) * block_factor, false, 0, 0, 0) ? csr_bytes(w->sparse) : 0;
 }
 
 typedef struct build_job {

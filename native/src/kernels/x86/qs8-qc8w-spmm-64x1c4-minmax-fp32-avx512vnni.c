@@ -7,113 +7,65 @@
  * transposes its rows of A into at[k / 4][64] (4 activations of a row per
  * int32 lane, flipped to u8 as x ^ 0x80, x_offset 128 folded into the bias as
  * in the dense kernels), then each kept block is one broadcast and four
- * vpdpbusd (16 rows each), whatever the column. Each column's 64 sums are
- * requantized in the lanes (requant.h's arithmetic, elementwise: the same
- * bytes as the dense kernels), written to a column-major tile and transposed
- * into C 16 x 16 bytes at a time. With 1-3 rows (a FullyConnected on one
- * input), the lanes are 16 kept blocks of a column instead, their activations
- * gathered from the row. Sums are modulo 2^32 in any order (requant.h). */
+ * vpdpbusd (16 rows each), whatever the column. Columns are summed in pairs
+ * (eight independent chains) and requantized in the lanes (requant.h's
+ * arithmetic, elementwise: the same bytes as the dense kernels); the codes of
+ * 4 columns are narrowed together so that one int32 lane holds a row's 4
+ * bytes, and 16 rows of 32 columns go to C as a 16 x 8 int32 transpose. Both
+ * transposes are most of the fixed work per row, which decides the speedup
+ * on layers with few output channels (bench/sparse_results.md). With 1-3
+ * rows (a FullyConnected on one input), the lanes are 16 kept blocks of a
+ * column instead, their activations gathered from the row. Sums are modulo
+ * 2^32 in any order (requant.h). */
 #include "qs8_requant_x86.h"
 
 #include "../gemm.h"
 
 #define MR 64
-#define COLUMNS 64 /* columns per requantized tile */
+#define COLUMNS 32 /* columns per requantized tile */
 
-/* at[kb * 64 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8: 16 rows x 16
- * blocks at a time, loaded (masked: nothing past a row is read) and transposed as 16 x 16 int32. */
+/* at[kb * 64 + r] = the 4 activations k = 4 kb .. 4 kb + 3 of row min(r, mr - 1), as u8. 16 rows x 4 blocks
+ * at a time: rows q, q + 4, q + 8, q + 12 into the 128-bit lanes of one vector, then a 4 x 4 int32 transpose
+ * within the lanes. 20 shuffles per 64 values, no lanes wasted on any K (a 16 x 16 transpose of whole
+ * 64-byte rows needs 16 per 64 but half-empty vectors past the last multiple of 16 blocks: K = 96 transposed
+ * 25 % faster this way); the last blocks of a row are loaded masked, nothing past a row is read. */
+/* The 4 vectors as the 128-bit lanes 0-3 of one. */
+NRT_ISA_INLINE(AVX512) __m512i join_lanes(const __m128i* lane) {
+    __m512i v = _mm512_castsi128_si512(lane[0]);
+    v = _mm512_inserti32x4(v, lane[1], 1);
+    v = _mm512_inserti32x4(v, lane[2], 2);
+    return _mm512_inserti32x4(v, lane[3], 3);
+}
+
 NRT_ISA_INLINE(AVX512) void transpose_rows(size_t mr, size_t kcb, const int8_t* a, size_t a_stride, int32_t* at) {
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
-    for (size_t kb0 = 0; kb0 < kcb; kb0 += 16) {
-        size_t count = kcb - kb0 < 16 ? kcb - kb0 : 16;
-        __mmask16 load = (__mmask16)(count == 16 ? 0xFFFF : (1u << count) - 1);
-        for (size_t g = 0; g < MR; g += 16) {
-            __m512i r[16], s[16], u[16];
-            for (size_t i = 0; i < 16; i++)
-                r[i] = _mm512_maskz_loadu_epi32(load, a + (g + i < mr ? g + i : mr - 1) * a_stride + 4 * kb0);
-            for (size_t j = 0; j < 8; j++) {
-                s[2 * j] = _mm512_unpacklo_epi32(r[2 * j], r[2 * j + 1]);
-                s[2 * j + 1] = _mm512_unpackhi_epi32(r[2 * j], r[2 * j + 1]);
+    for (size_t g = 0; g < MR; g += 16) {
+        const int8_t* row[16];
+        for (size_t i = 0; i < 16; i++) row[i] = a + (g + i < mr ? g + i : mr - 1) * a_stride;
+        for (size_t kb0 = 0; kb0 < kcb; kb0 += 4) {
+            size_t count = kcb - kb0 < 4 ? kcb - kb0 : 4;
+            __m512i r[4];
+            if (count == 4) {
+                for (size_t q = 0; q < 4; q++) {
+                    __m128i lane[4];
+                    for (size_t L = 0; L < 4; L++)
+                        lane[L] = _mm_loadu_si128((const __m128i*)(row[q + 4 * L] + 4 * kb0));
+                    r[q] = join_lanes(lane);
+                }
+            } else {
+                __mmask8 load = (__mmask8)((1u << count) - 1);
+                for (size_t q = 0; q < 4; q++) {
+                    __m128i lane[4];
+                    for (size_t L = 0; L < 4; L++) lane[L] = _mm_maskz_loadu_epi32(load, row[q + 4 * L] + 4 * kb0);
+                    r[q] = join_lanes(lane);
+                }
             }
-            for (size_t j = 0; j < 4; j++) { /* u[4j + c], 128-bit lane L: rows 4j .. 4j + 3 of block 4L + c */
-                u[4 * j] = _mm512_unpacklo_epi64(s[4 * j], s[4 * j + 2]);
-                u[4 * j + 1] = _mm512_unpackhi_epi64(s[4 * j], s[4 * j + 2]);
-                u[4 * j + 2] = _mm512_unpacklo_epi64(s[4 * j + 1], s[4 * j + 3]);
-                u[4 * j + 3] = _mm512_unpackhi_epi64(s[4 * j + 1], s[4 * j + 3]);
-            }
-            for (size_t c = 0; c < 4; c++) {
-                __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88), w0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
-                __m512i v1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
-                __m512i w1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
-                __m512i col[4] = {_mm512_shuffle_i32x4(v0, v1, 0x88), _mm512_shuffle_i32x4(w0, w1, 0x88),
-                                  _mm512_shuffle_i32x4(v0, v1, 0xDD), _mm512_shuffle_i32x4(w0, w1, 0xDD)};
-                for (size_t L = 0; L < 4; L++)
-                    if (4 * L + c < count)
-                        _mm512_store_si512(at + (kb0 + 4 * L + c) * MR + g, _mm512_xor_si512(col[L], flip));
-            }
-        }
-    }
-}
-
-/* Rows [0, rows) of jc <= 8 columns of the tile (from t[0]) to C: 16 rows x 8 columns at a time, a third of
- * a 16 x 16 transpose's shuffles (a layer's last few columns, or all of them: 24 output channels). */
-NRT_ISA_INLINE(AVX512) void store_transposed8(const int8_t (*t)[MR], size_t jc, size_t rows, int8_t* c,
-                                             size_t c_stride) {
-    __mmask16 keep = (__mmask16)((1u << jc) - 1);
-    for (size_t r0 = 0; r0 < rows; r0 += 16) {
-        __m128i a[8], s1[8], s2[8];
-        for (size_t i = 0; i < 8; i++) a[i] = _mm_loadu_si128((const __m128i*)(t[i] + r0));
-        for (size_t i = 0; i < 4; i++) { /* columns 2i, 2i + 1 of rows 0-7, 8-15 */
-            s1[2 * i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
-            s1[2 * i + 1] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
-        }
-        for (size_t h = 0; h < 2; h++) /* s2[4h + q]: columns 4h .. 4h + 3 of rows 4q .. 4q + 3 */
-            for (size_t g = 0; g < 2; g++) {
-                s2[4 * h + 2 * g] = _mm_unpacklo_epi16(s1[4 * h + g], s1[4 * h + 2 + g]);
-                s2[4 * h + 2 * g + 1] = _mm_unpackhi_epi16(s1[4 * h + g], s1[4 * h + 2 + g]);
-            }
-        for (size_t q = 0; q < 4; q++) {
-            __m128i lo = _mm_unpacklo_epi32(s2[q], s2[4 + q]), hi = _mm_unpackhi_epi32(s2[q], s2[4 + q]);
-            __m128i out[4] = {lo, _mm_unpackhi_epi64(lo, lo), hi, _mm_unpackhi_epi64(hi, hi)};
-            for (size_t i = 0; i < 4 && r0 + 4 * q + i < rows; i++)
-                _mm_mask_storeu_epi8(c + (r0 + 4 * q + i) * c_stride, keep, out[i]);
-        }
-    }
-}
-
-/* Writes rows [0, rows) of the tile t[column][64] (cols columns) to C. */
-NRT_ISA_INLINE(AVX512) void store_transposed(const int8_t (*t)[MR], size_t cols, size_t rows, int8_t* c,
-                                            size_t c_stride) {
-    for (size_t j0 = 0; j0 < cols; j0 += 16) {
-        if (cols - j0 <= 8) {
-            store_transposed8(t + j0, cols - j0, rows, c + j0, c_stride);
-            break;
-        }
-        for (size_t r0 = 0; r0 < rows; r0 += 16) {
-            __m128i a[16], s1[16], s2[16], s3[8];
-            for (size_t i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i*)(t[j0 + i] + r0));
-            for (size_t i = 0; i < 8; i++) {
-                s1[2 * i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
-                s1[2 * i + 1] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
-            }
-            for (size_t g = 0; g < 4; g++) {
-                s2[4 * g] = _mm_unpacklo_epi16(s1[4 * g], s1[4 * g + 2]);
-                s2[4 * g + 1] = _mm_unpackhi_epi16(s1[4 * g], s1[4 * g + 2]);
-                s2[4 * g + 2] = _mm_unpacklo_epi16(s1[4 * g + 1], s1[4 * g + 3]);
-                s2[4 * g + 3] = _mm_unpackhi_epi16(s1[4 * g + 1], s1[4 * g + 3]);
-            }
-            size_t jc = cols - j0 < 16 ? cols - j0 : 16, rc = rows - r0 < 16 ? rows - r0 : 16;
-            __mmask16 keep = (__mmask16)(jc == 16 ? 0xFFFF : (1u << jc) - 1);
-            for (size_t q = 0; q < 4; q++) {
-                s3[0] = _mm_unpacklo_epi32(s2[q], s2[4 + q]);
-                s3[1] = _mm_unpackhi_epi32(s2[q], s2[4 + q]);
-                s3[2] = _mm_unpacklo_epi32(s2[8 + q], s2[12 + q]);
-                s3[3] = _mm_unpackhi_epi32(s2[8 + q], s2[12 + q]);
-                __m128i out[4] = {_mm_unpacklo_epi64(s3[0], s3[2]), _mm_unpackhi_epi64(s3[0], s3[2]),
-                                  _mm_unpacklo_epi64(s3[1], s3[3]), _mm_unpackhi_epi64(s3[1], s3[3])};
-                for (size_t i = 0; i < 4 && 4 * q + i < rc; i++)
-                    _mm_mask_storeu_epi8(c + (r0 + 4 * q + i) * c_stride + j0, keep, out[i]);
-            }
+            __m512i s0 = _mm512_unpacklo_epi32(r[0], r[1]), s1 = _mm512_unpackhi_epi32(r[0], r[1]);
+            __m512i s2 = _mm512_unpacklo_epi32(r[2], r[3]), s3 = _mm512_unpackhi_epi32(r[2], r[3]);
+            __m512i t[4] = {_mm512_unpacklo_epi64(s0, s2), _mm512_unpackhi_epi64(s0, s2),
+                            _mm512_unpacklo_epi64(s1, s3), _mm512_unpackhi_epi64(s1, s3)};
+            for (size_t b = 0; b < count; b++)
+                _mm512_store_si512(at + (kb0 + b) * MR + g, _mm512_xor_si512(t[b], flip));
         }
     }
 }
@@ -130,59 +82,114 @@ NRT_ISA_INLINE(AVX512) void add_block(column_acc* acc, const int32_t* at, uint32
         acc->rows[i] = _mm512_dpbusd_epi32(acc->rows[i], _mm512_load_si512(x + 16 * i), w);
 }
 
-/* Requantized int32 codes of 16 rows (before the narrowing to int8). */
+/* Requantized codes of 16 rows, before the zero point (added after the first narrowing, see below). */
 NRT_ISA_INLINE(AVX512) __m512i requant_codes(__m512i acc, __m512 m, const nrt_qs8_rq16* q, int mode) {
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
     if (mode == NRT_QS8_CLAMP_FLOAT) v = _mm512_min_ps(_mm512_max_ps(v, q->lo), q->hi);
-    return _mm512_add_epi32(_mm512_cvtps_epi32(v), q->zp);
+    return _mm512_cvtps_epi32(v);
 }
 
-/* One column's 64 rows -> tile[64]: saturating packs (int32 -> int16 -> int8, as the direct saturating
- * narrowing) leave per 128-bit lane L rows 4L .. 4L + 3 of the four vectors; one dword permute puts them in
- * order. */
-NRT_ISA_INLINE(AVX512) void requant_column(const column_acc* a, float ma, const nrt_qs8_rq16* q, int mode,
-                                           int8_t* tile) {
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    __m512 va = _mm512_set1_ps(ma);
-    __m512i p0 = _mm512_packs_epi32(requant_codes(a->rows[0], va, q, mode), requant_codes(a->rows[1], va, q, mode));
-    __m512i p1 = _mm512_packs_epi32(requant_codes(a->rows[2], va, q, mode), requant_codes(a->rows[3], va, q, mode));
-    __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p0, p1));
-    if (mode == NRT_QS8_CLAMP_INT)
-        bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, _mm512_broadcast_i32x4(q->qmin)), _mm512_broadcast_i32x4(q->qmax));
-    _mm512_store_si512(tile, bytes);
-}
-
-/* Rows as lanes: C[0 .. mr) x every column, two columns at a time (eight independent chains). */
-NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                             const uint8_t* p, int8_t* c, size_t c_stride,
-                                             const nrt_qs8_requant* rq) {
-    _Alignas(64) int32_t at[NRT_SPMM_MAX_K / 4 * MR];
-    _Alignas(64) int8_t tile[COLUMNS][MR];
+/* Columns j and j + 1 (or j alone, as both, at the end) over the 64 rows -> int16 codes plus the zero
+ * point (pairs[i]: rows 16 i .. 16 i + 15; per 128-bit lane 4 rows of column j, then of j + 1). The zero
+ * point is added to the int16 codes with saturation: after the int8 narrowing and the [qmin, qmax] clamp
+ * the same bytes as adding it to the int32 codes (with the float clamp nothing saturates; with the integer
+ * one a code saturated to int16 stays beyond int8 after adding an int8 zero point). */
+NRT_ISA_INLINE(AVX512) void sum_requant_pair(const int32_t* at, const uint8_t* p, size_t nc, size_t j,
+                                             const nrt_qs8_rq16* q, int mode, __m512i zp16, __m512i* pairs) {
     const int32_t* bias = (const int32_t*)(const void*)p;
     const float* m = (const float*)(const void*)(p + nc * sizeof(int32_t));
     const uint32_t* blocks = (const uint32_t*)(const void*)(p + nc * (sizeof(int32_t) + sizeof(float)));
     const uint32_t* kb = blocks + nc + 1;
     const int32_t* values = (const int32_t*)(const void*)(kb + blocks[nc]);
+    size_t j1 = j + 1 < nc ? j + 1 : j;
+    __m512i bx0 = _mm512_set1_epi32(bias[j]), by0 = _mm512_set1_epi32(bias[j1]);
+    column_acc x = {{bx0, bx0, bx0, bx0}}, y = {{by0, by0, by0, by0}};
+    uint32_t bx = blocks[j], ex = blocks[j + 1], by = blocks[j1], ey = blocks[j1 + 1];
+    for (; bx < ex && by < ey; bx++, by++) {
+        add_block(&x, at, kb[bx], values[bx]);
+        add_block(&y, at, kb[by], values[by]);
+    }
+    for (; bx < ex; bx++) add_block(&x, at, kb[bx], values[bx]);
+    for (; by < ey; by++) add_block(&y, at, kb[by], values[by]);
+    __m512 mx = _mm512_set1_ps(m[j]), my = _mm512_set1_ps(m[j1]);
+    for (size_t i = 0; i < 4; i++)
+        pairs[i] = _mm512_adds_epi16(_mm512_packs_epi32(requant_codes(x.rows[i], mx, q, mode),
+                                                        requant_codes(y.rows[i], my, q, mode)), zp16);
+}
+
+/* Two pairs of columns -> quad[i] (rows 16 i .. 16 i + 15) with the 4 codes of a row in one int32 lane, rows in
+ * order: the int8 narrowing leaves in each 128-bit lane 4 rows of column 0, then of columns 1, 2, 3; one byte
+ * shuffle puts a row's 4 columns together. */
+NRT_ISA_INLINE(AVX512) void join_quad(const __m512i* p01, const __m512i* p23, const nrt_qs8_rq16* q, int mode,
+                                      __m512i* quad) {
+    const __m512i rows_together =
+        _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    const __m512i qmin = _mm512_broadcast_i32x4(q->qmin), qmax = _mm512_broadcast_i32x4(q->qmax);
+    for (size_t i = 0; i < 4; i++) {
+        __m512i bytes = _mm512_packs_epi16(p01[i], p23[i]);
+        if (mode == NRT_QS8_CLAMP_INT) bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, qmin), qmax);
+        quad[i] = _mm512_shuffle_epi8(bytes, rows_together);
+    }
+}
+
+/* 16 rows of up to 32 columns to C: x[g] holds columns 4g .. 4g + 3 of row r in int32 lane r (8 quads;
+ * bytes past `cols` are not stored). Two rounds of unpacks leave per 128-bit lane L row 4L + q's 16 codes of
+ * columns 0-15 (y[q]) and of 16-31 (y[4 + q]); a qword permute joins them: rows q and 4 + q, then 8 + q and
+ * 12 + q, 32 codes each. */
+NRT_ISA_INLINE(AVX512) void store_rows16(const __m512i* x, size_t cols, size_t rows, int8_t* c, size_t c_stride) {
+    const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    __m512i s[8], y[8];
+    for (size_t h = 0; h < 2; h++) {
+        const __m512i* xh = x + 4 * h;
+        s[4 * h] = _mm512_unpacklo_epi32(xh[0], xh[1]);
+        s[4 * h + 1] = _mm512_unpackhi_epi32(xh[0], xh[1]);
+        s[4 * h + 2] = _mm512_unpacklo_epi32(xh[2], xh[3]);
+        s[4 * h + 3] = _mm512_unpackhi_epi32(xh[2], xh[3]);
+        y[4 * h] = _mm512_unpacklo_epi64(s[4 * h], s[4 * h + 2]);
+        y[4 * h + 1] = _mm512_unpackhi_epi64(s[4 * h], s[4 * h + 2]);
+        y[4 * h + 2] = _mm512_unpacklo_epi64(s[4 * h + 1], s[4 * h + 3]);
+        y[4 * h + 3] = _mm512_unpackhi_epi64(s[4 * h + 1], s[4 * h + 3]);
+    }
+    __mmask32 keep = cols >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << cols) - 1);
+    for (size_t q = 0; q < 4; q++) {
+        __m512i lo = _mm512_permutex2var_epi64(y[q], first, y[4 + q]);
+        __m512i hi = _mm512_permutex2var_epi64(y[q], second, y[4 + q]);
+        __m256i out[4] = {_mm512_castsi512_si256(lo), _mm512_extracti64x4_epi64(lo, 1), _mm512_castsi512_si256(hi),
+                          _mm512_extracti64x4_epi64(hi, 1)};
+        for (size_t L = 0; L < 4; L++)
+            if (4 * L + q < rows) _mm256_mask_storeu_epi8(c + (4 * L + q) * c_stride, keep, out[L]);
+    }
+}
+
+/* Rows as lanes: C[0 .. mr) x every column, 32 columns at a time, each 4 as two pairs of columns (eight
+ * independent chains). */
+NRT_ISA_TARGET(AVX512) static void spmm_rows(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
+                                             const uint8_t* p, int8_t* c, size_t c_stride,
+                                             const nrt_qs8_requant* rq) {
+    _Alignas(64) int32_t at[NRT_SPMM_MAX_K / 4 * MR];
+    __m512i quads[8][4];
     transpose_rows(mr, kc / 4, a, a_stride, at);
     const nrt_qs8_rq16 q = nrt_qs8_rq16_make(rq);
     const int mode = q.mode;
+    const __m512i zp16 = _mm512_set1_epi16((int16_t)rq->zero_point);
     for (size_t j0 = 0; j0 < nc; j0 += COLUMNS) {
-        size_t cols = nc - j0 < COLUMNS ? nc - j0 : COLUMNS;
-        for (size_t j = j0; j < j0 + cols; j += 2) {
-            size_t j1 = j + 1 < j0 + cols ? j + 1 : j; /* an odd count's last column pairs with itself */
-            __m512i bx0 = _mm512_set1_epi32(bias[j]), by0 = _mm512_set1_epi32(bias[j1]);
-            column_acc x = {{bx0, bx0, bx0, bx0}}, y = {{by0, by0, by0, by0}};
-            uint32_t bx = blocks[j], ex = blocks[j + 1], by = blocks[j1], ey = blocks[j1 + 1];
-            for (; bx < ex && by < ey; bx++, by++) {
-                add_block(&x, at, kb[bx], values[bx]);
-                add_block(&y, at, kb[by], values[by]);
-            }
-            for (; bx < ex; bx++) add_block(&x, at, kb[bx], values[bx]);
-            for (; by < ey; by++) add_block(&y, at, kb[by], values[by]);
-            requant_column(&x, m[j], &q, mode, tile[j - j0]);
-            if (j1 != j) requant_column(&y, m[j1], &q, mode, tile[j1 - j0]);
+        size_t cols = nc - j0 < COLUMNS ? nc - j0 : COLUMNS, groups = (cols + 3) / 4;
+        for (size_t g = 0; g < groups; g++) {
+            size_t j = j0 + 4 * g;
+            __m512i p01[4], p23[4];
+            sum_requant_pair(at, p, nc, j, &q, mode, zp16, p01);
+            if (j + 2 < nc) sum_requant_pair(at, p, nc, j + 2, &q, mode, zp16, p23);
+            else for (size_t i = 0; i < 4; i++) p23[i] = p01[i]; /* 1 or 2 columns in the last group */
+            join_quad(p01, p23, &q, mode, quads[g]);
         }
-        store_transposed((const int8_t (*)[MR])tile, cols, mr, c + j0, c_stride);
+        for (size_t g = groups; g < 8; g++)
+            for (size_t i = 0; i < 4; i++) quads[g][i] = _mm512_setzero_si512();
+        for (size_t i = 0; i < 4 && 16 * i < mr; i++) {
+            __m512i x[8];
+            for (size_t g = 0; g < 8; g++) x[g] = quads[g][i];
+            store_rows16(x, cols, mr - 16 * i < 16 ? mr - 16 * i : 16, c + 16 * i * c_stride + j0, c_stride);
+        }
     }
 }
 
