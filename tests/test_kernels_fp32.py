@@ -2,7 +2,7 @@
 Conv (1x1 GEMM, indirect GEMM with padding / stride / dilation / groups, the
 3-channel first layer, depthwise), ConvTranspose, FullyConnected, MatMul,
 fused activations, elementwise Add/Sub/Mul/Div/Min/Max with broadcasting,
-activation ops and GlobalAveragePool, on many shapes (odd sizes, channel
+activation ops, MaxPool and GlobalAveragePool, on many shapes (odd sizes, channel
 counts that are not multiples of the vector width, batch > 1, tiny and
 large), each compared with onnxruntime and every level with the reference
 level. Many cases share one model (independent branches) so the file runs
@@ -403,6 +403,54 @@ def test_global_average_pool(shape):
     nodes = [helper.make_node("GlobalAveragePool", ["x"], ["y"])]
     model = make_model(nodes, [vi("x", list(shape))], [vi("y", None)], [])
     check_levels(model, {"x": r.standard_normal(shape).astype(np.float32)})
+
+
+# (channels, spatial, attrs): the level kernel's 64 / 32 / 16-channel blocks and masked tails, the
+# first-layer 3x3 s2, the detectors' stride-1 5x5 / 9x9 / 13x13 (SPP), ceil mode, dilation, padding,
+# and a 17x17 window (289 taps: past the kernel's pointer array, the reference pool at every level).
+MAXPOOL_CASES = [
+    (64, (23, 23), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    (70, (9, 11), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    (17, (13, 13), dict(kernel_shape=[5, 5], pads=[2, 2, 2, 2])),
+    (130, (10, 10), dict(kernel_shape=[9, 9], pads=[4, 4, 4, 4])),
+    (33, (13, 13), dict(kernel_shape=[13, 13], pads=[6, 6, 6, 6])),
+    (7, (8, 9), dict(kernel_shape=[2, 3], strides=[3, 2], pads=[1, 0, 1, 1], ceil_mode=1)),
+    (1, (7, 9), dict(kernel_shape=[2, 2], dilations=[2, 3], pads=[1, 1, 0, 0])),
+    (16, (20, 20), dict(kernel_shape=[17, 17], pads=[8, 8, 8, 8])),
+]
+
+
+def test_maxpool_levels():
+    """Every level equals onnxruntime and the reference exactly (a max rounds nothing); one
+    branch with a fused Relu."""
+    r = rng(31)
+    nodes, inputs, outputs, feeds = [], [], [], {}
+    for i, (c, hw, attrs) in enumerate(MAXPOOL_CASES):
+        x = r.standard_normal((2, c, *hw)).astype(np.float32)
+        feeds[f"x{i}"] = x
+        inputs.append(vi(f"x{i}", list(x.shape)))
+        nodes.append(helper.make_node("MaxPool", [f"x{i}"], [f"p{i}" if i == 0 else f"y{i}"], **attrs))
+        outputs.append(vi(f"y{i}", None))
+    nodes.append(helper.make_node("Relu", ["p0"], ["y0"]))
+    check_levels(make_model(nodes, inputs, outputs, []), feeds, rtol=0, atol=0)
+
+
+def test_maxpool_skips_nan_like_the_reference():
+    """A NaN tap is skipped at every level as the reference does (not propagated)."""
+    x = rng(32).standard_normal((1, 37, 6, 6)).astype(np.float32)
+    x[0, :, 1, 1] = np.nan
+    x[0, 3, :3, :3] = np.nan  # a window of NaN only: -inf
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[3, 3])
+    blob = serialize(convert_graph(make_model([node], [vi("x", [1, 37, 6, 6])], [vi("y", None)], [])))
+    want = np.full((1, 37, 2, 2), -np.inf, np.float32)
+    for oy in range(2):
+        for ox in range(2):
+            win = x[0, :, 3 * oy:3 * oy + 3, 3 * ox:3 * ox + 3].reshape(37, -1)
+            valid = np.where(np.isnan(win), -np.inf, win)
+            want[0, :, oy, ox] = valid.max(axis=1)
+    for isa in levels():
+        with nanort.Model(blob, isa=isa, check_finite=False) as m:
+            np.testing.assert_array_equal(m.run({"x": x})["y"], want, err_msg=isa)
 
 
 # -- Softmax / LogSoftmax -------------------------------------------------------------------

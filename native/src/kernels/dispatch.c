@@ -14,6 +14,7 @@ extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT];
 void nrt_f32_vact_scalar(const nrt_activation* act, const float* x, float* y, size_t n);
 void nrt_f32_vsum_rows_scalar(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
 void nrt_f32_vsoftmax_scalar(bool log_softmax, const float* x, float* y, size_t n);
+void nrt_f32_maxpool_scalar(size_t channels, size_t taps, const float* const* ind, float* y);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_gemm_table nrt_f32_gemm_12x32_avx512;
 extern const nrt_gemm_table nrt_f32_gemm_6x16_avx2;
@@ -27,6 +28,8 @@ void nrt_f32_vsum_rows_avx512(const float* x, size_t rows, size_t cols, size_t s
 void nrt_f32_vsum_rows_avx2(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
 void nrt_f32_vsoftmax_avx512(bool log_softmax, const float* x, float* y, size_t n);
 void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x, float* y, size_t n);
+void nrt_f32_maxpool_avx512(size_t channels, size_t taps, const float* const* ind, float* y);
+void nrt_f32_maxpool_avx2(size_t channels, size_t taps, const float* const* ind, float* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_gemm_table nrt_f32_gemm_8x8_neon;
@@ -34,6 +37,7 @@ extern const nrt_dwconv_table nrt_f32_dwconv_8x4_neon;
 extern const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT];
 void nrt_f32_vact_neon(const nrt_activation* act, const float* x, float* y, size_t n);
 void nrt_f32_vsum_rows_neon(const float* x, size_t rows, size_t cols, size_t stride, float scale, float* y);
+void nrt_f32_maxpool_neon(size_t channels, size_t taps, const float* const* ind, float* y);
 #endif
 
 /* int8 (qs8_kernels.h) */
@@ -122,6 +126,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vbinary = nrt_f32_vbinary_scalar,
         .f32_vact = nrt_f32_vact_scalar,
         .f32_vsum_rows = nrt_f32_vsum_rows_scalar,
+        .f32_maxpool = nrt_f32_maxpool_scalar,
         .f32_vsoftmax = nrt_f32_vsoftmax_scalar,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x4_minmax_fp32_scalar,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_8x1c4_minmax_fp32_scalar,
@@ -150,6 +155,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vbinary = nrt_f32_vbinary_avx2,
         .f32_vact = nrt_f32_vact_avx2,
         .f32_vsum_rows = nrt_f32_vsum_rows_avx2,
+        .f32_maxpool = nrt_f32_maxpool_avx2,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx2,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_32x1c4_minmax_fp32_avx2,
@@ -177,6 +183,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vbinary = nrt_f32_vbinary_avx512,
         .f32_vact = nrt_f32_vact_avx512,
         .f32_vsum_rows = nrt_f32_vsum_rows_avx512,
+        .f32_maxpool = nrt_f32_maxpool_avx512,
         .f32_vsoftmax = nrt_f32_vsoftmax_avx512,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_64x1c4_minmax_fp32_avx512vnni,
@@ -207,6 +214,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .f32_vbinary = nrt_f32_vbinary_neon,
         .f32_vact = nrt_f32_vact_neon,
         .f32_vsum_rows = nrt_f32_vsum_rows_neon,
+        .f32_maxpool = nrt_f32_maxpool_neon,
         .qs8_gemm = &nrt_qs8_qc8w_gemm_8x8_minmax_fp32_neon_mlal_lane,
         .qs8_spmm = &nrt_qs8_qc8w_spmm_16x1c4_minmax_fp32_neon,
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,

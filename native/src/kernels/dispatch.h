@@ -28,6 +28,7 @@
     X(nrt_f32_vact_ukernel, f32_vact)                                                                              \
     X(nrt_f32_vsum_rows_ukernel, f32_vsum_rows)                                                                    \
     X(nrt_f32_vsoftmax_ukernel, f32_vsoftmax)                                                                      \
+    X(nrt_f32_maxpool_ukernel, f32_maxpool)                                                                        \
     X(const nrt_gemm_table*, qs8_gemm)                                                                          \
     X(const nrt_gemm_table*, qs8_spmm) /* weights sparse in 1 x 4 blocks (gemm.h) */                              \
     X(const nrt_dwconv_table*, qs8_dwconv)                                                                      \

@@ -29,6 +29,13 @@ typedef void (*nrt_f32_vact_ukernel)(const nrt_activation* act, const float* x, 
 typedef void (*nrt_f32_vsum_rows_ukernel)(const float* x, size_t rows, size_t cols, size_t stride, float scale,
                                           float* y);
 
+/* One output pixel of MaxPool: y[c] = max over the `taps` pointers ind[t][c]
+ * (taps inside the input only), c < channels, as nrt_maxpool2d_f32_ref
+ * finds it: from -inf, a tap's value replaces the running max only when
+ * greater (a NaN tap is skipped, of +0 / -0 the earlier tap's stays), so
+ * every level's result is the reference's exactly. */
+typedef void (*nrt_f32_maxpool_ukernel)(size_t channels, size_t taps, const float* const* ind, float* y);
+
 /* Softmax (log_softmax false) or LogSoftmax (true) of one contiguous row of
  * n > 0 values (x == y not allowed). Same numerics as the reference
  * (kernels/ref/softmax_ref.h: max subtracted, sum of the exponentials in

@@ -159,12 +159,37 @@ static void pool_rows_int8_fast(const pool_job* j, const pool_state* s, int64_t 
     }
 }
 
+/* float32 MaxPool through the level's kernel, one output pixel at a time
+ * over the pointers of its taps inside the input (as the reference, which it
+ * matches exactly). */
+static void maxpool_rows_f32(const pool_job* j, const nrt_pool2d_geom* g, int64_t b, int64_t e) {
+    nrt_f32_maxpool_ukernel maxpool = nrt_kernels_of(j->ctx)->f32_maxpool;
+    const float* ind[POOL_MAX_TAPS];
+    const float* x = j->x->data;
+    for (int64_t row = b; row < e; row++) {
+        int64_t n = row / g->oh, y0 = row % g->oh * g->sh - g->pad_t, ky0, ky1;
+        tap_span(y0, g->kh, g->dh, 0, g->ih, &ky0, &ky1);
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            int64_t x0 = ox * g->sw - g->pad_l, kx0, kx1;
+            tap_span(x0, g->kw, g->dw, 0, g->iw, &kx0, &kx1);
+            size_t taps = 0;
+            for (int64_t ky = ky0; ky < ky1; ky++)
+                for (int64_t kx = kx0; kx < kx1; kx++)
+                    ind[taps++] = x + ((n * g->ih + y0 + ky * g->dh) * g->iw + x0 + kx * g->dw) * g->c;
+            maxpool((size_t)g->c, taps, ind, (float*)j->y->data + (row * g->ow + ox) * g->c);
+        }
+    }
+}
+
+static bool window_fits(const nrt_pool2d_geom* g) {
+    return g->kh <= POOL_MAX_TAPS && g->kw <= POOL_MAX_TAPS && g->kh * g->kw <= POOL_MAX_TAPS;
+}
+
 /* The kernels take windows of up to POOL_MAX_TAPS taps and a valid clamp (a
  * Clip with min > max keeps the reference's order). */
 static bool pool_fast_int8(const pool_state* s) {
     const nrt_pool2d_geom* g = &s->g;
-    return s->q.out.qmin <= s->q.out.qmax && g->kh <= POOL_MAX_TAPS && g->kw <= POOL_MAX_TAPS &&
-           g->kh * g->kw <= POOL_MAX_TAPS;
+    return s->q.out.qmin <= s->q.out.qmax && window_fits(g);
 }
 
 /* Quantized int8 window pools: the max pool's fused clamp applies after the max. */
@@ -200,6 +225,7 @@ static void pool_rows(void* arg, size_t begin, size_t end) {
     if (j->ctx->node->op == NRT_FB_OpType_AveragePool) nrt_avgpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_INT8) nrt_maxpool2d_qs8_ref(g, j->x->data, j->y->data, b, e);
     else if (j->x->dtype == NRT_UINT8) nrt_maxpool2d_u8_ref(g, j->x->data, j->y->data, b, e);
+    else if (window_fits(g)) maxpool_rows_f32(j, g, b, e);
     else nrt_maxpool2d_f32_ref(g, j->x->data, j->y->data, b, e);
     if (p->act.kind != NRT_ACT_NONE)
         nrt_bias_act_f32((float*)j->y->data + b * g->ow * g->c, (e - b) * g->ow, g->c, NULL, &p->act);

@@ -4,6 +4,7 @@
  * Interface: f32_kernels.h. Min / Max propagate NaN from either operand
  * (FMIN / FMAX do), as the reference does. */
 #include <arm_neon.h>
+#include <math.h>
 
 #include "../f32_kernels.h"
 #include "../ref/binary_ref.h"
@@ -123,3 +124,37 @@ void nrt_f32_vsum_rows_neon(const float* x, size_t n, size_t c, size_t stride, f
 }
 
 const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+
+/* ---- MaxPool: one output pixel over its taps' pointers ----
+ * A tap's value is taken where it is greater than the running max (vmaxq
+ * would propagate NaN): the reference's order, exactly. */
+NRT_ALWAYS_INLINE float32x4_t max_taken(float32x4_t x, float32x4_t acc) { return vbslq_f32(vcgtq_f32(x, acc), x, acc); }
+
+void nrt_f32_maxpool_neon(size_t channels, size_t taps, const float* const* ind, float* y) {
+    const float32x4_t lowest = vdupq_n_f32(-INFINITY);
+    size_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+        float32x4_t a0 = lowest, a1 = lowest, a2 = lowest, a3 = lowest;
+        for (size_t t = 0; t < taps; t++) {
+            const float* x = ind[t] + c;
+            a0 = max_taken(vld1q_f32(x), a0);
+            a1 = max_taken(vld1q_f32(x + 4), a1);
+            a2 = max_taken(vld1q_f32(x + 8), a2);
+            a3 = max_taken(vld1q_f32(x + 12), a3);
+        }
+        vst1q_f32(y + c, a0);
+        vst1q_f32(y + c + 4, a1);
+        vst1q_f32(y + c + 8, a2);
+        vst1q_f32(y + c + 12, a3);
+    }
+    for (; c + 4 <= channels; c += 4) {
+        float32x4_t a = lowest;
+        for (size_t t = 0; t < taps; t++) a = max_taken(vld1q_f32(ind[t] + c), a);
+        vst1q_f32(y + c, a);
+    }
+    if (c < channels) {
+        float32x4_t a = lowest;
+        for (size_t t = 0; t < taps; t++) a = max_taken(nrt_ld_part_f32(ind[t] + c, channels - c), a);
+        nrt_st_part_f32(y + c, a, channels - c);
+    }
+}

@@ -39,3 +39,11 @@ void nrt_f32_vsum_rows_scalar(const float* x, size_t rows, size_t cols, size_t s
 void nrt_f32_vsoftmax_scalar(bool log_softmax, const float* x, float* y, size_t n) {
     nrt_softmax_f32_ref(log_softmax ? NRT_LOG_SOFTMAX : NRT_SOFTMAX, x, y, 0, 1, (int64_t)n, 1);
 }
+
+void nrt_f32_maxpool_scalar(size_t channels, size_t taps, const float* const* ind, float* y) {
+    for (size_t c = 0; c < channels; c++) {
+        float m = -INFINITY;
+        for (size_t t = 0; t < taps; t++) m = ind[t][c] > m ? ind[t][c] : m;
+        y[c] = m;
+    }
+}

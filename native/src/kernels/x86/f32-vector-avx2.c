@@ -207,3 +207,31 @@ NRT_ISA_TARGET(AVX2) void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x
 }
 
 const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+
+/* ---- MaxPool: one output pixel over its taps' pointers ----
+ * max(x, acc) returns acc unless x > acc (vmaxps returns its second operand
+ * on NaN and on equal values): the reference's order, exactly. */
+NRT_ISA_TARGET(AVX2) void nrt_f32_maxpool_avx2(size_t channels, size_t taps, const float* const* ind, float* y) {
+    const __m256 lowest = _mm256_set1_ps(-INFINITY);
+    size_t c = 0;
+    for (; c + 32 <= channels; c += 32) {
+        __m256 a0 = lowest, a1 = lowest, a2 = lowest, a3 = lowest;
+        for (size_t t = 0; t < taps; t++) {
+            const float* x = ind[t] + c;
+            a0 = _mm256_max_ps(_mm256_loadu_ps(x), a0);
+            a1 = _mm256_max_ps(_mm256_loadu_ps(x + 8), a1);
+            a2 = _mm256_max_ps(_mm256_loadu_ps(x + 16), a2);
+            a3 = _mm256_max_ps(_mm256_loadu_ps(x + 24), a3);
+        }
+        _mm256_storeu_ps(y + c, a0);
+        _mm256_storeu_ps(y + c + 8, a1);
+        _mm256_storeu_ps(y + c + 16, a2);
+        _mm256_storeu_ps(y + c + 24, a3);
+    }
+    for (; c < channels; c += 8) {
+        __m256i m = nrt_mask8(channels - c);
+        __m256 a = lowest;
+        for (size_t t = 0; t < taps; t++) a = _mm256_max_ps(_mm256_maskload_ps(ind[t] + c, m), a);
+        _mm256_maskstore_ps(y + c, m, a);
+    }
+}

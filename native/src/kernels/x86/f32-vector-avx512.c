@@ -189,3 +189,31 @@ NRT_ISA_TARGET(AVX512) void nrt_f32_vsoftmax_avx512(bool log_softmax, const floa
 }
 
 const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+
+/* ---- MaxPool: one output pixel over its taps' pointers ----
+ * max(x, acc) returns acc unless x > acc (vmaxps returns its second operand
+ * on NaN and on equal values): the reference's order, exactly. */
+NRT_ISA_TARGET(AVX512) void nrt_f32_maxpool_avx512(size_t channels, size_t taps, const float* const* ind, float* y) {
+    const __m512 lowest = _mm512_set1_ps(-INFINITY);
+    size_t c = 0;
+    for (; c + 64 <= channels; c += 64) {
+        __m512 a0 = lowest, a1 = lowest, a2 = lowest, a3 = lowest;
+        for (size_t t = 0; t < taps; t++) {
+            const float* x = ind[t] + c;
+            a0 = _mm512_max_ps(_mm512_loadu_ps(x), a0);
+            a1 = _mm512_max_ps(_mm512_loadu_ps(x + 16), a1);
+            a2 = _mm512_max_ps(_mm512_loadu_ps(x + 32), a2);
+            a3 = _mm512_max_ps(_mm512_loadu_ps(x + 48), a3);
+        }
+        _mm512_storeu_ps(y + c, a0);
+        _mm512_storeu_ps(y + c + 16, a1);
+        _mm512_storeu_ps(y + c + 32, a2);
+        _mm512_storeu_ps(y + c + 48, a3);
+    }
+    for (; c < channels; c += 16) {
+        __mmask16 m = nrt_mask16(channels - c);
+        __m512 a = lowest;
+        for (size_t t = 0; t < taps; t++) a = _mm512_max_ps(_mm512_maskz_loadu_ps(m, ind[t] + c), a);
+        _mm512_mask_storeu_ps(y + c, m, a);
+    }
+}
