@@ -106,6 +106,8 @@ DW_CASES = [
     ((1, 8, 1, 1), (3, 3), dict(pads=[1, 1, 1, 1])),                  # every tap but one in the padding
     ((1, 200, 2, 40), (5, 5), dict(pads=[2, 2, 2, 2])),
     ((1, 5, 9, 20), (3, 3), {}),
+    ((1, 24, 9, 21), (7, 7), dict(pads=[3, 3, 3, 3])),                # stride-1 rows, 8 pixels a step + rest
+    ((1, 17, 13, 30), (3, 3), dict(strides=[2, 2], dilations=[2, 2], pads=[2, 2, 2, 2])),  # stride == dilation
 ]
 
 
