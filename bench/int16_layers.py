@@ -2,11 +2,11 @@
 weights) on each kernel level of this CPU, timed in one process with interleaved runs
 (median, min, max), with the 16x8 layer's agreement with fp32 next to int8's.
 
-    python bench/int16_layers.py [--runs 30] [--isa avx512,avx2,ref]
+    python bench/int16_layers.py [--runs 30] [--isa avx512,avx2,ref] [--layer depthwise]
 
 Layers (NCHW ONNX, converted with --quantize int8 on random calibration data): a 1x1 conv
-(the GEMM read in place), a 3x3 conv (indirect GEMM), a 3x3 depthwise conv (16x8: one
-portable C kernel at every level) and a FullyConnected. The 16x8 column
+(the GEMM read in place), a 3x3 conv (indirect GEMM), 3x3 and 5x5 depthwise convs (the
+depthwise tables, kernels/dwconv.h) and a FullyConnected. The 16x8 column
 includes its Quantize / Dequantize steps (its neighbours are float here)."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ LAYERS = {  # name: (input shape, weight shape, conv attributes or None for Gemm
     "conv 1x1 64->128 @ 40x80": ((1, 64, 40, 80), (128, 64, 1, 1), {}),
     "conv 3x3 64->64 @ 40x80": ((1, 64, 40, 80), (64, 64, 3, 3), {"pads": [1, 1, 1, 1]}),
     "depthwise 3x3 128 @ 40x80": ((1, 128, 40, 80), (128, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 128}),
+    "depthwise 5x5 s2 240 @ 24x80": ((1, 240, 24, 80), (240, 1, 5, 5),
+                                     {"pads": [2, 2, 2, 2], "strides": [2, 2], "group": 240}),
     "fully connected 80x480->120": ((80, 480), (480, 120), None),
 }
 
@@ -51,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--isa", default=",".join(reversed(cpu_levels())), help="kernel levels to time")
+    ap.add_argument("--layer", default="", help="only the layers whose name contains this")
     args = ap.parse_args()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
     tmp = Path(tempfile.mkdtemp(prefix="nanort-16x8-"))
@@ -59,12 +62,17 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("layer", "level") else "right")
     rng = np.random.default_rng(1)
     for name, (x_shape, w_shape, attrs) in LAYERS.items():
+        if args.layer not in name:
+            continue
         src = tmp / "layer.onnx"
         onnx.save(layer_model(x_shape, w_shape, attrs), src)
         calib = [{"x": rng.normal(0, 1, x_shape).astype(np.float32)} for _ in range(8)]
         paths = {"fp32": tmp / "fp32.nrt", "int8": tmp / "int8.nrt", "16x8": tmp / "16x8.nrt"}
         nanort.convert(src, paths["fp32"])
-        nanort.convert(src, paths["int8"], quantize="int8", calibration=calib, fix_accuracy=False)
+        # int8: auto_fallback=False, as a lone layer is otherwise kept in fp32 (too small to pay for its
+        # Quantize); 16x8 with it, as without it the float input and output get int8 glue too
+        nanort.convert(src, paths["int8"], quantize="int8", calibration=calib, fix_accuracy=False,
+                       auto_fallback=False)
         nanort.convert(src, paths["16x8"], quantize="int8", calibration=calib, fix_accuracy=False,
                        int16_activations=["y"])
         feeds = calib[0]

@@ -1,9 +1,10 @@
 """16x8 layers (int16 activations, int8 weights, kernels/requant.h): every kernel level
 this CPU has gives exactly the numpy model's int16 values (tests/int16_reference.py) on
 many shapes -- 1x1 (the GEMM read in place), KxK with padding, stride and dilation
-(indirect GEMM), grouped and depthwise convs, FullyConnected, K past the kernels' int32
-block (NRT_QS16_K_BLOCK) and extreme inputs (every product at its largest), fused
-Relu / Clip, 1 and 3 threads. The aarch64 levels run in test_aarch64.py's qemu build."""
+(indirect GEMM), grouped and depthwise convs (the depthwise tables on shapes of their
+own), FullyConnected, K past the kernels' int32 block (NRT_QS16_K_BLOCK) and extreme
+inputs (every product at its largest), fused Relu / Clip, 1 and 3 threads. The aarch64
+levels run in test_aarch64.py's qemu build."""
 
 from __future__ import annotations
 
@@ -97,6 +98,49 @@ def test_conv_levels(seed):
     g.node("Conv", ["x", "w", "b"], ["y"], kernel_shape=list(c["kernel"]), strides=list(c["stride"]),
            dilations=list(c["dilation"]), pads=list(c["pads"]), group=group, activation=ACTS[c["act"]])
     run_levels(g, x, want, c["threads"])
+
+
+DEPTHWISE = [  # (channels, h, w, kernel, stride, dilation, pads): tiles of 8 / 16 / 32 channels and their tails,
+    # interiors of several pixel blocks (the row entry) beside edge pixels (the tap pointers)
+    (2, 5, 6, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+    (7, 9, 40, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+    (8, 6, 21, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+    (16, 7, 37, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+    (17, 8, 19, (5, 5), (2, 2), (1, 1), (2, 2, 2, 2)),
+    (31, 4, 23, (3, 3), (2, 1), (1, 1), (1, 0, 1, 2)),
+    (32, 5, 34, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+    (33, 6, 18, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+    (48, 3, 11, (3, 3), (1, 2), (2, 2), (2, 2, 2, 2)),
+    (64, 4, 9, (3, 5), (1, 1), (1, 1), (1, 2, 1, 2)),
+    (100, 3, 7, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+    (120, 12, 15, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3)),
+    (5, 13, 14, (11, 11), (1, 1), (1, 1), (5, 5, 5, 5)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(DEPTHWISE)))
+@pytest.mark.parametrize("extreme", [False, True])
+def test_depthwise_levels(case, extreme):
+    """The 16x8 depthwise tables (kernels/dwconv.h: qs16-qc8w-dwconv-*) on 3x3 / 5x5 / other kernels, strides
+    1 and 2, dilation, channel counts off their vectors; extreme: every product at +-2^22 and a bias up to
+    2^33, the sums past int32. Output scales keep most outputs inside the int16 range, not clamped."""
+    c, h, w_, kernel, stride, dil, pads = DEPTHWISE[case]
+    rng = np.random.default_rng(case * 2 + extreme)
+    s_x, s_y = float(np.float32(0.001)), float(np.float32(rng.uniform(15, 30) if extreme else rng.uniform(0.005, 0.02)))
+    x = x16(rng, (1 + case % 2, h, w_, c), extreme)
+    w, s_w = weights(rng, (c, *kernel, 1), case % 3 != 0, extreme)
+    bias = rng.integers(-2 ** 33, 2 ** 33, c) if extreme else rng.integers(-2 ** 22, 2 ** 22, c)
+    act = [None, "relu", "clip"][case % 3]
+    want = ref.conv2d(x, s_x, w, s_w, bias, s_y, stride, dil, pads, c, act)
+    assert np.mean(np.abs(want.astype(np.int32)) < 32767) > 0.5  # the sums reach the output, not just the clamp
+    g = G()
+    g.t("x", np.int16, x.shape, (s_x, 0))
+    weight_tensor(g, "w", w, s_w, 0)
+    g.t("b", np.int64, (c,), data=bias)
+    g.t("y", np.int16, want.shape, (s_y, 0))
+    g.node("Conv", ["x", "w", "b"], ["y"], kernel_shape=list(kernel), strides=list(stride), dilations=list(dil),
+           pads=list(pads), group=c, activation=ACTS[act])
+    run_levels(g, x, want, threads=1 + case % 2)
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 3), (33, 64, 31), (9, 257, 17), (3, 1031, 40)])

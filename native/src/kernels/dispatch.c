@@ -99,16 +99,22 @@ void nrt_qs8_lut_neon(size_t n, const int8_t* x, const int8_t* table, int8_t* y)
 
 /* 16x8 (qs16_kernels.h) */
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x4c2_minmax_fp32_scalar;
+extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_8_minmax_fp32_scalar;
 void nrt_qs16_quantize_scalar(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_scalar(size_t n, const int16_t* x, float s, float* y);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_8x16c2_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_avx2;
+extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_32x4c2_minmax_fp32_avx512vnni;
+extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_16x4c2_minmax_fp32_avx2;
 void nrt_qs16_quantize_avx2(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_avx2(size_t n, const int16_t* x, float s, float* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_neon_mlal;
+extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal;
+void nrt_qs16_quantize_neon(size_t n, const float* x, float s, int16_t* y);
+void nrt_qs16_dequantize_neon(size_t n, const int16_t* x, float s, float* y);
 #endif
 
 /* data movement (movement_kernels.h) */
@@ -133,6 +139,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_4_minmax_fp32_scalar,
         .qs8_matmul = &nrt_qs8_matmul_4x4k2_minmax_fp32_scalar,
         .qs16_gemm = &nrt_qs16_qc8w_gemm_4x4c2_minmax_fp32_scalar,
+        .qs16_dwconv = &nrt_qs16_qc8w_dwconv_8_minmax_fp32_scalar,
         .qs16_quantize = nrt_qs16_quantize_scalar,
         .qs16_dequantize = nrt_qs16_dequantize_scalar,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
@@ -162,6 +169,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x4k2_minmax_fp32_avx2,
         .qs8_convt = &nrt_qs8_qc8w_convt_8c2_minmax_fp32_avx2,
         .qs16_gemm = &nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_avx2,
+        .qs16_dwconv = &nrt_qs16_qc8w_dwconv_16x4c2_minmax_fp32_avx2,
         .qs16_quantize = nrt_qs16_quantize_avx2,
         .qs16_dequantize = nrt_qs16_dequantize_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
@@ -191,6 +199,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_convt = &nrt_qs8_qc8w_convt_16c4_minmax_fp32_avx512vnni,
         .qs8_matmul = &nrt_qs8_matmul_4x16k2_minmax_fp32_avx512vnni,
         .qs16_gemm = &nrt_qs16_qc8w_gemm_8x16c2_minmax_fp32_avx512vnni,
+        .qs16_dwconv = &nrt_qs16_qc8w_dwconv_32x4c2_minmax_fp32_avx512vnni,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_8x32c4_avx512vnni,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni,
         .qs8_vadd = nrt_qs8_vadd_avx512,
@@ -220,6 +229,9 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_dwconv = &nrt_qs8_qc8w_dwconv_16x2_minmax_fp32_neon_mul8,
         .qs8_matmul = &nrt_qs8_matmul_4x8k2_minmax_fp32_neon,
         .qs16_gemm = &nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_neon_mlal,
+        .qs16_dwconv = &nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal,
+        .qs16_quantize = nrt_qs16_quantize_neon,
+        .qs16_dequantize = nrt_qs16_dequantize_neon,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
         .qs8_vmul = nrt_qs8_vmul_neon,

@@ -35,6 +35,7 @@
     X(const nrt_qs8_convt_table*, qs8_convt)                                                                        \
     X(const nrt_gemm_table*, qs8_matmul)                                                                      \
     X(const nrt_gemm_table*, qs16_gemm) /* 16x8: int16 activations, int8 weights (qs16_kernels.h) */             \
+    X(const nrt_dwconv_table*, qs16_dwconv)                                                                     \
     X(nrt_qs16_quantize_ukernel, qs16_quantize)                                                                   \
     X(nrt_qs16_dequantize_ukernel, qs16_dequantize)                                                               \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \

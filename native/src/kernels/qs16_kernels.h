@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "dwconv.h"
 #include "gemm.h"
 
 /* Kernels accumulate at most this many products in an int32 lane, then add
@@ -45,6 +46,27 @@ static inline int16_t nrt_qs16_requantize(int64_t acc, float m, const nrt_qs16_r
 }
 
 extern const nrt_gemm_format nrt_gemm_format_qs16_qc8w;
+
+/* 16x8 depthwise tile of nrt_dwconv_format_qs16_qc8w (dwconv.h), cw a
+ * multiple of 8, every per-channel array in slot order:
+ *   double bias[cw]                   the int64 bias, exact
+ *   int16  w[ceil(taps / 2)][cw][2]   a pair of consecutive taps' weights per
+ *                                     slot (0 past the last tap and channel)
+ *   float  m[cw]
+ * Slot s of half k = s / (cw / 2), i = s % (cw / 2) holds channel
+ * 8 (i / 4) + 4 k + i % 4: the order in which interleaving two taps' int16
+ * codes (x86 unpacklo / unpackhi_epi16 within 128-bit lanes) puts the
+ * channels into two vectors of int32 lanes, each lane one channel's pair of
+ * taps; packing two such vectors back to int16 (packs_epi32) restores the
+ * channel order. For cw = 8 it is the identity. Every tap's products sum in
+ * an int32 lane: at most NRT_CONV_MAX_TAPS (128) of |x * w| <= 2^22, below
+ * 2^30; then + the bias in double, exact. */
+extern const nrt_dwconv_format nrt_dwconv_format_qs16_qc8w;
+
+static inline size_t nrt_qs16_dw_slot_channel(size_t cw, size_t s) {
+    size_t i = s % (cw / 2);
+    return 8 * (i / 4) + 4 * (s / (cw / 2)) + i % 4;
+}
 
 /* The glue around a 16x8 layer (requant.h's Quantize / Dequantize rules for
  * int16 with zero point 0 and one scale, as nrt_quantize_ref /

@@ -1,7 +1,7 @@
 /* 16x8 Conv and FullyConnected (ops/qs16.h): the constants are checked and
  * the weights packed for the level's qs16 GEMM table at load; the runs go
- * through the one GEMM / conv driver (kernels/gemm.h, kernels/conv.h); a
- * depthwise conv on the portable kernel of kernels/ref/qs16_dwconv_ref.h. */
+ * through the one GEMM / conv driver (kernels/gemm.h, kernels/conv.h), a
+ * depthwise conv on the level's qs16 depthwise table (kernels/dwconv.h). */
 #include "qs16.h"
 
 #include <math.h>
@@ -11,7 +11,6 @@
 #include "../kernels/conv.h"
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
-#include "../kernels/ref/qs16_dwconv_ref.h"
 #include "../kernels/requant.h"
 #include "spatial_common.h"
 
@@ -21,7 +20,6 @@ typedef struct qs16_params {
     nrt_activation act;
     bool keep_dims;       /* FullyConnected */
     nrt_conv_plan plan;   /* Conv */
-    bool depthwise;       /* Conv on nrt_qs16_dwconv_ref (plan unused), weights packed [kh][kw][C] */
     const nrt_gemm_table* gemm;
     nrt_qs16_requant rq;
     const void* packed; /* shared with every op packing them alike (engine/packed.h) */
@@ -103,9 +101,10 @@ static nrt_status pack_shared(nrt_ctx* ctx, qs16_params* p, const nrt_conv_plan*
                               size_t bytes) {
     const nrt_node* n = ctx->node;
     const nrt_tensor *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
-    nrt_pack_key key = {{0x5116u << 2 | (uint64_t)p->depthwise << 1 | (conv_plan != NULL), (uint64_t)n->inputs[1],
-                         (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1),
-                         (uint64_t)(uintptr_t)(conv_plan ? conv_plan->gemm : p->gemm),
+    bool depthwise = conv_plan && conv_plan->kind == NRT_CONV_DEPTHWISE;
+    const void* table = depthwise ? (const void*)conv_plan->dw : conv_plan ? (const void*)conv_plan->gemm : p->gemm;
+    nrt_pack_key key = {{0x5116u << 2 | (uint64_t)depthwise << 1 | (conv_plan != NULL), (uint64_t)n->inputs[1],
+                         (uint64_t)(n->num_inputs > 2 ? n->inputs[2] : -1), (uint64_t)(uintptr_t)table,
                          nrt_pack_key_f32(nrt_in(ctx, 0)->quant.scale[0]),
                          nrt_pack_key_f32(nrt_out(ctx, 0)->quant.scale[0]),
                          (uint64_t)p->group, conv_plan ? (uint64_t)conv_plan->merged_rows : 0, bytes}};
@@ -113,9 +112,7 @@ static nrt_status pack_shared(nrt_ctx* ctx, qs16_params* p, const nrt_conv_plan*
     if ((p->packed = nrt_packed_find(ctx->model, &key, &info))) return NRT_OK;
     void* dst = nrt_packed_alloc(ctx->model, bytes);
     if (!dst) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
-    if (p->depthwise) {
-        nrt_qs16_dwconv_pack(w->data, w->dims[0], w->dims[1] * w->dims[2], dst);
-    } else if (conv_plan) {
+    if (conv_plan) {
         nrt_conv_weights cw = {w->data, b ? b->data : NULL, p->m, 0};
         if (!nrt_conv_pack(conv_plan, d, &cw, dst)) {
             nrt_mem_free(ctx->model, dst);
@@ -154,10 +151,8 @@ nrt_status nrt_conv_qs16_parse(nrt_ctx* ctx) {
                   (win->auto_pad != NRT_FB_AutoPad_NOTSET && win->auto_pad != NRT_FB_AutoPad_VALID);
     nrt_conv_desc d = {false, w->dims, o.group, {win->stride[0], win->stride[1]},
                        {win->dilation[0], win->dilation[1]}, padded};
-    nrt_conv_kernels k = {nrt_kernels_of(ctx)->qs16_gemm, NULL, NULL};
-    o.depthwise = w->dims[3] == 1 && o.group > 1 && w->dims[0] == o.group;
-    if (o.depthwise ? w->dims[1] * w->dims[2] > NRT_CONV_MAX_TAPS
-                    : w->dims[0] % o.group != 0 || !nrt_conv_plan_init(&k, &d, &o.plan))
+    nrt_conv_kernels k = {nrt_kernels_of(ctx)->qs16_gemm, nrt_kernels_of(ctx)->qs16_dwconv, NULL};
+    if (w->dims[0] % o.group != 0 || !nrt_conv_plan_init(&k, &d, &o.plan))
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "16x8 Conv %s: no kernel for this geometry (group %lld, "
                            "%lld x %lld taps; at most %d taps)", w->name, (long long)o.group, (long long)w->dims[1],
                            (long long)w->dims[2], NRT_CONV_MAX_TAPS);
@@ -166,7 +161,6 @@ nrt_status nrt_conv_qs16_parse(nrt_ctx* ctx) {
     if (!p) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *p = o;
     if ((st = check_constants(ctx, &p->act, cout, p->m, &p->rq))) return st;
-    if (p->depthwise) return pack_shared(ctx, p, NULL, NULL, (size_t)nrt_numel(w) * sizeof(int16_t));
     return pack_shared(ctx, p, &p->plan, &d, p->plan.packed_bytes);
 }
 
@@ -199,24 +193,14 @@ nrt_status nrt_conv_qs16_prepare(nrt_ctx* ctx) {
     conv_qs16_state* s = nrt_alloc_state(ctx, sizeof *s);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->g = g;
-    ctx->node->scratch_bytes = p->depthwise ? 0 : (size_t)cin * sizeof(int16_t); /* the padding: C_in zeros */
+    ctx->node->scratch_bytes = (size_t)cin * sizeof(int16_t); /* the padding: C_in zeros */
     return NRT_OK;
-}
-
-static void dwconv_rows(void* arg, size_t begin, size_t end) {
-    nrt_qs16_dwconv_ref(arg, (int64_t)begin, (int64_t)end);
 }
 
 nrt_status nrt_conv_qs16_eval(nrt_ctx* ctx) {
     const qs16_params* p = ctx->node->params;
     const conv_qs16_state* s = ctx->node->state;
     if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0) return NRT_OK;
-    if (p->depthwise) {
-        nrt_qs16_dwconv d = {&s->g, nrt_in(ctx, 0)->data, p->packed, nrt_in(ctx, 2) ? nrt_in(ctx, 2)->data : NULL,
-                             p->m, p->rq, nrt_out(ctx, 0)->data};
-        nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, dwconv_rows, &d);
-        return NRT_OK;
-    }
     int16_t* pad = ctx->node->scratch;
     memset(pad, 0, (size_t)s->g.cin * sizeof *pad);
     nrt_threads threads = nrt_threads_of(ctx);
