@@ -459,6 +459,7 @@ def test_resize_errors(tmp_path):
 
 PAD_CASES = {
     "constant_value": ("constant", [0, 1, 2, 1, 0, 0, 1, 3], 2.5),
+    "zero_both_row_edges": ("constant", [0, 1, 0, 2, 1, 0, 1, 3], None),  # memset fills (pad_ref.c)
     "reflect": ("reflect", [0, 0, 2, 3, 0, 0, 1, 2], None),
     "edge": ("edge", [1, 0, 3, 1, 0, 2, 1, 0], None),
     "wrap": ("wrap", [0, 1, 2, 3, 0, 1, 4, 1], None),

@@ -128,6 +128,29 @@ CASES["squeeze_expand_dims"] = build(
 CASES["cast_to_int32"] = single("CAST", [Var((2, 3))], [Var((2, 3), np.int32)])
 
 
+def _padded_convs() -> bytes:
+    """ZeroPadding2D before VALID convolutions, as Keras exports it: a spatial PAD read by a stride-2
+    depthwise conv and a conv (both fold it into their own padding), and an asymmetric one by a conv."""
+    def paddings(*begin_end) -> Const:
+        return Const(np.array(begin_end, np.int32).reshape(4, 2))
+
+    pad = {"x": Var((1, 9, 10, 4)), "p1": paddings(0, 0, 1, 1, 1, 1, 0, 0), "xp": Var((1, 11, 12, 4)),
+           "p2": paddings(0, 0, 0, 2, 1, 0, 0, 0), "xa": Var((1, 11, 11, 4))}
+    convs = {"dw": Var((1, 5, 5, 4)), "cv": Var((1, 9, 10, 3)), "ca": Var((1, 5, 5, 3)),
+             "wd": w(1, 3, 3, 4), "bd": w(4), "wc": w(3, 3, 3, 4), "bc": w(3), "wa": w(3, 3, 3, 4)}
+    valid = {"padding": 1, "dilationHFactor": 1, "dilationWFactor": 1}
+    ops = [Op("PAD", ["x", "p1"], ["xp"]),
+           Op("DEPTHWISE_CONV_2D", ["xp", "wd", "bd"], ["dw"], "DepthwiseConv2DOptions",
+              {**valid, "strideH": 2, "strideW": 2, "depthMultiplier": 1, "fusedActivationFunction": 3}),
+           Op("CONV_2D", ["xp", "wc", "bc"], ["cv"], "Conv2DOptions", {**valid, "strideH": 1, "strideW": 1}),
+           Op("PAD", ["x", "p2"], ["xa"]),
+           Op("CONV_2D", ["xa", "wa", "bc"], ["ca"], "Conv2DOptions", {**valid, "strideH": 2, "strideW": 2})]
+    return build({**pad, **convs}, ops, ["x"], ["dw", "cv", "ca"])
+
+
+CASES["pad_then_valid_convs"] = _padded_convs()
+
+
 def _quantized_conv() -> bytes:
     """float -> QUANTIZE -> int8 CONV_2D (per-channel weights, int32 bias) -> DEQUANTIZE -> float."""
     wq = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
@@ -194,3 +217,15 @@ def test_signature_names_are_kept(tmp_path):
     assert (sig.Inputs(0).Name(), sig.Outputs(0).Name()) == (b"pixels", b"scores")
     with nanort.Model(tmp_path / "m.nrt") as model:
         assert [t.name for t in model.inputs] == ["x"] and [t.name for t in model.outputs] == ["y"]
+
+
+def test_zero_padding_folds_into_the_convolutions(tmp_path):
+    """The PADs of _padded_convs leave the .nrt (their convolutions pad instead; agreement with TFLite:
+    test_operator_agrees_with_tflite[pad_then_valid_convs])."""
+    from nanort.schema.OpType import OpType
+
+    (tmp_path / "m.tflite").write_bytes(CASES["pad_then_valid_convs"])
+    nanort.convert(tmp_path / "m.tflite", tmp_path / "m.nrt")
+    graph = NrtModel.GetRootAs((tmp_path / "m.nrt").read_bytes(), 0).Graphs(0)
+    ops = [graph.Operators(i).Op() for i in range(graph.OperatorsLength())]
+    assert OpType.Pad not in ops and ops.count(OpType.Conv) == 3

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, conv_taps, dynamic_int8, fold, fuse, layout, qdq
+from . import cleanup, conv_taps, dynamic_int8, fold, fuse, layout, pad_into_conv, qdq
 
 
 @dataclass
@@ -31,6 +31,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("x + x * s -> x * (s + 1)", fuse.fold_residual_scale),
             ("matmul -> fully connected", fuse.matmul_to_fully_connected),
             ("fold scale-shift", fold.fold_linear_steps),
+            ("zero Pad -> the Conv's padding", pad_into_conv.fold_pads_into_convs),
             ("conv taps that read only padding", conv_taps.trim_padding_taps),
             ("fuse activations", lambda g: fuse.fuse_activations(g, only_clamps=options.fuse_only_clamps)),
             ("dynamic int8 matmul -> fully connected", dynamic_int8.fold_dynamic_matmul),

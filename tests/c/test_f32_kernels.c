@@ -264,7 +264,8 @@ static float ref_binary(int op, float a, float b) {
     case NRT_F32_VMUL: return a * b;
     case NRT_F32_VDIV: return a / b;
     case NRT_F32_VMIN: return a != a || b != b ? NAN : (a < b ? a : b);
-    default: return a != a || b != b ? NAN : (a > b ? a : b);
+    case NRT_F32_VMAX: return a != a || b != b ? NAN : (a > b ? a : b);
+    default: return a > 0 ? a : a * b; /* PRelu */
     }
 }
 

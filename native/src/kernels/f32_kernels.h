@@ -20,7 +20,11 @@
 #include "gemm.h"
 
 /* ---- vector (elementwise) kernels over contiguous float32 runs ---- */
-enum { NRT_F32_VADD, NRT_F32_VSUB, NRT_F32_VMUL, NRT_F32_VDIV, NRT_F32_VMIN, NRT_F32_VMAX, NRT_F32_VOP_COUNT };
+/* VPRELU: a > 0 ? a : a * b (b the slope). */
+enum {
+    NRT_F32_VADD, NRT_F32_VSUB, NRT_F32_VMUL, NRT_F32_VDIV, NRT_F32_VMIN, NRT_F32_VMAX, NRT_F32_VPRELU,
+    NRT_F32_VOP_COUNT
+};
 /* mode: NRT_BIN_VV / VS / SV of kernels/ref/binary_ref.h (which operand is one repeated value). */
 typedef void (*nrt_f32_vbinary_ukernel)(size_t n, const float* a, const float* b, float* y, int mode);
 /* y[i] = act(x[i]) (x == y allowed). */

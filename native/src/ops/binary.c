@@ -96,7 +96,7 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     return st;
 }
 
-/* float32 Add / Sub / Mul / Div / Min / Max: the level's vector kernels. */
+/* float32 Add / Sub / Mul / Div / Min / Max / PRelu: the level's vector kernels. */
 static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
     const nrt_kernels* k = nrt_kernels_of(ctx);
     int vop = -1;
@@ -107,6 +107,7 @@ static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, bi
     case NRT_FB_OpType_Div: vop = NRT_F32_VDIV; break;
     case NRT_FB_OpType_Min: vop = NRT_F32_VMIN; break;
     case NRT_FB_OpType_Max: vop = NRT_F32_VMAX; break;
+    case NRT_FB_OpType_PRelu: vop = NRT_F32_VPRELU; break;
     default: break;
     }
     s->vfast = vop >= 0 && a->dtype == NRT_FLOAT32 && b->dtype == NRT_FLOAT32 ? k->f32_vbinary[vop] : NULL;

@@ -120,6 +120,9 @@ static nrt_status build_plan(nrt_ctx* ctx, const nrt_tensor* x, const int64_t* b
             s->plan.run_out = lead;
             s->plan.run_src = crop;
             s->plan.run_len = kept < out[a] - lead ? kept : out[a] - lead;
+            s->plan.edges_constant = true;
+            for (int64_t o = 0; o < out[a]; o++)
+                if ((o < lead || o >= lead + s->plan.run_len) && m[o] >= 0) s->plan.edges_constant = false;
         }
         m += out[a];
     }

@@ -216,7 +216,7 @@ static nrt_status plan_nearest(nrt_ctx* ctx, const resize_params* p, const nrt_t
     uint64_t elem;
     nrt_dtype_bytes(x->dtype, 1, &elem);
     s->gather = (nrt_pad_plan){x->rank, (size_t)elem, s->in_dims, s->out_dims, s->map, 0, 0,
-                               is_identity(last) ? last->out : 0, NULL};
+                               is_identity(last) ? last->out : 0, NULL, false};
     return NRT_OK;
 }
 

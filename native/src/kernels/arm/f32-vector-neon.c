@@ -17,7 +17,8 @@ NRT_ALWAYS_INLINE float32x4_t vop(float32x4_t a, float32x4_t b, const int op) {
     case NRT_F32_VMUL: return vmulq_f32(a, b);
     case NRT_F32_VDIV: return vdivq_f32(a, b);
     case NRT_F32_VMIN: return vminq_f32(a, b);
-    default: return vmaxq_f32(a, b);
+    case NRT_F32_VMAX: return vmaxq_f32(a, b);
+    default: return vbslq_f32(vcgtq_f32(a, vdupq_n_f32(0.0f)), a, vmulq_f32(a, b)); /* PRelu, b the slope */
     }
 }
 
@@ -55,6 +56,7 @@ VBINARY(vmul, NRT_F32_VMUL)
 VBINARY(vdiv, NRT_F32_VDIV)
 VBINARY(vmin, NRT_F32_VMIN)
 VBINARY(vmax, NRT_F32_VMAX)
+VBINARY(vprelu, NRT_F32_VPRELU)
 
 /* The loop for one activation kind (a constant after inlining, so the switch in nrt_act_neon folds away). */
 NRT_ALWAYS_INLINE void vact_loop(const nrt_activation* act, const float* x, float* y, size_t n, const unsigned kind) {
@@ -123,7 +125,7 @@ void nrt_f32_vsum_rows_neon(const float* x, size_t n, size_t c, size_t stride, f
     }
 }
 
-const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_neon[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax, vprelu};
 
 /* ---- MaxPool: one output pixel over its taps' pointers ----
  * A tap's value is taken where it is greater than the running max (vmaxq

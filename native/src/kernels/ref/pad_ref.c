@@ -4,8 +4,28 @@
 
 #include "nanort.h"
 
+static bool all_zero_bytes(const uint8_t* value, size_t elem) {
+    for (size_t i = 0; i < elem; i++)
+        if (value[i]) return false;
+    return true;
+}
+
+/* n copies of value: one memset for zero bytes (the usual padding), else
+ * one copy, then doubling copies of what is written (a few memcpy calls
+ * instead of one per element). */
 static void fill(uint8_t* y, const uint8_t* value, size_t elem, int64_t n) {
-    for (int64_t i = 0; i < n; i++) memcpy(y + (size_t)i * elem, value, elem);
+    if (n <= 0) return;
+    size_t total = (size_t)n * elem, done = elem;
+    if (all_zero_bytes(value, elem)) {
+        memset(y, 0, total);
+        return;
+    }
+    memcpy(y, value, elem);
+    while (done < total) {
+        size_t chunk = done < total - done ? done : total - done;
+        memcpy(y + done, y, chunk);
+        done += chunk;
+    }
 }
 
 /* y row = x row gathered through lmap (the constant where lmap < 0), skipping
@@ -26,6 +46,15 @@ static void gather_row(const nrt_pad_plan* p, const uint8_t* xr, uint8_t* yr) {
     int64_t run_end = p->run_len > 0 ? p->run_out + p->run_len : 0;
     if (run_end > 0) memcpy(yr + (size_t)p->run_out * p->elem, xr + (size_t)p->run_src * p->elem,
                             (size_t)p->run_len * p->elem);
+    if (p->edges_constant && run_end == 0) {
+        fill(yr, p->value, p->elem, out_len);
+        return;
+    }
+    if (p->edges_constant) {
+        fill(yr, p->value, p->elem, p->run_out);
+        fill(yr + (size_t)run_end * p->elem, p->value, p->elem, out_len - run_end);
+        return;
+    }
     switch (p->elem) {
     case 1: GATHER(1) break;
     case 2: GATHER(2) break;

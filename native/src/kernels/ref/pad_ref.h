@@ -5,6 +5,7 @@
 #ifndef NRT_PAD_REF_H
 #define NRT_PAD_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,8 @@ typedef struct nrt_pad_plan {
     const int64_t* const* map;     /* map[axis][out index] = source index or -1 */
     int64_t run_out, run_src, run_len; /* last axis: out[run_out + i] = in[run_src + i] */
     const uint8_t* value;          /* the constant, elem bytes */
+    bool edges_constant;           /* last axis: every index outside the run maps to the constant
+                                      (constant-mode padding): the edges are filled, not gathered */
 } nrt_pad_plan;
 
 /* Output rows [row_begin, row_end) of prod(out_dims[0 .. rank-2]). */

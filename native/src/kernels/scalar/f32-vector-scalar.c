@@ -21,8 +21,9 @@ VBINARY(vmul, a * b)
 VBINARY(vdiv, a / b)
 VBINARY(vmin, (a < b || isnan(a)) ? a : b) /* NaN propagates, as numpy.minimum */
 VBINARY(vmax, (a > b || isnan(a)) ? a : b)
+VBINARY(vprelu, a > 0 ? a : a * b) /* b: the slope */
 
-const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_scalar[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax, vprelu};
 
 void nrt_f32_vact_scalar(const nrt_activation* act, const float* x, float* y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = nrt_activation_apply(act, x[i]);

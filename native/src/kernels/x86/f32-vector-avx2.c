@@ -14,7 +14,8 @@ NRT_ISA_INLINE(AVX2) __m256 vop(__m256 a, __m256 b, const int op) {
     case NRT_F32_VMUL: return _mm256_mul_ps(a, b);
     case NRT_F32_VDIV: return _mm256_div_ps(a, b);
     case NRT_F32_VMIN: return _mm256_blendv_ps(_mm256_min_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
-    default: return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+    case NRT_F32_VMAX: return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+    default: return _mm256_blendv_ps(_mm256_mul_ps(a, b), a, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ));
     }
 }
 
@@ -48,6 +49,7 @@ VBINARY(vmul, NRT_F32_VMUL)
 VBINARY(vdiv, NRT_F32_VDIV)
 VBINARY(vmin, NRT_F32_VMIN)
 VBINARY(vmax, NRT_F32_VMAX)
+VBINARY(vprelu, NRT_F32_VPRELU)
 
 NRT_ISA_INLINE(AVX2) void vact_loop(const nrt_activation* act, const float* x, float* y, size_t n,
                                     const unsigned kind) {
@@ -206,7 +208,7 @@ NRT_ISA_TARGET(AVX2) void nrt_f32_vsoftmax_avx2(bool log_softmax, const float* x
     for (; i < n; i++) y[i] = (x[i] - mx) - ls;
 }
 
-const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx2[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax, vprelu};
 
 /* ---- MaxPool: one output pixel over its taps' pointers ----
  * max(x, acc) returns acc unless x > acc (vmaxps returns its second operand

@@ -17,8 +17,10 @@ NRT_ISA_INLINE(AVX512) __m512 vop(__m512 a, __m512 b, const int op) {
     case NRT_F32_VDIV: return _mm512_div_ps(a, b);
     case NRT_F32_VMIN: /* vminps returns b when either is NaN: patch lanes where a is NaN */
         return _mm512_mask_mov_ps(_mm512_min_ps(a, b), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
-    default:
+    case NRT_F32_VMAX:
         return _mm512_mask_mov_ps(_mm512_max_ps(a, b), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
+    default: /* PRelu, b the slope */
+        return _mm512_mask_mov_ps(_mm512_mul_ps(a, b), _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), a);
     }
 }
 
@@ -53,6 +55,7 @@ VBINARY(vmul, NRT_F32_VMUL)
 VBINARY(vdiv, NRT_F32_VDIV)
 VBINARY(vmin, NRT_F32_VMIN)
 VBINARY(vmax, NRT_F32_VMAX)
+VBINARY(vprelu, NRT_F32_VPRELU)
 
 /* The loop for one activation kind (a constant after inlining, so the switch in nrt_act512 folds away). */
 NRT_ISA_INLINE(AVX512) void vact_loop(const nrt_activation* act, const float* x, float* y, size_t n,
@@ -188,7 +191,7 @@ NRT_ISA_TARGET(AVX512) void nrt_f32_vsoftmax_avx512(bool log_softmax, const floa
     _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), ls));
 }
 
-const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax};
+const nrt_f32_vbinary_ukernel nrt_f32_vbinary_avx512[NRT_F32_VOP_COUNT] = {vadd, vsub, vmul, vdiv, vmin, vmax, vprelu};
 
 /* ---- MaxPool: one output pixel over its taps' pointers ----
  * max(x, acc) returns acc unless x > acc (vmaxps returns its second operand
