@@ -65,7 +65,7 @@ NRT_ISA_INLINE(AVX2) void dw_pixels(const nrt_dw_src* s, size_t c0, size_t n, co
     const int32_t* w = tile + CW;
     /* A fixed kernel shape runs on the row source only: its kernel rows'
      * pixel-0 pointers, taken once. */
-    const int8_t* base[KH ? KH : 1];
+    const int8_t* base[5]; /* KH is 3 or 5 where used */
     for (int i = 0; i < KH; i++) base[i] = (const int8_t*)s->rows[i] + s->p0 * s->xs + c0;
     size_t r = 0, kx = 0;
     NRT_DW_UNROLL_PAIRS
