@@ -91,10 +91,13 @@ NRT_ISA_INLINE(AVX512) __m256i requant_pixel(const __m256i* acc, const __m256* m
 
 /* P pixels of one channel tile: all kh x kw taps in pairs. KH, KW: the
  * kernel's shape when known at compile time (the pair loop then unrolls into
- * fixed offsets), else 0. */
+ * fixed offsets), else 0. S1: the row source's pixel stride equals its tap
+ * stride (stride = dilation, mostly both 1): pixel p's tap kx is pixel p +
+ * kx's tap 0: fewer distinct addresses in the unrolled code (measured 6 %
+ * faster on 3x3 stride 1). */
 NRT_ISA_INLINE(AVX512) void dw_pixels(const nrt_dw_src* s, size_t c0, __mmask32 km, const int32_t* tile, int8_t* y,
                                       size_t y_stride, const nrt_qs8_requant* rq, const int P, const int FULL,
-                                      const int KH, const int KW) {
+                                      const int KH, const int KW, const int S1) {
     __m256i acc[PIX][4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
@@ -104,6 +107,10 @@ NRT_ISA_INLINE(AVX512) void dw_pixels(const nrt_dw_src* s, size_t c0, __mmask32 
     }
     const size_t kw = KW ? (size_t)KW : s->kw, taps = (KH ? (size_t)KH : s->kh) * kw;
     const int32_t* w = tile + CW;
+    /* A fixed kernel shape runs on the row source only (the indirection's
+     * taps run the loop): its kernel rows' pixel-0 pointers, taken once. */
+    const int8_t* base[5]; /* KH is 3 or 5 where used */
+    for (int i = 0; i < KH; i++) base[i] = (const int8_t*)s->rows[i] + s->p0 * s->xs + c0;
     size_t r = 0, kx = 0;
     NRT_DW_UNROLL_PAIRS
     for (size_t t = 0; t < taps; t += 2, w += CW) {
@@ -113,6 +120,11 @@ NRT_ISA_INLINE(AVX512) void dw_pixels(const nrt_dw_src* s, size_t c0, __mmask32 
         int has_b = t + 1 < taps;
 #pragma GCC unroll 4
         for (int p = 0; p < P; p++) {
+            if (KH) {
+                xa[p] = S1 ? base[ra] + (p + kxa) * s->ts : base[ra] + (size_t)p * s->xs + kxa * s->ts;
+                xb[p] = !has_b ? xa[p] : S1 ? base[r] + (p + kx) * s->ts : base[r] + (size_t)p * s->xs + kx * s->ts;
+                continue;
+            }
             xa[p] = (const int8_t*)nrt_dw_row(s, (size_t)p, ra, 1) + kxa * s->ts + c0;
             xb[p] = has_b ? (const int8_t*)nrt_dw_row(s, (size_t)p, r, 1) + kx * s->ts + c0 : xa[p];
         }
@@ -154,38 +166,41 @@ NRT_ISA_INLINE(AVX512) nrt_dw_src src_at(const nrt_dw_src* s, size_t p) {
 
 /* All pixels of one channel tile. */
 NRT_ISA_INLINE(AVX512) void dw_tile(const nrt_dw_src* s, size_t npix, size_t c0, size_t nc, const int32_t* wt,
-                                    int8_t* y, size_t y_stride, const nrt_qs8_requant* rq, const int KH, const int KW) {
+                                    int8_t* y, size_t y_stride, const nrt_qs8_requant* rq, const int KH, const int KW,
+                                    const int S1) {
     size_t p = 0;
     if (nc >= CW) {
         for (; p + PIX <= npix; p += PIX) {
             nrt_dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1, KH, KW);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, PIX, 1, KH, KW, S1);
         }
         for (; p < npix; p++) {
             nrt_dw_src a = src_at(s, p);
-            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1, KH, KW);
+            dw_pixels(&a, c0, 0xFFFFFFFFu, wt, y + p * y_stride, y_stride, rq, 1, 1, KH, KW, S1);
         }
         return;
     }
     __mmask32 km = (__mmask32)((1u << nc) - 1);
     for (; p + PIX <= npix; p += PIX) {
         nrt_dw_src a = src_at(s, p);
-        dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0, KH, KW);
+        dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, PIX, 0, KH, KW, S1);
     }
     for (; p < npix; p++) {
         nrt_dw_src a = src_at(s, p);
-        dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0, KH, KW);
+        dw_pixels(&a, c0, km, wt, y + p * y_stride, y_stride, rq, 1, 0, KH, KW, S1);
     }
 }
 
 /* Pixels in blocks of BLOCK, every channel tile for a block: the block's
  * input (kh x kw x BLOCK pixels of every channel) stays in L1 across tiles.
- * 3x3 and 5x5 kernels are unrolled, other shapes (and the indirection's
- * taps, at the edges) loop. One copy (not inlined into each entry point):
- * the unrolled variants are large, and slow to compile under sanitizers. */
+ * 3x3 and 5x5 kernels are unrolled (on the row source, with and without
+ * S1), other shapes (and the indirection's taps, at the edges) loop. One
+ * copy (not inlined into each entry point): the unrolled variants are large,
+ * and slow to compile under sanitizers. */
 __attribute__((noinline)) NRT_ISA_TARGET(AVX512) static void dw_all(const nrt_dw_src* s, size_t channels, size_t npix, const void* w, int8_t* y,
                                    size_t y_stride, const nrt_qs8_requant* rq) {
     size_t tile = CW * (2 + (s->kh * s->kw + 1) / 2), kh = s->kh, kw = s->kw;
+    int s1 = !s->ind && s->xs == s->ts;
     for (size_t b0 = 0; b0 < npix; b0 += BLOCK) {
         size_t nb = npix - b0 < BLOCK ? npix - b0 : BLOCK;
         nrt_dw_src a = src_at(s, b0);
@@ -193,9 +208,11 @@ __attribute__((noinline)) NRT_ISA_TARGET(AVX512) static void dw_all(const nrt_dw
         int8_t* yb = y + b0 * y_stride;
         for (size_t c0 = 0; c0 < channels; c0 += CW, wt += tile) {
             size_t nc = channels - c0;
-            if (kh == 3 && kw == 3) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 3, 3);
-            else if (kh == 5 && kw == 5) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 5, 5);
-            else dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 0, 0);
+            if (kh == 3 && kw == 3 && s1) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 3, 3, 1);
+            else if (kh == 3 && kw == 3) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 3, 3, 0);
+            else if (kh == 5 && kw == 5 && s1) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 5, 5, 1);
+            else if (kh == 5 && kw == 5) dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 5, 5, 0);
+            else dw_tile(&a, nb, c0, nc, wt, yb, y_stride, rq, 0, 0, 0);
         }
     }
 }
