@@ -10,20 +10,11 @@
  * A channel tail is read from and written to a zeroed 16-element buffer
  * (nothing past the channels is touched). */
 #include "../dwconv_src.h"
+#include "dwconv_unroll_x86.h"
 #include "../qs16_kernels.h"
 
 #include <immintrin.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NRT_DW_UNROLL_PAIRS
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NRT_DW_UNROLL_PAIRS
-#endif
-#endif
-#ifndef NRT_DW_UNROLL_PAIRS
-#define NRT_DW_UNROLL_PAIRS _Pragma("GCC unroll 13")
-#endif
 
 #define CW 16
 #define PIX 4

@@ -15,23 +15,11 @@
  * `run` takes one pointer per (pixel, tap) from the driver's indirection
  * buffer; `row` addresses the taps of interior pixels itself. */
 #include "../dwconv_src.h"
+#include "dwconv_unroll_x86.h"
 #include "../qs16_kernels.h"
 
 #include <immintrin.h>
 
-/* The pair loop unrolled (a 3x3 or 5x5 kernel then runs on fixed offsets),
- * except under AddressSanitizer (instrumenting the unrolled copies takes the
- * compiler minutes). */
-#if defined(__SANITIZE_ADDRESS__)
-#define NRT_DW_UNROLL_PAIRS
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NRT_DW_UNROLL_PAIRS
-#endif
-#endif
-#ifndef NRT_DW_UNROLL_PAIRS
-#define NRT_DW_UNROLL_PAIRS _Pragma("GCC unroll 13")
-#endif
 
 #define CW 32
 #define PIX 4

@@ -21,21 +21,8 @@
  * column kx of pixel p at rows[r] + p * xs + kx * ts); 8 and 16 stride-1
  * channels run several pixels per 32-channel vector. */
 #include "../dwconv_src.h"
+#include "dwconv_unroll_x86.h"
 #include "qs8_requant_x86.h"
-
-/* The pair loop unrolled (a 3x3 or 5x5 kernel then runs on fixed
- * offsets), except under AddressSanitizer: instrumenting every load of the
- * unrolled copies takes the compiler many minutes. */
-#if defined(__SANITIZE_ADDRESS__)
-#define NRT_DW_UNROLL_PAIRS
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NRT_DW_UNROLL_PAIRS
-#endif
-#endif
-#ifndef NRT_DW_UNROLL_PAIRS
-#define NRT_DW_UNROLL_PAIRS _Pragma("GCC unroll 13")
-#endif
 
 #define CW 32
 #define PIX 4
