@@ -98,6 +98,7 @@ def convert_graph(model, input_shapes: Mapping[str, Sequence[int]] | None = None
                   warn: Callable[[str], None] | None = None) -> Graph:
     """ONNX ModelProto -> optimized float IR graph (no file written)."""
     onnx_loader.check_opset(model)
+    onnx_loader.check_op_names(model)
     contrib_ops.rewrite(model)
     if input_shapes:
         onnx_loader.set_input_shapes(model, input_shapes)

@@ -128,6 +128,26 @@ def check_opset(model: onnx.ModelProto) -> None:
                               "use onnx.version_converter to upgrade old models)")
 
 
+def _graphs(graph: onnx.GraphProto):
+    yield graph
+    for n in graph.node:
+        for a in n.attribute:
+            if a.HasField("g"):
+                yield from _graphs(a.g)
+            for g in a.graphs:
+                yield from _graphs(g)
+
+
+def check_op_names(model: onnx.ModelProto) -> None:
+    """Run before anything looks an op up: protobuf hands a string field that is not UTF-8
+    over as bytes, which ONNX's schema lookups reject with a TypeError."""
+    for g in _graphs(model.graph):
+        for i, n in enumerate(g.node):
+            if not isinstance(n.op_type, str) or not isinstance(n.domain, str):
+                raise ConversionError(f"node #{i} of graph {g.name!r}: its op type or domain is not UTF-8 text "
+                                      f"({n.op_type!r}, domain {n.domain!r}; a corrupt file?)")
+
+
 def sanitize_declared_shapes(model: onnx.ModelProto) -> None:
     """Exporters write -1 or 0 for unknown dims (PaddlePaddle does); those are
     dynamic. Declared intermediate shapes are dropped: inference recomputes

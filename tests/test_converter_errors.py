@@ -143,6 +143,14 @@ def test_opset_version_past_a_c_int_is_refused(domain, op, tmp_path):
                    f"opset_import of domain '{domain or 'ai.onnx'}' has version {2**40}, which is not an opset version")
 
 
+def test_op_type_that_is_not_utf8_is_refused(tmp_path):
+    """A flipped byte made "MatMul" "\\x80atMul": protobuf hands the field over as bytes and ONNX's
+    schema lookup raised TypeError out of convert."""
+    data = _model([helper.make_node("Relu", ["x"], ["y"])]).SerializeToString()
+    (tmp_path / "m.onnx").write_bytes(data.replace(b"Relu", b"\x80elu"))
+    _convert_fails(tmp_path / "m.onnx", tmp_path / "o.nrt", r"node #0 of graph 'g': its op type or domain is not UTF-8")
+
+
 def test_old_opset_is_refused(tmp_path):
     m = _model([helper.make_node("Relu", ["x"], ["y"])], opset=5)
     onnx.save(m, tmp_path / "m.onnx")

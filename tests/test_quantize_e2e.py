@@ -94,8 +94,9 @@ def decoder_net() -> onnx.ModelProto:
     n = Net(1)
     h = n("Conv", ["x", n.w("w1", 8, 3, 3, 3), n.b("b1", 8)], "c1", pads=[1, 1, 1, 1], strides=[2, 2])
     h = n("LeakyRelu", [h], "l1", alpha=0.1)
-    h = n("Pad", [h, n.c("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))], "p1", mode="constant")
-    h = n("Conv", [h, n.w("w2", 8, 8, 3, 3), n.b("b2", 8)], "c2", strides=[2, 2])
+    # (channels padded too: a Pad of the spatial axes alone would fold into c2's padding)
+    h = n("Pad", [h, n.c("pads", np.array([0, 0, 1, 1, 0, 2, 1, 1], np.int64))], "p1", mode="constant")
+    h = n("Conv", [h, n.w("w2", 8, 10, 3, 3), n.b("b2", 8)], "c2", strides=[2, 2])
     h = n("ConvTranspose", [h, n.w("wt", 8, 6, 3, 3, scale=0.3), n.b("bt", 6)], "ct", strides=[2, 2],
           pads=[1, 1, 1, 1], output_padding=[1, 1])
     h = n("Relu", [h], "ctr")
