@@ -196,6 +196,7 @@ static nrt_status load_tensor(loader* L, int index, const nrt_fb_table* ft) {
     nrt_tensor* t = &m->tensors[index];
     t->producer = -1;
     t->quant.axis = -1;
+    t->first_rows_quantizer = t->last_rows_quantizer = -1;
     nrt_fb_vec shape, dim_names;
     uint8_t type, layout;
     uint32_t buffer;

@@ -68,6 +68,10 @@ typedef struct nrt_tensor {
      * byte offset there. */
     int in_place_of;
     size_t in_place_offset;
+    /* The first and last FullyConnected that quantize this float tensor's rows at run time
+     * (ops/matmul.c: the first quantizes them once for the others), -1: none. Set as the
+     * ops parse, so no prepare searches the graph for them. */
+    int first_rows_quantizer, last_rows_quantizer;
 } nrt_tensor;
 
 typedef struct nrt_node {

@@ -364,9 +364,24 @@ static nrt_status gemm_parse_common(nrt_ctx* ctx, int act_slot) {
 
 static nrt_status matmul_parse(nrt_ctx* ctx) { return gemm_parse_common(ctx, NRT_FB_MatMulOptions_activation); }
 
+/* A FullyConnected that quantizes the rows of a float32 x at run time (int8 or int4 W). */
+static bool fc_quantizes_rows(const nrt_model* m, const nrt_node* n) {
+    if (n->num_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return false;
+    const nrt_tensor *x = &m->tensors[n->inputs[0]], *w = &m->tensors[n->inputs[1]];
+    const gemm_params* p = n->params;
+    /* (x quantized as one tensor, onnxruntime's way, is not the rows the others share) */
+    return x->dtype == NRT_FLOAT32 && (w->dtype == NRT_INT8 || w->dtype == NRT_INT4) && p &&
+           !p->dynamic_per_tensor;
+}
+
 static nrt_status fc_parse(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_fc_qs16_parse(ctx);
-    return gemm_parse_common(ctx, NRT_FB_FullyConnectedOptions_activation);
+    nrt_status st = gemm_parse_common(ctx, NRT_FB_FullyConnectedOptions_activation);
+    if (st != NRT_OK || !fc_quantizes_rows(ctx->model, ctx->node)) return st;
+    nrt_tensor* x = nrt_in(ctx, 0); /* (nodes parse in order) */
+    if (x->first_rows_quantizer < 0) x->first_rows_quantizer = ctx->node_index;
+    x->last_rows_quantizer = ctx->node_index;
+    return NRT_OK;
 }
 
 static nrt_status expect_f32(nrt_ctx* ctx, const nrt_tensor* t, const char* role) {
@@ -573,27 +588,6 @@ static nrt_status fc_qb4w(nrt_ctx* ctx, const nrt_tensor* w, const nrt_tensor* b
 /* Scratch of the dynamic kernel: q [M, K] int8, then row scales and zero points. */
 static size_t dyn_offset(int64_t M, int64_t K) { return ((size_t)(M * K) + 63) / 64 * 64; }
 
-/* A FullyConnected that quantizes the rows of a float32 x at run time (int8 or int4 W), evaluated at invoke. */
-static bool fc_quantizes_rows(const nrt_model* m, const nrt_node* n) {
-    if (n->op != NRT_FB_OpType_FullyConnected || n->num_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0 ||
-        n->fused || n->static_eval)
-        return false;
-    const nrt_tensor *x = &m->tensors[n->inputs[0]], *w = &m->tensors[n->inputs[1]];
-    const gemm_params* p = n->params;
-    /* (x quantized as one tensor, onnxruntime's way, is not the rows the others share) */
-    return x->dtype == NRT_FLOAT32 && (w->dtype == NRT_INT8 || w->dtype == NRT_INT4) && p &&
-           !p->dynamic_per_tensor;
-}
-
-/* Another node that quantizes this node's x: the first before it, or (after) the first after it; -1: none. */
-static int fc_rows_peer(nrt_ctx* ctx, bool after) {
-    const nrt_model* m = ctx->model;
-    int from = after ? ctx->node_index + 1 : 0, to = after ? m->num_nodes : ctx->node_index;
-    for (int i = from; i < to; i++)
-        if (fc_quantizes_rows(m, &m->nodes[i]) && m->nodes[i].inputs[0] == ctx->node->inputs[0]) return i;
-    return -1;
-}
-
 /* Bytes of x's quantized rows: q [M, K] int8, then row scales and zero points. */
 static size_t fc_rows_bytes(int64_t M, int64_t K) {
     return dyn_offset(M, K) + (size_t)M * (sizeof(float) + sizeof(int32_t));
@@ -625,9 +619,9 @@ static nrt_status fc_prepare(nrt_ctx* ctx) {
         (!nrt_mul_overflow_ok(M, K, &mk) || mk > (int64_t)1 << 40))
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "x %s is too large to quantize", x->name);
     bool shares = fc_quantizes_rows(ctx->model, ctx->node);
-    int leader = shares ? fc_rows_peer(ctx, false) : -1;
+    int leader = shares && x->first_rows_quantizer < ctx->node_index ? x->first_rows_quantizer : -1;
     size_t state = sizeof(fc_state) + (size_t)N * sizeof(float);
-    size_t shared = shares && leader < 0 && fc_rows_peer(ctx, true) >= 0 ? fc_rows_bytes(M, K) : 0;
+    size_t shared = shares && leader < 0 && x->last_rows_quantizer > ctx->node_index ? fc_rows_bytes(M, K) : 0;
     fc_state* s = nrt_alloc_state(ctx, shared ? state + 63 + shared : state);
     if (!s) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     s->leader = leader;
