@@ -1,7 +1,7 @@
 /* Quantization ops: QuantizeLinear (float32 -> int8 / uint8 / int16 / int32),
  * DequantizeLinear (back to float32), DynamicQuantizeLinear (ONNX: uint8 with
  * run-time scale and zero point) and Lut (int8 -> int8 through a 256-entry
- * table). Arithmetic: kernels/requant.h and kernels/ref/quant_ref.h.
+ * table, int16 -> int16 through a 65536-entry one). Arithmetic: kernels/requant.h and kernels/ref/quant_ref.h.
  *
  * QuantizeLinear / DequantizeLinear take their scale and zero point from
  * inputs 1 and 2 when present (ONNX: per tensor, per axis, or blocked along
@@ -12,6 +12,7 @@
 
 #include "../kernels/dtype.h"
 #include "../engine/op.h"
+#include "../kernels/ref/qs16_ref.h"
 #include "../kernels/ref/quant_ref.h"
 #include "../kernels/dispatch.h"
 
@@ -284,11 +285,26 @@ const nrt_op_def nrt_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", 0, 0, 
 
 static bool byte_type(nrt_dtype t) { return t == NRT_INT8 || t == NRT_UINT8; }
 
+/* int16 x: a 65536-entry int16 table, y = table[x + 32768] (ref/qs16_ref.h). */
+static nrt_status lut16_prepare(nrt_ctx* ctx, nrt_tensor* x, const nrt_tensor* table, nrt_tensor* y) {
+    if (table->dtype != NRT_INT16)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is int16 and table %s is %s; an int16 input needs an int16 "
+                           "table", x->name, table->name, nrt_dtype_name(table->dtype));
+    nrt_status st = nrt_expect_dtype(ctx, y, NRT_INT16, "output");
+    if (st) return st;
+    if (nrt_numel(table) != 65536)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; an int16 table has 65536", table->name,
+                           (long long)nrt_numel(table));
+    return nrt_set_shape_like(ctx, y, x);
+}
+
 static nrt_status lut_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *table = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (!x || !table) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and table are required");
+    if (x->dtype == NRT_INT16) return lut16_prepare(ctx, x, table, y);
     if (!byte_type(x->dtype) || !byte_type(table->dtype))
-        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8", x->name,
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8 "
+                           "(or an int16 input)", x->name,
                            nrt_dtype_name(x->dtype), table->name, nrt_dtype_name(table->dtype));
     nrt_status st = nrt_expect_dtype(ctx, y, table->dtype, "output");
     if (st) return st;
@@ -317,7 +333,22 @@ static void lut_range(void* arg, size_t begin, size_t end) {
     t->lut(end - begin, t->x + begin, t->table, t->y + begin);
 }
 
+typedef struct lut16_task {
+    const int16_t *x, *table;
+    int16_t* y;
+} lut16_task;
+
+static void lut16_range(void* arg, size_t begin, size_t end) {
+    const lut16_task* t = arg;
+    nrt_lut_qs16_ref(end - begin, t->x + begin, t->table, t->y + begin);
+}
+
 static nrt_status lut_eval(nrt_ctx* ctx) {
+    if (nrt_in(ctx, 0)->dtype == NRT_INT16) { /* (scalar loads are what a gather would do: no vector kernel) */
+        lut16_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut16_range, &t);
+        return NRT_OK;
+    }
     const int8_t* table = ctx->node->state ? ctx->node->state : nrt_in(ctx, 1)->data; /* uint8 x: permuted */
     lut_task t = {nrt_in(ctx, 0)->data, table, nrt_out(ctx, 0)->data, nrt_kernels_of(ctx)->qs8_lut};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
