@@ -119,6 +119,8 @@ extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_neon_mlal;
 extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal;
 void nrt_qs16_quantize_neon(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_neon(size_t n, const int16_t* x, float s, float* y);
+void nrt_qs16_vadd_neon(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
+void nrt_qs16_vmul_neon(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
 #endif
 
 /* data movement (movement_kernels.h) */
@@ -240,6 +242,8 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs16_dwconv = &nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal,
         .qs16_quantize = nrt_qs16_quantize_neon,
         .qs16_dequantize = nrt_qs16_dequantize_neon,
+        .qs16_vadd = nrt_qs16_vadd_neon,
+        .qs16_vmul = nrt_qs16_vmul_neon,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
         .qs8_vmul = nrt_qs8_vmul_neon,
