@@ -80,3 +80,13 @@ def mul(a, s_a, b, s_b, s_y, act=None, lo=0.0, hi=6.0):
 
 def lut(x, table):
     return table[x.astype(np.int32) + 32768]
+
+
+def rescale(x, s_x: float, z_x: int, s_y: float, z_y: int, dtype):
+    """QuantizeLinear between int8 / int16 codes (requant.h's Rescale with the output type's range):
+    v = f32(x - z_x) * m, m = f32(s_x / s_y), clamped to [lo - z_y, hi - z_y] in float, rint, + z_y."""
+    lo, hi = (-128, 127) if dtype == np.int8 else (-32768, 32767)
+    m = F32(np.float64(s_x) / np.float64(s_y))
+    v = (x.astype(np.int32) - z_x).astype(F32) * m
+    v = np.minimum(np.maximum(v, F32(lo - z_y)), F32(hi - z_y))
+    return (np.rint(v).astype(np.int32) + z_y).astype(dtype)

@@ -304,3 +304,29 @@ def test_bad_16bit_elementwise_models(case, match):
     with pytest.raises(nanort.Error, match=match):
         with nanort.Model(serialize(g.g)) as m:
             m.run(None, feeds)
+
+
+@pytest.mark.parametrize("to16", [True, False])
+@pytest.mark.parametrize("scales", [(0.05, 0.0001), (0.05, 0.05), (1e-3, 0.7), (3.0, 1e-6)])
+def test_requantize_between_int8_and_int16_levels(to16, scales):
+    """QuantizeLinear from an int8 tensor's codes to int16 (a 16-bit reader of an int8 result) and
+    back (an int8 reader of a 16-bit result), without a float round trip: every code, ties, the
+    clamp to the output type at both ends, zero points on the int8 side."""
+    s8, s16 = (float(np.float32(s)) for s in scales)
+    src, dst = (np.int8, np.int16) if to16 else (np.int16, np.int8)
+    x = np.arange(-128, 128, dtype=np.int8) if to16 else np.arange(-32768, 32768, dtype=np.int16)
+    qx, qy = ((s8, -7), (s16, 0)) if to16 else ((s16, 0), (s8, 5))
+    g = G()
+    g.t("x", src, x.shape, qx)
+    g.t("y", dst, x.shape, qy)
+    g.node("QuantizeLinear", ["x"], ["y"])
+    run_levels_any(g, x, ref.rescale(x, *qx, *qy, dst))
+
+
+def run_levels_any(g: G, x: np.ndarray, want: np.ndarray) -> None:
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=2, check_finite=False) as m:
+            (y,) = m.run(None, {"x": x})
+        np.testing.assert_array_equal(y, want, err_msg=f"level {isa}")

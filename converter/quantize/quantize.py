@@ -396,7 +396,8 @@ class _Quantizer:
         q = self.g.fresh_name(f"{name}_q")
         self.g.add_tensor(q, np.int8, t.shape).quant = QuantParams(scale, zp)
         self.g.tensors[q].perm = t.perm
-        self.out.append(Node("QuantizeLinear", [name], [q], {}, f"{name}/quantize"))
+        src = self.int16_copy.get(name, name)  # a 16-bit result: its codes rescaled, no float round trip
+        self.out.append(Node("QuantizeLinear", [src], [q], {}, f"{name}/quantize"))
         self.params[q] = (scale, zp)
         self.is_int8.add(q)
         self.quantized[name] = q
@@ -564,12 +565,13 @@ class _Quantizer:
 
     def int16_codes(self, name: str) -> str:
         """The int16 codes (symmetric, min/max range: 32767 levels need no clipping) of a float
-        activation: a 16-bit producer's own, else one shared Quantize of its float value."""
+        activation: a 16-bit producer's own, else one shared Quantize of its float value (of its
+        codes where it is an int8 tensor: no float round trip)."""
         if name in self.int16_copy:
             return self.int16_copy[name]
         if name not in self.quantized16:
             g = self.g
-            x = self.as_float(name)
+            x = name  # an int8 tensor's codes are rescaled to int16 directly (requant.h's Rescale)
             xq = g.fresh_name(f"{name}_q16")
             g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(int16_scale(self.stats[name]), 0)
             g.tensors[xq].perm = g.tensors[x].perm

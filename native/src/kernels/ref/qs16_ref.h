@@ -6,6 +6,7 @@
 #ifndef NRT_QS16_REF_H
 #define NRT_QS16_REF_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,13 @@ void nrt_mul_qs16_ref(const nrt_binary_kernel* k, const void* a, const void* b, 
 /* y[i] = table[x[i] + 32768]: a 65536-entry int16 table the converter computes
  * (any elementwise function of an int16 tensor: HardSwish, Sigmoid, chains). */
 void nrt_lut_qs16_ref(size_t n, const int16_t* x, const int16_t* table, int16_t* y);
+
+/* QuantizeLinear between integer codes (an int8 tensor's readers in 16 bits, a 16-bit result's
+ * int8 readers), requant.h's Rescale rule with the output type's range:
+ * y = clamp(rint((float)(x - zx) * m) + zy, lo, hi), m = (float)((double)s_x / s_y), the clamp
+ * applied in float before the rounding as nrt_requantize_float does. x and y are int8 or int16
+ * (x_size, y_size: 1 or 2 bytes). */
+void nrt_requantize_codes_ref(size_t n, const void* x, int x_size, int32_t zx, float m, int32_t zy, int32_t lo,
+                              int32_t hi, void* y, int y_size);
 
 #endif
