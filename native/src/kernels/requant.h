@@ -123,6 +123,9 @@
  *               q = (int16)rint(min(max(v, qmin), qmax)), qmin / qmax as for 16x8 layers.
  *   16-bit Lut  y = table[x + 32768], a 65536-entry int16 table the converter computes
  *             (rint(f(x * s_x) / s_y) clamped): any elementwise function or chain on int16 codes.
+ *   QuantizeLinear between int8 and int16 codes (an int8 tensor read by a 16-bit node, a 16-bit
+ *             result read by an int8 node): Rescale above with the output type's range
+ *             (-32768..32767 for int16), no float round trip.
  * Data-movement ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice,
  * Split, Gather, Expand, Tile, DepthToSpace, SpaceToDepth, Identity, MaxPool,
  * Pad) copy int8 values and require equal input/output parameters (Concat
