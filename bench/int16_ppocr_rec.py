@@ -11,8 +11,10 @@ Every quantized column is converted with --quantize int8 on the same calibration
                   elementwise functions as int16 tables) to 16 bits;
   fixer, 16x8 layers only   the same with the 16-bit step limited to Conv / FullyConnected
                   (what the fixer could do before the 16-bit elementwise ops);
-  16x8 / 16-bit all   no fixer, int16_activations naming every Conv / FullyConnected (and,
-                  for "16-bit all", every Add / Sub / Mul too) of the fp32 conversion.
+  16x8 layers     no fixer, int16_activations naming every Conv / FullyConnected of the fp32
+                  conversion;
+  16-bit all      no fixer, int16_activations=["*"]: every node with a 16-bit form (the
+                  elementwise ops and functions too).
 The fixer's steps are printed under the table."""
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def main() -> None:
     finally:
         quantize.int16_capable = capable
     int8("16x8 layers", fix_accuracy=False, int16_activations=layers)
-    int8("16-bit all", fix_accuracy=False, int16_activations=layers + elementwise)
+    int8("16-bit all", fix_accuracy=False, int16_activations=["*"])
     models = {k: nanort.Model(p, isa=args.isa, threads=args.threads) for k, p in paths.items()}
     try:
         acc, preds = {}, {}

@@ -157,3 +157,19 @@ def test_fixer_picks_16_bit_mul_without_flags(tmp_path: Path):
     assert "s" in [n for n, _, _ in q.result.int16_nodes]
     with nanort.Model(tmp_path / "m.nrt") as model:
         assert min(_cos(w, model.run(f)["y"]) for w, f in zip(want, feeds)) > 0.99
+
+
+def test_every_node_in_16_bits(tmp_path: Path):
+    """int16_activations=["*"]: every node with a 16-bit form runs in 16 bits (the convs, the Mul,
+    HardSwish's table), none left int8, and the result stays close to onnxruntime fp32."""
+    m = wide_elementwise(hardswish=True)
+    src = tmp_path / "m.onnx"
+    onnx.save(m, str(src))
+    feeds = _images(2, 3)
+    want = _ort(m, feeds)
+    r = nanort.convert(src, tmp_path / "m.nrt", quantize="int8", calibration=_images(1, 16), fix_accuracy=False,
+                       int16_activations=["*"])
+    q = r.quantization.result
+    assert sorted(n for n, _, _ in q.int16_nodes) == ["c0", "c2", "hs", "s", "y"] and not q.int8_nodes, r.notes
+    with nanort.Model(tmp_path / "m.nrt") as model:
+        assert min(_cos(w, model.run(f)["y"]) for w, f in zip(want, feeds)) > 0.999
