@@ -148,9 +148,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     with a warning) using `calibration_method` (minmax, percentile, mse,
     entropy); quantize="dynamic" stores int8 weights and quantizes activations
     per row at run time. keep_float names nodes to keep in fp32; auto_float=N
-    keeps the N most error-adding layers in fp32; int16_activations names Conv /
-    FullyConnected nodes to run with 16-bit activations and int8 weights (TFLite's
-    16x8; the accuracy fixer picks them itself where that meets the target); auto_fallback=False turns off
+    keeps the N most error-adding layers in fp32; int16_activations names nodes to
+    run with 16-bit activations (Conv / FullyConnected with int8 weights, TFLite's
+    16x8; Add / Sub / Mul; elementwise functions; ["*"]: every node with a 16-bit
+    form; the accuracy fixer picks them itself where that meets the target); auto_fallback=False turns off
     the automatic fp32 fallbacks (probability tails, mixed-range tensors, layers
     whose measured error collapses, int8 islands too small to pay for their
     Quantize/Dequantize). int8 measures every output against fp32 on

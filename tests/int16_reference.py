@@ -55,3 +55,38 @@ def conv2d(x, s_x, w, s_w, bias, s_y, stride=(1, 1), dilation=(1, 1), pads=(0, 0
 def fully_connected(x, s_x, w, s_w, bias, s_y, act=None):
     acc = x.astype(np.int64) @ w.astype(np.int64).T + bias.astype(np.int64)
     return requantize(acc, multipliers(s_x, s_w, s_y, w.shape[0]), *bounds(act, s_y))
+
+
+def _finish(v: np.ndarray, act: str | None, s_y: float, lo: float, hi: float) -> np.ndarray:
+    qmin, qmax = bounds(act, s_y, lo, hi)
+    v = np.minimum(np.maximum(np.asarray(v, F32), F32(qmin)), F32(qmax))
+    return np.rint(v).astype(np.int16)
+
+
+def add(a, s_a, b, s_b, s_y, sub: bool = False, act=None, lo=0.0, hi=6.0):
+    """int16 Add / Sub (zero points 0): v = m_a * a + m_b * b, each product rounded to float32,
+    then one float32 addition; m_a = f32(s_a / s_y), m_b = f32(+-s_b / s_y)."""
+    ma = F32(np.float64(s_a) / np.float64(s_y))
+    mb = F32((-np.float64(s_b) if sub else np.float64(s_b)) / np.float64(s_y))
+    v = ma * a.astype(np.int32).astype(F32) + mb * b.astype(np.int32).astype(F32)
+    return _finish(v, act, s_y, lo, hi)
+
+
+def mul(a, s_a, b, s_b, s_y, act=None, lo=0.0, hi=6.0):
+    """int16 Mul: v = m * f32(a * b) (the int32 product exact), m = f32(s_a * s_b / s_y)."""
+    m = F32(np.float64(s_a) * np.float64(s_b) / np.float64(s_y))
+    return _finish(m * (a.astype(np.int32) * b.astype(np.int32)).astype(F32), act, s_y, lo, hi)
+
+
+def lut(x, table):
+    return table[x.astype(np.int32) + 32768]
+
+
+def rescale(x, s_x: float, z_x: int, s_y: float, z_y: int, dtype):
+    """QuantizeLinear between int8 / int16 codes (requant.h's Rescale with the output type's range):
+    v = f32(x - z_x) * m, m = f32(s_x / s_y), clamped to [lo - z_y, hi - z_y] in float, rint, + z_y."""
+    lo, hi = (-128, 127) if dtype == np.int8 else (-32768, 32767)
+    m = F32(np.float64(s_x) / np.float64(s_y))
+    v = (x.astype(np.int32) - z_x).astype(F32) * m
+    v = np.minimum(np.maximum(v, F32(lo - z_y)), F32(hi - z_y))
+    return (np.rint(v).astype(np.int32) + z_y).astype(dtype)

@@ -188,11 +188,12 @@ def write_all(folder: Path, int8: bool = True) -> list[Path]:
             nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(make()),
                            auto_fallback=False)  # every quantizable op in int8: the kernels under test
     for name, make in (("shapes_net", shapes_net), ("long_k_net", long_k_net)) if int8 else ():
-        # every Conv / FullyConnected layer with 16-bit activations (the 16x8 kernels)
+        # every node with 16-bit activations where it has 16-bit kernels (the 16x8 layers, Add / Sub / Mul
+        # on int16 operands, int16 tables)
         src = folder / f"{name}.onnx"
         model = make()
         onnx.save(model, src)
-        layers = [n.output[0] for n in model.graph.node if n.op_type in ("Conv", "Gemm")]
+        layers = [n.output[0] for n in model.graph.node]
         paths.append(folder / f"{name}_16x8_int8.nrt")
         nanort.convert(src, paths[-1], quantize="int8", calibration=calibration(model), auto_fallback=False,
                        int16_activations=layers)

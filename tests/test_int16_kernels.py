@@ -11,7 +11,7 @@ from __future__ import annotations
 import int16_reference as ref
 import numpy as np
 import pytest
-from test_int8_kernels import ACTS, G, weight_tensor
+from test_int8_kernels import ACTS, BROADCAST, G, weight_tensor
 
 import nanort
 from nanort.converter.serialize import serialize
@@ -212,3 +212,121 @@ def test_quantize_dequantize_int16_levels(n):
             got_q, got_d = m.run(None, {"x": x, "c": q})
         np.testing.assert_array_equal(got_q, want_q, err_msg=f"level {isa}")
         np.testing.assert_array_equal(got_d.view(np.uint32), want_d.view(np.uint32), err_msg=f"level {isa}")
+
+
+# ---- 16-bit elementwise: Add / Sub / Mul, table lookup ----
+
+def _binary16(op, sa, sb, scales, act=None, threads=1, a=None, b=None, extreme=False):
+    rng = np.random.default_rng(abs(hash((op, sa, sb, act))) % 2 ** 32)
+    a = x16(rng, sa, extreme) if a is None else a
+    b = x16(rng, sb, extreme) if b is None else b
+    s_a, s_b, s_y = (float(np.float32(s)) for s in scales)
+    g = G()
+    g.t("a", np.int16, sa, (s_a, 0))
+    g.t("b", np.int16, sb, (s_b, 0))
+    g.t("y", np.int16, np.broadcast_shapes(sa, sb), (s_y, 0))
+    g.node(op, ["a", "b"], ["y"], activation=ACTS[act])
+    g.g.inputs, g.g.outputs = ["a", "b"], ["y"]
+    want = ref.mul(a, s_a, b, s_b, s_y, act) if op == "Mul" else ref.add(a, s_a, b, s_b, s_y, op == "Sub", act)
+    data = serialize(g.g)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=threads, check_finite=False) as m:
+            (y,) = m.run(None, {"a": a, "b": b})
+        bad = np.flatnonzero(y.reshape(-1) != want.reshape(-1))
+        assert bad.size == 0, (f"level {isa}: {bad.size} of {y.size} values differ, first at {bad[0]}: "
+                               f"{y.reshape(-1)[bad[0]]} != {want.reshape(-1)[bad[0]]}")
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("sa,sb", BROADCAST)
+def test_binary16_broadcast_levels(op, sa, sb):
+    """Every operand mode (vector-vector, vector-scalar, scalar-vector) and broadcast walk,
+    tails of every length below a vector; Mul's products up to 2^30."""
+    s_y = 0.02 * 0.03 * 32768 / 4 if op == "Mul" else 0.04
+    _binary16(op, sa, sb, (0.02, 0.03, s_y), threads=1 + (len(sa) == 4))
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("act", ["relu", "clip"])
+def test_binary16_fused_clamp(op, act):
+    _binary16(op, (3, 41), (41,), (1e-3, 2e-3, 1e-3 if op != "Mul" else 1e-2), act=act)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+@pytest.mark.parametrize("scales", [(1e-6, 1e-6, 1.0), (100.0, 0.01, 1e-3), (1e-30, 1e-30, 1e-30), (1.0, 1.0, 1.0)])
+def test_binary16_extreme(op, scales):
+    """Outputs far past the int16 range either way (the clamp), every operand -32768."""
+    _binary16(op, (5, 17), (17,), scales, extreme=True)
+    _binary16(op, (5, 17), (17,), scales)
+
+
+def test_binary16_ties_round_to_even():
+    """s_a / s_y = 0.5: odd codes land exactly on .5 after the multiply."""
+    a = np.arange(-32768, 32768, dtype=np.int16)
+    _binary16("Add", (65536,), (1,), (0.5, 1.0, 1.0), a=a, b=np.zeros(1, np.int16))
+
+
+@pytest.mark.parametrize("n", [1, 9, 65536, 100003])
+def test_lut16_levels(n):
+    """y = table[x + 32768] over every int16 code (and a multi-threaded run)."""
+    rng = np.random.default_rng(n)
+    table = rng.integers(-32768, 32768, 65536, dtype=np.int16)
+    x = np.arange(-32768, 32768, dtype=np.int16)[:n] if n <= 65536 else x16(rng, (n,), False)
+    g = G()
+    g.t("x", np.int16, (n,), (0.01, 0))
+    g.t("table", np.int16, (65536,), data=table)
+    g.t("y", np.int16, (n,), (0.02, 0))
+    g.node("Lut", ["x", "table"], ["y"])
+    run_levels(g, x, ref.lut(x, table), threads=3)
+
+
+@pytest.mark.parametrize("case,match", [
+    ("table_256", "an int16 table has 65536"),
+    ("table_int8", "needs an int16 table"),
+    ("int8_operand", "quantized int16"),
+])
+def test_bad_16bit_elementwise_models(case, match):
+    """A 16-bit table or operand the kernels cannot use is refused at load with one line naming it."""
+    g = G()
+    g.t("x", np.int16, (4,), (0.01, 0))
+    if case == "int8_operand":
+        g.t("b", np.int8, (4,), (0.01, 0))
+        g.t("y", np.int16, (4,), (0.01, 0))
+        g.node("Add", ["x", "b"], ["y"], activation=ACTS[None])
+        feeds = {"x": np.zeros(4, np.int16), "b": np.zeros(4, np.int8)}
+    else:
+        size, dtype = (256, np.int16) if case == "table_256" else (65536, np.int8)
+        g.t("table", dtype, (size,), data=np.zeros(size, dtype))
+        g.t("y", np.int16, (4,), (0.01, 0))
+        g.node("Lut", ["x", "table"], ["y"])
+        feeds = {"x": np.zeros(4, np.int16)}
+    g.g.inputs, g.g.outputs = list(feeds), ["y"]
+    with pytest.raises(nanort.Error, match=match):
+        with nanort.Model(serialize(g.g)) as m:
+            m.run(None, feeds)
+
+
+@pytest.mark.parametrize("to16", [True, False])
+@pytest.mark.parametrize("scales", [(0.05, 0.0001), (0.05, 0.05), (1e-3, 0.7), (3.0, 1e-6)])
+def test_requantize_between_int8_and_int16_levels(to16, scales):
+    """QuantizeLinear from an int8 tensor's codes to int16 (a 16-bit reader of an int8 result) and
+    back (an int8 reader of a 16-bit result), without a float round trip: every code, ties, the
+    clamp to the output type at both ends, zero points on the int8 side."""
+    s8, s16 = (float(np.float32(s)) for s in scales)
+    src, dst = (np.int8, np.int16) if to16 else (np.int16, np.int8)
+    x = np.arange(-128, 128, dtype=np.int8) if to16 else np.arange(-32768, 32768, dtype=np.int16)
+    qx, qy = ((s8, -7), (s16, 0)) if to16 else ((s16, 0), (s8, 5))
+    g = G()
+    g.t("x", src, x.shape, qx)
+    g.t("y", dst, x.shape, qy)
+    g.node("QuantizeLinear", ["x"], ["y"])
+    run_levels_any(g, x, ref.rescale(x, *qx, *qy, dst))
+
+
+def run_levels_any(g: G, x: np.ndarray, want: np.ndarray) -> None:
+    g.g.inputs, g.g.outputs = ["x"], ["y"]
+    data = serialize(g.g)
+    for isa in LEVELS:
+        with nanort.Model(data, isa=isa, threads=2, check_finite=False) as m:
+            (y,) = m.run(None, {"x": x})
+        np.testing.assert_array_equal(y, want, err_msg=f"level {isa}")

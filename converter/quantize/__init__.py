@@ -153,6 +153,9 @@ def _added_noise(rows: list[LayerRow], graph: Graph) -> dict[str, float]:
     return added
 
 
+INT16_EVERYWHERE = "*"  # int16_activations=["*"]: every node with a 16-bit form
+
+
 def _check_node_names(graph: Graph, names: Sequence[str], option: str = "keep_float") -> None:
     """keep_float (int16) names nodes of the model; a name matching none would do nothing."""
     known = {n.name for n in graph.nodes} | {o for n in graph.nodes for o in n.outputs}
@@ -174,7 +177,9 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     if spec.observer not in OBSERVERS:
         raise ValueError(f"calibration method must be one of {', '.join(OBSERVERS)}, got {spec.observer!r}")
     _check_node_names(graph, spec.keep_float)
-    _check_node_names(graph, spec.int16, "int16_activations")
+    every_16 = list(spec.int16) == [INT16_EVERYWHERE]  # every node that has a 16-bit form
+    if not every_16:
+        _check_node_names(graph, spec.int16, "int16_activations")
     start, cpu_start = time.perf_counter(), time.process_time()
     if spec.calibration is None and has_given_params(graph):
         data, stats, holdout, held_out = None, {}, [], False  # a pre-quantized model brings its own scales
@@ -192,7 +197,7 @@ def quantize_graph(graph: Graph, spec: QuantizeSpec,
     opts = QuantOptions(spec.observer, spec.percentile, spec.per_channel, list(spec.keep_float),
                         range_rules=spec.auto_fallback, slice_scales=spec.slice_scales,
                         int16_nodes={n.name: "asked" for n in graph.nodes
-                                     if n.name in spec.int16 or any(o in spec.int16 for o in n.outputs)})
+                                     if every_16 or n.name in spec.int16 or any(o in spec.int16 for o in n.outputs)})
 
     def attempt() -> tuple[Graph, QuantResult, list[LayerRow]]:
         q = copy.deepcopy(graph)

@@ -61,6 +61,8 @@ INT16_REASON = "16-bit activations (int16 x int8)"
 KEPT_FLOAT = "kept in fp32 as asked"
 INT16_BIAS_BITS = 47  # the runtime's bound on a 16x8 bias (kernels/qs16_kernels.h)
 INT16_MAX_TAPS = 128  # the conv driver's (kernels/conv.h)
+INT16_LAYERS = {"Conv", "FullyConnected"}  # 16x8 kernels (int16 x int8 weights)
+INT16_ARITH = {"Add", "Sub", "Mul"}        # int16 operands (ref/qs16_ref.h)
 
 
 @dataclass
@@ -79,8 +81,10 @@ class QuantOptions:
     # minimizes the layer's output error (adaround.py)
     weight_rounding: Callable[[Node, np.ndarray, np.ndarray], np.ndarray | None] | None = None
     slice_scales: bool = False  # concatenations read only by outputs keep each part's scale (concat_slices.py)
-    # node -> reason: Conv / FullyConnected layers with 16-bit activations (int16 x int8, kernels/requant.h's
-    # 16x8 rule) between a Quantize and a Dequantize of their float input and output (int16_capable)
+    # node -> reason: nodes with 16-bit activations (int16_capable: Conv / FullyConnected as int16 x int8,
+    # kernels/requant.h's 16x8 rule; Add / Sub / Mul and elementwise functions on int16 codes), reading the
+    # int16 codes of a 16-bit producer or a Quantize of their float input, their result dequantized for
+    # float and int8 readers
     int16_nodes: dict[str, str] = field(default_factory=dict)
 
 
@@ -105,6 +109,8 @@ class _Quantizer:
         self.notes: list[str] = []
         self.int8_tables: set[str] = set()              # Gathers reading an int8 embedding table
         self.int16_copy: dict[str, str] = {}            # float result of a 16-bit layer -> its int16 codes
+        self.quantized16: dict[str, str] = {}           # float tensor -> its Quantize to int16
+        self.int16_who: dict[str, str] = {}             # node -> who asked for its 16 bits
         self._merge_unary_chains()
         self.producer = graph.producers()
         self.consumers = graph.consumers()
@@ -390,7 +396,8 @@ class _Quantizer:
         q = self.g.fresh_name(f"{name}_q")
         self.g.add_tensor(q, np.int8, t.shape).quant = QuantParams(scale, zp)
         self.g.tensors[q].perm = t.perm
-        self.out.append(Node("QuantizeLinear", [name], [q], {}, f"{name}/quantize"))
+        src = self.int16_copy.get(name, name)  # a 16-bit result: its codes rescaled, no float round trip
+        self.out.append(Node("QuantizeLinear", [src], [q], {}, f"{name}/quantize"))
         self.params[q] = (scale, zp)
         self.is_int8.add(q)
         self.quantized[name] = q
@@ -556,34 +563,74 @@ class _Quantizer:
         self.finish_node(node)
         return node
 
-    def rewrite_int16(self, node: Node) -> None:
-        """A Conv / FullyConnected with 16-bit activations: its float input quantized to int16
-        (symmetric, min/max range: 32767 levels need no clipping), int8 weights per output
-        channel, an int64 bias at s_x * s_w, its int16 result dequantized into the float
-        output that its readers see (as a fp32 layer's)."""
-        g = self.g
-        s_x = int16_scale(self.stats[node.inputs[0]])
-        xq = self.int16_copy.get(node.inputs[0])  # another 16-bit layer's result: read its int16 codes
-        if xq is None:
-            x = self.as_float(node.inputs[0])
-            xq = g.fresh_name(f"{node.inputs[0]}_q16")
-            g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(s_x, 0)
+    def int16_codes(self, name: str) -> str:
+        """The int16 codes (symmetric, min/max range: 32767 levels need no clipping) of a float
+        activation: a 16-bit producer's own, else one shared Quantize of its float value (of its
+        codes where it is an int8 tensor: no float round trip)."""
+        if name in self.int16_copy:
+            return self.int16_copy[name]
+        if name not in self.quantized16:
+            g = self.g
+            x = name  # an int8 tensor's codes are rescaled to int16 directly (requant.h's Rescale)
+            xq = g.fresh_name(f"{name}_q16")
+            g.add_tensor(xq, np.int16, g.tensors[x].shape).quant = QuantParams(int16_scale(self.stats[name]), 0)
             g.tensors[xq].perm = g.tensors[x].perm
-            self.out.append(Node("QuantizeLinear", [x], [xq], {}, f"{node.inputs[0]}/quantize16"))
+            self.out.append(Node("QuantizeLinear", [x], [xq], {}, f"{name}/quantize16"))
+            self.quantized16[name] = xq
+        return self.quantized16[name]
+
+    def const16(self, name: str) -> str:
+        """A constant float operand as symmetric int16 codes of its own."""
+        c = self.g.const(name).astype(np.float64)
+        span = float(np.abs(c).max(initial=0.0))
+        scale = float(np.float32(span / 32767.0)) if span > 0 else 1.0
+        q = self.g.add_const(np.clip(np.rint(c / scale), -32767, 32767).astype(np.int16), f"{name}_q16")
+        self.g.tensors[q].quant = QuantParams(scale, 0)
+        return q
+
+    def conv16(self, node: Node) -> None:
+        """Conv / FullyConnected: int8 weights per output channel, an int64 bias at s_x * s_w."""
+        g = self.g
+        xq = self.int16_codes(node.inputs[0])
+        s_x = float(g.tensors[xq].quant.scale[0])
         channels = g.tensors[node.inputs[1]].shape[0]
         b = g.const(node.input(2))
         b = np.zeros(channels, np.float64) if b is None else b.astype(np.float64).reshape(-1)
         wname, s_w = self.weights(node, 0, np.abs(b) / (np.float64(s_x) * 2.0 ** INT16_BIAS_BITS), rounding=False)
         bias = np.rint(b / (np.float64(s_x) * s_w.astype(np.float64))).astype(np.int64)
+        node.inputs = [xq, wname, g.add_const(bias, f"{node.name}_bq16")]
+
+    def rewrite_int16(self, node: Node) -> None:
+        """A node with 16-bit activations (int16_capable): a Conv / FullyConnected as 16x8, an
+        Add / Sub / Mul on int16 operands, an elementwise function (or chain) as a 65536-entry
+        int16 table. Its int16 result is dequantized into the float output that float and int8
+        readers see (as a fp32 node's); 16-bit readers take the codes (int16_codes)."""
+        g = self.g
         y = node.outputs[0]
         yq = g.fresh_name(f"{y}_q16")
         g.add_tensor(yq, np.int16, g.tensors[y].shape).quant = QuantParams(int16_scale(self.stats[y]), 0)
         g.tensors[yq].perm = g.tensors[y].perm
-        node.inputs = [xq, wname, g.add_const(bias, f"{node.name}_bq16")]
+        if node.op in INT16_LAYERS:
+            self.conv16(node)
+        elif node.op in INT16_ARITH:
+            node.inputs = [self.const16(i) if g.tensors[i].is_const else self.int16_codes(i) for i in node.inputs]
+        else:
+            fn = self.unary_function(node)
+            x = node.inputs[0]
+            xq = self.int16_codes(x)
+            table = tables.table16(fn, float(g.tensors[xq].quant.scale[0]), float(g.tensors[yq].quant.scale[0]))
+            node = Node("Lut", [xq, g.add_const(table, f"{node.name}_table16")], [y], {}, node.name)
         node.outputs = [yq]
         self.out.append(node)
         self.out.append(Node("DequantizeLinear", [yq], [y], {}, f"{y}/dequantize16"))
         self.int16_copy[y] = yq
+
+    def int16_ok(self, node: Node) -> bool:
+        """A node (or elementwise chain) the runtime can run with 16-bit activations."""
+        if node.op == "UnaryChain" or (node.op not in INT16_LAYERS | INT16_ARITH and self.unary_step(node)):
+            return (len(node.outputs) == 1 and node.inputs[0] in self.stats and node.outputs[0] in self.stats
+                    and self.unary_function(node) is not None)
+        return int16_capable(self.g, node, self.stats, self.is_float)
 
     def _drop_unread_dequantize(self) -> None:
         """A 16-bit result read only by 16-bit layers needs no float copy."""
@@ -594,9 +641,10 @@ class _Quantizer:
     def run(self) -> None:
         for node in self.g.nodes:
             d = self.decide(node)
-            if node.name in self.opts.int16_nodes and d.reason != KEPT_FLOAT and \
-                    int16_capable(self.g, node, self.stats):
+            asked = [self.opts.int16_nodes[m.name] for m in self.members(node) if m.name in self.opts.int16_nodes]
+            if asked and d.reason != KEPT_FLOAT and self.int16_ok(node):
                 d = Decision(False, INT16_REASON)
+                self.int16_who.update({m.name: asked[0] for m in self.members(node)})
             for m in self.members(node):
                 self.decisions[m.name] = d
             if d.int8:
@@ -683,18 +731,37 @@ def int16_scale(st: TensorStats) -> float:
     return span / 32767.0 if span > 0 else 1.0
 
 
-def int16_capable(graph: Graph, node: Node, stats: dict[str, TensorStats]) -> bool:
-    """The runtime has 16x8 kernels for this layer: a Conv (not transposed, at most
-    INT16_MAX_TAPS taps) or FullyConnected with constant weights, a fused activation the
-    output clamp can hold, and calibrated input and output ranges."""
-    if node.op not in ("Conv", "FullyConnected") or len(node.outputs) != 1:
+def int16_capable(graph: Graph, node: Node, stats: dict[str, TensorStats],
+                  is_float: Callable[[str], bool] | None = None) -> bool:
+    """The runtime has 16-bit kernels for this node, and its activations are calibrated: a Conv
+    (not transposed, at most INT16_MAX_TAPS taps) or FullyConnected with constant weights (16x8),
+    an Add / Sub / Mul of activations or finite constants, both with a fused activation the
+    output clamp can hold, or an elementwise function defined on the input's range (a table).
+    is_float: whether an operand was float32 in the source graph (default: its dtype now)."""
+    if len(node.outputs) != 1 or node.outputs[0] not in stats:
         return False
-    w = graph.const(node.inputs[1])
-    if w is None or node.attrs.get("activation", (0, 0, 0))[0] not in CLAMP_ACTIVATIONS:
+    act = node.attrs.get("activation", (0, 0, 0))[0]
+    if node.op in INT16_LAYERS:
+        w = graph.const(node.inputs[1])
+        if w is None or act not in CLAMP_ACTIVATIONS:
+            return False
+        if node.op == "Conv" and (w.ndim != 4 or w.shape[1] * w.shape[2] > INT16_MAX_TAPS):
+            return False
+        return node.inputs[0] in stats
+    if node.op in INT16_ARITH:
+        if act not in CLAMP_ACTIVATIONS or len(node.inputs) != 2 or node.attrs.get("upsample"):
+            return False
+        for i in node.inputs:
+            c, t = graph.const(i), graph.tensors[i]
+            if not (is_float(i) if is_float else t.dtype == np.float32):
+                return False
+            if (c is None and i not in stats) or (c is not None and not np.isfinite(c).all()):
+                return False
+        return True
+    if len([i for i in node.inputs if i]) != 1 or node.inputs[0] not in stats or graph.tensors[node.inputs[0]].is_const:
         return False
-    if node.op == "Conv" and (w.ndim != 4 or w.shape[1] * w.shape[2] > INT16_MAX_TAPS):
-        return False
-    return node.inputs[0] in stats and node.outputs[0] in stats
+    st = stats[node.inputs[0]]
+    return tables.function_for(node.op, node.attrs, (float(st.min), float(st.max))) is not None
 
 
 @dataclass
@@ -722,9 +789,9 @@ def quantize_int8(graph: Graph, stats: dict[str, TensorStats], opts: QuantOption
     q.run()
     floats = [(name, ops[name], d.reason) for name, d in q.decisions.items()
               if not d.int8 and name not in q.int8_tables and d.reason != INT16_REASON]
-    int16 = [(name, ops[name], opts.int16_nodes[name]) for name, d in q.decisions.items()
-             if d.reason == INT16_REASON]
-    q.notes += [f"{name}: 16-bit activations with int8 weights ({who})" for name, _, who in int16]
+    int16 = [(name, ops[name], q.int16_who[name]) for name, d in q.decisions.items() if d.reason == INT16_REASON]
+    q.notes += [f"{name}: 16-bit activations{' with int8 weights' if op in INT16_LAYERS else ''} ({who})"
+                for name, op, who in int16]
     return QuantResult([n for n, d in q.decisions.items() if d.int8], floats, q.notes, q.params, q.dont_care, int16)
 
 

@@ -73,3 +73,11 @@ def table(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int, o
           ) -> np.ndarray:
     y = fn(input_grid(in_scale, in_zp))
     return np.clip(np.rint(y / out_scale) + out_zp, -128, 127).astype(np.int8)
+
+
+def table16(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, out_scale: float) -> np.ndarray:
+    """The 65536-entry int16 table of fn between symmetric int16 tensors (zero point 0): entry
+    code + 32768 holds rint(fn(code * in_scale) / out_scale), clamped (NaN -> 0)."""
+    with np.errstate(all="ignore"):
+        y = fn(np.arange(-32768, 32768, dtype=np.float64) * in_scale) / out_scale
+    return np.clip(np.nan_to_num(np.rint(y), nan=0.0), -32768, 32767).astype(np.int16)

@@ -503,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
     q.add_argument("--keep-float", nargs="+", metavar="NODE", help="nodes to keep in fp32")
     q.add_argument("--int16", nargs="+", metavar="NODE",
-                   help="Conv / FullyConnected nodes to run with 16-bit activations and int8 weights (TFLite's 16x8)")
+                   help="nodes to run with 16-bit activations (Conv / FullyConnected with int8 weights, TFLite's 16x8; "
+                        "Add / Sub / Mul; elementwise functions); '*' for every node that has a 16-bit form")
     q.add_argument("--auto-float", type=int, default=0, metavar="N",
                    help="keep the N layers that add the most quantization error in fp32")
     q.add_argument("--accuracy-target", action="append", metavar="[OUTPUT:]METRIC=VALUE",

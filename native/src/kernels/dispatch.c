@@ -102,6 +102,8 @@ extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x4c2_minmax_fp32_scalar;
 extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_8_minmax_fp32_scalar;
 void nrt_qs16_quantize_scalar(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_scalar(size_t n, const int16_t* x, float s, float* y);
+void nrt_qs16_vadd_scalar(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
+void nrt_qs16_vmul_scalar(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_8x16c2_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_avx2;
@@ -109,12 +111,16 @@ extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_32x4c2_minmax_fp32_avx512vnni
 extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_16x4c2_minmax_fp32_avx2;
 void nrt_qs16_quantize_avx2(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_avx2(size_t n, const int16_t* x, float s, float* y);
+void nrt_qs16_vadd_avx2(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
+void nrt_qs16_vmul_avx2(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
 #endif
 #if defined(__aarch64__)
 extern const nrt_gemm_table nrt_qs16_qc8w_gemm_4x8c2_minmax_fp32_neon_mlal;
 extern const nrt_dwconv_table nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal;
 void nrt_qs16_quantize_neon(size_t n, const float* x, float s, int16_t* y);
 void nrt_qs16_dequantize_neon(size_t n, const int16_t* x, float s, float* y);
+void nrt_qs16_vadd_neon(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
+void nrt_qs16_vmul_neon(const nrt_binary_kernel* k, const void* a, const void* b, void* y, size_t n, int mode);
 #endif
 
 /* data movement (movement_kernels.h) */
@@ -142,6 +148,8 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs16_dwconv = &nrt_qs16_qc8w_dwconv_8_minmax_fp32_scalar,
         .qs16_quantize = nrt_qs16_quantize_scalar,
         .qs16_dequantize = nrt_qs16_dequantize_scalar,
+        .qs16_vadd = nrt_qs16_vadd_scalar,
+        .qs16_vmul = nrt_qs16_vmul_scalar,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_scalar,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_scalar,
         .qs8_vadd = nrt_qs8_vadd_scalar,
@@ -172,6 +180,8 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs16_dwconv = &nrt_qs16_qc8w_dwconv_16x4c2_minmax_fp32_avx2,
         .qs16_quantize = nrt_qs16_quantize_avx2,
         .qs16_dequantize = nrt_qs16_dequantize_avx2,
+        .qs16_vadd = nrt_qs16_vadd_avx2,
+        .qs16_vmul = nrt_qs16_vmul_avx2,
         .qd8_fc = &nrt_qd8_f32_qc8w_fc_4x8c2_avx2,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
@@ -232,6 +242,8 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs16_dwconv = &nrt_qs16_qc8w_dwconv_8x4c2_minmax_fp32_neon_mlal,
         .qs16_quantize = nrt_qs16_quantize_neon,
         .qs16_dequantize = nrt_qs16_dequantize_neon,
+        .qs16_vadd = nrt_qs16_vadd_neon,
+        .qs16_vmul = nrt_qs16_vmul_neon,
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_neon,
         .qs8_vadd = nrt_qs8_vadd_neon,
         .qs8_vmul = nrt_qs8_vmul_neon,

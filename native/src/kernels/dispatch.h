@@ -38,6 +38,8 @@
     X(const nrt_dwconv_table*, qs16_dwconv)                                                                     \
     X(nrt_qs16_quantize_ukernel, qs16_quantize)                                                                   \
     X(nrt_qs16_dequantize_ukernel, qs16_dequantize)                                                               \
+    X(nrt_binary_fn, qs16_vadd) /* 16-bit Add / Sub / Mul (ref/qs16_ref.h) */                                    \
+    X(nrt_binary_fn, qs16_vmul)                                                                                    \
     X(const nrt_qd8_fc_table*, qd8_fc)                                                                             \
     X(const nrt_qd8_qb4w_fc_table*, qd8_qb4w_fc) /* int4 group-wise W */                                      \
     X(nrt_binary_fn, qs8_vadd)                                                                                     \

@@ -45,6 +45,13 @@ static inline int16_t nrt_qs16_requantize(int64_t acc, float m, const nrt_qs16_r
     return (int16_t)(int32_t)(shifted - 0x1.8p23f);
 }
 
+/* The same for a float value already scaled (the 16-bit Add / Sub / Mul). */
+static inline int16_t nrt_qs16_requantize_float(float v, const nrt_qs16_requant* rq) {
+    v = v < rq->lo ? rq->lo : (v > rq->hi ? rq->hi : v);
+    float shifted = v + 0x1.8p23f;
+    return (int16_t)(int32_t)(shifted - 0x1.8p23f);
+}
+
 extern const nrt_gemm_format nrt_gemm_format_qs16_qc8w;
 
 /* 16x8 depthwise tile of nrt_dwconv_format_qs16_qc8w (dwconv.h), cw a

@@ -113,7 +113,19 @@
  *               q = (int16)rint(min(max(v, qmin), qmax)),  qmin / qmax -32768 / 32767 narrowed by
  *               a fused Relu / Clip: rint(lo / s_y), rint(hi / s_y) in double, clamped.
  *             The layer's neighbours see float (Quantize to int16 before it, Dequantize after
- *             it, both by the rules below) unless they are 16x8 layers reading its int16 codes.
+ *             it, both by the rules below) unless they are 16-bit nodes reading its int16 codes.
+ *   16-bit Add / Sub / Mul (between 16x8 layers; TFLite's 16x8 elementwise ops are likewise
+ *             symmetric int16 with zero point 0): a, b, y int16, one scale each, zero point 0;
+ *             the int8 rule's float steps with zero points 0 and the int16 clamp:
+ *               Add/Sub v = m_a * (float)a + m_b * (float)b,  m_a = s_a / s_y, m_b = +-s_b / s_y
+ *               Mul     v = m * (float)(a * b)  (the int32 product exact: |a * b| <= 2^30),
+ *                       m = s_a * s_b / s_y
+ *               q = (int16)rint(min(max(v, qmin), qmax)), qmin / qmax as for 16x8 layers.
+ *   16-bit Lut  y = table[x + 32768], a 65536-entry int16 table the converter computes
+ *             (rint(f(x * s_x) / s_y) clamped): any elementwise function or chain on int16 codes.
+ *   QuantizeLinear between int8 and int16 codes (an int8 tensor read by a 16-bit node, a 16-bit
+ *             result read by an int8 node): Rescale above with the output type's range
+ *             (-32768..32767 for int16), no float round trip.
  * Data-movement ops (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice,
  * Split, Gather, Expand, Tile, DepthToSpace, SpaceToDepth, Identity, MaxPool,
  * Pad) copy int8 values and require equal input/output parameters (Concat

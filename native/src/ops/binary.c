@@ -7,8 +7,10 @@
 #include "../kernels/dtype.h"
 #include "../kernels/dispatch.h"
 #include "../kernels/ref/binary_ref.h"
+#include "../kernels/ref/qs16_ref.h"
 #include "broadcast.h"
 #include "movement_util.h"
+#include "qs16.h"
 #include "quant_common.h"
 #include "upsample.h"
 
@@ -26,6 +28,8 @@ typedef struct binary_state {
     bool scalar_pow; /* float Pow with a single exponent: see pow_variant */
     bool int8;       /* quantized int8 Add / Sub / Mul: kernel.params = &q */
     nrt_qs8_binary q;
+    bool int16;      /* 16-bit Add / Sub / Mul: kernel.params = &q16 */
+    nrt_qs16_binary q16;
     nrt_f32_vbinary_ukernel vfast; /* float32 arithmetic: the level's vector kernel (else NULL: reference) */
     nrt_f32_vact_ukernel vact;     /* the level's activation kernel */
     nrt_qs8_lut_ukernel lut;        /* int8 with one single-value operand: y = table[x] (see eval_int8_lut) */
@@ -96,6 +100,33 @@ static nrt_status pick_int8(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor*
     return st;
 }
 
+/* 16-bit Add / Sub / Mul (ref/qs16_ref.h): int16 operands and result, one
+ * scale each, zero point 0; the fused Relu / Clip becomes the output clamp. */
+static nrt_status pick_int16(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, const nrt_tensor* y,
+                             binary_state* s) {
+    const binary_params* p = ctx->node->params;
+    unsigned op = ctx->node->op;
+    if (op != NRT_FB_OpType_Add && op != NRT_FB_OpType_Sub && op != NRT_FB_OpType_Mul)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "no 16-bit kernel for quantized operands (Add, Sub, Mul have one)");
+    if (p->up.any) return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "16-bit operands cannot be read upsampled");
+    float sa, sb, sy;
+    nrt_status st;
+    if ((st = nrt_qs16_scale(ctx, a, "input", &sa)) || (st = nrt_qs16_scale(ctx, b, "input", &sb)) ||
+        (st = nrt_qs16_scale(ctx, y, "output", &sy)) || (st = nrt_qs16_output(ctx, &p->act, sy, &s->q16.out)))
+        return st;
+    if (op == NRT_FB_OpType_Mul) {
+        s->q16.mb = 0.0f;
+        st = nrt_qs8_multiplier(ctx, (double)sa * (double)sb, sy, "s_a * s_b / s_y", &s->q16.ma);
+    } else if (!(st = nrt_qs8_multiplier(ctx, sa, sy, "s_a / s_y", &s->q16.ma))) {
+        st = nrt_qs8_multiplier(ctx, op == NRT_FB_OpType_Sub ? -(double)sb : (double)sb, sy, "s_b / s_y", &s->q16.mb);
+    }
+    const nrt_kernels* k = nrt_kernels_of(ctx);
+    s->kernel = (nrt_binary_kernel){op == NRT_FB_OpType_Mul ? k->qs16_vmul : k->qs16_vadd, NRT_INT16, NRT_INT16,
+                                    NRT_INT16, false, &s->q16};
+    s->int16 = true;
+    return st;
+}
+
 /* float32 Add / Sub / Mul / Div / Min / Max / PRelu: the level's vector kernels. */
 static void pick_fast(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tensor* b, binary_state* s) {
     const nrt_kernels* k = nrt_kernels_of(ctx);
@@ -129,6 +160,7 @@ static nrt_status pick_kernel(nrt_ctx* ctx, const nrt_tensor* a, const nrt_tenso
                               binary_state* s) {
     const binary_params* p = ctx->node->params;
     unsigned op = ctx->node->op;
+    if (nrt_is_qs16(a) || nrt_is_qs16(b) || nrt_is_qs16(y)) return pick_int16(ctx, a, b, y, s);
     if (nrt_is_qs8(a) || nrt_is_qs8(b) || nrt_is_qs8(y)) return pick_int8(ctx, a, b, y, s);
     if (!nrt_binary_ref_select(kernel_op(op), p->variant, a->dtype, b->dtype, &s->kernel)) {
         if (a->dtype != b->dtype && op != NRT_FB_OpType_Pow) return nrt_expect_same_dtype(ctx, a, b);
@@ -422,8 +454,8 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     }
     if (s->check_zero && has_zero(b))
         return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "integer division by zero: divisor %s holds a 0", b->name);
-    static const nrt_activation no_activation = {NRT_ACT_NONE, 0.0f, 0.0f}; /* int8: in the clamp */
-    binary_job job = {s, s->kernel, s->int8 ? &no_activation : &p->act, a->data, b->data, y->data,
+    static const nrt_activation no_activation = {NRT_ACT_NONE, 0.0f, 0.0f}; /* int8 / int16: in the clamp */
+    binary_job job = {s, s->kernel, s->int8 || s->int16 ? &no_activation : &p->act, a->data, b->data, y->data,
                       nrt_dtype_size(a->dtype), nrt_dtype_size(b->dtype), nrt_dtype_size(y->dtype)};
     unsigned pv = s->scalar_pow ? pow_variant(b) : 0u;
     if (pv) nrt_binary_ref_select(NRT_BINARY_Pow, pv, a->dtype, b->dtype, &job.kernel);

@@ -28,7 +28,7 @@ typedef struct qs16_params {
 
 /* ---- checks shared by both ops ---- */
 
-static nrt_status per_tensor_16(nrt_ctx* ctx, const nrt_tensor* t, const char* role, float* scale) {
+nrt_status nrt_qs16_scale(nrt_ctx* ctx, const nrt_tensor* t, const char* role, float* scale) {
     if (!nrt_is_qs16(t))
         return nrt_op_fail(ctx, NRT_ERR_DTYPE, "%s %s must be a quantized int16 tensor (16x8 layer)", role,
                            t ? t->name : "(absent)");
@@ -39,13 +39,33 @@ static nrt_status per_tensor_16(nrt_ctx* ctx, const nrt_tensor* t, const char* r
     return NRT_OK;
 }
 
+nrt_status nrt_qs16_output(nrt_ctx* ctx, const nrt_activation* act, float s_y, nrt_qs16_requant* rq) {
+    double lo = -INFINITY, hi = INFINITY;
+    switch (act->kind) {
+    case NRT_ACT_NONE: break;
+    case NRT_ACT_RELU: lo = 0.0; break;
+    case NRT_ACT_CLIP: lo = act->alpha, hi = act->beta; break;
+    default:
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
+                           "fused activation %u has no 16-bit form (only Relu and Clip clamp the output)", act->kind);
+    }
+    double a = lo == -INFINITY ? -32768.0 : rint(lo / s_y), z = hi == INFINITY ? 32767.0 : rint(hi / s_y);
+    a = !(a >= -32768.0) ? -32768.0 : (a > 32767.0 ? 32767.0 : a);
+    z = !(z <= 32767.0) ? 32767.0 : (z < -32768.0 ? -32768.0 : z);
+    if (a > z)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "fused Clip [%g, %g] leaves no 16-bit output value",
+                           (double)act->alpha, (double)act->beta);
+    *rq = (nrt_qs16_requant){(float)a, (float)z};
+    return NRT_OK;
+}
+
 /* Weights (cout along axis 0), bias, activation -> multipliers m[cout] and the clamp. */
 static nrt_status check_constants(nrt_ctx* ctx, const nrt_activation* act, int64_t cout, float* m,
                                   nrt_qs16_requant* rq) {
     const nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2), *y = nrt_out(ctx, 0);
     float s_x = 0.0f, s_y = 0.0f;
     nrt_status st;
-    if ((st = per_tensor_16(ctx, x, "input", &s_x)) || (st = per_tensor_16(ctx, y, "output", &s_y))) return st;
+    if ((st = nrt_qs16_scale(ctx, x, "input", &s_x)) || (st = nrt_qs16_scale(ctx, y, "output", &s_y))) return st;
     if (!w || w->kind != NRT_TENSOR_CONSTANT || w->dtype != NRT_INT8 || w->quant.count == 0)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "16x8 weights %s must be constant quantized int8",
                            w ? w->name : "(absent)");
@@ -71,23 +91,7 @@ static nrt_status check_constants(nrt_ctx* ctx, const nrt_activation* act, int64
         if (!nrt_requant_multiplier_ok(m[c] = nrt_requant_multiplier(s_x, q->scale[q->count == 1 ? 0 : c], s_y)))
             return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "requantization multiplier of channel %lld (%g) is out of "
                                "range (|m| <= 2^64)", (long long)c, (double)m[c]);
-    double lo = -INFINITY, hi = INFINITY;
-    switch (act->kind) {
-    case NRT_ACT_NONE: break;
-    case NRT_ACT_RELU: lo = 0.0; break;
-    case NRT_ACT_CLIP: lo = act->alpha, hi = act->beta; break;
-    default:
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED,
-                           "fused activation %u has no 16x8 form (only Relu and Clip clamp the output)", act->kind);
-    }
-    double a = lo == -INFINITY ? -32768.0 : rint(lo / s_y), z = hi == INFINITY ? 32767.0 : rint(hi / s_y);
-    a = !(a >= -32768.0) ? -32768.0 : (a > 32767.0 ? 32767.0 : a);
-    z = !(z <= 32767.0) ? 32767.0 : (z < -32768.0 ? -32768.0 : z);
-    if (a > z)
-        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "fused Clip [%g, %g] leaves no 16-bit output value",
-                           (double)act->alpha, (double)act->beta);
-    *rq = (nrt_qs16_requant){(float)a, (float)z};
-    return NRT_OK;
+    return nrt_qs16_output(ctx, act, s_y, rq);
 }
 
 static qs16_params* alloc_params(nrt_ctx* ctx, int64_t cout) {

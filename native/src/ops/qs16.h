@@ -9,10 +9,16 @@
 #define NRT_OPS_QS16_H
 
 #include "../engine/op.h"
+#include "../kernels/qs16_kernels.h"
 
 static inline bool nrt_is_qs16(const nrt_tensor* t) {
     return t && t->dtype == NRT_INT16 && t->quant.count > 0;
 }
+
+/* t's scale, after checking t is int16 with one scale and zero point 0 (`role` names it). */
+nrt_status nrt_qs16_scale(nrt_ctx* ctx, const nrt_tensor* t, const char* role, float* scale);
+/* The int16 output clamp of a fused None / Relu / Clip at output scale s_y (requant.h). */
+nrt_status nrt_qs16_output(nrt_ctx* ctx, const nrt_activation* act, float s_y, nrt_qs16_requant* rq);
 
 nrt_status nrt_conv_qs16_parse(nrt_ctx* ctx);
 nrt_status nrt_conv_qs16_prepare(nrt_ctx* ctx);

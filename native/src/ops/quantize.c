@@ -1,7 +1,7 @@
 /* Quantization ops: QuantizeLinear (float32 -> int8 / uint8 / int16 / int32),
  * DequantizeLinear (back to float32), DynamicQuantizeLinear (ONNX: uint8 with
  * run-time scale and zero point) and Lut (int8 -> int8 through a 256-entry
- * table). Arithmetic: kernels/requant.h and kernels/ref/quant_ref.h.
+ * table, int16 -> int16 through a 65536-entry one). Arithmetic: kernels/requant.h and kernels/ref/quant_ref.h.
  *
  * QuantizeLinear / DequantizeLinear take their scale and zero point from
  * inputs 1 and 2 when present (ONNX: per tensor, per axis, or blocked along
@@ -12,8 +12,10 @@
 
 #include "../kernels/dtype.h"
 #include "../engine/op.h"
+#include "../kernels/ref/qs16_ref.h"
 #include "../kernels/ref/quant_ref.h"
 #include "../kernels/dispatch.h"
+#include "../kernels/requant.h"
 
 typedef struct qdq_params {
     int32_t axis, block_size;
@@ -23,6 +25,65 @@ typedef struct qdq_state {
     nrt_qlayout l;
     int64_t count; /* scales (and zero points) */
 } qdq_state;
+
+/* QuantizeLinear from int8 / int16 codes to int8 / int16 codes (ref/qs16_ref.h). */
+typedef struct requantize_state {
+    float m;
+    int32_t zx, zy, lo, hi;
+} requantize_state;
+
+static bool code_type(nrt_dtype t) { return t == NRT_INT8 || t == NRT_INT16; }
+
+/* x and y int8 / int16, one scale each from QuantParams, no scale inputs. */
+static nrt_status requantize_prepare(nrt_ctx* ctx) {
+    nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+    if (nrt_in(ctx, 1) || !code_type(y->dtype))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "QuantizeLinear of the integer tensor %s needs an int8 or int16 "
+                           "output with its own quantization parameters (no scale input)", x->name);
+    const nrt_quant *qx = &x->quant, *qy = &y->quant;
+    if (qx->count != 1 || qy->count != 1 || qx->block_size > 0 || qy->block_size > 0)
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "QuantizeLinear from %s to %s needs one scale on each", x->name,
+                           y->name);
+    requantize_state* st = nrt_alloc_state(ctx, sizeof *st);
+    if (!st) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    st->zx = qx->zero_point ? (int32_t)qx->zero_point[0] : 0;
+    st->zy = qy->zero_point ? (int32_t)qy->zero_point[0] : 0;
+    st->lo = y->dtype == NRT_INT8 ? -128 : -32768;
+    st->hi = y->dtype == NRT_INT8 ? 127 : 32767;
+    if (st->zx < (x->dtype == NRT_INT8 ? -128 : -32768) || st->zx > (x->dtype == NRT_INT8 ? 127 : 32767) ||
+        st->zy < st->lo || st->zy > st->hi)
+        return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "zero point of %s or %s is outside its type's range", x->name,
+                           y->name);
+    st->m = nrt_requant_multiplier(qx->scale[0], 1.0, qy->scale[0]);
+    if (!nrt_requant_multiplier_ok(st->m))
+        return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "rescaling %s to %s: multiplier %g out of range (|m| <= 2^64)",
+                           x->name, y->name, (double)st->m);
+    return nrt_set_shape_like(ctx, y, x);
+}
+
+typedef struct requantize_task {
+    const requantize_state* st;
+    const void* x;
+    void* y;
+    int x_size, y_size;
+} requantize_task;
+
+static void requantize_range(void* arg, size_t begin, size_t end) {
+    const requantize_task* t = arg;
+    const requantize_state* s = t->st;
+    nrt_requantize_codes_ref(end - begin, (const char*)t->x + begin * (size_t)t->x_size, t->x_size, s->zx, s->m, s->zy,
+                             s->lo, s->hi, (char*)t->y + begin * (size_t)t->y_size, t->y_size);
+}
+
+static nrt_status requantize_eval(nrt_ctx* ctx) {
+    const nrt_tensor *x = nrt_in(ctx, 0), *y = nrt_out(ctx, 0);
+    requantize_task t = {ctx->node->state, x->data, y->data, (int)nrt_dtype_size(x->dtype),
+                         (int)nrt_dtype_size(y->dtype)};
+    nrt_parallel_for(ctx, (size_t)nrt_numel(x), 16384, requantize_range, &t);
+    return NRT_OK;
+}
+
+static bool requantizes(const nrt_tensor* x) { return x && code_type(x->dtype) && x->quant.count > 0; }
 
 /* Scales given as a tensor must be finite and positive, as QuantParams
  * scales are (loader.c): checked at load when constant, at prepare when
@@ -149,7 +210,9 @@ static nrt_status qdq_prepare(nrt_ctx* ctx, bool quantize) {
     return nrt_set_shape_like(ctx, y, x);
 }
 
-static nrt_status quantize_prepare(nrt_ctx* ctx) { return qdq_prepare(ctx, true); }
+static nrt_status quantize_prepare(nrt_ctx* ctx) {
+    return requantizes(nrt_in(ctx, 0)) ? requantize_prepare(ctx) : qdq_prepare(ctx, true);
+}
 static nrt_status dequantize_prepare(nrt_ctx* ctx) { return qdq_prepare(ctx, false); }
 
 /* Scales and int32 zero points into scratch, from inputs or QuantParams. */
@@ -223,7 +286,9 @@ static nrt_status qdq_eval(nrt_ctx* ctx, bool quantize) {
     return NRT_OK;
 }
 
-static nrt_status quantize_eval(nrt_ctx* ctx) { return qdq_eval(ctx, true); }
+static nrt_status quantize_eval(nrt_ctx* ctx) {
+    return requantizes(nrt_in(ctx, 0)) ? requantize_eval(ctx) : qdq_eval(ctx, true);
+}
 static nrt_status dequantize_eval(nrt_ctx* ctx) { return qdq_eval(ctx, false); }
 
 const nrt_op_def nrt_op_QuantizeLinear = {"QuantizeLinear", 0, NRT_FB_OpOptions_QuantizeOptions, 1, 3, 1, 1,
@@ -284,11 +349,26 @@ const nrt_op_def nrt_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", 0, 0, 
 
 static bool byte_type(nrt_dtype t) { return t == NRT_INT8 || t == NRT_UINT8; }
 
+/* int16 x: a 65536-entry int16 table, y = table[x + 32768] (ref/qs16_ref.h). */
+static nrt_status lut16_prepare(nrt_ctx* ctx, nrt_tensor* x, const nrt_tensor* table, nrt_tensor* y) {
+    if (table->dtype != NRT_INT16)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is int16 and table %s is %s; an int16 input needs an int16 "
+                           "table", x->name, table->name, nrt_dtype_name(table->dtype));
+    nrt_status st = nrt_expect_dtype(ctx, y, NRT_INT16, "output");
+    if (st) return st;
+    if (nrt_numel(table) != 65536)
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; an int16 table has 65536", table->name,
+                           (long long)nrt_numel(table));
+    return nrt_set_shape_like(ctx, y, x);
+}
+
 static nrt_status lut_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *table = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (!x || !table) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and table are required");
+    if (x->dtype == NRT_INT16) return lut16_prepare(ctx, x, table, y);
     if (!byte_type(x->dtype) || !byte_type(table->dtype))
-        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8", x->name,
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8 "
+                           "(or an int16 input)", x->name,
                            nrt_dtype_name(x->dtype), table->name, nrt_dtype_name(table->dtype));
     nrt_status st = nrt_expect_dtype(ctx, y, table->dtype, "output");
     if (st) return st;
@@ -317,7 +397,22 @@ static void lut_range(void* arg, size_t begin, size_t end) {
     t->lut(end - begin, t->x + begin, t->table, t->y + begin);
 }
 
+typedef struct lut16_task {
+    const int16_t *x, *table;
+    int16_t* y;
+} lut16_task;
+
+static void lut16_range(void* arg, size_t begin, size_t end) {
+    const lut16_task* t = arg;
+    nrt_lut_qs16_ref(end - begin, t->x + begin, t->table, t->y + begin);
+}
+
 static nrt_status lut_eval(nrt_ctx* ctx) {
+    if (nrt_in(ctx, 0)->dtype == NRT_INT16) { /* (scalar loads are what a gather would do: no vector kernel) */
+        lut16_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut16_range, &t);
+        return NRT_OK;
+    }
     const int8_t* table = ctx->node->state ? ctx->node->state : nrt_in(ctx, 1)->data; /* uint8 x: permuted */
     lut_task t = {nrt_in(ctx, 0)->data, table, nrt_out(ctx, 0)->data, nrt_kernels_of(ctx)->qs8_lut};
     nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut_range, &t);
