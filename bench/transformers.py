@@ -29,6 +29,7 @@ fp32 over held-out windows (the cache computed in fp32 for every side). Target: 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -145,6 +146,24 @@ def decoder(args: argparse.Namespace, work: Path) -> None:
     console.print(table)
 
 
+def _untie_output_projection(source: Path, out: Path) -> None:
+    """source with each Transpose of an initializer replaced by the transposed initializer: the
+    tied lm_head's MatMul then has a constant weight, which MatMulNBitsQuantizer needs to quantize it."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    constants = {t.name: t for t in graph.initializer}
+    for node in list(graph.node):
+        if node.op_type == "Transpose" and node.input[0] in constants:
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            folded = np.transpose(numpy_helper.to_array(constants[node.input[0]]), perm)
+            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(folded), node.output[0]))
+            graph.node.remove(node)
+    onnx.save(model, str(out))
+
+
 def _matmul_nbits(source: Path, out: Path) -> bool:
     """onnxruntime's own 4-bit weight-only model of source at out (False: its quantizer does not import)."""
     try:
@@ -152,7 +171,12 @@ def _matmul_nbits(source: Path, out: Path) -> bool:
     except ImportError:
         return False
     quantizer = MatMulNBitsQuantizer(str(source), block_size=128, is_symmetric=True)
-    quantizer.process()
+    quiet = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level, quiet.level = quiet.level, logging.WARNING  # (it logs a line per node at INFO)
+    try:
+        quantizer.process()
+    finally:
+        quiet.setLevel(level)
     quantizer.model.save_model_to_file(str(out), use_external_data_format=False)
     return True
 
@@ -183,9 +207,14 @@ def decode_step(args: argparse.Namespace, work: Path) -> None:
     held = feeds(held_tokens, range(0, len(held_tokens) - past - 1, 4))
     calibration = feeds(train_tokens, range(0, 64 * 3 * past, 3 * past))
     sides = {"onnxruntime fp32": ("fp32", source, _session(source))}
-    nbits = work / "decode-step-nbits.onnx"
+    nbits, untied, untied_nbits = (work / f"decode-step-{n}.onnx" for n in ("nbits", "untied", "untied-nbits"))
     if _matmul_nbits(source, nbits):
-        sides["onnxruntime MatMulNBits"] = ("int4 weights (block 128, sym.)", nbits, _session(nbits))
+        sides["onnxruntime MatMulNBits"] = ("int4 weights (block 128, sym.); tied lm_head fp32", nbits,
+                                            _session(nbits))
+        _untie_output_projection(source, untied)
+        _matmul_nbits(untied, untied_nbits)
+        sides["onnxruntime MatMulNBits, untied"] = ("int4 weights (block 128, sym.), lm_head too", untied_nbits,
+                                                    _session(untied_nbits))
     for name, precision, options in (("nanort --weights int4", "int4 weights (g 128, GPTQ), int8 dynamic rows",
                                       dict(weights="int4", int4_group=128)),
                                      ("nanort --quantize int8", "int8", dict(quantize="int8"))):
@@ -194,12 +223,16 @@ def decode_step(args: argparse.Namespace, work: Path) -> None:
         sides[name] = (precision, out, nanort.Model(out, threads=1))
 
     def call(runner, f: dict):
-        return runner.run(["logits"], f)[0] if isinstance(runner, ort.InferenceSession) else runner.run(f)["logits"]
+        """Every output (the logits and the updated cache the next step needs) as numpy arrays, on both sides."""
+        if isinstance(runner, ort.InferenceSession):
+            return runner.run(None, f)[0]
+        return runner.run(f)["logits"]
 
     next_token = {name: np.array([call(r, f).reshape(-1).argmax() for f in held]) for name, (_, _, r) in sides.items()}
     steps = {name: (lambda r=r: call(r, held[0])) for name, (_, _, r) in sides.items()}
     timing = interleaved(steps, runs=args.runs * 10)
-    ratios = [peer for peer in ("onnxruntime MatMulNBits", "onnxruntime fp32") if peer in sides]
+    ratios = [peer for peer in ("onnxruntime MatMulNBits", "onnxruntime MatMulNBits, untied", "onnxruntime fp32")
+              if peer in sides]
     table = Table(title=f"GPT-2-style decoder, one decode step (batch 1, {past} cached positions), 1 thread, "
                         f"{len(held)} held-out windows; vs: that side's median / this median (> 1: faster)")
     for col in ("runtime", "precision", "file KB", "median ms", "min ms", *(f"vs {p}" for p in ratios),
@@ -212,8 +245,8 @@ def decode_step(args: argparse.Namespace, work: Path) -> None:
                       f"{np.mean(next_token[name] == next_token['onnxruntime fp32']):.2%}")
     console.print(table)
     if "onnxruntime MatMulNBits" not in sides:
-        console.print("(no MatMulNBits row: onnxruntime.quantization.matmul_nbits_quantizer does not import here; "
-                      "it needs onnx-ir: pip install onnx-ir)")
+        console.print("(no MatMulNBits rows: onnxruntime.quantization.matmul_nbits_quantizer does not import here; "
+                      "it needs onnx-ir: pip install -e \".[bench]\" or pip install onnx-ir)")
 
 
 def main() -> None:
@@ -222,12 +255,15 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=128, help="held-out sentences for the cosine")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per side")
     parser.add_argument("--decoder-only", action="store_true", help="only the decoder tables")
+    parser.add_argument("--only", choices=("embedder", "decoder", "decode-step"), action="append",
+                        help="run only these tables (repeatable)")
     args = parser.parse_args()
+    chosen = set(args.only or (("decoder", "decode-step") if args.decoder_only else
+                                ("embedder", "decoder", "decode-step")))
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.decoder_only:
-            embedder(args, Path(tmp))
-        decoder(args, Path(tmp))
-        decode_step(args, Path(tmp))
+        for name, table in (("embedder", embedder), ("decoder", decoder), ("decode-step", decode_step)):
+            if name in chosen:
+                table(args, Path(tmp))
 
 
 if __name__ == "__main__":
