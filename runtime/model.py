@@ -319,8 +319,9 @@ class Model:
 
     def _validate_feeds(self, feeds: Mapping[str, Any]) -> list[np.ndarray | None]:
         """The feed of each input, None for bound ones."""
-        if len(feeds) + len(self._bound_inputs) != len(self._input_infos) or any(
-                k not in self._input_index or self._input_index[k] in self._bound_inputs for k in feeds):
+        every_input_fed = not self._bound_inputs and feeds.keys() == self._input_index.keys()  # (the common case)
+        if not every_input_fed and (len(feeds) + len(self._bound_inputs) != len(self._input_infos) or any(
+                k not in self._input_index or self._input_index[k] in self._bound_inputs for k in feeds)):
             unknown = [k for k in feeds if k not in self._input_index]
             if unknown:
                 raise errors.InvalidArgumentError(
