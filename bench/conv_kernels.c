@@ -1,10 +1,10 @@
-/* int8 depthwise, first-layer (3-channel input) and narrow dense convs through the conv
+/* int8 depthwise, first-layer (3-channel input), narrow dense and few-input pointwise convs through the conv
  * driver (kernels/conv.h) on one thread, per level this CPU runs: median
  * time per conv, G multiply-adds/s and the fraction of the int8 dot-product
  * peak measured in the same process (vpdpbusd / sdot chains, as
  * bench/peak.c). Built and run by bench/conv_kernels.py.
  *
- *   conv_kernels [level ...] [dw|rgb]   (default: every level this CPU runs
+ *   conv_kernels [level ...] [dw|rgb|dense|pw]   (default: every level this CPU runs
  *                                        but ref; every kind of shape)
  * Prints one line per (level, shape): "level shape ms gmacs pct",
  * machine-readable, after a line "peak GMACS". */
@@ -96,7 +96,7 @@ static void* alloc(size_t bytes) {
 }
 
 typedef struct shape {
-    const char* kind; /* "dw": depthwise C -> C; "rgb": 3 -> cout; "dense": cin -> cout */
+    const char* kind; /* "dw": depthwise C -> C; "rgb": 3 -> cout; "dense", "pw" (1x1): cin -> cout */
     int64_t cout, h, k, s, cin; /* output and input channels, side, kernel, stride */
 } shape;
 
@@ -107,10 +107,17 @@ static const shape SHAPES[] = {
     {"dw", 32, 160, 3, 1, 32},  {"dw", 32, 160, 3, 2, 32}, {"dw", 48, 80, 3, 1, 48},  {"dw", 64, 80, 3, 1, 64},
     {"dw", 64, 80, 3, 2, 64},   {"dw", 96, 40, 3, 1, 96},  {"dw", 128, 40, 3, 1, 128}, {"dw", 128, 20, 3, 1, 128},
     {"dw", 32, 160, 5, 1, 32},  {"dw", 64, 80, 5, 1, 64},  {"dw", 96, 40, 5, 2, 96},  {"dw", 128, 20, 5, 1, 128},
+    /* PP-OCRv4 det's largest depthwise convs: 16 channels at 320x320 (a 32-channel tile holds two pixels),
+     * 48 at 160x160 (a full tile and a half one) */
+    {"dw", 16, 320, 3, 1, 16},  {"dw", 48, 160, 3, 1, 48},
     {"rgb", 16, 320, 3, 2, 3}, {"rgb", 16, 640, 3, 2, 3}, {"rgb", 32, 640, 3, 2, 3},
     /* PP-OCRv4 det's head: 3x3 96 -> 24 at 160x160 (two: 46 % of its multiply-adds) and at 80x80 (its
      * input and output fit the L2: the pair shows what a larger working set costs on a loaded machine) */
     {"dense", 24, 160, 3, 1, 96}, {"dense", 24, 80, 3, 1, 96},
+    /* PP-OCRv4 det's pointwise convs of few input channels (K = 12 .. 48: their requantization costs as much
+     * as their dot products), and one of K = 192 at the same size for comparison */
+    {"pw", 32, 320, 1, 1, 16}, {"pw", 96, 160, 1, 1, 12}, {"pw", 48, 160, 1, 1, 32}, {"pw", 48, 160, 1, 1, 48},
+    {"pw", 96, 80, 1, 1, 18},  {"pw", 48, 160, 1, 1, 192},
 };
 
 static double median(double* v, int n) {
@@ -166,7 +173,8 @@ int main(int argc, char** argv) {
     int levels[NRT_ISA_COUNT], nlevels = 0;
     const char* kind = NULL; /* only shapes of this kind */
     for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "dw") || !strcmp(argv[a], "rgb") || !strcmp(argv[a], "dense")) {
+        if (!strcmp(argv[a], "dw") || !strcmp(argv[a], "rgb") || !strcmp(argv[a], "dense") ||
+            !strcmp(argv[a], "pw")) {
             kind = argv[a];
             continue;
         }
@@ -188,7 +196,8 @@ int main(int argc, char** argv) {
             double macs, sec = time_conv(&k, &SHAPES[s], &macs);
             if (sec < 0) continue;
             char name[64], cin[24] = "";
-            if (strcmp(SHAPES[s].kind, "dense") == 0) snprintf(cin, sizeof cin, "%lldto", (long long)SHAPES[s].cin);
+            if (strcmp(SHAPES[s].kind, "dense") == 0 || strcmp(SHAPES[s].kind, "pw") == 0)
+                snprintf(cin, sizeof cin, "%lldto", (long long)SHAPES[s].cin);
             snprintf(name, sizeof name, "%s%s%lldx%lldx%lld_k%lld_s%lld", SHAPES[s].kind, cin, (long long)SHAPES[s].cout,
                      (long long)SHAPES[s].h, (long long)SHAPES[s].h, (long long)SHAPES[s].k, (long long)SHAPES[s].s);
             printf("%s %s %.4f %.2f %.1f\n", nrt_isa_name(levels[l]), name, sec * 1e3, macs / sec * 1e-9,

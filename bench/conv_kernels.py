@@ -1,7 +1,7 @@
 """int8 depthwise and first-layer conv kernels: time per conv and fraction of
 the int8 dot-product peak, per level, on one thread (bench/conv_kernels.c).
 
-    python bench/conv_kernels.py [--levels avx512 avx2] [--kind dw|rgb|dense] [--base REV] [--rounds 3]
+    python bench/conv_kernels.py [--levels avx512 avx2] [--kind dw|rgb|dense|pw] [--base REV] [--rounds 3]
 
 Builds the kernel library of this tree with the C compiler (the flags of
 native/build.cmake) and, with --base, of git revision REV too; runs the builds
@@ -69,8 +69,9 @@ def run(exe: Path, levels: list[str], kind: str | None) -> tuple[float, Rows]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--levels", nargs="*", default=[], help="levels to time (default: every one this CPU runs)")
-    ap.add_argument("--kind", choices=["dw", "rgb", "dense"],
-                    help="only depthwise, first-layer (RGB input) or dense (few output channels) shapes")
+    ap.add_argument("--kind", choices=["dw", "rgb", "dense", "pw"],
+                    help="only depthwise, first-layer (RGB input), dense (few output channels) or pointwise "
+                    "(few input channels) shapes")
     ap.add_argument("--base", help="git revision to compare against (built from `git archive`)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
