@@ -86,7 +86,9 @@ typedef struct nrt_node {
     bool static_eval;          /* evaluated during prepare */
     bool late;                 /* prepared during invoke: reads a dynamic tensor (engine/dynamic.c) */
     bool needs_value;          /* its prepare asked for a value known only at invoke */
-    bool fused;                /* computed by its input's producer (a Lut fused into a Conv): not evaluated */
+    bool fused;                /* computed by another node, fused_into (a Lut or a residual Add fused into a
+                                  Conv, engine/prepare.c): not evaluated */
+    int fused_into;
     uint64_t profile_calls, profile_ns;
 } nrt_node;
 

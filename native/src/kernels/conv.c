@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "indirection.h"
+#include "ref/binary_ref.h"
 
 /* Output pixels whose depthwise tap pointers are built at once. */
 #define DW_PIXELS 16
@@ -191,7 +192,8 @@ typedef struct conv_job {
     const uint8_t* packed;
     const nrt_conv_dw_rows* rows;
     const void* params;
-    const nrt_conv_lut* lut; /* NULL: none */
+    const nrt_conv_lut* lut;           /* NULL: none */
+    const nrt_conv_residual* residual; /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
@@ -200,13 +202,18 @@ typedef struct conv_job {
 
 /* ---- GEMM / indirect GEMM ---- */
 
-/* The fused table on rows [m0, m0 + mr) of the channels units [u0, u1) wrote
- * (units run in channel order: group by group, nr columns each). */
-static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t u1) {
-    const nrt_conv2d_geom* g = j->g;
-    size_t cout = (size_t)g->cout, cog = cout / (size_t)g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
-    size_t c0 = u0 / ppg * cog + u0 % ppg * nr, last = (u1 - 1) % ppg;
-    size_t c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+/* The output channels [*c0, *c1) that units [u0, u1) wrote (units run in
+ * channel order: group by group, nr columns each). */
+static void unit_channels(const conv_job* j, size_t u0, size_t u1, size_t* c0, size_t* c1) {
+    size_t cog = (size_t)j->g->cout / (size_t)j->g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
+    size_t last = (u1 - 1) % ppg;
+    *c0 = u0 / ppg * cog + u0 % ppg * nr;
+    *c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+}
+
+/* The fused table on rows [m0, m0 + mr) of channels [c0, c1). */
+static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t c0, size_t c1) {
+    size_t cout = (size_t)j->g->cout;
     if (c0 == 0 && c1 == cout) { /* every channel: the rows are one run (whole vectors, few masked stores) */
         int8_t* rows = (int8_t*)j->y + m0 * cout;
         j->lut->run(mr * cout, rows, j->lut->table, rows);
@@ -215,6 +222,24 @@ static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t 
     for (size_t r = 0; r < mr; r++) {
         int8_t* row = (int8_t*)j->y + (m0 + r) * cout + c0;
         j->lut->run(c1 - c0, row, j->lut->table, row);
+    }
+}
+
+void nrt_conv_residual_rows(const nrt_conv_residual* res, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                            size_t c1) {
+    size_t cr = res->channels;
+    bool act = res->act->kind != NRT_ACT_NONE;
+    if (c0 == 0 && c1 == cout && cr == cout) { /* one run */
+        float* rows = y + m0 * cout;
+        res->add(mr * cout, rows, res->r + m0 * cout, rows, NRT_BIN_VV);
+        if (act) res->act_run(res->act, rows, rows, mr * cout);
+        return;
+    }
+    size_t added = c1 < cr ? c1 : cr;
+    for (size_t r = 0; r < mr; r++) {
+        float* row = y + (m0 + r) * cout;
+        if (c0 < added) res->add(added - c0, row + c0, res->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
+        if (act) res->act_run(res->act, row + c0, row + c0, c1 - c0);
     }
 }
 
@@ -251,7 +276,11 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
-        if (j->lut) gemm_lut(j, m0, mr, nb * j->block_units, u1);
+        if (!j->lut && !j->residual) continue;
+        size_t c0, c1;
+        unit_channels(j, nb * j->block_units, u1, &c0, &c1);
+        if (j->lut) gemm_lut(j, m0, mr, c0, c1);
+        else nrt_conv_residual_rows(j->residual, (float*)j->y, cout, m0, mr, c0, c1);
     }
 }
 
@@ -302,10 +331,11 @@ static void dw_indirect(const conv_job* j, size_t row, int64_t ky0, int64_t ky1,
     }
 }
 
-/* The fused table on output row `row`. */
+/* The fused table or residual on output row `row`. */
 static void dw_lut(const conv_job* j, size_t row) {
+    size_t ow = (size_t)j->g->ow, cout = (size_t)j->g->cout, n = ow * cout;
+    if (j->residual) nrt_conv_residual_rows(j->residual, (float*)j->y, cout, row * ow, ow, 0, cout);
     if (!j->lut) return;
-    size_t n = (size_t)j->g->ow * (size_t)j->g->cout;
     int8_t* y = (int8_t*)j->y + row * n;
     j->lut->run(n, y, j->lut->table, y);
 }
@@ -430,24 +460,36 @@ static void run_transpose(const nrt_threads* threads, conv_job* j) {
                     j->plan->merged_rows ? convt_merged_task : convt_task, j);
 }
 
-void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
-                  const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y) {
-    nrt_conv_run_lut(threads, plan, g, x, packed, rows, pad, params, NULL, y);
-}
-
-void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
-                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
-                      const nrt_conv_lut* lut, void* y) {
+static void run_job(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                    const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                    const nrt_conv_lut* lut, const nrt_conv_residual* residual, void* y) {
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     size_t es, ys;
     if (plan->kind == NRT_CONV_DEPTHWISE) es = plan->dw->format->x_bytes, ys = plan->dw->format->y_bytes;
     else if (plan->convt) es = ys = 1;
     else es = plan->gemm->format->a_bytes, ys = plan->gemm->format->c_bytes;
-    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut, .y = y,
-                  .es = es, .ys = ys};
+    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut,
+                  .residual = residual, .y = y, .es = es, .ys = ys};
     if (plan->kind == NRT_CONV_TRANSPOSE) j.ind.x = x; /* taps are not windows: no indirection */
     else nrt_indirection_init(&j.ind, g, x, pad, es);
     if (plan->kind == NRT_CONV_DEPTHWISE) run_depthwise(threads, &j);
     else if (plan->kind == NRT_CONV_TRANSPOSE) run_transpose(threads, &j);
     else run_gemm(threads, &j);
+}
+
+void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                  const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, NULL, y);
+}
+
+void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                      const nrt_conv_lut* lut, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, lut, NULL, y);
+}
+
+void nrt_conv_run_residual(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g,
+                           const void* x, const void* packed, const nrt_conv_dw_rows* rows, const void* pad,
+                           const void* params, const nrt_conv_residual* residual, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, residual, y);
 }

@@ -13,7 +13,10 @@
  * int8 y; a fused Relu / Clip narrows the output clamp. An int8 Conv on the
  * level's kernels also takes over a Lut that alone reads its output (the
  * engine's fuse_lut): the driver applies the table to each tile it writes
- * and the conv writes the Lut's output. */
+ * and the conv writes the Lut's output. A float32 Conv on the level's kernels
+ * (or float32 sparse weights) likewise takes over the Add that alone reads
+ * its output, with a shortcut read in place (the engine's fuse_residual;
+ * kernels/conv.h nrt_conv_residual). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,10 @@ typedef struct conv_state {
     nrt_conv_dw_rows rows;              /* depthwise row variants (kernels/conv.h), at rows_offset in extra[] */
     const int8_t* lut;                  /* a fused Lut's table (NULL: none), whose output is tensor lut_out */
     int lut_out;
+    bool residual;                      /* a fused Add: y = act(conv + r), writing tensor residual_out */
+    int residual_in, residual_out;
+    nrt_conv_residual res;              /* (its r is set at eval) */
+    nrt_activation residual_act;
     size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
@@ -627,6 +634,7 @@ typedef struct conv_sparse_job {
     const conv_params* p;
     const float* x;
     const float* bias;
+    const nrt_conv_residual* residual; /* NULL: none */
     float* y;
 } conv_sparse_job;
 
@@ -638,12 +646,26 @@ static void conv_sparse_rows(void* arg, size_t begin, size_t end) {
         int64_t in = (n * g->ih + oy * g->sh) * g->iw * g->cin, out = (int64_t)row * g->ow * g->cout;
         nrt_f32_sparse_gemm f = {&j->p->sparse, j->x + in, g->sw * g->cin, j->y + out, g->cout, j->bias, j->p->act};
         nrt_sparse_gemm_f32_ref(&f, 0, g->ow);
+        if (j->residual)
+            nrt_conv_residual_rows(j->residual, j->y, (size_t)g->cout, row * (size_t)g->ow, (size_t)g->ow, 0,
+                                   (size_t)g->cout);
     }
+}
+
+/* The fused Add's residual with this run's shortcut, and the tensor the conv writes. */
+static float* residual_output(nrt_ctx* ctx, const conv_state* s, nrt_conv_residual* res) {
+    if (!s->residual) return nrt_out(ctx, 0)->data;
+    *res = s->res;
+    res->r = ctx->model->tensors[s->residual_in].data;
+    res->act = &s->residual_act;
+    return ctx->model->tensors[s->residual_out].data;
 }
 
 static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
     const nrt_tensor* b = nrt_in(ctx, 2);
-    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, nrt_out(ctx, 0)->data};
+    nrt_conv_residual res;
+    float* y = residual_output(ctx, s, &res);
+    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, s->residual ? &res : NULL, y};
     if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
     nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_sparse_rows, &j);
     return NRT_OK;
@@ -664,7 +686,10 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
     job.zeros = zeros;
     if (p->plan.kind) {
         nrt_threads threads = nrt_threads_of(ctx);
-        nrt_conv_run(&threads, &p->plan, g, job.x, p->w, &s->rows, zeros, &p->act, job.y);
+        nrt_conv_residual res;
+        float* y = residual_output(ctx, s, &res);
+        nrt_conv_run_residual(&threads, &p->plan, g, job.x, p->w, &s->rows, zeros, &p->act, s->residual ? &res : NULL,
+                              y);
         return NRT_OK;
     }
     if (p->packed) {
@@ -717,6 +742,28 @@ bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
     if (!s || !s->int8 || !kernels || s->q.out.qmin > s->q.out.qmax) return false;
     s->lut = table;
     s->lut_out = y;
+    return true;
+}
+
+/* A float32 Conv without an activation, on the level's GEMM or depthwise
+ * kernels or on sparse weights, adds the shortcut r (tensor r: the output's
+ * pixels, its first channels) and applies act as it writes (kernels/conv.h,
+ * nrt_conv_residual), writing tensor y. */
+bool nrt_conv_fuse_residual(nrt_ctx* ctx, int r, int y, const nrt_activation* act, nrt_f32_vbinary_ukernel add,
+                            nrt_f32_vact_ukernel act_run) {
+    const conv_params* p = ctx->node->params;
+    conv_state* s = ctx->node->state;
+    bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE || p->sparse_f32;
+    const nrt_tensor* t = &ctx->model->tensors[r];
+    if (!s || s->int8 || s->lut || s->residual || !kernels || p->spmm || p->act.kind != NRT_ACT_NONE ||
+        t->dtype != NRT_FLOAT32 || t->rank != 4 || t->dims[0] != s->g.n || t->dims[1] != s->g.oh ||
+        t->dims[2] != s->g.ow || t->dims[3] > s->g.cout)
+        return false;
+    s->residual = true;
+    s->residual_in = r;
+    s->residual_out = y;
+    s->residual_act = *act;
+    s->res = (nrt_conv_residual){NULL, (size_t)t->dims[3], add, act_run, NULL};
     return true;
 }
 
