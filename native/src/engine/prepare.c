@@ -240,6 +240,52 @@ static void fuse_residuals(nrt_model* m) {
     free(readers);
 }
 
+/* Whether tensor t is a float32 vector of one value per channel of c
+ * (shape [..., 1, C] or [C]). */
+static bool per_channel(const nrt_tensor* t, int64_t c) {
+    if (t->dtype != NRT_FLOAT32 || t->rank < 1 || t->dims[t->rank - 1] != c) return false;
+    for (int a = 0; a < t->rank - 1; a++)
+        if (t->dims[a] != 1) return false;
+    return true;
+}
+
+/* A float32 PRelu with constant per-channel slopes whose input a Conv
+ * writes (its own output, or the output of the Add fused into it) and
+ * nothing else reads: the Conv applies it as it writes the PRelu's output
+ * (nrt_conv_fuse_prelu). Not with preserve_intermediates. */
+static void fuse_prelus(nrt_model* m) {
+    nrt_f32_vbinary_ukernel prelu = m->kernels.f32_vbinary ? m->kernels.f32_vbinary[NRT_F32_VPRELU] : NULL;
+    if (m->opts.preserve_intermediates || !prelu) return;
+    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
+    if (!readers) return; /* no fusion: the PRelus run */
+    for (int i = 0; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        if (n->op != NRT_FB_OpType_PRelu || n->static_eval || n->late || n->fused || n->num_inputs != 2 ||
+            n->inputs[0] < 0 || n->inputs[1] < 0)
+            continue;
+        nrt_tensor *x = &m->tensors[n->inputs[0]], *slope = &m->tensors[n->inputs[1]];
+        nrt_tensor* y = &m->tensors[n->outputs[0]];
+        if (x->kind != NRT_TENSOR_ACTIVATION || x->producer < 0 || x->is_output || x->bound || x->dynamic ||
+            readers[n->inputs[0]] != 1 || y->dynamic || y->dtype != NRT_FLOAT32 || x->dtype != NRT_FLOAT32 ||
+            x->rank < 1 || !nrt_is_static(slope) || !per_channel(slope, x->dims[x->rank - 1]))
+            continue;
+        nrt_node* p = &m->nodes[x->producer];
+        int host = p->fused ? p->fused_into : x->producer;
+        nrt_node* conv = &m->nodes[host];
+        if (p->static_eval || p->late || conv->op != NRT_FB_OpType_Conv || p->outputs[0] != n->inputs[0]) continue;
+        nrt_ctx ctx = {m, conv, host};
+        if (nrt_conv_fuse_prelu(&ctx, slope->data, n->outputs[0], prelu)) {
+            n->fused = true;
+            n->fused_into = host;
+            x->elided = true;
+        }
+    }
+    free(readers);
+}
+
 /* Bound inputs / outputs (nrt_model_bind_*) must still fit their caller
  * memory; an output sized during invoke has no size to bind to. */
 static nrt_status check_bindings(nrt_model* m) {
@@ -402,6 +448,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     if (st == NRT_OK) st = propagate(m);
     if (st == NRT_OK) fuse_luts(m);
     if (st == NRT_OK) fuse_residuals(m);
+    if (st == NRT_OK) fuse_prelus(m);
     if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {

@@ -193,7 +193,7 @@ typedef struct conv_job {
     const nrt_conv_dw_rows* rows;
     const void* params;
     const nrt_conv_lut* lut;           /* NULL: none */
-    const nrt_conv_residual* residual; /* NULL: none */
+    const nrt_conv_post* post;         /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
@@ -225,21 +225,40 @@ static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t c0, size_t 
     }
 }
 
-void nrt_conv_residual_rows(const nrt_conv_residual* res, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
-                            size_t c1) {
-    size_t cr = res->channels;
-    bool act = res->act->kind != NRT_ACT_NONE;
+/* The shortcut and activation (r) on rows [m0, m0 + mr), channels [c0, c1). */
+static void residual_rows(const nrt_conv_post* post, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                          size_t c1) {
+    size_t cr = post->channels;
+    bool act = post->act->kind != NRT_ACT_NONE;
     if (c0 == 0 && c1 == cout && cr == cout) { /* one run */
         float* rows = y + m0 * cout;
-        res->add(mr * cout, rows, res->r + m0 * cout, rows, NRT_BIN_VV);
-        if (act) res->act_run(res->act, rows, rows, mr * cout);
+        post->add(mr * cout, rows, post->r + m0 * cout, rows, NRT_BIN_VV);
+        if (act) post->act_run(post->act, rows, rows, mr * cout);
         return;
     }
     size_t added = c1 < cr ? c1 : cr;
     for (size_t r = 0; r < mr; r++) {
         float* row = y + (m0 + r) * cout;
-        if (c0 < added) res->add(added - c0, row + c0, res->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
-        if (act) res->act_run(res->act, row + c0, row + c0, c1 - c0);
+        if (c0 < added) post->add(added - c0, row + c0, post->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
+        if (act) post->act_run(post->act, row + c0, row + c0, c1 - c0);
+    }
+}
+
+void nrt_conv_post_rows(const nrt_conv_post* post, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                        size_t c1) {
+    if (post->r) residual_rows(post, y, cout, m0, mr, c0, c1);
+    if (!post->slope) return;
+    if (c0 == 0 && c1 == cout) { /* whole rows: slope_rows per call */
+        for (size_t r = 0; r < mr; r += post->slope_rows) {
+            float* rows = y + (m0 + r) * cout;
+            size_t n = (mr - r < post->slope_rows ? mr - r : post->slope_rows) * cout;
+            post->prelu(n, rows, post->slope, rows, NRT_BIN_VV);
+        }
+        return;
+    }
+    for (size_t r = 0; r < mr; r++) {
+        float* row = y + (m0 + r) * cout + c0;
+        post->prelu(c1 - c0, row, post->slope + c0, row, NRT_BIN_VV);
     }
 }
 
@@ -276,11 +295,11 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
-        if (!j->lut && !j->residual) continue;
+        if (!j->lut && !j->post) continue;
         size_t c0, c1;
         unit_channels(j, nb * j->block_units, u1, &c0, &c1);
         if (j->lut) gemm_lut(j, m0, mr, c0, c1);
-        else nrt_conv_residual_rows(j->residual, (float*)j->y, cout, m0, mr, c0, c1);
+        else nrt_conv_post_rows(j->post, (float*)j->y, cout, m0, mr, c0, c1);
     }
 }
 
@@ -331,10 +350,10 @@ static void dw_indirect(const conv_job* j, size_t row, int64_t ky0, int64_t ky1,
     }
 }
 
-/* The fused table or residual on output row `row`. */
+/* The fused table or post-ops on output row `row`. */
 static void dw_lut(const conv_job* j, size_t row) {
     size_t ow = (size_t)j->g->ow, cout = (size_t)j->g->cout, n = ow * cout;
-    if (j->residual) nrt_conv_residual_rows(j->residual, (float*)j->y, cout, row * ow, ow, 0, cout);
+    if (j->post) nrt_conv_post_rows(j->post, (float*)j->y, cout, row * ow, ow, 0, cout);
     if (!j->lut) return;
     int8_t* y = (int8_t*)j->y + row * n;
     j->lut->run(n, y, j->lut->table, y);
@@ -462,14 +481,14 @@ static void run_transpose(const nrt_threads* threads, conv_job* j) {
 
 static void run_job(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
                     const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
-                    const nrt_conv_lut* lut, const nrt_conv_residual* residual, void* y) {
+                    const nrt_conv_lut* lut, const nrt_conv_post* post, void* y) {
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     size_t es, ys;
     if (plan->kind == NRT_CONV_DEPTHWISE) es = plan->dw->format->x_bytes, ys = plan->dw->format->y_bytes;
     else if (plan->convt) es = ys = 1;
     else es = plan->gemm->format->a_bytes, ys = plan->gemm->format->c_bytes;
     conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut,
-                  .residual = residual, .y = y, .es = es, .ys = ys};
+                  .post = post, .y = y, .es = es, .ys = ys};
     if (plan->kind == NRT_CONV_TRANSPOSE) j.ind.x = x; /* taps are not windows: no indirection */
     else nrt_indirection_init(&j.ind, g, x, pad, es);
     if (plan->kind == NRT_CONV_DEPTHWISE) run_depthwise(threads, &j);
@@ -488,8 +507,8 @@ void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, con
     run_job(threads, plan, g, x, packed, rows, pad, params, lut, NULL, y);
 }
 
-void nrt_conv_run_residual(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g,
+void nrt_conv_run_post(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g,
                            const void* x, const void* packed, const nrt_conv_dw_rows* rows, const void* pad,
-                           const void* params, const nrt_conv_residual* residual, void* y) {
-    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, residual, y);
+                           const void* params, const nrt_conv_post* post, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, post, y);
 }
