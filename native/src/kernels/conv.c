@@ -237,10 +237,18 @@ static void residual_rows(const nrt_conv_post* post, float* y, size_t cout, size
         return;
     }
     size_t added = c1 < cr ? c1 : cr;
-    for (size_t r = 0; r < mr; r++) {
+    for (size_t r = 0; r < mr && c0 < added; r++) {
         float* row = y + (m0 + r) * cout;
-        if (c0 < added) post->add(added - c0, row + c0, post->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
-        if (act) post->act_run(post->act, row + c0, row + c0, c1 - c0);
+        post->add(added - c0, row + c0, post->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
+    }
+    if (!act) return;
+    if (c0 == 0 && c1 == cout) { /* whole rows: one call (a call per row of a few channels costs more) */
+        post->act_run(post->act, y + m0 * cout, y + m0 * cout, mr * cout);
+        return;
+    }
+    for (size_t r = 0; r < mr; r++) {
+        float* row = y + (m0 + r) * cout + c0;
+        post->act_run(post->act, row, row, c1 - c0);
     }
 }
 

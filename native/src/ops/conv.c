@@ -779,7 +779,7 @@ bool nrt_conv_fuse_residual(nrt_ctx* ctx, int r, int y, const nrt_activation* ac
     s->post_out = y;
     s->residual_in = r;
     s->residual_act = *act;
-    s->post_ops = (nrt_conv_post){NULL, (size_t)t->dims[3], add, act_run, NULL, NULL, NULL};
+    s->post_ops = (nrt_conv_post){.channels = (size_t)t->dims[3], .add = add, .act_run = act_run};
     return true;
 }
 
