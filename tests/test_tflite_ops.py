@@ -151,6 +151,43 @@ def _padded_convs() -> bytes:
 CASES["pad_then_valid_convs"] = _padded_convs()
 
 
+def _residual_blocks() -> bytes:
+    """BlazeFace's residual blocks: a 1x1 CONV_2D added (fused RELU) to its shortcut zero-padded in
+    channels by a PAD, a depthwise conv added (RELU6) to a plain shortcut, an ADD whose shortcut is
+    computed after the conv (the conv cannot add it as it writes); and the face mesh's PRELUs with
+    per-channel slopes after a conv + ADD and after a depthwise conv."""
+    channel_pad = Const(np.array([0, 0, 0, 0, 0, 0, 0, 3], np.int32).reshape(4, 2))
+    same = {"padding": 0, "strideH": 1, "strideW": 1, "dilationHFactor": 1, "dilationWFactor": 1}
+    tensors = {"x": Var((1, 9, 10, 5)), "c1": Var((1, 9, 10, 8)), "xp": Var((1, 9, 10, 8)),
+               "a1": Var((1, 9, 10, 8)), "d2": Var((1, 9, 10, 8)), "a2": Var((1, 9, 10, 8)),
+               "c3": Var((1, 9, 10, 8)), "r3": Var((1, 9, 10, 8)), "a3": Var((1, 9, 10, 8)),
+               "p": channel_pad, "w1": w(8, 1, 1, 5), "b1": w(8), "wd": w(1, 3, 3, 8), "bd": w(8),
+               "w3": w(8, 1, 1, 8), "b3": w(8), "w4": w(8, 1, 1, 8), "b4": w(8),
+               "c5": Var((1, 9, 10, 8)), "a5": Var((1, 9, 10, 8)), "p5": Var((1, 9, 10, 8)),
+               "d6": Var((1, 9, 10, 8)), "p6": Var((1, 9, 10, 8)), "w5": w(8, 1, 1, 8), "b5": w(8),
+               "s5": Const(rng.uniform(-0.5, 0.5, (1, 1, 8)).astype(F)), "w6": w(1, 3, 3, 8), "b6": w(8),
+               "s6": Const(rng.uniform(-0.5, 0.5, (1, 1, 8)).astype(F))}
+    ops = [Op("CONV_2D", ["x", "w1", "b1"], ["c1"], "Conv2DOptions", same),
+           Op("PAD", ["x", "p"], ["xp"]),
+           Op("ADD", ["xp", "c1"], ["a1"], "AddOptions", {"fusedActivationFunction": 1}),
+           Op("DEPTHWISE_CONV_2D", ["a1", "wd", "bd"], ["d2"], "DepthwiseConv2DOptions",
+              {**same, "depthMultiplier": 1}),
+           Op("ADD", ["d2", "a1"], ["a2"], "AddOptions", {"fusedActivationFunction": 3}),
+           Op("CONV_2D", ["a2", "w3", "b3"], ["c3"], "Conv2DOptions", same),
+           Op("CONV_2D", ["a2", "w4", "b4"], ["r3"], "Conv2DOptions", {**same, "fusedActivationFunction": 1}),
+           Op("ADD", ["c3", "r3"], ["a3"], "AddOptions"),
+           Op("CONV_2D", ["a2", "w5", "b5"], ["c5"], "Conv2DOptions", same),
+           Op("ADD", ["c5", "a2"], ["a5"], "AddOptions"),
+           Op("PRELU", ["a5", "s5"], ["p5"]),
+           Op("DEPTHWISE_CONV_2D", ["p5", "w6", "b6"], ["d6"], "DepthwiseConv2DOptions",
+              {**same, "depthMultiplier": 1}),
+           Op("PRELU", ["d6", "s6"], ["p6"])]
+    return build(tensors, ops, ["x"], ["a3", "a1", "p6"])
+
+
+CASES["residual_blocks"] = _residual_blocks()
+
+
 def _quantized_conv() -> bytes:
     """float -> QUANTIZE -> int8 CONV_2D (per-channel weights, int32 bias) -> DEQUANTIZE -> float."""
     wq = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
@@ -229,3 +266,30 @@ def test_zero_padding_folds_into_the_convolutions(tmp_path):
     graph = NrtModel.GetRootAs((tmp_path / "m.nrt").read_bytes(), 0).Graphs(0)
     ops = [graph.Operators(i).Op() for i in range(graph.OperatorsLength())]
     assert OpType.Pad not in ops and ops.count(OpType.Conv) == 3
+
+
+def test_residual_adds_and_prelus_run_inside_the_convolutions(tmp_path):
+    """On every kernel level the convs of _residual_blocks add their shortcuts and apply the PRELUs as
+    they write (the PAD, the PRELUs and all ADDs but one never run; that ADD's shortcut is written
+    after its conv), giving TFLite's results (as test_operator_agrees_with_tflite[residual_blocks]
+    checks at auto)."""
+    from nanort.runtime.model import cpu_levels
+
+    src = tmp_path / "m.tflite"
+    src.write_bytes(CASES["residual_blocks"])
+    x = rng.standard_normal((1, 9, 10, 5)).astype(F)
+    it = Interpreter(model_path=str(src), num_threads=1)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    expected = {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+    nanort.convert(src, tmp_path / "m.nrt")
+    for level in cpu_levels():
+        with nanort.Model(tmp_path / "m.nrt", isa=level) as model:
+            model.set_profiling(True)
+            got = model.run({"x": x})
+            runs = [(p["op"], p["calls"]) for p in model.profile() if p["op"] in ("Pad", "Add", "PRelu")]
+        for name, ref in expected.items():
+            np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()),
+                                       err_msg=f"{name} at {level}")
+        assert sorted(runs) == [("Add", 0)] * 3 + [("Add", 1), ("PRelu", 0), ("PRelu", 0), ("Pad", 0)], (level, runs)

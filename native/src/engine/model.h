@@ -59,8 +59,10 @@ typedef struct nrt_tensor {
      * whose value is known before invoke (engine/subgraph.c). */
     bool dynamic, deferred, static_input;
     nrt_fb_vec dim_names;            /* symbolic names of dynamic declared dims ("" or absent = none) */
-    bool elided;                     /* never written: its producer writes its only consumer's output instead
-                                        (a Lut fused into a Conv, engine/prepare.c); no memory */
+    bool elided;                     /* never written: a Conv took over the node that alone reads it (a Lut,
+                                        residual Add or PRelu) and writes that node's output instead, or
+                                        reads a zero-channel Pad's input in place of it (engine/prepare.c);
+                                        no memory */
     void* bound;                     /* caller memory bound to this input / output (nrt_model_bind_*), or NULL */
     size_t bound_bytes;
     /* A Concat input or a Split / Slice / Reshape output placed inside the joined tensor
@@ -90,7 +92,9 @@ typedef struct nrt_node {
     bool static_eval;          /* evaluated during prepare */
     bool late;                 /* prepared during invoke: reads a dynamic tensor (engine/dynamic.c) */
     bool needs_value;          /* its prepare asked for a value known only at invoke */
-    bool fused;                /* computed by its input's producer (a Lut fused into a Conv): not evaluated */
+    bool fused;                /* computed by another node, fused_into (a Lut or a residual Add fused into a
+                                  Conv, engine/prepare.c): not evaluated */
+    int fused_into;
     uint64_t profile_calls, profile_ns;
 } nrt_node;
 

@@ -15,6 +15,7 @@
 
 #include "../kernels/activation.h"
 #include "../kernels/f16.h"
+#include "../kernels/f32_kernels.h"
 #include "../kernels/threads.h"
 #include "model.h"
 
@@ -45,6 +46,20 @@ struct nrt_op_def {
 typedef bool (*nrt_fuse_lut_fn)(nrt_ctx* ctx, const int8_t* table, int y);
 /* The op type's, or NULL (ops/registry.c). */
 nrt_fuse_lut_fn nrt_op_fuse_lut(unsigned op_type);
+
+/* After prepare, the pieces of a fused residual Add or PRelu
+ * (engine/prepare.c fuse_residuals, fuse_prelus): a float32 Conv that can
+ * add a shortcut r (its first channels) and apply act, or then apply a PRelu
+ * of per-channel slopes, as it writes, writing tensor y from then on (or
+ * returns false); a float32 Add of equal shapes on the level's vector kernel
+ * (its activation and kernels, else false); a Pad that only appends zeros to
+ * the last axis (ops/conv.c, binary.c, pad.c). */
+bool nrt_conv_fuse_residual(nrt_ctx* ctx, int r, int y, const nrt_activation* act, nrt_f32_vbinary_ukernel add,
+                            nrt_f32_vact_ukernel act_run);
+bool nrt_conv_fuse_prelu(nrt_ctx* ctx, const float* slope, int y, nrt_f32_vbinary_ukernel prelu);
+bool nrt_add_f32_kernels(const nrt_node* node, nrt_activation* act, nrt_f32_vbinary_ukernel* add,
+                         nrt_f32_vact_ukernel* act_run);
+bool nrt_pad_is_zero_tail(const nrt_model* m, const nrt_node* node);
 
 /* After prepare, for a Concat, Split or Slice: when each part (Concat input,
  * Split / Slice output) is one contiguous block of the joined tensor (the

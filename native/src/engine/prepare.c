@@ -165,6 +165,121 @@ static void fuse_luts(nrt_model* m) {
         nrt_ctx ctx = {m, p, x->producer};
         if (fuse(&ctx, table->data, lut->outputs[0])) {
             lut->fused = true;
+            lut->fused_into = x->producer;
+            x->elided = true;
+        }
+    }
+    free(readers);
+}
+
+/* A tensor only node `reader` reads, that its producer may write elsewhere
+ * (no caller, graph output or invoke-time size holds on to it). */
+static bool private_result(const nrt_model* m, const int* readers, int t) {
+    const nrt_tensor* x = &m->tensors[t];
+    return x->kind == NRT_TENSOR_ACTIVATION && x->producer >= 0 && !x->is_output && !x->bound && !x->dynamic &&
+           readers[t] == 1 && !m->nodes[x->producer].static_eval && !m->nodes[x->producer].late &&
+           !m->nodes[x->producer].fused;
+}
+
+/* The shortcut a residual Add's other operand gives node `conv`: `other`
+ * itself, or, when other is a zero-channel Pad's output read by nothing
+ * else, that Pad's input (*pad: the Pad node, else -1); -1 when the conv
+ * cannot read it (it is written after the conv runs). */
+static int shortcut_of(const nrt_model* m, const int* readers, int other, int conv, int* pad) {
+    *pad = -1;
+    const nrt_tensor* o = &m->tensors[other];
+    if (private_result(m, readers, other) && nrt_pad_is_zero_tail(m, &m->nodes[o->producer])) {
+        *pad = o->producer;
+        other = m->nodes[o->producer].inputs[0];
+    }
+    int producer = m->tensors[other].producer;
+    return producer < conv ? other : -1;
+}
+
+/* A float32 Add of a Conv's output (read by nothing else) and a shortcut of
+ * its shape, or of its pixels and first channels zero-padded by a Pad read
+ * by nothing else (BlazeFace's blocks): the Conv adds the shortcut and
+ * applies the Add's activation as it writes the Add's output
+ * (nrt_conv_fuse_residual); the Conv's output and the Pad's are never
+ * materialized, the Pad and Add never run. Not with preserve_intermediates. */
+static void fuse_residuals(nrt_model* m) {
+    if (m->opts.preserve_intermediates) return;
+    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
+    if (!readers) return; /* no fusion: the Adds run */
+    for (int i = 0; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* add = &m->nodes[i];
+        nrt_activation act;
+        nrt_f32_vbinary_ukernel vadd;
+        nrt_f32_vact_ukernel vact;
+        if (add->op != NRT_FB_OpType_Add || add->static_eval || add->late || add->fused || add->num_inputs != 2 ||
+            add->inputs[0] < 0 || add->inputs[1] < 0 || add->inputs[0] == add->inputs[1] ||
+            m->tensors[add->outputs[0]].dynamic || !nrt_add_f32_kernels(add, &act, &vadd, &vact))
+            continue;
+        for (int k = 0; k < 2; k++) {
+            int x = add->inputs[k], pad, conv = m->tensors[x].producer;
+            if (!private_result(m, readers, x) || m->nodes[conv].op != NRT_FB_OpType_Conv ||
+                m->nodes[conv].outputs[0] != x)
+                continue;
+            int r = shortcut_of(m, readers, add->inputs[1 - k], conv, &pad);
+            nrt_ctx ctx = {m, &m->nodes[conv], conv};
+            if (r < 0 || !nrt_conv_fuse_residual(&ctx, r, add->outputs[0], &act, vadd, vact)) continue;
+            add->fused = true;
+            add->fused_into = conv;
+            m->tensors[x].elided = true;
+            if (pad >= 0) {
+                m->nodes[pad].fused = true;
+                m->nodes[pad].fused_into = conv;
+                m->tensors[add->inputs[1 - k]].elided = true;
+            }
+            break;
+        }
+    }
+    free(readers);
+}
+
+/* Whether tensor t is a float32 vector of one value per channel of c
+ * (shape [..., 1, C] or [C]). */
+static bool per_channel(const nrt_tensor* t, int64_t c) {
+    if (t->dtype != NRT_FLOAT32 || t->rank < 1 || t->dims[t->rank - 1] != c) return false;
+    for (int a = 0; a < t->rank - 1; a++)
+        if (t->dims[a] != 1) return false;
+    return true;
+}
+
+/* A float32 PRelu with constant per-channel slopes whose input a Conv
+ * writes (its own output, or the output of the Add fused into it) and
+ * nothing else reads: the Conv applies it as it writes the PRelu's output
+ * (nrt_conv_fuse_prelu). Not with preserve_intermediates. */
+static void fuse_prelus(nrt_model* m) {
+    nrt_f32_vbinary_ukernel prelu = m->kernels.f32_vbinary ? m->kernels.f32_vbinary[NRT_F32_VPRELU] : NULL;
+    if (m->opts.preserve_intermediates || !prelu) return;
+    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
+    if (!readers) return; /* no fusion: the PRelus run */
+    for (int i = 0; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    for (int i = 0; i < m->num_nodes; i++) {
+        nrt_node* n = &m->nodes[i];
+        if (n->op != NRT_FB_OpType_PRelu || n->static_eval || n->late || n->fused || n->num_inputs != 2 ||
+            n->inputs[0] < 0 || n->inputs[1] < 0)
+            continue;
+        nrt_tensor *x = &m->tensors[n->inputs[0]], *slope = &m->tensors[n->inputs[1]];
+        nrt_tensor* y = &m->tensors[n->outputs[0]];
+        if (x->kind != NRT_TENSOR_ACTIVATION || x->producer < 0 || x->is_output || x->bound || x->dynamic ||
+            readers[n->inputs[0]] != 1 || y->dynamic || y->dtype != NRT_FLOAT32 || x->dtype != NRT_FLOAT32 ||
+            x->rank < 1 || !nrt_is_static(slope) || !per_channel(slope, x->dims[x->rank - 1]))
+            continue;
+        nrt_node* p = &m->nodes[x->producer];
+        int host = p->fused ? p->fused_into : x->producer;
+        nrt_node* conv = &m->nodes[host];
+        if (p->static_eval || p->late || conv->op != NRT_FB_OpType_Conv || p->outputs[0] != n->inputs[0]) continue;
+        nrt_ctx ctx = {m, conv, host};
+        if (nrt_conv_fuse_prelu(&ctx, slope->data, n->outputs[0], prelu)) {
+            n->fused = true;
+            n->fused_into = host;
             x->elided = true;
         }
     }
@@ -242,9 +357,10 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) m->tensors[i].last_use = -1;
     for (int i = 0; i < nn; i++) {
         nrt_node* n = &m->nodes[i];
-        if (n->static_eval || n->fused) continue;
+        if (n->static_eval) continue;
+        int at = n->fused ? n->fused_into : i; /* a fused node's inputs are read when its host runs */
         for (int k = 0; k < n->num_inputs; k++)
-            if (n->inputs[k] >= 0) m->tensors[n->inputs[k]].last_use = i;
+            if (n->inputs[k] >= 0 && m->tensors[n->inputs[k]].last_use < at) m->tensors[n->inputs[k]].last_use = at;
     }
     plan_in_place(m);
     nrt_plan_item* items = nrt_mem_alloc(m, sizeof *items * (size_t)(nt + nn + 1));
@@ -259,8 +375,8 @@ static nrt_status plan(nrt_model* m) {
     for (int i = 0; i < nt; i++) {
         const nrt_tensor* t = &m->tensors[i];
         int first = t->is_input ? 0 : t->producer;
-        if (first >= 0 && m->nodes[first].fused) /* written by the fused Lut's producer (fuse_luts) */
-            first = m->tensors[m->nodes[first].inputs[0]].producer;
+        if (first >= 0 && m->nodes[first].fused) /* written by the node it is fused into */
+            first = m->nodes[first].fused_into;
         span[2 * i] = first;
         span[2 * i + 1] = t->is_output ? nn : (t->last_use > first ? t->last_use : first);
     }
@@ -331,6 +447,8 @@ nrt_status nrt_prepare(nrt_model* m) {
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
     if (st == NRT_OK) fuse_luts(m);
+    if (st == NRT_OK) fuse_residuals(m);
+    if (st == NRT_OK) fuse_prelus(m);
     if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {

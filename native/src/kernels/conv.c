@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "indirection.h"
+#include "ref/binary_ref.h"
 
 /* Output pixels whose depthwise tap pointers are built at once. */
 #define DW_PIXELS 16
@@ -191,7 +192,8 @@ typedef struct conv_job {
     const uint8_t* packed;
     const nrt_conv_dw_rows* rows;
     const void* params;
-    const nrt_conv_lut* lut; /* NULL: none */
+    const nrt_conv_lut* lut;           /* NULL: none */
+    const nrt_conv_post* post;         /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
     size_t panels_per_group, n_blocks, block_units, panel_bytes;
@@ -200,13 +202,18 @@ typedef struct conv_job {
 
 /* ---- GEMM / indirect GEMM ---- */
 
-/* The fused table on rows [m0, m0 + mr) of the channels units [u0, u1) wrote
- * (units run in channel order: group by group, nr columns each). */
-static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t u1) {
-    const nrt_conv2d_geom* g = j->g;
-    size_t cout = (size_t)g->cout, cog = cout / (size_t)g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
-    size_t c0 = u0 / ppg * cog + u0 % ppg * nr, last = (u1 - 1) % ppg;
-    size_t c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+/* The output channels [*c0, *c1) that units [u0, u1) wrote (units run in
+ * channel order: group by group, nr columns each). */
+static void unit_channels(const conv_job* j, size_t u0, size_t u1, size_t* c0, size_t* c1) {
+    size_t cog = (size_t)j->g->cout / (size_t)j->g->group, nr = j->plan->gemm->nr, ppg = j->panels_per_group;
+    size_t last = (u1 - 1) % ppg;
+    *c0 = u0 / ppg * cog + u0 % ppg * nr;
+    *c1 = (u1 - 1) / ppg * cog + ((last + 1) * nr < cog ? (last + 1) * nr : cog);
+}
+
+/* The fused table on rows [m0, m0 + mr) of channels [c0, c1). */
+static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t c0, size_t c1) {
+    size_t cout = (size_t)j->g->cout;
     if (c0 == 0 && c1 == cout) { /* every channel: the rows are one run (whole vectors, few masked stores) */
         int8_t* rows = (int8_t*)j->y + m0 * cout;
         j->lut->run(mr * cout, rows, j->lut->table, rows);
@@ -215,6 +222,51 @@ static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t 
     for (size_t r = 0; r < mr; r++) {
         int8_t* row = (int8_t*)j->y + (m0 + r) * cout + c0;
         j->lut->run(c1 - c0, row, j->lut->table, row);
+    }
+}
+
+/* The shortcut and activation (r) on rows [m0, m0 + mr), channels [c0, c1). */
+static void residual_rows(const nrt_conv_post* post, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                          size_t c1) {
+    size_t cr = post->channels;
+    bool act = post->act->kind != NRT_ACT_NONE;
+    if (c0 == 0 && c1 == cout && cr == cout) { /* one run */
+        float* rows = y + m0 * cout;
+        post->add(mr * cout, rows, post->r + m0 * cout, rows, NRT_BIN_VV);
+        if (act) post->act_run(post->act, rows, rows, mr * cout);
+        return;
+    }
+    size_t added = c1 < cr ? c1 : cr;
+    for (size_t r = 0; r < mr && c0 < added; r++) {
+        float* row = y + (m0 + r) * cout;
+        post->add(added - c0, row + c0, post->r + (m0 + r) * cr + c0, row + c0, NRT_BIN_VV);
+    }
+    if (!act) return;
+    if (c0 == 0 && c1 == cout) { /* whole rows: one call (a call per row of a few channels costs more) */
+        post->act_run(post->act, y + m0 * cout, y + m0 * cout, mr * cout);
+        return;
+    }
+    for (size_t r = 0; r < mr; r++) {
+        float* row = y + (m0 + r) * cout + c0;
+        post->act_run(post->act, row, row, c1 - c0);
+    }
+}
+
+void nrt_conv_post_rows(const nrt_conv_post* post, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                        size_t c1) {
+    if (post->r) residual_rows(post, y, cout, m0, mr, c0, c1);
+    if (!post->slope) return;
+    if (c0 == 0 && c1 == cout) { /* whole rows: slope_rows per call */
+        for (size_t r = 0; r < mr; r += post->slope_rows) {
+            float* rows = y + (m0 + r) * cout;
+            size_t n = (mr - r < post->slope_rows ? mr - r : post->slope_rows) * cout;
+            post->prelu(n, rows, post->slope, rows, NRT_BIN_VV);
+        }
+        return;
+    }
+    for (size_t r = 0; r < mr; r++) {
+        float* row = y + (m0 + r) * cout + c0;
+        post->prelu(c1 - c0, row, post->slope + c0, row, NRT_BIN_VV);
     }
 }
 
@@ -251,7 +303,11 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
-        if (j->lut) gemm_lut(j, m0, mr, nb * j->block_units, u1);
+        if (!j->lut && !j->post) continue;
+        size_t c0, c1;
+        unit_channels(j, nb * j->block_units, u1, &c0, &c1);
+        if (j->lut) gemm_lut(j, m0, mr, c0, c1);
+        else nrt_conv_post_rows(j->post, (float*)j->y, cout, m0, mr, c0, c1);
     }
 }
 
@@ -302,10 +358,11 @@ static void dw_indirect(const conv_job* j, size_t row, int64_t ky0, int64_t ky1,
     }
 }
 
-/* The fused table on output row `row`. */
+/* The fused table or post-ops on output row `row`. */
 static void dw_lut(const conv_job* j, size_t row) {
+    size_t ow = (size_t)j->g->ow, cout = (size_t)j->g->cout, n = ow * cout;
+    if (j->post) nrt_conv_post_rows(j->post, (float*)j->y, cout, row * ow, ow, 0, cout);
     if (!j->lut) return;
-    size_t n = (size_t)j->g->ow * (size_t)j->g->cout;
     int8_t* y = (int8_t*)j->y + row * n;
     j->lut->run(n, y, j->lut->table, y);
 }
@@ -430,24 +487,36 @@ static void run_transpose(const nrt_threads* threads, conv_job* j) {
                     j->plan->merged_rows ? convt_merged_task : convt_task, j);
 }
 
-void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
-                  const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y) {
-    nrt_conv_run_lut(threads, plan, g, x, packed, rows, pad, params, NULL, y);
-}
-
-void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
-                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
-                      const nrt_conv_lut* lut, void* y) {
+static void run_job(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                    const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                    const nrt_conv_lut* lut, const nrt_conv_post* post, void* y) {
     if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->cout == 0) return;
     size_t es, ys;
     if (plan->kind == NRT_CONV_DEPTHWISE) es = plan->dw->format->x_bytes, ys = plan->dw->format->y_bytes;
     else if (plan->convt) es = ys = 1;
     else es = plan->gemm->format->a_bytes, ys = plan->gemm->format->c_bytes;
-    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut, .y = y,
-                  .es = es, .ys = ys};
+    conv_job j = {.plan = plan, .g = g, .packed = packed, .rows = rows, .params = params, .lut = lut,
+                  .post = post, .y = y, .es = es, .ys = ys};
     if (plan->kind == NRT_CONV_TRANSPOSE) j.ind.x = x; /* taps are not windows: no indirection */
     else nrt_indirection_init(&j.ind, g, x, pad, es);
     if (plan->kind == NRT_CONV_DEPTHWISE) run_depthwise(threads, &j);
     else if (plan->kind == NRT_CONV_TRANSPOSE) run_transpose(threads, &j);
     else run_gemm(threads, &j);
+}
+
+void nrt_conv_run(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                  const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, NULL, y);
+}
+
+void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
+                      const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
+                      const nrt_conv_lut* lut, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, lut, NULL, y);
+}
+
+void nrt_conv_run_post(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g,
+                           const void* x, const void* packed, const nrt_conv_dw_rows* rows, const void* pad,
+                           const void* params, const nrt_conv_post* post, void* y) {
+    run_job(threads, plan, g, x, packed, rows, pad, params, NULL, post, y);
 }

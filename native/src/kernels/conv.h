@@ -51,6 +51,7 @@
 #include <stdbool.h>
 
 #include "dwconv.h"
+#include "f32_kernels.h"
 #include "gemm.h"
 #include "ref/conv_ref.h"
 #include "qs8_kernels.h"
@@ -150,5 +151,35 @@ typedef struct nrt_conv_lut {
 void nrt_conv_run_lut(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g, const void* x,
                       const void* packed, const nrt_conv_dw_rows* rows, const void* pad, const void* params,
                       const nrt_conv_lut* lut, void* y);
+
+/* What a float32 conv applies to its output right after the microkernel
+ * wrote it (a fused Add and / or PRelu, engine/prepare.c): per task, on the
+ * rows x columns it wrote while they are in cache,
+ *   y = act(y + r) on the first `channels` output channels, act(y) on the
+ *       rest (r zero-padded in channels: BlazeFace's blocks pad the shortcut
+ *       so), when r is not NULL;
+ *   then y = prelu(y, slope[channel]) when slope is not NULL.
+ * The kernels are the unfused ops' own, so the result is theirs. The conv's
+ * own activation must be none. GEMM and DEPTHWISE plans of float32. */
+typedef struct nrt_conv_post {
+    const float* r;  /* [pixels, channels], or NULL */
+    size_t channels; /* <= C_out */
+    nrt_f32_vbinary_ukernel add;
+    nrt_f32_vact_ukernel act_run;
+    const nrt_activation* act;
+    const float* slope;  /* [slope_rows, C_out]: the slopes repeated (one call covers that many
+                            whole rows), or NULL */
+    size_t slope_rows;
+    nrt_f32_vbinary_ukernel prelu;
+} nrt_conv_post;
+
+/* The post-ops on output rows (pixels) [m0, m0 + mr), channels [c0, c1) of y [pixels, cout]. */
+void nrt_conv_post_rows(const nrt_conv_post* post, float* y, size_t cout, size_t m0, size_t mr, size_t c0,
+                        size_t c1);
+
+/* nrt_conv_run with `post` applied to the output. */
+void nrt_conv_run_post(const nrt_threads* threads, const nrt_conv_plan* plan, const nrt_conv2d_geom* g,
+                       const void* x, const void* packed, const nrt_conv_dw_rows* rows, const void* pad,
+                       const void* params, const nrt_conv_post* post, void* y);
 
 #endif

@@ -471,6 +471,20 @@ static nrt_status binary_eval(nrt_ctx* ctx) {
     return NRT_OK;
 }
 
+/* A float32 Add of two operands of the output's shape on the level's vector
+ * kernel (engine/prepare.c fuse_residual): its activation and kernels. */
+bool nrt_add_f32_kernels(const nrt_node* node, nrt_activation* act, nrt_f32_vbinary_ukernel* add,
+                         nrt_f32_vact_ukernel* act_run) {
+    const binary_params* p = node->params;
+    const binary_state* s = node->state;
+    if (node->op != NRT_FB_OpType_Add || !s || p->up.any || s->int8 || !s->vfast || s->mode != NRT_BIN_VV)
+        return false;
+    *act = p->act;
+    *add = s->vfast;
+    *act_run = s->vact;
+    return true;
+}
+
 #define BINARY_OP(NAME)                                                                                     \
     const nrt_op_def nrt_op_##NAME = {#NAME, 0, NRT_FB_OpOptions_BinaryOptions, 2, 2, 1, 1,               \
                                       binary_parse, binary_prepare, binary_eval, NULL};

@@ -13,7 +13,11 @@
  * int8 y; a fused Relu / Clip narrows the output clamp. An int8 Conv on the
  * level's kernels also takes over a Lut that alone reads its output (the
  * engine's fuse_lut): the driver applies the table to each tile it writes
- * and the conv writes the Lut's output. */
+ * and the conv writes the Lut's output. A float32 Conv on the level's kernels
+ * (or float32 sparse weights) likewise takes over the Add that alone reads
+ * its output, with a shortcut read in place, and the PRelu that alone reads
+ * its (or that Add's) output (the engine's fuse_residuals and fuse_prelus;
+ * kernels/conv.h nrt_conv_post). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +59,13 @@ typedef struct conv_state {
     nrt_conv_dw_rows rows;              /* depthwise row variants (kernels/conv.h), at rows_offset in extra[] */
     const int8_t* lut;                  /* a fused Lut's table (NULL: none), whose output is tensor lut_out */
     int lut_out;
+    bool post;                          /* a fused Add and / or PRelu (post_ops), writing tensor post_out */
+    int post_out, residual_in;          /* residual_in: the Add's shortcut, -1: none */
+    nrt_conv_post post_ops;             /* (its r, act and slope are set at eval) */
+    const float* slope;                 /* a fused PRelu's [C_out] slopes, repeated in scratch at
+                                           slope_offset for post_ops.slope_rows rows */
+    size_t slope_offset;
+    nrt_activation residual_act;
     size_t rows_offset;
     _Alignas(8) uint8_t extra[];
 } conv_state;
@@ -627,6 +638,7 @@ typedef struct conv_sparse_job {
     const conv_params* p;
     const float* x;
     const float* bias;
+    const nrt_conv_post* post; /* NULL: none */
     float* y;
 } conv_sparse_job;
 
@@ -638,12 +650,32 @@ static void conv_sparse_rows(void* arg, size_t begin, size_t end) {
         int64_t in = (n * g->ih + oy * g->sh) * g->iw * g->cin, out = (int64_t)row * g->ow * g->cout;
         nrt_f32_sparse_gemm f = {&j->p->sparse, j->x + in, g->sw * g->cin, j->y + out, g->cout, j->bias, j->p->act};
         nrt_sparse_gemm_f32_ref(&f, 0, g->ow);
+        if (j->post)
+            nrt_conv_post_rows(j->post, j->y, (size_t)g->cout, row * (size_t)g->ow, (size_t)g->ow, 0,
+                                   (size_t)g->cout);
     }
+}
+
+/* The fused post-ops with this run's shortcut, and the tensor the conv writes. */
+static float* post_output(nrt_ctx* ctx, const conv_state* s, nrt_conv_post* post) {
+    if (!s->post) return nrt_out(ctx, 0)->data;
+    *post = s->post_ops;
+    post->r = s->residual_in >= 0 ? ctx->model->tensors[s->residual_in].data : NULL;
+    post->act = &s->residual_act;
+    if (s->slope) {
+        float* rows = (float*)((uint8_t*)ctx->node->scratch + s->slope_offset);
+        size_t cout = (size_t)s->g.cout;
+        for (size_t r = 0; r < post->slope_rows; r++) memcpy(rows + r * cout, s->slope, cout * sizeof(float));
+        post->slope = rows;
+    }
+    return ctx->model->tensors[s->post_out].data;
 }
 
 static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv_state* s) {
     const nrt_tensor* b = nrt_in(ctx, 2);
-    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, nrt_out(ctx, 0)->data};
+    nrt_conv_post post;
+    float* y = post_output(ctx, s, &post);
+    conv_sparse_job j = {&s->g, p, nrt_in(ctx, 0)->data, b ? b->data : NULL, s->post ? &post : NULL, y};
     if (s->g.n == 0 || s->g.oh == 0 || s->g.ow == 0 || s->g.cout == 0) return NRT_OK;
     nrt_parallel_for(ctx, (size_t)(s->g.n * s->g.oh), 1, conv_sparse_rows, &j);
     return NRT_OK;
@@ -664,7 +696,9 @@ static nrt_status conv_eval(nrt_ctx* ctx) {
     job.zeros = zeros;
     if (p->plan.kind) {
         nrt_threads threads = nrt_threads_of(ctx);
-        nrt_conv_run(&threads, &p->plan, g, job.x, p->w, &s->rows, zeros, &p->act, job.y);
+        nrt_conv_post post;
+        float* y = post_output(ctx, s, &post);
+        nrt_conv_run_post(&threads, &p->plan, g, job.x, p->w, &s->rows, zeros, &p->act, s->post ? &post : NULL, y);
         return NRT_OK;
     }
     if (p->packed) {
@@ -717,6 +751,55 @@ bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
     if (!s || !s->int8 || !kernels || s->q.out.qmin > s->q.out.qmax) return false;
     s->lut = table;
     s->lut_out = y;
+    return true;
+}
+
+/* Whether a float32 Conv can take over post-ops: no activation of its own,
+ * on the level's GEMM or depthwise kernels or on sparse weights. */
+static conv_state* post_capable(nrt_ctx* ctx) {
+    const conv_params* p = ctx->node->params;
+    conv_state* s = ctx->node->state;
+    bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE || p->sparse_f32;
+    if (!s || s->int8 || s->lut || !kernels || p->spmm || p->act.kind != NRT_ACT_NONE) return NULL;
+    if (!s->post) s->residual_in = -1;
+    return s;
+}
+
+/* Such a conv adds the shortcut r (tensor r: the output's pixels, its first
+ * channels) and applies act as it writes (kernels/conv.h, nrt_conv_post),
+ * writing tensor y. Before any PRelu. */
+bool nrt_conv_fuse_residual(nrt_ctx* ctx, int r, int y, const nrt_activation* act, nrt_f32_vbinary_ukernel add,
+                            nrt_f32_vact_ukernel act_run) {
+    conv_state* s = post_capable(ctx);
+    const nrt_tensor* t = &ctx->model->tensors[r];
+    if (!s || s->post || t->dtype != NRT_FLOAT32 || t->rank != 4 || t->dims[0] != s->g.n || t->dims[1] != s->g.oh ||
+        t->dims[2] != s->g.ow || t->dims[3] > s->g.cout)
+        return false;
+    s->post = true;
+    s->post_out = y;
+    s->residual_in = r;
+    s->residual_act = *act;
+    s->post_ops = (nrt_conv_post){.channels = (size_t)t->dims[3], .add = add, .act_run = act_run};
+    return true;
+}
+
+/* Such a conv (after its fused Add, if any) applies a PRelu with one slope
+ * per output channel (float32 [C_out], constant) as it writes, writing
+ * tensor y. The slopes are repeated over whole rows, about PRELU_SPAN
+ * values, in scratch: a few channels per pixel (the face mesh's 16 to 32)
+ * would otherwise cost a kernel call per pixel. */
+#define PRELU_SPAN 512
+bool nrt_conv_fuse_prelu(nrt_ctx* ctx, const float* slope, int y, nrt_f32_vbinary_ukernel prelu) {
+    conv_state* s = post_capable(ctx);
+    if (!s || s->slope) return false;
+    size_t cout = (size_t)s->g.cout, rows = cout < PRELU_SPAN ? PRELU_SPAN / cout : 1;
+    s->post = true;
+    s->post_out = y;
+    s->slope = slope;
+    s->slope_offset = (ctx->node->scratch_bytes + 63) / 64 * 64;
+    ctx->node->scratch_bytes = s->slope_offset + rows * cout * sizeof(float);
+    s->post_ops.slope_rows = rows;
+    s->post_ops.prelu = prelu;
     return true;
 }
 

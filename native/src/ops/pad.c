@@ -202,5 +202,28 @@ static nrt_status pad_eval(nrt_ctx* ctx) {
     return NRT_OK;
 }
 
+/* A float32 Pad that appends zeros to the last axis only (BlazeFace's
+ * channel padding; engine/prepare.c fuse_residual). */
+bool nrt_pad_is_zero_tail(const nrt_model* m, const nrt_node* node) {
+    const pad_params* p = node->params;
+    const pad_state* s = node->state;
+    const nrt_tensor* x = &m->tensors[node->inputs[0]];
+    if (!s || node->op != NRT_FB_OpType_Pad || p->mode != NRT_FB_PadMode_CONSTANT || x->dtype != NRT_FLOAT32 ||
+        x->rank < 1 || s->plan.rank != x->rank || s->int8)
+        return false;
+    if (node->num_inputs > 2 && node->inputs[2] >= 0) { /* a constant value: 0 only */
+        const nrt_tensor* v = &m->tensors[node->inputs[2]];
+        if (nrt_numel(v) > 0 && !(nrt_is_static(v) && *(const float*)v->data == 0.0f)) return false;
+    }
+    int last = s->plan.rank - 1;
+    for (int a = 0; a <= last; a++) {
+        int64_t kept = a == last ? s->in_dims[a] : s->out_dims[a];
+        if (s->in_dims[a] > s->out_dims[a]) return false;
+        for (int64_t o = 0; o < s->out_dims[a]; o++)
+            if (s->map[a][o] != (o < kept ? o : -1)) return false;
+    }
+    return true;
+}
+
 const nrt_op_def nrt_op_Pad = {"Pad", 0, NRT_FB_OpOptions_PadOptions, 2, 4, 1, 1,
                                pad_parse, pad_prepare, pad_eval, NULL};
