@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, conv_taps, dynamic_int8, fold, fuse, layout, pad_into_conv, qdq
+from . import cleanup, conv_taps, dynamic_conv, dynamic_int8, fold, fuse, layout, pad_into_conv, qdq
 
 
 @dataclass
@@ -38,6 +38,7 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("dynamic fully connected of one input -> one", dynamic_int8.merge_shared_input),
             ("integer casts around MatMulInteger / ConvInteger", dynamic_int8.drop_integer_casts),
             ("cleanup", cleanup.run),
+            ("dynamic int8 conv", dynamic_conv.fold_dynamic_conv),
         ]
     steps += [
         ("layout", lambda g: layout.run(g, nhwc_io=options.nhwc_io)),

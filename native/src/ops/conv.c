@@ -13,7 +13,8 @@
  * int8 y; a fused Relu / Clip narrows the output clamp. An int8 Conv on the
  * level's kernels also takes over a Lut that alone reads its output (the
  * engine's fuse_lut): the driver applies the table to each tile it writes
- * and the conv writes the Lut's output. */
+ * and the conv writes the Lut's output.
+ * A float32 x with int8 weights is the dynamic int8 Conv (conv_dynamic.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
+#include "conv_dynamic.h"
 #include "qs16.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
@@ -324,6 +326,7 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
 }
 
 static nrt_status conv_parse(nrt_ctx* ctx) {
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_parse(ctx);
     return nrt_is_qs16(nrt_in(ctx, 0)) ? nrt_conv_qs16_parse(ctx) : conv_parse_common(ctx, false);
 }
 static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, true); }
@@ -444,6 +447,7 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
 
 static nrt_status conv_prepare(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_prepare(ctx);
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_prepare(ctx);
     const conv_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
     if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and weights are required");
@@ -651,6 +655,7 @@ static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv
 
 static nrt_status conv_eval(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_eval(ctx);
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_eval(ctx);
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
@@ -711,6 +716,7 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
 /* An int8 conv on the level's GEMM or depthwise kernels applies a Lut's table
  * as it writes (kernels/conv.h, nrt_conv_lut). */
 bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return false; /* (float output; other state) */
     const conv_params* p = ctx->node->params;
     conv_state* s = ctx->node->state;
     bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE;
