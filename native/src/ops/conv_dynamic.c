@@ -16,7 +16,7 @@
 #include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
 #include "../kernels/ref/qs8_ref.h"
-#include "../kernels/ref/quant_ref.h"
+#include "dynamic_quant.h"
 #include "spatial_common.h"
 
 #define PACK_TAG_DYNAMIC_CONV 0x44434f4e56ull /* "DCONV": W [C_out, K] in the qd8 table's layout */
@@ -147,19 +147,6 @@ nrt_status nrt_conv_dynamic_prepare(nrt_ctx* ctx) {
 
 /* ---- eval ---- */
 
-typedef struct quantize_job {
-    const float* x;
-    int8_t* q;
-    float s;
-    int32_t z;
-    nrt_qs8_quantize_ukernel quantize;
-} quantize_job;
-
-static void quantize_range(void* arg, size_t begin, size_t end) {
-    const quantize_job* j = arg;
-    j->quantize(end - begin, j->x + begin, j->s, j->z, j->q + begin);
-}
-
 typedef struct dconv_job {
     const dconv_params* p;
     const dconv_state* s;
@@ -232,11 +219,10 @@ nrt_status nrt_conv_dynamic_eval(nrt_ctx* ctx) {
     uint8_t* scratch = ctx->node->scratch;
     int64_t n = nrt_numel(x);
     float scale;
-    uint8_t zp;
-    nrt_dynamic_quantize_params(x->data, n, &scale, &zp);
-    quantize_job qj = {x->data, (int8_t*)scratch, scale, (int32_t)zp - 128, nrt_kernels_of(ctx)->qs8_quantize};
-    nrt_parallel_for(ctx, (size_t)n, 16384, quantize_range, &qj);
-    dconv_job j = {p, s, qj.q, s->in_place ? qj.q : (int8_t*)(scratch + s->rows_offset), qj.z,
+    int32_t z;
+    int8_t* q = (int8_t*)scratch;
+    nrt_dynamic_quantize_tensor(ctx, x->data, n, q, &scale, &z);
+    dconv_job j = {p, s, q, s->in_place ? q : (int8_t*)(scratch + s->rows_offset), z,
                    {s->M, s->g.cout, s->K, x->data, w->data, w->quant.scale, w->quant.count > 1,
                     b ? b->data : NULL, y->data, p->act, NULL, (float*)(scratch + s->scale_offset),
                     (int32_t*)(scratch + s->zero_offset)},
@@ -248,7 +234,7 @@ nrt_status nrt_conv_dynamic_eval(nrt_ctx* ctx) {
     }
     for (int64_t m = 0; m < s->M; m++) {
         j.d.row_scale[m] = scale;
-        j.d.row_zero[m] = qj.z;
+        j.d.row_zero[m] = z;
     }
     nrt_parallel_for(ctx, (size_t)((s->M + ROWS_PER_TASK - 1) / ROWS_PER_TASK), 1, dconv_rows, &j);
     return NRT_OK;
