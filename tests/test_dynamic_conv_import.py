@@ -15,6 +15,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 import nanort
 from nanort.converter import convert_graph
+from nanort.converter.ir import QuantParams
 from nanort.converter.serialize import serialize
 from nanort.runtime.model import cpu_levels
 
@@ -161,3 +162,16 @@ def test_run_time_bias_form_and_the_integer_arithmetic(stride):
     assert np.abs(ort_y - want).max() <= np.float32(s * w_scale) * 1.01 + 1e-6 * np.ptp(want)
     for isa in LEVELS:
         np.testing.assert_array_equal(run_nanort(graph, x, isa), want, err_msg=isa)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda g, conv: conv.attrs.update(group=2), "takes group 1 only"),
+    (lambda g, conv: setattr(g.tensors[conv.inputs[1]], "quant", QuantParams(
+        np.full(8, 0.01, np.float32), np.arange(8), 0)), "zero points that differ"),
+])
+def test_a_dynamic_conv_the_runtime_cannot_run_is_refused_in_one_line(tmp_path, change, message):
+    model = quantized(float_conv_model(4, 8, (6, 6), relu=False), tmp_path, QuantType.QUInt8)
+    graph = convert(model)
+    change(graph, next(n for n in graph.nodes if n.op == "Conv"))
+    with pytest.raises(nanort.Error, match=message):
+        run_nanort(graph, np.zeros((1, 4, 6, 6), np.float32), "auto")

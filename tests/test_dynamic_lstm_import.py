@@ -150,3 +150,12 @@ def test_per_column_scales_give_an_fp32_lstm():
         None, {"x": x})
     for got, w in zip(run_nanort(graph, x), want):
         np.testing.assert_allclose(got, w, rtol=0, atol=1e-5)
+
+
+def test_int8_weights_the_dynamic_lstm_cannot_take_are_refused_in_one_line():
+    model, _ = lstm_model(1)
+    graph = convert_graph(model)
+    (lstm,) = [n for n in graph.nodes if n.op == "LSTM"]
+    graph.tensors[lstm.inputs[2]].quant.zero_point = np.array([3])  # (R with a zero point)
+    with pytest.raises(nanort.Error, match="has type int8; only float32 is supported"):
+        run_nanort(graph, np.zeros((SEQ, BATCH, IN), np.float32))

@@ -32,12 +32,16 @@ from .patterns import Matcher, channel_vector, is_scalar, other_input
 
 def _int8_weight(graph: Graph, name: str) -> tuple[np.ndarray, int] | None:
     """The constant float 4-D W of integers as (int8 W - shift, shift): shift 0 when every
-    value is in -128..127; else, when they span at most 255, the one bringing the largest to 127."""
+    value is in -128..127; else, when they span at most 255, the shift nearest 0 that brings
+    them there (within -127..128: the zero point -shift is an int8)."""
     w = graph.const(name)
     if w is None or w.dtype != np.float32 or w.ndim != 4 or not w.size or not np.array_equal(w, np.rint(w)):
         return None
-    shift = 0 if w.min() >= -128 and w.max() <= 127 else int(w.max()) - 127
-    return ((w - shift).astype(np.int8), shift) if w.min() - shift >= -128 else None
+    low, high = int(w.max()) - 127, int(w.min()) + 128  # the shifts that fit
+    if low > high or low > 128 or high < -127:
+        return None
+    shift = min(max(0, low), high)
+    return (w - shift).astype(np.int8), shift
 
 
 def _dequantized_input(m: Matcher, g: Graph, conv: Node) -> Node | None:

@@ -21,7 +21,6 @@
 
 #define PACK_TAG_DYNAMIC_CONV 0x44434f4e56ull /* "DCONV": W [C_out, K] in the qd8 table's layout */
 #define ROWS_PER_TASK 32                    /* a multiple of every qd8 kernel's row block */
-#define MAX_WEIGHT_ZERO 255                 /* onnxruntime's uint8 zero points less a shift */
 
 typedef struct dconv_params {
     nrt_window2d win;
@@ -41,7 +40,7 @@ typedef struct dconv_state {
 /* ---- load ---- */
 
 /* Why W cannot be a dynamic Conv weight, NULL when it can: constant 4-D int8
- * with one scale or one per output channel (axis 0), one zero point within +-255. */
+ * with one scale or one per output channel (axis 0), one zero point (an int8: the verifier checks it). */
 static const char* weight_error(const nrt_tensor* w) {
     const nrt_quant* q = &w->quant;
     if (w->kind != NRT_TENSOR_CONSTANT || w->rank != 4) return "must be a 4-D constant";
@@ -50,8 +49,6 @@ static const char* weight_error(const nrt_tensor* w) {
         return "needs one scale or one per output channel (axis 0)";
     for (uint32_t i = 0; q->zero_point && i < q->count; i++)
         if (q->zero_point[i] != q->zero_point[0]) return "has zero points that differ (one for every channel runs)";
-    if (q->zero_point && (q->zero_point[0] < -MAX_WEIGHT_ZERO || q->zero_point[0] > MAX_WEIGHT_ZERO))
-        return "has a zero point outside -255..255";
     return NULL;
 }
 
