@@ -143,18 +143,22 @@ def numpy_dynamic_conv(x, w_int8, w_zero, w_scale, bias, stride):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_run_time_bias_form_and_the_integer_arithmetic(stride):
+@pytest.mark.parametrize("w_range, w_zero, shift", [
+    ((0, 256), 90, 38),      # W - w_zero spans -90..165: int8 W - 38, zero point -38
+    ((0, 56), 255, -127),    # -255..-200: int8 W + 127, zero point 127 (the int8 nearest)
+    ((0, 200), 100, 0)])     # -100..99: int8 as it is
+def test_run_time_bias_form_and_the_integer_arithmetic(stride, w_range, w_zero, shift):
     cout, cin = 12, 7
-    w_uint8 = RNG.integers(0, 256, (cout, cin, 3, 3)).astype(np.uint8)
-    w_zero, w_scale = 90, 0.004  # W - w_zero spans -90..165: stored as int8 W - 38 with zero point -38
+    w_uint8 = RNG.integers(*w_range, (cout, cin, 3, 3)).astype(np.uint8)
+    w_scale = 0.004
     bias = RNG.standard_normal(cout).astype(np.float32)
     model = run_time_bias_model(w_uint8, w_zero, w_scale, bias, stride)
     graph = convert(model)
     assert sorted({n.op for n in graph.nodes}) == ["Conv", "Transpose"]
     (conv,) = [n for n in graph.nodes if n.op == "Conv"]
-    assert graph.tensors[conv.inputs[1]].quant.zero_point.tolist() == [-38]
+    assert graph.tensors[conv.inputs[1]].quant.zero_point.tolist() == [-shift]
     x = (RNG.standard_normal((1, cin, 10, 14)) + 0.5).astype(np.float32)
-    want = numpy_dynamic_conv(x, (w_uint8.astype(np.int64) - w_zero - 38).astype(np.int8), -38, w_scale, bias,
+    want = numpy_dynamic_conv(x, (w_uint8.astype(np.int64) - w_zero - shift).astype(np.int8), -shift, w_scale, bias,
                               stride)
     ort_y = run_ort(model, x)
     _, s, _ = dynamic_quantize(x)
