@@ -179,3 +179,19 @@ def test_a_dynamic_conv_the_runtime_cannot_run_is_refused_in_one_line(tmp_path, 
     change(graph, next(n for n in graph.nodes if n.op == "Conv"))
     with pytest.raises(nanort.Error, match=message):
         run_nanort(graph, np.zeros((1, 4, 6, 6), np.float32), "auto")
+
+
+def test_static_int8_keeps_the_dynamic_convs(tmp_path):
+    """--quantize int8 of an onnxruntime dynamic int8 model leaves its dynamic Convs as they are
+    (their int8 weights were taken for float ones before)."""
+    model = quantized(float_conv_model(3, 8, (12, 12)), tmp_path, QuantType.QUInt8)
+    onnx.save(model, tmp_path / "m.onnx")
+    x = RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    calibration = [{"x": RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)} for _ in range(4)]
+    report = nanort.convert(tmp_path / "m.onnx", tmp_path / "int8.nrt", quantize="int8", calibration=calibration,
+                            fix_accuracy=False)  # (no fixer to put a broken layer back in fp32)
+    kept = [why for _, op, why in report.quantization.result.float_nodes if op == "Conv"]
+    assert kept == ["int8 weights of a dynamic int8 op: x quantized at run time"] * 2
+    with nanort.Model(tmp_path / "int8.nrt") as runtime:
+        got = runtime.run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, run_nanort(convert(model), x, "auto"))
