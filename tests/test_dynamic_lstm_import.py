@@ -159,3 +159,13 @@ def test_int8_weights_the_dynamic_lstm_cannot_take_are_refused_in_one_line():
     graph.tensors[lstm.inputs[2]].quant.zero_point = np.array([3])  # (R with a zero point)
     with pytest.raises(nanort.Error, match="has type int8; only float32 is supported"):
         run_nanort(graph, np.zeros((SEQ, BATCH, IN), np.float32))
+
+
+def test_bench_names_both_sides_dynamic_int8(tmp_path):
+    from nanort import peers
+
+    model, _ = lstm_model(1)
+    onnx.save(model, tmp_path / "m.onnx")
+    nanort.convert(tmp_path / "m.onnx", tmp_path / "m.nrt")
+    assert peers.nanort_precision(tmp_path / "m.nrt") == peers.onnx_precision(tmp_path / "m.onnx") == \
+        "int8 weights, fp32 activations"
