@@ -4,10 +4,11 @@ and the QDQ pass treat them like any exported model).
 
 These are the ops onnxruntime's own transformer optimizer and quantizer
 write into files people ship. Every rewrite is the op's definition in
-standard ops, with one exception: DynamicQuantizeLSTM quantizes its hidden
-state at every step inside onnxruntime, which no composition of ONNX ops
-reproduces; it becomes an fp32 LSTM on its dequantized weights (closer to
-the float model than onnxruntime's result, not equal to it).
+standard ops, with one exception: DynamicQuantizeLSTM quantizes its input
+and hidden state at every step inside onnxruntime, which no composition of
+ONNX ops reproduces; it becomes an LSTM marked for the runtime's dynamic int8
+LSTM (its int8 weights behind a DequantizeLinear), or an fp32 LSTM on its
+dequantized weights when they are not int8 with one scale per direction.
 """
 
 from __future__ import annotations
@@ -259,12 +260,28 @@ def _matmul_nbits(r: _Rewriter) -> None:
         r.op("Add", [y, r.input(5)], r.output(0))
 
 
+def _int8_per_direction(r: _Rewriter, q: int, scale: int, zp: int) -> bool:
+    """Weights the runtime's dynamic LSTM takes: int8, one scale per direction, zero point 0."""
+    w, s = r.value(q), r.value(scale)
+    return w.dtype == np.int8 and s.ndim == 1 and s.size == w.shape[0] and not (r.input(zp) and np.any(r.value(zp)))
+
+
 def _dynamic_quantize_lstm(r: _Rewriter) -> None:
-    """An fp32 LSTM on the dequantized weights ([dirs, in, 4H] -> ONNX's [dirs, 4H, in])."""
+    """An LSTM on the weights ([dirs, in, 4H] -> ONNX's [dirs, 4H, in]). int8 ones with one scale
+    per direction stay int8 behind a DequantizeLinear and the LSTM is marked nanort_dynamic_int8:
+    the runtime's dynamic LSTM quantizes x and h at run time as onnxruntime does
+    (passes/dynamic_lstm.py). Others become an fp32 LSTM on the dequantized weights."""
+    operands = ((1, 8, 9), (2, 10, 11))
+    dynamic = all(_int8_per_direction(r, *operand) for operand in operands)
     weights = []
-    for q, scale, zp in ((1, 8, 9), (2, 10, 11)):
-        w = r.value(q).astype(np.float32)
-        s = r.value(scale).astype(np.float32).reshape(-1, 1, 1) if r.value(scale).ndim == 1 else r.value(scale)
+    for q, scale, zp in operands:
+        w, s = r.value(q), r.value(scale).astype(np.float32)
+        if dynamic:
+            weights.append(r.op("DequantizeLinear", [r.const(np.ascontiguousarray(w.transpose(0, 2, 1)), "wq", np.int8),
+                                                     r.const(s, "scale")], axis=0))
+            continue
+        w = w.astype(np.float32)
+        s = s.reshape(-1, 1, 1) if s.ndim == 1 else s
         z = r.value(zp).astype(np.float32).reshape(s.shape) if r.input(zp) else 0.0
         if np.ndim(s) == 2:  # per direction and output column
             s = s[:, None, :]
@@ -273,8 +290,9 @@ def _dynamic_quantize_lstm(r: _Rewriter) -> None:
     inputs = [r.input(0), weights[0], weights[1]] + [r.input(i) for i in range(3, 8)]
     while inputs and not inputs[-1]:
         inputs.pop()
+    marker = {"nanort_dynamic_int8": 1} if dynamic else {}
     r.nodes.append(helper.make_node("LSTM", inputs, list(r.node.output), name=r.name("LSTM"),
-                                    **{k: v for k, v in r.attrs.items()}))
+                                    **{k: v for k, v in r.attrs.items()}, **marker))
 
 
 def _qlinear_binary(r: _Rewriter) -> None:

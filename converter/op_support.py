@@ -26,13 +26,14 @@ _SHAPE = (2, 3)
 # Runtime ops whose probe would need real weights or structured inputs: the element
 # types their kernels handle, and whether they have int8 kernels.
 DECLARED: dict[str, tuple[str, bool]] = {
-    "Conv": ("float32, int8", True), "ConvTranspose": ("float32, int8", True),
+    "Conv": ("float32, int8, dynamic int8 (float32 x, int8 W)", True), "ConvTranspose": ("float32, int8", True),
     "FullyConnected": ("float32, int8", True), "MatMul": ("float32, int8", True),
     "MaxPool": ("float32, int8", True), "AveragePool": ("float32, int8", True),
     "GlobalAveragePool": ("float32, int8", True), "GlobalMaxPool": ("float32, int8", True),
     "BatchNormalization": ("float32", False), "InstanceNormalization": ("float32", False),
     "LayerNormalization": ("float32", False), "LpNormalization": ("float32", False),
-    "LSTM": ("float32", False), "GRU": ("float32", False), "Resize": ("float32, int8", True),
+    "LSTM": ("float32, dynamic int8 (float32 x, int8 W and R)", True), "GRU": ("float32", False),
+    "Resize": ("float32, int8", True),
     "Pad": ("any", True), "DepthToSpace": ("any", True), "SpaceToDepth": ("any", True),
     "QuantizeLinear": ("float32 -> int8/uint8", True), "DequantizeLinear": ("int8/uint8 -> float32", True),
     "DynamicQuantizeLinear": ("float32 -> uint8", True), "Lut": ("int8, uint8 (a 256-entry table)", True),

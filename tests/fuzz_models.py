@@ -216,6 +216,35 @@ def _rnn():
     return _model(nodes, ins, inits, outputs=("y", "ly", "gy"))
 
 
+def _ort_dynamic():
+    """onnxruntime's quantize_dynamic output: DynamicQuantizeLinear -> ConvInteger (uint8 weights
+    with a zero point, the 1x1 one in place) -> Cast -> Mul [-> Add bias], the runtime's dynamic Conv;
+    and a DynamicQuantizeLSTM (int8 W and R), its dynamic LSTM."""
+    ins = [_vi("x", F, ["N", 3, 8, 8]), _vi("seq", F, ["T", 2, 3])]
+    nodes, inits = [], [_c("b_shape", [1, -1, 1, 1], np.int64)]
+    for i, (w_shape, pads) in enumerate((((4, 3, 3, 3), [1, 1, 1, 1]), ((2, 4, 1, 1), [0, 0, 0, 0]))):
+        x, y = ("x", "c0") if i == 0 else ("r0", "y")
+        inits += [_c(f"w{i}", RNG.integers(0, 256, w_shape), np.uint8), _c(f"wz{i}", 90 + i, np.uint8),
+                  _c(f"ws{i}", 0.01 * (i + 1)), _c(f"b{i}", RNG.standard_normal(w_shape[0]))]
+        nodes += [_n("DynamicQuantizeLinear", [x], [f"q{i}", f"s{i}", f"z{i}"]),
+                  _n("Mul", [f"s{i}", f"ws{i}"], [f"scale{i}"]),
+                  _n("ConvInteger", [f"q{i}", f"w{i}", f"z{i}", f"wz{i}"], [f"acc{i}"], pads=pads),
+                  _n("Cast", [f"acc{i}"], [f"accf{i}"], to=F), _n("Mul", [f"accf{i}", f"scale{i}"], [f"m{i}"]),
+                  _n("Reshape", [f"b{i}", "b_shape"], [f"b4{i}"]), _n("Add", [f"m{i}", f"b4{i}"], [y])]
+        if i == 0:
+            nodes.append(_n("Relu", ["c0"], ["r0"]))
+    inits += [_c("lw", RNG.integers(-127, 128, (2, 3, 16)), np.int8), _c("lr", RNG.integers(-127, 128, (2, 4, 16)),
+                                                                         np.int8),
+              _c("lb", RNG.standard_normal((2, 32))), _c("lws", [0.02, 0.03]), _c("lwz", [0, 0], np.int8),
+              _c("lrs", [0.03, 0.02]), _c("lrz", [0, 0], np.int8)]
+    nodes.append(helper.make_node("DynamicQuantizeLSTM", ["seq", "lw", "lr", "lb", "", "", "", "", "lws", "lwz", "lrs",
+                                                          "lrz"], ["ly", "lh", "lc"], domain="com.microsoft",
+                                  hidden_size=4, direction="bidirectional"))
+    model = _model(nodes, ins, inits, outputs=("y", "ly"))
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model
+
+
 def _fp16_cast():
     ins = [_vi("x", TensorProto.FLOAT16, ["N", 4])]
     nodes = [_n("Cast", ["x"], ["f"], to=F), _n("Relu", ["f"], ["r"]), _n("Cast", ["r"], ["y"], to=TensorProto.FLOAT16)]
@@ -271,7 +300,7 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "shape_generators": _shape_generators,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
     "sparse_weights": _sparse_weights,
-    "control_flow": _control_flow,
+    "control_flow": _control_flow, "ort_dynamic": _ort_dynamic,
 }
 
 

@@ -137,13 +137,14 @@ def test_weight_only_dequantize_is_not_static_quantization(tmp_path):
         np.testing.assert_array_equal(runtime.run(None, feeds)[0], want)
 
 
-def conv_integer_model(layers=1):
+def conv_integer_model(layers=1, group=1):
     """onnxruntime's dynamic ConvInteger as in ddddocr's common_old.onnx: uint8 W with a zero point,
     the bias quantized at run time (Floor of b / (s_x * s_w), Cast to int32) and added in int32."""
     inits, nodes = {"b_shape": np.array([1, 4, 1, 1], np.int64)}, []
     for i in range(layers):
         x, y = f"x{i}" if i else "x", f"x{i + 1}" if i + 1 < layers else "y"
-        inits.update({f"W{i}": RNG.integers(0, 256, (4, 4, 3, 3)).astype(np.uint8), f"wz{i}": np.array(117, np.uint8),
+        inits.update({f"W{i}": RNG.integers(0, 256, (4, 4 // group, 3, 3)).astype(np.uint8),
+                      f"wz{i}": np.array(117, np.uint8),
                       f"ws{i}": np.array(0.004, np.float32), f"b{i}": RNG.standard_normal(4).astype(np.float32)})
         nodes += [helper.make_node("DynamicQuantizeLinear", [x], [f"q{i}", f"s{i}", f"z{i}"]),
                   helper.make_node("Mul", [f"s{i}", f"ws{i}"], [f"scales{i}"]),
@@ -151,7 +152,7 @@ def conv_integer_model(layers=1):
                   helper.make_node("Floor", [f"b_div{i}"], [f"b_floor{i}"]),
                   helper.make_node("Cast", [f"b_floor{i}"], [f"b_int{i}"], to=TensorProto.INT32),
                   helper.make_node("ConvInteger", [f"q{i}", f"W{i}", f"z{i}", f"wz{i}"], [f"acc{i}"],
-                                   pads=[1, 1, 1, 1]),
+                                   pads=[1, 1, 1, 1], group=group),
                   helper.make_node("Reshape", [f"b_int{i}", "b_shape"], [f"b_4d{i}"]),
                   helper.make_node("Add", [f"acc{i}", f"b_4d{i}"], [f"acc_b{i}"]),
                   helper.make_node("Cast", [f"acc_b{i}"], [f"acc_float{i}"], to=TensorProto.FLOAT),
@@ -162,7 +163,7 @@ def conv_integer_model(layers=1):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
-@pytest.mark.parametrize("model", [conv_integer_model(layers=2),
+@pytest.mark.parametrize("model", [conv_integer_model(layers=2, group=2),  # (group 1: the dynamic Conv instead)
                                    dynamic_matmul_model(6, 24, 10, w_scale=np.linspace(0.01, 0.02, 10),
                                                         w_zero_point=3)],
                          ids=["conv_integer", "matmul_integer"])

@@ -58,6 +58,8 @@ def rnn(ctx: ImportContext) -> None:
              "clip": float(ctx.attr("clip", 0.0))}
     if op == "LSTM":
         attrs["input_forget"] = bool(ctx.attr("input_forget", 0))
+        if ctx.attr("nanort_dynamic_int8", 0):  # (contrib_ops.py's DynamicQuantizeLSTM: passes/dynamic_lstm.py)
+            attrs["dynamic_int8"] = True
     else:
         attrs["linear_before_reset"] = bool(ctx.attr("linear_before_reset", 0))
     ctx.emit(op, inputs, outs, **attrs)

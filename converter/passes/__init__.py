@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir import Graph
-from . import cleanup, conv_taps, dynamic_int8, fold, fuse, layout, pad_into_conv, qdq
+from . import cleanup, conv_taps, dynamic_conv, dynamic_int8, dynamic_lstm, fold, fuse, layout, pad_into_conv, qdq
 
 
 @dataclass
@@ -38,8 +38,10 @@ def run_passes(graph: Graph, options: PassOptions, progress: Callable[[str], Non
             ("dynamic fully connected of one input -> one", dynamic_int8.merge_shared_input),
             ("integer casts around MatMulInteger / ConvInteger", dynamic_int8.drop_integer_casts),
             ("cleanup", cleanup.run),
+            ("dynamic int8 conv", dynamic_conv.fold_dynamic_conv),
         ]
     steps += [
+        ("dynamic int8 lstm", dynamic_lstm.int8_lstm_weights),
         ("layout", lambda g: layout.run(g, nhwc_io=options.nhwc_io)),
         ("cleanup", cleanup.run),
     ]

@@ -343,6 +343,8 @@ class _Quantizer:
         if op in ("Conv", "FullyConnected", "ConvTranspose"):
             if g.const(node.inputs[1]) is None:
                 return False, "weights are not constant"
+            if g.tensors[node.inputs[1]].dtype != np.float32:  # (onnxruntime's dynamic Conv / MatMul, as given)
+                return False, "int8 weights of a dynamic int8 op: x quantized at run time"
             if op == "ConvTranspose" and node.attrs.get("group", 1) != 1:
                 return False, "grouped ConvTranspose has no int8 kernel"
             return (act in CLAMP_ACTIVATIONS), "fused activation has no int8 form"

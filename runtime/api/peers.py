@@ -17,17 +17,23 @@ from nanort.runtime import nrt_file
 Runner = Callable[[], dict[str, np.ndarray]]
 
 
+DYNAMIC = "int8 weights, fp32 activations"
+
+
 def nanort_precision(model_path: str | Path) -> str:
     f = nrt_file.read(model_path)
     fp16 = any(t.dtype == "float16" and t.constant_bytes for t in f.tensors)
-    return {"int8-static": "int8", "dynamic": "int8 weights, fp32 activations"}.get(
-        f.quant_scheme, "fp32 (fp16 weights)" if fp16 else "fp32")
+    int8 = any(t.dtype == "int8" and t.constant_bytes for t in f.tensors)  # (onnxruntime's dynamic int8, converted)
+    return {"int8-static": "int8", "dynamic": DYNAMIC}.get(
+        f.quant_scheme, "fp32 (fp16 weights)" if fp16 else DYNAMIC if int8 else "fp32")
 
 
 def onnx_precision(onnx_path: str | Path) -> str:
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(onnx_path), load_external_data=False).graph.node}
+    if ops & {"DynamicQuantizeLinear", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}:
+        return DYNAMIC  # (quantize_dynamic's output)
     return "int8 (QDQ)" if ops & {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"} else "fp32"
 
 

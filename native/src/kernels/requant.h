@@ -99,6 +99,22 @@
  *             DynamicQuantizeLinear does (ref/quant_ref.h: lo, hi over all of x,
  *             s = (hi - lo) / 255.0f (1 / 255.0f when hi == lo), z = rint(clamp(-lo / s,
  *             0, 255)) - 128, q = clamp(rint(x / s) + z, -128, 127)), every row taking s, z.
+ *   DynamicConv (ops/conv_dynamic.h)  float x NHWC, int8 W OHWI with scales s_w (per output
+ *             channel or per tensor) and ONE zero point z_w (onnxruntime's uint8 weights
+ *             stored as int8 W - shift, z_w = -shift), float bias -> float y; group 1.
+ *             x is quantized as one tensor as by dynamic_per_tensor above (s, z); each output
+ *             pixel's taps form a row of K = KH x KW x C_in values in (ky, kx, c) order,
+ *             padding taps reading z; the row is a DynamicFullyConnected row:
+ *               v[n] = (float)acc[n] * (s * s_w[n])  [+ bias[n]],  acc[n] = sum_k (q[k] - z) W[n,k]
+ *             and with z_w != 0, r = sum_k (q[k] - z) (exact), then
+ *               v[n] = v[n] + (float)(-z_w * r) * (s * s_w[n])
+ *             then the fused activation.
+ *   DynamicLSTM (ops/rnn.c)  float X, h, c; int8 W [dirs, 4H, in] and R [dirs, 4H, H] with one
+ *             scale per direction (or per tensor), zero point 0 (onnxruntime's
+ *             DynamicQuantizeLSTM). Per direction: X (all steps) quantized as one tensor as by
+ *             dynamic_per_tensor above, x . W^T as DynamicFullyConnected rows with bias Wb + Rb;
+ *             at each step h quantized row by row (DynamicFullyConnected's row rule),
+ *             h . R^T the same way without bias; then the float LSTM cell on their sum.
  *   16x8 Conv / FullyConnected (TFLite's 16x8 mode, a layer the converter moves out of int8
  *             where int8 ruins the output): x and y int16, symmetric (zero point 0, per tensor);
  *             W int8 symmetric per output channel as above; bias int64 B[c] = round(b[c] /

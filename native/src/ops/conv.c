@@ -17,7 +17,8 @@
  * (or float32 sparse weights) likewise takes over the Add that alone reads
  * its output, with a shortcut read in place, and the PRelu that alone reads
  * its (or that Add's) output (the engine's fuse_residuals and fuse_prelus;
- * kernels/conv.h nrt_conv_post). */
+ * kernels/conv.h nrt_conv_post).
+ * A float32 x with int8 weights is the dynamic int8 Conv (conv_dynamic.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
 #include "../kernels/ref/conv_ref.h"
+#include "conv_dynamic.h"
 #include "qs16.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
@@ -335,6 +337,7 @@ static nrt_status conv_parse_common(nrt_ctx* ctx, bool transpose) {
 }
 
 static nrt_status conv_parse(nrt_ctx* ctx) {
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_parse(ctx);
     return nrt_is_qs16(nrt_in(ctx, 0)) ? nrt_conv_qs16_parse(ctx) : conv_parse_common(ctx, false);
 }
 static nrt_status conv_transpose_parse(nrt_ctx* ctx) { return conv_parse_common(ctx, true); }
@@ -455,6 +458,7 @@ static nrt_status finish_prepare(nrt_ctx* ctx, const nrt_conv2d_geom* g, size_t 
 
 static nrt_status conv_prepare(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_prepare(ctx);
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_prepare(ctx);
     const conv_params* p = ctx->node->params;
     nrt_tensor *x = nrt_in(ctx, 0), *w = nrt_in(ctx, 1), *b = nrt_in(ctx, 2);
     if (!x || !w) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and weights are required");
@@ -683,6 +687,7 @@ static nrt_status eval_sparse_f32(nrt_ctx* ctx, const conv_params* p, const conv
 
 static nrt_status conv_eval(nrt_ctx* ctx) {
     if (nrt_is_qs16(nrt_in(ctx, 0))) return nrt_conv_qs16_eval(ctx);
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return nrt_conv_dynamic_eval(ctx);
     const conv_params* p = ctx->node->params;
     const conv_state* s = ctx->node->state;
     const nrt_conv2d_geom* g = &s->g;
@@ -745,6 +750,7 @@ static nrt_status conv_transpose_eval(nrt_ctx* ctx) {
 /* An int8 conv on the level's GEMM or depthwise kernels applies a Lut's table
  * as it writes (kernels/conv.h, nrt_conv_lut). */
 bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return false; /* (float output; other state) */
     const conv_params* p = ctx->node->params;
     conv_state* s = ctx->node->state;
     bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE;
@@ -755,8 +761,10 @@ bool nrt_conv_fuse_lut(nrt_ctx* ctx, const int8_t* table, int y) {
 }
 
 /* Whether a float32 Conv can take over post-ops: no activation of its own,
- * on the level's GEMM or depthwise kernels or on sparse weights. */
+ * on the level's GEMM or depthwise kernels or on sparse weights (the dynamic
+ * int8 Conv's params and state are its own: it takes over none). */
 static conv_state* post_capable(nrt_ctx* ctx) {
+    if (nrt_conv_is_dynamic(nrt_in(ctx, 0), nrt_in(ctx, 1))) return NULL;
     const conv_params* p = ctx->node->params;
     conv_state* s = ctx->node->state;
     bool kernels = p->plan.kind == NRT_CONV_GEMM || p->plan.kind == NRT_CONV_DEPTHWISE || p->sparse_f32;

@@ -11,14 +11,21 @@
  * With constant W, R and B the products run on the level's float32 GEMM,
  * W and R packed at load with the biases, and the gate activations on the
  * level's vector kernels; otherwise (or with peepholes, for the cell) on
- * the reference kernels. */
+ * the reference kernels.
+ * An LSTM with constant int8 W and R (one scale per direction or per tensor,
+ * zero point 0: onnxruntime's DynamicQuantizeLSTM) is the dynamic int8 LSTM
+ * (kernels/requant.h DynamicLSTM): X quantized as one tensor at run time, h
+ * at each step row by row (onnxruntime's choices), both products on the level's dynamic FullyConnected
+ * kernel with W and R packed at load, the cell on the vector kernels. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/dispatch.h"
 #include "../kernels/dtype.h"
+#include "../kernels/ref/qs8_ref.h"
 #include "../kernels/ref/rnn_ref.h"
+#include "dynamic_quant.h"
 #include "matmul.h"
 
 enum { IN_X, IN_W, IN_R, IN_B, IN_LENS, IN_H0, IN_C0, IN_P };
@@ -38,6 +45,9 @@ typedef struct rnn_params {
     const nrt_gemm_table* gemm; /* NULL: the reference products */
     rnn_packed packed[2];
     nrt_f32_vact_ukernel vact;  /* the level's activation kernel (gate activations) */
+    const nrt_qd8_fc_table* qd8; /* int8 W and R: the dynamic kernel, W and R packed in w[] */
+    const void* qw[2];
+    const void* qr[2];
     uint8_t w[];                /* the packed weights (aligned within) */
 } rnn_params;
 
@@ -46,6 +56,7 @@ typedef struct rnn_state {
     /* float offsets into scratch */
     size_t xw, gh, h, c, rh, bx, bh;
     size_t lens;                     /* byte offset of the int64 lengths */
+    size_t qx, qh, qrows;            /* int8 W and R: quantized X, quantized h, rows' scale and zero */
 } rnn_state;
 
 /* Combined biases of direction d from B (NULL: none): bx goes with
@@ -120,6 +131,49 @@ static bool pack_weights(nrt_ctx* ctx, rnn_params* p, const nrt_gemm_table* t, s
     return true;
 }
 
+/* The dynamic LSTM's weights: W [dirs, G, in] and R [dirs, G, H] constant int8 with one scale
+ * per direction (axis 0) or per tensor and zero point 0; B constant float32 or absent. */
+static bool int8_weights(nrt_ctx* ctx, const rnn_params* p) {
+    int64_t G = p->gates * p->cell.H, dirs = p->direction == NRT_FB_RnnDirection_BIDIRECTIONAL ? 2 : 1;
+    const nrt_tensor* t[2] = {nrt_in(ctx, IN_W), nrt_in(ctx, IN_R)};
+    if (!p->lstm || !t[0] || !t[1]) return false;
+    for (int i = 0; i < 2; i++) {
+        const nrt_quant* q = &t[i]->quant;
+        if (t[i]->kind != NRT_TENSOR_CONSTANT || t[i]->dtype != NRT_INT8 || t[i]->rank != 3 ||
+            t[i]->dims[0] != dirs || t[i]->dims[1] != G || t[i]->dims[2] < 1 ||
+            (q->count != 1 && !(q->count == (uint32_t)dirs && q->axis == 0)))
+            return false;
+        for (uint32_t c = 0; q->zero_point && c < q->count; c++)
+            if (q->zero_point[c]) return false;
+    }
+    const nrt_tensor* b = nrt_in(ctx, IN_B);
+    int64_t bd[2] = {dirs, 2 * G};
+    return t[1]->dims[2] == p->cell.H && (!b || constant_f32(b, 2, bd));
+}
+
+static size_t int8_packed_bytes(nrt_ctx* ctx, const nrt_qd8_fc_table* t) {
+    const nrt_tensor *w = nrt_in(ctx, IN_W), *r = nrt_in(ctx, IN_R);
+    size_t G = (size_t)w->dims[1];
+    return (size_t)w->dims[0] * (aligned(t->packed_bytes(G, (size_t)w->dims[2])) +
+                                 aligned(t->packed_bytes(G, (size_t)r->dims[2]))) + NRT_PACK_ALIGN;
+}
+
+static void pack_int8_weights(nrt_ctx* ctx, rnn_params* p, const nrt_qd8_fc_table* t, size_t bytes) {
+    const nrt_tensor *w = nrt_in(ctx, IN_W), *r = nrt_in(ctx, IN_R);
+    size_t G = (size_t)w->dims[1], in = (size_t)w->dims[2], H = (size_t)r->dims[2];
+    uint8_t* at = (uint8_t*)(((uintptr_t)p->w + NRT_PACK_ALIGN - 1) & ~(uintptr_t)(NRT_PACK_ALIGN - 1));
+    for (int64_t d = 0; d < w->dims[0]; d++) {
+        t->pack(G, in, (const int8_t*)w->data + (size_t)d * G * in, at);
+        p->qw[d] = at;
+        at += aligned(t->packed_bytes(G, in));
+        t->pack(G, H, (const int8_t*)r->data + (size_t)d * G * H, at);
+        p->qr[d] = at;
+        at += aligned(t->packed_bytes(G, H));
+    }
+    p->qd8 = t;
+    ctx->model->packed_weight_bytes += bytes - NRT_PACK_ALIGN;
+}
+
 static nrt_status rnn_parse(nrt_ctx* ctx) {
     rnn_params opts = {0}, *p = &opts;
     uint8_t lbr, bf, forget;
@@ -144,12 +198,16 @@ static nrt_status rnn_parse(nrt_ctx* ctx) {
     p->cell.input_forget = forget && p->lstm;
     p->cell.linear_before_reset = lbr && !p->lstm;
     const nrt_gemm_table* t = nrt_kernels_of(ctx)->f32_gemm;
-    size_t bytes = packed_bytes(ctx, p, t);
+    const nrt_qd8_fc_table* t8 = nrt_kernels_of(ctx)->qd8_fc;
+    bool int8 = int8_weights(ctx, p);
+    size_t bytes = int8 ? int8_packed_bytes(ctx, t8) : packed_bytes(ctx, p, t);
     rnn_params* out = nrt_alloc_params(ctx, sizeof *out + bytes);
     if (!out) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     *out = opts;
     out->vact = nrt_kernels_of(ctx)->f32_vact;
-    if (bytes && !pack_weights(ctx, out, t, bytes)) return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (int8) pack_int8_weights(ctx, out, t8, bytes);
+    else if (bytes && !pack_weights(ctx, out, t, bytes))
+        return nrt_op_fail(ctx, NRT_ERR_OUT_OF_MEMORY, "out of memory");
     return NRT_OK;
 }
 
@@ -157,7 +215,8 @@ static nrt_status rnn_parse(nrt_ctx* ctx) {
 static nrt_status expect_shape(nrt_ctx* ctx, int i, const char* role, int rank, const int64_t* want) {
     const nrt_tensor* t = nrt_in(ctx, i);
     if (!t) return NRT_OK;
-    if (i != IN_LENS && t->dtype != NRT_FLOAT32)
+    bool int8 = ((const rnn_params*)ctx->node->params)->qd8 && (i == IN_W || i == IN_R);
+    if (i != IN_LENS && !int8 && t->dtype != NRT_FLOAT32)
         return nrt_op_fail(ctx, NRT_ERR_UNSUPPORTED, "%s %s has type %s; only float32 is supported", role, t->name,
                            nrt_dtype_name(t->dtype));
     bool ok = t->rank == rank;
@@ -215,14 +274,19 @@ static bool take(size_t* off, int64_t n, size_t* at) {
 }
 
 /* Lays out the scratch buffers; false on size overflow. */
-static bool plan_scratch(rnn_state* s, int64_t H, size_t* bytes) {
-    int64_t rows, xw, gh, bh;
+static bool plan_scratch(rnn_state* s, int64_t H, bool int8, size_t* bytes) {
+    int64_t rows, xw, gh, bh, xq;
     size_t off = 0;
     if (!nrt_mul_overflow_ok(s->seq, s->batch, &rows) || !nrt_mul_overflow_ok(rows, s->G, &xw) ||
-        !nrt_mul_overflow_ok(s->batch, s->G, &gh) || !nrt_mul_overflow_ok(s->batch, H, &bh))
+        !nrt_mul_overflow_ok(s->batch, s->G, &gh) || !nrt_mul_overflow_ok(s->batch, H, &bh) ||
+        !nrt_mul_overflow_ok(rows, s->in, &xq))
         return false;
     if (!take(&off, xw, &s->xw) || !take(&off, gh, &s->gh) || !take(&off, bh, &s->h) || !take(&off, bh, &s->c) ||
         !take(&off, bh, &s->rh) || !take(&off, s->G, &s->bx) || !take(&off, s->G, &s->bh) || off > SIZE_MAX / 8)
+        return false;
+    /* int8 (in floats' room): X and h quantized, then a scale and a zero point per row of X */
+    if (int8 && (!take(&off, xq / 4 + 1, &s->qx) || !take(&off, bh / 4 + 1, &s->qh) ||
+                 !take(&off, 2 * (rows > s->batch ? rows : s->batch), &s->qrows) || off > SIZE_MAX / 8))
         return false;
     off = (off + 1) / 2 * 2; /* 8-byte alignment for the lengths */
     s->lens = off * sizeof(float);
@@ -248,7 +312,7 @@ static nrt_status rnn_prepare(nrt_ctx* ctx) {
     nrt_status st;
     if ((st = check_inputs(ctx, p, s)) || (st = set_outputs(ctx, p, s))) return st;
     size_t bytes;
-    if (!plan_scratch(s, p->cell.H, &bytes) || bytes > ctx->model->opts.max_arena_bytes)
+    if (!plan_scratch(s, p->cell.H, p->qd8 != NULL, &bytes) || bytes > ctx->model->opts.max_arena_bytes)
         return nrt_op_fail(ctx, NRT_ERR_LIMIT, "working memory for %lld steps x %lld batch x %lld gates is too large",
                            (long long)s->seq, (long long)s->batch, (long long)s->G);
     ctx->node->scratch_bytes = bytes;
@@ -307,12 +371,62 @@ static void packed_product(nrt_ctx* ctx, const void* packed, size_t rows, size_t
     nrt_gemm_run(&threads, p->gemm, &g);
 }
 
+/* The dynamic kernel on a's `rows` rows of k values, quantized into q as one tensor (X) or
+ * each row on its own (h, as onnxruntime does): c [rows, G] = q(a) . packed^T (int8 W or R
+ * of direction `dir`) + bias. */
+typedef struct dyn_job {
+    const nrt_dyn_fc* d;
+    const nrt_qd8_fc_table* t;
+    const void* packed;
+} dyn_job;
+
+#define DYN_COLUMNS 256 /* columns per task: a multiple of every kernel's column block */
+
+static void dyn_columns(void* arg, size_t begin, size_t end) {
+    const dyn_job* j = arg;
+    for (size_t b = begin; b < end; b++) {
+        int64_t n0 = (int64_t)b * DYN_COLUMNS, n1 = n0 + DYN_COLUMNS < j->d->N ? n0 + DYN_COLUMNS : j->d->N;
+        j->t->run(j->d, j->packed, 0, j->d->M, n0, n1);
+    }
+}
+
+static void dynamic_product(nrt_ctx* ctx, const rnn_run* r, int w_input, const float* a, int64_t rows, int64_t k,
+                            bool per_row, int8_t* q, const float* bias, float* c) {
+    const rnn_params* p = r->p;
+    const nrt_tensor* w = nrt_in(ctx, w_input);
+    float* row_scale = r->f + r->s->qrows;
+    int32_t* row_zero = (int32_t*)(row_scale + (rows > r->s->batch ? rows : r->s->batch));
+    int64_t G = r->s->G;
+    nrt_dyn_fc d = {rows, G, k, a, (const int8_t*)w->data + r->dir * G * k,
+                    w->quant.scale + (w->quant.count > 1 ? r->dir : 0), false, bias, c, NO_ACT, q, row_scale,
+                    row_zero};
+    if (per_row && p->qd8->quantize_rows) {
+        p->qd8->quantize_rows(&d, 0, rows);
+    } else if (per_row) {
+        nrt_dynamic_quantize_rows_ref(&d, 0, rows);
+    } else {
+        float scale;
+        int32_t zero;
+        nrt_dynamic_quantize_tensor(ctx, a, rows * k, q, &scale, &zero);
+        for (int64_t i = 0; i < rows; i++) {
+            row_scale[i] = scale;
+            row_zero[i] = zero;
+        }
+    }
+    dyn_job j = {&d, p->qd8, w_input == IN_W ? p->qw[r->dir] : p->qr[r->dir]};
+    nrt_parallel_for(ctx, (size_t)((G + DYN_COLUMNS - 1) / DYN_COLUMNS), 1, dyn_columns, &j);
+}
+
 /* h . R^T (+ bh) for every batch row; GRU computes only the z and r parts
  * here, and with linear_before_reset h . Rh^T + Rbh too. */
 static void recurrent_product(nrt_ctx* ctx, const rnn_run* r, const float* h) {
     const rnn_params* p = r->p;
     int64_t H = p->cell.H, G = r->s->G, n = first_columns(p);
     float* gh = r->f + r->s->gh;
+    if (p->qd8) { /* (LSTM: bh is 0, its biases went into bx) */
+        dynamic_product(ctx, r, IN_R, h, r->s->batch, H, true, (int8_t*)(r->f + r->s->qh), NULL, gh);
+        return;
+    }
     if (p->gemm) {
         packed_product(ctx, p->packed[r->dir].r, (size_t)r->s->batch, (size_t)n, (size_t)H, h, gh, (size_t)G);
         if (p->cell.linear_before_reset)
@@ -388,7 +502,7 @@ static void step(nrt_ctx* ctx, const rnn_run* r, int64_t s_idx, float* y) {
     float *h = r->f + s->h, *c = r->f + s->c, *gh = r->f + s->gh, *rh = r->f + s->rh;
     const float* peep = in_data(ctx, IN_P);
     if (peep) peep += r->dir * 3 * H;
-    bool fast = p->gemm != NULL; /* (packed weights: the vector cell) */
+    bool fast = p->gemm || p->qd8; /* (packed weights: the vector cell) */
     recurrent_product(ctx, r, h);
     for (int64_t b = 0; b < B; b++) {
         if (s_idx >= r->lens[b]) continue;
@@ -421,6 +535,11 @@ static void input_product(nrt_ctx* ctx, const rnn_run* r) {
         return;
     }
     split_biases(in_data(ctx, IN_B), r->dir, s->G, &r->p->cell, r->f + s->bx, r->f + s->bh);
+    if (r->p->qd8) {
+        dynamic_product(ctx, r, IN_W, x->data, s->seq * s->batch, s->in, false, (int8_t*)(r->f + s->qx),
+                        r->f + s->bx, r->f + s->xw);
+        return;
+    }
     const float* W = (const float*)nrt_in(ctx, IN_W)->data + r->dir * s->G * s->in;
     nrt_gemm_f32 g = {s->seq * s->batch, s->G, s->in, x->data, s->in, W, s->in, r->f + s->xw, s->G, r->f + s->bx,
                       NO_ACT};
