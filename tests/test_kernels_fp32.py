@@ -92,6 +92,8 @@ CONV_CASES = [
     ((1, 12, 7, 5), 8, (1, 3), dict(group=4, pads=[0, 1, 0, 1])),
     ((1, 960, 1, 5), 60, (1, 3), dict(pads=[0, 1, 0, 1])),             # rec neck shape
     ((1, 2, 3, 3), 3, (3, 3), dict(pads=[4, 4, 4, 4])),               # padding wider than the input
+    ((1, 10, 16, 16), 7, (3, 3), dict(dilations=[12, 12], pads=[12, 12, 12, 12])),  # ASPP: taps in padding
+    ((2, 9, 13, 7), 40, (3, 3), dict(dilations=[5, 4], pads=[5, 4, 3, 4])),  # skipped per tile, batch 2
     ((1, 4, 13, 13), 5, (12, 12), {}),                                # 144 taps: reference fallback
 ]
 

@@ -20,7 +20,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
  * (every kernel row's outputs: qs8_kernels.h); packed and sized as such. */
 static nrt_gemm_table wide_panel(const nrt_qs8_convt_table* ct, size_t cols) {
     return (nrt_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w,
-                            NULL, NULL};
+                            NULL, NULL, false};
 }
 
 static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_conv_plan* plan) {
@@ -218,6 +218,20 @@ static void gemm_lut(const conv_job* j, size_t m0, size_t mr, size_t u0, size_t 
     }
 }
 
+/* Taps of a tile whose every pointer is at the padding become NULL, which a
+ * table with igemm_null_taps skips (gemm.h): a dilated conv on a small map
+ * reads mostly padding, and a tile of pixels near its middle none of the
+ * outer taps. */
+static void null_padding_taps(const void** ind, size_t MR, size_t taps, const void* pad) {
+    for (size_t t = 0; t < taps; t++) {
+        const void** tap = ind + t * MR;
+        size_t r = 0;
+        while (r < MR && tap[r] == pad) r++;
+        if (r == MR)
+            for (r = 0; r < MR; r++) tap[r] = NULL;
+    }
+}
+
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
@@ -247,7 +261,10 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->igemm(mr, nc, kc, (size_t)g->kh, ind, w, c, cout, j->params);
                 continue;
             }
-            if (grp != built) nrt_indirection_gemm(&j->ind, t->mr, m0, mr, grp, ind);
+            if (grp != built) {
+                nrt_indirection_gemm(&j->ind, t->mr, m0, mr, grp, ind);
+                if (t->igemm_null_taps) null_padding_taps(ind, t->mr, taps, j->ind.pad);
+            }
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
