@@ -194,8 +194,9 @@ typedef struct conv_job {
     const nrt_conv_lut* lut; /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
-    size_t panels_per_group, n_blocks, block_units, panel_bytes;
-    bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    size_t panels_per_group, m_tiles, n_blocks, block_units, panel_bytes;
+    bool direct;  /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    bool m_inner; /* task order: row tiles inside column blocks (weights past L2, gemm.h) */
 } conv_job;
 
 /* ---- GEMM / indirect GEMM ---- */
@@ -242,7 +243,8 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw);
     size_t units = (size_t)g->group * j->panels_per_group;
     for (size_t task = begin; task < end; task++) {
-        size_t mt = task / j->n_blocks, nb = task % j->n_blocks;
+        size_t mt = j->m_inner ? task % j->m_tiles : task / j->n_blocks;
+        size_t nb = j->m_inner ? task / j->m_tiles : task % j->n_blocks;
         size_t m0 = mt * t->mr, mr = M - m0 < t->mr ? M - m0 : t->mr;
         size_t u1 = (nb + 1) * j->block_units < units ? (nb + 1) * j->block_units : units, built = (size_t)-1;
         size_t kc = 0; /* merged rows: elements read per pointer (nrt_indirection_rows) */
@@ -282,8 +284,14 @@ static void run_gemm(const nrt_threads* threads, conv_job* j) {
     j->panel_bytes = j->plan->merged_rows ? nrt_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
                                           : nrt_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
-    size_t split = nrt_column_split(threads, m_tiles, units);
-    j->block_units = ceil_div(units, split);
+    j->m_tiles = m_tiles;
+    if (units * j->panel_bytes > NRT_GEMM_L2_WEIGHT_BYTES && m_tiles > 1) {
+        /* each tile would stream every weight from L3: a block's panels serve all tiles from L2 instead */
+        j->block_units = NRT_GEMM_BLOCK_BYTES / j->panel_bytes ? NRT_GEMM_BLOCK_BYTES / j->panel_bytes : 1;
+        j->m_inner = true;
+    } else {
+        j->block_units = ceil_div(units, nrt_column_split(threads, m_tiles, units));
+    }
     j->n_blocks = ceil_div(units, j->block_units);
     double work = (double)(M < t->mr ? M : t->mr) * (double)(j->block_units * t->nr) * (double)(taps * cig);
     size_t tasks = m_tiles * j->n_blocks;

@@ -136,6 +136,12 @@ static inline void nrt_gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights
     t->format->pack(t, w, packed);
 }
 
+/* Packed weights up to this size stay in a core's L2 across row tiles; larger
+ * ones are walked in column blocks of NRT_GEMM_BLOCK_BYTES with the row tiles
+ * inside (the GEMM and conv drivers both). */
+#define NRT_GEMM_L2_WEIGHT_BYTES (512u << 10)
+#define NRT_GEMM_BLOCK_BYTES (128u << 10)
+
 /* Alignment of packed weights. */
 #define NRT_PACK_ALIGN 64
 /* The largest MR and nr of any table. */
