@@ -562,6 +562,7 @@ CONVS = [  # (x NHWC, cout, kernel, stride, dilation, pads t l b r, group)
     ((3, 5, 4, 17), 33, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),    # pointwise, odd channels, batch 3
     ((1, 4, 4, 300), 260, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0), 1),  # > 256 channels (blocks)
     ((1, 3, 3, 2), 3, (3, 3), (1, 1), (1, 1), (3, 3, 3, 3), 1),      # pads >= kernel: pure padding windows
+    ((1, 5, 6, 512), 130, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),  # weights past L2: row tiles inside panels
 ]
 
 

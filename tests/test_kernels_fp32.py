@@ -92,6 +92,9 @@ CONV_CASES = [
     ((1, 12, 7, 5), 8, (1, 3), dict(group=4, pads=[0, 1, 0, 1])),
     ((1, 960, 1, 5), 60, (1, 3), dict(pads=[0, 1, 0, 1])),             # rec neck shape
     ((1, 2, 3, 3), 3, (3, 3), dict(pads=[4, 4, 4, 4])),               # padding wider than the input
+    ((1, 10, 16, 16), 7, (3, 3), dict(dilations=[12, 12], pads=[12, 12, 12, 12])),  # ASPP: taps in padding
+    ((2, 9, 13, 7), 40, (3, 3), dict(dilations=[5, 4], pads=[5, 4, 3, 4])),  # skipped per tile, batch 2
+    ((1, 256, 6, 5), 64, (3, 3), dict(pads=[1, 1, 1, 1])),            # weights past L2: row tiles inside panels
     ((1, 4, 13, 13), 5, (12, 12), {}),                                # 144 taps: reference fallback
 ]
 
@@ -220,6 +223,7 @@ def test_conv_threads():
         conv_branch(1, 2, (1, 16, 18, 17), 24, (3, 3), dict(pads=[1, 1, 1, 1])),
         conv_branch(2, 3, (1, 40, 19, 21), 40, (5, 5), dict(pads=[2, 2, 2, 2]), group=40),
         conv_branch(3, 4, (1, 64, 2, 3), 300, (1, 1), {}),
+        conv_branch(4, 5, (1, 128, 7, 7), 160, (3, 3), dict(pads=[1, 1, 1, 1])),  # weights past L2
     ], threads=2)
 
 

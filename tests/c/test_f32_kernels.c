@@ -4,8 +4,9 @@
  * binary ops bit for bit, since each is one IEEE operation; activations and
  * column sums within a few ulp):
  *   GEMM / IGEMM: every row count up to MR + a few, column counts around the
- *     panel width, K around the unroll factors, 1 or several taps, fused
- *     activations (SIMD ones and the scalar Tanh);
+ *     panel width, K around the unroll factors, 1 or several taps (some of
+ *     them all NULL where the table skips those), fused activations (SIMD
+ *     ones and the scalar Tanh);
  *   depthwise: channel counts around the tile width, kernel sizes, dilation,
  *     1 .. 9 pixels;
  *   vector: Add / Sub / Mul / Div / Min / Max in the three broadcast modes,
@@ -94,6 +95,13 @@ static const nrt_activation ACTS[] = {
 
 /* ---- GEMM / IGEMM ---- */
 
+/* On tables that skip all-NULL taps (gemm.h's igemm_null_taps): tap p of the
+ * tile of rows from m0 is passed as NULL (as the conv driver passes a tap
+ * reading only padding) on a pattern that leaves some tiles none or all. */
+static bool null_tap(const nrt_gemm_table* t, size_t m0, size_t p) {
+    return t->igemm_null_taps && (m0 / t->mr + p) % 3 == 1;
+}
+
 static void check_gemm(const nrt_gemm_table* t, size_t M, size_t N, size_t kc, size_t ks, bool indirect,
                        const nrt_activation* act) {
     size_t K = kc * ks, rows = indirect ? M * ks + 3 : M;
@@ -128,7 +136,8 @@ static void check_gemm(const nrt_gemm_table* t, size_t M, size_t N, size_t kc, s
             }
             for (size_t p = 0; p < ks; p++)
                 for (size_t r = 0; r < t->mr; r++)
-                    ind[p * t->mr + r] = x.data + pick[(m0 + (r < mr ? r : mr - 1)) * ks + p] * kc;
+                    ind[p * t->mr + r] =
+                        null_tap(t, m0, p) ? NULL : x.data + pick[(m0 + (r < mr ? r : mr - 1)) * ks + p] * kc;
             t->igemm(mr, nc, kc, ks, ind, wp, c + m0 * c_stride + n0, c_stride, act);
         }
     }
@@ -140,6 +149,7 @@ static void check_gemm(const nrt_gemm_table* t, size_t M, size_t N, size_t kc, s
             if (j < N) {
                 sum = bias[j], mag = fabs(bias[j]);
                 for (size_t p = 0; p < ks; p++) {
+                    if (indirect && null_tap(t, i / t->mr * t->mr, p)) continue;
                     const float* row = x.data + pick[i * ks + p] * kc;
                     for (size_t k = 0; k < kc; k++) {
                         double term = (double)row[k] * (double)w[j * K + p * kc + k];

@@ -21,7 +21,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
  * (every kernel row's outputs: qs8_kernels.h); packed and sized as such. */
 static nrt_gemm_table wide_panel(const nrt_qs8_convt_table* ct, size_t cols) {
     return (nrt_gemm_table){ct->wide_name, ct->isa, 1, (uint32_t)cols, 4, ct->x_offset, &nrt_gemm_format_qs8_qc8w,
-                            NULL, NULL};
+                            NULL, NULL, false};
 }
 
 static bool plan_transpose(const nrt_conv_kernels* k, const nrt_conv_desc* d, nrt_conv_plan* plan) {
@@ -196,8 +196,9 @@ typedef struct conv_job {
     const nrt_conv_post* post;         /* NULL: none */
     uint8_t* y;
     size_t es, ys; /* element bytes of x and y */
-    size_t panels_per_group, n_blocks, block_units, panel_bytes;
-    bool direct; /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    size_t panels_per_group, m_tiles, n_blocks, block_units, panel_bytes;
+    bool direct;  /* 1x1 stride-1 unpadded ungrouped: rows read in place */
+    bool m_inner; /* task order: row tiles inside column blocks (weights past L2, gemm.h) */
 } conv_job;
 
 /* ---- GEMM / indirect GEMM ---- */
@@ -270,6 +271,20 @@ void nrt_conv_post_rows(const nrt_conv_post* post, float* y, size_t cout, size_t
     }
 }
 
+/* Taps of a tile whose every pointer is at the padding become NULL, which a
+ * table with igemm_null_taps skips (gemm.h): a dilated conv on a small map
+ * reads mostly padding, and a tile of pixels near its middle none of the
+ * outer taps. */
+static void null_padding_taps(const void** ind, size_t MR, size_t taps, const void* pad) {
+    for (size_t t = 0; t < taps; t++) {
+        const void** tap = ind + t * MR;
+        size_t r = 0;
+        while (r < MR && tap[r] == pad) r++;
+        if (r == MR)
+            for (r = 0; r < MR; r++) tap[r] = NULL;
+    }
+}
+
 static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     const conv_job* j = arg;
     const nrt_conv2d_geom* g = j->g;
@@ -280,7 +295,8 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
     size_t cog = cout / (size_t)g->group, taps = (size_t)(g->kh * g->kw);
     size_t units = (size_t)g->group * j->panels_per_group;
     for (size_t task = begin; task < end; task++) {
-        size_t mt = task / j->n_blocks, nb = task % j->n_blocks;
+        size_t mt = j->m_inner ? task % j->m_tiles : task / j->n_blocks;
+        size_t nb = j->m_inner ? task / j->m_tiles : task % j->n_blocks;
         size_t m0 = mt * t->mr, mr = M - m0 < t->mr ? M - m0 : t->mr;
         size_t u1 = (nb + 1) * j->block_units < units ? (nb + 1) * j->block_units : units, built = (size_t)-1;
         size_t kc = 0; /* merged rows: elements read per pointer (nrt_indirection_rows) */
@@ -299,7 +315,10 @@ static void conv_gemm_task(void* arg, size_t begin, size_t end) {
                 t->igemm(mr, nc, kc, (size_t)g->kh, ind, w, c, cout, j->params);
                 continue;
             }
-            if (grp != built) nrt_indirection_gemm(&j->ind, t->mr, m0, mr, grp, ind);
+            if (grp != built) {
+                nrt_indirection_gemm(&j->ind, t->mr, m0, mr, grp, ind);
+                if (t->igemm_null_taps) null_padding_taps(ind, t->mr, taps, j->ind.pad);
+            }
             built = grp;
             t->igemm(mr, nc, cig, taps, ind, w, c, cout, j->params);
         }
@@ -321,8 +340,14 @@ static void run_gemm(const nrt_threads* threads, conv_job* j) {
     j->panel_bytes = j->plan->merged_rows ? nrt_gemm_panel_bytes(t, (size_t)g->kw * cig, (size_t)g->kh)
                                           : nrt_gemm_panel_bytes(t, cig, taps);
     size_t m_tiles = ceil_div(M, t->mr), units = (size_t)g->group * j->panels_per_group;
-    size_t split = nrt_column_split(threads, m_tiles, units);
-    j->block_units = ceil_div(units, split);
+    j->m_tiles = m_tiles;
+    if (units * j->panel_bytes > NRT_GEMM_L2_WEIGHT_BYTES && m_tiles > 1) {
+        /* each tile would stream every weight from L3: a block's panels serve all tiles from L2 instead */
+        j->block_units = NRT_GEMM_BLOCK_BYTES / j->panel_bytes ? NRT_GEMM_BLOCK_BYTES / j->panel_bytes : 1;
+        j->m_inner = true;
+    } else {
+        j->block_units = ceil_div(units, nrt_column_split(threads, m_tiles, units));
+    }
     j->n_blocks = ceil_div(units, j->block_units);
     double work = (double)(M < t->mr ? M : t->mr) * (double)(j->block_units * t->nr) * (double)(taps * cig);
     size_t tasks = m_tiles * j->n_blocks;

@@ -2,11 +2,6 @@
  * element type (the table's format gives the sizes). */
 #include "gemm.h"
 
-/* Packed weights up to this size stay in a core's L2 across row tiles; larger
- * ones are walked in column blocks of BLOCK_BYTES with the row tiles inside. */
-#define L2_WEIGHT_BYTES (512u << 10)
-#define BLOCK_BYTES (128u << 10)
-
 size_t nrt_task_grain(double task_macs, double work) {
     double g = task_macs / (work > 1.0 ? work : 1.0);
     return g < 1.0 ? 1 : (size_t)g + 1;
@@ -51,8 +46,8 @@ void nrt_gemm_run(const nrt_threads* threads, const nrt_gemm_table* t, const nrt
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
     gemm_job j = {t, g, (g->M + t->mr - 1) / t->mr, (g->N + t->nr - 1) / t->nr, 1, 1,
                   nrt_gemm_panel_bytes(t, g->K, 1), false};
-    if (j.panels * j.panel_bytes > L2_WEIGHT_BYTES && j.m_tiles > 1) {
-        j.block_panels = BLOCK_BYTES / j.panel_bytes ? BLOCK_BYTES / j.panel_bytes : 1;
+    if (j.panels * j.panel_bytes > NRT_GEMM_L2_WEIGHT_BYTES && j.m_tiles > 1) {
+        j.block_panels = NRT_GEMM_BLOCK_BYTES / j.panel_bytes ? NRT_GEMM_BLOCK_BYTES / j.panel_bytes : 1;
         j.m_inner = true;
     } else {
         size_t split = nrt_column_split(threads, j.m_tiles * g->batch, j.panels);

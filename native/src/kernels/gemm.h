@@ -21,7 +21,12 @@
  * igemm: K is ks blocks of kc; a[p * MR + r] points at row r's kc values for
  *        block p (a conv tap: a pixel's input channels of the group, or the
  *        padding buffer). Entries for r >= mr are valid pointers too (copies
- *        of row mr - 1); they may be read, never stored.
+ *        of row mr - 1); they may be read, never stored. On tables with
+ *        igemm_null_taps, a block whose MR pointers are all NULL is skipped
+ *        (its weights passed over), as if its values were 0: the conv
+ *        driver passes a tap that reads only padding so when the padding is
+ *        0 (float32), which a dilated conv on a small map (DeepLab's ASPP)
+ *        has for most of its taps.
  * c:     row r at c + r * c_stride; exactly mr x nc elements are written.
  * params: the output side, of the format's type (f32: nrt_activation,
  *        qs8: nrt_qs8_requant, the MatMul format: nrt_qs8_matmul_params). */
@@ -79,6 +84,7 @@ struct nrt_gemm_table {
     const nrt_gemm_format* format;
     nrt_gemm_ukernel gemm;
     nrt_igemm_ukernel igemm;         /* NULL where only `gemm` exists (MatMul) */
+    bool igemm_null_taps;            /* igemm skips all-NULL blocks (above); format f32 only */
 };
 
 /* float32 A, W, bias and C; params nrt_activation. Panel: float bias[nr],
@@ -129,6 +135,12 @@ static inline size_t nrt_gemm_weights_bytes(const nrt_gemm_table* t, const nrt_g
 static inline void nrt_gemm_pack(const nrt_gemm_table* t, const nrt_gemm_weights* w, void* packed) {
     t->format->pack(t, w, packed);
 }
+
+/* Packed weights up to this size stay in a core's L2 across row tiles; larger
+ * ones are walked in column blocks of NRT_GEMM_BLOCK_BYTES with the row tiles
+ * inside (the GEMM and conv drivers both). */
+#define NRT_GEMM_L2_WEIGHT_BYTES (512u << 10)
+#define NRT_GEMM_BLOCK_BYTES (128u << 10)
 
 /* Alignment of packed weights. */
 #define NRT_PACK_ALIGN 64

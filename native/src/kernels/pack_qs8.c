@@ -277,7 +277,7 @@ bool nrt_qs8_convt_pack_lanes(const nrt_qs8_convt_table* ct, const int64_t* wd, 
     if (ok && ct->kr == 4) { /* a c4 GEMM panel of `lanes` columns, z_x folded in */
         nrt_gemm_table t = {ct->name, ct->isa, (uint32_t)lanes, (uint32_t)lanes, 4, ct->x_offset,
                             &nrt_gemm_format_qs8_qc8w,
-                            NULL, NULL};
+                            NULL, NULL, false};
         nrt_gemm_weights a = {lanes, cin, 1, wl, cin, 0, 1, b, ml, zx, 0};
         nrt_gemm_pack(&t, &a, packed);
     } else if (ok) { /* int16 pairs: the bias takes z_x here */

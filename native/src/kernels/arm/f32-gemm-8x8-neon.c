@@ -108,6 +108,10 @@ NRT_ALWAYS_INLINE void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, con
         acc_block(&t, ap, kc, w, R, NV);
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
+            if (!ind[0]) { /* a tap reading only padding (gemm.h's igemm_null_taps) */
+                w += kc * NR;
+                continue;
+            }
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NV);
@@ -148,4 +152,5 @@ static void f32_igemm_8x8_neon(size_t mr, size_t nc, size_t kc, size_t ks, const
 const nrt_gemm_table nrt_f32_gemm_8x8_neon = {
     .name = "f32-gemm-8x8-neon", .isa = NRT_ISA_NEON, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
     .format = &nrt_gemm_format_f32, .gemm = f32_gemm_8x8_neon, .igemm = f32_igemm_8x8_neon,
+    .igemm_null_taps = true,
 };

@@ -108,6 +108,10 @@ NRT_ISA_INLINE(AVX512) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks
         acc_block(&t, ap, kc, w, R, NZ, NY);
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
+            if (!ind[0]) { /* a tap reading only padding (gemm.h's igemm_null_taps) */
+                w += kc * NR;
+                continue;
+            }
 #pragma GCC unroll 12
             for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NZ, NY);
@@ -157,4 +161,5 @@ static void f32_igemm_12x32_avx512(size_t mr, size_t nc, size_t kc, size_t ks, c
 const nrt_gemm_table nrt_f32_gemm_12x32_avx512 = {
     .name = "f32-gemm-12x32-avx512", .isa = NRT_ISA_AVX512, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
     .format = &nrt_gemm_format_f32, .gemm = f32_gemm_12x32_avx512, .igemm = f32_igemm_12x32_avx512,
+    .igemm_null_taps = true,
 };

@@ -74,6 +74,10 @@ NRT_ISA_INLINE(AVX2) void gemm_tile(size_t mr, size_t nc, size_t kc, size_t ks, 
         acc_block(&t, ap, kc, w, R, NV);
     } else {
         for (size_t p = 0; p < ks; p++, ind += MR) {
+            if (!ind[0]) { /* a tap reading only padding (gemm.h's igemm_null_taps) */
+                w += kc * NR;
+                continue;
+            }
 #pragma GCC unroll 6
             for (int r = 0; r < R; r++) ap[r] = (const float*)ind[r];
             w = acc_block(&t, ap, kc, w, R, NV);
@@ -116,4 +120,5 @@ static void f32_igemm_6x16_avx2(size_t mr, size_t nc, size_t kc, size_t ks, cons
 const nrt_gemm_table nrt_f32_gemm_6x16_avx2 = {
     .name = "f32-gemm-6x16-avx2", .isa = NRT_ISA_AVX2, .mr = MR, .nr = NR, .kr = 1, .x_offset = 0,
     .format = &nrt_gemm_format_f32, .gemm = f32_gemm_6x16_avx2, .igemm = f32_igemm_6x16_avx2,
+    .igemm_null_taps = true,
 };
