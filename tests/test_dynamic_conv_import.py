@@ -94,6 +94,30 @@ def test_grouped_conv_stays_emulated(tmp_path):
     np.testing.assert_allclose(run_nanort(graph, x, LEVELS[-1]), want, rtol=0, atol=1e-5 * np.ptp(want))
 
 
+def test_residual_add_and_prelu_after_a_dynamic_conv(tmp_path):
+    """A float Add or PRelu reading a conv's output is taken over by a float32 conv (the engine's
+    fuse_residuals / fuse_prelus); the dynamic int8 Conv has its own state and takes over neither."""
+    c = 8
+    w = (RNG.standard_normal((c, c, 3, 3)) * 0.3).astype(np.float32)
+    slope = RNG.uniform(0.05, 0.3, (c, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["conv"], pads=[1] * 4),
+             helper.make_node("Add", ["conv", "x"], ["sum"]),
+             helper.make_node("Conv", ["sum", "W"], ["conv2"], pads=[1] * 4),
+             helper.make_node("PRelu", ["conv2", "slope"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 7, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "W"), numpy_helper.from_array(slope, "slope")])
+    model = quantized(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8),
+                      tmp_path, QuantType.QInt8)
+    converted = convert(model)
+    assert sum(n.op == "Conv" and converted.tensors[n.inputs[1]].dtype == np.int8 for n in converted.nodes) == 2
+    x = RNG.standard_normal((1, c, 7, 9)).astype(np.float32)
+    want = run_ort(model, x)
+    for isa in LEVELS:
+        np.testing.assert_allclose(run_nanort(converted, x, isa), want, rtol=0, atol=1e-5 * np.ptp(want),
+                                   err_msg=isa)
+
+
 def run_time_bias_model(w_uint8, w_zero, w_scale, bias, stride):
     """onnxruntime's older quantize_dynamic output (ddddocr's model): the bias quantized at run time
     as int32(Floor(b / (s * w_scale))) and added to the ConvInteger result before the Cast."""
