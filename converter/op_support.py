@@ -35,7 +35,7 @@ DECLARED: dict[str, tuple[str, bool]] = {
     "LSTM": ("float32", False), "GRU": ("float32", False), "Resize": ("float32, int8", True),
     "Pad": ("any", True), "DepthToSpace": ("any", True), "SpaceToDepth": ("any", True),
     "QuantizeLinear": ("float32 -> int8/uint8", True), "DequantizeLinear": ("int8/uint8 -> float32", True),
-    "DynamicQuantizeLinear": ("float32 -> uint8", True), "Lut": ("int8, uint8 (a 256-entry table)", True),
+    "DynamicQuantizeLinear": ("float32 -> uint8", True), "Lut": ("int8, uint8 (a 256-entry table); int8 -> float32", True),
     "If": ("any (subgraphs)", False), "Loop": ("any (subgraphs)", False), "Scan": ("any (subgraphs)", False),
     "NonMaxSuppression": ("float32 boxes and scores", False), "Range": ("float32, int32, int64", False),
     "ConstantOfShape": ("any", False), "OneHot": ("any", False), "CumSum": ("float32, int32, int64", False),
