@@ -80,6 +80,25 @@ def test_fused_table_is_the_chain_bit_for_bit(op):
             np.testing.assert_allclose(y, want64, rtol=2e-6, atol=1e-7, err_msg=f"{isa} n={n}")
 
 
+@pytest.mark.parametrize("n", [1, 5, 8, 16, 23, 64, 255, 256, 257, 4099, 70001])
+def test_float_table_kernels_against_numpy(n):
+    """The qs8_f32_lut kernel of every level: any 256 float32 bit patterns (NaN, infinities, subnormals
+    included), copied exactly, at sizes around the vector widths and over the threading grain."""
+    table = RNG.integers(0, 2**32, size=256, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = RNG.integers(-128, 128, size=(n,), dtype=np.int8)
+    g = Graph()
+    g.add_tensor("x", np.int8, (n,))
+    g.add_tensor("table", np.float32, (256,), table)
+    g.add_tensor("y", np.float32, (n,))
+    g.nodes = [Node("Lut", ["x", "table"], ["y"], {}, "lut")]
+    g.inputs, g.outputs = ["x"], ["y"]
+    want = table[x.astype(np.int64) + 128]
+    for isa in LEVELS:
+        for threads in (1, 3):
+            y, _ = run(serialize(g), x, isa, threads)
+            np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32), err_msg=f"{isa} {threads}")
+
+
 def test_not_fused_when_the_dequantized_tensor_is_read_elsewhere():
     g = chain_graph("Sigmoid", {}, (4,), 0.05, 3)
     g.outputs = ["y", "f"]
