@@ -22,7 +22,7 @@ from .frontend import import_model
 from .importers import UnsupportedNodes
 from .ir import Graph
 from .output_file import check_size, destination, runtime_accepts, write_verified
-from .passes import PassOptions, io_dtype, run_passes
+from .passes import PassOptions, dequantize_lut, io_dtype, run_passes
 from .passes import upsample as upsample_pass
 from .prune import PruneOutcome, PruneSpec, prune_graph
 from .quantize import (
@@ -277,6 +277,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
             fp16_weights.store_fp16(graph, lossless=weights is None)
         upsample_pass.fuse_upsample(graph)  # on the final graph: int8 parameters are known
         io_dtype.set_io_dtypes(graph, input_dtype, output_dtype)
+        dequantize_lut.fuse_dequantize_unary(graph)  # int8 -> float unary: one table at load
         if progress:
             progress("writing", 0, 0)
         data = serialize(graph, info)

@@ -64,6 +64,7 @@ extern const nrt_qd8_fc_table nrt_qd8_f32_qc8w_fc_scalar;
 extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_scalar;
 NRT_QS8_VECTOR_KERNELS(scalar)
 void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+void nrt_qs8_f32_lut_scalar(size_t n, const int8_t* x, const float* table, float* y);
 #if defined(__x86_64__) || defined(__i386__)
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_12x32c4_minmax_fp32_avx512vnni;
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_4x8c4_minmax_fp32_avx2;
@@ -81,6 +82,8 @@ extern const nrt_qd8_qb4w_fc_table nrt_qd8_f32_qb4w_fc_4x8c8_avx2;
 NRT_QS8_VECTOR_KERNELS(avx512)
 NRT_QS8_VECTOR_KERNELS(avx2)
 void nrt_qs8_lut_avx512vbmi(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+void nrt_qs8_f32_lut_avx2(size_t n, const int8_t* x, const float* table, float* y);
+void nrt_qs8_f32_lut_avx512(size_t n, const int8_t* x, const float* table, float* y);
 #endif
 #if defined(__aarch64__)
 extern const nrt_gemm_table nrt_qs8_qc8w_gemm_8x8c4_minmax_fp32_neondot;
@@ -155,6 +158,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qs8_vadd = nrt_qs8_vadd_scalar,
         .qs8_vmul = nrt_qs8_vmul_scalar,
         .qs8_lut = nrt_qs8_lut_scalar,
+        .qs8_f32_lut = nrt_qs8_f32_lut_scalar,
         .qs8_gavgpool = nrt_qs8_gavgpool_scalar,
         .qs8_avgpool = nrt_qs8_avgpool_scalar,
         .qs8_maxpool = nrt_qs8_maxpool_scalar,
@@ -186,6 +190,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x8c8_avx2,
         .qs8_vadd = nrt_qs8_vadd_avx2,
         .qs8_vmul = nrt_qs8_vmul_avx2,
+        .qs8_f32_lut = nrt_qs8_f32_lut_avx2,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx2,
         .qs8_avgpool = nrt_qs8_avgpool_avx2,
         .qs8_maxpool = nrt_qs8_maxpool_avx2,
@@ -214,6 +219,7 @@ static const nrt_kernels levels[NRT_ISA_COUNT] = {
         .qd8_qb4w_fc = &nrt_qd8_f32_qb4w_fc_4x16c8_avx512vnni,
         .qs8_vadd = nrt_qs8_vadd_avx512,
         .qs8_vmul = nrt_qs8_vmul_avx512,
+        .qs8_f32_lut = nrt_qs8_f32_lut_avx512,
         .qs8_gavgpool = nrt_qs8_gavgpool_avx512,
         .qs8_avgpool = nrt_qs8_avgpool_avx512,
         .qs8_maxpool = nrt_qs8_maxpool_avx512,

@@ -45,6 +45,7 @@
     X(nrt_binary_fn, qs8_vadd)                                                                                     \
     X(nrt_binary_fn, qs8_vmul)                                                                                     \
     X(nrt_qs8_lut_ukernel, qs8_lut)                                                                                 \
+    X(nrt_qs8_f32_lut_ukernel, qs8_f32_lut)                                                                         \
     X(nrt_qs8_vsoftmax_ukernel, qs8_vsoftmax)                                                                       \
     X(nrt_qs8_gavgpool_ukernel, qs8_gavgpool)                                                                       \
     X(nrt_qs8_avgpool_ukernel, qs8_avgpool)                                                                         \

@@ -104,6 +104,8 @@ static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 
  * vadd / vmul: exactly nrt_add_qs8_ref / nrt_mul_qs8_ref (same signature, an
  *   nrt_binary_fn; k->params is an nrt_qs8_binary; modes NRT_BIN_VV / VS / SV).
  * lut:  y[i] = table[x[i] + 128] (256 entries).
+ * f32_lut: the same with a float32 table and output (a DequantizeLinear and a
+ *   float unary op as one lookup).
  * gavgpool: y[c] = requant(sum_{p < rows} (x[p * stride + c] - zx), m) for
  *   c < channels (GlobalAveragePool; m = nrt_avgpool_multiplier(count)).
  * avgpool: one output pixel of AveragePool: acc[c] = sum over the `taps`
@@ -111,6 +113,7 @@ static inline size_t nrt_qs8_dw_weight_bytes(uint32_t layout) { return layout & 
  * maxpool: one output pixel of MaxPool: y[c] = clamp(max over ind[t][c],
  *   qmin, qmax) (taps inside the input only; taps == 0 gives -128 clamped). */
 typedef void (*nrt_qs8_lut_ukernel)(size_t n, const int8_t* x, const int8_t* table, int8_t* y);
+typedef void (*nrt_qs8_f32_lut_ukernel)(size_t n, const int8_t* x, const float* table, float* y);
 typedef void (*nrt_qs8_gavgpool_ukernel)(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx,
                                         float m, const nrt_qs8_requant* rq, int8_t* y);
 typedef void (*nrt_qs8_avgpool_ukernel)(size_t channels, size_t taps, const int8_t* const* ind, int32_t zx, float m,

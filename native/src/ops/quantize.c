@@ -345,7 +345,10 @@ const nrt_op_def nrt_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", 0, 0, 
  * The table (and y) are int8 or uint8: uint8 x / y are the model inputs and
  * outputs of a converter run with input_dtype / output_dtype "uint8", whose
  * Luts shift between the two codes. A uint8 x reuses the int8 kernels
- * through a permuted copy of the table (its bytes read as int8 codes). */
+ * through a permuted copy of the table (its bytes read as int8 codes).
+ * An int8 x with a float32 table gives float32 y: a DequantizeLinear and a
+ * float unary op as one lookup (converter/passes/dequantize_lut.py), whose
+ * table the runtime computes at load with those two ops' own kernels. */
 
 static bool byte_type(nrt_dtype t) { return t == NRT_INT8 || t == NRT_UINT8; }
 
@@ -366,14 +369,17 @@ static nrt_status lut_prepare(nrt_ctx* ctx) {
     nrt_tensor *x = nrt_in(ctx, 0), *table = nrt_in(ctx, 1), *y = nrt_out(ctx, 0);
     if (!x || !table) return nrt_op_fail(ctx, NRT_ERR_INVALID_MODEL, "input and table are required");
     if (x->dtype == NRT_INT16) return lut16_prepare(ctx, x, table, y);
-    if (!byte_type(x->dtype) || !byte_type(table->dtype))
+    if (table->dtype == NRT_FLOAT32 && x->dtype != NRT_INT8)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s; a float32 table (%s) needs an int8 input", x->name,
+                           nrt_dtype_name(x->dtype), table->name);
+    if (!byte_type(x->dtype) || !(byte_type(table->dtype) || table->dtype == NRT_FLOAT32))
         return nrt_op_fail(ctx, NRT_ERR_DTYPE, "input %s is %s and table %s is %s; both must be int8 or uint8 "
-                           "(or an int16 input)", x->name,
+                           "(or the table float32, or the input int16)", x->name,
                            nrt_dtype_name(x->dtype), table->name, nrt_dtype_name(table->dtype));
     nrt_status st = nrt_expect_dtype(ctx, y, table->dtype, "output");
     if (st) return st;
     if (nrt_numel(table) != 256)
-        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; a byte table has 256", table->name,
+        return nrt_op_fail(ctx, NRT_ERR_SHAPE, "table %s has %lld entries; a Lut's table has 256", table->name,
                            (long long)nrt_numel(table));
     if (x->dtype == NRT_UINT8) {
         if (!nrt_is_static(table))
@@ -407,10 +413,28 @@ static void lut16_range(void* arg, size_t begin, size_t end) {
     nrt_lut_qs16_ref(end - begin, t->x + begin, t->table, t->y + begin);
 }
 
+typedef struct f32_lut_task {
+    const int8_t* x;
+    const float* table;
+    float* y;
+    nrt_qs8_f32_lut_ukernel lut;
+} f32_lut_task;
+
+static void f32_lut_range(void* arg, size_t begin, size_t end) {
+    const f32_lut_task* t = arg;
+    t->lut(end - begin, t->x + begin, t->table, t->y + begin);
+}
+
 static nrt_status lut_eval(nrt_ctx* ctx) {
     if (nrt_in(ctx, 0)->dtype == NRT_INT16) { /* (scalar loads are what a gather would do: no vector kernel) */
         lut16_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data};
         nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 65536, lut16_range, &t);
+        return NRT_OK;
+    }
+    if (nrt_in(ctx, 1)->dtype == NRT_FLOAT32) {
+        f32_lut_task t = {nrt_in(ctx, 0)->data, nrt_in(ctx, 1)->data, nrt_out(ctx, 0)->data,
+                          nrt_kernels_of(ctx)->qs8_f32_lut};
+        nrt_parallel_for(ctx, (size_t)nrt_numel(nrt_in(ctx, 0)), 16384, f32_lut_range, &t);
         return NRT_OK;
     }
     const int8_t* table = ctx->node->state ? ctx->node->state : nrt_in(ctx, 1)->data; /* uint8 x: permuted */

@@ -18,6 +18,10 @@ void nrt_qs8_lut_scalar(size_t n, const int8_t* x, const int8_t* table, int8_t* 
     nrt_lut_qs8_ref(x, table, y, (int64_t)n);
 }
 
+void nrt_qs8_f32_lut_scalar(size_t n, const int8_t* x, const float* table, float* y) {
+    for (size_t i = 0; i < n; i++) y[i] = table[(int)x[i] + 128];
+}
+
 void nrt_qs8_gavgpool_scalar(size_t rows, size_t channels, const int8_t* x, size_t stride, int32_t zx, float m,
                              const nrt_qs8_requant* rq, int8_t* y) {
     for (size_t c = 0; c < channels; c++) {
