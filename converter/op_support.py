@@ -44,6 +44,10 @@ DECLARED: dict[str, tuple[str, bool]] = {
     "Tile": ("any", True), "Slice": ("any", True), "Gather": ("any", True), "TopK": ("all but bool", False),
     "Cast": ("all to all", False), "Where": ("any (bool condition)", False), "Clip": ("float32, int8", True),
     "Hardmax": ("float32", False), "BitShift": ("uint8 .. uint64 (uint8 here)", False),
+    "CumProd": ("float32, float64, int32, int64", False),
+    "ScatterElements": ("any; reductions: float32, float64, int32, int64", False),
+    "ScatterND": ("any; reductions: float32, float64, int32, int64", False), "GatherND": ("any", False),
+    "GridSample": ("float32 (2-D images)", False),
 }
 
 

@@ -1,0 +1,33 @@
+"""GridSample (opsets 16 and 20; opset 20 renamed bilinear / bicubic to
+linear / cubic). The runtime samples 2-D images (rank-4 NCHW inputs); the
+image keeps its NCHW layout.
+"""
+
+from __future__ import annotations
+
+from nanort.schema.GridSampleMode import GridSampleMode
+from nanort.schema.GridSamplePadding import GridSamplePadding
+
+from . import ImportContext, register
+
+MODES = {"linear": GridSampleMode.LINEAR, "bilinear": GridSampleMode.LINEAR, "nearest": GridSampleMode.NEAREST,
+         "cubic": GridSampleMode.CUBIC, "bicubic": GridSampleMode.CUBIC}
+PADDINGS = {"zeros": GridSamplePadding.ZEROS, "border": GridSamplePadding.BORDER,
+            "reflection": GridSamplePadding.REFLECTION}
+
+
+@register("GridSample")
+def grid_sample(ctx: ImportContext) -> None:
+    rank = ctx.rank(0)
+    if rank is not None and rank != 4:
+        ctx.unsupported(f"a rank-{rank} input (only 2-D images, rank-4 NCHW inputs, are sampled)")
+    if ctx.dtype(0) is not None and ctx.dtype(0) != "float32":
+        ctx.unsupported(f"{ctx.dtype(0)} images (float32 is supported)")
+    mode = ctx.attr("mode", "linear" if ctx.opset >= 20 else "bilinear")
+    padding = ctx.attr("padding_mode", "zeros")
+    if mode not in MODES:
+        ctx.unsupported(f"mode={mode!r}")
+    if padding not in PADDINGS:
+        ctx.unsupported(f"padding_mode={padding!r}")
+    ctx.emit("GridSample", [ctx.input(0), ctx.input(1)], [ctx.output(0)], mode=MODES[mode],
+             padding_mode=PADDINGS[padding], align_corners=bool(ctx.attr("align_corners", 0)))
