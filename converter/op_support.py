@@ -47,7 +47,7 @@ DECLARED: dict[str, tuple[str, bool]] = {
     "CumProd": ("float32, float64, int32, int64", False),
     "ScatterElements": ("any; reductions: float32, float64, int32, int64", False),
     "ScatterND": ("any; reductions: float32, float64, int32, int64", False), "GatherND": ("any", False),
-    "GridSample": ("float32 (2-D images)", False),
+    "GridSample": ("float32 (2-D and 3-D images)", False),
 }
 
 

@@ -221,10 +221,23 @@ def test_grid_sample_non_finite_grid_reads_inside_the_image():
         assert y.shape == (1, 2, 1, 4)
 
 
-def test_grid_sample_volumetric_is_refused_in_one_line():
-    node = helper.make_node("GridSample", ["x", "g"], ["y"], mode="linear")
-    model = make_model(node, {"x": rand((1, 1, 2, 3, 4)), "g": rand((1, 2, 2, 2, 3))}, opset=20)
-    with pytest.raises(nanort.UnsupportedError, match="rank-5 input"):
+@pytest.mark.parametrize("mode", ["linear", "nearest"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_volumetric(mode, padding):
+    x = rand((2, 2, 3, 4, 5))
+    grid = RNG.uniform(-1.4, 1.4, (2, 2, 3, 4, 3)).astype(np.float32)
+    for align_corners in (0, 1):
+        node = helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode, padding_mode=padding,
+                                align_corners=align_corners)
+        check(make_model(node, {"x": x, "g": grid}, opset=20), [{"x": x, "g": grid}], exact=False)
+
+
+@pytest.mark.parametrize("mode, x_shape, g_shape, refusal", [
+    ("linear", (1, 1, 4), (1, 3, 1), "rank-3 input"), ("cubic", (1, 1, 2, 3, 4), (1, 2, 2, 2, 3), "cubic mode of a 3-D")])
+def test_grid_sample_refusals_are_one_line(mode, x_shape, g_shape, refusal):
+    node = helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode)
+    model = make_model(node, {"x": rand(x_shape), "g": rand(g_shape)}, opset=20)
+    with pytest.raises(nanort.UnsupportedError, match=refusal):
         nanort_model(model)
 
 

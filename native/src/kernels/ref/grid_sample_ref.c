@@ -78,25 +78,36 @@ static int axis_taps_of(const nrt_grid_sample_f32* g, float v, int64_t size, axi
 }
 
 void nrt_grid_sample_f32_ref(const nrt_grid_sample_f32* g, size_t begin, size_t end) {
-    size_t plane = (size_t)(g->height * g->width), out_plane = (size_t)(g->out_height * g->out_width);
+    const int64_t *in = g->size, *out = g->out_size;
+    size_t volume = (size_t)(in[0] * in[1] * in[2]), out_volume = (size_t)(out[0] * out[1] * out[2]);
+    size_t rows = (size_t)(out[0] * out[1]), width = (size_t)out[2], spatial = (size_t)g->spatial;
+    axis_taps flat = {{0}, {1}}; /* the depth of a 2-D image: one tap */
     for (size_t u = begin; u < end; u++) {
-        size_t n = u / (size_t)g->out_height, row = u % (size_t)g->out_height;
-        const float* grid = g->grid + u * (size_t)g->out_width * 2;
-        for (size_t col = 0; col < (size_t)g->out_width; col++) {
-            axis_taps tx, ty;
-            int count = axis_taps_of(g, grid[2 * col], g->width, &tx);
-            axis_taps_of(g, grid[2 * col + 1], g->height, &ty);
+        size_t n = u / rows, row = u % rows; /* row: (out_depth, out_row) */
+        const float* grid = g->grid + u * width * spatial;
+        for (size_t col = 0; col < width; col++) {
+            const float* point = grid + col * spatial; /* (x, y, z): width first */
+            axis_taps tx, ty, tz = flat;
+            int count = axis_taps_of(g, point[0], in[2], &tx), count_z = 1;
+            axis_taps_of(g, point[1], in[1], &ty);
+            if (g->spatial == 3) count_z = axis_taps_of(g, point[2], in[0], &tz);
             for (size_t c = 0; c < g->channels; c++) {
-                const float* img = g->x + (n * g->channels + c) * plane;
-                float sum = 0;
-                for (int i = 0; i < count; i++) {
-                    float across = 0; /* along the row first, then down the column, as ONNX's reference */
-                    for (int j = 0; j < count; j++)
-                        if (ty.index[i] >= 0 && tx.index[j] >= 0)
-                            across += tx.weight[j] * img[ty.index[i] * g->width + tx.index[j]];
-                    sum += ty.weight[i] * across;
+                const float* img = g->x + (n * g->channels + c) * volume;
+                float sum = 0; /* the innermost axis first, as ONNX's reference */
+                for (int k = 0; k < count_z; k++) {
+                    if (tz.index[k] < 0) continue;
+                    const float* plane = img + tz.index[k] * in[1] * in[2];
+                    float across_plane = 0;
+                    for (int i = 0; i < count; i++) {
+                        float across_row = 0;
+                        for (int j = 0; j < count; j++)
+                            if (ty.index[i] >= 0 && tx.index[j] >= 0)
+                                across_row += tx.weight[j] * plane[ty.index[i] * in[2] + tx.index[j]];
+                        across_plane += ty.weight[i] * across_row;
+                    }
+                    sum += tz.weight[k] * across_plane;
                 }
-                g->y[(n * g->channels + c) * out_plane + row * (size_t)g->out_width + col] = sum;
+                g->y[(n * g->channels + c) * out_volume + row * width + col] = sum;
             }
         }
     }

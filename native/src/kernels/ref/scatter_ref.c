@@ -70,7 +70,8 @@ void nrt_scatter_slices_ref(void* out, const int64_t* offsets, size_t n, const v
 
 void nrt_scatter_elements_ref(void* out, const int64_t* data_dims, const void* updates, const int64_t* idx,
                               const int64_t* upd_dims, int rank, int axis, size_t esize, nrt_combine_fn combine) {
-    int64_t stride[NRT_STRIDED_MAX_RANK], pos[NRT_STRIDED_MAX_RANK] = {0}, n = 1, base = 0; /* base: out offset of pos, without the axis term */
+    int64_t stride[NRT_STRIDED_MAX_RANK], pos[NRT_STRIDED_MAX_RANK] = {0}, n = 1;
+    int64_t base = 0; /* the out offset of pos, without the axis term */
     stride[rank - 1] = 1;
     for (int d = rank - 2; d >= 0; d--) stride[d] = stride[d + 1] * data_dims[d + 1];
     for (int d = 0; d < rank; d++) n *= upd_dims[d];
