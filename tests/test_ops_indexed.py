@@ -233,7 +233,9 @@ def test_grid_sample_volumetric(mode, padding):
 
 
 @pytest.mark.parametrize("mode, x_shape, g_shape, refusal", [
-    ("linear", (1, 1, 4), (1, 3, 1), "rank-3 input"), ("cubic", (1, 1, 2, 3, 4), (1, 2, 2, 2, 3), "cubic mode of a 3-D")])
+    ("linear", (1, 1, 4), (1, 3, 1), "rank-3 input"),
+    ("cubic", (1, 1, 2, 3, 4), (1, 2, 2, 2, 3), "cubic mode of a 3-D"),
+])
 def test_grid_sample_refusals_are_one_line(mode, x_shape, g_shape, refusal):
     node = helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode)
     model = make_model(node, {"x": rand(x_shape), "g": rand(g_shape)}, opset=20)
