@@ -38,7 +38,7 @@ DECLARED: dict[str, tuple[str, bool]] = {
     "DynamicQuantizeLinear": ("float32 -> uint8", True), "Lut": ("int8, uint8 (a 256-entry table)", True),
     "If": ("any (subgraphs)", False), "Loop": ("any (subgraphs)", False), "Scan": ("any (subgraphs)", False),
     "NonMaxSuppression": ("float32 boxes and scores", False), "Range": ("float32, int32, int64", False),
-    "ConstantOfShape": ("any", False), "OneHot": ("any", False), "CumSum": ("float32, int32, int64", False),
+    "ConstantOfShape": ("any", False), "OneHot": ("any", False), "CumSum": ("float32, float64, int32, int64", False),
     "GatherElements": ("any", False), "Shape": ("any", False), "Size": ("any", False), "Trilu": ("any", False),
     "Split": ("any", True), "Squeeze": ("any", True), "Unsqueeze": ("any", True), "Expand": ("any", True),
     "Tile": ("any", True), "Slice": ("any", True), "Gather": ("any", True), "TopK": ("all but bool", False),
