@@ -40,12 +40,16 @@ DECLARED: dict[str, tuple[str, bool]] = {
     "Lut": ("int8, uint8 (a 256-entry table); int8 -> float32", True),
     "If": ("any (subgraphs)", False), "Loop": ("any (subgraphs)", False), "Scan": ("any (subgraphs)", False),
     "NonMaxSuppression": ("float32 boxes and scores", False), "Range": ("float32, int32, int64", False),
-    "ConstantOfShape": ("any", False), "OneHot": ("any", False), "CumSum": ("float32, int32, int64", False),
+    "ConstantOfShape": ("any", False), "OneHot": ("any", False), "CumSum": ("float32, float64, int32, int64", False),
     "GatherElements": ("any", False), "Shape": ("any", False), "Size": ("any", False), "Trilu": ("any", False),
     "Split": ("any", True), "Squeeze": ("any", True), "Unsqueeze": ("any", True), "Expand": ("any", True),
     "Tile": ("any", True), "Slice": ("any", True), "Gather": ("any", True), "TopK": ("all but bool", False),
     "Cast": ("all to all", False), "Where": ("any (bool condition)", False), "Clip": ("float32, int8", True),
     "Hardmax": ("float32", False), "BitShift": ("uint8 .. uint64 (uint8 here)", False),
+    "CumProd": ("float32, float64, int32, int64", False),
+    "ScatterElements": ("any; reductions: float32, float64, int32, int64", False),
+    "ScatterND": ("any; reductions: float32, float64, int32, int64", False), "GatherND": ("any", False),
+    "GridSample": ("float32 (2-D and 3-D images)", False),
 }
 
 

@@ -83,6 +83,11 @@ OPTIONS_TABLE: dict[str, str | None] = {
     "TopK": "TopKOptions",
     "NonMaxSuppression": "NmsOptions",
     "NonZero": None,
+    "ScatterElements": "ScatterOptions",
+    "ScatterND": "ScatterOptions",
+    "GatherND": "ScatterOptions",
+    "CumProd": "AxisOptions",
+    "GridSample": "GridSampleOptions",
 }
 
 NP_TO_DTYPE: dict[np.dtype, int] = {

@@ -176,6 +176,18 @@ def _gather_input_indices():
     return _model(nodes, ins, inits, outputs=("y", "ge", "oh"))
 
 
+def _indexed():
+    """Scatters and gathers by run-time indices, and GridSample at run-time points."""
+    ins = [_vi("x", F, [4, 5]), _vi("i", I64, [2, 5]), _vi("u", F, [2, 5]), _vi("t", I64, ["K", 2]),
+           _vi("g", F, [1, 2, 3, 2])]
+    nodes = [_n("ScatterElements", ["x", "i", "u"], ["se"], axis=0, reduction="max"),
+             _n("ScatterND", ["se", "t1", "u"], ["sn"], reduction="add"), _n("GatherND", ["sn", "t"], ["gn"]),
+             _n("Reshape", ["sn", "img"], ["im"]), _n("GridSample", ["im", "g"], ["y"], mode="cubic"),
+             _n("CumProd", ["gn", "zero"], ["cp"])]
+    inits = [_c("t1", [[1], [-1]], np.int64), _c("img", [1, 1, 4, 5], np.int64), _c("zero", 0, np.int64)]
+    return _model(nodes, ins, inits, outputs=("y", "cp"), opset=26)
+
+
 def _shape_generators():
     ins = [_vi("x", F, ["N", "M"])]
     nodes = [_n("Shape", ["x"], ["s"]), _n("ConstantOfShape", ["s"], ["z"], value=_c("v", [2.0])),
@@ -297,7 +309,7 @@ SEED_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "compare_where": _compare_where, "int_ops": _int_ops, "bitshift": _bitshift, "conv": _conv,
     "conv_transpose": _conv_transpose, "pools": _pools, "norms": _norms, "resize_pad_space": _resize_pad_space,
     "upsample_neck": _upsample_neck, "movement": _movement, "gather_input_indices": _gather_input_indices,
-    "shape_generators": _shape_generators,
+    "shape_generators": _shape_generators, "indexed": _indexed,
     "reduce": _reduce, "softmax_matmul": _softmax_matmul, "rnn": _rnn, "fp16_cast": _fp16_cast,
     "sparse_weights": _sparse_weights,
     "control_flow": _control_flow, "ort_dynamic": _ort_dynamic,

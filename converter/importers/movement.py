@@ -1,12 +1,12 @@
 """Shape and data-movement ops: Reshape, Flatten, Squeeze, Unsqueeze,
 Transpose, Concat, Split, Slice, Gather, GatherElements, Shape, Size,
-ConstantOfShape, Expand, Range, Tile, CumSum, Trilu, OneHot.
+ConstantOfShape, Expand, Range, Tile, CumSum, CumProd, Trilu, OneHot.
 
 Opset differences are resolved here so the runtime sees one form: values
 that ONNX moved from attributes to inputs (Slice's starts/ends/axes before
 opset 10, Split's sizes before 13) become constant inputs; Squeeze/Unsqueeze
 axes given as a constant input (opset 13+) become the `axes` option, and stay
-input 1 when they are computed. CumSum's axis becomes the `axis` option when
+input 1 when they are computed. CumSum's and CumProd's axis becomes the `axis` option when
 constant (else input 1, read at run time).
 """
 
@@ -137,8 +137,8 @@ def constant_of_shape(ctx: ImportContext) -> None:
     ctx.emit("ConstantOfShape", [ctx.input(0)], [ctx.output(0)], **attrs)
 
 
-@register("CumSum")
-def cumsum(ctx: ImportContext) -> None:
+@register("CumSum", "CumProd")
+def cumulative(ctx: ImportContext) -> None:
     attrs = {"exclusive": bool(ctx.attr("exclusive", 0)), "reverse": bool(ctx.attr("reverse", 0))}
     axis = ctx.const(1)
     inputs = [ctx.input(0)]
@@ -148,7 +148,7 @@ def cumsum(ctx: ImportContext) -> None:
         ctx.unsupported("axis must be a scalar")
     else:
         attrs["axis"] = int(axis.reshape(-1)[0])
-    ctx.emit("CumSum", inputs, [ctx.output(0)], **attrs)
+    ctx.emit(ctx.op_type, inputs, [ctx.output(0)], **attrs)
 
 
 @register("Trilu")

@@ -27,7 +27,7 @@ ELEMENTWISE = {op for op, table in OPTIONS_TABLE.items() if table == "UnaryOptio
     "Clip", "Cast", "Lut"}
 BROADCAST = {op for op, table in OPTIONS_TABLE.items() if table == "BinaryOptions"} | {"Where"}
 # ops with one `axis` attribute (logical) that the pass can remap
-SINGLE_AXIS = {"Softmax", "LogSoftmax", "Hardmax", "CumSum", "LpNormalization", "BatchNormalization",
+SINGLE_AXIS = {"Softmax", "LogSoftmax", "Hardmax", "CumSum", "CumProd", "LpNormalization", "BatchNormalization",
                "InstanceNormalization"}
 REDUCE = {op for op, table in OPTIONS_TABLE.items() if table == "ReduceOptions"}
 
@@ -113,8 +113,8 @@ class _Layout:
             self.broadcast(node)
         elif op == "DynamicQuantizeLinear" or (op in ("QuantizeLinear", "DequantizeLinear") and self.per_tensor(node)):
             self.per_tensor_quantization(node)
-        elif op in SINGLE_AXIS:
-            self.single_axis(node)
+        elif op in SINGLE_AXIS and not (op in ("CumSum", "CumProd") and len(node.inputs) > 1):
+            self.single_axis(node)  # (a run-time axis counts in logical terms: those get plain inputs below)
         elif op in REDUCE:
             self.reduce(node)
         elif op == "Concat":

@@ -30,6 +30,8 @@ class OpOptions(object):
     ControlFlowOptions = 24
     TopKOptions = 25
     NmsOptions = 26
+    ScatterOptions = 27
+    GridSampleOptions = 28
 
 def OpOptionsCreator(unionType, table):
     from flatbuffers.table import Table
@@ -113,4 +115,10 @@ def OpOptionsCreator(unionType, table):
     if unionType == OpOptions.NmsOptions:
         import nanort.schema.NmsOptions
         return nanort.schema.NmsOptions.NmsOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.ScatterOptions:
+        import nanort.schema.ScatterOptions
+        return nanort.schema.ScatterOptions.ScatterOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.GridSampleOptions:
+        import nanort.schema.GridSampleOptions
+        return nanort.schema.GridSampleOptions.GridSampleOptionsT.InitFromBuf(table.Bytes, table.Pos)
     return None

@@ -127,3 +127,8 @@ class OpType(object):
     If = 272
     Loop = 273
     Scan = 274
+    ScatterElements = 288
+    ScatterND = 289
+    GatherND = 290
+    CumProd = 291
+    GridSample = 292

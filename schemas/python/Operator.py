@@ -183,6 +183,7 @@ import nanort.schema.ControlFlowOptions
 import nanort.schema.ConvOptions
 import nanort.schema.DepthSpaceOptions
 import nanort.schema.FullyConnectedOptions
+import nanort.schema.GridSampleOptions
 import nanort.schema.MatMulOptions
 import nanort.schema.NmsOptions
 import nanort.schema.NormOptions
@@ -194,6 +195,7 @@ import nanort.schema.ReduceOptions
 import nanort.schema.ReshapeOptions
 import nanort.schema.ResizeOptions
 import nanort.schema.RnnOptions
+import nanort.schema.ScatterOptions
 import nanort.schema.ShapeOptions
 import nanort.schema.SplitOptions
 import nanort.schema.TopKOptions
@@ -222,7 +224,7 @@ class OperatorT(object):
         self.inputs = inputs  # type: Optional[List[int]]
         self.outputs = outputs  # type: Optional[List[int]]
         self.optionsType = optionsType  # type: int
-        self.options = options  # type: Union[None, 'nanort.schema.UnaryOptions.UnaryOptionsT', 'nanort.schema.ClipOptions.ClipOptionsT', 'nanort.schema.CastOptions.CastOptionsT', 'nanort.schema.BinaryOptions.BinaryOptionsT', 'nanort.schema.ConvOptions.ConvOptionsT', 'nanort.schema.PoolOptions.PoolOptionsT', 'nanort.schema.FullyConnectedOptions.FullyConnectedOptionsT', 'nanort.schema.MatMulOptions.MatMulOptionsT', 'nanort.schema.AxisOptions.AxisOptionsT', 'nanort.schema.NormOptions.NormOptionsT', 'nanort.schema.ReduceOptions.ReduceOptionsT', 'nanort.schema.ReshapeOptions.ReshapeOptionsT', 'nanort.schema.AxesOptions.AxesOptionsT', 'nanort.schema.TransposeOptions.TransposeOptionsT', 'nanort.schema.SplitOptions.SplitOptionsT', 'nanort.schema.ShapeOptions.ShapeOptionsT', 'nanort.schema.ConstantOfShapeOptions.ConstantOfShapeOptionsT', 'nanort.schema.PadOptions.PadOptionsT', 'nanort.schema.ResizeOptions.ResizeOptionsT', 'nanort.schema.DepthSpaceOptions.DepthSpaceOptionsT', 'nanort.schema.RnnOptions.RnnOptionsT', 'nanort.schema.QuantizeOptions.QuantizeOptionsT', 'nanort.schema.TriluOptions.TriluOptionsT', 'nanort.schema.ControlFlowOptions.ControlFlowOptionsT', 'nanort.schema.TopKOptions.TopKOptionsT', 'nanort.schema.NmsOptions.NmsOptionsT']
+        self.options = options  # type: Union[None, 'nanort.schema.UnaryOptions.UnaryOptionsT', 'nanort.schema.ClipOptions.ClipOptionsT', 'nanort.schema.CastOptions.CastOptionsT', 'nanort.schema.BinaryOptions.BinaryOptionsT', 'nanort.schema.ConvOptions.ConvOptionsT', 'nanort.schema.PoolOptions.PoolOptionsT', 'nanort.schema.FullyConnectedOptions.FullyConnectedOptionsT', 'nanort.schema.MatMulOptions.MatMulOptionsT', 'nanort.schema.AxisOptions.AxisOptionsT', 'nanort.schema.NormOptions.NormOptionsT', 'nanort.schema.ReduceOptions.ReduceOptionsT', 'nanort.schema.ReshapeOptions.ReshapeOptionsT', 'nanort.schema.AxesOptions.AxesOptionsT', 'nanort.schema.TransposeOptions.TransposeOptionsT', 'nanort.schema.SplitOptions.SplitOptionsT', 'nanort.schema.ShapeOptions.ShapeOptionsT', 'nanort.schema.ConstantOfShapeOptions.ConstantOfShapeOptionsT', 'nanort.schema.PadOptions.PadOptionsT', 'nanort.schema.ResizeOptions.ResizeOptionsT', 'nanort.schema.DepthSpaceOptions.DepthSpaceOptionsT', 'nanort.schema.RnnOptions.RnnOptionsT', 'nanort.schema.QuantizeOptions.QuantizeOptionsT', 'nanort.schema.TriluOptions.TriluOptionsT', 'nanort.schema.ControlFlowOptions.ControlFlowOptionsT', 'nanort.schema.TopKOptions.TopKOptionsT', 'nanort.schema.NmsOptions.NmsOptionsT', 'nanort.schema.ScatterOptions.ScatterOptionsT', 'nanort.schema.GridSampleOptions.GridSampleOptionsT']
 
     @classmethod
     def InitFromBuf(cls, buf, pos):

@@ -185,6 +185,11 @@
 #define NRT_FB_OpType_If 272
 #define NRT_FB_OpType_Loop 273
 #define NRT_FB_OpType_Scan 274
+#define NRT_FB_OpType_ScatterElements 288
+#define NRT_FB_OpType_ScatterND 289
+#define NRT_FB_OpType_GatherND 290
+#define NRT_FB_OpType_CumProd 291
+#define NRT_FB_OpType_GridSample 292
 
 /* enum ActivationKind : byte */
 #define NRT_FB_ActivationKind_NONE 0
@@ -390,6 +395,33 @@
 /* table NmsOptions: vtable slot of each field */
 #define NRT_FB_NmsOptions_center_point_box 0
 
+/* enum ScatterReduction : byte */
+#define NRT_FB_ScatterReduction_NONE 0
+#define NRT_FB_ScatterReduction_ADD 1
+#define NRT_FB_ScatterReduction_MUL 2
+#define NRT_FB_ScatterReduction_MIN 3
+#define NRT_FB_ScatterReduction_MAX 4
+
+/* table ScatterOptions: vtable slot of each field */
+#define NRT_FB_ScatterOptions_axis 0
+#define NRT_FB_ScatterOptions_reduction 1
+#define NRT_FB_ScatterOptions_batch_dims 2
+
+/* enum GridSampleMode : byte */
+#define NRT_FB_GridSampleMode_LINEAR 0
+#define NRT_FB_GridSampleMode_NEAREST 1
+#define NRT_FB_GridSampleMode_CUBIC 2
+
+/* enum GridSamplePadding : byte */
+#define NRT_FB_GridSamplePadding_ZEROS 0
+#define NRT_FB_GridSamplePadding_BORDER 1
+#define NRT_FB_GridSamplePadding_REFLECTION 2
+
+/* table GridSampleOptions: vtable slot of each field */
+#define NRT_FB_GridSampleOptions_mode 0
+#define NRT_FB_GridSampleOptions_padding_mode 1
+#define NRT_FB_GridSampleOptions_align_corners 2
+
 /* union OpOptions: type codes */
 #define NRT_FB_OpOptions_UnaryOptions 1
 #define NRT_FB_OpOptions_ClipOptions 2
@@ -417,7 +449,9 @@
 #define NRT_FB_OpOptions_ControlFlowOptions 24
 #define NRT_FB_OpOptions_TopKOptions 25
 #define NRT_FB_OpOptions_NmsOptions 26
-#define NRT_FB_OpOptions_COUNT 27
+#define NRT_FB_OpOptions_ScatterOptions 27
+#define NRT_FB_OpOptions_GridSampleOptions 28
+#define NRT_FB_OpOptions_COUNT 29
 
 /* table Operator: vtable slot of each field */
 #define NRT_FB_Operator_op 0

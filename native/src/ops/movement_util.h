@@ -1,6 +1,6 @@
 /* Helpers shared by the data-movement ops (reshape.c, transpose.c,
  * concat_split.c, slice.c, gather.c, shape.c, expand_tile.c, generate.c,
- * cumsum.c, trilu.c). */
+ * cumulative.c, trilu.c, scatter.c). */
 #ifndef NRT_MOVEMENT_UTIL_H
 #define NRT_MOVEMENT_UTIL_H
 

@@ -15,18 +15,18 @@
     X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Min) X(Max) X(Mod) X(Equal) X(Greater) X(GreaterOrEqual)   \
     X(Less) X(LessOrEqual) X(And) X(Or) X(Xor) X(BitShift) X(PRelu) X(Where) X(Clip) X(Cast)
 
-/* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c */
+/* ops/conv.c, ops/pool.c, ops/resize.c, ops/pad.c, ops/depth_space.c, ops/channel_norm.c, ops/grid_sample.c */
 #define NRT_OPS_SPATIAL(X)                                                                           \
     X(Conv) X(ConvTranspose) X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(GlobalMaxPool) X(Resize)    \
     X(Pad) X(DepthToSpace) X(SpaceToDepth) X(BatchNormalization) X(InstanceNormalization)               \
-    X(LpNormalization)
+    X(LpNormalization) X(GridSample)
 
 /* ops/reshape.c, ops/transpose.c, ops/concat_split.c, ops/slice.c, ops/gather.c, ops/shape.c, ops/expand_tile.c,
- * ops/generate.c, ops/cumsum.c, ops/trilu.c */
+ * ops/generate.c, ops/cumulative.c, ops/trilu.c, ops/scatter.c */
 #define NRT_OPS_MOVEMENT(X)                                                                          \
     X(Reshape) X(Flatten) X(Squeeze) X(Unsqueeze) X(Transpose) X(Concat) X(Split) X(Slice) X(Gather)     \
     X(GatherElements) X(Shape) X(Size) X(ConstantOfShape) X(Expand) X(Range) X(Tile) X(CumSum) X(Trilu)  \
-    X(OneHot)
+    X(OneHot) X(CumProd) X(ScatterElements) X(ScatterND) X(GatherND)
 
 /* ops/reduce.c, ops/softmax.c, ops/matmul.c, ops/layer_norm.c, ops/rnn.c */
 #define NRT_OPS_MATH(X)                                                                              \

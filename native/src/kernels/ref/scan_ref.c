@@ -1,10 +1,14 @@
 #include "scan_ref.h"
 
-/* T: element type, U: the type the sums are done in (unsigned for
- * integers, so that overflow wraps instead of being undefined). Each outer
- * slice walks the axis one [inner] row at a time, so the inner loop runs
- * over contiguous memory and vectorizes. */
-#define CUMSUM(NAME, T, U)                                                                            \
+/* CumSum and CumProd: one scan, parameterized by how two elements combine
+ * (COMBINE) and what an exclusive scan starts from (IDENTITY). T: element
+ * type, U: the type the arithmetic is done in (unsigned for integers, so
+ * that overflow wraps instead of being undefined). Each outer slice walks the
+ * axis one [inner] row at a time, so the inner loop runs over contiguous
+ * memory and vectorizes. */
+#define ADD(U, a, b) ((U)(a) + (U)(b))
+#define MUL(U, a, b) ((U)(a) * (U)(b))
+#define CUMULATE(NAME, T, U, COMBINE, IDENTITY)                                                       \
     void NAME(const T* x, T* y, size_t dim, size_t inner, bool exclusive, bool reverse, size_t begin, \
               size_t end) {                                                                           \
         for (size_t o = begin; o < end; o++) {                                                        \
@@ -14,20 +18,24 @@
                 size_t k = reverse ? dim - 1 - s : s, p = reverse ? k + 1 : k - 1; /* p: previous */  \
                 T* yr = ys + k * inner;                                                               \
                 if (s == 0) {                                                                         \
-                    for (size_t i = 0; i < inner; i++) yr[i] = exclusive ? (T)0 : xs[k * inner + i];  \
+                    for (size_t i = 0; i < inner; i++) yr[i] = exclusive ? (T)(IDENTITY) : xs[k * inner + i]; \
                     continue;                                                                         \
                 }                                                                                     \
                 const T* yp = ys + p * inner;                                                         \
                 const T* xr = xs + (exclusive ? p : k) * inner;                                       \
-                for (size_t i = 0; i < inner; i++) yr[i] = (T)(U)((U)yp[i] + (U)xr[i]);               \
+                for (size_t i = 0; i < inner; i++) yr[i] = (T)(U)COMBINE(U, yp[i], xr[i]);            \
             }                                                                                         \
         }                                                                                             \
     }
 
-CUMSUM(nrt_cumsum_f32_ref, float, float)
-CUMSUM(nrt_cumsum_f64_ref, double, double)
-CUMSUM(nrt_cumsum_i32_ref, int32_t, uint32_t)
-CUMSUM(nrt_cumsum_i64_ref, int64_t, uint64_t)
+CUMULATE(nrt_cumsum_f32_ref, float, float, ADD, 0)
+CUMULATE(nrt_cumsum_f64_ref, double, double, ADD, 0)
+CUMULATE(nrt_cumsum_i32_ref, int32_t, uint32_t, ADD, 0)
+CUMULATE(nrt_cumsum_i64_ref, int64_t, uint64_t, ADD, 0)
+CUMULATE(nrt_cumprod_f32_ref, float, float, MUL, 1)
+CUMULATE(nrt_cumprod_f64_ref, double, double, MUL, 1)
+CUMULATE(nrt_cumprod_i32_ref, int32_t, uint32_t, MUL, 1)
+CUMULATE(nrt_cumprod_i64_ref, int64_t, uint64_t, MUL, 1)
 
 #define RANGE(NAME, T, U)                                              \
     void NAME(T start, T delta, T* y, size_t n) {                      \

@@ -1,5 +1,5 @@
-/* Reference kernels for CumSum and Range: the data-movement family's two
- * ops that do arithmetic. */
+/* Reference kernels for CumSum, CumProd and Range: the data-movement
+ * family's ops that do arithmetic. */
 #ifndef NRT_SCAN_REF_H
 #define NRT_SCAN_REF_H
 
@@ -19,6 +19,16 @@ void nrt_cumsum_i32_ref(const int32_t* x, int32_t* y, size_t dim, size_t inner, 
                         size_t begin, size_t end);
 void nrt_cumsum_i64_ref(const int64_t* x, int64_t* y, size_t dim, size_t inner, bool exclusive, bool reverse,
                         size_t begin, size_t end);
+
+/* CumProd: as CumSum with products (an exclusive scan starts from 1). */
+void nrt_cumprod_f32_ref(const float* x, float* y, size_t dim, size_t inner, bool exclusive, bool reverse,
+                         size_t begin, size_t end);
+void nrt_cumprod_f64_ref(const double* x, double* y, size_t dim, size_t inner, bool exclusive, bool reverse,
+                         size_t begin, size_t end);
+void nrt_cumprod_i32_ref(const int32_t* x, int32_t* y, size_t dim, size_t inner, bool exclusive, bool reverse,
+                         size_t begin, size_t end);
+void nrt_cumprod_i64_ref(const int64_t* x, int64_t* y, size_t dim, size_t inner, bool exclusive, bool reverse,
+                         size_t begin, size_t end);
 
 /* Range: y[0] = start, y[i] = y[i-1] + delta, as ONNX's function body
  * defines it (an accumulation in the element type; integers wrap). */
