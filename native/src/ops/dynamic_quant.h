@@ -2,7 +2,8 @@
  * DynamicQuantizeLinear does (kernels/requant.h: uint8 scale and zero point
  * from the range, stored as int8 q - 128 with zero point z - 128, the same
  * q - z), on the level's quantize kernel and the model's threads. Used by the
- * dynamic Conv and LSTM; FullyConnected has its own row sharing (matmul.c). */
+ * dynamic Conv and LSTM and by FullyConnected's dynamic_per_tensor form (its
+ * rows quantized one by one are matmul.c's own). */
 #ifndef NRT_OPS_DYNAMIC_QUANT_H
 #define NRT_OPS_DYNAMIC_QUANT_H
 

@@ -24,21 +24,6 @@ static nrt_status gather_parse(nrt_ctx* ctx) {
     return nrt_opt_i32(ctx, NRT_FB_AxisOptions_axis, 0, &p->axis);
 }
 
-static nrt_status indices_input(nrt_ctx* ctx, nrt_tensor** idx) {
-    nrt_status st = nrt_mv_input(ctx, 1, "indices", idx);
-    if (st) return st;
-    if ((*idx)->dtype != NRT_INT32 && (*idx)->dtype != NRT_INT64)
-        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "indices %s are %s, expected int32 or int64", (*idx)->name,
-                           nrt_dtype_name((*idx)->dtype));
-    return NRT_OK;
-}
-
-static nrt_status index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, int64_t dim) {
-    int64_t v = idx->dtype == NRT_INT64 ? ((const int64_t*)idx->data)[pos] : ((const int32_t*)idx->data)[pos];
-    return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "index %lld (at position %lld of %s) is out of range for a "
-                       "dim of %lld", (long long)v, (long long)pos, idx->name, (long long)dim);
-}
-
 /* ---- Gather ---- */
 
 /* int8 data, float32 output: dequantized rows of axis 0. */
@@ -78,7 +63,7 @@ static nrt_status gather_prepare(nrt_ctx* ctx) {
     bool dequantize = x && (x->dtype == NRT_INT8 || x->dtype == NRT_INT4) && y->dtype == NRT_FLOAT32;
     if (dequantize) st = nrt_mv_input(ctx, 0, "data", &x);
     else st = nrt_mv_data_io(ctx, &x, &y);
-    if (st || (st = indices_input(ctx, &idx))) return st;
+    if (st || (st = nrt_mv_indices_input(ctx, &idx))) return st;
     if (x->rank == 0) return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s is a scalar", x->name);
     if ((st = nrt_axis(ctx, p->axis, x->rank, &axis))) return st;
     if (dequantize && (st = x->dtype == NRT_INT4 ? check_dequantizing_int4(ctx, x, axis)
@@ -133,7 +118,7 @@ static nrt_status gather_eval(nrt_ctx* ctx) {
     if (!s->nidx) return NRT_OK;
     int64_t* norm = ctx->node->scratch;
     int64_t bad = nrt_gather_indices_ref(idx->data, idx->dtype == NRT_INT64, s->nidx, dim, norm);
-    if (bad >= 0) return index_error(ctx, idx, bad, dim);
+    if (bad >= 0) return nrt_mv_index_error(ctx, idx, bad, dim);
     if (s->dequantize && x->dtype == NRT_INT4) {
         nrt_gather_rows_qb4w g = {x->data, s->inner_bytes, (size_t)x->quant.block_size, norm, x->quant.scale,
                                   nrt_out(ctx, 0)->data};
@@ -158,7 +143,7 @@ static nrt_status gather_elements_prepare(nrt_ctx* ctx) {
     nrt_tensor *x, *y, *idx;
     int axis;
     nrt_status st;
-    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = indices_input(ctx, &idx))) return st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = nrt_mv_indices_input(ctx, &idx))) return st;
     if (x->rank == 0 || idx->rank != x->rank)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "data %s (rank %d) and indices %s (rank %d) need the same rank >= 1",
                            x->name, x->rank, idx->name, idx->rank);
@@ -179,7 +164,7 @@ static nrt_status gather_elements_eval(nrt_ctx* ctx) {
     if (!y->nbytes) return NRT_OK;
     int64_t bad = nrt_gather_elements_ref(x->data, x->dims, idx->data, idx->dtype == NRT_INT64, y->dims, x->rank,
                                           s->axis, nrt_dtype_size(x->dtype), y->data);
-    return bad >= 0 ? index_error(ctx, idx, bad, x->dims[s->axis]) : NRT_OK;
+    return bad >= 0 ? nrt_mv_index_error(ctx, idx, bad, x->dims[s->axis]) : NRT_OK;
 }
 
 const nrt_op_def nrt_op_Gather = {"Gather", 0, NRT_FB_OpOptions_AxisOptions, 2, 2, 1, 1,

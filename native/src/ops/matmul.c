@@ -15,6 +15,7 @@
 #include "../kernels/dtype.h"
 #include "../kernels/ref/qd8_qb4w_ref.h"
 #include "../kernels/ref/quant_ref.h"
+#include "dynamic_quant.h"
 #include "qs16.h"
 #include "quant_common.h"
 #include "sparse_weights.h"
@@ -655,32 +656,16 @@ static void dyn_rows(void* arg, size_t begin, size_t end) {
     else nrt_dynamic_quantize_rows_ref(j->d, (int64_t)begin, (int64_t)end);
 }
 
-typedef struct dyn_tensor_job {
-    const float* x;
-    int8_t* q;
-    float s;
-    int32_t z;
-    nrt_qs8_quantize_ukernel quantize;
-} dyn_tensor_job;
-
-static void dyn_tensor_range(void* arg, size_t begin, size_t end) {
-    const dyn_tensor_job* j = arg;
-    j->quantize(end - begin, j->x + begin, j->s, j->z, j->q + begin);
-}
-
 /* x quantized as one tensor the way DynamicQuantizeLinear does (uint8 scale and
  * zero point, requant.h), stored as int8 (q - 128, zero point - 128: the same
  * q - z) with every row given that scale and zero point. */
 static void dyn_quantize_tensor(nrt_ctx* ctx, const nrt_dyn_fc* d) {
-    int64_t n = d->M * d->K;
     float s;
-    uint8_t zp;
-    nrt_dynamic_quantize_params(d->x, n, &s, &zp);
-    dyn_tensor_job j = {d->x, d->q, s, (int32_t)zp - 128, nrt_kernels_of(ctx)->qs8_quantize};
-    nrt_parallel_for(ctx, (size_t)n, 16384, dyn_tensor_range, &j);
+    int32_t z;
+    nrt_dynamic_quantize_tensor(ctx, d->x, d->M * d->K, d->q, &s, &z);
     for (int64_t m = 0; m < d->M; m++) {
         d->row_scale[m] = s;
-        d->row_zero[m] = j.z;
+        d->row_zero[m] = z;
     }
 }
 

@@ -11,6 +11,22 @@ nrt_status nrt_mv_input(nrt_ctx* ctx, int i, const char* role, nrt_tensor** out)
     return NRT_OK;
 }
 
+nrt_status nrt_mv_indices_input(nrt_ctx* ctx, nrt_tensor** idx) {
+    nrt_status st = nrt_mv_input(ctx, 1, "indices", idx);
+    if (st) return st;
+    if ((*idx)->dtype != NRT_INT32 && (*idx)->dtype != NRT_INT64)
+        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "indices %s are %s, expected int32 or int64", (*idx)->name,
+                           nrt_dtype_name((*idx)->dtype));
+    return NRT_OK;
+}
+
+nrt_status nrt_mv_index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, int64_t dim) {
+    int64_t v = idx->dtype == NRT_INT64 ? ((const int64_t*)idx->data)[pos] : ((const int32_t*)idx->data)[pos];
+    return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "index %lld (at position %lld of %s) is out of range for a "
+                       "dim of %lld: indices must lie in [-dim, dim)", (long long)v, (long long)pos, idx->name,
+                       (long long)dim);
+}
+
 nrt_status nrt_mv_data_io(nrt_ctx* ctx, nrt_tensor** x, nrt_tensor** y) {
     nrt_status st = nrt_mv_input(ctx, 0, "data", x);
     if (st) return st;

@@ -11,6 +11,10 @@
 
 /* Input i, which must be present; `role` names it in the error. */
 nrt_status nrt_mv_input(nrt_ctx* ctx, int i, const char* role, nrt_tensor** out);
+/* Input 1, indices: int32 or int64 (Gather*, Scatter*). */
+nrt_status nrt_mv_indices_input(nrt_ctx* ctx, nrt_tensor** idx);
+/* The error for the index at `pos` of idx, out of range for a dim of `dim`. */
+nrt_status nrt_mv_index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, int64_t dim);
 /* Input 0 (data moved by element size, any type but the packed int4) and
  * output 0 of the same type and quantization. */
 nrt_status nrt_mv_data_io(nrt_ctx* ctx, nrt_tensor** x, nrt_tensor** y);

@@ -31,22 +31,6 @@ static nrt_status scatter_parse(nrt_ctx* ctx) {
     return NRT_OK;
 }
 
-static nrt_status indices_input(nrt_ctx* ctx, nrt_tensor** idx) {
-    nrt_status st = nrt_mv_input(ctx, 1, "indices", idx);
-    if (st) return st;
-    if ((*idx)->dtype != NRT_INT32 && (*idx)->dtype != NRT_INT64)
-        return nrt_op_fail(ctx, NRT_ERR_DTYPE, "indices %s are %s, expected int32 or int64", (*idx)->name,
-                           nrt_dtype_name((*idx)->dtype));
-    return NRT_OK;
-}
-
-static nrt_status index_error(nrt_ctx* ctx, const nrt_tensor* idx, int64_t pos, int64_t dim) {
-    int64_t v = idx->dtype == NRT_INT64 ? ((const int64_t*)idx->data)[pos] : ((const int32_t*)idx->data)[pos];
-    return nrt_op_fail(ctx, NRT_ERR_INVALID_ARGUMENT, "index %lld (at position %lld of %s) is out of range for a "
-                       "dim of %lld: indices must lie in [-dim, dim)", (long long)v, (long long)pos, idx->name,
-                       (long long)dim);
-}
-
 /* The combine for the node's reduction (state->combine), or an error for
  * element types the reductions are not written for. */
 static nrt_status pick_combine(nrt_ctx* ctx, const nrt_tensor* x, uint8_t reduction, nrt_combine_fn* out) {
@@ -71,7 +55,7 @@ static nrt_status pick_combine(nrt_ctx* ctx, const nrt_tensor* x, uint8_t reduct
 /* Data, indices, updates and output of a scatter; updates of data's type and quantization. */
 static nrt_status scatter_io(nrt_ctx* ctx, nrt_tensor** x, nrt_tensor** idx, nrt_tensor** upd, nrt_tensor** y) {
     nrt_status st;
-    if ((st = nrt_mv_data_io(ctx, x, y)) || (st = indices_input(ctx, idx)) ||
+    if ((st = nrt_mv_data_io(ctx, x, y)) || (st = nrt_mv_indices_input(ctx, idx)) ||
         (st = nrt_mv_input(ctx, 2, "updates", upd)) || (st = nrt_expect_same_dtype(ctx, *x, *upd)))
         return st;
     return nrt_mv_expect_same_quant(ctx, *x, *upd);
@@ -128,7 +112,7 @@ static nrt_status scatter_elements_eval(nrt_ctx* ctx) {
     int64_t dim = x->dims[s->axis], *norm = ctx->node->scratch;
     if (n) {
         int64_t bad = nrt_gather_indices_ref(idx->data, idx->dtype == NRT_INT64, n, dim, norm);
-        if (bad >= 0) return index_error(ctx, idx, bad, dim);
+        if (bad >= 0) return nrt_mv_index_error(ctx, idx, bad, dim);
     }
     copy_data(ctx, x, y);
     if (n)
@@ -195,7 +179,7 @@ static nrt_status scatter_nd_eval(nrt_ctx* ctx) {
     int64_t* offsets = ctx->node->scratch;
     if (n) {
         int64_t dim, bad = tuple_offsets(x, idx, 0, k, offsets, &dim);
-        if (bad >= 0) return index_error(ctx, idx, bad, dim);
+        if (bad >= 0) return nrt_mv_index_error(ctx, idx, bad, dim);
     }
     copy_data(ctx, x, y);
     if (n && slice) nrt_scatter_slices_ref(y->data, offsets, n, upd->data, slice, nrt_dtype_size(x->dtype), s->combine);
@@ -207,7 +191,7 @@ static nrt_status gather_nd_prepare(nrt_ctx* ctx) {
     nrt_tensor *x, *idx, *y;
     nrt_status st;
     int k, b = p->batch_dims;
-    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = indices_input(ctx, &idx))) return st;
+    if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = nrt_mv_indices_input(ctx, &idx))) return st;
     if (b < 0 || b >= x->rank || b >= idx->rank)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "batch_dims %d must be below the ranks of data %s (%d) and indices "
                            "%s (%d)", b, x->name, x->rank, idx->name, idx->rank);
@@ -250,7 +234,7 @@ static nrt_status gather_nd_eval(nrt_ctx* ctx) {
     for (int d = b; d < x->rank; d++) batch_elems *= (size_t)x->dims[d];
     int64_t* offsets = ctx->node->scratch;
     int64_t dim, bad = tuple_offsets(x, idx, b, k, offsets, &dim);
-    if (bad >= 0) return index_error(ctx, idx, bad, dim);
+    if (bad >= 0) return nrt_mv_index_error(ctx, idx, bad, dim);
     size_t per_batch = n / batches; /* tuples of one batch, which address that batch's block of data */
     for (size_t t = 0; t < n; t++) offsets[t] += (int64_t)((t / per_batch) * batch_elems);
     gather_nd_job job = {x->data, offsets, esize, y->nbytes / n, y->data};
