@@ -151,7 +151,7 @@ static nrt_status scatter_nd_prepare(nrt_ctx* ctx) {
     const scatter_params* p = ctx->node->params;
     nrt_tensor *x, *idx, *upd, *y;
     nrt_status st;
-    int k;
+    int k = 0; /* (set by tuple_width; gcc -O2 for aarch64 cannot tell) */
     if ((st = scatter_io(ctx, &x, &idx, &upd, &y)) || (st = tuple_width(ctx, x, idx, 0, &k))) return st;
     /* updates: indices.shape[:-1] + data.shape[k:] */
     int64_t want[2 * NRT_MAX_RANK];
@@ -190,7 +190,7 @@ static nrt_status gather_nd_prepare(nrt_ctx* ctx) {
     const scatter_params* p = ctx->node->params;
     nrt_tensor *x, *idx, *y;
     nrt_status st;
-    int k, b = p->batch_dims;
+    int k = 0, b = p->batch_dims;
     if ((st = nrt_mv_data_io(ctx, &x, &y)) || (st = nrt_mv_indices_input(ctx, &idx))) return st;
     if (b < 0 || b >= x->rank || b >= idx->rank)
         return nrt_op_fail(ctx, NRT_ERR_SHAPE, "batch_dims %d must be below the ranks of data %s (%d) and indices "
