@@ -177,14 +177,15 @@ def _gather_input_indices():
 
 
 def _indexed():
-    """Scatters and gathers by run-time indices, and GridSample at run-time points."""
-    ins = [_vi("x", F, [4, 5]), _vi("i", I64, [2, 5]), _vi("u", F, [2, 5]), _vi("t", I64, ["K", 2]),
+    """Scatters and gathers by run-time indices, and GridSample at run-time points (x has 5 rows:
+    test_binding feeds indices 1..4)."""
+    ins = [_vi("x", F, [5, 5]), _vi("i", I64, [2, 5]), _vi("u", F, [2, 5]), _vi("t", I64, ["K", 2]),
            _vi("g", F, [1, 2, 3, 2])]
     nodes = [_n("ScatterElements", ["x", "i", "u"], ["se"], axis=0, reduction="max"),
              _n("ScatterND", ["se", "t1", "u"], ["sn"], reduction="add"), _n("GatherND", ["sn", "t"], ["gn"]),
              _n("Reshape", ["sn", "img"], ["im"]), _n("GridSample", ["im", "g"], ["y"], mode="cubic"),
              _n("CumProd", ["gn", "zero"], ["cp"])]
-    inits = [_c("t1", [[1], [-1]], np.int64), _c("img", [1, 1, 4, 5], np.int64), _c("zero", 0, np.int64)]
+    inits = [_c("t1", [[1], [-1]], np.int64), _c("img", [1, 1, 5, 5], np.int64), _c("zero", 0, np.int64)]
     return _model(nodes, ins, inits, outputs=("y", "cp"), opset=26)
 
 
