@@ -139,15 +139,9 @@ static nrt_status propagate(nrt_model* m) {
 
 /* A Lut whose int8 input is written by an op that can apply the table as it
  * writes (fuse_lut) and read by nothing else: that op writes the Lut's output
- * and the input is never materialized (nrt_fuse_lut_fn). Not with preserve_intermediates (every
- * value stays readable) nor across late or statically evaluated nodes. */
-static void fuse_luts(nrt_model* m) {
-    if (m->opts.preserve_intermediates) return;
-    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
-    if (!readers) return; /* no fusion: the Luts run */
-    for (int i = 0; i < m->num_nodes; i++)
-        for (int k = 0; k < m->nodes[i].num_inputs; k++)
-            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+ * and the input is never materialized (nrt_fuse_lut_fn). Not across late or
+ * statically evaluated nodes. */
+static void fuse_luts(nrt_model* m, const int* readers) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* lut = &m->nodes[i];
         if (lut->op != NRT_FB_OpType_Lut || lut->static_eval || lut->late || lut->num_inputs != 2 ||
@@ -169,7 +163,6 @@ static void fuse_luts(nrt_model* m) {
             x->elided = true;
         }
     }
-    free(readers);
 }
 
 /* A tensor only node `reader` reads, that its producer may write elsewhere
@@ -201,14 +194,8 @@ static int shortcut_of(const nrt_model* m, const int* readers, int other, int co
  * by nothing else (BlazeFace's blocks): the Conv adds the shortcut and
  * applies the Add's activation as it writes the Add's output
  * (nrt_conv_fuse_residual); the Conv's output and the Pad's are never
- * materialized, the Pad and Add never run. Not with preserve_intermediates. */
-static void fuse_residuals(nrt_model* m) {
-    if (m->opts.preserve_intermediates) return;
-    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
-    if (!readers) return; /* no fusion: the Adds run */
-    for (int i = 0; i < m->num_nodes; i++)
-        for (int k = 0; k < m->nodes[i].num_inputs; k++)
-            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+ * materialized, the Pad and Add never run. */
+static void fuse_residuals(nrt_model* m, const int* readers) {
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* add = &m->nodes[i];
         nrt_activation act;
@@ -237,7 +224,6 @@ static void fuse_residuals(nrt_model* m) {
             break;
         }
     }
-    free(readers);
 }
 
 /* Whether tensor t is a float32 vector of one value per channel of c
@@ -252,15 +238,10 @@ static bool per_channel(const nrt_tensor* t, int64_t c) {
 /* A float32 PRelu with constant per-channel slopes whose input a Conv
  * writes (its own output, or the output of the Add fused into it) and
  * nothing else reads: the Conv applies it as it writes the PRelu's output
- * (nrt_conv_fuse_prelu). Not with preserve_intermediates. */
-static void fuse_prelus(nrt_model* m) {
+ * (nrt_conv_fuse_prelu). */
+static void fuse_prelus(nrt_model* m, const int* readers) {
     nrt_f32_vbinary_ukernel prelu = m->kernels.f32_vbinary ? m->kernels.f32_vbinary[NRT_F32_VPRELU] : NULL;
-    if (m->opts.preserve_intermediates || !prelu) return;
-    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
-    if (!readers) return; /* no fusion: the PRelus run */
-    for (int i = 0; i < m->num_nodes; i++)
-        for (int k = 0; k < m->nodes[i].num_inputs; k++)
-            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    if (!prelu) return;
     for (int i = 0; i < m->num_nodes; i++) {
         nrt_node* n = &m->nodes[i];
         if (n->op != NRT_FB_OpType_PRelu || n->static_eval || n->late || n->fused || n->num_inputs != 2 ||
@@ -283,6 +264,21 @@ static void fuse_prelus(nrt_model* m) {
             x->elided = true;
         }
     }
+}
+
+/* Luts, residual Adds and PRelus taken over by the node writing their input,
+ * from one count of every tensor's readers (no fusion changes what a node
+ * reads). Not with preserve_intermediates: every value stays readable. */
+static void fuse_into_producers(nrt_model* m) {
+    if (m->opts.preserve_intermediates) return;
+    int* readers = calloc((size_t)m->num_tensors + 1, sizeof *readers);
+    if (!readers) return; /* no fusion: every node runs */
+    for (int i = 0; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] >= 0) readers[m->nodes[i].inputs[k]]++;
+    fuse_luts(m, readers);
+    fuse_residuals(m, readers);
+    fuse_prelus(m, readers);
     free(readers);
 }
 
@@ -446,9 +442,7 @@ nrt_status nrt_prepare(nrt_model* m) {
     nrt_mem_clear_refused(m);
     nrt_status st = reset_shapes(m);
     if (st == NRT_OK) st = propagate(m);
-    if (st == NRT_OK) fuse_luts(m);
-    if (st == NRT_OK) fuse_residuals(m);
-    if (st == NRT_OK) fuse_prelus(m);
+    if (st == NRT_OK) fuse_into_producers(m);
     if (st == NRT_OK) st = check_bindings(m);
     if (st == NRT_OK) st = plan(m);
     if (st != NRT_OK) {
