@@ -10,7 +10,7 @@ from nanort.schema.OpType import OpType
 OP_CODES: dict[str, int] = {k: v for k, v in vars(OpType).items() if not k.startswith("_")}
 OP_NAMES: dict[int, str] = {v: k for k, v in OP_CODES.items()}
 
-_UNARY = [
+UNARY_OPS = [  # the runtime's unary ops (native/src/kernels/ref/unary_ref.h, NRT_UNARY_OPS)
     "Identity", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish", "Silu", "Mish",
     "Tanh", "Gelu", "Erf", "Softplus", "Softsign", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Floor",
     "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
@@ -27,7 +27,7 @@ _REDUCE = [
 
 # op type -> options table (None: the op takes no options)
 OPTIONS_TABLE: dict[str, str | None] = {
-    **{op: "UnaryOptions" for op in _UNARY},
+    **{op: "UnaryOptions" for op in UNARY_OPS},
     **{op: "BinaryOptions" for op in _BINARY},
     **{op: "ReduceOptions" for op in _REDUCE},
     "Clip": "ClipOptions",

@@ -22,14 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node, QuantParams
+from ..schema_map import UNARY_OPS
 
-# The runtime's float32 -> float32 unary ops (native/src/kernels/ref/unary_ref.h's
-# NRT_UNARY_OPS less Identity, which has nothing to compute).
-FLOAT_UNARY = frozenset((
-    "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish", "Silu", "Mish", "Tanh",
-    "Gelu", "Erf", "Softplus", "Softsign", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Floor", "Ceil",
-    "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-    "ThresholdedRelu"))
+# The runtime's float32 -> float32 unary ops (Identity has nothing to compute; the
+# others left out give bool).
+FLOAT_UNARY = frozenset(UNARY_OPS) - {"Identity", "Not", "IsNaN", "IsInf"}
 
 
 def _per_tensor_int8(graph: Graph, name: str) -> QuantParams | None:
